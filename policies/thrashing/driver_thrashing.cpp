@@ -1,0 +1,155 @@
+// The real driver's thrashing detection (uvm_perf_thrashing.c) with its module parameters:
+//  - a block starts being tracked when two consecutive events on it come from different processors
+//    within the lapse (driver.thrashing_lapse_usec);
+//  - then each migration or revocation of a page within the lapse of its last bumps a 3-bit counter;
+//    reaching driver.thrashing_threshold marks the page thrashing; a longer gap resets the counter;
+//  - on a fault of a thrashing page processors take turns being the one not throttled; the others get
+//    THROTTLE for driver.thrashing_nap lapses; after driver.thrashing_pin_threshold throttles the page is
+//    pinned on the requester for driver.thrashing_pin lapses (others map it remotely);
+//  - a block without thrashing for driver.thrashing_epoch lapses is reset, at most
+//    driver.thrashing_max_resets times.
+// Simplification (sim/MODEL.md): per-page state is kept for every page in flat arrays instead of being
+// allocated per tracked block.
+#include <vector>
+
+#include "policies/prefetch/prefetch_policy.h"
+#include "policies/thrashing/thrashing_policy.h"
+
+namespace uvmsim {
+namespace {
+
+constexpr int64_t kNever = INT64_MIN / 4;
+
+class DriverThrashing final : public ThrashingPolicy {
+ public:
+  DriverThrashing(const DriverConfig& d, uint32_t pages)
+      : lapse_(d.thrashing_lapse_usec * 1000),
+        threshold_(uint8_t(d.thrashing_threshold)),
+        pin_threshold_(uint32_t(d.thrashing_pin_threshold)),
+        nap_(d.thrashing_nap * lapse_),
+        epoch_(d.thrashing_epoch * lapse_),
+        pin_(d.thrashing_pin * lapse_),
+        max_resets_(uint32_t(d.thrashing_max_resets)),
+        page_(pages),
+        block_((pages + kPagesPerBlock - 1) / kPagesPerBlock) {}
+
+  void on_migration(uint32_t page, Processor to, int64_t now) override {
+    Block& b = block_[page / kPagesPerBlock];
+    if (!b.tracking) {
+      if (b.last_time != kNever && b.last_proc != to && now - b.last_time <= lapse_) {
+        b.tracking = true;
+        b.last_thrash = now;
+      }
+      b.last_proc = to;
+      b.last_time = now;
+      if (!b.tracking) return;
+    }
+    b.last_proc = to;
+    b.last_time = now;
+    if (now - b.last_thrash > epoch_ && b.resets < max_resets_) reset_block(page / kPagesPerBlock, now);
+    Page& p = page_[page];
+    p.count = (p.last_time != kNever && now - p.last_time <= lapse_) ? uint8_t(std::min(7, p.count + 1)) : 1;
+    p.last_time = now;
+    if (p.count >= threshold_ && !p.thrashing) {
+      p.thrashing = true;
+      ++c_.thrashing_pages;
+      b.last_thrash = now;
+    }
+  }
+
+  ThrashHint hint(uint32_t page, Processor req, int64_t now) override {
+    Page& p = page_[page];
+    if (!p.thrashing) return ThrashHint::kNone;
+    block_[page / kPagesPerBlock].last_thrash = now;
+    if (p.pinned_until > now) return p.pinned_on == req ? ThrashHint::kNone : ThrashHint::kPin;
+    if (p.throttles >= pin_threshold_) {
+      p.pinned_on = req;
+      p.pinned_until = now + pin_;
+      p.throttles = 0;
+      ++c_.pins;
+      return ThrashHint::kNone;  // pinned here; the other processor maps it remotely from now on
+    }
+    if (p.throttled_until > now && p.throttled_proc == req) {
+      ++c_.throttles;
+      return ThrashHint::kThrottle;
+    }
+    if (p.served_last == req && p.served_time != kNever) {
+      // Turn of the other processor: this one naps.
+      p.throttled_proc = req;
+      p.throttled_until = now + nap_;
+      ++p.throttles;
+      ++c_.throttles;
+      p.served_last = req == Processor::kCpu ? Processor::kGpu : Processor::kCpu;
+      return ThrashHint::kThrottle;
+    }
+    p.served_last = req;
+    p.served_time = now;
+    return ThrashHint::kNone;
+  }
+
+  bool is_thrashing(uint32_t page) const override { return page_[page].thrashing; }
+  const ThrashingCounters& counters() const override { return c_; }
+
+ private:
+  struct Page {
+    int64_t last_time = kNever;
+    int64_t throttled_until = kNever;
+    int64_t pinned_until = kNever;
+    int64_t served_time = kNever;
+    uint32_t throttles = 0;
+    uint8_t count = 0;
+    bool thrashing = false;
+    Processor pinned_on = Processor::kGpu;
+    Processor throttled_proc = Processor::kGpu;
+    Processor served_last = Processor::kGpu;
+  };
+  struct Block {
+    int64_t last_time = kNever;
+    int64_t last_thrash = kNever;
+    uint32_t resets = 0;
+    Processor last_proc = Processor::kCpu;
+    bool tracking = false;
+  };
+
+  void reset_block(uint32_t block, int64_t now) {
+    Block& b = block_[block];
+    ++b.resets;
+    b.last_thrash = now;
+    uint32_t lo = block * kPagesPerBlock, hi = std::min<uint32_t>(lo + kPagesPerBlock, uint32_t(page_.size()));
+    for (uint32_t q = lo; q < hi; ++q) page_[q] = Page{};
+  }
+
+  int64_t lapse_;
+  uint8_t threshold_;
+  uint32_t pin_threshold_;
+  int64_t nap_, epoch_, pin_;
+  uint32_t max_resets_;
+  std::vector<Page> page_;
+  std::vector<Block> block_;
+  ThrashingCounters c_;
+};
+
+class NoThrashing final : public ThrashingPolicy {
+ public:
+  void on_migration(uint32_t, Processor, int64_t) override {}
+  ThrashHint hint(uint32_t, Processor, int64_t) override { return ThrashHint::kNone; }
+  bool is_thrashing(uint32_t) const override { return false; }
+  const ThrashingCounters& counters() const override { return c_; }
+
+ private:
+  ThrashingCounters c_;
+};
+
+const ThrashingRegistrar kDriver({"driver",
+                                  "the driver's detection, throttling and pinning (driver.thrashing_* parameters)",
+                                  {},
+                                  [](const PolicyParams&, const DriverConfig& d, uint32_t pages) {
+                                    return std::make_unique<DriverThrashing>(d, pages);
+                                  }});
+const ThrashingRegistrar kNone({"none", "no thrashing detection (uvm_perf_thrashing_enable=0)", {},
+                                [](const PolicyParams&, const DriverConfig&, uint32_t) {
+                                  return std::make_unique<NoThrashing>();
+                                }});
+
+}  // namespace
+}  // namespace uvmsim

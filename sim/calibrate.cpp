@@ -1,0 +1,251 @@
+#include "sim/calibrate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "sim/run.h"
+#include "workloads/micro.h"
+
+namespace uvmsim {
+
+using json = nlohmann::json;
+
+std::vector<MeasuredRow> load_measurements(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": cannot open measurements");
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw std::runtime_error(path + ": invalid JSON: " + e.what());
+  }
+  std::vector<MeasuredRow> rows;
+  for (auto& r : j.at("rows")) {
+    MeasuredRow m;
+    m.name = r.at("name");
+    m.pattern = r.value("pattern", "seq");
+    m.bytes = r.at("bytes");
+    m.host_init = r.value("host_init", false);
+    m.write = r.value("write", false);
+    m.prefetch = r.value("prefetch", false);
+    m.touch_back = r.value("touch_back", false);
+    m.measure = r.at("measure");
+    m.ms = r.at("ms");
+    m.rel_tolerance = r.value("rel_tolerance", 0.0);
+    m.abs_tolerance_ms = r.value("abs_tolerance_ms", 0.0);
+    m.fit = r.value("fit", true);
+    rows.push_back(m);
+  }
+  return rows;
+}
+
+namespace {
+
+double measure(const MeasuredRow& r, const trace::Trace& t, const Stats& s) {
+  auto span = [](int64_t a, int64_t b) { return double(b - a) / 1e6; };
+  if (r.measure == "first_touch") return span(s.kernels[0].start_ns, s.kernels[0].end_ns);
+  if (r.measure == "resident") return span(s.kernels[1].start_ns, s.kernels[1].end_ns);
+  for (size_t i = t.ops.size(); i-- > 0;) {
+    if (r.measure == "touch_back" && t.ops[i].kind == trace::OpKind::kHostAccess)
+      return span(s.ops[i].start_ns, s.ops[i].end_ns);
+    if (r.measure == "prefetch" && t.ops[i].kind == trace::OpKind::kPrefetch)
+      return span(s.ops[i].start_ns, s.ops[i].end_ns);
+  }
+  throw std::runtime_error("measurement row '" + r.name + "': unknown measure '" + r.measure + "'");
+}
+
+struct Prepared {
+  std::vector<std::unique_ptr<Workload>> workloads;
+};
+
+Prepared prepare(const std::vector<MeasuredRow>& rows) {
+  Prepared p;
+  for (auto& r : rows) {
+    MicroSpec s;
+    s.random = r.pattern == "random";
+    s.bytes = parse_bytes(r.bytes);
+    s.host_init = r.host_init;
+    s.write = r.write;
+    s.prefetch = r.prefetch;
+    s.touch_back = r.touch_back;
+    p.workloads.push_back(std::make_unique<Workload>(Workload::build(generate_micro(s), "generated")));
+  }
+  return p;
+}
+
+std::vector<double> run_rows(const std::vector<MeasuredRow>& rows, const Prepared& p, const Config& c) {
+  std::vector<double> out(rows.size());
+  unsigned n = std::max(1u, std::min(2u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> th;
+  for (unsigned k = 0; k < n; ++k)
+    th.emplace_back([&, k]() {
+      for (size_t i = k; i < rows.size(); i += n) {
+        RunResult r = simulate(*p.workloads[i], c, false);
+        out[i] = measure(rows[i], p.workloads[i]->trace, r.stats);
+      }
+    });
+  for (auto& t : th) t.join();
+  return out;
+}
+
+// Each fitted key with its lower and upper bound.
+struct Knob {
+  std::string key;
+  double lo, hi;
+};
+const std::vector<Knob>& knobs() {
+  static const std::vector<Knob> k = {
+      {"driver.batch_fixed_ns", 1000, 500000},     {"driver.fault_ns", 10, 20000},
+      {"driver.va_block_ns", 100, 200000},         {"driver.page_ns", 10, 20000},
+      {"driver.cpu_unmap_page_ns", 1, 20000},      {"driver.replay_ns", 100, 200000},
+      {"driver.isr_latency_ns", 100, 200000},      {"pcie.htod_bytes_per_s", 5e9, 64e9},
+      {"pcie.dtoh_bytes_per_s", 5e9, 64e9},        {"pcie.copy_setup_ns", 10, 50000},
+      {"driver.prefetch_op_block_ns", 100, 200000}, {"host.cpu_fault_ns", 1000, 1000000},
+      {"host.cpu_fault_page_ns", 10, 20000},
+  };
+  return k;
+}
+
+Config with_params(const Config& base, const std::vector<double>& logv) {
+  Config c = base;
+  for (size_t i = 0; i < knobs().size(); ++i) {
+    double v = std::exp(std::clamp(logv[i], std::log(knobs()[i].lo), std::log(knobs()[i].hi)));
+    apply_override(c, knobs()[i].key + "=" + std::to_string(int64_t(std::llround(v))));
+  }
+  return c;
+}
+
+std::vector<double> current_params(const Config& c) {
+  json j = to_json(c);
+  std::vector<double> v;
+  for (auto& k : knobs()) {
+    auto dot = k.key.find('.');
+    double x = j[k.key.substr(0, dot)][k.key.substr(dot + 1)].get<double>();
+    v.push_back(std::log(std::clamp(x, k.lo, k.hi)));
+  }
+  return v;
+}
+
+double loss(const std::vector<MeasuredRow>& rows, const std::vector<double>& sim, int skip) {
+  double l = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (!rows[i].fit || int(i) == skip) continue;
+    double e = std::log(std::max(sim[i], 1e-9) / rows[i].ms);
+    l += e * e;
+  }
+  return l;
+}
+
+// Nelder-Mead over log parameters; deterministic.
+std::vector<double> fit(const std::vector<MeasuredRow>& rows, const Prepared& p, const Config& base, int skip,
+                        int iterations, double* best_loss) {
+  const size_t n = knobs().size();
+  std::vector<std::vector<double>> x(n + 1, current_params(base));
+  for (size_t i = 0; i < n; ++i) x[i + 1][i] += 0.4;
+  auto f = [&](const std::vector<double>& v) { return loss(rows, run_rows(rows, p, with_params(base, v)), skip); };
+  std::vector<double> fx(n + 1);
+  for (size_t i = 0; i <= n; ++i) fx[i] = f(x[i]);
+  for (int it = 0; it < iterations; ++it) {
+    std::vector<size_t> idx(n + 1);
+    for (size_t i = 0; i <= n; ++i) idx[i] = i;
+    std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return fx[a] < fx[b]; });
+    std::vector<std::vector<double>> xs;
+    std::vector<double> fs;
+    for (size_t i : idx) {
+      xs.push_back(x[i]);
+      fs.push_back(fx[i]);
+    }
+    x = xs;
+    fx = fs;
+    std::vector<double> c(n, 0.0);
+    for (size_t i = 0; i < n; ++i)
+      for (size_t d = 0; d < n; ++d) c[d] += x[i][d] / double(n);
+    auto along = [&](double t) {
+      std::vector<double> v(n);
+      for (size_t d = 0; d < n; ++d) v[d] = c[d] + t * (x[n][d] - c[d]);
+      return v;
+    };
+    auto xr = along(-1.0);
+    double fr = f(xr);
+    if (fr < fx[0]) {
+      auto xe = along(-2.0);
+      double fe = f(xe);
+      if (fe < fr) x[n] = xe, fx[n] = fe;
+      else x[n] = xr, fx[n] = fr;
+    } else if (fr < fx[n - 1]) {
+      x[n] = xr, fx[n] = fr;
+    } else {
+      auto xc = along(fr < fx[n] ? -0.5 : 0.5);
+      double fc = f(xc);
+      if (fc < std::min(fr, fx[n])) {
+        x[n] = xc, fx[n] = fc;
+      } else {
+        for (size_t i = 1; i <= n; ++i) {
+          for (size_t d = 0; d < n; ++d) x[i][d] = x[0][d] + 0.5 * (x[i][d] - x[0][d]);
+          fx[i] = f(x[i]);
+        }
+      }
+    }
+  }
+  size_t best = size_t(std::min_element(fx.begin(), fx.end()) - fx.begin());
+  if (best_loss) *best_loss = fx[best];
+  return x[best];
+}
+
+}  // namespace
+
+std::vector<std::string> calibrated_keys() {
+  std::vector<std::string> k;
+  for (auto& x : knobs()) k.push_back(x.key);
+  return k;
+}
+
+std::vector<double> simulate_rows(const std::vector<MeasuredRow>& rows, const Config& c) {
+  return run_rows(rows, prepare(rows), c);
+}
+
+int run_calibrate(const CalibrateArgs& a) {
+  auto rows = load_measurements(a.measurements);
+  Config base = load_config(a.config, {});
+  Prepared p = prepare(rows);
+  double l = 0;
+  auto best = fit(rows, p, base, -1, a.iterations, &l);
+  Config fitted = with_params(base, best);
+  auto sim = run_rows(rows, p, fitted);
+  std::vector<double> loo(rows.size(), std::nan(""));
+  if (a.leave_one_out)
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (!rows[i].fit) continue;
+      Config ci = with_params(base, fit(rows, p, fitted, int(i), a.iterations / 2, nullptr));
+      loo[i] = run_rows(rows, p, ci)[i];
+      std::fprintf(stderr, "left out %-34s predicted %.3f ms (measured %.3f)\n", rows[i].name.c_str(), loo[i], rows[i].ms);
+    }
+  std::ostringstream md;
+  md << "| row | measured ms | simulated ms | error | left out of the fit: simulated ms | error |\n";
+  md << "| --- | ---: | ---: | ---: | ---: | ---: |\n";
+  char buf[512];
+  for (size_t i = 0; i < rows.size(); ++i) {
+    double e = (sim[i] - rows[i].ms) / rows[i].ms * 100;
+    std::snprintf(buf, sizeof buf, "| %s | %.3f | %.3f | %+.1f%% |", rows[i].name.c_str(), rows[i].ms, sim[i], e);
+    md << buf;
+    if (std::isnan(loo[i])) md << " (not fitted) | |\n";
+    else {
+      std::snprintf(buf, sizeof buf, " %.3f | %+.1f%% |\n", loo[i], (loo[i] - rows[i].ms) / rows[i].ms * 100);
+      md << buf;
+    }
+  }
+  std::printf("%s", md.str().c_str());
+  std::printf("loss %.5f\n", l);
+  if (!a.report.empty()) write_file_atomic(a.report, md.str());
+  if (!a.out.empty()) write_file_atomic(a.out, to_json(fitted).dump(2) + "\n");
+  return 0;
+}
+
+}  // namespace uvmsim

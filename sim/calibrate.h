@@ -1,0 +1,38 @@
+// Calibration to measured micro-workload timings: one parameter set for every row, fitted by minimising
+// the squared log error of the simulated against the measured times (Nelder-Mead in log space over the
+// driver's cost parameters). Also reports each row's error when that row is left out of the fit.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "sim/config.h"
+
+namespace uvmsim {
+
+struct CalibrateArgs {
+  std::string measurements, config, out, report;
+  int iterations = 300;
+  bool leave_one_out = false;
+};
+
+struct MeasuredRow {
+  std::string name;
+  std::string pattern;  // seq | random
+  std::string bytes;
+  bool host_init = false, write = false, prefetch = false, touch_back = false;
+  std::string measure;  // first_touch | resident | prefetch | touch_back
+  double ms = 0;
+  double rel_tolerance = 0;  // > 0: within this fraction
+  double abs_tolerance_ms = 0;  // > 0: within this many ms
+  bool fit = true;           // used in the fit (resident rows only checked)
+};
+
+std::vector<MeasuredRow> load_measurements(const std::string& path);
+// Simulated value of every row under `c`, in ms.
+std::vector<double> simulate_rows(const std::vector<MeasuredRow>& rows, const Config& c);
+// The parameters the fit moves (config keys).
+std::vector<std::string> calibrated_keys();
+int run_calibrate(const CalibrateArgs& a);
+
+}  // namespace uvmsim

@@ -1,0 +1,119 @@
+// The simulator's configuration: typed structs parsed once from JSON. Every key is declared in one schema
+// table (config.cpp) with its type, bounds, unit and description; unknown keys and bad values are errors
+// that name the key. Precedence: built-in defaults, then the config file, then --set overrides.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace uvmsim {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct GpuConfig {
+  std::string name = "H100";
+  int64_t sm_count = 132;
+  int64_t memory_bytes = int64_t{81559} << 20;
+  double memory_fraction = 0.0;  // > 0: GPU memory = fraction x the workload's footprint (overrides bytes)
+  int64_t max_threads_per_sm = 2048;
+  int64_t max_ctas_per_sm = 32;
+  int64_t regs_per_sm = 65536;
+  int64_t smem_per_sm_bytes = 233472;
+  int64_t sms_per_utlb = 2;
+  int64_t utlb_max_outstanding_faults = 32;
+  int64_t fault_buffer_entries = 8192;
+  int64_t fault_latency_ns = 1000;
+  int64_t fault_issue_ns = 20;
+  int64_t zero_fill_bytes_per_s = int64_t{1000} * 1000 * 1000 * 1000;
+  int64_t tlb_entries = 0;  // 0: no TLB model; else per-SM entries of 2 MiB reach
+  int64_t tlb_miss_ns = 0;
+};
+
+struct PcieConfig {
+  int64_t htod_bytes_per_s = int64_t{47} * 1000 * 1000 * 1000;
+  int64_t dtoh_bytes_per_s = int64_t{47} * 1000 * 1000 * 1000;
+  int64_t latency_ns = 1000;
+  int64_t copy_setup_ns = 1500;
+  int64_t copy_engines = 2;
+};
+
+struct DriverConfig {
+  // Module parameters (reference/uvm-driver.md).
+  int64_t fault_batch_count = 256;
+  int64_t fault_replay_update_put_ratio = 50;
+  int64_t fault_max_batches_per_service = 20;
+  int64_t fault_max_throttle_per_service = 5;
+  int64_t fault_coalesce = 1;
+  int64_t prefetch_threshold = 51;
+  int64_t prefetch_min_faults = 1;
+  int64_t thrashing_threshold = 3;
+  int64_t thrashing_pin_threshold = 10;
+  int64_t thrashing_lapse_usec = 500;
+  int64_t thrashing_nap = 1;
+  int64_t thrashing_epoch = 2000;
+  int64_t thrashing_pin = 300;
+  int64_t thrashing_max_resets = 4;
+  // Costs of the servicing thread (calibrated to reference/measurements.md).
+  int64_t isr_latency_ns = 10000;
+  int64_t batch_fixed_ns = 20000;
+  int64_t fault_ns = 100;
+  int64_t va_block_ns = 5000;
+  int64_t page_ns = 200;          // per page made resident by the fault path (allocate, populate, track)
+  int64_t pte_ns = 50;            // per GPU PTE written (2 MiB, 64 KiB or 4 KiB)
+  int64_t cpu_unmap_page_ns = 100;
+  int64_t replay_ns = 5000;
+  int64_t evict_chunk_ns = 10000;
+  int64_t prefetch_op_block_ns = 2000;  // explicit cudaMemPrefetchAsync, per VA block
+  int64_t prefetch_op_page_ns = 20;
+};
+
+struct HostConfig {
+  int64_t cpu_fault_ns = 60000;      // CPU page fault on a GPU-resident page: fixed cost
+  int64_t cpu_fault_page_ns = 500;   // per page migrated back (unmap on the GPU, map on the CPU)
+  int64_t first_touch_page_ns = 250; // CPU populating a page resident nowhere
+  int64_t touch_page_ns = 5;         // CPU touching a page it already holds
+};
+
+struct PolicyConfig {
+  std::string prefetch = "driver_tree";
+  std::string eviction = "driver_fifo";
+  std::string replay = "batch_flush";
+  std::string thrashing = "driver";
+};
+
+struct Config {
+  uint64_t seed = 1;
+  GpuConfig gpu;
+  PcieConfig pcie;
+  DriverConfig driver;
+  HostConfig host;
+  PolicyConfig policies;
+  // policy_params.<policy name>.<param>: values for a policy's own parameters, checked by the registry.
+  std::map<std::string, std::map<std::string, double>> policy_params;
+};
+
+// One documented key of the schema.
+struct KeyInfo {
+  std::string path;
+  std::string type;  // "int", "float", "string"
+  std::string unit;
+  std::string description;
+  double min = 0, max = 0;
+};
+std::vector<KeyInfo> config_schema();
+
+// Builds a config: defaults, then `file` (if not empty), then each "a.b=c" override in order.
+Config load_config(const std::string& file, const std::vector<std::string>& overrides);
+void apply_json(Config& c, const nlohmann::json& j, const std::string& origin);
+void apply_override(Config& c, const std::string& assignment);
+nlohmann::json to_json(const Config& c);
+
+}  // namespace uvmsim

@@ -1,0 +1,446 @@
+// The UVM driver model (reference/uvm-driver.md): the replayable-fault bottom half with batches, coalescing,
+// sorting and per-VA-block service; GPU memory in 2 MiB root chunks with synchronous eviction; CPU faults;
+// explicit prefetch. The servicing thread's CPU time and the copy engines' transfers overlap within a
+// batch; the replay waits for both.
+#include <algorithm>
+
+#include "sim/simulator.h"
+
+namespace uvmsim {
+
+namespace {
+constexpr uint64_t kPage = trace::kPageBytes;
+}
+
+uint32_t Simulator::block_first(uint32_t b) const {
+  uint32_t lo = b * kPagesPerBlock;
+  while (lo < (b + 1) * kPagesPerBlock && !w_.page_valid[lo]) ++lo;
+  return lo - b * kPagesPerBlock;
+}
+
+uint32_t Simulator::block_end(uint32_t b) const {
+  uint32_t hi = (b + 1) * kPagesPerBlock;
+  while (hi > b * kPagesPerBlock && !w_.page_valid[hi - 1]) --hi;
+  return hi - b * kPagesPerBlock;
+}
+
+void Simulator::start_service() {
+  in_service_ = true;
+  service_batches_ = 0;
+  service_throttled_ = 0;
+  ++stats_.service_calls;
+  service_batch();
+}
+
+void Simulator::service_batch() {
+  const int64_t t0 = now_;
+  const size_t batch_count = size_t(cfg_.driver.fault_batch_count);
+  batch_.clear();
+  // Fetch: entries that have reached the buffer, up to the batch size. Reading frees their slots.
+  while (!buffer_.empty() && buffer_.front().arrival <= now_ && batch_.size() < batch_count) {
+    std::pop_heap(buffer_.begin(), buffer_.end(), FaultLater{});
+    FaultEntry e = buffer_.back();
+    buffer_.pop_back();
+    --utlb_outstanding_[e.utlb];
+    batch_.push_back(e);
+  }
+  if (batch_.empty()) {
+    end_service(now_);
+    return;
+  }
+  const size_t raw = batch_.size();
+  stats_.faults_fetched += raw;
+
+  // Coalesce: same uTLB and page as that uTLB's previous fault, or the batch's previous fault's page with
+  // an access kind no stronger. The kept entry holds the strongest kind.
+  size_t kept = 0;
+  if (cfg_.driver.fault_coalesce) {
+    std::vector<std::pair<uint32_t, size_t>> utlb_last(utlb_outstanding_.size(), {~0u, 0});
+    for (size_t i = 0; i < raw; ++i) {
+      FaultEntry e = batch_[i];
+      auto& last = utlb_last[e.utlb];
+      if (last.first == e.page) {
+        batch_[last.second].kind = std::max(batch_[last.second].kind, e.kind);
+        ++stats_.faults_coalesced;
+        continue;
+      }
+      if (kept > 0 && batch_[kept - 1].page == e.page && e.kind <= batch_[kept - 1].kind) {
+        ++stats_.faults_coalesced;
+        continue;
+      }
+      batch_[kept] = e;
+      last = {e.page, kept};
+      ++kept;
+    }
+    batch_.resize(kept);
+  }
+  // Preprocess: sort by address, strongest access first.
+  std::sort(batch_.begin(), batch_.end(), [](const FaultEntry& x, const FaultEntry& y) {
+    return x.page != y.page ? x.page < y.page : x.kind > y.kind;
+  });
+
+  int64_t cpu = now_ + cfg_.driver.batch_fixed_ns + cfg_.driver.fault_ns * int64_t(raw);
+  int64_t done = cpu;
+  uint64_t unique = 0, blocks = 0;
+  uint64_t bytes_before = stats_.bytes_zero_filled;
+  for (int c = 0; c < kCauseCount; ++c) bytes_before += stats_.bytes_htod[c] + stats_.bytes_dtoh[c];
+  bool throttled = false;
+  const bool after_block = replay_->point() == ReplayPoint::kAfterBlock;
+  const bool any_thrashing = thrashing_->counters().thrashing_pages > 0;
+
+  for (size_t i = 0; i < batch_.size();) {
+    uint32_t b = batch_[i].page / kPagesPerBlock;
+    uint32_t base = b * kPagesPerBlock;
+    BlockMask faulted;
+    uint32_t nfault = 0;
+    uint32_t prev = ~0u;
+    for (; i < batch_.size() && batch_[i].page / kPagesPerBlock == b; ++i) {
+      uint32_t p = batch_[i].page;
+      if (p == prev) continue;  // duplicate page: serviced once
+      prev = p;
+      ++unique;
+      if (gpu_ok_[p]) {
+        ++stats_.faults_stale;
+        continue;
+      }
+      if (any_thrashing) {
+        ThrashHint h = thrashing_->hint(p, Processor::kGpu, cpu);
+        if (h == ThrashHint::kThrottle) {
+          ++stats_.faults_throttled;
+          throttled = true;
+          continue;
+        }
+        if (h == ThrashHint::kPin) {  // pinned on the CPU: map it remotely instead of migrating
+          gpu_ok_[p] = 1;
+          ++stats_.remote_maps;
+          cpu += cfg_.driver.pte_ns;
+          continue;
+        }
+      }
+      faulted.set(p - base);
+      ++nfault;
+    }
+    ++blocks;
+    cpu += cfg_.driver.va_block_ns;
+    if (nfault == 0) continue;
+    BlockMask resident, thrash;
+    uint32_t lo = block_first(b), hi = block_end(b);
+    for (uint32_t q = lo; q < hi; ++q) {
+      if (loc_[base + q] == kOnGpu) resident.set(q);
+      if (any_thrashing && thrashing_->is_thrashing(base + q)) thrash.set(q);
+    }
+    PrefetchView v{lo, hi, resident, faulted, thrash, !block_touched_[b], block_pref_gpu_[b] != 0, nfault};
+    BlockMask extra = prefetch_->prefetch(v);
+    BlockMask migrate = faulted | (extra & ~resident);
+    // Remote-mapped pages stay where they are.
+    for (uint32_t q = lo; q < hi; ++q)
+      if (migrate.test(q) && gpu_ok_[base + q] && loc_[base + q] != kOnGpu) migrate.reset(q);
+    done = std::max(done, make_resident_gpu(b, migrate, faulted, false, cpu));
+    if (after_block) {
+      cpu = std::max(cpu, done) + cfg_.driver.replay_ns;
+      q_.push(cpu, kPrioReplay, kEvReplay);
+    }
+  }
+  int64_t end = std::max(cpu, done);
+
+  ++stats_.batches;
+  stats_.faults_unique += unique;
+  stats_.faults_per_batch.add(raw);
+  stats_.unique_per_batch.add(unique);
+  stats_.blocks_per_batch.add(blocks);
+  stats_.batch_ns.add(uint64_t(end - t0));
+  if (batch_log_) {
+    uint64_t bytes_after = stats_.bytes_zero_filled;
+    for (int c = 0; c < kCauseCount; ++c) bytes_after += stats_.bytes_htod[c] + stats_.bytes_dtoh[c];
+    *batch_log_ << t0 << ' ' << raw << ' ' << unique << ' ' << blocks << ' ' << (bytes_after - bytes_before) << ' '
+                << (end - t0) << '\n';
+  }
+  if (throttled) ++service_throttled_;
+  ++service_batches_;
+  if (replay_->point() == ReplayPoint::kAfterBatch) {
+    if (replay_->flush()) {
+      // Discard every entry up to PUT; those accesses fault again after the replay.
+      while (!buffer_.empty() && buffer_.front().arrival <= end) {
+        std::pop_heap(buffer_.begin(), buffer_.end(), FaultLater{});
+        --utlb_outstanding_[buffer_.back().utlb];
+        buffer_.pop_back();
+        ++stats_.faults_flushed;
+      }
+    }
+    end += cfg_.driver.replay_ns;
+    q_.push(end, kPrioReplay, kEvReplay);
+  }
+  if (service_batches_ < uint32_t(cfg_.driver.fault_max_batches_per_service) &&
+      service_throttled_ < uint32_t(cfg_.driver.fault_max_throttle_per_service)) {
+    q_.push(end, kPrioDriver, kEvBatch);
+  } else {
+    end_service(end);
+  }
+}
+
+void Simulator::end_service(int64_t t) {
+  if (replay_->point() == ReplayPoint::kAfterService) {
+    t += cfg_.driver.replay_ns;
+    q_.push(t, kPrioReplay, kEvReplay);
+  }
+  in_service_ = false;
+  if (!buffer_.empty() && !interrupt_pending_) {
+    interrupt_pending_ = true;
+    q_.push(std::max(t, buffer_.front().arrival) + cfg_.driver.isr_latency_ns, kPrioDriver, kEvInterrupt);
+  }
+}
+
+void Simulator::replay() {
+  ++stats_.replays;
+  std::vector<uint32_t> wake;
+  wake.swap(stalled_);
+  for (uint32_t slot : wake)
+    if (slots_[slot].live && slots_[slot].stalled) cta_step(slot);
+}
+
+// ---------------------------------------------------------------- GPU memory
+
+bool Simulator::ensure_chunk(uint32_t b, int64_t& cpu, uint32_t pinned_block) {
+  if (block_chunk_[b] != kNoChunk) return false;
+  if (free_chunks_.empty()) evict_one(cpu, pinned_block);
+  uint32_t c = free_chunks_.back();
+  free_chunks_.pop_back();
+  block_chunk_[b] = c;
+  chunk_block_[c] = b;
+  ++stats_.chunks_allocated;
+  eviction_->on_allocate(c, cpu);
+  return true;
+}
+
+void Simulator::evict_one(int64_t& cpu, uint32_t pinned_block) {
+  uint32_t victim = eviction_->pick_victim(
+      [&](uint32_t c) { return chunk_block_[c] != kNoChunk && chunk_block_[c] != pinned_block; });
+  if (victim == kNoChunk)
+    throw SimError("GPU memory of " + std::to_string(capacity_chunks_) +
+                   " root chunk(s) cannot hold the VA blocks one step needs: raise gpu.memory_bytes or memory_fraction");
+  uint32_t vb = chunk_block_[victim];
+  BlockMask pages;
+  uint32_t base = vb * kPagesPerBlock;
+  for (uint32_t q = block_first(vb); q < block_end(vb); ++q)
+    if (loc_[base + q] == kOnGpu) pages.set(q);
+  cpu += cfg_.driver.evict_chunk_ns;
+  ++stats_.chunks_evicted;
+  stats_.pages_evicted += pages.count();
+  cpu = std::max(cpu, move_to_cpu(vb, pages, BlockMask{}, kCauseEviction, cpu));
+  if (block_chunk_[vb] != kNoChunk) throw SimError("internal: evicted chunk was not released");
+}
+
+void Simulator::release_chunk_if_empty(uint32_t b) {
+  if (block_gpu_pages_[b] != 0 || block_chunk_[b] == kNoChunk) return;
+  uint32_t c = block_chunk_[b];
+  eviction_->on_free(c);
+  chunk_block_[c] = kNoChunk;
+  block_chunk_[b] = kNoChunk;
+  free_chunks_.push_back(c);
+}
+
+// Makes `pages` of block b resident on the GPU: a chunk (evicting if needed), zero-fill for pages resident
+// nowhere, one HtoD copy per contiguous run of one cause for pages on the CPU, CPU unmap, GPU map with the
+// largest PTEs that fit. Advances the servicing CPU time; returns when the copies are complete.
+int64_t Simulator::make_resident_gpu(uint32_t b, const BlockMask& pages, const BlockMask& faulted, bool user,
+                                     int64_t& cpu) {
+  if (pages.none()) return cpu;
+  const uint32_t base = b * kPagesPerBlock;
+  bool fresh = ensure_chunk(b, cpu, b);
+  if (!fresh) eviction_->on_resident_again(block_chunk_[b], cpu);
+  int64_t done = cpu;
+  uint32_t lo = block_first(b), hi = block_end(b);
+  uint32_t moved = 0, from_cpu = 0;
+  uint32_t run_start = 0, run_len = 0;
+  uint8_t run_src = 0, run_cause = 0;
+  auto flush = [&]() {
+    if (run_len == 0) return;
+    uint64_t bytes = uint64_t{run_len} * kPage;
+    if (run_src == kOnCpu) {
+      done = std::max(done, pcie_.copy(Dir::kHtoD, bytes, cpu));
+      stats_.bytes_htod[run_cause] += bytes;
+    } else {
+      done = std::max(done, cpu + int64_t(bytes * 1000000000ull / uint64_t(cfg_.gpu.zero_fill_bytes_per_s)));
+      stats_.bytes_zero_filled += bytes;
+    }
+    run_len = 0;
+  };
+  for (uint32_t q = lo; q < hi; ++q) {
+    uint32_t p = base + q;
+    if (!pages.test(q) || loc_[p] == kOnGpu) {
+      flush();
+      continue;
+    }
+    uint8_t src = loc_[p];
+    uint8_t cause = user ? kCauseUser : faulted.test(q) ? kCauseCoherence : kCausePrefetch;
+    if (run_len > 0 && (src != run_src || cause != run_cause || run_start + run_len != q)) flush();
+    if (run_len == 0) {
+      run_start = q;
+      run_src = src;
+      run_cause = cause;
+    }
+    ++run_len;
+    ++moved;
+    if (src == kOnCpu) {
+      ++from_cpu;
+      thrashing_->on_migration(p, Processor::kGpu, cpu);
+    }
+    if (!user) (faulted.test(q) ? stats_.pages_faulted_in : stats_.pages_prefetched) += 1;
+    loc_[p] = kOnGpu;
+    gpu_ok_[p] = 1;
+  }
+  flush();
+  block_gpu_pages_[b] = uint16_t(block_gpu_pages_[b] + moved);
+  block_touched_[b] = 1;
+  // Page-table entries: one 2 MiB PTE if the whole block is resident, else a 64 KiB PTE per fully resident
+  // big page and 4 KiB PTEs for the rest of the pages just mapped.
+  uint64_t ptes = 0;
+  if (block_gpu_pages_[b] == hi - lo) {
+    ptes = 1;
+  } else {
+    for (uint32_t big = lo - lo % kPagesPerBigPage; big < hi; big += kPagesPerBigPage) {
+      uint32_t new_here = 0, resident_here = 0, valid_here = 0;
+      for (uint32_t q = std::max(big, lo); q < std::min(big + kPagesPerBigPage, hi); ++q) {
+        ++valid_here;
+        resident_here += loc_[base + q] == kOnGpu;
+        new_here += pages.test(q);
+      }
+      if (new_here) ptes += resident_here == valid_here ? 1 : new_here;
+    }
+  }
+  if (user) {
+    cpu += cfg_.driver.prefetch_op_page_ns * int64_t(moved);
+  } else {
+    cpu += cfg_.driver.page_ns * int64_t(moved) + cfg_.driver.cpu_unmap_page_ns * int64_t(from_cpu);
+  }
+  cpu += cfg_.driver.pte_ns * int64_t(ptes);
+  return done;
+}
+
+// Moves GPU-resident `pages` of block b to the CPU (one DtoH copy per contiguous run of one cause) and
+// unmaps them from the GPU; frees the block's chunk if nothing of it stays. Returns when copies complete.
+int64_t Simulator::move_to_cpu(uint32_t b, const BlockMask& pages, const BlockMask& faulted, uint8_t cause,
+                               int64_t t) {
+  const uint32_t base = b * kPagesPerBlock;
+  int64_t done = t;
+  uint32_t lo = block_first(b), hi = block_end(b);
+  uint32_t run_len = 0, run_start = 0, moved = 0;
+  uint8_t run_cause = 0;
+  auto flush = [&]() {
+    if (run_len == 0) return;
+    uint64_t bytes = uint64_t{run_len} * kPage;
+    done = std::max(done, pcie_.copy(Dir::kDtoH, bytes, t));
+    stats_.bytes_dtoh[run_cause] += bytes;
+    run_len = 0;
+  };
+  for (uint32_t q = lo; q < hi; ++q) {
+    uint32_t p = base + q;
+    if (!pages.test(q) || loc_[p] != kOnGpu) {
+      flush();
+      continue;
+    }
+    uint8_t c = faulted.test(q) ? uint8_t(kCauseCoherence) : cause;
+    if (run_len > 0 && (c != run_cause || run_start + run_len != q)) flush();
+    if (run_len == 0) {
+      run_start = q;
+      run_cause = c;
+    }
+    ++run_len;
+    ++moved;
+    loc_[p] = kOnCpu;
+    gpu_ok_[p] = 0;
+    if (cause != kCauseEviction) thrashing_->on_migration(p, Processor::kCpu, t);
+  }
+  flush();
+  block_gpu_pages_[b] = uint16_t(block_gpu_pages_[b] - moved);
+  release_chunk_if_empty(b);
+  return done;
+}
+
+// ---------------------------------------------------------------- host side
+
+int64_t Simulator::host_access(uint32_t op, int64_t t) {
+  const DenseRange& r = w_.op_pages[op];
+  for (uint32_t p = r.page; p < r.page + r.count; ++p) {
+    switch (loc_[p]) {
+      case kOnCpu:
+        t += cfg_.host.touch_page_ns;
+        break;
+      case kNowhere:
+        t += cfg_.host.first_touch_page_ns;
+        loc_[p] = kOnCpu;
+        block_touched_[p / kPagesPerBlock] = 1;
+        break;
+      default:
+        t = cpu_fault(p, t);
+        break;
+    }
+  }
+  return t;
+}
+
+// A CPU touch of a GPU-resident page: the driver migrates it back with the prefetcher's region toward
+// the CPU (the faulted page and the rest as separate DtoH records), then maps it on the CPU.
+int64_t Simulator::cpu_fault(uint32_t p, int64_t t) {
+  const uint32_t b = p / kPagesPerBlock, base = b * kPagesPerBlock;
+  ++stats_.cpu_faults;
+  t += cfg_.host.cpu_fault_ns;
+  if (thrashing_->counters().thrashing_pages > 0) {
+    ThrashHint h = thrashing_->hint(p, Processor::kCpu, t);
+    if (h == ThrashHint::kThrottle) t += cfg_.driver.thrashing_nap * cfg_.driver.thrashing_lapse_usec * 1000;
+    if (h == ThrashHint::kPin) {  // pinned on the GPU: the CPU maps it remotely
+      ++stats_.remote_maps;
+      return t;
+    }
+  }
+  BlockMask on_cpu, on_gpu, faulted, thrash;
+  uint32_t lo = block_first(b), hi = block_end(b);
+  for (uint32_t q = lo; q < hi; ++q) {
+    on_cpu.set(q, loc_[base + q] == kOnCpu);
+    on_gpu.set(q, loc_[base + q] == kOnGpu);
+  }
+  faulted.set(p - base);
+  PrefetchView v{lo, hi, on_cpu, faulted, thrash, false, block_pref_gpu_[b] == 0, 1};
+  BlockMask mask = (faulted | prefetch_->prefetch(v)) & on_gpu;
+  int64_t done = move_to_cpu(b, mask, faulted, kCausePrefetch, t);
+  stats_.cpu_fault_pages += mask.count();
+  t += cfg_.host.cpu_fault_page_ns * int64_t(mask.count());
+  return std::max(t, done);
+}
+
+int64_t Simulator::prefetch_op(uint32_t op, int64_t t) {
+  const DenseRange& r = w_.op_pages[op];
+  const bool to_gpu = w_.trace.ops[op].kind == trace::OpKind::kMemset || w_.trace.ops[op].device >= 0;
+  int64_t cpu = t, done = t;
+  for (uint32_t b = r.page / kPagesPerBlock; b <= (r.page + r.count - 1) / kPagesPerBlock; ++b) {
+    cpu += cfg_.driver.prefetch_op_block_ns;
+    const uint32_t base = b * kPagesPerBlock;
+    BlockMask mask;
+    uint32_t lo = std::max(block_first(b) + base, r.page), hi = std::min(block_end(b) + base, r.page + r.count);
+    for (uint32_t p = lo; p < hi; ++p)
+      if ((loc_[p] == kOnGpu) != to_gpu) mask.set(p - base);
+    if (mask.none()) continue;
+    if (to_gpu) {
+      done = std::max(done, make_resident_gpu(b, mask, BlockMask{}, true, cpu));
+    } else {
+      cpu += cfg_.driver.prefetch_op_page_ns * int64_t(mask.count());
+      done = std::max(done, move_to_cpu(b, mask, BlockMask{}, kCauseUser, cpu));
+    }
+  }
+  return std::max(cpu, done);
+}
+
+void Simulator::free_allocation(uint32_t a) {
+  uint32_t first = w_.alloc_first[a], n = w_.alloc_pages[a];
+  for (uint32_t p = first; p < first + n; ++p) {
+    if (loc_[p] == kOnGpu) {
+      stats_.bytes_freed_on_gpu += kPage;
+      --block_gpu_pages_[p / kPagesPerBlock];
+    }
+    loc_[p] = kNowhere;
+    gpu_ok_[p] = 0;
+  }
+  for (uint32_t b = first / kPagesPerBlock; b <= (first + n - 1) / kPagesPerBlock; ++b) release_chunk_if_empty(b);
+}
+
+}  // namespace uvmsim

@@ -1,0 +1,61 @@
+// The discrete-event queue. Owned by a simulator object and passed by reference: no globals, no global
+// time. Events are ordered by (time, priority, sequence number), so ties are first in, first out and a run
+// is deterministic. Events are small PODs dispatched by their owner with a switch, not heap closures.
+#pragma once
+
+#include <cstdint>
+#include <queue>
+#include <vector>
+
+namespace uvmsim {
+
+// a * b / c rounded up, without overflow (128-bit intermediate).
+inline int64_t mul_div_ceil(uint64_t a, uint64_t b, uint64_t c) {
+  __extension__ using u128 = unsigned __int128;
+  return int64_t((u128(a) * b + c - 1) / c);
+}
+// a * b / c rounded down.
+inline int64_t mul_div(uint64_t a, uint64_t b, uint64_t c) {
+  __extension__ using u128 = unsigned __int128;
+  return int64_t(u128(a) * b / c);
+}
+
+struct Event {
+  int64_t time = 0;
+  uint8_t priority = 0;  // lower runs first at equal times
+  uint64_t seq = 0;
+  uint8_t type = 0;
+  uint32_t a = 0;
+  uint64_t b = 0;
+};
+
+class EventQueue {
+ public:
+  void push(int64_t time, uint8_t priority, uint8_t type, uint32_t a = 0, uint64_t b = 0) {
+    heap_.push(Event{time, priority, next_seq_++, type, a, b});
+  }
+  bool empty() const { return heap_.empty(); }
+  size_t size() const { return heap_.size(); }
+  const Event& top() const { return heap_.top(); }
+  Event pop() {
+    Event e = heap_.top();
+    heap_.pop();
+    ++popped_;
+    return e;
+  }
+  uint64_t popped() const { return popped_; }
+
+ private:
+  struct Later {
+    bool operator()(const Event& x, const Event& y) const {
+      if (x.time != y.time) return x.time > y.time;
+      if (x.priority != y.priority) return x.priority > y.priority;
+      return x.seq > y.seq;
+    }
+  };
+  std::priority_queue<Event, std::vector<Event>, Later> heap_;
+  uint64_t next_seq_ = 0;
+  uint64_t popped_ = 0;
+};
+
+}  // namespace uvmsim

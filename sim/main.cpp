@@ -1,0 +1,205 @@
+// The uvmsim command line. Every error becomes one clear message and a non-zero exit.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "policies/eviction/eviction_policy.h"
+#include "policies/prefetch/prefetch_policy.h"
+#include "policies/replay/replay_policy.h"
+#include "policies/thrashing/thrashing_policy.h"
+#include "sim/calibrate.h"
+#include "sim/run.h"
+#include "sim/version.h"
+#include "traces/trace_io.h"
+#include "workloads/micro.h"
+
+using namespace uvmsim;
+
+namespace {
+
+Workload load_workload(const std::string& path) {
+  std::string hash;
+  trace::Trace t = trace::read_trace(path, &hash);
+  return Workload::build(std::move(t), hash);
+}
+
+template <typename Reg>
+void list_policies(const char* kind) {
+  for (auto& [name, e] : Reg::instance().entries()) {
+    std::cout << std::left << std::setw(12) << kind << std::setw(14) << name << e.description << "\n";
+    for (auto& p : e.params)
+      std::cout << std::setw(26) << "" << "param " << p.name << " = " << p.default_value << ": " << p.description << "\n";
+  }
+}
+
+int cmd_run(const std::string& trace_path, const std::string& config, const std::vector<std::string>& sets,
+            const std::string& out, const std::string& batch_log, bool check) {
+  Config c = load_config(config, sets);
+  Workload w = load_workload(trace_path);
+  std::filesystem::create_directories(out);
+  std::ofstream log;
+  std::string log_tmp = batch_log + ".tmp";
+  if (!batch_log.empty()) {
+    log.open(log_tmp);
+    if (!log) throw std::runtime_error(batch_log + ": cannot open for writing");
+    log << "# time_ns faults unique_pages va_blocks bytes duration_ns\n";
+  }
+  RunResult r = simulate(w, c, check, batch_log.empty() ? nullptr : &log);
+  if (!batch_log.empty()) {
+    log.close();
+    std::filesystem::rename(log_tmp, batch_log);
+  }
+  nlohmann::json j = result_json(w, c, r.stats);
+  write_file_atomic(out + "/config.json", to_json(c).dump(2) + "\n");
+  write_file_atomic(out + "/stats.json", j.dump(2) + "\n");
+  const Stats& s = r.stats;
+  std::printf("simulated %.3f ms: %llu faults in %llu batches (%.1f per batch), %.1f MiB HtoD, %.1f MiB DtoH%s\n",
+              double(s.sim_time_ns) / 1e6, (unsigned long long)s.faults_fetched, (unsigned long long)s.batches,
+              s.faults_per_batch.mean(),
+              double(s.bytes_htod[0] + s.bytes_htod[1] + s.bytes_htod[2]) / (1 << 20),
+              double(s.bytes_dtoh[0] + s.bytes_dtoh[1] + s.bytes_dtoh[2] + s.bytes_dtoh[3]) / (1 << 20),
+              check ? "; audit passed" : "");
+  return 0;
+}
+
+// The main job: the micro-workloads at 100%, 75% and 50% of their footprint under the default driver.
+int cmd_micro_table(const std::string& config, const std::vector<std::string>& sets, const std::string& bytes_text) {
+  uint64_t bytes = parse_bytes(bytes_text);
+  std::printf("%-8s %9s %6s %11s %11s %9s %8s %9s %10s %10s %8s\n", "pattern", "size", "memory", "touch_ms",
+              "again_ms", "faults", "batches", "f/batch", "HtoD_MiB", "DtoH_MiB", "evicted");
+  for (bool random : {false, true}) {
+    MicroSpec spec;
+    spec.random = random;
+    spec.bytes = bytes;
+    spec.host_init = true;
+    Workload w = Workload::build(generate_micro(spec), "generated");
+    for (double frac : {1.0, 0.75, 0.5}) {
+      Config c = load_config(config, sets);
+      c.gpu.memory_fraction = frac;
+      RunResult r = simulate(w, c, true);
+      const Stats& s = r.stats;
+      auto dur = [&](size_t k) { return double(s.kernels[k].end_ns - s.kernels[k].start_ns) / 1e6; };
+      std::printf("%-8s %6lluMiB %5.0f%% %11.3f %11.3f %9llu %8llu %9.1f %10.1f %10.1f %8llu\n",
+                  random ? "random" : "seq", (unsigned long long)(bytes >> 20), frac * 100, dur(0), dur(1),
+                  (unsigned long long)s.faults_fetched, (unsigned long long)s.batches, s.faults_per_batch.mean(),
+                  double(s.bytes_htod[0] + s.bytes_htod[1] + s.bytes_htod[2]) / (1 << 20),
+                  double(s.bytes_dtoh[3]) / (1 << 20), (unsigned long long)s.chunks_evicted);
+    }
+  }
+  std::printf("(touch: GPU first touch after CPU initialisation; again: the same kernel a second time; every run\n"
+              " passed the conservation audit)\n");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"uvmsim: a trace-driven simulator of GPU unified memory"};
+  app.set_version_flag("--version", std::string("uvmsim ") + kVersion);
+  app.require_subcommand(1);
+
+  std::string trace_path, config, out, batch_log;
+  std::vector<std::string> sets;
+  bool check = false;
+  auto* run = app.add_subcommand("run", "simulate a trace under a config");
+  run->add_option("--trace", trace_path, "trace (.uvmt)")->required();
+  run->add_option("--config", config, "config JSON (built-in defaults if omitted)");
+  run->add_option("--set", sets, "override a config key: a.b=value (repeatable)");
+  run->add_option("--out", out, "output folder for stats.json and config.json")->required();
+  run->add_option("--batch-log", batch_log, "write one line per fault batch to this file");
+  run->add_flag("--check", check, "run the conservation audit at the end (fails on any inconsistency)");
+
+  MicroSpec spec;
+  std::string pattern = "seq", bytes_text = "64MiB", gen_out, models;
+  auto* gen = app.add_subcommand("generate", "write a synthetic trace");
+  gen->add_option("--pattern", pattern, "seq or random")->check(CLI::IsMember({"seq", "random"}));
+  gen->add_option("--bytes", bytes_text, "size of the managed allocation (e.g. 64MiB, 1GiB)");
+  gen->add_option("--threads-per-cta", spec.threads_per_cta, "threads per CTA (one page per thread)");
+  gen->add_flag("--host-init", spec.host_init, "the CPU writes every page first");
+  gen->add_flag("--write", spec.write, "kernels write instead of read");
+  gen->add_flag("--prefetch", spec.prefetch, "cudaMemPrefetchAsync to the GPU before the kernels");
+  gen->add_flag("--touch-back", spec.touch_back, "the CPU reads every page after the kernels");
+  gen->add_option("--seed", spec.seed, "seed of the random page order");
+  gen->add_option("--models", models, "model mix (e.g. resnet50:8,vgg16:1): not available in this version");
+  gen->add_option("--out", gen_out, "output trace")->required();
+
+  auto* tr = app.add_subcommand("trace", "show and convert traces");
+  tr->require_subcommand(1);
+  std::string tpath, csv_dir;
+  uint64_t max_ranges = 16;
+  auto* info = tr->add_subcommand("info", "summary of a trace");
+  info->add_option("trace", tpath, "trace (.uvmt)")->required();
+  auto* dump = tr->add_subcommand("dump", "every record, human-readable");
+  dump->add_option("trace", tpath, "trace (.uvmt)")->required();
+  dump->add_option("--max-ranges", max_ranges, "ranges shown per CTA");
+  auto* exp = tr->add_subcommand("export", "export sections as CSV files");
+  exp->add_option("trace", tpath, "trace (.uvmt)")->required();
+  exp->add_option("--csv", csv_dir, "output folder (one CSV per section)")->required();
+
+  app.add_subcommand("policies", "list every registered policy with its parameters");
+  app.add_subcommand("config-schema", "list every config key with type, unit, bounds and description");
+
+  std::string table_bytes = "1GiB";
+  auto* table = app.add_subcommand("micro-table", "the main job: micro-workloads at 100/75/50% memory");
+  table->add_option("--config", config, "config JSON");
+  table->add_option("--set", sets, "override a config key: a.b=value (repeatable)");
+  table->add_option("--bytes", table_bytes, "size of each micro-workload");
+
+  CalibrateArgs cal;
+  auto* calib = app.add_subcommand("calibrate", "fit the driver's costs to the H100 micro measurements");
+  calib->add_option("--measurements", cal.measurements, "measured rows (JSON)")->required();
+  calib->add_option("--config", cal.config, "starting config")->required();
+  calib->add_option("--out", cal.out, "fitted config to write");
+  calib->add_option("--report", cal.report, "markdown report with measured, simulated, error and leave-one-out");
+  calib->add_option("--iterations", cal.iterations, "optimiser iterations per fit");
+  calib->add_flag("--leave-one-out", cal.leave_one_out, "also refit without each row and predict it");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (run->parsed()) return cmd_run(trace_path, config, sets, out, batch_log, check);
+    if (gen->parsed()) {
+      if (!models.empty()) throw std::invalid_argument("--models: model-mix generation is not available yet (workloads issue)");
+      spec.random = pattern == "random";
+      spec.bytes = parse_bytes(bytes_text);
+      trace::write_trace(generate_micro(spec), gen_out);
+      return 0;
+    }
+    if (info->parsed() || dump->parsed() || exp->parsed()) {
+      std::string hash;
+      trace::Trace t = trace::read_trace(tpath, &hash);
+      if (info->parsed()) trace::print_info(t, hash, std::cout);
+      if (dump->parsed()) trace::print_dump(t, std::cout, max_ranges);
+      if (exp->parsed()) trace::export_csv(t, csv_dir);
+      return 0;
+    }
+    if (app.got_subcommand("policies")) {
+      list_policies<PrefetchRegistry>("prefetch");
+      list_policies<EvictionRegistry>("eviction");
+      list_policies<ReplayRegistry>("replay");
+      list_policies<ThrashingRegistry>("thrashing");
+      return 0;
+    }
+    if (app.got_subcommand("config-schema")) {
+      for (auto& k : config_schema())
+        std::cout << std::left << std::setw(44) << k.path << std::setw(7) << k.type << std::setw(9) << k.unit
+                  << k.description << "\n";
+      std::cout << std::setw(44) << "policy_params.<policy>.<param>" << std::setw(7) << "float" << std::setw(9) << ""
+                << "a selected policy's own parameter (see uvmsim policies)\n";
+      return 0;
+    }
+    if (table->parsed()) return cmd_micro_table(config, sets, table_bytes);
+    if (calib->parsed()) return run_calibrate(cal);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "uvmsim: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

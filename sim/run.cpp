@@ -1,0 +1,52 @@
+#include "sim/run.h"
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+#include "sim/version.h"
+
+namespace uvmsim {
+
+RunResult simulate(const Workload& w, const Config& c, bool check, std::ostream* batch_log) {
+  Simulator sim(w, c);
+  sim.set_batch_log(batch_log);
+  sim.run();
+  RunResult r{sim.stats(), {}};
+  if (check) {
+    r.audit = sim.audit();
+    if (!r.audit.empty()) {
+      std::string msg = "conservation audit failed:";
+      for (auto& a : r.audit) msg += "\n  " + a;
+      throw SimError(msg);
+    }
+  }
+  return r;
+}
+
+nlohmann::json result_json(const Workload& w, const Config& c, const Stats& s) {
+  nlohmann::json j;
+  j["program"] = {{"name", "uvmsim"}, {"version", kVersion}};
+  j["trace"] = {{"hash", w.hash}, {"producer", trace::to_string(w.trace.header.producer)},
+                {"command", w.trace.header.command}};
+  j["config"] = to_json(c);
+  j["stats"] = stats_to_json(s);
+  return j;
+}
+
+void write_file_atomic(const std::string& path, const std::string& content) {
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) throw std::runtime_error(path + ": cannot open for writing");
+    f << content;
+    f.flush();
+    if (!f) {
+      std::filesystem::remove(tmp);
+      throw std::runtime_error(path + ": write failed");
+    }
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+}  // namespace uvmsim

@@ -1,0 +1,25 @@
+// Running one simulation and writing its results: stats.json (resolved config, trace hash, program
+// version, statistics) and config.json, written atomically so that a partial result never looks complete.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "sim/config.h"
+#include "sim/simulator.h"
+#include "sim/workload.h"
+
+namespace uvmsim {
+
+struct RunResult {
+  Stats stats;
+  std::vector<std::string> audit;  // empty: the conservation audit passed (or was not asked for)
+};
+
+// Simulates; with `check`, runs the audit at the end and throws SimError naming every problem.
+RunResult simulate(const Workload& w, const Config& c, bool check, std::ostream* batch_log = nullptr);
+nlohmann::json result_json(const Workload& w, const Config& c, const Stats& s);
+void write_file_atomic(const std::string& path, const std::string& content);
+
+}  // namespace uvmsim

@@ -1,0 +1,490 @@
+// The simulator's engine loop, SMs and CTA scheduler, and the host with its streams.
+// The UVM driver and GPU memory live in driver.cpp; the audit in audit.cpp.
+#include "sim/simulator.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace uvmsim {
+
+using trace::OpKind;
+
+namespace {
+
+template <typename Reg, typename... Args>
+auto make_policy(const char* kind, const std::string& name, const Config& c, Args... args) {
+  const auto* e = Reg::instance().find(name);
+  if (!e) {
+    std::string known;
+    for (auto& n : Reg::instance().names()) known += " " + n;
+    throw ConfigError(std::string("config key 'policies.") + kind + "': unknown policy '" + name + "' (known:" +
+                      known + ")");
+  }
+  std::map<std::string, double> given;
+  if (auto it = c.policy_params.find(name); it != c.policy_params.end()) given = it->second;
+  try {
+    return e->make(PolicyParams(name, e->params, given), args...);
+  } catch (const std::invalid_argument& ex) {
+    throw ConfigError(std::string("config key 'policy_params.") + name + "': " + ex.what());
+  }
+}
+
+}  // namespace
+
+Simulator::Simulator(const Workload& w, const Config& c) : w_(w), cfg_(c), pcie_(c.pcie) {
+  for (auto& [name, params] : cfg_.policy_params) {
+    bool used = name == cfg_.policies.prefetch || name == cfg_.policies.eviction || name == cfg_.policies.replay ||
+                name == cfg_.policies.thrashing;
+    if (!used) throw ConfigError("config key 'policy_params." + name + "': no selected policy has that name");
+  }
+  const uint64_t chunk_bytes = uint64_t{kPagesPerBlock} * trace::kPageBytes;
+  uint64_t footprint = w.footprint_pages * trace::kPageBytes;
+  if (cfg_.gpu.memory_fraction > 0) {
+    capacity_chunks_ = uint32_t(std::max<double>(1.0, std::ceil(cfg_.gpu.memory_fraction * double(footprint) /
+                                                                double(chunk_bytes) - 1e-9)));
+  } else {
+    capacity_chunks_ = uint32_t(std::min<uint64_t>(uint64_t(cfg_.gpu.memory_bytes) / chunk_bytes, 1u << 30));
+  }
+  stats_.gpu_capacity_bytes = uint64_t{capacity_chunks_} * chunk_bytes;
+  stats_.footprint_bytes = footprint;
+  stats_.sm_count = uint64_t(cfg_.gpu.sm_count);
+
+  prefetch_ = make_policy<PrefetchRegistry>("prefetch", cfg_.policies.prefetch, cfg_, cfg_.driver);
+  uint32_t tracked_chunks = std::min<uint32_t>(capacity_chunks_, w.blocks + 1);
+  eviction_ = make_policy<EvictionRegistry>("eviction", cfg_.policies.eviction, cfg_, std::max(tracked_chunks, 1u));
+  replay_ = make_policy<ReplayRegistry>("replay", cfg_.policies.replay, cfg_);
+  thrashing_ = make_policy<ThrashingRegistry>("thrashing", cfg_.policies.thrashing, cfg_, cfg_.driver, w.pages);
+
+  loc_.assign(w.pages, kNowhere);
+  gpu_ok_.assign(w.pages, 0);
+  block_chunk_.assign(w.blocks, kNoChunk);
+  block_gpu_pages_.assign(w.blocks, 0);
+  block_pref_gpu_.assign(w.blocks, 0);
+  block_touched_.assign(w.blocks, 0);
+  // Only as many chunks as there are blocks can ever be used: track no more.
+  chunk_block_.assign(tracked_chunks, kNoChunk);
+  for (uint32_t i = tracked_chunks; i-- > 0;) free_chunks_.push_back(i);
+  capacity_chunks_ = tracked_chunks;
+
+  sms_.resize(size_t(cfg_.gpu.sm_count));
+  uint32_t utlbs = uint32_t((cfg_.gpu.sm_count + cfg_.gpu.sms_per_utlb - 1) / cfg_.gpu.sms_per_utlb);
+  utlb_outstanding_.assign(utlbs, 0);
+  utlb_next_.assign(utlbs, 0);
+  if (cfg_.gpu.tlb_entries > 0) tlb_.assign(size_t(cfg_.gpu.sm_count * cfg_.gpu.tlb_entries), 0);
+
+  // Streams per (process, stream id), hosts per process, in trace order.
+  const auto& t = w.trace;
+  hosts_.resize(w.processes);
+  std::map<std::pair<uint32_t, uint32_t>, uint32_t> stream_ids;
+  op_stream_.resize(t.ops.size());
+  kernel_op_.assign(t.kernels.size(), -1);
+  for (uint32_t i = 0; i < t.ops.size(); ++i) {
+    const auto& o = t.ops[i];
+    uint32_t proc = t.tenants.empty() ? 0 : t.tenants[o.tenant].process;
+    auto key = std::make_pair(proc, o.stream);
+    auto it = stream_ids.find(key);
+    if (it == stream_ids.end()) {
+      it = stream_ids.emplace(key, uint32_t(streams_.size())).first;
+      streams_.push_back(Stream{proc, {}, false, -1});
+    }
+    op_stream_[i] = it->second;
+    hosts_[proc].ops.push_back(i);
+    if (o.kind == OpKind::kKernel) kernel_op_[o.a] = i;
+  }
+  stats_.kernels.resize(t.kernels.size());
+  for (size_t k = 0; k < t.kernels.size(); ++k) {
+    auto& r = stats_.kernels[k];
+    r.name = t.kernels[k].name;
+    r.tenant = t.kernels[k].tenant;
+    r.stream = t.kernels[k].stream;
+    r.ctas = t.kernels[k].cta_count;
+  }
+  stats_.ops.resize(t.ops.size());
+  for (size_t i = 0; i < t.ops.size(); ++i) {
+    stats_.ops[i].kind = trace::to_string(t.ops[i].kind);
+    stats_.ops[i].stream = t.ops[i].stream;
+  }
+}
+
+Simulator::~Simulator() = default;
+
+void Simulator::run() {
+  for (uint32_t p = 0; p < hosts_.size(); ++p) {
+    if (hosts_[p].ops.empty()) {
+      hosts_[p].done = true;
+      continue;
+    }
+    q_.push(std::max<int64_t>(0, w_.trace.ops[hosts_[p].ops[0]].host_gap_ns), kPrioHost, kEvHostIssue, p);
+  }
+  while (!q_.empty()) {
+    Event e = q_.pop();
+    now_ = e.time;
+    dispatch(e);
+  }
+  stats_.sim_time_ns = now_;
+  stats_.events = q_.popped();
+  for (auto& sm : sms_)
+    if (sm.ctas) stats_.sm_busy_ns += now_ - sm.busy_since;
+  stats_.pcie_busy_ns[0] = pcie_.busy_ns(Dir::kHtoD);
+  stats_.pcie_busy_ns[1] = pcie_.busy_ns(Dir::kDtoH);
+  const auto& tc = thrashing_->counters();
+  stats_.thrashing_pages = tc.thrashing_pages;
+  stats_.throttles = tc.throttles;
+  stats_.pins = tc.pins;
+  for (auto& h : hosts_)
+    if (!h.done) throw SimError("deadlock: the host of a process never finished its ops (an event wait that is never recorded?)");
+  if (ctas_done_ != ctas_launched_) throw SimError("simulation ended with CTAs still running");
+}
+
+void Simulator::dispatch(const Event& e) {
+  switch (e.type) {
+    case kEvCtaStep:
+      cta_step(e.a);
+      break;
+    case kEvCtaDone:
+      cta_done(e.a);
+      break;
+    case kEvInterrupt:
+      interrupt_pending_ = false;
+      if (!in_service_) start_service();
+      break;
+    case kEvBatch:
+      service_batch();
+      break;
+    case kEvReplay:
+      replay();
+      break;
+    case kEvHostIssue:
+      host_issue(e.a);
+      break;
+    case kEvStreamDone:
+      stream_op_done(e.a);
+      break;
+  }
+}
+
+// ---------------------------------------------------------------- SMs and CTAs
+
+void Simulator::launch_kernel(uint32_t kernel, uint32_t stream) {
+  const auto& k = w_.trace.kernels[kernel];
+  RunningKernel rk;
+  rk.kernel = kernel;
+  rk.stream = stream;
+  rk.count = k.cta_count;
+  rk.threads = uint32_t(k.threads_per_cta());
+  rk.regs = k.regs_per_thread * rk.threads;
+  rk.smem = k.smem_bytes;
+  if (rk.threads > cfg_.gpu.max_threads_per_sm || rk.regs > cfg_.gpu.regs_per_sm || rk.smem > cfg_.gpu.smem_per_sm_bytes)
+    throw SimError("kernel " + std::to_string(kernel) + " (" + k.name + ") does not fit on one SM of the configured GPU");
+  stats_.kernels[kernel].start_ns = now_;
+  ctas_launched_ += rk.count;
+  running_.push_back(rk);
+  if (rk.count == 0) {
+    stats_.kernels[kernel].end_ns = now_;
+    running_.pop_back();
+    q_.push(now_, kPrioHost, kEvStreamDone, stream);
+    return;
+  }
+  fill_sms();
+}
+
+bool Simulator::try_place(uint32_t s) {
+  Sm& sm = sms_[s];
+  for (auto& rk : running_) {
+    if (rk.next_cta == rk.count) continue;
+    if (sm.ctas + 1 > cfg_.gpu.max_ctas_per_sm || sm.threads + rk.threads > cfg_.gpu.max_threads_per_sm ||
+        sm.regs + rk.regs > cfg_.gpu.regs_per_sm || sm.smem + rk.smem > cfg_.gpu.smem_per_sm_bytes)
+      return false;  // in-order dispatch: a later kernel does not overtake an earlier one's CTAs
+    start_cta(rk, rk.next_cta++, s);
+    return true;
+  }
+  return false;
+}
+
+// Breadth-first over SMs, as the hardware's CTA dispatcher: CTA i goes to the i-th SM with room.
+void Simulator::fill_sms() {
+  bool placed = true;
+  uint32_t n = uint32_t(sms_.size());
+  while (placed) {
+    placed = false;
+    for (uint32_t i = 0; i < n; ++i) {
+      uint32_t s = (rr_sm_ + i) % n;
+      if (try_place(s)) placed = true;
+    }
+  }
+}
+
+void Simulator::start_cta(RunningKernel& rk, uint64_t cta_index, uint32_t s) {
+  Sm& sm = sms_[s];
+  if (sm.ctas == 0) sm.busy_since = now_;
+  sm.ctas += 1;
+  sm.threads += rk.threads;
+  sm.regs += rk.regs;
+  sm.smem += rk.smem;
+  uint32_t slot;
+  if (free_slots_.empty()) {
+    slot = uint32_t(slots_.size());
+    slots_.emplace_back();
+  } else {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  }
+  CtaSlot& c = slots_[slot];
+  c = CtaSlot{};
+  c.live = true;
+  c.kernel = rk.kernel;
+  c.sm = s;
+  c.cta = w_.trace.kernels[rk.kernel].cta_begin + cta_index;
+  c.pos = c.resume = w_.cta_points[c.cta];
+  c.end = w_.cta_points[c.cta + 1];
+  schedule_next_point(slot, 0);
+}
+
+// Schedules the CTA's next access group, or its end, after the compute that precedes it.
+void Simulator::schedule_next_point(uint32_t slot, int64_t extra_ns) {
+  CtaSlot& c = slots_[slot];
+  int64_t cta_ns = int64_t(w_.kernel_cta_ns[c.kernel]);
+  if (c.pos == c.end) {
+    q_.push(now_ + extra_ns + std::max<int64_t>(0, cta_ns - c.progress_ns), kPrioCta, kEvCtaDone, slot);
+    return;
+  }
+  int64_t at = mul_div(w_.points[c.pos].t, uint64_t(cta_ns), trace::kIntervalScale);
+  int64_t wait = std::max<int64_t>(0, at - c.progress_ns);
+  c.progress_ns = std::max(c.progress_ns, at);
+  q_.push(now_ + extra_ns + wait, kPrioCta, kEvCtaStep, slot);
+}
+
+void Simulator::raise_fault(uint32_t page, uint8_t kind, uint32_t utlb, bool* blocked) {
+  if (utlb_outstanding_[utlb] >= uint32_t(cfg_.gpu.utlb_max_outstanding_faults) ||
+      buffer_.size() >= size_t(cfg_.gpu.fault_buffer_entries)) {
+    ++stats_.faults_not_entered;
+    *blocked = true;
+    return;
+  }
+  int64_t arrival = std::max(now_ + cfg_.gpu.fault_latency_ns, utlb_next_[utlb]);
+  utlb_next_[utlb] = arrival + cfg_.gpu.fault_issue_ns;
+  ++utlb_outstanding_[utlb];
+  buffer_.push_back(FaultEntry{arrival, fault_seq_++, page, kind, utlb});
+  std::push_heap(buffer_.begin(), buffer_.end(), FaultLater{});
+  ++stats_.faults_raised;
+  if (!in_service_ && !interrupt_pending_) {
+    interrupt_pending_ = true;
+    q_.push(arrival + cfg_.driver.isr_latency_ns, kPrioDriver, kEvInterrupt);
+  }
+}
+
+// The CTA issues its current group of accesses (all points at the same moment of its run). Accesses to
+// pages without a valid GPU mapping fault; the CTA then stalls until a replay and re-issues from the
+// first access not known complete.
+void Simulator::cta_step(uint32_t slot) {
+  CtaSlot& c = slots_[slot];
+  c.stalled = false;
+  uint16_t t = w_.points[c.pos].t;
+  uint64_t group_end = c.pos;
+  while (group_end < c.end && w_.points[group_end].t == t) ++group_end;
+  uint32_t utlb = c.sm / uint32_t(cfg_.gpu.sms_per_utlb);
+  bool faulted = false, blocked = false;
+  int64_t extra = 0;
+  const bool tlb_on = !tlb_.empty();
+  for (uint64_t i = c.resume; i < group_end && !blocked; ++i) {
+    const DenseRange& r = w_.ranges[w_.points[i].range];
+    uint32_t off = i == c.resume ? c.resume_off : 0;
+    for (uint32_t p = r.page + off; p < r.page + r.count; ++p) {
+      if (gpu_ok_[p]) {
+        if (tlb_on) {
+          uint32_t tag = p / kPagesPerBlock + 1;
+          uint32_t& e = tlb_[c.sm * uint32_t(cfg_.gpu.tlb_entries) + tag % uint32_t(cfg_.gpu.tlb_entries)];
+          if (e != tag) {
+            e = tag;
+            ++stats_.tlb_misses;
+            extra += cfg_.gpu.tlb_miss_ns;
+          }
+        }
+        continue;
+      }
+      if (!faulted) {
+        faulted = true;
+        c.resume = i;
+        c.resume_off = p - r.page;
+      }
+      ++stats_.kernels[c.kernel].faults;
+      raise_fault(p, r.kind, utlb, &blocked);
+      if (blocked) break;
+    }
+  }
+  if (faulted) {
+    c.stalled = true;
+    stalled_.push_back(slot);
+    return;
+  }
+  for (uint64_t i = c.pos; i < group_end; ++i) {
+    const DenseRange& r = w_.ranges[w_.points[i].range];
+    stats_.page_accesses += r.count;
+    if (eviction_->wants_accesses()) {
+      for (uint32_t b = r.page / kPagesPerBlock; b <= (r.page + r.count - 1) / kPagesPerBlock; ++b)
+        if (block_chunk_[b] != kNoChunk) eviction_->on_access(block_chunk_[b], now_);
+    }
+  }
+  c.pos = c.resume = group_end;
+  c.resume_off = 0;
+  schedule_next_point(slot, extra);
+}
+
+void Simulator::cta_done(uint32_t slot) {
+  CtaSlot& c = slots_[slot];
+  Sm& sm = sms_[c.sm];
+  auto it = std::find_if(running_.begin(), running_.end(), [&](const RunningKernel& r) { return r.kernel == c.kernel; });
+  sm.ctas -= 1;
+  sm.threads -= it->threads;
+  sm.regs -= it->regs;
+  sm.smem -= it->smem;
+  if (sm.ctas == 0) stats_.sm_busy_ns += now_ - sm.busy_since;
+  c.live = false;
+  free_slots_.push_back(slot);
+  ++ctas_done_;
+  uint32_t s = c.sm;
+  if (++it->done == it->count) {
+    stats_.kernels[it->kernel].end_ns = now_;
+    uint32_t stream = it->stream;
+    running_.erase(it);
+    stream_op_done(stream);
+  }
+  while (try_place(s)) {
+  }
+}
+
+// ---------------------------------------------------------------- host and streams
+
+bool Simulator::streams_idle(uint32_t process) const {
+  for (auto& s : streams_)
+    if (s.process == process && (s.busy || !s.queue.empty())) return false;
+  return true;
+}
+
+void Simulator::host_continue(uint32_t process, int64_t at) {
+  Host& h = hosts_[process];
+  if (++h.cursor >= h.ops.size()) {
+    h.done = true;
+    return;
+  }
+  q_.push(at + std::max<int64_t>(0, w_.trace.ops[h.ops[h.cursor]].host_gap_ns), kPrioHost, kEvHostIssue, process);
+}
+
+void Simulator::host_issue(uint32_t process) {
+  Host& h = hosts_[process];
+  uint32_t op = h.ops[h.cursor];
+  const auto& o = w_.trace.ops[op];
+  uint32_t s = op_stream_[op];
+  auto& rec = stats_.ops[op];
+  switch (o.kind) {
+    case OpKind::kKernel:
+    case OpKind::kPrefetch:
+    case OpKind::kMemcpy:
+    case OpKind::kMemset:
+    case OpKind::kEventRecord:
+    case OpKind::kEventWait:
+      if (o.kind == OpKind::kEventRecord) events_[o.c] = {false, 0};
+      streams_[s].queue.push_back(op);
+      stream_try_start(s);
+      host_continue(process, now_);
+      return;
+    case OpKind::kAdvise: {
+      const DenseRange& r = w_.op_pages[op];
+      if (o.c == uint64_t(trace::Advice::kSetPreferredLocation) || o.c == uint64_t(trace::Advice::kUnset))
+        for (uint32_t b = r.page / kPagesPerBlock; b <= (r.page + r.count - 1) / kPagesPerBlock; ++b)
+          block_pref_gpu_[b] = o.c == uint64_t(trace::Advice::kSetPreferredLocation) && o.device >= 0;
+      rec.start_ns = rec.end_ns = now_;
+      host_continue(process, now_);
+      return;
+    }
+    case OpKind::kHostAccess: {
+      rec.start_ns = now_;
+      int64_t end = host_access(op, now_);
+      rec.end_ns = end;
+      host_continue(process, end);
+      return;
+    }
+    case OpKind::kSync:
+    case OpKind::kFree:
+      rec.start_ns = now_;
+      h.wait = o.c == 1 && o.kind == OpKind::kSync ? Host::kOneStream : Host::kAllStreams;
+      h.wait_stream = s;
+      host_check_wait(process);
+      return;
+  }
+}
+
+void Simulator::host_check_wait(uint32_t process) {
+  Host& h = hosts_[process];
+  if (h.wait == Host::kNone || h.done) return;
+  bool ok = h.wait == Host::kAllStreams ? streams_idle(process)
+                                        : (!streams_[h.wait_stream].busy && streams_[h.wait_stream].queue.empty());
+  if (!ok) return;
+  h.wait = Host::kNone;
+  uint32_t op = h.ops[h.cursor];
+  if (w_.trace.ops[op].kind == OpKind::kFree) free_allocation(uint32_t(w_.trace.ops[op].a));
+  stats_.ops[op].end_ns = now_;
+  host_continue(process, now_);
+}
+
+void Simulator::stream_try_start(uint32_t s) {
+  Stream& st = streams_[s];
+  if (st.busy || st.queue.empty()) return;
+  uint32_t op = st.queue.front();
+  const auto& o = w_.trace.ops[op];
+  auto& rec = stats_.ops[op];
+  if (o.kind == OpKind::kEventWait) {
+    auto it = events_.find(o.c);
+    if (it != events_.end() && !it->second.first) {
+      st.blocked_on_event = int64_t(o.c);
+      return;
+    }
+  }
+  st.busy = true;
+  st.blocked_on_event = -1;
+  rec.start_ns = now_;
+  switch (o.kind) {
+    case OpKind::kKernel:
+      launch_kernel(uint32_t(o.a), s);
+      return;
+    case OpKind::kPrefetch:
+      q_.push(prefetch_op(op, now_), kPrioHost, kEvStreamDone, s);
+      return;
+    case OpKind::kMemcpy: {
+      // Copies between the host and plain device memory cross the link; others take no modelled time.
+      int64_t end = now_;
+      if (o.device == 0) end = pcie_.copy(Dir::kHtoD, o.b, now_);
+      if (o.device == 1) end = pcie_.copy(Dir::kDtoH, o.b, now_);
+      q_.push(end, kPrioHost, kEvStreamDone, s);
+      return;
+    }
+    case OpKind::kMemset: {
+      // A memset of managed memory runs on the GPU: migrate the range there, then fill at copy-engine rate.
+      int64_t end = prefetch_op(op, now_);
+      end += int64_t(o.b * 1000000000ull / uint64_t(cfg_.gpu.zero_fill_bytes_per_s));
+      q_.push(end, kPrioHost, kEvStreamDone, s);
+      return;
+    }
+    default:
+      q_.push(now_, kPrioHost, kEvStreamDone, s);
+      return;
+  }
+}
+
+void Simulator::stream_op_done(uint32_t s) {
+  Stream& st = streams_[s];
+  uint32_t op = st.queue.front();
+  st.queue.pop_front();
+  st.busy = false;
+  stats_.ops[op].end_ns = now_;
+  const auto& o = w_.trace.ops[op];
+  if (o.kind == OpKind::kEventRecord) {
+    events_[o.c] = {true, now_};
+    for (uint32_t i = 0; i < streams_.size(); ++i)
+      if (streams_[i].blocked_on_event == int64_t(o.c)) stream_try_start(i);
+  }
+  stream_try_start(s);
+  host_check_wait(st.process);
+}
+
+}  // namespace uvmsim

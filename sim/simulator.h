@@ -1,0 +1,188 @@
+// One simulation: a prepared workload replayed under one configuration. Owns the event queue and every
+// hardware and driver model (SMs and CTA scheduler, GMMU page state, fault buffer, UVM driver, GPU memory,
+// PCIe link, host). The driver's algorithm follows reference/uvm-driver.md; sim/MODEL.md lists where it
+// simplifies.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "policies/eviction/eviction_policy.h"
+#include "policies/prefetch/prefetch_policy.h"
+#include "policies/replay/replay_policy.h"
+#include "policies/thrashing/thrashing_policy.h"
+#include "sim/config.h"
+#include "sim/engine.h"
+#include "sim/pcie.h"
+#include "sim/stats.h"
+#include "sim/workload.h"
+
+namespace uvmsim {
+
+class SimError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Simulator {
+ public:
+  Simulator(const Workload& w, const Config& c);
+  ~Simulator();
+  void set_batch_log(std::ostream* os) { batch_log_ = os; }
+  // Runs to completion; throws SimError if the workload cannot finish (e.g. memory smaller than a block).
+  void run();
+  const Stats& stats() const { return stats_; }
+  // Walks the page table independently of the counters; returns every inconsistency found (none: empty).
+  std::vector<std::string> audit() const;
+  // Test-only: forget one GPU-resident page without telling any counter, so the audit must catch it.
+  void debug_drop_page();
+
+ private:
+  enum Loc : uint8_t { kNowhere = 0, kOnCpu = 1, kOnGpu = 2 };
+  enum EventType : uint8_t { kEvCtaStep, kEvCtaDone, kEvInterrupt, kEvBatch, kEvReplay, kEvHostIssue, kEvStreamDone };
+  enum Prio : uint8_t { kPrioReplay = 0, kPrioDriver = 1, kPrioCta = 2, kPrioHost = 3 };
+
+  struct Sm {
+    uint32_t threads = 0, regs = 0, smem = 0, ctas = 0;
+    int64_t busy_since = 0;
+  };
+  struct CtaSlot {
+    uint32_t kernel = 0, sm = 0;
+    uint64_t cta = 0;
+    uint64_t pos = 0, end = 0;      // current point and end of the CTA's points
+    uint64_t resume = 0;            // first point of the current group not yet known complete
+    uint32_t resume_off = 0;        // page offset in that point's range
+    int64_t progress_ns = 0;        // compute done so far
+    bool stalled = false;
+    bool live = false;
+  };
+  struct RunningKernel {
+    uint32_t kernel = 0;
+    uint32_t stream = 0;
+    uint64_t next_cta = 0, done = 0, count = 0;
+    uint32_t threads = 0, regs = 0, smem = 0;
+  };
+  struct FaultEntry {
+    int64_t arrival;
+    uint64_t seq;
+    uint32_t page;
+    uint8_t kind;
+    uint32_t utlb;
+  };
+  struct FaultLater {
+    bool operator()(const FaultEntry& x, const FaultEntry& y) const {
+      return x.arrival != y.arrival ? x.arrival > y.arrival : x.seq > y.seq;
+    }
+  };
+  struct Stream {
+    uint32_t process = 0;
+    std::deque<uint32_t> queue;  // op indices
+    bool busy = false;
+    int64_t blocked_on_event = -1;
+  };
+  struct Host {
+    std::vector<uint32_t> ops;
+    size_t cursor = 0;
+    enum Wait : uint8_t { kNone, kAllStreams, kOneStream } wait = kNone;
+    uint32_t wait_stream = 0;
+    bool done = false;
+  };
+
+  // Engine and dispatch.
+  void dispatch(const Event& e);
+  // SMs and CTAs.
+  void launch_kernel(uint32_t kernel, uint32_t stream);
+  void fill_sms();
+  bool try_place(uint32_t sm);
+  void start_cta(RunningKernel& rk, uint64_t cta, uint32_t sm);
+  void cta_step(uint32_t slot);
+  void cta_done(uint32_t slot);
+  void schedule_next_point(uint32_t slot, int64_t extra_ns);
+  void raise_fault(uint32_t page, uint8_t kind, uint32_t utlb, bool* blocked);
+  // Driver.
+  void start_service();
+  void service_batch();
+  void end_service(int64_t t);
+  void replay();
+  // Residency, shared by the fault path, explicit prefetch, CPU faults and eviction.
+  bool ensure_chunk(uint32_t block, int64_t& cpu, uint32_t pinned_block);
+  int64_t make_resident_gpu(uint32_t block, const BlockMask& pages, const BlockMask& faulted, bool user,
+                            int64_t& cpu);
+  int64_t move_to_cpu(uint32_t block, const BlockMask& pages, const BlockMask& faulted, uint8_t cause, int64_t t);
+  void evict_one(int64_t& cpu, uint32_t pinned_block);
+  void release_chunk_if_empty(uint32_t block);
+  uint32_t block_first(uint32_t block) const;
+  uint32_t block_end(uint32_t block) const;
+  // Host and streams.
+  void host_issue(uint32_t process);
+  void host_continue(uint32_t process, int64_t at);
+  void stream_try_start(uint32_t stream);
+  void stream_op_done(uint32_t stream);
+  void host_check_wait(uint32_t process);
+  int64_t host_access(uint32_t op, int64_t t);
+  int64_t cpu_fault(uint32_t page, int64_t t);
+  int64_t prefetch_op(uint32_t op, int64_t t);
+  void free_allocation(uint32_t alloc);
+  bool streams_idle(uint32_t process) const;
+
+  const Workload& w_;
+  Config cfg_;
+  EventQueue q_;
+  int64_t now_ = 0;
+  Stats stats_;
+  std::ostream* batch_log_ = nullptr;
+
+  std::unique_ptr<PrefetchPolicy> prefetch_;
+  std::unique_ptr<EvictionPolicy> eviction_;
+  std::unique_ptr<ReplayPolicy> replay_;
+  std::unique_ptr<ThrashingPolicy> thrashing_;
+  PcieLink pcie_;
+
+  // GMMU page state, flat arrays by dense page.
+  std::vector<uint8_t> loc_;
+  std::vector<uint8_t> gpu_ok_;   // the GPU has a valid mapping (local, or remote when loc_ is CPU)
+  std::vector<uint32_t> block_chunk_;
+  std::vector<uint16_t> block_gpu_pages_;
+  std::vector<uint8_t> block_pref_gpu_;
+  std::vector<uint8_t> block_touched_;  // some page of the block has been resident somewhere
+  std::vector<uint32_t> chunk_block_;
+  std::vector<uint32_t> free_chunks_;
+  uint32_t capacity_chunks_ = 0;
+  std::vector<uint32_t> tlb_;  // per SM, direct-mapped tags of 2 MiB blocks (+1; 0 = empty)
+
+  // SMs and CTAs.
+  std::vector<Sm> sms_;
+  std::vector<CtaSlot> slots_;
+  std::vector<uint32_t> free_slots_;
+  std::vector<RunningKernel> running_;
+  std::vector<uint32_t> stalled_;
+  uint64_t ctas_done_ = 0, ctas_launched_ = 0;
+  uint32_t rr_sm_ = 0;
+
+  // Fault buffer and uTLBs.
+  std::vector<FaultEntry> buffer_;  // a heap ordered by FaultLater
+  uint64_t fault_seq_ = 0;
+  std::vector<uint32_t> utlb_outstanding_;
+  std::vector<int64_t> utlb_next_;
+
+  // Driver state.
+  bool in_service_ = false;
+  bool interrupt_pending_ = false;
+  uint32_t service_batches_ = 0, service_throttled_ = 0;
+  std::vector<FaultEntry> batch_;
+
+  // Host and streams.
+  std::vector<Host> hosts_;
+  std::vector<Stream> streams_;
+  std::vector<uint32_t> op_stream_;
+  std::map<uint64_t, std::pair<bool, int64_t>> events_;  // event id -> (recorded, completion time)
+  std::vector<int64_t> kernel_op_;
+};
+
+}  // namespace uvmsim

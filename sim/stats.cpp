@@ -1,0 +1,118 @@
+#include "sim/stats.h"
+
+#include <bit>
+#include <functional>
+#include <nlohmann/json.hpp>
+
+namespace uvmsim {
+
+using json = nlohmann::json;
+
+void Distribution::add(uint64_t v) {
+  ++count;
+  sum += v;
+  if (v > max) max = v;
+  size_t bin = v == 0 ? 0 : size_t(std::bit_width(v));
+  if (bins.size() <= bin) bins.resize(bin + 1, 0);
+  ++bins[bin];
+}
+
+namespace {
+
+struct Scalar {
+  StatInfo info;
+  std::function<json(const Stats&)> value;
+};
+
+const char* kCauseNames[kCauseCount] = {"user", "coherence", "prefetch", "eviction"};
+
+std::vector<Scalar> scalars() {
+  std::vector<Scalar> v;
+  auto add = [&](const char* n, const char* u, const char* d, std::function<json(const Stats&)> f) {
+    v.push_back({{n, u, d}, std::move(f)});
+  };
+#define UVMSIM_STAT(member, unit, desc) add(#member, unit, desc, [](const Stats& s) { return json(s.member); })
+  UVMSIM_STAT(sim_time_ns, "ns", "simulated time at the end of the run");
+  UVMSIM_STAT(events, "events", "events the engine processed");
+  UVMSIM_STAT(page_accesses, "pages", "page accesses of CTAs (each range page once per touch)");
+  UVMSIM_STAT(faults_raised, "faults", "fault entries written to the fault buffer");
+  UVMSIM_STAT(faults_not_entered, "faults", "faulting accesses held back by a full buffer or uTLB cap");
+  UVMSIM_STAT(faults_fetched, "faults", "raw fault entries the driver fetched");
+  UVMSIM_STAT(faults_coalesced, "faults", "entries merged by coalescing");
+  UVMSIM_STAT(faults_unique, "faults", "distinct pages serviced by the driver");
+  UVMSIM_STAT(faults_stale, "faults", "serviced pages that were already accessible");
+  UVMSIM_STAT(faults_flushed, "faults", "entries discarded by a replay flush");
+  UVMSIM_STAT(faults_throttled, "faults", "faults skipped by the thrashing throttle");
+  UVMSIM_STAT(batches, "batches", "fault batches serviced");
+  UVMSIM_STAT(service_calls, "calls", "bottom-half runs (interrupts serviced)");
+  UVMSIM_STAT(replays, "replays", "replays issued");
+  UVMSIM_STAT(bytes_zero_filled, "bytes", "GPU pages populated by zero-fill (no copy)");
+  UVMSIM_STAT(bytes_freed_on_gpu, "bytes", "GPU-resident bytes released by frees");
+  UVMSIM_STAT(pages_faulted_in, "pages", "faulted pages made resident on the GPU");
+  UVMSIM_STAT(pages_prefetched, "pages", "pages made resident on the GPU by the prefetch policy");
+  UVMSIM_STAT(chunks_allocated, "chunks", "2 MiB root chunks allocated to VA blocks");
+  UVMSIM_STAT(chunks_evicted, "chunks", "root chunks evicted");
+  UVMSIM_STAT(pages_evicted, "pages", "resident pages copied out by eviction");
+  UVMSIM_STAT(thrashing_pages, "pages", "pages marked thrashing");
+  UVMSIM_STAT(throttles, "throttles", "THROTTLE hints given");
+  UVMSIM_STAT(pins, "pins", "PIN hints given");
+  UVMSIM_STAT(remote_maps, "pages", "pages mapped remotely instead of migrated");
+  UVMSIM_STAT(cpu_faults, "faults", "CPU faults on GPU-resident pages");
+  UVMSIM_STAT(cpu_fault_pages, "pages", "pages migrated back by CPU faults");
+  UVMSIM_STAT(tlb_misses, "misses", "TLB misses on resident pages (TLB model on)");
+  UVMSIM_STAT(gpu_capacity_bytes, "bytes", "GPU memory available to managed data");
+  UVMSIM_STAT(footprint_bytes, "bytes", "distinct 4 KiB pages the workload touches");
+#undef UVMSIM_STAT
+  add("sm_utilisation", "fraction", "time-averaged share of SMs holding a CTA", [](const Stats& s) {
+    return json(s.sim_time_ns > 0 && s.sm_count ? double(s.sm_busy_ns) / double(s.sim_time_ns) / double(s.sm_count) : 0.0);
+  });
+  add("pcie_htod_utilisation", "fraction", "share of time the HtoD link moved data", [](const Stats& s) {
+    return json(s.sim_time_ns > 0 ? double(s.pcie_busy_ns[0]) / double(s.sim_time_ns) : 0.0);
+  });
+  add("pcie_dtoh_utilisation", "fraction", "share of time the DtoH link moved data", [](const Stats& s) {
+    return json(s.sim_time_ns > 0 ? double(s.pcie_busy_ns[1]) / double(s.sim_time_ns) : 0.0);
+  });
+  return v;
+}
+
+json dist(const Distribution& d) {
+  return json{{"count", d.count}, {"sum", d.sum}, {"mean", d.mean()}, {"max", d.max}, {"log2_bins", d.bins}};
+}
+
+}  // namespace
+
+std::vector<StatInfo> describe_stats() {
+  std::vector<StatInfo> out;
+  for (auto& s : scalars()) out.push_back(s.info);
+  out.push_back({"faults_per_batch", "faults", "raw fault entries per batch"});
+  out.push_back({"unique_faults_per_batch", "faults", "distinct pages per batch"});
+  out.push_back({"va_blocks_per_batch", "blocks", "2 MiB VA blocks serviced per batch"});
+  out.push_back({"batch_ns", "ns", "duration of a batch from fetch to replay"});
+  out.push_back({"bytes_htod.<cause>", "bytes", "host-to-device bytes by cause: user, coherence, prefetch"});
+  out.push_back({"bytes_dtoh.<cause>", "bytes", "device-to-host bytes by cause: user, coherence, prefetch, eviction"});
+  return out;
+}
+
+json stats_to_json(const Stats& s) {
+  json j = json::object();
+  for (auto& sc : scalars()) j[sc.info.name] = sc.value(s);
+  j["faults_per_batch"] = dist(s.faults_per_batch);
+  j["unique_faults_per_batch"] = dist(s.unique_per_batch);
+  j["va_blocks_per_batch"] = dist(s.blocks_per_batch);
+  j["batch_ns"] = dist(s.batch_ns);
+  for (int c = 0; c < kCauseCount; ++c) {
+    j["bytes_htod"][kCauseNames[c]] = s.bytes_htod[c];
+    j["bytes_dtoh"][kCauseNames[c]] = s.bytes_dtoh[c];
+  }
+  json ks = json::array();
+  for (auto& k : s.kernels)
+    ks.push_back({{"name", k.name}, {"tenant", k.tenant}, {"stream", k.stream}, {"start_ns", k.start_ns},
+                  {"end_ns", k.end_ns}, {"ctas", k.ctas}, {"faults", k.faults}});
+  j["kernels"] = ks;
+  json os = json::array();
+  for (auto& o : s.ops) os.push_back({{"kind", o.kind}, {"stream", o.stream}, {"start_ns", o.start_ns}, {"end_ns", o.end_ns}});
+  j["ops"] = os;
+  return j;
+}
+
+}  // namespace uvmsim

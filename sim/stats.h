@@ -1,0 +1,85 @@
+// Statistics of one run: typed members incremented directly by their components, never looked up by
+// string on the hot path. describe() registers each with name, unit and description for the JSON writer.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace uvmsim {
+
+// Distribution of a non-negative integer quantity: count, sum, max and power-of-two bins
+// (bin 0 holds 0, bin i holds [2^(i-1), 2^i)).
+struct Distribution {
+  uint64_t count = 0, sum = 0, max = 0;
+  std::vector<uint64_t> bins;
+  void add(uint64_t v);
+  double mean() const { return count ? double(sum) / double(count) : 0.0; }
+};
+
+enum Cause : uint8_t { kCauseUser = 0, kCauseCoherence, kCausePrefetch, kCauseEviction, kCauseCount };
+
+struct KernelRecord {
+  std::string name;
+  uint32_t tenant = 0, stream = 0;
+  int64_t start_ns = -1, end_ns = -1;
+  uint64_t ctas = 0, faults = 0;
+};
+
+struct OpRecord {
+  std::string kind;
+  uint32_t stream = 0;
+  int64_t start_ns = -1, end_ns = -1;
+};
+
+struct Stats {
+  int64_t sim_time_ns = 0;
+  uint64_t events = 0;
+  uint64_t page_accesses = 0;
+  uint64_t faults_raised = 0;        // entries written to the fault buffer
+  uint64_t faults_not_entered = 0;   // held back by a full buffer or a uTLB at its outstanding cap
+  uint64_t faults_fetched = 0;       // raw entries the driver read
+  uint64_t faults_coalesced = 0;     // merged by coalescing
+  uint64_t faults_unique = 0;        // distinct pages serviced
+  uint64_t faults_stale = 0;         // page already accessible when serviced
+  uint64_t faults_flushed = 0;       // discarded by a flush
+  uint64_t faults_throttled = 0;
+  uint64_t batches = 0;
+  uint64_t service_calls = 0;
+  uint64_t replays = 0;
+  Distribution faults_per_batch, unique_per_batch, blocks_per_batch, batch_ns;
+  uint64_t bytes_htod[kCauseCount] = {};
+  uint64_t bytes_dtoh[kCauseCount] = {};
+  uint64_t bytes_zero_filled = 0;
+  uint64_t bytes_freed_on_gpu = 0;
+  uint64_t pages_faulted_in = 0;
+  uint64_t pages_prefetched = 0;
+  uint64_t chunks_allocated = 0;
+  uint64_t chunks_evicted = 0;
+  uint64_t pages_evicted = 0;
+  uint64_t thrashing_pages = 0;
+  uint64_t throttles = 0;
+  uint64_t pins = 0;
+  uint64_t remote_maps = 0;
+  uint64_t cpu_faults = 0;
+  uint64_t cpu_fault_pages = 0;
+  uint64_t tlb_misses = 0;
+  int64_t sm_busy_ns = 0;      // summed over SMs: time with at least one resident CTA
+  int64_t pcie_busy_ns[2] = {};
+  uint64_t sm_count = 0;
+  uint64_t gpu_capacity_bytes = 0;
+  uint64_t footprint_bytes = 0;
+  std::vector<KernelRecord> kernels;
+  std::vector<OpRecord> ops;
+};
+
+nlohmann::json stats_to_json(const Stats& s);
+// name, unit, description of every scalar statistic (for docs and `uvmsim run --describe-stats`).
+struct StatInfo {
+  std::string name, unit, description;
+};
+std::vector<StatInfo> describe_stats();
+
+}  // namespace uvmsim

@@ -1,0 +1,113 @@
+#include "sim/workload.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <tuple>
+
+namespace uvmsim {
+
+using namespace trace;
+
+uint32_t ctas_per_sm(const Kernel& k, uint32_t max_threads, uint32_t max_ctas, uint32_t regs, uint32_t smem) {
+  uint64_t threads = k.threads_per_cta();
+  uint64_t n = std::min<uint64_t>(max_ctas, max_threads / std::max<uint64_t>(threads, 1));
+  if (k.regs_per_thread) n = std::min<uint64_t>(n, regs / (uint64_t{k.regs_per_thread} * threads));
+  if (k.smem_bytes) n = std::min<uint64_t>(n, smem / k.smem_bytes);
+  return uint32_t(std::max<uint64_t>(n, 1));
+}
+
+Workload Workload::build(Trace t, std::string hash) {
+  Workload w;
+  w.hash = std::move(hash);
+  const uint32_t ppb = 512;
+  uint64_t next_block = 0;
+  struct Span {
+    uint32_t process;
+    uint64_t first_va_page, last_va_page;
+    uint32_t alloc;
+  };
+  std::vector<Span> spans;
+  uint32_t max_proc = 0;
+  for (auto& tn : t.tenants) max_proc = std::max(max_proc, tn.process);
+  w.processes = max_proc + 1;
+  for (uint32_t i = 0; i < t.allocations.size(); ++i) {
+    auto& a = t.allocations[i];
+    uint64_t first = a.va >> kPageShift, last = (a.va + a.bytes - 1) >> kPageShift;
+    uint64_t n = last - first + 1;
+    uint64_t off = first % ppb;
+    uint64_t blocks = (off + n + ppb - 1) / ppb;
+    uint64_t dense = next_block * ppb + off;
+    if ((next_block + blocks) * ppb >= (uint64_t{1} << 32))
+      throw std::runtime_error("trace's allocations exceed 16 TiB of pages: too large to simulate");
+    w.alloc_first.push_back(uint32_t(dense));
+    w.alloc_pages.push_back(uint32_t(n));
+    next_block += blocks;
+    spans.push_back({t.tenants.empty() ? 0 : t.tenants[a.tenant].process, first, last, i});
+  }
+  w.blocks = uint32_t(next_block);
+  w.pages = uint32_t(next_block * ppb);
+  w.page_valid.assign(w.pages, 0);
+  for (size_t i = 0; i < w.alloc_first.size(); ++i)
+    std::fill_n(w.page_valid.begin() + w.alloc_first[i], w.alloc_pages[i], 1);
+  std::sort(spans.begin(), spans.end(), [](const Span& x, const Span& y) {
+    return std::tie(x.process, x.first_va_page) < std::tie(y.process, y.first_va_page);
+  });
+  auto translate = [&](uint32_t process, uint64_t va_page, uint64_t count) -> uint32_t {
+    auto it = std::upper_bound(spans.begin(), spans.end(), std::make_pair(process, va_page),
+                               [](const std::pair<uint32_t, uint64_t>& v, const Span& s) {
+                                 return std::tie(v.first, v.second) < std::tie(s.process, s.first_va_page);
+                               });
+    if (it != spans.begin()) {
+      --it;
+      if (it->process == process && va_page >= it->first_va_page && va_page + count - 1 <= it->last_va_page)
+        return uint32_t(w.alloc_first[it->alloc] + (va_page - it->first_va_page));
+    }
+    throw std::runtime_error("pages " + std::to_string(va_page) + "+" + std::to_string(count) +
+                             " lie outside every allocation of process " + std::to_string(process));
+  };
+  auto process_of = [&](uint32_t tenant) { return t.tenants.empty() ? 0u : t.tenants[tenant].process; };
+
+  std::vector<uint8_t> touched(w.pages, 0);
+  w.ranges.resize(t.ranges.size());
+  w.cta_points.assign(t.ctas.size() + 1, 0);
+  w.kernel_cta_ns.resize(t.kernels.size());
+  const Header& h = t.header;
+  for (uint32_t ki = 0; ki < t.kernels.size(); ++ki) {
+    const Kernel& k = t.kernels[ki];
+    uint32_t proc = process_of(k.tenant);
+    uint64_t per_sm = ctas_per_sm(k, h.max_threads_per_sm, h.max_ctas_per_sm, h.regs_per_sm, h.smem_per_sm_bytes);
+    uint64_t conc = std::min<uint64_t>(k.cta_count, per_sm * h.sm_count);
+    w.kernel_cta_ns[ki] = k.cta_count ? (k.resident_ns * conc + k.cta_count / 2) / k.cta_count : 0;
+    for (uint64_t c = k.cta_begin; c < k.cta_begin + k.cta_count; ++c) {
+      const Cta& cta = t.ctas[c];
+      size_t first_point = w.points.size();
+      for (uint64_t r = cta.range_begin; r < cta.range_begin + cta.range_count; ++r) {
+        const Range& g = t.ranges[r];
+        uint32_t dense = translate(proc, g.page, g.count);
+        w.ranges[r] = {dense, g.count, static_cast<uint8_t>(g.kind)};
+        std::fill_n(touched.begin() + dense, g.count, 1);
+        w.points.push_back({uint32_t(r), g.t_begin});
+        if (g.t_end > g.t_begin) w.points.push_back({uint32_t(r), g.t_end});
+      }
+      std::stable_sort(w.points.begin() + long(first_point), w.points.end(),
+                       [](const AccessPoint& x, const AccessPoint& y) { return x.t < y.t; });
+      w.cta_points[c + 1] = w.points.size();
+    }
+  }
+  w.op_pages.resize(t.ops.size());
+  for (size_t i = 0; i < t.ops.size(); ++i) {
+    const Op& o = t.ops[i];
+    if (o.kind == OpKind::kHostAccess || o.kind == OpKind::kPrefetch || o.kind == OpKind::kAdvise ||
+        o.kind == OpKind::kMemset) {
+      uint64_t first = o.a >> kPageShift, last = (o.a + o.b - 1) >> kPageShift;
+      uint32_t dense = translate(process_of(o.tenant), first, last - first + 1);
+      w.op_pages[i] = {dense, uint32_t(last - first + 1), static_cast<uint8_t>(o.access)};
+      if (o.kind != OpKind::kAdvise) std::fill_n(touched.begin() + dense, last - first + 1, 1);
+    }
+  }
+  for (uint8_t x : touched) w.footprint_pages += x;
+  w.trace = std::move(t);
+  return w;
+}
+
+}  // namespace uvmsim

@@ -1,0 +1,50 @@
+// A trace prepared for simulation, once, and shared read-only by every configuration that replays it:
+// virtual pages translated to a dense page space (each allocation starts its own 2 MiB VA blocks, at its
+// offset within a block, as the driver's VA ranges do), each CTA's accesses as time-ordered points.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "traces/trace.h"
+
+namespace uvmsim {
+
+struct DenseRange {
+  uint32_t page = 0;
+  uint32_t count = 0;
+  uint8_t kind = 0;
+};
+
+// One moment of a CTA's run at which it touches a range: at the range's t_begin, and again at its t_end
+// when it stays in use (so that a page evicted in between faults again).
+struct AccessPoint {
+  uint32_t range = 0;
+  uint16_t t = 0;
+};
+
+struct Workload {
+  trace::Trace trace;
+  std::string hash;
+  uint32_t pages = 0;   // dense pages, padding included
+  uint32_t blocks = 0;  // 2 MiB VA blocks
+  uint32_t processes = 1;
+  std::vector<uint8_t> page_valid;      // 1: the page belongs to an allocation
+  std::vector<uint32_t> alloc_first;    // dense page of each allocation's first page
+  std::vector<uint32_t> alloc_pages;
+  std::vector<DenseRange> ranges;       // parallel to trace.ranges
+  std::vector<AccessPoint> points;
+  std::vector<uint64_t> cta_points;     // CTA i's points: [cta_points[i], cta_points[i+1])
+  std::vector<DenseRange> op_pages;     // pages an op covers (host access, prefetch, advise, memset)
+  std::vector<uint64_t> kernel_cta_ns;  // compute time of one CTA of each kernel
+  uint64_t footprint_pages = 0;         // distinct pages touched by kernels and host ops
+
+  static Workload build(trace::Trace t, std::string hash);
+};
+
+// CTAs of a kernel one SM holds at once under the given limits (at least 1).
+uint32_t ctas_per_sm(const trace::Kernel& k, uint32_t max_threads, uint32_t max_ctas, uint32_t regs,
+                     uint32_t smem);
+
+}  // namespace uvmsim

@@ -1,0 +1,192 @@
+// In-memory form of a uvmsim trace (.uvmt). What an application did, independent of any memory policy.
+// The on-disk layout is documented field by field in traces/FORMAT.md; read and write only through
+// trace_io.h, which validates every count, bound and ordering.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace uvmsim::trace {
+
+constexpr uint32_t kFormatVersion = 1;
+constexpr uint64_t kPageBytes = 4096;
+constexpr uint32_t kPageShift = 12;
+constexpr uint32_t kIntervalScale = 65535;  // touch intervals are fractions in 1/65535 of a CTA's run
+
+enum class Producer : uint8_t { kTracer = 0, kGenerator = 1 };
+enum class AccessKind : uint8_t { kRead = 0, kWrite = 1, kAtomic = 2 };
+enum class AllocKind : uint8_t { kManaged = 0, kDevice = 1, kPinnedHost = 2 };
+enum class AllocRole : uint8_t { kWeight = 0, kActivation, kInput, kOutput, kWorkspace, kOther };
+
+// One operation of a stream, in the order the program issued it.
+enum class OpKind : uint8_t {
+  kKernel = 0,      // a = kernel index
+  kHostAccess,      // a = va, b = bytes, access = read/write: the CPU touches every page in address order
+  kPrefetch,        // a = va, b = bytes, device: 0 = GPU, -1 = CPU (cudaMemPrefetchAsync)
+  kAdvise,          // a = va, b = bytes, c = advice (see Advice), device
+  kFree,            // a = allocation id
+  kSync,            // c = 0: device-wide, 1: this stream
+  kMemcpy,          // a = dst va, b = bytes, c = src va, device = kind (0 HtoD, 1 DtoH, 2 DtoD, 3 HtoH)
+  kMemset,          // a = va, b = bytes, c = value
+  kEventRecord,     // c = event id
+  kEventWait,       // c = event id recorded on another stream
+};
+constexpr uint8_t kOpKindCount = 10;
+
+enum class Advice : uint8_t { kSetPreferredLocation = 0, kSetAccessedBy = 1, kSetReadMostly = 2, kUnset = 3 };
+
+// Kinds of observed driver events (recorded traces only; ground truth for validation, never input).
+enum class ObservedKind : uint8_t {
+  kGpuFault = 0,   // value = fault groups, flags = access kind
+  kHtoD,           // value = bytes, flags = cause
+  kDtoH,           // value = bytes, flags = cause
+  kThrashing,      // value = region bytes
+  kThrottling,
+  kRemoteMap,      // value = bytes, flags = cause
+  kCpuFault,       // value = faulting PC
+  kKernelExec,     // value = kernel index: start and end under demand paging (timing pass)
+};
+constexpr uint8_t kObservedKindCount = 8;
+enum class TransferCause : uint8_t { kUser = 0, kCoherence, kPrefetch, kEviction, kAccessCounters, kUnknown };
+
+enum class PassKind : uint8_t { kTiming = 0, kCounters, kAccessCapture, kResident, kGenerated };
+
+struct Header {
+  Producer producer = Producer::kGenerator;
+  std::string producer_version;
+  std::string device_name;
+  uint32_t sm_count = 0;
+  uint64_t device_memory_bytes = 0;
+  // CTAs of one kernel the recording device held at once are derived per kernel from these limits.
+  uint32_t max_threads_per_sm = 2048;
+  uint32_t max_ctas_per_sm = 32;
+  uint32_t regs_per_sm = 65536;
+  uint32_t smem_per_sm_bytes = 233472;
+  std::vector<std::pair<std::string, int64_t>> driver_params;  // module parameters in force
+  uint32_t page_bytes = kPageBytes;
+  uint32_t time_unit_ns = 1;
+  uint32_t flags = 0;  // bit 0: per-CTA accesses were sampled (not exact)
+  std::string command;  // what produced it (program and arguments)
+};
+constexpr uint32_t kHeaderFlagSampled = 1;
+
+struct Tenant {
+  std::string name;   // "resnet50#0"
+  std::string model;  // "resnet50"
+  uint32_t batch = 0;
+  uint32_t process = 0;  // address space the tenant lives in
+};
+
+struct Allocation {
+  uint32_t tenant = 0;
+  AllocKind kind = AllocKind::kManaged;
+  AllocRole role = AllocRole::kOther;
+  uint64_t va = 0;
+  uint64_t bytes = 0;
+  int64_t alloc_ns = 0;
+  int64_t free_ns = -1;  // -1: never freed
+  std::string name;
+};
+
+struct Op {
+  OpKind kind = OpKind::kKernel;
+  AccessKind access = AccessKind::kRead;
+  int32_t device = 0;
+  uint32_t tenant = 0;
+  uint32_t stream = 0;
+  uint64_t a = 0, b = 0, c = 0;
+  int64_t host_ns = 0;  // host time of the call in the recording (0 when generated)
+  int64_t host_gap_ns = 0;  // host time since the previous op of the process
+};
+
+struct Kernel {
+  uint32_t tenant = 0;
+  uint32_t stream = 0;
+  uint32_t layer = 0;  // index of the layer in the tenant's model (0 when not a layer)
+  std::string name;
+  std::array<uint32_t, 3> grid{1, 1, 1};
+  std::array<uint32_t, 3> block{1, 1, 1};
+  uint32_t regs_per_thread = 0;
+  uint32_t smem_bytes = 0;
+  uint64_t resident_ns = 0;  // duration with all data resident on the recording GPU
+  uint64_t cta_begin = 0;    // first CTA in Trace::ctas
+  uint64_t cta_count = 0;    // = product of grid
+  uint64_t ctas() const { return uint64_t{grid[0]} * grid[1] * grid[2]; }
+  uint64_t threads_per_cta() const { return uint64_t{block[0]} * block[1] * block[2]; }
+};
+
+struct Cta {
+  uint64_t range_begin = 0;
+  uint32_t range_count = 0;
+};
+
+// A run of pages touched by a CTA, in the CTA's order; in use from t_begin to t_end (fractions of its run).
+struct Range {
+  uint64_t page = 0;  // virtual page number (va >> 12)
+  uint32_t count = 1;
+  AccessKind kind = AccessKind::kRead;
+  uint16_t t_begin = 0;
+  uint16_t t_end = 0;
+};
+
+struct ObservedEvent {
+  ObservedKind kind = ObservedKind::kGpuFault;
+  uint8_t flags = 0;
+  int64_t start_ns = 0;
+  int64_t end_ns = 0;
+  uint64_t address = 0;
+  uint64_t value = 0;
+};
+
+struct Request {
+  uint32_t tenant = 0;
+  int64_t arrival_ns = 0;
+};
+
+struct Pass {
+  PassKind kind = PassKind::kGenerated;
+  int64_t wall_ns = 0;
+  std::string note;
+};
+
+// How complete one recorded counter stream is: the recorded bytes against the bytes expected.
+struct Completeness {
+  ObservedKind stream = ObservedKind::kHtoD;
+  uint64_t expected = 0;
+  uint64_t recorded = 0;
+  uint64_t dropped_records = 0;  // CUPTI's own count
+};
+
+struct NvtxRange {
+  std::string name;
+  uint32_t stream = 0;
+  int64_t start_ns = 0;
+  int64_t end_ns = 0;
+};
+
+struct Trace {
+  Header header;
+  std::vector<Tenant> tenants;
+  std::vector<Allocation> allocations;
+  std::vector<Op> ops;
+  std::vector<Kernel> kernels;
+  std::vector<Cta> ctas;
+  std::vector<Range> ranges;
+  std::vector<ObservedEvent> observed;
+  std::vector<Request> requests;
+  std::vector<Pass> passes;
+  std::vector<Completeness> completeness;
+  std::vector<NvtxRange> nvtx;
+};
+
+const char* to_string(OpKind k);
+const char* to_string(AccessKind k);
+const char* to_string(AllocKind k);
+const char* to_string(AllocRole k);
+const char* to_string(ObservedKind k);
+const char* to_string(PassKind k);
+const char* to_string(Producer k);
+
+}  // namespace uvmsim::trace

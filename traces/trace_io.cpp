@@ -1,0 +1,742 @@
+#include "traces/trace_io.h"
+
+#include <zstd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+namespace uvmsim::trace {
+namespace {
+
+constexpr uint8_t kMagic[8] = {0x89, 'U', 'V', 'M', 'T', '\r', '\n', 0x1a};
+constexpr size_t kFileHeaderBytes = 32;
+constexpr uint64_t kMaxBodyBytes = uint64_t{64} << 30;  // sanity bound on the declared size
+constexpr uint32_t kMaxStringBytes = 1 << 20;
+
+constexpr uint32_t tag(const char (&s)[5]) {
+  return uint32_t(uint8_t(s[0])) | uint32_t(uint8_t(s[1])) << 8 | uint32_t(uint8_t(s[2])) << 16 |
+         uint32_t(uint8_t(s[3])) << 24;
+}
+
+// Sections in the order they must appear.
+struct SectionSpec {
+  uint32_t tag;
+  const char* name;
+};
+constexpr SectionSpec kSections[] = {
+    {tag("HEAD"), "header"},      {tag("TNNT"), "tenants"},  {tag("ALOC"), "allocations"},
+    {tag("KERN"), "kernels"},     {tag("CTAS"), "ctas"},     {tag("RNGS"), "ranges"},
+    {tag("OPS_"), "ops"},         {tag("OBSV"), "observed"}, {tag("REQS"), "requests"},
+    {tag("PASS"), "passes"},      {tag("CMPL"), "completeness"}, {tag("NVTX"), "nvtx"},
+    {tag("END_"), "end"},
+};
+
+// The unsigned integer type that stores T (an integer or an enum) on disk.
+template <typename T, bool = std::is_enum_v<T>>
+struct Stored {
+  using type = std::make_unsigned_t<T>;
+};
+template <typename T>
+struct Stored<T, true> {
+  using type = std::make_unsigned_t<std::underlying_type_t<T>>;
+};
+
+class Writer {
+ public:
+  std::vector<uint8_t> buf;
+  template <typename T>
+  void put(T v) {
+    static_assert(std::is_integral_v<T> || std::is_enum_v<T>);
+    using U = typename Stored<T>::type;
+    U u = static_cast<U>(v);
+    for (size_t i = 0; i < sizeof(U); ++i) buf.push_back(uint8_t(u >> (8 * i)));
+  }
+  void str(const std::string& s) {
+    put<uint32_t>(uint32_t(s.size()));
+    buf.insert(buf.end(), s.begin(), s.end());
+  }
+  size_t begin_section(uint32_t t) {
+    put<uint32_t>(t);
+    size_t at = buf.size();
+    put<uint64_t>(0);
+    return at;
+  }
+  void end_section(size_t at) {
+    uint64_t len = buf.size() - at - 8;
+    for (size_t i = 0; i < 8; ++i) buf[at + i] = uint8_t(len >> (8 * i));
+  }
+};
+
+class Reader {
+ public:
+  Reader(const uint8_t* d, size_t n, const std::string& name) : d_(d), n_(n), name_(name) {}
+
+  [[noreturn]] void fail(const std::string& what, size_t at) const {
+    std::ostringstream os;
+    os << name_ << ": offset " << at << " (decompressed body): " << what;
+    throw TraceError(os.str());
+  }
+  [[noreturn]] void fail(const std::string& what) const { fail(what, pos_); }
+
+  size_t pos() const { return pos_; }
+  size_t end() const { return end_; }
+  void set_end(size_t e) { end_ = e; }
+  size_t left() const { return end_ - pos_; }
+
+  template <typename T>
+  T get() {
+    using U = typename Stored<T>::type;
+    if (left() < sizeof(U)) fail("unexpected end of section reading " + std::to_string(sizeof(U)) + " bytes");
+    U u = 0;
+    for (size_t i = 0; i < sizeof(U); ++i) u |= U(d_[pos_ + i]) << (8 * i);
+    pos_ += sizeof(U);
+    return static_cast<T>(u);
+  }
+  template <typename E>
+  E get_enum(uint8_t count, const char* what) {
+    size_t at = pos_;
+    uint8_t v = get<uint8_t>();
+    if (v >= count) fail(std::string("invalid ") + what + " " + std::to_string(v), at);
+    return static_cast<E>(v);
+  }
+  std::string str() {
+    size_t at = pos_;
+    uint32_t len = get<uint32_t>();
+    if (len > kMaxStringBytes || len > left()) fail("string length " + std::to_string(len) + " out of bounds", at);
+    std::string s(reinterpret_cast<const char*>(d_ + pos_), len);
+    pos_ += len;
+    return s;
+  }
+  // A record count, checked against the bytes left so that memory is never sized by a bad count.
+  uint64_t count(size_t min_record_bytes, const char* what) {
+    size_t at = pos_;
+    uint64_t c = get<uint64_t>();
+    if (min_record_bytes > 0 && c > left() / min_record_bytes)
+      fail(std::string("absurd ") + what + " count " + std::to_string(c) + " for " + std::to_string(left()) +
+               " bytes left in the section",
+           at);
+    return c;
+  }
+  void enter_section(const SectionSpec& s) {
+    size_t at = pos_;
+    end_ = n_;
+    uint32_t t = get<uint32_t>();
+    if (t != s.tag) fail(std::string("expected section '") + s.name + "'", at);
+    uint64_t len = get<uint64_t>();
+    if (len > n_ - pos_) fail(std::string("section '") + s.name + "' length " + std::to_string(len) +
+                                  " runs past the end of the body", at);
+    end_ = pos_ + len;
+  }
+  void leave_section(const SectionSpec& s) {
+    if (pos_ != end_) fail(std::string("trailing bytes in section '") + s.name + "'");
+    end_ = n_;
+  }
+
+ private:
+  const uint8_t* d_;
+  size_t n_;
+  size_t pos_ = 0;
+  size_t end_ = 0;
+  std::string name_;
+};
+
+void check(bool ok, Reader& r, size_t at, const std::string& what) {
+  if (!ok) r.fail(what, at);
+}
+
+}  // namespace
+
+uint64_t fnv1a64(const uint8_t* data, size_t size) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < size; ++i) {
+    h ^= data[i];
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+std::vector<uint8_t> encode_body(const Trace& t) {
+  Writer w;
+  const Header& h = t.header;
+  size_t s = w.begin_section(kSections[0].tag);
+  w.put<uint32_t>(kFormatVersion);
+  w.put(h.producer);
+  w.str(h.producer_version);
+  w.str(h.device_name);
+  w.put<uint32_t>(h.sm_count);
+  w.put<uint64_t>(h.device_memory_bytes);
+  w.put<uint32_t>(h.max_threads_per_sm);
+  w.put<uint32_t>(h.max_ctas_per_sm);
+  w.put<uint32_t>(h.regs_per_sm);
+  w.put<uint32_t>(h.smem_per_sm_bytes);
+  w.put<uint64_t>(h.driver_params.size());
+  for (auto& [k, v] : h.driver_params) {
+    w.str(k);
+    w.put<int64_t>(v);
+  }
+  w.put<uint32_t>(h.page_bytes);
+  w.put<uint32_t>(h.time_unit_ns);
+  w.put<uint32_t>(h.flags);
+  w.str(h.command);
+  w.end_section(s);
+
+  s = w.begin_section(kSections[1].tag);
+  w.put<uint64_t>(t.tenants.size());
+  for (auto& x : t.tenants) {
+    w.str(x.name);
+    w.str(x.model);
+    w.put<uint32_t>(x.batch);
+    w.put<uint32_t>(x.process);
+  }
+  w.end_section(s);
+
+  s = w.begin_section(kSections[2].tag);
+  w.put<uint64_t>(t.allocations.size());
+  for (auto& a : t.allocations) {
+    w.put<uint32_t>(a.tenant);
+    w.put(a.kind);
+    w.put(a.role);
+    w.put<uint64_t>(a.va);
+    w.put<uint64_t>(a.bytes);
+    w.put<int64_t>(a.alloc_ns);
+    w.put<int64_t>(a.free_ns);
+    w.str(a.name);
+  }
+  w.end_section(s);
+
+  s = w.begin_section(kSections[3].tag);
+  w.put<uint64_t>(t.kernels.size());
+  for (auto& k : t.kernels) {
+    w.put<uint32_t>(k.tenant);
+    w.put<uint32_t>(k.stream);
+    w.put<uint32_t>(k.layer);
+    w.str(k.name);
+    for (uint32_t g : k.grid) w.put<uint32_t>(g);
+    for (uint32_t b : k.block) w.put<uint32_t>(b);
+    w.put<uint32_t>(k.regs_per_thread);
+    w.put<uint32_t>(k.smem_bytes);
+    w.put<uint64_t>(k.resident_ns);
+    w.put<uint64_t>(k.cta_begin);
+    w.put<uint64_t>(k.cta_count);
+  }
+  w.end_section(s);
+
+  s = w.begin_section(kSections[4].tag);
+  w.put<uint64_t>(t.ctas.size());
+  for (auto& c : t.ctas) {
+    w.put<uint64_t>(c.range_begin);
+    w.put<uint32_t>(c.range_count);
+  }
+  w.end_section(s);
+
+  s = w.begin_section(kSections[5].tag);
+  w.put<uint64_t>(t.ranges.size());
+  for (auto& r : t.ranges) {
+    w.put<uint64_t>(r.page);
+    w.put<uint32_t>(r.count);
+    w.put(r.kind);
+    w.put<uint16_t>(r.t_begin);
+    w.put<uint16_t>(r.t_end);
+  }
+  w.end_section(s);
+
+  s = w.begin_section(kSections[6].tag);
+  w.put<uint64_t>(t.ops.size());
+  for (auto& o : t.ops) {
+    w.put(o.kind);
+    w.put(o.access);
+    w.put<int32_t>(o.device);
+    w.put<uint32_t>(o.tenant);
+    w.put<uint32_t>(o.stream);
+    w.put<uint64_t>(o.a);
+    w.put<uint64_t>(o.b);
+    w.put<uint64_t>(o.c);
+    w.put<int64_t>(o.host_ns);
+    w.put<int64_t>(o.host_gap_ns);
+  }
+  w.end_section(s);
+
+  s = w.begin_section(kSections[7].tag);
+  w.put<uint64_t>(t.observed.size());
+  for (auto& e : t.observed) {
+    w.put(e.kind);
+    w.put<uint8_t>(e.flags);
+    w.put<int64_t>(e.start_ns);
+    w.put<int64_t>(e.end_ns);
+    w.put<uint64_t>(e.address);
+    w.put<uint64_t>(e.value);
+  }
+  w.end_section(s);
+
+  s = w.begin_section(kSections[8].tag);
+  w.put<uint64_t>(t.requests.size());
+  for (auto& q : t.requests) {
+    w.put<uint32_t>(q.tenant);
+    w.put<int64_t>(q.arrival_ns);
+  }
+  w.end_section(s);
+
+  s = w.begin_section(kSections[9].tag);
+  w.put<uint64_t>(t.passes.size());
+  for (auto& p : t.passes) {
+    w.put(p.kind);
+    w.put<int64_t>(p.wall_ns);
+    w.str(p.note);
+  }
+  w.end_section(s);
+
+  s = w.begin_section(kSections[10].tag);
+  w.put<uint64_t>(t.completeness.size());
+  for (auto& c : t.completeness) {
+    w.put(c.stream);
+    w.put<uint64_t>(c.expected);
+    w.put<uint64_t>(c.recorded);
+    w.put<uint64_t>(c.dropped_records);
+  }
+  w.end_section(s);
+
+  s = w.begin_section(kSections[11].tag);
+  w.put<uint64_t>(t.nvtx.size());
+  for (auto& n : t.nvtx) {
+    w.str(n.name);
+    w.put<uint32_t>(n.stream);
+    w.put<int64_t>(n.start_ns);
+    w.put<int64_t>(n.end_ns);
+  }
+  w.end_section(s);
+
+  s = w.begin_section(kSections[12].tag);
+  w.end_section(s);
+  return std::move(w.buf);
+}
+
+Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
+  Trace t;
+  Reader r(data, size, name);
+  Header& h = t.header;
+
+  r.enter_section(kSections[0]);
+  size_t at = r.pos();
+  uint32_t version = r.get<uint32_t>();
+  check(version == kFormatVersion, r, at, "unsupported body format version " + std::to_string(version));
+  h.producer = r.get_enum<Producer>(2, "producer");
+  h.producer_version = r.str();
+  h.device_name = r.str();
+  at = r.pos();
+  h.sm_count = r.get<uint32_t>();
+  check(h.sm_count > 0 && h.sm_count <= 4096, r, at, "device SM count out of range");
+  h.device_memory_bytes = r.get<uint64_t>();
+  at = r.pos();
+  h.max_threads_per_sm = r.get<uint32_t>();
+  h.max_ctas_per_sm = r.get<uint32_t>();
+  h.regs_per_sm = r.get<uint32_t>();
+  h.smem_per_sm_bytes = r.get<uint32_t>();
+  check(h.max_threads_per_sm > 0 && h.max_ctas_per_sm > 0 && h.regs_per_sm > 0, r, at,
+        "per-SM limits must be positive");
+  uint64_t np = r.count(12, "driver parameter");
+  for (uint64_t i = 0; i < np; ++i) {
+    std::string k = r.str();
+    h.driver_params.emplace_back(std::move(k), r.get<int64_t>());
+  }
+  at = r.pos();
+  h.page_bytes = r.get<uint32_t>();
+  check(h.page_bytes == kPageBytes, r, at, "page size must be 4096, not " + std::to_string(h.page_bytes));
+  at = r.pos();
+  h.time_unit_ns = r.get<uint32_t>();
+  check(h.time_unit_ns == 1, r, at, "time unit must be 1 ns");
+  h.flags = r.get<uint32_t>();
+  h.command = r.str();
+  r.leave_section(kSections[0]);
+
+  r.enter_section(kSections[1]);
+  uint64_t n = r.count(16, "tenant");
+  t.tenants.resize(n);
+  for (auto& x : t.tenants) {
+    x.name = r.str();
+    x.model = r.str();
+    x.batch = r.get<uint32_t>();
+    x.process = r.get<uint32_t>();
+  }
+  r.leave_section(kSections[1]);
+
+  r.enter_section(kSections[2]);
+  n = r.count(42, "allocation");
+  t.allocations.resize(n);
+  std::vector<size_t> alloc_at(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    auto& a = t.allocations[i];
+    alloc_at[i] = r.pos();
+    a.tenant = r.get<uint32_t>();
+    check(a.tenant < t.tenants.size(), r, alloc_at[i], "allocation " + std::to_string(i) + " names tenant " +
+                                                           std::to_string(a.tenant) + " which does not exist");
+    a.kind = r.get_enum<AllocKind>(3, "allocation kind");
+    a.role = r.get_enum<AllocRole>(6, "allocation role");
+    a.va = r.get<uint64_t>();
+    a.bytes = r.get<uint64_t>();
+    check(a.bytes > 0 && a.va + a.bytes > a.va && a.va + a.bytes <= (uint64_t{1} << 57), r, alloc_at[i],
+          "allocation " + std::to_string(i) + " has an empty or overflowing address range");
+    a.alloc_ns = r.get<int64_t>();
+    a.free_ns = r.get<int64_t>();
+    check(a.free_ns == -1 || a.free_ns >= a.alloc_ns, r, alloc_at[i],
+          "allocation " + std::to_string(i) + " is freed before it is allocated");
+    a.name = r.str();
+  }
+  r.leave_section(kSections[2]);
+  // Allocations of one process must not overlap (their pages would be ambiguous).
+  std::vector<uint32_t> by_va(n);
+  for (uint32_t i = 0; i < n; ++i) by_va[i] = i;
+  auto proc = [&](uint32_t i) { return t.tenants[t.allocations[i].tenant].process; };
+  std::sort(by_va.begin(), by_va.end(), [&](uint32_t x, uint32_t y) {
+    return std::pair(proc(x), t.allocations[x].va) < std::pair(proc(y), t.allocations[y].va);
+  });
+  for (size_t i = 1; i < by_va.size(); ++i) {
+    const auto& p = t.allocations[by_va[i - 1]];
+    const auto& q = t.allocations[by_va[i]];
+    if (proc(by_va[i - 1]) == proc(by_va[i]) && p.va + p.bytes > q.va)
+      r.fail("allocation " + std::to_string(by_va[i]) + " overlaps allocation " + std::to_string(by_va[i - 1]),
+             alloc_at[by_va[i]]);
+  }
+  // Which allocation holds a page range (any process: the simulator gives each process its own space).
+  auto find_alloc = [&](uint64_t first_page, uint64_t pages) -> bool {
+    uint64_t lo_va = first_page << kPageShift;
+    auto it = std::upper_bound(by_va.begin(), by_va.end(), lo_va,
+                               [&](uint64_t v, uint32_t i) { return v < t.allocations[i].va; });
+    // Several processes may reuse addresses: scan back over allocations starting at or below lo_va.
+    for (auto j = it; j != by_va.begin();) {
+      --j;
+      const auto& a = t.allocations[*j];
+      uint64_t a_first = a.va >> kPageShift, a_last = (a.va + a.bytes - 1) >> kPageShift;
+      if (first_page >= a_first && first_page + pages - 1 <= a_last) return true;
+      if (a.va + (uint64_t{1} << 40) < lo_va) break;
+    }
+    return false;
+  };
+
+  r.enter_section(kSections[3]);
+  n = r.count(60, "kernel");
+  t.kernels.resize(n);
+  uint64_t cta_sum = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    auto& k = t.kernels[i];
+    at = r.pos();
+    std::string idx = "kernel " + std::to_string(i);
+    k.tenant = r.get<uint32_t>();
+    check(k.tenant < t.tenants.size(), r, at, idx + " names a tenant that does not exist");
+    k.stream = r.get<uint32_t>();
+    k.layer = r.get<uint32_t>();
+    k.name = r.str();
+    for (auto& g : k.grid) g = r.get<uint32_t>();
+    for (auto& b : k.block) b = r.get<uint32_t>();
+    check(k.grid[0] && k.grid[1] && k.grid[2] && k.block[0] && k.block[1] && k.block[2], r, at,
+          idx + " has a zero grid or block dimension");
+    check(k.threads_per_cta() <= 1024, r, at, idx + " has more than 1024 threads per CTA");
+    k.regs_per_thread = r.get<uint32_t>();
+    check(k.regs_per_thread <= 255, r, at, idx + " uses more than 255 registers per thread");
+    k.smem_bytes = r.get<uint32_t>();
+    check(k.smem_bytes <= h.smem_per_sm_bytes, r, at, idx + " needs more shared memory than an SM has");
+    k.resident_ns = r.get<uint64_t>();
+    k.cta_begin = r.get<uint64_t>();
+    k.cta_count = r.get<uint64_t>();
+    check(k.cta_begin == cta_sum, r, at, idx + " CTAs do not follow the previous kernel's");
+    check(k.cta_count == k.ctas(), r, at, idx + " CTA count does not equal its grid");
+    cta_sum += k.cta_count;
+    check(cta_sum < (uint64_t{1} << 40), r, at, idx + " CTA total overflows");
+  }
+  r.leave_section(kSections[3]);
+
+  r.enter_section(kSections[4]);
+  at = r.pos();
+  n = r.count(12, "cta");
+  check(n == cta_sum, r, at, "CTA count " + std::to_string(n) + " differs from the kernels' total " +
+                                 std::to_string(cta_sum));
+  t.ctas.resize(n);
+  uint64_t range_sum = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    at = r.pos();
+    auto& c = t.ctas[i];
+    c.range_begin = r.get<uint64_t>();
+    c.range_count = r.get<uint32_t>();
+    check(c.range_begin == range_sum, r, at, "CTA " + std::to_string(i) + " ranges do not follow the previous CTA's");
+    range_sum += c.range_count;
+  }
+  r.leave_section(kSections[4]);
+
+  r.enter_section(kSections[5]);
+  at = r.pos();
+  n = r.count(17, "range");
+  check(n == range_sum, r, at, "range count " + std::to_string(n) + " differs from the CTAs' total " +
+                                   std::to_string(range_sum));
+  t.ranges.resize(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    at = r.pos();
+    auto& g = t.ranges[i];
+    g.page = r.get<uint64_t>();
+    g.count = r.get<uint32_t>();
+    g.kind = r.get_enum<AccessKind>(3, "access kind");
+    g.t_begin = r.get<uint16_t>();
+    g.t_end = r.get<uint16_t>();
+    std::string idx = "range " + std::to_string(i);
+    check(g.count > 0, r, at, idx + " is empty");
+    check(g.t_begin <= g.t_end, r, at, idx + " ends before it begins");
+    check(g.page < (uint64_t{1} << 45) && find_alloc(g.page, g.count), r, at,
+          idx + " (pages " + std::to_string(g.page) + "+" + std::to_string(g.count) + ") lies outside every allocation");
+  }
+  r.leave_section(kSections[5]);
+
+  r.enter_section(kSections[6]);
+  n = r.count(54, "op");
+  t.ops.resize(n);
+  std::vector<uint8_t> launched(t.kernels.size(), 0);
+  for (uint64_t i = 0; i < n; ++i) {
+    at = r.pos();
+    auto& o = t.ops[i];
+    std::string idx = "op " + std::to_string(i);
+    o.kind = r.get_enum<OpKind>(kOpKindCount, "op kind");
+    o.access = r.get_enum<AccessKind>(3, "access kind");
+    o.device = r.get<int32_t>();
+    o.tenant = r.get<uint32_t>();
+    check(o.tenant < t.tenants.size() || t.tenants.empty(), r, at, idx + " names a tenant that does not exist");
+    o.stream = r.get<uint32_t>();
+    o.a = r.get<uint64_t>();
+    o.b = r.get<uint64_t>();
+    o.c = r.get<uint64_t>();
+    o.host_ns = r.get<int64_t>();
+    o.host_gap_ns = r.get<int64_t>();
+    switch (o.kind) {
+      case OpKind::kKernel:
+        check(o.a < t.kernels.size(), r, at, idx + " launches kernel " + std::to_string(o.a) + " which does not exist");
+        check(!launched[o.a], r, at, idx + " launches kernel " + std::to_string(o.a) + " a second time");
+        check(t.kernels[o.a].stream == o.stream, r, at, idx + " launches a kernel on another stream than its own");
+        launched[o.a] = 1;
+        break;
+      case OpKind::kHostAccess:
+      case OpKind::kPrefetch:
+      case OpKind::kAdvise:
+      case OpKind::kMemset:
+        check(o.b > 0 && o.a + o.b > o.a && find_alloc(o.a >> kPageShift, ((o.a + o.b - 1) >> kPageShift) - (o.a >> kPageShift) + 1),
+              r, at, idx + " (" + to_string(o.kind) + ") covers addresses outside every allocation");
+        if (o.kind == OpKind::kAdvise) check(o.c < 4, r, at, idx + " has an unknown advice");
+        break;
+      case OpKind::kFree:
+        check(o.a < t.allocations.size(), r, at, idx + " frees allocation " + std::to_string(o.a) + " which does not exist");
+        break;
+      case OpKind::kSync:
+        check(o.c < 2, r, at, idx + " has an unknown synchronisation scope");
+        break;
+      case OpKind::kMemcpy:
+        check(o.device >= 0 && o.device < 4, r, at, idx + " has an unknown copy kind");
+        break;
+      default:
+        break;
+    }
+  }
+  for (size_t k = 0; k < launched.size(); ++k)
+    if (!launched[k]) r.fail("kernel " + std::to_string(k) + " is never launched by any op");
+  r.leave_section(kSections[6]);
+
+  r.enter_section(kSections[7]);
+  n = r.count(34, "observed event");
+  t.observed.resize(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    at = r.pos();
+    auto& e = t.observed[i];
+    e.kind = r.get_enum<ObservedKind>(kObservedKindCount, "observed event kind");
+    e.flags = r.get<uint8_t>();
+    e.start_ns = r.get<int64_t>();
+    e.end_ns = r.get<int64_t>();
+    e.address = r.get<uint64_t>();
+    e.value = r.get<uint64_t>();
+    check(e.end_ns >= e.start_ns, r, at, "observed event " + std::to_string(i) + " ends before it starts");
+    if (e.kind == ObservedKind::kKernelExec)
+      check(e.value < t.kernels.size(), r, at, "observed event " + std::to_string(i) + " names a missing kernel");
+  }
+  r.leave_section(kSections[7]);
+
+  r.enter_section(kSections[8]);
+  n = r.count(12, "request");
+  t.requests.resize(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    at = r.pos();
+    auto& q = t.requests[i];
+    q.tenant = r.get<uint32_t>();
+    q.arrival_ns = r.get<int64_t>();
+    check(q.tenant < t.tenants.size(), r, at, "request " + std::to_string(i) + " names a missing tenant");
+    check(i == 0 || q.arrival_ns >= t.requests[i - 1].arrival_ns, r, at,
+          "request " + std::to_string(i) + " arrives before the previous one");
+  }
+  r.leave_section(kSections[8]);
+
+  r.enter_section(kSections[9]);
+  n = r.count(13, "pass");
+  t.passes.resize(n);
+  for (auto& p : t.passes) {
+    p.kind = r.get_enum<PassKind>(5, "pass kind");
+    p.wall_ns = r.get<int64_t>();
+    p.note = r.str();
+  }
+  r.leave_section(kSections[9]);
+
+  r.enter_section(kSections[10]);
+  n = r.count(25, "completeness");
+  t.completeness.resize(n);
+  for (auto& c : t.completeness) {
+    c.stream = r.get_enum<ObservedKind>(kObservedKindCount, "counter stream");
+    c.expected = r.get<uint64_t>();
+    c.recorded = r.get<uint64_t>();
+    c.dropped_records = r.get<uint64_t>();
+  }
+  r.leave_section(kSections[10]);
+
+  r.enter_section(kSections[11]);
+  n = r.count(24, "nvtx range");
+  t.nvtx.resize(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    at = r.pos();
+    auto& x = t.nvtx[i];
+    x.name = r.str();
+    x.stream = r.get<uint32_t>();
+    x.start_ns = r.get<int64_t>();
+    x.end_ns = r.get<int64_t>();
+    check(x.end_ns >= x.start_ns, r, at, "NVTX range " + std::to_string(i) + " ends before it starts");
+  }
+  r.leave_section(kSections[11]);
+
+  r.enter_section(kSections[12]);
+  r.leave_section(kSections[12]);
+  if (r.pos() != size) r.fail("trailing bytes after the end section");
+  return t;
+}
+
+void write_trace(const Trace& t, const std::string& path, int zstd_level) {
+  std::vector<uint8_t> body = encode_body(t);
+  std::vector<uint8_t> out(kFileHeaderBytes + ZSTD_compressBound(body.size()));
+  std::memcpy(out.data(), kMagic, 8);
+  auto put64 = [&](size_t at, uint64_t v) {
+    for (int i = 0; i < 8; ++i) out[at + i] = uint8_t(v >> (8 * i));
+  };
+  auto put32 = [&](size_t at, uint32_t v) {
+    for (int i = 0; i < 4; ++i) out[at + i] = uint8_t(v >> (8 * i));
+  };
+  put32(8, kFormatVersion);
+  put32(12, 0);
+  put64(16, body.size());
+  put64(24, fnv1a64(body.data(), body.size()));
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, zstd_level);
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+  size_t z = ZSTD_compress2(cctx, out.data() + kFileHeaderBytes, out.size() - kFileHeaderBytes, body.data(),
+                            body.size());
+  ZSTD_freeCCtx(cctx);
+  if (ZSTD_isError(z)) throw TraceError(path + ": compression failed: " + ZSTD_getErrorName(z));
+  out.resize(kFileHeaderBytes + z);
+
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) throw TraceError(path + ": cannot open for writing");
+    f.write(reinterpret_cast<const char*>(out.data()), std::streamsize(out.size()));
+    f.flush();
+    if (!f) {
+      std::filesystem::remove(tmp);
+      throw TraceError(path + ": write failed");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp);
+    throw TraceError(path + ": cannot rename into place: " + ec.message());
+  }
+}
+
+Trace read_trace_bytes(const uint8_t* data, size_t size, const std::string& name, std::string* content_hash) {
+  auto fail = [&](size_t at, const std::string& what) -> void {
+    throw TraceError(name + ": offset " + std::to_string(at) + " (file): " + what);
+  };
+  if (size < kFileHeaderBytes) fail(size, "truncated: " + std::to_string(size) + " bytes, shorter than the 32-byte file header");
+  if (std::memcmp(data, kMagic, 8) != 0) fail(0, "not a uvmsim trace (bad magic)");
+  auto get32 = [&](size_t at) {
+    uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v |= uint32_t(data[at + i]) << (8 * i);
+    return v;
+  };
+  auto get64 = [&](size_t at) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v |= uint64_t(data[at + i]) << (8 * i);
+    return v;
+  };
+  uint32_t version = get32(8);
+  if (version != kFormatVersion)
+    fail(8, "unsupported format version " + std::to_string(version) + " (this build reads " +
+                std::to_string(kFormatVersion) + ")");
+  if (get32(12) != 0) fail(12, "unknown file flags");
+  uint64_t body_bytes = get64(16);
+  if (body_bytes > kMaxBodyBytes) fail(16, "declared body size " + std::to_string(body_bytes) + " is absurd");
+  uint64_t body_hash = get64(24);
+
+  // Stream the frame so that memory grows with real data only, never with the declared size alone.
+  std::vector<uint8_t> body;
+  body.reserve(std::min<uint64_t>(body_bytes, 64 << 20));
+  ZSTD_DCtx* dctx = ZSTD_createDCtx();
+  ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, 27);
+  ZSTD_inBuffer in{data + kFileHeaderBytes, size - kFileHeaderBytes, 0};
+  std::vector<uint8_t> chunk(ZSTD_DStreamOutSize());
+  size_t ret = 1;
+  while (in.pos < in.size) {
+    ZSTD_outBuffer out{chunk.data(), chunk.size(), 0};
+    ret = ZSTD_decompressStream(dctx, &out, &in);
+    if (ZSTD_isError(ret)) {
+      ZSTD_freeDCtx(dctx);
+      fail(kFileHeaderBytes + in.pos, std::string("corrupt compressed data: ") + ZSTD_getErrorName(ret));
+    }
+    if (body.size() + out.pos > body_bytes) {
+      ZSTD_freeDCtx(dctx);
+      fail(kFileHeaderBytes + in.pos, "decompressed data exceeds the declared body size " + std::to_string(body_bytes));
+    }
+    body.insert(body.end(), chunk.data(), chunk.data() + out.pos);
+    if (ret == 0) break;
+    if (out.pos == 0 && in.pos == in.size) break;
+  }
+  // Drain what the decoder still holds once the input is consumed.
+  while (ret != 0) {
+    ZSTD_outBuffer out{chunk.data(), chunk.size(), 0};
+    ret = ZSTD_decompressStream(dctx, &out, &in);
+    if (ZSTD_isError(ret)) {
+      ZSTD_freeDCtx(dctx);
+      fail(size, std::string("corrupt compressed data: ") + ZSTD_getErrorName(ret));
+    }
+    if (out.pos == 0) break;
+    if (body.size() + out.pos > body_bytes) {
+      ZSTD_freeDCtx(dctx);
+      fail(size, "decompressed data exceeds the declared body size");
+    }
+    body.insert(body.end(), chunk.data(), chunk.data() + out.pos);
+  }
+  ZSTD_freeDCtx(dctx);
+  if (ret != 0) fail(size, "truncated: the compressed frame ends early");
+  if (in.pos != in.size) fail(kFileHeaderBytes + in.pos, "trailing bytes after the compressed frame");
+  if (body.size() != body_bytes)
+    fail(size, "truncated: body has " + std::to_string(body.size()) + " bytes, header declares " +
+                   std::to_string(body_bytes));
+  uint64_t h = fnv1a64(body.data(), body.size());
+  if (h != body_hash) fail(24, "body checksum mismatch (corrupt file)");
+  if (content_hash) {
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+    *content_hash = buf;
+  }
+  return decode_body(body.data(), body.size(), name);
+}
+
+Trace read_trace(const std::string& path, std::string* content_hash) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw TraceError(path + ": cannot open");
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  return read_trace_bytes(bytes.data(), bytes.size(), path, content_hash);
+}
+
+}  // namespace uvmsim::trace

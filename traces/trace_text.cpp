@@ -1,0 +1,205 @@
+// Human-readable views of a trace: info (summary), dump (every record) and CSV export.
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "traces/trace_io.h"
+
+namespace uvmsim::trace {
+
+const char* to_string(OpKind k) {
+  static const char* n[] = {"kernel", "host_access", "prefetch", "advise", "free",
+                            "sync",   "memcpy",      "memset",   "event_record", "event_wait"};
+  return n[static_cast<int>(k)];
+}
+const char* to_string(AccessKind k) {
+  static const char* n[] = {"read", "write", "atomic"};
+  return n[static_cast<int>(k)];
+}
+const char* to_string(AllocKind k) {
+  static const char* n[] = {"managed", "device", "pinned_host"};
+  return n[static_cast<int>(k)];
+}
+const char* to_string(AllocRole k) {
+  static const char* n[] = {"weight", "activation", "input", "output", "workspace", "other"};
+  return n[static_cast<int>(k)];
+}
+const char* to_string(ObservedKind k) {
+  static const char* n[] = {"gpu_fault", "htod", "dtoh", "thrashing", "throttling", "remote_map", "cpu_fault",
+                            "kernel_exec"};
+  return n[static_cast<int>(k)];
+}
+const char* to_string(PassKind k) {
+  static const char* n[] = {"timing", "counters", "access_capture", "resident", "generated"};
+  return n[static_cast<int>(k)];
+}
+const char* to_string(Producer k) { return k == Producer::kTracer ? "tracer" : "generator"; }
+
+namespace {
+// Distinct pages touched, per tenant, by kernels (the GPU footprint).
+std::vector<uint64_t> touched_pages_per_tenant(const Trace& t) {
+  std::vector<uint64_t> out(t.tenants.size(), 0);
+  std::vector<std::vector<std::pair<uint64_t, uint64_t>>> iv(t.tenants.size());
+  for (auto& k : t.kernels)
+    for (uint64_t c = k.cta_begin; c < k.cta_begin + k.cta_count; ++c)
+      for (uint64_t r = t.ctas[c].range_begin; r < t.ctas[c].range_begin + t.ctas[c].range_count; ++r)
+        iv[k.tenant].emplace_back(t.ranges[r].page, t.ranges[r].page + t.ranges[r].count);
+  for (size_t i = 0; i < iv.size(); ++i) {
+    auto& v = iv[i];
+    std::sort(v.begin(), v.end());
+    uint64_t end = 0, total = 0;
+    for (auto [a, b] : v) {
+      if (a < end) a = end;
+      if (b > a) total += b - a;
+      end = std::max(end, b);
+    }
+    out[i] = total;
+  }
+  return out;
+}
+}  // namespace
+
+void print_info(const Trace& t, const std::string& hash, std::ostream& os) {
+  const Header& h = t.header;
+  os << "format        uvmt v" << kFormatVersion << "  content hash " << hash << "\n";
+  os << "producer      " << to_string(h.producer) << " " << h.producer_version << "\n";
+  if (!h.command.empty()) os << "command       " << h.command << "\n";
+  os << "device        " << h.device_name << ", " << h.sm_count << " SMs, " << (h.device_memory_bytes >> 20)
+     << " MiB\n";
+  os << "accesses      " << ((h.flags & kHeaderFlagSampled) ? "sampled" : "exact") << "\n";
+  os << "driver params";
+  for (auto& [k, v] : h.driver_params) os << " " << k << "=" << v;
+  os << "\n";
+  os << "tenants " << t.tenants.size() << ", allocations " << t.allocations.size() << ", ops " << t.ops.size()
+     << ", kernels " << t.kernels.size() << ", CTAs " << t.ctas.size() << ", ranges " << t.ranges.size()
+     << ", observed events " << t.observed.size() << ", requests " << t.requests.size() << "\n";
+  uint64_t alloc_bytes = 0;
+  for (auto& a : t.allocations) alloc_bytes += a.bytes;
+  auto touched = touched_pages_per_tenant(t);
+  uint64_t total = 0;
+  for (size_t i = 0; i < t.tenants.size(); ++i) {
+    uint64_t by_role[6] = {};
+    for (auto& a : t.allocations)
+      if (a.tenant == i) by_role[static_cast<int>(a.role)] += a.bytes;
+    os << "tenant " << i << "  " << t.tenants[i].name << " (model " << t.tenants[i].model << ", batch "
+       << t.tenants[i].batch << ", process " << t.tenants[i].process << "): GPU footprint "
+       << touched[i] * kPageBytes << " bytes; allocated";
+    for (int r = 0; r < 6; ++r)
+      if (by_role[r]) os << " " << to_string(static_cast<AllocRole>(r)) << "=" << by_role[r];
+    os << "\n";
+    total += touched[i];
+  }
+  os << "allocated bytes " << alloc_bytes << ", GPU footprint " << total * kPageBytes << " bytes\n";
+  for (auto& p : t.passes) os << "pass          " << to_string(p.kind) << " " << p.wall_ns << " ns " << p.note << "\n";
+  for (auto& c : t.completeness)
+    os << "completeness  " << to_string(c.stream) << " " << c.recorded << " of " << c.expected << " bytes ("
+       << (c.expected ? 100.0 * double(c.recorded) / double(c.expected) : 0.0) << "%), dropped " << c.dropped_records
+       << "\n";
+}
+
+void print_dump(const Trace& t, std::ostream& os, uint64_t max_ranges_per_cta) {
+  print_info(t, "-", os);
+  for (size_t i = 0; i < t.allocations.size(); ++i) {
+    auto& a = t.allocations[i];
+    os << "alloc " << i << " tenant=" << a.tenant << " kind=" << to_string(a.kind) << " role=" << to_string(a.role)
+       << " va=0x" << std::hex << a.va << std::dec << " bytes=" << a.bytes << " alloc_ns=" << a.alloc_ns
+       << " free_ns=" << a.free_ns << " name=" << a.name << "\n";
+  }
+  for (size_t i = 0; i < t.ops.size(); ++i) {
+    auto& o = t.ops[i];
+    os << "op " << i << " " << to_string(o.kind) << " stream=" << o.stream << " tenant=" << o.tenant;
+    if (o.kind == OpKind::kKernel) {
+      auto& k = t.kernels[o.a];
+      os << " kernel=" << o.a << " name=" << k.name << " grid=" << k.grid[0] << "x" << k.grid[1] << "x" << k.grid[2]
+         << " block=" << k.block[0] << "x" << k.block[1] << "x" << k.block[2] << " regs=" << k.regs_per_thread
+         << " smem=" << k.smem_bytes << " resident_ns=" << k.resident_ns << "\n";
+      for (uint64_t c = 0; c < k.cta_count; ++c) {
+        auto& cta = t.ctas[k.cta_begin + c];
+        os << "  cta " << c << ":";
+        for (uint64_t r = 0; r < cta.range_count && r < max_ranges_per_cta; ++r) {
+          auto& g = t.ranges[cta.range_begin + r];
+          os << " [0x" << std::hex << (g.page << kPageShift) << std::dec << "+" << g.count << "p "
+             << to_string(g.kind)[0] << " " << g.t_begin << "-" << g.t_end << "]";
+        }
+        if (cta.range_count > max_ranges_per_cta) os << " ... (" << cta.range_count << " ranges)";
+        os << "\n";
+      }
+      continue;
+    }
+    os << " access=" << to_string(o.access) << " device=" << o.device << " a=0x" << std::hex << o.a << std::dec
+       << " b=" << o.b << " c=" << o.c << " host_ns=" << o.host_ns << " gap_ns=" << o.host_gap_ns << "\n";
+  }
+  for (auto& e : t.observed)
+    os << "observed " << to_string(e.kind) << " flags=" << int(e.flags) << " start=" << e.start_ns
+       << " end=" << e.end_ns << " addr=0x" << std::hex << e.address << std::dec << " value=" << e.value << "\n";
+  for (auto& q : t.requests) os << "request tenant=" << q.tenant << " arrival_ns=" << q.arrival_ns << "\n";
+  for (auto& n : t.nvtx) os << "nvtx " << n.name << " stream=" << n.stream << " " << n.start_ns << "-" << n.end_ns << "\n";
+}
+
+void export_csv(const Trace& t, const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  auto open = [&](const char* name) {
+    std::ofstream f(dir + "/" + name);
+    if (!f) throw TraceError(dir + "/" + name + ": cannot open for writing");
+    return f;
+  };
+  {
+    auto f = open("tenants.csv");
+    f << "tenant,name,model,batch,process\n";
+    for (size_t i = 0; i < t.tenants.size(); ++i)
+      f << i << "," << t.tenants[i].name << "," << t.tenants[i].model << "," << t.tenants[i].batch << ","
+        << t.tenants[i].process << "\n";
+  }
+  {
+    auto f = open("allocations.csv");
+    f << "allocation,tenant,kind,role,va,bytes,alloc_ns,free_ns,name\n";
+    for (size_t i = 0; i < t.allocations.size(); ++i) {
+      auto& a = t.allocations[i];
+      f << i << "," << a.tenant << "," << to_string(a.kind) << "," << to_string(a.role) << "," << a.va << ","
+        << a.bytes << "," << a.alloc_ns << "," << a.free_ns << "," << a.name << "\n";
+    }
+  }
+  {
+    auto f = open("ops.csv");
+    f << "op,kind,stream,tenant,access,device,a,b,c,host_ns,host_gap_ns\n";
+    for (size_t i = 0; i < t.ops.size(); ++i) {
+      auto& o = t.ops[i];
+      f << i << "," << to_string(o.kind) << "," << o.stream << "," << o.tenant << "," << to_string(o.access) << ","
+        << o.device << "," << o.a << "," << o.b << "," << o.c << "," << o.host_ns << "," << o.host_gap_ns << "\n";
+    }
+  }
+  {
+    auto f = open("kernels.csv");
+    f << "kernel,tenant,stream,layer,name,grid_x,grid_y,grid_z,block_x,block_y,block_z,regs,smem,resident_ns,ctas\n";
+    for (size_t i = 0; i < t.kernels.size(); ++i) {
+      auto& k = t.kernels[i];
+      f << i << "," << k.tenant << "," << k.stream << "," << k.layer << ",\"" << k.name << "\"," << k.grid[0] << ","
+        << k.grid[1] << "," << k.grid[2] << "," << k.block[0] << "," << k.block[1] << "," << k.block[2] << ","
+        << k.regs_per_thread << "," << k.smem_bytes << "," << k.resident_ns << "," << k.cta_count << "\n";
+    }
+  }
+  {
+    auto f = open("ranges.csv");
+    f << "kernel,cta,order,va,pages,kind,t_begin,t_end\n";
+    for (size_t i = 0; i < t.kernels.size(); ++i) {
+      auto& k = t.kernels[i];
+      for (uint64_t c = 0; c < k.cta_count; ++c) {
+        auto& cta = t.ctas[k.cta_begin + c];
+        for (uint32_t r = 0; r < cta.range_count; ++r) {
+          auto& g = t.ranges[cta.range_begin + r];
+          f << i << "," << c << "," << r << "," << (g.page << kPageShift) << "," << g.count << "," << to_string(g.kind)
+            << "," << g.t_begin / double(kIntervalScale) << "," << g.t_end / double(kIntervalScale) << "\n";
+        }
+      }
+    }
+  }
+  {
+    auto f = open("observed.csv");
+    f << "kind,flags,start_ns,end_ns,address,value\n";
+    for (auto& e : t.observed)
+      f << to_string(e.kind) << "," << int(e.flags) << "," << e.start_ns << "," << e.end_ns << "," << e.address << ","
+        << e.value << "\n";
+  }
+}
+
+}  // namespace uvmsim::trace

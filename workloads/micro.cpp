@@ -1,0 +1,127 @@
+#include "workloads/micro.h"
+
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+#include "sim/version.h"
+
+namespace uvmsim {
+
+using namespace trace;
+
+uint64_t micro_resident_ns(uint64_t pages) { return 40000 + pages / 20; }
+
+uint64_t parse_bytes(const std::string& text) {
+  size_t used = 0;
+  unsigned long long v = 0;
+  try {
+    v = std::stoull(text, &used);
+  } catch (const std::exception&) {
+    throw std::invalid_argument("not a size: '" + text + "'");
+  }
+  std::string unit = text.substr(used);
+  uint64_t mul = 1;
+  if (unit == "" || unit == "B") mul = 1;
+  else if (unit == "KiB" || unit == "K") mul = 1ull << 10;
+  else if (unit == "MiB" || unit == "M") mul = 1ull << 20;
+  else if (unit == "GiB" || unit == "G") mul = 1ull << 30;
+  else throw std::invalid_argument("unknown size unit in '" + text + "' (use B, KiB, MiB or GiB)");
+  if (v > (~0ull) / mul) throw std::invalid_argument("size too large: '" + text + "'");
+  return v * mul;
+}
+
+Trace generate_micro(const MicroSpec& s) {
+  if (s.bytes == 0 || s.bytes % kPageBytes != 0)
+    throw std::invalid_argument("--bytes must be a positive multiple of 4096, not " + std::to_string(s.bytes));
+  if (s.bytes > (uint64_t{1} << 40)) throw std::invalid_argument("--bytes larger than 1 TiB is not supported");
+  if (s.threads_per_cta == 0 || s.threads_per_cta > 1024)
+    throw std::invalid_argument("--threads-per-cta must be in 1..1024");
+  Trace t;
+  Header& h = t.header;
+  h.producer = Producer::kGenerator;
+  h.producer_version = kVersion;
+  h.device_name = "NVIDIA H100 80GB HBM3";
+  h.sm_count = 132;
+  h.device_memory_bytes = uint64_t{81559} << 20;
+  h.driver_params = {{"uvm_perf_fault_batch_count", 256},       {"uvm_perf_fault_replay_policy", 2},
+                     {"uvm_perf_fault_max_batches_per_service", 20}, {"uvm_perf_prefetch_threshold", 51},
+                     {"uvm_perf_thrashing_lapse_usec", 500}};
+  h.command = std::string("uvmsim generate --pattern ") + (s.random ? "random" : "seq") +
+              " --bytes " + std::to_string(s.bytes) + " --threads-per-cta " + std::to_string(s.threads_per_cta) +
+              (s.host_init ? " --host-init" : "") + (s.write ? " --write" : "") + (s.prefetch ? " --prefetch" : "") +
+              (s.touch_back ? " --touch-back" : "") + " --seed " + std::to_string(s.seed);
+  std::string model = s.random ? "micro_random" : "micro_seq";
+  t.tenants.push_back({model + "#0", model, 1, 0});
+  const uint64_t va = 0x7f0000000000ull;
+  t.allocations.push_back({0, AllocKind::kManaged, AllocRole::kInput, va, s.bytes, 0, -1, "data"});
+  t.passes.push_back({PassKind::kGenerated, 0, "micro-workload"});
+
+  const uint64_t pages = s.bytes / kPageBytes;
+  std::vector<uint64_t> order(pages);
+  for (uint64_t i = 0; i < pages; ++i) order[i] = i;
+  if (s.random) {
+    std::mt19937_64 rng(s.seed);
+    for (uint64_t i = pages - 1; i > 0; --i) std::swap(order[i], order[rng() % (i + 1)]);
+  }
+  const uint64_t ctas = (pages + s.threads_per_cta - 1) / s.threads_per_cta;
+  if (ctas > 0x7fffffffull) throw std::invalid_argument("too many CTAs");
+  auto add_kernel = [&](const std::string& name) {
+    Kernel k;
+    k.tenant = 0;
+    k.stream = 0;
+    k.name = name;
+    k.grid = {uint32_t(ctas), 1, 1};
+    k.block = {s.threads_per_cta, 1, 1};
+    k.regs_per_thread = 16;
+    k.resident_ns = micro_resident_ns(pages);
+    k.cta_begin = t.ctas.size();
+    k.cta_count = ctas;
+    AccessKind kind = s.write ? AccessKind::kWrite : AccessKind::kRead;
+    for (uint64_t c = 0; c < ctas; ++c) {
+      Cta cta{t.ranges.size(), 0};
+      for (uint64_t i = c * s.threads_per_cta; i < std::min(pages, (c + 1) * s.threads_per_cta); ++i) {
+        uint64_t page = (va >> kPageShift) + order[i];
+        if (cta.range_count > 0 && t.ranges.back().page + t.ranges.back().count == page) {
+          ++t.ranges.back().count;
+          continue;
+        }
+        t.ranges.push_back({page, 1, kind, 0, 0});
+        ++cta.range_count;
+      }
+      t.ctas.push_back(cta);
+    }
+    Op o;
+    o.kind = OpKind::kKernel;
+    o.a = t.kernels.size();
+    t.kernels.push_back(k);
+    t.ops.push_back(o);
+  };
+  auto add_op = [&](OpKind kind, AccessKind access, int32_t device) {
+    Op o;
+    o.kind = kind;
+    o.access = access;
+    o.device = device;
+    o.a = va;
+    o.b = s.bytes;
+    t.ops.push_back(o);
+  };
+  auto sync = [&]() {
+    Op o;
+    o.kind = OpKind::kSync;
+    t.ops.push_back(o);
+  };
+  if (s.host_init) add_op(OpKind::kHostAccess, AccessKind::kWrite, -1);
+  if (s.prefetch) {
+    add_op(OpKind::kPrefetch, AccessKind::kRead, 0);
+    sync();
+  }
+  add_kernel("touch");
+  sync();
+  add_kernel("touch_again");
+  sync();
+  if (s.touch_back) add_op(OpKind::kHostAccess, AccessKind::kRead, -1);
+  return t;
+}
+
+}  // namespace uvmsim

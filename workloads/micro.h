@@ -1,0 +1,36 @@
+// Micro-workloads of reference/measurements.md: one managed allocation, one thread per 4 KiB page,
+// pages touched in address order or in a random permutation, with optional CPU initialisation, explicit
+// prefetch, GPU writes instead of reads, and a CPU touch-back.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "traces/trace.h"
+
+namespace uvmsim {
+
+struct MicroSpec {
+  bool random = false;
+  uint64_t bytes = uint64_t{64} << 20;
+  uint32_t threads_per_cta = 256;
+  bool host_init = false;   // the CPU writes every page first (so the GPU's first touch migrates HtoD)
+  bool write = false;       // the kernels write instead of read
+  bool prefetch = false;    // cudaMemPrefetchAsync to the GPU before the kernels
+  bool touch_back = false;  // the CPU reads every page after the kernels
+  uint64_t seed = 1;
+};
+
+// Ops, in order: [host write] [prefetch, sync] kernel "touch", sync, kernel "touch_again", sync,
+// [host read]. Each kernel's resident duration comes from micro_resident_ns().
+trace::Trace generate_micro(const MicroSpec& s);
+
+// Resident duration of the micro kernel over `pages` pages: the H100's launch-and-sync floor plus a
+// per-page term, measured on our H100 by the same kernel with its data resident (reference/measurements.md:
+// 0.041 ms at 64 MiB to 0.053 ms at 1 GiB). It stands in for the resident pass a recording would have.
+uint64_t micro_resident_ns(uint64_t pages);
+
+// "64MiB", "1GiB", "4096", "2KiB" -> bytes; throws std::invalid_argument naming the text.
+uint64_t parse_bytes(const std::string& text);
+
+}  // namespace uvmsim
