@@ -17,31 +17,44 @@ std::vector<std::string> Simulator::audit() const {
   for (uint32_t p = 0; p < w_.pages; ++p) {
     uint8_t l = loc_[p];
     if (l > kOnGpu) say("page " + std::to_string(p) + " has an invalid location");
-    if (!w_.page_valid[p] && (l != kNowhere || gpu_ok_[p])) say("padding page " + std::to_string(p) + " is resident");
+    if (!w_.page_valid[p] && (l != kNowhere || gpu_ok_[p]))
+      say("padding page " + std::to_string(p) + " is resident");
     if (l == kOnGpu) {
       ++gpu_pages;
       ++per_block[p / kPagesPerBlock];
       if (!gpu_ok_[p]) say("GPU-resident page " + std::to_string(p) + " is not mapped on the GPU");
     }
-    if (l == kNowhere && gpu_ok_[p]) say("page " + std::to_string(p) + " is mapped on the GPU but resident nowhere");
+    if (l == kNowhere && gpu_ok_[p])
+      say("page " + std::to_string(p) + " is mapped on the GPU but resident nowhere");
   }
   std::vector<uint8_t> chunk_seen(chunk_block_.size(), 0);
   uint64_t chunks_used = 0;
   for (uint32_t b = 0; b < w_.blocks; ++b) {
-    if (per_block[b] != block_gpu_pages_[b])
-      say("block " + std::to_string(b) + ": " + std::to_string(per_block[b]) + " GPU-resident pages, counter says " +
-          std::to_string(block_gpu_pages_[b]));
+    if (per_block[b] != gpu_mask_[b].count())
+      say("block " + std::to_string(b) + ": " + std::to_string(per_block[b]) +
+          " GPU-resident pages, its mask says " + std::to_string(gpu_mask_[b].count()));
+    for (uint32_t q = 0; q < kPagesPerBlock; ++q) {
+      uint8_t l = loc_[b * kPagesPerBlock + q];
+      if (gpu_mask_[b].test(q) != (l == kOnGpu) || cpu_mask_[b].test(q) != (l == kOnCpu)) {
+        say("block " + std::to_string(b) + " page " + std::to_string(q) +
+            ": residency mask disagrees with the page table");
+        break;
+      }
+    }
     uint32_t c = block_chunk_[b];
     if (per_block[b] > 0 && c == kNoChunk) say("block " + std::to_string(b) + " has GPU pages but no chunk");
     if (c != kNoChunk) {
       ++chunks_used;
-      if (c >= chunk_block_.size() || chunk_block_[c] != b) say("block " + std::to_string(b) + " chunk link broken");
-      else if (chunk_seen[c]++) say("chunk " + std::to_string(c) + " held by two blocks");
+      if (c >= chunk_block_.size() || chunk_block_[c] != b)
+        say("block " + std::to_string(b) + " chunk link broken");
+      else if (chunk_seen[c]++)
+        say("chunk " + std::to_string(c) + " held by two blocks");
     }
   }
   if (chunks_used > capacity_chunks_)
     say("GPU holds " + std::to_string(chunks_used) + " chunks, capacity " + std::to_string(capacity_chunks_));
-  if (chunks_used + free_chunks_.size() != capacity_chunks_) say("chunks used plus free differ from capacity");
+  if (chunks_used + free_chunks_.size() != capacity_chunks_)
+    say("chunks used plus free differ from capacity");
   const Stats& s = stats_;
   uint64_t in = s.bytes_zero_filled, out = s.bytes_freed_on_gpu;
   for (int c = 0; c < kCauseCount; ++c) {

@@ -80,9 +80,9 @@ Prepared prepare(const std::vector<MeasuredRow>& rows) {
   return p;
 }
 
-std::vector<double> run_rows(const std::vector<MeasuredRow>& rows, const Prepared& p, const Config& c) {
+std::vector<double> run_rows(const std::vector<MeasuredRow>& rows, const Prepared& p, const Config& c, int jobs) {
   std::vector<double> out(rows.size());
-  unsigned n = std::max(1u, std::min(2u, std::thread::hardware_concurrency()));
+  unsigned n = unsigned(std::max(1, jobs));
   std::vector<std::thread> th;
   for (unsigned k = 0; k < n; ++k)
     th.emplace_back([&, k]() {
@@ -100,15 +100,17 @@ struct Knob {
   std::string key;
   double lo, hi;
 };
+// Bandwidths are bounded by PCIe 5.0 x16 practical throughput (about 55 GB/s per direction).
 const std::vector<Knob>& knobs() {
   static const std::vector<Knob> k = {
-      {"driver.batch_fixed_ns", 1000, 500000},     {"driver.fault_ns", 10, 20000},
-      {"driver.va_block_ns", 100, 200000},         {"driver.page_ns", 10, 20000},
-      {"driver.cpu_unmap_page_ns", 1, 20000},      {"driver.replay_ns", 100, 200000},
-      {"driver.isr_latency_ns", 100, 200000},      {"pcie.htod_bytes_per_s", 5e9, 64e9},
-      {"pcie.dtoh_bytes_per_s", 5e9, 64e9},        {"pcie.copy_setup_ns", 10, 50000},
+      {"driver.batch_fixed_ns", 1000, 500000},      {"driver.fault_ns", 10, 20000},
+      {"driver.va_block_ns", 100, 200000},          {"driver.page_ns", 10, 20000},
+      {"driver.cpu_unmap_page_ns", 1, 20000},       {"driver.replay_ns", 100, 200000},
+      {"driver.isr_latency_ns", 100, 200000},       {"pcie.htod_bytes_per_s", 5e9, 55e9},
+      {"pcie.dtoh_bytes_per_s", 5e9, 55e9},         {"pcie.copy_setup_ns", 10, 50000},
       {"driver.prefetch_op_block_ns", 100, 200000}, {"host.cpu_fault_ns", 1000, 1000000},
-      {"host.cpu_fault_page_ns", 10, 20000},
+      {"host.cpu_fault_page_ns", 10, 20000},       {"driver.pte_ns", 1, 20000},
+      {"gpu.fault_latency_ns", 100, 20000},
   };
   return k;
 }
@@ -145,11 +147,13 @@ double loss(const std::vector<MeasuredRow>& rows, const std::vector<double>& sim
 
 // Nelder-Mead over log parameters; deterministic.
 std::vector<double> fit(const std::vector<MeasuredRow>& rows, const Prepared& p, const Config& base, int skip,
-                        int iterations, double* best_loss) {
+                        int iterations, int jobs, double* best_loss) {
   const size_t n = knobs().size();
   std::vector<std::vector<double>> x(n + 1, current_params(base));
   for (size_t i = 0; i < n; ++i) x[i + 1][i] += 0.4;
-  auto f = [&](const std::vector<double>& v) { return loss(rows, run_rows(rows, p, with_params(base, v)), skip); };
+  auto f = [&](const std::vector<double>& v) {
+    return loss(rows, run_rows(rows, p, with_params(base, v), jobs), skip);
+  };
   std::vector<double> fx(n + 1);
   for (size_t i = 0; i <= n; ++i) fx[i] = f(x[i]);
   for (int it = 0; it < iterations; ++it) {
@@ -177,8 +181,10 @@ std::vector<double> fit(const std::vector<MeasuredRow>& rows, const Prepared& p,
     if (fr < fx[0]) {
       auto xe = along(-2.0);
       double fe = f(xe);
-      if (fe < fr) x[n] = xe, fx[n] = fe;
-      else x[n] = xr, fx[n] = fr;
+      if (fe < fr)
+        x[n] = xe, fx[n] = fe;
+      else
+        x[n] = xr, fx[n] = fr;
     } else if (fr < fx[n - 1]) {
       x[n] = xr, fx[n] = fr;
     } else {
@@ -207,25 +213,59 @@ std::vector<std::string> calibrated_keys() {
   return k;
 }
 
-std::vector<double> simulate_rows(const std::vector<MeasuredRow>& rows, const Config& c) {
-  return run_rows(rows, prepare(rows), c);
+std::vector<double> simulate_rows(const std::vector<MeasuredRow>& rows, const Config& c, int jobs) {
+  return run_rows(rows, prepare(rows), c, jobs);
 }
 
 int run_calibrate(const CalibrateArgs& a) {
   auto rows = load_measurements(a.measurements);
   Config base = load_config(a.config, {});
   Prepared p = prepare(rows);
-  double l = 0;
-  auto best = fit(rows, p, base, -1, a.iterations, &l);
-  Config fitted = with_params(base, best);
-  auto sim = run_rows(rows, p, fitted);
+  // Cartesian product of the grid's values.
+  std::vector<std::pair<std::string, std::vector<std::string>>> axes;
+  for (auto& g : a.grid) {
+    auto eq = g.find('=');
+    if (eq == std::string::npos) throw std::invalid_argument("--grid '" + g + "': expected key=v1,v2,...");
+    std::vector<std::string> vals;
+    std::stringstream ss(g.substr(eq + 1));
+    for (std::string v; std::getline(ss, v, ',');) vals.push_back(v);
+    axes.emplace_back(g.substr(0, eq), vals);
+  }
+  std::vector<std::vector<std::string>> points{{}};
+  for (auto& [key, vals] : axes) {
+    std::vector<std::vector<std::string>> next;
+    for (auto& pt : points)
+      for (auto& v : vals) {
+        auto q = pt;
+        q.push_back(key + "=" + v);
+        next.push_back(q);
+      }
+    points = next;
+  }
+  double l = 1e300;
+  Config fitted = base;
+  for (auto& pt : points) {
+    Config b = base;
+    for (auto& o : pt) apply_override(b, o);
+    double lp = 0;
+    Config f = with_params(b, fit(rows, p, b, -1, a.iterations, a.jobs, &lp));
+    std::string name;
+    for (auto& o : pt) name += o + " ";
+    if (!pt.empty()) std::fprintf(stderr, "grid %sloss %.5f\n", name.c_str(), lp);
+    if (lp < l) {
+      l = lp;
+      fitted = f;
+    }
+  }
+  auto sim = run_rows(rows, p, fitted, a.jobs);
   std::vector<double> loo(rows.size(), std::nan(""));
   if (a.leave_one_out)
     for (size_t i = 0; i < rows.size(); ++i) {
       if (!rows[i].fit) continue;
-      Config ci = with_params(base, fit(rows, p, fitted, int(i), a.iterations / 2, nullptr));
-      loo[i] = run_rows(rows, p, ci)[i];
-      std::fprintf(stderr, "left out %-34s predicted %.3f ms (measured %.3f)\n", rows[i].name.c_str(), loo[i], rows[i].ms);
+      Config ci = with_params(fitted, fit(rows, p, fitted, int(i), a.iterations / 2, a.jobs, nullptr));
+      loo[i] = run_rows(rows, p, ci, a.jobs)[i];
+      std::fprintf(stderr, "left out %-34s predicted %.3f ms (measured %.3f)\n", rows[i].name.c_str(), loo[i],
+                   rows[i].ms);
     }
   std::ostringstream md;
   md << "| row | measured ms | simulated ms | error | left out of the fit: simulated ms | error |\n";
@@ -233,9 +273,11 @@ int run_calibrate(const CalibrateArgs& a) {
   char buf[512];
   for (size_t i = 0; i < rows.size(); ++i) {
     double e = (sim[i] - rows[i].ms) / rows[i].ms * 100;
-    std::snprintf(buf, sizeof buf, "| %s | %.3f | %.3f | %+.1f%% |", rows[i].name.c_str(), rows[i].ms, sim[i], e);
+    std::snprintf(buf, sizeof buf, "| %s | %.3f | %.3f | %+.1f%% |", rows[i].name.c_str(), rows[i].ms, sim[i],
+                  e);
     md << buf;
-    if (std::isnan(loo[i])) md << " (not fitted) | |\n";
+    if (std::isnan(loo[i]))
+      md << " (not fitted) | |\n";
     else {
       std::snprintf(buf, sizeof buf, " %.3f | %+.1f%% |\n", loo[i], (loo[i] - rows[i].ms) / rows[i].ms * 100);
       md << buf;

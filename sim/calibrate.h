@@ -13,6 +13,9 @@ namespace uvmsim {
 struct CalibrateArgs {
   std::string measurements, config, out, report;
   int iterations = 300;
+  int jobs = 2;
+  // Structural choices searched exhaustively, each "key=v1,v2,..."; the continuous fit runs per point.
+  std::vector<std::string> grid;
   bool leave_one_out = false;
 };
 
@@ -23,14 +26,14 @@ struct MeasuredRow {
   bool host_init = false, write = false, prefetch = false, touch_back = false;
   std::string measure;  // first_touch | resident | prefetch | touch_back
   double ms = 0;
-  double rel_tolerance = 0;  // > 0: within this fraction
+  double rel_tolerance = 0;     // > 0: within this fraction
   double abs_tolerance_ms = 0;  // > 0: within this many ms
-  bool fit = true;           // used in the fit (resident rows only checked)
+  bool fit = true;              // used in the fit (resident rows only checked)
 };
 
 std::vector<MeasuredRow> load_measurements(const std::string& path);
 // Simulated value of every row under `c`, in ms.
-std::vector<double> simulate_rows(const std::vector<MeasuredRow>& rows, const Config& c);
+std::vector<double> simulate_rows(const std::vector<MeasuredRow>& rows, const Config& c, int jobs = 1);
 // The parameters the fit moves (config keys).
 std::vector<std::string> calibrated_keys();
 int run_calibrate(const CalibrateArgs& a);

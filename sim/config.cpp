@@ -27,13 +27,17 @@ std::vector<Field> fields(Config& c) {
   auto x = [&](const char* p, double* t, double lo, double hi, const char* unit, const char* d) {
     f.push_back({{p, "float", unit, d, lo, hi}, t});
   };
-  auto s = [&](const char* p, std::string* t, const char* d) { f.push_back({{p, "string", "", d, 0, 0}, t}); };
-  f.push_back({{"seed", "int", "", "seed of every random choice (none in the default model)", 0, kBig}, &c.seed});
+  auto s = [&](const char* p, std::string* t, const char* d) {
+    f.push_back({{p, "string", "", d, 0, 0}, t});
+  };
+  f.push_back(
+      {{"seed", "int", "", "seed of every random choice (none in the default model)", 0, kBig}, &c.seed});
   s("gpu.name", &c.gpu.name, "GPU name, for reports");
   i("gpu.sm_count", &c.gpu.sm_count, 1, 4096, "SMs", "streaming multiprocessors");
   i("gpu.memory_bytes", &c.gpu.memory_bytes, 2 << 20, kBig, "bytes", "GPU memory usable by managed data");
   x("gpu.memory_fraction", &c.gpu.memory_fraction, 0, 1000, "",
-    "if > 0, GPU memory = this fraction of the workload's footprint (distinct pages touched), overriding memory_bytes");
+    "if > 0, GPU memory = this fraction of the workload's footprint (distinct pages touched), overriding "
+    "memory_bytes");
   i("gpu.max_threads_per_sm", &c.gpu.max_threads_per_sm, 32, 65536, "threads", "resident threads per SM");
   i("gpu.max_ctas_per_sm", &c.gpu.max_ctas_per_sm, 1, 1024, "CTAs", "resident CTAs per SM");
   i("gpu.regs_per_sm", &c.gpu.regs_per_sm, 1024, 1 << 24, "registers", "registers per SM");
@@ -41,18 +45,24 @@ std::vector<Field> fields(Config& c) {
   i("gpu.sms_per_utlb", &c.gpu.sms_per_utlb, 1, 4096, "SMs", "SMs sharing one uTLB (a TPC on Hopper)");
   i("gpu.utlb_max_outstanding_faults", &c.gpu.utlb_max_outstanding_faults, 1, 1 << 20, "faults",
     "faults one uTLB may have outstanding before it stops issuing more until a replay");
-  i("gpu.fault_buffer_entries", &c.gpu.fault_buffer_entries, 1, 1 << 24, "entries", "replayable fault buffer capacity");
-  i("gpu.fault_latency_ns", &c.gpu.fault_latency_ns, 0, 1e9, "ns", "from a faulting access to its buffer entry");
-  i("gpu.fault_issue_ns", &c.gpu.fault_issue_ns, 0, 1e9, "ns", "spacing of successive fault entries of one uTLB");
+  i("gpu.fault_buffer_entries", &c.gpu.fault_buffer_entries, 1, 1 << 24, "entries",
+    "replayable fault buffer capacity");
+  i("gpu.fault_latency_ns", &c.gpu.fault_latency_ns, 0, 1e9, "ns",
+    "from a faulting access to its buffer entry");
+  i("gpu.fault_issue_ns", &c.gpu.fault_issue_ns, 0, 1e9, "ns",
+    "spacing of successive fault entries of one uTLB");
   i("gpu.zero_fill_bytes_per_s", &c.gpu.zero_fill_bytes_per_s, 1, kBig, "bytes/s", "copy-engine memset rate");
-  i("gpu.tlb_entries", &c.gpu.tlb_entries, 0, 1 << 20, "entries", "per-SM TLB entries of 2 MiB reach; 0 disables the TLB model");
+  i("gpu.tlb_entries", &c.gpu.tlb_entries, 0, 1 << 20, "entries",
+    "per-SM TLB entries of 2 MiB reach; 0 disables the TLB model");
   i("gpu.tlb_miss_ns", &c.gpu.tlb_miss_ns, 0, 1e9, "ns", "cost of a TLB miss on a resident page");
   i("pcie.htod_bytes_per_s", &c.pcie.htod_bytes_per_s, 1, kBig, "bytes/s", "host-to-device bandwidth");
   i("pcie.dtoh_bytes_per_s", &c.pcie.dtoh_bytes_per_s, 1, kBig, "bytes/s", "device-to-host bandwidth");
-  i("pcie.latency_ns", &c.pcie.latency_ns, 0, 1e9, "ns", "from the end of a transfer to its completion being seen");
+  i("pcie.latency_ns", &c.pcie.latency_ns, 0, 1e9, "ns",
+    "from the end of a transfer to its completion being seen");
   i("pcie.copy_setup_ns", &c.pcie.copy_setup_ns, 0, 1e9, "ns", "per copy pushed to a copy engine");
   i("pcie.copy_engines", &c.pcie.copy_engines, 1, 64, "engines", "copy engines per direction");
-  i("driver.fault_batch_count", &c.driver.fault_batch_count, 1, 1 << 20, "faults", "uvm_perf_fault_batch_count");
+  i("driver.fault_batch_count", &c.driver.fault_batch_count, 1, 1 << 20, "faults",
+    "uvm_perf_fault_batch_count");
   i("driver.fault_replay_update_put_ratio", &c.driver.fault_replay_update_put_ratio, 0, 100, "%",
     "uvm_perf_fault_replay_update_put_ratio (documented; the buffer model always sees PUT)");
   i("driver.fault_max_batches_per_service", &c.driver.fault_max_batches_per_service, 1, 1 << 20, "batches",
@@ -61,31 +71,40 @@ std::vector<Field> fields(Config& c) {
     "uvm_perf_fault_max_throttle_per_service");
   i("driver.fault_coalesce", &c.driver.fault_coalesce, 0, 1, "", "uvm_perf_fault_coalesce");
   i("driver.prefetch_threshold", &c.driver.prefetch_threshold, 1, 100, "%", "uvm_perf_prefetch_threshold");
-  i("driver.prefetch_min_faults", &c.driver.prefetch_min_faults, 1, 512, "faults", "uvm_perf_prefetch_min_faults");
-  i("driver.thrashing_threshold", &c.driver.thrashing_threshold, 1, 7, "events", "uvm_perf_thrashing_threshold");
+  i("driver.prefetch_min_faults", &c.driver.prefetch_min_faults, 1, 512, "faults",
+    "uvm_perf_prefetch_min_faults");
+  i("driver.thrashing_threshold", &c.driver.thrashing_threshold, 1, 7, "events",
+    "uvm_perf_thrashing_threshold");
   i("driver.thrashing_pin_threshold", &c.driver.thrashing_pin_threshold, 1, 100, "throttles",
     "uvm_perf_thrashing_pin_threshold");
-  i("driver.thrashing_lapse_usec", &c.driver.thrashing_lapse_usec, 1, 1e9, "us", "uvm_perf_thrashing_lapse_usec");
+  i("driver.thrashing_lapse_usec", &c.driver.thrashing_lapse_usec, 1, 1e9, "us",
+    "uvm_perf_thrashing_lapse_usec");
   i("driver.thrashing_nap", &c.driver.thrashing_nap, 1, 100, "lapses", "uvm_perf_thrashing_nap");
   i("driver.thrashing_epoch", &c.driver.thrashing_epoch, 1, 1e9, "lapses", "uvm_perf_thrashing_epoch");
   i("driver.thrashing_pin", &c.driver.thrashing_pin, 1, 1e9, "lapses", "uvm_perf_thrashing_pin");
-  i("driver.thrashing_max_resets", &c.driver.thrashing_max_resets, 0, 1e9, "resets", "uvm_perf_thrashing_max_resets");
-  i("driver.isr_latency_ns", &c.driver.isr_latency_ns, 0, 1e9, "ns", "from a fault entry to the bottom half running");
-  i("driver.batch_fixed_ns", &c.driver.batch_fixed_ns, 0, 1e9, "ns", "fixed cost of fetching and preprocessing a batch");
+  i("driver.thrashing_max_resets", &c.driver.thrashing_max_resets, 0, 1e9, "resets",
+    "uvm_perf_thrashing_max_resets");
+  i("driver.isr_latency_ns", &c.driver.isr_latency_ns, 0, 1e9, "ns",
+    "from a fault entry to the bottom half running");
+  i("driver.batch_fixed_ns", &c.driver.batch_fixed_ns, 0, 1e9, "ns",
+    "fixed cost of fetching and preprocessing a batch");
   i("driver.fault_ns", &c.driver.fault_ns, 0, 1e9, "ns", "per fault entry fetched");
   i("driver.va_block_ns", &c.driver.va_block_ns, 0, 1e9, "ns", "per VA block serviced in a batch");
   i("driver.page_ns", &c.driver.page_ns, 0, 1e9, "ns", "per page made resident on the fault path");
   i("driver.pte_ns", &c.driver.pte_ns, 0, 1e9, "ns", "per GPU page-table entry written");
-  i("driver.cpu_unmap_page_ns", &c.driver.cpu_unmap_page_ns, 0, 1e9, "ns", "per CPU mapping removed on migration");
+  i("driver.cpu_unmap_page_ns", &c.driver.cpu_unmap_page_ns, 0, 1e9, "ns",
+    "per CPU mapping removed on migration");
   i("driver.replay_ns", &c.driver.replay_ns, 0, 1e9, "ns", "issuing a replay and waiting for it");
-  i("driver.evict_chunk_ns", &c.driver.evict_chunk_ns, 0, 1e9, "ns", "fixed CPU cost of evicting one root chunk");
+  i("driver.evict_chunk_ns", &c.driver.evict_chunk_ns, 0, 1e9, "ns",
+    "fixed CPU cost of evicting one root chunk");
   i("driver.prefetch_op_block_ns", &c.driver.prefetch_op_block_ns, 0, 1e9, "ns",
     "cudaMemPrefetchAsync: CPU cost per VA block");
   i("driver.prefetch_op_page_ns", &c.driver.prefetch_op_page_ns, 0, 1e9, "ns",
     "cudaMemPrefetchAsync: CPU cost per page migrated");
   i("host.cpu_fault_ns", &c.host.cpu_fault_ns, 0, 1e9, "ns", "CPU fault on a GPU-resident page, fixed part");
   i("host.cpu_fault_page_ns", &c.host.cpu_fault_page_ns, 0, 1e9, "ns", "CPU fault, per page migrated back");
-  i("host.first_touch_page_ns", &c.host.first_touch_page_ns, 0, 1e9, "ns", "CPU populating a page resident nowhere");
+  i("host.first_touch_page_ns", &c.host.first_touch_page_ns, 0, 1e9, "ns",
+    "CPU populating a page resident nowhere");
   i("host.touch_page_ns", &c.host.touch_page_ns, 0, 1e9, "ns", "CPU touching a page it holds");
   s("policies.prefetch", &c.policies.prefetch, "prefetch policy (uvmsim policies lists them)");
   s("policies.eviction", &c.policies.eviction, "eviction policy");
@@ -106,7 +125,8 @@ void set_number(Field& f, double v, const std::string& origin) {
   };
   if (!std::isfinite(v)) bad("not a finite number");
   if (v < f.info.min || v > f.info.max)
-    bad("value " + json(v).dump() + " outside [" + json(f.info.min).dump() + ", " + json(f.info.max).dump() + "]");
+    bad("value " + json(v).dump() + " outside [" + json(f.info.min).dump() + ", " + json(f.info.max).dump() +
+        "]");
   if (f.info.type == "int") {
     if (v != std::floor(v)) bad("expected an integer, got " + json(v).dump());
     if (auto p = std::get_if<int64_t*>(&f.target)) **p = static_cast<int64_t>(v);
@@ -127,16 +147,19 @@ void set_value(Field& f, const json& v, const std::string& origin) {
   set_number(f, v.get<double>(), origin);
 }
 
-void walk(Config& c, std::vector<Field>& fs, const json& j, const std::string& prefix, const std::string& origin) {
+void walk(Config& c, std::vector<Field>& fs, const json& j, const std::string& prefix,
+          const std::string& origin) {
   for (auto it = j.begin(); it != j.end(); ++it) {
     std::string path = prefix.empty() ? it.key() : prefix + "." + it.key();
     if (path == "policy_params") {
       if (!it->is_object()) throw ConfigError(origin + ": config key 'policy_params': expected an object");
       for (auto p = it->begin(); p != it->end(); ++p) {
-        if (!p->is_object()) throw ConfigError(origin + ": config key 'policy_params." + p.key() + "': expected an object");
+        if (!p->is_object())
+          throw ConfigError(origin + ": config key 'policy_params." + p.key() + "': expected an object");
         for (auto q = p->begin(); q != p->end(); ++q) {
           if (!q->is_number())
-            throw ConfigError(origin + ": config key 'policy_params." + p.key() + "." + q.key() + "': expected a number");
+            throw ConfigError(origin + ": config key 'policy_params." + p.key() + "." + q.key() +
+                              "': expected a number");
           c.policy_params[p.key()][q.key()] = q->get<double>();
         }
       }
@@ -172,13 +195,13 @@ void apply_json(Config& c, const json& j, const std::string& origin) {
 
 void apply_override(Config& c, const std::string& assignment) {
   auto eq = assignment.find('=');
-  if (eq == std::string::npos || eq == 0)
-    throw ConfigError("--set '" + assignment + "': expected key=value");
+  if (eq == std::string::npos || eq == 0) throw ConfigError("--set '" + assignment + "': expected key=value");
   std::string key = assignment.substr(0, eq), value = assignment.substr(eq + 1);
   std::string origin = "--set " + assignment;
   if (key.rfind("policy_params.", 0) == 0) {
     auto dot = key.find('.', 14);
-    if (dot == std::string::npos) throw ConfigError(origin + ": expected policy_params.<policy>.<param>=<number>");
+    if (dot == std::string::npos)
+      throw ConfigError(origin + ": expected policy_params.<policy>.<param>=<number>");
     try {
       size_t used = 0;
       double v = std::stod(value, &used);

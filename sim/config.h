@@ -5,11 +5,10 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace uvmsim {
 
@@ -66,8 +65,8 @@ struct DriverConfig {
   int64_t batch_fixed_ns = 20000;
   int64_t fault_ns = 100;
   int64_t va_block_ns = 5000;
-  int64_t page_ns = 200;          // per page made resident by the fault path (allocate, populate, track)
-  int64_t pte_ns = 50;            // per GPU PTE written (2 MiB, 64 KiB or 4 KiB)
+  int64_t page_ns = 200;  // per page made resident by the fault path (allocate, populate, track)
+  int64_t pte_ns = 50;    // per GPU PTE written (2 MiB, 64 KiB or 4 KiB)
   int64_t cpu_unmap_page_ns = 100;
   int64_t replay_ns = 5000;
   int64_t evict_chunk_ns = 10000;
@@ -76,10 +75,10 @@ struct DriverConfig {
 };
 
 struct HostConfig {
-  int64_t cpu_fault_ns = 60000;      // CPU page fault on a GPU-resident page: fixed cost
-  int64_t cpu_fault_page_ns = 500;   // per page migrated back (unmap on the GPU, map on the CPU)
-  int64_t first_touch_page_ns = 250; // CPU populating a page resident nowhere
-  int64_t touch_page_ns = 5;         // CPU touching a page it already holds
+  int64_t cpu_fault_ns = 60000;       // CPU page fault on a GPU-resident page: fixed cost
+  int64_t cpu_fault_page_ns = 500;    // per page migrated back (unmap on the GPU, map on the CPU)
+  int64_t first_touch_page_ns = 250;  // CPU populating a page resident nowhere
+  int64_t touch_page_ns = 5;          // CPU touching a page it already holds
 };
 
 struct PolicyConfig {

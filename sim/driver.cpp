@@ -12,16 +12,12 @@ namespace {
 constexpr uint64_t kPage = trace::kPageBytes;
 }
 
-uint32_t Simulator::block_first(uint32_t b) const {
-  uint32_t lo = b * kPagesPerBlock;
-  while (lo < (b + 1) * kPagesPerBlock && !w_.page_valid[lo]) ++lo;
-  return lo - b * kPagesPerBlock;
-}
-
-uint32_t Simulator::block_end(uint32_t b) const {
-  uint32_t hi = (b + 1) * kPagesPerBlock;
-  while (hi > b * kPagesPerBlock && !w_.page_valid[hi - 1]) --hi;
-  return hi - b * kPagesPerBlock;
+void Simulator::set_loc(uint32_t p, Loc l) {
+  const uint32_t b = p / kPagesPerBlock, q = p % kPagesPerBlock;
+  gpu_mask_[b].set(q, l == kOnGpu);
+  cpu_mask_[b].set(q, l == kOnCpu);
+  loc_[p] = l;
+  gpu_ok_[p] = l == kOnGpu;
 }
 
 void Simulator::start_service() {
@@ -123,18 +119,19 @@ void Simulator::service_batch() {
     ++blocks;
     cpu += cfg_.driver.va_block_ns;
     if (nfault == 0) continue;
-    BlockMask resident, thrash;
-    uint32_t lo = block_first(b), hi = block_end(b);
-    for (uint32_t q = lo; q < hi; ++q) {
-      if (loc_[base + q] == kOnGpu) resident.set(q);
-      if (any_thrashing && thrashing_->is_thrashing(base + q)) thrash.set(q);
-    }
-    PrefetchView v{lo, hi, resident, faulted, thrash, !block_touched_[b], block_pref_gpu_[b] != 0, nfault};
-    BlockMask extra = prefetch_->prefetch(v);
-    BlockMask migrate = faulted | (extra & ~resident);
-    // Remote-mapped pages stay where they are.
-    for (uint32_t q = lo; q < hi; ++q)
-      if (migrate.test(q) && gpu_ok_[base + q] && loc_[base + q] != kOnGpu) migrate.reset(q);
+    BlockMask thrash;
+    if (any_thrashing)
+      valid_mask_[b].for_each([&](uint32_t q) {
+        if (thrashing_->is_thrashing(base + q)) thrash.set(q);
+      });
+    const BlockMask& resident = gpu_mask_[b];
+    PrefetchView v{lo_of(b), hi_of(b), resident, faulted, thrash, !block_touched_[b], block_pref_gpu_[b] != 0,
+                   nfault};
+    BlockMask migrate = faulted | (prefetch_->prefetch(v) & ~resident);
+    if (stats_.remote_maps > 0)  // remote-mapped pages stay where they are
+      migrate.for_each([&](uint32_t q) {
+        if (gpu_ok_[base + q] && loc_[base + q] != kOnGpu) migrate.reset(q);
+      });
     done = std::max(done, make_resident_gpu(b, migrate, faulted, false, cpu));
     if (after_block) {
       cpu = std::max(cpu, done) + cfg_.driver.replay_ns;
@@ -152,8 +149,8 @@ void Simulator::service_batch() {
   if (batch_log_) {
     uint64_t bytes_after = stats_.bytes_zero_filled;
     for (int c = 0; c < kCauseCount; ++c) bytes_after += stats_.bytes_htod[c] + stats_.bytes_dtoh[c];
-    *batch_log_ << t0 << ' ' << raw << ' ' << unique << ' ' << blocks << ' ' << (bytes_after - bytes_before) << ' '
-                << (end - t0) << '\n';
+    *batch_log_ << t0 << ' ' << raw << ' ' << unique << ' ' << blocks << ' ' << (bytes_after - bytes_before)
+                << ' ' << (end - t0) << '\n';
   }
   if (throttled) ++service_throttled_;
   ++service_batches_;
@@ -216,13 +213,11 @@ void Simulator::evict_one(int64_t& cpu, uint32_t pinned_block) {
   uint32_t victim = eviction_->pick_victim(
       [&](uint32_t c) { return chunk_block_[c] != kNoChunk && chunk_block_[c] != pinned_block; });
   if (victim == kNoChunk)
-    throw SimError("GPU memory of " + std::to_string(capacity_chunks_) +
-                   " root chunk(s) cannot hold the VA blocks one step needs: raise gpu.memory_bytes or memory_fraction");
+    throw SimError(
+        "GPU memory of " + std::to_string(capacity_chunks_) +
+        " root chunk(s) cannot hold the VA blocks one step needs: raise gpu.memory_bytes or memory_fraction");
   uint32_t vb = chunk_block_[victim];
-  BlockMask pages;
-  uint32_t base = vb * kPagesPerBlock;
-  for (uint32_t q = block_first(vb); q < block_end(vb); ++q)
-    if (loc_[base + q] == kOnGpu) pages.set(q);
+  BlockMask pages = gpu_mask_[vb];
   cpu += cfg_.driver.evict_chunk_ns;
   ++stats_.chunks_evicted;
   stats_.pages_evicted += pages.count();
@@ -231,7 +226,7 @@ void Simulator::evict_one(int64_t& cpu, uint32_t pinned_block) {
 }
 
 void Simulator::release_chunk_if_empty(uint32_t b) {
-  if (block_gpu_pages_[b] != 0 || block_chunk_[b] == kNoChunk) return;
+  if (gpu_mask_[b].any() || block_chunk_[b] == kNoChunk) return;
   uint32_t c = block_chunk_[b];
   eviction_->on_free(c);
   chunk_block_[c] = kNoChunk;
@@ -239,79 +234,83 @@ void Simulator::release_chunk_if_empty(uint32_t b) {
   free_chunks_.push_back(c);
 }
 
+namespace {
+// Walks `pages` in order and calls copy(first, count, key) once per run of consecutive pages with the
+// same key(page): one copy per contiguous run of one source and cause, as the driver pushes them.
+template <typename Key, typename Copy>
+void for_each_run(const BlockMask& pages, Key&& key, Copy&& copy) {
+  uint32_t start = 0, len = 0;
+  uint8_t k = 0;
+  pages.for_each([&](uint32_t q) {
+    uint8_t kq = key(q);
+    if (len > 0 && (kq != k || start + len != q)) {
+      copy(start, len, k);
+      len = 0;
+    }
+    if (len == 0) {
+      start = q;
+      k = kq;
+    }
+    ++len;
+  });
+  if (len > 0) copy(start, len, k);
+}
+}  // namespace
+
 // Makes `pages` of block b resident on the GPU: a chunk (evicting if needed), zero-fill for pages resident
 // nowhere, one HtoD copy per contiguous run of one cause for pages on the CPU, CPU unmap, GPU map with the
 // largest PTEs that fit. Advances the servicing CPU time; returns when the copies are complete.
 int64_t Simulator::make_resident_gpu(uint32_t b, const BlockMask& pages, const BlockMask& faulted, bool user,
                                      int64_t& cpu) {
-  if (pages.none()) return cpu;
+  const BlockMask todo = pages & valid_mask_[b] & ~gpu_mask_[b];
+  if (todo.none()) return cpu;
   const uint32_t base = b * kPagesPerBlock;
   bool fresh = ensure_chunk(b, cpu, b);
   if (!fresh) eviction_->on_resident_again(block_chunk_[b], cpu);
   int64_t done = cpu;
-  uint32_t lo = block_first(b), hi = block_end(b);
-  uint32_t moved = 0, from_cpu = 0;
-  uint32_t run_start = 0, run_len = 0;
-  uint8_t run_src = 0, run_cause = 0;
-  auto flush = [&]() {
-    if (run_len == 0) return;
-    uint64_t bytes = uint64_t{run_len} * kPage;
-    if (run_src == kOnCpu) {
+  const BlockMask from_cpu = todo & cpu_mask_[b];
+  // key: bit 0 = source is the CPU, bits 1.. = cause
+  auto key = [&](uint32_t q) -> uint8_t {
+    uint8_t cause = user ? kCauseUser : faulted.test(q) ? kCauseCoherence : kCausePrefetch;
+    return uint8_t(cause << 1 | (from_cpu.test(q) ? 1 : 0));
+  };
+  for_each_run(todo, key, [&](uint32_t, uint32_t len, uint8_t k) {
+    uint64_t bytes = uint64_t{len} * kPage;
+    if (k & 1) {
       done = std::max(done, pcie_.copy(Dir::kHtoD, bytes, cpu));
-      stats_.bytes_htod[run_cause] += bytes;
+      stats_.bytes_htod[k >> 1] += bytes;
     } else {
-      done = std::max(done, cpu + int64_t(bytes * 1000000000ull / uint64_t(cfg_.gpu.zero_fill_bytes_per_s)));
+      done = std::max(done, cpu + mul_div_ceil(bytes, 1000000000u, uint64_t(cfg_.gpu.zero_fill_bytes_per_s)));
       stats_.bytes_zero_filled += bytes;
     }
-    run_len = 0;
-  };
-  for (uint32_t q = lo; q < hi; ++q) {
-    uint32_t p = base + q;
-    if (!pages.test(q) || loc_[p] == kOnGpu) {
-      flush();
-      continue;
-    }
-    uint8_t src = loc_[p];
-    uint8_t cause = user ? kCauseUser : faulted.test(q) ? kCauseCoherence : kCausePrefetch;
-    if (run_len > 0 && (src != run_src || cause != run_cause || run_start + run_len != q)) flush();
-    if (run_len == 0) {
-      run_start = q;
-      run_src = src;
-      run_cause = cause;
-    }
-    ++run_len;
-    ++moved;
-    if (src == kOnCpu) {
-      ++from_cpu;
-      thrashing_->on_migration(p, Processor::kGpu, cpu);
-    }
-    if (!user) (faulted.test(q) ? stats_.pages_faulted_in : stats_.pages_prefetched) += 1;
-    loc_[p] = kOnGpu;
-    gpu_ok_[p] = 1;
+  });
+  from_cpu.for_each([&](uint32_t q) { thrashing_->on_migration(base + q, Processor::kGpu, cpu); });
+  todo.for_each([&](uint32_t q) { set_loc(base + q, kOnGpu); });
+  const uint32_t moved = todo.count(), nfaulted = (todo & faulted).count();
+  if (!user) {
+    stats_.pages_faulted_in += nfaulted;
+    stats_.pages_prefetched += moved - nfaulted;
   }
-  flush();
-  block_gpu_pages_[b] = uint16_t(block_gpu_pages_[b] + moved);
   block_touched_[b] = 1;
   // Page-table entries: one 2 MiB PTE if the whole block is resident, else a 64 KiB PTE per fully resident
   // big page and 4 KiB PTEs for the rest of the pages just mapped.
   uint64_t ptes = 0;
-  if (block_gpu_pages_[b] == hi - lo) {
+  if (gpu_mask_[b] == valid_mask_[b]) {
     ptes = 1;
   } else {
-    for (uint32_t big = lo - lo % kPagesPerBigPage; big < hi; big += kPagesPerBigPage) {
-      uint32_t new_here = 0, resident_here = 0, valid_here = 0;
-      for (uint32_t q = std::max(big, lo); q < std::min(big + kPagesPerBigPage, hi); ++q) {
-        ++valid_here;
-        resident_here += loc_[base + q] == kOnGpu;
-        new_here += pages.test(q);
+    for (int i = 0; i < 8; ++i)
+      for (int g = 0; g < 4; ++g) {
+        uint64_t sh = 16 * uint64_t(g);
+        uint64_t t = (todo.w[i] >> sh) & 0xffff;
+        if (!t) continue;
+        bool full = ((gpu_mask_[b].w[i] >> sh) & 0xffff) == ((valid_mask_[b].w[i] >> sh) & 0xffff);
+        ptes += full ? 1 : uint64_t(std::popcount(t));
       }
-      if (new_here) ptes += resident_here == valid_here ? 1 : new_here;
-    }
   }
   if (user) {
     cpu += cfg_.driver.prefetch_op_page_ns * int64_t(moved);
   } else {
-    cpu += cfg_.driver.page_ns * int64_t(moved) + cfg_.driver.cpu_unmap_page_ns * int64_t(from_cpu);
+    cpu += cfg_.driver.page_ns * int64_t(moved) + cfg_.driver.cpu_unmap_page_ns * int64_t(from_cpu.count());
   }
   cpu += cfg_.driver.pte_ns * int64_t(ptes);
   return done;
@@ -322,37 +321,19 @@ int64_t Simulator::make_resident_gpu(uint32_t b, const BlockMask& pages, const B
 int64_t Simulator::move_to_cpu(uint32_t b, const BlockMask& pages, const BlockMask& faulted, uint8_t cause,
                                int64_t t) {
   const uint32_t base = b * kPagesPerBlock;
+  const BlockMask todo = pages & gpu_mask_[b];
   int64_t done = t;
-  uint32_t lo = block_first(b), hi = block_end(b);
-  uint32_t run_len = 0, run_start = 0, moved = 0;
-  uint8_t run_cause = 0;
-  auto flush = [&]() {
-    if (run_len == 0) return;
-    uint64_t bytes = uint64_t{run_len} * kPage;
-    done = std::max(done, pcie_.copy(Dir::kDtoH, bytes, t));
-    stats_.bytes_dtoh[run_cause] += bytes;
-    run_len = 0;
-  };
-  for (uint32_t q = lo; q < hi; ++q) {
-    uint32_t p = base + q;
-    if (!pages.test(q) || loc_[p] != kOnGpu) {
-      flush();
-      continue;
-    }
-    uint8_t c = faulted.test(q) ? uint8_t(kCauseCoherence) : cause;
-    if (run_len > 0 && (c != run_cause || run_start + run_len != q)) flush();
-    if (run_len == 0) {
-      run_start = q;
-      run_cause = c;
-    }
-    ++run_len;
-    ++moved;
-    loc_[p] = kOnCpu;
-    gpu_ok_[p] = 0;
-    if (cause != kCauseEviction) thrashing_->on_migration(p, Processor::kCpu, t);
-  }
-  flush();
-  block_gpu_pages_[b] = uint16_t(block_gpu_pages_[b] - moved);
+  for_each_run(
+      todo, [&](uint32_t q) { return faulted.test(q) ? uint8_t(kCauseCoherence) : cause; },
+      [&](uint32_t, uint32_t len, uint8_t c) {
+        uint64_t bytes = uint64_t{len} * kPage;
+        done = std::max(done, pcie_.copy(Dir::kDtoH, bytes, t));
+        stats_.bytes_dtoh[c] += bytes;
+      });
+  todo.for_each([&](uint32_t q) {
+    set_loc(base + q, kOnCpu);
+    if (cause != kCauseEviction) thrashing_->on_migration(base + q, Processor::kCpu, t);
+  });
   release_chunk_if_empty(b);
   return done;
 }
@@ -368,7 +349,7 @@ int64_t Simulator::host_access(uint32_t op, int64_t t) {
         break;
       case kNowhere:
         t += cfg_.host.first_touch_page_ns;
-        loc_[p] = kOnCpu;
+        set_loc(p, kOnCpu);
         block_touched_[p / kPagesPerBlock] = 1;
         break;
       default:
@@ -393,15 +374,10 @@ int64_t Simulator::cpu_fault(uint32_t p, int64_t t) {
       return t;
     }
   }
-  BlockMask on_cpu, on_gpu, faulted, thrash;
-  uint32_t lo = block_first(b), hi = block_end(b);
-  for (uint32_t q = lo; q < hi; ++q) {
-    on_cpu.set(q, loc_[base + q] == kOnCpu);
-    on_gpu.set(q, loc_[base + q] == kOnGpu);
-  }
+  BlockMask faulted, thrash;
   faulted.set(p - base);
-  PrefetchView v{lo, hi, on_cpu, faulted, thrash, false, block_pref_gpu_[b] == 0, 1};
-  BlockMask mask = (faulted | prefetch_->prefetch(v)) & on_gpu;
+  PrefetchView v{lo_of(b), hi_of(b), cpu_mask_[b], faulted, thrash, false, block_pref_gpu_[b] == 0, 1};
+  BlockMask mask = (faulted | prefetch_->prefetch(v)) & gpu_mask_[b];
   int64_t done = move_to_cpu(b, mask, faulted, kCausePrefetch, t);
   stats_.cpu_fault_pages += mask.count();
   t += cfg_.host.cpu_fault_page_ns * int64_t(mask.count());
@@ -415,10 +391,9 @@ int64_t Simulator::prefetch_op(uint32_t op, int64_t t) {
   for (uint32_t b = r.page / kPagesPerBlock; b <= (r.page + r.count - 1) / kPagesPerBlock; ++b) {
     cpu += cfg_.driver.prefetch_op_block_ns;
     const uint32_t base = b * kPagesPerBlock;
-    BlockMask mask;
-    uint32_t lo = std::max(block_first(b) + base, r.page), hi = std::min(block_end(b) + base, r.page + r.count);
-    for (uint32_t p = lo; p < hi; ++p)
-      if ((loc_[p] == kOnGpu) != to_gpu) mask.set(p - base);
+    uint32_t lo = std::max(base, r.page) - base,
+             hi = std::min(base + kPagesPerBlock, r.page + r.count) - base;
+    BlockMask mask = BlockMask::range(lo, hi) & valid_mask_[b] & (to_gpu ? ~gpu_mask_[b] : gpu_mask_[b]);
     if (mask.none()) continue;
     if (to_gpu) {
       done = std::max(done, make_resident_gpu(b, mask, BlockMask{}, true, cpu));
@@ -433,14 +408,11 @@ int64_t Simulator::prefetch_op(uint32_t op, int64_t t) {
 void Simulator::free_allocation(uint32_t a) {
   uint32_t first = w_.alloc_first[a], n = w_.alloc_pages[a];
   for (uint32_t p = first; p < first + n; ++p) {
-    if (loc_[p] == kOnGpu) {
-      stats_.bytes_freed_on_gpu += kPage;
-      --block_gpu_pages_[p / kPagesPerBlock];
-    }
-    loc_[p] = kNowhere;
-    gpu_ok_[p] = 0;
+    if (loc_[p] == kOnGpu) stats_.bytes_freed_on_gpu += kPage;
+    set_loc(p, kNowhere);
   }
-  for (uint32_t b = first / kPagesPerBlock; b <= (first + n - 1) / kPagesPerBlock; ++b) release_chunk_if_empty(b);
+  for (uint32_t b = first / kPagesPerBlock; b <= (first + n - 1) / kPagesPerBlock; ++b)
+    release_chunk_if_empty(b);
 }
 
 }  // namespace uvmsim

@@ -32,7 +32,8 @@ void list_policies(const char* kind) {
   for (auto& [name, e] : Reg::instance().entries()) {
     std::cout << std::left << std::setw(12) << kind << std::setw(14) << name << e.description << "\n";
     for (auto& p : e.params)
-      std::cout << std::setw(26) << "" << "param " << p.name << " = " << p.default_value << ": " << p.description << "\n";
+      std::cout << std::setw(26) << ""
+                << "param " << p.name << " = " << p.default_value << ": " << p.description << "\n";
   }
 }
 
@@ -57,17 +58,18 @@ int cmd_run(const std::string& trace_path, const std::string& config, const std:
   write_file_atomic(out + "/config.json", to_json(c).dump(2) + "\n");
   write_file_atomic(out + "/stats.json", j.dump(2) + "\n");
   const Stats& s = r.stats;
-  std::printf("simulated %.3f ms: %llu faults in %llu batches (%.1f per batch), %.1f MiB HtoD, %.1f MiB DtoH%s\n",
-              double(s.sim_time_ns) / 1e6, (unsigned long long)s.faults_fetched, (unsigned long long)s.batches,
-              s.faults_per_batch.mean(),
-              double(s.bytes_htod[0] + s.bytes_htod[1] + s.bytes_htod[2]) / (1 << 20),
-              double(s.bytes_dtoh[0] + s.bytes_dtoh[1] + s.bytes_dtoh[2] + s.bytes_dtoh[3]) / (1 << 20),
-              check ? "; audit passed" : "");
+  std::printf(
+      "simulated %.3f ms: %llu faults in %llu batches (%.1f per batch), %.1f MiB HtoD, %.1f MiB DtoH%s\n",
+      double(s.sim_time_ns) / 1e6, (unsigned long long)s.faults_fetched, (unsigned long long)s.batches,
+      s.faults_per_batch.mean(), double(s.bytes_htod[0] + s.bytes_htod[1] + s.bytes_htod[2]) / (1 << 20),
+      double(s.bytes_dtoh[0] + s.bytes_dtoh[1] + s.bytes_dtoh[2] + s.bytes_dtoh[3]) / (1 << 20),
+      check ? "; audit passed" : "");
   return 0;
 }
 
 // The main job: the micro-workloads at 100%, 75% and 50% of their footprint under the default driver.
-int cmd_micro_table(const std::string& config, const std::vector<std::string>& sets, const std::string& bytes_text) {
+int cmd_micro_table(const std::string& config, const std::vector<std::string>& sets,
+                    const std::string& bytes_text) {
   uint64_t bytes = parse_bytes(bytes_text);
   std::printf("%-8s %9s %6s %11s %11s %9s %8s %9s %10s %10s %8s\n", "pattern", "size", "memory", "touch_ms",
               "again_ms", "faults", "batches", "f/batch", "HtoD_MiB", "DtoH_MiB", "evicted");
@@ -85,13 +87,15 @@ int cmd_micro_table(const std::string& config, const std::vector<std::string>& s
       auto dur = [&](size_t k) { return double(s.kernels[k].end_ns - s.kernels[k].start_ns) / 1e6; };
       std::printf("%-8s %6lluMiB %5.0f%% %11.3f %11.3f %9llu %8llu %9.1f %10.1f %10.1f %8llu\n",
                   random ? "random" : "seq", (unsigned long long)(bytes >> 20), frac * 100, dur(0), dur(1),
-                  (unsigned long long)s.faults_fetched, (unsigned long long)s.batches, s.faults_per_batch.mean(),
+                  (unsigned long long)s.faults_fetched, (unsigned long long)s.batches,
+                  s.faults_per_batch.mean(),
                   double(s.bytes_htod[0] + s.bytes_htod[1] + s.bytes_htod[2]) / (1 << 20),
                   double(s.bytes_dtoh[3]) / (1 << 20), (unsigned long long)s.chunks_evicted);
     }
   }
-  std::printf("(touch: GPU first touch after CPU initialisation; again: the same kernel a second time; every run\n"
-              " passed the conservation audit)\n");
+  std::printf(
+      "(touch: GPU first touch after CPU initialisation; again: the same kernel a second time; every run\n"
+      " passed the conservation audit)\n");
   return 0;
 }
 
@@ -154,9 +158,12 @@ int main(int argc, char** argv) {
   calib->add_option("--measurements", cal.measurements, "measured rows (JSON)")->required();
   calib->add_option("--config", cal.config, "starting config")->required();
   calib->add_option("--out", cal.out, "fitted config to write");
-  calib->add_option("--report", cal.report, "markdown report with measured, simulated, error and leave-one-out");
+  calib->add_option("--report", cal.report,
+                    "markdown report with measured, simulated, error and leave-one-out");
   calib->add_option("--iterations", cal.iterations, "optimiser iterations per fit");
   calib->add_flag("--leave-one-out", cal.leave_one_out, "also refit without each row and predict it");
+  calib->add_option("--jobs", cal.jobs, "threads simulating rows in parallel");
+  calib->add_option("--grid", cal.grid, "structural key searched exhaustively: key=v1,v2,... (repeatable)");
 
   try {
     app.parse(argc, argv);
@@ -166,7 +173,8 @@ int main(int argc, char** argv) {
   try {
     if (run->parsed()) return cmd_run(trace_path, config, sets, out, batch_log, check);
     if (gen->parsed()) {
-      if (!models.empty()) throw std::invalid_argument("--models: model-mix generation is not available yet (workloads issue)");
+      if (!models.empty())
+        throw std::invalid_argument("--models: model-mix generation is not available yet (workloads issue)");
       spec.random = pattern == "random";
       spec.bytes = parse_bytes(bytes_text);
       trace::write_trace(generate_micro(spec), gen_out);
@@ -191,7 +199,8 @@ int main(int argc, char** argv) {
       for (auto& k : config_schema())
         std::cout << std::left << std::setw(44) << k.path << std::setw(7) << k.type << std::setw(9) << k.unit
                   << k.description << "\n";
-      std::cout << std::setw(44) << "policy_params.<policy>.<param>" << std::setw(7) << "float" << std::setw(9) << ""
+      std::cout << std::setw(44) << "policy_params.<policy>.<param>" << std::setw(7) << "float"
+                << std::setw(9) << ""
                 << "a selected policy's own parameter (see uvmsim policies)\n";
       return 0;
     }

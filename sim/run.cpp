@@ -1,8 +1,9 @@
 #include "sim/run.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 #include "sim/version.h"
 
@@ -27,7 +28,8 @@ RunResult simulate(const Workload& w, const Config& c, bool check, std::ostream*
 nlohmann::json result_json(const Workload& w, const Config& c, const Stats& s) {
   nlohmann::json j;
   j["program"] = {{"name", "uvmsim"}, {"version", kVersion}};
-  j["trace"] = {{"hash", w.hash}, {"producer", trace::to_string(w.trace.header.producer)},
+  j["trace"] = {{"hash", w.hash},
+                {"producer", trace::to_string(w.trace.header.producer)},
                 {"command", w.trace.header.command}};
   j["config"] = to_json(c);
   j["stats"] = stats_to_json(s);

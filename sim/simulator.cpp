@@ -17,8 +17,8 @@ auto make_policy(const char* kind, const std::string& name, const Config& c, Arg
   if (!e) {
     std::string known;
     for (auto& n : Reg::instance().names()) known += " " + n;
-    throw ConfigError(std::string("config key 'policies.") + kind + "': unknown policy '" + name + "' (known:" +
-                      known + ")");
+    throw ConfigError(std::string("config key 'policies.") + kind + "': unknown policy '" + name +
+                      "' (known:" + known + ")");
   }
   std::map<std::string, double> given;
   if (auto it = c.policy_params.find(name); it != c.policy_params.end()) given = it->second;
@@ -33,15 +33,15 @@ auto make_policy(const char* kind, const std::string& name, const Config& c, Arg
 
 Simulator::Simulator(const Workload& w, const Config& c) : w_(w), cfg_(c), pcie_(c.pcie) {
   for (auto& [name, params] : cfg_.policy_params) {
-    bool used = name == cfg_.policies.prefetch || name == cfg_.policies.eviction || name == cfg_.policies.replay ||
-                name == cfg_.policies.thrashing;
+    bool used = name == cfg_.policies.prefetch || name == cfg_.policies.eviction ||
+                name == cfg_.policies.replay || name == cfg_.policies.thrashing;
     if (!used) throw ConfigError("config key 'policy_params." + name + "': no selected policy has that name");
   }
   const uint64_t chunk_bytes = uint64_t{kPagesPerBlock} * trace::kPageBytes;
   uint64_t footprint = w.footprint_pages * trace::kPageBytes;
   if (cfg_.gpu.memory_fraction > 0) {
-    capacity_chunks_ = uint32_t(std::max<double>(1.0, std::ceil(cfg_.gpu.memory_fraction * double(footprint) /
-                                                                double(chunk_bytes) - 1e-9)));
+    capacity_chunks_ = uint32_t(std::max<double>(
+        1.0, std::ceil(cfg_.gpu.memory_fraction * double(footprint) / double(chunk_bytes) - 1e-9)));
   } else {
     capacity_chunks_ = uint32_t(std::min<uint64_t>(uint64_t(cfg_.gpu.memory_bytes) / chunk_bytes, 1u << 30));
   }
@@ -51,14 +51,29 @@ Simulator::Simulator(const Workload& w, const Config& c) : w_(w), cfg_(c), pcie_
 
   prefetch_ = make_policy<PrefetchRegistry>("prefetch", cfg_.policies.prefetch, cfg_, cfg_.driver);
   uint32_t tracked_chunks = std::min<uint32_t>(capacity_chunks_, w.blocks + 1);
-  eviction_ = make_policy<EvictionRegistry>("eviction", cfg_.policies.eviction, cfg_, std::max(tracked_chunks, 1u));
+  eviction_ =
+      make_policy<EvictionRegistry>("eviction", cfg_.policies.eviction, cfg_, std::max(tracked_chunks, 1u));
   replay_ = make_policy<ReplayRegistry>("replay", cfg_.policies.replay, cfg_);
-  thrashing_ = make_policy<ThrashingRegistry>("thrashing", cfg_.policies.thrashing, cfg_, cfg_.driver, w.pages);
+  thrashing_ =
+      make_policy<ThrashingRegistry>("thrashing", cfg_.policies.thrashing, cfg_, cfg_.driver, w.pages);
 
   loc_.assign(w.pages, kNowhere);
   gpu_ok_.assign(w.pages, 0);
   block_chunk_.assign(w.blocks, kNoChunk);
-  block_gpu_pages_.assign(w.blocks, 0);
+  gpu_mask_.assign(w.blocks, BlockMask{});
+  cpu_mask_.assign(w.blocks, BlockMask{});
+  valid_mask_.assign(w.blocks, BlockMask{});
+  for (uint32_t p = 0; p < w.pages; ++p)
+    if (w.page_valid[p]) valid_mask_[p / kPagesPerBlock].set(p % kPagesPerBlock);
+  block_lo_.assign(w.blocks, 0);
+  block_hi_.assign(w.blocks, 0);
+  for (uint32_t b = 0; b < w.blocks; ++b) {
+    uint32_t lo = 0, hi = kPagesPerBlock;
+    while (lo < hi && !valid_mask_[b].test(lo)) ++lo;
+    while (hi > lo && !valid_mask_[b].test(hi - 1)) --hi;
+    block_lo_[b] = uint16_t(lo);
+    block_hi_[b] = uint16_t(hi);
+  }
   block_pref_gpu_.assign(w.blocks, 0);
   block_touched_.assign(w.blocks, 0);
   // Only as many chunks as there are blocks can ever be used: track no more.
@@ -132,7 +147,9 @@ void Simulator::run() {
   stats_.throttles = tc.throttles;
   stats_.pins = tc.pins;
   for (auto& h : hosts_)
-    if (!h.done) throw SimError("deadlock: the host of a process never finished its ops (an event wait that is never recorded?)");
+    if (!h.done)
+      throw SimError(
+          "deadlock: the host of a process never finished its ops (an event wait that is never recorded?)");
   if (ctas_done_ != ctas_launched_) throw SimError("simulation ended with CTAs still running");
 }
 
@@ -174,8 +191,10 @@ void Simulator::launch_kernel(uint32_t kernel, uint32_t stream) {
   rk.threads = uint32_t(k.threads_per_cta());
   rk.regs = k.regs_per_thread * rk.threads;
   rk.smem = k.smem_bytes;
-  if (rk.threads > cfg_.gpu.max_threads_per_sm || rk.regs > cfg_.gpu.regs_per_sm || rk.smem > cfg_.gpu.smem_per_sm_bytes)
-    throw SimError("kernel " + std::to_string(kernel) + " (" + k.name + ") does not fit on one SM of the configured GPU");
+  if (rk.threads > cfg_.gpu.max_threads_per_sm || rk.regs > cfg_.gpu.regs_per_sm ||
+      rk.smem > cfg_.gpu.smem_per_sm_bytes)
+    throw SimError("kernel " + std::to_string(kernel) + " (" + k.name +
+                   ") does not fit on one SM of the configured GPU");
   stats_.kernels[kernel].start_ns = now_;
   ctas_launched_ += rk.count;
   running_.push_back(rk);
@@ -273,9 +292,10 @@ void Simulator::raise_fault(uint32_t page, uint8_t kind, uint32_t utlb, bool* bl
   }
 }
 
-// The CTA issues its current group of accesses (all points at the same moment of its run). Accesses to
-// pages without a valid GPU mapping fault; the CTA then stalls until a replay and re-issues from the
-// first access not known complete.
+// The CTA issues its current group of accesses (all points at the same moment of its run). Each access
+// completes on its own, as each thread's does: an access to a page with a valid GPU mapping completes; one
+// to a page without faults. The CTA stalls until a replay, then re-issues only the accesses not yet
+// complete, so a page evicted after its access completed is not needed again for that access.
 void Simulator::cta_step(uint32_t slot) {
   CtaSlot& c = slots_[slot];
   c.stalled = false;
@@ -286,10 +306,12 @@ void Simulator::cta_step(uint32_t slot) {
   bool faulted = false, blocked = false;
   int64_t extra = 0;
   const bool tlb_on = !tlb_.empty();
+  uint64_t index = c.resume_index;  // access index within the group
   for (uint64_t i = c.resume; i < group_end && !blocked; ++i) {
     const DenseRange& r = w_.ranges[w_.points[i].range];
     uint32_t off = i == c.resume ? c.resume_off : 0;
-    for (uint32_t p = r.page + off; p < r.page + r.count; ++p) {
+    for (uint32_t p = r.page + off; p < r.page + r.count; ++p, ++index) {
+      if (c.tracking && (c.done[index >> 6] >> (index & 63) & 1)) continue;
       if (gpu_ok_[p]) {
         if (tlb_on) {
           uint32_t tag = p / kPagesPerBlock + 1;
@@ -300,12 +322,22 @@ void Simulator::cta_step(uint32_t slot) {
             extra += cfg_.gpu.tlb_miss_ns;
           }
         }
+        if (faulted) c.done[index >> 6] |= uint64_t{1} << (index & 63);
         continue;
       }
       if (!faulted) {
         faulted = true;
+        if (!c.tracking) {
+          // First stall in this group: every access before this one completed.
+          uint64_t total = 0;
+          for (uint64_t j = c.pos; j < group_end; ++j) total += w_.ranges[w_.points[j].range].count;
+          c.done.assign((total + 63) / 64, 0);
+          for (uint64_t k = 0; k < index; ++k) c.done[k >> 6] |= uint64_t{1} << (k & 63);
+          c.tracking = true;
+        }
         c.resume = i;
         c.resume_off = p - r.page;
+        c.resume_index = index;
       }
       ++stats_.kernels[c.kernel].faults;
       raise_fault(p, r.kind, utlb, &blocked);
@@ -327,13 +359,16 @@ void Simulator::cta_step(uint32_t slot) {
   }
   c.pos = c.resume = group_end;
   c.resume_off = 0;
+  c.resume_index = 0;
+  c.tracking = false;
   schedule_next_point(slot, extra);
 }
 
 void Simulator::cta_done(uint32_t slot) {
   CtaSlot& c = slots_[slot];
   Sm& sm = sms_[c.sm];
-  auto it = std::find_if(running_.begin(), running_.end(), [&](const RunningKernel& r) { return r.kernel == c.kernel; });
+  auto it = std::find_if(running_.begin(), running_.end(),
+                         [&](const RunningKernel& r) { return r.kernel == c.kernel; });
   sm.ctas -= 1;
   sm.threads -= it->threads;
   sm.regs -= it->regs;
@@ -367,7 +402,8 @@ void Simulator::host_continue(uint32_t process, int64_t at) {
     h.done = true;
     return;
   }
-  q_.push(at + std::max<int64_t>(0, w_.trace.ops[h.ops[h.cursor]].host_gap_ns), kPrioHost, kEvHostIssue, process);
+  q_.push(at + std::max<int64_t>(0, w_.trace.ops[h.ops[h.cursor]].host_gap_ns), kPrioHost, kEvHostIssue,
+          process);
 }
 
 void Simulator::host_issue(uint32_t process) {
@@ -417,8 +453,9 @@ void Simulator::host_issue(uint32_t process) {
 void Simulator::host_check_wait(uint32_t process) {
   Host& h = hosts_[process];
   if (h.wait == Host::kNone || h.done) return;
-  bool ok = h.wait == Host::kAllStreams ? streams_idle(process)
-                                        : (!streams_[h.wait_stream].busy && streams_[h.wait_stream].queue.empty());
+  bool ok = h.wait == Host::kAllStreams
+                ? streams_idle(process)
+                : (!streams_[h.wait_stream].busy && streams_[h.wait_stream].queue.empty());
   if (!ok) return;
   h.wait = Host::kNone;
   uint32_t op = h.ops[h.cursor];

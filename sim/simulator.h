@@ -45,7 +45,15 @@ class Simulator {
 
  private:
   enum Loc : uint8_t { kNowhere = 0, kOnCpu = 1, kOnGpu = 2 };
-  enum EventType : uint8_t { kEvCtaStep, kEvCtaDone, kEvInterrupt, kEvBatch, kEvReplay, kEvHostIssue, kEvStreamDone };
+  enum EventType : uint8_t {
+    kEvCtaStep,
+    kEvCtaDone,
+    kEvInterrupt,
+    kEvBatch,
+    kEvReplay,
+    kEvHostIssue,
+    kEvStreamDone
+  };
   enum Prio : uint8_t { kPrioReplay = 0, kPrioDriver = 1, kPrioCta = 2, kPrioHost = 3 };
 
   struct Sm {
@@ -55,10 +63,13 @@ class Simulator {
   struct CtaSlot {
     uint32_t kernel = 0, sm = 0;
     uint64_t cta = 0;
-    uint64_t pos = 0, end = 0;      // current point and end of the CTA's points
-    uint64_t resume = 0;            // first point of the current group not yet known complete
-    uint32_t resume_off = 0;        // page offset in that point's range
-    int64_t progress_ns = 0;        // compute done so far
+    uint64_t pos = 0, end = 0;  // current point and end of the CTA's points
+    uint64_t resume = 0;          // first point of the current group with an access not yet complete
+    uint32_t resume_off = 0;      // page offset in that point's range
+    uint64_t resume_index = 0;    // index of that access among the group's accesses
+    std::vector<uint64_t> done;   // while stalled: one bit per access of the group, set once complete
+    bool tracking = false;        // `done` is in use for the current group
+    int64_t progress_ns = 0;    // compute done so far
     bool stalled = false;
     bool live = false;
   };
@@ -114,11 +125,13 @@ class Simulator {
   bool ensure_chunk(uint32_t block, int64_t& cpu, uint32_t pinned_block);
   int64_t make_resident_gpu(uint32_t block, const BlockMask& pages, const BlockMask& faulted, bool user,
                             int64_t& cpu);
-  int64_t move_to_cpu(uint32_t block, const BlockMask& pages, const BlockMask& faulted, uint8_t cause, int64_t t);
+  int64_t move_to_cpu(uint32_t block, const BlockMask& pages, const BlockMask& faulted, uint8_t cause,
+                      int64_t t);
   void evict_one(int64_t& cpu, uint32_t pinned_block);
   void release_chunk_if_empty(uint32_t block);
-  uint32_t block_first(uint32_t block) const;
-  uint32_t block_end(uint32_t block) const;
+  void set_loc(uint32_t page, Loc l);
+  uint32_t lo_of(uint32_t block) const { return block_lo_[block]; }
+  uint32_t hi_of(uint32_t block) const { return block_hi_[block]; }
   // Host and streams.
   void host_issue(uint32_t process);
   void host_continue(uint32_t process, int64_t at);
@@ -146,9 +159,12 @@ class Simulator {
 
   // GMMU page state, flat arrays by dense page.
   std::vector<uint8_t> loc_;
-  std::vector<uint8_t> gpu_ok_;   // the GPU has a valid mapping (local, or remote when loc_ is CPU)
+  std::vector<uint8_t> gpu_ok_;  // the GPU has a valid mapping (local, or remote when loc_ is CPU)
   std::vector<uint32_t> block_chunk_;
-  std::vector<uint16_t> block_gpu_pages_;
+  std::vector<BlockMask> gpu_mask_;            // per block: pages resident on the GPU (mirrors loc_)
+  std::vector<BlockMask> cpu_mask_;            // per block: pages resident on the CPU (mirrors loc_)
+  std::vector<BlockMask> valid_mask_;          // per block: pages inside the block's allocation
+  std::vector<uint16_t> block_lo_, block_hi_;  // per block: its allocation's pages are [lo, hi)
   std::vector<uint8_t> block_pref_gpu_;
   std::vector<uint8_t> block_touched_;  // some page of the block has been resident somewhere
   std::vector<uint32_t> chunk_block_;

@@ -31,7 +31,8 @@ std::vector<Scalar> scalars() {
   auto add = [&](const char* n, const char* u, const char* d, std::function<json(const Stats&)> f) {
     v.push_back({{n, u, d}, std::move(f)});
   };
-#define UVMSIM_STAT(member, unit, desc) add(#member, unit, desc, [](const Stats& s) { return json(s.member); })
+#define UVMSIM_STAT(member, unit, desc) \
+  add(#member, unit, desc, [](const Stats& s) { return json(s.member); })
   UVMSIM_STAT(sim_time_ns, "ns", "simulated time at the end of the run");
   UVMSIM_STAT(events, "events", "events the engine processed");
   UVMSIM_STAT(page_accesses, "pages", "page accesses of CTAs (each range page once per touch)");
@@ -64,7 +65,9 @@ std::vector<Scalar> scalars() {
   UVMSIM_STAT(footprint_bytes, "bytes", "distinct 4 KiB pages the workload touches");
 #undef UVMSIM_STAT
   add("sm_utilisation", "fraction", "time-averaged share of SMs holding a CTA", [](const Stats& s) {
-    return json(s.sim_time_ns > 0 && s.sm_count ? double(s.sm_busy_ns) / double(s.sim_time_ns) / double(s.sm_count) : 0.0);
+    return json(s.sim_time_ns > 0 && s.sm_count
+                    ? double(s.sm_busy_ns) / double(s.sim_time_ns) / double(s.sm_count)
+                    : 0.0);
   });
   add("pcie_htod_utilisation", "fraction", "share of time the HtoD link moved data", [](const Stats& s) {
     return json(s.sim_time_ns > 0 ? double(s.pcie_busy_ns[0]) / double(s.sim_time_ns) : 0.0);
@@ -89,7 +92,8 @@ std::vector<StatInfo> describe_stats() {
   out.push_back({"va_blocks_per_batch", "blocks", "2 MiB VA blocks serviced per batch"});
   out.push_back({"batch_ns", "ns", "duration of a batch from fetch to replay"});
   out.push_back({"bytes_htod.<cause>", "bytes", "host-to-device bytes by cause: user, coherence, prefetch"});
-  out.push_back({"bytes_dtoh.<cause>", "bytes", "device-to-host bytes by cause: user, coherence, prefetch, eviction"});
+  out.push_back(
+      {"bytes_dtoh.<cause>", "bytes", "device-to-host bytes by cause: user, coherence, prefetch, eviction"});
   return out;
 }
 
@@ -106,11 +110,17 @@ json stats_to_json(const Stats& s) {
   }
   json ks = json::array();
   for (auto& k : s.kernels)
-    ks.push_back({{"name", k.name}, {"tenant", k.tenant}, {"stream", k.stream}, {"start_ns", k.start_ns},
-                  {"end_ns", k.end_ns}, {"ctas", k.ctas}, {"faults", k.faults}});
+    ks.push_back({{"name", k.name},
+                  {"tenant", k.tenant},
+                  {"stream", k.stream},
+                  {"start_ns", k.start_ns},
+                  {"end_ns", k.end_ns},
+                  {"ctas", k.ctas},
+                  {"faults", k.faults}});
   j["kernels"] = ks;
   json os = json::array();
-  for (auto& o : s.ops) os.push_back({{"kind", o.kind}, {"stream", o.stream}, {"start_ns", o.start_ns}, {"end_ns", o.end_ns}});
+  for (auto& o : s.ops)
+    os.push_back({{"kind", o.kind}, {"stream", o.stream}, {"start_ns", o.start_ns}, {"end_ns", o.end_ns}});
   j["ops"] = os;
   return j;
 }

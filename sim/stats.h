@@ -3,10 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace uvmsim {
 
@@ -38,13 +37,13 @@ struct Stats {
   int64_t sim_time_ns = 0;
   uint64_t events = 0;
   uint64_t page_accesses = 0;
-  uint64_t faults_raised = 0;        // entries written to the fault buffer
-  uint64_t faults_not_entered = 0;   // held back by a full buffer or a uTLB at its outstanding cap
-  uint64_t faults_fetched = 0;       // raw entries the driver read
-  uint64_t faults_coalesced = 0;     // merged by coalescing
-  uint64_t faults_unique = 0;        // distinct pages serviced
-  uint64_t faults_stale = 0;         // page already accessible when serviced
-  uint64_t faults_flushed = 0;       // discarded by a flush
+  uint64_t faults_raised = 0;       // entries written to the fault buffer
+  uint64_t faults_not_entered = 0;  // held back by a full buffer or a uTLB at its outstanding cap
+  uint64_t faults_fetched = 0;      // raw entries the driver read
+  uint64_t faults_coalesced = 0;    // merged by coalescing
+  uint64_t faults_unique = 0;       // distinct pages serviced
+  uint64_t faults_stale = 0;        // page already accessible when serviced
+  uint64_t faults_flushed = 0;      // discarded by a flush
   uint64_t faults_throttled = 0;
   uint64_t batches = 0;
   uint64_t service_calls = 0;
@@ -66,7 +65,7 @@ struct Stats {
   uint64_t cpu_faults = 0;
   uint64_t cpu_fault_pages = 0;
   uint64_t tlb_misses = 0;
-  int64_t sm_busy_ns = 0;      // summed over SMs: time with at least one resident CTA
+  int64_t sm_busy_ns = 0;  // summed over SMs: time with at least one resident CTA
   int64_t pcie_busy_ns[2] = {};
   uint64_t sm_count = 0;
   uint64_t gpu_capacity_bytes = 0;

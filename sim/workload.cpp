@@ -75,7 +75,8 @@ Workload Workload::build(Trace t, std::string hash) {
   for (uint32_t ki = 0; ki < t.kernels.size(); ++ki) {
     const Kernel& k = t.kernels[ki];
     uint32_t proc = process_of(k.tenant);
-    uint64_t per_sm = ctas_per_sm(k, h.max_threads_per_sm, h.max_ctas_per_sm, h.regs_per_sm, h.smem_per_sm_bytes);
+    uint64_t per_sm =
+        ctas_per_sm(k, h.max_threads_per_sm, h.max_ctas_per_sm, h.regs_per_sm, h.smem_per_sm_bytes);
     uint64_t conc = std::min<uint64_t>(k.cta_count, per_sm * h.sm_count);
     w.kernel_cta_ns[ki] = k.cta_count ? (k.resident_ns * conc + k.cta_count / 2) / k.cta_count : 0;
     for (uint64_t c = k.cta_begin; c < k.cta_begin + k.cta_count; ++c) {

@@ -30,10 +30,10 @@ struct Workload {
   uint32_t pages = 0;   // dense pages, padding included
   uint32_t blocks = 0;  // 2 MiB VA blocks
   uint32_t processes = 1;
-  std::vector<uint8_t> page_valid;      // 1: the page belongs to an allocation
-  std::vector<uint32_t> alloc_first;    // dense page of each allocation's first page
+  std::vector<uint8_t> page_valid;    // 1: the page belongs to an allocation
+  std::vector<uint32_t> alloc_first;  // dense page of each allocation's first page
   std::vector<uint32_t> alloc_pages;
-  std::vector<DenseRange> ranges;       // parallel to trace.ranges
+  std::vector<DenseRange> ranges;  // parallel to trace.ranges
   std::vector<AccessPoint> points;
   std::vector<uint64_t> cta_points;     // CTA i's points: [cta_points[i], cta_points[i+1])
   std::vector<DenseRange> op_pages;     // pages an op covers (host access, prefetch, advise, memset)

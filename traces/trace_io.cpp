@@ -1,5 +1,6 @@
 #include "traces/trace_io.h"
 
+#include <unistd.h>
 #include <zstd.h>
 
 #include <algorithm>
@@ -7,7 +8,6 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <unistd.h>
 
 namespace uvmsim::trace {
 namespace {
@@ -28,10 +28,10 @@ struct SectionSpec {
   const char* name;
 };
 constexpr SectionSpec kSections[] = {
-    {tag("HEAD"), "header"},      {tag("TNNT"), "tenants"},  {tag("ALOC"), "allocations"},
-    {tag("KERN"), "kernels"},     {tag("CTAS"), "ctas"},     {tag("RNGS"), "ranges"},
-    {tag("OPS_"), "ops"},         {tag("OBSV"), "observed"}, {tag("REQS"), "requests"},
-    {tag("PASS"), "passes"},      {tag("CMPL"), "completeness"}, {tag("NVTX"), "nvtx"},
+    {tag("HEAD"), "header"},  {tag("TNNT"), "tenants"},      {tag("ALOC"), "allocations"},
+    {tag("KERN"), "kernels"}, {tag("CTAS"), "ctas"},         {tag("RNGS"), "ranges"},
+    {tag("OPS_"), "ops"},     {tag("OBSV"), "observed"},     {tag("REQS"), "requests"},
+    {tag("PASS"), "passes"},  {tag("CMPL"), "completeness"}, {tag("NVTX"), "nvtx"},
     {tag("END_"), "end"},
 };
 
@@ -106,7 +106,8 @@ class Reader {
   std::string str() {
     size_t at = pos_;
     uint32_t len = get<uint32_t>();
-    if (len > kMaxStringBytes || len > left()) fail("string length " + std::to_string(len) + " out of bounds", at);
+    if (len > kMaxStringBytes || len > left())
+      fail("string length " + std::to_string(len) + " out of bounds", at);
     std::string s(reinterpret_cast<const char*>(d_ + pos_), len);
     pos_ += len;
     return s;
@@ -127,8 +128,10 @@ class Reader {
     uint32_t t = get<uint32_t>();
     if (t != s.tag) fail(std::string("expected section '") + s.name + "'", at);
     uint64_t len = get<uint64_t>();
-    if (len > n_ - pos_) fail(std::string("section '") + s.name + "' length " + std::to_string(len) +
-                                  " runs past the end of the body", at);
+    if (len > n_ - pos_)
+      fail(std::string("section '") + s.name + "' length " + std::to_string(len) +
+               " runs past the end of the body",
+           at);
     end_ = pos_ + len;
   }
   void leave_section(const SectionSpec& s) {
@@ -144,6 +147,7 @@ class Reader {
   std::string name_;
 };
 
+// For checks outside per-record loops (the message is built eagerly).
 void check(bool ok, Reader& r, size_t at, const std::string& what) {
   if (!ok) r.fail(what, at);
 }
@@ -322,13 +326,13 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
   r.enter_section(kSections[0]);
   size_t at = r.pos();
   uint32_t version = r.get<uint32_t>();
-  check(version == kFormatVersion, r, at, "unsupported body format version " + std::to_string(version));
+  if (!(version == kFormatVersion)) r.fail("unsupported body format version " + std::to_string(version), at);
   h.producer = r.get_enum<Producer>(2, "producer");
   h.producer_version = r.str();
   h.device_name = r.str();
   at = r.pos();
   h.sm_count = r.get<uint32_t>();
-  check(h.sm_count > 0 && h.sm_count <= 4096, r, at, "device SM count out of range");
+  if (!(h.sm_count > 0 && h.sm_count <= 4096)) r.fail("device SM count out of range", at);
   h.device_memory_bytes = r.get<uint64_t>();
   at = r.pos();
   h.max_threads_per_sm = r.get<uint32_t>();
@@ -344,10 +348,11 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
   }
   at = r.pos();
   h.page_bytes = r.get<uint32_t>();
-  check(h.page_bytes == kPageBytes, r, at, "page size must be 4096, not " + std::to_string(h.page_bytes));
+  if (!(h.page_bytes == kPageBytes))
+    r.fail("page size must be 4096, not " + std::to_string(h.page_bytes), at);
   at = r.pos();
   h.time_unit_ns = r.get<uint32_t>();
-  check(h.time_unit_ns == 1, r, at, "time unit must be 1 ns");
+  if (!(h.time_unit_ns == 1)) r.fail("time unit must be 1 ns", at);
   h.flags = r.get<uint32_t>();
   h.command = r.str();
   r.leave_section(kSections[0]);
@@ -371,18 +376,20 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
     auto& a = t.allocations[i];
     alloc_at[i] = r.pos();
     a.tenant = r.get<uint32_t>();
-    check(a.tenant < t.tenants.size(), r, alloc_at[i], "allocation " + std::to_string(i) + " names tenant " +
-                                                           std::to_string(a.tenant) + " which does not exist");
+    if (!(a.tenant < t.tenants.size()))
+      r.fail("allocation " + std::to_string(i) + " names tenant " + std::to_string(a.tenant) +
+                 " which does not exist",
+             alloc_at[i]);
     a.kind = r.get_enum<AllocKind>(3, "allocation kind");
     a.role = r.get_enum<AllocRole>(6, "allocation role");
     a.va = r.get<uint64_t>();
     a.bytes = r.get<uint64_t>();
-    check(a.bytes > 0 && a.va + a.bytes > a.va && a.va + a.bytes <= (uint64_t{1} << 57), r, alloc_at[i],
-          "allocation " + std::to_string(i) + " has an empty or overflowing address range");
+    if (!(a.bytes > 0 && a.va + a.bytes > a.va && a.va + a.bytes <= (uint64_t{1} << 57)))
+      r.fail("allocation " + std::to_string(i) + " has an empty or overflowing address range", alloc_at[i]);
     a.alloc_ns = r.get<int64_t>();
     a.free_ns = r.get<int64_t>();
-    check(a.free_ns == -1 || a.free_ns >= a.alloc_ns, r, alloc_at[i],
-          "allocation " + std::to_string(i) + " is freed before it is allocated");
+    if (!(a.free_ns == -1 || a.free_ns >= a.alloc_ns))
+      r.fail("allocation " + std::to_string(i) + " is freed before it is allocated", alloc_at[i]);
     a.name = r.str();
   }
   r.leave_section(kSections[2]);
@@ -397,8 +404,9 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
     const auto& p = t.allocations[by_va[i - 1]];
     const auto& q = t.allocations[by_va[i]];
     if (proc(by_va[i - 1]) == proc(by_va[i]) && p.va + p.bytes > q.va)
-      r.fail("allocation " + std::to_string(by_va[i]) + " overlaps allocation " + std::to_string(by_va[i - 1]),
-             alloc_at[by_va[i]]);
+      r.fail(
+          "allocation " + std::to_string(by_va[i]) + " overlaps allocation " + std::to_string(by_va[i - 1]),
+          alloc_at[by_va[i]]);
   }
   // Which allocation holds a page range (any process: the simulator gives each process its own space).
   auto find_alloc = [&](uint64_t first_page, uint64_t pages) -> bool {
@@ -423,36 +431,41 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
   for (uint64_t i = 0; i < n; ++i) {
     auto& k = t.kernels[i];
     at = r.pos();
-    std::string idx = "kernel " + std::to_string(i);
     k.tenant = r.get<uint32_t>();
-    check(k.tenant < t.tenants.size(), r, at, idx + " names a tenant that does not exist");
+    if (!(k.tenant < t.tenants.size()))
+      r.fail("kernel " + std::to_string(i) + " names a tenant that does not exist", at);
     k.stream = r.get<uint32_t>();
     k.layer = r.get<uint32_t>();
     k.name = r.str();
     for (auto& g : k.grid) g = r.get<uint32_t>();
     for (auto& b : k.block) b = r.get<uint32_t>();
-    check(k.grid[0] && k.grid[1] && k.grid[2] && k.block[0] && k.block[1] && k.block[2], r, at,
-          idx + " has a zero grid or block dimension");
-    check(k.threads_per_cta() <= 1024, r, at, idx + " has more than 1024 threads per CTA");
+    if (!(k.grid[0] && k.grid[1] && k.grid[2] && k.block[0] && k.block[1] && k.block[2]))
+      r.fail("kernel " + std::to_string(i) + " has a zero grid or block dimension", at);
+    if (!(k.threads_per_cta() <= 1024))
+      r.fail("kernel " + std::to_string(i) + " has more than 1024 threads per CTA", at);
     k.regs_per_thread = r.get<uint32_t>();
-    check(k.regs_per_thread <= 255, r, at, idx + " uses more than 255 registers per thread");
+    if (!(k.regs_per_thread <= 255))
+      r.fail("kernel " + std::to_string(i) + " uses more than 255 registers per thread", at);
     k.smem_bytes = r.get<uint32_t>();
-    check(k.smem_bytes <= h.smem_per_sm_bytes, r, at, idx + " needs more shared memory than an SM has");
+    if (!(k.smem_bytes <= h.smem_per_sm_bytes))
+      r.fail("kernel " + std::to_string(i) + " needs more shared memory than an SM has", at);
     k.resident_ns = r.get<uint64_t>();
     k.cta_begin = r.get<uint64_t>();
     k.cta_count = r.get<uint64_t>();
-    check(k.cta_begin == cta_sum, r, at, idx + " CTAs do not follow the previous kernel's");
-    check(k.cta_count == k.ctas(), r, at, idx + " CTA count does not equal its grid");
+    if (!(k.cta_begin == cta_sum))
+      r.fail("kernel " + std::to_string(i) + " CTAs do not follow the previous kernel's", at);
+    if (!(k.cta_count == k.ctas()))
+      r.fail("kernel " + std::to_string(i) + " CTA count does not equal its grid", at);
     cta_sum += k.cta_count;
-    check(cta_sum < (uint64_t{1} << 40), r, at, idx + " CTA total overflows");
+    if (!(cta_sum < (uint64_t{1} << 40))) r.fail("kernel " + std::to_string(i) + " CTA total overflows", at);
   }
   r.leave_section(kSections[3]);
 
   r.enter_section(kSections[4]);
   at = r.pos();
   n = r.count(12, "cta");
-  check(n == cta_sum, r, at, "CTA count " + std::to_string(n) + " differs from the kernels' total " +
-                                 std::to_string(cta_sum));
+  check(n == cta_sum, r, at,
+        "CTA count " + std::to_string(n) + " differs from the kernels' total " + std::to_string(cta_sum));
   t.ctas.resize(n);
   uint64_t range_sum = 0;
   for (uint64_t i = 0; i < n; ++i) {
@@ -460,7 +473,8 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
     auto& c = t.ctas[i];
     c.range_begin = r.get<uint64_t>();
     c.range_count = r.get<uint32_t>();
-    check(c.range_begin == range_sum, r, at, "CTA " + std::to_string(i) + " ranges do not follow the previous CTA's");
+    if (!(c.range_begin == range_sum))
+      r.fail("CTA " + std::to_string(i) + " ranges do not follow the previous CTA's", at);
     range_sum += c.range_count;
   }
   r.leave_section(kSections[4]);
@@ -468,8 +482,8 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
   r.enter_section(kSections[5]);
   at = r.pos();
   n = r.count(17, "range");
-  check(n == range_sum, r, at, "range count " + std::to_string(n) + " differs from the CTAs' total " +
-                                   std::to_string(range_sum));
+  check(n == range_sum, r, at,
+        "range count " + std::to_string(n) + " differs from the CTAs' total " + std::to_string(range_sum));
   t.ranges.resize(n);
   for (uint64_t i = 0; i < n; ++i) {
     at = r.pos();
@@ -479,11 +493,12 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
     g.kind = r.get_enum<AccessKind>(3, "access kind");
     g.t_begin = r.get<uint16_t>();
     g.t_end = r.get<uint16_t>();
-    std::string idx = "range " + std::to_string(i);
-    check(g.count > 0, r, at, idx + " is empty");
-    check(g.t_begin <= g.t_end, r, at, idx + " ends before it begins");
-    check(g.page < (uint64_t{1} << 45) && find_alloc(g.page, g.count), r, at,
-          idx + " (pages " + std::to_string(g.page) + "+" + std::to_string(g.count) + ") lies outside every allocation");
+    if (!(g.count > 0)) r.fail("range " + std::to_string(i) + " is empty", at);
+    if (!(g.t_begin <= g.t_end)) r.fail("range " + std::to_string(i) + " ends before it begins", at);
+    if (!(g.page < (uint64_t{1} << 45) && find_alloc(g.page, g.count)))
+      r.fail("range " + std::to_string(i) + " (pages " + std::to_string(g.page) + "+" +
+                 std::to_string(g.count) + ") lies outside every allocation",
+             at);
   }
   r.leave_section(kSections[5]);
 
@@ -494,12 +509,12 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
   for (uint64_t i = 0; i < n; ++i) {
     at = r.pos();
     auto& o = t.ops[i];
-    std::string idx = "op " + std::to_string(i);
     o.kind = r.get_enum<OpKind>(kOpKindCount, "op kind");
     o.access = r.get_enum<AccessKind>(3, "access kind");
     o.device = r.get<int32_t>();
     o.tenant = r.get<uint32_t>();
-    check(o.tenant < t.tenants.size() || t.tenants.empty(), r, at, idx + " names a tenant that does not exist");
+    if (!(o.tenant < t.tenants.size() || t.tenants.empty()))
+      r.fail("op " + std::to_string(i) + " names a tenant that does not exist", at);
     o.stream = r.get<uint32_t>();
     o.a = r.get<uint64_t>();
     o.b = r.get<uint64_t>();
@@ -508,27 +523,41 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
     o.host_gap_ns = r.get<int64_t>();
     switch (o.kind) {
       case OpKind::kKernel:
-        check(o.a < t.kernels.size(), r, at, idx + " launches kernel " + std::to_string(o.a) + " which does not exist");
-        check(!launched[o.a], r, at, idx + " launches kernel " + std::to_string(o.a) + " a second time");
-        check(t.kernels[o.a].stream == o.stream, r, at, idx + " launches a kernel on another stream than its own");
+        if (!(o.a < t.kernels.size()))
+          r.fail(
+              "op " + std::to_string(i) + " launches kernel " + std::to_string(o.a) + " which does not exist",
+              at);
+        if (!(!launched[o.a]))
+          r.fail("op " + std::to_string(i) + " launches kernel " + std::to_string(o.a) + " a second time",
+                 at);
+        if (!(t.kernels[o.a].stream == o.stream))
+          r.fail("op " + std::to_string(i) + " launches a kernel on another stream than its own", at);
         launched[o.a] = 1;
         break;
       case OpKind::kHostAccess:
       case OpKind::kPrefetch:
       case OpKind::kAdvise:
       case OpKind::kMemset:
-        check(o.b > 0 && o.a + o.b > o.a && find_alloc(o.a >> kPageShift, ((o.a + o.b - 1) >> kPageShift) - (o.a >> kPageShift) + 1),
-              r, at, idx + " (" + to_string(o.kind) + ") covers addresses outside every allocation");
-        if (o.kind == OpKind::kAdvise) check(o.c < 4, r, at, idx + " has an unknown advice");
+        if (!(o.b > 0 && o.a + o.b > o.a &&
+              find_alloc(o.a >> kPageShift, ((o.a + o.b - 1) >> kPageShift) - (o.a >> kPageShift) + 1)))
+          r.fail("op " + std::to_string(i) + " (" + to_string(o.kind) +
+                     ") covers addresses outside every allocation",
+                 at);
+        if (o.kind == OpKind::kAdvise)
+          check(o.c < 4, r, at, "op " + std::to_string(i) + " has an unknown advice");
         break;
       case OpKind::kFree:
-        check(o.a < t.allocations.size(), r, at, idx + " frees allocation " + std::to_string(o.a) + " which does not exist");
+        if (!(o.a < t.allocations.size()))
+          r.fail("op " + std::to_string(i) + " frees allocation " + std::to_string(o.a) +
+                     " which does not exist",
+                 at);
         break;
       case OpKind::kSync:
-        check(o.c < 2, r, at, idx + " has an unknown synchronisation scope");
+        if (!(o.c < 2)) r.fail("op " + std::to_string(i) + " has an unknown synchronisation scope", at);
         break;
       case OpKind::kMemcpy:
-        check(o.device >= 0 && o.device < 4, r, at, idx + " has an unknown copy kind");
+        if (!(o.device >= 0 && o.device < 4))
+          r.fail("op " + std::to_string(i) + " has an unknown copy kind", at);
         break;
       default:
         break;
@@ -550,9 +579,11 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
     e.end_ns = r.get<int64_t>();
     e.address = r.get<uint64_t>();
     e.value = r.get<uint64_t>();
-    check(e.end_ns >= e.start_ns, r, at, "observed event " + std::to_string(i) + " ends before it starts");
+    if (!(e.end_ns >= e.start_ns))
+      r.fail("observed event " + std::to_string(i) + " ends before it starts", at);
     if (e.kind == ObservedKind::kKernelExec)
-      check(e.value < t.kernels.size(), r, at, "observed event " + std::to_string(i) + " names a missing kernel");
+      if (!(e.value < t.kernels.size()))
+        r.fail("observed event " + std::to_string(i) + " names a missing kernel", at);
   }
   r.leave_section(kSections[7]);
 
@@ -564,9 +595,10 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
     auto& q = t.requests[i];
     q.tenant = r.get<uint32_t>();
     q.arrival_ns = r.get<int64_t>();
-    check(q.tenant < t.tenants.size(), r, at, "request " + std::to_string(i) + " names a missing tenant");
-    check(i == 0 || q.arrival_ns >= t.requests[i - 1].arrival_ns, r, at,
-          "request " + std::to_string(i) + " arrives before the previous one");
+    if (!(q.tenant < t.tenants.size()))
+      r.fail("request " + std::to_string(i) + " names a missing tenant", at);
+    if (!(i == 0 || q.arrival_ns >= t.requests[i - 1].arrival_ns))
+      r.fail("request " + std::to_string(i) + " arrives before the previous one", at);
   }
   r.leave_section(kSections[8]);
 
@@ -601,7 +633,7 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
     x.stream = r.get<uint32_t>();
     x.start_ns = r.get<int64_t>();
     x.end_ns = r.get<int64_t>();
-    check(x.end_ns >= x.start_ns, r, at, "NVTX range " + std::to_string(i) + " ends before it starts");
+    if (!(x.end_ns >= x.start_ns)) r.fail("NVTX range " + std::to_string(i) + " ends before it starts", at);
   }
   r.leave_section(kSections[11]);
 
@@ -657,7 +689,8 @@ Trace read_trace_bytes(const uint8_t* data, size_t size, const std::string& name
   auto fail = [&](size_t at, const std::string& what) -> void {
     throw TraceError(name + ": offset " + std::to_string(at) + " (file): " + what);
   };
-  if (size < kFileHeaderBytes) fail(size, "truncated: " + std::to_string(size) + " bytes, shorter than the 32-byte file header");
+  if (size < kFileHeaderBytes)
+    fail(size, "truncated: " + std::to_string(size) + " bytes, shorter than the 32-byte file header");
   if (std::memcmp(data, kMagic, 8) != 0) fail(0, "not a uvmsim trace (bad magic)");
   auto get32 = [&](size_t at) {
     uint32_t v = 0;
@@ -695,7 +728,8 @@ Trace read_trace_bytes(const uint8_t* data, size_t size, const std::string& name
     }
     if (body.size() + out.pos > body_bytes) {
       ZSTD_freeDCtx(dctx);
-      fail(kFileHeaderBytes + in.pos, "decompressed data exceeds the declared body size " + std::to_string(body_bytes));
+      fail(kFileHeaderBytes + in.pos,
+           "decompressed data exceeds the declared body size " + std::to_string(body_bytes));
     }
     body.insert(body.end(), chunk.data(), chunk.data() + out.pos);
     if (ret == 0) break;

@@ -8,7 +8,7 @@
 namespace uvmsim::trace {
 
 const char* to_string(OpKind k) {
-  static const char* n[] = {"kernel", "host_access", "prefetch", "advise", "free",
+  static const char* n[] = {"kernel", "host_access", "prefetch", "advise",       "free",
                             "sync",   "memcpy",      "memset",   "event_record", "event_wait"};
   return n[static_cast<int>(k)];
 }
@@ -25,8 +25,8 @@ const char* to_string(AllocRole k) {
   return n[static_cast<int>(k)];
 }
 const char* to_string(ObservedKind k) {
-  static const char* n[] = {"gpu_fault", "htod", "dtoh", "thrashing", "throttling", "remote_map", "cpu_fault",
-                            "kernel_exec"};
+  static const char* n[] = {"gpu_fault",  "htod",       "dtoh",      "thrashing",
+                            "throttling", "remote_map", "cpu_fault", "kernel_exec"};
   return n[static_cast<int>(k)];
 }
 const char* to_string(PassKind k) {
@@ -90,29 +90,31 @@ void print_info(const Trace& t, const std::string& hash, std::ostream& os) {
     total += touched[i];
   }
   os << "allocated bytes " << alloc_bytes << ", GPU footprint " << total * kPageBytes << " bytes\n";
-  for (auto& p : t.passes) os << "pass          " << to_string(p.kind) << " " << p.wall_ns << " ns " << p.note << "\n";
+  for (auto& p : t.passes)
+    os << "pass          " << to_string(p.kind) << " " << p.wall_ns << " ns " << p.note << "\n";
   for (auto& c : t.completeness)
     os << "completeness  " << to_string(c.stream) << " " << c.recorded << " of " << c.expected << " bytes ("
-       << (c.expected ? 100.0 * double(c.recorded) / double(c.expected) : 0.0) << "%), dropped " << c.dropped_records
-       << "\n";
+       << (c.expected ? 100.0 * double(c.recorded) / double(c.expected) : 0.0) << "%), dropped "
+       << c.dropped_records << "\n";
 }
 
 void print_dump(const Trace& t, std::ostream& os, uint64_t max_ranges_per_cta) {
   print_info(t, "-", os);
   for (size_t i = 0; i < t.allocations.size(); ++i) {
     auto& a = t.allocations[i];
-    os << "alloc " << i << " tenant=" << a.tenant << " kind=" << to_string(a.kind) << " role=" << to_string(a.role)
-       << " va=0x" << std::hex << a.va << std::dec << " bytes=" << a.bytes << " alloc_ns=" << a.alloc_ns
-       << " free_ns=" << a.free_ns << " name=" << a.name << "\n";
+    os << "alloc " << i << " tenant=" << a.tenant << " kind=" << to_string(a.kind)
+       << " role=" << to_string(a.role) << " va=0x" << std::hex << a.va << std::dec << " bytes=" << a.bytes
+       << " alloc_ns=" << a.alloc_ns << " free_ns=" << a.free_ns << " name=" << a.name << "\n";
   }
   for (size_t i = 0; i < t.ops.size(); ++i) {
     auto& o = t.ops[i];
     os << "op " << i << " " << to_string(o.kind) << " stream=" << o.stream << " tenant=" << o.tenant;
     if (o.kind == OpKind::kKernel) {
       auto& k = t.kernels[o.a];
-      os << " kernel=" << o.a << " name=" << k.name << " grid=" << k.grid[0] << "x" << k.grid[1] << "x" << k.grid[2]
-         << " block=" << k.block[0] << "x" << k.block[1] << "x" << k.block[2] << " regs=" << k.regs_per_thread
-         << " smem=" << k.smem_bytes << " resident_ns=" << k.resident_ns << "\n";
+      os << " kernel=" << o.a << " name=" << k.name << " grid=" << k.grid[0] << "x" << k.grid[1] << "x"
+         << k.grid[2] << " block=" << k.block[0] << "x" << k.block[1] << "x" << k.block[2]
+         << " regs=" << k.regs_per_thread << " smem=" << k.smem_bytes << " resident_ns=" << k.resident_ns
+         << "\n";
       for (uint64_t c = 0; c < k.cta_count; ++c) {
         auto& cta = t.ctas[k.cta_begin + c];
         os << "  cta " << c << ":";
@@ -126,14 +128,17 @@ void print_dump(const Trace& t, std::ostream& os, uint64_t max_ranges_per_cta) {
       }
       continue;
     }
-    os << " access=" << to_string(o.access) << " device=" << o.device << " a=0x" << std::hex << o.a << std::dec
-       << " b=" << o.b << " c=" << o.c << " host_ns=" << o.host_ns << " gap_ns=" << o.host_gap_ns << "\n";
+    os << " access=" << to_string(o.access) << " device=" << o.device << " a=0x" << std::hex << o.a
+       << std::dec << " b=" << o.b << " c=" << o.c << " host_ns=" << o.host_ns << " gap_ns=" << o.host_gap_ns
+       << "\n";
   }
   for (auto& e : t.observed)
     os << "observed " << to_string(e.kind) << " flags=" << int(e.flags) << " start=" << e.start_ns
-       << " end=" << e.end_ns << " addr=0x" << std::hex << e.address << std::dec << " value=" << e.value << "\n";
+       << " end=" << e.end_ns << " addr=0x" << std::hex << e.address << std::dec << " value=" << e.value
+       << "\n";
   for (auto& q : t.requests) os << "request tenant=" << q.tenant << " arrival_ns=" << q.arrival_ns << "\n";
-  for (auto& n : t.nvtx) os << "nvtx " << n.name << " stream=" << n.stream << " " << n.start_ns << "-" << n.end_ns << "\n";
+  for (auto& n : t.nvtx)
+    os << "nvtx " << n.name << " stream=" << n.stream << " " << n.start_ns << "-" << n.end_ns << "\n";
 }
 
 void export_csv(const Trace& t, const std::string& dir) {
@@ -164,18 +169,21 @@ void export_csv(const Trace& t, const std::string& dir) {
     f << "op,kind,stream,tenant,access,device,a,b,c,host_ns,host_gap_ns\n";
     for (size_t i = 0; i < t.ops.size(); ++i) {
       auto& o = t.ops[i];
-      f << i << "," << to_string(o.kind) << "," << o.stream << "," << o.tenant << "," << to_string(o.access) << ","
-        << o.device << "," << o.a << "," << o.b << "," << o.c << "," << o.host_ns << "," << o.host_gap_ns << "\n";
+      f << i << "," << to_string(o.kind) << "," << o.stream << "," << o.tenant << "," << to_string(o.access)
+        << "," << o.device << "," << o.a << "," << o.b << "," << o.c << "," << o.host_ns << ","
+        << o.host_gap_ns << "\n";
     }
   }
   {
     auto f = open("kernels.csv");
-    f << "kernel,tenant,stream,layer,name,grid_x,grid_y,grid_z,block_x,block_y,block_z,regs,smem,resident_ns,ctas\n";
+    f << "kernel,tenant,stream,layer,name,grid_x,grid_y,grid_z,block_x,block_y,block_z,regs,smem,resident_ns,"
+         "ctas\n";
     for (size_t i = 0; i < t.kernels.size(); ++i) {
       auto& k = t.kernels[i];
-      f << i << "," << k.tenant << "," << k.stream << "," << k.layer << ",\"" << k.name << "\"," << k.grid[0] << ","
-        << k.grid[1] << "," << k.grid[2] << "," << k.block[0] << "," << k.block[1] << "," << k.block[2] << ","
-        << k.regs_per_thread << "," << k.smem_bytes << "," << k.resident_ns << "," << k.cta_count << "\n";
+      f << i << "," << k.tenant << "," << k.stream << "," << k.layer << ",\"" << k.name << "\"," << k.grid[0]
+        << "," << k.grid[1] << "," << k.grid[2] << "," << k.block[0] << "," << k.block[1] << "," << k.block[2]
+        << "," << k.regs_per_thread << "," << k.smem_bytes << "," << k.resident_ns << "," << k.cta_count
+        << "\n";
     }
   }
   {
@@ -187,8 +195,9 @@ void export_csv(const Trace& t, const std::string& dir) {
         auto& cta = t.ctas[k.cta_begin + c];
         for (uint32_t r = 0; r < cta.range_count; ++r) {
           auto& g = t.ranges[cta.range_begin + r];
-          f << i << "," << c << "," << r << "," << (g.page << kPageShift) << "," << g.count << "," << to_string(g.kind)
-            << "," << g.t_begin / double(kIntervalScale) << "," << g.t_end / double(kIntervalScale) << "\n";
+          f << i << "," << c << "," << r << "," << (g.page << kPageShift) << "," << g.count << ","
+            << to_string(g.kind) << "," << g.t_begin / double(kIntervalScale) << ","
+            << g.t_end / double(kIntervalScale) << "\n";
         }
       }
     }
@@ -197,8 +206,8 @@ void export_csv(const Trace& t, const std::string& dir) {
     auto f = open("observed.csv");
     f << "kind,flags,start_ns,end_ns,address,value\n";
     for (auto& e : t.observed)
-      f << to_string(e.kind) << "," << int(e.flags) << "," << e.start_ns << "," << e.end_ns << "," << e.address << ","
-        << e.value << "\n";
+      f << to_string(e.kind) << "," << int(e.flags) << "," << e.start_ns << "," << e.end_ns << ","
+        << e.address << "," << e.value << "\n";
   }
 }
 

@@ -22,19 +22,26 @@ uint64_t parse_bytes(const std::string& text) {
   }
   std::string unit = text.substr(used);
   uint64_t mul = 1;
-  if (unit == "" || unit == "B") mul = 1;
-  else if (unit == "KiB" || unit == "K") mul = 1ull << 10;
-  else if (unit == "MiB" || unit == "M") mul = 1ull << 20;
-  else if (unit == "GiB" || unit == "G") mul = 1ull << 30;
-  else throw std::invalid_argument("unknown size unit in '" + text + "' (use B, KiB, MiB or GiB)");
+  if (unit == "" || unit == "B")
+    mul = 1;
+  else if (unit == "KiB" || unit == "K")
+    mul = 1ull << 10;
+  else if (unit == "MiB" || unit == "M")
+    mul = 1ull << 20;
+  else if (unit == "GiB" || unit == "G")
+    mul = 1ull << 30;
+  else
+    throw std::invalid_argument("unknown size unit in '" + text + "' (use B, KiB, MiB or GiB)");
   if (v > (~0ull) / mul) throw std::invalid_argument("size too large: '" + text + "'");
   return v * mul;
 }
 
 Trace generate_micro(const MicroSpec& s) {
   if (s.bytes == 0 || s.bytes % kPageBytes != 0)
-    throw std::invalid_argument("--bytes must be a positive multiple of 4096, not " + std::to_string(s.bytes));
-  if (s.bytes > (uint64_t{1} << 40)) throw std::invalid_argument("--bytes larger than 1 TiB is not supported");
+    throw std::invalid_argument("--bytes must be a positive multiple of 4096, not " +
+                                std::to_string(s.bytes));
+  if (s.bytes > (uint64_t{1} << 40))
+    throw std::invalid_argument("--bytes larger than 1 TiB is not supported");
   if (s.threads_per_cta == 0 || s.threads_per_cta > 1024)
     throw std::invalid_argument("--threads-per-cta must be in 1..1024");
   Trace t;
@@ -44,13 +51,16 @@ Trace generate_micro(const MicroSpec& s) {
   h.device_name = "NVIDIA H100 80GB HBM3";
   h.sm_count = 132;
   h.device_memory_bytes = uint64_t{81559} << 20;
-  h.driver_params = {{"uvm_perf_fault_batch_count", 256},       {"uvm_perf_fault_replay_policy", 2},
-                     {"uvm_perf_fault_max_batches_per_service", 20}, {"uvm_perf_prefetch_threshold", 51},
+  h.driver_params = {{"uvm_perf_fault_batch_count", 256},
+                     {"uvm_perf_fault_replay_policy", 2},
+                     {"uvm_perf_fault_max_batches_per_service", 20},
+                     {"uvm_perf_prefetch_threshold", 51},
                      {"uvm_perf_thrashing_lapse_usec", 500}};
-  h.command = std::string("uvmsim generate --pattern ") + (s.random ? "random" : "seq") +
-              " --bytes " + std::to_string(s.bytes) + " --threads-per-cta " + std::to_string(s.threads_per_cta) +
-              (s.host_init ? " --host-init" : "") + (s.write ? " --write" : "") + (s.prefetch ? " --prefetch" : "") +
-              (s.touch_back ? " --touch-back" : "") + " --seed " + std::to_string(s.seed);
+  h.command = std::string("uvmsim generate --pattern ") + (s.random ? "random" : "seq") + " --bytes " +
+              std::to_string(s.bytes) + " --threads-per-cta " + std::to_string(s.threads_per_cta) +
+              (s.host_init ? " --host-init" : "") + (s.write ? " --write" : "") +
+              (s.prefetch ? " --prefetch" : "") + (s.touch_back ? " --touch-back" : "") + " --seed " +
+              std::to_string(s.seed);
   std::string model = s.random ? "micro_random" : "micro_seq";
   t.tenants.push_back({model + "#0", model, 1, 0});
   const uint64_t va = 0x7f0000000000ull;

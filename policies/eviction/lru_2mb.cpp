@@ -19,7 +19,9 @@ class Lru2Mb final : public EvictionPolicy {
   ChunkList order_;
 };
 
-const EvictionRegistrar kReg({"lru_2mb", "least recently accessed 2 MiB chunk first (UVMSmart LRU)", {},
+const EvictionRegistrar kReg({"lru_2mb",
+                              "least recently accessed 2 MiB chunk first (UVMSmart LRU)",
+                              {},
                               [](const PolicyParams&, uint32_t n) { return std::make_unique<Lru2Mb>(n); }});
 
 }  // namespace

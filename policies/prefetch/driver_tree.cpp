@@ -6,62 +6,45 @@
 //    faulted page take the largest ancestor with set x 100 > size x threshold and prefetch its unset pages.
 // Parameters come from the driver's module parameters: driver.prefetch_threshold (51) and
 // driver.prefetch_min_faults (1).
-#include <bit>
-
 #include "policies/prefetch/prefetch_policy.h"
 
 namespace uvmsim {
 namespace {
-
-uint32_t count_range(const uint64_t* w, uint32_t lo, uint32_t n) {
-  if (n >= 64) {
-    uint32_t c = 0;
-    for (uint32_t i = lo / 64; i < (lo + n) / 64; ++i) c += uint32_t(std::popcount(w[i]));
-    return c;
-  }
-  uint64_t mask = (n == 64 ? ~0ull : ((1ull << n) - 1)) << (lo % 64);
-  return uint32_t(std::popcount(w[lo / 64] & mask));
-}
-
-void to_words(const BlockMask& m, uint64_t* w) {
-  for (uint32_t i = 0; i < 8; ++i) w[i] = 0;
-  for (uint32_t p = 0; p < kPagesPerBlock; ++p)
-    if (m.test(p)) w[p / 64] |= 1ull << (p % 64);
-}
 
 class DriverTree final : public PrefetchPolicy {
  public:
   DriverTree(uint32_t threshold, uint32_t min_faults) : threshold_(threshold), min_faults_(min_faults) {}
 
   BlockMask prefetch(const PrefetchView& v) override {
-    BlockMask valid;
-    for (uint32_t p = v.first; p < v.end; ++p) valid.set(p);
+    BlockMask valid = BlockMask::range(v.first, v.end);
     if (v.resident_nowhere && v.dest_is_preferred) return valid;
     if (v.fault_count < min_faults_) return {};
     BlockMask set = v.resident_on_dest | v.faulted;
-    for (uint32_t big = 0; big < kPagesPerBlock; big += kPagesPerBigPage) {
-      bool hit = false;
-      for (uint32_t p = big; p < big + kPagesPerBigPage; ++p) hit |= v.faulted.test(p) && !v.thrashing.test(p);
-      if (hit)
-        for (uint32_t p = big; p < big + kPagesPerBigPage; ++p) set.set(p);
+    // Big pages holding a faulted, non-thrashing page are set whole.
+    BlockMask hit = v.faulted & ~v.thrashing;
+    for (int i = 0; i < 8; ++i) {
+      uint64_t x = hit.w[i], grow = 0;
+      for (int g = 0; g < 4; ++g)
+        if ((x >> (16 * g)) & 0xffff) grow |= 0xffffull << (16 * g);
+      set.w[i] |= grow;
     }
     set &= valid;
-    uint64_t w[8];
-    to_words(set, w);
     BlockMask out;
-    for (uint32_t p = v.first; p < v.end; ++p) {
-      if (!v.faulted.test(p)) continue;
+    uint32_t done_lo = 0, done_n = 0;  // last chosen node: faults inside it choose no larger one
+    v.faulted.for_each([&](uint32_t p) {
+      if (done_n && p >= done_lo && p < done_lo + done_n && out.test(p)) return;
       uint32_t best_lo = p, best_n = 1;
       for (uint32_t n = 2; n <= kPagesPerBlock; n *= 2) {
         uint32_t lo = p & ~(n - 1);
-        if (count_range(w, lo, n) * 100 > n * threshold_) {
+        if (set.count_aligned(lo, n) * 100 > n * threshold_) {
           best_lo = lo;
           best_n = n;
         }
       }
-      // Set leaves of the chosen node (the big page of a lone fault at least) come along.
-      for (uint32_t q = best_lo; q < best_lo + best_n; ++q) out.set(q);
-    }
+      out |= BlockMask::range(best_lo, best_lo + best_n);
+      done_lo = best_lo;
+      done_n = best_n;
+    });
     out &= valid;
     out &= ~v.thrashing;
     return out;

@@ -9,8 +9,12 @@ class NoPrefetch final : public PrefetchPolicy {
   BlockMask prefetch(const PrefetchView&) override { return {}; }
 };
 
-const PrefetchRegistrar kReg({"none", "no prefetching: only the faulted 4 KiB pages migrate", {},
-                              [](const PolicyParams&, const DriverConfig&) { return std::make_unique<NoPrefetch>(); }});
+const PrefetchRegistrar kReg({"none",
+                              "no prefetching: only the faulted 4 KiB pages migrate",
+                              {},
+                              [](const PolicyParams&, const DriverConfig&) {
+                                return std::make_unique<NoPrefetch>();
+                              }});
 
 }  // namespace
 }  // namespace uvmsim

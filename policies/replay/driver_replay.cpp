@@ -17,14 +17,17 @@ class FixedReplay final : public ReplayPolicy {
 };
 
 ReplayRegistry::Entry entry(const char* name, const char* desc, ReplayPoint p, bool flush) {
-  return {name, desc, {}, [p, flush](const PolicyParams&) { return std::make_unique<FixedReplay>(p, flush); }};
+  return {
+      name, desc, {}, [p, flush](const PolicyParams&) { return std::make_unique<FixedReplay>(p, flush); }};
 }
 
-const ReplayRegistrar kBlock(entry("block", "policy 0: replay after each VA block", ReplayPoint::kAfterBlock, false));
-const ReplayRegistrar kBatch(entry("batch", "policy 1: replay after each batch, no flush", ReplayPoint::kAfterBatch, false));
-const ReplayRegistrar kBatchFlush(entry("batch_flush",
-                                        "policy 2 (default): discard remaining entries, replay after each batch",
-                                        ReplayPoint::kAfterBatch, true));
+const ReplayRegistrar kBlock(entry("block", "policy 0: replay after each VA block", ReplayPoint::kAfterBlock,
+                                   false));
+const ReplayRegistrar kBatch(entry("batch", "policy 1: replay after each batch, no flush",
+                                   ReplayPoint::kAfterBatch, false));
+const ReplayRegistrar kBatchFlush(
+    entry("batch_flush", "policy 2 (default): discard remaining entries, replay after each batch",
+          ReplayPoint::kAfterBatch, true));
 const ReplayRegistrar kOnce(entry("once", "policy 3: one replay at the end of the bottom half",
                                   ReplayPoint::kAfterService, false));
 

@@ -115,7 +115,8 @@ class DriverThrashing final : public ThrashingPolicy {
     Block& b = block_[block];
     ++b.resets;
     b.last_thrash = now;
-    uint32_t lo = block * kPagesPerBlock, hi = std::min<uint32_t>(lo + kPagesPerBlock, uint32_t(page_.size()));
+    uint32_t lo = block * kPagesPerBlock,
+             hi = std::min<uint32_t>(lo + kPagesPerBlock, uint32_t(page_.size()));
     for (uint32_t q = lo; q < hi; ++q) page_[q] = Page{};
   }
 
@@ -140,13 +141,16 @@ class NoThrashing final : public ThrashingPolicy {
   ThrashingCounters c_;
 };
 
-const ThrashingRegistrar kDriver({"driver",
-                                  "the driver's detection, throttling and pinning (driver.thrashing_* parameters)",
-                                  {},
-                                  [](const PolicyParams&, const DriverConfig& d, uint32_t pages) {
-                                    return std::make_unique<DriverThrashing>(d, pages);
-                                  }});
-const ThrashingRegistrar kNone({"none", "no thrashing detection (uvm_perf_thrashing_enable=0)", {},
+const ThrashingRegistrar kDriver(
+    {"driver",
+     "the driver's detection, throttling and pinning (driver.thrashing_* parameters)",
+     {},
+     [](const PolicyParams&, const DriverConfig& d, uint32_t pages) {
+       return std::make_unique<DriverThrashing>(d, pages);
+     }});
+const ThrashingRegistrar kNone({"none",
+                                "no thrashing detection (uvm_perf_thrashing_enable=0)",
+                                {},
                                 [](const PolicyParams&, const DriverConfig&, uint32_t) {
                                   return std::make_unique<NoThrashing>();
                                 }});

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages uvmsim builds and tests with, only where missing (quick when all are there).
+set -euo pipefail
+pkgs=(cmake g++ make clang libclang-rt-14-dev ccache pkg-config nlohmann-json3-dev libcli11-dev libgtest-dev
+      libbenchmark-dev libzstd-dev python3)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing: ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Every test: install what is missing; Release build with warnings as errors and the whole suite; the same
+# suite again under AddressSanitizer and UndefinedBehaviorSanitizer; the trace-reader fuzzer for 60 s from
+# its checked-in corpus and crash inputs; a short benchmark run. Stages are incremental (ccache, CMake).
+set -euo pipefail
+cd "$(dirname "$0")"
+scripts/install-deps.sh
+export CCACHE_DIR="${CCACHE_DIR:-$PWD/.ccache}"
+jobs="$(nproc)"
+stage() { printf '\n== %s\n' "$*"; }
+
+stage "Release build (-Werror)"
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DUVMSIM_WERROR=ON >/dev/null
+cmake --build build/release -j"$jobs"
+stage "tests (Release)"
+(cd build/release && ctest --output-on-failure -j"$jobs")
+
+stage "ASan + UBSan build (-Werror)"
+cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUVMSIM_WERROR=ON -DUVMSIM_SANITIZE=ON >/dev/null
+cmake --build build/asan -j"$jobs"
+stage "tests (ASan + UBSan)"
+(cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j"$jobs")
+
+stage "fuzz: trace reader, ${FUZZ_SECONDS:-60} s"
+CC=clang CXX=clang++ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUVMSIM_FUZZ=ON -DUVMSIM_TESTS=OFF \
+  -DUVMSIM_WERROR=ON >/dev/null
+cmake --build build/fuzz -j"$jobs" --target trace_reader_fuzz
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+# New inputs go to a scratch corpus; any crash is written into tests/fuzz/crashes/ to be checked in.
+build/fuzz/trace_reader_fuzz -max_total_time="${FUZZ_SECONDS:-60}" -rss_limit_mb=2048 -timeout=10 \
+  -artifact_prefix=tests/fuzz/crashes/ "$work" tests/fuzz/corpus tests/fuzz/crashes 2>&1 | tail -n 3
+
+stage "benchmarks (short)"
+build/release/uvmsim_bench --benchmark_min_time=0.05 2>&1 | tail -n 6
+stage "all stages passed"

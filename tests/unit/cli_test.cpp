@@ -1,0 +1,122 @@
+// The uvmsim command as a user runs it: clear errors with a non-zero exit, identical bytes on reruns.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "test_util.h"
+
+namespace uvmsim {
+namespace {
+
+struct Result {
+  int status;
+  std::string output;
+};
+
+Result sh(const std::string& args) {
+  std::string cmd = std::string(UVMSIM_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  int st = pclose(p);
+  return {WEXITSTATUS(st), out};
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/cli_" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    ASSERT_EQ(sh("generate --pattern random --bytes 16MiB --host-init --touch-back --out " + dir_ + "/t.uvmt").status, 0);
+  }
+  std::string dir_;
+};
+
+TEST_F(Cli, RunTwiceGivesIdenticalStats) {
+  std::string cfg = testing::source_dir() + "/sim/configs/h100.json";
+  for (const char* o : {"a", "b"})
+    ASSERT_EQ(sh("run --trace " + dir_ + "/t.uvmt --config " + cfg + " --set gpu.memory_fraction=0.5 --check --out " +
+                 dir_ + "/" + o + " --batch-log " + dir_ + "/" + o + ".log")
+                  .status,
+              0);
+  std::string a = slurp(dir_ + "/a/stats.json");
+  EXPECT_GT(a.size(), 1000u);
+  EXPECT_EQ(a, slurp(dir_ + "/b/stats.json"));
+  EXPECT_EQ(slurp(dir_ + "/a.log"), slurp(dir_ + "/b.log"));
+  auto j = nlohmann::json::parse(a);
+  EXPECT_EQ(j["config"]["gpu"]["memory_fraction"], 0.5);
+  EXPECT_EQ(j["program"]["name"], "uvmsim");
+  EXPECT_EQ(j["trace"]["hash"].get<std::string>().size(), 16u);
+  EXPECT_GT(j["stats"]["chunks_evicted"].get<uint64_t>(), 0u);
+}
+
+TEST_F(Cli, TruncatedTraceIsOneClearError) {
+  std::string full = slurp(dir_ + "/t.uvmt");
+  std::ofstream(dir_ + "/cut.uvmt", std::ios::binary) << full.substr(0, full.size() / 2);
+  Result r = sh("run --trace " + dir_ + "/cut.uvmt --out " + dir_ + "/o");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("uvmsim: error: " + dir_ + "/cut.uvmt: offset "), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/o/stats.json"));
+}
+
+TEST_F(Cli, UnknownConfigKeyIsNamed) {
+  Result r = sh("run --trace " + dir_ + "/t.uvmt --set driver.replay_nsec=3 --out " + dir_ + "/o");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("unknown config key 'driver.replay_nsec'"), std::string::npos) << r.output;
+  std::ofstream(dir_ + "/bad.json") << R"({"pcie": {"htod_bytes_per_s": 0}})";
+  r = sh("run --trace " + dir_ + "/t.uvmt --config " + dir_ + "/bad.json --out " + dir_ + "/o");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("bad.json: config key 'pcie.htod_bytes_per_s'"), std::string::npos) << r.output;
+  std::ofstream(dir_ + "/broken.json") << R"({"pcie": )";
+  r = sh("run --trace " + dir_ + "/t.uvmt --config " + dir_ + "/broken.json --out " + dir_ + "/o");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("broken.json: invalid JSON"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/o/stats.json"));
+}
+
+TEST_F(Cli, TraceInfoDumpExport) {
+  Result r = sh("trace info " + dir_ + "/t.uvmt");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.output.find("GPU footprint 16777216 bytes"), std::string::npos) << r.output;
+  r = sh("trace dump " + dir_ + "/t.uvmt --max-ranges 2");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.output.find("op 1 kernel"), std::string::npos);
+  EXPECT_NE(r.output.find("cta 15:"), std::string::npos);
+  r = sh("trace export " + dir_ + "/t.uvmt --csv " + dir_ + "/csv");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/csv/ranges.csv"));
+}
+
+TEST_F(Cli, GenerateRejectsNonsense) {
+  Result r = sh("generate --pattern seq --bytes 12parsecs --out " + dir_ + "/x.uvmt");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("12parsecs"), std::string::npos);
+  r = sh("generate --pattern zigzag --out " + dir_ + "/x.uvmt");
+  EXPECT_NE(r.status, 0);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/x.uvmt"));
+}
+
+TEST_F(Cli, PoliciesAndSchemaAreListed) {
+  Result r = sh("policies");
+  EXPECT_EQ(r.status, 0);
+  for (const char* n : {"driver_tree", "none", "driver_fifo", "lru_2mb", "batch_flush", "once", "driver"})
+    EXPECT_NE(r.output.find(n), std::string::npos) << n;
+  r = sh("config-schema");
+  EXPECT_NE(r.output.find("driver.fault_batch_count"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace uvmsim

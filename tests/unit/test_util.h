@@ -1,0 +1,94 @@
+// Helpers for tests: small hand-built traces and one-call simulation.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "sim/config.h"
+#include "sim/run.h"
+#include "traces/trace.h"
+#include "workloads/micro.h"
+
+namespace uvmsim::testing {
+
+constexpr uint64_t kVa = 0x7f0000000000ull;  // 2 MiB aligned
+constexpr uint64_t kVaPage = kVa >> trace::kPageShift;
+
+// One tenant, one managed allocation of `bytes` at kVa; no ops.
+inline trace::Trace base_trace(uint64_t bytes) {
+  trace::Trace t;
+  t.header.device_name = "test GPU";
+  t.header.sm_count = 132;
+  t.header.device_memory_bytes = uint64_t{80} << 30;
+  t.tenants.push_back({"t#0", "t", 1, 0});
+  t.allocations.push_back({0, trace::AllocKind::kManaged, trace::AllocRole::kInput, kVa, bytes, 0, -1, "data"});
+  return t;
+}
+
+// Appends a kernel whose CTA i touches the pages (relative to kVa) in cta_pages[i], one range each run.
+inline void add_kernel(trace::Trace& t, const std::vector<std::vector<uint64_t>>& cta_pages,
+                       trace::AccessKind kind = trace::AccessKind::kRead, uint64_t resident_ns = 10000,
+                       uint32_t threads = 256) {
+  trace::Kernel k;
+  k.name = "k" + std::to_string(t.kernels.size());
+  k.grid = {uint32_t(cta_pages.size()), 1, 1};
+  k.block = {threads, 1, 1};
+  k.resident_ns = resident_ns;
+  k.cta_begin = t.ctas.size();
+  k.cta_count = cta_pages.size();
+  for (auto& pages : cta_pages) {
+    trace::Cta c{t.ranges.size(), 0};
+    for (uint64_t p : pages) {
+      if (c.range_count && t.ranges.back().page + t.ranges.back().count == kVaPage + p) {
+        ++t.ranges.back().count;
+        continue;
+      }
+      t.ranges.push_back({kVaPage + p, 1, kind, 0, 0});
+      ++c.range_count;
+    }
+    t.ctas.push_back(c);
+  }
+  trace::Op o;
+  o.kind = trace::OpKind::kKernel;
+  o.a = t.kernels.size();
+  t.kernels.push_back(k);
+  t.ops.push_back(o);
+}
+
+inline void add_op(trace::Trace& t, trace::OpKind kind, uint64_t first_page, uint64_t pages,
+                   trace::AccessKind access = trace::AccessKind::kWrite, int32_t device = 0) {
+  trace::Op o;
+  o.kind = kind;
+  o.access = access;
+  o.device = device;
+  o.a = kVa + first_page * trace::kPageBytes;
+  o.b = pages * trace::kPageBytes;
+  t.ops.push_back(o);
+}
+
+inline void add_sync(trace::Trace& t) {
+  trace::Op o;
+  o.kind = trace::OpKind::kSync;
+  t.ops.push_back(o);
+}
+
+inline Stats run(const trace::Trace& t, const Config& c = Config{}) {
+  Workload w = Workload::build(t, "test");
+  return simulate(w, c, true).stats;
+}
+
+inline Workload micro(bool random, uint64_t bytes, bool host_init = true, bool touch_back = false,
+                      bool prefetch = false, bool write = false) {
+  MicroSpec s;
+  s.random = random;
+  s.bytes = bytes;
+  s.host_init = host_init;
+  s.touch_back = touch_back;
+  s.prefetch = prefetch;
+  s.write = write;
+  return Workload::build(generate_micro(s), "micro");
+}
+
+inline std::string source_dir() { return UVMSIM_SOURCE_DIR; }
+
+}  // namespace uvmsim::testing

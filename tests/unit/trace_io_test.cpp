@@ -1,0 +1,193 @@
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "test_util.h"
+#include "traces/trace_io.h"
+
+namespace uvmsim {
+namespace {
+
+using namespace testing;
+
+trace::Trace sample() {
+  trace::Trace t = base_trace(uint64_t{4} << 20);
+  add_op(t, trace::OpKind::kHostAccess, 0, 1024);
+  add_kernel(t, {{0, 1, 2, 700}, {5, 6}});
+  t.ranges[1].t_end = 30000;
+  add_sync(t);
+  t.observed.push_back({trace::ObservedKind::kHtoD, 2, 100, 200, kVa, 65536});
+  t.requests.push_back({0, 5});
+  t.passes.push_back({trace::PassKind::kTiming, 1000, "timing"});
+  t.completeness.push_back({trace::ObservedKind::kHtoD, 100, 98, 0});
+  t.nvtx.push_back({"layer1", 0, 10, 20});
+  t.header.driver_params = {{"uvm_perf_fault_batch_count", 256}};
+  return t;
+}
+
+std::vector<uint8_t> file_bytes(const trace::Trace& t) {
+  std::string path = ::testing::TempDir() + "/sample.uvmt";
+  trace::write_trace(t, path);
+  std::ifstream f(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+std::string read_error(const std::vector<uint8_t>& bytes) {
+  try {
+    trace::read_trace_bytes(bytes.data(), bytes.size(), "bad.uvmt");
+  } catch (const trace::TraceError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(TraceIo, RoundTripPreservesEverySection) {
+  trace::Trace t = sample();
+  std::string path = ::testing::TempDir() + "/rt.uvmt";
+  trace::write_trace(t, path);
+  std::string hash;
+  trace::Trace r = trace::read_trace(path, &hash);
+  EXPECT_EQ(hash.size(), 16u);
+  EXPECT_EQ(trace::encode_body(r), trace::encode_body(t));
+  ASSERT_EQ(r.ranges.size(), t.ranges.size());
+  EXPECT_EQ(r.ranges[1].t_end, 30000);
+  EXPECT_EQ(r.observed[0].value, 65536u);
+  EXPECT_EQ(r.nvtx[0].name, "layer1");
+  EXPECT_EQ(r.header.driver_params[0].second, 256);
+}
+
+TEST(TraceIo, TruncatedFileNamesFileAndOffset) {
+  auto bytes = file_bytes(sample());
+  for (size_t cut : {size_t(10), size_t(31), bytes.size() / 2, bytes.size() - 1}) {
+    std::vector<uint8_t> b(bytes.begin(), bytes.begin() + long(cut));
+    std::string e = read_error(b);
+    EXPECT_NE(e.find("bad.uvmt: offset"), std::string::npos) << e;
+    EXPECT_TRUE(e.find("truncated") != std::string::npos || e.find("corrupt") != std::string::npos) << e;
+  }
+}
+
+TEST(TraceIo, EveryFlippedByteIsRejectedWithAClearError) {
+  const trace::Trace t = sample();
+  const auto want = trace::encode_body(t);
+  auto bytes = file_bytes(t);
+  size_t rejected = 0;
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    auto b = bytes;
+    b[i] ^= 0x5a;
+    try {
+      trace::Trace r = trace::read_trace_bytes(b.data(), b.size(), "bad.uvmt");
+      // A few zstd frame-header bits do not change the content: then the content must be intact.
+      EXPECT_EQ(trace::encode_body(r), want) << "byte " << i << " flipped, corrupt content accepted";
+    } catch (const trace::TraceError& e) {
+      EXPECT_NE(std::string(e.what()).find("bad.uvmt: offset "), std::string::npos) << e.what();
+      ++rejected;
+    }
+  }
+  EXPECT_GT(rejected, bytes.size() * 9 / 10);
+}
+
+TEST(TraceIo, AbsurdCountIsRejectedWithoutAllocating) {
+  auto body = trace::encode_body(sample());
+  // The tenants section starts after the header section: tag(4) + len(8) + payload.
+  uint64_t head_len = 0;
+  for (int i = 0; i < 8; ++i) head_len |= uint64_t(body[4 + i]) << (8 * i);
+  size_t tenants_count_at = 12 + head_len + 12;
+  for (int i = 0; i < 8; ++i) body[tenants_count_at + i] = 0xff;
+  try {
+    trace::decode_body(body.data(), body.size(), "absurd.uvmt");
+    FAIL() << "accepted";
+  } catch (const trace::TraceError& e) {
+    EXPECT_NE(std::string(e.what()).find("absurd tenant count"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("offset " + std::to_string(tenants_count_at)), std::string::npos) << e.what();
+  }
+}
+
+TEST(TraceIo, SemanticErrorsNameTheRecord) {
+  trace::Trace t = sample();
+  t.ranges[0].page = kVaPage + 100000;  // outside the 4 MiB allocation
+  auto body = trace::encode_body(t);
+  try {
+    trace::decode_body(body.data(), body.size(), "sem.uvmt");
+    FAIL();
+  } catch (const trace::TraceError& e) {
+    EXPECT_NE(std::string(e.what()).find("range 0"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("outside every allocation"), std::string::npos) << e.what();
+  }
+  trace::Trace u = sample();
+  u.ops.pop_back();
+  u.ops.erase(u.ops.begin() + 1);  // the kernel is never launched
+  body = trace::encode_body(u);
+  EXPECT_THROW(trace::decode_body(body.data(), body.size(), "x"), trace::TraceError);
+  trace::Trace v = sample();
+  v.allocations.push_back(v.allocations[0]);  // overlapping allocations
+  body = trace::encode_body(v);
+  EXPECT_THROW(trace::decode_body(body.data(), body.size(), "x"), trace::TraceError);
+}
+
+TEST(TraceIo, BadMagicAndVersion) {
+  auto bytes = file_bytes(sample());
+  auto b = bytes;
+  b[1] = 'X';
+  EXPECT_NE(read_error(b).find("bad magic"), std::string::npos);
+  b = bytes;
+  b[8] = 9;
+  EXPECT_NE(read_error(b).find("unsupported format version 9"), std::string::npos);
+}
+
+TEST(TraceIo, WriteIsAtomic) {
+  std::string path = ::testing::TempDir() + "/atomic.uvmt";
+  trace::write_trace(sample(), path);
+  EXPECT_FALSE(std::ifstream(path + ".tmp." + std::to_string(::getpid())).good());
+  EXPECT_NO_THROW(trace::read_trace(path));
+}
+
+TEST(TraceIo, ExportCsvWritesEverySection) {
+  std::string dir = ::testing::TempDir() + "/csv";
+  trace::export_csv(sample(), dir);
+  std::ifstream f(dir + "/ranges.csv");
+  std::string header, line;
+  std::getline(f, header);
+  EXPECT_EQ(header, "kernel,cta,order,va,pages,kind,t_begin,t_end");
+  int n = 0;
+  while (std::getline(f, line)) ++n;
+  EXPECT_EQ(n, 3);  // CTA 0: pages 0-2 and 700; CTA 1: pages 5-6
+  for (const char* s : {"tenants", "allocations", "ops", "kernels", "observed"})
+    EXPECT_TRUE(std::ifstream(dir + "/" + s + ".csv").good()) << s;
+}
+
+}  // namespace
+}  // namespace uvmsim
+
+namespace uvmsim {
+namespace {
+
+// Every fuzzer seed and every input the fuzzer ever crashed on stays a regression input: each must parse
+// or be rejected with TraceError (the fuzzer's own contract), never crash.
+TEST(TraceIo, FuzzCorpusAndCrashInputsAreHandled) {
+  size_t n = 0;
+  for (const char* d : {"/tests/fuzz/corpus", "/tests/fuzz/crashes"}) {
+    std::string dir = testing::source_dir() + d;
+    if (!std::filesystem::exists(dir)) continue;
+    for (auto& e : std::filesystem::directory_iterator(dir)) {
+      if (!e.is_regular_file() || e.path().filename().string()[0] == '.') continue;
+      std::ifstream f(e.path(), std::ios::binary);
+      std::vector<uint8_t> b{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+      if (b.empty()) continue;
+      try {
+        if (b[0] & 1) {
+          trace::read_trace_bytes(b.data() + 1, b.size() - 1, "fuzz");
+        } else {
+          trace::decode_body(b.data() + 1, b.size() - 1, "fuzz");
+        }
+      } catch (const trace::TraceError&) {
+      }
+      ++n;
+    }
+  }
+  EXPECT_GT(n, 0u);
+}
+
+}  // namespace
+}  // namespace uvmsim
