@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/install-deps.sh
-cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DUVMSIM_TESTS=OFF >/dev/null
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DUVMSIM_WERROR=ON >/dev/null
 cmake --build build/release -j"$(nproc)" --target uvmsim
 build/release/uvmsim micro-table --config sim/configs/h100.json --bytes "${BYTES:-1GiB}"

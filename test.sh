@@ -5,7 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/install-deps.sh
-export CCACHE_DIR="${CCACHE_DIR:-$PWD/.ccache}"
 jobs="$(nproc)"
 stage() { printf '\n== %s\n' "$*"; }
 

@@ -157,12 +157,15 @@ void Simulator::service_batch() {
   if (replay_->point() == ReplayPoint::kAfterBatch) {
     if (replay_->flush()) {
       // Discard every entry up to PUT; those accesses fault again after the replay.
-      while (!buffer_.empty() && buffer_.front().arrival <= end) {
-        std::pop_heap(buffer_.begin(), buffer_.end(), FaultLater{});
-        --utlb_outstanding_[buffer_.back().utlb];
-        buffer_.pop_back();
+      // One linear pass and one heap rebuild, not a pop per entry (the buffer can hold thousands).
+      auto kept = std::remove_if(buffer_.begin(), buffer_.end(), [&](const FaultEntry& e) {
+        if (e.arrival > end) return false;
+        --utlb_outstanding_[e.utlb];
         ++stats_.faults_flushed;
-      }
+        return true;
+      });
+      buffer_.erase(kept, buffer_.end());
+      std::make_heap(buffer_.begin(), buffer_.end(), FaultLater{});
     }
     end += cfg_.driver.replay_ns;
     q_.push(end, kPrioReplay, kEvReplay);

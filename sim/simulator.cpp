@@ -307,11 +307,13 @@ void Simulator::cta_step(uint32_t slot) {
   int64_t extra = 0;
   const bool tlb_on = !tlb_.empty();
   uint64_t index = c.resume_index;  // access index within the group
+  uint64_t issued = 0;
   for (uint64_t i = c.resume; i < group_end && !blocked; ++i) {
     const DenseRange& r = w_.ranges[w_.points[i].range];
     uint32_t off = i == c.resume ? c.resume_off : 0;
     for (uint32_t p = r.page + off; p < r.page + r.count; ++p, ++index) {
       if (c.tracking && (c.done[index >> 6] >> (index & 63) & 1)) continue;
+      ++issued;
       if (gpu_ok_[p]) {
         if (tlb_on) {
           uint32_t tag = p / kPagesPerBlock + 1;
@@ -344,6 +346,7 @@ void Simulator::cta_step(uint32_t slot) {
       if (blocked) break;
     }
   }
+  stats_.accesses_issued += issued;
   if (faulted) {
     c.stalled = true;
     stalled_.push_back(slot);

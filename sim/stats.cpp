@@ -35,7 +35,8 @@ std::vector<Scalar> scalars() {
   add(#member, unit, desc, [](const Stats& s) { return json(s.member); })
   UVMSIM_STAT(sim_time_ns, "ns", "simulated time at the end of the run");
   UVMSIM_STAT(events, "events", "events the engine processed");
-  UVMSIM_STAT(page_accesses, "pages", "page accesses of CTAs (each range page once per touch)");
+  UVMSIM_STAT(page_accesses, "pages", "page accesses of CTAs completed (each range page once per touch)");
+  UVMSIM_STAT(accesses_issued, "pages", "page accesses issued, re-issues after replays included");
   UVMSIM_STAT(faults_raised, "faults", "fault entries written to the fault buffer");
   UVMSIM_STAT(faults_not_entered, "faults", "faulting accesses held back by a full buffer or uTLB cap");
   UVMSIM_STAT(faults_fetched, "faults", "raw fault entries the driver fetched");

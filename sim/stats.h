@@ -37,6 +37,7 @@ struct Stats {
   int64_t sim_time_ns = 0;
   uint64_t events = 0;
   uint64_t page_accesses = 0;
+  uint64_t accesses_issued = 0;     // page accesses issued, re-issues after replays included
   uint64_t faults_raised = 0;       // entries written to the fault buffer
   uint64_t faults_not_entered = 0;  // held back by a full buffer or a uTLB at its outstanding cap
   uint64_t faults_fetched = 0;      // raw entries the driver read

@@ -88,3 +88,17 @@ TEST(Config, CheckedInH100ConfigLoads) {
 
 }  // namespace
 }  // namespace uvmsim
+
+namespace uvmsim {
+namespace {
+
+// The built-in defaults are the H100 calibration: running without --config gives the calibrated model.
+TEST(Config, DefaultsEqualTheCalibratedH100Config) {
+  Config c = load_config(testing::source_dir() + "/sim/configs/h100.json", {});
+  Config d;
+  d.gpu.name = c.gpu.name;
+  EXPECT_EQ(to_json(d).dump(1), to_json(c).dump(1));
+}
+
+}  // namespace
+}  // namespace uvmsim
