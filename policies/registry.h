@@ -40,6 +40,7 @@ class Registry {
     std::string description;
     std::vector<ParamSpec> params;
     Factory make;
+    std::vector<std::string> reads;  // config keys the policy reads (the driver's module parameters)
   };
   static Registry& instance() {
     static Registry r;

@@ -29,11 +29,17 @@ Workload load_workload(const std::string& path) {
 
 template <typename Reg>
 void list_policies(const char* kind) {
+  const nlohmann::json defaults = to_json(Config{});
   for (auto& [name, e] : Reg::instance().entries()) {
     std::cout << std::left << std::setw(12) << kind << std::setw(14) << name << e.description << "\n";
     for (auto& p : e.params)
-      std::cout << std::setw(26) << ""
-                << "param " << p.name << " = " << p.default_value << ": " << p.description << "\n";
+      std::cout << std::setw(26) << "" << "policy_params." << name << "." << p.name << " = " << p.default_value
+                << ": " << p.description << "\n";
+    for (auto& key : e.reads) {
+      auto dot = key.find('.');
+      std::cout << std::setw(26) << "" << "reads " << key << " = "
+                << defaults[key.substr(0, dot)][key.substr(dot + 1)].dump() << "\n";
+    }
   }
 }
 

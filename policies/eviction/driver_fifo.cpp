@@ -21,9 +21,8 @@ class DriverFifo final : public EvictionPolicy {
 const EvictionRegistrar kReg({"driver_fifo",
                               "the driver's USED list: FIFO by allocation or re-residency",
                               {},
-                              [](const PolicyParams&, uint32_t n) {
-                                return std::make_unique<DriverFifo>(n);
-                              }});
+                              [](const PolicyParams&, uint32_t n) { return std::make_unique<DriverFifo>(n); },
+                              {}});
 
 }  // namespace
 }  // namespace uvmsim

@@ -61,7 +61,8 @@ const PrefetchRegistrar kReg({"driver_tree",
                               [](const PolicyParams&, const DriverConfig& d) {
                                 return std::make_unique<DriverTree>(uint32_t(d.prefetch_threshold),
                                                                     uint32_t(d.prefetch_min_faults));
-                              }});
+                              },
+                              {"driver.prefetch_threshold", "driver.prefetch_min_faults"}});
 
 }  // namespace
 }  // namespace uvmsim

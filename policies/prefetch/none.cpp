@@ -14,7 +14,8 @@ const PrefetchRegistrar kReg({"none",
                               {},
                               [](const PolicyParams&, const DriverConfig&) {
                                 return std::make_unique<NoPrefetch>();
-                              }});
+                              },
+                              {}});
 
 }  // namespace
 }  // namespace uvmsim

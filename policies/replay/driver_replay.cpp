@@ -17,8 +17,11 @@ class FixedReplay final : public ReplayPolicy {
 };
 
 ReplayRegistry::Entry entry(const char* name, const char* desc, ReplayPoint p, bool flush) {
-  return {
-      name, desc, {}, [p, flush](const PolicyParams&) { return std::make_unique<FixedReplay>(p, flush); }};
+  return {name,
+          desc,
+          {},
+          [p, flush](const PolicyParams&) { return std::make_unique<FixedReplay>(p, flush); },
+          {}};
 }
 
 const ReplayRegistrar kBlock(entry("block", "policy 0: replay after each VA block", ReplayPoint::kAfterBlock,

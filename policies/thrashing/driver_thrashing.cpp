@@ -147,13 +147,17 @@ const ThrashingRegistrar kDriver(
      {},
      [](const PolicyParams&, const DriverConfig& d, uint32_t pages) {
        return std::make_unique<DriverThrashing>(d, pages);
-     }});
+     },
+     {"driver.thrashing_threshold", "driver.thrashing_pin_threshold", "driver.thrashing_lapse_usec",
+      "driver.thrashing_nap", "driver.thrashing_epoch", "driver.thrashing_pin",
+      "driver.thrashing_max_resets"}});
 const ThrashingRegistrar kNone({"none",
                                 "no thrashing detection (uvm_perf_thrashing_enable=0)",
                                 {},
                                 [](const PolicyParams&, const DriverConfig&, uint32_t) {
                                   return std::make_unique<NoThrashing>();
-                                }});
+                                },
+                                {}});
 
 }  // namespace
 }  // namespace uvmsim

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "../unit/test_util.h"
+#include "test_util.h"
 
 namespace uvmsim {
 namespace {
