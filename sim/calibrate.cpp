@@ -37,9 +37,10 @@ std::vector<MeasuredRow> load_measurements(const std::string& path) {
     m.prefetch = r.value("prefetch", false);
     m.touch_back = r.value("touch_back", false);
     m.measure = r.at("measure");
-    m.ms = r.at("ms");
+    m.value = r.at("value");
+    m.unit = r.value("unit", "ms");
     m.rel_tolerance = r.value("rel_tolerance", 0.0);
-    m.abs_tolerance_ms = r.value("abs_tolerance_ms", 0.0);
+    m.abs_tolerance = r.value("abs_tolerance", 0.0);
     m.fit = r.value("fit", true);
     rows.push_back(m);
   }
@@ -52,6 +53,10 @@ double measure(const MeasuredRow& r, const trace::Trace& t, const Stats& s) {
   auto span = [](int64_t a, int64_t b) { return double(b - a) / 1e6; };
   if (r.measure == "first_touch") return span(s.kernels[0].start_ns, s.kernels[0].end_ns);
   if (r.measure == "resident") return span(s.kernels[1].start_ns, s.kernels[1].end_ns);
+  if (r.measure == "prefetch_share") {
+    double all = double(s.bytes_htod[kCausePrefetch] + s.bytes_htod[kCauseCoherence]);
+    return all > 0 ? 100.0 * double(s.bytes_htod[kCausePrefetch]) / all : 0.0;
+  }
   for (size_t i = t.ops.size(); i-- > 0;) {
     if (r.measure == "touch_back" && t.ops[i].kind == trace::OpKind::kHostAccess)
       return span(s.ops[i].start_ns, s.ops[i].end_ns);
@@ -139,7 +144,7 @@ double loss(const std::vector<MeasuredRow>& rows, const std::vector<double>& sim
   double l = 0;
   for (size_t i = 0; i < rows.size(); ++i) {
     if (!rows[i].fit || int(i) == skip) continue;
-    double e = std::log(std::max(sim[i], 1e-9) / rows[i].ms);
+    double e = std::log(std::max(sim[i], 1e-9) / rows[i].value);
     l += e * e;
   }
   return l;
@@ -264,22 +269,30 @@ int run_calibrate(const CalibrateArgs& a) {
       if (!rows[i].fit) continue;
       Config ci = with_params(fitted, fit(rows, p, fitted, int(i), a.iterations / 2, a.jobs, nullptr));
       loo[i] = run_rows(rows, p, ci, a.jobs)[i];
-      std::fprintf(stderr, "left out %-34s predicted %.3f ms (measured %.3f)\n", rows[i].name.c_str(), loo[i],
-                   rows[i].ms);
+      std::fprintf(stderr, "left out %-34s predicted %.3f %s (measured %.3f)\n", rows[i].name.c_str(), loo[i],
+                   rows[i].unit.c_str(), rows[i].value);
     }
+  // Error: relative for times, in points for percentages.
+  auto error = [&](size_t i, double sim_value) {
+    char b[64];
+    if (rows[i].unit == "%") std::snprintf(b, sizeof b, "%+.1f pt", sim_value - rows[i].value);
+    else std::snprintf(b, sizeof b, "%+.1f%%", (sim_value - rows[i].value) / rows[i].value * 100);
+    return std::string(b);
+  };
   std::ostringstream md;
-  md << "| row | measured ms | simulated ms | error | left out of the fit: simulated ms | error |\n";
-  md << "| --- | ---: | ---: | ---: | ---: | ---: |\n";
+  md << "| row | unit | measured | simulated | error | left out of the fit: simulated | error |\n";
+  md << "| --- | --- | ---: | ---: | ---: | ---: | ---: |\n";
   char buf[512];
   for (size_t i = 0; i < rows.size(); ++i) {
-    double e = (sim[i] - rows[i].ms) / rows[i].ms * 100;
-    std::snprintf(buf, sizeof buf, "| %s | %.3f | %.3f | %+.1f%% |", rows[i].name.c_str(), rows[i].ms, sim[i],
-                  e);
+    std::snprintf(buf, sizeof buf, "| %s | %s | %.3f | %.3f | %s |", rows[i].name.c_str(), rows[i].unit.c_str(),
+                  rows[i].value, sim[i], error(i, sim[i]).c_str());
     md << buf;
-    if (std::isnan(loo[i]))
-      md << " (not fitted) | |\n";
-    else {
-      std::snprintf(buf, sizeof buf, " %.3f | %+.1f%% |\n", loo[i], (loo[i] - rows[i].ms) / rows[i].ms * 100);
+    if (!rows[i].fit) {
+      md << " (checked, not fitted) | |\n";
+    } else if (std::isnan(loo[i])) {
+      md << " (not run) | |\n";
+    } else {
+      std::snprintf(buf, sizeof buf, " %.3f | %s |\n", loo[i], error(i, loo[i]).c_str());
       md << buf;
     }
   }

@@ -24,10 +24,11 @@ struct MeasuredRow {
   std::string pattern;  // seq | random
   std::string bytes;
   bool host_init = false, write = false, prefetch = false, touch_back = false;
-  std::string measure;  // first_touch | resident | prefetch | touch_back
-  double ms = 0;
-  double rel_tolerance = 0;     // > 0: within this fraction
-  double abs_tolerance_ms = 0;  // > 0: within this many ms
+  std::string measure;  // first_touch | resident | prefetch | touch_back (ms) | prefetch_share (%)
+  double value = 0;
+  std::string unit = "ms";
+  double rel_tolerance = 0;  // > 0: within this fraction
+  double abs_tolerance = 0;  // > 0: within this much, in the row's unit
   bool fit = true;              // used in the fit (resident rows only checked)
 };
 

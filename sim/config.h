@@ -17,30 +17,32 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Built-in defaults are the H100 calibration: sim/configs/h100.json, fitted as results/calibration.md
+// shows. A test keeps the two equal.
 struct GpuConfig {
-  std::string name = "H100";
+  std::string name = "NVIDIA H100 80GB HBM3";
   int64_t sm_count = 132;
-  int64_t memory_bytes = int64_t{81559} << 20;
+  int64_t memory_bytes = 85520809984;  // 81559 MiB
   double memory_fraction = 0.0;  // > 0: GPU memory = fraction x the workload's footprint (overrides bytes)
   int64_t max_threads_per_sm = 2048;
   int64_t max_ctas_per_sm = 32;
   int64_t regs_per_sm = 65536;
   int64_t smem_per_sm_bytes = 233472;
   int64_t sms_per_utlb = 2;
-  int64_t utlb_max_outstanding_faults = 32;
+  int64_t utlb_max_outstanding_faults = 16;
   int64_t fault_buffer_entries = 8192;
-  int64_t fault_latency_ns = 1000;
-  int64_t fault_issue_ns = 20;
-  int64_t zero_fill_bytes_per_s = int64_t{1000} * 1000 * 1000 * 1000;
+  int64_t fault_latency_ns = 471;
+  int64_t fault_issue_ns = 0;
+  int64_t zero_fill_bytes_per_s = 1000000000000;
   int64_t tlb_entries = 0;  // 0: no TLB model; else per-SM entries of 2 MiB reach
   int64_t tlb_miss_ns = 0;
 };
 
 struct PcieConfig {
-  int64_t htod_bytes_per_s = int64_t{47} * 1000 * 1000 * 1000;
-  int64_t dtoh_bytes_per_s = int64_t{47} * 1000 * 1000 * 1000;
+  int64_t htod_bytes_per_s = 45490828514;
+  int64_t dtoh_bytes_per_s = 52167770051;
   int64_t latency_ns = 1000;
-  int64_t copy_setup_ns = 1500;
+  int64_t copy_setup_ns = 3755;
   int64_t copy_engines = 2;
 };
 
@@ -61,22 +63,22 @@ struct DriverConfig {
   int64_t thrashing_pin = 300;
   int64_t thrashing_max_resets = 4;
   // Costs of the servicing thread (calibrated to reference/measurements.md).
-  int64_t isr_latency_ns = 10000;
-  int64_t batch_fixed_ns = 20000;
-  int64_t fault_ns = 100;
-  int64_t va_block_ns = 5000;
-  int64_t page_ns = 200;  // per page made resident by the fault path (allocate, populate, track)
-  int64_t pte_ns = 50;    // per GPU PTE written (2 MiB, 64 KiB or 4 KiB)
-  int64_t cpu_unmap_page_ns = 100;
-  int64_t replay_ns = 5000;
+  int64_t isr_latency_ns = 99506;
+  int64_t batch_fixed_ns = 21463;
+  int64_t fault_ns = 738;
+  int64_t va_block_ns = 14577;
+  int64_t page_ns = 92;  // per page made resident by the fault path (allocate, populate, track)
+  int64_t pte_ns = 27;    // per GPU PTE written (2 MiB, 64 KiB or 4 KiB)
+  int64_t cpu_unmap_page_ns = 386;
+  int64_t replay_ns = 19226;
   int64_t evict_chunk_ns = 10000;
-  int64_t prefetch_op_block_ns = 2000;  // explicit cudaMemPrefetchAsync, per VA block
+  int64_t prefetch_op_block_ns = 31102;  // explicit cudaMemPrefetchAsync, per VA block
   int64_t prefetch_op_page_ns = 20;
 };
 
 struct HostConfig {
-  int64_t cpu_fault_ns = 60000;       // CPU page fault on a GPU-resident page: fixed cost
-  int64_t cpu_fault_page_ns = 500;    // per page migrated back (unmap on the GPU, map on the CPU)
+  int64_t cpu_fault_ns = 52867;       // CPU page fault on a GPU-resident page: fixed cost
+  int64_t cpu_fault_page_ns = 671;    // per page migrated back (unmap on the GPU, map on the CPU)
   int64_t first_touch_page_ns = 250;  // CPU populating a page resident nowhere
   int64_t touch_page_ns = 5;          // CPU touching a page it already holds
 };
