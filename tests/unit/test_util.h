@@ -30,7 +30,8 @@ inline void add_kernel(trace::Trace& t, const std::vector<std::vector<uint64_t>>
                        trace::AccessKind kind = trace::AccessKind::kRead, uint64_t resident_ns = 10000,
                        uint32_t threads = 256) {
   trace::Kernel k;
-  k.name = "k" + std::to_string(t.kernels.size());
+  k.name = "k";
+  k.name += std::to_string(t.kernels.size());  // not operator+: GCC 12 -Wrestrict false positive
   k.grid = {uint32_t(cta_pages.size()), 1, 1};
   k.block = {threads, 1, 1};
   k.resident_ns = resident_ns;
