@@ -1,0 +1,53 @@
+// Small helpers shared by the recording programs (CUDA runtime only).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#define CK(call)                                                                                   \
+  do {                                                                                             \
+    cudaError_t e_ = (call);                                                                       \
+    if (e_ != cudaSuccess) {                                                                       \
+      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
+      std::exit(1);                                                                                \
+    }                                                                                              \
+  } while (0)
+
+inline double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// Never ask for more managed memory than the GPU has free: oversubscribing a shared GPU can hang it.
+inline void check_fits(size_t bytes) {
+  size_t free_b = 0, total_b = 0;
+  CK(cudaMemGetInfo(&free_b, &total_b));
+  if (bytes > free_b / 10 * 9) {
+    std::fprintf(stderr, "refusing: %zu bytes of managed memory would exceed 90%% of the GPU's %zu free bytes\n",
+                 bytes, free_b);
+    std::exit(3);
+  }
+}
+
+inline size_t parse_size(const char* text) {
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(text, &end, 10);
+  std::string unit = end ? end : "";
+  size_t mul = 1;
+  if (unit == "KiB" || unit == "K") mul = 1ull << 10;
+  else if (unit == "MiB" || unit == "M") mul = 1ull << 20;
+  else if (unit == "GiB" || unit == "G") mul = 1ull << 30;
+  else if (!unit.empty() && unit != "B") {
+    std::fprintf(stderr, "bad size '%s'\n", text);
+    std::exit(2);
+  }
+  return size_t(v) * mul;
+}

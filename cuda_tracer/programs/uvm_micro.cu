@@ -1,0 +1,165 @@
+// The micro-workloads of reference/measurements.md on a real GPU: one managed allocation, one thread per
+// 4 KiB page, pages in address order or in the same random permutation as `uvmsim generate` (mt19937_64
+// Fisher-Yates with --seed). Steps, as in the generator: [CPU writes every page] [prefetch to the GPU]
+// kernel "touch", sync, kernel "touch_again", sync, [CPU reads every page back]. Each step is timed
+// (CUDA events on the GPU, the host clock on the CPU); with --reps R --warmup W the whole sequence runs
+// W + R times on fresh allocations and the medians are printed as JSON.
+#include <chrono>
+#include <cstdint>
+#include <random>
+
+#include "common.h"
+
+__global__ void touch(char* data, const uint32_t* order, uint64_t pages, int write, int* sink) {
+  uint64_t i = uint64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= pages) return;
+  uint64_t page = order ? order[i] : i;
+  char* p = data + page * 4096;
+  if (write) {
+    *p = 1;
+  } else if (*p == 0x7f) {
+    atomicAdd(sink, 1);  // never taken: keeps the read
+  }
+}
+
+__global__ void touch_again(char* data, const uint32_t* order, uint64_t pages, int write, int* sink) {
+  uint64_t i = uint64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= pages) return;
+  uint64_t page = order ? order[i] : i;
+  char* p = data + page * 4096;
+  if (write) {
+    *p = 2;
+  } else if (*p == 0x7f) {
+    atomicAdd(sink, 1);
+  }
+}
+
+int main(int argc, char** argv) {
+  bool random = false, host_init = false, write = false, prefetch = false, touch_back = false;
+  bool alloc_only = false;  // allocate and free, nothing else (tests the tracer's refusal safely)
+  size_t bytes = 64ull << 20;
+  unsigned threads = 256;
+  uint64_t seed = 1;
+  int reps = 1, warmup = 0;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> const char* {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--pattern") {
+      std::string p = next();
+      if (p != "seq" && p != "random") {
+        std::fprintf(stderr, "--pattern is seq or random\n");
+        return 2;
+      }
+      random = p == "random";
+    } else if (a == "--bytes") bytes = parse_size(next());
+    else if (a == "--threads-per-cta") threads = unsigned(std::atoi(next()));
+    else if (a == "--seed") seed = std::strtoull(next(), nullptr, 10);
+    else if (a == "--reps") reps = std::atoi(next());
+    else if (a == "--warmup") warmup = std::atoi(next());
+    else if (a == "--host-init") host_init = true;
+    else if (a == "--write") write = true;
+    else if (a == "--prefetch") prefetch = true;
+    else if (a == "--touch-back") touch_back = true;
+    else if (a == "--alloc-only") alloc_only = true;
+    else {
+      std::fprintf(stderr, "unknown argument %s\n", a.c_str());
+      return 2;
+    }
+  }
+  if (bytes == 0 || bytes % 4096 || threads == 0 || threads > 1024 || reps < 1) {
+    std::fprintf(stderr, "bad arguments\n");
+    return 2;
+  }
+  if (alloc_only) {  // no check of our own: the tracer must refuse an allocation the GPU cannot hold
+    char* data = nullptr;
+    CK(cudaMallocManaged(&data, bytes));
+    CK(cudaFree(data));
+    std::printf("{\"program\": \"uvm_micro\", \"alloc_only\": %zu}\n", bytes);
+    return 0;
+  }
+  const uint64_t pages = bytes / 4096;
+  std::vector<uint32_t> order(pages);
+  for (uint64_t i = 0; i < pages; ++i) order[i] = uint32_t(i);
+  if (random) {
+    std::mt19937_64 rng(seed);
+    for (uint64_t i = pages - 1; i > 0; --i) std::swap(order[i], order[rng() % (i + 1)]);
+  }
+  uint32_t* d_order = nullptr;
+  int* sink = nullptr;
+  if (random) {
+    CK(cudaMalloc(&d_order, pages * sizeof(uint32_t)));
+    CK(cudaMemcpy(d_order, order.data(), pages * sizeof(uint32_t), cudaMemcpyHostToDevice));
+  }
+  CK(cudaMalloc(&sink, sizeof(int)));
+  CK(cudaMemset(sink, 0, sizeof(int)));
+  int dev = 0;
+  CK(cudaGetDevice(&dev));
+  cudaEvent_t e0, e1;
+  CK(cudaEventCreate(&e0));
+  CK(cudaEventCreate(&e1));
+  const unsigned ctas = unsigned((pages + threads - 1) / threads);
+  std::vector<double> t_init, t_prefetch, t_touch, t_again, t_back;
+  for (int rep = 0; rep < warmup + reps; ++rep) {
+    check_fits(bytes);
+    char* data = nullptr;
+    CK(cudaMallocManaged(&data, bytes));
+    auto h0 = std::chrono::steady_clock::now();
+    if (host_init)
+      for (uint64_t p = 0; p < pages; ++p) data[p * 4096] = 3;
+    auto h1 = std::chrono::steady_clock::now();
+    float ms_prefetch = 0, ms_touch = 0, ms_again = 0;
+    if (prefetch) {
+      cudaMemLocation loc{};
+      loc.type = cudaMemLocationTypeDevice;
+      loc.id = dev;
+      CK(cudaEventRecord(e0));
+      CK(cudaMemPrefetchAsync(data, bytes, loc, 0, 0));
+      CK(cudaEventRecord(e1));
+      CK(cudaDeviceSynchronize());
+      CK(cudaEventElapsedTime(&ms_prefetch, e0, e1));
+    }
+    CK(cudaEventRecord(e0));
+    touch<<<ctas, threads>>>(data, d_order, pages, write, sink);
+    CK(cudaGetLastError());
+    CK(cudaEventRecord(e1));
+    CK(cudaDeviceSynchronize());
+    CK(cudaEventElapsedTime(&ms_touch, e0, e1));
+    CK(cudaEventRecord(e0));
+    touch_again<<<ctas, threads>>>(data, d_order, pages, write, sink);
+    CK(cudaGetLastError());
+    CK(cudaEventRecord(e1));
+    CK(cudaDeviceSynchronize());
+    CK(cudaEventElapsedTime(&ms_again, e0, e1));
+    auto b0 = std::chrono::steady_clock::now();
+    volatile long sum = 0;
+    if (touch_back)
+      for (uint64_t p = 0; p < pages; ++p) sum += data[p * 4096];
+    auto b1 = std::chrono::steady_clock::now();
+    if (write && touch_back && sum != long(pages) * 2) {
+      std::fprintf(stderr, "wrong data read back\n");
+      return 1;
+    }
+    CK(cudaFree(data));
+    if (rep < warmup) continue;
+    t_init.push_back(std::chrono::duration<double, std::milli>(h1 - h0).count());
+    t_prefetch.push_back(ms_prefetch);
+    t_touch.push_back(ms_touch);
+    t_again.push_back(ms_again);
+    t_back.push_back(std::chrono::duration<double, std::milli>(b1 - b0).count());
+  }
+  std::printf("{\"program\": \"uvm_micro\", \"pattern\": \"%s\", \"bytes\": %zu, \"reps\": %d, \"warmup\": %d, "
+              "\"host_init_ms\": %.4f, \"prefetch_ms\": %.4f, \"touch_ms\": %.4f, \"touch_again_ms\": %.4f, "
+              "\"touch_back_ms\": %.4f, \"touch_ms_min\": %.4f, \"touch_ms_max\": %.4f}\n",
+              random ? "random" : "seq", bytes, reps, warmup, median(t_init), median(t_prefetch), median(t_touch),
+              median(t_again), median(t_back), *std::min_element(t_touch.begin(), t_touch.end()),
+              *std::max_element(t_touch.begin(), t_touch.end()));
+  if (d_order) CK(cudaFree(d_order));
+  CK(cudaFree(sink));
+  return 0;
+}

@@ -1,0 +1,23 @@
+// State shared by the access-capture tool (host) and its device patches: one per instrumented launch.
+#pragma once
+
+#include <cstdint>
+
+#include "raw_format.h"
+
+namespace uvmtrace {
+
+struct DeviceState {
+  unsigned long long* keys = nullptr;     // table_mask + 1 slots; 0 = empty, else ((page + 1) << 27) | cta
+  unsigned int* slot_entry = nullptr;     // per slot: entry index + 1 once published
+  AccessEntry* entries = nullptr;         // append-only, `capacity` entries
+  unsigned int* thread_counts = nullptr;  // per thread of the launch: global accesses so far
+  unsigned long long table_mask = 0;
+  unsigned long long capacity = 0;
+  unsigned long long thread_capacity = 0;
+  unsigned long long count = 0;  // entries appended (may exceed capacity: then overflow is set)
+  unsigned int overflow = 0;     // bit 0: table or entries full, or page/CTA out of range; bit 1: threads
+  unsigned int pad = 0;
+};
+
+}  // namespace uvmtrace
