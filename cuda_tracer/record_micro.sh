@@ -16,7 +16,7 @@ grep -h -n "sanitizerAlloc\|sanitizerMemset\|sanitizerFree\|SANITIZER_MEMORY_FLA
   /usr/local/cuda/compute-sanitizer/include/*.h >"$OUT/sanitizer_api.txt" 2>&1
 nvidia-smi --query-gpu=name,memory.total,memory.used,driver_version --format=csv,noheader
 cmake -S cuda_tracer -B "$B" -DCMAKE_BUILD_TYPE=Release >/dev/null || exit 1
-cmake --build "$B" -j16 -k 2>&1 | grep -E "error|warning|Error|Built target" | head -60
+cmake --build "$B" -j16 >"$OUT/build.txt" 2>&1 || { tail -40 "$OUT/build.txt"; exit 1; }
 ls "$B"
 sizes=("${@:-64MiB}")
 [ $# -eq 0 ] && sizes=(64MiB 256MiB 1GiB)
