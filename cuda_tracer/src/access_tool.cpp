@@ -55,6 +55,7 @@ struct Tool {
   std::mutex mu;            // held from LAUNCH_BEGIN to LAUNCH_END: one instrumented launch at a time
   std::string out_dir, patch_path, part_path, final_path;
   FILE* out = nullptr;
+  FILE* allocs = nullptr;  // allocs.tsv: the process's allocations, to match them with the other passes'
   std::map<CUcontext, bool> patches_loaded;
   std::map<CUstream, uint32_t> stream_ordinal;
   uint64_t launches = 0, overflowed = 0;
@@ -176,8 +177,14 @@ void launch_end(Sanitizer_LaunchData* l) {
 
 void memory_alloc(Sanitizer_ResourceMemoryData* m) {
   Tool& t = tool();
-  if ((m->flags & SANITIZER_MEMORY_FLAG_MANAGED) == 0) return;
+  const bool managed = (m->flags & SANITIZER_MEMORY_FLAG_MANAGED) != 0;
+  if (!managed && m->flags != SANITIZER_MEMORY_FLAG_NONE) return;
   std::lock_guard<std::mutex> lock(t.mu);
+  if (t.allocs) {
+    std::fprintf(t.allocs, "alloc\t%s\t%llx\t%llu\n", managed ? "managed" : "device",
+                 (unsigned long long)m->address, (unsigned long long)m->size);
+  }
+  if (!managed) return;
   t.managed[m->address] = m->size;
   t.managed_live += m->size;
   if (t.free0 == 0) {
@@ -225,6 +232,10 @@ void finish() {
   if (t.out == nullptr) return;
   std::fclose(t.out);
   t.out = nullptr;
+  std::fprintf(t.allocs, "end\tcomplete\n");
+  std::fclose(t.allocs);
+  t.allocs = nullptr;
+  std::rename((t.out_dir + "/allocs.tsv.part").c_str(), (t.out_dir + "/allocs.tsv").c_str());
   if (t.overflowed == 0) std::rename(t.part_path.c_str(), t.final_path.c_str());
   std::fprintf(stderr, "uvmaccess: %llu launches captured%s\n", (unsigned long long)t.launches,
                t.overflowed ? " (some overflowed: access.bin not written)" : "");
@@ -251,6 +262,11 @@ int init() {
     _exit(2);
   }
   std::fwrite(uvmtrace::kAccessFileMagic, 1, 8, t.out);
+  t.allocs = std::fopen((t.out_dir + "/allocs.tsv.part").c_str(), "w");
+  if (!t.allocs) {
+    std::fprintf(stderr, "uvmaccess: cannot write in %s\n", out);
+    _exit(2);
+  }
   Sanitizer_SubscriberHandle handle;
   SAN(sanitizerSubscribe(&handle, callback, nullptr));
   SAN(sanitizerEnableDomain(1, handle, SANITIZER_CB_DOMAIN_RESOURCE));

@@ -232,6 +232,11 @@ void describe_device(CUcontext ctx) {
 
 void refuse_if_oversubscribing(uint64_t bytes, bool managed) {
   State& s = st();
+  if (s.free0 == 0) {  // the first call of the program: create the context now to learn the free memory
+    cudaFree(nullptr);
+    size_t free_b = 0, total_b = 0;
+    if (s.free0 == 0 && cudaMemGetInfo(&free_b, &total_b) == cudaSuccess) s.free0 = free_b;
+  }
   const uint64_t after = s.managed_live + s.device_live + bytes;
   if (s.free0 != 0 && after > s.free0 / 10 * 9 && managed) {
     line("refused\t%" PRIu64 "\t%" PRIu64, after, s.free0);
@@ -503,7 +508,8 @@ void driver_api(CUpti_CallbackId cbid, const CUpti_CallbackData* cb) {
 }
 
 void CUPTIAPI callback(void*, CUpti_CallbackDomain domain, CUpti_CallbackId cbid, const void* data) {
-  if (in_tool > 0) return;
+  // A context may be created inside one of the tool's own calls (the safety check's): handle it anyway.
+  if (in_tool > 0 && !(domain == CUPTI_CB_DOMAIN_RESOURCE && cbid == CUPTI_CBID_RESOURCE_CONTEXT_CREATED)) return;
   if (domain == CUPTI_CB_DOMAIN_RESOURCE && cbid == CUPTI_CBID_RESOURCE_CONTEXT_CREATED) {
     auto* r = static_cast<const CUpti_ResourceData*>(data);
     std::lock_guard<std::recursive_mutex> lock(st().mu);
