@@ -10,6 +10,7 @@
 #include <cuda.h>
 #include <cuda_runtime_api.h>
 #include <cupti.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -226,6 +227,19 @@ void describe_device(CUcontext ctx) {
   size_t free_b = 0, total_b = 0;
   cuMemGetInfo(&free_b, &total_b);
   if (s.free0 == 0) s.free0 = free_b;
+  // The UVM driver's module parameters in force (numeric ones), for the trace header.
+  if (DIR* d = opendir("/sys/module/nvidia_uvm/parameters")) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::string path = std::string("/sys/module/nvidia_uvm/parameters/") + e->d_name;
+      FILE* f = std::fopen(path.c_str(), "r");
+      if (!f) continue;
+      long long v = 0;
+      if (std::fscanf(f, "%lld", &v) == 1) line("uvm_param\t%s\t%lld", e->d_name, v);
+      std::fclose(f);
+    }
+    closedir(d);
+  }
   line("device\t%s\t%d\t%zu\t%zu\t%d.%d\t%d\t%d\t%d\t%d\t%d", name, sms, total_b, free_b, major, minor, threads_sm,
        regs_sm, smem_sm, ctas_sm, drv);
 }
