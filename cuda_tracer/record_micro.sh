@@ -22,6 +22,7 @@ sizes=("${@:-64MiB}")
 [ $# -eq 0 ] && sizes=(64MiB 256MiB 1GiB)
 name_of() { case "$1" in 64MiB) echo 64m ;; 256MiB) echo 256m ;; 1GiB) echo 1g ;; *) echo "$1" ;; esac; }
 
+if [ "${NATIVE:-1}" = 1 ]; then
 echo "== native timings (median of 5 after 1 warm-up)"
 for s in "${sizes[@]}"; do
   "$B/uvm_micro" --pattern seq --bytes "$s" --host-init --touch-back --reps 5 --warmup 1
@@ -31,6 +32,7 @@ done | tee "$OUT/native_timings.jsonl"
 { "$B/uvm_micro" --pattern seq --bytes 256MiB --write --reps 5 --warmup 1
   "$B/tiled_gemm" --n 1024 --reps 5 --warmup 1
   "$B/tiled_gemm" --n 2048 --reps 5 --warmup 1; } | tee -a "$OUT/native_timings.jsonl"
+fi
 
 record() {  # name, program args...
   local name="$1"; shift
