@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages uvmsim builds and tests with, only where missing (quick when all are there).
 set -euo pipefail
-pkgs=(cmake g++ make clang libclang-rt-14-dev ccache pkg-config nlohmann-json3-dev libcli11-dev libgtest-dev
+pkgs=(cmake g++ make xz-utils tar clang libclang-rt-14-dev ccache pkg-config nlohmann-json3-dev libcli11-dev libgtest-dev
       libbenchmark-dev libzstd-dev python3)
 missing=()
 for p in "${pkgs[@]}"; do

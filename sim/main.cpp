@@ -7,6 +7,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "cuda_tracer/convert.h"
 #include "policies/eviction/eviction_policy.h"
 #include "policies/prefetch/prefetch_policy.h"
 #include "policies/replay/replay_policy.h"
@@ -150,6 +151,15 @@ int main(int argc, char** argv) {
   exp->add_option("trace", tpath, "trace (.uvmt)")->required();
   exp->add_option("--csv", csv_dir, "output folder (one CSV per section)")->required();
 
+  std::string raw_dir, conv_out;
+  ConvertOptions conv;
+  auto* conv_cmd = tr->add_subcommand("convert", "merge a uvmtrace recording's raw passes into a trace");
+  conv_cmd->add_option("--raw", raw_dir, "recording folder written by uvmtrace --out")->required();
+  conv_cmd->add_option("--out", conv_out, "output trace (.uvmt)")->required();
+  conv_cmd->add_option("--tenant", conv.tenant, "tenant name (default: the program's name, #0)");
+  conv_cmd->add_option("--model", conv.model, "model name (default: the tenant's name)");
+  conv_cmd->add_option("--batch", conv.batch, "batch size the program ran");
+
   app.add_subcommand("policies", "list every registered policy with its parameters");
   app.add_subcommand("config-schema", "list every config key with type, unit, bounds and description");
 
@@ -184,6 +194,13 @@ int main(int argc, char** argv) {
       spec.random = pattern == "random";
       spec.bytes = parse_bytes(bytes_text);
       trace::write_trace(generate_micro(spec), gen_out);
+      return 0;
+    }
+    if (conv_cmd->parsed()) {
+      trace::Trace t = convert_recording(raw_dir, conv);
+      const std::vector<uint8_t> body = trace::encode_body(t);
+      trace::decode_body(body.data(), body.size(), conv_out);  // validate before anything is written
+      trace::write_trace(t, conv_out);
       return 0;
     }
     if (info->parsed() || dump->parsed() || exp->parsed()) {

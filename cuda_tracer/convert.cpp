@@ -1,0 +1,880 @@
+// Converter from uvmtrace's raw records (cuda_tracer/RAW.md) to a .uvmt trace (traces/FORMAT.md).
+#include "cuda_tracer/convert.h"
+
+#include <cxxabi.h>
+
+#include <algorithm>
+#include <cstring>
+#include <array>
+#include <filesystem>
+#include <iomanip>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+
+#include "cuda_tracer/src/raw_format.h"
+#include "sim/version.h"
+
+#if __has_include(<cupti_activity.h>)
+#include <cupti_activity.h>
+#define UVMSIM_HAVE_CUPTI 1
+#else
+#define UVMSIM_HAVE_CUPTI 0
+#endif
+
+namespace uvmsim {
+
+using namespace trace;
+namespace fs = std::filesystem;
+
+bool convert_supported() { return UVMSIM_HAVE_CUPTI != 0; }
+
+#if !UVMSIM_HAVE_CUPTI
+
+Trace convert_recording(const std::string& dir, const ConvertOptions&) {
+  throw ConvertError(dir + ": this uvmsim was built without CUPTI's headers and cannot read CUPTI buffers");
+}
+
+#else
+
+namespace {
+
+[[noreturn]] void fail(const std::string& where, const std::string& what) { throw ConvertError(where + ": " + what); }
+
+std::vector<uint8_t> read_file(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  if (!f) fail(p.string(), "missing (was the pass recorded, and did it finish?)");
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+std::string demangle(const std::string& name) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> out(abi::__cxa_demangle(name.c_str(), nullptr, nullptr, &status), std::free);
+  return status == 0 && out ? std::string(out.get()) : name;
+}
+
+// ---- events.tsv and allocs.tsv ----------------------------------------------------------------------------
+struct Line {
+  std::vector<std::string> f;
+  size_t number = 0;
+};
+
+struct TextFile {
+  fs::path path;
+  std::vector<Line> lines;
+  std::string where(const Line& l) const { return path.string() + ":" + std::to_string(l.number); }
+  uint64_t u64(const Line& l, size_t i, int base = 10) const {
+    if (i >= l.f.size()) fail(where(l), "field " + std::to_string(i) + " missing in '" + l.f[0] + "' line");
+    const std::string& s = l.f[i];
+    size_t used = 0;
+    unsigned long long v = 0;
+    try {
+      v = std::stoull(s, &used, base);
+    } catch (const std::exception&) {
+      used = std::string::npos;
+    }
+    if (used != s.size() || s.empty() || s[0] == '-') fail(where(l), "'" + s + "' is not a number");
+    return v;
+  }
+  int64_t i64(const Line& l, size_t i) const {
+    if (i >= l.f.size()) fail(where(l), "field " + std::to_string(i) + " missing in '" + l.f[0] + "' line");
+    try {
+      size_t used = 0;
+      long long v = std::stoll(l.f[i], &used);
+      if (used == l.f[i].size()) return v;
+    } catch (const std::exception&) {
+    }
+    fail(where(l), "'" + l.f[i] + "' is not a number");
+  }
+  const std::string& str(const Line& l, size_t i) const {
+    if (i >= l.f.size()) fail(where(l), "field " + std::to_string(i) + " missing in '" + l.f[0] + "' line");
+    return l.f[i];
+  }
+};
+
+TextFile read_text(const fs::path& p, const std::string& end_tag) {
+  std::ifstream f(p);
+  if (!f) fail(p.string(), "missing (was the pass recorded, and did it finish?)");
+  TextFile t{p, {}};
+  std::string s;
+  size_t n = 0;
+  while (std::getline(f, s)) {
+    ++n;
+    if (s.empty()) continue;
+    Line l;
+    l.number = n;
+    std::stringstream ss(s);
+    std::string field;
+    while (std::getline(ss, field, '\t')) l.f.push_back(field);
+    t.lines.push_back(std::move(l));
+  }
+  if (t.lines.empty() || t.lines.back().f[0] != end_tag ||
+      std::find(t.lines.back().f.begin(), t.lines.back().f.end(), "complete") == t.lines.back().f.end())
+    fail(p.string(), "does not end with a complete '" + end_tag + "' line: the pass was interrupted");
+  return t;
+}
+
+// ---- cupti.bin ------------------------------------------------------------------------------------------------
+struct KernelRec {
+  uint32_t corr = 0, stream_id = 0;
+  uint64_t start = 0, end = 0;
+  std::string name;
+  std::array<uint32_t, 3> grid{}, block{};
+  uint32_t regs = 0, smem = 0;
+  uint32_t ordinal = 0;  // stream ordinal
+};
+struct UmRec {
+  uint32_t counter = 0, flags = 0;
+  uint64_t value = 0, start = 0, end = 0, address = 0;
+};
+struct MarkerRec {
+  uint32_t flags = 0, id = 0;
+  uint64_t ts = 0;
+  std::string name;
+};
+struct Cupti {
+  std::vector<KernelRec> kernels;
+  std::vector<UmRec> um;
+  std::vector<MarkerRec> markers;
+  uint64_t dropped = 0;
+  uint64_t min_ts = ~0ull;
+};
+
+template <typename T>
+T record_at(const uint8_t* buf, uint64_t bytes, uint32_t off, const std::string& where) {
+  T r;
+  std::memset(&r, 0, sizeof r);
+  if (off >= bytes) fail(where, "record offset " + std::to_string(off) + " beyond the buffer");
+  std::memcpy(&r, buf + off, std::min<uint64_t>(sizeof r, bytes - off));
+  return r;
+}
+
+Cupti read_cupti(const fs::path& p) {
+  const std::vector<uint8_t> d = read_file(p);
+  const std::string name = p.string();
+  auto at = [&](size_t off) { return name + ": offset " + std::to_string(off); };
+  if (d.size() < 8 || std::memcmp(d.data(), uvmtrace::kCuptiFileMagic, 8) != 0)
+    fail(at(0), "not a uvmtrace CUPTI buffer file (bad magic)");
+  Cupti c;
+  size_t pos = 8;
+  while (pos < d.size()) {
+    const size_t frame_at = pos;
+    uvmtrace::FrameHeader h;
+    if (d.size() - pos < sizeof h) fail(at(pos), "truncated frame header");
+    std::memcpy(&h, d.data() + pos, sizeof h);
+    pos += sizeof h;
+    if (h.magic != uvmtrace::kFrameMagic) fail(at(frame_at), "bad frame magic");
+    if (h.records > (d.size() - pos) / sizeof(uvmtrace::RecordIndex)) fail(at(frame_at), "absurd record count");
+    std::vector<uvmtrace::RecordIndex> index(h.records);
+    if (h.records) std::memcpy(index.data(), d.data() + pos, h.records * sizeof(uvmtrace::RecordIndex));
+    pos += h.records * sizeof(uvmtrace::RecordIndex);
+    std::map<std::pair<uint32_t, uint32_t>, std::string> strings;
+    for (uint32_t i = 0; i < h.strings; ++i) {
+      uvmtrace::StringRef s;
+      if (d.size() - pos < sizeof s) fail(at(pos), "truncated string reference");
+      std::memcpy(&s, d.data() + pos, sizeof s);
+      pos += sizeof s;
+      if (s.length > d.size() - pos) fail(at(pos), "string length " + std::to_string(s.length) + " out of bounds");
+      strings[{s.record_offset, s.field}] = std::string(reinterpret_cast<const char*>(d.data() + pos), s.length);
+      pos += s.length;
+    }
+    if (h.bytes > d.size() - pos) fail(at(frame_at), "buffer of " + std::to_string(h.bytes) + " bytes is truncated");
+    const uint8_t* buf = d.data() + pos;
+    const std::string where = at(pos);
+    c.dropped += h.dropped;
+    uint32_t prev_off = 0;
+    for (size_t i = 0; i < index.size(); ++i) {
+      const auto& ix = index[i];
+      if (i > 0 && ix.offset <= prev_off) fail(where, "record offsets out of order");
+      prev_off = ix.offset;
+      switch (ix.kind) {
+        case CUPTI_ACTIVITY_KIND_KERNEL:
+        case CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL: {
+          auto k = record_at<CUpti_ActivityKernel10>(buf, h.bytes, ix.offset, where);
+          KernelRec r;
+          r.corr = k.correlationId;
+          r.stream_id = k.streamId;
+          r.start = k.start;
+          r.end = k.end;
+          r.grid = {uint32_t(k.gridX), uint32_t(k.gridY), uint32_t(k.gridZ)};
+          r.block = {uint32_t(k.blockX), uint32_t(k.blockY), uint32_t(k.blockZ)};
+          r.regs = k.registersPerThread;
+          r.smem = uint32_t(k.staticSharedMemory + k.dynamicSharedMemory);
+          auto it = strings.find({ix.offset, uvmtrace::kKernelName});
+          if (it == strings.end()) fail(where, "kernel record without its name");
+          r.name = it->second;
+          if (r.end < r.start) fail(where, "kernel record ends before it starts");
+          c.min_ts = std::min(c.min_ts, r.start);
+          c.kernels.push_back(std::move(r));
+          break;
+        }
+        case CUPTI_ACTIVITY_KIND_UNIFIED_MEMORY_COUNTER: {
+          auto u = record_at<CUpti_ActivityUnifiedMemoryCounter3>(buf, h.bytes, ix.offset, where);
+          c.um.push_back({uint32_t(u.counterKind), u.flags, u.value, u.start, std::max(u.start, u.end), u.address});
+          break;
+        }
+        case CUPTI_ACTIVITY_KIND_MARKER: {
+          auto m = record_at<CUpti_ActivityMarker2>(buf, h.bytes, ix.offset, where);
+          MarkerRec r{uint32_t(m.flags), m.id, m.timestamp, {}};
+          auto it = strings.find({ix.offset, uvmtrace::kMarkerName});
+          if (it != strings.end()) r.name = it->second;
+          c.markers.push_back(r);
+          break;
+        }
+        default:
+          break;
+      }
+    }
+    pos += h.bytes;
+  }
+  std::sort(c.kernels.begin(), c.kernels.end(), [](const KernelRec& a, const KernelRec& b) { return a.corr < b.corr; });
+  std::map<uint32_t, uint32_t> ordinal;
+  for (auto& k : c.kernels) k.ordinal = ordinal.emplace(k.stream_id, uint32_t(ordinal.size())).first->second;
+  return c;
+}
+
+// ---- access.bin -----------------------------------------------------------------------------------------------
+struct Launch {
+  uvmtrace::LaunchHeader h;
+  std::string name;
+  std::vector<uvmtrace::AccessEntry> entries;
+};
+
+std::vector<Launch> read_access(const fs::path& p) {
+  const std::vector<uint8_t> d = read_file(p);
+  const std::string name = p.string();
+  auto at = [&](size_t off) { return name + ": offset " + std::to_string(off); };
+  if (d.size() < 8 || std::memcmp(d.data(), uvmtrace::kAccessFileMagic, 8) != 0)
+    fail(at(0), "not a uvmtrace access file (bad magic)");
+  std::vector<Launch> out;
+  size_t pos = 8;
+  while (pos < d.size()) {
+    const size_t launch_at = pos;
+    Launch l;
+    if (d.size() - pos < sizeof l.h) fail(at(pos), "truncated launch header");
+    std::memcpy(&l.h, d.data() + pos, sizeof l.h);
+    pos += sizeof l.h;
+    if (l.h.magic != uvmtrace::kLaunchMagic) fail(at(launch_at), "bad launch magic");
+    if (l.h.flags & uvmtrace::kLaunchOverflow) fail(at(launch_at), "the device table overflowed: the capture is incomplete");
+    if (l.h.name_bytes > 65536 || l.h.name_bytes > d.size() - pos) fail(at(launch_at), "kernel name out of bounds");
+    l.name.assign(reinterpret_cast<const char*>(d.data() + pos), l.h.name_bytes);
+    pos += l.h.name_bytes;
+    if (l.h.entries > (d.size() - pos) / sizeof(uvmtrace::AccessEntry))
+      fail(at(launch_at), "entry count " + std::to_string(l.h.entries) + " exceeds the file");
+    for (int i = 0; i < 3; ++i)
+      if (l.h.grid[i] == 0 || l.h.block[i] == 0) fail(at(launch_at), "zero grid or block dimension");
+    l.entries.resize(l.h.entries);
+    if (l.h.entries) std::memcpy(l.entries.data(), d.data() + pos, l.h.entries * sizeof(uvmtrace::AccessEntry));
+    pos += l.h.entries * sizeof(uvmtrace::AccessEntry);
+    const uint64_t ctas = uint64_t(l.h.grid[0]) * l.h.grid[1] * l.h.grid[2];
+    for (size_t i = 0; i < l.entries.size(); ++i) {
+      const auto& e = l.entries[i];
+      if (e.cta >= ctas || e.first > e.last) fail(at(launch_at), "entry " + std::to_string(i) + " is inconsistent");
+      if (i > 0 && std::pair(e.cta, e.page) <= std::pair(l.entries[i - 1].cta, l.entries[i - 1].page))
+        fail(at(launch_at), "entries are not sorted by CTA and page");
+    }
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+// ---- allocations and their matching across passes --------------------------------------------------------------
+struct RawAlloc {
+  bool managed = false;
+  uint64_t va = 0, bytes = 0;
+  int64_t alloc_ts = 0, free_ts = -1;
+};
+
+// Address translation from one pass's address space into the timing pass's, by allocation order and size.
+struct VaMap {
+  struct Span {
+    uint64_t va, bytes, to;
+    bool managed;
+  };
+  std::vector<Span> spans;  // sorted by va
+  void build(const std::vector<RawAlloc>& from, const std::vector<RawAlloc>& to, const std::string& what) {
+    // Managed allocations must match one to one; plain device ones are matched where order and size agree.
+    std::vector<const RawAlloc*> fm, tm;
+    for (auto& a : from)
+      if (a.managed) fm.push_back(&a);
+    for (auto& a : to)
+      if (a.managed) tm.push_back(&a);
+    if (fm.size() != tm.size())
+      fail(what, std::to_string(fm.size()) + " managed allocations against " + std::to_string(tm.size()) +
+                     " in the timing pass: the passes did not run the same program");
+    for (size_t i = 0; i < fm.size(); ++i) {
+      if (fm[i]->bytes != tm[i]->bytes)
+        fail(what, "managed allocation " + std::to_string(i) + " has " + std::to_string(fm[i]->bytes) +
+                       " bytes against " + std::to_string(tm[i]->bytes) + " in the timing pass");
+      spans.push_back({fm[i]->va, fm[i]->bytes, tm[i]->va, true});
+    }
+    size_t j = 0;
+    for (auto& a : from) {
+      if (a.managed) continue;
+      while (j < to.size() && (to[j].managed || to[j].bytes != a.bytes)) ++j;
+      if (j == to.size()) break;
+      spans.push_back({a.va, a.bytes, to[j].va, false});
+      ++j;
+    }
+    std::sort(spans.begin(), spans.end(), [](const Span& x, const Span& y) { return x.va < y.va; });
+  }
+  const Span* find(uint64_t va) const {
+    auto it = std::upper_bound(spans.begin(), spans.end(), va, [](uint64_t v, const Span& s) { return v < s.va; });
+    if (it == spans.begin()) return nullptr;
+    --it;
+    return va < it->va + it->bytes ? &*it : nullptr;
+  }
+};
+
+std::vector<RawAlloc> allocs_of(const TextFile& ev) {
+  std::vector<RawAlloc> out;
+  for (const Line& l : ev.lines) {
+    if (l.f[0] != "alloc") continue;
+    const bool timed = l.f.size() >= 6;  // events.tsv: alloc ts kind va bytes corr; allocs.tsv: alloc kind va bytes
+    const size_t k = timed ? 2 : 1;
+    RawAlloc a;
+    a.managed = ev.str(l, k) == "managed";
+    a.va = ev.u64(l, k + 1, 16);
+    a.bytes = ev.u64(l, k + 2);
+    a.alloc_ts = timed ? int64_t(ev.u64(l, 1)) : 0;
+    out.push_back(a);
+  }
+  return out;
+}
+
+// ---- one CUPTI pass -------------------------------------------------------------------------------------------
+struct CuptiPass {
+  std::string name;
+  TextFile events;
+  Cupti cupti;
+  std::vector<RawAlloc> allocs;
+  uint64_t t0 = 0;
+};
+
+CuptiPass read_cupti_pass(const fs::path& dir, const std::string& name) {
+  CuptiPass p{name, read_text(dir / name / "events.tsv", "end"), read_cupti(dir / name / "cupti.bin"), {}, 0};
+  const Line& first = p.events.lines.front();
+  if (first.f[0] != "uvmtrace" || p.events.str(first, 2) != name)
+    fail(p.events.where(first), "not the events of the " + name + " pass");
+  if (p.events.u64(first, 1) != uvmtrace::kRawVersion)
+    fail(p.events.where(first), "raw format version " + first.f[1] + " is not supported");
+  p.allocs = allocs_of(p.events);
+  p.t0 = p.cupti.min_ts;
+  for (const Line& l : p.events.lines)
+    if (l.f[0] != "uvmtrace" && l.f[0] != "cmd" && l.f[0] != "device" && l.f[0] != "uvm_param" && l.f[0] != "soft_dirty" &&
+        l.f[0] != "present" && l.f[0] != "um_counter_unavailable" && l.f[0] != "nvtx_unavailable" && l.f[0] != "refused" && l.f.size() > 1)
+      p.t0 = std::min<uint64_t>(p.t0, p.events.u64(l, 1));
+  return p;
+}
+
+// The ops a CUPTI pass's calls make, in program order. `probe_ops[i]` is the op index before which the
+// i-th host-residency probe stands (counters pass).
+struct OpList {
+  std::vector<Op> ops;
+  std::vector<int64_t> kernel_of_op;  // index into the pass's kernels (by correlation order), or -1
+  std::vector<std::pair<size_t, size_t>> probes;  // (op index the probe precedes, line index of the probe)
+};
+
+OpList ops_of(const CuptiPass& p, const std::map<uint32_t, uint32_t>& stream_ordinal) {
+  OpList out;
+  std::map<uint32_t, size_t> kernel_by_corr;
+  for (size_t i = 0; i < p.cupti.kernels.size(); ++i) kernel_by_corr[p.cupti.kernels[i].corr] = i;
+  std::map<uint64_t, uint32_t> live;  // va -> allocation index
+  uint32_t next_alloc = 0;
+  auto ordinal = [&](uint32_t sid) {
+    auto it = stream_ordinal.find(sid);
+    return it == stream_ordinal.end() ? uint32_t(stream_ordinal.size()) : it->second;
+  };
+  int64_t prev_ts = -1;
+  uint64_t last_launch_corr = ~0ull;
+  std::vector<size_t> pending_probes;
+  auto push = [&](Op o, const Line& l, int64_t kernel) {
+    const int64_t t = int64_t(p.events.u64(l, 1) - p.t0);
+    o.host_ns = t;
+    o.host_gap_ns = prev_ts < 0 ? 0 : t - prev_ts;
+    prev_ts = t;
+    for (size_t pr : pending_probes) out.probes.push_back({out.ops.size(), pr});
+    pending_probes.clear();
+    out.ops.push_back(o);
+    out.kernel_of_op.push_back(kernel);
+  };
+  for (size_t li = 0; li < p.events.lines.size(); ++li) {
+    const Line& l = p.events.lines[li];
+    const std::string& k = l.f[0];
+    const TextFile& e = p.events;
+    Op o;
+    if (k == "alloc") {
+      live[e.u64(l, 3, 16)] = next_alloc++;
+    } else if (k == "free") {
+      auto it = live.find(e.u64(l, 2, 16));
+      if (it == live.end()) fail(e.where(l), "free of an unknown allocation");
+      o.kind = OpKind::kFree;
+      o.a = it->second;
+      live.erase(it);
+      push(o, l, -1);
+    } else if (k == "memset") {
+      o.kind = OpKind::kMemset;
+      o.a = e.u64(l, 2, 16), o.b = e.u64(l, 3), o.c = uint64_t(e.i64(l, 4));
+      o.stream = ordinal(uint32_t(e.u64(l, 5)));
+      push(o, l, -1);
+    } else if (k == "memcpy") {
+      o.kind = OpKind::kMemcpy;
+      o.a = e.u64(l, 2, 16), o.c = e.u64(l, 3, 16), o.b = e.u64(l, 4);
+      const int64_t kind = e.i64(l, 5);  // cudaMemcpyKind: 0 HtoH, 1 HtoD, 2 DtoH, 3 DtoD, 4 default
+      o.device = kind == 1 ? 0 : kind == 2 ? 1 : kind == 3 ? 2 : kind == 0 ? 3 : 0;
+      o.stream = ordinal(uint32_t(e.u64(l, 6)));
+      push(o, l, -1);
+    } else if (k == "prefetch") {
+      o.kind = OpKind::kPrefetch;
+      o.a = e.u64(l, 2, 16), o.b = e.u64(l, 3);
+      o.device = e.i64(l, 4) >= 0 ? 0 : -1;
+      o.stream = ordinal(uint32_t(e.u64(l, 5)));
+      push(o, l, -1);
+    } else if (k == "advise") {
+      o.kind = OpKind::kAdvise;
+      o.a = e.u64(l, 2, 16), o.b = e.u64(l, 3);
+      const int64_t adv = e.i64(l, 4);  // cudaMemoryAdvise: 1 set read-mostly, 3 preferred location, 5 accessed by
+      o.c = uint64_t(adv == 1 ? Advice::kSetReadMostly
+                              : adv == 3 ? Advice::kSetPreferredLocation
+                                         : adv == 5 ? Advice::kSetAccessedBy : Advice::kUnset);
+      o.device = e.i64(l, 5) >= 0 ? 0 : -1;
+      push(o, l, -1);
+    } else if (k == "event_record") {
+      o.kind = OpKind::kEventRecord;
+      o.c = e.u64(l, 2);
+      o.stream = ordinal(uint32_t(e.u64(l, 3)));
+      push(o, l, -1);
+    } else if (k == "event_wait") {
+      o.kind = OpKind::kEventWait;
+      o.stream = ordinal(uint32_t(e.u64(l, 2)));
+      o.c = e.u64(l, 3);
+      push(o, l, -1);
+    } else if (k == "sync") {
+      o.kind = OpKind::kSync;
+      o.c = e.str(l, 2) == "device" ? 0 : 1;
+      o.stream = o.c ? ordinal(uint32_t(e.u64(l, 3))) : 0;
+      push(o, l, -1);
+    } else if (k == "launch") {
+      const uint32_t corr = uint32_t(e.u64(l, 3));
+      auto it = kernel_by_corr.find(corr);
+      if (it == kernel_by_corr.end()) fail(e.where(l), "launch without a kernel record (correlation " + std::to_string(corr) + ")");
+      o.kind = OpKind::kKernel;
+      o.stream = p.cupti.kernels[it->second].ordinal;
+      push(o, l, int64_t(it->second));
+      last_launch_corr = corr;
+    } else if (k == "probe") {
+      // A probe at a launch stands before that launch (logged just before the probe); at a free, before
+      // the free (logged after it); at a sync, after the sync: before the next op.
+      if (e.str(l, 2) == "launch" && !out.ops.empty() && out.ops.back().kind == OpKind::kKernel &&
+          last_launch_corr == e.u64(l, 3))
+        out.probes.push_back({out.ops.size() - 1, li});
+      else
+        pending_probes.push_back(li);
+    } else if (k == "end") {
+      for (size_t pr : pending_probes) out.probes.push_back({out.ops.size(), pr});
+      pending_probes.clear();
+    }
+  }
+  return out;
+}
+
+TransferCause cause_of(uint32_t flags) {
+  switch (flags) {
+    case CUPTI_ACTIVITY_UNIFIED_MEMORY_MIGRATION_CAUSE_USER: return TransferCause::kUser;
+    case CUPTI_ACTIVITY_UNIFIED_MEMORY_MIGRATION_CAUSE_COHERENCE: return TransferCause::kCoherence;
+    case CUPTI_ACTIVITY_UNIFIED_MEMORY_MIGRATION_CAUSE_PREFETCH: return TransferCause::kPrefetch;
+    case CUPTI_ACTIVITY_UNIFIED_MEMORY_MIGRATION_CAUSE_EVICTION: return TransferCause::kEviction;
+    case CUPTI_ACTIVITY_UNIFIED_MEMORY_MIGRATION_CAUSE_ACCESS_COUNTERS: return TransferCause::kAccessCounters;
+    default: return TransferCause::kUnknown;
+  }
+}
+
+}  // namespace
+
+Trace convert_recording(const std::string& dir_name, const ConvertOptions& options) {
+  const fs::path dir(dir_name);
+  Trace t;
+  if (!fs::exists(dir / "passes.tsv"))
+    fail((dir / "passes.tsv").string(), "missing: the recording did not finish (uvmtrace writes it last)");
+  // passes.tsv: "pass exit wall_ns" then one line per pass; written whole only when every pass succeeded.
+  std::map<std::string, int64_t> wall;
+  {
+    std::ifstream f(dir / "passes.tsv");
+    std::string name;
+    int64_t rc = 0, ns = 0;
+    std::string header;
+    std::getline(f, header);
+    while (f >> name >> rc >> ns) {
+      if (rc != 0) fail((dir / "passes.tsv").string(), "pass " + name + " failed");
+      wall[name] = ns;
+    }
+  }
+  for (const char* need : {"timing", "counters", "access", "resident"})
+    if (!wall.count(need)) fail((dir / "passes.tsv").string(), std::string("the ") + need + " pass is missing");
+
+  CuptiPass timing = read_cupti_pass(dir, "timing");
+  CuptiPass counters = read_cupti_pass(dir, "counters");
+  CuptiPass resident = read_cupti_pass(dir, "resident");
+  const std::vector<Launch> launches = read_access(dir / "access" / "access.bin");
+  const TextFile access_allocs = read_text(dir / "access" / "allocs.tsv", "end");
+
+  // Kernels: the same per stream, in the same order, with the same names, in every pass.
+  const auto& tk = timing.cupti.kernels;
+  auto check_same = [&](const std::vector<std::pair<uint32_t, std::string>>& other, const std::string& pass) {
+    std::map<uint32_t, std::vector<std::string>> a, b;
+    for (auto& k : tk) a[k.ordinal].push_back(k.name);
+    for (auto& [ord, name] : other) b[ord].push_back(name);
+    if (a.size() != b.size())
+      fail(dir_name, pass + " pass launched on " + std::to_string(b.size()) + " streams, the timing pass on " +
+                         std::to_string(a.size()));
+    for (auto& [ord, names] : a) {
+      const auto& o = b[ord];
+      if (o.size() != names.size())
+        fail(dir_name, pass + " pass launched " + std::to_string(o.size()) + " kernels on stream " +
+                           std::to_string(ord) + ", the timing pass " + std::to_string(names.size()));
+      for (size_t i = 0; i < names.size(); ++i)
+        if (o[i] != names[i])
+          fail(dir_name, "kernel " + std::to_string(i) + " of stream " + std::to_string(ord) + " is " + demangle(o[i]) +
+                             " in the " + pass + " pass but " + demangle(names[i]) + " in the timing pass");
+    }
+  };
+  auto names_of = [](const std::vector<KernelRec>& ks) {
+    std::vector<std::pair<uint32_t, std::string>> v;
+    for (auto& k : ks) v.push_back({k.ordinal, k.name});
+    return v;
+  };
+  check_same(names_of(counters.cupti.kernels), "counters");
+  check_same(names_of(resident.cupti.kernels), "resident");
+  {
+    std::vector<std::pair<uint32_t, std::string>> v;
+    for (auto& l : launches) v.push_back({l.h.stream_ordinal, l.name});
+    check_same(v, "access");
+  }
+  // Position of each kernel within its stream, to find its counterpart in another pass.
+  auto per_stream_index = [](const std::vector<std::pair<uint32_t, std::string>>& ks) {
+    std::map<std::pair<uint32_t, size_t>, size_t> m;
+    std::map<uint32_t, size_t> n;
+    for (size_t i = 0; i < ks.size(); ++i) m[{ks[i].first, n[ks[i].first]++}] = i;
+    return m;
+  };
+  const auto timing_pos = [&] {
+    std::vector<std::pair<uint32_t, size_t>> pos(tk.size());
+    std::map<uint32_t, size_t> n;
+    for (size_t i = 0; i < tk.size(); ++i) pos[i] = {tk[i].ordinal, n[tk[i].ordinal]++};
+    return pos;
+  }();
+  const auto resident_at = per_stream_index(names_of(resident.cupti.kernels));
+  const auto counters_at = per_stream_index(names_of(counters.cupti.kernels));
+  std::vector<std::pair<uint32_t, std::string>> access_names;
+  for (auto& l : launches) access_names.push_back({l.h.stream_ordinal, l.name});
+  const auto access_at = per_stream_index(access_names);
+
+  // Address spaces: each pass ran in its own process.
+  VaMap from_access, from_counters;
+  from_access.build(allocs_of(access_allocs), timing.allocs, (dir / "access" / "allocs.tsv").string());
+  from_counters.build(counters.allocs, timing.allocs, (dir / "counters" / "events.tsv").string());
+
+  // Header.
+  Header& h = t.header;
+  h.producer = Producer::kTracer;
+  h.producer_version = kVersion;
+  for (const Line& l : timing.events.lines) {
+    if (l.f[0] == "device") {
+      h.device_name = timing.events.str(l, 1);
+      h.sm_count = uint32_t(timing.events.u64(l, 2));
+      h.device_memory_bytes = timing.events.u64(l, 3);
+      h.max_threads_per_sm = uint32_t(timing.events.u64(l, 6));
+      h.regs_per_sm = uint32_t(timing.events.u64(l, 7));
+      h.smem_per_sm_bytes = uint32_t(timing.events.u64(l, 8));
+      h.max_ctas_per_sm = uint32_t(timing.events.u64(l, 9));
+    } else if (l.f[0] == "uvm_param") {
+      h.driver_params.push_back({timing.events.str(l, 1), timing.events.i64(l, 2)});
+    } else if (l.f[0] == "cmd") {
+      h.command = l.f.size() > 1 ? l.f[1] : "";
+    }
+  }
+  if (h.sm_count == 0) fail(timing.events.path.string(), "no device line");
+  std::sort(h.driver_params.begin(), h.driver_params.end());
+
+  std::string prog = h.command.substr(0, h.command.find(' '));
+  prog = fs::path(prog).filename().string();
+  const std::string tenant = options.tenant.empty() ? prog + "#0" : options.tenant;
+  const std::string model = options.model.empty() ? tenant.substr(0, tenant.find('#')) : options.model;
+  t.tenants.push_back({tenant, model, options.batch, 0});
+
+  // Allocations (timing pass addresses and times).
+  std::map<uint64_t, uint32_t> alloc_by_va;
+  for (const RawAlloc& a : timing.allocs) {
+    Allocation al;
+    al.kind = a.managed ? AllocKind::kManaged : AllocKind::kDevice;
+    al.role = AllocRole::kOther;
+    al.va = a.va;
+    al.bytes = a.bytes;
+    al.alloc_ns = a.alloc_ts - int64_t(timing.t0);
+    al.name = (a.managed ? "managed" : "device") + std::to_string(t.allocations.size());
+    alloc_by_va[a.va] = uint32_t(t.allocations.size());
+    t.allocations.push_back(al);
+  }
+  std::map<uint32_t, uint32_t> stream_ordinal;
+  for (auto& k : tk) stream_ordinal.emplace(k.stream_id, k.ordinal);
+  OpList ops = ops_of(timing, stream_ordinal);
+  for (size_t i = 0; i < ops.ops.size(); ++i)
+    if (ops.ops[i].kind == OpKind::kFree) t.allocations[ops.ops[i].a].free_ns = ops.ops[i].host_ns;
+  std::map<uint32_t, uint32_t> counter_streams;
+  for (auto& k : counters.cupti.kernels) counter_streams.emplace(k.stream_id, k.ordinal);
+  OpList cops = ops_of(counters, counter_streams);
+  if (cops.ops.size() != ops.ops.size())
+    fail(dir_name, "the counters pass made " + std::to_string(cops.ops.size()) + " calls, the timing pass " +
+                       std::to_string(ops.ops.size()));
+  for (size_t i = 0; i < ops.ops.size(); ++i)
+    if (cops.ops[i].kind != ops.ops[i].kind)
+      fail(dir_name, "call " + std::to_string(i) + " is " + to_string(cops.ops[i].kind) + " in the counters pass but " +
+                         to_string(ops.ops[i].kind) + " in the timing pass");
+
+  // Kernels and their CTAs' page ranges, in launch (op) order.
+  uint64_t dropped_pages = 0, kept_pages = 0;
+  std::vector<int64_t> trace_kernel_of_timing(tk.size(), -1);
+  std::vector<std::vector<uint64_t>> kernel_pages;  // timing-pass page numbers each kernel touches (managed only)
+  for (size_t oi = 0; oi < ops.ops.size(); ++oi) {
+    if (ops.kernel_of_op[oi] < 0) continue;
+    const size_t ti = size_t(ops.kernel_of_op[oi]);
+    const KernelRec& kr = tk[ti];
+    Kernel k;
+    k.tenant = 0;
+    k.stream = kr.ordinal;
+    k.name = demangle(kr.name);
+    k.grid = kr.grid;
+    k.block = kr.block;
+    k.regs_per_thread = kr.regs;
+    k.smem_bytes = kr.smem;
+    const auto& rk = resident.cupti.kernels[resident_at.at(timing_pos[ti])];
+    k.resident_ns = rk.end - rk.start;
+    const Launch& la = launches[access_at.at(timing_pos[ti])];
+    for (int d = 0; d < 3; ++d)
+      if (la.h.grid[d] != kr.grid[d] || la.h.block[d] != kr.block[d])
+        fail(dir_name, "kernel " + k.name + " has other dimensions in the access pass");
+    k.cta_begin = t.ctas.size();
+    k.cta_count = k.ctas();
+    // Entries are sorted by CTA then page; each CTA's ranges: consecutive pages of one kind and one
+    // interval merge; ranges are ordered by first use, then address.
+    std::vector<uint64_t> pages;
+    size_t e = 0;
+    for (uint64_t c = 0; c < k.cta_count; ++c) {
+      size_t e_end = e;
+      uint32_t max_ord = 0;
+      while (e_end < la.entries.size() && la.entries[e_end].cta == c) max_ord = std::max(max_ord, la.entries[e_end++].last);
+      std::vector<Range> rs;
+      for (; e < e_end; ++e) {
+        const auto& en = la.entries[e];
+        const uint64_t va = en.page << kPageShift;
+        const VaMap::Span* sp = from_access.find(va);
+        if (sp == nullptr || !sp->managed) {
+          ++dropped_pages;
+          continue;
+        }
+        ++kept_pages;
+        Range r;
+        r.page = (va - sp->va + sp->to) >> kPageShift;
+        r.kind = (en.flags & uvmtrace::kAtomic) ? AccessKind::kAtomic
+                 : (en.flags & uvmtrace::kWrite) ? AccessKind::kWrite
+                                                 : AccessKind::kRead;
+        const uint64_t scale = max_ord == 0 ? 1 : max_ord;
+        r.t_begin = uint16_t(uint64_t(en.first) * kIntervalScale / scale);
+        r.t_end = uint16_t(uint64_t(en.last) * kIntervalScale / scale);
+        if (max_ord == 0) r.t_begin = r.t_end = 0;
+        pages.push_back(r.page);
+        if (!rs.empty() && rs.back().page + rs.back().count == r.page && rs.back().kind == r.kind &&
+            rs.back().t_begin == r.t_begin && rs.back().t_end == r.t_end) {
+          ++rs.back().count;
+        } else {
+          rs.push_back(r);
+        }
+      }
+      std::stable_sort(rs.begin(), rs.end(), [](const Range& a, const Range& b) {
+        return std::pair(a.t_begin, a.page) < std::pair(b.t_begin, b.page);
+      });
+      t.ctas.push_back({t.ranges.size(), uint32_t(rs.size())});
+      t.ranges.insert(t.ranges.end(), rs.begin(), rs.end());
+    }
+    std::sort(pages.begin(), pages.end());
+    pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
+    kernel_pages.push_back(std::move(pages));
+    ops.ops[oi].a = t.kernels.size();
+    trace_kernel_of_timing[ti] = int64_t(t.kernels.size());
+    t.kernels.push_back(std::move(k));
+  }
+
+  // Host accesses, from the counters pass's residency probes: pages mapped on the CPU at a probe that were
+  // not at the last one (or that a kernel or prefetch has since moved to the GPU) were touched by the CPU
+  // in between. Without soft-dirty bits a page's first CPU touch counts as a write (initialisation) and a
+  // later one, after the GPU had it, as a read.
+  bool soft_dirty = false;
+  for (const Line& l : counters.events.lines)
+    if (l.f[0] == "soft_dirty") soft_dirty = counters.events.u64(l, 1) == 1;
+  std::set<uint64_t> cpu_present, ever_on_gpu;  // timing-pass page numbers
+  std::vector<std::vector<Op>> host_before(ops.ops.size() + 1);
+  uint64_t expected_htod_pages = 0, expected_dtoh_pages = 0;
+  {
+    size_t next_probe = 0;
+    size_t kernel_counter = 0;
+    auto gpu_takes = [&](uint64_t page) {
+      if (cpu_present.erase(page)) ++expected_htod_pages;
+      ever_on_gpu.insert(page);
+    };
+    for (size_t oi = 0; oi <= ops.ops.size(); ++oi) {
+      while (next_probe < cops.probes.size() && cops.probes[next_probe].first == oi) {
+        const size_t li = cops.probes[next_probe++].second;
+        std::set<uint64_t> now;
+        std::map<uint64_t, bool> dirty;
+        for (size_t lj = li + 1; lj < counters.events.lines.size() && counters.events.lines[lj].f[0] == "present"; ++lj) {
+          const Line& pl = counters.events.lines[lj];
+          std::stringstream ss(counters.events.str(pl, 2));
+          std::string run;
+          while (std::getline(ss, run, ',')) {
+            unsigned long long first = 0, count = 0;
+            int d = 0;
+            if (std::sscanf(run.c_str(), "%llu:%llu:%d", &first, &count, &d) != 3)
+              fail(counters.events.where(pl), "bad run '" + run + "'");
+            for (uint64_t pg = first; pg < first + count; ++pg) {
+              const VaMap::Span* sp = from_counters.find(pg << kPageShift);
+              if (!sp) continue;
+              const uint64_t tp = ((pg << kPageShift) - sp->va + sp->to) >> kPageShift;
+              now.insert(tp);
+              dirty[tp] = d != 0;
+            }
+          }
+        }
+        // New CPU pages, as runs of one access kind.
+        std::vector<std::pair<uint64_t, bool>> fresh;
+        for (uint64_t pg : now)
+          if (!cpu_present.count(pg)) {
+            const bool write = soft_dirty ? dirty[pg] : !ever_on_gpu.count(pg);
+            if (!write) ++expected_dtoh_pages;
+            fresh.push_back({pg, write});
+          }
+        auto alloc_of = [&](uint64_t page) {
+          auto it = alloc_by_va.upper_bound(page << kPageShift);
+          return it == alloc_by_va.begin() ? ~0u : std::prev(it)->second;
+        };
+        for (size_t i = 0; i < fresh.size();) {
+          size_t j = i + 1;
+          while (j < fresh.size() && fresh[j].first == fresh[j - 1].first + 1 && fresh[j].second == fresh[i].second &&
+                 alloc_of(fresh[j].first) == alloc_of(fresh[i].first))
+            ++j;
+          Op o;
+          o.kind = OpKind::kHostAccess;
+          o.access = fresh[i].second ? AccessKind::kWrite : AccessKind::kRead;
+          o.device = -1;
+          o.a = fresh[i].first << kPageShift;
+          o.b = (j - i) << kPageShift;
+          host_before[oi].push_back(o);
+          i = j;
+        }
+        cpu_present = std::move(now);
+      }
+      if (oi == ops.ops.size()) break;
+      const Op& o = ops.ops[oi];
+      if (o.kind == OpKind::kKernel) {
+        for (uint64_t pg : kernel_pages[kernel_counter]) gpu_takes(pg);
+        ++kernel_counter;
+      } else if ((o.kind == OpKind::kPrefetch && o.device >= 0) || o.kind == OpKind::kMemset) {
+        for (uint64_t pg = o.a >> kPageShift; pg <= (o.a + o.b - 1) >> kPageShift; ++pg) gpu_takes(pg);
+      }
+    }
+  }
+  for (size_t oi = 0; oi <= ops.ops.size(); ++oi) {
+    for (Op h_op : host_before[oi]) {
+      h_op.host_ns = oi < ops.ops.size() ? ops.ops[oi].host_ns : (ops.ops.empty() ? 0 : ops.ops.back().host_ns);
+      t.ops.push_back(h_op);
+    }
+    if (oi < ops.ops.size()) t.ops.push_back(ops.ops[oi]);
+  }
+
+  // Observed: kernel times under demand paging (timing pass), the driver's events (counters pass).
+  for (size_t ti = 0; ti < tk.size(); ++ti) {
+    if (trace_kernel_of_timing[ti] < 0) continue;
+    ObservedEvent ev;
+    ev.kind = ObservedKind::kKernelExec;
+    ev.start_ns = int64_t(tk[ti].start - timing.t0);
+    ev.end_ns = int64_t(tk[ti].end - timing.t0);
+    ev.value = uint64_t(trace_kernel_of_timing[ti]);
+    t.observed.push_back(ev);
+  }
+  uint64_t htod_bytes = 0, dtoh_bytes = 0;
+  for (const UmRec& u : counters.cupti.um) {
+    ObservedEvent ev;
+    ev.start_ns = int64_t(u.start) - int64_t(counters.t0);
+    ev.end_ns = int64_t(u.end) - int64_t(counters.t0);
+    const VaMap::Span* sp = from_counters.find(u.address);
+    ev.address = sp ? u.address - sp->va + sp->to : u.address;
+    ev.value = u.value;
+    switch (u.counter) {
+      case CUPTI_ACTIVITY_UNIFIED_MEMORY_COUNTER_KIND_GPU_PAGE_FAULT:
+        ev.kind = ObservedKind::kGpuFault;
+        ev.flags = uint8_t(u.flags);
+        break;
+      case CUPTI_ACTIVITY_UNIFIED_MEMORY_COUNTER_KIND_BYTES_TRANSFER_HTOD:
+        ev.kind = ObservedKind::kHtoD;
+        ev.flags = uint8_t(cause_of(u.flags));
+        htod_bytes += u.value;
+        break;
+      case CUPTI_ACTIVITY_UNIFIED_MEMORY_COUNTER_KIND_BYTES_TRANSFER_DTOH:
+        ev.kind = ObservedKind::kDtoH;
+        ev.flags = uint8_t(cause_of(u.flags));
+        dtoh_bytes += u.value;
+        break;
+      case CUPTI_ACTIVITY_UNIFIED_MEMORY_COUNTER_KIND_THRASHING: ev.kind = ObservedKind::kThrashing; break;
+      case CUPTI_ACTIVITY_UNIFIED_MEMORY_COUNTER_KIND_THROTTLING: ev.kind = ObservedKind::kThrottling; break;
+      case CUPTI_ACTIVITY_UNIFIED_MEMORY_COUNTER_KIND_REMOTE_MAP:
+        ev.kind = ObservedKind::kRemoteMap;
+        ev.flags = uint8_t(u.flags);
+        break;
+      case CUPTI_ACTIVITY_UNIFIED_MEMORY_COUNTER_KIND_CPU_PAGE_FAULT_COUNT: ev.kind = ObservedKind::kCpuFault; break;
+      default: continue;
+    }
+    t.observed.push_back(ev);
+  }
+  std::stable_sort(t.observed.begin(), t.observed.end(),
+                   [](const ObservedEvent& a, const ObservedEvent& b) { return a.start_ns < b.start_ns; });
+  t.completeness.push_back({ObservedKind::kHtoD, expected_htod_pages * kPageBytes, htod_bytes, counters.cupti.dropped});
+  t.completeness.push_back({ObservedKind::kDtoH, expected_dtoh_pages * kPageBytes, dtoh_bytes, counters.cupti.dropped});
+
+  // NVTX ranges (timing pass): start and end markers paired by id.
+  std::map<uint32_t, MarkerRec> open;
+  for (const MarkerRec& m : timing.cupti.markers) {
+    if (m.flags & CUPTI_ACTIVITY_FLAG_MARKER_START) {
+      open[m.id] = m;
+    } else if (m.flags & CUPTI_ACTIVITY_FLAG_MARKER_END) {
+      auto it = open.find(m.id);
+      if (it == open.end()) continue;
+      t.nvtx.push_back({it->second.name, 0, int64_t(it->second.ts - timing.t0), int64_t(m.ts - timing.t0)});
+      open.erase(it);
+    }
+  }
+
+  // Passes, with their wall times and slowdown against the native run.
+  const double native = wall.count("native") ? double(wall["native"]) : 0;
+  auto note = [&](const std::string& what, const std::string& pass) {
+    std::ostringstream os;
+    os << what;
+    if (native > 0) os << "; " << std::fixed << std::setprecision(2) << double(wall[pass]) / native << "x native wall time";
+    return os.str();
+  };
+  t.passes.push_back({PassKind::kTiming, wall["timing"], note("CUPTI activity, no UM counters", "timing")});
+  t.passes.push_back({PassKind::kCounters, wall["counters"],
+                      note("UM counters and host-residency probes (soft-dirty " +
+                               std::string(soft_dirty ? "available" : "unavailable") + ")",
+                           "counters")});
+  t.passes.push_back({PassKind::kAccessCapture, wall["access"],
+                      note("Compute Sanitizer patching, exact; " + std::to_string(kept_pages) + " (CTA, page) pairs kept, " +
+                               std::to_string(dropped_pages) + " outside managed memory left out",
+                           "access")});
+  t.passes.push_back({PassKind::kResident, wall["resident"], note("managed memory prefetched before each kernel", "resident")});
+  return t;
+}
+
+#endif
+
+}  // namespace uvmsim

@@ -1,0 +1,274 @@
+// The converter on real data: raw records and CUPTI activity buffers recorded on our H100 by uvmtrace
+// (cuda_tracer/testdata/raw_h100.tar.xz: cuda_tracer/record_micro.sh), and the checked-in corpus.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "cuda_tracer/convert.h"
+#include "test_util.h"
+#include "traces/trace_io.h"
+
+namespace uvmsim {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace trace;
+using testing::source_dir;
+
+fs::path unpacked;  // removed at exit
+
+// The raw recordings, unpacked once per test binary.
+const fs::path& raw_dir() {
+  static const fs::path dir = [] {
+    fs::path d = fs::temp_directory_path() / ("uvmsim_raw_" + std::to_string(::getpid()));
+    fs::create_directories(d);
+    unpacked = d;
+    std::atexit([] {
+      std::error_code ec;
+      fs::remove_all(unpacked, ec);
+    });
+    const std::string cmd = "tar xJf '" + source_dir() + "/cuda_tracer/testdata/raw_h100.tar.xz' -C '" + d.string() + "'";
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("cannot unpack the raw test recordings: " + cmd);
+    return d;
+  }();
+  return dir;
+}
+
+// A private copy of one recording, to damage.
+fs::path copy_of(const std::string& name) {
+  fs::path to = raw_dir() / ("copy_" + name + "_" + std::to_string(std::rand()));
+  fs::copy(raw_dir() / name, to, fs::copy_options::recursive);
+  return to;
+}
+
+Trace convert(const fs::path& p) { return convert_recording(p.string()); }
+
+// Round trip through the format: the converted trace is valid.
+Trace validated(const Trace& t) {
+  auto body = encode_body(t);
+  return decode_body(body.data(), body.size(), "converted");
+}
+
+std::string error_of(const fs::path& p) {
+  try {
+    convert(p);
+  } catch (const ConvertError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+uint64_t alloc_page(const Trace& t, uint32_t managed_index) {
+  uint32_t n = 0;
+  for (auto& a : t.allocations)
+    if (a.kind == AllocKind::kManaged && n++ == managed_index) return a.va >> kPageShift;
+  ADD_FAILURE() << "no managed allocation " << managed_index;
+  return 0;
+}
+
+std::set<uint64_t> cta_pages(const Trace& t, const Kernel& k, uint64_t cta, AccessKind* kind_of_last = nullptr) {
+  std::set<uint64_t> s;
+  const Cta& c = t.ctas[k.cta_begin + cta];
+  for (uint64_t r = c.range_begin; r < c.range_begin + c.range_count; ++r) {
+    for (uint32_t i = 0; i < t.ranges[r].count; ++i) s.insert(t.ranges[r].page + i);
+    if (kind_of_last) *kind_of_last = t.ranges[r].kind;
+  }
+  return s;
+}
+
+TEST(Convert, BuiltWithCuptiHeaders) { ASSERT_TRUE(convert_supported()); }
+
+TEST(Convert, MicroTouchBackIsExactAndComplete) {
+  Trace t = validated(convert(raw_dir() / "micro_touchback_64m"));
+  EXPECT_EQ(t.header.producer, Producer::kTracer);
+  EXPECT_EQ(t.header.device_name, "NVIDIA H100 80GB HBM3");
+  EXPECT_EQ(t.header.sm_count, 132u);
+  EXPECT_EQ(t.header.flags & kHeaderFlagSampled, 0u);
+  std::map<std::string, int64_t> params(t.header.driver_params.begin(), t.header.driver_params.end());
+  EXPECT_EQ(params["uvm_perf_fault_batch_count"], 256);
+  EXPECT_EQ(params["uvm_perf_prefetch_threshold"], 51);
+  ASSERT_EQ(t.kernels.size(), 2u);
+  const uint64_t base = alloc_page(t, 0);
+  for (const Kernel& k : t.kernels) {
+    ASSERT_EQ(k.cta_count, 64u);
+    EXPECT_GT(k.resident_ns, 0u);
+    EXPECT_LT(k.resident_ns, 1000000u);  // resident: microseconds, not the 10+ ms of demand paging
+    for (uint64_t c = 0; c < k.cta_count; ++c) {  // CTA i touches pages 256i .. 256i + 255, nothing else
+      std::set<uint64_t> want;
+      for (uint64_t p = 0; p < 256; ++p) want.insert(base + 256 * c + p);
+      EXPECT_EQ(cta_pages(t, k, c), want) << "CTA " << c;
+    }
+  }
+  // The CPU's first touch before the first kernel (a write), its touch-back after the last (a read).
+  std::vector<const Op*> host;
+  for (auto& o : t.ops)
+    if (o.kind == OpKind::kHostAccess) host.push_back(&o);
+  ASSERT_EQ(host.size(), 2u);
+  EXPECT_EQ(host[0]->access, AccessKind::kWrite);
+  EXPECT_EQ(host[0]->b, 64u << 20);
+  EXPECT_EQ(host[1]->access, AccessKind::kRead);
+  EXPECT_EQ(host[1]->b, 64u << 20);
+  EXPECT_LT(host[0], &t.ops[0] + [&] {
+    for (size_t i = 0; i < t.ops.size(); ++i)
+      if (t.ops[i].kind == OpKind::kKernel) return i;
+    return t.ops.size();
+  }());
+  // Kernel times under demand paging and the counters: complete at this size.
+  int execs = 0;
+  for (auto& e : t.observed) execs += e.kind == ObservedKind::kKernelExec;
+  EXPECT_EQ(execs, 2);
+  ASSERT_EQ(t.completeness.size(), 2u);
+  EXPECT_EQ(t.completeness[0].expected, 64u << 20);
+  EXPECT_EQ(t.completeness[0].recorded, 64u << 20);
+  EXPECT_EQ(t.completeness[1].recorded, 64u << 20);
+  ASSERT_EQ(t.passes.size(), 4u);
+  EXPECT_EQ(t.passes[2].kind, PassKind::kAccessCapture);
+}
+
+TEST(Convert, RandomOrderEqualsTheGeneratorsPermutation) {
+  Trace rec = validated(convert(raw_dir() / "micro_random_64m"));
+  MicroSpec spec;
+  spec.random = true;
+  spec.bytes = 64u << 20;
+  spec.host_init = true;
+  Trace gen = generate_micro(spec);
+  const uint64_t rb = alloc_page(rec, 0), gb = gen.allocations[0].va >> kPageShift;
+  ASSERT_EQ(rec.kernels.size(), 2u);
+  for (size_t k = 0; k < 2; ++k)
+    for (uint64_t c = 0; c < rec.kernels[k].cta_count; ++c) {
+      std::set<uint64_t> a, b;
+      for (uint64_t p : cta_pages(rec, rec.kernels[k], c)) a.insert(p - rb);
+      for (uint64_t p : cta_pages(gen, gen.kernels[k], c)) b.insert(p - gb);
+      ASSERT_EQ(a, b) << "kernel " << k << " CTA " << c;
+    }
+}
+
+TEST(Convert, TiledGemmPageSetsAreExact) {
+  Trace t = validated(convert(raw_dir() / "gemm_tiled_1024"));
+  const uint64_t a = alloc_page(t, 0), b = alloc_page(t, 1), c = alloc_page(t, 2);
+  ASSERT_EQ(t.kernels.size(), 2u);
+  const Kernel& k = t.kernels[0];
+  ASSERT_EQ(k.grid[0], 32u);
+  ASSERT_EQ(k.grid[1], 32u);
+  EXPECT_EQ(k.smem_bytes, 2u * 32 * 32 * 4 + 32 * 4);
+  for (uint64_t y = 0; y < 32; ++y)
+    for (uint64_t x = 0; x < 32; ++x) {
+      // 1024 floats a row = one page: rows 32y.. of A, every row of B, rows 32y.. of C (written).
+      std::set<uint64_t> want;
+      for (uint64_t r = 0; r < 32; ++r) want.insert(a + 32 * y + r), want.insert(c + 32 * y + r);
+      for (uint64_t r = 0; r < 1024; ++r) want.insert(b + r);
+      const uint64_t cta = x + 32 * y;
+      ASSERT_EQ(cta_pages(t, k, cta), want) << "CTA " << cta;
+      const Cta& ct = t.ctas[k.cta_begin + cta];
+      for (uint64_t r = ct.range_begin; r < ct.range_begin + ct.range_count; ++r) {
+        const Range& g = t.ranges[r];
+        EXPECT_EQ(g.kind, g.page >= c ? AccessKind::kWrite : AccessKind::kRead);
+        if (g.page >= b && g.page < b + 1024) {  // B's row k is used in k-tile k / 32 only
+          const uint64_t tile = (g.page - b) / 32;
+          EXPECT_NEAR(double(g.t_begin) / kIntervalScale, (2.0 * tile + 1) / 64, 2.0 / 64);
+        }
+      }
+    }
+}
+
+TEST(Convert, SameRecordingSameTrace) {
+  Trace x = convert(raw_dir() / "gemm_tiled_1024"), y = convert(raw_dir() / "gemm_tiled_1024");
+  EXPECT_EQ(encode_body(x), encode_body(y));
+}
+
+TEST(Convert, ConvertedTraceSimulatesWithTheAuditHolding) {
+  Trace t = validated(convert(raw_dir() / "micro_touchback_64m"));
+  Stats s = testing::run(t);
+  EXPECT_GT(s.sim_time_ns, 1000000);
+  uint64_t htod = 0, dtoh = 0;
+  for (int c = 0; c < kCauseCount; ++c) htod += s.bytes_htod[c], dtoh += s.bytes_dtoh[c];
+  EXPECT_EQ(htod, 64u << 20);  // the CPU-initialised pages come in once
+  EXPECT_EQ(dtoh, 64u << 20);  // and go back for the touch-back
+  EXPECT_EQ(s.kernels.size(), 2u);
+}
+
+TEST(Convert, UnfinishedRecordingIsRefused) {
+  fs::path p = copy_of("micro_touchback_64m");
+  fs::remove(p / "passes.tsv");
+  EXPECT_NE(error_of(p).find("passes.tsv"), std::string::npos);
+}
+
+TEST(Convert, InterruptedPassIsRefused) {
+  fs::path p = copy_of("micro_touchback_64m");
+  std::ifstream in(p / "counters" / "events.tsv");
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  all = all.substr(0, all.rfind("end\t"));
+  std::ofstream(p / "counters" / "events.tsv") << all;
+  EXPECT_NE(error_of(p).find("interrupted"), std::string::npos) << error_of(p);
+}
+
+TEST(Convert, TruncatedAccessFileNamesTheOffset) {
+  fs::path p = copy_of("micro_touchback_64m");
+  fs::resize_file(p / "access" / "access.bin", fs::file_size(p / "access" / "access.bin") - 100);
+  const std::string e = error_of(p);
+  EXPECT_NE(e.find("access.bin: offset"), std::string::npos) << e;
+}
+
+TEST(Convert, CorruptCuptiBufferNamesTheOffset) {
+  fs::path p = copy_of("micro_touchback_64m");
+  {
+    std::fstream f(p / "timing" / "cupti.bin", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(8);
+    f.write("XXXX", 4);  // the first frame's magic
+  }
+  const std::string e = error_of(p);
+  EXPECT_NE(e.find("cupti.bin: offset 8"), std::string::npos) << e;
+  EXPECT_NE(e.find("bad frame magic"), std::string::npos) << e;
+}
+
+TEST(Convert, MismatchedKernelIsAnError) {
+  fs::path p = copy_of("micro_touchback_64m");
+  {
+    std::fstream f(p / "access" / "access.bin", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(8 + 64);  // the first launch's name, just after its header
+    f.write("Z", 1);
+  }
+  const std::string e = error_of(p);
+  EXPECT_NE(e.find("in the access pass but"), std::string::npos) << e;
+}
+
+TEST(Convert, MismatchedAllocationIsAnError) {
+  fs::path p = copy_of("gemm_tiled_1024");
+  std::ifstream in(p / "access" / "allocs.tsv");
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  all.replace(all.find("4194304"), 7, "4194305");
+  std::ofstream(p / "access" / "allocs.tsv") << all;
+  const std::string e = error_of(p);
+  EXPECT_NE(e.find("managed allocation 0 has 4194305 bytes"), std::string::npos) << e;
+}
+
+TEST(Convert, TheTracerRefusedToOversubscribe) {
+  // Recorded on the H100: a 200 GiB cudaMallocManaged under the tracer stops the program, unmade.
+  std::ifstream in(raw_dir() / "refused" / "timing" / "stderr");
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(all.find("uvmtrace: refusing cudaMallocManaged of 214748364800 bytes"), std::string::npos) << all;
+  EXPECT_FALSE(fs::exists(raw_dir() / "refused" / "passes.tsv"));
+}
+
+// Every trace of the corpus reads and validates, and the corpus stays within its 25 MB budget.
+TEST(Corpus, EveryTraceReadsAndTheCorpusFitsItsBudget) {
+  uint64_t bytes = 0;
+  int traces = 0;
+  for (auto& e : fs::directory_iterator(source_dir() + "/traces/corpus")) {
+    bytes += fs::file_size(e.path());
+    if (e.path().extension() != ".uvmt") continue;
+    ++traces;
+    EXPECT_NO_THROW(read_trace(e.path().string())) << e.path();
+  }
+  EXPECT_GE(traces, 14);
+  EXPECT_LT(bytes, 25u * 1000 * 1000);
+}
+
+}  // namespace
+}  // namespace uvmsim
