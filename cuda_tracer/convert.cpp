@@ -388,7 +388,7 @@ OpList ops_of(const CuptiPass& p, const std::map<uint32_t, uint32_t>& stream_ord
     return it == stream_ordinal.end() ? uint32_t(stream_ordinal.size()) : it->second;
   };
   int64_t prev_ts = -1;
-  uint64_t last_launch_corr = ~0ull;
+  uint64_t last_call_corr = ~0ull;  // correlation of the last launch, prefetch, memcpy or memset
   std::vector<size_t> pending_probes;
   auto push = [&](Op o, const Line& l, int64_t kernel) {
     const int64_t t = int64_t(p.events.u64(l, 1) - p.t0);
@@ -419,6 +419,7 @@ OpList ops_of(const CuptiPass& p, const std::map<uint32_t, uint32_t>& stream_ord
       o.a = e.u64(l, 2, 16), o.b = e.u64(l, 3), o.c = uint64_t(e.i64(l, 4));
       o.stream = ordinal(uint32_t(e.u64(l, 5)));
       push(o, l, -1);
+      last_call_corr = e.u64(l, 6);
     } else if (k == "memcpy") {
       o.kind = OpKind::kMemcpy;
       o.a = e.u64(l, 2, 16), o.c = e.u64(l, 3, 16), o.b = e.u64(l, 4);
@@ -426,12 +427,14 @@ OpList ops_of(const CuptiPass& p, const std::map<uint32_t, uint32_t>& stream_ord
       o.device = kind == 1 ? 0 : kind == 2 ? 1 : kind == 3 ? 2 : kind == 0 ? 3 : 0;
       o.stream = ordinal(uint32_t(e.u64(l, 6)));
       push(o, l, -1);
+      last_call_corr = e.u64(l, 7);
     } else if (k == "prefetch") {
       o.kind = OpKind::kPrefetch;
       o.a = e.u64(l, 2, 16), o.b = e.u64(l, 3);
       o.device = e.i64(l, 4) >= 0 ? 0 : -1;
       o.stream = ordinal(uint32_t(e.u64(l, 5)));
       push(o, l, -1);
+      last_call_corr = e.u64(l, 6);
     } else if (k == "advise") {
       o.kind = OpKind::kAdvise;
       o.a = e.u64(l, 2, 16), o.b = e.u64(l, 3);
@@ -463,12 +466,13 @@ OpList ops_of(const CuptiPass& p, const std::map<uint32_t, uint32_t>& stream_ord
       o.kind = OpKind::kKernel;
       o.stream = p.cupti.kernels[it->second].ordinal;
       push(o, l, int64_t(it->second));
-      last_launch_corr = corr;
+      last_call_corr = corr;
     } else if (k == "probe") {
       // A probe at a launch stands before that launch (logged just before the probe); at a free, before
       // the free (logged after it); at a sync, after the sync: before the next op.
-      if (e.str(l, 2) == "launch" && !out.ops.empty() && out.ops.back().kind == OpKind::kKernel &&
-          last_launch_corr == e.u64(l, 3))
+      const std::string& where = e.str(l, 2);
+      if ((where == "launch" || where == "prefetch" || where == "memcpy" || where == "memset") && !out.ops.empty() &&
+          last_call_corr == e.u64(l, 3))
         out.probes.push_back({out.ops.size() - 1, li});
       else
         pending_probes.push_back(li);

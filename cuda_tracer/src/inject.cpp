@@ -401,6 +401,7 @@ void runtime_api(CUpti_CallbackId cbid, const CUpti_CallbackData* cb) {
         const int dev = p->location.type == cudaMemLocationTypeDevice ? p->location.id : -1;
         line("prefetch\t%" PRIu64 "\t%" PRIx64 "\t%zu\t%d\t%u\t%u", ts(), reinterpret_cast<uint64_t>(p->devPtr),
              p->count, dev, stream_id(ctx, reinterpret_cast<CUstream>(p->stream)), corr);
+        sync_and_probe("prefetch", corr);  // what the CPU touched before the prefetch moves it
       }
       break;
     }
@@ -432,6 +433,7 @@ void runtime_api(CUpti_CallbackId cbid, const CUpti_CallbackData* cb) {
       }
       line("memcpy\t%" PRIu64 "\t%" PRIx64 "\t%" PRIx64 "\t%" PRIu64 "\t%d\t%u\t%u", ts(), dst, src, bytes, kind, sid,
            corr);
+      sync_and_probe("memcpy", corr);
       break;
     }
     case CUPTI_RUNTIME_TRACE_CBID_cudaMemset_v3020:
@@ -450,6 +452,7 @@ void runtime_api(CUpti_CallbackId cbid, const CUpti_CallbackData* cb) {
         sid = stream_id(ctx, reinterpret_cast<CUstream>(p->stream));
       }
       line("memset\t%" PRIu64 "\t%" PRIx64 "\t%" PRIu64 "\t%d\t%u\t%u", ts(), va, bytes, value, sid, corr);
+      sync_and_probe("memset", corr);
       break;
     }
     case CUPTI_RUNTIME_TRACE_CBID_cudaEventRecord_v3020:
