@@ -131,6 +131,20 @@ TEST(Convert, MicroTouchBackIsExactAndComplete) {
   EXPECT_EQ(t.passes[2].kind, PassKind::kAccessCapture);
 }
 
+TEST(Convert, HostInitialisationBeforeAPrefetchIsSeen) {
+  Trace t = validated(convert(raw_dir() / "micro_prefetch_64m"));
+  std::vector<OpKind> kinds;
+  for (auto& o : t.ops)
+    if (o.kind == OpKind::kHostAccess || o.kind == OpKind::kPrefetch || o.kind == OpKind::kKernel) kinds.push_back(o.kind);
+  const std::vector<OpKind> want = {OpKind::kHostAccess, OpKind::kPrefetch, OpKind::kKernel, OpKind::kKernel};
+  EXPECT_EQ(kinds, want);
+  EXPECT_EQ(t.completeness[0].expected, 64u << 20);  // the prefetch moved every CPU page
+  Stats s = testing::run(t);
+  // The data came from the CPU, not from zero-fill (the one page zero-filled is the program's 4-byte
+  // plain device allocation, which the simulator pages like managed memory).
+  EXPECT_LE(s.bytes_zero_filled, 4096u);
+}
+
 TEST(Convert, RandomOrderEqualsTheGeneratorsPermutation) {
   Trace rec = validated(convert(raw_dir() / "micro_random_64m"));
   MicroSpec spec;
