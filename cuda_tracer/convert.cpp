@@ -858,6 +858,17 @@ Trace convert_recording(const std::string& dir_name, const ConvertOptions& optio
     }
   }
 
+  // An allocation made inside NVTX ranges is named after the innermost one (e.g. a framework's tensor).
+  std::map<std::string, int> used_names;
+  for (Allocation& a : t.allocations) {
+    const NvtxRange* best = nullptr;
+    for (const NvtxRange& r : t.nvtx)
+      if (r.start_ns <= a.alloc_ns && a.alloc_ns <= r.end_ns && (!best || r.start_ns >= best->start_ns)) best = &r;
+    if (best == nullptr) continue;
+    const int n = used_names[best->name]++;
+    a.name = n == 0 ? best->name : best->name + "#" + std::to_string(n);
+  }
+
   // Passes, with their wall times and slowdown against the native run.
   const double native = wall.count("native") ? double(wall["native"]) : 0;
   auto note = [&](const std::string& what, const std::string& pass) {

@@ -2,6 +2,8 @@
 // rows 32y..32y+31 of A, every row of B (columns 32x..32x+31, one page per row when N = 1024) and writes
 // its tile of C. A and B are initialised by the CPU, C is never touched before the kernel. The first run
 // faults everything in; the second runs resident. Checked against a CPU reference on sampled elements.
+#include <nvtx3/nvToolsExt.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -57,14 +59,21 @@ int main(int argc, char** argv) {
   for (int rep = 0; rep < warmup + reps; ++rep) {
     check_fits(3 * bytes);
     float *a, *b, *c;
+    nvtxRangePushA("A");
     CK(cudaMallocManaged(&a, bytes));
+    nvtxRangePop();
+    nvtxRangePushA("B");
     CK(cudaMallocManaged(&b, bytes));
+    nvtxRangePop();
+    nvtxRangePushA("C");
     CK(cudaMallocManaged(&c, bytes));
+    nvtxRangePop();
     std::mt19937 rng(7 + rep);
     std::uniform_real_distribution<float> u(-1.f, 1.f);
     for (size_t i = 0; i < size_t(n) * n; ++i) a[i] = u(rng);
     for (size_t i = 0; i < size_t(n) * n; ++i) b[i] = u(rng);
     dim3 grid(n / kTile, n / kTile), block(kTile, kTile);
+    nvtxRangePushA("gemm");
     float ms0 = 0, ms1 = 0;
     CK(cudaEventRecord(e0));
     gemm_tiled<<<grid, block>>>(a, b, c, n);
@@ -78,6 +87,8 @@ int main(int argc, char** argv) {
     CK(cudaEventRecord(e1));
     CK(cudaDeviceSynchronize());
     CK(cudaEventElapsedTime(&ms1, e0, e1));
+    nvtxRangePop();
+    nvtxRangePushA("check");
     for (int s = 0; s < 64; ++s) {
       const int i = (s * 7919) % n, j = (s * 104729) % n;
       double ref = 0, scale = 0;
@@ -88,6 +99,7 @@ int main(int argc, char** argv) {
       }
       max_err = std::max(max_err, std::fabs(ref - c[size_t(i) * n + j]) / scale);
     }
+    nvtxRangePop();
     CK(cudaFree(a));
     CK(cudaFree(b));
     CK(cudaFree(c));

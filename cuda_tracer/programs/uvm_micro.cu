@@ -4,6 +4,8 @@
 // kernel "touch", sync, kernel "touch_again", sync, [CPU reads every page back]. Each step is timed
 // (CUDA events on the GPU, the host clock on the CPU); with --reps R --warmup W the whole sequence runs
 // W + R times on fresh allocations and the medians are printed as JSON.
+#include <nvtx3/nvToolsExt.h>
+
 #include <chrono>
 #include <cstdint>
 #include <random>
@@ -109,10 +111,13 @@ int main(int argc, char** argv) {
     check_fits(bytes);
     char* data = nullptr;
     CK(cudaMallocManaged(&data, bytes));
+    nvtxRangePushA("host_init");
     auto h0 = std::chrono::steady_clock::now();
     if (host_init)
       for (uint64_t p = 0; p < pages; ++p) data[p * 4096] = 3;
     auto h1 = std::chrono::steady_clock::now();
+    nvtxRangePop();
+    nvtxRangePushA("gpu");
     float ms_prefetch = 0, ms_touch = 0, ms_again = 0;
     if (prefetch) {
       cudaMemLocation loc{};
@@ -136,11 +141,14 @@ int main(int argc, char** argv) {
     CK(cudaEventRecord(e1));
     CK(cudaDeviceSynchronize());
     CK(cudaEventElapsedTime(&ms_again, e0, e1));
+    nvtxRangePop();
+    nvtxRangePushA("touch_back");
     auto b0 = std::chrono::steady_clock::now();
     volatile long sum = 0;
     if (touch_back)
       for (uint64_t p = 0; p < pages; ++p) sum += data[p * 4096];
     auto b1 = std::chrono::steady_clock::now();
+    nvtxRangePop();
     if (write && touch_back && sum != long(pages) * 2) {
       std::fprintf(stderr, "wrong data read back\n");
       return 1;
