@@ -218,6 +218,7 @@ Cupti read_cupti(const fs::path& p) {
         case CUPTI_ACTIVITY_KIND_MARKER: {
           auto m = record_at<CUpti_ActivityMarker2>(buf, h.bytes, ix.offset, where);
           MarkerRec r{uint32_t(m.flags), m.id, m.timestamp, {}};
+          if (m.timestamp != 0) c.min_ts = std::min(c.min_ts, m.timestamp);
           auto it = strings.find({ix.offset, uvmtrace::kMarkerName});
           if (it != strings.end()) r.name = it->second;
           c.markers.push_back(r);

@@ -171,6 +171,15 @@ TEST(Convert, TiledGemmPageSetsAreExact) {
   ASSERT_EQ(k.grid[0], 32u);
   ASSERT_EQ(k.grid[1], 32u);
   EXPECT_EQ(k.smem_bytes, 2u * 32 * 32 * 4 + 32 * 4);
+  // NVTX ranges come through, and name the allocations made inside them.
+  EXPECT_EQ(t.allocations[0].name, "A");
+  EXPECT_EQ(t.allocations[2].name, "C");
+  std::set<std::string> ranges;
+  for (auto& r : t.nvtx) {
+    ranges.insert(r.name);
+    EXPECT_GE(r.start_ns, 0);
+  }
+  EXPECT_TRUE(ranges.count("gemm") && ranges.count("check")) << ranges.size();
   for (uint64_t y = 0; y < 32; ++y)
     for (uint64_t x = 0; x < 32; ++x) {
       // 1024 floats a row = one page: rows 32y.. of A, every row of B, rows 32y.. of C (written).
