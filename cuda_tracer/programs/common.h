@@ -37,6 +37,19 @@ inline void check_fits(size_t bytes) {
   }
 }
 
+// Runs `launch` (kernel launches on the default stream) between two events; returns the elapsed ms.
+template <typename F>
+float time_ms(cudaEvent_t e0, cudaEvent_t e1, F&& launch) {
+  float ms = 0;
+  CK(cudaEventRecord(e0));
+  launch();
+  CK(cudaGetLastError());
+  CK(cudaEventRecord(e1));
+  CK(cudaDeviceSynchronize());
+  CK(cudaEventElapsedTime(&ms, e0, e1));
+  return ms;
+}
+
 inline size_t parse_size(const char* text) {
   char* end = nullptr;
   unsigned long long v = std::strtoull(text, &end, 10);

@@ -74,19 +74,8 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < size_t(n) * n; ++i) b[i] = u(rng);
     dim3 grid(n / kTile, n / kTile), block(kTile, kTile);
     nvtxRangePushA("gemm");
-    float ms0 = 0, ms1 = 0;
-    CK(cudaEventRecord(e0));
-    gemm_tiled<<<grid, block>>>(a, b, c, n);
-    CK(cudaGetLastError());
-    CK(cudaEventRecord(e1));
-    CK(cudaDeviceSynchronize());
-    CK(cudaEventElapsedTime(&ms0, e0, e1));
-    CK(cudaEventRecord(e0));
-    gemm_tiled<<<grid, block>>>(a, b, c, n);
-    CK(cudaGetLastError());
-    CK(cudaEventRecord(e1));
-    CK(cudaDeviceSynchronize());
-    CK(cudaEventElapsedTime(&ms1, e0, e1));
+    const float ms0 = time_ms(e0, e1, [&] { gemm_tiled<<<grid, block>>>(a, b, c, n); });  // faults in
+    const float ms1 = time_ms(e0, e1, [&] { gemm_tiled<<<grid, block>>>(a, b, c, n); });  // resident
     nvtxRangePop();
     nvtxRangePushA("check");
     for (int s = 0; s < 64; ++s) {
