@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Run torchvision models on CUDA unified memory, for uvmtrace (one process per pass).
+
+Every tensor lives in managed memory: a torch.cuda.MemPool over a CUDAPluggableAllocator whose segments
+are plain cudaMallocManaged allocations (torch/uvm_pool_alloc.cpp), with no memory advice. Models have
+random weights (nothing is downloaded), run in fp32 with deterministic algorithm choice so that every
+pass launches the same kernels. Phases, each an NVTX range:
+  setup            build the models and their inputs, one untraced-in-spirit forward that initialises
+                   cuDNN/cuBLAS and their workspaces
+  cold_inference   every managed segment moved to the CPU first (as in an oversubscribed server), then
+                   one forward per model: weights and inputs migrate HtoD on demand
+  warm_inference   the same forward again, data resident
+Each model runs on its own stream when several are given; its forward is inside an NVTX range named
+after its tenant ("resnet50#0"). With UVMTRACE_OUT set, the address ranges of parameters and buffers
+(weights), inputs and outputs are written to $UVMTRACE_OUT/roles.json for the converter.
+
+  python3 cuda_tracer/trace_torch.py --models resnet50:8,vgg16:1 [--allocator PATH] [--one-stream]
+"""
+import argparse
+import ctypes
+import json
+import os
+import sys
+import time
+
+import torch
+import torchvision
+
+MODELS = {
+    "alexnet": torchvision.models.alexnet,
+    "vgg16": torchvision.models.vgg16,
+    "resnet18": torchvision.models.resnet18,
+    "resnet50": torchvision.models.resnet50,
+    "mobilenet_v2": torchvision.models.mobilenet_v2,
+}
+
+
+def nvtx(name):
+    return torch.cuda.nvtx.range(name)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", required=True, help="model:batch,... e.g. resnet50:8,vgg16:1")
+    ap.add_argument("--allocator", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                         "..", "build-gpu", "libuvm_pool_alloc.so"))
+    ap.add_argument("--one-stream", action="store_true", help="run every model on the default stream")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+
+    specs = []
+    for item in a.models.split(","):
+        name, _, batch = item.partition(":")
+        if name not in MODELS:
+            sys.exit(f"unknown model '{name}' (known: {', '.join(MODELS)})")
+        specs.append((name, int(batch or 1)))
+
+    torch.manual_seed(a.seed)
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+    lib = ctypes.CDLL(os.path.abspath(a.allocator))
+    lib.uvm_pool_to_host.restype = ctypes.c_longlong
+    lib.uvm_pool_bytes.restype = ctypes.c_longlong
+    allocator = torch.cuda.memory.CUDAPluggableAllocator(os.path.abspath(a.allocator), "uvm_pool_malloc",
+                                                         "uvm_pool_free")
+    pool = torch.cuda.MemPool(allocator.allocator())
+
+    tenants, ranges = [], []
+    counts = {}
+    with torch.cuda.use_mem_pool(pool), torch.no_grad():
+        with nvtx("setup"):
+            runs = []
+            for name, batch in specs:
+                n = counts.get(name, 0)
+                counts[name] = n + 1
+                tenant = f"{name}#{n}"
+                model = MODELS[name](weights=None).eval().cuda()
+                x = torch.randn(batch, 3, 224, 224, device="cuda")
+                stream = torch.cuda.current_stream() if a.one_stream or len(specs) == 1 else torch.cuda.Stream()
+                runs.append((tenant, name, batch, model, x, stream))
+                t = len(tenants)
+                tenants.append({"name": tenant, "model": name, "batch": batch})
+                for pname, p in list(model.named_parameters()) + list(model.named_buffers()):
+                    if p.numel():
+                        ranges.append({"tenant": t, "role": "weight", "va": p.data_ptr(),
+                                       "bytes": p.numel() * p.element_size(), "name": f"{tenant}.{pname}"})
+                ranges.append({"tenant": t, "role": "input", "va": x.data_ptr(),
+                               "bytes": x.numel() * x.element_size(), "name": f"{tenant}.input"})
+            outputs = {}
+
+            def forward_all(tag):
+                for tenant, name, batch, model, x, stream in runs:
+                    with torch.cuda.stream(stream), nvtx(tenant):
+                        outputs[tenant] = model(x)
+                torch.cuda.synchronize()
+
+            forward_all("setup")  # cuDNN/cuBLAS handles, workspaces, lazy modules
+        moved = lib.uvm_pool_to_host()
+        if moved < 0:
+            sys.exit("moving the pool's segments to the CPU failed")
+        times = {}
+        for phase in ("cold_inference", "warm_inference"):
+            start = time.perf_counter()
+            with nvtx(phase):
+                forward_all(phase)
+            times[phase] = (time.perf_counter() - start) * 1e3
+        for t, (tenant, *_rest) in enumerate(runs):
+            out = outputs[tenant]
+            ranges.append({"tenant": t, "role": "output", "va": out.data_ptr(),
+                           "bytes": out.numel() * out.element_size(), "name": f"{tenant}.output"})
+    out_dir = os.environ.get("UVMTRACE_OUT")
+    if out_dir:
+        with open(os.path.join(out_dir, "roles.json.part"), "w") as f:
+            json.dump({"tenants": tenants, "ranges": ranges}, f)
+        os.replace(os.path.join(out_dir, "roles.json.part"), os.path.join(out_dir, "roles.json"))
+    print(json.dumps({"program": "trace_torch", "models": a.models, "pool_bytes": lib.uvm_pool_bytes(),
+                      "moved_to_host": moved, "cold_ms": round(times["cold_inference"], 3),
+                      "warm_ms": round(times["warm_inference"], 3)}))
+
+
+if __name__ == "__main__":
+    main()
