@@ -12,7 +12,10 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <unordered_map>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "cuda_tracer/src/raw_format.h"
 #include "sim/version.h"
@@ -282,6 +285,8 @@ std::vector<Launch> read_access(const fs::path& p) {
 }
 
 // ---- allocations and their matching across passes --------------------------------------------------------------
+constexpr uint64_t kIntervalSteps = 64;  // resolution of touch intervals in recorded traces
+
 struct RawAlloc {
   bool managed = false;
   uint64_t va = 0, bytes = 0;
@@ -496,6 +501,155 @@ TransferCause cause_of(uint32_t flags) {
   }
 }
 
+// See the call in convert_recording. `kernel_pages[k]`: the pages kernel k touches.
+void apply_roles(Trace& t, const fs::path& path, const std::vector<std::vector<uint64_t>>& kernel_pages) {
+  nlohmann::json j;
+  try {
+    std::ifstream f(path);
+    j = nlohmann::json::parse(f);
+  } catch (const std::exception& e) {
+    fail(path.string(), std::string("not valid JSON: ") + e.what());
+  }
+  struct RoleRange {
+    uint64_t va, bytes;
+    uint32_t tenant;
+    AllocRole role;
+    std::string name;
+  };
+  std::vector<RoleRange> rr;
+  try {
+    t.tenants.clear();
+    for (auto& x : j.at("tenants"))
+      t.tenants.push_back({x.at("name").get<std::string>(), x.at("model").get<std::string>(),
+                           x.at("batch").get<uint32_t>(), 0});
+    for (auto& x : j.at("ranges")) {
+      const std::string role = x.at("role").get<std::string>();
+      AllocRole r = role == "weight" ? AllocRole::kWeight
+                    : role == "input" ? AllocRole::kInput
+                    : role == "output" ? AllocRole::kOutput
+                                        : AllocRole::kOther;
+      if (r == AllocRole::kOther) fail(path.string(), "unknown role '" + role + "'");
+      rr.push_back({x.at("va").get<uint64_t>(), x.at("bytes").get<uint64_t>(), x.at("tenant").get<uint32_t>(), r,
+                    x.at("name").get<std::string>()});
+      if (rr.back().tenant >= t.tenants.size()) fail(path.string(), "range names a missing tenant");
+    }
+  } catch (const nlohmann::json::exception& e) {
+    fail(path.string(), e.what());
+  }
+  if (t.tenants.empty()) fail(path.string(), "no tenants");
+  // Kernels and ops: the tenant whose NVTX range encloses the call.
+  std::map<std::string, uint32_t> tenant_of_name;
+  for (uint32_t i = 0; i < t.tenants.size(); ++i) tenant_of_name[t.tenants[i].name] = i;
+  for (Op& o : t.ops) {
+    o.tenant = 0;
+    for (const NvtxRange& r : t.nvtx) {
+      auto it = tenant_of_name.find(r.name);
+      if (it != tenant_of_name.end() && r.start_ns <= o.host_ns && o.host_ns <= r.end_ns) o.tenant = it->second;
+    }
+    if (o.kind == OpKind::kKernel) t.kernels[o.a].tenant = o.tenant;
+  }
+  // Role of each page of the segments: the role covering most of it; other pages are activations.
+  std::map<uint64_t, std::pair<uint64_t, const RoleRange*>> best;  // page -> (bytes covered, range)
+  for (const RoleRange& r : rr) {
+    for (uint64_t p = r.va >> kPageShift; p <= (r.va + r.bytes - 1) >> kPageShift; ++p) {
+      const uint64_t lo = std::max(r.va, p << kPageShift), hi = std::min(r.va + r.bytes, (p + 1) << kPageShift);
+      auto& b = best[p];
+      if (hi - lo > b.first) b = {hi - lo, &r};
+    }
+  }
+  std::unordered_map<uint64_t, uint32_t> first_toucher;  // page -> tenant of the first kernel touching it
+  for (size_t k = 0; k < kernel_pages.size(); ++k)
+    for (uint64_t p : kernel_pages[k]) first_toucher.emplace(p, t.kernels[k].tenant);
+  std::vector<Allocation> out;
+  std::vector<std::vector<uint32_t>> pieces(t.allocations.size());
+  for (size_t i = 0; i < t.allocations.size(); ++i) {
+    const Allocation& a = t.allocations[i];
+    if (a.kind != AllocKind::kManaged || a.va % kPageBytes != 0) {
+      pieces[i].push_back(uint32_t(out.size()));
+      out.push_back(a);
+      continue;
+    }
+    const uint64_t first = a.va >> kPageShift, pages = (a.bytes + kPageBytes - 1) / kPageBytes;
+    auto role_of = [&](uint64_t p) -> const RoleRange* {
+      auto it = best.find(p);
+      return it == best.end() ? nullptr : it->second.second;
+    };
+    for (uint64_t p = first; p < first + pages;) {
+      const RoleRange* r = role_of(p);
+      const AllocRole role = r ? r->role : AllocRole::kActivation;
+      uint64_t q = p + 1;
+      while (q < first + pages && (role_of(q) ? role_of(q)->role : AllocRole::kActivation) == role &&
+             (!r || role_of(q)->tenant == r->tenant))
+        ++q;
+      Allocation piece = a;
+      piece.va = p << kPageShift;
+      piece.bytes = std::min(a.va + a.bytes, q << kPageShift) - piece.va;
+      piece.role = role;
+      if (r) {
+        piece.tenant = r->tenant;
+        piece.name = r->name;
+      } else {
+        auto ft = first_toucher.find(p);
+        piece.tenant = ft == first_toucher.end() ? 0 : ft->second;
+        piece.name = a.name + ".activation";
+      }
+      pieces[i].push_back(uint32_t(out.size()));
+      out.push_back(piece);
+      p = q;
+    }
+  }
+  t.allocations = std::move(out);
+  // Piece boundaries (first page of each piece): ranges and ops that cross one are split there.
+  std::set<uint64_t> starts;
+  for (const Allocation& a : t.allocations) starts.insert(a.va >> kPageShift);
+  auto split = [&](uint64_t first, uint64_t count, auto&& emit) {
+    while (count > 0) {
+      auto it = starts.upper_bound(first);
+      const uint64_t n = it == starts.end() ? count : std::min(count, *it - first);
+      emit(first, n);
+      first += n;
+      count -= n;
+    }
+  };
+  std::vector<Range> ranges;
+  for (Cta& c : t.ctas) {
+    const uint64_t begin = ranges.size();
+    for (uint64_t r = c.range_begin; r < c.range_begin + c.range_count; ++r) {
+      split(t.ranges[r].page, t.ranges[r].count, [&](uint64_t p, uint64_t n) {
+        Range g = t.ranges[r];
+        g.page = p;
+        g.count = uint32_t(n);
+        ranges.push_back(g);
+      });
+    }
+    c.range_begin = begin;
+    c.range_count = uint32_t(ranges.size() - begin);
+  }
+  t.ranges = std::move(ranges);
+  std::vector<Op> ops;
+  for (const Op& o : t.ops) {
+    if (o.kind == OpKind::kFree) {
+      for (uint32_t id : pieces[o.a]) {  // freeing a segment frees each of its pieces
+        Op f = o;
+        f.a = id;
+        ops.push_back(f);
+      }
+    } else if (o.kind == OpKind::kHostAccess || o.kind == OpKind::kPrefetch || o.kind == OpKind::kAdvise ||
+               o.kind == OpKind::kMemset) {
+      const uint64_t first = o.a >> kPageShift, last = (o.a + o.b - 1) >> kPageShift;
+      split(first, last - first + 1, [&](uint64_t p, uint64_t n) {
+        Op x = o;
+        x.a = std::max(o.a, p << kPageShift);
+        x.b = std::min(o.a + o.b, (p + n) << kPageShift) - x.a;
+        ops.push_back(x);
+      });
+    } else {
+      ops.push_back(o);
+    }
+  }
+  t.ops = std::move(ops);
+}
+
 }  // namespace
 
 Trace convert_recording(const std::string& dir_name, const ConvertOptions& options) {
@@ -686,8 +840,11 @@ Trace convert_recording(const std::string& dir_name, const ConvertOptions& optio
                  : (en.flags & uvmtrace::kWrite) ? AccessKind::kWrite
                                                  : AccessKind::kRead;
         const uint64_t scale = max_ord == 0 ? 1 : max_ord;
-        r.t_begin = uint16_t(uint64_t(en.first) * kIntervalScale / scale);
-        r.t_end = uint16_t(uint64_t(en.last) * kIntervalScale / scale);
+        // Intervals on a grid of 1/kIntervalSteps of the CTA's run (begin rounded down, end up), so that
+        // neighbouring pages used together merge into one range.
+        const uint64_t step = kIntervalScale / kIntervalSteps;
+        r.t_begin = uint16_t(uint64_t(en.first) * kIntervalSteps / scale * step);
+        r.t_end = uint16_t(std::min<uint64_t>(kIntervalScale, (uint64_t(en.last) * kIntervalSteps + scale - 1) / scale * step));
         if (max_ord == 0) r.t_begin = r.t_end = 0;
         pages.push_back(r.page);
         if (!rs.empty() && rs.back().page + rs.back().count == r.page && rs.back().kind == r.kind &&
@@ -718,21 +875,34 @@ Trace convert_recording(const std::string& dir_name, const ConvertOptions& optio
   bool soft_dirty = false;
   for (const Line& l : counters.events.lines)
     if (l.f[0] == "soft_dirty") soft_dirty = counters.events.u64(l, 1) == 1;
-  std::set<uint64_t> cpu_present, ever_on_gpu;  // timing-pass page numbers
+  // Where each page is, as far as the recording tells (timing-pass page numbers): nowhere yet, on the CPU
+  // or on the GPU. It also gives the bytes the counters should have seen move (completeness).
+  enum Where : uint8_t { kNowhere = 0, kCpu, kGpu };
+  std::unordered_map<uint64_t, uint8_t> where;
   std::vector<std::vector<Op>> host_before(ops.ops.size() + 1);
   uint64_t expected_htod_pages = 0, expected_dtoh_pages = 0;
   {
     size_t next_probe = 0;
     size_t kernel_counter = 0;
-    auto gpu_takes = [&](uint64_t page) {
-      if (cpu_present.erase(page)) ++expected_htod_pages;
-      ever_on_gpu.insert(page);
+    auto to_gpu = [&](uint64_t page) {
+      uint8_t& w = where[page];
+      if (w == kCpu) ++expected_htod_pages;
+      w = kGpu;
+    };
+    auto to_cpu = [&](uint64_t page) {
+      uint8_t& w = where[page];
+      if (w == kGpu) ++expected_dtoh_pages;
+      w = kCpu;
+    };
+    auto alloc_of = [&](uint64_t page) {
+      auto it = alloc_by_va.upper_bound(page << kPageShift);
+      return it == alloc_by_va.begin() ? ~0u : std::prev(it)->second;
     };
     for (size_t oi = 0; oi <= ops.ops.size(); ++oi) {
       while (next_probe < cops.probes.size() && cops.probes[next_probe].first == oi) {
         const size_t li = cops.probes[next_probe++].second;
-        std::set<uint64_t> now;
-        std::map<uint64_t, bool> dirty;
+        // Pages mapped on the CPU now that were not on the CPU: the CPU touched them since the last probe.
+        std::vector<std::pair<uint64_t, bool>> fresh;  // page, write
         for (size_t lj = li + 1; lj < counters.events.lines.size() && counters.events.lines[lj].f[0] == "present"; ++lj) {
           const Line& pl = counters.events.lines[lj];
           std::stringstream ss(counters.events.str(pl, 2));
@@ -746,24 +916,15 @@ Trace convert_recording(const std::string& dir_name, const ConvertOptions& optio
               const VaMap::Span* sp = from_counters.find(pg << kPageShift);
               if (!sp) continue;
               const uint64_t tp = ((pg << kPageShift) - sp->va + sp->to) >> kPageShift;
-              now.insert(tp);
-              dirty[tp] = d != 0;
+              const uint8_t w = where[tp];
+              if (w == kCpu) continue;
+              fresh.push_back({tp, soft_dirty ? d != 0 : w == kNowhere});
+              to_cpu(tp);
             }
           }
         }
-        // New CPU pages, as runs of one access kind.
-        std::vector<std::pair<uint64_t, bool>> fresh;
-        for (uint64_t pg : now)
-          if (!cpu_present.count(pg)) {
-            const bool write = soft_dirty ? dirty[pg] : !ever_on_gpu.count(pg);
-            if (!write) ++expected_dtoh_pages;
-            fresh.push_back({pg, write});
-          }
-        auto alloc_of = [&](uint64_t page) {
-          auto it = alloc_by_va.upper_bound(page << kPageShift);
-          return it == alloc_by_va.begin() ? ~0u : std::prev(it)->second;
-        };
-        for (size_t i = 0; i < fresh.size();) {
+        std::sort(fresh.begin(), fresh.end());
+        for (size_t i = 0; i < fresh.size();) {  // as runs of one access kind within one allocation
           size_t j = i + 1;
           while (j < fresh.size() && fresh[j].first == fresh[j - 1].first + 1 && fresh[j].second == fresh[i].second &&
                  alloc_of(fresh[j].first) == alloc_of(fresh[i].first))
@@ -777,15 +938,22 @@ Trace convert_recording(const std::string& dir_name, const ConvertOptions& optio
           host_before[oi].push_back(o);
           i = j;
         }
-        cpu_present = std::move(now);
       }
       if (oi == ops.ops.size()) break;
       const Op& o = ops.ops[oi];
       if (o.kind == OpKind::kKernel) {
-        for (uint64_t pg : kernel_pages[kernel_counter]) gpu_takes(pg);
+        for (uint64_t pg : kernel_pages[kernel_counter]) to_gpu(pg);
         ++kernel_counter;
-      } else if ((o.kind == OpKind::kPrefetch && o.device >= 0) || o.kind == OpKind::kMemset) {
-        for (uint64_t pg = o.a >> kPageShift; pg <= (o.a + o.b - 1) >> kPageShift; ++pg) gpu_takes(pg);
+      } else if (o.kind == OpKind::kPrefetch || o.kind == OpKind::kMemset) {
+        // A prefetch to the CPU moves only pages that exist somewhere; one to the GPU (or a memset) all.
+        for (uint64_t pg = o.a >> kPageShift; pg <= (o.a + o.b - 1) >> kPageShift; ++pg) {
+          if (alloc_of(pg) == ~0u || t.allocations[alloc_of(pg)].kind != AllocKind::kManaged) continue;
+          if (o.kind == OpKind::kPrefetch && o.device < 0) {
+            if (where[pg] == kGpu) to_cpu(pg);
+          } else {
+            to_gpu(pg);
+          }
+        }
       }
     }
   }
@@ -869,6 +1037,12 @@ Trace convert_recording(const std::string& dir_name, const ConvertOptions& optio
     const int n = used_names[best->name]++;
     a.name = n == 0 ? best->name : best->name + "#" + std::to_string(n);
   }
+
+  // Tenants and tensor roles (trace_torch.py writes timing/roles.json): tenants from the file, each
+  // kernel and op to the tenant whose NVTX range (named after it) encloses its call, and the pool's
+  // segments split at page granularity into weight, input, output and activation pieces, so that
+  // memory-allocation policies can tell them apart.
+  if (fs::exists(dir / "timing" / "roles.json")) apply_roles(t, dir / "timing" / "roles.json", kernel_pages);
 
   // Passes, with their wall times and slowdown against the native run.
   const double native = wall.count("native") ? double(wall["native"]) : 0;
