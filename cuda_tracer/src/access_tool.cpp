@@ -58,7 +58,7 @@ struct Tool {
   FILE* allocs = nullptr;  // allocs.tsv: the process's allocations, to match them with the other passes'
   std::map<CUcontext, bool> patches_loaded;
   std::map<CUstream, uint32_t> stream_ordinal;
-  uint64_t launches = 0, overflowed = 0;
+  uint64_t launches = 0, overflowed = 0, pairs = 0;
   uint64_t managed_live = 0, free0 = 0;
   std::map<uint64_t, uint64_t> managed;  // va -> bytes
   // Device buffers (one set, reused by every launch; grown when a launch has more threads).
@@ -169,6 +169,7 @@ void launch_end(Sanitizer_LaunchData* l) {
   });
   h.name_bytes = uint32_t(t.pending.name.size());
   h.entries = n;
+  t.pairs += n;
   std::fwrite(&h, sizeof h, 1, t.out);
   std::fwrite(t.pending.name.data(), 1, t.pending.name.size(), t.out);
   if (n > 0) std::fwrite(t.entries.data(), sizeof(AccessEntry), n, t.out);
@@ -237,8 +238,8 @@ void finish() {
   t.allocs = nullptr;
   std::rename((t.out_dir + "/allocs.tsv.part").c_str(), (t.out_dir + "/allocs.tsv").c_str());
   if (t.overflowed == 0) std::rename(t.part_path.c_str(), t.final_path.c_str());
-  std::fprintf(stderr, "uvmaccess: %llu launches captured%s\n", (unsigned long long)t.launches,
-               t.overflowed ? " (some overflowed: access.bin not written)" : "");
+  std::fprintf(stderr, "uvmaccess: %llu launches captured, %llu (CTA, page) pairs%s\n", (unsigned long long)t.launches,
+               (unsigned long long)t.pairs, t.overflowed ? " (some overflowed: access.bin not written)" : "");
 }
 
 std::atomic<bool> initialised{false};
