@@ -33,8 +33,11 @@ const fs::path& raw_dir() {
       std::error_code ec;
       fs::remove_all(unpacked, ec);
     });
-    const std::string cmd = "tar xJf '" + source_dir() + "/cuda_tracer/testdata/raw_h100.tar.xz' -C '" + d.string() + "'";
-    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("cannot unpack the raw test recordings: " + cmd);
+    for (const char* pack : {"raw_h100.tar.xz", "raw_h100_resnet18.tar.xz"}) {
+      const std::string cmd =
+          "tar xJf '" + source_dir() + "/cuda_tracer/testdata/" + pack + "' -C '" + d.string() + "'";
+      if (std::system(cmd.c_str()) != 0) throw std::runtime_error("cannot unpack the raw test recordings: " + cmd);
+    }
     return d;
   }();
   return dir;
@@ -198,6 +201,27 @@ TEST(Convert, TiledGemmPageSetsAreExact) {
         }
       }
     }
+}
+
+// A PyTorch recording (trace_torch.py --models resnet18:1): the tenant and the tensor roles.
+TEST(Convert, PyTorchResNet18HasItsTenantAndTensorRoles) {
+  Trace t = validated(convert(raw_dir() / "resnet18_1"));
+  ASSERT_EQ(t.tenants.size(), 1u);
+  EXPECT_EQ(t.tenants[0].name, "resnet18#0");
+  EXPECT_EQ(t.tenants[0].model, "resnet18");
+  std::map<AllocRole, uint64_t> bytes;
+  for (auto& a : t.allocations)
+    if (a.kind == AllocKind::kManaged) bytes[a.role] += a.bytes;
+  // torchvision's ResNet-18 has 11,689,512 parameters (fp32), plus batch-norm buffers; pieces are whole pages.
+  EXPECT_GE(bytes[AllocRole::kWeight], 11689512u * 4);
+  EXPECT_LT(bytes[AllocRole::kWeight], 11689512u * 4 + (1u << 20));
+  EXPECT_EQ(bytes[AllocRole::kInput], 3u * 224 * 224 * 4);  // one 224x224 RGB image, page-aligned
+  EXPECT_GT(bytes[AllocRole::kActivation], 0u);
+  EXPECT_GE(t.kernels.size(), 3u * 60);  // setup, cold and warm forwards
+  // The cold inference moves every segment to the CPU first: prefetches to the host precede it.
+  size_t to_host = 0;
+  for (auto& o : t.ops) to_host += o.kind == OpKind::kPrefetch && o.device < 0;
+  EXPECT_GT(to_host, 0u);
 }
 
 TEST(Convert, SameRecordingSameTrace) {
