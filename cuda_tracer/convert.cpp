@@ -370,7 +370,7 @@ CuptiPass read_cupti_pass(const fs::path& dir, const std::string& name) {
   p.t0 = p.cupti.min_ts;
   for (const Line& l : p.events.lines)
     if (l.f[0] != "uvmtrace" && l.f[0] != "cmd" && l.f[0] != "device" && l.f[0] != "uvm_param" && l.f[0] != "soft_dirty" &&
-        l.f[0] != "present" && l.f[0] != "um_counter_unavailable" && l.f[0] != "nvtx_unavailable" && l.f[0] != "refused" && l.f.size() > 1)
+        l.f[0] != "present" && l.f[0] != "um_counter_unavailable" && l.f[0] != "nvtx_unavailable" && l.f[0] != "refused" && l.f[0] != "stream" && l.f.size() > 1)
       p.t0 = std::min<uint64_t>(p.t0, p.events.u64(l, 1));
   return p;
 }
@@ -502,7 +502,8 @@ TransferCause cause_of(uint32_t flags) {
 }
 
 // See the call in convert_recording. `kernel_pages[k]`: the pages kernel k touches.
-void apply_roles(Trace& t, const fs::path& path, const std::vector<std::vector<uint64_t>>& kernel_pages) {
+void apply_roles(Trace& t, const fs::path& path, const std::vector<std::vector<uint64_t>>& kernel_pages,
+                 const std::map<uint64_t, uint32_t>& ordinal_of_handle) {
   nlohmann::json j;
   try {
     std::ifstream f(path);
@@ -517,11 +518,17 @@ void apply_roles(Trace& t, const fs::path& path, const std::vector<std::vector<u
     std::string name;
   };
   std::vector<RoleRange> rr;
+  std::map<uint32_t, uint32_t> tenant_of_stream;  // stream ordinal -> tenant, from the streams' handles
   try {
     t.tenants.clear();
-    for (auto& x : j.at("tenants"))
+    for (auto& x : j.at("tenants")) {
+      if (x.contains("stream")) {
+        auto it = ordinal_of_handle.find(x.at("stream").get<uint64_t>());
+        if (it != ordinal_of_handle.end()) tenant_of_stream.emplace(it->second, uint32_t(t.tenants.size()));
+      }
       t.tenants.push_back({x.at("name").get<std::string>(), x.at("model").get<std::string>(),
                            x.at("batch").get<uint32_t>(), 0});
+    }
     for (auto& x : j.at("ranges")) {
       const std::string role = x.at("role").get<std::string>();
       AllocRole r = role == "weight" ? AllocRole::kWeight
@@ -537,14 +544,20 @@ void apply_roles(Trace& t, const fs::path& path, const std::vector<std::vector<u
     fail(path.string(), e.what());
   }
   if (t.tenants.empty()) fail(path.string(), "no tenants");
-  // Kernels and ops: the tenant whose NVTX range encloses the call.
+  // Kernels and ops: the tenant whose stream they run on (when several streams serve several tenants),
+  // else the tenant whose NVTX range encloses the call.
   std::map<std::string, uint32_t> tenant_of_name;
   for (uint32_t i = 0; i < t.tenants.size(); ++i) tenant_of_name[t.tenants[i].name] = i;
+  const bool by_stream = tenant_of_stream.size() > 1;
   for (Op& o : t.ops) {
     o.tenant = 0;
     for (const NvtxRange& r : t.nvtx) {
       auto it = tenant_of_name.find(r.name);
       if (it != tenant_of_name.end() && r.start_ns <= o.host_ns && o.host_ns <= r.end_ns) o.tenant = it->second;
+    }
+    if (by_stream) {
+      auto it = tenant_of_stream.find(o.stream);
+      if (it != tenant_of_stream.end()) o.tenant = it->second;
     }
     if (o.kind == OpKind::kKernel) t.kernels[o.a].tenant = o.tenant;
   }
@@ -1042,7 +1055,15 @@ Trace convert_recording(const std::string& dir_name, const ConvertOptions& optio
   // kernel and op to the tenant whose NVTX range (named after it) encloses its call, and the pool's
   // segments split at page granularity into weight, input, output and activation pieces, so that
   // memory-allocation policies can tell them apart.
-  if (fs::exists(dir / "timing" / "roles.json")) apply_roles(t, dir / "timing" / "roles.json", kernel_pages);
+  if (fs::exists(dir / "timing" / "roles.json")) {
+    std::map<uint64_t, uint32_t> ordinal_of_handle;
+    for (const Line& l : timing.events.lines)
+      if (l.f[0] == "stream") {
+        auto it = stream_ordinal.find(uint32_t(timing.events.u64(l, 2)));
+        if (it != stream_ordinal.end()) ordinal_of_handle[timing.events.u64(l, 1, 16)] = it->second;
+      }
+    apply_roles(t, dir / "timing" / "roles.json", kernel_pages, ordinal_of_handle);
+  }
 
   // Passes, with their wall times and slowdown against the native run.
   const double native = wall.count("native") ? double(wall["native"]) : 0;

@@ -83,7 +83,7 @@ def main():
                 stream = torch.cuda.current_stream() if a.one_stream or len(specs) == 1 else torch.cuda.Stream()
                 runs.append((tenant, name, batch, model, x, stream))
                 t = len(tenants)
-                tenants.append({"name": tenant, "model": name, "batch": batch})
+                tenants.append({"name": tenant, "model": name, "batch": batch, "stream": stream.cuda_stream})
                 for pname, p in list(model.named_parameters()) + list(model.named_buffers()):
                     if p.numel():
                         ranges.append({"tenant": t, "role": "weight", "va": p.data_ptr(),

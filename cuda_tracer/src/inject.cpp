@@ -46,6 +46,7 @@ struct State {
   uint64_t managed_live = 0, device_live = 0;
   std::map<uint64_t, std::pair<uint64_t, bool>> allocs;  // va -> (bytes, managed)
   std::map<const void*, uint32_t> event_ids;
+  std::map<const void*, uint32_t> streams_seen;  // stream handle -> CUPTI stream id, logged once
   uint64_t dropped_total = 0;
   bool soft_dirty = false;
   int pagemap = -1;
@@ -91,6 +92,15 @@ void line(const char* fmt, ...) {
 uint32_t stream_id(CUcontext ctx, CUstream stream) {
   uint32_t id = 0;
   if (cuptiGetStreamIdEx(ctx, stream, 0, &id) != CUPTI_SUCCESS) return 0xffffffffu;
+  return id;
+}
+
+// The stream a launch goes to, logged the first time (handle -> id), so that a framework that knows its
+// streams' handles (trace_torch.py) can say which tenant each stream serves.
+uint32_t launch_stream(CUcontext ctx, CUstream stream) {
+  State& s = st();
+  const uint32_t id = stream_id(ctx, stream);
+  if (s.streams_seen.emplace(stream, id).second) line("stream\t%" PRIx64 "\t%u", uint64_t(uintptr_t(stream)), id);
   return id;
 }
 
@@ -487,7 +497,7 @@ void runtime_api(CUpti_CallbackId cbid, const CUpti_CallbackData* cb) {
     case CUPTI_RUNTIME_TRACE_CBID_cudaLaunchKernel_ptsz_v7000: {
       if (!enter) break;
       auto* p = static_cast<const cudaLaunchKernel_v7000_params*>(cb->functionParams);
-      line("launch\t%" PRIu64 "\t%u\t%u", ts(), stream_id(ctx, reinterpret_cast<CUstream>(p->stream)), corr);
+      line("launch\t%" PRIu64 "\t%u\t%u", ts(), launch_stream(ctx, reinterpret_cast<CUstream>(p->stream)), corr);
       sync_and_probe("launch", corr);
       if (s.pass == Pass::kResident) prefetch_all(p->stream);
       break;
@@ -497,7 +507,7 @@ void runtime_api(CUpti_CallbackId cbid, const CUpti_CallbackData* cb) {
       if (!enter) break;
       auto* p = static_cast<const cudaLaunchKernelExC_v11060_params*>(cb->functionParams);
       cudaStream_t stream = p->config ? p->config->stream : nullptr;
-      line("launch\t%" PRIu64 "\t%u\t%u", ts(), stream_id(ctx, reinterpret_cast<CUstream>(stream)), corr);
+      line("launch\t%" PRIu64 "\t%u\t%u", ts(), launch_stream(ctx, reinterpret_cast<CUstream>(stream)), corr);
       sync_and_probe("launch", corr);
       if (s.pass == Pass::kResident) prefetch_all(stream);
       break;
@@ -519,7 +529,7 @@ void driver_api(CUpti_CallbackId cbid, const CUpti_CallbackData* cb) {
   else
     return;
   std::lock_guard<std::recursive_mutex> lock(s.mu);
-  line("launch\t%" PRIu64 "\t%u\t%u", ts(), stream_id(cb->context, stream), cb->correlationId);
+  line("launch\t%" PRIu64 "\t%u\t%u", ts(), launch_stream(cb->context, stream), cb->correlationId);
   sync_and_probe("launch", cb->correlationId);
   if (s.pass == Pass::kResident) prefetch_all(reinterpret_cast<cudaStream_t>(stream));
 }
