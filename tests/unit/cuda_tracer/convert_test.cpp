@@ -23,30 +23,38 @@ using testing::source_dir;
 
 fs::path unpacked;  // removed at exit
 
-// The raw recordings, unpacked once per test binary.
-const fs::path& raw_dir() {
-  static const fs::path dir = [] {
-    fs::path d = fs::temp_directory_path() / ("uvmsim_raw_" + std::to_string(::getpid()));
-    fs::create_directories(d);
-    unpacked = d;
+// The folder the raw recordings are unpacked into (once per test binary, each pack when first needed).
+fs::path unpack_dir() {
+  static const fs::path d = [] {
+    fs::path dir = fs::temp_directory_path() / ("uvmsim_raw_" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    unpacked = dir;
     std::atexit([] {
       std::error_code ec;
       fs::remove_all(unpacked, ec);
     });
-    for (const char* pack : {"raw_h100.tar.xz", "raw_h100_resnet18.tar.xz"}) {
-      const std::string cmd =
-          "tar xJf '" + source_dir() + "/cuda_tracer/testdata/" + pack + "' -C '" + d.string() + "'";
-      if (std::system(cmd.c_str()) != 0) throw std::runtime_error("cannot unpack the raw test recordings: " + cmd);
-    }
-    return d;
+    return dir;
   }();
-  return dir;
+  return d;
+}
+
+// One raw recording by name, unpacked from its pack in cuda_tracer/testdata/.
+fs::path recording(const std::string& name) {
+  const std::string pack = name == "resnet18_1"                ? "raw_h100_resnet18.tar.xz"
+                           : name == "mix_alexnet1_resnet18_1" ? "raw_h100_mix.tar.xz"
+                                                               : "raw_h100.tar.xz";
+  if (!fs::exists(unpack_dir() / name)) {
+    const std::string cmd =
+        "tar xJf '" + source_dir() + "/cuda_tracer/testdata/" + pack + "' -C '" + unpack_dir().string() + "'";
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("cannot unpack the raw test recordings: " + cmd);
+  }
+  return unpack_dir() / name;
 }
 
 // A private copy of one recording, to damage.
 fs::path copy_of(const std::string& name) {
-  fs::path to = raw_dir() / ("copy_" + name + "_" + std::to_string(std::rand()));
-  fs::copy(raw_dir() / name, to, fs::copy_options::recursive);
+  fs::path to = unpack_dir() / ("copy_" + name + "_" + std::to_string(std::rand()));
+  fs::copy(recording(name), to, fs::copy_options::recursive);
   return to;
 }
 
@@ -88,7 +96,7 @@ std::set<uint64_t> cta_pages(const Trace& t, const Kernel& k, uint64_t cta, Acce
 TEST(Convert, BuiltWithCuptiHeaders) { ASSERT_TRUE(convert_supported()); }
 
 TEST(Convert, MicroTouchBackIsExactAndComplete) {
-  Trace t = validated(convert(raw_dir() / "micro_touchback_64m"));
+  Trace t = validated(convert(recording("micro_touchback_64m")));
   EXPECT_EQ(t.header.producer, Producer::kTracer);
   EXPECT_EQ(t.header.device_name, "NVIDIA H100 80GB HBM3");
   EXPECT_EQ(t.header.sm_count, 132u);
@@ -135,7 +143,7 @@ TEST(Convert, MicroTouchBackIsExactAndComplete) {
 }
 
 TEST(Convert, HostInitialisationBeforeAPrefetchIsSeen) {
-  Trace t = validated(convert(raw_dir() / "micro_prefetch_64m"));
+  Trace t = validated(convert(recording("micro_prefetch_64m")));
   std::vector<OpKind> kinds;
   for (auto& o : t.ops)
     if (o.kind == OpKind::kHostAccess || o.kind == OpKind::kPrefetch || o.kind == OpKind::kKernel) kinds.push_back(o.kind);
@@ -149,7 +157,7 @@ TEST(Convert, HostInitialisationBeforeAPrefetchIsSeen) {
 }
 
 TEST(Convert, RandomOrderEqualsTheGeneratorsPermutation) {
-  Trace rec = validated(convert(raw_dir() / "micro_random_64m"));
+  Trace rec = validated(convert(recording("micro_random_64m")));
   MicroSpec spec;
   spec.random = true;
   spec.bytes = 64u << 20;
@@ -167,7 +175,7 @@ TEST(Convert, RandomOrderEqualsTheGeneratorsPermutation) {
 }
 
 TEST(Convert, TiledGemmPageSetsAreExact) {
-  Trace t = validated(convert(raw_dir() / "gemm_tiled_1024"));
+  Trace t = validated(convert(recording("gemm_tiled_1024")));
   const uint64_t a = alloc_page(t, 0), b = alloc_page(t, 1), c = alloc_page(t, 2);
   ASSERT_EQ(t.kernels.size(), 2u);
   const Kernel& k = t.kernels[0];
@@ -205,7 +213,7 @@ TEST(Convert, TiledGemmPageSetsAreExact) {
 
 // A PyTorch recording (trace_torch.py --models resnet18:1): the tenant and the tensor roles.
 TEST(Convert, PyTorchResNet18HasItsTenantAndTensorRoles) {
-  Trace t = validated(convert(raw_dir() / "resnet18_1"));
+  Trace t = validated(convert(recording("resnet18_1")));
   ASSERT_EQ(t.tenants.size(), 1u);
   EXPECT_EQ(t.tenants[0].name, "resnet18#0");
   EXPECT_EQ(t.tenants[0].model, "resnet18");
@@ -224,13 +232,35 @@ TEST(Convert, PyTorchResNet18HasItsTenantAndTensorRoles) {
   EXPECT_GT(to_host, 0u);
 }
 
+// Two models on two streams of one process (trace_torch.py --models alexnet:1,resnet18:1): kernels go to
+// the tenant whose stream they ran on; each tenant's weights are its own.
+TEST(Convert, PyTorchMixAttributesKernelsByStream) {
+  Trace t = validated(convert(recording("mix_alexnet1_resnet18_1")));
+  ASSERT_EQ(t.tenants.size(), 2u);
+  EXPECT_EQ(t.tenants[0].name, "alexnet#0");
+  EXPECT_EQ(t.tenants[1].name, "resnet18#0");
+  std::map<uint32_t, std::set<uint32_t>> tenants_of_stream;
+  for (auto& k : t.kernels) tenants_of_stream[k.stream].insert(k.tenant);
+  for (auto& [stream, tenants] : tenants_of_stream) EXPECT_EQ(tenants.size(), 1u) << "stream " << stream;
+  std::map<uint32_t, size_t> kernels_of;
+  for (auto& k : t.kernels) ++kernels_of[k.tenant];
+  EXPECT_GT(kernels_of[1], 3u * 60);  // ResNet-18's three forwards
+  std::map<uint32_t, uint64_t> weights;
+  for (auto& a : t.allocations)
+    if (a.role == AllocRole::kWeight) weights[a.tenant] += a.bytes;
+  EXPECT_GE(weights[0], 61100840u * 4);  // AlexNet's parameters (fp32)
+  EXPECT_LT(weights[0], 61100840u * 4 + (1u << 20));
+  EXPECT_GE(weights[1], 11689512u * 4);
+  EXPECT_LT(weights[1], 11689512u * 4 + (1u << 20));
+}
+
 TEST(Convert, SameRecordingSameTrace) {
-  Trace x = convert(raw_dir() / "gemm_tiled_1024"), y = convert(raw_dir() / "gemm_tiled_1024");
+  Trace x = convert(recording("gemm_tiled_1024")), y = convert(recording("gemm_tiled_1024"));
   EXPECT_EQ(encode_body(x), encode_body(y));
 }
 
 TEST(Convert, ConvertedTraceSimulatesWithTheAuditHolding) {
-  Trace t = validated(convert(raw_dir() / "micro_touchback_64m"));
+  Trace t = validated(convert(recording("micro_touchback_64m")));
   Stats s = testing::run(t);
   EXPECT_GT(s.sim_time_ns, 1000000);
   uint64_t htod = 0, dtoh = 0;
@@ -297,10 +327,10 @@ TEST(Convert, MismatchedAllocationIsAnError) {
 
 TEST(Convert, TheTracerRefusedToOversubscribe) {
   // Recorded on the H100: a 200 GiB cudaMallocManaged under the tracer stops the program, unmade.
-  std::ifstream in(raw_dir() / "refused" / "timing" / "stderr");
+  std::ifstream in(recording("refused") / "timing" / "stderr");
   std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_NE(all.find("uvmtrace: refusing cudaMallocManaged of 214748364800 bytes"), std::string::npos) << all;
-  EXPECT_FALSE(fs::exists(raw_dir() / "refused" / "passes.tsv"));
+  EXPECT_FALSE(fs::exists(recording("refused") / "passes.tsv"));
 }
 
 // Every trace of the corpus reads and validates, and the corpus stays within its 25 MB budget.
