@@ -587,13 +587,15 @@ void apply_roles(Trace& t, const fs::path& path, const std::vector<std::vector<u
       auto it = best.find(p);
       return it == best.end() ? nullptr : it->second.second;
     };
+    // A piece: consecutive pages of one role (and, for tensors, one tenant).
+    auto same_piece = [](const RoleRange* x, const RoleRange* y) {
+      return x == nullptr || y == nullptr ? x == y : x->role == y->role && x->tenant == y->tenant;
+    };
     for (uint64_t p = first; p < first + pages;) {
       const RoleRange* r = role_of(p);
       const AllocRole role = r ? r->role : AllocRole::kActivation;
       uint64_t q = p + 1;
-      while (q < first + pages && (role_of(q) ? role_of(q)->role : AllocRole::kActivation) == role &&
-             (!r || role_of(q)->tenant == r->tenant))
-        ++q;
+      while (q < first + pages && same_piece(r, role_of(q))) ++q;
       Allocation piece = a;
       piece.va = p << kPageShift;
       piece.bytes = std::min(a.va + a.bytes, q << kPageShift) - piece.va;
@@ -694,14 +696,24 @@ Trace convert_recording(const std::string& dir_name, const ConvertOptions& optio
 
   // Kernels: the same per stream, in the same order, with the same names, in every pass.
   const auto& tk = timing.cupti.kernels;
-  auto check_same = [&](const std::vector<std::pair<uint32_t, std::string>>& other, const std::string& pass) {
-    std::map<uint32_t, std::vector<std::string>> a, b;
-    for (auto& k : tk) a[k.ordinal].push_back(k.name);
-    for (auto& [ord, name] : other) b[ord].push_back(name);
-    if (a.size() != b.size())
+  using Names = std::vector<std::pair<uint32_t, std::string>>;  // (stream ordinal, mangled name) per launch
+  auto names_of = [](const std::vector<KernelRec>& ks) {
+    Names v;
+    for (auto& k : ks) v.push_back({k.ordinal, k.name});
+    return v;
+  };
+  auto by_stream = [](const Names& ks) {
+    std::map<uint32_t, std::vector<std::string>> m;
+    for (auto& [ord, name] : ks) m[ord].push_back(name);
+    return m;
+  };
+  const auto timing_streams = by_stream(names_of(tk));
+  auto check_same = [&](const Names& other, const std::string& pass) {
+    auto b = by_stream(other);
+    if (timing_streams.size() != b.size())
       fail(dir_name, pass + " pass launched on " + std::to_string(b.size()) + " streams, the timing pass on " +
-                         std::to_string(a.size()));
-    for (auto& [ord, names] : a) {
+                         std::to_string(timing_streams.size()));
+    for (auto& [ord, names] : timing_streams) {
       const auto& o = b[ord];
       if (o.size() != names.size())
         fail(dir_name, pass + " pass launched " + std::to_string(o.size()) + " kernels on stream " +
@@ -712,20 +724,14 @@ Trace convert_recording(const std::string& dir_name, const ConvertOptions& optio
                              " in the " + pass + " pass but " + demangle(names[i]) + " in the timing pass");
     }
   };
-  auto names_of = [](const std::vector<KernelRec>& ks) {
-    std::vector<std::pair<uint32_t, std::string>> v;
-    for (auto& k : ks) v.push_back({k.ordinal, k.name});
-    return v;
-  };
+  const Names resident_names = names_of(resident.cupti.kernels);
+  Names access_names;
+  for (auto& l : launches) access_names.push_back({l.h.stream_ordinal, l.name});
   check_same(names_of(counters.cupti.kernels), "counters");
-  check_same(names_of(resident.cupti.kernels), "resident");
-  {
-    std::vector<std::pair<uint32_t, std::string>> v;
-    for (auto& l : launches) v.push_back({l.h.stream_ordinal, l.name});
-    check_same(v, "access");
-  }
+  check_same(resident_names, "resident");
+  check_same(access_names, "access");
   // Position of each kernel within its stream, to find its counterpart in another pass.
-  auto per_stream_index = [](const std::vector<std::pair<uint32_t, std::string>>& ks) {
+  auto per_stream_index = [](const Names& ks) {
     std::map<std::pair<uint32_t, size_t>, size_t> m;
     std::map<uint32_t, size_t> n;
     for (size_t i = 0; i < ks.size(); ++i) m[{ks[i].first, n[ks[i].first]++}] = i;
@@ -737,10 +743,7 @@ Trace convert_recording(const std::string& dir_name, const ConvertOptions& optio
     for (size_t i = 0; i < tk.size(); ++i) pos[i] = {tk[i].ordinal, n[tk[i].ordinal]++};
     return pos;
   }();
-  const auto resident_at = per_stream_index(names_of(resident.cupti.kernels));
-  const auto counters_at = per_stream_index(names_of(counters.cupti.kernels));
-  std::vector<std::pair<uint32_t, std::string>> access_names;
-  for (auto& l : launches) access_names.push_back({l.h.stream_ordinal, l.name});
+  const auto resident_at = per_stream_index(resident_names);
   const auto access_at = per_stream_index(access_names);
 
   // Address spaces: each pass ran in its own process.
@@ -960,7 +963,8 @@ Trace convert_recording(const std::string& dir_name, const ConvertOptions& optio
       } else if (o.kind == OpKind::kPrefetch || o.kind == OpKind::kMemset) {
         // A prefetch to the CPU moves only pages that exist somewhere; one to the GPU (or a memset) all.
         for (uint64_t pg = o.a >> kPageShift; pg <= (o.a + o.b - 1) >> kPageShift; ++pg) {
-          if (alloc_of(pg) == ~0u || t.allocations[alloc_of(pg)].kind != AllocKind::kManaged) continue;
+          const uint32_t ai = alloc_of(pg);
+          if (ai == ~0u || t.allocations[ai].kind != AllocKind::kManaged) continue;
           if (o.kind == OpKind::kPrefetch && o.device < 0) {
             if (where[pg] == kGpu) to_cpu(pg);
           } else {

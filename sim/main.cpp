@@ -197,10 +197,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (conv_cmd->parsed()) {
-      trace::Trace t = convert_recording(raw_dir, conv);
-      const std::vector<uint8_t> body = trace::encode_body(t);
-      trace::decode_body(body.data(), body.size(), conv_out);  // validate before anything is written
-      trace::write_trace(t, conv_out, 19);  // recorded traces are written once and kept: compress hard
+      // Recorded traces are written once and kept: compress hard.
+      trace::write_trace(convert_recording(raw_dir, conv), conv_out, 19);
       return 0;
     }
     if (info->parsed() || dump->parsed() || exp->parsed()) {

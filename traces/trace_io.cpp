@@ -645,6 +645,7 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
 
 void write_trace(const Trace& t, const std::string& path, int zstd_level) {
   std::vector<uint8_t> body = encode_body(t);
+  decode_body(body.data(), body.size(), path);  // never write a trace the reader would refuse
   std::vector<uint8_t> out(kFileHeaderBytes + ZSTD_compressBound(body.size()));
   std::memcpy(out.data(), kMagic, 8);
   auto put64 = [&](size_t at, uint64_t v) {

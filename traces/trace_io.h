@@ -22,7 +22,8 @@ std::vector<uint8_t> encode_body(const Trace& t);
 // Parses and validates a body; `name` and the offsets in errors refer to the decompressed body.
 Trace decode_body(const uint8_t* data, size_t size, const std::string& name);
 
-// Writes atomically: a temporary file renamed into place, so a partial file never looks complete.
+// Validates the trace as the reader would (TraceError naming `path` otherwise), then writes atomically:
+// a temporary file renamed into place, so a partial file never looks complete.
 void write_trace(const Trace& t, const std::string& path, int zstd_level = 9);
 // Reads, decompresses and validates; the returned hash identifies the trace's content.
 Trace read_trace(const std::string& path, std::string* content_hash = nullptr);
