@@ -151,6 +151,13 @@ int main(int argc, char** argv) {
   exp->add_option("trace", tpath, "trace (.uvmt)")->required();
   exp->add_option("--csv", csv_dir, "output folder (one CSV per section)")->required();
 
+  std::string recode_out;
+  int recode_level = 19;
+  auto* recode = tr->add_subcommand("recode", "rewrite a trace (any readable version) in the current format");
+  recode->add_option("trace", tpath, "trace (.uvmt)")->required();
+  recode->add_option("--out", recode_out, "output trace (may be the input)")->required();
+  recode->add_option("--level", recode_level, "zstd level")->check(CLI::Range(1, 22));
+
   std::string raw_dir, conv_out;
   ConvertOptions conv;
   auto* conv_cmd = tr->add_subcommand("convert", "merge a uvmtrace recording's raw passes into a trace");
@@ -199,6 +206,10 @@ int main(int argc, char** argv) {
     if (conv_cmd->parsed()) {
       // Recorded traces are written once and kept: compress hard.
       trace::write_trace(convert_recording(raw_dir, conv), conv_out, 19);
+      return 0;
+    }
+    if (recode->parsed()) {
+      trace::write_trace(trace::read_trace(tpath), recode_out, recode_level);
       return 0;
     }
     if (info->parsed() || dump->parsed() || exp->parsed()) {

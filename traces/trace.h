@@ -10,7 +10,10 @@
 
 namespace uvmsim::trace {
 
-constexpr uint32_t kFormatVersion = 1;
+// Version 2 stores per-CTA accesses column by column, pages predicted from the previous CTA (FORMAT.md);
+// readers still read version 1.
+constexpr uint32_t kFormatVersion = 2;
+constexpr uint32_t kOldestFormatVersion = 1;
 constexpr uint64_t kPageBytes = 4096;
 constexpr uint32_t kPageShift = 12;
 constexpr uint32_t kIntervalScale = 65535;  // touch intervals are fractions in 1/65535 of a CTA's run
@@ -54,6 +57,7 @@ enum class TransferCause : uint8_t { kUser = 0, kCoherence, kPrefetch, kEviction
 enum class PassKind : uint8_t { kTiming = 0, kCounters, kAccessCapture, kResident, kGenerated };
 
 struct Header {
+  uint32_t format_version = kFormatVersion;  // as read; writers always write kFormatVersion
   Producer producer = Producer::kGenerator;
   std::string producer_version;
   std::string device_name;

@@ -55,6 +55,18 @@ class Writer {
     U u = static_cast<U>(v);
     for (size_t i = 0; i < sizeof(U); ++i) buf.push_back(uint8_t(u >> (8 * i)));
   }
+  void varint(uint64_t v) {
+    while (v >= 0x80) {
+      buf.push_back(uint8_t(v | 0x80));
+      v >>= 7;
+    }
+    buf.push_back(uint8_t(v));
+  }
+  // A column: its byte length (u64) then its bytes.
+  void column(const Writer& c) {
+    put<uint64_t>(c.buf.size());
+    buf.insert(buf.end(), c.buf.begin(), c.buf.end());
+  }
   void str(const std::string& s) {
     put<uint32_t>(uint32_t(s.size()));
     buf.insert(buf.end(), s.begin(), s.end());
@@ -102,6 +114,32 @@ class Reader {
     uint8_t v = get<uint8_t>();
     if (v >= count) fail(std::string("invalid ") + what + " " + std::to_string(v), at);
     return static_cast<E>(v);
+  }
+  // LEB128, at most 10 bytes, no bits beyond 64.
+  uint64_t varint() {
+    size_t at = pos_;
+    uint64_t v = 0;
+    for (int shift = 0;; shift += 7) {
+      if (left() == 0) fail("unexpected end of section reading a varint", at);
+      uint8_t b = d_[pos_++];
+      if (shift == 63 && b > 1) fail("varint overflows 64 bits", at);
+      v |= uint64_t(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+      if (shift == 63) fail("varint longer than 10 bytes", at);
+    }
+  }
+  // A column (u64 byte length, then bytes): returns a reader over it and moves past it.
+  Reader column(const char* what) {
+    size_t at = pos_;
+    uint64_t len = get<uint64_t>();
+    if (len > left()) fail(std::string("column '") + what + "' length " + std::to_string(len) + " runs past its section", at);
+    Reader c = *this;
+    c.end_ = pos_ + len;
+    pos_ += len;
+    return c;
+  }
+  void leave_column(const char* what) const {
+    if (pos_ != end_) fail(std::string("trailing bytes in column '") + what + "'");
   }
   std::string str() {
     size_t at = pos_;
@@ -151,6 +189,32 @@ class Reader {
 void check(bool ok, Reader& r, size_t at, const std::string& what) {
   if (!ok) r.fail(what, at);
 }
+
+uint64_t zigzag(uint64_t v) { return (v << 1) ^ (0 - (v >> 63)); }
+uint64_t unzigzag(uint64_t v) { return (v >> 1) ^ (0 - (v & 1)); }
+
+// Version 2 codes each range's first page as a residual against a prediction from the previous CTA that
+// has ranges: its first range's page predicts this CTA's first, and its k-th step (page[k] - page[k-1])
+// predicts this CTA's k-th step (0 beyond its length). Neighbouring CTAs of a kernel walk their tiles
+// with the same strides, so most residuals are 0 and compress to almost nothing. Arithmetic wraps.
+class PagePredictor {
+ public:
+  explicit PagePredictor(const std::vector<Range>& ranges) : ranges_(ranges) {}
+  // Prediction of range `i`, the k-th of a CTA (whose previous range is i - 1 when k > 0).
+  uint64_t predict(uint64_t i, uint32_t k) const {
+    if (k == 0) return prev_count_ ? ranges_[prev_begin_].page : 0;
+    uint64_t step = k < prev_count_ ? ranges_[prev_begin_ + k].page - ranges_[prev_begin_ + k - 1].page : 0;
+    return ranges_[i - 1].page + step;
+  }
+  void end_cta(const Cta& c) {
+    if (c.range_count) prev_begin_ = c.range_begin, prev_count_ = c.range_count;
+  }
+
+ private:
+  const std::vector<Range>& ranges_;
+  uint64_t prev_begin_ = 0;
+  uint32_t prev_count_ = 0;
+};
 
 }  // namespace
 
@@ -231,21 +295,27 @@ std::vector<uint8_t> encode_body(const Trace& t) {
 
   s = w.begin_section(kSections[4].tag);
   w.put<uint64_t>(t.ctas.size());
-  for (auto& c : t.ctas) {
-    w.put<uint64_t>(c.range_begin);
-    w.put<uint32_t>(c.range_count);
-  }
+  Writer counts;
+  for (auto& c : t.ctas) counts.varint(c.range_count);
+  w.column(counts);
   w.end_section(s);
 
   s = w.begin_section(kSections[5].tag);
   w.put<uint64_t>(t.ranges.size());
+  Writer lengths, kinds, begins, ends, pages;
   for (auto& r : t.ranges) {
-    w.put<uint64_t>(r.page);
-    w.put<uint32_t>(r.count);
-    w.put(r.kind);
-    w.put<uint16_t>(r.t_begin);
-    w.put<uint16_t>(r.t_end);
+    lengths.varint(uint64_t(r.count) - 1);
+    kinds.put(r.kind);
+    begins.put<uint16_t>(r.t_begin);
+    ends.put<uint16_t>(r.t_end);
   }
+  PagePredictor predict(t.ranges);
+  for (auto& c : t.ctas) {
+    for (uint32_t k = 0; k < c.range_count; ++k)
+      pages.varint(zigzag(t.ranges[c.range_begin + k].page - predict.predict(c.range_begin + k, k)));
+    predict.end_cta(c);
+  }
+  for (const Writer* c : {&lengths, &kinds, &begins, &ends, &pages}) w.column(*c);
   w.end_section(s);
 
   s = w.begin_section(kSections[6].tag);
@@ -318,6 +388,119 @@ std::vector<uint8_t> encode_body(const Trace& t) {
   return std::move(w.buf);
 }
 
+namespace {
+
+// CTAS and RNGS of version 1: fixed-size records.
+template <typename FindAlloc>
+void decode_accesses_v1(Reader& r, Trace& t, uint64_t cta_sum, const FindAlloc& find_alloc) {
+  r.enter_section(kSections[4]);
+  size_t at = r.pos();
+  uint64_t n = r.count(12, "cta");
+  check(n == cta_sum, r, at,
+        "CTA count " + std::to_string(n) + " differs from the kernels' total " + std::to_string(cta_sum));
+  t.ctas.resize(n);
+  uint64_t range_sum = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    at = r.pos();
+    auto& c = t.ctas[i];
+    c.range_begin = r.get<uint64_t>();
+    c.range_count = r.get<uint32_t>();
+    if (!(c.range_begin == range_sum))
+      r.fail("CTA " + std::to_string(i) + " ranges do not follow the previous CTA's", at);
+    range_sum += c.range_count;
+  }
+  r.leave_section(kSections[4]);
+
+  r.enter_section(kSections[5]);
+  at = r.pos();
+  n = r.count(17, "range");
+  check(n == range_sum, r, at,
+        "range count " + std::to_string(n) + " differs from the CTAs' total " + std::to_string(range_sum));
+  t.ranges.resize(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    at = r.pos();
+    auto& g = t.ranges[i];
+    g.page = r.get<uint64_t>();
+    g.count = r.get<uint32_t>();
+    g.kind = r.get_enum<AccessKind>(3, "access kind");
+    g.t_begin = r.get<uint16_t>();
+    g.t_end = r.get<uint16_t>();
+    if (!(g.count > 0)) r.fail("range " + std::to_string(i) + " is empty", at);
+    if (!(g.t_begin <= g.t_end)) r.fail("range " + std::to_string(i) + " ends before it begins", at);
+    if (!(g.page < (uint64_t{1} << 45) && find_alloc(g.page, g.count)))
+      r.fail("range " + std::to_string(i) + " (pages " + std::to_string(g.page) + "+" +
+                 std::to_string(g.count) + ") lies outside every allocation",
+             at);
+  }
+  r.leave_section(kSections[5]);
+}
+
+// CTAS and RNGS of version 2: columns (FORMAT.md), pages decoded against PagePredictor.
+template <typename FindAlloc>
+void decode_accesses_v2(Reader& r, Trace& t, uint64_t cta_sum, const FindAlloc& find_alloc) {
+  r.enter_section(kSections[4]);
+  size_t at = r.pos();
+  uint64_t n = r.count(1, "cta");
+  check(n == cta_sum, r, at,
+        "CTA count " + std::to_string(n) + " differs from the kernels' total " + std::to_string(cta_sum));
+  Reader counts = r.column("range counts");
+  if (n > counts.left()) r.fail("column 'range counts' is shorter than its " + std::to_string(n) + " CTAs", at);
+  t.ctas.resize(n);
+  uint64_t range_sum = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    at = counts.pos();
+    uint64_t c = counts.varint();
+    if (!(c <= UINT32_MAX)) counts.fail("CTA " + std::to_string(i) + " has too many ranges", at);
+    t.ctas[i] = Cta{range_sum, uint32_t(c)};
+    range_sum += c;
+  }
+  counts.leave_column("range counts");
+  r.leave_section(kSections[4]);
+
+  r.enter_section(kSections[5]);
+  at = r.pos();
+  n = r.count(7, "range");
+  check(n == range_sum, r, at,
+        "range count " + std::to_string(n) + " differs from the CTAs' total " + std::to_string(range_sum));
+  t.ranges.resize(n);
+  Reader lengths = r.column("lengths"), kinds = r.column("kinds"), begins = r.column("t_begin"),
+         ends = r.column("t_end"), pages = r.column("pages");
+  for (uint64_t i = 0; i < n; ++i) {
+    auto& g = t.ranges[i];
+    at = lengths.pos();
+    uint64_t len = lengths.varint();
+    if (!(len < UINT32_MAX)) lengths.fail("range " + std::to_string(i) + " is longer than 2^32 - 1 pages", at);
+    g.count = uint32_t(len + 1);
+    g.kind = kinds.get_enum<AccessKind>(3, "access kind");
+    g.t_begin = begins.get<uint16_t>();
+    at = ends.pos();
+    g.t_end = ends.get<uint16_t>();
+    if (!(g.t_begin <= g.t_end)) ends.fail("range " + std::to_string(i) + " ends before it begins", at);
+  }
+  lengths.leave_column("lengths");
+  kinds.leave_column("kinds");
+  begins.leave_column("t_begin");
+  ends.leave_column("t_end");
+  PagePredictor predict(t.ranges);
+  for (const Cta& c : t.ctas) {
+    for (uint32_t k = 0; k < c.range_count; ++k) {
+      uint64_t i = c.range_begin + k;
+      at = pages.pos();
+      auto& g = t.ranges[i];
+      g.page = predict.predict(i, k) + unzigzag(pages.varint());
+      if (!(g.page < (uint64_t{1} << 45) && find_alloc(g.page, g.count)))
+        pages.fail("range " + std::to_string(i) + " (pages " + std::to_string(g.page) + "+" +
+                       std::to_string(g.count) + ") lies outside every allocation",
+                   at);
+    }
+    predict.end_cta(c);
+  }
+  pages.leave_column("pages");
+  r.leave_section(kSections[5]);
+}
+
+}  // namespace
+
 Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
   Trace t;
   Reader r(data, size, name);
@@ -325,8 +508,9 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
 
   r.enter_section(kSections[0]);
   size_t at = r.pos();
-  uint32_t version = r.get<uint32_t>();
-  if (!(version == kFormatVersion)) r.fail("unsupported body format version " + std::to_string(version), at);
+  h.format_version = r.get<uint32_t>();
+  if (!(h.format_version >= kOldestFormatVersion && h.format_version <= kFormatVersion))
+    r.fail("unsupported body format version " + std::to_string(h.format_version), at);
   h.producer = r.get_enum<Producer>(2, "producer");
   h.producer_version = r.str();
   h.device_name = r.str();
@@ -461,46 +645,10 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
   }
   r.leave_section(kSections[3]);
 
-  r.enter_section(kSections[4]);
-  at = r.pos();
-  n = r.count(12, "cta");
-  check(n == cta_sum, r, at,
-        "CTA count " + std::to_string(n) + " differs from the kernels' total " + std::to_string(cta_sum));
-  t.ctas.resize(n);
-  uint64_t range_sum = 0;
-  for (uint64_t i = 0; i < n; ++i) {
-    at = r.pos();
-    auto& c = t.ctas[i];
-    c.range_begin = r.get<uint64_t>();
-    c.range_count = r.get<uint32_t>();
-    if (!(c.range_begin == range_sum))
-      r.fail("CTA " + std::to_string(i) + " ranges do not follow the previous CTA's", at);
-    range_sum += c.range_count;
-  }
-  r.leave_section(kSections[4]);
-
-  r.enter_section(kSections[5]);
-  at = r.pos();
-  n = r.count(17, "range");
-  check(n == range_sum, r, at,
-        "range count " + std::to_string(n) + " differs from the CTAs' total " + std::to_string(range_sum));
-  t.ranges.resize(n);
-  for (uint64_t i = 0; i < n; ++i) {
-    at = r.pos();
-    auto& g = t.ranges[i];
-    g.page = r.get<uint64_t>();
-    g.count = r.get<uint32_t>();
-    g.kind = r.get_enum<AccessKind>(3, "access kind");
-    g.t_begin = r.get<uint16_t>();
-    g.t_end = r.get<uint16_t>();
-    if (!(g.count > 0)) r.fail("range " + std::to_string(i) + " is empty", at);
-    if (!(g.t_begin <= g.t_end)) r.fail("range " + std::to_string(i) + " ends before it begins", at);
-    if (!(g.page < (uint64_t{1} << 45) && find_alloc(g.page, g.count)))
-      r.fail("range " + std::to_string(i) + " (pages " + std::to_string(g.page) + "+" +
-                 std::to_string(g.count) + ") lies outside every allocation",
-             at);
-  }
-  r.leave_section(kSections[5]);
+  if (h.format_version == 1)
+    decode_accesses_v1(r, t, cta_sum, find_alloc);
+  else
+    decode_accesses_v2(r, t, cta_sum, find_alloc);
 
   r.enter_section(kSections[6]);
   n = r.count(54, "op");
@@ -704,9 +852,9 @@ Trace read_trace_bytes(const uint8_t* data, size_t size, const std::string& name
     return v;
   };
   uint32_t version = get32(8);
-  if (version != kFormatVersion)
+  if (version < kOldestFormatVersion || version > kFormatVersion)
     fail(8, "unsupported format version " + std::to_string(version) + " (this build reads " +
-                std::to_string(kFormatVersion) + ")");
+                std::to_string(kOldestFormatVersion) + " to " + std::to_string(kFormatVersion) + ")");
   if (get32(12) != 0) fail(12, "unknown file flags");
   uint64_t body_bytes = get64(16);
   if (body_bytes > kMaxBodyBytes) fail(16, "declared body size " + std::to_string(body_bytes) + " is absurd");
@@ -764,7 +912,11 @@ Trace read_trace_bytes(const uint8_t* data, size_t size, const std::string& name
     std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
     *content_hash = buf;
   }
-  return decode_body(body.data(), body.size(), name);
+  Trace t = decode_body(body.data(), body.size(), name);
+  if (t.header.format_version != version)
+    fail(8, "file format version " + std::to_string(version) + " but body version " +
+                std::to_string(t.header.format_version));
+  return t;
 }
 
 Trace read_trace(const std::string& path, std::string* content_hash) {

@@ -61,7 +61,7 @@ std::vector<uint64_t> touched_pages_per_tenant(const Trace& t) {
 
 void print_info(const Trace& t, const std::string& hash, std::ostream& os) {
   const Header& h = t.header;
-  os << "format        uvmt v" << kFormatVersion << "  content hash " << hash << "\n";
+  os << "format        uvmt v" << t.header.format_version << "  content hash " << hash << "\n";
   os << "producer      " << to_string(h.producer) << " " << h.producer_version << "\n";
   if (!h.command.empty()) os << "command       " << h.command << "\n";
   os << "device        " << h.device_name << ", " << h.sm_count << " SMs, " << (h.device_memory_bytes >> 20)

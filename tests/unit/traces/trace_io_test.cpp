@@ -2,7 +2,9 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <cstring>
 #include <fstream>
+#include <random>
 
 #include "test_util.h"
 #include "traces/trace_io.h"
@@ -134,6 +136,117 @@ TEST(TraceIo, BadMagicAndVersion) {
   b = bytes;
   b[8] = 9;
   EXPECT_NE(read_error(b).find("unsupported format version 9"), std::string::npos);
+}
+
+// Payload offset of a section of an encoded body.
+size_t section_payload(const std::vector<uint8_t>& body, const char* tag) {
+  size_t at = 0;
+  while (at + 12 <= body.size()) {
+    uint64_t len = 0;
+    for (int i = 0; i < 8; ++i) len |= uint64_t(body[at + 4 + i]) << (8 * i);
+    if (std::memcmp(body.data() + at, tag, 4) == 0) return at + 12;
+    at += 12 + len;
+  }
+  ADD_FAILURE() << "no section " << tag;
+  return 0;
+}
+
+std::string decode_error(const std::vector<uint8_t>& body) {
+  try {
+    trace::decode_body(body.data(), body.size(), "bad.uvmt");
+  } catch (const trace::TraceError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Pages are coded against the previous CTA's first page and steps: irregular CTAs (backward steps, huge
+// jumps, empty CTAs, CTAs longer and shorter than their predecessor) must come back exactly.
+TEST(TraceIo, PagePredictionRoundTripsIrregularAccesses) {
+  trace::Trace t = base_trace(uint64_t{1} << 30);  // 262144 pages
+  std::mt19937_64 rng(7);
+  for (int k = 0; k < 3; ++k) {
+    std::vector<std::vector<uint64_t>> ctas(97);
+    for (auto& c : ctas) {
+      size_t n = rng() % 9 == 0 ? 0 : rng() % 40;
+      uint64_t p = rng() % 262144;
+      for (size_t i = 0; i < n; ++i) {
+        c.push_back(p);
+        p = rng() % 4 == 0 ? rng() % 262144 : (p + 3 + rng() % 2) % 262144;
+      }
+    }
+    add_kernel(t, ctas, k == 1 ? trace::AccessKind::kWrite : trace::AccessKind::kRead);
+  }
+  for (size_t i = 0; i < t.ranges.size(); ++i) t.ranges[i].t_end = uint16_t(i * 31 % 65536);
+  auto body = trace::encode_body(t);
+  trace::Trace r = trace::decode_body(body.data(), body.size(), "rt");
+  ASSERT_EQ(r.ranges.size(), t.ranges.size());
+  for (size_t i = 0; i < t.ranges.size(); ++i) {
+    EXPECT_EQ(r.ranges[i].page, t.ranges[i].page) << i;
+    EXPECT_EQ(r.ranges[i].count, t.ranges[i].count) << i;
+    EXPECT_EQ(r.ranges[i].kind, t.ranges[i].kind) << i;
+    EXPECT_EQ(r.ranges[i].t_end, t.ranges[i].t_end) << i;
+  }
+  for (size_t i = 0; i < t.ctas.size(); ++i) {
+    EXPECT_EQ(r.ctas[i].range_begin, t.ctas[i].range_begin) << i;
+    EXPECT_EQ(r.ctas[i].range_count, t.ctas[i].range_count) << i;
+  }
+}
+
+// Version 1 files (fixed-size CTA and range records) stay readable: the tiled GEMM as first recorded
+// reads back equal to the corpus's version 2 copy of it.
+TEST(TraceIo, VersionOneFilesStillRead) {
+  trace::Trace v1 = trace::read_trace(source_dir() + "/tests/data/v1_gemm_tiled_1024.uvmt");
+  trace::Trace v2 = trace::read_trace(source_dir() + "/traces/corpus/gemm_tiled_1024.uvmt");
+  EXPECT_EQ(v1.header.format_version, 1u);
+  EXPECT_EQ(v2.header.format_version, trace::kFormatVersion);
+  EXPECT_GT(v1.ranges.size(), 1000u);
+  EXPECT_EQ(trace::encode_body(v1), trace::encode_body(v2));
+}
+
+TEST(TraceIo, CorruptColumnsNameTheColumn) {
+  trace::Trace t = sample();
+  const auto good = trace::encode_body(t);
+  const size_t rngs = section_payload(good, "RNGS");
+  // Layout after the count: five columns (u64 length, bytes): lengths, kinds, t_begin, t_end, pages.
+  auto column_at = [&](int c) {
+    size_t at = rngs + 8;
+    for (int i = 0; i < c; ++i) {
+      uint64_t len = 0;
+      for (int b = 0; b < 8; ++b) len |= uint64_t(good[at + b]) << (8 * b);
+      at += 8 + len;
+    }
+    return at;
+  };
+  auto b = good;
+  b[column_at(0)] += 1;  // the lengths column claims one byte more: its last varint reads into 'kinds'
+  std::string e = decode_error(b);
+  EXPECT_NE(e.find("bad.uvmt: offset"), std::string::npos) << e;
+  EXPECT_TRUE(e.find("column") != std::string::npos || e.find("runs past") != std::string::npos) << e;
+  b = good;
+  b[column_at(0) + 7] = 0x7f;  // absurd column length
+  e = decode_error(b);
+  EXPECT_NE(e.find("column 'lengths' length"), std::string::npos) << e;
+  b = good;
+  size_t pages = column_at(4) + 8;
+  b[column_at(5) - 1] |= 0x80;  // the last page's varint runs past its column
+  e = decode_error(b);
+  EXPECT_NE(e.find("unexpected end of section reading a varint"), std::string::npos) << e;
+  b = good;
+  std::vector<uint8_t> eleven(11, 0xff);
+  eleven.back() = 0x01;
+  b.insert(b.begin() + long(pages), eleven.begin(), eleven.end());  // an 11-byte varint (lengths not fixed)
+  e = decode_error(b);
+  EXPECT_FALSE(e.empty());
+  // A CTA claiming 2^32 ranges.
+  trace::Trace u = sample();
+  b = trace::encode_body(u);
+  size_t ctas = section_payload(b, "CTAS");
+  const uint8_t big[] = {0x80, 0x80, 0x80, 0x80, 0x10};  // 2^32
+  b.erase(b.begin() + long(ctas + 16), b.begin() + long(ctas + 17));
+  b.insert(b.begin() + long(ctas + 16), std::begin(big), std::end(big));
+  e = decode_error(b);
+  EXPECT_NE(e.find("offset " + std::to_string(ctas + 16)), std::string::npos) << e;
 }
 
 TEST(TraceIo, WriteIsAtomic) {
