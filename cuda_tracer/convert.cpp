@@ -359,8 +359,9 @@ struct CuptiPass {
   uint64_t t0 = 0;
 };
 
+// `dir`: the pass's folder (its proc_<label> folder in a multi-process recording).
 CuptiPass read_cupti_pass(const fs::path& dir, const std::string& name) {
-  CuptiPass p{name, read_text(dir / name / "events.tsv", "end"), read_cupti(dir / name / "cupti.bin"), {}, 0};
+  CuptiPass p{name, read_text(dir / "events.tsv", "end"), read_cupti(dir / "cupti.bin"), {}, 0};
   const Line& first = p.events.lines.front();
   if (first.f[0] != "uvmtrace" || p.events.str(first, 2) != name)
     fail(p.events.where(first), "not the events of the " + name + " pass");
@@ -665,34 +666,40 @@ void apply_roles(Trace& t, const fs::path& path, const std::vector<std::vector<u
   t.ops = std::move(ops);
 }
 
-}  // namespace
+using PassWalls = std::map<std::string, int64_t>;
 
-Trace convert_recording(const std::string& dir_name, const ConvertOptions& options) {
-  const fs::path dir(dir_name);
-  Trace t;
+// passes.tsv: "pass exit wall_ns" then one line per pass; written whole only when every pass succeeded.
+PassWalls read_passes(const fs::path& dir) {
   if (!fs::exists(dir / "passes.tsv"))
     fail((dir / "passes.tsv").string(), "missing: the recording did not finish (uvmtrace writes it last)");
-  // passes.tsv: "pass exit wall_ns" then one line per pass; written whole only when every pass succeeded.
-  std::map<std::string, int64_t> wall;
-  {
-    std::ifstream f(dir / "passes.tsv");
-    std::string name;
-    int64_t rc = 0, ns = 0;
-    std::string header;
-    std::getline(f, header);
-    while (f >> name >> rc >> ns) {
-      if (rc != 0) fail((dir / "passes.tsv").string(), "pass " + name + " failed");
-      wall[name] = ns;
-    }
+  PassWalls wall;
+  std::ifstream f(dir / "passes.tsv");
+  std::string name, header;
+  int64_t rc = 0, ns = 0;
+  std::getline(f, header);
+  while (f >> name >> rc >> ns) {
+    if (rc != 0) fail((dir / "passes.tsv").string(), "pass " + name + " failed");
+    wall[name] = ns;
   }
   for (const char* need : {"timing", "counters", "access", "resident"})
     if (!wall.count(need)) fail((dir / "passes.tsv").string(), std::string("the ") + need + " pass is missing");
+  return wall;
+}
 
-  CuptiPass timing = read_cupti_pass(dir, "timing");
-  CuptiPass counters = read_cupti_pass(dir, "counters");
-  CuptiPass resident = read_cupti_pass(dir, "resident");
-  const std::vector<Launch> launches = read_access(dir / "access" / "access.bin");
-  const TextFile access_allocs = read_text(dir / "access" / "allocs.tsv", "end");
+// One process of a recording: its records are in DIR/<pass>/<sub> (sub empty, or proc_<label> when several
+// processes were recorded at once). Times are relative to *t0, the process's first timing-pass timestamp.
+Trace convert_process(const fs::path& dir, const std::string& sub, const PassWalls& walls,
+                      const ConvertOptions& options, uint64_t* t0) {
+  const std::string dir_name = sub.empty() ? dir.string() : (dir / "timing" / sub).string();
+  auto pass_dir = [&](const char* pass) { return sub.empty() ? dir / pass : dir / pass / sub; };
+  PassWalls wall = walls;
+  Trace t;
+  CuptiPass timing = read_cupti_pass(pass_dir("timing"), "timing");
+  CuptiPass counters = read_cupti_pass(pass_dir("counters"), "counters");
+  CuptiPass resident = read_cupti_pass(pass_dir("resident"), "resident");
+  *t0 = timing.t0;
+  const std::vector<Launch> launches = read_access(pass_dir("access") / "access.bin");
+  const TextFile access_allocs = read_text(pass_dir("access") / "allocs.tsv", "end");
 
   // Kernels: the same per stream, in the same order, with the same names, in every pass.
   const auto& tk = timing.cupti.kernels;
@@ -748,8 +755,8 @@ Trace convert_recording(const std::string& dir_name, const ConvertOptions& optio
 
   // Address spaces: each pass ran in its own process.
   VaMap from_access, from_counters;
-  from_access.build(allocs_of(access_allocs), timing.allocs, (dir / "access" / "allocs.tsv").string());
-  from_counters.build(counters.allocs, timing.allocs, (dir / "counters" / "events.tsv").string());
+  from_access.build(allocs_of(access_allocs), timing.allocs, (pass_dir("access") / "allocs.tsv").string());
+  from_counters.build(counters.allocs, timing.allocs, (pass_dir("counters") / "events.tsv").string());
 
   // Header.
   Header& h = t.header;
@@ -1059,14 +1066,14 @@ Trace convert_recording(const std::string& dir_name, const ConvertOptions& optio
   // kernel and op to the tenant whose NVTX range (named after it) encloses its call, and the pool's
   // segments split at page granularity into weight, input, output and activation pieces, so that
   // memory-allocation policies can tell them apart.
-  if (fs::exists(dir / "timing" / "roles.json")) {
+  if (fs::exists(pass_dir("timing") / "roles.json")) {
     std::map<uint64_t, uint32_t> ordinal_of_handle;
     for (const Line& l : timing.events.lines)
       if (l.f[0] == "stream") {
         auto it = stream_ordinal.find(uint32_t(timing.events.u64(l, 2)));
         if (it != stream_ordinal.end()) ordinal_of_handle[timing.events.u64(l, 1, 16)] = it->second;
       }
-    apply_roles(t, dir / "timing" / "roles.json", kernel_pages, ordinal_of_handle);
+    apply_roles(t, pass_dir("timing") / "roles.json", kernel_pages, ordinal_of_handle);
   }
 
   // Passes, with their wall times and slowdown against the native run.
@@ -1088,6 +1095,137 @@ Trace convert_recording(const std::string& dir_name, const ConvertOptions& optio
                            "access")});
   t.passes.push_back({PassKind::kResident, wall["resident"], note("managed memory prefetched before each kernel", "resident")});
   return t;
+}
+
+// Several processes recorded at once (two address spaces): one trace, each process's tenants carrying its
+// index, times on one clock (CUPTI's timestamps are system-wide), each process's ops in its own order and
+// the processes' ops interleaved by host time. Kernel, allocation and event references are renumbered.
+Trace merge_processes(std::vector<Trace> parts, const std::vector<uint64_t>& t0s,
+                      const std::vector<std::string>& labels) {
+  Trace out;
+  out.header = parts[0].header;
+  const uint64_t base = *std::min_element(t0s.begin(), t0s.end());
+  std::vector<std::vector<Op>> ops(parts.size());
+  std::set<std::string> names;
+  std::map<std::pair<size_t, uint64_t>, uint64_t> event_id;
+  std::map<ObservedKind, Completeness> complete;
+  for (size_t p = 0; p < parts.size(); ++p) {
+    Trace& t = parts[p];
+    const int64_t shift = int64_t(t0s[p] - base);
+    const uint32_t tenant0 = uint32_t(out.tenants.size());
+    const uint64_t kernel0 = out.kernels.size(), alloc0 = out.allocations.size(), cta0 = out.ctas.size(),
+                   range0 = out.ranges.size();
+    out.header.flags |= t.header.flags;
+    if (p > 0) out.header.command += " & " + t.header.command;
+    for (Tenant tn : t.tenants) {
+      tn.process = uint32_t(p);
+      if (!names.insert(tn.name).second) tn.name += "@" + labels[p];
+      names.insert(tn.name);
+      out.tenants.push_back(tn);
+    }
+    for (Allocation a : t.allocations) {
+      a.tenant += tenant0;
+      a.alloc_ns += shift;
+      if (a.free_ns >= 0) a.free_ns += shift;
+      out.allocations.push_back(a);
+    }
+    for (Kernel k : t.kernels) {
+      k.tenant += tenant0;
+      k.cta_begin += cta0;
+      out.kernels.push_back(k);
+    }
+    for (Cta c : t.ctas) {
+      c.range_begin += range0;
+      out.ctas.push_back(c);
+    }
+    out.ranges.insert(out.ranges.end(), t.ranges.begin(), t.ranges.end());
+    for (Op o : t.ops) {
+      o.tenant += tenant0;
+      o.host_ns += shift;
+      if (o.kind == OpKind::kKernel) o.a += kernel0;
+      if (o.kind == OpKind::kFree) o.a += alloc0;
+      if (o.kind == OpKind::kEventRecord || o.kind == OpKind::kEventWait)
+        o.c = event_id.emplace(std::pair(p, o.c), event_id.size()).first->second;
+      ops[p].push_back(o);
+    }
+    for (ObservedEvent e : t.observed) {
+      e.start_ns += shift;
+      e.end_ns += shift;
+      if (e.kind == ObservedKind::kKernelExec) e.value += kernel0;
+      out.observed.push_back(e);
+    }
+    for (NvtxRange r : t.nvtx) {
+      r.name = labels[p] + ":" + r.name;
+      r.start_ns += shift;
+      r.end_ns += shift;
+      out.nvtx.push_back(r);
+    }
+    for (const Completeness& c : t.completeness) {
+      Completeness& m = complete.try_emplace(c.stream, Completeness{c.stream, 0, 0, 0}).first->second;
+      m.expected += c.expected;
+      m.recorded += c.recorded;
+      m.dropped_records += c.dropped_records;
+    }
+  }
+  // Interleave by host time, each process's order kept.
+  std::vector<size_t> next(parts.size(), 0);
+  for (;;) {
+    size_t best = parts.size();
+    for (size_t p = 0; p < parts.size(); ++p)
+      if (next[p] < ops[p].size() && (best == parts.size() || ops[p][next[p]].host_ns < ops[best][next[best]].host_ns))
+        best = p;
+    if (best == parts.size()) break;
+    out.ops.push_back(ops[best][next[best]++]);
+  }
+  std::stable_sort(out.observed.begin(), out.observed.end(),
+                   [](const ObservedEvent& a, const ObservedEvent& b) { return a.start_ns < b.start_ns; });
+  for (auto& [kind, c] : complete) out.completeness.push_back(c);
+  // One set of passes (they ran both processes); notes per process where they differ.
+  for (size_t i = 0; i < parts[0].passes.size(); ++i) {
+    Pass pass = parts[0].passes[i];
+    bool same = true;
+    for (auto& t : parts) same = same && t.passes[i].note == pass.note;
+    if (!same) {
+      pass.note.clear();
+      for (size_t p = 0; p < parts.size(); ++p)
+        pass.note += (p ? "; " : "") + labels[p] + ": " + parts[p].passes[i].note;
+    }
+    out.passes.push_back(pass);
+  }
+  return out;
+}
+
+}  // namespace
+
+Trace convert_recording(const std::string& dir_name, const ConvertOptions& options) {
+  const fs::path dir(dir_name);
+  const PassWalls wall = read_passes(dir);
+  // Processes recorded at once write to proc_<label> folders (UVMTRACE_PROCESS); one process writes to the
+  // pass folder itself.
+  std::vector<std::string> subs;
+  if (fs::is_directory(dir / "timing"))
+    for (auto& e : fs::directory_iterator(dir / "timing"))
+      if (e.is_directory() && e.path().filename().string().rfind("proc_", 0) == 0)
+        subs.push_back(e.path().filename().string());
+  uint64_t t0 = 0;
+  if (subs.empty()) return convert_process(dir, "", wall, options, &t0);
+  std::sort(subs.begin(), subs.end());
+  if (fs::exists(dir / "timing" / "events.tsv"))
+    fail((dir / "timing").string(), "holds both a process's own records and proc_* folders");
+  for (const char* pass : {"counters", "access", "resident"})
+    for (const std::string& sub : subs)
+      if (!fs::is_directory(dir / pass / sub))
+        fail((dir / pass / sub).string(), "missing: the timing pass recorded this process, the " +
+                                              std::string(pass) + " pass did not");
+  std::vector<Trace> parts;
+  std::vector<uint64_t> t0s;
+  std::vector<std::string> labels;
+  for (const std::string& sub : subs) {
+    parts.push_back(convert_process(dir, sub, wall, options, &t0));
+    t0s.push_back(t0);
+    labels.push_back(sub.substr(5));
+  }
+  return merge_processes(std::move(parts), t0s, labels);
 }
 
 #endif

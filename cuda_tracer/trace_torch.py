@@ -11,15 +11,20 @@ pass launches the same kernels. Phases, each an NVTX range:
                    one forward per model: weights and inputs migrate HtoD on demand
   warm_inference   the same forward again, data resident
 Each model runs on its own stream when several are given; its forward is inside an NVTX range named
-after its tenant ("resnet50#0"). With UVMTRACE_OUT set, the address ranges of parameters and buffers
-(weights), inputs and outputs are written to $UVMTRACE_OUT/roles.json for the converter.
+after its tenant ("resnet50#0"). NVTX ranges go through the pool library's uvm_nvtx_push/pop (the
+toolkit's NVTX, which CUPTI records; torch.cuda.nvtx's did not reach it). With UVMTRACE_OUT set, the
+address ranges of parameters and buffers (weights), inputs and outputs are written to roles.json for the
+converter, in $UVMTRACE_OUT or, for one of several processes recorded at once (cuda_tracer/together sets
+UVMTRACE_PROCESS), in its proc_<label> folder; UVMTRACE_BARRIER makes the processes start their cold
+inferences together.
 
-  python3 cuda_tracer/trace_torch.py --models resnet50:8,vgg16:1 [--allocator PATH] [--one-stream]
+  python3 cuda_tracer/trace_torch.py --models resnet50:8,vgg16:1 [--allocator PATH] [--one-stream] [--repeat N]
 """
 import argparse
 import ctypes
 import json
 import os
+import statistics
 import sys
 import time
 
@@ -35,8 +40,36 @@ MODELS = {
 }
 
 
+class Nvtx:
+    """An NVTX range through the pool library (the CUDA toolkit's NVTX, recorded by uvmtrace)."""
+
+    lib = None
+
+    def __init__(self, name):
+        self.name = name.encode()
+
+    def __enter__(self):
+        Nvtx.lib.uvm_nvtx_push(self.name)
+
+    def __exit__(self, *exc):
+        Nvtx.lib.uvm_nvtx_pop()
+
+
 def nvtx(name):
-    return torch.cuda.nvtx.range(name)
+    return Nvtx(name)
+
+
+def barrier():
+    """Wait until every process started by cuda_tracer/together reaches this point (at most 300 s)."""
+    where, n = os.environ.get("UVMTRACE_BARRIER"), int(os.environ.get("UVMTRACE_BARRIER_N", "1"))
+    if not where or n <= 1:
+        return
+    open(os.path.join(where, f"ready.{os.getpid()}"), "w").close()
+    deadline = time.monotonic() + 300
+    while sum(1 for f in os.listdir(where) if f.startswith("ready.")) < n:
+        if time.monotonic() > deadline:
+            sys.exit("trace_torch: the other processes never reached the barrier")
+        time.sleep(0.001)
 
 
 def main():
@@ -46,6 +79,9 @@ def main():
                                                          "..", "build-gpu", "libuvm_pool_alloc.so"))
     ap.add_argument("--one-stream", action="store_true", help="run every model on the default stream")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="cold and warm inferences to time (each cold one after moving the pool to the CPU "
+                         "again); medians are printed. For native timing runs: a traced run uses 1")
     a = ap.parse_args()
 
     specs = []
@@ -63,6 +99,8 @@ def main():
     torch.use_deterministic_algorithms(True, warn_only=True)
 
     lib = ctypes.CDLL(os.path.abspath(a.allocator))
+    lib.uvm_nvtx_push.argtypes = [ctypes.c_char_p]
+    Nvtx.lib = lib
     lib.uvm_pool_to_host.restype = ctypes.c_longlong
     lib.uvm_pool_bytes.restype = ctypes.c_longlong
     allocator = torch.cuda.memory.CUDAPluggableAllocator(os.path.abspath(a.allocator), "uvm_pool_malloc",
@@ -99,27 +137,38 @@ def main():
                 torch.cuda.synchronize()
 
             forward_all("setup")  # cuDNN/cuBLAS handles, workspaces, lazy modules
-        moved = lib.uvm_pool_to_host()
-        if moved < 0:
-            sys.exit("moving the pool's segments to the CPU failed")
-        times = {}
-        for phase in ("cold_inference", "warm_inference"):
-            start = time.perf_counter()
-            with nvtx(phase):
-                forward_all(phase)
-            times[phase] = (time.perf_counter() - start) * 1e3
+        times = {"cold_inference": [], "warm_inference": []}
+        for rep in range(a.repeat):
+            moved = lib.uvm_pool_to_host()
+            if moved < 0:
+                sys.exit("moving the pool's segments to the CPU failed")
+            if rep == 0:
+                barrier()
+            for phase in ("cold_inference", "warm_inference"):
+                start = time.perf_counter()
+                with nvtx(phase):
+                    forward_all(phase)
+                times[phase].append((time.perf_counter() - start) * 1e3)
         for t, (tenant, *_rest) in enumerate(runs):
             out = outputs[tenant]
             ranges.append({"tenant": t, "role": "output", "va": out.data_ptr(),
                            "bytes": out.numel() * out.element_size(), "name": f"{tenant}.output"})
     out_dir = os.environ.get("UVMTRACE_OUT")
     if out_dir:
+        if os.environ.get("UVMTRACE_PROCESS"):
+            out_dir = os.path.join(out_dir, "proc_" + os.environ["UVMTRACE_PROCESS"])
+            os.makedirs(out_dir, exist_ok=True)
         with open(os.path.join(out_dir, "roles.json.part"), "w") as f:
             json.dump({"tenants": tenants, "ranges": ranges}, f)
         os.replace(os.path.join(out_dir, "roles.json.part"), os.path.join(out_dir, "roles.json"))
-    print(json.dumps({"program": "trace_torch", "models": a.models, "pool_bytes": lib.uvm_pool_bytes(),
-                      "moved_to_host": moved, "cold_ms": round(times["cold_inference"], 3),
-                      "warm_ms": round(times["warm_inference"], 3)}))
+    result = {"program": "trace_torch", "models": a.models, "pool_bytes": lib.uvm_pool_bytes(),
+              "moved_to_host": moved, "cold_ms": round(times["cold_inference"][0], 3),
+              "warm_ms": round(times["warm_inference"][0], 3)}
+    if a.repeat > 1:
+        for phase, key in (("cold_inference", "cold"), ("warm_inference", "warm")):
+            result[key + "_ms_reps"] = [round(v, 3) for v in times[phase]]
+            result[key + "_ms_median"] = round(statistics.median(times[phase]), 3)
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "access_state.h"
+#include "process_dir.h"
 #include "raw_format.h"
 
 namespace {
@@ -212,7 +213,30 @@ void memory_free(Sanitizer_ResourceMemoryData* m) {
   t.managed.erase(it);
 }
 
+// The output files are created at the first CUDA event of the process, so that processes that never use
+// CUDA (a shell between uvmtrace and the program, cuda_tracer/together) leave nothing behind.
+void open_outputs() {
+  Tool& t = tool();
+  t.out_dir = uvmtrace::process_out_dir("uvmaccess", t.out_dir.c_str());
+  t.final_path = t.out_dir + "/access.bin";
+  t.part_path = t.final_path + ".part";
+  t.out = std::fopen(t.part_path.c_str(), "wb");
+  if (!t.out) {
+    std::fprintf(stderr, "uvmaccess: cannot write %s\n", t.part_path.c_str());
+    _exit(2);
+  }
+  std::fwrite(uvmtrace::kAccessFileMagic, 1, 8, t.out);
+  t.allocs = std::fopen((t.out_dir + "/allocs.tsv.part").c_str(), "w");
+  if (!t.allocs) {
+    std::fprintf(stderr, "uvmaccess: cannot write in %s\n", t.out_dir.c_str());
+    _exit(2);
+  }
+}
+
+std::once_flag outputs_opened;
+
 void callback(void*, Sanitizer_CallbackDomain domain, Sanitizer_CallbackId cbid, const void* data) {
+  std::call_once(outputs_opened, open_outputs);
   if (domain == SANITIZER_CB_DOMAIN_RESOURCE) {
     if (cbid == SANITIZER_CBID_RESOURCE_MODULE_LOADED)
       module_loaded((Sanitizer_ResourceModuleData*)data);
@@ -255,19 +279,6 @@ int init() {
   }
   t.out_dir = out;
   t.patch_path = patch;
-  t.final_path = t.out_dir + "/access.bin";
-  t.part_path = t.final_path + ".part";
-  t.out = std::fopen(t.part_path.c_str(), "wb");
-  if (!t.out) {
-    std::fprintf(stderr, "uvmaccess: cannot write %s\n", t.part_path.c_str());
-    _exit(2);
-  }
-  std::fwrite(uvmtrace::kAccessFileMagic, 1, 8, t.out);
-  t.allocs = std::fopen((t.out_dir + "/allocs.tsv.part").c_str(), "w");
-  if (!t.allocs) {
-    std::fprintf(stderr, "uvmaccess: cannot write in %s\n", out);
-    _exit(2);
-  }
   Sanitizer_SubscriberHandle handle;
   SAN(sanitizerSubscribe(&handle, callback, nullptr));
   SAN(sanitizerEnableDomain(1, handle, SANITIZER_CB_DOMAIN_RESOURCE));

@@ -4,7 +4,7 @@
 //   counters  the same plus every unified-memory counter, and host-residency probes of managed memory
 //   resident  the same as timing, but every managed allocation is prefetched to the GPU before each
 //             kernel, so each kernel's duration is its resident duration
-// Output, in $UVMTRACE_OUT: cupti.bin (CUPTI activity buffers, framed: raw_format.h) and events.tsv
+// Output, in $UVMTRACE_OUT (or its proc_<label> folder, process_dir.h): cupti.bin (CUPTI activity buffers, framed: raw_format.h) and events.tsv
 // (call arguments, allocations, probes; see RAW.md). Both are written as *.part and renamed at exit, so
 // an interrupted pass never looks complete.
 #include <cuda.h>
@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "process_dir.h"
 #include "raw_format.h"
 
 namespace {
@@ -603,7 +604,7 @@ extern "C" int InitializeInjection(void) {
     std::fprintf(stderr, "uvmtrace: UVMTRACE_OUT and UVMTRACE_PASS must be set (use the uvmtrace command)\n");
     return 0;
   }
-  s.out_dir = out;
+  s.out_dir = uvmtrace::process_out_dir("uvmtrace", out);
   const std::string p = pass;
   if (p == "timing")
     s.pass = Pass::kTiming;

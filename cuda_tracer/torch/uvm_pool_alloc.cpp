@@ -2,9 +2,12 @@
 // is a plain cudaMallocManaged allocation with no memory advice, so that faults and migrations are real.
 // Used inside a torch.cuda.MemPool (cuda_tracer/trace_torch.py), so tensors are carved from few,
 // long-lived segments and allocation does not dominate (reference/uvm-driver.md). Also exports
-// uvm_pool_to_host(), which moves every live segment to the CPU: the start of a cold inference.
-// Build: g++ -O2 -shared -fPIC -I$CUDA/include uvm_pool_alloc.cpp -L$CUDA/lib64 -lcudart -o libuvm_pool_alloc.so
+// uvm_pool_to_host(), which moves every live segment to the CPU: the start of a cold inference, and
+// uvm_nvtx_push()/uvm_nvtx_pop(): NVTX ranges through the toolkit's NVTX, which uvmtrace's timing pass
+// records (ranges pushed through torch.cuda.nvtx did not reach CUPTI on the H100 machine's PyTorch).
+// Build: g++ -O2 -shared -fPIC -I$CUDA/include uvm_pool_alloc.cpp -L$CUDA/lib64 -lcudart -ldl -o libuvm_pool_alloc.so
 #include <cuda_runtime_api.h>
+#include <nvtx3/nvToolsExt.h>
 #include <sys/types.h>
 
 #include <cstdio>
@@ -61,4 +64,7 @@ long long uvm_pool_bytes() {
   for (auto& [p, n] : segments) bytes += (long long)n;
   return bytes;
 }
+
+void uvm_nvtx_push(const char* name) { nvtxRangePushA(name); }
+void uvm_nvtx_pop() { nvtxRangePop(); }
 }

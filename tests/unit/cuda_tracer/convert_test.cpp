@@ -254,6 +254,57 @@ TEST(Convert, PyTorchMixAttributesKernelsByStream) {
   EXPECT_LT(weights[1], 11689512u * 4 + (1u << 20));
 }
 
+// A recording of two processes (cuda_tracer/together writes each process's records to <pass>/proc_<label>),
+// assembled from the two checked-in PyTorch recordings: one trace, two address spaces, every reference
+// renumbered, each process's ops in its own order.
+TEST(Convert, TwoProcessesBecomeTwoAddressSpaces) {
+  const Trace a = convert(recording("resnet18_1")), b = convert(recording("mix_alexnet1_resnet18_1"));
+  fs::path p = unpack_dir() / "two_processes";
+  fs::create_directories(p);
+  fs::copy_file(recording("resnet18_1") / "passes.tsv", p / "passes.tsv", fs::copy_options::overwrite_existing);
+  for (const char* pass : {"native", "timing", "counters", "access", "resident"}) {
+    fs::create_directories(p / pass);
+    fs::copy(recording("resnet18_1") / pass, p / pass / "proc_p0", fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+    fs::copy(recording("mix_alexnet1_resnet18_1") / pass, p / pass / "proc_p1",
+             fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  }
+  Trace t = validated(convert(p));
+  ASSERT_EQ(t.tenants.size(), 3u);
+  EXPECT_EQ(t.tenants[0].name, "resnet18#0");
+  EXPECT_EQ(t.tenants[0].process, 0u);
+  EXPECT_EQ(t.tenants[1].name, "alexnet#0");
+  EXPECT_EQ(t.tenants[2].name, "resnet18#0@p1");  // names stay unique across processes
+  EXPECT_EQ(t.tenants[2].process, 1u);
+  EXPECT_EQ(t.kernels.size(), a.kernels.size() + b.kernels.size());
+  EXPECT_EQ(t.ranges.size(), a.ranges.size() + b.ranges.size());
+  EXPECT_EQ(t.allocations.size(), a.allocations.size() + b.allocations.size());
+  // Each process's ops keep their order; kernel references point at that process's kernels.
+  std::vector<Op> ops_of[2];
+  for (const Op& o : t.ops) ops_of[t.tenants[o.tenant].process].push_back(o);
+  ASSERT_EQ(ops_of[0].size(), a.ops.size());
+  ASSERT_EQ(ops_of[1].size(), b.ops.size());
+  for (size_t i = 0; i < a.ops.size(); ++i) {
+    EXPECT_EQ(ops_of[0][i].kind, a.ops[i].kind) << i;
+    if (a.ops[i].kind == OpKind::kKernel) {
+      EXPECT_EQ(t.kernels[ops_of[0][i].a].name, a.kernels[a.ops[i].a].name);
+    }
+  }
+  for (size_t i = 0; i < b.ops.size(); ++i)
+    if (b.ops[i].kind == OpKind::kKernel) {
+      EXPECT_EQ(ops_of[1][i].a, b.ops[i].a + a.kernels.size()) << i;
+      EXPECT_EQ(t.kernels[ops_of[1][i].a].tenant, b.kernels[b.ops[i].a].tenant + 1) << i;
+    }
+  for (size_t i = 1; i < t.ops.size(); ++i) EXPECT_LE(t.ops[i - 1].host_ns, t.ops[i].host_ns) << i;
+  // The same addresses may be used by both processes: the simulator keeps them apart.
+  Stats s = testing::run(t);
+  EXPECT_EQ(s.kernels.size(), t.kernels.size());
+  // A process recorded by one pass only is an error naming the folder.
+  fs::remove_all(p / "resident" / "proc_p1");
+  std::string e = error_of(p);
+  EXPECT_NE(e.find("proc_p1"), std::string::npos) << e;
+  EXPECT_NE(e.find("resident"), std::string::npos) << e;
+}
+
 TEST(Convert, SameRecordingSameTrace) {
   Trace x = convert(recording("gemm_tiled_1024")), y = convert(recording("gemm_tiled_1024"));
   EXPECT_EQ(encode_body(x), encode_body(y));
