@@ -72,7 +72,8 @@ void print_info(const Trace& t, const std::string& hash, std::ostream& os) {
   os << "\n";
   os << "tenants " << t.tenants.size() << ", allocations " << t.allocations.size() << ", ops " << t.ops.size()
      << ", kernels " << t.kernels.size() << ", CTAs " << t.ctas.size() << ", ranges " << t.ranges.size()
-     << ", observed events " << t.observed.size() << ", requests " << t.requests.size() << "\n";
+     << ", observed events " << t.observed.size() << ", requests " << t.requests.size()
+     << ", NVTX ranges " << t.nvtx.size() << "\n";
   uint64_t alloc_bytes = 0;
   for (auto& a : t.allocations) alloc_bytes += a.bytes;
   auto touched = touched_pages_per_tenant(t);

@@ -11,6 +11,7 @@
 #include <cuda_runtime_api.h>
 #include <cupti.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -593,6 +594,20 @@ void finish() {
 }
 
 }  // namespace
+
+// NVTX injection (uvmtrace sets NVTX_INJECTION64_PATH to this library): hands NVTX to the CUPTI this
+// library is linked with. Pointing NVTX at the toolkit's libcupti.so directly fails when the program has
+// already loaded another copy of CUPTI (PyTorch loads its own): NVTX would then feed a second CUPTI whose
+// marker records never reach the activity buffers recorded here.
+extern "C" int InitializeInjectionNvtx2(void* get_export_table) {
+  Dl_info info{};
+  if (!dladdr(reinterpret_cast<void*>(&cuptiActivityEnable), &info) || !info.dli_fname) return 0;
+  void* cupti = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD);
+  if (!cupti) return 0;
+  using Init = int (*)(void*);
+  auto init = reinterpret_cast<Init>(dlsym(cupti, "InitializeInjectionNvtx2"));
+  return init ? init(get_export_table) : 0;
+}
 
 extern "C" int InitializeInjection(void) {
   static std::atomic<bool> once{false};
