@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <sstream>
@@ -549,16 +550,26 @@ void apply_roles(Trace& t, const fs::path& path, const std::vector<std::vector<u
   // else the tenant whose NVTX range encloses the call.
   std::map<std::string, uint32_t> tenant_of_name;
   for (uint32_t i = 0; i < t.tenants.size(); ++i) tenant_of_name[t.tenants[i].name] = i;
+  // Calls that neither claims (set-up on the default stream: weight copies, input initialisation, the
+  // pool's move to the CPU) go, once the pieces are known, to the tenant whose memory they touch.
   const bool by_stream = tenant_of_stream.size() > 1;
-  for (Op& o : t.ops) {
+  std::vector<uint8_t> claimed(t.ops.size(), 0);
+  for (size_t i = 0; i < t.ops.size(); ++i) {
+    Op& o = t.ops[i];
     o.tenant = 0;
     for (const NvtxRange& r : t.nvtx) {
       auto it = tenant_of_name.find(r.name);
-      if (it != tenant_of_name.end() && r.start_ns <= o.host_ns && o.host_ns <= r.end_ns) o.tenant = it->second;
+      if (it != tenant_of_name.end() && r.start_ns <= o.host_ns && o.host_ns <= r.end_ns) {
+        o.tenant = it->second;
+        claimed[i] = 1;
+      }
     }
     if (by_stream) {
       auto it = tenant_of_stream.find(o.stream);
-      if (it != tenant_of_stream.end()) o.tenant = it->second;
+      if (it != tenant_of_stream.end()) {
+        o.tenant = it->second;
+        claimed[i] = 1;
+      }
     }
     if (o.kind == OpKind::kKernel) t.kernels[o.a].tenant = o.tenant;
   }
@@ -642,8 +653,33 @@ void apply_roles(Trace& t, const fs::path& path, const std::vector<std::vector<u
     c.range_count = uint32_t(ranges.size() - begin);
   }
   t.ranges = std::move(ranges);
+  // The tenant owning a page (pieces of one process never overlap), or none.
+  std::map<uint64_t, size_t> piece_at;  // first page -> piece
+  for (size_t i = 0; i < t.allocations.size(); ++i) piece_at[t.allocations[i].va >> kPageShift] = i;
+  auto owner = [&](uint64_t page) -> std::optional<uint32_t> {
+    auto it = piece_at.upper_bound(page);
+    if (it == piece_at.begin()) return std::nullopt;
+    const Allocation& a = t.allocations[std::prev(it)->second];
+    if (page > (a.va + a.bytes - 1) >> kPageShift) return std::nullopt;
+    return a.tenant;
+  };
   std::vector<Op> ops;
-  for (const Op& o : t.ops) {
+  for (size_t i = 0; i < t.ops.size(); ++i) {
+    Op o = t.ops[i];
+    if (!claimed[i] && o.kind == OpKind::kKernel) {  // the tenant owning most of the kernel's pages
+      std::map<uint32_t, uint64_t> pages_of;
+      for (uint64_t p : kernel_pages[o.a])
+        if (auto w = owner(p)) ++pages_of[*w];
+      if (!pages_of.empty()) {
+        o.tenant = std::max_element(pages_of.begin(), pages_of.end(), [](auto& x, auto& y) {
+                     return x.second < y.second;
+                   })->first;
+        t.kernels[o.a].tenant = o.tenant;
+      }
+    } else if (!claimed[i] && o.kind != OpKind::kFree && o.b > 0) {  // memory ops: where they write or read
+      const bool from_device = o.kind == OpKind::kMemcpy && o.device == 1;  // DtoH: the source is the GPU's
+      if (auto w = owner((from_device ? o.c : o.a) >> kPageShift)) o.tenant = *w;
+    }
     if (o.kind == OpKind::kFree) {
       for (uint32_t id : pieces[o.a]) {  // freeing a segment frees each of its pieces
         Op f = o;

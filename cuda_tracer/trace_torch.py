@@ -116,9 +116,12 @@ def main():
                 n = counts.get(name, 0)
                 counts[name] = n + 1
                 tenant = f"{name}#{n}"
-                model = MODELS[name](weights=None).eval().cuda()
-                x = torch.randn(batch, 3, 224, 224, device="cuda")
                 stream = torch.cuda.current_stream() if a.one_stream or len(specs) == 1 else torch.cuda.Stream()
+                # On the tenant's stream and inside its NVTX range, so that its weight copies and input
+                # initialisation are attributed to it.
+                with torch.cuda.stream(stream), nvtx(tenant):
+                    model = MODELS[name](weights=None).eval().cuda()
+                    x = torch.randn(batch, 3, 224, 224, device="cuda")
                 runs.append((tenant, name, batch, model, x, stream))
                 t = len(tenants)
                 tenants.append({"name": tenant, "model": name, "batch": batch, "stream": stream.cuda_stream})
