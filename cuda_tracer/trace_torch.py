@@ -109,6 +109,8 @@ def main():
 
     tenants, ranges = [], []
     counts = {}
+    torch.cuda.init()  # a CUDA context first: uvmtrace's CUPTI records NVTX ranges from its creation on
+    torch.cuda.synchronize()
     with torch.cuda.use_mem_pool(pool), torch.no_grad():
         with nvtx("setup"):
             runs = []

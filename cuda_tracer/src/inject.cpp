@@ -645,6 +645,9 @@ extern "C" int InitializeInjection(void) {
     line("soft_dirty\t%d", s.soft_dirty ? 1 : 0);
   }
   CUPTI(cuptiActivityRegisterCallbacks(buffer_requested, buffer_completed));
+  // NVTX ranges are not tied to a context: record those opened before the first context too (again at
+  // each context's creation, where a failure is logged).
+  (void)cuptiActivityEnable(CUPTI_ACTIVITY_KIND_MARKER);
   CUPTI(cuptiSubscribe(&s.subscriber, callback, nullptr));
   CUPTI(cuptiEnableDomain(1, s.subscriber, CUPTI_CB_DOMAIN_RESOURCE));
   CUPTI(cuptiEnableDomain(1, s.subscriber, CUPTI_CB_DOMAIN_RUNTIME_API));
