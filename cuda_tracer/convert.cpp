@@ -333,6 +333,16 @@ struct VaMap {
     --it;
     return va < it->va + it->bytes ? &*it : nullptr;
   }
+  // A span holding some byte of the page at `va`, a managed one first: small allocations share pages, and
+  // one may begin inside the page.
+  const Span* find_page(uint64_t va) const {
+    const Span* s = find(va);
+    if (s && s->managed) return s;
+    auto it = std::upper_bound(spans.begin(), spans.end(), va, [](uint64_t v, const Span& x) { return v < x.va; });
+    for (; it != spans.end() && it->va < va + kPageBytes; ++it)
+      if (it->managed) return &*it;
+    return s;
+  }
 };
 
 std::vector<RawAlloc> allocs_of(const TextFile& ev) {
@@ -884,10 +894,11 @@ Trace convert_process(const fs::path& dir, const std::string& sub, const PassWal
       uint32_t max_ord = 0;
       while (e_end < la.entries.size() && la.entries[e_end].cta == c) max_ord = std::max(max_ord, la.entries[e_end++].last);
       std::vector<Range> rs;
+      const VaMap::Span* prev_span = nullptr;
       for (; e < e_end; ++e) {
         const auto& en = la.entries[e];
         const uint64_t va = en.page << kPageShift;
-        const VaMap::Span* sp = from_access.find(va);
+        const VaMap::Span* sp = from_access.find_page(va);
         if (sp == nullptr || !sp->managed) {
           ++dropped_pages;
           continue;
@@ -906,12 +917,14 @@ Trace convert_process(const fs::path& dir, const std::string& sub, const PassWal
         r.t_end = uint16_t(std::min<uint64_t>(kIntervalScale, (uint64_t(en.last) * kIntervalSteps + scale - 1) / scale * step));
         if (max_ord == 0) r.t_begin = r.t_end = 0;
         pages.push_back(r.page);
+        // Runs stay inside one allocation (neighbouring small allocations are adjacent in memory).
         if (!rs.empty() && rs.back().page + rs.back().count == r.page && rs.back().kind == r.kind &&
-            rs.back().t_begin == r.t_begin && rs.back().t_end == r.t_end) {
+            rs.back().t_begin == r.t_begin && rs.back().t_end == r.t_end && prev_span == sp) {
           ++rs.back().count;
         } else {
           rs.push_back(r);
         }
+        prev_span = sp;
       }
       std::stable_sort(rs.begin(), rs.end(), [](const Range& a, const Range& b) {
         return std::pair(a.t_begin, a.page) < std::pair(b.t_begin, b.page);
