@@ -286,7 +286,6 @@ std::vector<Launch> read_access(const fs::path& p) {
 }
 
 // ---- allocations and their matching across passes --------------------------------------------------------------
-constexpr uint64_t kIntervalSteps = 64;  // resolution of touch intervals in recorded traces
 
 struct RawAlloc {
   bool managed = false;
@@ -910,11 +909,8 @@ Trace convert_process(const fs::path& dir, const std::string& sub, const PassWal
                  : (en.flags & uvmtrace::kWrite) ? AccessKind::kWrite
                                                  : AccessKind::kRead;
         const uint64_t scale = max_ord == 0 ? 1 : max_ord;
-        // Intervals on a grid of 1/kIntervalSteps of the CTA's run (begin rounded down, end up), so that
-        // neighbouring pages used together merge into one range.
-        const uint64_t step = kIntervalScale / kIntervalSteps;
-        r.t_begin = uint16_t(uint64_t(en.first) * kIntervalSteps / scale * step);
-        r.t_end = uint16_t(std::min<uint64_t>(kIntervalScale, (uint64_t(en.last) * kIntervalSteps + scale - 1) / scale * step));
+        r.t_begin = interval_begin(en.first, scale);
+        r.t_end = interval_end(en.last, scale);
         if (max_ord == 0) r.t_begin = r.t_end = 0;
         pages.push_back(r.page);
         // Runs stay inside one allocation (neighbouring small allocations are adjacent in memory).

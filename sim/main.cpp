@@ -16,6 +16,7 @@
 #include "sim/run.h"
 #include "sim/version.h"
 #include "traces/trace_io.h"
+#include "workloads/generate.h"
 #include "workloads/micro.h"
 
 using namespace uvmsim;
@@ -135,7 +136,11 @@ int main(int argc, char** argv) {
   gen->add_flag("--prefetch", spec.prefetch, "cudaMemPrefetchAsync to the GPU before the kernels");
   gen->add_flag("--touch-back", spec.touch_back, "the CPU reads every page after the kernels");
   gen->add_option("--seed", spec.seed, "seed of the random page order");
-  gen->add_option("--models", models, "model mix (e.g. resnet50:8,vgg16:1): not available in this version");
+  uint32_t requests = 1;
+  gen->add_option("--models", models,
+                  "model mix, name:batch,... (alexnet, vgg16, resnet18, resnet50, mobilenet_v2, or a spec .json): "
+                  "the exact accesses of workloads/'s layer kernels, one stream per model");
+  gen->add_option("--requests", requests, "with --models: inferences per model, back to back")->check(CLI::PositiveNumber);
   gen->add_option("--out", gen_out, "output trace")->required();
 
   auto* tr = app.add_subcommand("trace", "show and convert traces");
@@ -196,8 +201,13 @@ int main(int argc, char** argv) {
   try {
     if (run->parsed()) return cmd_run(trace_path, config, sets, out, batch_log, check);
     if (gen->parsed()) {
-      if (!models.empty())
-        throw std::invalid_argument("--models: model-mix generation is not available yet (workloads issue)");
+      if (!models.empty()) {
+        GenerateOptions g;
+        g.models = parse_model_list(models);
+        g.requests = requests;
+        trace::write_trace(generate_models(g), gen_out);
+        return 0;
+      }
       spec.random = pattern == "random";
       spec.bytes = parse_bytes(bytes_text);
       trace::write_trace(generate_micro(spec), gen_out);

@@ -17,6 +17,17 @@ constexpr uint32_t kOldestFormatVersion = 1;
 constexpr uint64_t kPageBytes = 4096;
 constexpr uint32_t kPageShift = 12;
 constexpr uint32_t kIntervalScale = 65535;  // touch intervals are fractions in 1/65535 of a CTA's run
+// Recorded and generated traces put a page's first and last use on a grid of 1/kIntervalSteps of the CTA's
+// run (begin rounded down, end up), so that neighbouring pages used together merge into one range.
+// `scale` is the CTA's last use (its run's length in uses), at least 1.
+constexpr uint64_t kIntervalSteps = 64;
+inline uint16_t interval_begin(uint64_t first, uint64_t scale) {
+  return uint16_t(first * kIntervalSteps / scale * (kIntervalScale / kIntervalSteps));
+}
+inline uint16_t interval_end(uint64_t last, uint64_t scale) {
+  const uint64_t e = (last * kIntervalSteps + scale - 1) / scale * (kIntervalScale / kIntervalSteps);
+  return uint16_t(e < kIntervalScale ? e : kIntervalScale);
+}
 
 enum class Producer : uint8_t { kTracer = 0, kGenerator = 1 };
 enum class AccessKind : uint8_t { kRead = 0, kWrite = 1, kAtomic = 2 };

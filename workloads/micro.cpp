@@ -36,16 +36,8 @@ uint64_t parse_bytes(const std::string& text) {
   return v * mul;
 }
 
-Trace generate_micro(const MicroSpec& s) {
-  if (s.bytes == 0 || s.bytes % kPageBytes != 0)
-    throw std::invalid_argument("--bytes must be a positive multiple of 4096, not " +
-                                std::to_string(s.bytes));
-  if (s.bytes > (uint64_t{1} << 40))
-    throw std::invalid_argument("--bytes larger than 1 TiB is not supported");
-  if (s.threads_per_cta == 0 || s.threads_per_cta > 1024)
-    throw std::invalid_argument("--threads-per-cta must be in 1..1024");
-  Trace t;
-  Header& h = t.header;
+Header generated_header() {
+  Header h;
   h.producer = Producer::kGenerator;
   h.producer_version = kVersion;
   h.device_name = "NVIDIA H100 80GB HBM3";
@@ -56,6 +48,20 @@ Trace generate_micro(const MicroSpec& s) {
                      {"uvm_perf_fault_max_batches_per_service", 20},
                      {"uvm_perf_prefetch_threshold", 51},
                      {"uvm_perf_thrashing_lapse_usec", 500}};
+  return h;
+}
+
+Trace generate_micro(const MicroSpec& s) {
+  if (s.bytes == 0 || s.bytes % kPageBytes != 0)
+    throw std::invalid_argument("--bytes must be a positive multiple of 4096, not " +
+                                std::to_string(s.bytes));
+  if (s.bytes > (uint64_t{1} << 40))
+    throw std::invalid_argument("--bytes larger than 1 TiB is not supported");
+  if (s.threads_per_cta == 0 || s.threads_per_cta > 1024)
+    throw std::invalid_argument("--threads-per-cta must be in 1..1024");
+  Trace t;
+  Header& h = t.header;
+  h = generated_header();
   h.command = std::string("uvmsim generate --pattern ") + (s.random ? "random" : "seq") + " --bytes " +
               std::to_string(s.bytes) + " --threads-per-cta " + std::to_string(s.threads_per_cta) +
               (s.host_init ? " --host-init" : "") + (s.write ? " --write" : "") +

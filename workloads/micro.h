@@ -25,6 +25,9 @@ struct MicroSpec {
 // [host read]. Each kernel's resident duration comes from micro_resident_ns().
 trace::Trace generate_micro(const MicroSpec& s);
 
+// The header of generated traces: our H100 (132 SMs, 80 GB) and the driver's default parameters.
+trace::Header generated_header();
+
 // Resident duration of the micro kernel over `pages` pages: the H100's launch-and-sync floor plus a
 // per-page term, measured on our H100 by the same kernel with its data resident (reference/measurements.md:
 // 0.041 ms at 64 MiB to 0.053 ms at 1 GiB). It stands in for the resident pass a recording would have.

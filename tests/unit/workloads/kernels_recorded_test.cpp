@@ -43,12 +43,6 @@ std::map<uint64_t, Use> expected_uses(uint32_t positions, const std::function<Ac
   return m;
 }
 
-// The converter's quantisation of a use to 1/64 of the CTA's run (scale: its last ordinal).
-uint16_t begin_of(uint32_t first, uint32_t scale) { return uint16_t(uint64_t(first) * 64 / scale * 1023); }
-uint16_t end_of(uint32_t last, uint32_t scale) {
-  return uint16_t(std::min<uint64_t>(kIntervalScale, (uint64_t(last) * 64 + scale - 1) / scale * 1023));
-}
-
 ConvShape conv(uint32_t n, uint32_t c, uint32_t h, uint32_t k, uint32_t r, uint32_t stride, uint32_t pad, bool bias) {
   ConvShape g{n, c, h, h, k, r, r, stride, pad, 0, 0, bias};
   g.oh = g.ow = (h + 2 * pad - r) / stride + 1;
@@ -133,8 +127,8 @@ TEST(KernelsRecorded, EveryCtaTouchesWhatItsScheduleSays) {
       for (const auto& [page, u] : want) {
         auto it = got.find(page);
         ASSERT_NE(it, got.end()) << "CTA " << cta << " page " << page;
-        EXPECT_EQ(it->second->t_begin, begin_of(u.first, positions - 1)) << "CTA " << cta << " page " << page;
-        EXPECT_EQ(it->second->t_end, end_of(u.last, positions - 1)) << "CTA " << cta << " page " << page;
+        EXPECT_EQ(it->second->t_begin, interval_begin(u.first, positions - 1)) << "CTA " << cta << " page " << page;
+        EXPECT_EQ(it->second->t_end, interval_end(u.last, positions - 1)) << "CTA " << cta << " page " << page;
         EXPECT_EQ(it->second->kind, u.write ? AccessKind::kWrite : AccessKind::kRead) << "CTA " << cta;
         ++pages_checked;
       }

@@ -1,0 +1,119 @@
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "test_util.h"
+#include "traces/trace_io.h"
+#include "workloads/generate.h"
+
+namespace uvmsim {
+namespace {
+
+using namespace trace;
+using kernels::Tensor;
+
+LayerKernel with_tensors(LayerKernel k) {
+  // Tensors at page-aligned addresses far apart, as the generator lays them out; the input starts inside a
+  // page in one case to cover unaligned rows.
+  for (int i = 0; i < 7; ++i) k.va[i] = (uint64_t{1} << 44) + uint64_t(i) * (uint64_t{1} << 32);
+  return k;
+}
+
+void expect_same_uses(const LayerKernel& k, const std::string& what) {
+  for (uint64_t c = 0; c < k.ctas(); ++c) {
+    const auto fast = cta_uses(k, c), slow = cta_uses_by_thread(k, c);
+    ASSERT_EQ(fast.size(), slow.size()) << what << " CTA " << c;
+    for (size_t i = 0; i < fast.size(); ++i) {
+      ASSERT_EQ(fast[i].page, slow[i].page) << what << " CTA " << c;
+      ASSERT_EQ(fast[i].first, slow[i].first) << what << " CTA " << c << " page " << fast[i].page;
+      ASSERT_EQ(fast[i].last, slow[i].last) << what << " CTA " << c << " page " << fast[i].page;
+      ASSERT_EQ(fast[i].write, slow[i].write) << what << " CTA " << c;
+    }
+  }
+}
+
+kernels::ConvShape conv(uint32_t n, uint32_t c, uint32_t h, uint32_t k, uint32_t r, uint32_t st, uint32_t pad, bool bias) {
+  kernels::ConvShape g{n, c, h, h, k, r, r, st, pad, 0, 0, bias};
+  g.oh = g.ow = (h + 2 * pad - r) / st + 1;
+  return g;
+}
+
+// The generator's structural computation of each CTA's pages and first and last positions equals the
+// schedule's thread-by-thread enumeration (which the H100 recording of the kernels confirms, see
+// kernels_recorded_test.cpp), on shapes with partial tiles, padding, strides and rows that cross pages.
+TEST(Generate, StructuredUsesEqualTheThreadByThreadSchedule) {
+  LayerKernel k;
+  k.kind = LayerKernel::Kind::kConv;
+  for (auto g : {conv(2, 16, 13, 70, 3, 1, 1, true), conv(1, 3, 31, 64, 7, 2, 3, false), conv(3, 40, 9, 96, 1, 2, 0, false),
+                 conv(2, 3, 35, 64, 11, 4, 2, true), conv(5, 300, 1, 130, 1, 1, 0, true), conv(1, 64, 56, 64, 3, 1, 1, false),
+                 conv(2, 8, 230, 16, 3, 2, 1, true)}) {
+    k.conv = g;
+    expect_same_uses(with_tensors(k), "conv");
+    LayerKernel shifted = with_tensors(k);
+    shifted.va[kernels::kIn] += 1000;  // rows not aligned to pages
+    expect_same_uses(shifted, "conv, unaligned input");
+  }
+  k.kind = LayerKernel::Kind::kDwConv;
+  for (auto g : {conv(2, 24, 15, 24, 3, 2, 1, false), conv(1, 40, 7, 40, 3, 1, 1, true), conv(1, 32, 112, 32, 3, 1, 1, false)}) {
+    k.conv = g;
+    expect_same_uses(with_tensors(k), "dwconv");
+  }
+  k.kind = LayerKernel::Kind::kPool;
+  for (auto p : {kernels::PoolShape{2, 8, 17, 17, 9, 9, 3, 2, 1, false}, kernels::PoolShape{1, 5, 14, 14, 7, 7, 2, 2, 0, false},
+                 kernels::PoolShape{2, 32, 7, 7, 1, 1, 0, 0, 0, true}, kernels::PoolShape{1, 16, 13, 13, 6, 6, 0, 0, 0, true},
+                 kernels::PoolShape{1, 64, 112, 112, 56, 56, 3, 2, 1, false}}) {
+    k.pool = p;
+    expect_same_uses(with_tensors(k), "pool");
+  }
+  k.kind = LayerKernel::Kind::kEltwise;
+  for (auto op : {kernels::Eltwise::kRelu, kernels::Eltwise::kAdd, kernels::Eltwise::kBatchNorm}) {
+    k.eltwise = op;
+    k.elems = 3 * 24 * 49 + 5;
+    k.plane = 49;
+    k.channels = 24;
+    expect_same_uses(with_tensors(k), "eltwise");
+  }
+  k.kind = LayerKernel::Kind::kSoftmax;
+  k.batch = 3;
+  k.features = 1000;
+  expect_same_uses(with_tensors(k), "softmax");
+}
+
+TEST(Generate, ModelTracesHaveEveryTensorAndLayer) {
+  for (const char* name : {"alexnet", "vgg16", "resnet18", "resnet50", "mobilenet_v2"}) {
+    GenerateOptions o;
+    o.models = {{name, 2}};
+    const Trace t = generate_models(o);
+    const auto body = encode_body(t);
+    const Trace r = decode_body(body.data(), body.size(), name);  // valid
+    const Model m = load_model(name);
+    EXPECT_EQ(r.kernels.size(), m.layers.size()) << name;
+    uint64_t weights = 0;
+    for (const Allocation& a : r.allocations)
+      if (a.role == AllocRole::kWeight) weights += a.bytes;
+    EXPECT_EQ(weights, (m.parameters() + m.buffers()) * 4) << name;
+    EXPECT_EQ(r.tenants[0].batch, 2u);
+    for (const Kernel& k : r.kernels) EXPECT_GT(k.resident_ns, 0u);
+  }
+}
+
+TEST(Generate, MixesRequestsAndDeterminism) {
+  GenerateOptions o;
+  o.models = parse_model_list("resnet18:1,mobilenet_v2:2");
+  o.requests = 2;
+  const Trace t = generate_models(o);
+  ASSERT_EQ(t.tenants.size(), 2u);
+  EXPECT_EQ(t.kernels.size(), 2 * (load_model("resnet18").layers.size() + load_model("mobilenet_v2").layers.size()));
+  std::set<uint32_t> streams;
+  for (const Kernel& k : t.kernels) streams.insert(k.stream);
+  EXPECT_EQ(streams.size(), 2u);
+  EXPECT_EQ(encode_body(t), encode_body(generate_models(o)));
+  Stats s = testing::run(t);
+  EXPECT_EQ(s.kernels.size(), t.kernels.size());
+  EXPECT_THROW(parse_model_list("resnet18:0"), ModelError);
+  EXPECT_THROW(parse_model_list("resnet18:x"), ModelError);
+  EXPECT_THROW(generate_models({{{"resnet101", 1}}, 1}), ModelError);
+}
+
+}  // namespace
+}  // namespace uvmsim

@@ -1,0 +1,642 @@
+#include "workloads/generate.h"
+
+#include <algorithm>
+#include <map>
+#include <stdexcept>
+#include <thread>
+
+#include "sim/version.h"
+#include "workloads/micro.h"
+
+namespace uvmsim {
+
+using namespace trace;
+using kernels::Access;
+using kernels::Tensor;
+
+// ---- one layer kernel ---------------------------------------------------------------------------------
+
+uint64_t LayerKernel::ctas() const {
+  const auto g = grid();
+  return uint64_t(g[0]) * g[1] * g[2];
+}
+
+std::array<uint32_t, 3> LayerKernel::grid() const {
+  const auto blocks = [](uint64_t n) { return uint32_t((n + kernels::kThreads - 1) / kernels::kThreads); };
+  switch (kind) {
+    case Kind::kConv: return {conv.grid_x(), conv.grid_y(), 1};
+    case Kind::kDwConv: return {blocks(kernels::dwconv_outputs(conv)), 1, 1};
+    case Kind::kPool: return {blocks(pool.outputs()), 1, 1};
+    case Kind::kEltwise: return {blocks(elems), 1, 1};
+    case Kind::kSoftmax: return {batch, 1, 1};
+  }
+  return {1, 1, 1};
+}
+
+uint32_t LayerKernel::positions() const {
+  switch (kind) {
+    case Kind::kConv: return conv.positions();
+    case Kind::kDwConv: return kernels::dwconv_positions(conv);
+    case Kind::kPool: return pool.positions();
+    case Kind::kEltwise: return kernels::eltwise_positions(eltwise);
+    case Kind::kSoftmax: return kernels::softmax_positions(features);
+  }
+  return 0;
+}
+
+Access LayerKernel::access(uint64_t cta, uint32_t t, uint32_t pos) const {
+  switch (kind) {
+    case Kind::kConv:
+      return kernels::conv_access(conv, uint32_t(cta % conv.grid_x()), uint32_t(cta / conv.grid_x()), t, pos);
+    case Kind::kDwConv: return kernels::dwconv_access(conv, uint32_t(cta), t, pos);
+    case Kind::kPool: return kernels::pool_access(pool, uint32_t(cta), t, pos);
+    case Kind::kEltwise: return kernels::eltwise_access(eltwise, elems, plane, channels, uint32_t(cta), t, pos);
+    case Kind::kSoftmax: return kernels::softmax_access(features, uint32_t(cta), t, pos);
+  }
+  return {};
+}
+
+namespace {
+
+// Page uses of one CTA: a table over the pages of the kernel's tensors (each tensor's pages at an offset),
+// stamped per CTA so that nothing is cleared between CTAs.
+class Uses {
+ public:
+  Uses(const LayerKernel& k, const uint64_t bytes[7]) : k_(k) {
+    uint64_t n = 0;
+    for (int i = 0; i < 7; ++i) {
+      first_[i] = k.va[i] >> kPageShift;
+      offset_[i] = n;
+      if (bytes[i]) n += ((k.va[i] + bytes[i] - 1) >> kPageShift) - first_[i] + 1;
+    }
+    stamp_.assign(n, 0);
+    use_.resize(n);
+  }
+  void begin() {
+    ++gen_;
+    touched_.clear();
+  }
+  // Elements [lo, hi] of tensor `t` are accessed at position `pos`.
+  void add(Tensor t, uint64_t lo, uint64_t hi, uint32_t pos, bool write) {
+    const uint64_t p0 = (k_.va[t] + lo * 4) >> kPageShift, p1 = (k_.va[t] + hi * 4 + 3) >> kPageShift;
+    for (uint64_t p = p0; p <= p1; ++p) {
+      const uint64_t i = offset_[t] + (p - first_[t]);
+      if (stamp_[i] != gen_) {
+        stamp_[i] = gen_;
+        use_[i] = {p, pos, pos, write};
+        touched_.push_back(i);
+      } else {
+        PageUse& u = use_[i];
+        u.first = std::min(u.first, pos);
+        u.last = std::max(u.last, pos);
+        u.write = u.write || write;
+      }
+    }
+  }
+  // The CTA's uses, sorted by page.
+  std::vector<PageUse> end() {
+    std::vector<PageUse> out;
+    out.reserve(touched_.size());
+    for (uint64_t i : touched_) out.push_back(use_[i]);
+    std::sort(out.begin(), out.end(), [](const PageUse& a, const PageUse& b) { return a.page < b.page; });
+    return out;
+  }
+
+ private:
+  const LayerKernel& k_;
+  uint64_t first_[7] = {}, offset_[7] = {};
+  uint32_t gen_ = 0;
+  std::vector<uint32_t> stamp_;
+  std::vector<PageUse> use_;
+  std::vector<uint64_t> touched_;
+};
+
+// Runs of consecutive items sharing a key: calls f(key, first, last) for each (items sorted by the key).
+template <typename Key, typename F>
+void runs(uint64_t begin, uint64_t end, Key key, F f) {
+  uint64_t i = begin;
+  while (i < end) {
+    uint64_t j = i + 1;
+    const auto k = key(i);
+    while (j < end && key(j) == k) ++j;
+    f(k, i, j - 1);
+    i = j;
+  }
+}
+
+void conv_uses(const LayerKernel& k, uint64_t cta, Uses& u) {
+  const kernels::ConvShape& g = k.conv;
+  const uint64_t bx = cta % g.grid_x(), by = cta / g.grid_x();
+  const uint64_t k0 = by * kernels::kConvTileM, p0 = bx * kernels::kConvTileN, crs = g.crs();
+  const uint64_t pixels = g.pixels(), p_end = std::min(p0 + kernels::kConvTileN, pixels);
+  const uint32_t chunks = g.chunks();
+  // Weights: row k0 + 32 slot + q holds columns 0..crs-1, column col loaded at 4 (col / 8) + slot.
+  for (uint32_t slot = 0; slot < 2; ++slot)
+    for (uint64_t row = k0 + slot * 32; row < std::min<uint64_t>(k0 + slot * 32 + 32, g.k); ++row) {
+      const uint64_t base = row * crs;
+      const uint64_t byte0 = k.va[kernels::kWeight] + base * 4;
+      // Page by page: the columns each page holds.
+      for (uint64_t col = 0; col < crs;) {
+        const uint64_t page_end = (((byte0 + col * 4) >> kPageShift) + 1) << kPageShift;
+        const uint64_t last = std::min<uint64_t>(crs - 1, (page_end - byte0 - 1) / 4);
+        u.add(kernels::kWeight, base + col, base + col, uint32_t(4 * (col / 8) + slot), false);
+        u.add(kernels::kWeight, base + last, base + last, uint32_t(4 * (last / 8) + slot), false);
+        col = last + 1;
+      }
+    }
+  // Inputs: tap kk (c, r, s) for all 64 pixels at position 4 (kk / 8) + 2 + (kk % 8) / 4; the pixels of the
+  // tile form runs of one (n, oh), whose taps read one input row each.
+  const uint64_t hw = uint64_t(g.oh) * g.ow;
+  runs(p0, p_end, [&](uint64_t p) { return p / g.ow; }, [&](uint64_t row, uint64_t pa, uint64_t pb) {
+    const uint64_t n = row / g.oh, oh = row % g.oh;
+    const int64_t ow0 = int64_t(pa % g.ow), ow1 = int64_t(pb % g.ow);
+    for (uint32_t c = 0; c < g.c; ++c)
+      for (uint32_t r = 0; r < g.r; ++r) {
+        const int64_t ih = int64_t(oh) * g.stride - g.pad + r;
+        if (ih < 0 || ih >= g.h) continue;
+        const uint64_t row_base = ((n * g.c + c) * g.h + uint64_t(ih)) * g.w;
+        for (uint32_t s = 0; s < g.s; ++s) {
+          // Valid ow: 0 <= ow * stride - pad + s < w.
+          const int64_t off = int64_t(s) - g.pad;
+          int64_t lo = ow0, hi = ow1;
+          if (lo * g.stride + off < 0) lo = (-off + g.stride - 1) / g.stride;
+          if (hi * g.stride + off >= g.w) hi = (int64_t(g.w) - 1 - off) / g.stride;
+          if (lo > hi) continue;
+          const uint64_t kk = (uint64_t(c) * g.r + r) * g.s + s;
+          u.add(kernels::kIn, row_base + uint64_t(lo * g.stride + off), row_base + uint64_t(hi * g.stride + off),
+                uint32_t(4 * (kk / 8) + 2 + (kk % 8) / 4), false);
+        }
+      }
+  });
+  // Epilogue: pair j loads the bias of channels k0 + 16 (j / 4) + [0, 16) and stores them for pixels
+  // p0 + 16 (j % 4) + [0, 16).
+  for (uint32_t j = 0; j < 16; ++j) {
+    const uint64_t c0 = k0 + (j / 4) * 16, c1 = std::min<uint64_t>(c0 + 16, g.k);
+    const uint64_t q0 = p0 + (j % 4) * 16, q1 = std::min<uint64_t>(q0 + 16, pixels);
+    if (c0 >= c1 || q0 >= q1) continue;
+    const uint32_t pos = 4 * chunks + 2 * j;
+    if (g.bias) u.add(kernels::kBias, c0, c1 - 1, pos, false);
+    for (uint64_t kc = c0; kc < c1; ++kc)
+      runs(q0, q1, [&](uint64_t p) { return p / hw; }, [&](uint64_t n, uint64_t pa, uint64_t pb) {
+        u.add(kernels::kOut, (n * g.k + kc) * hw + pa % hw, (n * g.k + kc) * hw + pb % hw, pos + 1, true);
+      });
+  }
+}
+
+void dwconv_uses(const LayerKernel& k, uint64_t cta, Uses& u) {
+  const kernels::ConvShape& g = k.conv;
+  const uint64_t o0 = cta * kernels::kThreads, o1 = std::min(o0 + kernels::kThreads, kernels::dwconv_outputs(g));
+  const uint32_t taps = g.r * g.s;
+  runs(o0, o1, [&](uint64_t o) { return o / g.ow; }, [&](uint64_t row, uint64_t oa, uint64_t ob) {
+    const uint64_t oh = row % g.oh, c = row / g.oh % g.k, n = row / (uint64_t(g.oh) * g.k);
+    const int64_t ow0 = int64_t(oa % g.ow), ow1 = int64_t(ob % g.ow);
+    for (uint32_t tap = 0; tap < taps; ++tap) {
+      const uint32_t r = tap / g.s, s = tap % g.s;
+      const int64_t ih = int64_t(oh) * g.stride - g.pad + r, off = int64_t(s) - g.pad;
+      if (ih >= 0 && ih < g.h) {
+        int64_t lo = ow0, hi = ow1;
+        if (lo * g.stride + off < 0) lo = (-off + g.stride - 1) / g.stride;
+        if (hi * g.stride + off >= g.w) hi = (int64_t(g.w) - 1 - off) / g.stride;
+        const uint64_t base = ((n * g.c + c) * g.h + uint64_t(ih)) * g.w;
+        if (lo <= hi)
+          u.add(kernels::kIn, base + uint64_t(lo * g.stride + off), base + uint64_t(hi * g.stride + off), 2 * tap, false);
+      }
+      u.add(kernels::kWeight, c * taps + tap, c * taps + tap, 2 * tap + 1, false);
+    }
+    if (g.bias) u.add(kernels::kBias, c, c, 2 * taps, false);
+    u.add(kernels::kOut, oa, ob, 2 * taps + 1, true);
+  });
+}
+
+void pool_uses(const LayerKernel& k, uint64_t cta, Uses& u) {
+  const kernels::PoolShape& g = k.pool;
+  const uint64_t o0 = cta * kernels::kThreads, o1 = std::min(o0 + kernels::kThreads, g.outputs());
+  const uint32_t tx_n = g.taps_x(), taps = g.taps_y() * tx_n;
+  runs(o0, o1, [&](uint64_t o) { return o / g.ow; }, [&](uint64_t row, uint64_t oa, uint64_t ob) {
+    const uint32_t y = uint32_t(row % g.oh);
+    const uint64_t plane = row / g.oh;
+    for (uint32_t tap = 0; tap < taps; ++tap) {
+      // The valid inputs of this tap over the run's outputs; each output's window is its own.
+      int64_t lo = INT64_MAX, hi = INT64_MIN, iy = -1;
+      for (uint64_t o = oa; o <= ob; ++o) {
+        int64_t y0, y1, x0, x1;
+        g.window(y, uint32_t(o % g.ow), y0, y1, x0, x1);
+        const int64_t yy = y0 + tap / tx_n, xx = x0 + tap % tx_n;
+        if (yy < y1 && xx < x1 && yy >= 0 && xx >= 0 && yy < g.h && xx < g.w) {
+          lo = std::min(lo, xx), hi = std::max(hi, xx), iy = yy;
+        }
+      }
+      if (lo <= hi) {
+        const uint64_t base = (plane * g.h + uint64_t(iy)) * g.w;
+        u.add(kernels::kIn, base + uint64_t(lo), base + uint64_t(hi), tap, false);
+      }
+    }
+    u.add(kernels::kOut, oa, ob, taps, true);
+  });
+}
+
+void eltwise_uses(const LayerKernel& k, uint64_t cta, Uses& u) {
+  const uint64_t i0 = cta * kernels::kThreads, i1 = std::min(i0 + kernels::kThreads, k.elems);
+  if (i0 >= i1) return;
+  const uint32_t n = kernels::eltwise_positions(k.eltwise);
+  for (uint32_t pos = 0; pos < n; ++pos) {
+    const Access a = kernels::eltwise_access(k.eltwise, k.elems, k.plane, k.channels, uint32_t(cta), 0, pos);
+    if (a.tensor == kernels::kIn || a.tensor == kernels::kIn2 || a.tensor == kernels::kOut) {
+      u.add(a.tensor, i0, i1 - 1, pos, a.write);
+    } else {  // per-channel parameters: the channels of the CTA's elements
+      runs(i0, i1, [&](uint64_t i) { return i / k.plane % k.channels; },
+           [&](uint64_t c, uint64_t, uint64_t) { u.add(a.tensor, c, c, pos, false); });
+    }
+  }
+}
+
+void softmax_uses(const LayerKernel& k, uint64_t cta, Uses& u) {
+  const uint32_t q_n = kernels::softmax_rounds(k.features);
+  for (uint32_t q = 0; q < q_n; ++q) {
+    const uint64_t j0 = uint64_t(q) * kernels::kThreads, j1 = std::min<uint64_t>(j0 + kernels::kThreads, k.features);
+    const uint64_t b = cta * k.features;
+    u.add(kernels::kIn, b + j0, b + j1 - 1, q, false);
+    u.add(kernels::kIn, b + j0, b + j1 - 1, q_n + q, false);
+    u.add(kernels::kIn, b + j0, b + j1 - 1, 2 * q_n + 2 * q, false);
+    u.add(kernels::kOut, b + j0, b + j1 - 1, 2 * q_n + 2 * q + 1, true);
+  }
+}
+
+void fill_uses(const LayerKernel& k, uint64_t cta, Uses& u) {
+  u.begin();
+  switch (k.kind) {
+    case LayerKernel::Kind::kConv: conv_uses(k, cta, u); break;
+    case LayerKernel::Kind::kDwConv: dwconv_uses(k, cta, u); break;
+    case LayerKernel::Kind::kPool: pool_uses(k, cta, u); break;
+    case LayerKernel::Kind::kEltwise: eltwise_uses(k, cta, u); break;
+    case LayerKernel::Kind::kSoftmax: softmax_uses(k, cta, u); break;
+  }
+}
+
+// Bytes of each tensor of a kernel (for the use table's extent in the tests' entry point).
+void tensor_bytes(const LayerKernel& k, uint64_t out[7]) {
+  std::fill(out, out + 7, 0);
+  switch (k.kind) {
+    case LayerKernel::Kind::kConv:
+    case LayerKernel::Kind::kDwConv: {
+      const auto& g = k.conv;
+      const bool dw = k.kind == LayerKernel::Kind::kDwConv;
+      out[kernels::kIn] = uint64_t(g.n) * g.c * g.h * g.w * 4;
+      out[kernels::kWeight] = uint64_t(g.k) * (dw ? 1 : g.c) * g.r * g.s * 4;
+      out[kernels::kBias] = g.bias ? uint64_t(g.k) * 4 : 0;
+      out[kernels::kOut] = uint64_t(g.n) * g.k * g.oh * g.ow * 4;
+      break;
+    }
+    case LayerKernel::Kind::kPool:
+      out[kernels::kIn] = uint64_t(k.pool.n) * k.pool.c * k.pool.h * k.pool.w * 4;
+      out[kernels::kOut] = k.pool.outputs() * 4;
+      break;
+    case LayerKernel::Kind::kEltwise:
+      out[kernels::kIn] = out[kernels::kOut] = k.elems * 4;
+      if (k.eltwise == kernels::Eltwise::kAdd) out[kernels::kIn2] = k.elems * 4;
+      if (k.eltwise == kernels::Eltwise::kBatchNorm)
+        for (Tensor t : {kernels::kWeight, kernels::kBias, kernels::kMean, kernels::kVar}) out[t] = uint64_t(k.channels) * 4;
+      break;
+    case LayerKernel::Kind::kSoftmax:
+      out[kernels::kIn] = out[kernels::kOut] = uint64_t(k.batch) * k.features * 4;
+      break;
+  }
+}
+
+}  // namespace
+
+std::vector<PageUse> cta_uses(const LayerKernel& k, uint64_t cta) {
+  uint64_t bytes[7];
+  tensor_bytes(k, bytes);
+  Uses u(k, bytes);
+  fill_uses(k, cta, u);
+  return u.end();
+}
+
+std::vector<PageUse> cta_uses_by_thread(const LayerKernel& k, uint64_t cta) {
+  std::map<uint64_t, PageUse> m;
+  for (uint32_t pos = 0; pos < k.positions(); ++pos)
+    for (uint32_t t = 0; t < kernels::kThreads; ++t) {
+      const Access a = k.access(cta, t, pos);
+      if (a.index == kernels::kOutside) continue;
+      const uint64_t page = (k.va[a.tensor] + uint64_t(a.index) * 4) >> kPageShift;
+      auto [it, fresh] = m.try_emplace(page, PageUse{page, pos, pos, a.write});
+      if (!fresh) {
+        it->second.first = std::min(it->second.first, pos);
+        it->second.last = std::max(it->second.last, pos);
+        it->second.write = it->second.write || a.write;
+      }
+    }
+  std::vector<PageUse> v;
+  for (auto& [p, use] : m) v.push_back(use);
+  return v;
+}
+
+// ---- models to traces ---------------------------------------------------------------------------------
+
+std::vector<std::pair<std::string, uint32_t>> parse_model_list(const std::string& text) {
+  std::vector<std::pair<std::string, uint32_t>> out;
+  size_t at = 0;
+  while (at <= text.size()) {
+    size_t comma = text.find(',', at);
+    if (comma == std::string::npos) comma = text.size();
+    const std::string item = text.substr(at, comma - at);
+    const size_t colon = item.rfind(':');
+    uint32_t batch = 1;
+    std::string name = item;
+    if (colon != std::string::npos) {
+      name = item.substr(0, colon);
+      const std::string b = item.substr(colon + 1);
+      if (b.empty() || b.find_first_not_of("0123456789") != std::string::npos || b.size() > 6 || std::stoul(b) == 0)
+        throw ModelError("--models item '" + item + "': the batch must be a positive integer");
+      batch = uint32_t(std::stoul(b));
+    }
+    if (name.empty()) throw ModelError("--models item '" + item + "' names no model");
+    out.emplace_back(name, batch);
+    at = comma + 1;
+  }
+  return out;
+}
+
+namespace {
+
+constexpr uint64_t kTenantStride = uint64_t{1} << 40;  // each tenant's tensors in its own 1 TiB of addresses
+constexpr uint64_t kVaBase = uint64_t{0x100} << 36;
+
+uint64_t page_up(uint64_t b) { return (b + kPageBytes - 1) / kPageBytes * kPageBytes; }
+
+// Register and shared-memory use of the kernels as compiled for sm_90 by CUDA 13.0 (from a recording of
+// workloads/layer_check on the H100).
+struct KernelInfo {
+  const char* name;
+  uint32_t regs, smem;
+};
+const KernelInfo kConvInfo{"uvmsim::kernels::conv_kernel(uvmsim::kernels::ConvShape, uvmsim::kernels::Tensors)", 47, 4096};
+const KernelInfo kDwInfo{"uvmsim::kernels::dwconv_kernel(uvmsim::kernels::ConvShape, uvmsim::kernels::Tensors)", 34, 0};
+const KernelInfo kPoolInfo{"uvmsim::kernels::pool_kernel(uvmsim::kernels::PoolShape, uvmsim::kernels::Tensors)", 34, 0};
+const KernelInfo kEltInfo{
+    "uvmsim::kernels::eltwise_kernel(uvmsim::kernels::Eltwise, unsigned long, unsigned long, unsigned int, "
+    "uvmsim::kernels::Tensors)",
+    26, 0};
+const KernelInfo kSoftmaxInfo{"uvmsim::kernels::softmax_kernel(unsigned int, uvmsim::kernels::Tensors)", 29, 32};
+
+// A tenant's tensors: weights region, then the input and every layer's output (4 KiB aligned each).
+struct TenantLayout {
+  uint64_t input = 0;
+  std::vector<uint64_t> out;                  // per layer
+  std::vector<std::array<uint64_t, 4>> params;  // per layer: weight, bias (conv/linear); w, b, mean, var (BN)
+};
+
+// The kernel of one layer of a tenant.
+LayerKernel layer_kernel(const Model& m, const TenantLayout& lay, size_t li, uint32_t batch) {
+  const Layer& l = m.layers[li];
+  LayerKernel k;
+  auto src = [&](size_t i) { return l.inputs[i] == kModelInput ? lay.input : lay.out[l.inputs[i]]; };
+  k.va[kernels::kIn] = src(0);
+  k.va[kernels::kOut] = lay.out[li];
+  switch (l.op) {
+    case LayerOp::kConv:
+    case LayerOp::kLinear: {
+      const bool linear = l.op == LayerOp::kLinear;
+      k.kind = l.depthwise() ? LayerKernel::Kind::kDwConv : LayerKernel::Kind::kConv;
+      if (!linear && l.groups != 1 && !l.depthwise())
+        throw ModelError(m.name + ": layer '" + l.name + "': grouped convolutions other than depthwise have no kernel");
+      k.conv = linear ? kernels::ConvShape{batch, uint32_t(l.in.elems()), 1, 1, l.out.c, 1, 1, 1, 0, 1, 1, l.bias}
+                      : kernels::ConvShape{batch, l.in.c, l.in.h, l.in.w, l.out.c, l.kernel, l.kernel,
+                                           l.stride, l.padding, l.out.h, l.out.w, l.bias};
+      k.va[kernels::kWeight] = lay.params[li][0];
+      k.va[kernels::kBias] = lay.params[li][1];
+      break;
+    }
+    case LayerOp::kMaxPool:
+    case LayerOp::kAvgPool:
+      k.kind = LayerKernel::Kind::kPool;
+      k.pool = {batch, l.in.c, l.in.h, l.in.w, l.out.h, l.out.w, l.kernel, l.stride, l.padding,
+                l.op == LayerOp::kAvgPool};
+      break;
+    case LayerOp::kSoftmax:
+      k.kind = LayerKernel::Kind::kSoftmax;
+      k.batch = batch;
+      k.features = uint32_t(l.in.elems());
+      break;
+    default:
+      k.kind = LayerKernel::Kind::kEltwise;
+      k.eltwise = l.op == LayerOp::kRelu    ? kernels::Eltwise::kRelu
+                  : l.op == LayerOp::kRelu6 ? kernels::Eltwise::kRelu6
+                  : l.op == LayerOp::kAdd   ? kernels::Eltwise::kAdd
+                                            : kernels::Eltwise::kBatchNorm;
+      k.elems = uint64_t(batch) * l.in.elems();
+      k.plane = uint64_t(l.in.h) * l.in.w;
+      k.channels = l.in.c;
+      if (l.op == LayerOp::kAdd) k.va[kernels::kIn2] = src(1);
+      if (l.op == LayerOp::kBatchNorm)
+        for (int i = 0; i < 4; ++i) k.va[kernels::kWeight + i] = lay.params[li][size_t(i)];
+  }
+  return k;
+}
+
+// Per-layer compute time with its data resident. Not yet fitted to the H100 (that needs the runtime's
+// recorded resident durations): a launch floor plus the larger of the arithmetic and the memory time at
+// the H100's fp32 rate and HBM bandwidth. See workloads/README.md.
+uint64_t resident_ns(const LayerKernel& k, const Layer& l, uint32_t batch) {
+  constexpr double kFloorNs = 2500, kFlopsPerNs = 67000, kBytesPerNs = 3350;
+  uint64_t bytes[7];
+  tensor_bytes(k, bytes);
+  double traffic = 0;
+  for (uint64_t b : bytes) traffic += double(b);
+  double flops = 0;
+  if (l.op == LayerOp::kConv || l.op == LayerOp::kLinear)
+    flops = 2.0 * double(l.parameters()) * batch * double(l.out.h) * l.out.w;
+  else
+    flops = double(batch) * double(l.in.elems()) * (l.op == LayerOp::kMaxPool || l.op == LayerOp::kAvgPool
+                                                        ? double(k.pool.taps_y() * k.pool.taps_x())
+                                                        : 4.0);
+  return uint64_t(kFloorNs + std::max(flops / kFlopsPerNs, traffic / kBytesPerNs));
+}
+
+// Ranges of one CTA from its page uses (sorted by page), as the converter makes them from a recording:
+// intervals on the 1/64 grid of the CTA's run, consecutive pages of one kind and interval merged within an
+// allocation, ordered by first use then address.
+void append_ranges(const std::vector<PageUse>& uses, uint32_t positions, const std::vector<uint64_t>& alloc_starts,
+                   std::vector<Range>& ranges, std::vector<uint32_t>& counts) {
+  const uint64_t scale = positions > 1 ? positions - 1 : 1;
+  const size_t begin = ranges.size();
+  for (const PageUse& p : uses) {
+    Range r;
+    r.page = p.page;
+    r.kind = p.write ? AccessKind::kWrite : AccessKind::kRead;
+    r.t_begin = interval_begin(p.first, scale);
+    r.t_end = interval_end(p.last, scale);
+    if (ranges.size() > begin) {
+      Range& b = ranges.back();
+      if (b.page + b.count == r.page && b.kind == r.kind && b.t_begin == r.t_begin && b.t_end == r.t_end &&
+          !std::binary_search(alloc_starts.begin(), alloc_starts.end(), r.page)) {
+        ++b.count;
+        continue;
+      }
+    }
+    ranges.push_back(r);
+  }
+  std::stable_sort(ranges.begin() + long(begin), ranges.end(),
+                   [](const Range& a, const Range& b) { return std::pair(a.t_begin, a.page) < std::pair(b.t_begin, b.page); });
+  counts.push_back(uint32_t(ranges.size() - begin));
+}
+
+// Every CTA's ranges of one kernel, on all cores (contiguous blocks of CTAs per worker, joined in order:
+// the result does not depend on the number of workers).
+void append_kernel_ranges(const LayerKernel& lk, uint64_t ctas, const std::vector<uint64_t>& alloc_starts, Trace& t) {
+  const uint64_t workers = std::clamp<uint64_t>(std::thread::hardware_concurrency(), 1, std::max<uint64_t>(1, ctas / 16));
+  struct Part {
+    std::vector<Range> ranges;
+    std::vector<uint32_t> counts;
+  };
+  std::vector<Part> parts(workers);
+  auto work = [&](uint64_t w) {
+    uint64_t bytes[7];
+    tensor_bytes(lk, bytes);
+    Uses u(lk, bytes);
+    for (uint64_t c = ctas * w / workers; c < ctas * (w + 1) / workers; ++c) {
+      fill_uses(lk, c, u);
+      append_ranges(u.end(), lk.positions(), alloc_starts, parts[w].ranges, parts[w].counts);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (uint64_t w = 1; w < workers; ++w) pool.emplace_back(work, w);
+  work(0);
+  for (auto& th : pool) th.join();
+  for (const Part& p : parts) {
+    uint64_t at = t.ranges.size();
+    for (uint32_t n : p.counts) {
+      t.ctas.push_back({at, n});
+      at += n;
+    }
+    t.ranges.insert(t.ranges.end(), p.ranges.begin(), p.ranges.end());
+  }
+}
+
+}  // namespace
+
+Trace generate_models(const GenerateOptions& o) {
+  if (o.models.empty()) throw ModelError("--models names no model");
+  if (o.requests == 0) throw ModelError("--requests must be positive");
+  Trace t;
+  t.header = generated_header();
+  t.header.command = "uvmsim generate --models ";
+  for (size_t i = 0; i < o.models.size(); ++i)
+    t.header.command += (i ? "," : "") + o.models[i].first + ":" + std::to_string(o.models[i].second);
+  t.header.command += " --requests " + std::to_string(o.requests);
+  t.passes.push_back({PassKind::kGenerated, 0, "workloads/ layer kernels, exact accesses from their schedules"});
+
+  std::vector<Model> models;
+  std::vector<TenantLayout> layouts;
+  std::map<std::string, int> seen;
+  for (size_t ti = 0; ti < o.models.size(); ++ti) {
+    const auto& [name, batch] = o.models[ti];
+    models.push_back(load_model(name));
+    const Model& m = models.back();
+    const std::string tenant = m.name + "#" + std::to_string(seen[m.name]++);
+    t.tenants.push_back({tenant, m.name, batch, 0});
+    TenantLayout lay;
+    uint64_t va = kVaBase + ti * kTenantStride;
+    auto alloc = [&](AllocRole role, uint64_t bytes, const std::string& what) {
+      const uint64_t at = va;
+      t.allocations.push_back({uint32_t(ti), AllocKind::kManaged, role, at, bytes, 0, -1, tenant + "." + what});
+      va += page_up(bytes);
+      return at;
+    };
+    lay.params.resize(m.layers.size());
+    lay.out.resize(m.layers.size());
+    for (size_t li = 0; li < m.layers.size(); ++li) {
+      const Layer& l = m.layers[li];
+      if (l.op == LayerOp::kConv || l.op == LayerOp::kLinear) {
+        lay.params[li][0] = alloc(AllocRole::kWeight, (l.parameters() - (l.bias ? l.out.c : 0)) * 4, l.name + ".weight");
+        if (l.bias) lay.params[li][1] = alloc(AllocRole::kWeight, uint64_t(l.out.c) * 4, l.name + ".bias");
+      } else if (l.op == LayerOp::kBatchNorm) {
+        const char* what[] = {".weight", ".bias", ".running_mean", ".running_var"};
+        for (int i = 0; i < 4; ++i) lay.params[li][size_t(i)] = alloc(AllocRole::kWeight, uint64_t(l.in.c) * 4, l.name + what[i]);
+      }
+    }
+    va = (va + (uint64_t{2} << 20) - 1) / (uint64_t{2} << 20) * (uint64_t{2} << 20);  // activations: next 2 MiB
+    lay.input = alloc(AllocRole::kInput, uint64_t(batch) * m.input.elems() * 4, "input");
+    for (size_t li = 0; li < m.layers.size(); ++li)
+      lay.out[li] = alloc(li + 1 == m.layers.size() ? AllocRole::kOutput : AllocRole::kActivation,
+                          uint64_t(batch) * m.layers[li].out.elems() * 4, m.layers[li].name);
+    layouts.push_back(std::move(lay));
+  }
+  std::vector<uint64_t> alloc_starts;
+  for (const Allocation& a : t.allocations) alloc_starts.push_back(a.va >> kPageShift);
+  std::sort(alloc_starts.begin(), alloc_starts.end());
+
+  // The CPU initialises weights and inputs.
+  for (uint32_t i = 0; i < t.allocations.size(); ++i) {
+    const Allocation& a = t.allocations[i];
+    if (a.role != AllocRole::kWeight && a.role != AllocRole::kInput) continue;
+    Op op;
+    op.kind = OpKind::kHostAccess;
+    op.access = AccessKind::kWrite;
+    op.device = -1;
+    op.tenant = a.tenant;
+    op.stream = a.tenant;
+    op.a = a.va;
+    op.b = a.bytes;
+    t.ops.push_back(op);
+  }
+  // Kernels: every request of every tenant, the tenants' layers interleaved as a launcher issuing one
+  // layer of each model in turn, each tenant on its own stream. A kernel's accesses are the same in every
+  // request; each launch is its own kernel record.
+  size_t most = 0;
+  for (const Model& m : models) most = std::max(most, m.layers.size());
+  std::vector<std::vector<std::pair<uint64_t, uint64_t>>> built(models.size());  // (range begin, CTA count) per layer
+  for (uint32_t req = 0; req < o.requests; ++req)
+    for (size_t li = 0; li < most; ++li)
+      for (size_t ti = 0; ti < models.size(); ++ti) {
+        const Model& m = models[ti];
+        if (li >= m.layers.size()) continue;
+        const uint32_t batch = o.models[ti].second;
+        const LayerKernel lk = layer_kernel(m, layouts[ti], li, batch);
+        const KernelInfo& info = lk.kind == LayerKernel::Kind::kConv     ? kConvInfo
+                                 : lk.kind == LayerKernel::Kind::kDwConv ? kDwInfo
+                                 : lk.kind == LayerKernel::Kind::kPool   ? kPoolInfo
+                                 : lk.kind == LayerKernel::Kind::kSoftmax ? kSoftmaxInfo
+                                                                           : kEltInfo;
+        Kernel k;
+        k.tenant = uint32_t(ti);
+        k.stream = uint32_t(ti);
+        k.layer = uint32_t(li);
+        k.name = info.name;
+        k.grid = lk.grid();
+        k.block = {kernels::kThreads, 1, 1};
+        k.regs_per_thread = info.regs;
+        k.smem_bytes = info.smem;
+        k.resident_ns = resident_ns(lk, m.layers[li], batch);
+        k.cta_begin = t.ctas.size();
+        k.cta_count = k.ctas();
+        if (req == 0) {
+          append_kernel_ranges(lk, k.cta_count, alloc_starts, t);
+        } else {  // later requests repeat the first's ranges
+          const Kernel& first = t.kernels[size_t(built[ti][li].first)];
+          for (uint64_t c = 0; c < k.cta_count; ++c) {
+            const Cta& fc = t.ctas[first.cta_begin + c];
+            t.ctas.push_back({t.ranges.size(), fc.range_count});
+            for (uint32_t r = 0; r < fc.range_count; ++r) t.ranges.push_back(t.ranges[fc.range_begin + r]);
+          }
+        }
+        if (req == 0) {
+          if (built[ti].size() <= li) built[ti].resize(li + 1);
+          built[ti][li] = {t.kernels.size(), k.cta_count};
+        }
+        Op op;
+        op.kind = OpKind::kKernel;
+        op.tenant = uint32_t(ti);
+        op.stream = uint32_t(ti);
+        op.a = t.kernels.size();
+        t.ops.push_back(op);
+        t.kernels.push_back(std::move(k));
+      }
+  Op sync;
+  sync.kind = OpKind::kSync;
+  t.ops.push_back(sync);
+  return t;
+}
+
+}  // namespace uvmsim

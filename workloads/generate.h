@@ -1,0 +1,56 @@
+// The trace generator for model mixes: `uvmsim generate --models resnet50:8,vgg16:1 --out T` writes the
+// exact per-CTA page accesses of workloads/'s layer kernels (from their schedules, kernels/schedule.h, not
+// guessed), the tensors as allocations with their roles, and each kernel's compute time from the
+// per-layer cost model. Tensor layout, kernels and launch order are those of the native runtime.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "traces/trace.h"
+#include "workloads/kernels/schedule.h"
+#include "workloads/model.h"
+
+namespace uvmsim {
+
+struct GenerateOptions {
+  std::vector<std::pair<std::string, uint32_t>> models;  // (model name or spec path, batch)
+  uint32_t requests = 1;                                  // inferences per model, back to back
+};
+
+// "resnet50:8,vgg16:1" -> models; throws ModelError naming the bad item.
+std::vector<std::pair<std::string, uint32_t>> parse_model_list(const std::string& text);
+
+trace::Trace generate_models(const GenerateOptions& options);
+
+// One launch of a layer kernel, with the base address of each tensor it touches.
+struct LayerKernel {
+  enum class Kind : uint8_t { kConv, kDwConv, kPool, kEltwise, kSoftmax } kind = Kind::kConv;
+  kernels::ConvShape conv{};
+  kernels::PoolShape pool{};
+  kernels::Eltwise eltwise = kernels::Eltwise::kRelu;
+  uint64_t elems = 0, plane = 1;  // eltwise
+  uint32_t channels = 1;          // eltwise
+  uint32_t batch = 1, features = 0;  // softmax
+  uint64_t va[7] = {};            // per kernels::Tensor
+  uint64_t ctas() const;
+  uint32_t positions() const;
+  std::array<uint32_t, 3> grid() const;
+  kernels::Access access(uint64_t cta, uint32_t thread, uint32_t pos) const;
+};
+
+struct PageUse {
+  uint64_t page = 0;
+  uint32_t first = 0, last = 0;
+  bool write = false;
+  bool operator==(const PageUse&) const = default;
+};
+
+// The pages one CTA touches with their first and last position, sorted by page: fast, from the schedule's
+// structure (what tests compare with `cta_uses_by_thread`, the same from every thread's every access).
+std::vector<PageUse> cta_uses(const LayerKernel& k, uint64_t cta);
+std::vector<PageUse> cta_uses_by_thread(const LayerKernel& k, uint64_t cta);
+
+}  // namespace uvmsim
