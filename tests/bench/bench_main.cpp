@@ -3,11 +3,13 @@
 // its footprint (faults, prefetches and evictions all busy). Target: >= 5 M page accesses and >= 1 M
 // faults simulated per second on one core. Counters: page_accesses (completed), accesses_issued (re-issues
 // after replays included), faults (raised by the GPU into the buffer, flushed ones included) and
-// faults_serviced (fetched by the driver).
+// faults_serviced (fetched by the driver). BM_GenerateMix: `uvmsim generate` of the four-model mix (alexnet,
+// vgg16, resnet50, mobilenet_v2) at batch 1 and 8, CTAs and ranges generated per second on all cores.
 #include <benchmark/benchmark.h>
 
 #include "sim/engine.h"
 #include "sim/run.h"
+#include "workloads/generate.h"
 #include "workloads/micro.h"
 
 namespace uvmsim {
@@ -63,5 +65,23 @@ BENCHMARK(BM_Random1GiB)->Arg(100)->Arg(50)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace uvmsim
+
+// Trace generation for a model mix (the generator's exact per-CTA accesses, validation and compression
+// included in write_trace are not): CTAs and ranges generated per second, all cores.
+void BM_GenerateMix(benchmark::State& st) {
+  uvmsim::GenerateOptions o;
+  o.models = uvmsim::parse_model_list("alexnet:" + std::to_string(st.range(0)) + ",vgg16:" + std::to_string(st.range(0)) +
+                                      ",resnet50:" + std::to_string(st.range(0)) + ",mobilenet_v2:" + std::to_string(st.range(0)));
+  uint64_t ctas = 0, ranges = 0;
+  for (auto _ : st) {
+    uvmsim::trace::Trace t = uvmsim::generate_models(o);
+    ctas += t.ctas.size();
+    ranges += t.ranges.size();
+    benchmark::DoNotOptimize(t.ranges.data());
+  }
+  st.counters["CTAs/s"] = benchmark::Counter(double(ctas), benchmark::Counter::kIsRate);
+  st.counters["ranges/s"] = benchmark::Counter(double(ranges), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_GenerateMix)->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond)->Iterations(1);
 
 BENCHMARK_MAIN();
