@@ -36,24 +36,78 @@ const char* to_string(PassKind k) {
 const char* to_string(Producer k) { return k == Producer::kTracer ? "tracer" : "generator"; }
 
 namespace {
-// Distinct pages touched, per tenant, by kernels (the GPU footprint).
-std::vector<uint64_t> touched_pages_per_tenant(const Trace& t) {
-  std::vector<uint64_t> out(t.tenants.size(), 0);
-  std::vector<std::vector<std::pair<uint64_t, uint64_t>>> iv(t.tenants.size());
-  for (auto& k : t.kernels)
+// A tenant's GPU footprint: the distinct pages its kernels touch, in weight allocations and in the others
+// (activations, inputs, outputs, workspace), and the peak of its live pages, a page being live from the
+// first kernel that touches it to the last (in launch order): what the tenant needs resident at once if
+// every tensor were freed after its last use.
+struct Footprint {
+  uint64_t weight = 0, activation = 0, peak = 0;  // pages
+};
+
+std::vector<Footprint> footprints(const Trace& t) {
+  std::vector<Footprint> out(t.tenants.size());
+  // Per tenant, per launch (in op order): the disjoint page intervals the kernel touches.
+  struct Span {
+    uint64_t begin, end;  // pages [begin, end)
+    uint64_t seq;
+  };
+  std::vector<std::vector<Span>> spans(t.tenants.size());
+  std::vector<uint64_t> seq(t.tenants.size(), 0);
+  std::vector<std::pair<uint64_t, uint64_t>> iv;
+  for (const Op& o : t.ops) {
+    if (o.kind != OpKind::kKernel) continue;
+    const Kernel& k = t.kernels[o.a];
+    iv.clear();
     for (uint64_t c = k.cta_begin; c < k.cta_begin + k.cta_count; ++c)
       for (uint64_t r = t.ctas[c].range_begin; r < t.ctas[c].range_begin + t.ctas[c].range_count; ++r)
-        iv[k.tenant].emplace_back(t.ranges[r].page, t.ranges[r].page + t.ranges[r].count);
-  for (size_t i = 0; i < iv.size(); ++i) {
-    auto& v = iv[i];
-    std::sort(v.begin(), v.end());
-    uint64_t end = 0, total = 0;
-    for (auto [a, b] : v) {
-      if (a < end) a = end;
-      if (b > a) total += b - a;
-      end = std::max(end, b);
+        iv.emplace_back(t.ranges[r].page, t.ranges[r].page + t.ranges[r].count);
+    std::sort(iv.begin(), iv.end());
+    const uint64_t s = seq[k.tenant]++;
+    for (auto [a, b] : iv) {
+      auto& v = spans[k.tenant];
+      if (!v.empty() && v.back().seq == s && a <= v.back().end)
+        v.back().end = std::max(v.back().end, b);
+      else
+        v.push_back({a, b, s});
     }
-    out[i] = total;
+  }
+  for (size_t ti = 0; ti < t.tenants.size(); ++ti) {
+    const auto& v = spans[ti];
+    if (v.empty()) continue;
+    // Elementary segments between all interval ends; each segment's first and last use.
+    std::vector<uint64_t> cuts;
+    for (const Span& x : v) cuts.push_back(x.begin), cuts.push_back(x.end);
+    std::sort(cuts.begin(), cuts.end());
+    cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+    const size_t n = cuts.size() - 1;
+    std::vector<uint64_t> first(n, UINT64_MAX), last(n, 0);
+    for (const Span& x : v) {
+      for (size_t i = size_t(std::lower_bound(cuts.begin(), cuts.end(), x.begin) - cuts.begin());
+           i < n && cuts[i] < x.end; ++i)
+        first[i] = std::min(first[i], x.seq), last[i] = std::max(last[i], x.seq);
+    }
+    // Weight pages: segments inside the tenant's weight allocations.
+    std::vector<std::pair<uint64_t, uint64_t>> weights;
+    for (const Allocation& a : t.allocations)
+      if (a.tenant == ti && a.role == AllocRole::kWeight)
+        weights.emplace_back(a.va >> kPageShift, ((a.va + a.bytes - 1) >> kPageShift) + 1);
+    std::sort(weights.begin(), weights.end());
+    std::vector<int64_t> delta(seq[ti] + 1, 0);
+    for (size_t i = 0; i < n; ++i) {
+      if (first[i] == UINT64_MAX) continue;
+      const uint64_t a = cuts[i], b = cuts[i + 1];
+      uint64_t in_weights = 0;
+      auto it = std::upper_bound(weights.begin(), weights.end(), std::pair(a, UINT64_MAX));
+      if (it != weights.begin()) --it;
+      for (; it != weights.end() && it->first < b; ++it)
+        if (it->second > a) in_weights += std::min(b, it->second) - std::max(a, it->first);
+      out[ti].weight += in_weights;
+      out[ti].activation += (b - a) - in_weights;
+      delta[first[i]] += int64_t(b - a);
+      delta[last[i] + 1] -= int64_t(b - a);
+    }
+    int64_t live = 0;
+    for (int64_t d : delta) out[ti].peak = std::max<uint64_t>(out[ti].peak, uint64_t(live += d));
   }
   return out;
 }
@@ -76,7 +130,7 @@ void print_info(const Trace& t, const std::string& hash, std::ostream& os) {
      << ", NVTX ranges " << t.nvtx.size() << "\n";
   uint64_t alloc_bytes = 0;
   for (auto& a : t.allocations) alloc_bytes += a.bytes;
-  auto touched = touched_pages_per_tenant(t);
+  const auto fp = footprints(t);
   uint64_t total = 0;
   for (size_t i = 0; i < t.tenants.size(); ++i) {
     uint64_t by_role[6] = {};
@@ -84,11 +138,13 @@ void print_info(const Trace& t, const std::string& hash, std::ostream& os) {
       if (a.tenant == i) by_role[static_cast<int>(a.role)] += a.bytes;
     os << "tenant " << i << "  " << t.tenants[i].name << " (model " << t.tenants[i].model << ", batch "
        << t.tenants[i].batch << ", process " << t.tenants[i].process << "): GPU footprint "
-       << touched[i] * kPageBytes << " bytes; allocated";
+       << (fp[i].weight + fp[i].activation) * kPageBytes << " bytes (weight " << fp[i].weight * kPageBytes
+       << ", activation " << fp[i].activation * kPageBytes << ", peak live " << fp[i].peak * kPageBytes
+       << "); allocated";
     for (int r = 0; r < 6; ++r)
       if (by_role[r]) os << " " << to_string(static_cast<AllocRole>(r)) << "=" << by_role[r];
     os << "\n";
-    total += touched[i];
+    total += fp[i].weight + fp[i].activation;
   }
   os << "allocated bytes " << alloc_bytes << ", GPU footprint " << total * kPageBytes << " bytes\n";
   for (auto& p : t.passes)

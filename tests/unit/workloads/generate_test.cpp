@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <sstream>
 
 #include "test_util.h"
 #include "traces/trace_io.h"
@@ -113,6 +114,28 @@ TEST(Generate, MixesRequestsAndDeterminism) {
   EXPECT_THROW(parse_model_list("resnet18:0"), ModelError);
   EXPECT_THROW(parse_model_list("resnet18:x"), ModelError);
   EXPECT_THROW(generate_models({{{"resnet101", 1}}, 1}), ModelError);
+}
+
+// trace info's footprints on a generated model: every tensor is touched, so the weight and activation
+// footprints are the page-rounded tensors; the peak of live pages lies between the largest layer's needs
+// and the whole.
+TEST(Generate, TraceInfoReportsWeightActivationAndPeakFootprints) {
+  GenerateOptions o;
+  o.models = {{"resnet18", 2}};
+  const Trace t = generate_models(o);
+  uint64_t weight = 0, other = 0;
+  for (const Allocation& a : t.allocations)
+    ((a.role == AllocRole::kWeight) ? weight : other) += (a.bytes + kPageBytes - 1) / kPageBytes * kPageBytes;
+  std::ostringstream os;
+  print_info(t, "x", os);
+  const std::string s = os.str();
+  EXPECT_NE(s.find("(weight " + std::to_string(weight) + ", activation " + std::to_string(other) + ", peak live "),
+            std::string::npos)
+      << s;
+  const size_t at = s.find("peak live ") + 10;
+  const uint64_t peak = std::stoull(s.substr(at));
+  EXPECT_LT(peak, weight + other);
+  EXPECT_GT(peak, uint64_t(2) * 64 * 112 * 112 * 4);  // at least the first convolution's output
 }
 
 }  // namespace
