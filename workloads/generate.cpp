@@ -14,48 +14,6 @@ using namespace trace;
 using kernels::Access;
 using kernels::Tensor;
 
-// ---- one layer kernel ---------------------------------------------------------------------------------
-
-uint64_t LayerKernel::ctas() const {
-  const auto g = grid();
-  return uint64_t(g[0]) * g[1] * g[2];
-}
-
-std::array<uint32_t, 3> LayerKernel::grid() const {
-  const auto blocks = [](uint64_t n) { return uint32_t((n + kernels::kThreads - 1) / kernels::kThreads); };
-  switch (kind) {
-    case Kind::kConv: return {conv.grid_x(), conv.grid_y(), 1};
-    case Kind::kDwConv: return {blocks(kernels::dwconv_outputs(conv)), 1, 1};
-    case Kind::kPool: return {blocks(pool.outputs()), 1, 1};
-    case Kind::kEltwise: return {blocks(elems), 1, 1};
-    case Kind::kSoftmax: return {batch, 1, 1};
-  }
-  return {1, 1, 1};
-}
-
-uint32_t LayerKernel::positions() const {
-  switch (kind) {
-    case Kind::kConv: return conv.positions();
-    case Kind::kDwConv: return kernels::dwconv_positions(conv);
-    case Kind::kPool: return pool.positions();
-    case Kind::kEltwise: return kernels::eltwise_positions(eltwise);
-    case Kind::kSoftmax: return kernels::softmax_positions(features);
-  }
-  return 0;
-}
-
-Access LayerKernel::access(uint64_t cta, uint32_t t, uint32_t pos) const {
-  switch (kind) {
-    case Kind::kConv:
-      return kernels::conv_access(conv, uint32_t(cta % conv.grid_x()), uint32_t(cta / conv.grid_x()), t, pos);
-    case Kind::kDwConv: return kernels::dwconv_access(conv, uint32_t(cta), t, pos);
-    case Kind::kPool: return kernels::pool_access(pool, uint32_t(cta), t, pos);
-    case Kind::kEltwise: return kernels::eltwise_access(eltwise, elems, plane, channels, uint32_t(cta), t, pos);
-    case Kind::kSoftmax: return kernels::softmax_access(features, uint32_t(cta), t, pos);
-  }
-  return {};
-}
-
 namespace {
 
 // Page uses of one CTA: a table over the pages of the kernel's tensors (each tensor's pages at an offset),
@@ -273,36 +231,6 @@ void fill_uses(const LayerKernel& k, uint64_t cta, Uses& u) {
   }
 }
 
-// Bytes of each tensor of a kernel (for the use table's extent in the tests' entry point).
-void tensor_bytes(const LayerKernel& k, uint64_t out[7]) {
-  std::fill(out, out + 7, 0);
-  switch (k.kind) {
-    case LayerKernel::Kind::kConv:
-    case LayerKernel::Kind::kDwConv: {
-      const auto& g = k.conv;
-      const bool dw = k.kind == LayerKernel::Kind::kDwConv;
-      out[kernels::kIn] = uint64_t(g.n) * g.c * g.h * g.w * 4;
-      out[kernels::kWeight] = uint64_t(g.k) * (dw ? 1 : g.c) * g.r * g.s * 4;
-      out[kernels::kBias] = g.bias ? uint64_t(g.k) * 4 : 0;
-      out[kernels::kOut] = uint64_t(g.n) * g.k * g.oh * g.ow * 4;
-      break;
-    }
-    case LayerKernel::Kind::kPool:
-      out[kernels::kIn] = uint64_t(k.pool.n) * k.pool.c * k.pool.h * k.pool.w * 4;
-      out[kernels::kOut] = k.pool.outputs() * 4;
-      break;
-    case LayerKernel::Kind::kEltwise:
-      out[kernels::kIn] = out[kernels::kOut] = k.elems * 4;
-      if (k.eltwise == kernels::Eltwise::kAdd) out[kernels::kIn2] = k.elems * 4;
-      if (k.eltwise == kernels::Eltwise::kBatchNorm)
-        for (Tensor t : {kernels::kWeight, kernels::kBias, kernels::kMean, kernels::kVar}) out[t] = uint64_t(k.channels) * 4;
-      break;
-    case LayerKernel::Kind::kSoftmax:
-      out[kernels::kIn] = out[kernels::kOut] = uint64_t(k.batch) * k.features * 4;
-      break;
-  }
-}
-
 }  // namespace
 
 std::vector<PageUse> cta_uses(const LayerKernel& k, uint64_t cta) {
@@ -363,8 +291,6 @@ namespace {
 constexpr uint64_t kTenantStride = uint64_t{1} << 40;  // each tenant's tensors in its own 1 TiB of addresses
 constexpr uint64_t kVaBase = uint64_t{0x100} << 36;
 
-uint64_t page_up(uint64_t b) { return (b + kPageBytes - 1) / kPageBytes * kPageBytes; }
-
 // Register and shared-memory use of the kernels as compiled for sm_90 by CUDA 13.0 (from a recording of
 // workloads/layer_check on the H100).
 struct KernelInfo {
@@ -379,61 +305,6 @@ const KernelInfo kEltInfo{
     "uvmsim::kernels::Tensors)",
     26, 0};
 const KernelInfo kSoftmaxInfo{"uvmsim::kernels::softmax_kernel(unsigned int, uvmsim::kernels::Tensors)", 29, 32};
-
-// A tenant's tensors: weights region, then the input and every layer's output (4 KiB aligned each).
-struct TenantLayout {
-  uint64_t input = 0;
-  std::vector<uint64_t> out;                  // per layer
-  std::vector<std::array<uint64_t, 4>> params;  // per layer: weight, bias (conv/linear); w, b, mean, var (BN)
-};
-
-// The kernel of one layer of a tenant.
-LayerKernel layer_kernel(const Model& m, const TenantLayout& lay, size_t li, uint32_t batch) {
-  const Layer& l = m.layers[li];
-  LayerKernel k;
-  auto src = [&](size_t i) { return l.inputs[i] == kModelInput ? lay.input : lay.out[l.inputs[i]]; };
-  k.va[kernels::kIn] = src(0);
-  k.va[kernels::kOut] = lay.out[li];
-  switch (l.op) {
-    case LayerOp::kConv:
-    case LayerOp::kLinear: {
-      const bool linear = l.op == LayerOp::kLinear;
-      k.kind = l.depthwise() ? LayerKernel::Kind::kDwConv : LayerKernel::Kind::kConv;
-      if (!linear && l.groups != 1 && !l.depthwise())
-        throw ModelError(m.name + ": layer '" + l.name + "': grouped convolutions other than depthwise have no kernel");
-      k.conv = linear ? kernels::ConvShape{batch, uint32_t(l.in.elems()), 1, 1, l.out.c, 1, 1, 1, 0, 1, 1, l.bias}
-                      : kernels::ConvShape{batch, l.in.c, l.in.h, l.in.w, l.out.c, l.kernel, l.kernel,
-                                           l.stride, l.padding, l.out.h, l.out.w, l.bias};
-      k.va[kernels::kWeight] = lay.params[li][0];
-      k.va[kernels::kBias] = lay.params[li][1];
-      break;
-    }
-    case LayerOp::kMaxPool:
-    case LayerOp::kAvgPool:
-      k.kind = LayerKernel::Kind::kPool;
-      k.pool = {batch, l.in.c, l.in.h, l.in.w, l.out.h, l.out.w, l.kernel, l.stride, l.padding,
-                l.op == LayerOp::kAvgPool};
-      break;
-    case LayerOp::kSoftmax:
-      k.kind = LayerKernel::Kind::kSoftmax;
-      k.batch = batch;
-      k.features = uint32_t(l.in.elems());
-      break;
-    default:
-      k.kind = LayerKernel::Kind::kEltwise;
-      k.eltwise = l.op == LayerOp::kRelu    ? kernels::Eltwise::kRelu
-                  : l.op == LayerOp::kRelu6 ? kernels::Eltwise::kRelu6
-                  : l.op == LayerOp::kAdd   ? kernels::Eltwise::kAdd
-                                            : kernels::Eltwise::kBatchNorm;
-      k.elems = uint64_t(batch) * l.in.elems();
-      k.plane = uint64_t(l.in.h) * l.in.w;
-      k.channels = l.in.c;
-      if (l.op == LayerOp::kAdd) k.va[kernels::kIn2] = src(1);
-      if (l.op == LayerOp::kBatchNorm)
-        for (int i = 0; i < 4; ++i) k.va[kernels::kWeight + i] = lay.params[li][size_t(i)];
-  }
-  return k;
-}
 
 // Per-layer compute time with its data resident. Not yet fitted to the H100 (that needs the runtime's
 // recorded resident durations): a launch floor plus the larger of the arithmetic and the memory time at
@@ -529,6 +400,7 @@ Trace generate_models(const GenerateOptions& o) {
 
   std::vector<Model> models;
   std::vector<TenantLayout> layouts;
+  std::vector<std::pair<uint64_t, uint64_t>> bases;  // per tenant: weights and activations regions
   std::map<std::string, int> seen;
   for (size_t ti = 0; ti < o.models.size(); ++ti) {
     const auto& [name, batch] = o.models[ti];
@@ -536,31 +408,19 @@ Trace generate_models(const GenerateOptions& o) {
     const Model& m = models.back();
     const std::string tenant = m.name + "#" + std::to_string(seen[m.name]++);
     t.tenants.push_back({tenant, m.name, batch, 0});
-    TenantLayout lay;
-    uint64_t va = kVaBase + ti * kTenantStride;
-    auto alloc = [&](AllocRole role, uint64_t bytes, const std::string& what) {
-      const uint64_t at = va;
-      t.allocations.push_back({uint32_t(ti), AllocKind::kManaged, role, at, bytes, 0, -1, tenant + "." + what});
-      va += page_up(bytes);
-      return at;
-    };
-    lay.params.resize(m.layers.size());
-    lay.out.resize(m.layers.size());
-    for (size_t li = 0; li < m.layers.size(); ++li) {
-      const Layer& l = m.layers[li];
-      if (l.op == LayerOp::kConv || l.op == LayerOp::kLinear) {
-        lay.params[li][0] = alloc(AllocRole::kWeight, (l.parameters() - (l.bias ? l.out.c : 0)) * 4, l.name + ".weight");
-        if (l.bias) lay.params[li][1] = alloc(AllocRole::kWeight, uint64_t(l.out.c) * 4, l.name + ".bias");
-      } else if (l.op == LayerOp::kBatchNorm) {
-        const char* what[] = {".weight", ".bias", ".running_mean", ".running_var"};
-        for (int i = 0; i < 4; ++i) lay.params[li][size_t(i)] = alloc(AllocRole::kWeight, uint64_t(l.in.c) * 4, l.name + what[i]);
-      }
+    TenantLayout lay = layout_tenant(m, batch);
+    const uint64_t wb = kVaBase + ti * kTenantStride;
+    const uint64_t ab = wb + (lay.weights_bytes + (uint64_t{2} << 20) - 1) / (uint64_t{2} << 20) * (uint64_t{2} << 20);
+    bases.push_back({wb, ab});
+    for (size_t i = 0; i < lay.tensors.size(); ++i) {
+      const TensorSlot& s = lay.tensors[i];
+      const AllocRole role = s.role == TensorSlot::Role::kWeight  ? AllocRole::kWeight
+                             : s.role == TensorSlot::Role::kInput ? AllocRole::kInput
+                             : s.role == TensorSlot::Role::kOutput ? AllocRole::kOutput
+                                                                   : AllocRole::kActivation;
+      t.allocations.push_back({uint32_t(ti), AllocKind::kManaged, role, lay.address(i, wb, ab), s.bytes, 0, -1,
+                               tenant + "." + s.name});
     }
-    va = (va + (uint64_t{2} << 20) - 1) / (uint64_t{2} << 20) * (uint64_t{2} << 20);  // activations: next 2 MiB
-    lay.input = alloc(AllocRole::kInput, uint64_t(batch) * m.input.elems() * 4, "input");
-    for (size_t li = 0; li < m.layers.size(); ++li)
-      lay.out[li] = alloc(li + 1 == m.layers.size() ? AllocRole::kOutput : AllocRole::kActivation,
-                          uint64_t(batch) * m.layers[li].out.elems() * 4, m.layers[li].name);
     layouts.push_back(std::move(lay));
   }
   std::vector<uint64_t> alloc_starts;
@@ -593,7 +453,7 @@ Trace generate_models(const GenerateOptions& o) {
         const Model& m = models[ti];
         if (li >= m.layers.size()) continue;
         const uint32_t batch = o.models[ti].second;
-        const LayerKernel lk = layer_kernel(m, layouts[ti], li, batch);
+        const LayerKernel lk = layer_kernel(m, layouts[ti], li, batch, bases[ti].first, bases[ti].second);
         const KernelInfo& info = lk.kind == LayerKernel::Kind::kConv     ? kConvInfo
                                  : lk.kind == LayerKernel::Kind::kDwConv ? kDwInfo
                                  : lk.kind == LayerKernel::Kind::kPool   ? kPoolInfo

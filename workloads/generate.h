@@ -10,8 +10,7 @@
 #include <vector>
 
 #include "traces/trace.h"
-#include "workloads/kernels/schedule.h"
-#include "workloads/model.h"
+#include "workloads/layout.h"
 
 namespace uvmsim {
 
@@ -24,22 +23,6 @@ struct GenerateOptions {
 std::vector<std::pair<std::string, uint32_t>> parse_model_list(const std::string& text);
 
 trace::Trace generate_models(const GenerateOptions& options);
-
-// One launch of a layer kernel, with the base address of each tensor it touches.
-struct LayerKernel {
-  enum class Kind : uint8_t { kConv, kDwConv, kPool, kEltwise, kSoftmax } kind = Kind::kConv;
-  kernels::ConvShape conv{};
-  kernels::PoolShape pool{};
-  kernels::Eltwise eltwise = kernels::Eltwise::kRelu;
-  uint64_t elems = 0, plane = 1;  // eltwise
-  uint32_t channels = 1;          // eltwise
-  uint32_t batch = 1, features = 0;  // softmax
-  uint64_t va[7] = {};            // per kernels::Tensor
-  uint64_t ctas() const;
-  uint32_t positions() const;
-  std::array<uint32_t, 3> grid() const;
-  kernels::Access access(uint64_t cta, uint32_t thread, uint32_t pos) const;
-};
 
 struct PageUse {
   uint64_t page = 0;
