@@ -20,7 +20,7 @@ class ModelError : public std::runtime_error {
 struct Shape {
   uint32_t c = 0, h = 0, w = 0;
   uint64_t elems() const { return uint64_t(c) * h * w; }
-  bool operator==(const Shape&) const = default;
+  bool operator==(const Shape& o) const { return c == o.c && h == o.h && w == o.w; }
 };
 
 enum class LayerOp : uint8_t { kConv, kBatchNorm, kRelu, kRelu6, kMaxPool, kAvgPool, kLinear, kAdd, kSoftmax };

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# One call on the GPU machine (device tool, nvidia-h100-x1; carry build-static and .deps): build the tracer
+# and the native runtime there (.deps/include holds a copy of nlohmann/json.hpp, which that machine lacks),
+# check the layer kernels (layer_check), record uvm_runtime with every uvmtrace pass for each MODEL:BATCH
+# given, and convert each recording there with the static uvmsim. Returns $OUT/traces.tar (NAME.uvmt),
+# $OUT/runtime.jsonl (each recording's native run output and pass wall times) and $OUT/log.txt.
+#   OUT=dir workloads/record_runtime.sh resnet18:1 mobilenet_v2:4 ...     (NAME: runtime_resnet18_b1, ...)
+set -uo pipefail
+OUT="${OUT:-/tmp/uvmtrace-out}"
+mkdir -p "$OUT"
+exec > >(tee -a "$OUT/log.txt") 2>&1
+root="$(cd "$(dirname "$0")/.." && pwd)"
+UVMSIM="$root/build-static/uvmsim"
+BT=/tmp/uvmtrace-build BW=/tmp/workloads-build R=/tmp/runtime-rec T=/tmp/runtime-traces
+rm -rf "$R" "$T"; mkdir -p "$R" "$T"
+cmake -S "$root/cuda_tracer" -B "$BT" -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build "$BT" -j16 >"$OUT/build.txt" 2>&1 || { tail -30 "$OUT/build.txt"; exit 1; }
+cmake -S "$root/workloads" -B "$BW" -DCMAKE_BUILD_TYPE=Release >>"$OUT/build.txt" && cmake --build "$BW" -j16 >>"$OUT/build.txt" 2>&1 || { tail -30 "$OUT/build.txt"; exit 1; }
+"$BW/layer_check" | tail -1
+for spec in "$@"; do
+  name="runtime_${spec%%:*}_b${spec##*:}"
+  echo "== $(date +%T) record $name"
+  "$BT/uvmtrace" --out "$R/$name" -- "$BW/uvm_runtime" --models "$spec" || { echo "RECORD FAILED: $name"; continue; }
+  cat "$R/$name/passes.tsv"
+  native="$(cat "$R/$name/native/stdout")"
+  walls="$(tail -n +2 "$R/$name/passes.tsv" | awk '{printf "%s\"%s\": %.1f", NR > 1 ? ", " : "", $1, $3 / 1e6}')"
+  echo "{\"name\": \"$name\", \"spec\": \"$spec\", \"native\": $native, \"wall_ms\": {$walls}}" >>"$OUT/runtime.jsonl"
+  ( "$UVMSIM" trace convert --raw "$R/$name" --out "$T/$name.uvmt" --tenant "${spec%%:*}#0" --model "${spec%%:*}" \
+      --batch "${spec##*:}" && rm -rf "$R/$name" ) &
+done
+wait
+(cd "$T" && tar cf "$OUT/traces.tar" *.uvmt)
+ls -la "$T"
+echo "== $(date +%T) done"

@@ -1,0 +1,151 @@
+// The native multi-model runtime: runs several models at once, one CUDA stream per model, every tensor in
+// managed memory (per model one cudaMallocManaged region for its weights and one for its input and
+// activations, tensors 4 KiB aligned: workloads/layout.h), with workloads/'s layer kernels, at any batch.
+// The CPU initialises weights (deterministic) and inputs, so the first inference migrates them on demand.
+// `uvmsim generate --models` with the same list describes exactly these accesses.
+//   uvm_runtime --models resnet50:8,vgg16:1 [--iters N]
+// Prints one JSON line: the models, the bytes of managed memory, and each iteration's wall time.
+#include <cuda_runtime.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "workloads/kernels/layers.cuh"
+#include "workloads/layout.h"
+
+using namespace uvmsim;
+
+namespace {
+
+#define CK(x)                                                                                   \
+  do {                                                                                          \
+    cudaError_t e_ = (x);                                                                       \
+    if (e_ != cudaSuccess) {                                                                    \
+      std::fprintf(stderr, "uvm_runtime: %s: %s\n", #x, cudaGetErrorString(e_));                \
+      std::exit(2);                                                                             \
+    }                                                                                           \
+  } while (0)
+
+struct Tenant {
+  Model model;
+  uint32_t batch = 1;
+  TenantLayout layout;
+  char* weights = nullptr;
+  char* activations = nullptr;
+  float* spill = nullptr;
+  cudaStream_t stream = nullptr;
+};
+
+void launch(const LayerKernel& k, const Tenant& t) {
+  kernels::Tensors x;
+  auto p = [&](kernels::Tensor i) { return reinterpret_cast<float*>(k.va[i]); };
+  x.in = p(kernels::kIn), x.in2 = p(kernels::kIn2), x.weight = p(kernels::kWeight), x.bias = p(kernels::kBias);
+  x.mean = p(kernels::kMean), x.var = p(kernels::kVar), x.out = p(kernels::kOut), x.spill = t.spill;
+  switch (k.kind) {
+    case LayerKernel::Kind::kConv: kernels::launch_conv(k.conv, x, t.stream); break;
+    case LayerKernel::Kind::kDwConv: kernels::launch_dwconv(k.conv, x, t.stream); break;
+    case LayerKernel::Kind::kPool: kernels::launch_pool(k.pool, x, t.stream); break;
+    case LayerKernel::Kind::kEltwise: kernels::launch_eltwise(k.eltwise, k.elems, k.plane, k.channels, x, t.stream); break;
+    case LayerKernel::Kind::kSoftmax: kernels::launch_softmax(k.batch, k.features, x, t.stream); break;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string list;
+  int iters = 1;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--models") && i + 1 < argc) {
+      list = argv[++i];
+    } else if (!std::strcmp(argv[i], "--iters") && i + 1 < argc) {
+      iters = std::atoi(argv[++i]);
+    } else {
+      std::fprintf(stderr, "usage: uvm_runtime --models name:batch,... [--iters N] (unknown argument '%s')\n", argv[i]);
+      return 2;
+    }
+  }
+  if (list.empty() || iters < 1) {
+    std::fprintf(stderr, "usage: uvm_runtime --models name:batch,... [--iters N]\n");
+    return 2;
+  }
+  std::vector<Tenant> tenants;
+  try {
+    size_t at = 0;
+    while (at <= list.size()) {
+      size_t comma = list.find(',', at);
+      if (comma == std::string::npos) comma = list.size();
+      const std::string item = list.substr(at, comma - at);
+      const size_t colon = item.rfind(':');
+      Tenant t;
+      t.model = load_model(item.substr(0, colon));
+      t.batch = colon == std::string::npos ? 1 : uint32_t(std::stoul(item.substr(colon + 1)));
+      if (t.batch == 0) throw ModelError("batch 0 in '" + item + "'");
+      t.layout = layout_tenant(t.model, t.batch);
+      tenants.push_back(std::move(t));
+      at = comma + 1;
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "uvm_runtime: %s\n", e.what());
+    return 2;
+  }
+  // Managed memory: refuse what the GPU could not hold (the simulator is for oversubscription).
+  size_t free_b = 0, total_b = 0;
+  CK(cudaMemGetInfo(&free_b, &total_b));
+  uint64_t need = 0;
+  for (auto& t : tenants) need += t.layout.weights_bytes + t.layout.activations_bytes;
+  if (need > free_b / 10 * 9) {
+    std::fprintf(stderr, "uvm_runtime: refusing %llu bytes of managed memory: more than 90%% of the GPU's free %llu\n",
+                 (unsigned long long)need, (unsigned long long)free_b);
+    return 3;
+  }
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> small(-0.05f, 0.05f), unit(-1.f, 1.f), var(0.5f, 1.5f);
+  for (auto& t : tenants) {
+    CK(cudaMallocManaged(&t.weights, std::max<uint64_t>(t.layout.weights_bytes, 4096)));
+    CK(cudaMallocManaged(&t.activations, t.layout.activations_bytes));
+    CK(cudaMalloc(&t.spill, 256));
+    CK(cudaStreamCreateWithFlags(&t.stream, cudaStreamNonBlocking));
+    for (size_t i = 0; i < t.layout.tensors.size(); ++i) {
+      const TensorSlot& s = t.layout.tensors[i];
+      if (s.role != TensorSlot::Role::kWeight && s.role != TensorSlot::Role::kInput) continue;
+      float* p = reinterpret_cast<float*>(t.layout.address(i, uint64_t(t.weights), uint64_t(t.activations)));
+      const bool is_var = s.name.size() > 12 && s.name.compare(s.name.size() - 12, 12, ".running_var") == 0;
+      for (uint64_t j = 0; j < s.bytes / 4; ++j) p[j] = s.role == TensorSlot::Role::kInput ? unit(rng) : is_var ? var(rng) : small(rng);
+    }
+  }
+  std::vector<std::vector<LayerKernel>> plans(tenants.size());
+  size_t most = 0;
+  for (size_t ti = 0; ti < tenants.size(); ++ti) {
+    Tenant& t = tenants[ti];
+    for (size_t li = 0; li < t.model.layers.size(); ++li)
+      plans[ti].push_back(layer_kernel(t.model, t.layout, li, t.batch, uint64_t(t.weights), uint64_t(t.activations)));
+    most = std::max(most, plans[ti].size());
+  }
+  std::vector<double> ms;
+  for (int it = 0; it < iters; ++it) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (size_t li = 0; li < most; ++li)  // one layer of each model in turn, as the generator orders them
+      for (size_t ti = 0; ti < tenants.size(); ++ti)
+        if (li < plans[ti].size()) launch(plans[ti][li], tenants[ti]);
+    CK(cudaGetLastError());
+    CK(cudaDeviceSynchronize());
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::printf("{\"program\": \"uvm_runtime\", \"models\": \"%s\", \"managed_bytes\": %llu, \"iter_ms\": [", list.c_str(),
+              (unsigned long long)need);
+  for (size_t i = 0; i < ms.size(); ++i) std::printf("%s%.3f", i ? ", " : "", ms[i]);
+  std::printf("]}\n");
+  for (auto& t : tenants) {
+    CK(cudaFree(t.weights));
+    CK(cudaFree(t.activations));
+    CK(cudaFree(t.spill));
+    CK(cudaStreamDestroy(t.stream));
+  }
+  return 0;
+}
