@@ -16,18 +16,21 @@ rm -rf "$R" "$T"; mkdir -p "$R" "$T"
 cmake -S "$root/cuda_tracer" -B "$BT" -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build "$BT" -j16 >"$OUT/build.txt" 2>&1 || { tail -30 "$OUT/build.txt"; exit 1; }
 cmake -S "$root/workloads" -B "$BW" -DCMAKE_BUILD_TYPE=Release >>"$OUT/build.txt" && cmake --build "$BW" -j16 >>"$OUT/build.txt" 2>&1 || { tail -30 "$OUT/build.txt"; exit 1; }
 "$BW/layer_check" | tail -1
+pids=()
 for spec in "$@"; do
   name="runtime_${spec%%:*}_b${spec##*:}"
   echo "== $(date +%T) record $name"
   "$BT/uvmtrace" --out "$R/$name" -- "$BW/uvm_runtime" --models "$spec" || { echo "RECORD FAILED: $name"; continue; }
   cat "$R/$name/passes.tsv"
   native="$(cat "$R/$name/native/stdout")"
-  walls="$(tail -n +2 "$R/$name/passes.tsv" | awk '{printf "%s\"%s\": %.1f", NR > 1 ? ", " : "", $1, $3 / 1e6}')"
+  walls="$(tail -n +2 "$R/$name/passes.tsv" | awk '{ if (NR > 1) printf ", "; printf "\"%s\": %.1f", $1, $3 / 1e6 }')"
   echo "{\"name\": \"$name\", \"spec\": \"$spec\", \"native\": $native, \"wall_ms\": {$walls}}" >>"$OUT/runtime.jsonl"
   ( "$UVMSIM" trace convert --raw "$R/$name" --out "$T/$name.uvmt" --tenant "${spec%%:*}#0" --model "${spec%%:*}" \
       --batch "${spec##*:}" && rm -rf "$R/$name" ) &
+  pids+=($!)
 done
-wait
+# Wait for the conversions only (a bare `wait` would also wait for the log's tee).
+for p in "${pids[@]}"; do wait "$p"; done
 (cd "$T" && tar cf "$OUT/traces.tar" *.uvmt)
 ls -la "$T"
 echo "== $(date +%T) done"
