@@ -141,6 +141,9 @@ int main(int argc, char** argv) {
                   "model mix, name:batch,... (alexnet, vgg16, resnet18, resnet50, mobilenet_v2, or a spec .json): "
                   "the exact accesses of workloads/'s layer kernels, one stream per model");
   gen->add_option("--requests", requests, "with --models: inferences per model, back to back")->check(CLI::PositiveNumber);
+  std::string compare_with;
+  gen->add_option("--compare", compare_with,
+                  "with --models: also compare with this recording of uvm_runtime (the closed loop) and print the result");
   gen->add_option("--out", gen_out, "output trace")->required();
 
   auto* tr = app.add_subcommand("trace", "show and convert traces");
@@ -205,7 +208,16 @@ int main(int argc, char** argv) {
         GenerateOptions g;
         g.models = parse_model_list(models);
         g.requests = requests;
-        trace::write_trace(generate_models(g), gen_out);
+        trace::Trace t = generate_models(g);
+        if (!compare_with.empty()) {
+          const ClosedLoop c = compare_with_recording(t, trace::read_trace(compare_with));
+          std::cout << "closed loop: " << c.kernels << " kernels, " << c.ctas << " CTAs, " << c.pages
+                    << " (CTA, page) pairs; Jaccard min " << c.min_jaccard << " mean " << c.mean_jaccard << ", "
+                    << c.ctas_below_099 << " CTAs below 0.99, " << c.pages_other_use
+                    << " common pages with another first or last use or kind"
+                    << (c.first_mismatch.empty() ? "" : "; first difference: " + c.first_mismatch) << "\n";
+        }
+        trace::write_trace(t, gen_out);
         return 0;
       }
       spec.random = pattern == "random";

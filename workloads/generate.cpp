@@ -499,4 +499,96 @@ Trace generate_models(const GenerateOptions& o) {
   return t;
 }
 
+namespace {
+
+// (region, page offset) of a page: regions are the tenant's weights and activations, numbered 2 tenant +
+// (0 weights, 1 activations); `bases` gives each region's first page.
+struct RegionMap {
+  std::vector<std::pair<uint64_t, uint64_t>> spans;  // (first page, end page) per region
+  std::pair<uint64_t, uint64_t> locate(uint64_t page) const {
+    for (size_t r = 0; r < spans.size(); ++r)
+      if (page >= spans[r].first && page < spans[r].second) return {r, page - spans[r].first};
+    return {UINT64_MAX, page};
+  }
+};
+
+RegionMap regions_of_generated(const Trace& t) {
+  RegionMap m;
+  m.spans.assign(2 * t.tenants.size(), {UINT64_MAX, 0});
+  for (const Allocation& a : t.allocations) {
+    auto& s = m.spans[2 * a.tenant + (a.role == AllocRole::kWeight ? 0 : 1)];
+    s.first = std::min(s.first, a.va >> kPageShift);
+    s.second = std::max(s.second, ((a.va + a.bytes - 1) >> kPageShift) + 1);
+  }
+  return m;
+}
+
+// The recording's managed allocations in order: weights and activations of each tenant in turn.
+RegionMap regions_of_recorded(const Trace& t) {
+  RegionMap m;
+  for (const Allocation& a : t.allocations)
+    if (a.kind == AllocKind::kManaged) {
+      if (a.va % kPageBytes) throw std::invalid_argument("recorded region " + a.name + " is not page aligned");
+      m.spans.emplace_back(a.va >> kPageShift, ((a.va + a.bytes - 1) >> kPageShift) + 1);
+    }
+  return m;
+}
+
+}  // namespace
+
+ClosedLoop compare_with_recording(const Trace& g, const Trace& r) {
+  if (g.kernels.size() != r.kernels.size())
+    throw std::invalid_argument("the generated trace has " + std::to_string(g.kernels.size()) + " kernels, the recording " +
+                                std::to_string(r.kernels.size()));
+  const RegionMap gm = regions_of_generated(g), rm = regions_of_recorded(r);
+  ClosedLoop out;
+  double sum = 0;
+  using Key = std::pair<uint64_t, uint64_t>;
+  struct Use {
+    uint16_t b, e;
+    AccessKind k;
+  };
+  auto pages_of = [](const Trace& t, const Kernel& k, uint64_t c, const RegionMap& m) {
+    std::map<Key, Use> v;
+    const Cta& cta = t.ctas[k.cta_begin + c];
+    for (uint64_t i = cta.range_begin; i < cta.range_begin + cta.range_count; ++i)
+      for (uint32_t p = 0; p < t.ranges[i].count; ++p)
+        v[m.locate(t.ranges[i].page + p)] = {t.ranges[i].t_begin, t.ranges[i].t_end, t.ranges[i].kind};
+    return v;
+  };
+  for (size_t ki = 0; ki < g.kernels.size(); ++ki) {
+    const Kernel &gk = g.kernels[ki], &rk = r.kernels[ki];
+    if (gk.name != rk.name || gk.grid != rk.grid || gk.block != rk.block)
+      throw std::invalid_argument("kernel " + std::to_string(ki) + " differs: generated " + gk.name + " against recorded " +
+                                  rk.name);
+    ++out.kernels;
+    for (uint64_t c = 0; c < gk.cta_count; ++c) {
+      const auto a = pages_of(g, gk, c, gm), b = pages_of(r, rk, c, rm);
+      uint64_t common = 0;
+      for (const auto& [key, use] : a) {
+        auto it = b.find(key);
+        if (it == b.end()) continue;
+        ++common;
+        if (use.b != it->second.b || use.e != it->second.e || use.k != it->second.k) {
+          ++out.pages_other_use;
+          if (out.first_mismatch.empty())
+            out.first_mismatch = "kernel " + std::to_string(ki) + " CTA " + std::to_string(c) + " region " +
+                                 std::to_string(key.first) + " page " + std::to_string(key.second);
+        }
+      }
+      const uint64_t uni = a.size() + b.size() - common;
+      const double j = uni ? double(common) / double(uni) : 1.0;
+      if (j < 1.0 && out.first_mismatch.empty())
+        out.first_mismatch = "kernel " + std::to_string(ki) + " CTA " + std::to_string(c) + ": page sets differ";
+      out.min_jaccard = std::min(out.min_jaccard, j);
+      out.ctas_below_099 += j < 0.99;
+      sum += j;
+      out.pages += a.size();
+      ++out.ctas;
+    }
+  }
+  out.mean_jaccard = out.ctas ? sum / double(out.ctas) : 1.0;
+  return out;
+}
+
 }  // namespace uvmsim

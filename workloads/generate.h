@@ -36,4 +36,19 @@ struct PageUse {
 std::vector<PageUse> cta_uses(const LayerKernel& k, uint64_t cta);
 std::vector<PageUse> cta_uses_by_thread(const LayerKernel& k, uint64_t cta);
 
+// The closed loop: a generated trace against a recording of the native runtime running the same models
+// (cuda_tracer, workloads/record_runtime.sh). Pages are compared as (region, page offset) — per tenant,
+// the weights region and the activations region, each one managed allocation in the recording — so the
+// two address spaces need not agree. Per CTA: the Jaccard index of the page sets, and whether each common
+// page has the same first and last use (on the 1/64 grid) and kind, which also fixes the first-touch order.
+struct ClosedLoop {
+  uint64_t kernels = 0, ctas = 0, pages = 0;
+  double min_jaccard = 1.0, mean_jaccard = 1.0;
+  uint64_t ctas_below_099 = 0;
+  uint64_t pages_other_use = 0;  // common pages whose interval or kind differs
+  std::string first_mismatch;    // where the first difference is, if any
+};
+// Throws std::invalid_argument when the traces do not describe the same kernels.
+ClosedLoop compare_with_recording(const trace::Trace& generated, const trace::Trace& recorded);
+
 }  // namespace uvmsim
