@@ -26,11 +26,11 @@ for spec in "$@"; do
   walls="$(tail -n +2 "$R/$name/passes.tsv" | awk '{ if (NR > 1) printf ", "; printf "\"%s\": %.1f", $1, $3 / 1e6 }')"
   echo "{\"name\": \"$name\", \"spec\": \"$spec\", \"native\": $native, \"wall_ms\": {$walls}}" >>"$OUT/runtime.jsonl"
   ( "$UVMSIM" trace convert --raw "$R/$name" --out "$T/$name.uvmt" --tenant "${spec%%:*}#0" --model "${spec%%:*}" \
-      --batch "${spec##*:}" && rm -rf "$R/$name" ) &
+      --batch "${spec##*:}" && rm -rf "$R/$name" &&
+      flock "$T/.lock" tar rf "$OUT/traces.tar" -C "$T" "$name.uvmt" ) &
   pids+=($!)
 done
 # Wait for the conversions only (a bare `wait` would also wait for the log's tee).
 for p in "${pids[@]}"; do wait "$p"; done
-(cd "$T" && tar cf "$OUT/traces.tar" *.uvmt)
 ls -la "$T"
 echo "== $(date +%T) done"
