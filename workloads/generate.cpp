@@ -306,23 +306,14 @@ const KernelInfo kEltInfo{
     26, 0};
 const KernelInfo kSoftmaxInfo{"uvmsim::kernels::softmax_kernel(unsigned int, uvmsim::kernels::Tensors)", 29, 32};
 
-// Per-layer compute time with its data resident. Not yet fitted to the H100 (that needs the runtime's
-// recorded resident durations): a launch floor plus the larger of the arithmetic and the memory time at
-// the H100's fp32 rate and HBM bandwidth. See workloads/README.md.
-uint64_t resident_ns(const LayerKernel& k, const Layer& l, uint32_t batch) {
-  constexpr double kFloorNs = 2500, kFlopsPerNs = 67000, kBytesPerNs = 3350;
-  uint64_t bytes[7];
-  tensor_bytes(k, bytes);
-  double traffic = 0;
-  for (uint64_t b : bytes) traffic += double(b);
-  double flops = 0;
-  if (l.op == LayerOp::kConv || l.op == LayerOp::kLinear)
-    flops = 2.0 * double(l.parameters()) * batch * double(l.out.h) * l.out.w;
-  else
-    flops = double(batch) * double(l.in.elems()) * (l.op == LayerOp::kMaxPool || l.op == LayerOp::kAvgPool
-                                                        ? double(k.pool.taps_y() * k.pool.taps_x())
-                                                        : 4.0);
-  return uint64_t(kFloorNs + std::max(flops / kFlopsPerNs, traffic / kBytesPerNs));
+const KernelInfo& kernel_info(LayerKernel::Kind kind) {
+  switch (kind) {
+    case LayerKernel::Kind::kConv: return kConvInfo;
+    case LayerKernel::Kind::kDwConv: return kDwInfo;
+    case LayerKernel::Kind::kPool: return kPoolInfo;
+    case LayerKernel::Kind::kSoftmax: return kSoftmaxInfo;
+    default: return kEltInfo;
+  }
 }
 
 // Ranges of one CTA from its page uses (sorted by page), as the converter makes them from a recording:
@@ -399,6 +390,7 @@ Trace generate_models(const GenerateOptions& o) {
   t.passes.push_back({PassKind::kGenerated, 0, "workloads/ layer kernels, exact accesses from their schedules"});
 
   std::vector<Model> models;
+  const CostModel cost = CostModel::h100();
   std::vector<TenantLayout> layouts;
   std::vector<std::pair<uint64_t, uint64_t>> bases;  // per tenant: weights and activations regions
   std::map<std::string, int> seen;
@@ -454,11 +446,7 @@ Trace generate_models(const GenerateOptions& o) {
         if (li >= m.layers.size()) continue;
         const uint32_t batch = o.models[ti].second;
         const LayerKernel lk = layer_kernel(m, layouts[ti], li, batch, bases[ti].first, bases[ti].second);
-        const KernelInfo& info = lk.kind == LayerKernel::Kind::kConv     ? kConvInfo
-                                 : lk.kind == LayerKernel::Kind::kDwConv ? kDwInfo
-                                 : lk.kind == LayerKernel::Kind::kPool   ? kPoolInfo
-                                 : lk.kind == LayerKernel::Kind::kSoftmax ? kSoftmaxInfo
-                                                                           : kEltInfo;
+        const KernelInfo& info = kernel_info(lk.kind);
         Kernel k;
         k.tenant = uint32_t(ti);
         k.stream = uint32_t(ti);
@@ -468,7 +456,7 @@ Trace generate_models(const GenerateOptions& o) {
         k.block = {kernels::kThreads, 1, 1};
         k.regs_per_thread = info.regs;
         k.smem_bytes = info.smem;
-        k.resident_ns = resident_ns(lk, m.layers[li], batch);
+        k.resident_ns = cost.predict(lk);
         k.cta_begin = t.ctas.size();
         k.cta_count = k.ctas();
         if (req == 0) {
@@ -588,6 +576,58 @@ ClosedLoop compare_with_recording(const Trace& g, const Trace& r) {
     }
   }
   out.mean_jaccard = out.ctas ? sum / double(out.ctas) : 1.0;
+  return out;
+}
+
+CostModel CostModel::h100() {
+  CostModel m;
+  // fit_cost_model on runtime_{resnet18,mobilenet_v2,alexnet}_b1 (ns, ns per wave-position).
+  m.coef = {{{0, 719.1805}, {0, 1018.9808}, {0, 1470.2058}, {0, 775.8529}, {3722.6667, 0}}};
+  return m;
+}
+
+double cost_feature(const LayerKernel& k) {
+  const KernelInfo& info = kernel_info(k.kind);
+  const uint64_t per_sm = std::min<uint64_t>({2048 / kernels::kThreads, 32, 65536 / (uint64_t(info.regs) * kernels::kThreads),
+                                              info.smem ? 233472 / info.smem : 32});
+  const uint64_t waves = (k.ctas() + 132 * per_sm - 1) / (132 * per_sm);
+  return double(waves) * k.positions();
+}
+
+uint64_t CostModel::predict(const LayerKernel& k) const {
+  const auto& c = coef[size_t(k.kind)];
+  return uint64_t(std::max(1000.0, c[0] + c[1] * cost_feature(k)));
+}
+
+CostModel fit_cost_model(const std::vector<std::pair<LayerKernel, uint64_t>>& samples) {
+  CostModel m;
+  for (size_t kind = 0; kind < m.coef.size(); ++kind) {
+    double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (const auto& [k, ns] : samples) {
+      if (size_t(k.kind) != kind) continue;
+      const double x = cost_feature(k), y = double(ns);
+      n += 1, sx += x, sy += y, sxx += x * x, sxy += x * y;
+    }
+    if (n == 0) continue;
+    const double var = sxx - sx * sx / n;
+    double b = var > 0 ? (sxy - sx * sy / n) / var : 0;
+    if (b < 0) b = 0;
+    double a = (sy - b * sx) / n;
+    if (a < 0) a = 0, b = sxx > 0 ? sxy / sxx : 0;  // no negative launch cost: a line through the origin
+    m.coef[kind] = {a, b};
+  }
+  return m;
+}
+
+std::vector<std::pair<LayerKernel, uint64_t>> recorded_costs(const Trace& rec, const std::string& name, uint32_t batch) {
+  const Model m = load_model(name);
+  const TenantLayout lay = layout_tenant(m, batch);
+  if (rec.kernels.size() != m.layers.size())
+    throw std::invalid_argument("the recording has " + std::to_string(rec.kernels.size()) + " kernels, " + name + " " +
+                                std::to_string(m.layers.size()) + " layers");
+  std::vector<std::pair<LayerKernel, uint64_t>> out;
+  for (size_t li = 0; li < m.layers.size(); ++li)
+    out.emplace_back(layer_kernel(m, lay, li, batch, 0, 0), rec.kernels[li].resident_ns);
   return out;
 }
 

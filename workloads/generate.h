@@ -4,6 +4,7 @@
 // per-layer cost model. Tensor layout, kernels and launch order are those of the native runtime.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -35,6 +36,24 @@ struct PageUse {
 // structure (what tests compare with `cta_uses_by_thread`, the same from every thread's every access).
 std::vector<PageUse> cta_uses(const LayerKernel& k, uint64_t cta);
 std::vector<PageUse> cta_uses_by_thread(const LayerKernel& k, uint64_t cta);
+
+// Per-layer compute time with data resident: ns = a + b x, x = waves x positions, per kernel kind
+// (conv, dwconv, pool, eltwise, softmax): every thread walks `positions` dependent accesses (the kernels
+// order them), so a kernel's time is its waves of CTAs times that chain. waves = ceil(CTAs / (132 SMs x
+// the CTAs an SM holds at the kernel's registers and shared memory)).
+struct CostModel {
+  std::array<std::array<double, 2>, 5> coef{};  // per LayerKernel::Kind: a (ns), b (ns per wave-position)
+  uint64_t predict(const LayerKernel& k) const;
+  // Fitted on the H100 by fit_cost_model on the corpus's batch-1 recordings of uvm_runtime (see
+  // workloads/README.md; a test re-fits them).
+  static CostModel h100();
+};
+double cost_feature(const LayerKernel& k);
+// Least squares per kind over (kernel, measured resident ns) samples.
+CostModel fit_cost_model(const std::vector<std::pair<LayerKernel, uint64_t>>& samples);
+// A recording of `uvm_runtime --models M:B` (one model): each kernel with its recorded resident duration.
+std::vector<std::pair<LayerKernel, uint64_t>> recorded_costs(const trace::Trace& recorded, const std::string& model,
+                                                             uint32_t batch);
 
 // The closed loop: a generated trace against a recording of the native runtime running the same models
 // (cuda_tracer, workloads/record_runtime.sh). Pages are compared as (region, page offset) — per tenant,

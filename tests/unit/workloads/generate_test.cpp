@@ -168,3 +168,43 @@ TEST(ClosedLoop, GeneratedAccessesEqualTheRecordedRuntime) {
 
 }  // namespace
 }  // namespace uvmsim
+
+namespace uvmsim {
+namespace {
+
+// The per-layer cost model: fitted on the batch-1 recordings of uvm_runtime (ResNet-18, MobileNetV2,
+// AlexNet), CostModel::h100() holds the fit; ResNet-18 at batch 4 is held out.
+TEST(CostModel, FitOnBatchOneRecordingsAndCheckBatchFour) {
+  auto costs = [](const std::string& file, const std::string& model, uint32_t batch) {
+    return recorded_costs(trace::read_trace(testing::source_dir() + "/traces/corpus/" + file), model, batch);
+  };
+  std::vector<std::pair<LayerKernel, uint64_t>> fit;
+  for (const auto& [file, model] : std::vector<std::pair<std::string, std::string>>{
+           {"runtime_resnet18_b1.uvmt", "resnet18"}, {"runtime_mobilenet_v2_b1.uvmt", "mobilenet_v2"},
+           {"runtime_alexnet_b1.uvmt", "alexnet"}}) {
+    auto c = costs(file, model, 1);
+    fit.insert(fit.end(), c.begin(), c.end());
+  }
+  const CostModel m = fit_cost_model(fit), h = CostModel::h100();
+  for (size_t k = 0; k < m.coef.size(); ++k)
+    for (size_t i = 0; i < 2; ++i) {
+      std::printf("coef[%zu][%zu] = %.4f\n", k, i, m.coef[k][i]);
+      EXPECT_NEAR(h.coef[k][i], m.coef[k][i], 1e-3 * std::max(1.0, std::abs(m.coef[k][i]))) << k << "," << i;
+    }
+  // Held out: ResNet-18 at batch 4, per layer and in total.
+  double total_pred = 0, total_meas = 0, worst = 0;
+  std::vector<double> errs;
+  for (const auto& [k, ns] : costs("runtime_resnet18_b4.uvmt", "resnet18", 4)) {
+    const double p = double(h.predict(k)), e = std::abs(p - double(ns)) / double(ns);
+    total_pred += p, total_meas += double(ns);
+    errs.push_back(e);
+    worst = std::max(worst, e);
+  }
+  std::sort(errs.begin(), errs.end());
+  std::printf("held out resnet18 b4: total %.3f ms predicted, %.3f ms measured; median |error| %.3f, worst %.3f\n",
+              total_pred / 1e6, total_meas / 1e6, errs[errs.size() / 2], worst);
+  EXPECT_LT(std::abs(total_pred - total_meas) / total_meas, 0.10);
+}
+
+}  // namespace
+}  // namespace uvmsim
