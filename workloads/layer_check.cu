@@ -14,14 +14,7 @@ using namespace uvmsim::kernels;
 
 namespace {
 
-#define CK(x)                                                                                     \
-  do {                                                                                            \
-    cudaError_t e_ = (x);                                                                         \
-    if (e_ != cudaSuccess) {                                                                      \
-      std::fprintf(stderr, "layer_check: %s: %s\n", #x, cudaGetErrorString(e_));                  \
-      std::exit(2);                                                                               \
-    }                                                                                             \
-  } while (0)
+#define CK(x) UVMSIM_CUDA_CHECK("layer_check", x)
 
 std::mt19937 rng(7);
 

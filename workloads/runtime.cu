@@ -22,14 +22,7 @@ using namespace uvmsim;
 
 namespace {
 
-#define CK(x)                                                                                   \
-  do {                                                                                          \
-    cudaError_t e_ = (x);                                                                       \
-    if (e_ != cudaSuccess) {                                                                    \
-      std::fprintf(stderr, "uvm_runtime: %s: %s\n", #x, cudaGetErrorString(e_));                \
-      std::exit(2);                                                                             \
-    }                                                                                           \
-  } while (0)
+#define CK(x) UVMSIM_CUDA_CHECK("uvm_runtime", x)
 
 struct Tenant {
   Model model;

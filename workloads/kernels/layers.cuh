@@ -6,7 +6,20 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "workloads/kernels/schedule.h"
+
+// Host side: a CUDA call that must succeed; otherwise `tool: call: error` and exit 2.
+#define UVMSIM_CUDA_CHECK(tool, x)                                                   \
+  do {                                                                               \
+    cudaError_t e_ = (x);                                                            \
+    if (e_ != cudaSuccess) {                                                         \
+      std::fprintf(stderr, "%s: %s: %s\n", tool, #x, cudaGetErrorString(e_));         \
+      std::exit(2);                                                                  \
+    }                                                                                \
+  } while (0)
 
 namespace uvmsim::kernels {
 

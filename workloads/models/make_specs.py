@@ -39,6 +39,18 @@ class Net:
         return {"name": self.name, "input": [3, 224, 224], "dtype": "fp32", "layers": self.layers}
 
 
+def classifier(n, pool):
+    """AlexNet's and VGG's head: adaptive average pooling to pool x pool, three fully connected layers."""
+    n.add("avgpool", "avgpool", out=pool)
+    n.add("classifier.fc0", "linear", out=4096, bias=True)
+    n.add("classifier.relu0", "relu")
+    n.add("classifier.fc1", "linear", out=4096, bias=True)
+    n.add("classifier.relu1", "relu")
+    n.add("classifier.fc2", "linear", out=1000, bias=True)
+    n.add("softmax", "softmax")
+    return n
+
+
 def alexnet():
     n = Net("alexnet")
     for i, (out, k, s, p, pool) in enumerate([(64, 11, 4, 2, True), (192, 5, 1, 2, True), (384, 3, 1, 1, False),
@@ -47,14 +59,7 @@ def alexnet():
         n.add(f"features.relu{i}", "relu")
         if pool:
             n.add(f"features.pool{i}", "maxpool", kernel=3, stride=2, padding=0)
-    n.add("avgpool", "avgpool", out=6)
-    n.add("classifier.fc0", "linear", out=4096, bias=True)
-    n.add("classifier.relu0", "relu")
-    n.add("classifier.fc1", "linear", out=4096, bias=True)
-    n.add("classifier.relu1", "relu")
-    n.add("classifier.fc2", "linear", out=1000, bias=True)
-    n.add("softmax", "softmax")
-    return n
+    return classifier(n, 6)
 
 
 def vgg16():
@@ -67,14 +72,7 @@ def vgg16():
             n.conv(f"features.conv{i}", v, 3, 1, 1, bias=True)
             n.add(f"features.relu{i}", "relu")
         i += 1
-    n.add("avgpool", "avgpool", out=7)
-    n.add("classifier.fc0", "linear", out=4096, bias=True)
-    n.add("classifier.relu0", "relu")
-    n.add("classifier.fc1", "linear", out=4096, bias=True)
-    n.add("classifier.relu1", "relu")
-    n.add("classifier.fc2", "linear", out=1000, bias=True)
-    n.add("softmax", "softmax")
-    return n
+    return classifier(n, 7)
 
 
 def resnet(name, block, layers):
