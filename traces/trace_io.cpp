@@ -593,7 +593,9 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
           alloc_at[by_va[i]]);
   }
   // Which allocation holds a page range (any process: the simulator gives each process its own space).
+  uint64_t hit_first = 1, hit_last = 0;  // pages of the allocation that held the last range (ranges cluster)
   auto find_alloc = [&](uint64_t first_page, uint64_t pages) -> bool {
+    if (first_page >= hit_first && first_page + pages - 1 <= hit_last) return true;
     uint64_t lo_va = first_page << kPageShift;
     auto it = std::upper_bound(by_va.begin(), by_va.end(), lo_va,
                                [&](uint64_t v, uint32_t i) { return v < t.allocations[i].va; });
@@ -602,7 +604,10 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
       --j;
       const auto& a = t.allocations[*j];
       uint64_t a_first = a.va >> kPageShift, a_last = (a.va + a.bytes - 1) >> kPageShift;
-      if (first_page >= a_first && first_page + pages - 1 <= a_last) return true;
+      if (first_page >= a_first && first_page + pages - 1 <= a_last) {
+        hit_first = a_first, hit_last = a_last;
+        return true;
+      }
       if (a.va + (uint64_t{1} << 40) < lo_va) break;
     }
     return false;

@@ -462,9 +462,9 @@ Trace generate_models(const GenerateOptions& o) {
         if (req == 0) {
           append_kernel_ranges(lk, k.cta_count, alloc_starts, t);
         } else {  // later requests repeat the first's ranges
-          const Kernel& first = t.kernels[size_t(built[ti][li].first)];
+          const uint64_t first_cta = t.kernels[size_t(built[ti][li].first)].cta_begin;
           for (uint64_t c = 0; c < k.cta_count; ++c) {
-            const Cta& fc = t.ctas[first.cta_begin + c];
+            const Cta fc = t.ctas[first_cta + c];  // a copy: push_back below may move the CTAs
             t.ctas.push_back({t.ranges.size(), fc.range_count});
             for (uint32_t r = 0; r < fc.range_count; ++r) t.ranges.push_back(t.ranges[fc.range_begin + r]);
           }
