@@ -18,20 +18,29 @@ namespace {
 
 // Page uses of one CTA: a table over the pages of the kernel's tensors (each tensor's pages at an offset),
 // stamped per CTA so that nothing is cleared between CTAs.
+// The table's storage, kept from kernel to kernel (one per worker) so that large tables are not allocated
+// and zeroed again for every kernel.
+struct UseStore {
+  std::vector<uint32_t> stamp;
+  std::vector<PageUse> use;
+  std::vector<uint64_t> touched;
+  uint32_t gen = 0;
+};
+
 class Uses {
  public:
-  Uses(const LayerKernel& k, const uint64_t bytes[7]) : k_(k) {
+  Uses(const LayerKernel& k, const uint64_t bytes[7], UseStore& store)
+      : k_(k), stamp_(store.stamp), use_(store.use), touched_(store.touched), gen_(store.gen) {
     uint64_t n = 0;
     for (int i = 0; i < 7; ++i) {
       first_[i] = k.va[i] >> kPageShift;
       offset_[i] = n;
       if (bytes[i]) n += ((k.va[i] + bytes[i] - 1) >> kPageShift) - first_[i] + 1;
     }
-    stamp_.assign(n, 0);
-    use_.resize(n);
+    if (stamp_.size() < n) stamp_.resize(n, 0), use_.resize(n);  // new entries' stamp 0 is never current
   }
   void begin() {
-    ++gen_;
+    if (++gen_ == 0) std::fill(stamp_.begin(), stamp_.end(), 0), gen_ = 1;
     touched_.clear();
   }
   // Elements [lo, hi] of tensor `t` are accessed at position `pos`.
@@ -63,22 +72,20 @@ class Uses {
  private:
   const LayerKernel& k_;
   uint64_t first_[7] = {}, offset_[7] = {};
-  uint32_t gen_ = 0;
-  std::vector<uint32_t> stamp_;
-  std::vector<PageUse> use_;
-  std::vector<uint64_t> touched_;
+  std::vector<uint32_t>& stamp_;
+  std::vector<PageUse>& use_;
+  std::vector<uint64_t>& touched_;
+  uint32_t& gen_;
 };
 
-// Runs of consecutive items sharing a key: calls f(key, first, last) for each (items sorted by the key).
-template <typename Key, typename F>
-void runs(uint64_t begin, uint64_t end, Key key, F f) {
-  uint64_t i = begin;
-  while (i < end) {
-    uint64_t j = i + 1;
-    const auto k = key(i);
-    while (j < end && key(j) == k) ++j;
-    f(k, i, j - 1);
-    i = j;
+// The items [begin, end) cut at multiples of `block`: f(block index, first, last) for each piece, one
+// division per piece.
+template <typename F>
+void blocks(uint64_t begin, uint64_t end, uint64_t block, F f) {
+  while (begin < end) {
+    const uint64_t index = begin / block, last = std::min(end, (index + 1) * block) - 1;
+    f(index, begin, last);
+    begin = last + 1;
   }
 }
 
@@ -105,7 +112,7 @@ void conv_uses(const LayerKernel& k, uint64_t cta, Uses& u) {
   // Inputs: tap kk (c, r, s) for all 64 pixels at position 4 (kk / 8) + 2 + (kk % 8) / 4; the pixels of the
   // tile form runs of one (n, oh), whose taps read one input row each.
   const uint64_t hw = uint64_t(g.oh) * g.ow;
-  runs(p0, p_end, [&](uint64_t p) { return p / g.ow; }, [&](uint64_t row, uint64_t pa, uint64_t pb) {
+  blocks(p0, p_end, g.ow, [&](uint64_t row, uint64_t pa, uint64_t pb) {
     const uint64_t n = row / g.oh, oh = row % g.oh;
     const int64_t ow0 = int64_t(pa % g.ow), ow1 = int64_t(pb % g.ow);
     for (uint32_t c = 0; c < g.c; ++c)
@@ -135,7 +142,7 @@ void conv_uses(const LayerKernel& k, uint64_t cta, Uses& u) {
     const uint32_t pos = 4 * chunks + 2 * j;
     if (g.bias) u.add(kernels::kBias, c0, c1 - 1, pos, false);
     for (uint64_t kc = c0; kc < c1; ++kc)
-      runs(q0, q1, [&](uint64_t p) { return p / hw; }, [&](uint64_t n, uint64_t pa, uint64_t pb) {
+      blocks(q0, q1, hw, [&](uint64_t n, uint64_t pa, uint64_t pb) {
         u.add(kernels::kOut, (n * g.k + kc) * hw + pa % hw, (n * g.k + kc) * hw + pb % hw, pos + 1, true);
       });
   }
@@ -145,7 +152,7 @@ void dwconv_uses(const LayerKernel& k, uint64_t cta, Uses& u) {
   const kernels::ConvShape& g = k.conv;
   const uint64_t o0 = cta * kernels::kThreads, o1 = std::min(o0 + kernels::kThreads, kernels::dwconv_outputs(g));
   const uint32_t taps = g.r * g.s;
-  runs(o0, o1, [&](uint64_t o) { return o / g.ow; }, [&](uint64_t row, uint64_t oa, uint64_t ob) {
+  blocks(o0, o1, g.ow, [&](uint64_t row, uint64_t oa, uint64_t ob) {
     const uint64_t oh = row % g.oh, c = row / g.oh % g.k, n = row / (uint64_t(g.oh) * g.k);
     const int64_t ow0 = int64_t(oa % g.ow), ow1 = int64_t(ob % g.ow);
     for (uint32_t tap = 0; tap < taps; ++tap) {
@@ -170,7 +177,7 @@ void pool_uses(const LayerKernel& k, uint64_t cta, Uses& u) {
   const kernels::PoolShape& g = k.pool;
   const uint64_t o0 = cta * kernels::kThreads, o1 = std::min(o0 + kernels::kThreads, g.outputs());
   const uint32_t tx_n = g.taps_x(), taps = g.taps_y() * tx_n;
-  runs(o0, o1, [&](uint64_t o) { return o / g.ow; }, [&](uint64_t row, uint64_t oa, uint64_t ob) {
+  blocks(o0, o1, g.ow, [&](uint64_t row, uint64_t oa, uint64_t ob) {
     const uint32_t y = uint32_t(row % g.oh);
     const uint64_t plane = row / g.oh;
     for (uint32_t tap = 0; tap < taps; ++tap) {
@@ -202,8 +209,10 @@ void eltwise_uses(const LayerKernel& k, uint64_t cta, Uses& u) {
     if (a.tensor == kernels::kIn || a.tensor == kernels::kIn2 || a.tensor == kernels::kOut) {
       u.add(a.tensor, i0, i1 - 1, pos, a.write);
     } else {  // per-channel parameters: the channels of the CTA's elements
-      runs(i0, i1, [&](uint64_t i) { return i / k.plane % k.channels; },
-           [&](uint64_t c, uint64_t, uint64_t) { u.add(a.tensor, c, c, pos, false); });
+      blocks(i0, i1, k.plane, [&](uint64_t plane, uint64_t, uint64_t) {
+        const uint64_t c = plane % k.channels;
+        u.add(a.tensor, c, c, pos, false);
+      });
     }
   }
 }
@@ -236,7 +245,8 @@ void fill_uses(const LayerKernel& k, uint64_t cta, Uses& u) {
 std::vector<PageUse> cta_uses(const LayerKernel& k, uint64_t cta) {
   uint64_t bytes[7];
   tensor_bytes(k, bytes);
-  Uses u(k, bytes);
+  UseStore store;
+  Uses u(k, bytes, store);
   fill_uses(k, cta, u);
   return u.end();
 }
@@ -346,17 +356,19 @@ void append_ranges(const std::vector<PageUse>& uses, uint32_t positions, const s
 
 // Every CTA's ranges of one kernel, on all cores (contiguous blocks of CTAs per worker, joined in order:
 // the result does not depend on the number of workers).
-void append_kernel_ranges(const LayerKernel& lk, uint64_t ctas, const std::vector<uint64_t>& alloc_starts, Trace& t) {
+void append_kernel_ranges(const LayerKernel& lk, uint64_t ctas, const std::vector<uint64_t>& alloc_starts,
+                          std::vector<UseStore>& stores, Trace& t) {
   const uint64_t workers = std::clamp<uint64_t>(std::thread::hardware_concurrency(), 1, std::max<uint64_t>(1, ctas / 16));
   struct Part {
     std::vector<Range> ranges;
     std::vector<uint32_t> counts;
   };
   std::vector<Part> parts(workers);
+  if (stores.size() < workers) stores.resize(workers);
   auto work = [&](uint64_t w) {
     uint64_t bytes[7];
     tensor_bytes(lk, bytes);
-    Uses u(lk, bytes);
+    Uses u(lk, bytes, stores[w]);
     for (uint64_t c = ctas * w / workers; c < ctas * (w + 1) / workers; ++c) {
       fill_uses(lk, c, u);
       append_ranges(u.end(), lk.positions(), alloc_starts, parts[w].ranges, parts[w].counts);
@@ -391,6 +403,7 @@ Trace generate_models(const GenerateOptions& o) {
 
   std::vector<Model> models;
   const CostModel cost = CostModel::h100();
+  std::vector<UseStore> stores;  // per worker, reused by every kernel
   std::vector<TenantLayout> layouts;
   std::vector<std::pair<uint64_t, uint64_t>> bases;  // per tenant: weights and activations regions
   std::map<std::string, int> seen;
@@ -460,7 +473,7 @@ Trace generate_models(const GenerateOptions& o) {
         k.cta_begin = t.ctas.size();
         k.cta_count = k.ctas();
         if (req == 0) {
-          append_kernel_ranges(lk, k.cta_count, alloc_starts, t);
+          append_kernel_ranges(lk, k.cta_count, alloc_starts, stores, t);
         } else {  // later requests repeat the first's ranges
           const uint64_t first_cta = t.kernels[size_t(built[ti][li].first)].cta_begin;
           for (uint64_t c = 0; c < k.cta_count; ++c) {
