@@ -20,9 +20,6 @@ struct GenerateOptions {
   uint32_t requests = 1;                                  // inferences per model, back to back
 };
 
-// "resnet50:8,vgg16:1" -> models; throws ModelError naming the bad item.
-std::vector<std::pair<std::string, uint32_t>> parse_model_list(const std::string& text);
-
 trace::Trace generate_models(const GenerateOptions& options);
 
 struct PageUse {

@@ -201,4 +201,28 @@ Model load_model(const std::string& name) {
   throw ModelError("unknown model '" + name + "' (built in: " + known + "; or a path to a .json spec)");
 }
 
+std::vector<std::pair<std::string, uint32_t>> parse_model_list(const std::string& text) {
+  std::vector<std::pair<std::string, uint32_t>> out;
+  size_t at = 0;
+  while (at <= text.size()) {
+    size_t comma = text.find(',', at);
+    if (comma == std::string::npos) comma = text.size();
+    const std::string item = text.substr(at, comma - at);
+    const size_t colon = item.rfind(':');
+    uint32_t batch = 1;
+    std::string name = item;
+    if (colon != std::string::npos) {
+      name = item.substr(0, colon);
+      const std::string b = item.substr(colon + 1);
+      if (b.empty() || b.find_first_not_of("0123456789") != std::string::npos || b.size() > 6 || std::stoul(b) == 0)
+        throw ModelError("--models item '" + item + "': the batch must be a positive integer");
+      batch = uint32_t(std::stoul(b));
+    }
+    if (name.empty()) throw ModelError("--models item '" + item + "' names no model");
+    out.emplace_back(name, batch);
+    at = comma + 1;
+  }
+  return out;
+}
+
 }  // namespace uvmsim

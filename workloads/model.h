@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace uvmsim {
@@ -55,6 +56,9 @@ struct Model {
 std::vector<std::string> builtin_models();
 // A built-in model by name, or a spec file by path (anything ending in .json).
 Model load_model(const std::string& name_or_path);
+// "resnet50:8,vgg16:1" -> (model name or spec path, batch) pairs; the batch defaults to 1. Throws ModelError
+// naming the bad item.
+std::vector<std::pair<std::string, uint32_t>> parse_model_list(const std::string& text);
 // Parses a spec; `source` names it in errors.
 Model parse_model(const std::string& json_text, const std::string& source);
 

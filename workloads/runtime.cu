@@ -69,19 +69,12 @@ int main(int argc, char** argv) {
   }
   std::vector<Tenant> tenants;
   try {
-    size_t at = 0;
-    while (at <= list.size()) {
-      size_t comma = list.find(',', at);
-      if (comma == std::string::npos) comma = list.size();
-      const std::string item = list.substr(at, comma - at);
-      const size_t colon = item.rfind(':');
+    for (const auto& [name, batch] : parse_model_list(list)) {
       Tenant t;
-      t.model = load_model(item.substr(0, colon));
-      t.batch = colon == std::string::npos ? 1 : uint32_t(std::stoul(item.substr(colon + 1)));
-      if (t.batch == 0) throw ModelError("batch 0 in '" + item + "'");
+      t.model = load_model(name);
+      t.batch = batch;
       t.layout = layout_tenant(t.model, t.batch);
       tenants.push_back(std::move(t));
-      at = comma + 1;
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "uvm_runtime: %s\n", e.what());
