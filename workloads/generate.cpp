@@ -427,7 +427,8 @@ Trace generate_models(const GenerateOptions& o) {
   // request; each launch is its own kernel record.
   size_t most = 0;
   for (const Model& m : models) most = std::max(most, m.layers.size());
-  std::vector<std::vector<std::pair<uint64_t, uint64_t>>> built(models.size());  // (range begin, CTA count) per layer
+  std::vector<std::vector<uint64_t>> first_cta(models.size());  // per tenant and layer: its first launch's CTAs
+  for (size_t ti = 0; ti < models.size(); ++ti) first_cta[ti].resize(models[ti].layers.size());
   for (uint32_t req = 0; req < o.requests; ++req)
     for (size_t li = 0; li < most; ++li)
       for (size_t ti = 0; ti < models.size(); ++ti) {
@@ -449,18 +450,14 @@ Trace generate_models(const GenerateOptions& o) {
         k.cta_begin = t.ctas.size();
         k.cta_count = k.ctas();
         if (req == 0) {
+          first_cta[ti][li] = k.cta_begin;
           append_kernel_ranges(lk, k.cta_count, alloc_starts, stores, t);
         } else {  // later requests repeat the first's ranges
-          const uint64_t first_cta = t.kernels[size_t(built[ti][li].first)].cta_begin;
           for (uint64_t c = 0; c < k.cta_count; ++c) {
-            const Cta fc = t.ctas[first_cta + c];  // a copy: push_back below may move the CTAs
+            const Cta fc = t.ctas[first_cta[ti][li] + c];  // a copy: push_back below may move the CTAs
             t.ctas.push_back({t.ranges.size(), fc.range_count});
             for (uint32_t r = 0; r < fc.range_count; ++r) t.ranges.push_back(t.ranges[fc.range_begin + r]);
           }
-        }
-        if (req == 0) {
-          if (built[ti].size() <= li) built[ti].resize(li + 1);
-          built[ti][li] = {t.kernels.size(), k.cta_count};
         }
         Op op;
         op.kind = OpKind::kKernel;
