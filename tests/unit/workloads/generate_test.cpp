@@ -3,6 +3,7 @@
 #include <chrono>
 #include <sstream>
 
+#include "shapes.h"
 #include "test_util.h"
 #include "traces/trace_io.h"
 #include "workloads/generate.h"
@@ -11,6 +12,7 @@ namespace uvmsim {
 namespace {
 
 using namespace trace;
+using testing::conv;
 using kernels::Tensor;
 
 LayerKernel with_tensors(LayerKernel k) {
@@ -31,12 +33,6 @@ void expect_same_uses(const LayerKernel& k, const std::string& what) {
       ASSERT_EQ(fast[i].write, slow[i].write) << what << " CTA " << c;
     }
   }
-}
-
-kernels::ConvShape conv(uint32_t n, uint32_t c, uint32_t h, uint32_t k, uint32_t r, uint32_t st, uint32_t pad, bool bias) {
-  kernels::ConvShape g{n, c, h, h, k, r, r, st, pad, 0, 0, bias};
-  g.oh = g.ow = (h + 2 * pad - r) / st + 1;
-  return g;
 }
 
 // The generator's structural computation of each CTA's pages and first and last positions equals the

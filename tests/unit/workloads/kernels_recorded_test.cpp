@@ -13,6 +13,7 @@
 #include "cuda_tracer/convert.h"
 #include "test_util.h"
 #include "traces/trace_io.h"
+#include "shapes.h"
 #include "workloads/kernels/schedule.h"
 
 namespace uvmsim {
@@ -20,6 +21,8 @@ namespace {
 
 using namespace trace;
 using namespace kernels;
+using testing::conv;
+using testing::maxpool;
 namespace fs = std::filesystem;
 
 struct Use {
@@ -41,17 +44,6 @@ std::map<uint64_t, Use> expected_uses(uint32_t positions, const std::function<Ac
       u.write = u.write || a.write;
     }
   return m;
-}
-
-ConvShape conv(uint32_t n, uint32_t c, uint32_t h, uint32_t k, uint32_t r, uint32_t stride, uint32_t pad, bool bias) {
-  ConvShape g{n, c, h, h, k, r, r, stride, pad, 0, 0, bias};
-  g.oh = g.ow = (h + 2 * pad - r) / stride + 1;
-  return g;
-}
-PoolShape maxpool(uint32_t n, uint32_t c, uint32_t h, uint32_t k, uint32_t s, uint32_t p) {
-  PoolShape g{n, c, h, h, 0, 0, k, s, p, false};
-  g.oh = g.ow = (h + 2 * p - k) / s + 1;
-  return g;
 }
 
 TEST(KernelsRecorded, EveryCtaTouchesWhatItsScheduleSays) {

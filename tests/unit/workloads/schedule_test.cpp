@@ -7,10 +7,13 @@
 #include <map>
 #include <vector>
 
+#include "shapes.h"
 #include "workloads/kernels/schedule.h"
 
 namespace uvmsim::kernels {
 namespace {
+
+using uvmsim::testing::conv;
 
 struct Counts {
   std::map<Tensor, std::vector<uint32_t>> loads, stores;
@@ -23,12 +26,6 @@ struct Counts {
     ++v[size_t(a.index)];
   }
 };
-
-ConvShape conv(uint32_t n, uint32_t c, uint32_t h, uint32_t k, uint32_t r, uint32_t stride, uint32_t pad, bool bias) {
-  ConvShape g{n, c, h, h, k, r, r, stride, pad, 0, 0, bias};
-  g.oh = g.ow = (h + 2 * pad - r) / stride + 1;
-  return g;
-}
 
 TEST(Schedule, ConvStoresEachOutputOnceAndLoadsEveryNeededInput) {
   for (const ConvShape& g : {conv(2, 3, 9, 70, 3, 1, 1, true), conv(1, 5, 7, 8, 1, 2, 0, false),
