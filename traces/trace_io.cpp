@@ -390,18 +390,27 @@ std::vector<uint8_t> encode_body(const Trace& t) {
 
 namespace {
 
+// The record count of a CTAS or RNGS section, which must equal the total the section before it gave
+// ("CTA count 5 differs from the kernels' total 6").
+uint64_t checked_count(Reader& r, size_t min_record_bytes, const char* what, const char* name, uint64_t total,
+                       const char* whose) {
+  const size_t at = r.pos();
+  const uint64_t n = r.count(min_record_bytes, what);
+  check(n == total, r, at,
+        std::string(name) + " count " + std::to_string(n) + " differs from the " + whose + " total " +
+            std::to_string(total));
+  return n;
+}
+
 // CTAS and RNGS of version 1: fixed-size records.
 template <typename FindAlloc>
 void decode_accesses_v1(Reader& r, Trace& t, uint64_t cta_sum, const FindAlloc& find_alloc) {
   r.enter_section(kSections[4]);
-  size_t at = r.pos();
-  uint64_t n = r.count(12, "cta");
-  check(n == cta_sum, r, at,
-        "CTA count " + std::to_string(n) + " differs from the kernels' total " + std::to_string(cta_sum));
+  uint64_t n = checked_count(r, 12, "cta", "CTA", cta_sum, "kernels'");
   t.ctas.resize(n);
   uint64_t range_sum = 0;
   for (uint64_t i = 0; i < n; ++i) {
-    at = r.pos();
+    const size_t at = r.pos();
     auto& c = t.ctas[i];
     c.range_begin = r.get<uint64_t>();
     c.range_count = r.get<uint32_t>();
@@ -412,13 +421,10 @@ void decode_accesses_v1(Reader& r, Trace& t, uint64_t cta_sum, const FindAlloc& 
   r.leave_section(kSections[4]);
 
   r.enter_section(kSections[5]);
-  at = r.pos();
-  n = r.count(17, "range");
-  check(n == range_sum, r, at,
-        "range count " + std::to_string(n) + " differs from the CTAs' total " + std::to_string(range_sum));
+  n = checked_count(r, 17, "range", "range", range_sum, "CTAs'");
   t.ranges.resize(n);
   for (uint64_t i = 0; i < n; ++i) {
-    at = r.pos();
+    const size_t at = r.pos();
     auto& g = t.ranges[i];
     g.page = r.get<uint64_t>();
     g.count = r.get<uint32_t>();
@@ -440,9 +446,7 @@ template <typename FindAlloc>
 void decode_accesses_v2(Reader& r, Trace& t, uint64_t cta_sum, const FindAlloc& find_alloc) {
   r.enter_section(kSections[4]);
   size_t at = r.pos();
-  uint64_t n = r.count(1, "cta");
-  check(n == cta_sum, r, at,
-        "CTA count " + std::to_string(n) + " differs from the kernels' total " + std::to_string(cta_sum));
+  uint64_t n = checked_count(r, 1, "cta", "CTA", cta_sum, "kernels'");
   Reader counts = r.column("range counts");
   if (n > counts.left()) r.fail("column 'range counts' is shorter than its " + std::to_string(n) + " CTAs", at);
   t.ctas.resize(n);
@@ -458,10 +462,7 @@ void decode_accesses_v2(Reader& r, Trace& t, uint64_t cta_sum, const FindAlloc& 
   r.leave_section(kSections[4]);
 
   r.enter_section(kSections[5]);
-  at = r.pos();
-  n = r.count(7, "range");
-  check(n == range_sum, r, at,
-        "range count " + std::to_string(n) + " differs from the CTAs' total " + std::to_string(range_sum));
+  n = checked_count(r, 7, "range", "range", range_sum, "CTAs'");
   t.ranges.resize(n);
   Reader lengths = r.column("lengths"), kinds = r.column("kinds"), begins = r.column("t_begin"),
          ends = r.column("t_end"), pages = r.column("pages");
