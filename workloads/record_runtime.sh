@@ -5,6 +5,9 @@
 # given, and convert each recording there with the static uvmsim. Returns $OUT/traces.tar (NAME.uvmt),
 # $OUT/runtime.jsonl (each recording's native run output and pass wall times) and $OUT/log.txt.
 #   OUT=dir workloads/record_runtime.sh resnet18:1 mobilenet_v2:4 ...     (NAME: runtime_resnet18_b1, ...)
+# With MIX=name:batch,... it first runs that mix natively (not traced; --iters 5 --checksum), then each of
+# its models alone, and writes the output lines to $OUT/mix.jsonl: the mix runs and every model gives the
+# same output checksum alone and together.
 set -uo pipefail
 OUT="${OUT:-/tmp/uvmtrace-out}"
 mkdir -p "$OUT"
@@ -16,6 +19,11 @@ rm -rf "$R" "$T"; mkdir -p "$R" "$T"
 cmake -S "$root/cuda_tracer" -B "$BT" -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build "$BT" -j16 >"$OUT/build.txt" 2>&1 || { tail -30 "$OUT/build.txt"; exit 1; }
 cmake -S "$root/workloads" -B "$BW" -DCMAKE_BUILD_TYPE=Release >>"$OUT/build.txt" && cmake --build "$BW" -j16 >>"$OUT/build.txt" 2>&1 || { tail -30 "$OUT/build.txt"; exit 1; }
 "$BW/layer_check" | tail -1
+if [ -n "${MIX:-}" ]; then
+  echo "== $(date +%T) mix $MIX"
+  "$BW/uvm_runtime" --models "$MIX" --iters 5 --checksum | tee -a "$OUT/mix.jsonl"
+  for spec in ${MIX//,/ }; do "$BW/uvm_runtime" --models "$spec" --iters 5 --checksum | tee -a "$OUT/mix.jsonl"; done
+fi
 pids=()
 for spec in "$@"; do
   name="runtime_${spec%%:*}_b${spec##*:}"

@@ -3,8 +3,10 @@
 // activations, tensors 4 KiB aligned: workloads/layout.h), with workloads/'s layer kernels, at any batch.
 // The CPU initialises weights (deterministic) and inputs, so the first inference migrates them on demand.
 // `uvmsim generate --models` with the same list describes exactly these accesses.
-//   uvm_runtime --models resnet50:8,vgg16:1 [--iters N]
-// Prints one JSON line: the models, the bytes of managed memory, and each iteration's wall time.
+//   uvm_runtime --models resnet50:8,vgg16:1 [--iters N] [--checksum]
+// Prints one JSON line: the models, the bytes of managed memory, and each iteration's wall time; with
+// --checksum also each model's output summed (weighted by position) on the CPU after the last iteration (which migrates the
+// outputs back, so recordings leave it off): a model gives the same sums alone and in any mix.
 #include <cuda_runtime.h>
 
 #include <chrono>
@@ -53,18 +55,21 @@ void launch(const LayerKernel& k, const Tenant& t) {
 int main(int argc, char** argv) {
   std::string list;
   int iters = 1;
+  bool checksum = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--models") && i + 1 < argc) {
       list = argv[++i];
     } else if (!std::strcmp(argv[i], "--iters") && i + 1 < argc) {
       iters = std::atoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--checksum")) {
+      checksum = true;
     } else {
-      std::fprintf(stderr, "usage: uvm_runtime --models name:batch,... [--iters N] (unknown argument '%s')\n", argv[i]);
+      std::fprintf(stderr, "usage: uvm_runtime --models name:batch,... [--iters N] [--checksum] (unknown argument '%s')\n", argv[i]);
       return 2;
     }
   }
   if (list.empty() || iters < 1) {
-    std::fprintf(stderr, "usage: uvm_runtime --models name:batch,... [--iters N]\n");
+    std::fprintf(stderr, "usage: uvm_runtime --models name:batch,... [--iters N] [--checksum]\n");
     return 2;
   }
   std::vector<Tenant> tenants;
@@ -126,7 +131,20 @@ int main(int argc, char** argv) {
   std::printf("{\"program\": \"uvm_runtime\", \"models\": \"%s\", \"managed_bytes\": %llu, \"iter_ms\": [", list.c_str(),
               (unsigned long long)need);
   for (size_t i = 0; i < ms.size(); ++i) std::printf("%s%.3f", i ? ", " : "", ms[i]);
-  std::printf("]}\n");
+  std::printf("]");
+  if (checksum) {
+    std::printf(", \"checksums\": [");
+    for (size_t ti = 0; ti < tenants.size(); ++ti) {
+      const Tenant& t = tenants[ti];
+      const size_t o = t.layout.out.back();
+      const float* p = reinterpret_cast<const float*>(t.layout.address(o, uint64_t(t.weights), uint64_t(t.activations)));
+      double sum = 0;
+      for (uint64_t j = 0; j < t.layout.tensors[o].bytes / 4; ++j) sum += p[j] * double(j % 97 + 1);  // softmax rows sum to 1
+      std::printf("%s%.9g", ti ? ", " : "", sum);
+    }
+    std::printf("]");
+  }
+  std::printf("}\n");
   for (auto& t : tenants) {
     CK(cudaFree(t.weights));
     CK(cudaFree(t.activations));
