@@ -149,7 +149,7 @@ void check_softmax(uint32_t batch, uint32_t features) {
 }  // namespace
 
 int main() {
-  CK(cudaMalloc(&spill, 256));
+  CK(cudaMalloc(&spill, kSpillFloats * sizeof(float)));
   check_conv("conv 3x3 s1 p1, 2x16x13x13 -> 70 ch, bias", {2, 16, 13, 13, 70, 3, 3, 1, 1, 0, 0, true}, false);
   check_conv("conv 7x7 s2 p3, 1x3x31x31 -> 64 ch", {1, 3, 31, 31, 64, 7, 7, 2, 3, 0, 0, false}, false);
   check_conv("conv 1x1 s2 (downsample), 3x40x9x9 -> 96 ch", {3, 40, 9, 9, 96, 1, 1, 2, 0, 0, 0, false}, false);

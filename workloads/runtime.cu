@@ -95,12 +95,15 @@ int main(int argc, char** argv) {
                  (unsigned long long)need, (unsigned long long)free_b);
     return 3;
   }
-  std::mt19937 rng(1);
   std::uniform_real_distribution<float> small(-0.05f, 0.05f), unit(-1.f, 1.f), var(0.5f, 1.5f);
   for (auto& t : tenants) {
+    // Seeded by the model's name, so that a model has the same weights and inputs alone and in any mix.
+    uint32_t seed = 2166136261u;  // FNV-1a
+    for (const char ch : t.model.name) seed = (seed ^ uint8_t(ch)) * 16777619u;
+    std::mt19937 rng(seed);
     CK(cudaMallocManaged(&t.weights, std::max<uint64_t>(t.layout.weights_bytes, 4096)));
     CK(cudaMallocManaged(&t.activations, t.layout.activations_bytes));
-    CK(cudaMalloc(&t.spill, 256));
+    CK(cudaMalloc(&t.spill, kernels::kSpillFloats * sizeof(float)));
     CK(cudaStreamCreateWithFlags(&t.stream, cudaStreamNonBlocking));
     for (size_t i = 0; i < t.layout.tensors.size(); ++i) {
       const TensorSlot& s = t.layout.tensors[i];

@@ -1,7 +1,10 @@
 // workloads/'s CUDA layer kernels: fp32, NCHW, every access at the position schedule.h gives it. Loads and
 // stores are volatile PTX so that the compiler keeps their order (the access capture's per-thread
-// ordinals are then the schedule's positions); accesses outside a tensor go to `spill`, a small buffer
-// in plain device memory (not managed: the converter leaves it out of the trace).
+// ordinals are then the schedule's positions); accesses outside a tensor go to `spill`, a buffer of
+// kSpillFloats in plain device memory (not managed: the converter leaves it out of the trace), each thread
+// to its own slot: were they all to hit one address, same-address stores would serialise in one L2 slice
+// and make a kernel's time depend on how much of its last tile is empty (measured: a ResNet stem twice as
+// slow as its work), which no real kernel does.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -31,8 +34,15 @@ struct Tensors {
   const float* mean = nullptr;
   const float* var = nullptr;
   float* out = nullptr;
-  float* spill = nullptr;  // plain device memory, at least 4 bytes
+  float* spill = nullptr;  // plain device memory, kSpillFloats floats
 };
+
+constexpr uint32_t kSpillFloats = 1u << 16;  // 256 KiB
+
+__device__ __forceinline__ float* spill_slot(const Tensors& x) {
+  const uint32_t cta = blockIdx.y * gridDim.x + blockIdx.x;
+  return x.spill + (cta * kThreads + threadIdx.x) % kSpillFloats;
+}
 
 __device__ __forceinline__ float ld(const float* p) {
   float v;
@@ -57,11 +67,11 @@ __device__ __forceinline__ const float* base(const Tensors& x, Tensor t) {
 
 // A load at its position: the value, or 0 outside the tensor (the spill buffer is read, for the count).
 __device__ __forceinline__ float load(const Tensors& x, const Access& a) {
-  const float v = ld(a.index == kOutside ? x.spill : base(x, a.tensor) + a.index);
+  const float v = ld(a.index == kOutside ? spill_slot(x) : base(x, a.tensor) + a.index);
   return a.index == kOutside ? 0.f : v;
 }
 __device__ __forceinline__ void store(const Tensors& x, const Access& a, float v) {
-  st(a.index == kOutside ? x.spill : x.out + a.index, v);
+  st(a.index == kOutside ? spill_slot(x) : x.out + a.index, v);
 }
 
 __global__ void __launch_bounds__(kThreads) conv_kernel(ConvShape g, Tensors x) {
