@@ -215,7 +215,11 @@ int main(int argc, char** argv) {
                     << " (CTA, page) pairs; Jaccard min " << c.min_jaccard << " mean " << c.mean_jaccard << ", "
                     << c.ctas_below_099 << " CTAs below 0.99, " << c.pages_other_use
                     << " common pages with another first or last use or kind"
-                    << (c.first_mismatch.empty() ? "" : "; first difference: " + c.first_mismatch) << "\n";
+                    << (c.first_mismatch.empty() ? "" : "; first difference: " + c.first_mismatch) << "\n"
+                    << "compute times (cost model against recorded resident): total " << c.generated_ms << " ms against "
+                    << c.recorded_ms << " ms; per kernel median error " << 100 * c.time_error_median << "%, worst "
+                    << 100 * c.time_error_worst << "% (" << c.worst_time_kernel << "), " << c.kernels_over_20pct
+                    << " kernels beyond 20%\n";
         }
         trace::write_trace(t, gen_out);
         return 0;

@@ -1,6 +1,7 @@
 #include "workloads/generate.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <stdexcept>
 #include <thread>
@@ -562,45 +563,169 @@ ClosedLoop compare_with_recording(const Trace& g, const Trace& r) {
     }
   }
   out.mean_jaccard = out.ctas ? sum / double(out.ctas) : 1.0;
+  std::vector<double> errs;
+  for (size_t ki = 0; ki < g.kernels.size(); ++ki) {
+    const double gen = double(g.kernels[ki].resident_ns), rec = double(r.kernels[ki].resident_ns);
+    out.generated_ms += gen / 1e6, out.recorded_ms += rec / 1e6;
+    if (rec <= 0) continue;  // a recording without a resident pass
+    const double e = std::abs(gen - rec) / rec;
+    errs.push_back(e);
+    out.kernels_over_20pct += e > 0.2;
+    if (e > out.time_error_worst) {
+      const std::string& name = g.kernels[ki].name;
+      out.time_error_worst = e;
+      out.worst_time_kernel = "kernel " + std::to_string(ki) + " " + name.substr(0, name.find('('));
+    }
+  }
+  if (!errs.empty()) {
+    std::sort(errs.begin(), errs.end());
+    out.time_error_median = errs[errs.size() / 2];
+  }
   return out;
 }
 
 CostModel CostModel::h100() {
   CostModel m;
-  // fit_cost_model on runtime_{resnet18,mobilenet_v2,alexnet}_b1 (ns, ns per wave-position).
-  m.coef = {{{0, 719.1805}, {0, 1018.9808}, {0, 1470.2058}, {0, 775.8529}, {3722.6667, 0}}};
+  // fit_cost_model on traces/corpus/runtime_*_b1 and _b8 (the five models; tests/unit/workloads re-fits).
+  m.conv_latency = {7149.9990, 2914.0780};
+  m.conv_throughput = {10414.8868, 1249.1437, 1172.5790};
+  m.coef = {{{0, 0, 0},
+             {8158.8783, 0, 1310.7814},        // dwconv
+             {0, 601.3689, 1591.2383},         // max pool
+             {568.2548, 1446.9850, 3224.4654}, // adaptive average pool
+             {1305.5402, 0, 535.6414},         // relu, relu6
+             {517.3539, 318.6532, 571.8594},   // add
+             {0, 523.1484, 718.4117},          // batch norm
+             {3442.8203, 0, 453.4571}}};       // softmax
   return m;
 }
 
-double cost_feature(const LayerKernel& k) {
-  const KernelInfo& info = kernel_info(k.kind);
-  const uint64_t per_sm = std::min<uint64_t>({2048 / kernels::kThreads, 32, 65536 / (uint64_t(info.regs) * kernels::kThreads),
-                                              info.smem ? 233472 / info.smem : 32});
-  const uint64_t waves = (k.ctas() + 132 * per_sm - 1) / (132 * per_sm);
-  return double(waves) * k.positions();
+CostModel::Class cost_class(const LayerKernel& k) {
+  switch (k.kind) {
+    case LayerKernel::Kind::kConv: return CostModel::kConv;
+    case LayerKernel::Kind::kDwConv: return CostModel::kDwConv;
+    case LayerKernel::Kind::kPool: return k.pool.adaptive_avg ? CostModel::kAvgPool : CostModel::kMaxPool;
+    case LayerKernel::Kind::kSoftmax: return CostModel::kSoftmax;
+    case LayerKernel::Kind::kEltwise: break;
+  }
+  return k.eltwise == kernels::Eltwise::kAdd         ? CostModel::kAdd
+         : k.eltwise == kernels::Eltwise::kBatchNorm ? CostModel::kBatchNorm
+                                                     : CostModel::kRelu;
 }
 
+namespace {
+
+constexpr double kSms = 132;  // H100 SXM
+
+// The features of each part of the formulas (CostModel's comment).
+std::array<double, 2> conv_latency_features(const LayerKernel& k) { return {1, double(k.conv.chunks())}; }
+std::array<double, 3> conv_throughput_features(const LayerKernel& k) {
+  const double n = double(k.ctas()) / kSms;
+  return {1, n * double(k.conv.chunks()), n};
+}
+std::array<double, 3> linear_features(const LayerKernel& k) {
+  const double p = k.positions();
+  return {1, p, double(k.ctas()) * p / 1000};
+}
+
+template <size_t N>
+double dot(const std::array<double, N>& c, const std::array<double, N>& x) {
+  double s = 0;
+  for (size_t i = 0; i < N; ++i) s += c[i] * x[i];
+  return s;
+}
+
+// Non-negative least squares of sum ((c . x_i) / y_i - 1)^2 (relative errors), by trying every subset of
+// free coefficients (N <= 3: at most 7 small solves) and keeping the best with no negative coefficient.
+template <size_t N>
+std::array<double, N> fit_relative(const std::vector<std::pair<std::array<double, N>, double>>& rows) {
+  std::array<double, N> best{};
+  double best_res = -1;
+  for (uint32_t mask = 1; mask < (1u << N); ++mask) {
+    std::vector<size_t> free;
+    for (size_t i = 0; i < N; ++i)
+      if (mask >> i & 1) free.push_back(i);
+    const size_t m = free.size();
+    std::vector<std::vector<double>> a(m, std::vector<double>(m + 1, 0.0));  // normal equations, augmented
+    for (const auto& [x, y] : rows)
+      for (size_t i = 0; i < m; ++i) {
+        for (size_t j = 0; j < m; ++j) a[i][j] += x[free[i]] * x[free[j]] / (y * y);
+        a[i][m] += x[free[i]] / y;
+      }
+    bool ok = true;
+    for (size_t i = 0; i < m && ok; ++i) {  // Gauss-Jordan with partial pivoting
+      size_t piv = i;
+      for (size_t r = i + 1; r < m; ++r)
+        if (std::abs(a[r][i]) > std::abs(a[piv][i])) piv = r;
+      ok = std::abs(a[piv][i]) > 1e-300;
+      if (!ok) break;
+      std::swap(a[i], a[piv]);
+      for (size_t r = 0; r < m; ++r) {
+        if (r == i) continue;
+        const double f = a[r][i] / a[i][i];
+        for (size_t c = i; c <= m; ++c) a[r][c] -= f * a[i][c];
+      }
+    }
+    if (!ok) continue;
+    std::array<double, N> c{};
+    for (size_t i = 0; i < m; ++i) {
+      c[free[i]] = a[i][m] / a[i][i];
+      ok = ok && c[free[i]] >= 0;
+    }
+    if (!ok) continue;
+    double res = 0;
+    for (const auto& [x, y] : rows) res += (dot(c, x) / y - 1) * (dot(c, x) / y - 1);
+    if (best_res < 0 || res < best_res) best = c, best_res = res;
+  }
+  return best;
+}
+
+}  // namespace
+
 uint64_t CostModel::predict(const LayerKernel& k) const {
-  const auto& c = coef[size_t(k.kind)];
-  return uint64_t(std::max(1000.0, c[0] + c[1] * cost_feature(k)));
+  const Class c = cost_class(k);
+  const double ns = c == kConv ? std::max(dot(conv_latency, conv_latency_features(k)),
+                                          dot(conv_throughput, conv_throughput_features(k)))
+                               : dot(coef[c], linear_features(k));
+  return uint64_t(std::max(1000.0, std::round(ns)));
 }
 
 CostModel fit_cost_model(const std::vector<std::pair<LayerKernel, uint64_t>>& samples) {
+  if (samples.empty()) throw std::invalid_argument("fit_cost_model: no samples");
   CostModel m;
-  for (size_t kind = 0; kind < m.coef.size(); ++kind) {
-    double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
-    for (const auto& [k, ns] : samples) {
-      if (size_t(k.kind) != kind) continue;
-      const double x = cost_feature(k), y = double(ns);
-      n += 1, sx += x, sy += y, sxx += x * x, sxy += x * y;
+  for (size_t cls = 0; cls < CostModel::kClasses; ++cls) {
+    if (cls == CostModel::kConv) continue;
+    std::vector<std::pair<std::array<double, 3>, double>> rows;
+    for (const auto& [k, ns] : samples)
+      if (cost_class(k) == cls && ns > 0) rows.push_back({linear_features(k), double(ns)});
+    if (!rows.empty()) m.coef[cls] = fit_relative(rows);
+  }
+  // Conv: a hinge of two lines. Start with the kernels of more than 1.5 CTAs per SM throughput bound; refit
+  // each regime on its samples and move each sample to the regime that predicts more, until none moves.
+  std::vector<const std::pair<LayerKernel, uint64_t>*> conv;
+  for (const auto& s : samples)
+    if (cost_class(s.first) == CostModel::kConv && s.second > 0) conv.push_back(&s);
+  std::vector<bool> bound(conv.size());
+  for (size_t i = 0; i < conv.size(); ++i) bound[i] = double(conv[i]->first.ctas()) / kSms > 1.5;
+  for (int round = 0; round < 100; ++round) {
+    std::vector<std::pair<std::array<double, 2>, double>> lat;
+    std::vector<std::pair<std::array<double, 3>, double>> thr;
+    for (size_t i = 0; i < conv.size(); ++i) {
+      if (bound[i])
+        thr.push_back({conv_throughput_features(conv[i]->first), double(conv[i]->second)});
+      else
+        lat.push_back({conv_latency_features(conv[i]->first), double(conv[i]->second)});
     }
-    if (n == 0) continue;
-    const double var = sxx - sx * sx / n;
-    double b = var > 0 ? (sxy - sx * sy / n) / var : 0;
-    if (b < 0) b = 0;
-    double a = (sy - b * sx) / n;
-    if (a < 0) a = 0, b = sxx > 0 ? sxy / sxx : 0;  // no negative launch cost: a line through the origin
-    m.coef[kind] = {a, b};
+    if (!lat.empty()) m.conv_latency = fit_relative(lat);
+    if (!thr.empty()) m.conv_throughput = fit_relative(thr);
+    bool moved = false;
+    for (size_t i = 0; i < conv.size(); ++i) {
+      const bool b = dot(m.conv_throughput, conv_throughput_features(conv[i]->first)) >
+                     dot(m.conv_latency, conv_latency_features(conv[i]->first));
+      moved = moved || b != bound[i];
+      bound[i] = b;
+    }
+    if (!moved) break;
   }
   return m;
 }

@@ -34,19 +34,28 @@ struct PageUse {
 std::vector<PageUse> cta_uses(const LayerKernel& k, uint64_t cta);
 std::vector<PageUse> cta_uses_by_thread(const LayerKernel& k, uint64_t cta);
 
-// Per-layer compute time with data resident: ns = a + b x, x = waves x positions, per kernel kind
-// (conv, dwconv, pool, eltwise, softmax): every thread walks `positions` dependent accesses (the kernels
-// order them), so a kernel's time is its waves of CTAs times that chain. waves = ceil(CTAs / (132 SMs x
-// the CTAs an SM holds at the kernel's registers and shared memory)).
+// Per-layer compute time with data resident, per cost class (the kernel kind; pooling split into max and
+// adaptive average, element-wise into ReLU/ReLU6, add and batch norm). Every thread of these kernels walks
+// its accesses in order, each waiting for the last (volatile PTX), so a kernel is either latency bound (a
+// chain of `positions` memory round trips, the CTAs of one SM overlapping) or throughput bound (the SMs'
+// memory pipes full, time growing with CTAs x positions):
+//   conv     ns = max(L0 + L1 x chunks, T0 + n x (T1 x chunks + T2)), n = CTAs / 132 SMs, chunks = K / 8
+//            (each chunk: four loads, two barriers, 128 FMAs per thread; then a 32-access epilogue)
+//   others   ns = a + b x positions + c x CTAs x positions / 1000
+// Few constants, fitted by fit_cost_model on recordings of uvm_runtime at batch 1 and 8 (relative least
+// squares, non-negative; conv as a hinge: each sample in the regime that predicts more, refitted until the
+// regimes settle); batch 4 is held out (workloads/README.md gives the errors; a test re-fits and checks).
 struct CostModel {
-  std::array<std::array<double, 2>, 5> coef{};  // per LayerKernel::Kind: a (ns), b (ns per wave-position)
+  enum Class : uint8_t { kConv, kDwConv, kMaxPool, kAvgPool, kRelu, kAdd, kBatchNorm, kSoftmax, kClasses };
+  std::array<double, 2> conv_latency{};                   // L0 (ns), L1 (ns per chunk)
+  std::array<double, 3> conv_throughput{};                // T0 (ns), T1 (ns per chunk per CTA/SM), T2 (ns per CTA/SM)
+  std::array<std::array<double, 3>, kClasses> coef{};     // a, b, c of the other classes (coef[kConv] unused)
   uint64_t predict(const LayerKernel& k) const;
-  // Fitted on the H100 by fit_cost_model on the corpus's batch-1 recordings of uvm_runtime (see
-  // workloads/README.md; a test re-fits them).
   static CostModel h100();
 };
-double cost_feature(const LayerKernel& k);
-// Least squares per kind over (kernel, measured resident ns) samples.
+CostModel::Class cost_class(const LayerKernel& k);
+// Relative least squares over (kernel, measured resident ns) samples. Throws std::invalid_argument when
+// there are no samples.
 CostModel fit_cost_model(const std::vector<std::pair<LayerKernel, uint64_t>>& samples);
 // A recording of `uvm_runtime --models M:B` (one model): each kernel with its recorded resident duration.
 std::vector<std::pair<LayerKernel, uint64_t>> recorded_costs(const trace::Trace& recorded, const std::string& model,
@@ -63,6 +72,11 @@ struct ClosedLoop {
   uint64_t ctas_below_099 = 0;
   uint64_t pages_other_use = 0;  // common pages whose interval or kind differs
   std::string first_mismatch;    // where the first difference is, if any
+  // Compute times: each kernel's generated resident_ns (the cost model) against the recorded one.
+  double time_error_median = 0, time_error_worst = 0;  // |generated - recorded| / recorded
+  uint64_t kernels_over_20pct = 0;
+  std::string worst_time_kernel;
+  double generated_ms = 0, recorded_ms = 0;             // sums over the kernels
 };
 // Throws std::invalid_argument when the traces do not describe the same kernels.
 ClosedLoop compare_with_recording(const trace::Trace& generated, const trace::Trace& recorded);

@@ -141,26 +141,37 @@ namespace uvmsim {
 namespace {
 
 // The closed loop on the H100: the native runtime recorded with every uvmtrace pass
-// (workloads/record_runtime.sh; traces/corpus/runtime_*.uvmt) against `uvmsim generate` of the same
-// models: every CTA of every kernel touches the same pages (Jaccard 1), each with the same first and last
-// use and kind, so the first-touch order is the same too.
-TEST(ClosedLoop, GeneratedAccessesEqualTheRecordedRuntime) {
-  for (const auto& [name, spec] : std::vector<std::pair<std::string, std::string>>{
-           {"runtime_resnet18_b1", "resnet18:1"},
-           {"runtime_resnet18_b4", "resnet18:4"},
-           {"runtime_mobilenet_v2_b1", "mobilenet_v2:1"},
-           {"runtime_alexnet_b1", "alexnet:1"}}) {
-    SCOPED_TRACE(name);
-    const trace::Trace rec = trace::read_trace(testing::source_dir() + "/traces/corpus/" + name + ".uvmt");
-    GenerateOptions o;
-    o.models = parse_model_list(spec);
-    const ClosedLoop c = compare_with_recording(generate_models(o), rec);
-    EXPECT_GT(c.ctas, 1000u);
-    EXPECT_EQ(c.min_jaccard, 1.0) << c.first_mismatch;
-    EXPECT_EQ(c.pages_other_use, 0u) << c.first_mismatch;
-    EXPECT_EQ(c.ctas_below_099, 0u);
+// (workloads/record_runtime.sh; traces/corpus/runtime_*.uvmt, the five models at batch 1, 4 and 8) against
+// `uvmsim generate` of the same model: every CTA of every kernel touches the same pages (Jaccard 1), each
+// with the same first and last use and kind, so the first-touch order is the same too. The compute times
+// are the cost model's: within 20% of the recorded resident duration for every kernel at the held-out
+// batch 4 (CostModel's test checks the fit at batch 1 and 8).
+class ClosedLoopTest : public ::testing::TestWithParam<std::tuple<std::string, uint32_t>> {};
+
+TEST_P(ClosedLoopTest, GeneratedAccessesEqualTheRecordedRuntime) {
+  const auto& [model, batch] = GetParam();
+  const std::string name = "runtime_" + model + "_b" + std::to_string(batch);
+  const trace::Trace rec = trace::read_trace(testing::source_dir() + "/traces/corpus/" + name + ".uvmt");
+  GenerateOptions o;
+  o.models = {{model, batch}};
+  const ClosedLoop c = compare_with_recording(generate_models(o), rec);
+  EXPECT_GT(c.ctas, 1000u);
+  EXPECT_EQ(c.kernels, rec.kernels.size());
+  EXPECT_EQ(c.min_jaccard, 1.0) << c.first_mismatch;
+  EXPECT_EQ(c.pages_other_use, 0u) << c.first_mismatch;
+  EXPECT_EQ(c.ctas_below_099, 0u);
+  if (batch == 4) {
+    EXPECT_EQ(c.kernels_over_20pct, 0u) << "worst " << c.time_error_worst << " at " << c.worst_time_kernel;
+    EXPECT_NEAR(c.generated_ms, c.recorded_ms, 0.05 * c.recorded_ms);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Runtime, ClosedLoopTest,
+    ::testing::Combine(::testing::Values(std::string("alexnet"), std::string("vgg16"), std::string("resnet18"),
+                                         std::string("resnet50"), std::string("mobilenet_v2")),
+                       ::testing::Values(1u, 4u, 8u)),
+    [](const auto& info) { return std::get<0>(info.param) + "_b" + std::to_string(std::get<1>(info.param)); });
 
 }  // namespace
 }  // namespace uvmsim
@@ -168,39 +179,56 @@ TEST(ClosedLoop, GeneratedAccessesEqualTheRecordedRuntime) {
 namespace uvmsim {
 namespace {
 
-// The per-layer cost model: fitted on the batch-1 recordings of uvm_runtime (ResNet-18, MobileNetV2,
-// AlexNet), CostModel::h100() holds the fit; ResNet-18 at batch 4 is held out.
-TEST(CostModel, FitOnBatchOneRecordingsAndCheckBatchFour) {
-  auto costs = [](const std::string& file, const std::string& model, uint32_t batch) {
-    return recorded_costs(trace::read_trace(testing::source_dir() + "/traces/corpus/" + file), model, batch);
-  };
+// The per-layer cost model: fitted on the recordings of uvm_runtime at batch 1 and 8 (the five models),
+// CostModel::h100() holds the fit; batch 4 is held out: every layer within 20% of its recorded resident
+// duration (the target), and the totals within 5%.
+std::vector<std::pair<LayerKernel, uint64_t>> runtime_costs(const std::string& model, uint32_t batch) {
+  const std::string file = "runtime_" + model + "_b" + std::to_string(batch) + ".uvmt";
+  return recorded_costs(trace::read_trace(testing::source_dir() + "/traces/corpus/" + file), model, batch);
+}
+const std::vector<std::string> kRuntimeModels = {"alexnet", "vgg16", "resnet18", "resnet50", "mobilenet_v2"};
+
+TEST(CostModel, FitOnBatchOneAndEightRecordingsAndCheckBatchFour) {
   std::vector<std::pair<LayerKernel, uint64_t>> fit;
-  for (const auto& [file, model] : std::vector<std::pair<std::string, std::string>>{
-           {"runtime_resnet18_b1.uvmt", "resnet18"}, {"runtime_mobilenet_v2_b1.uvmt", "mobilenet_v2"},
-           {"runtime_alexnet_b1.uvmt", "alexnet"}}) {
-    auto c = costs(file, model, 1);
-    fit.insert(fit.end(), c.begin(), c.end());
-  }
-  const CostModel m = fit_cost_model(fit), h = CostModel::h100();
-  for (size_t k = 0; k < m.coef.size(); ++k)
-    for (size_t i = 0; i < 2; ++i) {
-      std::printf("coef[%zu][%zu] = %.4f\n", k, i, m.coef[k][i]);
-      EXPECT_NEAR(h.coef[k][i], m.coef[k][i], 1e-3 * std::max(1.0, std::abs(m.coef[k][i]))) << k << "," << i;
+  for (const std::string& model : kRuntimeModels)
+    for (uint32_t batch : {1u, 8u}) {
+      auto c = runtime_costs(model, batch);
+      fit.insert(fit.end(), c.begin(), c.end());
     }
-  // Held out: ResNet-18 at batch 4, per layer and in total.
-  double total_pred = 0, total_meas = 0, worst = 0;
+  const CostModel m = fit_cost_model(fit), h = CostModel::h100();
+  auto near = [](double held, double fitted, const std::string& what) {
+    EXPECT_NEAR(held, fitted, 1e-3 * std::max(1.0, std::abs(fitted))) << what;
+  };
+  std::printf("conv_latency = {%.4f, %.4f}\nconv_throughput = {%.4f, %.4f, %.4f}\ncoef = {", m.conv_latency[0],
+              m.conv_latency[1], m.conv_throughput[0], m.conv_throughput[1], m.conv_throughput[2]);
+  for (size_t c = 0; c < CostModel::kClasses; ++c)
+    std::printf("%s{%.4f, %.4f, %.4f}", c ? ", " : "", m.coef[c][0], m.coef[c][1], m.coef[c][2]);
+  std::printf("}\n");
+  for (size_t i = 0; i < 2; ++i) near(h.conv_latency[i], m.conv_latency[i], "conv_latency " + std::to_string(i));
+  for (size_t i = 0; i < 3; ++i) near(h.conv_throughput[i], m.conv_throughput[i], "conv_throughput " + std::to_string(i));
+  for (size_t c = 0; c < CostModel::kClasses; ++c)
+    for (size_t i = 0; i < 3; ++i) near(h.coef[c][i], m.coef[c][i], "coef " + std::to_string(c) + "," + std::to_string(i));
+
   std::vector<double> errs;
-  for (const auto& [k, ns] : costs("runtime_resnet18_b4.uvmt", "resnet18", 4)) {
-    const double p = double(h.predict(k)), e = std::abs(p - double(ns)) / double(ns);
-    total_pred += p, total_meas += double(ns);
-    errs.push_back(e);
-    worst = std::max(worst, e);
+  for (const std::string& model : kRuntimeModels) {
+    double pred = 0, meas = 0;
+    size_t layer = 0;
+    for (const auto& [k, ns] : runtime_costs(model, 4)) {
+      const double p = double(h.predict(k)), e = std::abs(p - double(ns)) / double(ns);
+      pred += p, meas += double(ns);
+      errs.push_back(e);
+      EXPECT_LT(e, 0.20) << model << " b4 layer " << layer << ": predicted " << p << " ns, recorded " << ns;
+      ++layer;
+    }
+    std::printf("held out %s b4: %.3f ms predicted, %.3f ms recorded\n", model.c_str(), pred / 1e6, meas / 1e6);
+    EXPECT_LT(std::abs(pred - meas) / meas, 0.05) << model;
   }
   std::sort(errs.begin(), errs.end());
-  std::printf("held out resnet18 b4: total %.3f ms predicted, %.3f ms measured; median |error| %.3f, worst %.3f\n",
-              total_pred / 1e6, total_meas / 1e6, errs[errs.size() / 2], worst);
-  EXPECT_LT(std::abs(total_pred - total_meas) / total_meas, 0.10);
+  std::printf("held out b4: %zu layers, median |error| %.3f, worst %.3f\n", errs.size(), errs[errs.size() / 2],
+              errs.back());
 }
+
+TEST(CostModel, FitRejectsNoSamples) { EXPECT_THROW(fit_cost_model({}), std::invalid_argument); }
 
 }  // namespace
 }  // namespace uvmsim
