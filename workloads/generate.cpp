@@ -331,31 +331,46 @@ void append_ranges(const std::vector<PageUse>& uses, uint32_t positions, const s
   counts.push_back(uint32_t(ranges.size() - begin));
 }
 
+// A worker's buffers, kept from kernel to kernel (a 4-model mix at batch 32 makes 62 M ranges: buffers
+// made afresh for each kernel spent more time in the kernel's page clearing than in the generation).
+struct Worker {
+  UseStore store;
+  std::vector<Range> ranges;
+  std::vector<uint32_t> counts;
+};
+
 // Every CTA's ranges of one kernel, on all cores (contiguous blocks of CTAs per worker, joined in order:
 // the result does not depend on the number of workers).
 void append_kernel_ranges(const LayerKernel& lk, uint64_t ctas, const std::vector<uint64_t>& alloc_starts,
-                          std::vector<UseStore>& stores, Trace& t) {
+                          std::vector<Worker>& workers_, Trace& t) {
   const uint64_t workers = std::clamp<uint64_t>(std::thread::hardware_concurrency(), 1, std::max<uint64_t>(1, ctas / 16));
-  struct Part {
-    std::vector<Range> ranges;
-    std::vector<uint32_t> counts;
-  };
-  std::vector<Part> parts(workers);
-  if (stores.size() < workers) stores.resize(workers);
+  if (workers_.size() < workers) workers_.resize(workers);
   auto work = [&](uint64_t w) {
     uint64_t bytes[7];
     tensor_bytes(lk, bytes);
-    Uses u(lk, bytes, stores[w]);
+    Worker& me = workers_[w];
+    me.ranges.clear();
+    me.counts.clear();
+    Uses u(lk, bytes, me.store);
     for (uint64_t c = ctas * w / workers; c < ctas * (w + 1) / workers; ++c) {
       fill_uses(lk, c, u);
-      append_ranges(u.end(), lk.positions(), alloc_starts, parts[w].ranges, parts[w].counts);
+      append_ranges(u.end(), lk.positions(), alloc_starts, me.ranges, me.counts);
     }
   };
   std::vector<std::thread> pool;
   for (uint64_t w = 1; w < workers; ++w) pool.emplace_back(work, w);
   work(0);
   for (auto& th : pool) th.join();
-  for (const Part& p : parts) {
+  // Grow the trace's ranges to the projected total (ranges per CTA so far x every CTA of the trace, which
+  // t.ctas' capacity holds), not by doubling: each fresh page costs a fault.
+  uint64_t add = 0;
+  for (uint64_t w = 0; w < workers; ++w) add += workers_[w].ranges.size();
+  if (t.ranges.size() + add > t.ranges.capacity()) {
+    const double per_cta = double(t.ranges.size() + add) / double(t.ctas.size() + ctas);
+    t.ranges.reserve(std::max<uint64_t>(t.ranges.size() + add, uint64_t(1.1 * per_cta * double(t.ctas.capacity()))));
+  }
+  for (uint64_t w = 0; w < workers; ++w) {
+    const Worker& p = workers_[w];
     uint64_t at = t.ranges.size();
     for (uint32_t n : p.counts) {
       t.ctas.push_back({at, n});
@@ -380,7 +395,7 @@ Trace generate_models(const GenerateOptions& o) {
 
   std::vector<Model> models;
   const CostModel cost = CostModel::h100();
-  std::vector<UseStore> stores;  // per worker, reused by every kernel
+  std::vector<Worker> workers;  // reused by every kernel
   std::vector<TenantLayout> layouts;
   std::vector<std::pair<uint64_t, uint64_t>> bases;  // per tenant: weights and activations regions
   std::map<std::string, int> seen;
@@ -427,7 +442,13 @@ Trace generate_models(const GenerateOptions& o) {
   // layer of each model in turn, each tenant on its own stream. A kernel's accesses are the same in every
   // request; each launch is its own kernel record.
   size_t most = 0;
-  for (const Model& m : models) most = std::max(most, m.layers.size());
+  uint64_t all_ctas = 0;
+  for (size_t ti = 0; ti < models.size(); ++ti) {
+    most = std::max(most, models[ti].layers.size());
+    for (size_t li = 0; li < models[ti].layers.size(); ++li)
+      all_ctas += layer_kernel(models[ti], layouts[ti], li, o.models[ti].second, 0, 0).ctas();
+  }
+  t.ctas.reserve(all_ctas * o.requests);
   std::vector<std::vector<uint64_t>> first_cta(models.size());  // per tenant and layer: its first launch's CTAs
   for (size_t ti = 0; ti < models.size(); ++ti) first_cta[ti].resize(models[ti].layers.size());
   for (uint32_t req = 0; req < o.requests; ++req)
@@ -452,7 +473,7 @@ Trace generate_models(const GenerateOptions& o) {
         k.cta_count = k.ctas();
         if (req == 0) {
           first_cta[ti][li] = k.cta_begin;
-          append_kernel_ranges(lk, k.cta_count, alloc_starts, stores, t);
+          append_kernel_ranges(lk, k.cta_count, alloc_starts, workers, t);
         } else {  // later requests repeat the first's ranges
           for (uint64_t c = 0; c < k.cta_count; ++c) {
             const Cta fc = t.ctas[first_cta[ti][li] + c];  // a copy: push_back below may move the CTAs
