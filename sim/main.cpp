@@ -18,6 +18,7 @@
 #include "traces/trace_io.h"
 #include "workloads/generate.h"
 #include "workloads/micro.h"
+#include "sim/validate.h"
 
 using namespace uvmsim;
 
@@ -107,6 +108,20 @@ int cmd_micro_table(const std::string& config, const std::vector<std::string>& s
   return 0;
 }
 
+int cmd_validate(const std::string& trace_path, const std::string& config, const std::vector<std::string>& sets,
+                 const std::string& json_out) {
+  Workload w = load_workload(trace_path);
+  // The recording's GPU and driver parameters first, then the user's overrides.
+  std::vector<std::string> settings = recording_settings(w.trace);
+  settings.insert(settings.end(), sets.begin(), sets.end());
+  const Config c = load_config(config, settings);
+  Validation v = validate(w, c, trace_path);
+  v.applied = recording_settings(w.trace);
+  print_validation(v, std::cout);
+  if (!json_out.empty()) write_file_atomic(json_out, validation_json(v).dump(2) + "\n");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -175,6 +190,14 @@ int main(int argc, char** argv) {
   conv_cmd->add_option("--model", conv.model, "model name (default: the tenant's name)");
   conv_cmd->add_option("--batch", conv.batch, "batch size the program ran");
 
+  std::string validate_json;
+  auto* val = app.add_subcommand("validate", "simulate a recorded trace and compare with what the GPU did");
+  val->add_option("--trace", trace_path, "recorded trace (.uvmt)")->required();
+  val->add_option("--config", config, "config JSON (built-in defaults if omitted); the recording's GPU and driver "
+                                      "parameters are applied over it");
+  val->add_option("--set", sets, "override a config key: a.b=value (repeatable; applied last)");
+  val->add_option("--json", validate_json, "also write the comparison as JSON");
+
   app.add_subcommand("policies", "list every registered policy with its parameters");
   app.add_subcommand("config-schema", "list every config key with type, unit, bounds and description");
 
@@ -203,6 +226,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (run->parsed()) return cmd_run(trace_path, config, sets, out, batch_log, check);
+    if (val->parsed()) return cmd_validate(trace_path, config, sets, validate_json);
     if (gen->parsed()) {
       if (!models.empty()) {
         GenerateOptions g;

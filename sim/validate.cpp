@@ -1,0 +1,242 @@
+#include "sim/validate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <ostream>
+#include <stdexcept>
+
+#include "sim/run.h"
+#include "sim/stats.h"
+
+namespace uvmsim {
+
+using trace::ObservedKind;
+using trace::TransferCause;
+
+double Quantity::error() const {
+  if (points) return simulated - observed;
+  return observed != 0 ? (simulated - observed) / observed : 0.0;
+}
+
+uint64_t Validation::scored() const {
+  uint64_t n = 0;
+  for (const Quantity& q : quantities) n += q.scored;
+  return n;
+}
+
+uint64_t Validation::skipped() const { return quantities.size() - scored(); }
+
+std::vector<std::string> recording_settings(const trace::Trace& t) {
+  const trace::Header& h = t.header;
+  std::vector<std::string> s;
+  auto set = [&](const std::string& key, int64_t v) { s.push_back(key + "=" + std::to_string(v)); };
+  if (h.sm_count) set("gpu.sm_count", h.sm_count);
+  if (h.device_memory_bytes) set("gpu.memory_bytes", int64_t(h.device_memory_bytes));
+  set("gpu.max_threads_per_sm", h.max_threads_per_sm);
+  set("gpu.max_ctas_per_sm", h.max_ctas_per_sm);
+  set("gpu.regs_per_sm", h.regs_per_sm);
+  set("gpu.smem_per_sm_bytes", h.smem_per_sm_bytes);
+  // The driver's module parameters that the model has a key for (uvm-driver.md names them).
+  static const std::map<std::string, std::string> keys = {
+      {"uvm_perf_fault_batch_count", "driver.fault_batch_count"},
+      {"uvm_perf_fault_replay_update_put_ratio", "driver.fault_replay_update_put_ratio"},
+      {"uvm_perf_fault_max_batches_per_service", "driver.fault_max_batches_per_service"},
+      {"uvm_perf_fault_max_throttle_per_service", "driver.fault_max_throttle_per_service"},
+      {"uvm_perf_fault_coalesce", "driver.fault_coalesce"},
+      {"uvm_perf_prefetch_threshold", "driver.prefetch_threshold"},
+      {"uvm_perf_prefetch_min_faults", "driver.prefetch_min_faults"},
+      {"uvm_perf_thrashing_threshold", "driver.thrashing_threshold"},
+      {"uvm_perf_thrashing_pin_threshold", "driver.thrashing_pin_threshold"},
+      {"uvm_perf_thrashing_lapse_usec", "driver.thrashing_lapse_usec"},
+      {"uvm_perf_thrashing_nap", "driver.thrashing_nap"},
+      {"uvm_perf_thrashing_epoch", "driver.thrashing_epoch"},
+      {"uvm_perf_thrashing_pin", "driver.thrashing_pin"},
+      {"uvm_perf_thrashing_max_resets", "driver.thrashing_max_resets"},
+  };
+  static const char* const kReplay[] = {"block", "batch", "batch_flush", "once"};
+  for (const auto& [name, value] : h.driver_params) {
+    if (auto it = keys.find(name); it != keys.end()) set(it->second, value);
+    if (name == "uvm_perf_prefetch_enable") s.push_back(std::string("policies.prefetch=") + (value ? "driver_tree" : "none"));
+    if (name == "uvm_perf_thrashing_enable") s.push_back(std::string("policies.thrashing=") + (value ? "driver" : "none"));
+    if (name == "uvm_perf_fault_replay_policy" && value >= 0 && value <= 3)
+      s.push_back(std::string("policies.replay=") + kReplay[value]);
+  }
+  return s;
+}
+
+namespace {
+
+// Recorded bytes of a counter stream against the expected, or a negative value when the trace has none.
+double completeness(const trace::Trace& t, ObservedKind stream) {
+  for (const trace::Completeness& c : t.completeness)
+    if (c.stream == stream) return c.expected ? double(c.recorded) / double(c.expected) : -1.0;
+  return -1.0;
+}
+
+std::string percent(double share) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.1f%%", 100 * share);
+  return b;
+}
+
+}  // namespace
+
+Validation validate(const Workload& w, const Config& c, const std::string& trace_name) {
+  const trace::Trace& t = w.trace;
+  Validation v;
+  v.trace = trace_name;
+  v.trace_hash = w.hash;
+  std::vector<int64_t> obs_start(t.kernels.size(), -1), obs_end(t.kernels.size(), -1);
+  uint64_t htod = 0, htod_fault = 0, htod_prefetch = 0, dtoh = 0, cpu_faults = 0;
+  for (const trace::ObservedEvent& e : t.observed) {
+    switch (e.kind) {
+      case ObservedKind::kKernelExec:
+        if (e.value < t.kernels.size()) obs_start[e.value] = e.start_ns, obs_end[e.value] = e.end_ns;
+        break;
+      case ObservedKind::kHtoD:
+        htod += e.value;
+        if (e.flags == uint8_t(TransferCause::kPrefetch) || e.flags == uint8_t(TransferCause::kCoherence))
+          htod_fault += e.value;
+        if (e.flags == uint8_t(TransferCause::kPrefetch)) htod_prefetch += e.value;
+        break;
+      case ObservedKind::kDtoH: dtoh += e.value; break;
+      default: break;
+    }
+  }
+  // CPU faults of touch-backs: those after the first kernel began (before it, the CPU's first touches of
+  // fresh managed memory fault too, which the model costs per page but does not count as faults).
+  const int64_t first_kernel = t.kernels.empty() ? 0 : *std::min_element(obs_start.begin(), obs_start.end());
+  for (const trace::ObservedEvent& e : t.observed)
+    if (e.kind == ObservedKind::kCpuFault && e.start_ns >= first_kernel) ++cpu_faults;
+  uint64_t timed = 0;
+  for (size_t k = 0; k < t.kernels.size(); ++k) timed += obs_end[k] >= obs_start[k] && obs_start[k] >= 0;
+  if (t.kernels.empty() || timed < t.kernels.size())
+    throw std::invalid_argument(trace_name + ": no observed time for " + std::to_string(t.kernels.size() - timed) + " of " +
+                                std::to_string(t.kernels.size()) +
+                                " kernels (validate needs a recording with its timing pass, not a generated trace)");
+
+  const RunResult r = simulate(w, c, false);
+  const Stats& s = r.stats;
+
+  // Kernel times and paging overhead.
+  int64_t o_first = INT64_MAX, o_last = INT64_MIN, s_first = INT64_MAX, s_last = INT64_MIN;
+  double o_sum = 0, s_sum = 0, o_ovh = 0, s_ovh = 0, err_sum = 0;
+  for (size_t k = 0; k < t.kernels.size(); ++k) {
+    KernelValidation kv;
+    kv.index = k;
+    kv.name = t.kernels[k].name.substr(0, t.kernels[k].name.find('('));
+    kv.resident_ns = int64_t(t.kernels[k].resident_ns);
+    kv.observed_ns = obs_end[k] - obs_start[k];
+    kv.simulated_ns = s.kernels[k].end_ns - s.kernels[k].start_ns;
+    o_first = std::min(o_first, obs_start[k]), o_last = std::max(o_last, obs_end[k]);
+    s_first = std::min(s_first, s.kernels[k].start_ns), s_last = std::max(s_last, s.kernels[k].end_ns);
+    o_sum += double(kv.observed_ns), s_sum += double(kv.simulated_ns);
+    o_ovh += double(kv.observed_overhead_ns()), s_ovh += double(kv.simulated_overhead_ns());
+    kv.scored = kv.observed_overhead_ns() >= kKernelOverheadFloorNs;
+    if (kv.scored) {
+      const double e = std::abs(double(kv.simulated_overhead_ns() - kv.observed_overhead_ns())) /
+                       double(kv.observed_overhead_ns());
+      ++v.kernels_scored;
+      err_sum += e;
+      v.kernel_overhead_worst_error = std::max(v.kernel_overhead_worst_error, e);
+    }
+    v.kernels.push_back(std::move(kv));
+  }
+  if (v.kernels_scored) v.kernel_overhead_mean_error = err_sum / double(v.kernels_scored);
+
+  auto add = [&](std::string key, std::string label, std::string unit, double obs, double sim, std::string skipped,
+                 bool points = false) {
+    Quantity q;
+    q.key = std::move(key), q.label = std::move(label), q.unit = std::move(unit);
+    q.observed = obs, q.simulated = sim, q.points = points;
+    q.skipped = std::move(skipped);
+    q.scored = q.skipped.empty();
+    v.quantities.push_back(std::move(q));
+  };
+  add("e2e_ms", "end to end (first kernel start to last kernel end)", "ms", double(o_last - o_first) / 1e6,
+      double(s_last - s_first) / 1e6, "");
+  add("kernel_ms", "kernel time under demand paging, summed", "ms", o_sum / 1e6, s_sum / 1e6, "");
+  add("paging_overhead_ms", "paging overhead (demand paging minus resident), summed", "ms", o_ovh / 1e6, s_ovh / 1e6,
+      o_ovh >= 1e5 ? "" : "observed overhead under 0.1 ms");
+
+  const double ch = completeness(t, ObservedKind::kHtoD), cd = completeness(t, ObservedKind::kDtoH);
+  auto incomplete = [&](double share, const char* stream) -> std::string {
+    if (share < 0) return std::string("no ") + stream + " expected or no counter pass";
+    if (share < kCompleteShare) return std::string(stream) + " stream incomplete (" + percent(share) + " recorded)";
+    return "";
+  };
+  const uint64_t s_htod = s.bytes_htod[kCauseUser] + s.bytes_htod[kCauseCoherence] + s.bytes_htod[kCausePrefetch] +
+                          s.bytes_htod[kCauseEviction];
+  const uint64_t s_dtoh = s.bytes_dtoh[kCauseUser] + s.bytes_dtoh[kCauseCoherence] + s.bytes_dtoh[kCausePrefetch] +
+                          s.bytes_dtoh[kCauseEviction];
+  const double mib = 1 << 20;
+  add("htod_mib", "bytes migrated HtoD", "MiB", double(htod) / mib, double(s_htod) / mib, incomplete(ch, "HtoD"));
+  add("dtoh_mib", "bytes migrated DtoH", "MiB", double(dtoh) / mib, double(s_dtoh) / mib, incomplete(cd, "DtoH"));
+  const double s_fault = double(s.bytes_htod[kCauseCoherence] + s.bytes_htod[kCausePrefetch]);
+  std::string why = incomplete(ch, "HtoD");
+  if (why.empty() && htod_fault == 0) why = "no fault-driven HtoD observed";
+  add("prefetch_share_pct", "prefetch share of fault-driven HtoD bytes", "%",
+      htod_fault ? 100.0 * double(htod_prefetch) / double(htod_fault) : 0.0,
+      s_fault > 0 ? 100.0 * double(s.bytes_htod[kCausePrefetch]) / s_fault : 0.0, why, true);
+  why = incomplete(cd, "DtoH");
+  if (why.empty() && cpu_faults == 0 && s.cpu_faults == 0) why = "no CPU faults";
+  add("cpu_faults", "CPU faults after the first kernel (touch-backs)", "count", double(cpu_faults), double(s.cpu_faults), why);
+  return v;
+}
+
+nlohmann::json validation_json(const Validation& v) {
+  nlohmann::json j;
+  j["trace"] = v.trace;
+  j["trace_hash"] = v.trace_hash;
+  j["settings_from_recording"] = v.applied;
+  j["scored"] = v.scored();
+  j["skipped"] = v.skipped();
+  auto& q = j["quantities"] = nlohmann::json::array();
+  for (const Quantity& x : v.quantities) {
+    nlohmann::json e = {{"key", x.key}, {"label", x.label}, {"unit", x.unit}, {"observed", x.observed},
+                        {"simulated", x.simulated}, {"scored", x.scored}};
+    if (x.scored) e[x.points ? "error_points" : "error"] = x.error();
+    else e["skipped"] = x.skipped;
+    q.push_back(e);
+  }
+  j["kernel_overhead"] = {{"scored_kernels", v.kernels_scored},
+                          {"floor_ns", kKernelOverheadFloorNs},
+                          {"mean_abs_error", v.kernel_overhead_mean_error},
+                          {"worst_abs_error", v.kernel_overhead_worst_error}};
+  auto& ks = j["kernels"] = nlohmann::json::array();
+  for (const KernelValidation& k : v.kernels)
+    ks.push_back({{"index", k.index}, {"name", k.name}, {"resident_ns", k.resident_ns}, {"observed_ns", k.observed_ns},
+                  {"simulated_ns", k.simulated_ns}, {"scored", k.scored}});
+  return j;
+}
+
+void print_validation(const Validation& v, std::ostream& os) {
+  char line[512];
+  os << v.trace << " (content hash " << v.trace_hash << ")\n";
+  std::snprintf(line, sizeof line, "%-58s %6s %12s %12s %9s\n", "quantity", "unit", "observed", "simulated", "error");
+  os << line;
+  for (const Quantity& q : v.quantities) {
+    if (q.scored) {
+      char err[32];
+      if (q.points) std::snprintf(err, sizeof err, "%+.1f pt", q.error());
+      else std::snprintf(err, sizeof err, "%+.1f%%", 100 * q.error());
+      std::snprintf(line, sizeof line, "%-58s %6s %12.3f %12.3f %9s\n", q.label.c_str(), q.unit.c_str(), q.observed,
+                    q.simulated, err);
+    } else {
+      std::snprintf(line, sizeof line, "%-58s %6s %12.3f %12.3f  skipped: %s\n", q.label.c_str(), q.unit.c_str(),
+                    q.observed, q.simulated, q.skipped.c_str());
+    }
+    os << line;
+  }
+  std::snprintf(line, sizeof line,
+                "per-kernel paging overhead: %llu kernels with at least %.0f us observed, mean |error| %.1f%%, "
+                "worst %.1f%%\n",
+                (unsigned long long)v.kernels_scored, double(kKernelOverheadFloorNs) / 1e3,
+                100 * v.kernel_overhead_mean_error, 100 * v.kernel_overhead_worst_error);
+  os << line;
+  os << v.scored() << " quantities scored, " << v.skipped() << " skipped as incomplete or absent\n";
+}
+
+}  // namespace uvmsim

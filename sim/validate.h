@@ -1,0 +1,68 @@
+// Validation of the simulator against a recorded trace (`uvmsim validate`): the trace is simulated under
+// the recording's GPU and driver parameters (its header) and compared with what the H100 did: kernel
+// times under demand paging (timing pass), each kernel's paging overhead (demand-paging time minus its
+// resident time), bytes migrated where the counter pass recorded a stream completely, the prefetcher's
+// share of fault-driven HtoD bytes, CPU faults. Quantities a recording cannot support are listed as
+// skipped with the reason, never scored.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "sim/config.h"
+#include "sim/workload.h"
+
+namespace uvmsim {
+
+// A stream is complete when at least this share of its expected bytes was recorded.
+constexpr double kCompleteShare = 0.98;
+// Kernels whose observed paging overhead is below this are not scored one by one (their overhead is
+// within the run-to-run noise of their resident time); they stay in the sums.
+constexpr int64_t kKernelOverheadFloorNs = 20000;
+
+struct Quantity {
+  std::string key;    // stable name: e2e_ms, kernel_ms, paging_overhead_ms, htod_mib, dtoh_mib, ...
+  std::string label;  // for the table
+  std::string unit;   // ms, MiB, %, count
+  bool scored = false;
+  std::string skipped;  // why not, when not scored
+  double observed = 0, simulated = 0;
+  bool points = false;  // error in points (shares) rather than relative
+  double error() const;  // (simulated - observed) / observed, or simulated - observed for points
+};
+
+struct KernelValidation {
+  uint64_t index = 0;
+  std::string name;
+  int64_t resident_ns = 0, observed_ns = 0, simulated_ns = 0;
+  int64_t observed_overhead_ns() const { return observed_ns - resident_ns; }
+  int64_t simulated_overhead_ns() const { return simulated_ns - resident_ns; }
+  bool scored = false;  // observed overhead at least kKernelOverheadFloorNs
+};
+
+struct Validation {
+  std::string trace, trace_hash;
+  std::vector<std::string> applied;  // config settings taken from the recording's header
+  std::vector<Quantity> quantities;
+  std::vector<KernelValidation> kernels;
+  // Per-kernel paging overhead over the scored kernels: mean and worst |relative error|.
+  uint64_t kernels_scored = 0;
+  double kernel_overhead_mean_error = 0, kernel_overhead_worst_error = 0;
+  uint64_t scored() const;
+  uint64_t skipped() const;
+};
+
+// The settings `validate` takes from a recorded trace's header (GPU limits, driver module parameters),
+// as "key=value" overrides.
+std::vector<std::string> recording_settings(const trace::Trace& t);
+
+// Throws std::invalid_argument when the trace holds no observation (a generated trace, or a recording
+// without its timing pass).
+Validation validate(const Workload& w, const Config& c, const std::string& trace_name);
+
+nlohmann::json validation_json(const Validation& v);
+void print_validation(const Validation& v, std::ostream& os);
+
+}  // namespace uvmsim
