@@ -14,6 +14,9 @@ cmake --build build/release -j"$jobs"
 stage "tests (Release)"
 (cd build/release && ctest --output-on-failure -j"$jobs")
 
+stage "validation ratchet: every corpus trace against results/validation.json (errors may only shrink)"
+/usr/bin/python3 scripts/validation.py --uvmsim build/release/uvmsim --check
+
 stage "ASan + UBSan build (-Werror)"
 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUVMSIM_WERROR=ON -DUVMSIM_SANITIZE=ON >/dev/null
 cmake --build build/asan -j"$jobs"

@@ -1,0 +1,238 @@
+#!/usr/bin/python3
+"""Validation of the simulator on every recorded trace of the corpus, and its ratchet.
+
+  scripts/validation.py --uvmsim build/release/uvmsim --update   # rewrite results/validation.{json,md} and the plot
+  scripts/validation.py --uvmsim build/release/uvmsim --check    # CI: fail if any error grew
+
+Runs `uvmsim validate --trace T --config sim/configs/h100.json --json` on each traces/corpus/*.uvmt. The
+micro-workloads and the GEMM are what sim/configs/h100.json is calibrated on; the model traces (runtime_*,
+torch_*) are held out. --check compares every scored error with results/validation.json: an error may
+shrink (then --update records it), never grow; a quantity scored there must still be scored.
+"""
+import argparse
+import concurrent.futures
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CORPUS = os.path.join(ROOT, "traces", "corpus")
+BASELINE = os.path.join(ROOT, "results", "validation.json")
+TABLE = os.path.join(ROOT, "results", "validation.md")
+PLOT = os.path.join(ROOT, "results", "validation_overhead.png")
+KEYS = ["e2e_ms", "kernel_ms", "paging_overhead_ms", "htod_mib", "dtoh_mib", "prefetch_share_pct", "cpu_faults"]
+SLACK = 1e-9  # the simulator is deterministic: same inputs, same numbers
+
+ANALYSIS = """## What cannot be validated on this hardware
+
+- **Eviction and thrashing.** The GPU must never be oversubscribed (it is shared; the tracer refuses
+  such runs), so no recording exercises eviction, thrashing detection, throttling or pinning. Those parts
+  of the model rest on the driver's code (`shared/reference/uvm-driver.md`) and published figures only.
+- **Quantities the counter pass lost.** CUPTI's unified-memory records are lost under heavy fault load
+  with a dropped count of 0; a stream under 98% of its expected bytes is not scored (the `-` above), and
+  the prefetch share is scored only where HtoD is complete. Timing comes from the timing pass, which runs
+  without the counters.
+- **Single recordings.** Each trace is one cold run; H100 machines differ by up to 30% and runs on one
+  machine by 10-20% (`reference/measurements.md`: 64 MiB sequential 12.5-17.1 ms). The micro rows of the
+  calibration use medians of 5; a single trace's error includes that spread (the micro traces' errors of
+  -41% to +66% on 64 MiB and 1 GiB first touches are mostly that: the calibrated medians are within 7%).
+- **End to end for prefetched micro-workloads** spans only the two resident kernels after the prefetch
+  (tens of microseconds), so its relative error is large and says little.
+
+## Where the targets are missed, and why
+
+- **Paging overhead of the model traces is 1.2x to 7x too high** (HtoD bytes, i.e. what migrates, are
+  right within 2.3%). The micro-workloads the driver costs are fitted on have one thread per page: every
+  fault entry is a distinct page. Model kernels (and the recorded tiled GEMM, +484%) have hundreds of CTAs
+  reading the same weight and input pages: the GEMM raises 8,704 fault entries for 576 distinct pages, in
+  34 batches of 256 entries with about 17 distinct pages each. The model charges `driver.fault_ns` (738
+  ns, fitted on distinct pages) for every entry (189 us per batch) and lets each uTLB fill its 16
+  outstanding slots with duplicates, so few distinct pages are serviced per batch and every batch pays the
+  service wake-up (`driver.isr_latency_ns`, 99.5 us) and replay. An experiment with a separate, free cost
+  for entries of a page already in the batch cut the GEMM's simulated overhead from 12.6 to 6.6 ms and
+  runtime ResNet-18 b1's from 35.0 to 26.5 ms (observed 2.2 and 13.2 ms): duplicate cost is half of the
+  gap. What would fix it: (1) a per-duplicate cost and (2) the uTLB's own merging of outstanding misses to
+  one page (a uTLB should not queue a second entry for a page it already has in flight), both fitted by
+  calibrating on recorded traces with shared pages (the GEMM, and a micro-workload where many CTAs read
+  the same pages, to be recorded) rather than on distinct-page micro rows alone.
+- **End to end of the model traces** follows from the paging overhead (the kernels' resident times are
+  recorded, so everything else is paging).
+- **Prefetch share** is 1 to 31 points low on the model traces (right within 5 points on the micro
+  traces): with batches of few distinct pages per VA block, the tree prefetcher (which runs per block on
+  the faults of one batch) sees sparse fault masks and prefetches less; the same fix (more distinct pages
+  per batch) should raise it, to be checked.
+"""
+
+
+def held_out(name):
+    return name.startswith("runtime_") or name.startswith("torch_")
+
+
+def run_all(uvmsim, config, jobs):
+    names = sorted(f[:-5] for f in os.listdir(CORPUS) if f.endswith(".uvmt"))
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        def one(name):
+            path = os.path.join(tmp, name + ".json")
+            r = subprocess.run([uvmsim, "validate", "--trace", os.path.join(CORPUS, name + ".uvmt"), "--config", config,
+                                "--json", path], capture_output=True, text=True)
+            if r.returncode != 0:
+                raise SystemExit(f"validation of {name} failed:\n{r.stderr}")
+            with open(path) as f:
+                return name, json.load(f)
+        with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+            for name, j in pool.map(one, names):
+                out[name] = j
+    return out
+
+
+def summary(v):
+    """The scored errors of one trace: key -> error (relative, or points for shares)."""
+    s = {}
+    for q in v["quantities"]:
+        if q["scored"]:
+            s[q["key"]] = q.get("error", q.get("error_points"))
+    ko = v["kernel_overhead"]
+    if ko["scored_kernels"]:
+        s["kernel_overhead_mean"] = ko["mean_abs_error"]
+        s["kernel_overhead_worst"] = ko["worst_abs_error"]
+    return s
+
+
+def fmt(key, e):
+    if e is None:
+        return "-"
+    if key == "prefetch_share_pct":
+        return f"{e:+.1f} pt"
+    if key.startswith("kernel_overhead"):
+        return f"{100 * e:.0f}%"
+    return f"{100 * e:+.1f}%"
+
+
+def write_table(results):
+    lines = ["# Validation against the H100", "",
+             "Every recorded trace of `traces/corpus/` simulated by `uvmsim validate --trace T --config",
+             "sim/configs/h100.json` under its recording's GPU and driver parameters, against what the H100 did",
+             "(`scripts/validation.py --update` writes this file, `results/validation.json` and the plot; CI runs",
+             "`--check`: no error may grow). Errors are simulated against observed: relative for times, bytes and",
+             "counts, points for the prefetch share. `-`: not scored (the stream was incomplete, under 98% of the",
+             "expected bytes recorded, or the quantity is absent; `uvmsim validate` prints why).",
+             "",
+             "Columns: end to end (first kernel start to last kernel end), kernel time under demand paging",
+             "(summed), paging overhead (demand-paging time minus resident time, summed over kernels), HtoD and",
+             "DtoH bytes, prefetch share of fault-driven HtoD bytes, CPU faults of touch-backs, and per-kernel",
+             "paging overhead (kernels with at least 20 us observed: mean and worst |error|).", ""]
+    head = ["trace", "set", "e2e", "kernels", "overhead", "HtoD", "DtoH", "prefetch share", "CPU faults",
+            "per-kernel overhead (n: mean / worst)", "scored / skipped"]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + " --- |" * len(head))
+    for name, v in results.items():
+        s = summary(v)
+        ko = v["kernel_overhead"]
+        per = f"{ko['scored_kernels']}: {fmt('kernel_overhead', s.get('kernel_overhead_mean'))} / " \
+              f"{fmt('kernel_overhead', s.get('kernel_overhead_worst'))}" if ko["scored_kernels"] else "-"
+        row = [name, "held out" if held_out(name) else "fitted"] + [fmt(k, s.get(k)) for k in KEYS] + \
+              [per, f"{v['scored']} / {v['skipped']}"]
+        lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+    # Targets on the held-out model traces.
+    ho = [summary(v) for n, v in results.items() if held_out(n)]
+    def agg(key, points=False):
+        vals = [abs(s[key]) for s in ho if key in s]
+        if not vals:
+            return "none scored"
+        mean, worst = sum(vals) / len(vals), max(vals)
+        if points:
+            return f"{len(vals)} traces: mean {mean:.1f} pt, worst {worst:.1f} pt"
+        return f"{len(vals)} traces: mean {100 * mean:.1f}%, worst {100 * worst:.1f}%"
+    lines += ["## Targets on the held-out model traces", "",
+              "| quantity | target | measured |", "| --- | --- | --- |",
+              f"| paging overhead (per trace, summed) | 15% mean, 30% worst | {agg('paging_overhead_ms')} |",
+              f"| end to end | 10% mean | {agg('e2e_ms')} |",
+              f"| HtoD bytes, complete streams | 2% | {agg('htod_mib')} |",
+              f"| prefetch share | 5 points | {agg('prefetch_share_pct', True)} |", ""]
+    lines += ANALYSIS.splitlines()
+    return "\n".join(lines) + "\n"
+
+
+def plot(results):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib missing: no plot", file=sys.stderr)
+        return
+    fig, ax = plt.subplots(figsize=(6.5, 6))
+    groups = {"micro-workloads (fitted)": [], "native runtime (held out)": [], "PyTorch (held out)": []}
+    for name, v in results.items():
+        g = "native runtime (held out)" if name.startswith("runtime_") else \
+            "PyTorch (held out)" if name.startswith("torch_") else "micro-workloads (fitted)"
+        for k in v["kernels"]:
+            o, s = k["observed_ns"] - k["resident_ns"], k["simulated_ns"] - k["resident_ns"]
+            if o >= 20000 and s > 0:
+                groups[g].append((o / 1e6, s / 1e6))
+    lo, hi = 1e-2, 1e3
+    for (g, pts), m in zip(groups.items(), ["o", ".", "x"]):
+        if pts:
+            ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=12, marker=m, alpha=0.6, label=f"{g}: {len(pts)} kernels")
+            lo = min(lo, min(min(p) for p in pts))
+            hi = max(hi, max(max(p) for p in pts))
+    ax.plot([lo, hi], [lo, hi], "k-", lw=0.8, label="y = x")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("observed paging overhead per kernel (ms, H100)")
+    ax.set_ylabel("simulated paging overhead per kernel (ms)")
+    ax.set_title("Kernels with at least 20 us of observed paging overhead")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(PLOT, dpi=110, metadata={"Software": None})
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--uvmsim", required=True)
+    ap.add_argument("--config", default=os.path.join(ROOT, "sim", "configs", "h100.json"))
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    mode = ap.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--update", action="store_true")
+    mode.add_argument("--check", action="store_true")
+    a = ap.parse_args()
+    results = run_all(a.uvmsim, a.config, a.jobs)
+    now = {n: summary(v) for n, v in results.items()}
+    if a.update:
+        with open(BASELINE, "w") as f:
+            json.dump(now, f, indent=1, sort_keys=True)
+            f.write("\n")
+        with open(TABLE, "w") as f:
+            f.write(write_table(results))
+        plot(results)
+        print(f"wrote {BASELINE}, {TABLE}, {PLOT}")
+        return 0
+    with open(BASELINE) as f:
+        base = json.load(f)
+    bad = []
+    for name, errs in base.items():
+        if name not in now:
+            bad.append(f"{name}: in results/validation.json but no longer in the corpus")
+            continue
+        for key, e in errs.items():
+            if key not in now[name]:
+                bad.append(f"{name} {key}: scored in results/validation.json, no longer scored")
+            elif abs(now[name][key]) > abs(e) + SLACK:
+                bad.append(f"{name} {key}: error {now[name][key]:+.6f}, recorded {e:+.6f}")
+    better = sum(1 for n, errs in base.items() for k, e in errs.items()
+                 if n in now and k in now[n] and abs(now[n][k]) < abs(e) - SLACK)
+    new = [n for n in now if n not in base]
+    for line in bad:
+        print("validation ratchet: " + line, file=sys.stderr)
+    print(f"validation ratchet: {len(now)} traces, {sum(len(e) for e in now.values())} scored errors; "
+          f"{len(bad)} grew, {better} shrank, {len(new)} traces new"
+          + (" (run scripts/validation.py --update to record them)" if better or new else ""))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
