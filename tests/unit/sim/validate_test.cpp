@@ -1,0 +1,84 @@
+#include "sim/validate.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "test_util.h"
+#include "traces/trace_io.h"
+#include "workloads/micro.h"
+
+namespace uvmsim {
+namespace {
+
+Workload corpus(const std::string& name) {
+  std::string hash;
+  trace::Trace t = trace::read_trace(testing::source_dir() + "/traces/corpus/" + name + ".uvmt", &hash);
+  return Workload::build(std::move(t), hash);
+}
+
+Config recording_config(const Workload& w) { return load_config("", recording_settings(w.trace)); }
+
+const Quantity& find(const Validation& v, const std::string& key) {
+  auto it = std::find_if(v.quantities.begin(), v.quantities.end(), [&](const Quantity& q) { return q.key == key; });
+  EXPECT_NE(it, v.quantities.end()) << key;
+  return *it;
+}
+
+// The recording's header becomes config settings: its SM count and the driver's module parameters.
+TEST(Validate, TakesTheRecordingsGpuAndDriverParameters) {
+  const Workload w = corpus("micro_seq_64m");
+  const std::vector<std::string> s = recording_settings(w.trace);
+  auto has = [&](const std::string& x) { return std::find(s.begin(), s.end(), x) != s.end(); };
+  EXPECT_TRUE(has("gpu.sm_count=132"));
+  EXPECT_TRUE(has("driver.fault_batch_count=256"));
+  EXPECT_TRUE(has("driver.prefetch_threshold=51"));
+  EXPECT_TRUE(has("policies.replay=batch_flush"));
+  EXPECT_TRUE(has("policies.prefetch=driver_tree"));
+  const Config c = recording_config(w);
+  EXPECT_EQ(c.gpu.sm_count, 132);
+}
+
+// A 64 MiB touch-back: every stream complete, so every quantity is scored; the observed values are the
+// recording's (64 MiB each way, one kernel with paging overhead).
+TEST(Validate, ScoresCompleteStreamsOfATouchBack) {
+  const Workload w = corpus("micro_touchback_64m");
+  const Validation v = validate(w, recording_config(w), "micro_touchback_64m");
+  EXPECT_EQ(v.skipped(), 0u);
+  EXPECT_EQ(v.scored(), v.quantities.size());
+  EXPECT_DOUBLE_EQ(find(v, "htod_mib").observed, 64.0);
+  EXPECT_DOUBLE_EQ(find(v, "dtoh_mib").observed, 64.0);
+  EXPECT_DOUBLE_EQ(find(v, "htod_mib").simulated, 64.0);
+  EXPECT_GT(find(v, "paging_overhead_ms").observed, 5.0);
+  EXPECT_GT(find(v, "cpu_faults").observed, 0.0);
+  EXPECT_EQ(v.kernels_scored, 1u);
+  std::ostringstream os;
+  print_validation(v, os);
+  EXPECT_NE(os.str().find("7 quantities scored, 0 skipped"), std::string::npos) << os.str();
+  const nlohmann::json j = validation_json(v);
+  EXPECT_EQ(j["scored"], 7);
+  EXPECT_EQ(j["kernels"].size(), w.trace.kernels.size());
+}
+
+// A stream under 98% recorded is skipped with the reason, and so is the prefetch share that depends on it.
+TEST(Validate, SkipsIncompleteStreams) {
+  const Workload w = corpus("micro_seq_1g");  // 28% of its HtoD bytes recorded
+  const Validation v = validate(w, recording_config(w), "micro_seq_1g");
+  EXPECT_FALSE(find(v, "htod_mib").scored);
+  EXPECT_NE(find(v, "htod_mib").skipped.find("incomplete"), std::string::npos);
+  EXPECT_FALSE(find(v, "prefetch_share_pct").scored);
+  EXPECT_TRUE(find(v, "e2e_ms").scored);
+}
+
+// A generated trace holds no observation: validate refuses it.
+TEST(Validate, RefusesAGeneratedTrace) {
+  MicroSpec spec;
+  spec.bytes = 8 << 20;
+  spec.host_init = true;
+  const Workload w = Workload::build(generate_micro(spec), "g");
+  EXPECT_THROW(validate(w, Config{}, "generated"), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace uvmsim
