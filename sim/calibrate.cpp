@@ -11,6 +11,8 @@
 #include <thread>
 
 #include "sim/run.h"
+#include "sim/validate.h"
+#include "traces/trace_io.h"
 #include "workloads/micro.h"
 
 namespace uvmsim {
@@ -49,6 +51,45 @@ std::vector<MeasuredRow> load_measurements(const std::string& path) {
 
 namespace {
 
+Workload load_trace_workload(const std::string& path) {
+  std::string hash;
+  trace::Trace t = trace::read_trace(path, &hash);
+  return Workload::build(std::move(t), hash);
+}
+
+Config with_recording(const Config& c, const trace::Trace& t) {
+  Config r = c;
+  for (const std::string& s : recording_settings(t)) apply_override(r, s);
+  return r;
+}
+
+const char* const kTraceMeasures[] = {"paging_overhead_ms", "prefetch_share_pct"};
+
+}  // namespace
+
+std::vector<MeasuredRow> trace_rows(const std::string& path) {
+  const Workload w = load_trace_workload(path);
+  const Validation v = validate(w, with_recording(Config{}, w.trace), path);
+  std::string name = path.substr(path.find_last_of('/') + 1);
+  name = name.substr(0, name.rfind(".uvmt"));
+  std::vector<MeasuredRow> rows;
+  for (const char* key : kTraceMeasures)
+    for (const Quantity& q : v.quantities)
+      if (q.key == key && q.scored) {
+        MeasuredRow r;
+        r.name = name + ": " + q.label;
+        r.measure = key;
+        r.value = q.observed;
+        r.unit = q.unit;
+        r.trace = path;
+        r.weight = kTraceRowWeight;
+        rows.push_back(r);
+      }
+  return rows;
+}
+
+namespace {
+
 double measure(const MeasuredRow& r, const trace::Trace& t, const Stats& s) {
   auto span = [](int64_t a, int64_t b) { return double(b - a) / 1e6; };
   if (r.measure == "first_touch") return span(s.kernels[0].start_ns, s.kernels[0].end_ns);
@@ -73,6 +114,10 @@ struct Prepared {
 Prepared prepare(const std::vector<MeasuredRow>& rows) {
   Prepared p;
   for (auto& r : rows) {
+    if (!r.trace.empty()) {
+      p.workloads.push_back(std::make_unique<Workload>(load_trace_workload(r.trace)));
+      continue;
+    }
     MicroSpec s;
     s.random = r.pattern == "random";
     s.bytes = parse_bytes(r.bytes);
@@ -92,6 +137,12 @@ std::vector<double> run_rows(const std::vector<MeasuredRow>& rows, const Prepare
   for (unsigned k = 0; k < n; ++k)
     th.emplace_back([&, k]() {
       for (size_t i = k; i < rows.size(); i += n) {
+        if (!rows[i].trace.empty()) {  // a recorded trace: the quantity `uvmsim validate` simulates
+          const Validation v = validate(*p.workloads[i], with_recording(c, p.workloads[i]->trace), rows[i].name);
+          for (const Quantity& q : v.quantities)
+            if (q.key == rows[i].measure) out[i] = q.simulated;
+          continue;
+        }
         RunResult r = simulate(*p.workloads[i], c, false);
         out[i] = measure(rows[i], p.workloads[i]->trace, r.stats);
       }
@@ -109,6 +160,7 @@ struct Knob {
 const std::vector<Knob>& knobs() {
   static const std::vector<Knob> k = {
       {"driver.batch_fixed_ns", 1000, 500000},      {"driver.fault_ns", 10, 20000},
+      {"driver.duplicate_fault_ns", 1, 20000},
       {"driver.va_block_ns", 100, 200000},          {"driver.page_ns", 10, 20000},
       {"driver.cpu_unmap_page_ns", 1, 20000},       {"driver.replay_ns", 100, 200000},
       {"driver.isr_latency_ns", 100, 200000},       {"pcie.htod_bytes_per_s", 5e9, 55e9},
@@ -145,7 +197,7 @@ double loss(const std::vector<MeasuredRow>& rows, const std::vector<double>& sim
   for (size_t i = 0; i < rows.size(); ++i) {
     if (!rows[i].fit || int(i) == skip) continue;
     double e = std::log(std::max(sim[i], 1e-9) / rows[i].value);
-    l += e * e;
+    l += rows[i].weight * e * e;
   }
   return l;
 }
@@ -224,6 +276,10 @@ std::vector<double> simulate_rows(const std::vector<MeasuredRow>& rows, const Co
 
 int run_calibrate(const CalibrateArgs& a) {
   auto rows = load_measurements(a.measurements);
+  for (const std::string& t : a.traces) {
+    auto more = trace_rows(t);
+    rows.insert(rows.end(), more.begin(), more.end());
+  }
   Config base = load_config(a.config, {});
   Prepared p = prepare(rows);
   // Cartesian product of the grid's values.

@@ -1,4 +1,4 @@
-// Calibration to measured micro-workload timings: one parameter set for every row, fitted by minimising
+// Calibration to measured micro-workload timings and recorded traces: one parameter set for every row, fitted by minimising
 // the squared log error of the simulated against the measured times (Nelder-Mead in log space over the
 // driver's cost parameters). Also reports each row's error when that row is left out of the fit.
 #pragma once
@@ -17,6 +17,9 @@ struct CalibrateArgs {
   // Structural choices searched exhaustively, each "key=v1,v2,..."; the continuous fit runs per point.
   std::vector<std::string> grid;
   bool leave_one_out = false;
+  // Recorded traces fitted too: each gives a row for its summed paging overhead and one for its prefetch
+  // share, where `uvmsim validate` scores them (simulated under the recording's parameters).
+  std::vector<std::string> traces;
 };
 
 struct MeasuredRow {
@@ -30,9 +33,15 @@ struct MeasuredRow {
   double rel_tolerance = 0;  // > 0: within this fraction
   double abs_tolerance = 0;  // > 0: within this much, in the row's unit
   bool fit = true;              // used in the fit (resident rows only checked)
+  std::string trace;            // a recorded trace: measure is a `uvmsim validate` quantity key
+  double weight = 1;            // of the row's squared log error in the loss
 };
+// A recorded trace is one cold run; the measurement table's rows are medians of 5: a trace row weighs 1/5.
+constexpr double kTraceRowWeight = 0.2;
 
 std::vector<MeasuredRow> load_measurements(const std::string& path);
+// The rows of a recorded trace: its scored paging overhead (ms) and prefetch share (%).
+std::vector<MeasuredRow> trace_rows(const std::string& path);
 // Simulated value of every row under `c`, in ms.
 std::vector<double> simulate_rows(const std::vector<MeasuredRow>& rows, const Config& c, int jobs = 1);
 // The parameters the fit moves (config keys).

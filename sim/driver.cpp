@@ -75,7 +75,11 @@ void Simulator::service_batch() {
     return x.page != y.page ? x.page < y.page : x.kind > y.kind;
   });
 
-  int64_t cpu = now_ + cfg_.driver.batch_fixed_ns + cfg_.driver.fault_ns * int64_t(raw);
+  // Entries of a page already in the batch (coalesced, or equal after sorting) cost duplicate_fault_ns.
+  size_t distinct = 0;
+  for (size_t i = 0; i < batch_.size(); ++i) distinct += i == 0 || batch_[i].page != batch_[i - 1].page;
+  int64_t cpu = now_ + cfg_.driver.batch_fixed_ns + cfg_.driver.fault_ns * int64_t(distinct) +
+                cfg_.driver.duplicate_fault_ns * int64_t(raw - distinct);
   int64_t done = cpu;
   uint64_t unique = 0, blocks = 0;
   uint64_t bytes_before = stats_.bytes_zero_filled;
@@ -161,7 +165,7 @@ void Simulator::service_batch() {
       auto kept = std::remove_if(buffer_.begin(), buffer_.end(), [&](const FaultEntry& e) {
         if (e.arrival > end) return false;
         --utlb_outstanding_[e.utlb];
-        ++stats_.faults_flushed;
+            ++stats_.faults_flushed;
         return true;
       });
       buffer_.erase(kept, buffer_.end());

@@ -208,7 +208,7 @@ int main(int argc, char** argv) {
   table->add_option("--bytes", table_bytes, "size of each micro-workload");
 
   CalibrateArgs cal;
-  auto* calib = app.add_subcommand("calibrate", "fit the driver's costs to the H100 micro measurements");
+  auto* calib = app.add_subcommand("calibrate", "fit the driver's costs to H100 measurements and recorded traces");
   calib->add_option("--measurements", cal.measurements, "measured rows (JSON)")->required();
   calib->add_option("--config", cal.config, "starting config")->required();
   calib->add_option("--out", cal.out, "fitted config to write");
@@ -217,6 +217,9 @@ int main(int argc, char** argv) {
   calib->add_option("--iterations", cal.iterations, "optimiser iterations per fit");
   calib->add_flag("--leave-one-out", cal.leave_one_out, "also refit without each row and predict it");
   calib->add_option("--jobs", cal.jobs, "threads simulating rows in parallel");
+  calib->add_option("--traces", cal.traces,
+                    "recorded traces fitted too (their paging overhead and prefetch share, as uvmsim validate "
+                    "scores them)");
   calib->add_option("--grid", cal.grid, "structural key searched exhaustively: key=v1,v2,... (repeatable)");
 
   try {

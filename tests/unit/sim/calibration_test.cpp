@@ -32,3 +32,25 @@ TEST(Calibration, H100ConfigReproducesEveryRow) {
 
 }  // namespace
 }  // namespace uvmsim
+
+namespace uvmsim {
+namespace {
+
+// A recorded trace in the fit: a row for its paging overhead and one for its prefetch share (both scored
+// in micro_seq_64m), weighted as one cold run, simulated as `uvmsim validate` simulates them.
+TEST(Calibration, RecordedTraceRows) {
+  const std::string path = testing::source_dir() + "/traces/corpus/micro_seq_64m.uvmt";
+  const std::vector<MeasuredRow> rows = trace_rows(path);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].measure, "paging_overhead_ms");
+  EXPECT_EQ(rows[1].measure, "prefetch_share_pct");
+  EXPECT_NEAR(rows[0].value, 12.913, 0.001);  // observed on the H100
+  for (const MeasuredRow& r : rows) EXPECT_DOUBLE_EQ(r.weight, kTraceRowWeight);
+  const Config c = load_config(testing::source_dir() + "/sim/configs/h100.json", {});
+  const std::vector<double> sim = simulate_rows(rows, c, 2);
+  EXPECT_NEAR(sim[0], rows[0].value, 0.15 * rows[0].value);  // in the fit: within 15%
+  EXPECT_NEAR(sim[1], rows[1].value, 5.0);                   // within 5 points
+}
+
+}  // namespace
+}  // namespace uvmsim
