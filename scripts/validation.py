@@ -57,12 +57,14 @@ ANALYSIS = """## What cannot be validated on this hardware
   warps reach the fault buffer (they fault in parallel, not in address order) and fit the cap on traces
   with shared pages; the GEMM is still +32%.
 - **PyTorch traces** (`torch_*`) are further off (paging overhead +2% to +127%, 8 of 12 above +50%) and their
-  prefetch share is 10 to 31 points low. The simulator migrates the right bytes (HtoD within 2.3%) but
-  with less prefetching and so more faults and batches. cuDNN kernels touch a tensor's pages spread over
-  their run and across many CTAs, and PyTorch's pool packs many tensors into 2 MiB blocks; the tree
-  prefetcher, run per VA block on one batch's faults, sees sparse masks. What would fix it: compare the
-  recorded per-block fault and prefetch structure (counter pass, where complete) with the simulated one
-  per batch to find where the prefetcher's input differs; then recalibrate.
+  prefetch share is 10 to 31 points low. The simulator migrates the right bytes (HtoD within 2.3%), so
+  the same pages move, but more of them as faulted pages and fewer as prefetched: a block's pages reach
+  the simulated driver in fewer, denser batches (a CTA issues all the accesses of one moment of its run
+  together), leaving less for the tree prefetcher, and each faulted page costs more than a prefetched one.
+  This is inferred from the totals (the counter pass's fault records are too sparse to compare batch by
+  batch). What would fix it: spread a CTA's accesses over its warps' progress instead of issuing them at
+  once, check the per-block split of faulted and prefetched bytes against complete counter passes, and
+  recalibrate with PyTorch-like micro-workloads in the fitted corpus.
 - **End to end** follows from the paging overhead (resident times are recorded, so the rest is paging).
 - **HtoD bytes**: within 2% except PyTorch MobileNetV2 b8 (+2.3%): the recorded stream has 2-6% more bytes
   than the touched pages (prefetch beyond them), which the model reproduces only in part.
