@@ -64,7 +64,11 @@ ANALYSIS = """## What cannot be validated on this hardware
   This is inferred from the totals (the counter pass's fault records are too sparse to compare batch by
   batch). What would fix it: spread a CTA's accesses over its warps' progress instead of issuing them at
   once, check the per-block split of faulted and prefetched bytes against complete counter passes, and
-  recalibrate with PyTorch-like micro-workloads in the fitted corpus.
+  recalibrate with PyTorch-like micro-workloads in the fitted corpus. A probe points the same way:
+  spacing a uTLB's fault entries 200 ns apart (`--set gpu.fault_issue_ns=200`, fewer faults per batch)
+  brings PyTorch ResNet-50 b1 from +104% to +72% and its prefetch share from -23.6 to -6.3 points, but the
+  calibration rejects it (`--grid gpu.fault_issue_ns=0,100,200,400`: loss 0.157 at 0, 0.254 to 0.256
+  otherwise; random first touch gets slower than sequential), so arrival spacing alone is not the answer.
 - **End to end** follows from the paging overhead (resident times are recorded, so the rest is paging).
 - **HtoD bytes**: within 2% except PyTorch MobileNetV2 b8 (+2.3%): the recorded stream has 2-6% more bytes
   than the touched pages (prefetch beyond them), which the model reproduces only in part.
