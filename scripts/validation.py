@@ -68,7 +68,15 @@ ANALYSIS = """## What cannot be validated on this hardware
   spacing a uTLB's fault entries 200 ns apart (`--set gpu.fault_issue_ns=200`, fewer faults per batch)
   brings PyTorch ResNet-50 b1 from +104% to +72% and its prefetch share from -23.6 to -6.3 points, but the
   calibration rejects it (`--grid gpu.fault_issue_ns=0,100,200,400`: loss 0.157 at 0, 0.254 to 0.256
-  otherwise; random first touch gets slower than sequential), so arrival spacing alone is not the answer.
+  otherwise; random first touch gets slower than sequential), so arrival spacing alone is not the answer;
+  a GPU-wide spacing of fault-buffer writes (tried as `gpu.fault_write_ns`) was rejected the same way
+  (0.166 against 0.157) and removed. One mechanism is certain: in PyTorch ResNet-50 b1 the largest
+  excess comes from `FillFunctor` kernels writing fresh weights (zero-fill). The simulated batches of such
+  a kernel hold 256 faults in one VA block, 50% of it, just under the prefetcher's 51% threshold, so
+  nothing is prefetched and every page pays `driver.fault_ns`: 2.0 ms simulated against 0.52 ms observed
+  per kernel (the real driver took 0.23 us per page). How the model orders fault arrivals (a burst per
+  uTLB, CTAs dispatched breadth-first) fills each batch from one block; finding out how the real batches
+  of such a kernel are composed (a batch-level trace of the driver) is the next step.
 - **End to end** follows from the paging overhead (resident times are recorded, so the rest is paging).
 - **HtoD bytes**: within 2% except PyTorch MobileNetV2 b8 (+2.3%): the recorded stream has 2-6% more bytes
   than the touched pages (prefetch beyond them), which the model reproduces only in part.
