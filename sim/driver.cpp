@@ -165,7 +165,7 @@ void Simulator::service_batch() {
       auto kept = std::remove_if(buffer_.begin(), buffer_.end(), [&](const FaultEntry& e) {
         if (e.arrival > end) return false;
         --utlb_outstanding_[e.utlb];
-            ++stats_.faults_flushed;
+        ++stats_.faults_flushed;
         return true;
       });
       buffer_.erase(kept, buffer_.end());
