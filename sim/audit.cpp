@@ -56,11 +56,7 @@ std::vector<std::string> Simulator::audit() const {
   if (chunks_used + free_chunks_.size() != capacity_chunks_)
     say("chunks used plus free differ from capacity");
   const Stats& s = stats_;
-  uint64_t in = s.bytes_zero_filled, out = s.bytes_freed_on_gpu;
-  for (int c = 0; c < kCauseCount; ++c) {
-    in += s.bytes_htod[c];
-    out += s.bytes_dtoh[c];
-  }
+  const uint64_t in = s.bytes_zero_filled + htod_bytes(s), out = s.bytes_freed_on_gpu + dtoh_bytes(s);
   if (in - out != gpu_pages * trace::kPageBytes) {
     std::ostringstream os;
     os << "bytes in (" << in << ") minus bytes out (" << out << ") != audited GPU-resident bytes ("

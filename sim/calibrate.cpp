@@ -94,10 +94,7 @@ double measure(const MeasuredRow& r, const trace::Trace& t, const Stats& s) {
   auto span = [](int64_t a, int64_t b) { return double(b - a) / 1e6; };
   if (r.measure == "first_touch") return span(s.kernels[0].start_ns, s.kernels[0].end_ns);
   if (r.measure == "resident") return span(s.kernels[1].start_ns, s.kernels[1].end_ns);
-  if (r.measure == "prefetch_share") {
-    double all = double(s.bytes_htod[kCausePrefetch] + s.bytes_htod[kCauseCoherence]);
-    return all > 0 ? 100.0 * double(s.bytes_htod[kCausePrefetch]) / all : 0.0;
-  }
+  if (r.measure == "prefetch_share") return prefetch_share_pct(s);
   for (size_t i = t.ops.size(); i-- > 0;) {
     if (r.measure == "touch_back" && t.ops[i].kind == trace::OpKind::kHostAccess)
       return span(s.ops[i].start_ns, s.ops[i].end_ns);

@@ -82,8 +82,7 @@ void Simulator::service_batch() {
                 cfg_.driver.duplicate_fault_ns * int64_t(raw - distinct);
   int64_t done = cpu;
   uint64_t unique = 0, blocks = 0;
-  uint64_t bytes_before = stats_.bytes_zero_filled;
-  for (int c = 0; c < kCauseCount; ++c) bytes_before += stats_.bytes_htod[c] + stats_.bytes_dtoh[c];
+  const uint64_t bytes_before = batch_log_ ? stats_.bytes_zero_filled + htod_bytes(stats_) + dtoh_bytes(stats_) : 0;
   bool throttled = false;
   const bool after_block = replay_->point() == ReplayPoint::kAfterBlock;
   const bool any_thrashing = thrashing_->counters().thrashing_pages > 0;
@@ -151,8 +150,7 @@ void Simulator::service_batch() {
   stats_.blocks_per_batch.add(blocks);
   stats_.batch_ns.add(uint64_t(end - t0));
   if (batch_log_) {
-    uint64_t bytes_after = stats_.bytes_zero_filled;
-    for (int c = 0; c < kCauseCount; ++c) bytes_after += stats_.bytes_htod[c] + stats_.bytes_dtoh[c];
+    const uint64_t bytes_after = stats_.bytes_zero_filled + htod_bytes(stats_) + dtoh_bytes(stats_);
     *batch_log_ << t0 << ' ' << raw << ' ' << unique << ' ' << blocks << ' ' << (bytes_after - bytes_before)
                 << ' ' << (end - t0) << '\n';
   }

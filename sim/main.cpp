@@ -70,8 +70,7 @@ int cmd_run(const std::string& trace_path, const std::string& config, const std:
   std::printf(
       "simulated %.3f ms: %llu faults in %llu batches (%.1f per batch), %.1f MiB HtoD, %.1f MiB DtoH%s\n",
       double(s.sim_time_ns) / 1e6, (unsigned long long)s.faults_fetched, (unsigned long long)s.batches,
-      s.faults_per_batch.mean(), double(s.bytes_htod[0] + s.bytes_htod[1] + s.bytes_htod[2]) / (1 << 20),
-      double(s.bytes_dtoh[0] + s.bytes_dtoh[1] + s.bytes_dtoh[2] + s.bytes_dtoh[3]) / (1 << 20),
+      s.faults_per_batch.mean(), double(htod_bytes(s)) / (1 << 20), double(dtoh_bytes(s)) / (1 << 20),
       check ? "; audit passed" : "");
   return 0;
 }
@@ -98,7 +97,7 @@ int cmd_micro_table(const std::string& config, const std::vector<std::string>& s
                   random ? "random" : "seq", (unsigned long long)(bytes >> 20), frac * 100, dur(0), dur(1),
                   (unsigned long long)s.faults_fetched, (unsigned long long)s.batches,
                   s.faults_per_batch.mean(),
-                  double(s.bytes_htod[0] + s.bytes_htod[1] + s.bytes_htod[2]) / (1 << 20),
+                  double(htod_bytes(s)) / (1 << 20),
                   double(s.bytes_dtoh[3]) / (1 << 20), (unsigned long long)s.chunks_evicted);
     }
   }

@@ -98,6 +98,23 @@ std::vector<StatInfo> describe_stats() {
   return out;
 }
 
+uint64_t htod_bytes(const Stats& s) {
+  uint64_t b = 0;
+  for (int c = 0; c < kCauseCount; ++c) b += s.bytes_htod[c];
+  return b;
+}
+
+uint64_t dtoh_bytes(const Stats& s) {
+  uint64_t b = 0;
+  for (int c = 0; c < kCauseCount; ++c) b += s.bytes_dtoh[c];
+  return b;
+}
+
+double prefetch_share_pct(const Stats& s) {
+  const double all = double(s.bytes_htod[kCausePrefetch] + s.bytes_htod[kCauseCoherence]);
+  return all > 0 ? 100.0 * double(s.bytes_htod[kCausePrefetch]) / all : 0.0;
+}
+
 json stats_to_json(const Stats& s) {
   json j = json::object();
   for (auto& sc : scalars()) j[sc.info.name] = sc.value(s);

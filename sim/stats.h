@@ -75,6 +75,12 @@ struct Stats {
   std::vector<OpRecord> ops;
 };
 
+// Bytes moved each way, all causes together.
+uint64_t htod_bytes(const Stats& s);
+uint64_t dtoh_bytes(const Stats& s);
+// Share of fault-driven HtoD bytes (coherence and prefetch) moved by the prefetcher, in % (0 without any).
+double prefetch_share_pct(const Stats& s);
+
 nlohmann::json stats_to_json(const Stats& s);
 // name, unit, description of every scalar statistic (for docs and `uvmsim run --describe-stats`).
 struct StatInfo {

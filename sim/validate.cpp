@@ -167,19 +167,13 @@ Validation validate(const Workload& w, const Config& c, const std::string& trace
     if (share < kCompleteShare) return std::string(stream) + " stream incomplete (" + percent(share) + " recorded)";
     return "";
   };
-  const uint64_t s_htod = s.bytes_htod[kCauseUser] + s.bytes_htod[kCauseCoherence] + s.bytes_htod[kCausePrefetch] +
-                          s.bytes_htod[kCauseEviction];
-  const uint64_t s_dtoh = s.bytes_dtoh[kCauseUser] + s.bytes_dtoh[kCauseCoherence] + s.bytes_dtoh[kCausePrefetch] +
-                          s.bytes_dtoh[kCauseEviction];
   const double mib = 1 << 20;
-  add("htod_mib", "bytes migrated HtoD", "MiB", double(htod) / mib, double(s_htod) / mib, incomplete(ch, "HtoD"));
-  add("dtoh_mib", "bytes migrated DtoH", "MiB", double(dtoh) / mib, double(s_dtoh) / mib, incomplete(cd, "DtoH"));
-  const double s_fault = double(s.bytes_htod[kCauseCoherence] + s.bytes_htod[kCausePrefetch]);
+  add("htod_mib", "bytes migrated HtoD", "MiB", double(htod) / mib, double(htod_bytes(s)) / mib, incomplete(ch, "HtoD"));
+  add("dtoh_mib", "bytes migrated DtoH", "MiB", double(dtoh) / mib, double(dtoh_bytes(s)) / mib, incomplete(cd, "DtoH"));
   std::string why = incomplete(ch, "HtoD");
   if (why.empty() && htod_fault == 0) why = "no fault-driven HtoD observed";
   add("prefetch_share_pct", "prefetch share of fault-driven HtoD bytes", "%",
-      htod_fault ? 100.0 * double(htod_prefetch) / double(htod_fault) : 0.0,
-      s_fault > 0 ? 100.0 * double(s.bytes_htod[kCausePrefetch]) / s_fault : 0.0, why, true);
+      htod_fault ? 100.0 * double(htod_prefetch) / double(htod_fault) : 0.0, prefetch_share_pct(s), why, true);
   why = incomplete(cd, "DtoH");
   if (why.empty() && cpu_faults == 0 && s.cpu_faults == 0) why = "no CPU faults";
   add("cpu_faults", "CPU faults after the first kernel (touch-backs)", "count", double(cpu_faults), double(s.cpu_faults), why);

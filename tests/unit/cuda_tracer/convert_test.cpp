@@ -329,10 +329,8 @@ TEST(Convert, ConvertedTraceSimulatesWithTheAuditHolding) {
   Trace t = validated(convert(recording("micro_touchback_64m")));
   Stats s = testing::run(t);
   EXPECT_GT(s.sim_time_ns, 1000000);
-  uint64_t htod = 0, dtoh = 0;
-  for (int c = 0; c < kCauseCount; ++c) htod += s.bytes_htod[c], dtoh += s.bytes_dtoh[c];
-  EXPECT_EQ(htod, 64u << 20);  // the CPU-initialised pages come in once
-  EXPECT_EQ(dtoh, 64u << 20);  // and go back for the touch-back
+  EXPECT_EQ(htod_bytes(s), 64u << 20);  // the CPU-initialised pages come in once
+  EXPECT_EQ(dtoh_bytes(s), 64u << 20);  // and go back for the touch-back
   EXPECT_EQ(s.kernels.size(), 2u);
 }
 
