@@ -12,7 +12,6 @@
 
 #include "sim/run.h"
 #include "sim/validate.h"
-#include "traces/trace_io.h"
 #include "workloads/micro.h"
 
 namespace uvmsim {
@@ -51,24 +50,12 @@ std::vector<MeasuredRow> load_measurements(const std::string& path) {
 
 namespace {
 
-Workload load_trace_workload(const std::string& path) {
-  std::string hash;
-  trace::Trace t = trace::read_trace(path, &hash);
-  return Workload::build(std::move(t), hash);
-}
-
-Config with_recording(const Config& c, const trace::Trace& t) {
-  Config r = c;
-  for (const std::string& s : recording_settings(t)) apply_override(r, s);
-  return r;
-}
-
 const char* const kTraceMeasures[] = {"paging_overhead_ms", "prefetch_share_pct"};
 
 }  // namespace
 
 std::vector<MeasuredRow> trace_rows(const std::string& path) {
-  const Workload w = load_trace_workload(path);
+  const Workload w = Workload::load(path);
   const Validation v = validate(w, with_recording(Config{}, w.trace), path);
   std::string name = path.substr(path.find_last_of('/') + 1);
   name = name.substr(0, name.rfind(".uvmt"));
@@ -112,7 +99,7 @@ Prepared prepare(const std::vector<MeasuredRow>& rows) {
   Prepared p;
   for (auto& r : rows) {
     if (!r.trace.empty()) {
-      p.workloads.push_back(std::make_unique<Workload>(load_trace_workload(r.trace)));
+      p.workloads.push_back(std::make_unique<Workload>(Workload::load(r.trace)));
       continue;
     }
     MicroSpec s;

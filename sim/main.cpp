@@ -14,21 +14,15 @@
 #include "policies/thrashing/thrashing_policy.h"
 #include "sim/calibrate.h"
 #include "sim/run.h"
+#include "sim/validate.h"
 #include "sim/version.h"
 #include "traces/trace_io.h"
 #include "workloads/generate.h"
 #include "workloads/micro.h"
-#include "sim/validate.h"
 
 using namespace uvmsim;
 
 namespace {
-
-Workload load_workload(const std::string& path) {
-  std::string hash;
-  trace::Trace t = trace::read_trace(path, &hash);
-  return Workload::build(std::move(t), hash);
-}
 
 template <typename Reg>
 void list_policies(const char* kind) {
@@ -49,7 +43,7 @@ void list_policies(const char* kind) {
 int cmd_run(const std::string& trace_path, const std::string& config, const std::vector<std::string>& sets,
             const std::string& out, const std::string& batch_log, bool check) {
   Config c = load_config(config, sets);
-  Workload w = load_workload(trace_path);
+  Workload w = Workload::load(trace_path);
   std::filesystem::create_directories(out);
   std::ofstream log;
   std::string log_tmp = batch_log + ".tmp";
@@ -109,13 +103,11 @@ int cmd_micro_table(const std::string& config, const std::vector<std::string>& s
 
 int cmd_validate(const std::string& trace_path, const std::string& config, const std::vector<std::string>& sets,
                  const std::string& json_out) {
-  Workload w = load_workload(trace_path);
+  const Workload w = Workload::load(trace_path);
   // The recording's GPU and driver parameters first, then the user's overrides.
-  std::vector<std::string> settings = recording_settings(w.trace);
-  settings.insert(settings.end(), sets.begin(), sets.end());
-  const Config c = load_config(config, settings);
-  Validation v = validate(w, c, trace_path);
-  v.applied = recording_settings(w.trace);
+  Config c = with_recording(load_config(config, {}), w.trace);
+  for (const std::string& s : sets) apply_override(c, s);
+  const Validation v = validate(w, c, trace_path);
   print_validation(v, std::cout);
   if (!json_out.empty()) write_file_atomic(json_out, validation_json(v).dump(2) + "\n");
   return 0;

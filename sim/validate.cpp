@@ -66,6 +66,11 @@ std::vector<std::string> recording_settings(const trace::Trace& t) {
   return s;
 }
 
+Config with_recording(Config c, const trace::Trace& t) {
+  for (const std::string& s : recording_settings(t)) apply_override(c, s);
+  return c;
+}
+
 namespace {
 
 // Recorded bytes of a counter stream against the expected, or a negative value when the trace has none.
@@ -88,6 +93,7 @@ Validation validate(const Workload& w, const Config& c, const std::string& trace
   Validation v;
   v.trace = trace_name;
   v.trace_hash = w.hash;
+  v.applied = recording_settings(t);
   std::vector<int64_t> obs_start(t.kernels.size(), -1), obs_end(t.kernels.size(), -1);
   uint64_t htod = 0, htod_fault = 0, htod_prefetch = 0, dtoh = 0, cpu_faults = 0;
   for (const trace::ObservedEvent& e : t.observed) {

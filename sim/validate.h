@@ -44,7 +44,7 @@ struct KernelValidation {
 
 struct Validation {
   std::string trace, trace_hash;
-  std::vector<std::string> applied;  // config settings taken from the recording's header
+  std::vector<std::string> applied;  // recording_settings of the trace (what with_recording applies)
   std::vector<Quantity> quantities;
   std::vector<KernelValidation> kernels;
   // Per-kernel paging overhead over the scored kernels: mean and worst |relative error|.
@@ -57,6 +57,8 @@ struct Validation {
 // The settings `validate` takes from a recorded trace's header (GPU limits, driver module parameters),
 // as "key=value" overrides.
 std::vector<std::string> recording_settings(const trace::Trace& t);
+// `c` with those settings applied.
+Config with_recording(Config c, const trace::Trace& t);
 
 // Throws std::invalid_argument when the trace holds no observation (a generated trace, or a recording
 // without its timing pass).

@@ -1,5 +1,7 @@
 #include "sim/workload.h"
 
+#include "traces/trace_io.h"
+
 #include <algorithm>
 #include <stdexcept>
 #include <tuple>
@@ -14,6 +16,12 @@ uint32_t ctas_per_sm(const Kernel& k, uint32_t max_threads, uint32_t max_ctas, u
   if (k.regs_per_thread) n = std::min<uint64_t>(n, regs / (uint64_t{k.regs_per_thread} * threads));
   if (k.smem_bytes) n = std::min<uint64_t>(n, smem / k.smem_bytes);
   return uint32_t(std::max<uint64_t>(n, 1));
+}
+
+Workload Workload::load(const std::string& path) {
+  std::string hash;
+  Trace t = trace::read_trace(path, &hash);
+  return build(std::move(t), std::move(hash));
 }
 
 Workload Workload::build(Trace t, std::string hash) {

@@ -41,6 +41,8 @@ struct Workload {
   uint64_t footprint_pages = 0;         // distinct pages touched by kernels and host ops
 
   static Workload build(trace::Trace t, std::string hash);
+  // Reads a .uvmt file (trace_io's checks and errors) and builds it, hashed by its content.
+  static Workload load(const std::string& path);
 };
 
 // CTAs of a kernel one SM holds at once under the given limits (at least 1).

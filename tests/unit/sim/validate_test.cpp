@@ -6,19 +6,16 @@
 #include <sstream>
 
 #include "test_util.h"
-#include "traces/trace_io.h"
 #include "workloads/micro.h"
 
 namespace uvmsim {
 namespace {
 
 Workload corpus(const std::string& name) {
-  std::string hash;
-  trace::Trace t = trace::read_trace(testing::source_dir() + "/traces/corpus/" + name + ".uvmt", &hash);
-  return Workload::build(std::move(t), hash);
+  return Workload::load(testing::source_dir() + "/traces/corpus/" + name + ".uvmt");
 }
 
-Config recording_config(const Workload& w) { return load_config("", recording_settings(w.trace)); }
+Config recording_config(const Workload& w) { return with_recording(Config{}, w.trace); }
 
 const Quantity& find(const Validation& v, const std::string& key) {
   auto it = std::find_if(v.quantities.begin(), v.quantities.end(), [&](const Quantity& q) { return q.key == key; });
