@@ -91,13 +91,27 @@ double measure(const MeasuredRow& r, const trace::Trace& t, const Stats& s) {
   throw std::runtime_error("measurement row '" + r.name + "': unknown measure '" + r.measure + "'");
 }
 
+// The distinct workloads of the rows (rows measuring the same micro-workload or the same recorded trace
+// share one, and one simulation per evaluation).
 struct Prepared {
   std::vector<std::unique_ptr<Workload>> workloads;
+  std::vector<std::string> trace;  // per workload: the recorded trace's path (measured as `uvmsim validate`
+                                  // does), or empty for a micro-workload
+  std::vector<size_t> of_row;  // per row: its workload
 };
 
 Prepared prepare(const std::vector<MeasuredRow>& rows) {
   Prepared p;
+  std::map<std::string, size_t> seen;
   for (auto& r : rows) {
+    const std::string key = !r.trace.empty() ? "trace " + r.trace
+                                             : r.pattern + " " + r.bytes + " " + std::to_string(r.host_init) +
+                                                   std::to_string(r.write) + std::to_string(r.prefetch) +
+                                                   std::to_string(r.touch_back);
+    auto [it, fresh] = seen.emplace(key, p.workloads.size());
+    p.of_row.push_back(it->second);
+    if (!fresh) continue;
+    p.trace.push_back(r.trace);
     if (!r.trace.empty()) {
       p.workloads.push_back(std::make_unique<Workload>(Workload::load(r.trace)));
       continue;
@@ -115,23 +129,32 @@ Prepared prepare(const std::vector<MeasuredRow>& rows) {
 }
 
 std::vector<double> run_rows(const std::vector<MeasuredRow>& rows, const Prepared& p, const Config& c, int jobs) {
-  std::vector<double> out(rows.size());
+  const size_t nw = p.workloads.size();
+  std::vector<Stats> stats(nw);
+  std::vector<Validation> validations(nw);
   unsigned n = unsigned(std::max(1, jobs));
   std::vector<std::thread> th;
   for (unsigned k = 0; k < n; ++k)
     th.emplace_back([&, k]() {
-      for (size_t i = k; i < rows.size(); i += n) {
-        if (!rows[i].trace.empty()) {  // a recorded trace: the quantity `uvmsim validate` simulates
-          const Validation v = validate(*p.workloads[i], with_recording(c, p.workloads[i]->trace), rows[i].name);
-          for (const Quantity& q : v.quantities)
-            if (q.key == rows[i].measure) out[i] = q.simulated;
-          continue;
-        }
-        RunResult r = simulate(*p.workloads[i], c, false);
-        out[i] = measure(rows[i], p.workloads[i]->trace, r.stats);
+      for (size_t w = k; w < nw; w += n) {
+        const Workload& wl = *p.workloads[w];
+        if (!p.trace[w].empty())
+          validations[w] = validate(wl, with_recording(c, wl.trace), p.trace[w]);
+        else
+          stats[w] = simulate(wl, c, false).stats;
       }
     });
   for (auto& t : th) t.join();
+  std::vector<double> out(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const size_t w = p.of_row[i];
+    if (p.trace[w].empty()) {
+      out[i] = measure(rows[i], p.workloads[w]->trace, stats[w]);
+      continue;
+    }
+    for (const Quantity& q : validations[w].quantities)  // a recorded trace: what `uvmsim validate` simulates
+      if (q.key == rows[i].measure) out[i] = q.simulated;
+  }
   return out;
 }
 
