@@ -342,35 +342,35 @@ struct Worker {
 // Every CTA's ranges of one kernel, on all cores (contiguous blocks of CTAs per worker, joined in order:
 // the result does not depend on the number of workers).
 void append_kernel_ranges(const LayerKernel& lk, uint64_t ctas, const std::vector<uint64_t>& alloc_starts,
-                          std::vector<Worker>& workers_, Trace& t) {
-  const uint64_t workers = std::clamp<uint64_t>(std::thread::hardware_concurrency(), 1, std::max<uint64_t>(1, ctas / 16));
-  if (workers_.size() < workers) workers_.resize(workers);
+                          std::vector<Worker>& pool_workers, Trace& t) {
+  const uint64_t n = std::clamp<uint64_t>(std::thread::hardware_concurrency(), 1, std::max<uint64_t>(1, ctas / 16));
+  if (pool_workers.size() < n) pool_workers.resize(n);
   auto work = [&](uint64_t w) {
     uint64_t bytes[7];
     tensor_bytes(lk, bytes);
-    Worker& me = workers_[w];
+    Worker& me = pool_workers[w];
     me.ranges.clear();
     me.counts.clear();
     Uses u(lk, bytes, me.store);
-    for (uint64_t c = ctas * w / workers; c < ctas * (w + 1) / workers; ++c) {
+    for (uint64_t c = ctas * w / n; c < ctas * (w + 1) / n; ++c) {
       fill_uses(lk, c, u);
       append_ranges(u.end(), lk.positions(), alloc_starts, me.ranges, me.counts);
     }
   };
   std::vector<std::thread> pool;
-  for (uint64_t w = 1; w < workers; ++w) pool.emplace_back(work, w);
+  for (uint64_t w = 1; w < n; ++w) pool.emplace_back(work, w);
   work(0);
   for (auto& th : pool) th.join();
   // Grow the trace's ranges to the projected total (ranges per CTA so far x every CTA of the trace, which
   // t.ctas' capacity holds), not by doubling: each fresh page costs a fault.
   uint64_t add = 0;
-  for (uint64_t w = 0; w < workers; ++w) add += workers_[w].ranges.size();
+  for (uint64_t w = 0; w < n; ++w) add += pool_workers[w].ranges.size();
   if (t.ranges.size() + add > t.ranges.capacity()) {
     const double per_cta = double(t.ranges.size() + add) / double(t.ctas.size() + ctas);
     t.ranges.reserve(std::max<uint64_t>(t.ranges.size() + add, uint64_t(1.1 * per_cta * double(t.ctas.capacity()))));
   }
-  for (uint64_t w = 0; w < workers; ++w) {
-    const Worker& p = workers_[w];
+  for (uint64_t w = 0; w < n; ++w) {
+    const Worker& p = pool_workers[w];
     uint64_t at = t.ranges.size();
     for (uint32_t n : p.counts) {
       t.ctas.push_back({at, n});
@@ -443,10 +443,14 @@ Trace generate_models(const GenerateOptions& o) {
   // request; each launch is its own kernel record.
   size_t most = 0;
   uint64_t all_ctas = 0;
+  std::vector<std::vector<LayerKernel>> plans(models.size());  // per tenant and layer, for every request
   for (size_t ti = 0; ti < models.size(); ++ti) {
     most = std::max(most, models[ti].layers.size());
-    for (size_t li = 0; li < models[ti].layers.size(); ++li)
-      all_ctas += layer_kernel(models[ti], layouts[ti], li, o.models[ti].second, 0, 0).ctas();
+    for (size_t li = 0; li < models[ti].layers.size(); ++li) {
+      plans[ti].push_back(
+          layer_kernel(models[ti], layouts[ti], li, o.models[ti].second, bases[ti].first, bases[ti].second));
+      all_ctas += plans[ti].back().ctas();
+    }
   }
   t.ctas.reserve(all_ctas * o.requests);
   std::vector<std::vector<uint64_t>> first_cta(models.size());  // per tenant and layer: its first launch's CTAs
@@ -454,10 +458,8 @@ Trace generate_models(const GenerateOptions& o) {
   for (uint32_t req = 0; req < o.requests; ++req)
     for (size_t li = 0; li < most; ++li)
       for (size_t ti = 0; ti < models.size(); ++ti) {
-        const Model& m = models[ti];
-        if (li >= m.layers.size()) continue;
-        const uint32_t batch = o.models[ti].second;
-        const LayerKernel lk = layer_kernel(m, layouts[ti], li, batch, bases[ti].first, bases[ti].second);
+        if (li >= plans[ti].size()) continue;
+        const LayerKernel& lk = plans[ti][li];
         const KernelInfo& info = kernel_info(lk.kind);
         Kernel k;
         k.tenant = uint32_t(ti);
