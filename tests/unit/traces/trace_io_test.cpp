@@ -36,13 +36,19 @@ std::vector<uint8_t> file_bytes(const trace::Trace& t) {
   return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
 }
 
-std::string read_error(const std::vector<uint8_t>& bytes) {
+// The message of the TraceError `read` throws, or "" when it reads cleanly.
+template <typename Read>
+std::string trace_error(Read read) {
   try {
-    trace::read_trace_bytes(bytes.data(), bytes.size(), "bad.uvmt");
+    read();
   } catch (const trace::TraceError& e) {
     return e.what();
   }
   return "";
+}
+
+std::string read_error(const std::vector<uint8_t>& bytes) {
+  return trace_error([&] { trace::read_trace_bytes(bytes.data(), bytes.size(), "bad.uvmt"); });
 }
 
 TEST(TraceIo, RoundTripPreservesEverySection) {
@@ -152,12 +158,7 @@ size_t section_payload(const std::vector<uint8_t>& body, const char* tag) {
 }
 
 std::string decode_error(const std::vector<uint8_t>& body) {
-  try {
-    trace::decode_body(body.data(), body.size(), "bad.uvmt");
-  } catch (const trace::TraceError& e) {
-    return e.what();
-  }
-  return "";
+  return trace_error([&] { trace::decode_body(body.data(), body.size(), "bad.uvmt"); });
 }
 
 // Pages are coded against the previous CTA's first page and steps: irregular CTAs (backward steps, huge
