@@ -96,8 +96,8 @@ double measure(const MeasuredRow& r, const trace::Trace& t, const Stats& s) {
 struct Prepared {
   std::vector<std::unique_ptr<Workload>> workloads;
   std::vector<std::string> trace;  // per workload: the recorded trace's path (measured as `uvmsim validate`
-                                  // does), or empty for a micro-workload
-  std::vector<size_t> of_row;  // per row: its workload
+                                   // does), or empty for a micro-workload
+  std::vector<size_t> of_row;      // per row: its workload
 };
 
 Prepared prepare(const std::vector<MeasuredRow>& rows) {
@@ -166,14 +166,21 @@ struct Knob {
 // Bandwidths are bounded by PCIe 5.0 x16 practical throughput (about 55 GB/s per direction).
 const std::vector<Knob>& knobs() {
   static const std::vector<Knob> k = {
-      {"driver.batch_fixed_ns", 1000, 500000},      {"driver.fault_ns", 10, 20000},
+      {"driver.batch_fixed_ns", 1000, 500000},
+      {"driver.fault_ns", 10, 20000},
       {"driver.duplicate_fault_ns", 1, 20000},
-      {"driver.va_block_ns", 100, 200000},          {"driver.page_ns", 10, 20000},
-      {"driver.cpu_unmap_page_ns", 1, 20000},       {"driver.replay_ns", 100, 200000},
-      {"driver.isr_latency_ns", 100, 200000},       {"pcie.htod_bytes_per_s", 5e9, 55e9},
-      {"pcie.dtoh_bytes_per_s", 5e9, 55e9},         {"pcie.copy_setup_ns", 10, 50000},
-      {"driver.prefetch_op_block_ns", 100, 200000}, {"host.cpu_fault_ns", 1000, 1000000},
-      {"host.cpu_fault_page_ns", 10, 20000},       {"driver.pte_ns", 1, 20000},
+      {"driver.va_block_ns", 100, 200000},
+      {"driver.page_ns", 10, 20000},
+      {"driver.cpu_unmap_page_ns", 1, 20000},
+      {"driver.replay_ns", 100, 200000},
+      {"driver.isr_latency_ns", 100, 200000},
+      {"pcie.htod_bytes_per_s", 5e9, 55e9},
+      {"pcie.dtoh_bytes_per_s", 5e9, 55e9},
+      {"pcie.copy_setup_ns", 10, 50000},
+      {"driver.prefetch_op_block_ns", 100, 200000},
+      {"host.cpu_fault_ns", 1000, 1000000},
+      {"host.cpu_fault_page_ns", 10, 20000},
+      {"driver.pte_ns", 1, 20000},
       {"gpu.fault_latency_ns", 100, 20000},
   };
   return k;

@@ -1,6 +1,7 @@
-// Calibration to measured micro-workload timings and recorded traces: one parameter set for every row, fitted by minimising
-// the squared log error of the simulated against the measured times (Nelder-Mead in log space over the
-// driver's cost parameters). Also reports each row's error when that row is left out of the fit.
+// Calibration to measured micro-workload timings and recorded traces: one parameter set for every row,
+// fitted by minimising the weighted squared log error of the simulated against the measured values
+// (Nelder-Mead in log space over the driver's cost parameters). Also reports each row's error when that
+// row is left out of the fit.
 #pragma once
 
 #include <string>

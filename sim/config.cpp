@@ -88,7 +88,8 @@ std::vector<Field> fields(Config& c) {
     "from a fault entry to the bottom half running");
   i("driver.batch_fixed_ns", &c.driver.batch_fixed_ns, 0, 1e9, "ns",
     "fixed cost of fetching and preprocessing a batch");
-  i("driver.fault_ns", &c.driver.fault_ns, 0, 1e9, "ns", "per fault entry fetched, of a page not yet in the batch");
+  i("driver.fault_ns", &c.driver.fault_ns, 0, 1e9, "ns",
+    "per fault entry fetched, of a page not yet in the batch");
   i("driver.duplicate_fault_ns", &c.driver.duplicate_fault_ns, 0, 1e9, "ns",
     "per fault entry fetched whose page is already in the batch (coalesced, or equal after sorting)");
   i("driver.va_block_ns", &c.driver.va_block_ns, 0, 1e9, "ns", "per VA block serviced in a batch");

@@ -82,7 +82,8 @@ void Simulator::service_batch() {
                 cfg_.driver.duplicate_fault_ns * int64_t(raw - distinct);
   int64_t done = cpu;
   uint64_t unique = 0, blocks = 0;
-  const uint64_t bytes_before = batch_log_ ? stats_.bytes_zero_filled + htod_bytes(stats_) + dtoh_bytes(stats_) : 0;
+  const uint64_t bytes_before =
+      batch_log_ ? stats_.bytes_zero_filled + htod_bytes(stats_) + dtoh_bytes(stats_) : 0;
   bool throttled = false;
   const bool after_block = replay_->point() == ReplayPoint::kAfterBlock;
   const bool any_thrashing = thrashing_->counters().thrashing_pages > 0;

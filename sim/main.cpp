@@ -90,8 +90,7 @@ int cmd_micro_table(const std::string& config, const std::vector<std::string>& s
       std::printf("%-8s %6lluMiB %5.0f%% %11.3f %11.3f %9llu %8llu %9.1f %10.1f %10.1f %8llu\n",
                   random ? "random" : "seq", (unsigned long long)(bytes >> 20), frac * 100, dur(0), dur(1),
                   (unsigned long long)s.faults_fetched, (unsigned long long)s.batches,
-                  s.faults_per_batch.mean(),
-                  double(htod_bytes(s)) / (1 << 20),
+                  s.faults_per_batch.mean(), double(htod_bytes(s)) / (1 << 20),
                   double(s.bytes_dtoh[3]) / (1 << 20), (unsigned long long)s.chunks_evicted);
     }
   }
@@ -101,8 +100,8 @@ int cmd_micro_table(const std::string& config, const std::vector<std::string>& s
   return 0;
 }
 
-int cmd_validate(const std::string& trace_path, const std::string& config, const std::vector<std::string>& sets,
-                 const std::string& json_out) {
+int cmd_validate(const std::string& trace_path, const std::string& config,
+                 const std::vector<std::string>& sets, const std::string& json_out) {
   const Workload w = Workload::load(trace_path);
   // The recording's GPU and driver parameters first, then the user's overrides.
   Config c = with_recording(load_config(config, {}), w.trace);
@@ -184,8 +183,9 @@ int main(int argc, char** argv) {
   std::string validate_json;
   auto* val = app.add_subcommand("validate", "simulate a recorded trace and compare with what the GPU did");
   val->add_option("--trace", trace_path, "recorded trace (.uvmt)")->required();
-  val->add_option("--config", config, "config JSON (built-in defaults if omitted); the recording's GPU and driver "
-                                      "parameters are applied over it");
+  val->add_option("--config", config,
+                  "config JSON (built-in defaults if omitted); the recording's GPU and driver "
+                  "parameters are applied over it");
   val->add_option("--set", sets, "override a config key: a.b=value (repeatable; applied last)");
   val->add_option("--json", validate_json, "also write the comparison as JSON");
 
@@ -199,7 +199,8 @@ int main(int argc, char** argv) {
   table->add_option("--bytes", table_bytes, "size of each micro-workload");
 
   CalibrateArgs cal;
-  auto* calib = app.add_subcommand("calibrate", "fit the driver's costs to H100 measurements and recorded traces");
+  auto* calib =
+      app.add_subcommand("calibrate", "fit the driver's costs to H100 measurements and recorded traces");
   calib->add_option("--measurements", cal.measurements, "measured rows (JSON)")->required();
   calib->add_option("--config", cal.config, "starting config")->required();
   calib->add_option("--out", cal.out, "fitted config to write");
@@ -208,9 +209,10 @@ int main(int argc, char** argv) {
   calib->add_option("--iterations", cal.iterations, "optimiser iterations per fit");
   calib->add_flag("--leave-one-out", cal.leave_one_out, "also refit without each row and predict it");
   calib->add_option("--jobs", cal.jobs, "threads simulating rows in parallel");
-  calib->add_option("--traces", cal.traces,
-                    "recorded traces fitted too (their paging overhead and prefetch share, as uvmsim validate "
-                    "scores them)");
+  calib->add_option(
+      "--traces", cal.traces,
+      "recorded traces fitted too (their paging overhead and prefetch share, as uvmsim validate "
+      "scores them)");
   calib->add_option("--grid", cal.grid, "structural key searched exhaustively: key=v1,v2,... (repeatable)");
 
   try {
@@ -230,14 +232,14 @@ int main(int argc, char** argv) {
         if (!compare_with.empty()) {
           const ClosedLoop c = compare_with_recording(t, trace::read_trace(compare_with));
           std::cout << "closed loop: " << c.kernels << " kernels, " << c.ctas << " CTAs, " << c.pages
-                    << " (CTA, page) pairs; Jaccard min " << c.min_jaccard << " mean " << c.mean_jaccard << ", "
-                    << c.ctas_below_099 << " CTAs below 0.99, " << c.pages_other_use
+                    << " (CTA, page) pairs; Jaccard min " << c.min_jaccard << " mean " << c.mean_jaccard
+                    << ", " << c.ctas_below_099 << " CTAs below 0.99, " << c.pages_other_use
                     << " common pages with another first or last use or kind"
                     << (c.first_mismatch.empty() ? "" : "; first difference: " + c.first_mismatch) << "\n"
-                    << "compute times (cost model against recorded resident): total " << c.generated_ms << " ms against "
-                    << c.recorded_ms << " ms; per kernel median error " << 100 * c.time_error_median << "%, worst "
-                    << 100 * c.time_error_worst << "% (" << c.worst_time_kernel << "), " << c.kernels_over_20pct
-                    << " kernels beyond 20%\n";
+                    << "compute times (cost model against recorded resident): total " << c.generated_ms
+                    << " ms against " << c.recorded_ms << " ms; per kernel median error "
+                    << 100 * c.time_error_median << "%, worst " << 100 * c.time_error_worst << "% ("
+                    << c.worst_time_kernel << "), " << c.kernels_over_20pct << " kernels beyond 20%\n";
         }
         trace::write_trace(t, gen_out);
         return 0;

@@ -58,8 +58,10 @@ std::vector<std::string> recording_settings(const trace::Trace& t) {
   static const char* const kReplay[] = {"block", "batch", "batch_flush", "once"};
   for (const auto& [name, value] : h.driver_params) {
     if (auto it = keys.find(name); it != keys.end()) set(it->second, value);
-    if (name == "uvm_perf_prefetch_enable") s.push_back(std::string("policies.prefetch=") + (value ? "driver_tree" : "none"));
-    if (name == "uvm_perf_thrashing_enable") s.push_back(std::string("policies.thrashing=") + (value ? "driver" : "none"));
+    if (name == "uvm_perf_prefetch_enable")
+      s.push_back(std::string("policies.prefetch=") + (value ? "driver_tree" : "none"));
+    if (name == "uvm_perf_thrashing_enable")
+      s.push_back(std::string("policies.thrashing=") + (value ? "driver" : "none"));
     if (name == "uvm_perf_fault_replay_policy" && value >= 0 && value <= 3)
       s.push_back(std::string("policies.replay=") + kReplay[value]);
   }
@@ -107,8 +109,11 @@ Validation validate(const Workload& w, const Config& c, const std::string& trace
           htod_fault += e.value;
         if (e.flags == uint8_t(TransferCause::kPrefetch)) htod_prefetch += e.value;
         break;
-      case ObservedKind::kDtoH: dtoh += e.value; break;
-      default: break;
+      case ObservedKind::kDtoH:
+        dtoh += e.value;
+        break;
+      default:
+        break;
     }
   }
   // CPU faults of touch-backs: those after the first kernel began (before it, the CPU's first touches of
@@ -119,9 +124,10 @@ Validation validate(const Workload& w, const Config& c, const std::string& trace
   uint64_t timed = 0;
   for (size_t k = 0; k < t.kernels.size(); ++k) timed += obs_end[k] >= obs_start[k] && obs_start[k] >= 0;
   if (t.kernels.empty() || timed < t.kernels.size())
-    throw std::invalid_argument(trace_name + ": no observed time for " + std::to_string(t.kernels.size() - timed) + " of " +
-                                std::to_string(t.kernels.size()) +
-                                " kernels (validate needs a recording with its timing pass, not a generated trace)");
+    throw std::invalid_argument(
+        trace_name + ": no observed time for " + std::to_string(t.kernels.size() - timed) + " of " +
+        std::to_string(t.kernels.size()) +
+        " kernels (validate needs a recording with its timing pass, not a generated trace)");
 
   const RunResult r = simulate(w, c, false);
   const Stats& s = r.stats;
@@ -152,8 +158,8 @@ Validation validate(const Workload& w, const Config& c, const std::string& trace
   }
   if (v.kernels_scored) v.kernel_overhead_mean_error = err_sum / double(v.kernels_scored);
 
-  auto add = [&](std::string key, std::string label, std::string unit, double obs, double sim, std::string skipped,
-                 bool points = false) {
+  auto add = [&](std::string key, std::string label, std::string unit, double obs, double sim,
+                 std::string skipped, bool points = false) {
     Quantity q;
     q.key = std::move(key), q.label = std::move(label), q.unit = std::move(unit);
     q.observed = obs, q.simulated = sim, q.points = points;
@@ -164,25 +170,30 @@ Validation validate(const Workload& w, const Config& c, const std::string& trace
   add("e2e_ms", "end to end (first kernel start to last kernel end)", "ms", double(o_last - o_first) / 1e6,
       double(s_last - s_first) / 1e6, "");
   add("kernel_ms", "kernel time under demand paging, summed", "ms", o_sum / 1e6, s_sum / 1e6, "");
-  add("paging_overhead_ms", "paging overhead (demand paging minus resident), summed", "ms", o_ovh / 1e6, s_ovh / 1e6,
-      o_ovh >= 1e5 ? "" : "observed overhead under 0.1 ms");
+  add("paging_overhead_ms", "paging overhead (demand paging minus resident), summed", "ms", o_ovh / 1e6,
+      s_ovh / 1e6, o_ovh >= 1e5 ? "" : "observed overhead under 0.1 ms");
 
   const double ch = completeness(t, ObservedKind::kHtoD), cd = completeness(t, ObservedKind::kDtoH);
   auto incomplete = [&](double share, const char* stream) -> std::string {
     if (share < 0) return std::string("no ") + stream + " expected or no counter pass";
-    if (share < kCompleteShare) return std::string(stream) + " stream incomplete (" + percent(share) + " recorded)";
+    if (share < kCompleteShare)
+      return std::string(stream) + " stream incomplete (" + percent(share) + " recorded)";
     return "";
   };
   const double mib = 1 << 20;
-  add("htod_mib", "bytes migrated HtoD", "MiB", double(htod) / mib, double(htod_bytes(s)) / mib, incomplete(ch, "HtoD"));
-  add("dtoh_mib", "bytes migrated DtoH", "MiB", double(dtoh) / mib, double(dtoh_bytes(s)) / mib, incomplete(cd, "DtoH"));
+  add("htod_mib", "bytes migrated HtoD", "MiB", double(htod) / mib, double(htod_bytes(s)) / mib,
+      incomplete(ch, "HtoD"));
+  add("dtoh_mib", "bytes migrated DtoH", "MiB", double(dtoh) / mib, double(dtoh_bytes(s)) / mib,
+      incomplete(cd, "DtoH"));
   std::string why = incomplete(ch, "HtoD");
   if (why.empty() && htod_fault == 0) why = "no fault-driven HtoD observed";
   add("prefetch_share_pct", "prefetch share of fault-driven HtoD bytes", "%",
-      htod_fault ? 100.0 * double(htod_prefetch) / double(htod_fault) : 0.0, prefetch_share_pct(s), why, true);
+      htod_fault ? 100.0 * double(htod_prefetch) / double(htod_fault) : 0.0, prefetch_share_pct(s), why,
+      true);
   why = incomplete(cd, "DtoH");
   if (why.empty() && cpu_faults == 0 && s.cpu_faults == 0) why = "no CPU faults";
-  add("cpu_faults", "CPU faults after the first kernel (touch-backs)", "count", double(cpu_faults), double(s.cpu_faults), why);
+  add("cpu_faults", "CPU faults after the first kernel (touch-backs)", "count", double(cpu_faults),
+      double(s.cpu_faults), why);
   return v;
 }
 
@@ -195,10 +206,12 @@ nlohmann::json validation_json(const Validation& v) {
   j["skipped"] = v.skipped();
   auto& q = j["quantities"] = nlohmann::json::array();
   for (const Quantity& x : v.quantities) {
-    nlohmann::json e = {{"key", x.key}, {"label", x.label}, {"unit", x.unit}, {"observed", x.observed},
-                        {"simulated", x.simulated}, {"scored", x.scored}};
-    if (x.scored) e[x.points ? "error_points" : "error"] = x.error();
-    else e["skipped"] = x.skipped;
+    nlohmann::json e = {{"key", x.key},           {"label", x.label},         {"unit", x.unit},
+                        {"observed", x.observed}, {"simulated", x.simulated}, {"scored", x.scored}};
+    if (x.scored)
+      e[x.points ? "error_points" : "error"] = x.error();
+    else
+      e["skipped"] = x.skipped;
     q.push_back(e);
   }
   j["kernel_overhead"] = {{"scored_kernels", v.kernels_scored},
@@ -207,34 +220,42 @@ nlohmann::json validation_json(const Validation& v) {
                           {"worst_abs_error", v.kernel_overhead_worst_error}};
   auto& ks = j["kernels"] = nlohmann::json::array();
   for (const KernelValidation& k : v.kernels)
-    ks.push_back({{"index", k.index}, {"name", k.name}, {"resident_ns", k.resident_ns}, {"observed_ns", k.observed_ns},
-                  {"simulated_ns", k.simulated_ns}, {"scored", k.scored}});
+    ks.push_back({{"index", k.index},
+                  {"name", k.name},
+                  {"resident_ns", k.resident_ns},
+                  {"observed_ns", k.observed_ns},
+                  {"simulated_ns", k.simulated_ns},
+                  {"scored", k.scored}});
   return j;
 }
 
 void print_validation(const Validation& v, std::ostream& os) {
   char line[512];
   os << v.trace << " (content hash " << v.trace_hash << ")\n";
-  std::snprintf(line, sizeof line, "%-58s %6s %12s %12s %9s\n", "quantity", "unit", "observed", "simulated", "error");
+  std::snprintf(line, sizeof line, "%-58s %6s %12s %12s %9s\n", "quantity", "unit", "observed", "simulated",
+                "error");
   os << line;
   for (const Quantity& q : v.quantities) {
     if (q.scored) {
       char err[32];
-      if (q.points) std::snprintf(err, sizeof err, "%+.1f pt", q.error());
-      else std::snprintf(err, sizeof err, "%+.1f%%", 100 * q.error());
-      std::snprintf(line, sizeof line, "%-58s %6s %12.3f %12.3f %9s\n", q.label.c_str(), q.unit.c_str(), q.observed,
-                    q.simulated, err);
+      if (q.points)
+        std::snprintf(err, sizeof err, "%+.1f pt", q.error());
+      else
+        std::snprintf(err, sizeof err, "%+.1f%%", 100 * q.error());
+      std::snprintf(line, sizeof line, "%-58s %6s %12.3f %12.3f %9s\n", q.label.c_str(), q.unit.c_str(),
+                    q.observed, q.simulated, err);
     } else {
-      std::snprintf(line, sizeof line, "%-58s %6s %12.3f %12.3f  skipped: %s\n", q.label.c_str(), q.unit.c_str(),
-                    q.observed, q.simulated, q.skipped.c_str());
+      std::snprintf(line, sizeof line, "%-58s %6s %12.3f %12.3f  skipped: %s\n", q.label.c_str(),
+                    q.unit.c_str(), q.observed, q.simulated, q.skipped.c_str());
     }
     os << line;
   }
-  std::snprintf(line, sizeof line,
-                "per-kernel paging overhead: %llu kernels with at least %.0f us observed, mean |error| %.1f%%, "
-                "worst %.1f%%\n",
-                (unsigned long long)v.kernels_scored, double(kKernelOverheadFloorNs) / 1e3,
-                100 * v.kernel_overhead_mean_error, 100 * v.kernel_overhead_worst_error);
+  std::snprintf(
+      line, sizeof line,
+      "per-kernel paging overhead: %llu kernels with at least %.0f us observed, mean |error| %.1f%%, "
+      "worst %.1f%%\n",
+      (unsigned long long)v.kernels_scored, double(kKernelOverheadFloorNs) / 1e3,
+      100 * v.kernel_overhead_mean_error, 100 * v.kernel_overhead_worst_error);
   os << line;
   os << v.scored() << " quantities scored, " << v.skipped() << " skipped as incomplete or absent\n";
 }

@@ -29,7 +29,7 @@ struct Quantity {
   bool scored = false;
   std::string skipped;  // why not, when not scored
   double observed = 0, simulated = 0;
-  bool points = false;  // error in points (shares) rather than relative
+  bool points = false;   // error in points (shares) rather than relative
   double error() const;  // (simulated - observed) / observed, or simulated - observed for points
 };
 

@@ -1,10 +1,10 @@
 #include "sim/workload.h"
 
-#include "traces/trace_io.h"
-
 #include <algorithm>
 #include <stdexcept>
 #include <tuple>
+
+#include "traces/trace_io.h"
 
 namespace uvmsim {
 

@@ -343,7 +343,8 @@ struct Worker {
 // the result does not depend on the number of workers).
 void append_kernel_ranges(const LayerKernel& lk, uint64_t ctas, const std::vector<uint64_t>& alloc_starts,
                           std::vector<Worker>& pool_workers, Trace& t) {
-  const uint64_t n = std::clamp<uint64_t>(std::thread::hardware_concurrency(), 1, std::max<uint64_t>(1, ctas / 16));
+  const uint64_t n =
+      std::clamp<uint64_t>(std::thread::hardware_concurrency(), 1, std::max<uint64_t>(1, ctas / 16));
   if (pool_workers.size() < n) pool_workers.resize(n);
   auto work = [&](uint64_t w) {
     uint64_t bytes[7];
@@ -367,7 +368,8 @@ void append_kernel_ranges(const LayerKernel& lk, uint64_t ctas, const std::vecto
   for (uint64_t w = 0; w < n; ++w) add += pool_workers[w].ranges.size();
   if (t.ranges.size() + add > t.ranges.capacity()) {
     const double per_cta = double(t.ranges.size() + add) / double(t.ctas.size() + ctas);
-    t.ranges.reserve(std::max<uint64_t>(t.ranges.size() + add, uint64_t(1.1 * per_cta * double(t.ctas.capacity()))));
+    t.ranges.reserve(
+        std::max<uint64_t>(t.ranges.size() + add, uint64_t(1.1 * per_cta * double(t.ctas.capacity()))));
   }
   for (uint64_t w = 0; w < n; ++w) {
     const Worker& p = pool_workers[w];
@@ -613,23 +615,28 @@ CostModel CostModel::h100() {
   m.conv_latency = {7149.9990, 2914.0780};
   m.conv_throughput = {10414.8868, 1249.1437, 1172.5790};
   m.coef = {{{0, 0, 0},
-             {8158.8783, 0, 1310.7814},        // dwconv
-             {0, 601.3689, 1591.2383},         // max pool
-             {568.2548, 1446.9850, 3224.4654}, // adaptive average pool
-             {1305.5402, 0, 535.6414},         // relu, relu6
-             {517.3539, 318.6532, 571.8594},   // add
-             {0, 523.1484, 718.4117},          // batch norm
-             {3442.8203, 0, 453.4571}}};       // softmax
+             {8158.8783, 0, 1310.7814},         // dwconv
+             {0, 601.3689, 1591.2383},          // max pool
+             {568.2548, 1446.9850, 3224.4654},  // adaptive average pool
+             {1305.5402, 0, 535.6414},          // relu, relu6
+             {517.3539, 318.6532, 571.8594},    // add
+             {0, 523.1484, 718.4117},           // batch norm
+             {3442.8203, 0, 453.4571}}};        // softmax
   return m;
 }
 
 CostModel::Class cost_class(const LayerKernel& k) {
   switch (k.kind) {
-    case LayerKernel::Kind::kConv: return CostModel::kConv;
-    case LayerKernel::Kind::kDwConv: return CostModel::kDwConv;
-    case LayerKernel::Kind::kPool: return k.pool.adaptive_avg ? CostModel::kAvgPool : CostModel::kMaxPool;
-    case LayerKernel::Kind::kSoftmax: return CostModel::kSoftmax;
-    case LayerKernel::Kind::kEltwise: break;
+    case LayerKernel::Kind::kConv:
+      return CostModel::kConv;
+    case LayerKernel::Kind::kDwConv:
+      return CostModel::kDwConv;
+    case LayerKernel::Kind::kPool:
+      return k.pool.adaptive_avg ? CostModel::kAvgPool : CostModel::kMaxPool;
+    case LayerKernel::Kind::kSoftmax:
+      return CostModel::kSoftmax;
+    case LayerKernel::Kind::kEltwise:
+      break;
   }
   return k.eltwise == kernels::Eltwise::kAdd         ? CostModel::kAdd
          : k.eltwise == kernels::Eltwise::kBatchNorm ? CostModel::kBatchNorm

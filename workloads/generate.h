@@ -47,9 +47,9 @@ std::vector<PageUse> cta_uses_by_thread(const LayerKernel& k, uint64_t cta);
 // regimes settle); batch 4 is held out (workloads/README.md gives the errors; a test re-fits and checks).
 struct CostModel {
   enum Class : uint8_t { kConv, kDwConv, kMaxPool, kAvgPool, kRelu, kAdd, kBatchNorm, kSoftmax, kClasses };
-  std::array<double, 2> conv_latency{};                   // L0 (ns), L1 (ns per chunk)
-  std::array<double, 3> conv_throughput{};                // T0 (ns), T1 (ns per chunk per CTA/SM), T2 (ns per CTA/SM)
-  std::array<std::array<double, 3>, kClasses> coef{};     // a, b, c of the other classes (coef[kConv] unused)
+  std::array<double, 2> conv_latency{};     // L0 (ns), L1 (ns per chunk)
+  std::array<double, 3> conv_throughput{};  // T0 (ns), T1 (ns per chunk per CTA/SM), T2 (ns per CTA/SM)
+  std::array<std::array<double, 3>, kClasses> coef{};  // a, b, c of the other classes (coef[kConv] unused)
   uint64_t predict(const LayerKernel& k) const;
   static CostModel h100();
 };
@@ -76,7 +76,7 @@ struct ClosedLoop {
   double time_error_median = 0, time_error_worst = 0;  // |generated - recorded| / recorded
   uint64_t kernels_over_20pct = 0;
   std::string worst_time_kernel;
-  double generated_ms = 0, recorded_ms = 0;             // sums over the kernels
+  double generated_ms = 0, recorded_ms = 0;  // sums over the kernels
 };
 // Throws std::invalid_argument when the traces do not describe the same kernels.
 ClosedLoop compare_with_recording(const trace::Trace& generated, const trace::Trace& recorded);

@@ -5,8 +5,9 @@
 // `uvmsim generate --models` with the same list describes exactly these accesses.
 //   uvm_runtime --models resnet50:8,vgg16:1 [--iters N] [--checksum]
 // Prints one JSON line: the models, the bytes of managed memory, and each iteration's wall time; with
-// --checksum also each model's output summed (weighted by position) on the CPU after the last iteration (which migrates the
-// outputs back, so recordings leave it off): a model gives the same sums alone and in any mix.
+// --checksum also each model's output summed (weighted by position) on the CPU after the last iteration
+// (which migrates the outputs back, so recordings leave it off): a model gives the same sums alone and in any
+// mix.
 #include <cuda_runtime.h>
 
 #include <chrono>
@@ -64,7 +65,10 @@ int main(int argc, char** argv) {
     } else if (!std::strcmp(argv[i], "--checksum")) {
       checksum = true;
     } else {
-      std::fprintf(stderr, "usage: uvm_runtime --models name:batch,... [--iters N] [--checksum] (unknown argument '%s')\n", argv[i]);
+      std::fprintf(
+          stderr,
+          "usage: uvm_runtime --models name:batch,... [--iters N] [--checksum] (unknown argument '%s')\n",
+          argv[i]);
       return 2;
     }
   }
@@ -140,9 +144,11 @@ int main(int argc, char** argv) {
     for (size_t ti = 0; ti < tenants.size(); ++ti) {
       const Tenant& t = tenants[ti];
       const size_t o = t.layout.out.back();
-      const float* p = reinterpret_cast<const float*>(t.layout.address(o, uint64_t(t.weights), uint64_t(t.activations)));
+      const float* p =
+          reinterpret_cast<const float*>(t.layout.address(o, uint64_t(t.weights), uint64_t(t.activations)));
       double sum = 0;
-      for (uint64_t j = 0; j < t.layout.tensors[o].bytes / 4; ++j) sum += p[j] * double(j % 97 + 1);  // softmax rows sum to 1
+      for (uint64_t j = 0; j < t.layout.tensors[o].bytes / 4; ++j)
+        sum += p[j] * double(j % 97 + 1);  // softmax rows sum to 1
       std::printf("%s%.9g", ti ? ", " : "", sum);
     }
     std::printf("]");

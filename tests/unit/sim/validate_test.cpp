@@ -18,7 +18,8 @@ Workload corpus(const std::string& name) {
 Config recording_config(const Workload& w) { return with_recording(Config{}, w.trace); }
 
 const Quantity& find(const Validation& v, const std::string& key) {
-  auto it = std::find_if(v.quantities.begin(), v.quantities.end(), [&](const Quantity& q) { return q.key == key; });
+  auto it =
+      std::find_if(v.quantities.begin(), v.quantities.end(), [&](const Quantity& q) { return q.key == key; });
   EXPECT_NE(it, v.quantities.end()) << key;
   return *it;
 }

@@ -166,12 +166,15 @@ TEST_P(ClosedLoopTest, GeneratedAccessesEqualTheRecordedRuntime) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Runtime, ClosedLoopTest,
-    ::testing::Combine(::testing::Values(std::string("alexnet"), std::string("vgg16"), std::string("resnet18"),
-                                         std::string("resnet50"), std::string("mobilenet_v2")),
-                       ::testing::Values(1u, 4u, 8u)),
-    [](const auto& info) { return std::get<0>(info.param) + "_b" + std::to_string(std::get<1>(info.param)); });
+INSTANTIATE_TEST_SUITE_P(Runtime, ClosedLoopTest,
+                         ::testing::Combine(::testing::Values(std::string("alexnet"), std::string("vgg16"),
+                                                              std::string("resnet18"),
+                                                              std::string("resnet50"),
+                                                              std::string("mobilenet_v2")),
+                                            ::testing::Values(1u, 4u, 8u)),
+                         [](const auto& info) {
+                           return std::get<0>(info.param) + "_b" + std::to_string(std::get<1>(info.param));
+                         });
 
 }  // namespace
 }  // namespace uvmsim
@@ -199,15 +202,19 @@ TEST(CostModel, FitOnBatchOneAndEightRecordingsAndCheckBatchFour) {
   auto near = [](double held, double fitted, const std::string& what) {
     EXPECT_NEAR(held, fitted, 1e-3 * std::max(1.0, std::abs(fitted))) << what;
   };
-  std::printf("conv_latency = {%.4f, %.4f}\nconv_throughput = {%.4f, %.4f, %.4f}\ncoef = {", m.conv_latency[0],
-              m.conv_latency[1], m.conv_throughput[0], m.conv_throughput[1], m.conv_throughput[2]);
+  std::printf("conv_latency = {%.4f, %.4f}\nconv_throughput = {%.4f, %.4f, %.4f}\ncoef = {",
+              m.conv_latency[0], m.conv_latency[1], m.conv_throughput[0], m.conv_throughput[1],
+              m.conv_throughput[2]);
   for (size_t c = 0; c < CostModel::kClasses; ++c)
     std::printf("%s{%.4f, %.4f, %.4f}", c ? ", " : "", m.coef[c][0], m.coef[c][1], m.coef[c][2]);
   std::printf("}\n");
-  for (size_t i = 0; i < 2; ++i) near(h.conv_latency[i], m.conv_latency[i], "conv_latency " + std::to_string(i));
-  for (size_t i = 0; i < 3; ++i) near(h.conv_throughput[i], m.conv_throughput[i], "conv_throughput " + std::to_string(i));
+  for (size_t i = 0; i < 2; ++i)
+    near(h.conv_latency[i], m.conv_latency[i], "conv_latency " + std::to_string(i));
+  for (size_t i = 0; i < 3; ++i)
+    near(h.conv_throughput[i], m.conv_throughput[i], "conv_throughput " + std::to_string(i));
   for (size_t c = 0; c < CostModel::kClasses; ++c)
-    for (size_t i = 0; i < 3; ++i) near(h.coef[c][i], m.coef[c][i], "coef " + std::to_string(c) + "," + std::to_string(i));
+    for (size_t i = 0; i < 3; ++i)
+      near(h.coef[c][i], m.coef[c][i], "coef " + std::to_string(c) + "," + std::to_string(i));
 
   std::vector<double> errs;
   for (const std::string& model : kRuntimeModels) {
@@ -220,12 +227,13 @@ TEST(CostModel, FitOnBatchOneAndEightRecordingsAndCheckBatchFour) {
       EXPECT_LT(e, 0.20) << model << " b4 layer " << layer << ": predicted " << p << " ns, recorded " << ns;
       ++layer;
     }
-    std::printf("held out %s b4: %.3f ms predicted, %.3f ms recorded\n", model.c_str(), pred / 1e6, meas / 1e6);
+    std::printf("held out %s b4: %.3f ms predicted, %.3f ms recorded\n", model.c_str(), pred / 1e6,
+                meas / 1e6);
     EXPECT_LT(std::abs(pred - meas) / meas, 0.05) << model;
   }
   std::sort(errs.begin(), errs.end());
-  std::printf("held out b4: %zu layers, median |error| %.3f, worst %.3f\n", errs.size(), errs[errs.size() / 2],
-              errs.back());
+  std::printf("held out b4: %zu layers, median |error| %.3f, worst %.3f\n", errs.size(),
+              errs[errs.size() / 2], errs.back());
 }
 
 TEST(CostModel, FitRejectsNoSamples) { EXPECT_THROW(fit_cost_model({}), std::invalid_argument); }
