@@ -2,7 +2,11 @@
 # One call on the GPU machine (device tool, nvidia-h100-x1): build the tracer with the CUDA toolkit and
 # CMake alone, time the micro-workloads natively (median of 5 after 1 warm-up, as reference/measurements.md),
 # record the micro corpus with every pass, and pack the raw records under $OUT. Convert them here with
-# scripts/convert_corpus.sh. Usage: cuda_tracer/record_micro.sh [SIZES...]   (default: 64MiB 256MiB 1GiB)
+# `uvmsim trace convert` (traces/corpus/README.md). Usage: cuda_tracer/record_micro.sh [SIZES...]
+# (default: 64MiB 256MiB 1GiB).
+# With SET=dense it does the same for the one-page-per-CTA micro-workloads instead (the pattern of
+# PyTorch's elementwise kernels: CTA i touches page i; and one 64 KiB big page per CTA), and converts each recording there with the static
+# uvmsim of scripts/build-static-uvmsim.sh (carry build-static): $OUT/traces.tar holds NAME.uvmt.
 set -uo pipefail
 OUT="${OUT:-/tmp/uvmtrace-out}"
 mkdir -p "$OUT"
@@ -22,6 +26,33 @@ sizes=("${@:-64MiB}")
 [ $# -eq 0 ] && sizes=(64MiB 256MiB 1GiB)
 name_of() { case "$1" in 64MiB) echo 64m ;; 256MiB) echo 256m ;; 1GiB) echo 1g ;; *) echo "$1" ;; esac; }
 
+record() {  # name, program args...
+  local name="$1"; shift
+  echo "== record $name: $*"
+  "$B/uvmtrace" --out "$R/$name" -- "$@" || echo "RECORD FAILED: $name"
+  cat "$R/$name/passes.tsv" 2>/dev/null
+  grep -h "uvmaccess" "$R/$name/access/stderr" 2>/dev/null | tail -2
+}
+
+if [ "${SET:-table}" = dense ]; then
+  dense=("micro_dense_zerofill_16m --bytes 16MiB --write" "micro_dense_zerofill_64m --bytes 64MiB --write"
+         "micro_dense_16m --bytes 16MiB --host-init" "micro_dense_64m --bytes 64MiB --host-init"
+         "micro_dense16_64m --bytes 64MiB --host-init --threads-per-cta 16")
+  echo "== native timings (median of 5 after 1 warm-up)"
+  for d in "${dense[@]}"; do
+    read -r -a a <<<"$d"
+    "$B/uvm_micro" --pattern seq --threads-per-cta 1 "${a[@]:1}" --reps 5 --warmup 1
+  done | tee "$OUT/native_timings_dense.jsonl"
+  for d in "${dense[@]}"; do
+    read -r -a a <<<"$d"
+    record "${a[0]}" "$B/uvm_micro" --pattern seq --threads-per-cta 1 "${a[@]:1}"
+    "$(pwd)/build-static/uvmsim" trace convert --raw "$R/${a[0]}" --out "$R/${a[0]}.uvmt" &&
+      tar rf "$OUT/traces.tar" -C "$R" "${a[0]}.uvmt"
+  done
+  ls -la "$OUT"
+  exit 0
+fi
+
 if [ "${NATIVE:-1}" = 1 ]; then
 echo "== native timings (median of 5 after 1 warm-up)"
 for s in "${sizes[@]}"; do
@@ -34,13 +65,6 @@ done | tee "$OUT/native_timings.jsonl"
   "$B/tiled_gemm" --n 2048 --reps 5 --warmup 1; } | tee -a "$OUT/native_timings.jsonl"
 fi
 
-record() {  # name, program args...
-  local name="$1"; shift
-  echo "== record $name: $*"
-  "$B/uvmtrace" --out "$R/$name" -- "$@" || echo "RECORD FAILED: $name"
-  cat "$R/$name/passes.tsv" 2>/dev/null
-  grep -h "uvmaccess" "$R/$name/access/stderr" 2>/dev/null | tail -2
-}
 for s in "${sizes[@]}"; do
   n=$(name_of "$s")
   record "micro_seq_$n" "$B/uvm_micro" --pattern seq --bytes "$s" --host-init
