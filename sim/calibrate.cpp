@@ -33,6 +33,7 @@ std::vector<MeasuredRow> load_measurements(const std::string& path) {
     m.name = r.at("name");
     m.pattern = r.value("pattern", "seq");
     m.bytes = r.at("bytes");
+    m.threads_per_cta = r.value("threads_per_cta", 256u);
     m.host_init = r.value("host_init", false);
     m.write = r.value("write", false);
     m.prefetch = r.value("prefetch", false);
@@ -105,7 +106,8 @@ Prepared prepare(const std::vector<MeasuredRow>& rows) {
   std::map<std::string, size_t> seen;
   for (auto& r : rows) {
     const std::string key = !r.trace.empty() ? "trace " + r.trace
-                                             : r.pattern + " " + r.bytes + " " + std::to_string(r.host_init) +
+                                             : r.pattern + " " + r.bytes + " " + std::to_string(r.threads_per_cta) +
+                                                   " " + std::to_string(r.host_init) +
                                                    std::to_string(r.write) + std::to_string(r.prefetch) +
                                                    std::to_string(r.touch_back);
     auto [it, fresh] = seen.emplace(key, p.workloads.size());
@@ -119,6 +121,7 @@ Prepared prepare(const std::vector<MeasuredRow>& rows) {
     MicroSpec s;
     s.random = r.pattern == "random";
     s.bytes = parse_bytes(r.bytes);
+    s.threads_per_cta = r.threads_per_cta;
     s.host_init = r.host_init;
     s.write = r.write;
     s.prefetch = r.prefetch;

@@ -31,7 +31,7 @@ std::vector<Field> fields(Config& c) {
     f.push_back({{p, "string", "", d, 0, 0}, t});
   };
   f.push_back(
-      {{"seed", "int", "", "seed of every random choice (none in the default model)", 0, kBig}, &c.seed});
+      {{"seed", "int", "", "seed of every random choice (the fault arrival jitter, gpu.fault_jitter_ns)", 0, kBig}, &c.seed});
   s("gpu.name", &c.gpu.name, "GPU name, for reports");
   i("gpu.sm_count", &c.gpu.sm_count, 1, 4096, "SMs", "streaming multiprocessors");
   i("gpu.memory_bytes", &c.gpu.memory_bytes, 2 << 20, kBig, "bytes", "GPU memory usable by managed data");
@@ -51,6 +51,8 @@ std::vector<Field> fields(Config& c) {
     "from a faulting access to its buffer entry");
   i("gpu.fault_issue_ns", &c.gpu.fault_issue_ns, 0, 1e9, "ns",
     "spacing of successive fault entries of one uTLB");
+  i("gpu.fault_jitter_ns", &c.gpu.fault_jitter_ns, 0, 1e9, "ns",
+    "a CTA's faulting accesses reach its uTLB at a random delay in [0, this) (seeded by `seed`)");
   i("gpu.zero_fill_bytes_per_s", &c.gpu.zero_fill_bytes_per_s, 1, kBig, "bytes/s", "copy-engine memset rate");
   i("gpu.tlb_entries", &c.gpu.tlb_entries, 0, 1 << 20, "entries",
     "per-SM TLB entries of 2 MiB reach; 0 disables the TLB model");

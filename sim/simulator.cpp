@@ -292,10 +292,24 @@ void Simulator::raise_fault(uint32_t page, uint8_t kind, uint32_t utlb, bool* bl
   }
 }
 
+// Uniform in [0, gpu.fault_jitter_ns): splitmix64 over (seed, draw count), so a run is reproducible.
+int64_t Simulator::fault_jitter() {
+  uint64_t z = cfg_.seed * 0x9e3779b97f4a7c15ull + ++jitter_draws_ * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  return int64_t(z % uint64_t(cfg_.gpu.fault_jitter_ns));
+}
+
 // The CTA issues its current group of accesses (all points at the same moment of its run). Each access
 // completes on its own, as each thread's does: an access to a page with a valid GPU mapping completes; one
 // to a page without faults. The CTA stalls until a replay, then re-issues only the accesses not yet
 // complete, so a page evicted after its access completed is not needed again for that access.
+// With gpu.fault_jitter_ns > 0 each faulting access reaches the uTLB after its own random delay: the CTA
+// pauses at it (its issue cursor), raises it when the delay is over and goes on to the next. So the misses
+// of the CTAs sharing a uTLB interleave at random instead of in dispatch and address order, and the uTLB's
+// outstanding-fault cap takes pages of many CTAs (as the H100's prefetch shares show: with one page per CTA
+// most of each block is still prefetched).
 void Simulator::cta_step(uint32_t slot) {
   CtaSlot& c = slots_[slot];
   c.stalled = false;
@@ -303,18 +317,23 @@ void Simulator::cta_step(uint32_t slot) {
   uint64_t group_end = c.pos;
   while (group_end < c.end && w_.points[group_end].t == t) ++group_end;
   uint32_t utlb = c.sm / uint32_t(cfg_.gpu.sms_per_utlb);
-  bool faulted = false, blocked = false;
+  bool faulted = c.round_faulted, blocked = false;
   int64_t extra = 0;
   const bool tlb_on = !tlb_.empty();
-  uint64_t index = c.resume_index;  // access index within the group
+  const bool jitter = cfg_.gpu.fault_jitter_ns > 0;
+  // Where this pass starts: the paused issue cursor, or the first access not yet complete.
+  const uint64_t first = c.paused ? c.cursor : c.resume;
+  const uint32_t first_off = c.paused ? c.cursor_off : c.resume_off;
+  uint64_t index = c.paused ? c.cursor_index : c.resume_index;  // access index within the group
+  c.paused = false;
   uint64_t issued = 0;
-  for (uint64_t i = c.resume; i < group_end && !blocked; ++i) {
+  for (uint64_t i = first; i < group_end && !blocked; ++i) {
     const DenseRange& r = w_.ranges[w_.points[i].range];
-    uint32_t off = i == c.resume ? c.resume_off : 0;
+    uint32_t off = i == first ? first_off : 0;
     for (uint32_t p = r.page + off; p < r.page + r.count; ++p, ++index) {
       if (c.tracking && (c.done[index >> 6] >> (index & 63) & 1)) continue;
-      ++issued;
       if (gpu_ok_[p]) {
+        ++issued;
         if (tlb_on) {
           uint32_t tag = p / kPagesPerBlock + 1;
           uint32_t& e = tlb_[c.sm * uint32_t(cfg_.gpu.tlb_entries) + tag % uint32_t(cfg_.gpu.tlb_entries)];
@@ -327,6 +346,18 @@ void Simulator::cta_step(uint32_t slot) {
         if (faulted) c.done[index >> 6] |= uint64_t{1} << (index & 63);
         continue;
       }
+      if (jitter && !c.delayed) {  // this miss is on its way: pause here until it reaches the uTLB
+        c.delayed = c.paused = true;
+        c.round_faulted = faulted;
+        c.cursor = i;
+        c.cursor_off = p - r.page;
+        c.cursor_index = index;
+        stats_.accesses_issued += issued;
+        q_.push(now_ + fault_jitter(), kPrioCta, kEvCtaStep, slot);
+        return;
+      }
+      c.delayed = false;
+      ++issued;
       if (!faulted) {
         faulted = true;
         if (!c.tracking) {
@@ -347,6 +378,7 @@ void Simulator::cta_step(uint32_t slot) {
     }
   }
   stats_.accesses_issued += issued;
+  c.round_faulted = c.delayed = false;
   if (faulted) {
     c.stalled = true;
     stalled_.push_back(slot);

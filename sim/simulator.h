@@ -71,6 +71,11 @@ class Simulator {
     bool tracking = false;        // `done` is in use for the current group
     int64_t progress_ns = 0;    // compute done so far
     bool stalled = false;
+    // gpu.fault_jitter_ns: the CTA is paused at its issue cursor while that access's miss is on its way
+    // (delayed: the delay is over, raise it); round_faulted: this issue round has raised a fault already.
+    bool paused = false, delayed = false, round_faulted = false;
+    uint64_t cursor = 0, cursor_index = 0;
+    uint32_t cursor_off = 0;
     bool live = false;
   };
   struct RunningKernel {
@@ -116,6 +121,7 @@ class Simulator {
   void cta_done(uint32_t slot);
   void schedule_next_point(uint32_t slot, int64_t extra_ns);
   void raise_fault(uint32_t page, uint8_t kind, uint32_t utlb, bool* blocked);
+  int64_t fault_jitter();
   // Driver.
   void start_service();
   void service_batch();
@@ -186,6 +192,7 @@ class Simulator {
   uint64_t fault_seq_ = 0;
   std::vector<uint32_t> utlb_outstanding_;
   std::vector<int64_t> utlb_next_;
+  uint64_t jitter_draws_ = 0;  // counter of the fault jitter's random stream
 
   // Driver state.
   bool in_service_ = false;
