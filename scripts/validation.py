@@ -70,22 +70,21 @@ ANALYSIS = """## What cannot be validated on this hardware
   prefetches none of them and is 3 to 4 times too slow (the `micro_dense*` rows above; they are not in
   the fit). What fixes it is in the model now, off by default: `gpu.fault_jitter_ns` gives each faulting
   access its own random arrival delay, so the misses of the CTAs sharing a uTLB interleave and a batch
-  spans several blocks (`sim/MODEL.md`). Refitted with the one-page-per-CTA rows and traces in the fit
-  (jitter 1 us, the calibration grid's choice of uTLB cap 32; loss 0.431), the dense rows come within 12%
-  and the held-out model traces improve to paging overhead mean 24.6%, worst 77.4% (from 47.4% and
-  127.3%), end to end mean 14.8% (16.3%) and prefetch share mean 3.8, worst 12.9 points (11.4 and 31.1);
-  with `driver.pte_ns` bounded to 1 us (the unbounded fit set 7.5 us per PTE), 22.0% mean, 52.6% worst,
-  14.3%, 3.4 points. It is not the default because no fit with it keeps the reference table within the
-  calibration test's tolerances: with any jitter the sequential 64 MiB prefetch share is 92.2% against
-  85.9% measured (the cost parameters cannot move it), and in each of the four fits one or two timed rows
-  drift past 15% (zero-fill 256 MiB +15.7% to +26.6%, or sequential 256 MiB -17.5% with random 1 GiB
-  +30.5%); caps of 16, 32, 64 and 128 were tried (`--grid gpu.utlb_max_outstanding_faults=...`), 64 and
-  128 fit worse. What would settle it: how one warp's misses enter the uTLB relative to
-  other warps' (the table's sequential pattern, 256 pages per CTA, wants its CTAs' misses in order; one
-  page per CTA wants them interleaved), which needs a batch-level trace of the real driver; and thread
-  order in recorded traces (the access capture keeps the set of pages per CTA, sorted by address, so a
-  CTA whose threads touch random pages looks sequential to the simulator: `micro_random_64m`'s recorded
-  trace is 15 points below its own generated twin).
+  spans several blocks (`sim/MODEL.md`). Refitted with the one-page-per-CTA rows and traces in the fit,
+  `sim/configs/h100_jitter.json` (jitter 1 us, cap 32) brings the dense rows within 12% and the held-out
+  model traces to paging overhead mean 24.6%, worst 77.4% (from 47.4% and 127.3%), end to end mean 14.8%
+  (16.3%) and prefetch share mean 3.8, worst 12.9 points (11.4 and 31.1): better, still short of every
+  target but HtoD. It is not the default because no fit with jitter keeps the reference table within the
+  calibration test's tolerances (`results/calibration.md`: with misses arriving one by one, the sequential
+  64 MiB prefetch share is 92.2% against 85.9%, whatever the costs; in runs of 4 the shares fit and the
+  times do not). What would settle it: how one warp's misses enter the uTLB relative to other warps' (the
+  table's sequential pattern, 256 pages per CTA, wants a CTA's misses together; one page per CTA wants
+  them interleaved), which needs a batch-level trace of the real driver; and thread order in recorded
+  traces (the access capture keeps the set of pages per CTA, sorted by address, so a CTA whose threads
+  touch random pages looks sequential to the simulator: `micro_random_64m`'s recorded trace is 15 points
+  below its own generated twin). What remains with jitter on: the native runtime's MobileNetV2 b8 (+77%,
+  its element-wise kernels, one page per two CTAs, 1.8 times too slow) and single-run outliers such as
+  ResNet-18 b4 (-43%, while b1 and b8 are within 16%).
 - **End to end** follows from the paging overhead (resident times are recorded, so the rest is paging).
 - **HtoD bytes**: within 2% except PyTorch MobileNetV2 b8 (+2.3%): the recorded stream has 2-6% more bytes
   than the touched pages (prefetch beyond them), which the model reproduces only in part.

@@ -53,6 +53,8 @@ std::vector<Field> fields(Config& c) {
     "spacing of successive fault entries of one uTLB");
   i("gpu.fault_jitter_ns", &c.gpu.fault_jitter_ns, 0, 1e9, "ns",
     "a CTA's faulting accesses reach its uTLB at a random delay in [0, this) (seeded by `seed`)");
+  i("gpu.fault_jitter_accesses", &c.gpu.fault_jitter_accesses, 1, 1 << 20, "accesses",
+    "with gpu.fault_jitter_ns: faulting accesses of one CTA that arrive together after one delay");
   i("gpu.zero_fill_bytes_per_s", &c.gpu.zero_fill_bytes_per_s, 1, kBig, "bytes/s", "copy-engine memset rate");
   i("gpu.tlb_entries", &c.gpu.tlb_entries, 0, 1 << 20, "entries",
     "per-SM TLB entries of 2 MiB reach; 0 disables the TLB model");

@@ -325,6 +325,7 @@ void Simulator::cta_step(uint32_t slot) {
   const uint64_t first = c.paused ? c.cursor : c.resume;
   const uint32_t first_off = c.paused ? c.cursor_off : c.resume_off;
   uint64_t index = c.paused ? c.cursor_index : c.resume_index;  // access index within the group
+  if (c.paused) c.granted = uint32_t(cfg_.gpu.fault_jitter_accesses);  // these misses have arrived
   c.paused = false;
   uint64_t issued = 0;
   for (uint64_t i = first; i < group_end && !blocked; ++i) {
@@ -346,8 +347,8 @@ void Simulator::cta_step(uint32_t slot) {
         if (faulted) c.done[index >> 6] |= uint64_t{1} << (index & 63);
         continue;
       }
-      if (jitter && !c.delayed) {  // this miss is on its way: pause here until it reaches the uTLB
-        c.delayed = c.paused = true;
+      if (jitter && c.granted == 0) {  // these misses are on their way: pause here until they reach the uTLB
+        c.paused = true;
         c.round_faulted = faulted;
         c.cursor = i;
         c.cursor_off = p - r.page;
@@ -356,7 +357,7 @@ void Simulator::cta_step(uint32_t slot) {
         q_.push(now_ + fault_jitter(), kPrioCta, kEvCtaStep, slot);
         return;
       }
-      c.delayed = false;
+      if (jitter) --c.granted;
       ++issued;
       if (!faulted) {
         faulted = true;
@@ -378,7 +379,8 @@ void Simulator::cta_step(uint32_t slot) {
     }
   }
   stats_.accesses_issued += issued;
-  c.round_faulted = c.delayed = false;
+  c.round_faulted = false;
+  c.granted = 0;
   if (faulted) {
     c.stalled = true;
     stalled_.push_back(slot);

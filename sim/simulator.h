@@ -71,9 +71,11 @@ class Simulator {
     bool tracking = false;        // `done` is in use for the current group
     int64_t progress_ns = 0;    // compute done so far
     bool stalled = false;
-    // gpu.fault_jitter_ns: the CTA is paused at its issue cursor while that access's miss is on its way
-    // (delayed: the delay is over, raise it); round_faulted: this issue round has raised a fault already.
-    bool paused = false, delayed = false, round_faulted = false;
+    // gpu.fault_jitter_ns: the CTA is paused at its issue cursor while the next misses are on their way;
+    // granted: how many faulting accesses it may raise before it pauses again (gpu.fault_jitter_accesses
+    // once a delay is over); round_faulted: this issue round has raised a fault already.
+    bool paused = false, round_faulted = false;
+    uint32_t granted = 0;
     uint64_t cursor = 0, cursor_index = 0;
     uint32_t cursor_off = 0;
     bool live = false;

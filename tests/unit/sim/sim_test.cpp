@@ -97,6 +97,23 @@ TEST(FaultJitter, OnePagePerCtaStillPrefetchesMostOfEachBlock) {
   EXPECT_LT(s1.kernels[0].end_ns - s1.kernels[0].start_ns, (s0.kernels[0].end_ns - s0.kernels[0].start_ns) / 2);
 }
 
+TEST(FaultJitter, RunsOfAccessesFillTheUtlbFromFewerCtas) {
+  // One 64 KiB big page per CTA (micro_dense16_64m). Misses arriving one by one spread each batch over many
+  // CTAs' big pages; arriving as a CTA's whole group, a uTLB's slots hold whole big pages of few CTAs, so
+  // less of each block is prefetched.
+  MicroSpec spec;
+  spec.bytes = 64 << 20;
+  spec.threads_per_cta = 16;
+  spec.host_init = true;
+  Workload w = Workload::build(generate_micro(spec), "dense16");
+  Config one;
+  one.gpu.fault_jitter_ns = 1000;
+  Config whole = one;
+  whole.gpu.fault_jitter_accesses = 16;
+  EXPECT_GT(prefetch_share_pct(simulate(w, one, true).stats),
+            prefetch_share_pct(simulate(w, whole, true).stats) + 20.0);
+}
+
 TEST(FaultJitter, SeededAndReproducible) {
   MicroSpec spec;
   spec.bytes = 64 << 20;
