@@ -105,11 +105,11 @@ Prepared prepare(const std::vector<MeasuredRow>& rows) {
   Prepared p;
   std::map<std::string, size_t> seen;
   for (auto& r : rows) {
-    const std::string key = !r.trace.empty() ? "trace " + r.trace
-                                             : r.pattern + " " + r.bytes + " " + std::to_string(r.threads_per_cta) +
-                                                   " " + std::to_string(r.host_init) +
-                                                   std::to_string(r.write) + std::to_string(r.prefetch) +
-                                                   std::to_string(r.touch_back);
+    const std::string key = !r.trace.empty()
+                                ? "trace " + r.trace
+                                : r.pattern + " " + r.bytes + " " + std::to_string(r.threads_per_cta) + " " +
+                                      std::to_string(r.host_init) + std::to_string(r.write) +
+                                      std::to_string(r.prefetch) + std::to_string(r.touch_back);
     auto [it, fresh] = seen.emplace(key, p.workloads.size());
     p.of_row.push_back(it->second);
     if (!fresh) continue;

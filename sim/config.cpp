@@ -30,8 +30,9 @@ std::vector<Field> fields(Config& c) {
   auto s = [&](const char* p, std::string* t, const char* d) {
     f.push_back({{p, "string", "", d, 0, 0}, t});
   };
-  f.push_back(
-      {{"seed", "int", "", "seed of every random choice (the fault arrival jitter, gpu.fault_jitter_ns)", 0, kBig}, &c.seed});
+  f.push_back({{"seed", "int", "",
+                "seed of every random choice (the fault arrival jitter, gpu.fault_jitter_ns)", 0, kBig},
+               &c.seed});
   s("gpu.name", &c.gpu.name, "GPU name, for reports");
   i("gpu.sm_count", &c.gpu.sm_count, 1, 4096, "SMs", "streaming multiprocessors");
   i("gpu.memory_bytes", &c.gpu.memory_bytes, 2 << 20, kBig, "bytes", "GPU memory usable by managed data");

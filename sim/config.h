@@ -33,8 +33,10 @@ struct GpuConfig {
   int64_t fault_buffer_entries = 8192;
   int64_t fault_latency_ns = 1718;
   int64_t fault_issue_ns = 0;
-  int64_t fault_jitter_ns = 0;       // faulting accesses reach the uTLB after a uniform random delay below this
-  int64_t fault_jitter_accesses = 1;  // ... in runs of this many accesses of one CTA (a warp's worth, at most)
+  // Faulting accesses reach the uTLB after a uniform random delay below fault_jitter_ns, in runs of
+  // fault_jitter_accesses accesses of one CTA (sim/MODEL.md).
+  int64_t fault_jitter_ns = 0;
+  int64_t fault_jitter_accesses = 1;
   int64_t zero_fill_bytes_per_s = 1000000000000;
   int64_t tlb_entries = 0;  // 0: no TLB model; else per-SM entries of 2 MiB reach
   int64_t tlb_miss_ns = 0;

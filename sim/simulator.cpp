@@ -324,7 +324,7 @@ void Simulator::cta_step(uint32_t slot) {
   // Where this pass starts: the paused issue cursor, or the first access not yet complete.
   const uint64_t first = c.paused ? c.cursor : c.resume;
   const uint32_t first_off = c.paused ? c.cursor_off : c.resume_off;
-  uint64_t index = c.paused ? c.cursor_index : c.resume_index;  // access index within the group
+  uint64_t index = c.paused ? c.cursor_index : c.resume_index;         // access index within the group
   if (c.paused) c.granted = uint32_t(cfg_.gpu.fault_jitter_accesses);  // these misses have arrived
   c.paused = false;
   uint64_t issued = 0;

@@ -76,15 +76,20 @@ TEST(Simulator, PrefetcherMovesMostBytesOnFirstTouch) {
   }
 }
 
+// 64 MiB of CPU-initialised pages, CTA i touching pages [n i, n i + n) (uvm_micro --threads-per-cta n).
+Workload pages_per_cta(uint32_t n) {
+  MicroSpec spec;
+  spec.bytes = 64 << 20;
+  spec.threads_per_cta = n;
+  spec.host_init = true;
+  return Workload::build(generate_micro(spec), "pages per CTA");
+}
+
 TEST(FaultJitter, OnePagePerCtaStillPrefetchesMostOfEachBlock) {
   // H100, micro_dense_64m: one page per CTA (CTA i reads page i), 89% of the HtoD bytes prefetched. With
   // every miss arriving at once in dispatch and address order, each batch holds 256 consecutive pages,
   // half a block, just under the prefetcher's 51% threshold: nothing is prefetched.
-  MicroSpec spec;
-  spec.bytes = 64 << 20;
-  spec.threads_per_cta = 1;
-  spec.host_init = true;
-  Workload w = Workload::build(generate_micro(spec), "dense");
+  Workload w = pages_per_cta(1);
   Config at_once;
   at_once.gpu.fault_jitter_ns = 0;
   Stats s0 = simulate(w, at_once, true).stats;
@@ -94,18 +99,15 @@ TEST(FaultJitter, OnePagePerCtaStillPrefetchesMostOfEachBlock) {
   Stats s1 = simulate(w, jittered, true).stats;
   EXPECT_GT(prefetch_share_pct(s1), 80.0);
   EXPECT_EQ(htod_bytes(s1), uint64_t{64} << 20);
-  EXPECT_LT(s1.kernels[0].end_ns - s1.kernels[0].start_ns, (s0.kernels[0].end_ns - s0.kernels[0].start_ns) / 2);
+  EXPECT_LT(s1.kernels[0].end_ns - s1.kernels[0].start_ns,
+            (s0.kernels[0].end_ns - s0.kernels[0].start_ns) / 2);
 }
 
 TEST(FaultJitter, RunsOfAccessesFillTheUtlbFromFewerCtas) {
   // One 64 KiB big page per CTA (micro_dense16_64m). Misses arriving one by one spread each batch over many
   // CTAs' big pages; arriving as a CTA's whole group, a uTLB's slots hold whole big pages of few CTAs, so
   // less of each block is prefetched.
-  MicroSpec spec;
-  spec.bytes = 64 << 20;
-  spec.threads_per_cta = 16;
-  spec.host_init = true;
-  Workload w = Workload::build(generate_micro(spec), "dense16");
+  Workload w = pages_per_cta(16);
   Config one;
   one.gpu.fault_jitter_ns = 1000;
   Config whole = one;
@@ -115,19 +117,15 @@ TEST(FaultJitter, RunsOfAccessesFillTheUtlbFromFewerCtas) {
 }
 
 TEST(FaultJitter, SeededAndReproducible) {
-  MicroSpec spec;
-  spec.bytes = 64 << 20;
-  spec.threads_per_cta = 1;
-  spec.host_init = true;
-  Workload w = Workload::build(generate_micro(spec), "dense");
+  Workload w = pages_per_cta(1);
   Config c;
   c.gpu.fault_jitter_ns = 2000;
   std::string a = result_json(w, c, simulate(w, c, true).stats).dump();
   std::string b = result_json(w, c, simulate(w, c, true).stats).dump();
   EXPECT_EQ(a, b);
+  Stats first = simulate(w, c, true).stats;
   c.seed = 2;
   Stats other = simulate(w, c, true).stats;
-  Stats first = simulate(w, [&] { Config d = c; d.seed = 1; return d; }(), true).stats;
   EXPECT_NE(other.kernels[0].end_ns, first.kernels[0].end_ns);  // another seed, other arrival orders
   EXPECT_EQ(other.page_accesses, first.page_accesses);
 }
