@@ -4,7 +4,7 @@
 # record the micro corpus with every pass, and pack the raw records under $OUT. Convert them here with
 # `uvmsim trace convert` (traces/corpus/README.md). Usage: cuda_tracer/record_micro.sh [SIZES...]
 # (default: 64MiB 256MiB 1GiB).
-# With SET=dense it does the same for the one-page-per-CTA micro-workloads instead (the pattern of
+# With SET=dense (SET=ladder: 4, 32, 64 and 128 pages per CTA) it does the same for the one-page-per-CTA micro-workloads instead (the pattern of
 # PyTorch's elementwise kernels: CTA i touches page i; and one 64 KiB big page per CTA), and converts each recording there with the static
 # uvmsim of scripts/build-static-uvmsim.sh (carry build-static): $OUT/traces.tar holds NAME.uvmt.
 set -uo pipefail
@@ -34,15 +34,20 @@ record() {  # name, program args...
   grep -h "uvmaccess" "$R/$name/access/stderr" 2>/dev/null | tail -2
 }
 
-if [ "${SET:-table}" = dense ]; then
+if [ "${SET:-table}" = dense ] || [ "${SET:-table}" = ladder ]; then
   dense=("micro_dense_zerofill_16m --bytes 16MiB --write" "micro_dense_zerofill_64m --bytes 64MiB --write"
          "micro_dense_16m --bytes 16MiB --host-init" "micro_dense_64m --bytes 64MiB --host-init"
          "micro_dense16_64m --bytes 64MiB --host-init --threads-per-cta 16")
+  # SET=ladder: pages per CTA between the dense sets and the table's 256, CPU-initialised, 64 MiB.
+  [ "$SET" = ladder ] && dense=("micro_dense4_64m --bytes 64MiB --host-init --threads-per-cta 4"
+    "micro_dense32_64m --bytes 64MiB --host-init --threads-per-cta 32"
+    "micro_dense64_64m --bytes 64MiB --host-init --threads-per-cta 64"
+    "micro_dense128_64m --bytes 64MiB --host-init --threads-per-cta 128")
   echo "== native timings (median of 5 after 1 warm-up)"
   for d in "${dense[@]}"; do
     read -r -a a <<<"$d"
     "$B/uvm_micro" --pattern seq --threads-per-cta 1 "${a[@]:1}" --reps 5 --warmup 1
-  done | tee "$OUT/native_timings_dense.jsonl"
+  done | tee "$OUT/native_timings_$SET.jsonl"
   for d in "${dense[@]}"; do
     read -r -a a <<<"$d"
     record "${a[0]}" "$B/uvm_micro" --pattern seq --threads-per-cta 1 "${a[@]:1}"
