@@ -76,12 +76,12 @@ void Simulator::service_batch() {
   });
 
   // Entries of a page already in the batch (coalesced, or equal after sorting) cost duplicate_fault_ns.
-  size_t distinct = 0;
-  for (size_t i = 0; i < batch_.size(); ++i) distinct += i == 0 || batch_[i].page != batch_[i - 1].page;
-  int64_t cpu = now_ + cfg_.driver.batch_fixed_ns + cfg_.driver.fault_ns * int64_t(distinct) +
-                cfg_.driver.duplicate_fault_ns * int64_t(raw - distinct);
+  uint64_t unique = 0;
+  for (size_t i = 0; i < batch_.size(); ++i) unique += i == 0 || batch_[i].page != batch_[i - 1].page;
+  int64_t cpu = now_ + cfg_.driver.batch_fixed_ns + cfg_.driver.fault_ns * int64_t(unique) +
+                cfg_.driver.duplicate_fault_ns * int64_t(raw - unique);
   int64_t done = cpu;
-  uint64_t unique = 0, blocks = 0;
+  uint64_t blocks = 0;
   const uint64_t bytes_before =
       batch_log_ ? stats_.bytes_zero_filled + htod_bytes(stats_) + dtoh_bytes(stats_) : 0;
   bool throttled = false;
@@ -98,7 +98,6 @@ void Simulator::service_batch() {
       uint32_t p = batch_[i].page;
       if (p == prev) continue;  // duplicate page: serviced once
       prev = p;
-      ++unique;
       if (gpu_ok_[p]) {
         ++stats_.faults_stale;
         continue;
