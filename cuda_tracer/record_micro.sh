@@ -4,9 +4,9 @@
 # record the micro corpus with every pass, and pack the raw records under $OUT. Convert them here with
 # `uvmsim trace convert` (traces/corpus/README.md). Usage: cuda_tracer/record_micro.sh [SIZES...]
 # (default: 64MiB 256MiB 1GiB).
-# With SET=dense (SET=ladder: 4, 32, 64 and 128 pages per CTA) it does the same for the one-page-per-CTA micro-workloads instead (the pattern of
-# PyTorch's elementwise kernels: CTA i touches page i; and one 64 KiB big page per CTA), and converts each recording there with the static
-# uvmsim of scripts/build-static-uvmsim.sh (carry build-static): $OUT/traces.tar holds NAME.uvmt.
+# SET=dense does the same for one page per CTA (PyTorch's elementwise pattern: CTA i touches page i) and one
+# 64 KiB big page per CTA; SET=ladder for 4, 32, 64 and 128 pages per CTA. Both convert each recording there
+# with the static uvmsim of scripts/build-static-uvmsim.sh (carry build-static): $OUT/traces.tar holds NAME.uvmt.
 set -uo pipefail
 OUT="${OUT:-/tmp/uvmtrace-out}"
 mkdir -p "$OUT"
