@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "sim/config.h"
@@ -19,8 +20,9 @@ class PcieLink {
   explicit PcieLink(const PcieConfig& c) : cfg_(c) {
     for (auto& d : dirs_) d.engine_free.assign(size_t(c.copy_engines), 0);
   }
-  // Submits a copy that may start at `ready`; returns when its completion is visible.
-  int64_t copy(Dir dir, uint64_t bytes, int64_t ready) {
+  // Submits a copy that may start at `ready`; returns when its completion is visible. `data` (optional)
+  // receives when its data phase starts and ends.
+  int64_t copy(Dir dir, uint64_t bytes, int64_t ready, std::pair<int64_t, int64_t>* data = nullptr) {
     auto& d = dirs_[static_cast<int>(dir)];
     auto ce = std::min_element(d.engine_free.begin(), d.engine_free.end());
     int64_t setup_done = std::max(ready, *ce) + cfg_.copy_setup_ns;
@@ -32,6 +34,7 @@ class PcieLink {
     d.link_free = end;
     *ce = end;
     ++d.copies;
+    if (data) *data = {start, end};
     return end + cfg_.latency_ns;
   }
   int64_t busy_ns(Dir dir) const { return dirs_[static_cast<int>(dir)].busy_ns; }

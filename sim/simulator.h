@@ -194,7 +194,8 @@ class Simulator {
   uint64_t fault_seq_ = 0;
   std::vector<uint32_t> utlb_outstanding_;
   std::vector<int64_t> utlb_next_;
-  uint64_t jitter_draws_ = 0;  // counter of the fault jitter's random stream
+  uint64_t jitter_draws_ = 0;   // counter of the fault jitter's random stream
+  int64_t htod_group_end_ = 0;  // end of the latest HtoD migration copy's data phase (copy groups)
 
   // Driver state.
   bool in_service_ = false;

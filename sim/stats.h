@@ -33,6 +33,11 @@ struct OpRecord {
   int64_t start_ns = -1, end_ns = -1;
 };
 
+// HtoD migration copies closer than this belong to one group: the copies of one fault batch run back to
+// back, and the H100's counter pass shows groups separated by tens of microseconds (`uvmsim validate`
+// compares the counts).
+constexpr int64_t kCopyGroupGapNs = 5000;
+
 struct Stats {
   int64_t sim_time_ns = 0;
   uint64_t events = 0;
@@ -53,6 +58,8 @@ struct Stats {
   uint64_t bytes_htod[kCauseCount] = {};
   uint64_t bytes_dtoh[kCauseCount] = {};
   uint64_t bytes_zero_filled = 0;
+  uint64_t htod_copies = 0;       // HtoD migration copies (one per contiguous run of one cause)
+  uint64_t htod_copy_groups = 0;  // runs of those copies with no gap over kCopyGroupGapNs between them
   uint64_t bytes_freed_on_gpu = 0;
   uint64_t pages_faulted_in = 0;
   uint64_t pages_prefetched = 0;

@@ -98,6 +98,7 @@ Validation validate(const Workload& w, const Config& c, const std::string& trace
   v.applied = recording_settings(t);
   std::vector<int64_t> obs_start(t.kernels.size(), -1), obs_end(t.kernels.size(), -1);
   uint64_t htod = 0, htod_fault = 0, htod_prefetch = 0, dtoh = 0, cpu_faults = 0;
+  std::vector<std::pair<int64_t, int64_t>> htod_copies;  // data phase of each HtoD record
   for (const trace::ObservedEvent& e : t.observed) {
     switch (e.kind) {
       case ObservedKind::kKernelExec:
@@ -105,6 +106,7 @@ Validation validate(const Workload& w, const Config& c, const std::string& trace
         break;
       case ObservedKind::kHtoD:
         htod += e.value;
+        htod_copies.emplace_back(e.start_ns, e.end_ns);
         if (e.flags == uint8_t(TransferCause::kPrefetch) || e.flags == uint8_t(TransferCause::kCoherence))
           htod_fault += e.value;
         if (e.flags == uint8_t(TransferCause::kPrefetch)) htod_prefetch += e.value;
@@ -128,6 +130,15 @@ Validation validate(const Workload& w, const Config& c, const std::string& trace
         trace_name + ": no observed time for " + std::to_string(t.kernels.size() - timed) + " of " +
         std::to_string(t.kernels.size()) +
         " kernels (validate needs a recording with its timing pass, not a generated trace)");
+
+  // Groups of HtoD copies with no gap over kCopyGroupGapNs: the copies of one fault batch run back to back.
+  std::sort(htod_copies.begin(), htod_copies.end());
+  uint64_t htod_groups = 0;
+  int64_t group_end = 0;
+  for (size_t i = 0; i < htod_copies.size(); ++i) {
+    if (i == 0 || htod_copies[i].first > group_end + kCopyGroupGapNs) ++htod_groups;
+    group_end = i == 0 ? htod_copies[i].second : std::max(group_end, htod_copies[i].second);
+  }
 
   const RunResult r = simulate(w, c, false);
   const Stats& s = r.stats;
@@ -186,6 +197,12 @@ Validation validate(const Workload& w, const Config& c, const std::string& trace
   add("dtoh_mib", "bytes migrated DtoH", "MiB", double(dtoh) / mib, double(dtoh_bytes(s)) / mib,
       incomplete(cd, "DtoH"));
   std::string why = incomplete(ch, "HtoD");
+  if (why.empty() && htod_copies.empty()) why = "no HtoD copies observed";
+  add("htod_copies", "HtoD migration copies (counter-pass records)", "count", double(htod_copies.size()),
+      double(s.htod_copies), why);
+  add("htod_copy_groups", "groups of HtoD copies, no gap over 5 us (~ batches)", "count", double(htod_groups),
+      double(s.htod_copy_groups), why);
+  why = incomplete(ch, "HtoD");
   if (why.empty() && htod_fault == 0) why = "no fault-driven HtoD observed";
   add("prefetch_share_pct", "prefetch share of fault-driven HtoD bytes", "%",
       htod_fault ? 100.0 * double(htod_prefetch) / double(htod_fault) : 0.0, prefetch_share_pct(s), why,

@@ -55,6 +55,22 @@ TEST(Simulator, ResidentDataCostsOnlyCompute) {
   EXPECT_EQ(s.bytes_htod[kCauseUser], 64u << 20);
 }
 
+// One HtoD copy per contiguous run of pages of one cause: an 8 MiB cudaMemPrefetchAsync moves each 2 MiB
+// block in one copy. Copies closer than kCopyGroupGapNs form one group: back to back while the driver's
+// per-block work is shorter than a copy, one group per block when it is much longer.
+TEST(Simulator, CountsHtodCopiesAndTheirGroups) {
+  Workload w = micro(false, 8 << 20, true, false, true);
+  Config c;
+  c.driver.prefetch_op_block_ns = 0;
+  Stats s = simulate(w, c, true).stats;
+  EXPECT_EQ(s.htod_copies, 4u);
+  EXPECT_EQ(s.htod_copy_groups, 1u);
+  c.driver.prefetch_op_block_ns = 200000;  // each 2 MiB copy (38 us at 55 GB/s) then stands alone
+  s = simulate(w, c, true).stats;
+  EXPECT_EQ(s.htod_copies, 4u);
+  EXPECT_EQ(s.htod_copy_groups, 4u);
+}
+
 TEST(Simulator, CpuTouchBackFaultsLikeTheH100) {
   // reference/uvm-driver.md: a CPU loop over 64 MiB raised 192 CPU faults and 384 DtoH records.
   Workload w = micro(false, 64 << 20, true, true);
