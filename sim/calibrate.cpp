@@ -44,6 +44,9 @@ std::vector<MeasuredRow> load_measurements(const std::string& path) {
     m.rel_tolerance = r.value("rel_tolerance", 0.0);
     m.abs_tolerance = r.value("abs_tolerance", 0.0);
     m.fit = r.value("fit", true);
+    m.weight = r.value("weight", 1.0);
+    if (!(m.weight > 0) || !std::isfinite(m.weight))
+      throw std::runtime_error(path + ": row '" + m.name + "': weight must be a positive number");
     rows.push_back(m);
   }
   return rows;

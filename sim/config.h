@@ -29,24 +29,24 @@ struct GpuConfig {
   int64_t regs_per_sm = 65536;
   int64_t smem_per_sm_bytes = 233472;
   int64_t sms_per_utlb = 2;
-  int64_t utlb_max_outstanding_faults = 16;
+  int64_t utlb_max_outstanding_faults = 32;
   int64_t fault_buffer_entries = 8192;
-  int64_t fault_latency_ns = 1718;
+  int64_t fault_latency_ns = 5019;
   int64_t fault_issue_ns = 0;
   // Faulting accesses reach the uTLB after a uniform random delay below fault_jitter_ns, in runs of
   // fault_jitter_accesses accesses of one CTA (sim/MODEL.md).
-  int64_t fault_jitter_ns = 0;
-  int64_t fault_jitter_accesses = 1;
+  int64_t fault_jitter_ns = 1000;
+  int64_t fault_jitter_accesses = 3;
   int64_t zero_fill_bytes_per_s = 1000000000000;
   int64_t tlb_entries = 0;  // 0: no TLB model; else per-SM entries of 2 MiB reach
   int64_t tlb_miss_ns = 0;
 };
 
 struct PcieConfig {
-  int64_t htod_bytes_per_s = 55000000000;
-  int64_t dtoh_bytes_per_s = 55000000000;
+  int64_t htod_bytes_per_s = 45355086934;
+  int64_t dtoh_bytes_per_s = 37141959228;
   int64_t latency_ns = 1000;
-  int64_t copy_setup_ns = 790;
+  int64_t copy_setup_ns = 2029;
   int64_t copy_engines = 2;
 };
 
@@ -67,23 +67,23 @@ struct DriverConfig {
   int64_t thrashing_pin = 300;
   int64_t thrashing_max_resets = 4;
   // Costs of the servicing thread (calibrated to reference/measurements.md).
-  int64_t isr_latency_ns = 9230;
-  int64_t batch_fixed_ns = 5982;
-  int64_t fault_ns = 514;          // per fault entry of a page not yet in the batch
-  int64_t duplicate_fault_ns = 1;  // per entry of a page already in the batch (coalesced or equal)
-  int64_t va_block_ns = 16318;
-  int64_t page_ns = 201;  // per page made resident by the fault path (allocate, populate, track)
-  int64_t pte_ns = 231;   // per GPU PTE written (2 MiB, 64 KiB or 4 KiB)
-  int64_t cpu_unmap_page_ns = 340;
-  int64_t replay_ns = 3213;
+  int64_t isr_latency_ns = 6936;
+  int64_t batch_fixed_ns = 7084;
+  int64_t fault_ns = 10;          // per fault entry of a page not yet in the batch
+  int64_t duplicate_fault_ns = 32;  // per entry of a page already in the batch (coalesced or equal)
+  int64_t va_block_ns = 12721;
+  int64_t page_ns = 165;  // per page made resident by the fault path (allocate, populate, track)
+  int64_t pte_ns = 4533;   // per GPU PTE written (2 MiB, 64 KiB or 4 KiB)
+  int64_t cpu_unmap_page_ns = 273;
+  int64_t replay_ns = 4170;
   int64_t evict_chunk_ns = 10000;
-  int64_t prefetch_op_block_ns = 36096;  // explicit cudaMemPrefetchAsync, per VA block
+  int64_t prefetch_op_block_ns = 31468;  // explicit cudaMemPrefetchAsync, per VA block
   int64_t prefetch_op_page_ns = 20;
 };
 
 struct HostConfig {
-  int64_t cpu_fault_ns = 12278;       // CPU page fault on a GPU-resident page: fixed cost
-  int64_t cpu_fault_page_ns = 1128;   // per page migrated back (unmap on the GPU, map on the CPU)
+  int64_t cpu_fault_ns = 4713;       // CPU page fault on a GPU-resident page: fixed cost
+  int64_t cpu_fault_page_ns = 1232;   // per page migrated back (unmap on the GPU, map on the CPU)
   int64_t first_touch_page_ns = 250;  // CPU populating a page resident nowhere
   int64_t touch_page_ns = 5;          // CPU touching a page it already holds
 };

@@ -58,19 +58,20 @@ TEST(Calibration, RecordedTraceRows) {
 namespace uvmsim {
 namespace {
 
-// sim/configs/h100_jitter.json (fault arrival jitter on; results/calibration.md) reproduces the
-// one-page-per-CTA rows of tests/data/h100_micro_dense.json within their 20%, which the default config
-// misses by 1.5 to 4 times. (It misses two rows of the main table: why it is not the default.)
+// sim/configs/h100_jitter.json (jitter 1 us, runs of 1, fitted with these rows; results/calibration.md)
+// reproduces the one-page-per-CTA rows of tests/data/h100_micro_dense.json within their 20%. The default
+// (runs of 3, fitted to the table without these rows, which another machine measured) is within 40%; the
+// default before fault arrival jitter was 1.5 to 4 times too slow on them.
 TEST(Calibration, JitterConfigReproducesOnePagePerCtaRows) {
   auto rows = load_measurements(testing::source_dir() + "/tests/data/h100_micro_dense.json");
   ASSERT_EQ(rows.size(), 5u);
   const Config jitter = load_config(testing::source_dir() + "/sim/configs/h100_jitter.json", {});
-  const Config plain = load_config(testing::source_dir() + "/sim/configs/h100.json", {});
+  const Config dflt = load_config(testing::source_dir() + "/sim/configs/h100.json", {});
   const std::vector<double> sim = simulate_rows(rows, jitter, 2);
-  const std::vector<double> off = simulate_rows(rows, plain, 2);
+  const std::vector<double> off = simulate_rows(rows, dflt, 2);
   for (size_t i = 0; i < rows.size(); ++i) {
     EXPECT_LE(std::abs(sim[i] / rows[i].value - 1), rows[i].rel_tolerance) << rows[i].name << ": " << sim[i];
-    EXPECT_GT(off[i] / rows[i].value, 1.5) << rows[i].name << ": " << off[i];  // the default misses them
+    EXPECT_LE(std::abs(off[i] / rows[i].value - 1), 0.4) << rows[i].name << ": " << off[i];
   }
 }
 
