@@ -69,11 +69,11 @@ struct DriverConfig {
   // Costs of the servicing thread (calibrated to reference/measurements.md).
   int64_t isr_latency_ns = 6936;
   int64_t batch_fixed_ns = 7084;
-  int64_t fault_ns = 10;          // per fault entry of a page not yet in the batch
+  int64_t fault_ns = 10;            // per fault entry of a page not yet in the batch
   int64_t duplicate_fault_ns = 32;  // per entry of a page already in the batch (coalesced or equal)
   int64_t va_block_ns = 12721;
   int64_t page_ns = 165;  // per page made resident by the fault path (allocate, populate, track)
-  int64_t pte_ns = 4533;   // per GPU PTE written (2 MiB, 64 KiB or 4 KiB)
+  int64_t pte_ns = 4533;  // per GPU PTE written (2 MiB, 64 KiB or 4 KiB)
   int64_t cpu_unmap_page_ns = 273;
   int64_t replay_ns = 4170;
   int64_t evict_chunk_ns = 10000;
@@ -82,7 +82,7 @@ struct DriverConfig {
 };
 
 struct HostConfig {
-  int64_t cpu_fault_ns = 4713;       // CPU page fault on a GPU-resident page: fixed cost
+  int64_t cpu_fault_ns = 4713;        // CPU page fault on a GPU-resident page: fixed cost
   int64_t cpu_fault_page_ns = 1232;   // per page migrated back (unmap on the GPU, map on the CPU)
   int64_t first_touch_page_ns = 250;  // CPU populating a page resident nowhere
   int64_t touch_page_ns = 5;          // CPU touching a page it already holds
