@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 
 #include "sim/calibrate.h"
 #include "test_util.h"
@@ -38,6 +39,25 @@ namespace {
 
 // A recorded trace in the fit: a row for its paging overhead and one for its prefetch share (both scored
 // in micro_seq_64m), weighted as one cold run, simulated as `uvmsim validate` simulates them.
+// A row's "weight" scales its squared log error in the fit (the zero-fill row weighs 4); a weight that is
+// not a positive number is an error naming the file and the row.
+TEST(Calibration, RowWeights) {
+  auto rows = load_measurements(testing::source_dir() + "/tests/data/h100_micro.json");
+  double total = 0;
+  for (const MeasuredRow& r : rows) total += r.weight;
+  EXPECT_DOUBLE_EQ(total, 21.0);  // 17 rows of weight 1, the zero-fill row 4
+  const std::string path = ::testing::TempDir() + "/weight.json";
+  std::ofstream(path) << R"({"rows": [{"name": "w", "bytes": "64MiB", "measure": "first_touch", "value": 1,
+                                      "weight": -1}]})";
+  try {
+    load_measurements(path);
+    FAIL() << "a negative weight was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'w': weight"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Calibration, RecordedTraceRows) {
   const std::string path = testing::source_dir() + "/traces/corpus/micro_seq_64m.uvmt";
   const std::vector<MeasuredRow> rows = trace_rows(path);
