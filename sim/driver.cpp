@@ -285,9 +285,7 @@ int64_t Simulator::make_resident_gpu(uint32_t b, const BlockMask& pages, const B
       std::pair<int64_t, int64_t> data;
       done = std::max(done, pcie_.copy(Dir::kHtoD, bytes, cpu, &data));
       stats_.bytes_htod[k >> 1] += bytes;
-      ++stats_.htod_copies;
-      if (stats_.htod_copies == 1 || data.first > htod_group_end_ + kCopyGroupGapNs) ++stats_.htod_copy_groups;
-      htod_group_end_ = std::max(htod_group_end_, data.second);
+      htod_copies_.add(data.first, data.second);
     } else {
       done = std::max(done, cpu + mul_div_ceil(bytes, 1000000000u, uint64_t(cfg_.gpu.zero_fill_bytes_per_s)));
       stats_.bytes_zero_filled += bytes;

@@ -142,6 +142,8 @@ void Simulator::run() {
     if (sm.ctas) stats_.sm_busy_ns += now_ - sm.busy_since;
   stats_.pcie_busy_ns[0] = pcie_.busy_ns(Dir::kHtoD);
   stats_.pcie_busy_ns[1] = pcie_.busy_ns(Dir::kDtoH);
+  stats_.htod_copies = htod_copies_.copies;
+  stats_.htod_copy_groups = htod_copies_.groups;
   const auto& tc = thrashing_->counters();
   stats_.thrashing_pages = tc.thrashing_pages;
   stats_.throttles = tc.throttles;

@@ -195,7 +195,7 @@ class Simulator {
   std::vector<uint32_t> utlb_outstanding_;
   std::vector<int64_t> utlb_next_;
   uint64_t jitter_draws_ = 0;   // counter of the fault jitter's random stream
-  int64_t htod_group_end_ = 0;  // end of the latest HtoD migration copy's data phase (copy groups)
+  CopyGroups htod_copies_;      // data phases of the HtoD migration copies (stats htod_copies, _groups)
 
   // Driver state.
   bool in_service_ = false;

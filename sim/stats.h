@@ -2,6 +2,7 @@
 // string on the hot path. describe() registers each with name, unit and description for the JSON writer.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
@@ -37,6 +38,18 @@ struct OpRecord {
 // back, and the H100's counter pass shows groups separated by tens of microseconds (`uvmsim validate`
 // compares the counts).
 constexpr int64_t kCopyGroupGapNs = 5000;
+
+// Counts copies and their groups (a copy starting more than kCopyGroupGapNs after every earlier copy ended
+// opens a group): `uvmsim validate` adds the recorded copies sorted by start, the model its migration copies
+// as it submits them.
+struct CopyGroups {
+  uint64_t copies = 0, groups = 0;
+  int64_t end = 0;  // latest end of a copy added so far
+  void add(int64_t copy_start, int64_t copy_end) {
+    if (copies == 0 || copy_start > end + kCopyGroupGapNs) ++groups;
+    end = copies++ == 0 ? copy_end : std::max(end, copy_end);
+  }
+};
 
 struct Stats {
   int64_t sim_time_ns = 0;

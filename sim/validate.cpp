@@ -133,12 +133,8 @@ Validation validate(const Workload& w, const Config& c, const std::string& trace
 
   // Groups of HtoD copies with no gap over kCopyGroupGapNs: the copies of one fault batch run back to back.
   std::sort(htod_copies.begin(), htod_copies.end());
-  uint64_t htod_groups = 0;
-  int64_t group_end = 0;
-  for (size_t i = 0; i < htod_copies.size(); ++i) {
-    if (i == 0 || htod_copies[i].first > group_end + kCopyGroupGapNs) ++htod_groups;
-    group_end = i == 0 ? htod_copies[i].second : std::max(group_end, htod_copies[i].second);
-  }
+  CopyGroups observed_copies;
+  for (const auto& [start, end] : htod_copies) observed_copies.add(start, end);
 
   const RunResult r = simulate(w, c, false);
   const Stats& s = r.stats;
@@ -192,17 +188,17 @@ Validation validate(const Workload& w, const Config& c, const std::string& trace
     return "";
   };
   const double mib = 1 << 20;
-  add("htod_mib", "bytes migrated HtoD", "MiB", double(htod) / mib, double(htod_bytes(s)) / mib,
-      incomplete(ch, "HtoD"));
+  const std::string htod_why = incomplete(ch, "HtoD");
+  add("htod_mib", "bytes migrated HtoD", "MiB", double(htod) / mib, double(htod_bytes(s)) / mib, htod_why);
   add("dtoh_mib", "bytes migrated DtoH", "MiB", double(dtoh) / mib, double(dtoh_bytes(s)) / mib,
       incomplete(cd, "DtoH"));
-  std::string why = incomplete(ch, "HtoD");
+  std::string why = htod_why;
   if (why.empty() && htod_copies.empty()) why = "no HtoD copies observed";
-  add("htod_copies", "HtoD migration copies (counter-pass records)", "count", double(htod_copies.size()),
+  add("htod_copies", "HtoD migration copies (counter-pass records)", "count", double(observed_copies.copies),
       double(s.htod_copies), why);
-  add("htod_copy_groups", "groups of HtoD copies, no gap over 5 us (~ batches)", "count", double(htod_groups),
-      double(s.htod_copy_groups), why);
-  why = incomplete(ch, "HtoD");
+  add("htod_copy_groups", "groups of HtoD copies, no gap over 5 us (~ batches)", "count",
+      double(observed_copies.groups), double(s.htod_copy_groups), why);
+  why = htod_why;
   if (why.empty() && htod_fault == 0) why = "no fault-driven HtoD observed";
   add("prefetch_share_pct", "prefetch share of fault-driven HtoD bytes", "%",
       htod_fault ? 100.0 * double(htod_prefetch) / double(htod_fault) : 0.0, prefetch_share_pct(s), why,
