@@ -16,23 +16,16 @@ incomplete are left out of the means.
 import argparse
 import concurrent.futures
 import itertools
-import json
 import math
 import os
-import subprocess
 import sys
 import tempfile
 
+from validation import validate
 
-def validate(uvmsim, config, settings, trace, out):
-    cmd = [uvmsim, "validate", "--trace", trace, "--config", config, "--json", out]
-    for s in settings:
-        cmd += ["--set", s]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(f"structure_grid: {' '.join(cmd)} failed: {r.stderr.strip()}")
-    with open(out) as f:
-        return {q["key"]: q for q in json.load(f)["quantities"]}
+
+def quantities(uvmsim, config, settings, trace, out):
+    return {q["key"]: q for q in validate(uvmsim, trace, config, out, settings)["quantities"]}
 
 
 def main():
@@ -51,7 +44,7 @@ def main():
         axes.append([f"{key}={v}" for v in values.split(",")])
     combos = [list(c) for c in itertools.product(*axes)] if axes else [[]]
     with tempfile.TemporaryDirectory() as tmp, concurrent.futures.ThreadPoolExecutor(a.jobs) as ex:
-        jobs = {(i, t): ex.submit(validate, a.uvmsim, a.config, c, t, os.path.join(tmp, f"{i}_{j}.json"))
+        jobs = {(i, t): ex.submit(quantities, a.uvmsim, a.config, c, t, os.path.join(tmp, f"{i}_{j}.json"))
                 for i, c in enumerate(combos) for j, t in enumerate(a.traces)}
         res = {k: f.result() for k, f in jobs.items()}
     names = [os.path.basename(t).removesuffix(".uvmt") for t in a.traces]

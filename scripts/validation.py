@@ -116,18 +116,25 @@ def trace_set(name):
     return "held out" if held_out(name) else "not fitted" if name.startswith("micro_dense") else "fitted"
 
 
+def validate(uvmsim, trace, config, json_path, settings=()):
+    """`uvmsim validate` of one trace (with --set for each of `settings`): its JSON, or exit with its error."""
+    cmd = [uvmsim, "validate", "--trace", trace, "--config", config, "--json", json_path]
+    for s in settings:
+        cmd += ["--set", s]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"validation of {trace} failed:\n{r.stderr}")
+    with open(json_path) as f:
+        return json.load(f)
+
+
 def run_all(uvmsim, config, jobs):
     names = sorted(f[:-5] for f in os.listdir(CORPUS) if f.endswith(".uvmt"))
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         def one(name):
-            path = os.path.join(tmp, name + ".json")
-            r = subprocess.run([uvmsim, "validate", "--trace", os.path.join(CORPUS, name + ".uvmt"), "--config", config,
-                                "--json", path], capture_output=True, text=True)
-            if r.returncode != 0:
-                raise SystemExit(f"validation of {name} failed:\n{r.stderr}")
-            with open(path) as f:
-                return name, json.load(f)
+            return name, validate(uvmsim, os.path.join(CORPUS, name + ".uvmt"), config,
+                                  os.path.join(tmp, name + ".json"))
         with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
             for name, j in pool.map(one, names):
                 out[name] = j
