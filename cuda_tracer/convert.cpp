@@ -35,9 +35,21 @@ namespace fs = std::filesystem;
 
 bool convert_supported() { return UVMSIM_HAVE_CUPTI != 0; }
 
+size_t median_run(const std::vector<int64_t>& sums) {
+  if (sums.empty()) throw ConvertError("median_run: no runs");
+  std::vector<size_t> order(sums.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return sums[a] < sums[b]; });
+  return order[(order.size() - 1) / 2];
+}
+
 #if !UVMSIM_HAVE_CUPTI
 
 Trace convert_recording(const std::string& dir, const ConvertOptions&) {
+  throw ConvertError(dir + ": this uvmsim was built without CUPTI's headers and cannot read CUPTI buffers");
+}
+
+Trace retime_recording(Trace, const std::string& dir) {
   throw ConvertError(dir + ": this uvmsim was built without CUPTI's headers and cannot read CUPTI buffers");
 }
 
@@ -714,18 +726,25 @@ void apply_roles(Trace& t, const fs::path& path, const std::vector<std::vector<u
 using PassWalls = std::map<std::string, int64_t>;
 
 // passes.tsv: "pass exit wall_ns" then one line per pass; written whole only when every pass succeeded.
-PassWalls read_passes(const fs::path& dir) {
+// Passes in the order they ran.
+std::vector<std::pair<std::string, int64_t>> read_pass_list(const fs::path& dir) {
   if (!fs::exists(dir / "passes.tsv"))
     fail((dir / "passes.tsv").string(), "missing: the recording did not finish (uvmtrace writes it last)");
-  PassWalls wall;
+  std::vector<std::pair<std::string, int64_t>> passes;
   std::ifstream f(dir / "passes.tsv");
   std::string name, header;
   int64_t rc = 0, ns = 0;
   std::getline(f, header);
   while (f >> name >> rc >> ns) {
     if (rc != 0) fail((dir / "passes.tsv").string(), "pass " + name + " failed");
-    wall[name] = ns;
+    passes.push_back({name, ns});
   }
+  return passes;
+}
+
+PassWalls read_passes(const fs::path& dir) {
+  PassWalls wall;
+  for (auto& [name, ns] : read_pass_list(dir)) wall[name] = ns;
   for (const char* need : {"timing", "counters", "access", "resident"})
     if (!wall.count(need)) fail((dir / "passes.tsv").string(), std::string("the ") + need + " pass is missing");
   return wall;
@@ -1273,6 +1292,101 @@ Trace convert_recording(const std::string& dir_name, const ConvertOptions& optio
   return merge_processes(std::move(parts), t0s, labels);
 }
 
+// ---- retime: kernel times from repeated runs ------------------------------------------------------------------
+namespace {
+
+// One run's kernel intervals in the trace's kernel order, relative to the run's first timestamp.
+struct Run {
+  std::string pass;
+  std::vector<std::pair<int64_t, int64_t>> kernels;
+  int64_t sum = 0;
+};
+
+Run read_run(const fs::path& dir, const std::string& pass, const std::string& base, const Trace& t) {
+  const fs::path pd = dir / pass;
+  if (!fs::is_directory(pd)) fail(pd.string(), "missing: passes.tsv lists it");
+  for (auto& e : fs::directory_iterator(pd))
+    if (e.is_directory() && e.path().filename().string().rfind("proc_", 0) == 0)
+      fail(pd.string(), "holds several processes' records: retime takes single-process recordings only");
+  CuptiPass p = read_cupti_pass(pd, base);
+  for (const Line& l : p.events.lines)
+    if (l.f[0] == "device" && p.events.str(l, 1) != t.header.device_name)
+      fail(p.events.where(l), "ran on " + p.events.str(l, 1) + ", the trace on " + t.header.device_name);
+  // Kernels by stream ordinal, in launch order, against the trace's (whose kernels are in launch order).
+  std::map<uint32_t, std::vector<size_t>> run_of_stream, trace_of_stream;
+  for (size_t i = 0; i < p.cupti.kernels.size(); ++i) run_of_stream[p.cupti.kernels[i].ordinal].push_back(i);
+  for (size_t i = 0; i < t.kernels.size(); ++i) trace_of_stream[t.kernels[i].stream].push_back(i);
+  if (run_of_stream.size() != trace_of_stream.size())
+    fail(pd.string(), "launched on " + std::to_string(run_of_stream.size()) + " streams, the trace on " +
+                          std::to_string(trace_of_stream.size()));
+  Run r{pass, std::vector<std::pair<int64_t, int64_t>>(t.kernels.size()), 0};
+  for (auto& [stream, ks] : trace_of_stream) {
+    const auto& rs = run_of_stream[stream];
+    if (rs.size() != ks.size())
+      fail(pd.string(), "launched " + std::to_string(rs.size()) + " kernels on stream " + std::to_string(stream) +
+                            ", the trace " + std::to_string(ks.size()));
+    for (size_t i = 0; i < ks.size(); ++i) {
+      const KernelRec& k = p.cupti.kernels[rs[i]];
+      if (demangle(k.name) != t.kernels[ks[i]].name)
+        fail(pd.string(), "kernel " + std::to_string(i) + " of stream " + std::to_string(stream) + " is " +
+                              demangle(k.name) + ", in the trace " + t.kernels[ks[i]].name);
+      r.kernels[ks[i]] = {int64_t(k.start - p.t0), int64_t(k.end - p.t0)};
+      r.sum += int64_t(k.end - k.start);
+    }
+  }
+  return r;
+}
+
+// The median run of `runs` and a note listing every run's summed kernel time.
+const Run& pick_median(const std::vector<Run>& runs, const char* what, std::string* note) {
+  std::vector<int64_t> sums;
+  for (const Run& r : runs) sums.push_back(r.sum);
+  const Run& m = runs[median_run(sums)];
+  std::ostringstream os;
+  os << what << ": the median of " << runs.size() << " runs by summed kernel time (" << m.pass << "; sums";
+  for (const Run& r : runs) os << ' ' << std::fixed << std::setprecision(3) << double(r.sum) / 1e6;
+  os << " ms)";
+  *note = os.str();
+  return m;
+}
+
+}  // namespace
+
+Trace retime_recording(Trace t, const std::string& dir_name) {
+  const fs::path dir(dir_name);
+  for (const Tenant& tn : t.tenants)
+    if (tn.process != 0) fail(dir_name, "the trace has several processes: retime takes single-process traces only");
+  std::vector<Run> timing, resident;
+  for (auto& [pass, ns] : read_pass_list(dir)) {
+    if (pass.rfind("timing.", 0) == 0) timing.push_back(read_run(dir, pass, "timing", t));
+    else if (pass.rfind("resident.", 0) == 0) resident.push_back(read_run(dir, pass, "resident", t));
+  }
+  if (timing.empty())
+    fail((dir / "passes.tsv").string(), "no timing.N pass (record with uvmtrace --passes timing.1,timing.2,...)");
+  std::string timing_note, resident_note;
+  const Run& tm = pick_median(timing, "kernel times", &timing_note);
+  size_t replaced = 0;
+  for (ObservedEvent& e : t.observed)
+    if (e.kind == ObservedKind::kKernelExec) {
+      std::tie(e.start_ns, e.end_ns) = tm.kernels.at(e.value);
+      ++replaced;
+    }
+  if (replaced != t.kernels.size())
+    fail(dir_name, "the trace has " + std::to_string(replaced) + " kernel times for " +
+                       std::to_string(t.kernels.size()) + " kernels");
+  if (!resident.empty()) {
+    const Run& rm = pick_median(resident, "resident times", &resident_note);
+    for (size_t i = 0; i < t.kernels.size(); ++i) t.kernels[i].resident_ns = rm.kernels[i].second - rm.kernels[i].first;
+  }
+  const std::string from = " (retimed from " + fs::path(dir_name).filename().string() + ")";
+  for (Pass& p : t.passes) {
+    if (p.kind == PassKind::kTiming) p.note += "; " + timing_note + from;
+    if (p.kind == PassKind::kResident && !resident.empty()) p.note += "; " + resident_note + from;
+  }
+  return t;
+}
+
 #endif
+
 
 }  // namespace uvmsim

@@ -6,6 +6,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "traces/trace.h"
 
@@ -26,5 +27,16 @@ struct ConvertOptions {
 bool convert_supported();
 
 trace::Trace convert_recording(const std::string& dir, const ConvertOptions& options = {});
+
+// Kernel times of a trace from repeated runs: `dir` is a uvmtrace recording of the same program with passes
+// timing.1..timing.N and optionally resident.1..resident.M (uvmtrace --passes). The run whose summed
+// kernel time is the median (the lower one for even N) replaces the trace's observed kernel times, and the
+// median resident run its kernels' resident times; the pass notes say so and list every run's sum. One
+// run is a whole real execution, so a kernel's start, end and neighbours stay consistent. Kernels must
+// match by stream, order and name, and the device by name; single-process recordings only.
+trace::Trace retime_recording(trace::Trace t, const std::string& dir);
+
+// The index of the run whose value is the median of `sums` (the lower median for an even count).
+size_t median_run(const std::vector<int64_t>& sums);
 
 }  // namespace uvmsim

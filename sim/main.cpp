@@ -180,6 +180,14 @@ int main(int argc, char** argv) {
   conv_cmd->add_option("--model", conv.model, "model name (default: the tenant's name)");
   conv_cmd->add_option("--batch", conv.batch, "batch size the program ran");
 
+  std::string retime_raw, retime_out;
+  auto* retime = tr->add_subcommand(
+      "retime", "replace a recorded trace's kernel times with the median of repeated runs (uvmtrace --passes timing.1,...)");
+  retime->add_option("trace", tpath, "recorded trace (.uvmt)")->required();
+  retime->add_option("--raw", retime_raw, "recording folder with passes timing.1..N and optionally resident.1..M")
+      ->required();
+  retime->add_option("--out", retime_out, "output trace (may be the input)")->required();
+
   std::string validate_json;
   auto* val = app.add_subcommand("validate", "simulate a recorded trace and compare with what the GPU did");
   val->add_option("--trace", trace_path, "recorded trace (.uvmt)")->required();
@@ -252,6 +260,10 @@ int main(int argc, char** argv) {
     if (conv_cmd->parsed()) {
       // Recorded traces are written once and kept: compress hard.
       trace::write_trace(convert_recording(raw_dir, conv), conv_out, 19);
+      return 0;
+    }
+    if (retime->parsed()) {
+      trace::write_trace(retime_recording(trace::read_trace(tpath), retime_raw), retime_out, 19);
       return 0;
     }
     if (recode->parsed()) {

@@ -397,6 +397,91 @@ TEST(Convert, TheTracerRefusedToOversubscribe) {
   EXPECT_FALSE(fs::exists(recording("refused") / "passes.tsv"));
 }
 
+// A retime recording: the named recordings' timing (and resident) passes as timing.K (resident.K) runs.
+fs::path retime_dir(const std::vector<std::string>& timing_from, const std::vector<std::string>& resident_from) {
+  fs::path to = unpack_dir() / ("retime_" + std::to_string(std::rand()));
+  fs::create_directories(to);
+  std::ofstream tsv(to / "passes.tsv");
+  tsv << "pass\texit\twall_ns\n";
+  auto add = [&](const std::vector<std::string>& from, const std::string& pass) {
+    for (size_t i = 0; i < from.size(); ++i) {
+      const std::string name = pass + "." + std::to_string(i + 1);
+      fs::copy(recording(from[i]) / pass, to / name, fs::copy_options::recursive);
+      tsv << name << "\t0\t1000\n";
+    }
+  };
+  add(timing_from, "timing");
+  add(resident_from, "resident");
+  return to;
+}
+
+std::vector<std::pair<int64_t, int64_t>> kernel_times(const Trace& t) {
+  std::vector<std::pair<int64_t, int64_t>> v(t.kernels.size());
+  for (auto& e : t.observed)
+    if (e.kind == ObservedKind::kKernelExec) v.at(e.value) = {e.start_ns, e.end_ns};
+  return v;
+}
+
+std::string retime_error(const Trace& t, const fs::path& dir) {
+  try {
+    retime_recording(t, dir.string());
+  } catch (const ConvertError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Retime, MedianRunIsTheMiddleOneAndTheLowerOfTwo) {
+  EXPECT_EQ(median_run({5, 1, 3}), 2u);
+  EXPECT_EQ(median_run({4, 1, 3, 2}), 3u);  // sorted 1 2 3 4: the lower median, 2
+  EXPECT_EQ(median_run({7}), 0u);
+  EXPECT_THROW(median_run({}), ConvertError);
+}
+
+TEST(Retime, TheRecordingsOwnRunChangesNothing) {
+  const Trace t = convert(recording("micro_touchback_64m"));
+  const Trace r = validated(retime_recording(t, retime_dir({"micro_touchback_64m"}, {"micro_touchback_64m"}).string()));
+  EXPECT_EQ(kernel_times(r), kernel_times(t));
+  for (size_t i = 0; i < t.kernels.size(); ++i) EXPECT_EQ(r.kernels[i].resident_ns, t.kernels[i].resident_ns);
+  EXPECT_NE(r.passes[0].note.find("kernel times: the median of 1 runs"), std::string::npos) << r.passes[0].note;
+}
+
+TEST(Retime, TakesTheMedianRunOfThree) {
+  // The same program and kernels; the first touches take about 13 ms (sequential), 9 ms (random) and,
+  // after a prefetch, microseconds: the median run is the random one, whole.
+  const Trace t = convert(recording("micro_touchback_64m"));
+  const Trace random = convert(recording("micro_random_64m"));
+  const Trace r = validated(retime_recording(
+      t, retime_dir({"micro_touchback_64m", "micro_random_64m", "micro_prefetch_64m"}, {"micro_random_64m"}).string()));
+  EXPECT_EQ(kernel_times(r), kernel_times(random));
+  for (size_t i = 0; i < t.kernels.size(); ++i) EXPECT_EQ(r.kernels[i].resident_ns, random.kernels[i].resident_ns);
+  EXPECT_NE(r.passes[0].note.find("the median of 3 runs by summed kernel time (timing.2;"), std::string::npos)
+      << r.passes[0].note;
+  EXPECT_NE(r.passes[3].note.find("resident times: the median of 1 runs"), std::string::npos) << r.passes[3].note;
+  // What is not a kernel time stays: the pages, the ops, the counters' events.
+  EXPECT_EQ(r.ranges.size(), t.ranges.size());
+  EXPECT_EQ(r.ops.size(), t.ops.size());
+  EXPECT_EQ(r.observed.size(), t.observed.size());
+}
+
+TEST(Retime, AnotherProgramOrDeviceOrNoRunIsAnError) {
+  const Trace t = convert(recording("micro_touchback_64m"));
+  std::string e = retime_error(t, retime_dir({"gemm_tiled_1024"}, {}));
+  EXPECT_NE(e.find("timing.1: kernel 0 of stream 0 is gemm_tiled"), std::string::npos) << e;
+  e = retime_error(t, retime_dir({}, {"micro_touchback_64m"}));
+  EXPECT_NE(e.find("passes.tsv: no timing.N pass"), std::string::npos) << e;
+  fs::path d = retime_dir({"micro_touchback_64m"}, {});
+  {
+    std::ifstream in(d / "timing.1" / "events.tsv");
+    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    all.replace(all.find("NVIDIA H100 80GB HBM3"), 21, "NVIDIA H200");
+    std::ofstream(d / "timing.1" / "events.tsv") << all;
+  }
+  e = retime_error(t, d);
+  EXPECT_NE(e.find("timing.1/events.tsv:"), std::string::npos) << e;
+  EXPECT_NE(e.find("ran on NVIDIA H200, the trace on NVIDIA H100 80GB HBM3"), std::string::npos) << e;
+}
+
 // Every trace of the corpus reads and validates, and the corpus stays within its 25 MB budget.
 TEST(Corpus, EveryTraceReadsAndTheCorpusFitsItsBudget) {
   uint64_t bytes = 0;
