@@ -701,19 +701,25 @@ void apply_roles(Trace& t, const fs::path& path, const std::vector<std::vector<u
       const bool from_device = o.kind == OpKind::kMemcpy && o.device == 1;  // DtoH: the source is the GPU's
       if (auto w = owner((from_device ? o.c : o.a) >> kPageShift)) o.tenant = *w;
     }
+    // The parts of one call keep its host time; only the first waits the host gap before it (the call's
+    // own), the rest follow at once.
     if (o.kind == OpKind::kFree) {
       for (uint32_t id : pieces[o.a]) {  // freeing a segment frees each of its pieces
         Op f = o;
         f.a = id;
+        if (id != pieces[o.a].front()) f.host_gap_ns = 0;
         ops.push_back(f);
       }
     } else if (o.kind == OpKind::kHostAccess || o.kind == OpKind::kPrefetch || o.kind == OpKind::kAdvise ||
                o.kind == OpKind::kMemset) {
       const uint64_t first = o.a >> kPageShift, last = (o.a + o.b - 1) >> kPageShift;
+      bool first_part = true;
       split(first, last - first + 1, [&](uint64_t p, uint64_t n) {
         Op x = o;
         x.a = std::max(o.a, p << kPageShift);
         x.b = std::min(o.a + o.b, (p + n) << kPageShift) - x.a;
+        if (!first_part) x.host_gap_ns = 0;
+        first_part = false;
         ops.push_back(x);
       });
     } else {
@@ -1300,6 +1306,7 @@ struct Run {
   std::string pass;
   std::vector<std::pair<int64_t, int64_t>> kernels;
   int64_t sum = 0;
+  std::vector<Op> calls;  // the run's calls in program order, with their host times
 };
 
 Run read_run(const fs::path& dir, const std::string& pass, const std::string& base, const Trace& t) {
@@ -1319,7 +1326,9 @@ Run read_run(const fs::path& dir, const std::string& pass, const std::string& ba
   if (run_of_stream.size() != trace_of_stream.size())
     fail(pd.string(), "launched on " + std::to_string(run_of_stream.size()) + " streams, the trace on " +
                           std::to_string(trace_of_stream.size()));
-  Run r{pass, std::vector<std::pair<int64_t, int64_t>>(t.kernels.size()), 0};
+  std::map<uint32_t, uint32_t> stream_ordinal;
+  for (auto& k : p.cupti.kernels) stream_ordinal.emplace(k.stream_id, k.ordinal);
+  Run r{pass, std::vector<std::pair<int64_t, int64_t>>(t.kernels.size()), 0, ops_of(p, stream_ordinal).ops};
   for (auto& [stream, ks] : trace_of_stream) {
     const auto& rs = run_of_stream[stream];
     if (rs.size() != ks.size())
@@ -1374,6 +1383,36 @@ Trace retime_recording(Trace t, const std::string& dir_name) {
   if (replaced != t.kernels.size())
     fail(dir_name, "the trace has " + std::to_string(replaced) + " kernel times for " +
                        std::to_string(t.kernels.size()) + " kernels");
+  // Host times of the calls from the same run, so that the host's gaps between calls belong to the run
+  // whose kernel times are kept. A call split into parts (per tensor piece) is the run of consecutive
+  // ops of its kind and host time; CPU accesses seen by the counters pass take the next call's time.
+  std::vector<int64_t> call_of(t.ops.size(), -1);
+  std::vector<bool> first_part(t.ops.size(), false);
+  int64_t calls = 0;
+  for (size_t i = 0, prev = t.ops.size(); i < t.ops.size(); ++i) {
+    const Op& o = t.ops[i];
+    if (o.kind == OpKind::kHostAccess) continue;
+    first_part[i] = prev == t.ops.size() || t.ops[prev].kind != o.kind || t.ops[prev].host_ns != o.host_ns;
+    calls += first_part[i];
+    call_of[i] = calls - 1;
+    prev = i;
+  }
+  if (size_t(calls) != tm.calls.size())
+    fail((dir / tm.pass).string(), "made " + std::to_string(tm.calls.size()) + " calls, the trace " + std::to_string(calls));
+  for (size_t i = t.ops.size(); i-- > 0;) {
+    Op& o = t.ops[i];
+    if (call_of[i] < 0) {  // a CPU access: the time of the next call (or of the last)
+      o.host_ns = i + 1 < t.ops.size() ? t.ops[i + 1].host_ns : (tm.calls.empty() ? 0 : tm.calls.back().host_ns);
+      continue;
+    }
+    const Op& c = tm.calls[size_t(call_of[i])];
+    if (c.kind != o.kind)
+      fail((dir / tm.pass).string(), "call " + std::to_string(call_of[i]) + " is " + to_string(c.kind) + ", in the trace " +
+                                         to_string(o.kind));
+    o.host_ns = c.host_ns;
+    o.host_gap_ns = first_part[i] ? c.host_gap_ns : 0;
+    if (o.kind == OpKind::kFree) t.allocations.at(o.a).free_ns = o.host_ns;
+  }
   if (!resident.empty()) {
     const Run& rm = pick_median(resident, "resident times", &resident_note);
     for (size_t i = 0; i < t.kernels.size(); ++i) t.kernels[i].resident_ns = rm.kernels[i].second - rm.kernels[i].first;
