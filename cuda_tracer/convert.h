@@ -36,6 +36,12 @@ trace::Trace convert_recording(const std::string& dir, const ConvertOptions& opt
 // match by stream, order and name, and the device by name; single-process recordings only.
 trace::Trace retime_recording(trace::Trace t, const std::string& dir);
 
+// Matches a trace's calls with a run's, by kind in order: kernel launches one to one, the calls between two
+// launches by their longest common subsequence. Returns each trace call's run call (-1: unmatched) and the
+// number of calls left unmatched on either side.
+std::vector<int64_t> match_calls(const std::vector<trace::OpKind>& trace_calls,
+                                 const std::vector<trace::OpKind>& run_calls, size_t* unmatched);
+
 // The index of the run whose value is the median of `sums` (the lower median for an even count).
 size_t median_run(const std::vector<int64_t>& sums);
 
