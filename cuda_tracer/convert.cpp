@@ -1471,7 +1471,6 @@ Trace retime_recording(Trace t, const std::string& dir_name) {
     }
     o.host_ns = call_ns[size_t(call_of[i])];
     o.host_gap_ns = first_part[i] ? call_gap[size_t(call_of[i])] : 0;
-    if (o.kind == OpKind::kFree) t.allocations.at(o.a).free_ns = o.host_ns;
   }
   if (unmatched > 0) timing_note += "; " + std::to_string(unmatched) + " calls unmatched";
   if (!resident.empty()) {

@@ -32,7 +32,8 @@ trace::Trace convert_recording(const std::string& dir, const ConvertOptions& opt
 // timing.1..timing.N and optionally resident.1..resident.M (uvmtrace --passes). The run whose summed
 // kernel time is the median (the lower one for even N) replaces the trace's observed kernel times, and the
 // median resident run its kernels' resident times; the pass notes say so and list every run's sum. One
-// run is a whole real execution, so a kernel's start, end and neighbours stay consistent. Kernels must
+// run is a whole real execution, so a kernel's start, end and neighbours stay consistent; the calls' host
+// times come from the same run (allocation and NVTX times stay the recording's: the simulator reads neither). Kernels must
 // match by stream, order and name, and the device by name; single-process recordings only.
 trace::Trace retime_recording(trace::Trace t, const std::string& dir);
 
