@@ -43,6 +43,32 @@ size_t median_run(const std::vector<int64_t>& sums) {
   return order[(order.size() - 1) / 2];
 }
 
+CallParts call_parts(const Trace& t) {
+  CallParts c;
+  c.call_of.assign(t.ops.size(), -1);
+  c.first_part.assign(t.ops.size(), false);
+  for (size_t i = 0, prev = t.ops.size(); i < t.ops.size(); ++i) {
+    const Op& o = t.ops[i];
+    if (o.kind == OpKind::kHostAccess) continue;
+    c.first_part[i] = prev == t.ops.size() || t.ops[prev].kind != o.kind || t.ops[prev].host_ns != o.host_ns;
+    c.calls += c.first_part[i];
+    c.call_of[i] = c.calls - 1;
+    prev = i;
+  }
+  return c;
+}
+
+size_t repair_split_call_gaps(Trace& t) {
+  const CallParts c = call_parts(t);
+  size_t fixed = 0;
+  for (size_t i = 0; i < t.ops.size(); ++i)
+    if (c.call_of[i] >= 0 && !c.first_part[i] && t.ops[i].host_gap_ns != 0) {
+      t.ops[i].host_gap_ns = 0;
+      ++fixed;
+    }
+  return fixed;
+}
+
 std::vector<int64_t> match_calls(const std::vector<OpKind>& a, const std::vector<OpKind>& b, size_t* unmatched) {
   std::vector<int64_t> m(a.size(), -1);
   size_t matched = 0;
@@ -434,6 +460,23 @@ CuptiPass read_cupti_pass(const fs::path& dir, const std::string& name) {
         l.f[0] != "present" && l.f[0] != "um_counter_unavailable" && l.f[0] != "nvtx_unavailable" && l.f[0] != "refused" && l.f[0] != "stream" && l.f.size() > 1)
       p.t0 = std::min<uint64_t>(p.t0, p.events.u64(l, 1));
   return p;
+}
+
+// NVTX ranges of a pass: start and end markers paired by id, in the order they end.
+std::vector<NvtxRange> nvtx_of(const CuptiPass& p) {
+  std::vector<NvtxRange> out;
+  std::map<uint32_t, MarkerRec> open;
+  for (const MarkerRec& m : p.cupti.markers) {
+    if (m.flags & CUPTI_ACTIVITY_FLAG_MARKER_START) {
+      open[m.id] = m;
+    } else if (m.flags & CUPTI_ACTIVITY_FLAG_MARKER_END) {
+      auto it = open.find(m.id);
+      if (it == open.end()) continue;
+      out.push_back({it->second.name, 0, int64_t(it->second.ts - p.t0), int64_t(m.ts - p.t0)});
+      open.erase(it);
+    }
+  }
+  return out;
 }
 
 // The ops a CUPTI pass's calls make, in program order. `probe_ops[i]` is the op index before which the
@@ -1146,18 +1189,7 @@ Trace convert_process(const fs::path& dir, const std::string& sub, const PassWal
   t.completeness.push_back({ObservedKind::kHtoD, expected_htod_pages * kPageBytes, htod_bytes, counters.cupti.dropped});
   t.completeness.push_back({ObservedKind::kDtoH, expected_dtoh_pages * kPageBytes, dtoh_bytes, counters.cupti.dropped});
 
-  // NVTX ranges (timing pass): start and end markers paired by id.
-  std::map<uint32_t, MarkerRec> open;
-  for (const MarkerRec& m : timing.cupti.markers) {
-    if (m.flags & CUPTI_ACTIVITY_FLAG_MARKER_START) {
-      open[m.id] = m;
-    } else if (m.flags & CUPTI_ACTIVITY_FLAG_MARKER_END) {
-      auto it = open.find(m.id);
-      if (it == open.end()) continue;
-      t.nvtx.push_back({it->second.name, 0, int64_t(it->second.ts - timing.t0), int64_t(m.ts - timing.t0)});
-      open.erase(it);
-    }
-  }
+  t.nvtx = nvtx_of(timing);
 
   // An allocation made inside NVTX ranges is named after the innermost one (e.g. a framework's tensor).
   std::map<std::string, int> used_names;
@@ -1345,6 +1377,7 @@ struct Run {
   std::vector<std::pair<int64_t, int64_t>> kernels;
   int64_t sum = 0;
   std::vector<Op> calls;  // the run's calls in program order, with their host times
+  std::vector<NvtxRange> nvtx;
 };
 
 Run read_run(const fs::path& dir, const std::string& pass, const std::string& base, const Trace& t) {
@@ -1366,7 +1399,8 @@ Run read_run(const fs::path& dir, const std::string& pass, const std::string& ba
                           std::to_string(trace_of_stream.size()));
   std::map<uint32_t, uint32_t> stream_ordinal;
   for (auto& k : p.cupti.kernels) stream_ordinal.emplace(k.stream_id, k.ordinal);
-  Run r{pass, std::vector<std::pair<int64_t, int64_t>>(t.kernels.size()), 0, ops_of(p, stream_ordinal).ops};
+  Run r{pass, std::vector<std::pair<int64_t, int64_t>>(t.kernels.size()), 0, ops_of(p, stream_ordinal).ops,
+        nvtx_of(p)};
   for (auto& [stream, ks] : trace_of_stream) {
     const auto& rs = run_of_stream[stream];
     if (rs.size() != ks.size())
@@ -1422,19 +1456,11 @@ Trace retime_recording(Trace t, const std::string& dir_name) {
     fail(dir_name, "the trace has " + std::to_string(replaced) + " kernel times for " +
                        std::to_string(t.kernels.size()) + " kernels");
   // Host times of the calls from the same run, so that the host's gaps between calls belong to the run
-  // whose kernel times are kept. A call split into parts (per tensor piece) is the run of consecutive
-  // ops of its kind and host time; CPU accesses seen by the counters pass take the next call's time.
-  std::vector<int64_t> call_of(t.ops.size(), -1);
-  std::vector<bool> first_part(t.ops.size(), false);
-  int64_t calls = 0;
-  for (size_t i = 0, prev = t.ops.size(); i < t.ops.size(); ++i) {
-    const Op& o = t.ops[i];
-    if (o.kind == OpKind::kHostAccess) continue;
-    first_part[i] = prev == t.ops.size() || t.ops[prev].kind != o.kind || t.ops[prev].host_ns != o.host_ns;
-    calls += first_part[i];
-    call_of[i] = calls - 1;
-    prev = i;
-  }
+  // whose kernel times are kept; CPU accesses seen by the counters pass take the next call's time.
+  const CallParts parts = call_parts(t);
+  const std::vector<int64_t>& call_of = parts.call_of;
+  const std::vector<bool>& first_part = parts.first_part;
+  const int64_t calls = parts.calls;
   std::vector<OpKind> trace_kinds(static_cast<size_t>(calls)), run_kinds;
   for (size_t i = 0; i < t.ops.size(); ++i)
     if (call_of[i] >= 0) trace_kinds[size_t(call_of[i])] = t.ops[i].kind;
@@ -1473,6 +1499,17 @@ Trace retime_recording(Trace t, const std::string& dir_name) {
     o.host_gap_ns = first_part[i] ? call_gap[size_t(call_of[i])] : 0;
   }
   if (unmatched > 0) timing_note += "; " + std::to_string(unmatched) + " calls unmatched";
+  // NVTX ranges (the phases the kernels are attributed to) from the same run.
+  if (tm.nvtx.size() != t.nvtx.size())
+    fail((dir / tm.pass).string(), "has " + std::to_string(tm.nvtx.size()) + " NVTX ranges, the trace " +
+                                       std::to_string(t.nvtx.size()));
+  for (size_t i = 0; i < t.nvtx.size(); ++i) {
+    if (tm.nvtx[i].name != t.nvtx[i].name)
+      fail((dir / tm.pass).string(), "NVTX range " + std::to_string(i) + " is " + tm.nvtx[i].name + ", in the trace " +
+                                         t.nvtx[i].name);
+    t.nvtx[i].start_ns = tm.nvtx[i].start_ns;
+    t.nvtx[i].end_ns = tm.nvtx[i].end_ns;
+  }
   if (!resident.empty()) {
     const Run& rm = pick_median(resident, "resident times", &resident_note);
     for (size_t i = 0; i < t.kernels.size(); ++i) t.kernels[i].resident_ns = rm.kernels[i].second - rm.kernels[i].first;

@@ -33,9 +33,23 @@ trace::Trace convert_recording(const std::string& dir, const ConvertOptions& opt
 // kernel time is the median (the lower one for even N) replaces the trace's observed kernel times, and the
 // median resident run its kernels' resident times; the pass notes say so and list every run's sum. One
 // run is a whole real execution, so a kernel's start, end and neighbours stay consistent; the calls' host
-// times come from the same run (allocation and NVTX times stay the recording's: the simulator reads neither). Kernels must
+// times and the NVTX ranges come from the same run (allocation times stay the recording's). Kernels must
 // match by stream, order and name, and the device by name; single-process recordings only.
 trace::Trace retime_recording(trace::Trace t, const std::string& dir);
+
+// The recorded calls behind a trace's ops: a call split into parts (per tensor piece) is the run of
+// consecutive ops of its kind and host time; CPU accesses (seen by the counters pass) belong to no call.
+struct CallParts {
+  std::vector<int64_t> call_of;  // per op: its call, or -1
+  std::vector<bool> first_part;  // per op: the first part of its call
+  int64_t calls = 0;
+};
+CallParts call_parts(const trace::Trace& t);
+
+// Gives each split call's host gap to its first part only, as the converter now does (traces converted
+// before 2026-11-24 repeated the gap for every part, so the simulated host waited it several times).
+// Returns the number of gaps cleared.
+size_t repair_split_call_gaps(trace::Trace& t);
 
 // Matches a trace's calls with a run's, by kind in order: kernel launches one to one, the calls between two
 // launches by their longest common subsequence. Returns each trace call's run call (-1: unmatched) and the

@@ -170,6 +170,10 @@ int main(int argc, char** argv) {
   recode->add_option("trace", tpath, "trace (.uvmt)")->required();
   recode->add_option("--out", recode_out, "output trace (may be the input)")->required();
   recode->add_option("--level", recode_level, "zstd level")->check(CLI::Range(1, 22));
+  bool recode_gaps = false;
+  recode->add_flag("--repair-split-call-gaps", recode_gaps,
+                   "give a split call's host gap to its first part only (traces converted before 2026-11-24 "
+                   "repeated it for every part)");
 
   std::string raw_dir, conv_out;
   ConvertOptions conv;
@@ -267,7 +271,9 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (recode->parsed()) {
-      trace::write_trace(trace::read_trace(tpath), recode_out, recode_level);
+      trace::Trace t = trace::read_trace(tpath);
+      if (recode_gaps) std::cout << repair_split_call_gaps(t) << " host gaps of split calls cleared\n";
+      trace::write_trace(t, recode_out, recode_level);
       return 0;
     }
     if (info->parsed() || dump->parsed() || exp->parsed()) {

@@ -500,6 +500,43 @@ TEST(Retime, CallsMatchAroundKernelsByKind) {
   EXPECT_EQ(unmatched, 2u);
 }
 
+TEST(Retime, RepairGivesASplitCallsGapToItsFirstPartOnly) {
+  // The PyTorch recording's prefetches and memsets are split per tensor piece; give every part the call's
+  // gap, as the converter did before, and the repair restores the converter's trace.
+  const Trace good = convert(recording("resnet18_1"));
+  Trace bad = good;
+  const CallParts c = call_parts(bad);
+  std::vector<int64_t> gap_of_call(size_t(c.calls), 0);
+  size_t parts = 0;
+  for (size_t i = 0; i < bad.ops.size(); ++i) {
+    if (c.call_of[i] < 0) continue;
+    if (c.first_part[i]) gap_of_call[size_t(c.call_of[i])] = bad.ops[i].host_gap_ns;
+    else if (gap_of_call[size_t(c.call_of[i])] != 0) bad.ops[i].host_gap_ns = gap_of_call[size_t(c.call_of[i])], ++parts;
+  }
+  ASSERT_GT(parts, 0u);
+  EXPECT_EQ(repair_split_call_gaps(bad), parts);
+  for (size_t i = 0; i < good.ops.size(); ++i) EXPECT_EQ(bad.ops[i].host_gap_ns, good.ops[i].host_gap_ns) << i;
+  EXPECT_EQ(repair_split_call_gaps(bad), 0u);
+}
+
+TEST(Corpus, NoRecordedTraceWaitsAHostGapTwice) {
+  // Per process, the host gaps add up to no more than the span of its calls' host times.
+  for (const auto& e : fs::directory_iterator(source_dir() + "/traces/corpus")) {
+    if (e.path().extension() != ".uvmt") continue;
+    const Trace t = read_trace(e.path().string());
+    if (t.header.producer != Producer::kTracer) continue;
+    std::map<uint32_t, std::pair<int64_t, int64_t>> span;  // process -> (first host_ns, last host_ns)
+    std::map<uint32_t, int64_t> gaps;
+    for (const Op& o : t.ops) {
+      const uint32_t p = t.tenants.at(o.tenant).process;
+      auto [it, fresh] = span.try_emplace(p, o.host_ns, o.host_ns);
+      it->second.second = o.host_ns;
+      if (!fresh) gaps[p] += o.host_gap_ns;
+    }
+    for (auto& [p, s] : span) EXPECT_LE(gaps[p], s.second - s.first) << e.path().filename() << " process " << p;
+  }
+}
+
 TEST(Retime, AnotherProgramOrDeviceOrNoRunIsAnError) {
   const Trace t = convert(recording("micro_touchback_64m"));
   std::string e = retime_error(t, retime_dir({"gemm_tiled_1024"}, {}));
