@@ -35,10 +35,17 @@ ANALYSIS = """## What cannot be validated on this hardware
   with a dropped count of 0; a stream under 98% of its expected bytes is not scored (the `-` above), and
   the prefetch share is scored only where HtoD is complete. Timing comes from the timing pass, which runs
   without the counters.
-- **Single recordings.** Each trace is one cold run; H100 machines differ by up to 30% and runs on one
-  machine by 10-20% (`reference/measurements.md`: 64 MiB sequential 12.5-17.1 ms). The micro rows of the
-  calibration use medians of 5; a single trace's error includes that spread (the fitted micro traces'
-  paging-overhead errors of -47% to +24% are mostly that: the calibrated medians are within 14%).
+- **Machines and runs.** H100 machines differ by up to 30% and more, and runs on one machine by 10-50%.
+  The native-runtime traces (`runtime_*`) carry the median of 5 timing runs and 3 resident runs on one
+  H100 (`uvmsim trace retime`, `cuda_tracer/retime_corpus.sh`, 2026-11-24; each run's summed kernel time in
+  `cuda_tracer/recordings/retime_h100.jsonl`, whose max/min spans 1.04 to 1.41 per trace). That machine
+  ran the table's first touches in 0.59 to 0.71 of the table's times (`micro_retime_machine_h100.jsonl`:
+  sequential 64 MiB 8.7 ms against 13.7, random 1 GiB 130 against 217, zero-fill 256 MiB 23.2 against
+  33.1), and the model is calibrated to the table, so these traces' errors include that machine's speed.
+  The PyTorch traces (`torch_*`) are single cold runs (five more per model on two other machines spanned
+  1.1 to 2.4 in summed kernel time); the micro traces too, while the calibration's micro rows are medians
+  of 5 (the fitted micro traces' paging-overhead errors of -47% to +24% are mostly that spread: the
+  calibrated medians are within 14%).
 - **End to end for prefetched micro-workloads** spans only the two resident kernels after the prefetch
   (tens of microseconds), so its relative error is large and says little.
 
@@ -60,16 +67,36 @@ ANALYSIS = """## What cannot be validated on this hardware
   H100 prefetched 86 to 91% of the bytes for 1 to 256 pages per CTA. With misses interleaved at random
   the model prefetches 88 to 94% for every pages-per-CTA, and its HtoD copy counts for those patterns
   are 10 to 46% short of the H100's, from 44 to 98% short without jitter (below).
-- **Native-runtime traces** (`runtime_*`, workloads/'s kernels): 11 of 15 within 30% (mean 26%), but now
-  mostly below the H100 (-20% to -33%; ResNet-18 b4 -57%, a single-run outlier: its observed overhead
-  equals b8's). The ResNets' copy counts are 4 to 22% above the H100's and their copy groups 25 to 60%
-  above: the model migrates about the right pieces in more, cheaper batches (MobileNetV2: copies 26 to
-  33% short, groups within 5%). What would fix it: a per-batch cost
-  identified from batch structure (copy groups) rather than from total times, which the refit trades
-  against per-block costs (`driver.pte_ns` came out at 4.5 us, not a plausible PTE cost).
-- **PyTorch traces** (`torch_*`): 9 of 12 within 30% (mean 22%, from 8 of 12 above +50%); beyond: the
-  mix of four models +44%, AlexNet b8 +39% and the two-process run -36%. Their prefetch share is low where
-  scored (4.5 to 15.0 points; before, up to 31).
+- **Re-timed and repaired traces (2026-11-24).** A single cold run was too noisy to validate against:
+  fresh-process runs of one model differed by up to 3x in summed kernel time, and the old
+  `runtime_resnet18_b4` run (50.5 ms of paging overhead) was 2.5 times the new median (20.4 ms). The
+  native-runtime traces now carry median runs (above). The PyTorch traces repeated the host gap of a call
+  split per tensor piece for every piece (the converter's bug, fixed; the corpus repaired with `uvmsim trace
+  recode --repair-split-call-gaps`), so the simulated host waited up to 107 ms too long (`torch_vgg16_b8`):
+  their end-to-end error fell from mean 10.4% to 3.9%, all 12 within 10%. With both, against the figures
+  before: paging overhead mean 24.2% -> 24.9%, worst 57.2% -> 88.3%; end to end 16.3% -> 12.2%. The
+  baseline of this file was re-recorded with that data.
+- **Native-runtime traces** (`runtime_*`, workloads/'s kernels), medians on one machine: 9 of 15 within
+  30% (mean 27%). The errors now split by model, not by run: ResNet-18, ResNet-50 and MobileNetV2 are
+  within -15% to +13% (ResNet-18 b1 +33%), AlexNet +44% to +88% and VGG16 +19% to +64%. AlexNet and VGG16
+  are mostly HtoD of large weights (234 and 529 MiB), the others mostly zero-fill of activations (73 to 97%
+  of the migrated bytes). That machine ran the table's first touches at 0.59 to 0.71 of the table's times,
+  so in the table's terms (the model's calibration) the HtoD-heavy models are within about 20% and the
+  zero-fill-heavy ones about 40% too cheap: the model's zero-fill of activations (partial blocks written by
+  many CTAs at once, between HtoD faults) costs too little, while the table's one zero-fill row (a
+  sequential 256 MiB write) fits within 5%. A regression of observed paging overhead on zero-filled and
+  HtoD bytes over the runtime traces gave 131 and 176 us/MiB observed against 88 and 168 us/MiB simulated.
+  What would fix it: a zero-fill micro-workload in the activations' pattern in the calibration, timed on
+  the table's machine or with the table re-measured on one machine, so that a zero-filled page's cost is
+  fitted where it matters; and the per-batch cost identified from batch structure (copy groups) rather than
+  from total times (`driver.pte_ns` came out at 4.5 us, not a plausible PTE cost).
+- **PyTorch traces** (`torch_*`): 9 of 12 within 30% (mean 22%); beyond: the mix of four models +44%,
+  AlexNet b8 +39% and the two-process run -38%. End to end all within 10% (mean 3.9%). Their prefetch share
+  is low where scored (4.5 to 15.0 points; before, up to 31). Re-timing them the same way needs about 75 s
+  of device time per model (`cuda_tracer/retime_corpus.sh`, five timing runs and one resident run). Trial
+  runs on two other machines (before `retime` carried the NVTX ranges over, which the corpus tests need,
+  so not committed) moved AlexNet b8 to +12%, MobileNetV2 b8 to +4%, ResNet-18 b1 to +13% and the mix to
+  +46%.
 - **The micro-workloads the fit does not weigh** (`micro_dense*`, one machine's recordings): one page per
   CTA is +71% (`micro_dense_64m`), 4 pages per CTA +43%; the other pages-per-CTA within 17%, the
   one-page-per-CTA zero-fills -21% and -12%. The table's
