@@ -69,7 +69,8 @@ size_t repair_split_call_gaps(Trace& t) {
   return fixed;
 }
 
-std::vector<int64_t> match_calls(const std::vector<OpKind>& a, const std::vector<OpKind>& b, size_t* unmatched) {
+std::vector<int64_t> match_calls(const std::vector<OpKind>& a, const std::vector<OpKind>& b,
+                                 size_t* unmatched) {
   std::vector<int64_t> m(a.size(), -1);
   size_t matched = 0;
   // Segments [i0, i1) of a and [j0, j1) of b between kernel launches, aligned by LCS of kinds.
@@ -814,10 +815,10 @@ using PassWalls = std::map<std::string, int64_t>;
 
 // passes.tsv: "pass exit wall_ns" then one line per pass; written whole only when every pass succeeded.
 // Passes in the order they ran.
-std::vector<std::pair<std::string, int64_t>> read_pass_list(const fs::path& dir) {
+std::vector<std::pair<std::string, int64_t> > read_pass_list(const fs::path& dir) {
   if (!fs::exists(dir / "passes.tsv"))
     fail((dir / "passes.tsv").string(), "missing: the recording did not finish (uvmtrace writes it last)");
-  std::vector<std::pair<std::string, int64_t>> passes;
+  std::vector<std::pair<std::string, int64_t> > passes;
   std::ifstream f(dir / "passes.tsv");
   std::string name, header;
   int64_t rc = 0, ns = 0;
@@ -1368,13 +1369,14 @@ Trace convert_recording(const std::string& dir_name, const ConvertOptions& optio
   return merge_processes(std::move(parts), t0s, labels);
 }
 
-// ---- retime: kernel times from repeated runs ------------------------------------------------------------------
+// ---- retime: kernel times from repeated runs
+// ------------------------------------------------------------------
 namespace {
 
 // One run's kernel intervals in the trace's kernel order, relative to the run's first timestamp.
 struct Run {
   std::string pass;
-  std::vector<std::pair<int64_t, int64_t>> kernels;
+  std::vector<std::pair<int64_t, int64_t> > kernels;
   int64_t sum = 0;
   std::vector<Op> calls;  // the run's calls in program order, with their host times
   std::vector<NvtxRange> nvtx;
@@ -1391,7 +1393,7 @@ Run read_run(const fs::path& dir, const std::string& pass, const std::string& ba
     if (l.f[0] == "device" && p.events.str(l, 1) != t.header.device_name)
       fail(p.events.where(l), "ran on " + p.events.str(l, 1) + ", the trace on " + t.header.device_name);
   // Kernels by stream ordinal, in launch order, against the trace's (whose kernels are in launch order).
-  std::map<uint32_t, std::vector<size_t>> run_of_stream, trace_of_stream;
+  std::map<uint32_t, std::vector<size_t> > run_of_stream, trace_of_stream;
   for (size_t i = 0; i < p.cupti.kernels.size(); ++i) run_of_stream[p.cupti.kernels[i].ordinal].push_back(i);
   for (size_t i = 0; i < t.kernels.size(); ++i) trace_of_stream[t.kernels[i].stream].push_back(i);
   if (run_of_stream.size() != trace_of_stream.size())
@@ -1399,13 +1401,13 @@ Run read_run(const fs::path& dir, const std::string& pass, const std::string& ba
                           std::to_string(trace_of_stream.size()));
   std::map<uint32_t, uint32_t> stream_ordinal;
   for (auto& k : p.cupti.kernels) stream_ordinal.emplace(k.stream_id, k.ordinal);
-  Run r{pass, std::vector<std::pair<int64_t, int64_t>>(t.kernels.size()), 0, ops_of(p, stream_ordinal).ops,
+  Run r{pass, std::vector<std::pair<int64_t, int64_t> >(t.kernels.size()), 0, ops_of(p, stream_ordinal).ops,
         nvtx_of(p)};
   for (auto& [stream, ks] : trace_of_stream) {
     const auto& rs = run_of_stream[stream];
     if (rs.size() != ks.size())
-      fail(pd.string(), "launched " + std::to_string(rs.size()) + " kernels on stream " + std::to_string(stream) +
-                            ", the trace " + std::to_string(ks.size()));
+      fail(pd.string(), "launched " + std::to_string(rs.size()) + " kernels on stream " +
+                            std::to_string(stream) + ", the trace " + std::to_string(ks.size()));
     for (size_t i = 0; i < ks.size(); ++i) {
       const KernelRec& k = p.cupti.kernels[rs[i]];
       if (demangle(k.name) != t.kernels[ks[i]].name)
@@ -1436,14 +1438,18 @@ const Run& pick_median(const std::vector<Run>& runs, const char* what, std::stri
 Trace retime_recording(Trace t, const std::string& dir_name) {
   const fs::path dir(dir_name);
   for (const Tenant& tn : t.tenants)
-    if (tn.process != 0) fail(dir_name, "the trace has several processes: retime takes single-process traces only");
+    if (tn.process != 0)
+      fail(dir_name, "the trace has several processes: retime takes single-process traces only");
   std::vector<Run> timing, resident;
   for (auto& [pass, ns] : read_pass_list(dir)) {
-    if (pass.rfind("timing.", 0) == 0) timing.push_back(read_run(dir, pass, "timing", t));
-    else if (pass.rfind("resident.", 0) == 0) resident.push_back(read_run(dir, pass, "resident", t));
+    if (pass.rfind("timing.", 0) == 0)
+      timing.push_back(read_run(dir, pass, "timing", t));
+    else if (pass.rfind("resident.", 0) == 0)
+      resident.push_back(read_run(dir, pass, "resident", t));
   }
   if (timing.empty())
-    fail((dir / "passes.tsv").string(), "no timing.N pass (record with uvmtrace --passes timing.1,timing.2,...)");
+    fail((dir / "passes.tsv").string(),
+         "no timing.N pass (record with uvmtrace --passes timing.1,timing.2,...)");
   std::string timing_note, resident_note;
   const Run& tm = pick_median(timing, "kernel times", &timing_note);
   size_t replaced = 0;
@@ -1505,14 +1511,15 @@ Trace retime_recording(Trace t, const std::string& dir_name) {
                                        std::to_string(t.nvtx.size()));
   for (size_t i = 0; i < t.nvtx.size(); ++i) {
     if (tm.nvtx[i].name != t.nvtx[i].name)
-      fail((dir / tm.pass).string(), "NVTX range " + std::to_string(i) + " is " + tm.nvtx[i].name + ", in the trace " +
-                                         t.nvtx[i].name);
+      fail((dir / tm.pass).string(),
+           "NVTX range " + std::to_string(i) + " is " + tm.nvtx[i].name + ", in the trace " + t.nvtx[i].name);
     t.nvtx[i].start_ns = tm.nvtx[i].start_ns;
     t.nvtx[i].end_ns = tm.nvtx[i].end_ns;
   }
   if (!resident.empty()) {
     const Run& rm = pick_median(resident, "resident times", &resident_note);
-    for (size_t i = 0; i < t.kernels.size(); ++i) t.kernels[i].resident_ns = rm.kernels[i].second - rm.kernels[i].first;
+    for (size_t i = 0; i < t.kernels.size(); ++i)
+      t.kernels[i].resident_ns = rm.kernels[i].second - rm.kernels[i].first;
   }
   const std::string from = " (retimed from " + fs::path(dir_name).filename().string() + ")";
   for (Pass& p : t.passes) {
@@ -1523,6 +1530,5 @@ Trace retime_recording(Trace t, const std::string& dir_name) {
 }
 
 #endif
-
 
 }  // namespace uvmsim

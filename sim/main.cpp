@@ -185,10 +185,13 @@ int main(int argc, char** argv) {
   conv_cmd->add_option("--batch", conv.batch, "batch size the program ran");
 
   std::string retime_raw, retime_out;
-  auto* retime = tr->add_subcommand(
-      "retime", "replace a recorded trace's kernel times with the median of repeated runs (uvmtrace --passes timing.1,...)");
+  auto* retime = tr->add_subcommand("retime",
+                                    "replace a recorded trace's kernel times with the median of repeated "
+                                    "runs (uvmtrace --passes timing.1,...)");
   retime->add_option("trace", tpath, "recorded trace (.uvmt)")->required();
-  retime->add_option("--raw", retime_raw, "recording folder with passes timing.1..N and optionally resident.1..M")
+  retime
+      ->add_option("--raw", retime_raw,
+                   "recording folder with passes timing.1..N and optionally resident.1..M")
       ->required();
   retime->add_option("--out", retime_out, "output trace (may be the input)")->required();
 

@@ -398,7 +398,8 @@ TEST(Convert, TheTracerRefusedToOversubscribe) {
 }
 
 // A retime recording: the named recordings' timing (and resident) passes as timing.K (resident.K) runs.
-fs::path retime_dir(const std::vector<std::string>& timing_from, const std::vector<std::string>& resident_from) {
+fs::path retime_dir(const std::vector<std::string>& timing_from,
+                    const std::vector<std::string>& resident_from) {
   fs::path to = unpack_dir() / ("retime_" + std::to_string(std::rand()));
   fs::create_directories(to);
   std::ofstream tsv(to / "passes.tsv");
@@ -440,10 +441,12 @@ TEST(Retime, MedianRunIsTheMiddleOneAndTheLowerOfTwo) {
 
 TEST(Retime, TheRecordingsOwnRunChangesNothing) {
   const Trace t = convert(recording("micro_touchback_64m"));
-  const Trace r = validated(retime_recording(t, retime_dir({"micro_touchback_64m"}, {"micro_touchback_64m"}).string()));
+  const Trace r =
+      validated(retime_recording(t, retime_dir({"micro_touchback_64m"}, {"micro_touchback_64m"}).string()));
   EXPECT_EQ(kernel_times(r), kernel_times(t));
   for (size_t i = 0; i < t.kernels.size(); ++i) EXPECT_EQ(r.kernels[i].resident_ns, t.kernels[i].resident_ns);
-  EXPECT_NE(r.passes[0].note.find("kernel times: the median of 1 runs"), std::string::npos) << r.passes[0].note;
+  EXPECT_NE(r.passes[0].note.find("kernel times: the median of 1 runs"), std::string::npos)
+      << r.passes[0].note;
 }
 
 TEST(Retime, TakesTheMedianRunOfThree) {
@@ -481,22 +484,25 @@ TEST(Retime, TheResidentRunReplacesResidentTimes) {
   const Trace t = convert(recording("micro_touchback_64m"));
   const Trace random = convert(recording("micro_random_64m"));
   const Trace r = retime_recording(t, retime_dir({"micro_touchback_64m"}, {"micro_random_64m"}).string());
-  for (size_t i = 0; i < t.kernels.size(); ++i) EXPECT_EQ(r.kernels[i].resident_ns, random.kernels[i].resident_ns);
-  EXPECT_NE(r.passes[3].note.find("resident times: the median of 1 runs"), std::string::npos) << r.passes[3].note;
+  for (size_t i = 0; i < t.kernels.size(); ++i)
+    EXPECT_EQ(r.kernels[i].resident_ns, random.kernels[i].resident_ns);
+  EXPECT_NE(r.passes[3].note.find("resident times: the median of 1 runs"), std::string::npos)
+      << r.passes[3].note;
 }
 
 TEST(Retime, CallsMatchAroundKernelsByKind) {
   using K = OpKind;
   size_t unmatched = 0;
   // One call more in the run (a sync before the second kernel): every trace call still finds its own.
-  const std::vector<int64_t> m = match_calls({K::kMemcpy, K::kKernel, K::kSync, K::kKernel, K::kFree},
-                                             {K::kMemcpy, K::kKernel, K::kSync, K::kSync, K::kKernel, K::kFree},
-                                             &unmatched);
+  const std::vector<int64_t> m =
+      match_calls({K::kMemcpy, K::kKernel, K::kSync, K::kKernel, K::kFree},
+                  {K::kMemcpy, K::kKernel, K::kSync, K::kSync, K::kKernel, K::kFree}, &unmatched);
   EXPECT_EQ(m, (std::vector<int64_t>{0, 1, 2, 4, 5}));
   EXPECT_EQ(unmatched, 1u);
   // Kernels pair in order even where the calls around them differ.
-  EXPECT_EQ(match_calls({K::kKernel, K::kPrefetch, K::kKernel}, {K::kKernel, K::kMemset, K::kKernel}, &unmatched),
-            (std::vector<int64_t>{0, -1, 2}));
+  EXPECT_EQ(
+      match_calls({K::kKernel, K::kPrefetch, K::kKernel}, {K::kKernel, K::kMemset, K::kKernel}, &unmatched),
+      (std::vector<int64_t>{0, -1, 2}));
   EXPECT_EQ(unmatched, 2u);
 }
 
@@ -510,12 +516,15 @@ TEST(Retime, RepairGivesASplitCallsGapToItsFirstPartOnly) {
   size_t parts = 0;
   for (size_t i = 0; i < bad.ops.size(); ++i) {
     if (c.call_of[i] < 0) continue;
-    if (c.first_part[i]) gap_of_call[size_t(c.call_of[i])] = bad.ops[i].host_gap_ns;
-    else if (gap_of_call[size_t(c.call_of[i])] != 0) bad.ops[i].host_gap_ns = gap_of_call[size_t(c.call_of[i])], ++parts;
+    if (c.first_part[i])
+      gap_of_call[size_t(c.call_of[i])] = bad.ops[i].host_gap_ns;
+    else if (gap_of_call[size_t(c.call_of[i])] != 0)
+      bad.ops[i].host_gap_ns = gap_of_call[size_t(c.call_of[i])], ++parts;
   }
   ASSERT_GT(parts, 0u);
   EXPECT_EQ(repair_split_call_gaps(bad), parts);
-  for (size_t i = 0; i < good.ops.size(); ++i) EXPECT_EQ(bad.ops[i].host_gap_ns, good.ops[i].host_gap_ns) << i;
+  for (size_t i = 0; i < good.ops.size(); ++i)
+    EXPECT_EQ(bad.ops[i].host_gap_ns, good.ops[i].host_gap_ns) << i;
   EXPECT_EQ(repair_split_call_gaps(bad), 0u);
 }
 
@@ -533,7 +542,8 @@ TEST(Corpus, NoRecordedTraceWaitsAHostGapTwice) {
       it->second.second = o.host_ns;
       if (!fresh) gaps[p] += o.host_gap_ns;
     }
-    for (auto& [p, s] : span) EXPECT_LE(gaps[p], s.second - s.first) << e.path().filename() << " process " << p;
+    for (auto& [p, s] : span)
+      EXPECT_LE(gaps[p], s.second - s.first) << e.path().filename() << " process " << p;
   }
 }
 
