@@ -220,6 +220,7 @@ struct Cupti {
   std::vector<UmRec> um;
   std::vector<MarkerRec> markers;
   uint64_t dropped = 0;
+  std::map<uint32_t, uint32_t> stream_ordinal;  // stream id -> ordinal, in order of first launch
   uint64_t min_ts = ~0ull;
 };
 
@@ -312,8 +313,8 @@ Cupti read_cupti(const fs::path& p) {
     pos += h.bytes;
   }
   std::sort(c.kernels.begin(), c.kernels.end(), [](const KernelRec& a, const KernelRec& b) { return a.corr < b.corr; });
-  std::map<uint32_t, uint32_t> ordinal;
-  for (auto& k : c.kernels) k.ordinal = ordinal.emplace(k.stream_id, uint32_t(ordinal.size())).first->second;
+  for (auto& k : c.kernels)
+    k.ordinal = c.stream_ordinal.emplace(k.stream_id, uint32_t(c.stream_ordinal.size())).first->second;
   return c;
 }
 
@@ -488,7 +489,8 @@ struct OpList {
   std::vector<std::pair<size_t, size_t>> probes;  // (op index the probe precedes, line index of the probe)
 };
 
-OpList ops_of(const CuptiPass& p, const std::map<uint32_t, uint32_t>& stream_ordinal) {
+OpList ops_of(const CuptiPass& p) {
+  const std::map<uint32_t, uint32_t>& stream_ordinal = p.cupti.stream_ordinal;
   OpList out;
   std::map<uint32_t, size_t> kernel_by_corr;
   for (size_t i = 0; i < p.cupti.kernels.size(); ++i) kernel_by_corr[p.cupti.kernels[i].corr] = i;
@@ -951,14 +953,10 @@ Trace convert_process(const fs::path& dir, const std::string& sub, const PassWal
     alloc_by_va[a.va] = uint32_t(t.allocations.size());
     t.allocations.push_back(al);
   }
-  std::map<uint32_t, uint32_t> stream_ordinal;
-  for (auto& k : tk) stream_ordinal.emplace(k.stream_id, k.ordinal);
-  OpList ops = ops_of(timing, stream_ordinal);
+  OpList ops = ops_of(timing);
   for (size_t i = 0; i < ops.ops.size(); ++i)
     if (ops.ops[i].kind == OpKind::kFree) t.allocations[ops.ops[i].a].free_ns = ops.ops[i].host_ns;
-  std::map<uint32_t, uint32_t> counter_streams;
-  for (auto& k : counters.cupti.kernels) counter_streams.emplace(k.stream_id, k.ordinal);
-  OpList cops = ops_of(counters, counter_streams);
+  OpList cops = ops_of(counters);
   if (cops.ops.size() != ops.ops.size())
     fail(dir_name, "the counters pass made " + std::to_string(cops.ops.size()) + " calls, the timing pass " +
                        std::to_string(ops.ops.size()));
@@ -1211,8 +1209,8 @@ Trace convert_process(const fs::path& dir, const std::string& sub, const PassWal
     std::map<uint64_t, uint32_t> ordinal_of_handle;
     for (const Line& l : timing.events.lines)
       if (l.f[0] == "stream") {
-        auto it = stream_ordinal.find(uint32_t(timing.events.u64(l, 2)));
-        if (it != stream_ordinal.end()) ordinal_of_handle[timing.events.u64(l, 1, 16)] = it->second;
+        auto it = timing.cupti.stream_ordinal.find(uint32_t(timing.events.u64(l, 2)));
+        if (it != timing.cupti.stream_ordinal.end()) ordinal_of_handle[timing.events.u64(l, 1, 16)] = it->second;
       }
     apply_roles(t, pass_dir("timing") / "roles.json", kernel_pages, ordinal_of_handle);
   }
@@ -1399,9 +1397,7 @@ Run read_run(const fs::path& dir, const std::string& pass, const std::string& ba
   if (run_of_stream.size() != trace_of_stream.size())
     fail(pd.string(), "launched on " + std::to_string(run_of_stream.size()) + " streams, the trace on " +
                           std::to_string(trace_of_stream.size()));
-  std::map<uint32_t, uint32_t> stream_ordinal;
-  for (auto& k : p.cupti.kernels) stream_ordinal.emplace(k.stream_id, k.ordinal);
-  Run r{pass, std::vector<std::pair<int64_t, int64_t> >(t.kernels.size()), 0, ops_of(p, stream_ordinal).ops,
+  Run r{pass, std::vector<std::pair<int64_t, int64_t> >(t.kernels.size()), 0, ops_of(p).ops,
         nvtx_of(p)};
   for (auto& [stream, ks] : trace_of_stream) {
     const auto& rs = run_of_stream[stream];
