@@ -1210,7 +1210,8 @@ Trace convert_process(const fs::path& dir, const std::string& sub, const PassWal
     for (const Line& l : timing.events.lines)
       if (l.f[0] == "stream") {
         auto it = timing.cupti.stream_ordinal.find(uint32_t(timing.events.u64(l, 2)));
-        if (it != timing.cupti.stream_ordinal.end()) ordinal_of_handle[timing.events.u64(l, 1, 16)] = it->second;
+        if (it != timing.cupti.stream_ordinal.end())
+          ordinal_of_handle[timing.events.u64(l, 1, 16)] = it->second;
       }
     apply_roles(t, pass_dir("timing") / "roles.json", kernel_pages, ordinal_of_handle);
   }
@@ -1397,8 +1398,7 @@ Run read_run(const fs::path& dir, const std::string& pass, const std::string& ba
   if (run_of_stream.size() != trace_of_stream.size())
     fail(pd.string(), "launched on " + std::to_string(run_of_stream.size()) + " streams, the trace on " +
                           std::to_string(trace_of_stream.size()));
-  Run r{pass, std::vector<std::pair<int64_t, int64_t> >(t.kernels.size()), 0, ops_of(p).ops,
-        nvtx_of(p)};
+  Run r{pass, std::vector<std::pair<int64_t, int64_t> >(t.kernels.size()), 0, ops_of(p).ops, nvtx_of(p)};
   for (auto& [stream, ks] : trace_of_stream) {
     const auto& rs = run_of_stream[stream];
     if (rs.size() != ks.size())
