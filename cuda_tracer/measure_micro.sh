@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # One call on the GPU machine (device tool, nvidia-h100-x1): every micro-workload of the calibration, timed
 # natively on that one machine (median of 5 after 1 warm-up, as reference/measurements.md): the table's
-# patterns at 64 MiB, 256 MiB and 1 GiB, the zero-fill, and 1 to 128 pages per CTA. No tracing. Writes one
-# JSON line per workload to $OUT/micro_one_machine.jsonl.   OUT=dir cuda_tracer/measure_micro.sh
+# patterns at 64 MiB, 256 MiB and 1 GiB, the zero-fill, 1 to 128 pages per CTA, and small first touches and
+# zero-fills (one page to 8 MiB: kernels that fault a few pages, as a model's layers do, and so weigh the
+# fixed costs of a fault batch and a service call against the per-page ones). No tracing. Writes one JSON
+# line per workload to $OUT/micro_one_machine.jsonl (scripts/micro_rows.py turns it into calibration rows).
+#   OUT=dir cuda_tracer/measure_micro.sh
 set -uo pipefail
 OUT="${OUT:-/tmp/uvmtrace-out}"
 mkdir -p "$OUT"
 B=/tmp/uvm-micro-build
 cmake -S "$(dirname "$0")" -B "$B" -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build "$B" -j16 --target uvm_micro >/dev/null 2>&1 || exit 1
-nvidia-smi --query-gpu=name,driver_version,pci.bus_id --format=csv,noheader
+nvidia-smi --query-gpu=name,driver_version,pci.bus_id,uuid --format=csv,noheader
 m() { "$B/uvm_micro" "$@" --reps 5 --warmup 1; }
 {
   for s in 64MiB 256MiB 1GiB; do
@@ -21,4 +24,8 @@ m() { "$B/uvm_micro" "$@" --reps 5 --warmup 1; }
   m --pattern seq --bytes 16MiB --host-init --threads-per-cta 1
   m --pattern seq --bytes 16MiB --write --threads-per-cta 1
   m --pattern seq --bytes 64MiB --write --threads-per-cta 1
+  for s in 4KiB 64KiB 512KiB 2MiB 8MiB; do
+    m --pattern seq --bytes "$s" --host-init
+    m --pattern seq --bytes "$s" --write
+  done
 } | tee "$OUT/micro_one_machine.jsonl"

@@ -21,7 +21,7 @@ BT=/tmp/uvmtrace-build BW=/tmp/workloads-build R=/tmp/retime-rec T=/tmp/retime-t
 [ -x "$UVMSIM" ] || { echo "retime_corpus: $UVMSIM missing (scripts/build-static-uvmsim.sh, carry build-static)"; exit 1; }
 rm -rf "$R" "$T"
 mkdir -p "$R" "$T"
-nvidia-smi --query-gpu=name,memory.total,memory.used,driver_version --format=csv,noheader
+nvidia-smi --query-gpu=name,memory.total,memory.used,driver_version,pci.bus_id,uuid --format=csv,noheader
 if [ ! -x "$BT/uvmtrace" ]; then
   cmake -S "$root/cuda_tracer" -B "$BT" -DCMAKE_BUILD_TYPE=Release >/dev/null &&
     cmake --build "$BT" -j16 >"$OUT/build.txt" 2>&1 || { tail -30 "$OUT/build.txt"; exit 1; }

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Turns one machine's micro-workload timings (cuda_tracer/measure_micro.sh's JSON lines) into measurement
+rows for `uvmsim calibrate --measurements` and the calibration test: first touches, resident touches,
+touch-backs, prefetches and zero-fill writes, each the machine's median, plus the counter-pass prefetch
+shares of reference/measurements.md (the recorded corpus shows them the same on every machine).
+
+  scripts/micro_rows.py cuda_tracer/recordings/micro_retime_machine_h100.jsonl --source "..." --out rows.json
+"""
+import argparse
+import json
+import sys
+
+SHARES = [("seq", 85.9, "sequential"), ("random", 95.3, "random")]
+
+
+def size_text(n):
+    """64MiB, 4KiB, 1GiB: the largest unit that divides n."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n % (1 << shift) == 0:
+            return f"{n >> shift}{unit}"
+    return str(n)
+
+
+def size_words(n):
+    t = size_text(n)
+    return t[:-3] + " " + t[-3:] if t.endswith("iB") else t + " bytes"
+
+
+def rows_of(m, where):
+    """The rows one measured line gives; `where` names the line for errors."""
+    for key in ("pattern", "bytes", "threads_per_cta", "host_init", "write", "prefetch", "touch_ms"):
+        if key not in m:
+            sys.exit(f"{where}: no '{key}'")
+    if not isinstance(m["bytes"], int) or m["bytes"] <= 0 or m["bytes"] % 4096:
+        sys.exit(f"{where}: bytes {m['bytes']} is not a positive number of 4 KiB pages")
+    base = {"pattern": m["pattern"], "bytes": size_text(m["bytes"])}
+    tpc = m["threads_per_cta"]
+    if tpc != 256:
+        base["threads_per_cta"] = tpc
+    size = size_words(m["bytes"])
+    per_cta = "" if tpc == 256 else f", {tpc} page{'s' if tpc > 1 else ''} per CTA"
+    rel = {"rel_tolerance": 0.15, "unit": "ms"}
+    if m["write"]:
+        if m["host_init"] or m["prefetch"]:
+            sys.exit(f"{where}: a zero-fill write must not be initialised or prefetched")
+        name = (f"GPU write of never-touched memory (zero-fill), {size}" if tpc == 256 else
+                f"GPU write of never-touched memory, {'one page' if tpc == 1 else f'{tpc} pages'} per CTA, {size}")
+        return [dict(name=name, **base, write=True, measure="first_touch", value=m["touch_ms"], **rel)]
+    if not m["host_init"]:
+        sys.exit(f"{where}: reads of never-touched memory are not a calibration row")
+    base["host_init"] = True
+    if m["prefetch"]:
+        return [dict(name=f"cudaMemPrefetchAsync to the GPU, {size}", **base, prefetch=True,
+                     measure="prefetch", value=m["prefetch_ms"], **rel)]
+    order = "random" if m["pattern"] == "random" else "sequential"
+    what = f"{order}, " if tpc == 256 else per_cta[2:] + ", "
+    out = [dict(name=f"GPU first touch, {what}{size}", **base, measure="first_touch",
+                value=m["touch_ms"], **rel)]
+    if tpc == 256 and m["pattern"] == "seq":
+        out.append(dict(name=f"GPU touch again, resident, {size}", **base, measure="resident", fit=False,
+                        value=m["touch_again_ms"], unit="ms", abs_tolerance=0.05))
+        out.append(dict(name=f"CPU touch-back, {size}", **base, touch_back=True, measure="touch_back",
+                        value=m["touch_back_ms"], **rel))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("jsonl", help="measure_micro.sh output: one JSON object per line")
+    ap.add_argument("--source", required=True, help="where and how the lines were measured")
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    rows = []
+    with open(a.jsonl) as f:
+        for i, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    m = json.loads(line)
+                except json.JSONDecodeError as e:
+                    sys.exit(f"{a.jsonl}:{i}: {e}")
+                rows += rows_of(m, f"{a.jsonl}:{i}")
+    for pattern, value, words in SHARES:
+        rows.append(dict(name=f"prefetch share of fault-driven HtoD bytes, {words} 64 MiB (counter pass)",
+                         pattern=pattern, bytes="64MiB", host_init=True, measure="prefetch_share", value=value,
+                         unit="%", abs_tolerance=5.0))
+    names = [r["name"] for r in rows]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        sys.exit(f"{a.jsonl}: measured twice: {sorted(dup)}")
+    with open(a.out + ".tmp", "w") as f:
+        json.dump({"source": a.source, "rows": rows}, f, indent=1)
+        f.write("\n")
+    import os
+    os.replace(a.out + ".tmp", a.out)
+
+
+if __name__ == "__main__":
+    main()
