@@ -108,6 +108,32 @@ std::vector<int64_t> match_calls(const std::vector<OpKind>& a, const std::vector
   return m;
 }
 
+std::vector<int64_t> match_nvtx(const std::vector<NvtxRange>& trace,
+                                const std::vector<std::pair<int64_t, int64_t> >& trace_kernels,
+                                const std::vector<NvtxRange>& run,
+                                const std::vector<std::pair<int64_t, int64_t> >& run_kernels) {
+  std::vector<int64_t> out(trace.size(), -1);
+  size_t next = 0;
+  for (size_t i = 0; i < trace.size(); ++i) {
+    std::vector<size_t> inside;  // the trace's kernels that start within its range i
+    for (size_t k = 0; k < trace_kernels.size() && k < run_kernels.size(); ++k)
+      if (trace[i].start_ns <= trace_kernels[k].first && trace_kernels[k].first <= trace[i].end_ns)
+        inside.push_back(k);
+    int64_t best = -1, best_count = -1;
+    for (size_t j = next; j < run.size(); ++j) {
+      if (run[j].name != trace[i].name) continue;
+      int64_t count = 0;
+      for (size_t k : inside)
+        count += run[j].start_ns <= run_kernels[k].first && run_kernels[k].first <= run[j].end_ns;
+      if (count > best_count) best = int64_t(j), best_count = count;
+    }
+    if (best < 0) return out;
+    out[i] = best;
+    next = size_t(best) + 1;
+  }
+  return out;
+}
+
 #if !UVMSIM_HAVE_CUPTI
 
 Trace convert_recording(const std::string& dir, const ConvertOptions&) {
@@ -1448,6 +1474,9 @@ Trace retime_recording(Trace t, const std::string& dir_name) {
          "no timing.N pass (record with uvmtrace --passes timing.1,timing.2,...)");
   std::string timing_note, resident_note;
   const Run& tm = pick_median(timing, "kernel times", &timing_note);
+  std::vector<std::pair<int64_t, int64_t> > recorded(t.kernels.size());  // the trace's own kernel times
+  for (const ObservedEvent& e : t.observed)
+    if (e.kind == ObservedKind::kKernelExec && e.value < recorded.size()) recorded[e.value] = {e.start_ns, e.end_ns};
   size_t replaced = 0;
   for (ObservedEvent& e : t.observed)
     if (e.kind == ObservedKind::kKernelExec) {
@@ -1502,16 +1531,16 @@ Trace retime_recording(Trace t, const std::string& dir_name) {
   }
   if (unmatched > 0) timing_note += "; " + std::to_string(unmatched) + " calls unmatched";
   // NVTX ranges (the phases the kernels are attributed to) from the same run.
-  if (tm.nvtx.size() != t.nvtx.size())
-    fail((dir / tm.pass).string(), "has " + std::to_string(tm.nvtx.size()) + " NVTX ranges, the trace " +
-                                       std::to_string(t.nvtx.size()));
+  const std::vector<int64_t> range_of = match_nvtx(t.nvtx, recorded, tm.nvtx, tm.kernels);
   for (size_t i = 0; i < t.nvtx.size(); ++i) {
-    if (tm.nvtx[i].name != t.nvtx[i].name)
-      fail((dir / tm.pass).string(),
-           "NVTX range " + std::to_string(i) + " is " + tm.nvtx[i].name + ", in the trace " + t.nvtx[i].name);
-    t.nvtx[i].start_ns = tm.nvtx[i].start_ns;
-    t.nvtx[i].end_ns = tm.nvtx[i].end_ns;
+    if (range_of[i] < 0)
+      fail((dir / tm.pass).string(), "has no NVTX range " + t.nvtx[i].name + " for the trace's range " +
+                                         std::to_string(i) + " (in order)");
+    t.nvtx[i].start_ns = tm.nvtx[size_t(range_of[i])].start_ns;
+    t.nvtx[i].end_ns = tm.nvtx[size_t(range_of[i])].end_ns;
   }
+  if (tm.nvtx.size() > t.nvtx.size())
+    timing_note += "; " + std::to_string(tm.nvtx.size() - t.nvtx.size()) + " NVTX ranges of the run not in the trace";
   if (!resident.empty()) {
     const Run& rm = pick_median(resident, "resident times", &resident_note);
     for (size_t i = 0; i < t.kernels.size(); ++i)

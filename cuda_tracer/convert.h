@@ -6,6 +6,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "traces/trace.h"
@@ -56,6 +57,16 @@ size_t repair_split_call_gaps(trace::Trace& t);
 // number of calls left unmatched on either side.
 std::vector<int64_t> match_calls(const std::vector<trace::OpKind>& trace_calls,
                                  const std::vector<trace::OpKind>& run_calls, size_t* unmatched);
+
+// Matches a trace's NVTX ranges with a run's, in order: each trace range takes the run's next range of its
+// name that holds the most of the kernels the trace range holds (by kernel start, the same kernel index on
+// both sides; ties to the earliest), so that a newer program's extra ranges of a repeated name (a tenant's
+// range around set-up as well as around each inference) are skipped. Returns each trace range's run range;
+// from the first that has none, -1.
+std::vector<int64_t> match_nvtx(const std::vector<trace::NvtxRange>& trace,
+                                const std::vector<std::pair<int64_t, int64_t> >& trace_kernels,
+                                const std::vector<trace::NvtxRange>& run,
+                                const std::vector<std::pair<int64_t, int64_t> >& run_kernels);
 
 // The index of the run whose value is the median of `sums` (the lower median for an even count).
 size_t median_run(const std::vector<int64_t>& sums);

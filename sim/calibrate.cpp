@@ -47,6 +47,9 @@ std::vector<MeasuredRow> load_measurements(const std::string& path) {
     m.weight = r.value("weight", 1.0);
     if (!(m.weight > 0) || !std::isfinite(m.weight))
       throw std::runtime_error(path + ": row '" + m.name + "': weight must be a positive number");
+    m.resident_ms = r.value("resident_ms", 0.0);
+    if (!(m.resident_ms >= 0) || !std::isfinite(m.resident_ms) || m.resident_ms > 1e6)
+      throw std::runtime_error(path + ": row '" + m.name + "': resident_ms must be a non-negative number of ms");
     rows.push_back(m);
   }
   return rows;
@@ -112,7 +115,8 @@ Prepared prepare(const std::vector<MeasuredRow>& rows) {
                                 ? "trace " + r.trace
                                 : r.pattern + " " + r.bytes + " " + std::to_string(r.threads_per_cta) + " " +
                                       std::to_string(r.host_init) + std::to_string(r.write) +
-                                      std::to_string(r.prefetch) + std::to_string(r.touch_back);
+                                      std::to_string(r.prefetch) + std::to_string(r.touch_back) + " " +
+                                      std::to_string(int64_t(std::llround(r.resident_ms * 1e6)));
     auto [it, fresh] = seen.emplace(key, p.workloads.size());
     p.of_row.push_back(it->second);
     if (!fresh) continue;
@@ -129,6 +133,7 @@ Prepared prepare(const std::vector<MeasuredRow>& rows) {
     s.write = r.write;
     s.prefetch = r.prefetch;
     s.touch_back = r.touch_back;
+    s.resident_ns = uint64_t(std::llround(r.resident_ms * 1e6));
     p.workloads.push_back(std::make_unique<Workload>(Workload::build(generate_micro(s), "generated")));
   }
   return p;
@@ -188,6 +193,7 @@ const std::vector<Knob>& knobs() {
       {"host.cpu_fault_page_ns", 10, 20000},
       {"driver.pte_ns", 1, 20000},
       {"gpu.fault_latency_ns", 100, 20000},
+      {"gpu.zero_fill_bytes_per_s", 1e9, 1e12},
   };
   return k;
 }

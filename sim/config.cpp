@@ -56,7 +56,10 @@ std::vector<Field> fields(Config& c) {
     "a CTA's faulting accesses reach its uTLB at a random delay in [0, this) (seeded by `seed`)");
   i("gpu.fault_jitter_accesses", &c.gpu.fault_jitter_accesses, 1, 1 << 20, "accesses",
     "with gpu.fault_jitter_ns: faulting accesses of one CTA that arrive together after one delay");
-  i("gpu.zero_fill_bytes_per_s", &c.gpu.zero_fill_bytes_per_s, 1, kBig, "bytes/s", "copy-engine memset rate");
+  i("gpu.zero_fill_bytes_per_s", &c.gpu.zero_fill_bytes_per_s, 1, kBig, "bytes/s",
+    "the driver's zero-fill of pages resident nowhere: memsets on one engine, one after another");
+  i("gpu.memset_bytes_per_s", &c.gpu.memset_bytes_per_s, 1, kBig, "bytes/s",
+    "cudaMemset of managed memory: fill rate once the range is on the GPU");
   i("gpu.tlb_entries", &c.gpu.tlb_entries, 0, 1 << 20, "entries",
     "per-SM TLB entries of 2 MiB reach; 0 disables the TLB model");
   i("gpu.tlb_miss_ns", &c.gpu.tlb_miss_ns, 0, 1e9, "ns", "cost of a TLB miss on a resident page");

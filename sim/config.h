@@ -37,7 +37,9 @@ struct GpuConfig {
   // fault_jitter_accesses accesses of one CTA (sim/MODEL.md).
   int64_t fault_jitter_ns = 1000;
   int64_t fault_jitter_accesses = 3;
+  // The driver zero-fills pages resident nowhere with memsets on one engine, in order of submission.
   int64_t zero_fill_bytes_per_s = 1000000000000;
+  int64_t memset_bytes_per_s = 1000000000000;  // cudaMemset of managed memory (a kernel on the SMs)
   int64_t tlb_entries = 0;  // 0: no TLB model; else per-SM entries of 2 MiB reach
   int64_t tlb_miss_ns = 0;
 };

@@ -287,7 +287,9 @@ int64_t Simulator::make_resident_gpu(uint32_t b, const BlockMask& pages, const B
       stats_.bytes_htod[k >> 1] += bytes;
       htod_copies_.add(data.first, data.second);
     } else {
-      done = std::max(done, cpu + mul_div_ceil(bytes, 1000000000u, uint64_t(cfg_.gpu.zero_fill_bytes_per_s)));
+      zero_fill_free_ = std::max(zero_fill_free_, cpu) +
+                        mul_div_ceil(bytes, 1000000000u, uint64_t(cfg_.gpu.zero_fill_bytes_per_s));
+      done = std::max(done, zero_fill_free_);
       stats_.bytes_zero_filled += bytes;
     }
   });

@@ -537,7 +537,7 @@ void Simulator::stream_try_start(uint32_t s) {
     case OpKind::kMemset: {
       // A memset of managed memory runs on the GPU: migrate the range there, then fill at copy-engine rate.
       int64_t end = prefetch_op(op, now_);
-      end += int64_t(o.b * 1000000000ull / uint64_t(cfg_.gpu.zero_fill_bytes_per_s));
+      end += int64_t(o.b * 1000000000ull / uint64_t(cfg_.gpu.memset_bytes_per_s));
       q_.push(end, kPrioHost, kEvStreamDone, s);
       return;
     }

@@ -195,6 +195,7 @@ class Simulator {
   std::vector<uint32_t> utlb_outstanding_;
   std::vector<int64_t> utlb_next_;
   uint64_t jitter_draws_ = 0;   // counter of the fault jitter's random stream
+  int64_t zero_fill_free_ = 0;  // when the zero-fill engine finishes its last memset
   CopyGroups htod_copies_;      // data phases of the HtoD migration copies (stats htod_copies, _groups)
 
   // Driver state.

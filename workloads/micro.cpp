@@ -90,7 +90,7 @@ Trace generate_micro(const MicroSpec& s) {
     k.grid = {uint32_t(ctas), 1, 1};
     k.block = {s.threads_per_cta, 1, 1};
     k.regs_per_thread = 16;
-    k.resident_ns = micro_resident_ns(pages);
+    k.resident_ns = s.resident_ns ? s.resident_ns : micro_resident_ns(pages);
     k.cta_begin = t.ctas.size();
     k.cta_count = ctas;
     AccessKind kind = s.write ? AccessKind::kWrite : AccessKind::kRead;

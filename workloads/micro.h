@@ -19,10 +19,12 @@ struct MicroSpec {
   bool prefetch = false;    // cudaMemPrefetchAsync to the GPU before the kernels
   bool touch_back = false;  // the CPU reads every page after the kernels
   uint64_t seed = 1;
+  uint64_t resident_ns = 0;  // each kernel's resident duration; 0: micro_resident_ns(pages)
 };
 
 // Ops, in order: [host write] [prefetch, sync] kernel "touch", sync, kernel "touch_again", sync,
-// [host read]. Each kernel's resident duration comes from micro_resident_ns().
+// [host read]. Each kernel's resident duration is s.resident_ns (a measured "touch again"), or
+// micro_resident_ns() when that is 0.
 trace::Trace generate_micro(const MicroSpec& s);
 
 // The header of generated traces: our H100 (132 SMs, 80 GB) and the driver's default parameters.

@@ -506,6 +506,37 @@ TEST(Retime, CallsMatchAroundKernelsByKind) {
   EXPECT_EQ(unmatched, 2u);
 }
 
+TEST(Retime, NvtxRangesMatchByNameAndTheKernelsTheyHold) {
+  // A newer program's run opens a range of the tenant's name around set-up too (no kernels of the trace's
+  // range inside) and a "setup" range: the trace's one range takes the run's range holding its kernel.
+  const std::vector<NvtxRange> trace = {{"resnet18#0", 0, 100, 200}, {"cold_inference", 0, 90, 210}};
+  const std::vector<NvtxRange> run = {{"resnet18#0", 0, 0, 40},
+                                      {"setup", 0, 0, 50},
+                                      {"resnet18#0", 0, 300, 400},
+                                      {"cold_inference", 0, 290, 410}};
+  const std::vector<std::pair<int64_t, int64_t>> trace_k = {{20, 30}, {150, 160}}, run_k = {{10, 20}, {350, 360}};
+  EXPECT_EQ(match_nvtx(trace, trace_k, run, run_k), (std::vector<int64_t>{2, 3}));
+  // A range with no kernels takes the next of its name; a name the run lacks ends the match.
+  EXPECT_EQ(match_nvtx({{"setup", 0, 0, 5}, {"warm", 0, 6, 9}}, trace_k, run, run_k),
+            (std::vector<int64_t>{1, -1}));
+}
+
+TEST(Retime, ARunsExtraNvtxRangesAreLeftOut) {
+  // The trace keeps only the "gpu" range of its three (host_init, gpu, touch_back): retimed with its own
+  // run, that range keeps its times and the note counts the run's two others.
+  Trace t = convert(recording("micro_touchback_64m"));
+  ASSERT_EQ(t.nvtx.size(), 3u);
+  const NvtxRange gpu = t.nvtx[1];
+  ASSERT_EQ(gpu.name, "gpu");
+  t.nvtx = {gpu};
+  const Trace r = retime_recording(t, retime_dir({"micro_touchback_64m"}, {}).string());
+  ASSERT_EQ(r.nvtx.size(), 1u);
+  EXPECT_EQ(r.nvtx[0].start_ns, gpu.start_ns);
+  EXPECT_EQ(r.nvtx[0].end_ns, gpu.end_ns);
+  EXPECT_NE(r.passes[0].note.find("2 NVTX ranges of the run not in the trace"), std::string::npos)
+      << r.passes[0].note;
+}
+
 TEST(Retime, RepairGivesASplitCallsGapToItsFirstPartOnly) {
   // The PyTorch recording's prefetches and memsets are split per tensor piece; give every part the call's
   // gap, as the converter did before, and the repair restores the converter's trace.
