@@ -1476,7 +1476,8 @@ Trace retime_recording(Trace t, const std::string& dir_name) {
   const Run& tm = pick_median(timing, "kernel times", &timing_note);
   std::vector<std::pair<int64_t, int64_t> > recorded(t.kernels.size());  // the trace's own kernel times
   for (const ObservedEvent& e : t.observed)
-    if (e.kind == ObservedKind::kKernelExec && e.value < recorded.size()) recorded[e.value] = {e.start_ns, e.end_ns};
+    if (e.kind == ObservedKind::kKernelExec && e.value < recorded.size())
+      recorded[e.value] = {e.start_ns, e.end_ns};
   size_t replaced = 0;
   for (ObservedEvent& e : t.observed)
     if (e.kind == ObservedKind::kKernelExec) {
@@ -1540,7 +1541,8 @@ Trace retime_recording(Trace t, const std::string& dir_name) {
     t.nvtx[i].end_ns = tm.nvtx[size_t(range_of[i])].end_ns;
   }
   if (tm.nvtx.size() > t.nvtx.size())
-    timing_note += "; " + std::to_string(tm.nvtx.size() - t.nvtx.size()) + " NVTX ranges of the run not in the trace";
+    timing_note +=
+        "; " + std::to_string(tm.nvtx.size() - t.nvtx.size()) + " NVTX ranges of the run not in the trace";
   if (!resident.empty()) {
     const Run& rm = pick_median(resident, "resident times", &resident_note);
     for (size_t i = 0; i < t.kernels.size(); ++i)

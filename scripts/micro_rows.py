@@ -2,9 +2,11 @@
 """Turns one machine's micro-workload timings (cuda_tracer/measure_micro.sh's JSON lines) into measurement
 rows for `uvmsim calibrate --measurements` and the calibration test: first touches, resident touches,
 touch-backs, prefetches and zero-fill writes, each the machine's median, plus the counter-pass prefetch
-shares of reference/measurements.md (the recorded corpus shows them the same on every machine).
+shares of reference/measurements.md (the recorded corpus shows them the same on every machine). Each timed
+row carries the same workload's measured resident time ("resident_ms", its "touch again" kernel), so that
+the simulated micro kernels compute as long as the machine's did and the fit sees only paging costs.
 
-  scripts/micro_rows.py cuda_tracer/recordings/micro_retime_machine_h100.jsonl --source "..." --out rows.json
+  scripts/micro_rows.py cuda_tracer/recordings/micro_h100_6f7b0be9.jsonl --source "..." --out rows.json
 """
 import argparse
 import json
@@ -39,7 +41,7 @@ def rows_of(m, where):
         base["threads_per_cta"] = tpc
     size = size_words(m["bytes"])
     per_cta = "" if tpc == 256 else f", {tpc} page{'s' if tpc > 1 else ''} per CTA"
-    rel = {"rel_tolerance": 0.15, "unit": "ms"}
+    rel = {"rel_tolerance": 0.15, "unit": "ms", "resident_ms": m["touch_again_ms"]}
     if m["write"]:
         if m["host_init"] or m["prefetch"]:
             sys.exit(f"{where}: a zero-fill write must not be initialised or prefetched")
@@ -56,9 +58,12 @@ def rows_of(m, where):
     what = f"{order}, " if tpc == 256 else per_cta[2:] + ", "
     out = [dict(name=f"GPU first touch, {what}{size}", **base, measure="first_touch",
                 value=m["touch_ms"], **rel)]
+    # Lines of uvm_micro before its "touch_back" flag: only the table's rows touched back, in milliseconds.
+    touch_back = m.get("touch_back", m["touch_back_ms"] > 0.01)
     if tpc == 256 and m["pattern"] == "seq":
         out.append(dict(name=f"GPU touch again, resident, {size}", **base, measure="resident", fit=False,
-                        value=m["touch_again_ms"], unit="ms", abs_tolerance=0.05))
+                        value=m["touch_again_ms"], unit="ms", abs_tolerance=0.05, resident_ms=m["touch_again_ms"]))
+    if touch_back:
         out.append(dict(name=f"CPU touch-back, {size}", **base, touch_back=True, measure="touch_back",
                         value=m["touch_back_ms"], **rel))
     return out

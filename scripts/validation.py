@@ -6,8 +6,10 @@
 
 Runs `uvmsim validate --trace T --config sim/configs/h100.json --json` on each traces/corpus/*.uvmt. The
 micro-workloads and the GEMM are what sim/configs/h100.json is calibrated on; the model traces (runtime_*,
-torch_*) are held out. --check compares every scored error with results/validation.json: an error may
-shrink (then --update records it), never grow; a quantity scored there must still be scored.
+torch_*) are held out. Then, for the traces traces/corpus/machines.json names with their recording machine,
+the same under that machine's own fit (its micro-workloads measured in the same device call: "same
+machine"). --check compares every scored error with results/validation.json: an error may shrink (then
+--update records it), never grow; a quantity scored there must still be scored.
 """
 import argparse
 import concurrent.futures
@@ -19,6 +21,7 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORPUS = os.path.join(ROOT, "traces", "corpus")
+MACHINES = os.path.join(CORPUS, "machines.json")
 BASELINE = os.path.join(ROOT, "results", "validation.json")
 TABLE = os.path.join(ROOT, "results", "validation.md")
 PLOT = os.path.join(ROOT, "results", "validation_overhead.png")
@@ -36,16 +39,15 @@ ANALYSIS = """## What cannot be validated on this hardware
   the prefetch share is scored only where HtoD is complete. Timing comes from the timing pass, which runs
   without the counters.
 - **Machines and runs.** H100 machines differ by up to 30% and more, and runs on one machine by 10-50%.
-  The native-runtime traces (`runtime_*`) carry the median of 5 timing runs and 3 resident runs on one
-  H100 (`uvmsim trace retime`, `cuda_tracer/retime_corpus.sh`, 2026-11-24; each run's summed kernel time in
-  `cuda_tracer/recordings/retime_h100.jsonl`, whose max/min spans 1.04 to 1.41 per trace). That machine
-  ran the table's first touches in 0.59 to 0.71 of the table's times (`micro_retime_machine_h100.jsonl`:
-  sequential 64 MiB 8.7 ms against 13.7, random 1 GiB 130 against 217, zero-fill 256 MiB 23.2 against
-  33.1), and the model is calibrated to the table, so these traces' errors include that machine's speed.
-  The PyTorch traces (`torch_*`) are single cold runs (five more per model on two other machines spanned
-  1.1 to 2.4 in summed kernel time); the micro traces too, while the calibration's micro rows are medians
-  of 5 (the fitted micro traces' paging-overhead errors of -47% to +24% are mostly that spread: the
-  calibrated medians are within 14%).
+  The model traces (`runtime_*`, and `torch_*` but for the two-process one) carry the median of 5 timing
+  runs and of 3 (runtime) or 1 (PyTorch) resident runs on one H100 each (`uvmsim trace retime`,
+  `cuda_tracer/retime_corpus.sh`, 2026-11-24; every run's summed kernel time in
+  `cuda_tracer/recordings/retime_h100.jsonl`), and the micro-workloads were timed on the same GPU in the
+  same session (`traces/corpus/machines.json`). Those two machines ran the table's sequential 64 MiB first
+  touch in 7.8 and 7.1 ms (the table: 13.7) and its zero-fill 256 MiB in 27.1 and 16.0 ms (33.1), so under
+  `h100.json` (the table's fit) their traces' errors include how far each machine is from the table's.
+  "Same machine" above validates each under its own machine's fit; that is the model's error. The micro
+  traces and the two-process trace are single cold runs on machines whose micro-workloads were not timed.
 - **End to end for prefetched micro-workloads** spans only the two resident kernels after the prefetch
   (tens of microseconds), so its relative error is large and says little.
 
@@ -76,27 +78,32 @@ ANALYSIS = """## What cannot be validated on this hardware
   their end-to-end error fell from mean 10.4% to 3.9%, all 12 within 10%. With both, against the figures
   before: paging overhead mean 24.2% -> 24.9%, worst 57.2% -> 88.3%; end to end 16.3% -> 12.2%. The
   baseline of this file was re-recorded with that data.
-- **Native-runtime traces** (`runtime_*`, workloads/'s kernels), medians on one machine: 9 of 15 within
-  30% (mean 27%). The errors now split by model, not by run: ResNet-18, ResNet-50 and MobileNetV2 are
-  within -15% to +13% (ResNet-18 b1 +33%), AlexNet +44% to +88% and VGG16 +19% to +64%. AlexNet and VGG16
-  are mostly HtoD of large weights (234 and 529 MiB), the others mostly zero-fill of activations (73 to 97%
-  of the migrated bytes). That machine ran the table's first touches at 0.59 to 0.71 of the table's times,
-  so in the table's terms (the model's calibration) the HtoD-heavy models are within about 20% and the
-  zero-fill-heavy ones about 40% too cheap: the model's zero-fill of activations (partial blocks written by
-  many CTAs at once, between HtoD faults) costs too little, while the table's one zero-fill row (a
-  sequential 256 MiB write) fits within 5%. A regression of observed paging overhead on zero-filled and
-  HtoD bytes over the runtime traces gave 131 and 176 us/MiB observed against 88 and 168 us/MiB simulated.
-  What would fix it: a zero-fill micro-workload in the activations' pattern in the calibration, timed on
-  the table's machine or with the table re-measured on one machine, so that a zero-filled page's cost is
-  fitted where it matters; and the per-batch cost identified from batch structure (copy groups) rather than
-  from total times (`driver.pte_ns` came out at 4.5 us, not a plausible PTE cost).
-- **PyTorch traces** (`torch_*`): 9 of 12 within 30% (mean 22%); beyond: the mix of four models +44%,
-  AlexNet b8 +39% and the two-process run -38%. End to end all within 10% (mean 3.9%). Their prefetch share
-  is low where scored (4.5 to 15.0 points; before, up to 31). Re-timing them the same way needs about 75 s
-  of device time per model (`cuda_tracer/retime_corpus.sh`, five timing runs and one resident run). Trial
-  runs on two other machines (before `retime` carried the NVTX ranges over, which the corpus tests need,
-  so not committed) moved AlexNet b8 to +12%, MobileNetV2 b8 to +4%, ResNet-18 b1 to +13% and the mix to
-  +46%.
+- **Same machine (2026-11-24).** Fitted to its own machine's micro-workloads (the table's rows plus first
+  touches and zero-fills of 4 KiB to 8 MiB; `results/calibration.md`), the model predicts that machine's
+  held-out traces' paging overhead within 13.7% on average (26 traces), end to end within 8.1%; the
+  native-runtime traces within 15.7% (worst ResNet-50 b8 -37.0%), the PyTorch ones within 10.9% (worst the
+  four-model mix +35.2%, then ResNet-50 b1 +15.4%). Under `h100.json` the same traces are off by 24.8% and
+  29.3% on average. With the two-process trace under `h100.json`, all 27: 14.6% mean, 38.2% worst, end to
+  end 7.8%. Missed there: the worst paging overhead (30%), the prefetch share (5.8 points mean; MobileNetV2
+  at batch 1 is 11 to 15 points low in both frameworks) and HtoD bytes (PyTorch MobileNetV2 b8 +2.3%).
+- **What is responsible for the rest.** (1) The native runtime's zero-fill-heavy models (MobileNetV2 and
+  ResNet-50 at batch 4 and 8: 73 to 97% of their first-touched bytes are zero-filled activations) are 12
+  to 37% too cheap, its HtoD-heavy AlexNet 7 to 13% too dear. Over their kernels, observed paging overhead
+  regresses on 0.36 us per zero-filled page and 20 us per VA block, against the model's 0.23 us and 32 us;
+  HtoD 0.38 us per page and 20 us per block against 0.33 us and 60 us. The micro-workloads write or read
+  whole 2 MiB blocks in address order and do not separate per-page from per-block costs; a micro-workload
+  in the activations' pattern (many CTAs writing partial blocks of a fresh arena) would, and the model's
+  per-block migration cost (`driver.va_block_ns`, `pcie.copy_setup_ns`) needs the copy groups' structure
+  (below) rather than total times. (2) A one-page first touch of CPU-written memory costs 33 us more than a
+  one-page zero-fill on GPU-6f7b0be9 (13 us on GPU-cf9f5a0b), a per-call cost of migrating from the CPU
+  that the model has only per page (its one-page first touch is 29 to 35% short). (3) The four-model mix runs four streams at once: its kernels overlap, and a mean per-kernel
+  error of hundreds of percent says that the model serialises or splits their faults differently; it is the
+  one trace where the overhead sum is not a sum of independent kernels.
+- **PyTorch traces before the retime** (single cold runs, for the record): 9 of 12 within 30% of paging
+  overhead under `h100.json` (mean 22%); end to end all within 10% (mean 3.9%) once the converter's
+  repeated host gaps were repaired. The retime needed `retime` to match NVTX ranges by name and the kernels
+  they hold: `trace_torch.py` now opens a "setup" range and a tenant range around set-up that the recorded
+  runs lacked.
 - **The micro-workloads the fit does not weigh** (`micro_dense*`, one machine's recordings): one page per
   CTA is +71% (`micro_dense_64m`), 4 pages per CTA +43%; the other pages-per-CTA within 17%, the
   one-page-per-CTA zero-fills -21% and -12%. The table's
@@ -155,17 +162,45 @@ def validate(uvmsim, trace, config, json_path, settings=()):
         return json.load(f)
 
 
+def same_machine_runs():
+    """(key, trace name, config) for each trace machines.json names, under its recording machine's fit;
+    the key is "NAME @ CONFIG" (the config file's name without .json)."""
+    try:
+        with open(MACHINES) as f:
+            machines = json.load(f)["machines"]
+    except (OSError, ValueError, KeyError) as e:
+        raise SystemExit(f"{MACHINES}: {e}")
+    runs = []
+    for m in machines:
+        config = os.path.join(ROOT, m["config"])
+        if not os.path.exists(config):
+            raise SystemExit(f"{MACHINES}: machine {m['gpu']}: no config {m['config']}")
+        label = os.path.splitext(os.path.basename(config))[0]
+        for name in m["traces"]:
+            if not os.path.exists(os.path.join(CORPUS, name + ".uvmt")):
+                raise SystemExit(f"{MACHINES}: machine {m['gpu']}: no trace {name}")
+            runs.append((f"{name} @ {label}", name, config))
+    return runs
+
+
 def run_all(uvmsim, config, jobs):
+    """Every corpus trace under `config` (keyed by name), then the same-machine runs (keyed NAME @ CONFIG)."""
     names = sorted(f[:-5] for f in os.listdir(CORPUS) if f.endswith(".uvmt"))
+    runs = [(n, n, config) for n in names] + same_machine_runs()
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
-        def one(name):
-            return name, validate(uvmsim, os.path.join(CORPUS, name + ".uvmt"), config,
-                                  os.path.join(tmp, name + ".json"))
+        def one(run):
+            key, name, cfg = run
+            return key, validate(uvmsim, os.path.join(CORPUS, name + ".uvmt"), cfg,
+                                 os.path.join(tmp, key.replace(" @ ", "@") + ".json"))
         with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
-            for name, j in pool.map(one, names):
-                out[name] = j
+            for key, j in pool.map(one, runs):
+                out[key] = j
     return out
+
+
+def same_machine(key):
+    return " @ " in key
 
 
 def summary(v):
@@ -191,6 +226,38 @@ def fmt(key, e):
     return f"{100 * e:+.1f}%"
 
 
+def table_rows(results):
+    head = ["trace", "set", "e2e", "kernels", "overhead", "HtoD", "DtoH", "prefetch share", "CPU faults",
+            "HtoD copies", "copy groups", "per-kernel overhead (n: mean / worst)", "scored / skipped"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for name, v in results.items():
+        s = summary(v)
+        ko = v["kernel_overhead"]
+        per = f"{ko['scored_kernels']}: {fmt('kernel_overhead', s.get('kernel_overhead_mean'))} / " \
+              f"{fmt('kernel_overhead', s.get('kernel_overhead_worst'))}" if ko["scored_kernels"] else "-"
+        row = [name, trace_set(name)] + [fmt(k, s.get(k)) for k in KEYS] + \
+              [per, f"{v['scored']} / {v['skipped']}"]
+        lines.append("| " + " | ".join(row) + " |")
+    return lines + [""]
+
+
+def targets(ho, title):
+    """The issue's targets over the summaries `ho` of held-out traces."""
+    def agg(key, points=False):
+        vals = [abs(s[key]) for s in ho if key in s]
+        if not vals:
+            return "none scored"
+        mean, worst = sum(vals) / len(vals), max(vals)
+        if points:
+            return f"{len(vals)} traces: mean {mean:.1f} pt, worst {worst:.1f} pt"
+        return f"{len(vals)} traces: mean {100 * mean:.1f}%, worst {100 * worst:.1f}%"
+    return [title, "", "| quantity | target | measured |", "| --- | --- | --- |",
+            f"| paging overhead (per trace, summed) | 15% mean, 30% worst | {agg('paging_overhead_ms')} |",
+            f"| end to end | 10% mean | {agg('e2e_ms')} |",
+            f"| HtoD bytes, complete streams | 2% | {agg('htod_mib')} |",
+            f"| prefetch share | 5 points | {agg('prefetch_share_pct', True)} |", ""]
+
+
 def write_table(results):
     lines = ["# Validation against the H100", "",
              "Every recorded trace of `traces/corpus/` simulated by `uvmsim validate --trace T --config",
@@ -206,35 +273,25 @@ def write_table(results):
              "copies (one counter-pass record each; the model makes one per contiguous run of pages of one cause)",
              "and their groups (copies with no gap over 5 us between them: about one group per fault batch), and",
              "per-kernel paging overhead (kernels with at least 20 us observed: mean and worst |error|).", ""]
-    head = ["trace", "set", "e2e", "kernels", "overhead", "HtoD", "DtoH", "prefetch share", "CPU faults",
-            "HtoD copies", "copy groups", "per-kernel overhead (n: mean / worst)", "scored / skipped"]
-    lines.append("| " + " | ".join(head) + " |")
-    lines.append("|" + " --- |" * len(head))
-    for name, v in results.items():
-        s = summary(v)
-        ko = v["kernel_overhead"]
-        per = f"{ko['scored_kernels']}: {fmt('kernel_overhead', s.get('kernel_overhead_mean'))} / " \
-              f"{fmt('kernel_overhead', s.get('kernel_overhead_worst'))}" if ko["scored_kernels"] else "-"
-        row = [name, trace_set(name)] + [fmt(k, s.get(k)) for k in KEYS] + \
-              [per, f"{v['scored']} / {v['skipped']}"]
-        lines.append("| " + " | ".join(row) + " |")
-    lines.append("")
-    # Targets on the held-out model traces.
-    ho = [summary(v) for n, v in results.items() if held_out(n)]
-    def agg(key, points=False):
-        vals = [abs(s[key]) for s in ho if key in s]
-        if not vals:
-            return "none scored"
-        mean, worst = sum(vals) / len(vals), max(vals)
-        if points:
-            return f"{len(vals)} traces: mean {mean:.1f} pt, worst {worst:.1f} pt"
-        return f"{len(vals)} traces: mean {100 * mean:.1f}%, worst {100 * worst:.1f}%"
-    lines += ["## Targets on the held-out model traces", "",
-              "| quantity | target | measured |", "| --- | --- | --- |",
-              f"| paging overhead (per trace, summed) | 15% mean, 30% worst | {agg('paging_overhead_ms')} |",
-              f"| end to end | 10% mean | {agg('e2e_ms')} |",
-              f"| HtoD bytes, complete streams | 2% | {agg('htod_mib')} |",
-              f"| prefetch share | 5 points | {agg('prefetch_share_pct', True)} |", ""]
+    lines += table_rows({k: v for k, v in results.items() if not same_machine(k)})
+    lines += targets([summary(v) for k, v in results.items() if held_out(k) and not same_machine(k)],
+                     "## Targets on the held-out model traces")
+    same = {k: v for k, v in results.items() if same_machine(k)}
+    lines += ["## Same machine: the held-out traces under their recording machine's own fit", "",
+              "`traces/corpus/machines.json` names the H100 each retimed trace ran on and that machine's fit:",
+              "`cuda_tracer/measure_micro.sh` timed every micro-workload of the calibration (the table's rows,",
+              "1 to 128 pages per CTA, and first touches and zero-fills of 4 KiB to 8 MiB) on the GPU in the same",
+              "device call as the traces, and `uvmsim calibrate` fitted the model's costs to those rows alone",
+              "(`results/calibration.md`, \"One machine's micro-workloads, and its traces\"). No model trace is in",
+              "either fit. The rows below are keyed `TRACE @ CONFIG`; the ratchet covers them too.", ""]
+    lines += table_rows(same)
+    lines += targets([summary(v) for v in same.values()],
+                     "### Targets on the held-out model traces, same machine" +
+                     f" ({len(same)} of the {sum(1 for k in results if held_out(k) and not same_machine(k))})")
+    own = {k.split(" @ ")[0]: v for k, v in same.items()}
+    mixed = [summary(own.get(k, v)) for k, v in results.items() if held_out(k) and not same_machine(k)]
+    lines += targets(mixed, f"### Targets on all {len(mixed)} held-out traces, each under its recording machine's "
+                            "fit where it has one (else `h100.json`)")
     lines += ANALYSIS.splitlines()
     return "\n".join(lines) + "\n"
 
@@ -247,28 +304,33 @@ def plot(results):
     except ImportError:
         print("matplotlib missing: no plot", file=sys.stderr)
         return
-    fig, ax = plt.subplots(figsize=(6.5, 6))
-    groups = {"micro-workloads (fitted)": [], "native runtime (held out)": [], "PyTorch (held out)": []}
-    for name, v in results.items():
-        g = "native runtime (held out)" if name.startswith("runtime_") else \
-            "PyTorch (held out)" if name.startswith("torch_") else "micro-workloads (fitted)"
-        for k in v["kernels"]:
-            o, s = k["observed_ns"] - k["resident_ns"], k["simulated_ns"] - k["resident_ns"]
-            if o >= 20000 and s > 0:
-                groups[g].append((o / 1e6, s / 1e6))
-    lo, hi = 1e-2, 1e3
-    for (g, pts), m in zip(groups.items(), ["o", ".", "x"]):
-        if pts:
-            ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=12, marker=m, alpha=0.6, label=f"{g}: {len(pts)} kernels")
-            lo = min(lo, min(min(p) for p in pts))
-            hi = max(hi, max(max(p) for p in pts))
-    ax.plot([lo, hi], [lo, hi], "k-", lw=0.8, label="y = x")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("observed paging overhead per kernel (ms, H100)")
-    ax.set_ylabel("simulated paging overhead per kernel (ms)")
-    ax.set_title("Kernels with at least 20 us of observed paging overhead")
-    ax.legend(fontsize=8)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 6))
+    panels = [("sim/configs/h100.json (the reference table's fit)", {k: v for k, v in results.items() if not same_machine(k)}),
+              ("each trace under its recording machine's fit", {k: v for k, v in results.items() if same_machine(k)})]
+    for ax, (title, subset) in zip(axes, panels):
+        groups = {"micro-workloads (fitted)": [], "native runtime (held out)": [], "PyTorch (held out)": []}
+        for name, v in subset.items():
+            g = "native runtime (held out)" if name.startswith("runtime_") else \
+                "PyTorch (held out)" if name.startswith("torch_") else "micro-workloads (fitted)"
+            for k in v["kernels"]:
+                o, s = k["observed_ns"] - k["resident_ns"], k["simulated_ns"] - k["resident_ns"]
+                if o >= 20000 and s > 0:
+                    groups[g].append((o / 1e6, s / 1e6))
+        lo, hi = 1e-2, 1e3
+        for (g, pts), m, c in zip(groups.items(), ["o", ".", "x"], ["C0", "C1", "C2"]):
+            if pts:
+                ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=12, marker=m, color=c, alpha=0.6,
+                           label=f"{g}: {len(pts)} kernels")
+                lo = min(lo, min(min(p) for p in pts))
+                hi = max(hi, max(max(p) for p in pts))
+        ax.plot([lo, hi], [lo, hi], "k-", lw=0.8, label="y = x")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("observed paging overhead per kernel (ms, H100)")
+        ax.set_ylabel("simulated paging overhead per kernel (ms)")
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=8)
+    fig.suptitle("Kernels with at least 20 us of observed paging overhead")
     fig.tight_layout()
     fig.savefig(PLOT, dpi=110, metadata={"Software": None})
 

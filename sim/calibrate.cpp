@@ -49,7 +49,8 @@ std::vector<MeasuredRow> load_measurements(const std::string& path) {
       throw std::runtime_error(path + ": row '" + m.name + "': weight must be a positive number");
     m.resident_ms = r.value("resident_ms", 0.0);
     if (!(m.resident_ms >= 0) || !std::isfinite(m.resident_ms) || m.resident_ms > 1e6)
-      throw std::runtime_error(path + ": row '" + m.name + "': resident_ms must be a non-negative number of ms");
+      throw std::runtime_error(path + ": row '" + m.name +
+                               "': resident_ms must be a non-negative number of ms");
     rows.push_back(m);
   }
   return rows;

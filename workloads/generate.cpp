@@ -612,17 +612,17 @@ ClosedLoop compare_with_recording(const Trace& g, const Trace& r) {
 CostModel CostModel::h100() {
   CostModel m;
   // fit_cost_model on traces/corpus/runtime_*_b1 and _b8 (the five models; tests/unit/workloads re-fits),
-  // whose resident times are the median of 3 runs (uvmsim trace retime, 2026-11-24).
-  m.conv_latency = {7155.4272, 2920.1220};
-  m.conv_throughput = {10521.6917, 1243.7994, 1194.9544};
+  // whose resident times are the median of 3 runs on one H100 (uvmsim trace retime, GPU-6f7b0be9).
+  m.conv_latency = {7237.4960, 2896.0805};
+  m.conv_throughput = {9872.2377, 1244.3804, 1196.9284};
   m.coef = {{{0, 0, 0},
-             {8239.3725, 0, 1314.2496},         // dwconv
-             {0, 602.0786, 1586.7413},          // max pool
-             {570.2113, 1447.3184, 3203.1759},  // adaptive average pool
-             {0, 652.7590, 538.4670},           // relu, relu6
-             {1463.0623, 0, 573.6326},          // add
-             {3135.0530, 0, 720.5825},          // batch norm
-             {3405.1879, 0, 893.5302}}};        // softmax
+             {8101.0484, 0, 1299.2406},         // dwconv
+             {0, 590.7206, 1577.0972},          // max pool
+             {553.5021, 1439.5119, 3184.0324},  // adaptive average pool
+             {0, 650.8820, 529.4226},           // relu, relu6
+             {1454.7881, 0, 562.5314},          // add
+             {0, 518.6272, 710.1897},           // batch norm
+             {3464.1720, 0, 185.8263}}};        // softmax
   return m;
 }
 

@@ -149,9 +149,8 @@ int main(int argc, char** argv) {
       "\"host_init\": %d, \"write\": %d, \"prefetch\": %d, \"touch_back\": %d, \"reps\": %d, \"warmup\": %d, "
       "\"host_init_ms\": %.4f, \"prefetch_ms\": %.4f, \"touch_ms\": %.4f, \"touch_again_ms\": %.4f, "
       "\"touch_back_ms\": %.4f, \"touch_ms_min\": %.4f, \"touch_ms_max\": %.4f}\n",
-      random ? "random" : "seq", bytes, threads, int(host_init), int(write), int(prefetch), int(touch_back), reps,
-      warmup,
-      median(t_init), median(t_prefetch), median(t_touch), median(t_again), median(t_back),
+      random ? "random" : "seq", bytes, threads, int(host_init), int(write), int(prefetch), int(touch_back),
+      reps, warmup, median(t_init), median(t_prefetch), median(t_touch), median(t_again), median(t_back),
       *std::min_element(t_touch.begin(), t_touch.end()), *std::max_element(t_touch.begin(), t_touch.end()));
   if (d_order) CK(cudaFree(d_order));
   CK(cudaFree(sink));

@@ -514,7 +514,8 @@ TEST(Retime, NvtxRangesMatchByNameAndTheKernelsTheyHold) {
                                       {"setup", 0, 0, 50},
                                       {"resnet18#0", 0, 300, 400},
                                       {"cold_inference", 0, 290, 410}};
-  const std::vector<std::pair<int64_t, int64_t>> trace_k = {{20, 30}, {150, 160}}, run_k = {{10, 20}, {350, 360}};
+  const std::vector<std::pair<int64_t, int64_t>> trace_k = {{20, 30}, {150, 160}},
+                                                 run_k = {{10, 20}, {350, 360}};
   EXPECT_EQ(match_nvtx(trace, trace_k, run, run_k), (std::vector<int64_t>{2, 3}));
   // A range with no kernels takes the next of its name; a name the run lacks ends the match.
   EXPECT_EQ(match_nvtx({{"setup", 0, 0, 5}, {"warm", 0, 6, 9}}, trace_k, run, run_k),
