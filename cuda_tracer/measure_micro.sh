@@ -3,7 +3,10 @@
 # natively on that one machine (median of 5 after 1 warm-up, as reference/measurements.md): the table's
 # patterns at 64 MiB, 256 MiB and 1 GiB, the zero-fill, 1 to 128 pages per CTA, and small first touches and
 # zero-fills (one page to 8 MiB: kernels that fault a few pages, as a model's layers do, and so weigh the
-# fixed costs of a fault batch and a service call against the per-page ones). No tracing. Writes one JSON
+# fixed costs of a fault batch and a service call against the per-page ones), and first touches and
+# zero-fills strided across the CTAs (CTA c's thread t touches page t * CTAs + c: every CTA touches every
+# stretch of the allocation, as a convolution's CTAs write their tile of every output channel, so each
+# fault batch holds a few pages of many VA blocks). No tracing. Writes one JSON
 # line per workload to $OUT/micro_one_machine.jsonl (scripts/micro_rows.py turns it into calibration rows).
 #   OUT=dir cuda_tracer/measure_micro.sh
 set -uo pipefail
@@ -27,5 +30,9 @@ m() { "$B/uvm_micro" "$@" --reps 5 --warmup 1; }
   for s in 4KiB 64KiB 512KiB 2MiB 8MiB; do
     m --pattern seq --bytes "$s" --host-init
     m --pattern seq --bytes "$s" --write
+  done
+  for s in 8MiB 64MiB 256MiB; do
+    m --pattern strided --bytes "$s" --host-init
+    m --pattern strided --bytes "$s" --write
   done
 } | tee "$OUT/micro_one_machine.jsonl"

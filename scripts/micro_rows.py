@@ -45,7 +45,8 @@ def rows_of(m, where):
     if m["write"]:
         if m["host_init"] or m["prefetch"]:
             sys.exit(f"{where}: a zero-fill write must not be initialised or prefetched")
-        name = (f"GPU write of never-touched memory (zero-fill), {size}" if tpc == 256 else
+        order = "" if m["pattern"] == "seq" else m["pattern"] + ", "
+        name = (f"GPU write of never-touched memory (zero-fill), {order}{size}" if tpc == 256 else
                 f"GPU write of never-touched memory, {'one page' if tpc == 1 else f'{tpc} pages'} per CTA, {size}")
         return [dict(name=name, **base, write=True, measure="first_touch", value=m["touch_ms"], **rel)]
     if not m["host_init"]:
@@ -54,7 +55,7 @@ def rows_of(m, where):
     if m["prefetch"]:
         return [dict(name=f"cudaMemPrefetchAsync to the GPU, {size}", **base, prefetch=True,
                      measure="prefetch", value=m["prefetch_ms"], **rel)]
-    order = "random" if m["pattern"] == "random" else "sequential"
+    order = {"seq": "sequential"}.get(m["pattern"], m["pattern"])
     what = f"{order}, " if tpc == 256 else per_cta[2:] + ", "
     out = [dict(name=f"GPU first touch, {what}{size}", **base, measure="first_touch",
                 value=m["touch_ms"], **rel)]

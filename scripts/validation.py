@@ -98,7 +98,11 @@ ANALYSIS = """## What cannot be validated on this hardware
   one-page zero-fill on GPU-6f7b0be9 (13 us on GPU-cf9f5a0b), a per-call cost of migrating from the CPU
   that the model has only per page (its one-page first touch is 29 to 35% short). (3) The four-model mix runs four streams at once: its kernels overlap, and a mean per-kernel
   error of hundreds of percent says that the model serialises or splits their faults differently; it is the
-  one trace where the overhead sum is not a sum of independent kernels.
+  one trace where the overhead sum is not a sum of independent kernels. (4) Machines and runs: the 15
+  runtime programs retimed on a third H100 had medians 0.68 to 1.32 times the first machine's, per trace;
+  the first machine's fit is 16.7% off on average there (36.6% worst), with other traces worst (ResNet-50
+  b8 -0.6% there, -37.0% here). Only MobileNetV2 too cheap and AlexNet too dear hold on both machines
+  (`results/calibration.md`, "A strided pattern and a third machine").
 - **PyTorch traces before the retime** (single cold runs, for the record): 9 of 12 within 30% of paging
   overhead under `h100.json` (mean 22%); end to end all within 10% (mean 3.9%) once the converter's
   repeated host gaps were repaired. The retime needed `retime` to match NVTX ranges by name and the kernels

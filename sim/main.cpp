@@ -133,7 +133,8 @@ int main(int argc, char** argv) {
   MicroSpec spec;
   std::string pattern = "seq", bytes_text = "64MiB", gen_out, models;
   auto* gen = app.add_subcommand("generate", "write a synthetic trace");
-  gen->add_option("--pattern", pattern, "seq or random")->check(CLI::IsMember({"seq", "random"}));
+  gen->add_option("--pattern", pattern, "seq, random or strided (CTA c's thread t touches page t * CTAs + c)")
+      ->check(CLI::IsMember({"seq", "random", "strided"}));
   gen->add_option("--bytes", bytes_text, "size of the managed allocation (e.g. 64MiB, 1GiB)");
   gen->add_option("--threads-per-cta", spec.threads_per_cta, "threads per CTA (one page per thread)");
   gen->add_flag("--host-init", spec.host_init, "the CPU writes every page first");
@@ -260,6 +261,7 @@ int main(int argc, char** argv) {
         return 0;
       }
       spec.random = pattern == "random";
+      spec.strided = pattern == "strided";
       spec.bytes = parse_bytes(bytes_text);
       trace::write_trace(generate_micro(spec), gen_out);
       return 0;

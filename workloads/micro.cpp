@@ -12,6 +12,10 @@ using namespace trace;
 
 uint64_t micro_resident_ns(uint64_t pages) { return 40000 + pages / 20; }
 
+const char* micro_pattern_name(const MicroSpec& s) {
+  return s.random ? "random" : s.strided ? "strided" : "seq";
+}
+
 uint64_t parse_bytes(const std::string& text) {
   size_t used = 0;
   unsigned long long v = 0;
@@ -59,15 +63,20 @@ Trace generate_micro(const MicroSpec& s) {
     throw std::invalid_argument("--bytes larger than 1 TiB is not supported");
   if (s.threads_per_cta == 0 || s.threads_per_cta > 1024)
     throw std::invalid_argument("--threads-per-cta must be in 1..1024");
+  if (s.random && s.strided) throw std::invalid_argument("a pattern is random or strided, not both");
+  if (s.strided && (s.bytes / kPageBytes) % s.threads_per_cta != 0)
+    throw std::invalid_argument(
+        "--pattern strided needs whole CTAs: " + std::to_string(s.bytes / kPageBytes) +
+        " pages are not a multiple of " + std::to_string(s.threads_per_cta));
   Trace t;
   Header& h = t.header;
   h = generated_header();
-  h.command = std::string("uvmsim generate --pattern ") + (s.random ? "random" : "seq") + " --bytes " +
+  h.command = std::string("uvmsim generate --pattern ") + micro_pattern_name(s) + " --bytes " +
               std::to_string(s.bytes) + " --threads-per-cta " + std::to_string(s.threads_per_cta) +
               (s.host_init ? " --host-init" : "") + (s.write ? " --write" : "") +
               (s.prefetch ? " --prefetch" : "") + (s.touch_back ? " --touch-back" : "") + " --seed " +
               std::to_string(s.seed);
-  std::string model = s.random ? "micro_random" : "micro_seq";
+  std::string model = std::string("micro_") + micro_pattern_name(s);
   t.tenants.push_back({model + "#0", model, 1, 0});
   const uint64_t va = 0x7f0000000000ull;
   t.allocations.push_back({0, AllocKind::kManaged, AllocRole::kInput, va, s.bytes, 0, -1, "data"});
@@ -81,6 +90,8 @@ Trace generate_micro(const MicroSpec& s) {
     for (uint64_t i = pages - 1; i > 0; --i) std::swap(order[i], order[rng() % (i + 1)]);
   }
   const uint64_t ctas = (pages + s.threads_per_cta - 1) / s.threads_per_cta;
+  if (s.strided)
+    for (uint64_t i = 0; i < pages; ++i) order[i] = (i % s.threads_per_cta) * ctas + i / s.threads_per_cta;
   if (ctas > 0x7fffffffull) throw std::invalid_argument("too many CTAs");
   auto add_kernel = [&](const std::string& name) {
     Kernel k;

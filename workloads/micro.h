@@ -1,6 +1,6 @@
 // Micro-workloads of reference/measurements.md: one managed allocation, one thread per 4 KiB page,
-// pages touched in address order or in a random permutation, with optional CPU initialisation, explicit
-// prefetch, GPU writes instead of reads, and a CPU touch-back.
+// pages touched in address order, in a random permutation or strided across the CTAs, with optional CPU
+// initialisation, explicit prefetch, GPU writes instead of reads, and a CPU touch-back.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +12,9 @@ namespace uvmsim {
 
 struct MicroSpec {
   bool random = false;
+  // CTA c's thread t touches page t * CTAs + c (needs whole CTAs): every CTA writes or reads one page in
+  // each stretch of CTAs pages, as a convolution's CTAs write their tile of every output channel plane.
+  bool strided = false;
   uint64_t bytes = uint64_t{64} << 20;
   uint32_t threads_per_cta = 256;
   bool host_init = false;   // the CPU writes every page first (so the GPU's first touch migrates HtoD)
@@ -34,6 +37,9 @@ trace::Header generated_header();
 // per-page term, measured on our H100 by the same kernel with its data resident (reference/measurements.md:
 // 0.041 ms at 64 MiB to 0.053 ms at 1 GiB). It stands in for the resident pass a recording would have.
 uint64_t micro_resident_ns(uint64_t pages);
+
+// "seq", "random" or "strided".
+const char* micro_pattern_name(const MicroSpec& s);
 
 // "64MiB", "1GiB", "4096", "2KiB" -> bytes; throws std::invalid_argument naming the text.
 uint64_t parse_bytes(const std::string& text);

@@ -1,9 +1,10 @@
 // The micro-workloads of reference/measurements.md on a real GPU: one managed allocation, one thread per
-// 4 KiB page, pages in address order or in the same random permutation as `uvmsim generate` (mt19937_64
-// Fisher-Yates with --seed). Steps, as in the generator: [CPU writes every page] [prefetch to the GPU]
-// kernel "touch", sync, kernel "touch_again", sync, [CPU reads every page back]. Each step is timed
-// (CUDA events on the GPU, the host clock on the CPU); with --reps R --warmup W the whole sequence runs
-// W + R times on fresh allocations and the medians are printed as JSON.
+// 4 KiB page, pages in address order, in the same random permutation as `uvmsim generate` (mt19937_64
+// Fisher-Yates with --seed), or strided (CTA c's thread t touches page t * CTAs + c, as the generator's).
+// Steps, as in the generator: [CPU writes every page] [prefetch to the GPU] kernel "touch", sync, kernel
+// "touch_again", sync, [CPU reads every page back]. Each step is timed (CUDA events on the GPU, the host
+// clock on the CPU); with --reps R --warmup W the whole sequence runs W + R times on fresh allocations and
+// the medians are printed as JSON.
 #include <nvtx3/nvToolsExt.h>
 
 #include <chrono>
@@ -34,7 +35,8 @@ __global__ void touch_again(char* data, const uint32_t* order, uint64_t pages, i
 }
 
 int main(int argc, char** argv) {
-  bool random = false, host_init = false, write = false, prefetch = false, touch_back = false;
+  bool random = false, strided = false, host_init = false, write = false, prefetch = false,
+       touch_back = false;
   bool alloc_only = false;  // allocate and free, nothing else (tests the tracer's refusal safely)
   size_t bytes = 64ull << 20;
   unsigned threads = 256;
@@ -51,11 +53,12 @@ int main(int argc, char** argv) {
     };
     if (a == "--pattern") {
       std::string p = next();
-      if (p != "seq" && p != "random") {
-        std::fprintf(stderr, "--pattern is seq or random\n");
+      if (p != "seq" && p != "random" && p != "strided") {
+        std::fprintf(stderr, "--pattern is seq, random or strided\n");
         return 2;
       }
       random = p == "random";
+      strided = p == "strided";
     } else if (a == "--bytes") bytes = parse_size(next());
     else if (a == "--threads-per-cta") threads = unsigned(std::atoi(next()));
     else if (a == "--seed") seed = std::strtoull(next(), nullptr, 10);
@@ -83,15 +86,22 @@ int main(int argc, char** argv) {
     return 0;
   }
   const uint64_t pages = bytes / 4096;
+  if (strided && pages % threads != 0) {
+    std::fprintf(stderr, "--pattern strided needs whole CTAs: %llu pages, %u threads per CTA\n",
+                 (unsigned long long)pages, threads);
+    return 2;
+  }
   std::vector<uint32_t> order(pages);
   for (uint64_t i = 0; i < pages; ++i) order[i] = uint32_t(i);
   if (random) {
     std::mt19937_64 rng(seed);
     for (uint64_t i = pages - 1; i > 0; --i) std::swap(order[i], order[rng() % (i + 1)]);
   }
+  if (strided)
+    for (uint64_t i = 0; i < pages; ++i) order[i] = uint32_t((i % threads) * (pages / threads) + i / threads);
   uint32_t* d_order = nullptr;
   int* sink = nullptr;
-  if (random) {
+  if (random || strided) {
     CK(cudaMalloc(&d_order, pages * sizeof(uint32_t)));
     CK(cudaMemcpy(d_order, order.data(), pages * sizeof(uint32_t), cudaMemcpyHostToDevice));
   }
@@ -149,8 +159,11 @@ int main(int argc, char** argv) {
       "\"host_init\": %d, \"write\": %d, \"prefetch\": %d, \"touch_back\": %d, \"reps\": %d, \"warmup\": %d, "
       "\"host_init_ms\": %.4f, \"prefetch_ms\": %.4f, \"touch_ms\": %.4f, \"touch_again_ms\": %.4f, "
       "\"touch_back_ms\": %.4f, \"touch_ms_min\": %.4f, \"touch_ms_max\": %.4f}\n",
-      random ? "random" : "seq", bytes, threads, int(host_init), int(write), int(prefetch), int(touch_back),
-      reps, warmup, median(t_init), median(t_prefetch), median(t_touch), median(t_again), median(t_back),
+      random    ? "random"
+      : strided ? "strided"
+                : "seq",
+      bytes, threads, int(host_init), int(write), int(prefetch), int(touch_back), reps, warmup,
+      median(t_init), median(t_prefetch), median(t_touch), median(t_again), median(t_back),
       *std::min_element(t_touch.begin(), t_touch.end()), *std::max_element(t_touch.begin(), t_touch.end()));
   if (d_order) CK(cudaFree(d_order));
   CK(cudaFree(sink));

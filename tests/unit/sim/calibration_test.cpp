@@ -59,6 +59,21 @@ TEST(Calibration, RowWeights) {
   }
 }
 
+// A row's pattern is seq, random or strided; anything else is an error naming the file and the row.
+TEST(Calibration, UnknownPatternIsAnError) {
+  const std::string path = ::testing::TempDir() + "/pattern.json";
+  std::ofstream(path)
+      << R"({"rows": [{"name": "z", "pattern": "zigzag", "bytes": "64MiB", "measure": "first_touch",
+                                      "value": 1}]})";
+  try {
+    load_measurements(path);
+    FAIL() << "an unknown pattern was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'z': pattern 'zigzag'"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Calibration, RecordedTraceRows) {
   const std::string path = testing::source_dir() + "/traces/corpus/micro_seq_64m.uvmt";
   const std::vector<MeasuredRow> rows = trace_rows(path);

@@ -241,6 +241,32 @@ TEST(Generator, RandomOrderIsAPermutation) {
   EXPECT_GT(ranges, 900u);  // hardly any neighbours in a random order
 }
 
+// Strided: CTA c's thread t touches page t * CTAs + c, as uvm_micro --pattern strided does: 4 MiB is 1024
+// pages in 4 CTAs of 256, so CTA 1 touches pages 1, 5, 9, ... and every page is touched once.
+TEST(Generator, StridedCtaTouchesEveryCtasPage) {
+  MicroSpec s;
+  s.bytes = 4 << 20;
+  s.strided = true;
+  trace::Trace t = generate_micro(s);
+  ASSERT_EQ(t.kernels[0].cta_count, 4u);
+  std::vector<int> seen(1024, 0);
+  for (uint64_t c = 0; c < 4; ++c) {
+    const auto& cta = t.ctas[c];
+    ASSERT_EQ(cta.range_count, 256u);  // no two neighbours in one CTA
+    for (uint64_t r = cta.range_begin, k = 0; r < cta.range_begin + cta.range_count; ++r, ++k) {
+      EXPECT_EQ(t.ranges[r].page - kVaPage, k * 4 + c);
+      ++seen[t.ranges[r].page - kVaPage];
+    }
+  }
+  for (int x : seen) EXPECT_EQ(x, 1);
+  EXPECT_EQ(t.header.command.find("--pattern strided"), std::string("uvmsim generate ").size());
+  s.bytes = 4096 * 300;  // 300 pages: not whole CTAs of 256
+  EXPECT_THROW(generate_micro(s), std::invalid_argument);
+  s.bytes = 4 << 20;
+  s.random = true;
+  EXPECT_THROW(generate_micro(s), std::invalid_argument);
+}
+
 TEST(Generator, RejectsNonsense) {
   MicroSpec s;
   s.bytes = 1000;
