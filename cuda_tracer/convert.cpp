@@ -1475,13 +1475,12 @@ Trace retime_recording(Trace t, const std::string& dir_name) {
   std::string timing_note, resident_note;
   const Run& tm = pick_median(timing, "kernel times", &timing_note);
   std::vector<std::pair<int64_t, int64_t> > recorded(t.kernels.size());  // the trace's own kernel times
-  for (const ObservedEvent& e : t.observed)
-    if (e.kind == ObservedKind::kKernelExec && e.value < recorded.size())
-      recorded[e.value] = {e.start_ns, e.end_ns};
   size_t replaced = 0;
   for (ObservedEvent& e : t.observed)
     if (e.kind == ObservedKind::kKernelExec) {
-      std::tie(e.start_ns, e.end_ns) = tm.kernels.at(e.value);
+      const std::pair<int64_t, int64_t> run = tm.kernels.at(e.value);
+      recorded[e.value] = {e.start_ns, e.end_ns};
+      std::tie(e.start_ns, e.end_ns) = run;
       ++replaced;
     }
   if (replaced != t.kernels.size())

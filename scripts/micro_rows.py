@@ -10,22 +10,17 @@ the simulated micro kernels compute as long as the machine's did and the fit see
 """
 import argparse
 import json
+import os
 import sys
 
 SHARES = [("seq", 85.9, "sequential"), ("random", 95.3, "random")]
 
 
-def size_text(n):
-    """64MiB, 4KiB, 1GiB: the largest unit that divides n."""
+def size_parts(n):
+    """(64, "MiB"), (4, "KiB"), (1, "GiB"): the largest unit that divides n (a whole number of pages)."""
     for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
         if n % (1 << shift) == 0:
-            return f"{n >> shift}{unit}"
-    return str(n)
-
-
-def size_words(n):
-    t = size_text(n)
-    return t[:-3] + " " + t[-3:] if t.endswith("iB") else t + " bytes"
+            return n >> shift, unit
 
 
 def rows_of(m, where):
@@ -35,12 +30,12 @@ def rows_of(m, where):
             sys.exit(f"{where}: no '{key}'")
     if not isinstance(m["bytes"], int) or m["bytes"] <= 0 or m["bytes"] % 4096:
         sys.exit(f"{where}: bytes {m['bytes']} is not a positive number of 4 KiB pages")
-    base = {"pattern": m["pattern"], "bytes": size_text(m["bytes"])}
+    number, unit = size_parts(m["bytes"])
+    base = {"pattern": m["pattern"], "bytes": f"{number}{unit}"}
     tpc = m["threads_per_cta"]
     if tpc != 256:
         base["threads_per_cta"] = tpc
-    size = size_words(m["bytes"])
-    per_cta = "" if tpc == 256 else f", {tpc} page{'s' if tpc > 1 else ''} per CTA"
+    size = f"{number} {unit}"
     rel = {"rel_tolerance": 0.15, "unit": "ms", "resident_ms": m["touch_again_ms"]}
     if m["write"]:
         if m["host_init"] or m["prefetch"]:
@@ -56,7 +51,7 @@ def rows_of(m, where):
         return [dict(name=f"cudaMemPrefetchAsync to the GPU, {size}", **base, prefetch=True,
                      measure="prefetch", value=m["prefetch_ms"], **rel)]
     order = {"seq": "sequential"}.get(m["pattern"], m["pattern"])
-    what = f"{order}, " if tpc == 256 else per_cta[2:] + ", "
+    what = f"{order}, " if tpc == 256 else f"{tpc} page{'s' if tpc > 1 else ''} per CTA, "
     out = [dict(name=f"GPU first touch, {what}{size}", **base, measure="first_touch",
                 value=m["touch_ms"], **rel)]
     # Lines of uvm_micro before its "touch_back" flag: only the table's rows touched back, in milliseconds.
@@ -96,7 +91,6 @@ def main():
     with open(a.out + ".tmp", "w") as f:
         json.dump({"source": a.source, "rows": rows}, f, indent=1)
         f.write("\n")
-    import os
     os.replace(a.out + ".tmp", a.out)
 
 

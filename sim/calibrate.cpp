@@ -32,9 +32,12 @@ std::vector<MeasuredRow> load_measurements(const std::string& path) {
     MeasuredRow m;
     m.name = r.at("name");
     m.pattern = r.value("pattern", "seq");
-    if (m.pattern != "seq" && m.pattern != "random" && m.pattern != "strided")
-      throw std::runtime_error(path + ": row '" + m.name + "': pattern '" + m.pattern +
-                               "' is not seq, random or strided");
+    try {
+      MicroSpec checked;
+      set_micro_pattern(checked, m.pattern);
+    } catch (const std::invalid_argument& e) {
+      throw std::runtime_error(path + ": row '" + m.name + "': " + e.what());
+    }
     m.bytes = r.at("bytes");
     m.threads_per_cta = r.value("threads_per_cta", 256u);
     m.host_init = r.value("host_init", false);
@@ -130,8 +133,7 @@ Prepared prepare(const std::vector<MeasuredRow>& rows) {
       continue;
     }
     MicroSpec s;
-    s.random = r.pattern == "random";
-    s.strided = r.pattern == "strided";
+    set_micro_pattern(s, r.pattern);
     s.bytes = parse_bytes(r.bytes);
     s.threads_per_cta = r.threads_per_cta;
     s.host_init = r.host_init;

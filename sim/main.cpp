@@ -260,8 +260,7 @@ int main(int argc, char** argv) {
         trace::write_trace(t, gen_out);
         return 0;
       }
-      spec.random = pattern == "random";
-      spec.strided = pattern == "strided";
+      set_micro_pattern(spec, pattern);
       spec.bytes = parse_bytes(bytes_text);
       trace::write_trace(generate_micro(spec), gen_out);
       return 0;

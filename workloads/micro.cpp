@@ -16,6 +16,13 @@ const char* micro_pattern_name(const MicroSpec& s) {
   return s.random ? "random" : s.strided ? "strided" : "seq";
 }
 
+void set_micro_pattern(MicroSpec& s, const std::string& name) {
+  if (name != "seq" && name != "random" && name != "strided")
+    throw std::invalid_argument("pattern '" + name + "' is not seq, random or strided");
+  s.random = name == "random";
+  s.strided = name == "strided";
+}
+
 uint64_t parse_bytes(const std::string& text) {
   size_t used = 0;
   unsigned long long v = 0;

@@ -40,6 +40,8 @@ uint64_t micro_resident_ns(uint64_t pages);
 
 // "seq", "random" or "strided".
 const char* micro_pattern_name(const MicroSpec& s);
+// Sets s.random and s.strided from a pattern's name; throws std::invalid_argument naming any other text.
+void set_micro_pattern(MicroSpec& s, const std::string& name);
 
 // "64MiB", "1GiB", "4096", "2KiB" -> bytes; throws std::invalid_argument naming the text.
 uint64_t parse_bytes(const std::string& text);

@@ -38,6 +38,17 @@ TEST(Calibration, H100ConfigReproducesEveryRow) {
 namespace uvmsim {
 namespace {
 
+// Writes `text` to `path` and loads it as measurements: the error's text, or "" if it was accepted.
+std::string load_error(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+  try {
+    load_measurements(path);
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 // A recorded trace in the fit: a row for its paging overhead and one for its prefetch share (both scored
 // in micro_seq_64m), weighted as one cold run, simulated as `uvmsim validate` simulates them.
 // A row's "weight" scales its squared log error in the fit (the zero-fill row weighs 4); a weight that is
@@ -48,30 +59,22 @@ TEST(Calibration, RowWeights) {
   for (const MeasuredRow& r : rows) total += r.weight;
   EXPECT_DOUBLE_EQ(total, 21.0);  // 17 rows of weight 1, the zero-fill row 4
   const std::string path = ::testing::TempDir() + "/weight.json";
-  std::ofstream(path) << R"({"rows": [{"name": "w", "bytes": "64MiB", "measure": "first_touch", "value": 1,
-                                      "weight": -1}]})";
-  try {
-    load_measurements(path);
-    FAIL() << "a negative weight was accepted";
-  } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("'w': weight"), std::string::npos) << e.what();
-  }
+  const std::string e =
+      load_error(path, R"({"rows": [{"name": "w", "bytes": "64MiB", "measure": "first_touch",
+                                                       "value": 1, "weight": -1}]})");
+  EXPECT_FALSE(e.empty()) << "a negative weight was accepted";
+  EXPECT_NE(e.find(path), std::string::npos) << e;
+  EXPECT_NE(e.find("'w': weight"), std::string::npos) << e;
 }
 
 // A row's pattern is seq, random or strided; anything else is an error naming the file and the row.
 TEST(Calibration, UnknownPatternIsAnError) {
   const std::string path = ::testing::TempDir() + "/pattern.json";
-  std::ofstream(path)
-      << R"({"rows": [{"name": "z", "pattern": "zigzag", "bytes": "64MiB", "measure": "first_touch",
-                                      "value": 1}]})";
-  try {
-    load_measurements(path);
-    FAIL() << "an unknown pattern was accepted";
-  } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("'z': pattern 'zigzag'"), std::string::npos) << e.what();
-  }
+  const std::string e = load_error(path, R"({"rows": [{"name": "z", "pattern": "zigzag", "bytes": "64MiB",
+                                                       "measure": "first_touch", "value": 1}]})");
+  EXPECT_FALSE(e.empty()) << "an unknown pattern was accepted";
+  EXPECT_NE(e.find(path), std::string::npos) << e;
+  EXPECT_NE(e.find("'z': pattern 'zigzag'"), std::string::npos) << e;
 }
 
 TEST(Calibration, RecordedTraceRows) {
