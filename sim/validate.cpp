@@ -9,6 +9,7 @@
 
 #include "sim/run.h"
 #include "sim/stats.h"
+#include "traces/coverage.h"
 
 namespace uvmsim {
 
@@ -75,10 +76,11 @@ Config with_recording(Config c, const trace::Trace& t) {
 
 namespace {
 
-// Recorded bytes of a counter stream against the expected, or a negative value when the trace has none.
+// The share of a counter stream's expected page moves that its records hold (trace/coverage.h), or a
+// negative value when the trace has no counter pass or expects no moves of the stream.
 double completeness(const trace::Trace& t, ObservedKind stream) {
   for (const trace::Completeness& c : t.completeness)
-    if (c.stream == stream) return c.expected ? double(c.recorded) / double(c.expected) : -1.0;
+    if (c.stream == stream) return trace::counter_coverage(t, stream).share();
   return -1.0;
 }
 
@@ -184,7 +186,8 @@ Validation validate(const Workload& w, const Config& c, const std::string& trace
   auto incomplete = [&](double share, const char* stream) -> std::string {
     if (share < 0) return std::string("no ") + stream + " expected or no counter pass";
     if (share < kCompleteShare)
-      return std::string(stream) + " stream incomplete (" + percent(share) + " recorded)";
+      return std::string(stream) + " stream incomplete (" + percent(share) +
+             " of the expected page moves recorded)";
     return "";
   };
   const double mib = 1 << 20;

@@ -16,7 +16,8 @@
 
 namespace uvmsim {
 
-// A stream is complete when at least this share of its expected bytes was recorded.
+// A stream is complete when its records hold at least this share of the page moves the trace implies
+// (traces/coverage.h: recorded bytes alone can be padded by prefetched pages no one touched).
 constexpr double kCompleteShare = 0.98;
 // Kernels whose observed paging overhead is below this are not scored one by one (their overhead is
 // within the run-to-run noise of their resident time); they stay in the sums.

@@ -38,18 +38,49 @@ Workload Workload::build(Trace t, std::string hash) {
   uint32_t max_proc = 0;
   for (auto& tn : t.tenants) max_proc = std::max(max_proc, tn.process);
   w.processes = max_proc + 1;
-  for (uint32_t i = 0; i < t.allocations.size(); ++i) {
+  // Allocations of one process and kind whose pages fall in the same 2 MiB block share their VA blocks,
+  // as the driver's do: the CUDA driver packs small managed allocations into one VA range, and the H100's
+  // counter passes show single migrations that cross from one allocation into the next. Such a cluster
+  // keeps its allocations' real offsets within its blocks; every other allocation starts its own blocks
+  // at its offset within a block. Clusters are laid out in the order of their first allocation.
+  const uint32_t na = uint32_t(t.allocations.size());
+  std::vector<uint32_t> by_va(na);
+  for (uint32_t i = 0; i < na; ++i) by_va[i] = i;
+  auto key = [&](uint32_t i) {
+    const Allocation& a = t.allocations[i];
+    return std::make_tuple(t.tenants.empty() ? 0u : t.tenants[a.tenant].process, a.kind, a.va);
+  };
+  std::sort(by_va.begin(), by_va.end(), [&](uint32_t x, uint32_t y) { return key(x) < key(y); });
+  struct Cluster {
+    uint64_t first_block, last_block;
+    uint64_t dense_block = ~uint64_t{0};  // not placed yet
+  };
+  std::vector<Cluster> clusters;
+  std::vector<uint32_t> cluster_of(na);
+  for (size_t j = 0; j < by_va.size(); ++j) {
+    const Allocation& a = t.allocations[by_va[j]];
+    uint64_t fb = (a.va >> kPageShift) / ppb, lb = ((a.va + a.bytes - 1) >> kPageShift) / ppb;
+    bool joins = j > 0 && std::get<0>(key(by_va[j])) == std::get<0>(key(by_va[j - 1])) &&
+                 a.kind == t.allocations[by_va[j - 1]].kind && fb <= clusters.back().last_block;
+    if (joins) {
+      clusters.back().last_block = std::max(clusters.back().last_block, lb);
+    } else {
+      clusters.push_back({fb, lb});
+    }
+    cluster_of[by_va[j]] = uint32_t(clusters.size() - 1);
+  }
+  for (uint32_t i = 0; i < na; ++i) {
     auto& a = t.allocations[i];
     uint64_t first = a.va >> kPageShift, last = (a.va + a.bytes - 1) >> kPageShift;
-    uint64_t n = last - first + 1;
-    uint64_t off = first % ppb;
-    uint64_t blocks = (off + n + ppb - 1) / ppb;
-    uint64_t dense = next_block * ppb + off;
-    if ((next_block + blocks) * ppb >= (uint64_t{1} << 32))
-      throw std::runtime_error("trace's allocations exceed 16 TiB of pages: too large to simulate");
-    w.alloc_first.push_back(uint32_t(dense));
-    w.alloc_pages.push_back(uint32_t(n));
-    next_block += blocks;
+    Cluster& c = clusters[cluster_of[i]];
+    if (c.dense_block == ~uint64_t{0}) {
+      if ((next_block + c.last_block - c.first_block + 1) * ppb >= (uint64_t{1} << 32))
+        throw std::runtime_error("trace's allocations exceed 16 TiB of pages: too large to simulate");
+      c.dense_block = next_block;
+      next_block += c.last_block - c.first_block + 1;
+    }
+    w.alloc_first.push_back(uint32_t(c.dense_block * ppb + (first - c.first_block * ppb)));
+    w.alloc_pages.push_back(uint32_t(last - first + 1));
     spans.push_back({t.tenants.empty() ? 0 : t.tenants[a.tenant].process, first, last, i});
   }
   w.blocks = uint32_t(next_block);

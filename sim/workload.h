@@ -1,6 +1,7 @@
 // A trace prepared for simulation, once, and shared read-only by every configuration that replays it:
-// virtual pages translated to a dense page space (each allocation starts its own 2 MiB VA blocks, at its
-// offset within a block, as the driver's VA ranges do), each CTA's accesses as time-ordered points.
+// virtual pages translated to a dense page space (allocations of one process and kind that share a 2 MiB
+// block share its VA block at their real offsets, as the driver's do; every other allocation starts its own
+// 2 MiB VA blocks at its offset within a block), each CTA's accesses as time-ordered points.
 #pragma once
 
 #include <cstdint>

@@ -1,8 +1,10 @@
 // Human-readable views of a trace: info (summary), dump (every record) and CSV export.
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
+#include "traces/coverage.h"
 #include "traces/trace_io.h"
 
 namespace uvmsim::trace {
@@ -149,10 +151,19 @@ void print_info(const Trace& t, const std::string& hash, std::ostream& os) {
   os << "allocated bytes " << alloc_bytes << ", GPU footprint " << total * kPageBytes << " bytes\n";
   for (auto& p : t.passes)
     os << "pass          " << to_string(p.kind) << " " << p.wall_ns << " ns " << p.note << "\n";
+  auto cover = [&](ObservedKind stream) {
+    if (stream != ObservedKind::kHtoD && stream != ObservedKind::kDtoH) return std::string("-");
+    const StreamCoverage v = counter_coverage(t, stream);
+    char b[96];
+    std::snprintf(
+        b, sizeof b, "%llu of %llu pages (%.3f%%)", static_cast<unsigned long long>(v.covered_pages),
+        static_cast<unsigned long long>(v.expected_pages), v.expected_pages ? 100.0 * v.share() : 0.0);
+    return std::string(b);
+  };
   for (auto& c : t.completeness)
     os << "completeness  " << to_string(c.stream) << " " << c.recorded << " of " << c.expected << " bytes ("
        << (c.expected ? 100.0 * double(c.recorded) / double(c.expected) : 0.0) << "%), dropped "
-       << c.dropped_records << "\n";
+       << c.dropped_records << "; expected moves recorded " << cover(c.stream) << "\n";
 }
 
 void print_dump(const Trace& t, std::ostream& os, uint64_t max_ranges_per_cta) {

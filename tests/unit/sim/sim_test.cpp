@@ -47,6 +47,38 @@ TEST(Simulator, UtlbCapLimitsOutstandingFaults) {
   EXPECT_GE(s.batches, strided.size() / 8);
 }
 
+// Managed allocations of one process whose pages share a 2 MiB block share its VA block, at their real
+// offsets, as the H100's do (its counter passes hold single copies that cross from one cudaMallocManaged
+// allocation into the next). Faults in the second allocation then count the first's resident pages: with
+// all 256 pages of A and 50 of B, the block is over the prefetcher's 51% and moves whole. An allocation of
+// another kind or in another 2 MiB block keeps its own blocks.
+TEST(Simulator, AllocationsSharingA2MiBBlockShareItsVaBlock) {
+  trace::Trace t = base_trace(1 << 20);  // A: pages 0..255
+  t.allocations.push_back({0, trace::AllocKind::kManaged, trace::AllocRole::kWeight, kVa + (1 << 20),
+                           512 << 10, 0, -1, "B"});  // pages 256..383
+  t.allocations.push_back({0, trace::AllocKind::kDevice, trace::AllocRole::kOther, kVa + (1536 << 10), 4096,
+                           0, -1, "device"});  // page 384
+  t.allocations.push_back(
+      {0, trace::AllocKind::kManaged, trace::AllocRole::kOther, kVa + (4 << 20), 4096, 0, -1, "C"});
+  add_op(t, trace::OpKind::kHostAccess, 0, 256);
+  add_op(t, trace::OpKind::kHostAccess, 256, 128);
+  std::vector<uint64_t> a, b;
+  for (uint64_t p = 0; p < 256; ++p) a.push_back(p);
+  for (uint64_t p = 256; p < 306; ++p) b.push_back(p);
+  add_kernel(t, {a});
+  add_sync(t);
+  add_kernel(t, {b});
+  const Workload w = Workload::build(t, "shared");
+  EXPECT_EQ(w.alloc_first[1], w.alloc_first[0] + 256);
+  EXPECT_EQ(w.alloc_first[1] / 512, w.alloc_first[0] / 512);
+  EXPECT_NE(w.alloc_first[2] / 512, w.alloc_first[0] / 512);  // a device allocation: its own block
+  EXPECT_NE(w.alloc_first[3] / 512, w.alloc_first[0] / 512);
+  EXPECT_EQ(w.blocks, 3u);
+  const Stats s = simulate(w, Config{}, true).stats;
+  EXPECT_EQ(s.bytes_htod[kCauseCoherence] + s.bytes_htod[kCausePrefetch], 384u * 4096u);
+  EXPECT_GE(s.bytes_htod[kCausePrefetch], (384u - 306u) * 4096u);  // B's untouched pages came along
+}
+
 TEST(Simulator, ResidentDataCostsOnlyCompute) {
   Workload w = micro(false, 64 << 20, true, false, true);
   Stats s = simulate(w, Config{}, true).stats;

@@ -76,7 +76,8 @@ TEST(Validate, ComparesHtodCopiesAndTheirGroups) {
   EXPECT_FALSE(find(validate(big, recording_config(big), "micro_seq_1g"), "htod_copies").scored);
 }
 
-// A stream under 98% recorded is skipped with the reason, and so is the prefetch share that depends on it.
+// A stream whose records hold under 98% of the expected moves is skipped with the reason, and so is the
+// prefetch share that depends on it.
 TEST(Validate, SkipsIncompleteStreams) {
   const Workload w = corpus("micro_seq_1g");  // 28% of its HtoD bytes recorded
   const Validation v = validate(w, recording_config(w), "micro_seq_1g");
@@ -84,6 +85,29 @@ TEST(Validate, SkipsIncompleteStreams) {
   EXPECT_NE(find(v, "htod_mib").skipped.find("incomplete"), std::string::npos);
   EXPECT_FALSE(find(v, "prefetch_share_pct").scored);
   EXPECT_TRUE(find(v, "e2e_ms").scored);
+}
+
+// Completeness counts the expected page moves the records hold, not their bytes: 100 pages expected, 90
+// of them recorded and 20 untouched prefetched pages besides (110% of the bytes) is incomplete.
+TEST(Validate, RecordedBytesPaddedByPrefetchAreNotComplete) {
+  trace::Trace t = testing::base_trace(2 << 20);
+  testing::add_op(t, trace::OpKind::kHostAccess, 0, 100);
+  std::vector<uint64_t> pages;
+  for (uint64_t p = 0; p < 100; ++p) pages.push_back(p);
+  testing::add_kernel(t, {pages});
+  t.observed.push_back({trace::ObservedKind::kKernelExec, 0, 1000, 90000, 0, 0});
+  t.observed.push_back({trace::ObservedKind::kHtoD, 1, 2000, 3000, testing::kVa, 90 * 4096});
+  t.observed.push_back({trace::ObservedKind::kHtoD, 2, 3000, 4000, testing::kVa + 100 * 4096, 20 * 4096});
+  t.completeness.push_back({trace::ObservedKind::kHtoD, 100 * 4096, 110 * 4096, 0});
+  const Workload w = Workload::build(t, "padded");
+  const Validation v = validate(w, recording_config(w), "padded");
+  EXPECT_FALSE(find(v, "htod_mib").scored);
+  EXPECT_EQ(find(v, "htod_mib").skipped,
+            "HtoD stream incomplete (90.0% of the expected page moves recorded)");
+  EXPECT_FALSE(find(v, "prefetch_share_pct").scored);
+  t.observed[1].value = 100 * 4096;  // every expected move recorded
+  const Workload full = Workload::build(t, "full");
+  EXPECT_TRUE(find(validate(full, recording_config(full), "full"), "htod_mib").scored);
 }
 
 // A generated trace holds no observation: validate refuses it.
