@@ -101,6 +101,31 @@ ANALYSIS = """## What cannot be validated on this hardware
   to 1.2% short), HtoD of ResNet-18 b1 and the two-process trace -1.9% and -1.3% -> 0.0%, MobileNetV2 b1's
   paging overhead +11.6% -> -0.7% and its prefetch share -15.1 -> -11.6 points (same machine), and the
   PyTorch mean 10.9% -> 10.0%. The native runtime's two arenas per model share no block and are unchanged.
+- **The prefetch share of MobileNetV2 at batch 1 (-11 to -12 points).** Block by block in
+  `runtime_mobilenet_v2_b1`, the H100 moved the fifth 2 MiB block of the weight arena in one fault batch:
+  41 faulted pages, one to three at intervals of about 20 pages (one group per CTA of the convolution
+  whose 20 CTAs each read 20 consecutive pages of its weights), and 471 pages of prefetch. The model's one
+  batch for that block faulted 203 pages in runs of 9 to 38 and prefetched 309. The trace gives each CTA's
+  20 pages as one range in use from the start of its run, and the model issues a range's pages together;
+  the H100's warps stream through them and stall at the first pages they miss, so the prefetcher (64 KiB
+  big pages around each fault, then the 51% tree) takes the rest before they are reached. An experiment
+  (not kept: a patch to `Workload::build` that issued each range in steps of 4 pages spread over its
+  in-use interval) moved the runtime MobileNetV2 b1's share error from -10.9 to -1.6 points and its HtoD
+  copy count from -20.6% to -1.5%, ResNet-50 b1's share from -5.1 to +0.3 points, the PyTorch MobileNetV2
+  b1's from -11.6 to -9.8, while their paging overhead errors moved by 0.3 to 1.3 points (PyTorch
+  ResNet-50 b1: +15.5% -> +10.9%; the micro-workloads, whose ranges have no in-use interval, are
+  unchanged). But the fitted tiled GEMM's share went from +4.1 to +8.7 points, and a step chosen on the
+  held-out traces would be fitted on them. What would settle it: the access capture recording when within
+  a CTA's run each page is first touched (it keeps the pages of each range in address order with one begin
+  and end time), so that the stream order comes from the recording.
+- **The four-model mix (+35.7%)** is the one trace with kernels of several streams at once: the H100's
+  summed kernel time is 1.74 times the time any kernel runs; the model's is 2.38. A simulated kernel starts
+  when it is launched, also while its CTAs wait behind another stream's kernel (dispatch is in order
+  across kernels); timing it from its first CTA instead (an experiment, not kept) gives 1.48 and turns the
+  error to -19.3% (and the two-process trace's from -36.7% to -40.1%). Neither matches the H100's 1.74:
+  either the H100 dispatches CTAs of concurrent kernels less strictly in order than the model, or CUPTI's
+  start lies between a kernel's launch and its first CTA; a recording of one small kernel queued behind a
+  grid that fills every SM would tell. Its end to end is within 2.8%.
 - **What is responsible for the rest.** (1) The native runtime's zero-fill-heavy models (MobileNetV2 and
   ResNet-50 at batch 4 and 8: 73 to 97% of their first-touched bytes are zero-filled activations) are 12
   to 37% too cheap, its HtoD-heavy AlexNet 7 to 13% too dear. Over their kernels, observed paging overhead
