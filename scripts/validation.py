@@ -84,13 +84,13 @@ ANALYSIS = """## What cannot be validated on this hardware
   baseline of this file was re-recorded with that data.
 - **Same machine (2026-11-24).** Fitted to its own machine's micro-workloads (the table's rows plus first
   touches and zero-fills of 4 KiB to 8 MiB; `results/calibration.md`), the model predicts that machine's
-  held-out traces' paging overhead within 13.3% on average (26 traces), end to end within 8.2%; the
-  native-runtime traces within 15.7% (worst ResNet-50 b8 -37.0%), the PyTorch ones within 10.0% (worst the
-  four-model mix +35.7%, then ResNet-50 b1 +15.5%). Under `h100.json` the same traces are off by 24.8% and
-  27.2% on average. With the two-process trace under `h100.json`, all 27: 14.2% mean, 37.0% worst, end to
-  end 7.9%. HtoD bytes are within 0.8% on every complete stream. Missed there: the worst paging overhead
-  (30%) and the prefetch share (5.3 points mean; MobileNetV2 at batch 1 is 11 to 12 points low in both
-  frameworks).
+  held-out traces' paging overhead within 12.7% on average (26 traces), end to end within 8.2%; the
+  native-runtime traces within 15.7% (worst ResNet-50 b8 -37.0%), the PyTorch ones within 8.5% (worst the
+  four-model mix -19.3%, then ResNet-50 b1 +15.5%). Under `h100.json` the same traces are off by 24.8% and
+  21.4% on average. With the two-process trace under `h100.json`, all 27: 13.7% mean, 40.1% worst (the
+  two-process trace), end to end 7.9%. HtoD bytes are within 0.8% on every complete stream. Missed there:
+  the worst paging overhead (30%) and the prefetch share (5.3 points mean; MobileNetV2 at batch 1 is 11 to
+  12 points low in both frameworks).
 - **Shared VA blocks (2026-11-24).** The PyTorch traces allocate each tensor with its own
   `cudaMallocManaged`, and the CUDA driver packs them: of 19 managed allocations of
   `torch_mobilenet_v2_b8`, 6 share a 2 MiB block with the one before, and 9 of its HtoD records (7 to 34
@@ -118,14 +118,16 @@ ANALYSIS = """## What cannot be validated on this hardware
   held-out traces would be fitted on them. What would settle it: the access capture recording when within
   a CTA's run each page is first touched (it keeps the pages of each range in address order with one begin
   and end time), so that the stream order comes from the recording.
-- **The four-model mix (+35.7%)** is the one trace with kernels of several streams at once: the H100's
-  summed kernel time is 1.74 times the time any kernel runs; the model's is 2.38. A simulated kernel starts
-  when it is launched, also while its CTAs wait behind another stream's kernel (dispatch is in order
-  across kernels); timing it from its first CTA instead (an experiment, not kept) gives 1.48 and turns the
-  error to -19.3% (and the two-process trace's from -36.7% to -40.1%). Neither matches the H100's 1.74:
-  either the H100 dispatches CTAs of concurrent kernels less strictly in order than the model, or CUPTI's
-  start lies between a kernel's launch and its first CTA; a recording of one small kernel queued behind a
-  grid that fills every SM would tell. Its end to end is within 2.8%.
+- **Kernels of several streams at once (2026-11-24).** A simulated kernel's time began at its launch, also
+  while its CTAs waited behind another stream's kernel (dispatch is in order across kernels), so the
+  four-model mix's summed kernel time was 2.38 times the time any kernel ran (the H100's: 1.74) and its
+  paging overhead +35.7%. Measured on the H100 (`cuda_tracer/programs/kernel_start_probe.cu`, 7 runs,
+  `cuda_tracer/recordings/kernel_start_probe_h100.jsonl`): a one-CTA kernel launched on a second stream
+  2 us before a grid that fills every SM for 803 us is recorded from 802 us to 808 us; with room on the
+  SMs, from 4 to 7 us. CUPTI times a kernel from its first CTA, and so does the model now: the mix's summed
+  kernel time is 1.48 times its busy time, its paging overhead -19.3% (per-kernel mean error 323% ->
+  147%), the two-process trace's -36.7% -> -40.1% (its two processes' kernels share the SMs in the model;
+  the H100 time-slices two contexts). Single-stream traces are unchanged.
 - **What is responsible for the rest.** (1) The native runtime's zero-fill-heavy models (MobileNetV2 and
   ResNet-50 at batch 4 and 8: 73 to 97% of their first-touched bytes are zero-filled activations) are 12
   to 37% too cheap, its HtoD-heavy AlexNet 7 to 13% too dear. Over their kernels, observed paging overhead

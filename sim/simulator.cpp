@@ -197,11 +197,10 @@ void Simulator::launch_kernel(uint32_t kernel, uint32_t stream) {
       rk.smem > cfg_.gpu.smem_per_sm_bytes)
     throw SimError("kernel " + std::to_string(kernel) + " (" + k.name +
                    ") does not fit on one SM of the configured GPU");
-  stats_.kernels[kernel].start_ns = now_;
   ctas_launched_ += rk.count;
   running_.push_back(rk);
   if (rk.count == 0) {
-    stats_.kernels[kernel].end_ns = now_;
+    stats_.kernels[kernel].start_ns = stats_.kernels[kernel].end_ns = now_;
     running_.pop_back();
     q_.push(now_, kPrioHost, kEvStreamDone, stream);
     return;
@@ -236,6 +235,10 @@ void Simulator::fill_sms() {
 }
 
 void Simulator::start_cta(RunningKernel& rk, uint64_t cta_index, uint32_t s) {
+  // A kernel starts when its first CTA does, as CUPTI times it: the H100's record of a one-CTA kernel
+  // queued behind another stream's grid that fills every SM starts 800 us after its launch, when a slot
+  // frees (cuda_tracer/programs/kernel_start_probe.cu).
+  if (cta_index == 0) stats_.kernels[rk.kernel].start_ns = now_;
   Sm& sm = sms_[s];
   if (sm.ctas == 0) sm.busy_since = now_;
   sm.ctas += 1;

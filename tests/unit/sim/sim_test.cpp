@@ -79,6 +79,23 @@ TEST(Simulator, AllocationsSharingA2MiBBlockShareItsVaBlock) {
   EXPECT_GE(s.bytes_htod[kCausePrefetch], (384u - 306u) * 4096u);  // B's untouched pages came along
 }
 
+// A kernel starts when its first CTA does, as CUPTI times it: a one-CTA kernel launched on a second stream
+// right behind a two-wave grid that fills every SM starts when the grid's last wave frees a slot, and runs
+// for its own compute time (the H100: launched 2 us before, started 802 us into an 803 us grid;
+// cuda_tracer/recordings/kernel_start_probe_h100.jsonl).
+TEST(Simulator, AKernelQueuedBehindAnotherStartsWithItsFirstCta) {
+  trace::Trace t = base_trace(2 << 20);
+  add_kernel(t, std::vector<std::vector<uint64_t>>(2 * 2 * 132, std::vector<uint64_t>{}),
+             trace::AccessKind::kRead, 100000, 1024);  // two 1024-thread CTAs per SM, two waves of 50 us
+  add_kernel(t, {{}}, trace::AccessKind::kRead, 5000, 32);
+  t.kernels[1].stream = 1;
+  t.ops[1].stream = 1;
+  const Stats s = run(t);
+  EXPECT_GE(s.kernels[1].start_ns - s.kernels[0].start_ns, 100000 - 1000);
+  EXPECT_LE(s.kernels[1].start_ns, s.kernels[0].end_ns);
+  EXPECT_EQ(s.kernels[1].end_ns - s.kernels[1].start_ns, 5000);
+}
+
 TEST(Simulator, ResidentDataCostsOnlyCompute) {
   Workload w = micro(false, 64 << 20, true, false, true);
   Stats s = simulate(w, Config{}, true).stats;
