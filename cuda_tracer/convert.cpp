@@ -4,22 +4,22 @@
 #include <cxxabi.h>
 
 #include <algorithm>
-#include <cstring>
 #include <array>
+#include <cstring>
 #include <filesystem>
-#include <iomanip>
 #include <fstream>
+#include <iomanip>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
-#include <unordered_map>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
+#include <unordered_map>
 
 #include "cuda_tracer/src/raw_format.h"
 #include "sim/version.h"
+#include "traces/coverage.h"
 
 #if __has_include(<cupti_activity.h>)
 #include <cupti_activity.h>
@@ -1075,24 +1075,16 @@ Trace convert_process(const fs::path& dir, const std::string& sub, const PassWal
   for (const Line& l : counters.events.lines)
     if (l.f[0] == "soft_dirty") soft_dirty = counters.events.u64(l, 1) == 1;
   // Where each page is, as far as the recording tells (timing-pass page numbers): nowhere yet, on the CPU
-  // or on the GPU. It also gives the bytes the counters should have seen move (completeness).
+  // or on the GPU (the bytes the counters should have seen move follow from the finished trace:
+  // traces/coverage.h).
   enum Where : uint8_t { kNowhere = 0, kCpu, kGpu };
   std::unordered_map<uint64_t, uint8_t> where;
-  std::vector<std::vector<Op>> host_before(ops.ops.size() + 1);
-  uint64_t expected_htod_pages = 0, expected_dtoh_pages = 0;
+  std::vector<std::vector<Op> > host_before(ops.ops.size() + 1);
   {
     size_t next_probe = 0;
     size_t kernel_counter = 0;
-    auto to_gpu = [&](uint64_t page) {
-      uint8_t& w = where[page];
-      if (w == kCpu) ++expected_htod_pages;
-      w = kGpu;
-    };
-    auto to_cpu = [&](uint64_t page) {
-      uint8_t& w = where[page];
-      if (w == kGpu) ++expected_dtoh_pages;
-      w = kCpu;
-    };
+    auto to_gpu = [&](uint64_t page) { where[page] = kGpu; };
+    auto to_cpu = [&](uint64_t page) { where[page] = kCpu; };
     auto alloc_of = [&](uint64_t page) {
       auto it = alloc_by_va.upper_bound(page << kPageShift);
       return it == alloc_by_va.begin() ? ~0u : std::prev(it)->second;
@@ -1211,8 +1203,11 @@ Trace convert_process(const fs::path& dir, const std::string& sub, const PassWal
   }
   std::stable_sort(t.observed.begin(), t.observed.end(),
                    [](const ObservedEvent& a, const ObservedEvent& b) { return a.start_ns < b.start_ns; });
-  t.completeness.push_back({ObservedKind::kHtoD, expected_htod_pages * kPageBytes, htod_bytes, counters.cupti.dropped});
-  t.completeness.push_back({ObservedKind::kDtoH, expected_dtoh_pages * kPageBytes, dtoh_bytes, counters.cupti.dropped});
+  const CounterCoverage coverage = counter_coverage(t);
+  t.completeness.push_back(
+      {ObservedKind::kHtoD, coverage.htod.expected_pages * kPageBytes, htod_bytes, counters.cupti.dropped});
+  t.completeness.push_back(
+      {ObservedKind::kDtoH, coverage.dtoh.expected_pages * kPageBytes, dtoh_bytes, counters.cupti.dropped});
 
   t.nvtx = nvtx_of(timing);
 

@@ -78,9 +78,9 @@ namespace {
 
 // The share of a counter stream's expected page moves that its records hold (trace/coverage.h), or a
 // negative value when the trace has no counter pass or expects no moves of the stream.
-double completeness(const trace::Trace& t, ObservedKind stream) {
+double completeness(const trace::Trace& t, const trace::CounterCoverage& coverage, ObservedKind stream) {
   for (const trace::Completeness& c : t.completeness)
-    if (c.stream == stream) return trace::counter_coverage(t, stream).share();
+    if (c.stream == stream) return coverage.of(stream).share();
   return -1.0;
 }
 
@@ -182,7 +182,10 @@ Validation validate(const Workload& w, const Config& c, const std::string& trace
   add("paging_overhead_ms", "paging overhead (demand paging minus resident), summed", "ms", o_ovh / 1e6,
       s_ovh / 1e6, o_ovh >= 1e5 ? "" : "observed overhead under 0.1 ms");
 
-  const double ch = completeness(t, ObservedKind::kHtoD), cd = completeness(t, ObservedKind::kDtoH);
+  const trace::CounterCoverage coverage =
+      t.completeness.empty() ? trace::CounterCoverage{} : trace::counter_coverage(t);
+  const double ch = completeness(t, coverage, ObservedKind::kHtoD),
+               cd = completeness(t, coverage, ObservedKind::kDtoH);
   auto incomplete = [&](double share, const char* stream) -> std::string {
     if (share < 0) return std::string("no ") + stream + " expected or no counter pass";
     if (share < kCompleteShare)

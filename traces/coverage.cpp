@@ -65,22 +65,28 @@ ExpectedMoves expected_moves(const Trace& t) {
 
 }  // namespace
 
-StreamCoverage counter_coverage(const Trace& t, ObservedKind stream) {
-  if (stream != ObservedKind::kHtoD && stream != ObservedKind::kDtoH)
-    throw std::invalid_argument("counter_coverage: not a transfer stream");
+const StreamCoverage& CounterCoverage::of(ObservedKind stream) const {
+  if (stream == ObservedKind::kHtoD) return htod;
+  if (stream == ObservedKind::kDtoH) return dtoh;
+  throw std::invalid_argument("counter coverage: not a transfer stream");
+}
+
+CounterCoverage counter_coverage(const Trace& t) {
   ExpectedMoves m = expected_moves(t);
-  std::vector<uint64_t>& expected = stream == ObservedKind::kHtoD ? m.htod : m.dtoh;
-  std::vector<uint64_t> recorded;
-  for (const ObservedEvent& e : t.observed)
-    if (e.kind == stream && e.value > 0)
-      for (uint64_t p = e.address >> kPageShift; p <= (e.address + e.value - 1) >> kPageShift; ++p)
-        recorded.push_back(p);
-  std::sort(expected.begin(), expected.end());
-  std::sort(recorded.begin(), recorded.end());
-  std::vector<uint64_t> both;
-  std::set_intersection(expected.begin(), expected.end(), recorded.begin(), recorded.end(),
-                        std::back_inserter(both));  // multiset: a page moved twice needs two records
-  return {expected.size(), recorded.size(), both.size()};
+  auto cover = [&](std::vector<uint64_t>& expected, ObservedKind stream) {
+    std::vector<uint64_t> recorded;
+    for (const ObservedEvent& e : t.observed)
+      if (e.kind == stream && e.value > 0)
+        for (uint64_t p = e.address >> kPageShift; p <= (e.address + e.value - 1) >> kPageShift; ++p)
+          recorded.push_back(p);
+    std::sort(expected.begin(), expected.end());
+    std::sort(recorded.begin(), recorded.end());
+    std::vector<uint64_t> both;
+    std::set_intersection(expected.begin(), expected.end(), recorded.begin(), recorded.end(),
+                          std::back_inserter(both));  // multiset: a page moved twice needs two records
+    return StreamCoverage{expected.size(), recorded.size(), both.size()};
+  };
+  return {cover(m.htod, ObservedKind::kHtoD), cover(m.dtoh, ObservedKind::kDtoH)};
 }
 
 }  // namespace uvmsim::trace

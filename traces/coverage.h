@@ -22,7 +22,12 @@ struct StreamCoverage {
   double share() const { return expected_pages ? double(covered_pages) / double(expected_pages) : -1.0; }
 };
 
-// `stream` is ObservedKind::kHtoD or kDtoH.
-StreamCoverage counter_coverage(const Trace& t, ObservedKind stream);
+struct CounterCoverage {
+  StreamCoverage htod, dtoh;
+  // The stream's coverage; `stream` is ObservedKind::kHtoD or kDtoH (std::invalid_argument otherwise).
+  const StreamCoverage& of(ObservedKind stream) const;
+};
+
+CounterCoverage counter_coverage(const Trace& t);
 
 }  // namespace uvmsim::trace

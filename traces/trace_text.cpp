@@ -151,9 +151,10 @@ void print_info(const Trace& t, const std::string& hash, std::ostream& os) {
   os << "allocated bytes " << alloc_bytes << ", GPU footprint " << total * kPageBytes << " bytes\n";
   for (auto& p : t.passes)
     os << "pass          " << to_string(p.kind) << " " << p.wall_ns << " ns " << p.note << "\n";
+  const CounterCoverage coverage = t.completeness.empty() ? CounterCoverage{} : counter_coverage(t);
   auto cover = [&](ObservedKind stream) {
     if (stream != ObservedKind::kHtoD && stream != ObservedKind::kDtoH) return std::string("-");
-    const StreamCoverage v = counter_coverage(t, stream);
+    const StreamCoverage& v = coverage.of(stream);
     char b[96];
     std::snprintf(
         b, sizeof b, "%llu of %llu pages (%.3f%%)", static_cast<unsigned long long>(v.covered_pages),

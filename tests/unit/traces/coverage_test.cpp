@@ -26,13 +26,13 @@ TEST(Coverage, PrefetchedPagesDoNotHideLostRecords) {
   add_kernel(t, {pages});
   add_record(t, trace::ObservedKind::kHtoD, 0, 90);
   add_record(t, trace::ObservedKind::kHtoD, 100, 20);
-  const trace::StreamCoverage c = trace::counter_coverage(t, trace::ObservedKind::kHtoD);
+  const trace::StreamCoverage c = trace::counter_coverage(t).htod;
   EXPECT_EQ(c.expected_pages, 100u);
   EXPECT_EQ(c.recorded_pages, 110u);
   EXPECT_EQ(c.covered_pages, 90u);
   EXPECT_DOUBLE_EQ(c.share(), 0.9);
   EXPECT_LT(c.share(), kCompleteShare);
-  EXPECT_EQ(trace::counter_coverage(t, trace::ObservedKind::kDtoH).share(), -1.0);  // nothing expected
+  EXPECT_EQ(trace::counter_coverage(t).dtoh.share(), -1.0);  // nothing expected
 }
 
 // A page that goes to the GPU, back to the CPU and to the GPU again moves HtoD twice: one record covers one
@@ -45,13 +45,13 @@ TEST(Coverage, EachMoveOfAPageNeedsItsOwnRecord) {
   add_op(t, trace::OpKind::kPrefetch, 0, 4, trace::AccessKind::kRead, 0);   // 0..3 HtoD
   add_record(t, trace::ObservedKind::kHtoD, 0, 4);
   add_record(t, trace::ObservedKind::kDtoH, 0, 2);
-  const trace::StreamCoverage h = trace::counter_coverage(t, trace::ObservedKind::kHtoD);
+  const trace::StreamCoverage h = trace::counter_coverage(t).htod;
   EXPECT_EQ(h.expected_pages, 6u);
   EXPECT_EQ(h.covered_pages, 4u);
-  const trace::StreamCoverage d = trace::counter_coverage(t, trace::ObservedKind::kDtoH);
+  const trace::StreamCoverage d = trace::counter_coverage(t).dtoh;
   EXPECT_EQ(d.expected_pages, 2u);
   EXPECT_EQ(d.covered_pages, 2u);
-  EXPECT_THROW(trace::counter_coverage(t, trace::ObservedKind::kGpuFault), std::invalid_argument);
+  EXPECT_THROW(trace::counter_coverage(t).of(trace::ObservedKind::kGpuFault), std::invalid_argument);
 }
 
 // The moves the trace implies are the converter's expected bytes, for recordings of every kind: one
@@ -62,7 +62,7 @@ TEST(Coverage, MatchesTheConvertersExpectedBytesOnTheCorpus) {
                            "torch_2proc_resnet18_b1_mobilenet_v2_b1"}) {
     const trace::Trace t = trace::read_trace(source_dir() + "/traces/corpus/" + name + ".uvmt");
     for (const trace::Completeness& c : t.completeness) {
-      const trace::StreamCoverage v = trace::counter_coverage(t, c.stream);
+      const trace::StreamCoverage v = trace::counter_coverage(t).of(c.stream);
       EXPECT_EQ(v.expected_pages * trace::kPageBytes, c.expected) << name;
       EXPECT_EQ(v.recorded_pages * trace::kPageBytes, c.recorded) << name;
     }
@@ -71,7 +71,7 @@ TEST(Coverage, MatchesTheConvertersExpectedBytesOnTheCorpus) {
   const trace::Completeness& c = b8.completeness.at(0);
   ASSERT_EQ(c.stream, trace::ObservedKind::kHtoD);
   EXPECT_GE(double(c.recorded) / double(c.expected), kCompleteShare);
-  EXPECT_LT(trace::counter_coverage(b8, trace::ObservedKind::kHtoD).share(), kCompleteShare);
+  EXPECT_LT(trace::counter_coverage(b8).htod.share(), kCompleteShare);
 }
 
 }  // namespace
