@@ -7,6 +7,10 @@ row carries the same workload's measured resident time ("resident_ms", its "touc
 the simulated micro kernels compute as long as the machine's did and the fit sees only paging costs.
 
   scripts/micro_rows.py cuda_tracer/recordings/micro_h100_6f7b0be9.jsonl --source "..." --out rows.json
+
+Given several machines' files, each row is the mean of their medians (and of their resident times), over the
+rows every machine timed: a fit to several machines at once, validated against their mean (results/
+calibration.md, "Two machines").
 """
 import argparse
 import json
@@ -67,27 +71,40 @@ def rows_of(m, where):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("jsonl", help="measure_micro.sh output: one JSON object per line")
+    ap.add_argument("jsonl", nargs="+", help="measure_micro.sh output: one JSON object per line (one file per machine)")
     ap.add_argument("--source", required=True, help="where and how the lines were measured")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
+    machines = []
+    for path in a.jsonl:
+        rows = []
+        with open(path) as f:
+            for i, line in enumerate(f, 1):
+                if line.strip():
+                    try:
+                        m = json.loads(line)
+                    except json.JSONDecodeError as e:
+                        sys.exit(f"{path}:{i}: {e}")
+                    rows += rows_of(m, f"{path}:{i}")
+        names = [r["name"] for r in rows]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            sys.exit(f"{path}: measured twice: {sorted(dup)}")
+        machines.append({r["name"]: r for r in rows})
     rows = []
-    with open(a.jsonl) as f:
-        for i, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    m = json.loads(line)
-                except json.JSONDecodeError as e:
-                    sys.exit(f"{a.jsonl}:{i}: {e}")
-                rows += rows_of(m, f"{a.jsonl}:{i}")
+    for r in machines[0].values():
+        same = [m[r["name"]] for m in machines if r["name"] in m]
+        if len(same) < len(machines):
+            continue
+        r = dict(r)
+        for key in ("value", "resident_ms"):
+            if key in r and len(same) > 1:
+                r[key] = round(sum(x[key] for x in same) / len(same), 4)
+        rows.append(r)
     for pattern, value, words in SHARES:
         rows.append(dict(name=f"prefetch share of fault-driven HtoD bytes, {words} 64 MiB (counter pass)",
                          pattern=pattern, bytes="64MiB", host_init=True, measure="prefetch_share", value=value,
                          unit="%", abs_tolerance=5.0))
-    names = [r["name"] for r in rows]
-    dup = {n for n in names if names.count(n) > 1}
-    if dup:
-        sys.exit(f"{a.jsonl}: measured twice: {sorted(dup)}")
     with open(a.out + ".tmp", "w") as f:
         json.dump({"source": a.source, "rows": rows}, f, indent=1)
         f.write("\n")

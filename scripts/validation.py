@@ -128,6 +128,16 @@ ANALYSIS = """## What cannot be validated on this hardware
   kernel time is 1.48 times its busy time, its paging overhead -19.3% (per-kernel mean error 323% ->
   147%), the two-process trace's -36.7% -> -40.1% (its two processes' kernels share the SMs in the model;
   the H100 time-slices two contexts). Single-stream traces are unchanged.
+- **Two machines, and an undetermined key (2026-11-24).** The native runtime's traces ran on a second H100
+  too (GPU-256f1514; summed times only), where ResNet-50 b8's paging overhead was 116.6 ms against 183.9 ms.
+  Against the two machines' mean, a fit to both machines' mean micro-workload rows
+  (`sim/configs/h100_two_machines.json`) predicts the 15 runtime traces within 16.1% on average and 27.1%
+  at worst (ResNet-18 b1); GPU-6f7b0be9's own fit within 15.0% and 27.8% (`scripts/machines_mean.py`,
+  `results/calibration.md`, "Two machines"). So the worst case of 37% on one machine is largely that
+  machine's. And `driver.duplicate_fault_ns`, which the model traces depend on strongly (ResNet-50 b8 -37.0%
+  at 97 ns, -12.7% at 416 ns), is determined by no micro-workload (none has two CTAs fault on one page):
+  the fits left it wherever the simplex went; `uvmsim calibrate` now holds such keys at their starting
+  value and says so. A micro-workload whose CTAs share pages would measure it.
 - **What is responsible for the rest.** (1) The native runtime's zero-fill-heavy models (MobileNetV2 and
   ResNet-50 at batch 4 and 8: 73 to 97% of their first-touched bytes are zero-filled activations) are 12
   to 37% too cheap, its HtoD-heavy AlexNet 7 to 13% too dear. Over their kernels, observed paging overhead

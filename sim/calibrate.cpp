@@ -235,15 +235,52 @@ double loss(const std::vector<MeasuredRow>& rows, const std::vector<double>& sim
   return l;
 }
 
-// Nelder-Mead over log parameters; deterministic.
+// Nelder-Mead over log parameters; deterministic. A key whose first steps (x e^0.4 and x e^-0.4, within its
+// bounds) leave the loss exactly as it was is one the rows do not depend on (the simulator is
+// deterministic): it is held at its starting value and named in `held`, not left to drift with the simplex (a
+// micro-workload has no duplicate faults, so `driver.duplicate_fault_ns` moved freely in earlier fits while
+// the model traces depend on it).
 std::vector<double> fit(const std::vector<MeasuredRow>& rows, const Prepared& p, const Config& base, int skip,
-                        int iterations, int jobs, double* best_loss) {
-  const size_t n = knobs().size();
-  std::vector<std::vector<double>> x(n + 1, current_params(base));
-  for (size_t i = 0; i < n; ++i) x[i + 1][i] += 0.4;
-  auto f = [&](const std::vector<double>& v) {
+                        int iterations, int jobs, double* best_loss,
+                        std::vector<std::string>* held = nullptr) {
+  const std::vector<double> start = current_params(base);
+  auto f_full = [&](const std::vector<double>& v) {
     return loss(rows, run_rows(rows, p, with_params(base, v), jobs), skip);
   };
+  const double f0 = f_full(start);
+  std::vector<size_t> free;  // knobs the loss depends on
+  std::vector<double> step;  // each free knob's first step: up, or down where up changes nothing (a bound)
+  for (size_t i = 0; i < start.size(); ++i) {
+    bool depends = false;
+    for (double s : {0.4, -0.4}) {
+      std::vector<double> v = start;
+      v[i] += s;
+      if (f_full(v) != f0) {
+        free.push_back(i);
+        step.push_back(s);
+        depends = true;
+        break;
+      }
+    }
+    if (!depends && held) held->push_back(knobs()[i].key);
+  }
+  auto full = [&](const std::vector<double>& reduced) {
+    std::vector<double> v = start;
+    for (size_t d = 0; d < free.size(); ++d) v[free[d]] = reduced[d];
+    return v;
+  };
+  const size_t n = free.size();
+  if (n == 0) {
+    if (best_loss) *best_loss = f0;
+    return start;
+  }
+  std::vector<std::vector<double>> x(n + 1, std::vector<double>(n));
+  for (size_t d = 0; d < n; ++d) x[0][d] = start[free[d]];
+  for (size_t i = 0; i < n; ++i) {
+    x[i + 1] = x[0];
+    x[i + 1][i] += step[i];
+  }
+  auto f = [&](const std::vector<double>& reduced) { return f_full(full(reduced)); };
   std::vector<double> fx(n + 1);
   for (size_t i = 0; i <= n; ++i) fx[i] = f(x[i]);
   for (int it = 0; it < iterations; ++it) {
@@ -292,7 +329,7 @@ std::vector<double> fit(const std::vector<MeasuredRow>& rows, const Prepared& p,
   }
   size_t best = size_t(std::min_element(fx.begin(), fx.end()) - fx.begin());
   if (best_loss) *best_loss = fx[best];
-  return x[best];
+  return full(x[best]);
 }
 
 }  // namespace
@@ -342,9 +379,15 @@ int run_calibrate(const CalibrateArgs& a) {
     Config b = base;
     for (auto& o : pt) apply_override(b, o);
     double lp = 0;
-    Config f = with_params(b, fit(rows, p, b, -1, a.iterations, a.jobs, &lp));
+    std::vector<std::string> held;
+    Config f = with_params(b, fit(rows, p, b, -1, a.iterations, a.jobs, &lp, &held));
     std::string name;
     for (auto& o : pt) name += o + " ";
+    if (!held.empty() && &pt == &points.front()) {
+      std::string keys;
+      for (const std::string& k : held) keys += (keys.empty() ? "" : ", ") + k;
+      std::fprintf(stderr, "held at the starting value (no row depends on it): %s\n", keys.c_str());
+    }
     if (!pt.empty()) std::fprintf(stderr, "grid %sloss %.5f\n", name.c_str(), lp);
     if (lp < l) {
       l = lp;
