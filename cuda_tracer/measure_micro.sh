@@ -6,7 +6,9 @@
 # fixed costs of a fault batch and a service call against the per-page ones), and first touches and
 # zero-fills strided across the CTAs (CTA c's thread t touches page t * CTAs + c: every CTA touches every
 # stretch of the allocation, as a convolution's CTAs write their tile of every output channel, so each
-# fault batch holds a few pages of many VA blocks). No tracing. Writes one JSON
+# fault batch holds a few pages of many VA blocks), and pages shared by 2, 4 and 8 neighbouring CTAs (the
+# duplicate faults of CTAs that share weights: no other row has any, and the model traces depend on their
+# cost, results/calibration.md "Two machines"). No tracing. Writes one JSON
 # line per workload to $OUT/micro_one_machine.jsonl (scripts/micro_rows.py turns it into calibration rows).
 #   OUT=dir cuda_tracer/measure_micro.sh
 set -uo pipefail
@@ -34,5 +36,9 @@ m() { "$B/uvm_micro" "$@" --reps 5 --warmup 1; }
   for s in 8MiB 64MiB 256MiB; do
     m --pattern strided --bytes "$s" --host-init
     m --pattern strided --bytes "$s" --write
+  done
+  for k in 2 4 8; do
+    m --pattern seq --bytes 64MiB --host-init --sharers "$k"
+    m --pattern seq --bytes 64MiB --write --sharers "$k"
   done
 } | tee "$OUT/micro_one_machine.jsonl"

@@ -39,13 +39,17 @@ def rows_of(m, where):
     tpc = m["threads_per_cta"]
     if tpc != 256:
         base["threads_per_cta"] = tpc
+    sharers = m.get("sharers", 1)  # lines of uvm_micro before --sharers: 1
+    if sharers != 1:
+        base["sharers"] = sharers
+    shared = f"each page by {sharers} CTAs, " if sharers != 1 else ""
     size = f"{number} {unit}"
     rel = {"rel_tolerance": 0.15, "unit": "ms", "resident_ms": m["touch_again_ms"]}
     if m["write"]:
         if m["host_init"] or m["prefetch"]:
             sys.exit(f"{where}: a zero-fill write must not be initialised or prefetched")
         order = "" if m["pattern"] == "seq" else m["pattern"] + ", "
-        name = (f"GPU write of never-touched memory (zero-fill), {order}{size}" if tpc == 256 else
+        name = (f"GPU write of never-touched memory (zero-fill), {order}{shared}{size}" if tpc == 256 else
                 f"GPU write of never-touched memory, {'one page' if tpc == 1 else f'{tpc} pages'} per CTA, {size}")
         return [dict(name=name, **base, write=True, measure="first_touch", value=m["touch_ms"], **rel)]
     if not m["host_init"]:
@@ -55,12 +59,12 @@ def rows_of(m, where):
         return [dict(name=f"cudaMemPrefetchAsync to the GPU, {size}", **base, prefetch=True,
                      measure="prefetch", value=m["prefetch_ms"], **rel)]
     order = {"seq": "sequential"}.get(m["pattern"], m["pattern"])
-    what = f"{order}, " if tpc == 256 else f"{tpc} page{'s' if tpc > 1 else ''} per CTA, "
+    what = (f"{order}, " if tpc == 256 else f"{tpc} page{'s' if tpc > 1 else ''} per CTA, ") + shared
     out = [dict(name=f"GPU first touch, {what}{size}", **base, measure="first_touch",
                 value=m["touch_ms"], **rel)]
     # Lines of uvm_micro before its "touch_back" flag: only the table's rows touched back, in milliseconds.
     touch_back = m.get("touch_back", m["touch_back_ms"] > 0.01)
-    if tpc == 256 and m["pattern"] == "seq":
+    if tpc == 256 and m["pattern"] == "seq" and sharers == 1:
         out.append(dict(name=f"GPU touch again, resident, {size}", **base, measure="resident", fit=False,
                         value=m["touch_again_ms"], unit="ms", abs_tolerance=0.05, resident_ms=m["touch_again_ms"]))
     if touch_back:

@@ -40,6 +40,9 @@ std::vector<MeasuredRow> load_measurements(const std::string& path) {
     }
     m.bytes = r.at("bytes");
     m.threads_per_cta = r.value("threads_per_cta", 256u);
+    m.sharers = r.value("sharers", 1u);
+    if (m.sharers == 0 || m.sharers > 1024)
+      throw std::runtime_error(path + ": row '" + m.name + "': sharers must be in 1..1024");
     m.host_init = r.value("host_init", false);
     m.write = r.value("write", false);
     m.prefetch = r.value("prefetch", false);
@@ -120,9 +123,10 @@ Prepared prepare(const std::vector<MeasuredRow>& rows) {
   for (auto& r : rows) {
     const std::string key = !r.trace.empty()
                                 ? "trace " + r.trace
-                                : r.pattern + " " + r.bytes + " " + std::to_string(r.threads_per_cta) + " " +
-                                      std::to_string(r.host_init) + std::to_string(r.write) +
-                                      std::to_string(r.prefetch) + std::to_string(r.touch_back) + " " +
+                                : r.pattern + " " + r.bytes + " " + std::to_string(r.threads_per_cta) + "x" +
+                                      std::to_string(r.sharers) + " " + std::to_string(r.host_init) +
+                                      std::to_string(r.write) + std::to_string(r.prefetch) +
+                                      std::to_string(r.touch_back) + " " +
                                       std::to_string(int64_t(std::llround(r.resident_ms * 1e6)));
     auto [it, fresh] = seen.emplace(key, p.workloads.size());
     p.of_row.push_back(it->second);
@@ -136,6 +140,7 @@ Prepared prepare(const std::vector<MeasuredRow>& rows) {
     set_micro_pattern(s, r.pattern);
     s.bytes = parse_bytes(r.bytes);
     s.threads_per_cta = r.threads_per_cta;
+    s.sharers = r.sharers;
     s.host_init = r.host_init;
     s.write = r.write;
     s.prefetch = r.prefetch;

@@ -28,6 +28,7 @@ struct MeasuredRow {
   std::string pattern;  // seq | random
   std::string bytes;
   uint32_t threads_per_cta = 256;  // one page per thread: 1 gives one page per CTA
+  uint32_t sharers = 1;            // CTAs touching each CTA's pages (MicroSpec::sharers)
   bool host_init = false, write = false, prefetch = false, touch_back = false;
   std::string measure;  // first_touch | resident | prefetch | touch_back (ms) | prefetch_share (%)
   double value = 0;

@@ -137,6 +137,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"seq", "random", "strided"}));
   gen->add_option("--bytes", bytes_text, "size of the managed allocation (e.g. 64MiB, 1GiB)");
   gen->add_option("--threads-per-cta", spec.threads_per_cta, "threads per CTA (one page per thread)");
+  gen->add_option("--sharers", spec.sharers,
+                  "CTAs touching each CTA's pages (neighbours share them: duplicate faults)");
   gen->add_flag("--host-init", spec.host_init, "the CPU writes every page first");
   gen->add_flag("--write", spec.write, "kernels write instead of read");
   gen->add_flag("--prefetch", spec.prefetch, "cudaMemPrefetchAsync to the GPU before the kernels");

@@ -71,6 +71,7 @@ Trace generate_micro(const MicroSpec& s) {
   if (s.threads_per_cta == 0 || s.threads_per_cta > 1024)
     throw std::invalid_argument("--threads-per-cta must be in 1..1024");
   if (s.random && s.strided) throw std::invalid_argument("a pattern is random or strided, not both");
+  if (s.sharers == 0 || s.sharers > 1024) throw std::invalid_argument("--sharers must be in 1..1024");
   if (s.strided && (s.bytes / kPageBytes) % s.threads_per_cta != 0)
     throw std::invalid_argument(
         "--pattern strided needs whole CTAs: " + std::to_string(s.bytes / kPageBytes) +
@@ -80,6 +81,7 @@ Trace generate_micro(const MicroSpec& s) {
   h = generated_header();
   h.command = std::string("uvmsim generate --pattern ") + micro_pattern_name(s) + " --bytes " +
               std::to_string(s.bytes) + " --threads-per-cta " + std::to_string(s.threads_per_cta) +
+              (s.sharers > 1 ? " --sharers " + std::to_string(s.sharers) : std::string()) +
               (s.host_init ? " --host-init" : "") + (s.write ? " --write" : "") +
               (s.prefetch ? " --prefetch" : "") + (s.touch_back ? " --touch-back" : "") + " --seed " +
               std::to_string(s.seed);
@@ -99,20 +101,21 @@ Trace generate_micro(const MicroSpec& s) {
   const uint64_t ctas = (pages + s.threads_per_cta - 1) / s.threads_per_cta;
   if (s.strided)
     for (uint64_t i = 0; i < pages; ++i) order[i] = (i % s.threads_per_cta) * ctas + i / s.threads_per_cta;
-  if (ctas > 0x7fffffffull) throw std::invalid_argument("too many CTAs");
+  if (ctas * s.sharers > 0x7fffffffull) throw std::invalid_argument("too many CTAs");
   auto add_kernel = [&](const std::string& name) {
     Kernel k;
     k.tenant = 0;
     k.stream = 0;
     k.name = name;
-    k.grid = {uint32_t(ctas), 1, 1};
+    k.grid = {uint32_t(ctas * s.sharers), 1, 1};
     k.block = {s.threads_per_cta, 1, 1};
     k.regs_per_thread = 16;
     k.resident_ns = s.resident_ns ? s.resident_ns : micro_resident_ns(pages);
     k.cta_begin = t.ctas.size();
-    k.cta_count = ctas;
+    k.cta_count = ctas * s.sharers;
     AccessKind kind = s.write ? AccessKind::kWrite : AccessKind::kRead;
-    for (uint64_t c = 0; c < ctas; ++c) {
+    for (uint64_t cs = 0; cs < ctas * s.sharers; ++cs) {
+      const uint64_t c = cs / s.sharers;  // the chunk of pages this CTA shares with its neighbours
       Cta cta{t.ranges.size(), 0};
       for (uint64_t i = c * s.threads_per_cta; i < std::min(pages, (c + 1) * s.threads_per_cta); ++i) {
         uint64_t page = (va >> kPageShift) + order[i];

@@ -17,6 +17,9 @@ struct MicroSpec {
   bool strided = false;
   uint64_t bytes = uint64_t{64} << 20;
   uint32_t threads_per_cta = 256;
+  // Each CTA's pages are touched by this many neighbouring CTAs (CTA c touches the pages of c / sharers):
+  // the duplicate faults of CTAs that share weights or tiles, which no other micro-workload has.
+  uint32_t sharers = 1;
   bool host_init = false;   // the CPU writes every page first (so the GPU's first touch migrates HtoD)
   bool write = false;       // the kernels write instead of read
   bool prefetch = false;    // cudaMemPrefetchAsync to the GPU before the kernels

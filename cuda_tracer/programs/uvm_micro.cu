@@ -13,10 +13,11 @@
 
 #include "common.h"
 
-// One thread per page: read (kept alive by a branch never taken) or write the page's first byte.
-__device__ __forceinline__ void touch_page(char* data, const uint32_t* order, uint64_t pages, int write, int* sink,
-                                           char value) {
-  uint64_t i = uint64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+// One thread per page: read (kept alive by a branch never taken) or write the page's first byte. With
+// `sharers` > 1, CTA c touches the pages of c / sharers: neighbouring CTAs share them (duplicate faults).
+__device__ __forceinline__ void touch_page(char* data, const uint32_t* order, uint64_t pages, int write,
+                                           int* sink, char value, unsigned sharers) {
+  uint64_t i = uint64_t(blockIdx.x / sharers) * blockDim.x + threadIdx.x;
   if (i >= pages) return;
   char* p = data + (order ? order[i] : i) * 4096;
   if (write) {
@@ -27,11 +28,13 @@ __device__ __forceinline__ void touch_page(char* data, const uint32_t* order, ui
 }
 
 // Two kernels, so that the first touch and the resident touch have their own names in traces.
-__global__ void touch(char* data, const uint32_t* order, uint64_t pages, int write, int* sink) {
-  touch_page(data, order, pages, write, sink, 1);
+__global__ void touch(char* data, const uint32_t* order, uint64_t pages, int write, int* sink,
+                      unsigned sharers) {
+  touch_page(data, order, pages, write, sink, 1, sharers);
 }
-__global__ void touch_again(char* data, const uint32_t* order, uint64_t pages, int write, int* sink) {
-  touch_page(data, order, pages, write, sink, 2);
+__global__ void touch_again(char* data, const uint32_t* order, uint64_t pages, int write, int* sink,
+                            unsigned sharers) {
+  touch_page(data, order, pages, write, sink, 2, sharers);
 }
 
 int main(int argc, char** argv) {
@@ -39,7 +42,7 @@ int main(int argc, char** argv) {
        touch_back = false;
   bool alloc_only = false;  // allocate and free, nothing else (tests the tracer's refusal safely)
   size_t bytes = 64ull << 20;
-  unsigned threads = 256;
+  unsigned threads = 256, sharers = 1;
   uint64_t seed = 1;
   int reps = 1, warmup = 0;
   for (int i = 1; i < argc; ++i) {
@@ -61,6 +64,8 @@ int main(int argc, char** argv) {
       strided = p == "strided";
     } else if (a == "--bytes") bytes = parse_size(next());
     else if (a == "--threads-per-cta") threads = unsigned(std::atoi(next()));
+    else if (a == "--sharers")
+      sharers = unsigned(std::atoi(next()));
     else if (a == "--seed") seed = std::strtoull(next(), nullptr, 10);
     else if (a == "--reps") reps = std::atoi(next());
     else if (a == "--warmup") warmup = std::atoi(next());
@@ -74,7 +79,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (bytes == 0 || bytes % 4096 || threads == 0 || threads > 1024 || reps < 1) {
+  if (bytes == 0 || bytes % 4096 || threads == 0 || threads > 1024 || sharers == 0 || sharers > 1024 ||
+      reps < 1) {
     std::fprintf(stderr, "bad arguments\n");
     return 2;
   }
@@ -132,8 +138,11 @@ int main(int argc, char** argv) {
       loc.id = dev;
       ms_prefetch = time_ms(e0, e1, [&] { CK(cudaMemPrefetchAsync(data, bytes, loc, 0, 0)); });
     }
-    ms_touch = time_ms(e0, e1, [&] { touch<<<ctas, threads>>>(data, d_order, pages, write, sink); });
-    ms_again = time_ms(e0, e1, [&] { touch_again<<<ctas, threads>>>(data, d_order, pages, write, sink); });
+    ms_touch = time_ms(
+        e0, e1, [&] { touch<<<ctas * sharers, threads>>>(data, d_order, pages, write, sink, sharers); });
+    ms_again = time_ms(e0, e1, [&] {
+      touch_again<<<ctas * sharers, threads>>>(data, d_order, pages, write, sink, sharers);
+    });
     nvtxRangePop();
     nvtxRangePushA("touch_back");
     auto b0 = std::chrono::steady_clock::now();
@@ -156,13 +165,14 @@ int main(int argc, char** argv) {
   }
   std::printf(
       "{\"program\": \"uvm_micro\", \"pattern\": \"%s\", \"bytes\": %zu, \"threads_per_cta\": %u, "
+      "\"sharers\": %u, "
       "\"host_init\": %d, \"write\": %d, \"prefetch\": %d, \"touch_back\": %d, \"reps\": %d, \"warmup\": %d, "
       "\"host_init_ms\": %.4f, \"prefetch_ms\": %.4f, \"touch_ms\": %.4f, \"touch_again_ms\": %.4f, "
       "\"touch_back_ms\": %.4f, \"touch_ms_min\": %.4f, \"touch_ms_max\": %.4f}\n",
       random    ? "random"
       : strided ? "strided"
                 : "seq",
-      bytes, threads, int(host_init), int(write), int(prefetch), int(touch_back), reps, warmup,
+      bytes, threads, sharers, int(host_init), int(write), int(prefetch), int(touch_back), reps, warmup,
       median(t_init), median(t_prefetch), median(t_touch), median(t_again), median(t_back),
       *std::min_element(t_touch.begin(), t_touch.end()), *std::max_element(t_touch.begin(), t_touch.end()));
   if (d_order) CK(cudaFree(d_order));

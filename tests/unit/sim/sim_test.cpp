@@ -316,6 +316,30 @@ TEST(Generator, StridedCtaTouchesEveryCtasPage) {
   EXPECT_THROW(generate_micro(s), std::invalid_argument);
 }
 
+// With sharers, neighbouring CTAs touch the same pages: CTA c the pages of chunk c / sharers. Every page
+// is still touched, by `sharers` CTAs, and the simulator coalesces or counts their duplicate faults.
+TEST(Generator, SharedPagesAreTouchedByNeighbouringCtas) {
+  MicroSpec s;
+  s.bytes = 8 << 20;  // 2048 pages, 8 chunks of 256
+  s.sharers = 4;
+  const trace::Trace t = generate_micro(s);
+  const trace::Kernel& k = t.kernels[0];
+  ASSERT_EQ(k.cta_count, 32u);
+  EXPECT_EQ(k.grid[0], 32u);
+  for (uint64_t c = 0; c < k.cta_count; ++c) {
+    const trace::Cta& cta = t.ctas[k.cta_begin + c];
+    ASSERT_EQ(cta.range_count, 1u);
+    EXPECT_EQ(t.ranges[cta.range_begin].page, kVaPage + (c / 4) * 256) << c;
+    EXPECT_EQ(t.ranges[cta.range_begin].count, 256u);
+  }
+  EXPECT_NE(t.header.command.find("--sharers 4"), std::string::npos);
+  const Stats st = run(t);
+  EXPECT_EQ(st.faults_unique, 2048u - st.pages_prefetched);
+  EXPECT_GT(st.faults_fetched + st.faults_coalesced, st.faults_unique);  // the sharers' duplicates
+  s.sharers = 0;
+  EXPECT_THROW(generate_micro(s), std::invalid_argument);
+}
+
 TEST(Generator, RejectsNonsense) {
   MicroSpec s;
   s.bytes = 1000;
