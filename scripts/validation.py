@@ -137,7 +137,11 @@ ANALYSIS = """## What cannot be validated on this hardware
   machine's. And `driver.duplicate_fault_ns`, which the model traces depend on strongly (ResNet-50 b8 -37.0%
   at 97 ns, -12.7% at 416 ns), is determined by no micro-workload (none has two CTAs fault on one page):
   the fits left it wherever the simplex went; `uvmsim calibrate` now holds such keys at their starting
-  value and says so. A micro-workload whose CTAs share pages would measure it.
+  value and says so. Pages shared by 2, 4 and 8 CTAs (`uvm_micro --sharers`), timed on a fourth H100
+  (GPU-c85c9a1b) with its runtime programs, determine it there (52 ns); that machine's runtime programs
+  under its own fit: 14.7% mean, 42.4% worst (AlexNet b1). Against the mean of the three machines that ran
+  them, the runtime traces are within 12.0% / 26.2% under GPU-6f7b0be9's fit, 19.5% / 39.1% under
+  GPU-c85c9a1b's (`results/calibration.md`, "Two machines").
 - **What is responsible for the rest.** (1) The native runtime's zero-fill-heavy models (MobileNetV2 and
   ResNet-50 at batch 4 and 8: 73 to 97% of their first-touched bytes are zero-filled activations) are 12
   to 37% too cheap, its HtoD-heavy AlexNet 7 to 13% too dear. Over their kernels, observed paging overhead
