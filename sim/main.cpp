@@ -77,7 +77,7 @@ int cmd_micro_table(const std::string& config, const std::vector<std::string>& s
               "again_ms", "faults", "batches", "f/batch", "HtoD_MiB", "DtoH_MiB", "evicted");
   for (bool random : {false, true}) {
     MicroSpec spec;
-    spec.random = random;
+    spec.pattern = random ? MicroPattern::kRandom : MicroPattern::kSeq;
     spec.bytes = bytes;
     spec.host_init = true;
     Workload w = Workload::build(generate_micro(spec), "generated");

@@ -13,14 +13,23 @@ using namespace trace;
 uint64_t micro_resident_ns(uint64_t pages) { return 40000 + pages / 20; }
 
 const char* micro_pattern_name(const MicroSpec& s) {
-  return s.random ? "random" : s.strided ? "strided" : "seq";
+  switch (s.pattern) {
+    case MicroPattern::kRandom:
+      return "random";
+    case MicroPattern::kStrided:
+      return "strided";
+    case MicroPattern::kSeq:
+      break;
+  }
+  return "seq";
 }
 
 void set_micro_pattern(MicroSpec& s, const std::string& name) {
   if (name != "seq" && name != "random" && name != "strided")
     throw std::invalid_argument("pattern '" + name + "' is not seq, random or strided");
-  s.random = name == "random";
-  s.strided = name == "strided";
+  s.pattern = name == "random"    ? MicroPattern::kRandom
+              : name == "strided" ? MicroPattern::kStrided
+                                  : MicroPattern::kSeq;
 }
 
 uint64_t parse_bytes(const std::string& text) {
@@ -70,9 +79,8 @@ Trace generate_micro(const MicroSpec& s) {
     throw std::invalid_argument("--bytes larger than 1 TiB is not supported");
   if (s.threads_per_cta == 0 || s.threads_per_cta > 1024)
     throw std::invalid_argument("--threads-per-cta must be in 1..1024");
-  if (s.random && s.strided) throw std::invalid_argument("a pattern is random or strided, not both");
   if (s.sharers == 0 || s.sharers > 1024) throw std::invalid_argument("--sharers must be in 1..1024");
-  if (s.strided && (s.bytes / kPageBytes) % s.threads_per_cta != 0)
+  if (s.pattern == MicroPattern::kStrided && (s.bytes / kPageBytes) % s.threads_per_cta != 0)
     throw std::invalid_argument(
         "--pattern strided needs whole CTAs: " + std::to_string(s.bytes / kPageBytes) +
         " pages are not a multiple of " + std::to_string(s.threads_per_cta));
@@ -94,12 +102,12 @@ Trace generate_micro(const MicroSpec& s) {
   const uint64_t pages = s.bytes / kPageBytes;
   std::vector<uint64_t> order(pages);
   for (uint64_t i = 0; i < pages; ++i) order[i] = i;
-  if (s.random) {
+  if (s.pattern == MicroPattern::kRandom) {
     std::mt19937_64 rng(s.seed);
     for (uint64_t i = pages - 1; i > 0; --i) std::swap(order[i], order[rng() % (i + 1)]);
   }
   const uint64_t ctas = (pages + s.threads_per_cta - 1) / s.threads_per_cta;
-  if (s.strided)
+  if (s.pattern == MicroPattern::kStrided)
     for (uint64_t i = 0; i < pages; ++i) order[i] = (i % s.threads_per_cta) * ctas + i / s.threads_per_cta;
   if (ctas * s.sharers > 0x7fffffffull) throw std::invalid_argument("too many CTAs");
   auto add_kernel = [&](const std::string& name) {

@@ -10,11 +10,14 @@
 
 namespace uvmsim {
 
+// The order in which the threads of the CTAs touch the pages: in address order (thread i of the grid the
+// i-th page); in a random permutation (mt19937_64 Fisher-Yates with the seed); or strided: CTA c's thread t
+// touches page t * CTAs + c (needs whole CTAs), every CTA one page in each stretch of CTAs pages, as a
+// convolution's CTAs write their tile of every output channel plane.
+enum class MicroPattern : uint8_t { kSeq, kRandom, kStrided };
+
 struct MicroSpec {
-  bool random = false;
-  // CTA c's thread t touches page t * CTAs + c (needs whole CTAs): every CTA writes or reads one page in
-  // each stretch of CTAs pages, as a convolution's CTAs write their tile of every output channel plane.
-  bool strided = false;
+  MicroPattern pattern = MicroPattern::kSeq;
   uint64_t bytes = uint64_t{64} << 20;
   uint32_t threads_per_cta = 256;
   // Each CTA's pages are touched by this many neighbouring CTAs (CTA c touches the pages of c / sharers):
@@ -43,7 +46,7 @@ uint64_t micro_resident_ns(uint64_t pages);
 
 // "seq", "random" or "strided".
 const char* micro_pattern_name(const MicroSpec& s);
-// Sets s.random and s.strided from a pattern's name; throws std::invalid_argument naming any other text.
+// Sets s.pattern from a pattern's name; throws std::invalid_argument naming any other text.
 void set_micro_pattern(MicroSpec& s, const std::string& name);
 
 // "64MiB", "1GiB", "4096", "2KiB" -> bytes; throws std::invalid_argument naming the text.

@@ -32,7 +32,7 @@ BENCHMARK(BM_EventQueue);
 const Workload& random_1gib() {
   static const Workload w = [] {
     MicroSpec s;
-    s.random = true;
+    s.pattern = MicroPattern::kRandom;
     s.bytes = uint64_t{1} << 30;
     s.host_init = true;
     return Workload::build(generate_micro(s), "bench");

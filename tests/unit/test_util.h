@@ -81,7 +81,7 @@ inline Stats run(const trace::Trace& t, const Config& c = Config{}) {
 inline Workload micro(bool random, uint64_t bytes, bool host_init = true, bool touch_back = false,
                       bool prefetch = false, bool write = false) {
   MicroSpec s;
-  s.random = random;
+  s.pattern = random ? MicroPattern::kRandom : MicroPattern::kSeq;
   s.bytes = bytes;
   s.host_init = host_init;
   s.touch_back = touch_back;

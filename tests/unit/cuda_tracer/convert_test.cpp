@@ -159,7 +159,7 @@ TEST(Convert, HostInitialisationBeforeAPrefetchIsSeen) {
 TEST(Convert, RandomOrderEqualsTheGeneratorsPermutation) {
   Trace rec = validated(convert(recording("micro_random_64m")));
   MicroSpec spec;
-  spec.random = true;
+  spec.pattern = MicroPattern::kRandom;
   spec.bytes = 64u << 20;
   spec.host_init = true;
   Trace gen = generate_micro(spec);

@@ -277,7 +277,7 @@ TEST(Generator, SequentialCtaTouchesItsOwnPages) {
 TEST(Generator, RandomOrderIsAPermutation) {
   MicroSpec s;
   s.bytes = 4 << 20;
-  s.random = true;
+  s.pattern = MicroPattern::kRandom;
   trace::Trace t = generate_micro(s);
   std::vector<int> seen(1024, 0);
   uint64_t ranges = 0;
@@ -295,7 +295,7 @@ TEST(Generator, RandomOrderIsAPermutation) {
 TEST(Generator, StridedCtaTouchesEveryCtasPage) {
   MicroSpec s;
   s.bytes = 4 << 20;
-  s.strided = true;
+  s.pattern = MicroPattern::kStrided;
   trace::Trace t = generate_micro(s);
   ASSERT_EQ(t.kernels[0].cta_count, 4u);
   std::vector<int> seen(1024, 0);
@@ -310,9 +310,6 @@ TEST(Generator, StridedCtaTouchesEveryCtasPage) {
   for (int x : seen) EXPECT_EQ(x, 1);
   EXPECT_EQ(t.header.command.find("--pattern strided"), std::string("uvmsim generate ").size());
   s.bytes = 4096 * 300;  // 300 pages: not whole CTAs of 256
-  EXPECT_THROW(generate_micro(s), std::invalid_argument);
-  s.bytes = 4 << 20;
-  s.random = true;
   EXPECT_THROW(generate_micro(s), std::invalid_argument);
 }
 
