@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <tuple>
+#include <utility>
 
 #include "traces/trace_io.h"
 
@@ -51,6 +52,9 @@ Workload Workload::build(Trace t, std::string hash) {
     return std::make_tuple(t.tenants.empty() ? 0u : t.tenants[a.tenant].process, a.kind, a.va);
   };
   std::sort(by_va.begin(), by_va.end(), [&](uint32_t x, uint32_t y) { return key(x) < key(y); });
+  auto process_and_kind = [&](uint32_t i) {
+    return std::make_pair(std::get<0>(key(i)), std::get<1>(key(i)));
+  };
   struct Cluster {
     uint64_t first_block, last_block;
     uint64_t dense_block = ~uint64_t{0};  // not placed yet
@@ -60,8 +64,8 @@ Workload Workload::build(Trace t, std::string hash) {
   for (size_t j = 0; j < by_va.size(); ++j) {
     const Allocation& a = t.allocations[by_va[j]];
     uint64_t fb = (a.va >> kPageShift) / ppb, lb = ((a.va + a.bytes - 1) >> kPageShift) / ppb;
-    bool joins = j > 0 && std::get<0>(key(by_va[j])) == std::get<0>(key(by_va[j - 1])) &&
-                 a.kind == t.allocations[by_va[j - 1]].kind && fb <= clusters.back().last_block;
+    bool joins = j > 0 && process_and_kind(by_va[j]) == process_and_kind(by_va[j - 1]) &&
+                 fb <= clusters.back().last_block;
     if (joins) {
       clusters.back().last_block = std::max(clusters.back().last_block, lb);
     } else {

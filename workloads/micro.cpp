@@ -2,6 +2,7 @@
 
 #include <random>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "sim/version.h"
@@ -12,24 +13,25 @@ using namespace trace;
 
 uint64_t micro_resident_ns(uint64_t pages) { return 40000 + pages / 20; }
 
+namespace {
+// Each pattern's name, as `uvmsim generate --pattern`, calibration rows and uvm_micro spell it.
+constexpr std::pair<const char*, MicroPattern> kPatternNames[] = {
+    {"seq", MicroPattern::kSeq}, {"random", MicroPattern::kRandom}, {"strided", MicroPattern::kStrided}};
+}  // namespace
+
 const char* micro_pattern_name(const MicroSpec& s) {
-  switch (s.pattern) {
-    case MicroPattern::kRandom:
-      return "random";
-    case MicroPattern::kStrided:
-      return "strided";
-    case MicroPattern::kSeq:
-      break;
-  }
+  for (const auto& [name, pattern] : kPatternNames)
+    if (pattern == s.pattern) return name;
   return "seq";
 }
 
 void set_micro_pattern(MicroSpec& s, const std::string& name) {
-  if (name != "seq" && name != "random" && name != "strided")
-    throw std::invalid_argument("pattern '" + name + "' is not seq, random or strided");
-  s.pattern = name == "random"    ? MicroPattern::kRandom
-              : name == "strided" ? MicroPattern::kStrided
-                                  : MicroPattern::kSeq;
+  for (const auto& [known, pattern] : kPatternNames)
+    if (name == known) {
+      s.pattern = pattern;
+      return;
+    }
+  throw std::invalid_argument("pattern '" + name + "' is not seq, random or strided");
 }
 
 uint64_t parse_bytes(const std::string& text) {
