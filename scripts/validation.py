@@ -87,10 +87,10 @@ ANALYSIS = """## What cannot be validated on this hardware
   held-out traces' paging overhead within 12.7% on average (26 traces), end to end within 8.2%; the
   native-runtime traces within 15.7% (worst ResNet-50 b8 -37.0%), the PyTorch ones within 8.5% (worst the
   four-model mix -19.3%, then ResNet-50 b1 +15.5%). Under `h100.json` the same traces are off by 24.8% and
-  21.4% on average. With the two-process trace under `h100.json`, all 27: 13.7% mean, 40.1% worst (the
-  two-process trace), end to end 7.9%. HtoD bytes are within 0.8% on every complete stream. Missed there:
-  the worst paging overhead (30%) and the prefetch share (5.3 points mean; MobileNetV2 at batch 1 is 11 to
-  12 points low in both frameworks).
+  21.4% on average. With the two-process trace under `h100.json`, all 27: 13.1% mean, 37.0% worst
+  (ResNet-50 b8; the two-process trace -25.4%, below), end to end 7.9%. HtoD bytes are within 0.8% on
+  every complete stream. Missed there: the worst paging overhead (30%) and the prefetch share (5.3 points
+  mean; MobileNetV2 at batch 1 is 11 to 12 points low in both frameworks).
 - **Shared VA blocks (2026-11-24).** The PyTorch traces allocate each tensor with its own
   `cudaMallocManaged`, and the CUDA driver packs them: of 19 managed allocations of
   `torch_mobilenet_v2_b8`, 6 share a 2 MiB block with the one before, and 9 of its HtoD records (7 to 34
@@ -127,7 +127,25 @@ ANALYSIS = """## What cannot be validated on this hardware
   SMs, from 4 to 7 us. CUPTI times a kernel from its first CTA, and so does the model now: the mix's summed
   kernel time is 1.48 times its busy time, its paging overhead -19.3% (per-kernel mean error 323% ->
   147%), the two-process trace's -36.7% -> -40.1% (its two processes' kernels share the SMs in the model;
-  the H100 time-slices two contexts). Single-stream traces are unchanged.
+  the H100 time-slices two contexts: next). Single-stream traces are unchanged.
+- **Several processes (2026-11-24).** The two-process trace was -40.1% for two reasons. (1) The simulated
+  processes both started at time 0, but the recording's second process made its first call 1.21 s after
+  the first's (`host_ns` is one clock for a trace's processes): the model ran MobileNetV2 beside the
+  start of ResNet-18, where the H100 ran it beside ResNet-18's end. Each process now starts at its first
+  call's `host_ns` after the earliest (-40.1% -> -28.9%). (2) Two processes without MPS do not share the
+  SMs: the H100 runs one context at a time. Measured with `cuda_tracer/programs/timeslice_probe.cu` (two
+  processes, 7 runs, `cuda_tracer/recordings/timeslice_probe_h100.jsonl.gz`, `scripts/timeslice.py`):
+  while both have work each runs in turns of 2081 us (median of 122 turns), a switch that preempts
+  running CTAs takes 162 us, and a hand-over when the running process has no work 136 us (as in the
+  trace, whose turns run 1.2 to 2.1 ms with about 140 us between them). The model now takes turns the same
+  way (`gpu.timeslice_ns`, `gpu.context_switch_ns`, `gpu.preempt_ns`; `sim/MODEL.md`): -28.9% -> -25.4%
+  (its 33 simulated turns after the second process starts against the H100's 31). Its per-kernel mean
+  error grew (27.7% -> 47.9%, worst 684%): a short kernel that the model's turns cut in two while the
+  H100's did not, or the other way round, is off by the length of the other process's turn; the summed
+  overhead is what the turns leave comparable. The rest of its error looks like that of a single cold
+  run: ResNet-18's kernels before the second process starts, alone on the GPU, are -27% here, while the
+  median of five runs of the same model (`torch_resnet18_b1`) is +10.9% under `h100.json`. Single-process
+  traces are unchanged.
 - **Two machines, and an undetermined key (2026-11-24).** The native runtime's traces ran on a second H100
   too (GPU-256f1514; summed times only), where ResNet-50 b8's paging overhead was 116.6 ms against 183.9 ms.
   Against the two machines' mean, a fit to both machines' mean micro-workload rows

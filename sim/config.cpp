@@ -60,6 +60,12 @@ std::vector<Field> fields(Config& c) {
     "the driver's zero-fill of pages resident nowhere: memsets on one engine, one after another");
   i("gpu.memset_bytes_per_s", &c.gpu.memset_bytes_per_s, 1, kBig, "bytes/s",
     "cudaMemset of managed memory: fill rate once the range is on the GPU");
+  i("gpu.timeslice_ns", &c.gpu.timeslice_ns, 0, 1e11, "ns",
+    "turn of one process on the GPU while another process has work; 0: processes share the SMs (MPS)");
+  i("gpu.context_switch_ns", &c.gpu.context_switch_ns, 0, 1e9, "ns",
+    "handing the GPU from one process to another (no CTA of either runs meanwhile)");
+  i("gpu.preempt_ns", &c.gpu.preempt_ns, 0, 1e9, "ns",
+    "added to a switch that preempts the outgoing process's running CTAs (saving their state)");
   i("gpu.tlb_entries", &c.gpu.tlb_entries, 0, 1 << 20, "entries",
     "per-SM TLB entries of 2 MiB reach; 0 disables the TLB model");
   i("gpu.tlb_miss_ns", &c.gpu.tlb_miss_ns, 0, 1e9, "ns", "cost of a TLB miss on a resident page");

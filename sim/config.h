@@ -40,6 +40,12 @@ struct GpuConfig {
   // The driver zero-fills pages resident nowhere with memsets on one engine, in order of submission.
   int64_t zero_fill_bytes_per_s = 1000000000000;
   int64_t memset_bytes_per_s = 1000000000000;  // cudaMemset of managed memory (a kernel on the SMs)
+  // Processes without MPS take turns on the GPU (cuda_tracer/programs/timeslice_probe.cu on an H100):
+  // turns of timeslice_ns while another process waits, context_switch_ns to hand over, preempt_ns more
+  // to save the outgoing process's running CTAs. timeslice_ns 0: processes share the SMs (as under MPS).
+  int64_t timeslice_ns = 2081000;
+  int64_t context_switch_ns = 136000;
+  int64_t preempt_ns = 26000;
   int64_t tlb_entries = 0;  // 0: no TLB model; else per-SM entries of 2 MiB reach
   int64_t tlb_miss_ns = 0;
 };

@@ -196,8 +196,15 @@ void Simulator::replay() {
   ++stats_.replays;
   std::vector<uint32_t> wake;
   wake.swap(stalled_);
-  for (uint32_t slot : wake)
-    if (slots_[slot].live && slots_[slot].stalled) cta_step(slot);
+  for (uint32_t slot : wake) {
+    CtaSlot& c = slots_[slot];
+    if (!c.live || !c.stalled) continue;
+    if (c.frozen) {
+      c.wake_on_resume = true;  // its process is switched out: it re-issues on its next turn
+    } else {
+      cta_step(slot);
+    }
+  }
 }
 
 // ---------------------------------------------------------------- GPU memory

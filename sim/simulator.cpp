@@ -3,6 +3,7 @@
 #include "sim/simulator.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 
 namespace uvmsim {
@@ -106,6 +107,10 @@ Simulator::Simulator(const Workload& w, const Config& c) : w_(w), cfg_(c), pcie_
     hosts_[proc].ops.push_back(i);
     if (o.kind == OpKind::kKernel) kernel_op_[o.a] = i;
   }
+  timeslicing_ = cfg_.gpu.timeslice_ns > 0 && w.processes > 1;
+  out_since_.assign(w.processes, 0);
+  frozen_.resize(w.processes);
+  deferred_.resize(w.processes);
   stats_.kernels.resize(t.kernels.size());
   for (size_t k = 0; k < t.kernels.size(); ++k) {
     auto& r = stats_.kernels[k];
@@ -124,12 +129,19 @@ Simulator::Simulator(const Workload& w, const Config& c) : w_(w), cfg_(c), pcie_
 Simulator::~Simulator() = default;
 
 void Simulator::run() {
+  // Processes start as far apart as they did in the recording (host_ns is one clock for all of a trace's
+  // processes; 0 in generated traces): a process's first op waits its host_ns after the earliest one's.
+  int64_t first_host_ns = INT64_MAX;
+  for (const Host& h : hosts_)
+    if (!h.ops.empty()) first_host_ns = std::min(first_host_ns, w_.trace.ops[h.ops[0]].host_ns);
   for (uint32_t p = 0; p < hosts_.size(); ++p) {
     if (hosts_[p].ops.empty()) {
       hosts_[p].done = true;
       continue;
     }
-    q_.push(std::max<int64_t>(0, w_.trace.ops[hosts_[p].ops[0]].host_gap_ns), kPrioHost, kEvHostIssue, p);
+    const auto& o = w_.trace.ops[hosts_[p].ops[0]];
+    q_.push(std::max<int64_t>(0, o.host_gap_ns) + std::max<int64_t>(0, o.host_ns - first_host_ns), kPrioHost,
+            kEvHostIssue, p);
   }
   while (!q_.empty()) {
     Event e = q_.pop();
@@ -158,10 +170,29 @@ void Simulator::run() {
 void Simulator::dispatch(const Event& e) {
   switch (e.type) {
     case kEvCtaStep:
-      cta_step(e.a);
-      break;
     case kEvCtaDone:
-      cta_done(e.a);
+      if (slots_[e.a].delay_ns > 0) {  // its process was switched out since this event was queued
+        q_.push(now_ + slots_[e.a].delay_ns, kPrioCta, e.type, e.a);
+        slots_[e.a].delay_ns = 0;
+      } else if (slots_[e.a].frozen) {  // its process is out: the event waits for its next turn
+        const uint32_t p = process_of_kernel(slots_[e.a].kernel);
+        deferred_[p].push_back({e.a, e.type, now_ - out_since_[p]});
+        slots_[e.a].deferred = true;
+      } else if (e.type == kEvCtaStep) {
+        cta_step(e.a);
+      } else {
+        cta_done(e.a);
+      }
+      break;
+    case kEvTimeslice:
+      if (e.b == slice_gen_) {
+        slice_armed_ = false;
+        turn_over_ = true;
+        context_check();
+      }
+      break;
+    case kEvContextIn:
+      context_in();
       break;
     case kEvInterrupt:
       interrupt_pending_ = false;
@@ -189,6 +220,7 @@ void Simulator::launch_kernel(uint32_t kernel, uint32_t stream) {
   RunningKernel rk;
   rk.kernel = kernel;
   rk.stream = stream;
+  rk.process = process_of_kernel(kernel);
   rk.count = k.cta_count;
   rk.threads = uint32_t(k.threads_per_cta());
   rk.regs = k.regs_per_thread * rk.threads;
@@ -205,6 +237,7 @@ void Simulator::launch_kernel(uint32_t kernel, uint32_t stream) {
     q_.push(now_, kPrioHost, kEvStreamDone, stream);
     return;
   }
+  if (timeslicing_) context_check();
   fill_sms();
 }
 
@@ -212,6 +245,7 @@ bool Simulator::try_place(uint32_t s) {
   Sm& sm = sms_[s];
   for (auto& rk : running_) {
     if (rk.next_cta == rk.count) continue;
+    if (timeslicing_ && int32_t(rk.process) != owner_) continue;  // another process's turn (or a switch)
     if (sm.ctas + 1 > cfg_.gpu.max_ctas_per_sm || sm.threads + rk.threads > cfg_.gpu.max_threads_per_sm ||
         sm.regs + rk.regs > cfg_.gpu.regs_per_sm || sm.smem + rk.smem > cfg_.gpu.smem_per_sm_bytes)
       return false;  // in-order dispatch: a later kernel does not overtake an earlier one's CTAs
@@ -425,9 +459,119 @@ void Simulator::cta_done(uint32_t slot) {
     uint32_t stream = it->stream;
     running_.erase(it);
     stream_op_done(stream);
+    if (timeslicing_) context_check();
   }
   while (try_place(s)) {
   }
+}
+
+// ---------------------------------------------------------------- processes taking turns
+
+uint32_t Simulator::process_of_kernel(uint32_t kernel) const {
+  const auto& t = w_.trace;
+  return t.tenants.empty() ? 0 : t.tenants[t.kernels[kernel].tenant].process;
+}
+
+bool Simulator::has_work(uint32_t process) const {
+  return std::any_of(running_.begin(), running_.end(),
+                     [&](const RunningKernel& r) { return r.process == process; });
+}
+
+// Decides the turn: the first process with work takes the idle GPU at once; a process with work takes it
+// from an owner that has none (a hand-over, context_switch_ns) or whose turn is over (a preemption, plus
+// preempt_ns). Candidates are taken round-robin after the owner. Turns are timeslice_ns long, renewed
+// while nobody else waits.
+void Simulator::context_check() {
+  if (incoming_ >= 0) return;  // a switch is under way
+  const uint32_t n = uint32_t(hosts_.size());
+  if (owner_ < 0) {
+    for (uint32_t p = 0; p < n && owner_ < 0; ++p)
+      if (has_work(p)) owner_ = int32_t(p);  // the first turn: no context to save
+    if (owner_ < 0) return;
+  }
+  const bool owner_busy = has_work(uint32_t(owner_));
+  int32_t next = -1;
+  for (uint32_t i = 1; i < n && next < 0; ++i) {
+    const uint32_t p = (uint32_t(owner_) + i) % n;
+    if (has_work(p)) next = int32_t(p);
+  }
+  if (next >= 0 && (!owner_busy || turn_over_)) {
+    context_out(uint32_t(next), owner_busy);
+    return;
+  }
+  turn_over_ = false;
+  if (owner_busy && !slice_armed_) {  // a turn begins, or is renewed while nobody else waits
+    slice_armed_ = true;
+    q_.push(now_ + cfg_.gpu.timeslice_ns, kPrioCta, kEvTimeslice, 0, ++slice_gen_);
+  }
+}
+
+void Simulator::slot_resources(uint32_t slot, bool add) {
+  const CtaSlot& c = slots_[slot];
+  const auto& k = w_.trace.kernels[c.kernel];
+  const uint32_t threads = uint32_t(k.threads_per_cta());
+  Sm& sm = sms_[c.sm];
+  if (add) {
+    if (sm.ctas == 0) sm.busy_since = now_;
+    sm.ctas += 1;
+    sm.threads += threads;
+    sm.regs += k.regs_per_thread * threads;
+    sm.smem += k.smem_bytes;
+  } else {
+    sm.ctas -= 1;
+    sm.threads -= threads;
+    sm.regs -= k.regs_per_thread * threads;
+    sm.smem -= k.smem_bytes;
+    if (sm.ctas == 0) stats_.sm_busy_ns += now_ - sm.busy_since;
+  }
+}
+
+// Switches the owner out: its resident CTAs are saved (they leave their SMs; their events wait), and
+// `to` gets the GPU after the switch.
+void Simulator::context_out(uint32_t to, bool preempt) {
+  const uint32_t from = uint32_t(owner_);
+  out_since_[from] = now_;
+  for (uint32_t slot = 0; slot < slots_.size(); ++slot) {
+    CtaSlot& c = slots_[slot];
+    if (!c.live || c.frozen || process_of_kernel(c.kernel) != from) continue;
+    c.frozen = true;
+    slot_resources(slot, false);
+    frozen_[from].push_back(slot);
+  }
+  const bool saved = preempt && !frozen_[from].empty();
+  owner_ = -1;
+  incoming_ = int32_t(to);
+  ++slice_gen_;
+  slice_armed_ = turn_over_ = false;
+  ++stats_.context_switches;
+  q_.push(now_ + cfg_.gpu.context_switch_ns + (saved ? cfg_.gpu.preempt_ns : 0), kPrioCta, kEvContextIn);
+}
+
+// The incoming process's turn begins: its saved CTAs return to their SMs, their events that fell due
+// while it was out run as late as they fell due after its switch-out, and its new CTAs are placed.
+void Simulator::context_in() {
+  const uint32_t p = uint32_t(incoming_);
+  owner_ = incoming_;
+  incoming_ = -1;
+  for (uint32_t slot : frozen_[p]) {
+    CtaSlot& c = slots_[slot];
+    c.frozen = false;
+    slot_resources(slot, true);
+    if (c.wake_on_resume) {  // a replay came while it was out
+      c.wake_on_resume = false;
+      q_.push(now_, kPrioCta, kEvCtaStep, slot);
+    } else if (!c.stalled && !c.deferred) {  // its event is still queued: due later by the time out
+      c.delay_ns += now_ - out_since_[p];
+    }
+  }
+  frozen_[p].clear();
+  for (const Deferred& d : deferred_[p]) {
+    slots_[d.slot].deferred = false;
+    q_.push(now_ + d.late, kPrioCta, d.type, d.slot);
+  }
+  deferred_[p].clear();
+  context_check();
+  fill_sms();
 }
 
 // ---------------------------------------------------------------- host and streams

@@ -52,7 +52,9 @@ class Simulator {
     kEvBatch,
     kEvReplay,
     kEvHostIssue,
-    kEvStreamDone
+    kEvStreamDone,
+    kEvTimeslice,
+    kEvContextIn
   };
   enum Prio : uint8_t { kPrioReplay = 0, kPrioDriver = 1, kPrioCta = 2, kPrioHost = 3 };
 
@@ -79,10 +81,16 @@ class Simulator {
     uint64_t cursor = 0, cursor_index = 0;
     uint32_t cursor_off = 0;
     bool live = false;
+    // Time-slicing: the CTA's process is switched out; its event fell due meanwhile and waits in
+    // deferred_; a replay came meanwhile; how much later than queued its pending event is due (the time
+    // its process was out).
+    bool frozen = false, deferred = false, wake_on_resume = false;
+    int64_t delay_ns = 0;
   };
   struct RunningKernel {
     uint32_t kernel = 0;
     uint32_t stream = 0;
+    uint32_t process = 0;
     uint64_t next_cta = 0, done = 0, count = 0;
     uint32_t threads = 0, regs = 0, smem = 0;
   };
@@ -147,6 +155,13 @@ class Simulator {
   void stream_op_done(uint32_t stream);
   void host_check_wait(uint32_t process);
   int64_t host_access(uint32_t op, int64_t t);
+  // Processes (contexts) taking turns on the GPU (gpu.timeslice_ns; sim/MODEL.md, "Several processes").
+  bool has_work(uint32_t process) const;
+  void context_check();
+  void context_out(uint32_t to, bool preempt);
+  void context_in();
+  void slot_resources(uint32_t slot, bool add);
+  uint32_t process_of_kernel(uint32_t kernel) const;
   int64_t cpu_fault(uint32_t page, int64_t t);
   int64_t prefetch_op(uint32_t op, int64_t t);
   void free_allocation(uint32_t alloc);
@@ -210,6 +225,22 @@ class Simulator {
   std::vector<uint32_t> op_stream_;
   std::map<uint64_t, std::pair<bool, int64_t>> events_;  // event id -> (recorded, completion time)
   std::vector<int64_t> kernel_op_;
+
+  // Time-slicing between processes: one process's CTAs run at a time (gpu.timeslice_ns > 0 and more than
+  // one process). owner_: the process on the GPU, -1 before the first and during a switch (to incoming_).
+  struct Deferred {
+    uint32_t slot;
+    uint8_t type;
+    int64_t late;  // how long after the switch-out the event fell due
+  };
+  bool timeslicing_ = false;
+  int32_t owner_ = -1, incoming_ = -1;
+  uint64_t slice_gen_ = 0;    // the current turn's number: a timeslice event of an earlier turn is stale
+  bool slice_armed_ = false;  // a timeslice event of the current turn is pending
+  bool turn_over_ = false;    // the owner's turn has run out: it yields to the next process with work
+  std::vector<int64_t> out_since_;               // per process: when it was switched out
+  std::vector<std::vector<uint32_t>> frozen_;    // per process: its CTAs, saved while it is out
+  std::vector<std::vector<Deferred>> deferred_;  // per process: its CTAs' events that fell due meanwhile
 };
 
 }  // namespace uvmsim

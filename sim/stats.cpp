@@ -48,6 +48,8 @@ std::vector<Scalar> scalars() {
   UVMSIM_STAT(batches, "batches", "fault batches serviced");
   UVMSIM_STAT(service_calls, "calls", "bottom-half runs (interrupts serviced)");
   UVMSIM_STAT(replays, "replays", "replays issued");
+  UVMSIM_STAT(context_switches, "switches",
+              "the GPU handed from one process's CTAs to another's (time-slicing)");
   UVMSIM_STAT(bytes_zero_filled, "bytes", "GPU pages populated by zero-fill (no copy)");
   UVMSIM_STAT(htod_copies, "copies", "HtoD migration copies, one per contiguous run of pages of one cause");
   UVMSIM_STAT(htod_copy_groups, "groups", "runs of HtoD migration copies with no gap over 5 us (about one per batch)");

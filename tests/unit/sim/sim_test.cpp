@@ -96,6 +96,82 @@ TEST(Simulator, AKernelQueuedBehindAnotherStartsWithItsFirstCta) {
   EXPECT_EQ(s.kernels[1].end_ns - s.kernels[1].start_ns, 5000);
 }
 
+// A second process (tenant 1 in process 1, its own address space with the same VA), its kernel appended.
+void add_second_process(trace::Trace& t, uint64_t bytes) {
+  t.tenants.push_back({"u#0", "u", 1, 1});
+  t.allocations.push_back(
+      {1, trace::AllocKind::kManaged, trace::AllocRole::kInput, kVa, bytes, 0, -1, "data"});
+}
+
+// Processes without MPS take turns on the GPU (the H100: turns of 2081 us, 136 us to hand over, 26 us more
+// to save running CTAs; cuda_tracer/recordings/timeslice_probe_h100.jsonl.gz). Two one-CTA kernels of 5 ms
+// in two processes, with turns of 2 ms, 100 us switches and 50 us to preempt: A runs [0, 2), B [2.15, 4.15),
+// A [4.3, 6.3), B [6.45, 8.45), A [8.6, 9.6) and ends, B gets the GPU after a plain hand-over at 9.7 and
+// ends at 10.7 ms. With gpu.timeslice_ns 0 (as under MPS) they share the SMs and both end at 5 ms.
+TEST(Simulator, ProcessesTakeTurnsOnTheGpu) {
+  trace::Trace t = base_trace(2 << 20);
+  add_second_process(t, 2 << 20);
+  add_kernel(t, {{}}, trace::AccessKind::kRead, 5000000, 32);
+  add_kernel(t, {{}}, trace::AccessKind::kRead, 5000000, 32);
+  t.kernels[1].tenant = 1;
+  t.ops[1].tenant = 1;
+  Config c;
+  c.gpu.timeslice_ns = 2000000;
+  c.gpu.context_switch_ns = 100000;
+  c.gpu.preempt_ns = 50000;
+  Stats s = run(t, c);
+  EXPECT_EQ(s.kernels[0].start_ns, 0);
+  EXPECT_EQ(s.kernels[0].end_ns, 9600000);
+  EXPECT_EQ(s.kernels[1].start_ns, 2150000);
+  EXPECT_EQ(s.kernels[1].end_ns, 10700000);
+  EXPECT_EQ(s.context_switches, 5u);
+  c.gpu.timeslice_ns = 0;
+  s = run(t, c);
+  EXPECT_EQ(s.kernels[0].end_ns, 5000000);
+  EXPECT_EQ(s.kernels[1].end_ns, 5000000);
+  EXPECT_EQ(s.context_switches, 0u);
+}
+
+// Faults raised by a process's CTAs are serviced while it is switched out; the CTAs re-issue their
+// accesses on its next turn. Both processes first-touch 8 MiB, one page per CTA: every access completes
+// and the audit finds the page tables consistent, with the GPU handed over at least twice.
+TEST(Simulator, FaultsOfASwitchedOutProcessWaitForItsTurn) {
+  trace::Trace t = base_trace(8 << 20);
+  add_second_process(t, 8 << 20);
+  std::vector<std::vector<uint64_t>> pages;
+  for (uint64_t p = 0; p < 2048; ++p) pages.push_back({p});
+  add_kernel(t, pages, trace::AccessKind::kWrite, 3000000);
+  add_kernel(t, pages, trace::AccessKind::kWrite, 3000000);
+  t.kernels[1].tenant = 1;
+  t.ops[1].tenant = 1;
+  Config c;
+  c.gpu.timeslice_ns = 200000;
+  const Workload w = Workload::build(t, "two processes");
+  const Stats s = simulate(w, c, true).stats;
+  EXPECT_EQ(s.page_accesses, 2u * 2048u);
+  EXPECT_EQ(s.bytes_zero_filled, 2u * (8u << 20));
+  EXPECT_GE(s.context_switches, 2u);
+  EXPECT_GE(s.kernels[1].start_ns, 200000);
+}
+
+// Processes start as far apart as they did in the recording: host_ns is one clock for a trace's processes.
+// The second process's first call came 3 ms after the first's, so its kernel starts at 3 ms, not at 0.
+TEST(Simulator, ProcessesStartAsFarApartAsRecorded) {
+  trace::Trace t = base_trace(2 << 20);
+  add_second_process(t, 2 << 20);
+  add_kernel(t, {{}}, trace::AccessKind::kRead, 10000, 32);
+  add_kernel(t, {{}}, trace::AccessKind::kRead, 10000, 32);
+  t.ops[0].host_ns = 1000000;
+  t.kernels[1].tenant = 1;
+  t.ops[1].tenant = 1;
+  t.ops[1].host_ns = 4000000;
+  Config c;
+  c.gpu.timeslice_ns = 0;  // no hand-over between the processes
+  const Stats s = run(t, c);
+  EXPECT_EQ(s.kernels[0].start_ns, 0);
+  EXPECT_EQ(s.kernels[1].start_ns, 3000000);
+}
+
 TEST(Simulator, ResidentDataCostsOnlyCompute) {
   Workload w = micro(false, 64 << 20, true, false, true);
   Stats s = simulate(w, Config{}, true).stats;
