@@ -96,11 +96,19 @@ TEST(Simulator, AKernelQueuedBehindAnotherStartsWithItsFirstCta) {
   EXPECT_EQ(s.kernels[1].end_ns - s.kernels[1].start_ns, 5000);
 }
 
-// A second process (tenant 1 in process 1, its own address space with the same VA), its kernel appended.
-void add_second_process(trace::Trace& t, uint64_t bytes) {
+// Two processes (tenant 1 in process 1 has its own address space with the same VA), each launching one
+// kernel whose CTA i touches cta_pages[i] of its own `bytes` of managed memory.
+trace::Trace two_processes(uint64_t bytes, const std::vector<std::vector<uint64_t>>& cta_pages,
+                           trace::AccessKind kind, uint64_t resident_ns, uint32_t threads) {
+  trace::Trace t = base_trace(bytes);
   t.tenants.push_back({"u#0", "u", 1, 1});
   t.allocations.push_back(
       {1, trace::AllocKind::kManaged, trace::AllocRole::kInput, kVa, bytes, 0, -1, "data"});
+  add_kernel(t, cta_pages, kind, resident_ns, threads);
+  add_kernel(t, cta_pages, kind, resident_ns, threads);
+  t.kernels[1].tenant = 1;
+  t.ops[1].tenant = 1;
+  return t;
 }
 
 // Processes without MPS take turns on the GPU (the H100: turns of 2081 us, 136 us to hand over, 26 us more
@@ -109,12 +117,7 @@ void add_second_process(trace::Trace& t, uint64_t bytes) {
 // A [4.3, 6.3), B [6.45, 8.45), A [8.6, 9.6) and ends, B gets the GPU after a plain hand-over at 9.7 and
 // ends at 10.7 ms. With gpu.timeslice_ns 0 (as under MPS) they share the SMs and both end at 5 ms.
 TEST(Simulator, ProcessesTakeTurnsOnTheGpu) {
-  trace::Trace t = base_trace(2 << 20);
-  add_second_process(t, 2 << 20);
-  add_kernel(t, {{}}, trace::AccessKind::kRead, 5000000, 32);
-  add_kernel(t, {{}}, trace::AccessKind::kRead, 5000000, 32);
-  t.kernels[1].tenant = 1;
-  t.ops[1].tenant = 1;
+  const trace::Trace t = two_processes(2 << 20, {{}}, trace::AccessKind::kRead, 5000000, 32);
   Config c;
   c.gpu.timeslice_ns = 2000000;
   c.gpu.context_switch_ns = 100000;
@@ -136,14 +139,9 @@ TEST(Simulator, ProcessesTakeTurnsOnTheGpu) {
 // accesses on its next turn. Both processes first-touch 8 MiB, one page per CTA: every access completes
 // and the audit finds the page tables consistent, with the GPU handed over at least twice.
 TEST(Simulator, FaultsOfASwitchedOutProcessWaitForItsTurn) {
-  trace::Trace t = base_trace(8 << 20);
-  add_second_process(t, 8 << 20);
   std::vector<std::vector<uint64_t>> pages;
   for (uint64_t p = 0; p < 2048; ++p) pages.push_back({p});
-  add_kernel(t, pages, trace::AccessKind::kWrite, 3000000);
-  add_kernel(t, pages, trace::AccessKind::kWrite, 3000000);
-  t.kernels[1].tenant = 1;
-  t.ops[1].tenant = 1;
+  const trace::Trace t = two_processes(8 << 20, pages, trace::AccessKind::kWrite, 3000000, 256);
   Config c;
   c.gpu.timeslice_ns = 200000;
   const Workload w = Workload::build(t, "two processes");
@@ -157,13 +155,8 @@ TEST(Simulator, FaultsOfASwitchedOutProcessWaitForItsTurn) {
 // Processes start as far apart as they did in the recording: host_ns is one clock for a trace's processes.
 // The second process's first call came 3 ms after the first's, so its kernel starts at 3 ms, not at 0.
 TEST(Simulator, ProcessesStartAsFarApartAsRecorded) {
-  trace::Trace t = base_trace(2 << 20);
-  add_second_process(t, 2 << 20);
-  add_kernel(t, {{}}, trace::AccessKind::kRead, 10000, 32);
-  add_kernel(t, {{}}, trace::AccessKind::kRead, 10000, 32);
+  trace::Trace t = two_processes(2 << 20, {{}}, trace::AccessKind::kRead, 10000, 32);
   t.ops[0].host_ns = 1000000;
-  t.kernels[1].tenant = 1;
-  t.ops[1].tenant = 1;
   t.ops[1].host_ns = 4000000;
   Config c;
   c.gpu.timeslice_ns = 0;  // no hand-over between the processes
