@@ -149,6 +149,11 @@ int main(int argc, char** argv) {
                   "model mix, name:batch,... (alexnet, vgg16, resnet18, resnet50, mobilenet_v2, or a spec .json): "
                   "the exact accesses of workloads/'s layer kernels, one stream per model");
   gen->add_option("--requests", requests, "with --models: inferences per model, back to back")->check(CLI::PositiveNumber);
+  bool processes = false;
+  gen->add_flag(
+      "--processes", processes,
+      "with --models: each model in its own process (CUDA context), which the GPU time-slices unless "
+      "gpu.timeslice_ns is 0 (MPS); without it the models share one process and the SMs");
   std::string compare_with;
   gen->add_option("--compare", compare_with,
                   "with --models: also compare with this recording of uvm_runtime (the closed loop) and print the result");
@@ -246,6 +251,7 @@ int main(int argc, char** argv) {
         GenerateOptions g;
         g.models = parse_model_list(models);
         g.requests = requests;
+        g.processes = processes;
         trace::Trace t = generate_models(g);
         if (!compare_with.empty()) {
           const ClosedLoop c = compare_with_recording(t, trace::read_trace(compare_with));
@@ -262,6 +268,7 @@ int main(int argc, char** argv) {
         trace::write_trace(t, gen_out);
         return 0;
       }
+      if (processes) throw std::invalid_argument("--processes needs --models");
       set_micro_pattern(spec, pattern);
       spec.bytes = parse_bytes(bytes_text);
       trace::write_trace(generate_micro(spec), gen_out);

@@ -393,6 +393,7 @@ Trace generate_models(const GenerateOptions& o) {
   for (size_t i = 0; i < o.models.size(); ++i)
     t.header.command += (i ? "," : "") + o.models[i].first + ":" + std::to_string(o.models[i].second);
   t.header.command += " --requests " + std::to_string(o.requests);
+  if (o.processes) t.header.command += " --processes";
   t.passes.push_back({PassKind::kGenerated, 0, "workloads/ layer kernels, exact accesses from their schedules"});
 
   std::vector<Model> models;
@@ -406,7 +407,7 @@ Trace generate_models(const GenerateOptions& o) {
     models.push_back(load_model(name));
     const Model& m = models.back();
     const std::string tenant = m.name + "#" + std::to_string(seen[m.name]++);
-    t.tenants.push_back({tenant, m.name, batch, 0});
+    t.tenants.push_back({tenant, m.name, batch, o.processes ? uint32_t(ti) : 0u});
     TenantLayout lay = layout_tenant(m, batch);
     const uint64_t wb = kVaBase + ti * kTenantStride;
     const uint64_t ab = wb + (lay.weights_bytes + (uint64_t{2} << 20) - 1) / (uint64_t{2} << 20) * (uint64_t{2} << 20);
@@ -493,9 +494,13 @@ Trace generate_models(const GenerateOptions& o) {
         t.ops.push_back(op);
         t.kernels.push_back(std::move(k));
       }
-  Op sync;
-  sync.kind = OpKind::kSync;
-  t.ops.push_back(sync);
+  // Each process's host waits for its streams at the end (one process: one wait for every stream).
+  for (size_t ti = 0; ti < (o.processes ? models.size() : 1); ++ti) {
+    Op sync;
+    sync.kind = OpKind::kSync;
+    sync.tenant = uint32_t(ti);
+    t.ops.push_back(sync);
+  }
   return t;
 }
 

@@ -18,6 +18,7 @@ namespace uvmsim {
 struct GenerateOptions {
   std::vector<std::pair<std::string, uint32_t>> models;  // (model name or spec path, batch)
   uint32_t requests = 1;                                  // inferences per model, back to back
+  bool processes = false;  // each model in its own process (CUDA context): time-sliced unless under MPS
 };
 
 trace::Trace generate_models(const GenerateOptions& options);

@@ -112,6 +112,30 @@ TEST(Generate, MixesRequestsAndDeterminism) {
   EXPECT_THROW(generate_models({{{"resnet101", 1}}, 1}), ModelError);
 }
 
+// --processes puts each model in its own process, each ending with its own wait: the simulated GPU then
+// takes turns between them (gpu.timeslice_ns), and each kernel's time includes the other's turns; in one
+// process the models share the SMs.
+TEST(Generate, ModelsInTheirOwnProcessesTakeTurns) {
+  GenerateOptions o;
+  o.models = parse_model_list("resnet18:1,mobilenet_v2:1");
+  const Trace shared = generate_models(o);
+  o.processes = true;
+  const Trace apart = generate_models(o);
+  ASSERT_EQ(apart.tenants.size(), 2u);
+  EXPECT_EQ(shared.tenants[1].process, 0u);
+  EXPECT_EQ(apart.tenants[0].process, 0u);
+  EXPECT_EQ(apart.tenants[1].process, 1u);
+  EXPECT_NE(apart.header.command.find("--processes"), std::string::npos);
+  size_t syncs = 0;
+  for (const Op& op : apart.ops) syncs += op.kind == OpKind::kSync;
+  EXPECT_EQ(syncs, 2u);
+  const Stats one = testing::run(shared), two = testing::run(apart);
+  EXPECT_EQ(one.context_switches, 0u);
+  EXPECT_GT(two.context_switches, 0u);
+  EXPECT_GT(two.sim_time_ns, one.sim_time_ns);
+  EXPECT_EQ(two.page_accesses, one.page_accesses);
+}
+
 // trace info's footprints on a generated model: every tensor is touched, so the weight and activation
 // footprints are the page-rounded tensors; the peak of live pages lies between the largest layer's needs
 // and the whole.
