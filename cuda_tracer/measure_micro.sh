@@ -8,7 +8,8 @@
 # stretch of the allocation, as a convolution's CTAs write their tile of every output channel, so each
 # fault batch holds a few pages of many VA blocks), and pages shared by 2, 4 and 8 neighbouring CTAs (the
 # duplicate faults of CTAs that share weights: no other row has any, and the model traces depend on their
-# cost, results/calibration.md "Two machines"). No tracing. Writes one JSON
+# cost, results/calibration.md "Two machines"), and one page per CTA shared by 4 CTAs (an element-wise
+# layer writing a fresh output: each CTA writes a quarter of a page). No tracing. Writes one JSON
 # line per workload to $OUT/micro_one_machine.jsonl (scripts/micro_rows.py turns it into calibration rows).
 #   OUT=dir cuda_tracer/measure_micro.sh
 set -uo pipefail
@@ -40,5 +41,11 @@ m() { "$B/uvm_micro" "$@" --reps 5 --warmup 1; }
   for k in 2 4 8; do
     m --pattern seq --bytes 64MiB --host-init --sharers "$k"
     m --pattern seq --bytes 64MiB --write --sharers "$k"
+  done
+  # An element-wise layer's pattern: each CTA writes a quarter of one fresh page (256 threads x 4 bytes),
+  # so four neighbouring CTAs fault on each page: one page per CTA, shared by 4.
+  for s in 16MiB 64MiB; do
+    m --pattern seq --bytes "$s" --write --threads-per-cta 1 --sharers 4
+    m --pattern seq --bytes "$s" --host-init --threads-per-cta 1 --sharers 4
   done
 } | tee "$OUT/micro_one_machine.jsonl"

@@ -50,7 +50,8 @@ def rows_of(m, where):
             sys.exit(f"{where}: a zero-fill write must not be initialised or prefetched")
         order = "" if m["pattern"] == "seq" else m["pattern"] + ", "
         name = (f"GPU write of never-touched memory (zero-fill), {order}{shared}{size}" if tpc == 256 else
-                f"GPU write of never-touched memory, {'one page' if tpc == 1 else f'{tpc} pages'} per CTA, {size}")
+                f"GPU write of never-touched memory, {'one page' if tpc == 1 else f'{tpc} pages'} per CTA, "
+                f"{shared}{size}")
         return [dict(name=name, **base, write=True, measure="first_touch", value=m["touch_ms"], **rel)]
     if not m["host_init"]:
         sys.exit(f"{where}: reads of never-touched memory are not a calibration row")
