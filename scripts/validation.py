@@ -168,7 +168,14 @@ ANALYSIS = """## What cannot be validated on this hardware
   whole 2 MiB blocks in address order and do not separate per-page from per-block costs; a micro-workload
   in the activations' pattern (many CTAs writing partial blocks of a fresh arena) would, and the model's
   per-block migration cost (`driver.va_block_ns`, `pcie.copy_setup_ns`) needs the copy groups' structure
-  (below) rather than total times. (2) A one-page first touch of CPU-written memory costs 33 us more than a
+  (below) rather than total times. A fifth H100 timed that pattern (`results/calibration.md`, "A fifth
+  machine"): one page per CTA shared by 4 CTAs, zero-fill, as an element-wise layer writes its output,
+  took 7.29 ms for 64 MiB against 4.54 ms unshared, and the model under that machine's fit is 31% short
+  of it (8% short unshared, within 10% when the pages come from the CPU): the model's handling of one
+  page faulted by several small CTAs in zero-fill-bound batches is what makes these models too cheap
+  (ResNet-50 b8's element-wise kernels -37.6%, its convolutions -35.4%). That machine's retimed runtime
+  programs under its own fit: 17.5% mean, 39.1% worst (MobileNetV2 b1); against the mean of the four
+  machines that ran them, 12.6% mean and 27.3% worst under GPU-6f7b0be9's fit. (2) A one-page first touch of CPU-written memory costs 33 us more than a
   one-page zero-fill on GPU-6f7b0be9 (13 us on GPU-cf9f5a0b), a per-call cost of migrating from the CPU
   that the model has only per page (its one-page first touch is 29 to 35% short). (3) The four-model mix runs four streams at once: its kernels overlap, and a mean per-kernel
   error of hundreds of percent says that the model serialises or splits their faults differently; it is the
