@@ -22,12 +22,6 @@
 
 namespace {
 
-__device__ uint64_t globaltimer() {
-  uint64_t t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  return t;
-}
-
 __global__ void spin(uint64_t ns, int* sink) {
   const uint64_t t0 = globaltimer();
   while (globaltimer() - t0 < ns) {

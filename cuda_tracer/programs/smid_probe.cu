@@ -16,16 +16,15 @@
 namespace {
 
 __global__ void where(uint32_t* sm, uint64_t* start, uint64_t spin_ns) {
-  uint64_t t0;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+  const uint64_t t0 = globaltimer();
   uint32_t id;
   asm volatile("mov.u32 %0, %%smid;" : "=r"(id));
   if (threadIdx.x == 0) {
     sm[blockIdx.x] = id;
     start[blockIdx.x] = t0;
   }
-  uint64_t t = t0;
-  while (t - t0 < spin_ns) asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  while (globaltimer() - t0 < spin_ns) {
+  }
 }
 
 }  // namespace

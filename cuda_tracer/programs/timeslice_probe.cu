@@ -28,12 +28,6 @@ namespace {
 constexpr uint64_t kGapNs = 10000;
 constexpr int kMaxIntervals = 8192;
 
-__device__ __forceinline__ uint64_t globaltimer() {
-  uint64_t t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  return t;
-}
-
 // Spins for `ns`; CTA 0's thread 0 records [begin, end) of each stretch it ran without a jump over kGapNs.
 __global__ void spin_watch(uint64_t ns, uint64_t* iv, int* n) {
   const uint64_t t0 = globaltimer();
