@@ -78,7 +78,8 @@ std::vector<Field> fields(Config& c) {
   i("driver.fault_batch_count", &c.driver.fault_batch_count, 1, 1 << 20, "faults",
     "uvm_perf_fault_batch_count");
   i("driver.fault_replay_update_put_ratio", &c.driver.fault_replay_update_put_ratio, 0, 100, "%",
-    "uvm_perf_fault_replay_update_put_ratio (documented; the buffer model always sees PUT)");
+    "uvm_perf_fault_replay_update_put_ratio: with BATCH_FLUSH, the flush re-reads PUT only when more than "
+    "this share of the batch were duplicates (else it stops at the PUT of the fetch)");
   i("driver.fault_max_batches_per_service", &c.driver.fault_max_batches_per_service, 1, 1 << 20, "batches",
     "uvm_perf_fault_max_batches_per_service");
   i("driver.fault_max_throttle_per_service", &c.driver.fault_max_throttle_per_service, 1, 1 << 20, "batches",

@@ -158,16 +158,13 @@ void Simulator::service_batch() {
   ++service_batches_;
   if (replay_->point() == ReplayPoint::kAfterBatch) {
     if (replay_->flush()) {
-      // Discard every entry up to PUT; those accesses fault again after the replay.
-      // One linear pass and one heap rebuild, not a pop per entry (the buffer can hold thousands).
-      auto kept = std::remove_if(buffer_.begin(), buffer_.end(), [&](const FaultEntry& e) {
-        if (e.arrival > end) return false;
-        --utlb_outstanding_[e.utlb];
-        ++stats_.faults_flushed;
-        return true;
-      });
-      buffer_.erase(kept, buffer_.end());
-      std::make_heap(buffer_.begin(), buffer_.end(), FaultLater{});
+      // After the batch, discard every entry up to PUT (those accesses fault again after the replay). PUT
+      // is re-read from the GPU only when more than fault_replay_update_put_ratio % of the batch were
+      // duplicates; otherwise the flush stops at the PUT cached when the batch was fetched, and entries that
+      // reached the buffer since stay for the next batch (stale ones cost a batch and a replay of their own).
+      const bool update_put =
+          100 * (raw - unique) > uint64_t(cfg_.driver.fault_replay_update_put_ratio) * raw;
+      q_.push(end, kPrioReplay, kEvFlush, 0, uint64_t(update_put ? end : t0));
     }
     end += cfg_.driver.replay_ns;
     q_.push(end, kPrioReplay, kEvReplay);
@@ -190,6 +187,19 @@ void Simulator::end_service(int64_t t) {
     interrupt_pending_ = true;
     q_.push(std::max(t, buffer_.front().arrival) + cfg_.driver.isr_latency_ns, kPrioDriver, kEvInterrupt);
   }
+}
+
+// Discards the buffer's entries that arrived by `put`. One linear pass and one heap rebuild, not a pop per
+// entry (the buffer can hold thousands).
+void Simulator::flush(int64_t put) {
+  auto kept = std::remove_if(buffer_.begin(), buffer_.end(), [&](const FaultEntry& e) {
+    if (e.arrival > put) return false;
+    --utlb_outstanding_[e.utlb];
+    ++stats_.faults_flushed;
+    return true;
+  });
+  buffer_.erase(kept, buffer_.end());
+  std::make_heap(buffer_.begin(), buffer_.end(), FaultLater{});
 }
 
 void Simulator::replay() {

@@ -194,6 +194,9 @@ void Simulator::dispatch(const Event& e) {
     case kEvContextIn:
       context_in();
       break;
+    case kEvFlush:
+      flush(int64_t(e.b));
+      break;
     case kEvInterrupt:
       interrupt_pending_ = false;
       if (!in_service_) start_service();

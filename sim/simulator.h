@@ -54,7 +54,8 @@ class Simulator {
     kEvHostIssue,
     kEvStreamDone,
     kEvTimeslice,
-    kEvContextIn
+    kEvContextIn,
+    kEvFlush
   };
   enum Prio : uint8_t { kPrioReplay = 0, kPrioDriver = 1, kPrioCta = 2, kPrioHost = 3 };
 
@@ -137,6 +138,7 @@ class Simulator {
   void service_batch();
   void end_service(int64_t t);
   void replay();
+  void flush(int64_t put);
   // Residency, shared by the fault path, explicit prefetch, CPU faults and eviction.
   bool ensure_chunk(uint32_t block, int64_t& cpu, uint32_t pinned_block);
   int64_t make_resident_gpu(uint32_t block, const BlockMask& pages, const BlockMask& faulted, bool user,

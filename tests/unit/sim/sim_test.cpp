@@ -34,6 +34,37 @@ TEST(Simulator, FaultBufferOverflowHoldsFaultsBack) {
   EXPECT_EQ(s.page_accesses, strided.size());
 }
 
+// With BATCH_FLUSH the driver re-reads PUT before its flush only when more than
+// driver.fault_replay_update_put_ratio % (50) of the batch were duplicates; otherwise the flush stops at the
+// PUT it cached when it fetched the batch (reference/uvm-driver.md), and a fault that reached the buffer
+// while the batch was serviced stays for the next batch. Three CTAs fault at once on CPU-written pages of
+// the first block, copied in at 10 MB/s; a fourth touches the second block halfway through its run, while
+// that copy is under way. With three distinct pages its fault survives the flush and the next batch takes
+// it; with three faults on one page (two thirds duplicates) PUT is re-read, it is flushed, and it faults
+// again after the replay.
+TEST(Simulator, FlushStopsAtTheCachedPutUnlessTheBatchWasMostlyDuplicates) {
+  for (bool duplicates : {false, true}) {
+    trace::Trace t = base_trace(4 << 20);
+    add_op(t, trace::OpKind::kHostAccess, 0, 1024);
+    const std::vector<std::vector<uint64_t>> pages =
+        duplicates ? std::vector<std::vector<uint64_t>>{{0}, {0}, {0}, {}}
+                   : std::vector<std::vector<uint64_t>>{{0}, {1}, {2}, {}};
+    add_kernel(t, pages, trace::AccessKind::kRead, 200000, 32);
+    trace::Cta& late = t.ctas.back();
+    late.range_begin = t.ranges.size();
+    late.range_count = 1;
+    t.ranges.push_back(
+        {kVaPage + 512, 1, trace::AccessKind::kRead, trace::kIntervalScale / 2, trace::kIntervalScale});
+    Config c;
+    c.pcie.htod_bytes_per_s = 10000000;
+    const Stats s = run(t, c);
+    const char* what = duplicates ? "duplicates" : "distinct pages";
+    EXPECT_EQ(s.faults_flushed, duplicates ? 1u : 0u) << what;
+    EXPECT_EQ(s.faults_raised, duplicates ? 5u : 4u) << what;
+    EXPECT_EQ(s.batches, 2u) << what;
+  }
+}
+
 TEST(Simulator, UtlbCapLimitsOutstandingFaults) {
   trace::Trace t = base_trace(64 << 20);
   std::vector<uint64_t> strided;
