@@ -200,6 +200,7 @@ const std::vector<Knob>& knobs() {
       {"pcie.htod_bytes_per_s", 5e9, 55e9},
       {"pcie.dtoh_bytes_per_s", 5e9, 55e9},
       {"pcie.copy_setup_ns", 10, 50000},
+      {"pcie.copy_ns", 10, 50000},
       {"driver.prefetch_op_block_ns", 100, 200000},
       {"host.cpu_fault_ns", 1000, 1000000},
       {"host.cpu_fault_page_ns", 10, 20000},

@@ -73,7 +73,9 @@ std::vector<Field> fields(Config& c) {
   i("pcie.dtoh_bytes_per_s", &c.pcie.dtoh_bytes_per_s, 1, kBig, "bytes/s", "device-to-host bandwidth");
   i("pcie.latency_ns", &c.pcie.latency_ns, 0, 1e9, "ns",
     "from the end of a transfer to its completion being seen");
-  i("pcie.copy_setup_ns", &c.pcie.copy_setup_ns, 0, 1e9, "ns", "per copy pushed to a copy engine");
+  i("pcie.copy_setup_ns", &c.pcie.copy_setup_ns, 0, 1e9, "ns",
+    "per push to a copy engine (the copies of one VA block's migration, run in order on one engine)");
+  i("pcie.copy_ns", &c.pcie.copy_ns, 0, 1e9, "ns", "per copy within a push, before its data phase");
   i("pcie.copy_engines", &c.pcie.copy_engines, 1, 64, "engines", "copy engines per direction");
   i("driver.fault_batch_count", &c.driver.fault_batch_count, 1, 1 << 20, "faults",
     "uvm_perf_fault_batch_count");

@@ -31,7 +31,7 @@ struct GpuConfig {
   int64_t sms_per_utlb = 2;
   int64_t utlb_max_outstanding_faults = 32;
   int64_t fault_buffer_entries = 8192;
-  int64_t fault_latency_ns = 4308;
+  int64_t fault_latency_ns = 4149;
   int64_t fault_issue_ns = 0;
   // Faulting accesses reach the uTLB after a uniform random delay below fault_jitter_ns, in runs of
   // fault_jitter_accesses accesses of one CTA (sim/MODEL.md).
@@ -51,10 +51,11 @@ struct GpuConfig {
 };
 
 struct PcieConfig {
-  int64_t htod_bytes_per_s = 47821682323;
+  int64_t htod_bytes_per_s = 45502449227;
   int64_t dtoh_bytes_per_s = 37141959228;
   int64_t latency_ns = 1000;
-  int64_t copy_setup_ns = 2347;
+  int64_t copy_setup_ns = 4546;  // per push (one VA block's copies)
+  int64_t copy_ns = 12;          // per copy within a push
   int64_t copy_engines = 2;
 };
 
@@ -75,23 +76,23 @@ struct DriverConfig {
   int64_t thrashing_pin = 300;
   int64_t thrashing_max_resets = 4;
   // Costs of the servicing thread (calibrated to reference/measurements.md).
-  int64_t isr_latency_ns = 7923;
-  int64_t batch_fixed_ns = 5412;
+  int64_t isr_latency_ns = 8078;
+  int64_t batch_fixed_ns = 4944;
   int64_t fault_ns = 11;            // per fault entry of a page not yet in the batch
-  int64_t duplicate_fault_ns = 29;  // per entry of a page already in the batch (coalesced or equal)
-  int64_t va_block_ns = 12913;
+  int64_t duplicate_fault_ns = 31;  // per entry of a page already in the batch (coalesced or equal)
+  int64_t va_block_ns = 12957;
   int64_t page_ns = 164;  // per page made resident by the fault path (allocate, populate, track)
-  int64_t pte_ns = 4513;  // per GPU PTE written (2 MiB, 64 KiB or 4 KiB)
+  int64_t pte_ns = 4509;  // per GPU PTE written (2 MiB, 64 KiB or 4 KiB)
   int64_t cpu_unmap_page_ns = 272;
-  int64_t replay_ns = 4151;
+  int64_t replay_ns = 3914;
   int64_t evict_chunk_ns = 10000;
-  int64_t prefetch_op_block_ns = 31427;  // explicit cudaMemPrefetchAsync, per VA block
+  int64_t prefetch_op_block_ns = 31394;  // explicit cudaMemPrefetchAsync, per VA block
   int64_t prefetch_op_page_ns = 20;
 };
 
 struct HostConfig {
   int64_t cpu_fault_ns = 4492;        // CPU page fault on a GPU-resident page: fixed cost
-  int64_t cpu_fault_page_ns = 1237;   // per page migrated back (unmap on the GPU, map on the CPU)
+  int64_t cpu_fault_page_ns = 1236;   // per page migrated back (unmap on the GPU, map on the CPU)
   int64_t first_touch_page_ns = 250;  // CPU populating a page resident nowhere
   int64_t touch_page_ns = 5;          // CPU touching a page it already holds
 };

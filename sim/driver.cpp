@@ -3,6 +3,7 @@
 // explicit prefetch. The servicing thread's CPU time and the copy engines' transfers overlap within a
 // batch; the replay waits for both.
 #include <algorithm>
+#include <optional>
 
 #include "sim/simulator.h"
 
@@ -291,6 +292,7 @@ int64_t Simulator::make_resident_gpu(uint32_t b, const BlockMask& pages, const B
   if (!fresh) eviction_->on_resident_again(block_chunk_[b], cpu);
   int64_t done = cpu;
   const BlockMask from_cpu = todo & cpu_mask_[b];
+  std::optional<PcieLink::Push> push;  // the block's copies: one push, opened at its first copy
   // key: bit 0 = source is the CPU, bits 1.. = cause
   auto key = [&](uint32_t q) -> uint8_t {
     uint8_t cause = user ? kCauseUser : faulted.test(q) ? kCauseCoherence : kCausePrefetch;
@@ -300,7 +302,8 @@ int64_t Simulator::make_resident_gpu(uint32_t b, const BlockMask& pages, const B
     uint64_t bytes = uint64_t{len} * kPage;
     if (k & 1) {
       std::pair<int64_t, int64_t> data;
-      done = std::max(done, pcie_.copy(Dir::kHtoD, bytes, cpu, &data));
+      if (!push) push = pcie_.push(Dir::kHtoD, cpu);
+      done = std::max(done, pcie_.copy(*push, bytes, &data));
       stats_.bytes_htod[k >> 1] += bytes;
       htod_copies_.add(data.first, data.second);
     } else {
@@ -349,11 +352,13 @@ int64_t Simulator::move_to_cpu(uint32_t b, const BlockMask& pages, const BlockMa
   const uint32_t base = b * kPagesPerBlock;
   const BlockMask todo = pages & gpu_mask_[b];
   int64_t done = t;
+  std::optional<PcieLink::Push> push;
   for_each_run(
       todo, [&](uint32_t q) { return faulted.test(q) ? uint8_t(kCauseCoherence) : cause; },
       [&](uint32_t, uint32_t len, uint8_t c) {
         uint64_t bytes = uint64_t{len} * kPage;
-        done = std::max(done, pcie_.copy(Dir::kDtoH, bytes, t));
+        if (!push) push = pcie_.push(Dir::kDtoH, t);
+        done = std::max(done, pcie_.copy(*push, bytes));
         stats_.bytes_dtoh[c] += bytes;
       });
   todo.for_each([&](uint32_t q) {

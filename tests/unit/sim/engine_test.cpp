@@ -31,6 +31,7 @@ TEST(Pcie, FullDuplexAndSerialisedPerDirection) {
   c.dtoh_bytes_per_s = 1000000000;
   c.latency_ns = 100;
   c.copy_setup_ns = 10;
+  c.copy_ns = 0;
   c.copy_engines = 1;
   PcieLink l(c);
   // HtoD and DtoH at once do not slow each other.
@@ -47,11 +48,33 @@ TEST(Pcie, SetupOverlapsWithSeveralEngines) {
   c.htod_bytes_per_s = 1000000000;
   c.latency_ns = 0;
   c.copy_setup_ns = 100;
+  c.copy_ns = 0;
   c.copy_engines = 2;
   PcieLink l(c);
   EXPECT_EQ(l.copy(Dir::kHtoD, 1000, 0), 1100);
   // The second engine's setup ran during the first transfer; its data follows at once.
   EXPECT_EQ(l.copy(Dir::kHtoD, 1000, 0), 2100);
+}
+
+// A push (one VA block's copies) pays its setup once and runs its copies in order on one engine, each after
+// copy_ns; another push meanwhile takes the other engine, and the data phases share the link.
+TEST(Pcie, APushPaysOneSetupAndRunsItsCopiesInOrder) {
+  PcieConfig c;
+  c.htod_bytes_per_s = 1000000000;
+  c.latency_ns = 0;
+  c.copy_setup_ns = 100;
+  c.copy_ns = 10;
+  c.copy_engines = 2;
+  PcieLink l(c);
+  PcieLink::Push a = l.push(Dir::kHtoD, 0);
+  EXPECT_EQ(l.copy(a, 1000), 100 + 10 + 1000);
+  EXPECT_EQ(l.copy(a, 500), 1110 + 10 + 500);  // no second setup
+  PcieLink::Push b = l.push(Dir::kHtoD, 0);    // the other engine: set up at 100, data after the link frees
+  EXPECT_EQ(l.copy(b, 100), 1620 + 100);
+  PcieLink::Push d = l.push(Dir::kHtoD, 0);  // both engines busy: waits for the first to finish (1620)
+  EXPECT_EQ(l.copy(d, 100), std::max<int64_t>(1620 + 100 + 10, 1720) + 100);
+  EXPECT_EQ(l.copies(Dir::kHtoD), 4u);
+  EXPECT_EQ(l.busy_ns(Dir::kHtoD), 1700);
 }
 
 }  // namespace
