@@ -33,6 +33,9 @@ std::vector<Field> fields(Config& c) {
   f.push_back({{"seed", "int", "",
                 "seed of every random choice (the fault arrival jitter, gpu.fault_jitter_ns)", 0, kBig},
                &c.seed});
+  i("engine.max_events_without_progress", &c.engine.max_events_without_progress, 1000, kBig, "events",
+    "stop a run (an error naming the likely key) after this many events with no CTA, access group or op "
+    "completing");
   s("gpu.name", &c.gpu.name, "GPU name, for reports");
   i("gpu.sm_count", &c.gpu.sm_count, 1, 4096, "SMs", "streaming multiprocessors");
   i("gpu.memory_bytes", &c.gpu.memory_bytes, 2 << 20, kBig, "bytes", "GPU memory usable by managed data");
@@ -61,7 +64,8 @@ std::vector<Field> fields(Config& c) {
   i("gpu.memset_bytes_per_s", &c.gpu.memset_bytes_per_s, 1, kBig, "bytes/s",
     "cudaMemset of managed memory: fill rate once the range is on the GPU");
   i("gpu.timeslice_ns", &c.gpu.timeslice_ns, 0, 1e11, "ns",
-    "turn of one process on the GPU while another process has work; 0: processes share the SMs (MPS)");
+    "turn of one process on the GPU while another process has work; 0: processes share the SMs (MPS); "
+    "else at least gpu.context_switch_ns + gpu.preempt_ns");
   i("gpu.context_switch_ns", &c.gpu.context_switch_ns, 0, 1e9, "ns",
     "handing the GPU from one process to another (no CTA of either runs meanwhile)");
   i("gpu.preempt_ns", &c.gpu.preempt_ns, 0, 1e9, "ns",
@@ -262,7 +266,17 @@ Config load_config(const std::string& file, const std::vector<std::string>& over
     apply_json(c, j, file);
   }
   for (auto& o : overrides) apply_override(c, o);
+  check_config(c);
   return c;
+}
+
+void check_config(const Config& c) {
+  const GpuConfig& g = c.gpu;
+  if (g.timeslice_ns > 0 && g.timeslice_ns < g.context_switch_ns + g.preempt_ns)
+    throw ConfigError("config key 'gpu.timeslice_ns': a turn of " + std::to_string(g.timeslice_ns) +
+                      " ns is shorter than a context switch (gpu.context_switch_ns + gpu.preempt_ns = " +
+                      std::to_string(g.context_switch_ns + g.preempt_ns) +
+                      " ns): processes would spend their turns switching (0 shares the SMs, as MPS does)");
 }
 
 json to_json(const Config& cin) {

@@ -104,8 +104,16 @@ struct PolicyConfig {
   std::string thrashing = "driver";
 };
 
+// The engine's guard against runs that never end.
+struct EngineConfig {
+  // A run stops with an error naming the likely key after this many events with no CTA, access group or
+  // op completing (events, not simulated time: a resident CTA may rightly run for seconds in one event).
+  int64_t max_events_without_progress = 20000000;
+};
+
 struct Config {
   uint64_t seed = 1;
+  EngineConfig engine;
   GpuConfig gpu;
   PcieConfig pcie;
   DriverConfig driver;
@@ -129,6 +137,9 @@ std::vector<KeyInfo> config_schema();
 Config load_config(const std::string& file, const std::vector<std::string>& overrides);
 void apply_json(Config& c, const nlohmann::json& j, const std::string& origin);
 void apply_override(Config& c, const std::string& assignment);
+// Checks what single keys' bounds cannot (a time slice shorter than a context switch); ConfigError naming
+// the key otherwise. load_config and the simulator call it.
+void check_config(const Config& c);
 nlohmann::json to_json(const Config& c);
 
 }  // namespace uvmsim

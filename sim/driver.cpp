@@ -38,7 +38,7 @@ void Simulator::service_batch() {
     std::pop_heap(buffer_.begin(), buffer_.end(), FaultLater{});
     FaultEntry e = buffer_.back();
     buffer_.pop_back();
-    --utlb_outstanding_[e.utlb];
+    entry_left_buffer(e);
     batch_.push_back(e);
   }
   if (batch_.empty()) {
@@ -139,7 +139,7 @@ void Simulator::service_batch() {
     done = std::max(done, make_resident_gpu(b, migrate, faulted, false, cpu));
     if (after_block) {
       cpu = std::max(cpu, done) + cfg_.driver.replay_ns;
-      q_.push(cpu, kPrioReplay, kEvReplay);
+      push_replay(cpu);
     }
   }
   int64_t end = std::max(cpu, done);
@@ -168,7 +168,7 @@ void Simulator::service_batch() {
       q_.push(end, kPrioReplay, kEvFlush, 0, uint64_t(update_put ? end : t0));
     }
     end += cfg_.driver.replay_ns;
-    q_.push(end, kPrioReplay, kEvReplay);
+    push_replay(end);
   }
   if (service_batches_ < uint32_t(cfg_.driver.fault_max_batches_per_service) &&
       service_throttled_ < uint32_t(cfg_.driver.fault_max_throttle_per_service)) {
@@ -181,7 +181,7 @@ void Simulator::service_batch() {
 void Simulator::end_service(int64_t t) {
   if (replay_->point() == ReplayPoint::kAfterService) {
     t += cfg_.driver.replay_ns;
-    q_.push(t, kPrioReplay, kEvReplay);
+    push_replay(t);
   }
   in_service_ = false;
   if (!buffer_.empty() && !interrupt_pending_) {
@@ -195,12 +195,23 @@ void Simulator::end_service(int64_t t) {
 void Simulator::flush(int64_t put) {
   auto kept = std::remove_if(buffer_.begin(), buffer_.end(), [&](const FaultEntry& e) {
     if (e.arrival > put) return false;
-    --utlb_outstanding_[e.utlb];
+    entry_left_buffer(e);
     ++stats_.faults_flushed;
     return true;
   });
   buffer_.erase(kept, buffer_.end());
   std::make_heap(buffer_.begin(), buffer_.end(), FaultLater{});
+}
+
+void Simulator::entry_left_buffer(const FaultEntry& e) {
+  --utlb_outstanding_[e.utlb];
+  CtaSlot& c = slots_[e.slot];
+  if (c.live && c.start == e.cta_start) --c.in_buffer;
+}
+
+void Simulator::push_replay(int64_t t) {
+  ++replays_pending_;
+  q_.push(t, kPrioReplay, kEvReplay);
 }
 
 void Simulator::replay() {

@@ -52,7 +52,8 @@ int cmd_run(const std::string& trace_path, const std::string& config, const std:
     if (!log) throw std::runtime_error(batch_log + ": cannot open for writing");
     log << "# time_ns faults unique_pages va_blocks bytes duration_ns\n";
   }
-  RunResult r = simulate(w, c, check, batch_log.empty() ? nullptr : &log);
+  ProgressReporter progress;
+  RunResult r = simulate(w, c, check, batch_log.empty() ? nullptr : &log, &progress);
   if (!batch_log.empty()) {
     log.close();
     std::filesystem::rename(log_tmp, batch_log);

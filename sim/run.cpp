@@ -9,9 +9,11 @@
 
 namespace uvmsim {
 
-RunResult simulate(const Workload& w, const Config& c, bool check, std::ostream* batch_log) {
+RunResult simulate(const Workload& w, const Config& c, bool check, std::ostream* batch_log,
+                   ProgressReporter* progress) {
   Simulator sim(w, c);
   sim.set_batch_log(batch_log);
+  sim.set_progress(progress);
   sim.run();
   RunResult r{sim.stats(), {}};
   if (check) {

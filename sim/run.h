@@ -18,7 +18,9 @@ struct RunResult {
 };
 
 // Simulates; with `check`, runs the audit at the end and throws SimError naming every problem.
-RunResult simulate(const Workload& w, const Config& c, bool check, std::ostream* batch_log = nullptr);
+// A `progress` reporter, if given, shows the run moving on a terminal.
+RunResult simulate(const Workload& w, const Config& c, bool check, std::ostream* batch_log = nullptr,
+                   ProgressReporter* progress = nullptr);
 nlohmann::json result_json(const Workload& w, const Config& c, const Stats& s);
 void write_file_atomic(const std::string& path, const std::string& content);
 

@@ -33,6 +33,7 @@ auto make_policy(const char* kind, const std::string& name, const Config& c, Arg
 }  // namespace
 
 Simulator::Simulator(const Workload& w, const Config& c) : w_(w), cfg_(c), pcie_(c.pcie) {
+  check_config(cfg_);
   for (auto& [name, params] : cfg_.policy_params) {
     bool used = name == cfg_.policies.prefetch || name == cfg_.policies.eviction ||
                 name == cfg_.policies.replay || name == cfg_.policies.thrashing;
@@ -143,11 +144,27 @@ void Simulator::run() {
     q_.push(std::max<int64_t>(0, o.host_gap_ns) + std::max<int64_t>(0, o.host_ns - first_host_ns), kPrioHost,
             kEvHostIssue, p);
   }
+  const uint64_t limit = uint64_t(cfg_.engine.max_events_without_progress);
+  uint64_t seen_progress = progress_, since = 0;
   while (!q_.empty()) {
     Event e = q_.pop();
     now_ = e.time;
     dispatch(e);
+    if (progress_ != seen_progress) {
+      seen_progress = progress_;
+      if (since) std::fill(std::begin(events_since_progress_), std::end(events_since_progress_), 0);
+      since = 0;
+    } else {
+      ++events_since_progress_[e.type];
+      if (++since >= limit) stuck();
+    }
+    if (progress_reporter_ && (q_.popped() & 0xffff) == 0)
+      progress_reporter_->update("simulated " + std::to_string(now_ / 1000000) + " ms, CTAs " +
+                                 std::to_string(ctas_done_) + " done of " + std::to_string(ctas_launched_) +
+                                 " launched, " + std::to_string(stats_.batches) + " fault batches, " +
+                                 std::to_string(q_.popped()) + " events");
   }
+  if (progress_reporter_) progress_reporter_->finish();
   stats_.sim_time_ns = now_;
   stats_.events = q_.popped();
   for (auto& sm : sms_)
@@ -165,6 +182,47 @@ void Simulator::run() {
       throw SimError(
           "deadlock: the host of a process never finished its ops (an event wait that is never recorded?)");
   if (ctas_done_ != ctas_launched_) throw SimError("simulation ended with CTAs still running");
+}
+
+void Simulator::stuck() const {
+  static const char* const kNames[kEvTypes] = {"CTA step",  "CTA end",     "interrupt",   "batch",
+                                              "replay",    "host issue",  "stream done", "time slice",
+                                              "context in", "flush"};
+  uint32_t top = 0;
+  for (uint32_t t = 1; t < kEvTypes; ++t)
+    if (events_since_progress_[t] > events_since_progress_[top]) top = t;
+  std::string key;
+  switch (top) {
+    case kEvTimeslice:
+    case kEvContextIn:
+      key = "gpu.timeslice_ns (turns too short for a CTA's work between context switches)";
+      break;
+    case kEvCtaStep:
+      key = "gpu.memory_fraction or gpu.memory_bytes (accesses fault again before the CTA can use them), or "
+            "gpu.fault_jitter_ns";
+      break;
+    case kEvInterrupt:
+    case kEvBatch:
+    case kEvReplay:
+    case kEvFlush:
+      key = "gpu.memory_fraction or gpu.memory_bytes (faults serviced and evicted again: thrashing), or the "
+            "driver.* and policies.* keys";
+      break;
+    default:
+      key = "the trace's host ops (an op that never completes)";
+  }
+  std::string counts;
+  for (uint32_t t = 0; t < kEvTypes; ++t)
+    if (events_since_progress_[t])
+      counts += std::string(counts.empty() ? "" : ", ") + std::to_string(events_since_progress_[t]) + " " +
+                kNames[t];
+  throw SimError("the run is stuck: no CTA, access group or op completed in the last " +
+                 std::to_string(cfg_.engine.max_events_without_progress) + " events (" + counts +
+                 ") at simulated time " + std::to_string(now_) + " ns, with " + std::to_string(ctas_done_) +
+                 " of " + std::to_string(ctas_launched_) + " CTAs done, " + std::to_string(stalled_.size()) +
+                 " stalled on faults and " + std::to_string(stats_.context_switches) +
+                 " context switches so far; the likely key is " + key +
+                 "; raise engine.max_events_without_progress if the workload really needs more events");
 }
 
 void Simulator::dispatch(const Event& e) {
@@ -205,6 +263,7 @@ void Simulator::dispatch(const Event& e) {
       service_batch();
       break;
     case kEvReplay:
+      --replays_pending_;
       replay();
       break;
     case kEvHostIssue:
@@ -293,6 +352,7 @@ void Simulator::start_cta(RunningKernel& rk, uint64_t cta_index, uint32_t s) {
   CtaSlot& c = slots_[slot];
   c = CtaSlot{};
   c.live = true;
+  c.start = ++ctas_started_;
   c.kernel = rk.kernel;
   c.sm = s;
   c.cta = w_.trace.kernels[rk.kernel].cta_begin + cta_index;
@@ -315,7 +375,7 @@ void Simulator::schedule_next_point(uint32_t slot, int64_t extra_ns) {
   q_.push(now_ + extra_ns + wait, kPrioCta, kEvCtaStep, slot);
 }
 
-void Simulator::raise_fault(uint32_t page, uint8_t kind, uint32_t utlb, bool* blocked) {
+void Simulator::raise_fault(uint32_t slot, uint32_t page, uint8_t kind, uint32_t utlb, bool* blocked) {
   if (utlb_outstanding_[utlb] >= uint32_t(cfg_.gpu.utlb_max_outstanding_faults) ||
       buffer_.size() >= size_t(cfg_.gpu.fault_buffer_entries)) {
     ++stats_.faults_not_entered;
@@ -325,7 +385,8 @@ void Simulator::raise_fault(uint32_t page, uint8_t kind, uint32_t utlb, bool* bl
   int64_t arrival = std::max(now_ + cfg_.gpu.fault_latency_ns, utlb_next_[utlb]);
   utlb_next_[utlb] = arrival + cfg_.gpu.fault_issue_ns;
   ++utlb_outstanding_[utlb];
-  buffer_.push_back(FaultEntry{arrival, fault_seq_++, page, kind, utlb});
+  buffer_.push_back(FaultEntry{arrival, fault_seq_++, page, kind, utlb, slot, slots_[slot].start});
+  ++slots_[slot].in_buffer;
   std::push_heap(buffer_.begin(), buffer_.end(), FaultLater{});
   ++stats_.faults_raised;
   if (!in_service_ && !interrupt_pending_) {
@@ -416,7 +477,7 @@ void Simulator::cta_step(uint32_t slot) {
         c.resume_index = index;
       }
       ++stats_.kernels[c.kernel].faults;
-      raise_fault(p, r.kind, utlb, &blocked);
+      raise_fault(slot, p, r.kind, utlb, &blocked);
       if (blocked) break;
     }
   }
@@ -426,6 +487,16 @@ void Simulator::cta_step(uint32_t slot) {
   if (faulted) {
     c.stalled = true;
     stalled_.push_back(slot);
+    // Every fault this round raised has been fetched (or flushed) and no replay is still to come: the
+    // replays that served them came while the CTA was still issuing (paused by the fault jitter, or its
+    // process switched out), so nothing would ever wake it. It re-issues now, as the replayed accesses
+    // would. (A blocked access means entries are in the buffer, so a batch and its replay will come.)
+    if (!blocked && c.in_buffer == 0 && replays_pending_ == 0) {
+      stalled_.pop_back();
+      c.stalled = false;
+      ++stats_.reissues;
+      q_.push(now_, kPrioCta, kEvCtaStep, slot);
+    }
     return;
   }
   for (uint64_t i = c.pos; i < group_end; ++i) {
@@ -436,6 +507,7 @@ void Simulator::cta_step(uint32_t slot) {
         if (block_chunk_[b] != kNoChunk) eviction_->on_access(block_chunk_[b], now_);
     }
   }
+  ++progress_;
   c.pos = c.resume = group_end;
   c.resume_off = 0;
   c.resume_index = 0;
@@ -456,6 +528,7 @@ void Simulator::cta_done(uint32_t slot) {
   c.live = false;
   free_slots_.push_back(slot);
   ++ctas_done_;
+  ++progress_;
   uint32_t s = c.sm;
   if (++it->done == it->count) {
     stats_.kernels[it->kernel].end_ns = now_;
@@ -587,6 +660,7 @@ bool Simulator::streams_idle(uint32_t process) const {
 
 void Simulator::host_continue(uint32_t process, int64_t at) {
   Host& h = hosts_[process];
+  ++progress_;
   if (++h.cursor >= h.ops.size()) {
     h.done = true;
     return;
@@ -702,6 +776,7 @@ void Simulator::stream_op_done(uint32_t s) {
   uint32_t op = st.queue.front();
   st.queue.pop_front();
   st.busy = false;
+  ++progress_;
   stats_.ops[op].end_ns = now_;
   const auto& o = w_.trace.ops[op];
   if (o.kind == OpKind::kEventRecord) {

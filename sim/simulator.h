@@ -20,6 +20,7 @@
 #include "sim/config.h"
 #include "sim/engine.h"
 #include "sim/pcie.h"
+#include "sim/progress.h"
 #include "sim/stats.h"
 #include "sim/workload.h"
 
@@ -35,6 +36,8 @@ class Simulator {
   Simulator(const Workload& w, const Config& c);
   ~Simulator();
   void set_batch_log(std::ostream* os) { batch_log_ = os; }
+  // Shows the run's progress (simulated time, CTAs, events) while it runs; nullptr: none.
+  void set_progress(ProgressReporter* p) { progress_reporter_ = p; }
   // Runs to completion; throws SimError if the workload cannot finish (e.g. memory smaller than a block).
   void run();
   const Stats& stats() const { return stats_; }
@@ -55,7 +58,8 @@ class Simulator {
     kEvStreamDone,
     kEvTimeslice,
     kEvContextIn,
-    kEvFlush
+    kEvFlush,
+    kEvTypes
   };
   enum Prio : uint8_t { kPrioReplay = 0, kPrioDriver = 1, kPrioCta = 2, kPrioHost = 3 };
 
@@ -87,6 +91,10 @@ class Simulator {
     // its process was out).
     bool frozen = false, deferred = false, wake_on_resume = false;
     int64_t delay_ns = 0;
+    // Fault entries this CTA raised that are still in the buffer (neither fetched nor flushed), and the
+    // CTA's start ordinal that the entries carry (a slot is reused by later CTAs).
+    uint32_t in_buffer = 0;
+    uint64_t start = 0;
   };
   struct RunningKernel {
     uint32_t kernel = 0;
@@ -101,6 +109,8 @@ class Simulator {
     uint32_t page;
     uint8_t kind;
     uint32_t utlb;
+    uint32_t slot;       // the raising CTA's slot
+    uint64_t cta_start;  // and its start ordinal (CtaSlot::start)
   };
   struct FaultLater {
     bool operator()(const FaultEntry& x, const FaultEntry& y) const {
@@ -123,6 +133,8 @@ class Simulator {
 
   // Engine and dispatch.
   void dispatch(const Event& e);
+  // engine.max_events_without_progress: the error for a run that has stopped making progress.
+  [[noreturn]] void stuck() const;
   // SMs and CTAs.
   void launch_kernel(uint32_t kernel, uint32_t stream);
   void fill_sms();
@@ -131,7 +143,9 @@ class Simulator {
   void cta_step(uint32_t slot);
   void cta_done(uint32_t slot);
   void schedule_next_point(uint32_t slot, int64_t extra_ns);
-  void raise_fault(uint32_t page, uint8_t kind, uint32_t utlb, bool* blocked);
+  void raise_fault(uint32_t slot, uint32_t page, uint8_t kind, uint32_t utlb, bool* blocked);
+  void entry_left_buffer(const FaultEntry& e);
+  void push_replay(int64_t t);
   int64_t fault_jitter();
   // Driver.
   void start_service();
@@ -175,6 +189,11 @@ class Simulator {
   int64_t now_ = 0;
   Stats stats_;
   std::ostream* batch_log_ = nullptr;
+  ProgressReporter* progress_reporter_ = nullptr;
+  // Progress (a CTA, an access group or an op completed) for the guard against runs that never end, and
+  // the events by type since the last progress (to name the likely cause).
+  uint64_t progress_ = 0;
+  uint64_t events_since_progress_[kEvTypes] = {};
 
   std::unique_ptr<PrefetchPolicy> prefetch_;
   std::unique_ptr<EvictionPolicy> eviction_;
@@ -203,7 +222,7 @@ class Simulator {
   std::vector<uint32_t> free_slots_;
   std::vector<RunningKernel> running_;
   std::vector<uint32_t> stalled_;
-  uint64_t ctas_done_ = 0, ctas_launched_ = 0;
+  uint64_t ctas_done_ = 0, ctas_launched_ = 0, ctas_started_ = 0;
   uint32_t rr_sm_ = 0;
 
   // Fault buffer and uTLBs.
@@ -218,6 +237,7 @@ class Simulator {
   // Driver state.
   bool in_service_ = false;
   bool interrupt_pending_ = false;
+  uint32_t replays_pending_ = 0;  // replay events queued and not yet run
   uint32_t service_batches_ = 0, service_throttled_ = 0;
   std::vector<FaultEntry> batch_;
 

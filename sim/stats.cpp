@@ -48,6 +48,9 @@ std::vector<Scalar> scalars() {
   UVMSIM_STAT(batches, "batches", "fault batches serviced");
   UVMSIM_STAT(service_calls, "calls", "bottom-half runs (interrupts serviced)");
   UVMSIM_STAT(replays, "replays", "replays issued");
+  UVMSIM_STAT(reissues, "CTAs",
+              "CTAs that re-issued at once on stalling: every fault they raised had been replayed while they "
+              "were still issuing (paused by the fault jitter or switched out)");
   UVMSIM_STAT(context_switches, "switches",
               "the GPU handed from one process's CTAs to another's (time-slicing)");
   UVMSIM_STAT(bytes_zero_filled, "bytes", "GPU pages populated by zero-fill (no copy)");

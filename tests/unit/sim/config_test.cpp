@@ -42,6 +42,23 @@ TEST(Config, BadValuesAreNamed) {
   EXPECT_NE(e.find("'gpu.name': expected a string"), std::string::npos) << e;
 }
 
+// A time slice shorter than a context switch cannot work (processes would spend their turns switching):
+// 2081 typed for 2081 us is refused, naming the key; 0 (MPS) and the shortest workable turn are fine.
+TEST(Config, ATimeSliceShorterThanAContextSwitchIsRefused) {
+  try {
+    load_config("", {"gpu.timeslice_ns=2081"});
+    ADD_FAILURE() << "accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("'gpu.timeslice_ns'"), std::string::npos) << e.what();
+  }
+  EXPECT_NO_THROW(load_config("", {"gpu.timeslice_ns=0"}));
+  EXPECT_NO_THROW(load_config("", {"gpu.timeslice_ns=162000"}));
+  Config c;
+  c.gpu.timeslice_ns = 1000;
+  trace::Trace t = testing::base_trace(2 << 20);
+  EXPECT_THROW(Simulator(Workload::build(t, "t"), c), ConfigError);  // configs built in code too
+}
+
 TEST(Config, PrecedenceDefaultsThenFileThenSet) {
   std::string path = ::testing::TempDir() + "/c.json";
   std::ofstream(path) << R"({"driver": {"fault_batch_count": 128, "replay_ns": 7}})";

@@ -185,6 +185,60 @@ TEST(Simulator, FaultsOfASwitchedOutProcessWaitForItsTurn) {
 
 // Processes start as far apart as they did in the recording: host_ns is one clock for a trace's processes.
 // The second process's first call came 3 ms after the first's, so its kernel starts at 3 ms, not at 0.
+// The cause of a livelock seen with short time slices: a CTA raises a fault, pauses at its next miss (the
+// fault jitter) and, while it is paused, the batch serves that fault, its prefetch makes the next access
+// hit, and the replay comes and goes. The CTA ends its round stalled with nothing left in the buffer and no
+// replay to come: it must re-issue at once, not wait forever. One CTA touches one page twice in one group;
+// jitter of up to a second makes the pause outlast the batch (about 25 us).
+TEST(Simulator, ACtaWhoseFaultsWereReplayedWhileItStillIssuedReissuesAtOnce) {
+  trace::Trace t = base_trace(2 << 20);
+  add_kernel(t, {{0, 0}});
+  Config c;
+  c.gpu.fault_jitter_ns = 1000000000;
+  c.gpu.fault_jitter_accesses = 1;
+  const Stats s = run(t, c);
+  EXPECT_EQ(s.page_accesses, 2u);
+  EXPECT_EQ(s.faults_raised, 1u);
+  EXPECT_EQ(s.replays, 1u);
+  EXPECT_EQ(s.reissues, 1u);
+}
+
+// The guard against runs that never end counts events without progress (no CTA, access group or op
+// completing), not simulated time, and names the likely key. Two processes whose one CTA each computes for
+// 10 s take turns of 162 us: every turn is two events without progress, so a limit of 1000 events stops
+// the run long before its end and names gpu.timeslice_ns; the default limit lets it finish.
+TEST(Simulator, AStuckRunStopsWithAnErrorNamingTheLikelyKey) {
+  const trace::Trace t = two_processes(2 << 20, {{}}, trace::AccessKind::kRead, 10000000000, 32);
+  Config c;
+  c.gpu.timeslice_ns = 162000;
+  c.engine.max_events_without_progress = 1000;
+  try {
+    run(t, c);
+    ADD_FAILURE() << "the guard did not stop the run";
+  } catch (const SimError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("the run is stuck"), std::string::npos) << m;
+    EXPECT_NE(m.find("gpu.timeslice_ns"), std::string::npos) << m;
+    EXPECT_NE(m.find("engine.max_events_without_progress"), std::string::npos) << m;
+  }
+  c.engine.max_events_without_progress = 1000000;
+  const Stats s = run(t, c);
+  EXPECT_EQ(s.kernels[1].end_ns > 20000000000, true);
+}
+
+// The two-process corpus trace with the shortest turn the config allows (one context switch with its
+// preemption) ends; it livelocked at turns of a few microseconds before CTAs re-issued on stalling with
+// nothing left to wake them (issue 19's reproducing input; shorter turns are now a config error).
+TEST(Simulator, TheTwoProcessTraceEndsAtTheShortestAllowedTurn) {
+  const Workload w =
+      Workload::load(source_dir() + "/traces/corpus/torch_2proc_resnet18_b1_mobilenet_v2_b1.uvmt");
+  Config c = load_config(source_dir() + "/sim/configs/h100.json", {});
+  c.gpu.timeslice_ns = c.gpu.context_switch_ns + c.gpu.preempt_ns;
+  const Stats s = simulate(w, c, true).stats;
+  EXPECT_EQ(s.kernels.size(), w.trace.kernels.size());
+  EXPECT_GT(s.context_switches, 50u);  // 33 at the measured 2081 us
+}
+
 TEST(Simulator, ProcessesStartAsFarApartAsRecorded) {
   trace::Trace t = two_processes(2 << 20, {{}}, trace::AccessKind::kRead, 10000, 32);
   t.ops[0].host_ns = 1000000;
