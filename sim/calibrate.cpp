@@ -12,6 +12,7 @@
 
 #include "sim/run.h"
 #include "sim/validate.h"
+#include "traces/files.h"
 #include "workloads/micro.h"
 
 namespace uvmsim {
@@ -351,6 +352,8 @@ std::vector<double> simulate_rows(const std::vector<MeasuredRow>& rows, const Co
 }
 
 int run_calibrate(const CalibrateArgs& a) {
+  if (!a.out.empty()) files::check_output_file(a.out, "--out");  // before hours of fitting
+  if (!a.report.empty()) files::check_output_file(a.report, "--report");
   auto rows = load_measurements(a.measurements);
   for (const std::string& t : a.traces) {
     auto more = trace_rows(t);
@@ -436,8 +439,8 @@ int run_calibrate(const CalibrateArgs& a) {
   }
   std::printf("%s", md.str().c_str());
   std::printf("loss %.5f\n", l);
-  if (!a.report.empty()) write_file_atomic(a.report, md.str());
-  if (!a.out.empty()) write_file_atomic(a.out, to_json(fitted).dump(2) + "\n");
+  if (!a.report.empty()) files::write_file_atomic(a.report, md.str(), "--report");
+  if (!a.out.empty()) files::write_file_atomic(a.out, to_json(fitted).dump(2) + "\n", "--out");
   return 0;
 }
 

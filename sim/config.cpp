@@ -36,6 +36,8 @@ std::vector<Field> fields(Config& c) {
   i("engine.max_events_without_progress", &c.engine.max_events_without_progress, 1000, kBig, "events",
     "stop a run (an error naming the likely key) after this many events with no CTA, access group or op "
     "completing");
+  i("engine.max_events", &c.engine.max_events, 0, kBig, "events",
+    "stop a run (an error) after this many events in all; 0: no limit");
   s("gpu.name", &c.gpu.name, "GPU name, for reports");
   i("gpu.sm_count", &c.gpu.sm_count, 1, 4096, "SMs", "streaming multiprocessors");
   i("gpu.memory_bytes", &c.gpu.memory_bytes, 2 << 20, kBig, "bytes", "GPU memory usable by managed data");
@@ -70,7 +72,7 @@ std::vector<Field> fields(Config& c) {
     "handing the GPU from one process to another (no CTA of either runs meanwhile)");
   i("gpu.preempt_ns", &c.gpu.preempt_ns, 0, 1e9, "ns",
     "added to a switch that preempts the outgoing process's running CTAs (saving their state)");
-  i("gpu.tlb_entries", &c.gpu.tlb_entries, 0, 1 << 20, "entries",
+  i("gpu.tlb_entries", &c.gpu.tlb_entries, 0, 4096, "entries",
     "per-SM TLB entries of 2 MiB reach; 0 disables the TLB model");
   i("gpu.tlb_miss_ns", &c.gpu.tlb_miss_ns, 0, 1e9, "ns", "cost of a TLB miss on a resident page");
   i("pcie.htod_bytes_per_s", &c.pcie.htod_bytes_per_s, 1, kBig, "bytes/s", "host-to-device bandwidth");

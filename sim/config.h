@@ -109,6 +109,8 @@ struct EngineConfig {
   // A run stops with an error naming the likely key after this many events with no CTA, access group or
   // op completing (events, not simulated time: a resident CTA may rightly run for seconds in one event).
   int64_t max_events_without_progress = 20000000;
+  // A run stops with an error after this many events in all; 0: no limit (a cap for sweeps and fuzzing).
+  int64_t max_events = 0;
 };
 
 struct Config {

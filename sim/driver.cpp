@@ -398,6 +398,7 @@ int64_t Simulator::host_access(uint32_t op, int64_t t) {
         t = cpu_fault(p, t);
         break;
     }
+    check_time(t);  // per page: a bounded step, so the sum cannot overflow before it is refused
   }
   return t;
 }
@@ -443,6 +444,7 @@ int64_t Simulator::prefetch_op(uint32_t op, int64_t t) {
       cpu += cfg_.driver.prefetch_op_page_ns * int64_t(mask.count());
       done = std::max(done, move_to_cpu(b, mask, BlockMask{}, kCauseUser, cpu));
     }
+    check_time(cpu);
   }
   return std::max(cpu, done);
 }

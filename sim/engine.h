@@ -5,7 +5,11 @@
 
 #include <cstdint>
 #include <queue>
+#include <stdexcept>
+#include <string>
 #include <vector>
+
+#include "traces/trace.h"
 
 namespace uvmsim {
 
@@ -20,6 +24,15 @@ inline int64_t mul_div(uint64_t a, uint64_t b, uint64_t c) {
   return int64_t(u128(a) * b / c);
 }
 
+// Simulated time may not pass trace::kMaxTimeNs (2^62 ns, 146 years): the reader bounds every time and
+// duration in a trace so that an event's time, `now` plus a few bounded terms, cannot overflow before this
+// check refuses it.
+inline void check_time(int64_t t) {
+  if (t < 0 || t > trace::kMaxTimeNs)
+    throw std::overflow_error("simulated time would reach " + std::to_string(t) +
+                              " ns, beyond 2^62 ns (146 years): a trace time or a config cost is absurd");
+}
+
 struct Event {
   int64_t time = 0;
   uint8_t priority = 0;  // lower runs first at equal times
@@ -32,6 +45,7 @@ struct Event {
 class EventQueue {
  public:
   void push(int64_t time, uint8_t priority, uint8_t type, uint32_t a = 0, uint64_t b = 0) {
+    check_time(time);
     heap_.push(Event{time, priority, next_seq_++, type, a, b});
   }
   bool empty() const { return heap_.empty(); }

@@ -13,9 +13,11 @@
 #include "policies/replay/replay_policy.h"
 #include "policies/thrashing/thrashing_policy.h"
 #include "sim/calibrate.h"
+#include "sim/output_dir.h"
 #include "sim/run.h"
 #include "sim/validate.h"
 #include "sim/version.h"
+#include "traces/files.h"
 #include "traces/trace_io.h"
 #include "workloads/generate.h"
 #include "workloads/micro.h"
@@ -40,27 +42,37 @@ void list_policies(const char* kind) {
   }
 }
 
+std::string command_line(int argc, char** argv) {
+  std::string c;
+  for (int i = 0; i < argc; ++i) c += (i ? " " : "") + std::string(argv[i]);
+  return c;
+}
+
 int cmd_run(const std::string& trace_path, const std::string& config, const std::vector<std::string>& sets,
-            const std::string& out, const std::string& batch_log, bool check) {
+            const std::string& out, const std::string& batch_log, bool check, const std::string& command) {
+  // Every output is checked before any work: a bad path fails now, not after the simulation.
+  OutputDir dir(out, "--out", command);
+  const bool log_in_dir = !batch_log.empty() && dir.holds(batch_log);
+  if (!batch_log.empty() && !log_in_dir) files::check_output_file(batch_log, "--batch-log");
   Config c = load_config(config, sets);
   Workload w = Workload::load(trace_path);
-  std::filesystem::create_directories(out);
-  std::ofstream log;
-  std::string log_tmp = batch_log + ".tmp";
-  if (!batch_log.empty()) {
-    log.open(log_tmp);
-    if (!log) throw std::runtime_error(batch_log + ": cannot open for writing");
-    log << "# time_ns faults unique_pages va_blocks bytes duration_ns\n";
+  dir.begin();
+  std::unique_ptr<files::AtomicFile> log_file;
+  std::ostream* log = nullptr;
+  if (log_in_dir) {
+    log = &dir.file(std::filesystem::path(batch_log).filename().string());
+  } else if (!batch_log.empty()) {
+    log_file = std::make_unique<files::AtomicFile>(batch_log, "--batch-log");
+    log = &log_file->stream();
   }
+  if (log) *log << "# time_ns faults unique_pages va_blocks bytes duration_ns\n";
   ProgressReporter progress;
-  RunResult r = simulate(w, c, check, batch_log.empty() ? nullptr : &log, &progress);
-  if (!batch_log.empty()) {
-    log.close();
-    std::filesystem::rename(log_tmp, batch_log);
-  }
-  nlohmann::json j = result_json(w, c, r.stats);
-  write_file_atomic(out + "/config.json", to_json(c).dump(2) + "\n");
-  write_file_atomic(out + "/stats.json", j.dump(2) + "\n");
+  RunResult r = simulate(w, c, check, log, &progress);
+  const nlohmann::json j = result_json(w, c, r.stats);
+  dir.write("config.json", to_json(c).dump(2) + "\n");
+  dir.write("stats.json", j.dump(2) + "\n");
+  if (log_file) log_file->commit();
+  dir.commit();
   const Stats& s = r.stats;
   std::printf(
       "simulated %.3f ms: %llu faults in %llu batches (%.1f per batch), %.1f MiB HtoD, %.1f MiB DtoH%s\n",
@@ -103,14 +115,51 @@ int cmd_micro_table(const std::string& config, const std::vector<std::string>& s
 
 int cmd_validate(const std::string& trace_path, const std::string& config,
                  const std::vector<std::string>& sets, const std::string& json_out) {
+  if (!json_out.empty()) files::check_output_file(json_out, "--json");
   const Workload w = Workload::load(trace_path);
   // The recording's GPU and driver parameters first, then the user's overrides.
   Config c = with_recording(load_config(config, {}), w.trace);
   for (const std::string& s : sets) apply_override(c, s);
+  check_config(c);
   const Validation v = validate(w, c, trace_path);
   print_validation(v, std::cout);
-  if (!json_out.empty()) write_file_atomic(json_out, validation_json(v).dump(2) + "\n");
+  if (!json_out.empty()) files::write_file_atomic(json_out, validation_json(v).dump(2) + "\n", "--json");
   return 0;
+}
+
+// `uvmsim config-schema`: every key with its type, unit, bounds, default and meaning.
+void print_config_schema() {
+  const nlohmann::json defaults = to_json(Config{});
+  auto bound = [](double v) {
+    if (v >= 9e18) return std::string("max");
+    std::ostringstream os;
+    os << std::setprecision(12) << v;
+    return os.str();
+  };
+  std::cout << std::left << std::setw(44) << "key" << std::setw(7) << "type" << std::setw(10) << "unit"
+            << std::setw(26) << "bounds" << std::setw(16) << "default" << "meaning\n";
+  for (auto& k : config_schema()) {
+    const nlohmann::json* d = &defaults;
+    size_t start = 0, dot;
+    while ((dot = k.path.find('.', start)) != std::string::npos) {
+      d = &(*d)[k.path.substr(start, dot - start)];
+      start = dot + 1;
+    }
+    d = &(*d)[k.path.substr(start)];
+    const std::string bounds = k.type == "string" ? "" : "[" + bound(k.min) + ", " + bound(k.max) + "]";
+    std::cout << std::setw(44) << k.path << std::setw(7) << k.type << std::setw(10) << k.unit
+              << std::setw(26) << bounds << std::setw(16) << d->dump() << k.description << "\n";
+  }
+  std::cout << std::setw(44) << "policy_params.<policy>.<param>" << std::setw(7) << "float" << std::setw(10)
+            << "" << std::setw(26) << "(the policy's)" << std::setw(16) << "(the policy's)"
+            << "a selected policy's own parameter (uvmsim policies lists them)\n";
+}
+
+// `uvmsim stats-schema`: every statistic of stats.json with its unit and meaning.
+void print_stats_schema() {
+  std::cout << std::left << std::setw(34) << "statistic" << std::setw(10) << "unit" << "meaning\n";
+  for (auto& s : describe_stats())
+    std::cout << std::setw(34) << s.name << std::setw(10) << s.unit << s.description << "\n";
 }
 
 }  // namespace
@@ -119,46 +168,87 @@ int main(int argc, char** argv) {
   CLI::App app{"uvmsim: a trace-driven simulator of GPU unified memory"};
   app.set_version_flag("--version", std::string("uvmsim ") + kVersion);
   app.require_subcommand(1);
+  app.option_defaults()->always_capture_default();
+  app.footer(
+      "Examples:\n"
+      "  uvmsim generate --pattern random --bytes 1GiB --host-init --out r.uvmt\n"
+      "  uvmsim run --trace r.uvmt --config sim/configs/h100.json --set gpu.memory_fraction=0.5 --out out/r50\n"
+      "  uvmsim SUBCOMMAND --help     (each subcommand's options, defaults and an example)");
+  const std::string command = command_line(argc, argv);
+
+  std::string max_trace_bytes = "16GiB";
+  uint64_t max_trace_ratio = trace::default_read_limits().max_ratio;
+  app.add_option("--max-trace-bytes", max_trace_bytes,
+                 "largest decompressed trace body any command reads (a size: 16GiB, 512MiB)");
+  app.add_option("--max-trace-ratio", max_trace_ratio,
+                 "largest decompressed body per byte of trace file (corpus traces reach about 260)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
 
   std::string trace_path, config, out, batch_log;
   std::vector<std::string> sets;
   bool check = false;
   auto* run = app.add_subcommand("run", "simulate a trace under a config");
   run->add_option("--trace", trace_path, "trace (.uvmt)")->required();
-  run->add_option("--config", config, "config JSON (built-in defaults if omitted)");
-  run->add_option("--set", sets, "override a config key: a.b=value (repeatable)");
-  run->add_option("--out", out, "output folder for stats.json and config.json")->required();
-  run->add_option("--batch-log", batch_log, "write one line per fault batch to this file");
+  run->add_option("--config", config, "config JSON (built-in defaults, the H100 fit, if omitted)");
+  run->add_option("--set", sets, "override a config key: a.b=value (repeatable; uvmsim config-schema lists them)");
+  run->add_option("--out", out,
+                  "output folder for stats.json and config.json (created; an existing one must hold only "
+                  "uvmsim's results, which are replaced when the run completes)")
+      ->required();
+  run->add_option("--batch-log", batch_log, "write one line per fault batch to this file (a regular file)");
   run->add_flag("--check", check, "run the conservation audit at the end (fails on any inconsistency)");
+  run->footer(
+      "Example:\n  uvmsim run --trace traces/corpus/micro_seq_1g.uvmt --config sim/configs/h100.json "
+      "--set gpu.memory_fraction=0.5 --out out/seq50 --batch-log out/seq50.log --check");
 
   MicroSpec spec;
-  std::string pattern = "seq", bytes_text = "64MiB", gen_out, models;
-  auto* gen = app.add_subcommand("generate", "write a synthetic trace");
-  gen->add_option("--pattern", pattern, "seq, random or strided (CTA c's thread t touches page t * CTAs + c)")
-      ->check(CLI::IsMember({"seq", "random", "strided"}));
-  gen->add_option("--bytes", bytes_text, "size of the managed allocation (e.g. 64MiB, 1GiB)");
-  gen->add_option("--threads-per-cta", spec.threads_per_cta, "threads per CTA (one page per thread)");
-  gen->add_option("--sharers", spec.sharers,
-                  "CTAs touching each CTA's pages (neighbours share them: duplicate faults)");
-  gen->add_flag("--host-init", spec.host_init, "the CPU writes every page first");
-  gen->add_flag("--write", spec.write, "kernels write instead of read");
-  gen->add_flag("--prefetch", spec.prefetch, "cudaMemPrefetchAsync to the GPU before the kernels");
-  gen->add_flag("--touch-back", spec.touch_back, "the CPU reads every page after the kernels");
-  gen->add_option("--seed", spec.seed, "seed of the random page order");
+  std::string pattern, bytes_text = "64MiB", gen_out, models;
+  auto* gen = app.add_subcommand(
+      "generate", "write a synthetic trace: a micro-workload (--pattern) or layer kernels of models (--models)");
+  auto* o_pattern = gen->add_option("--pattern", pattern,
+                                    "micro-workload: seq, random or strided (CTA c's thread t touches page t * "
+                                    "CTAs + c)")
+                        ->check(CLI::IsMember({"seq", "random", "strided"}));
+  std::vector<CLI::Option*> micro_opts = {o_pattern};
+  micro_opts.push_back(gen->add_option("--bytes", bytes_text, "with --pattern: size of the managed allocation (64MiB, 1GiB)"));
+  micro_opts.push_back(gen->add_option("--threads-per-cta", spec.threads_per_cta, "with --pattern: threads per CTA (one page per thread)"));
+  micro_opts.push_back(gen->add_option("--sharers", spec.sharers,
+                                       "with --pattern: CTAs touching each CTA's pages (neighbours share them: "
+                                       "duplicate faults)"));
+  micro_opts.push_back(gen->add_flag("--host-init", spec.host_init, "with --pattern: the CPU writes every page first"));
+  micro_opts.push_back(gen->add_flag("--write", spec.write, "with --pattern: kernels write instead of read"));
+  micro_opts.push_back(gen->add_flag("--prefetch", spec.prefetch,
+                                     "with --pattern: cudaMemPrefetchAsync to the GPU before the kernels"));
+  micro_opts.push_back(gen->add_flag("--touch-back", spec.touch_back, "with --pattern: the CPU reads every page after the kernels"));
+  micro_opts.push_back(gen->add_option("--seed", spec.seed, "with --pattern random: seed of the random page order"));
   uint32_t requests = 1;
-  gen->add_option("--models", models,
-                  "model mix, name:batch,... (alexnet, vgg16, resnet18, resnet50, mobilenet_v2, or a spec .json): "
-                  "the exact accesses of workloads/'s layer kernels, one stream per model");
-  gen->add_option("--requests", requests, "with --models: inferences per model, back to back")->check(CLI::PositiveNumber);
+  auto* o_models = gen->add_option(
+      "--models", models,
+      "model mix, name:batch,... (alexnet, vgg16, resnet18, resnet50, mobilenet_v2, or a spec .json): the "
+      "exact accesses of workloads/'s layer kernels, one stream per model");
+  std::vector<CLI::Option*> model_opts;
+  model_opts.push_back(gen->add_option("--requests", requests, "with --models: inferences per model, back to back"));
   bool processes = false;
-  gen->add_flag(
+  model_opts.push_back(gen->add_flag(
       "--processes", processes,
       "with --models: each model in its own process (CUDA context), which the GPU time-slices unless "
-      "gpu.timeslice_ns is 0 (MPS); without it the models share one process and the SMs");
+      "gpu.timeslice_ns is 0 (MPS); without it the models share one process and the SMs"));
   std::string compare_with;
-  gen->add_option("--compare", compare_with,
-                  "with --models: also compare with this recording of uvm_runtime (the closed loop) and print the result");
-  gen->add_option("--out", gen_out, "output trace")->required();
+  model_opts.push_back(gen->add_option(
+      "--compare", compare_with,
+      "with --models: also compare with this recording of uvm_runtime (the closed loop) and print the result"));
+  for (auto* m : model_opts) m->needs(o_models);
+  for (auto* m : micro_opts) m->excludes(o_models);
+  gen->add_option("--out", gen_out, "output trace (.uvmt; a regular file or a new path)")->required();
+  gen->footer(
+      "Give either --pattern (a micro-workload) or --models (layer kernels), not both.\n"
+      "Examples:\n"
+      "  uvmsim generate --pattern random --bytes 1GiB --host-init --out r.uvmt\n"
+      "  uvmsim generate --models resnet50:8,vgg16:1 --requests 2 --out mix.uvmt\n"
+      "Limits: " +
+      std::to_string(kMaxMicroBytes >> 30) + " GiB per micro-workload; batch " +
+      std::to_string(kMaxGenerateBatch) + " per model and " + std::to_string(kMaxGenerateImages) +
+      " images (batch x requests) per trace.");
 
   auto* tr = app.add_subcommand("trace", "show and convert traces");
   tr->require_subcommand(1);
@@ -166,12 +256,15 @@ int main(int argc, char** argv) {
   uint64_t max_ranges = 16;
   auto* info = tr->add_subcommand("info", "summary of a trace");
   info->add_option("trace", tpath, "trace (.uvmt)")->required();
+  info->footer("Example:\n  uvmsim trace info traces/corpus/torch_resnet18_b1.uvmt");
   auto* dump = tr->add_subcommand("dump", "every record, human-readable");
   dump->add_option("trace", tpath, "trace (.uvmt)")->required();
   dump->add_option("--max-ranges", max_ranges, "ranges shown per CTA");
+  dump->footer("Example:\n  uvmsim trace dump traces/corpus/micro_seq_64m.uvmt --max-ranges 4 | less");
   auto* exp = tr->add_subcommand("export", "export sections as CSV files");
   exp->add_option("trace", tpath, "trace (.uvmt)")->required();
-  exp->add_option("--csv", csv_dir, "output folder (one CSV per section)")->required();
+  exp->add_option("--csv", csv_dir, "output folder (one CSV per section; the rules of run --out)")->required();
+  exp->footer("Example:\n  uvmsim trace export traces/corpus/micro_seq_64m.uvmt --csv out/seq64_csv");
 
   std::string recode_out;
   int recode_level = 19;
@@ -183,6 +276,7 @@ int main(int argc, char** argv) {
   recode->add_flag("--repair-split-call-gaps", recode_gaps,
                    "give a split call's host gap to its first part only (traces converted before 2026-11-24 "
                    "repeated it for every part)");
+  recode->footer("Example:\n  uvmsim trace recode old.uvmt --out new.uvmt");
 
   std::string raw_dir, conv_out;
   ConvertOptions conv;
@@ -192,6 +286,7 @@ int main(int argc, char** argv) {
   conv_cmd->add_option("--tenant", conv.tenant, "tenant name (default: the program's name, #0)");
   conv_cmd->add_option("--model", conv.model, "model name (default: the tenant's name)");
   conv_cmd->add_option("--batch", conv.batch, "batch size the program ran");
+  conv_cmd->footer("Example:\n  uvmsim trace convert --raw rec/gemm --out gemm.uvmt");
 
   std::string retime_raw, retime_out;
   auto* retime = tr->add_subcommand("retime",
@@ -203,6 +298,7 @@ int main(int argc, char** argv) {
                    "recording folder with passes timing.1..N and optionally resident.1..M")
       ->required();
   retime->add_option("--out", retime_out, "output trace (may be the input)")->required();
+  retime->footer("Example:\n  uvmsim trace retime rec.uvmt --raw rec/timing --out rec_retimed.uvmt");
 
   std::string validate_json;
   auto* val = app.add_subcommand("validate", "simulate a recorded trace and compare with what the GPU did");
@@ -211,50 +307,75 @@ int main(int argc, char** argv) {
                   "config JSON (built-in defaults if omitted); the recording's GPU and driver "
                   "parameters are applied over it");
   val->add_option("--set", sets, "override a config key: a.b=value (repeatable; applied last)");
-  val->add_option("--json", validate_json, "also write the comparison as JSON");
+  val->add_option("--json", validate_json, "also write the comparison as JSON (a regular file)");
+  val->footer(
+      "Example:\n  uvmsim validate --trace traces/corpus/torch_resnet18_b1.uvmt --config sim/configs/h100.json");
 
-  app.add_subcommand("policies", "list every registered policy with its parameters");
-  app.add_subcommand("config-schema", "list every config key with type, unit, bounds and description");
+  auto* pol = app.add_subcommand("policies", "list every registered policy with its parameters");
+  pol->footer("Example:\n  uvmsim policies");
+  auto* schema = app.add_subcommand("config-schema",
+                                    "list every config key with its type, unit, bounds, default and meaning");
+  schema->footer("Example:\n  uvmsim config-schema | grep driver.");
+  auto* stats_schema =
+      app.add_subcommand("stats-schema", "list every statistic of stats.json with its unit and meaning");
+  stats_schema->footer("Example:\n  uvmsim stats-schema");
 
   std::string table_bytes = "1GiB";
   auto* table = app.add_subcommand("micro-table", "the main job: micro-workloads at 100/75/50% memory");
   table->add_option("--config", config, "config JSON");
   table->add_option("--set", sets, "override a config key: a.b=value (repeatable)");
   table->add_option("--bytes", table_bytes, "size of each micro-workload");
+  table->footer("Example:\n  uvmsim micro-table --config sim/configs/h100.json --bytes 256MiB");
 
   CalibrateArgs cal;
   auto* calib =
       app.add_subcommand("calibrate", "fit the driver's costs to H100 measurements and recorded traces");
   calib->add_option("--measurements", cal.measurements, "measured rows (JSON)")->required();
   calib->add_option("--config", cal.config, "starting config")->required();
-  calib->add_option("--out", cal.out, "fitted config to write");
+  calib->add_option("--out", cal.out, "fitted config to write (a regular file)");
   calib->add_option("--report", cal.report,
-                    "markdown report with measured, simulated, error and leave-one-out");
-  calib->add_option("--iterations", cal.iterations, "optimiser iterations per fit");
+                    "markdown report with measured, simulated, error and leave-one-out (a regular file)");
+  calib->add_option("--iterations", cal.iterations, "optimiser iterations per fit")
+      ->check(CLI::Range(1, 1000000));
   calib->add_flag("--leave-one-out", cal.leave_one_out, "also refit without each row and predict it");
-  calib->add_option("--jobs", cal.jobs, "threads simulating rows in parallel");
+  calib->add_option("--jobs", cal.jobs, "threads simulating rows in parallel")->check(CLI::Range(1, 1024));
   calib->add_option(
       "--traces", cal.traces,
       "recorded traces fitted too (their paging overhead and prefetch share, as uvmsim validate "
       "scores them)");
   calib->add_option("--grid", cal.grid, "structural key searched exhaustively: key=v1,v2,... (repeatable)");
+  calib->footer(
+      "Example:\n  uvmsim calibrate --measurements tests/data/h100_micro.json --config sim/configs/h100.json "
+      "--out fitted.json --report fit.md");
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  const char* input = nullptr;  // the file being read when memory ran out
   try {
-    if (run->parsed()) return cmd_run(trace_path, config, sets, out, batch_log, check);
-    if (val->parsed()) return cmd_validate(trace_path, config, sets, validate_json);
+    trace::default_read_limits().max_ratio = max_trace_ratio;
+    trace::default_read_limits().max_body_bytes = parse_bytes(max_trace_bytes);
+    if (run->parsed()) {
+      input = trace_path.c_str();
+      return cmd_run(trace_path, config, sets, out, batch_log, check, command);
+    }
+    if (val->parsed()) {
+      input = trace_path.c_str();
+      return cmd_validate(trace_path, config, sets, validate_json);
+    }
     if (gen->parsed()) {
+      files::check_output_file(gen_out, "--out");
       if (!models.empty()) {
+        if (requests == 0) throw std::invalid_argument("--requests: must be at least 1, not 0");
         GenerateOptions g;
         g.models = parse_model_list(models);
         g.requests = requests;
         g.processes = processes;
         trace::Trace t = generate_models(g);
         if (!compare_with.empty()) {
+          input = compare_with.c_str();
           const ClosedLoop c = compare_with_recording(t, trace::read_trace(compare_with));
           std::cout << "closed loop: " << c.kernels << " kernels, " << c.ctas << " CTAs, " << c.pages
                     << " (CTA, page) pairs; Jaccard min " << c.min_jaccard << " mean " << c.mean_jaccard
@@ -269,53 +390,69 @@ int main(int argc, char** argv) {
         trace::write_trace(t, gen_out);
         return 0;
       }
-      if (processes) throw std::invalid_argument("--processes needs --models");
+      if (pattern.empty())
+        throw std::invalid_argument(
+            "generate needs --pattern (a micro-workload) or --models (layer kernels); see uvmsim generate --help");
       set_micro_pattern(spec, pattern);
       spec.bytes = parse_bytes(bytes_text);
       trace::write_trace(generate_micro(spec), gen_out);
       return 0;
     }
     if (conv_cmd->parsed()) {
+      files::check_output_file(conv_out, "--out");
       // Recorded traces are written once and kept: compress hard.
       trace::write_trace(convert_recording(raw_dir, conv), conv_out, 19);
       return 0;
     }
     if (retime->parsed()) {
+      files::check_output_file(retime_out, "--out");
+      input = tpath.c_str();
       trace::write_trace(retime_recording(trace::read_trace(tpath), retime_raw), retime_out, 19);
       return 0;
     }
     if (recode->parsed()) {
+      files::check_output_file(recode_out, "--out");
+      input = tpath.c_str();
       trace::Trace t = trace::read_trace(tpath);
       if (recode_gaps) std::cout << repair_split_call_gaps(t) << " host gaps of split calls cleared\n";
       trace::write_trace(t, recode_out, recode_level);
       return 0;
     }
     if (info->parsed() || dump->parsed() || exp->parsed()) {
+      std::unique_ptr<OutputDir> csv;
+      if (exp->parsed()) csv = std::make_unique<OutputDir>(csv_dir, "--csv", command);
+      input = tpath.c_str();
       std::string hash;
       trace::Trace t = trace::read_trace(tpath, &hash);
       if (info->parsed()) trace::print_info(t, hash, std::cout);
       if (dump->parsed()) trace::print_dump(t, std::cout, max_ranges);
-      if (exp->parsed()) trace::export_csv(t, csv_dir);
+      if (csv) {
+        csv->begin();
+        trace::export_csv(t, [&](const char* name) -> std::ostream& { return csv->file(name); });
+        csv->commit();
+      }
       return 0;
     }
-    if (app.got_subcommand("policies")) {
+    if (pol->parsed()) {
       list_policies<PrefetchRegistry>("prefetch");
       list_policies<EvictionRegistry>("eviction");
       list_policies<ReplayRegistry>("replay");
       list_policies<ThrashingRegistry>("thrashing");
       return 0;
     }
-    if (app.got_subcommand("config-schema")) {
-      for (auto& k : config_schema())
-        std::cout << std::left << std::setw(44) << k.path << std::setw(7) << k.type << std::setw(9) << k.unit
-                  << k.description << "\n";
-      std::cout << std::setw(44) << "policy_params.<policy>.<param>" << std::setw(7) << "float"
-                << std::setw(9) << ""
-                << "a selected policy's own parameter (see uvmsim policies)\n";
+    if (schema->parsed()) {
+      print_config_schema();
+      return 0;
+    }
+    if (stats_schema->parsed()) {
+      print_stats_schema();
       return 0;
     }
     if (table->parsed()) return cmd_micro_table(config, sets, table_bytes);
     if (calib->parsed()) return run_calibrate(cal);
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "uvmsim: error: out of memory%s%s\n", input ? " with " : "", input ? input : "");
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "uvmsim: error: %s\n", e.what());
     return 1;

@@ -1,10 +1,5 @@
 #include "sim/run.h"
 
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
-
 #include "sim/version.h"
 
 namespace uvmsim {
@@ -36,21 +31,6 @@ nlohmann::json result_json(const Workload& w, const Config& c, const Stats& s) {
   j["config"] = to_json(c);
   j["stats"] = stats_to_json(s);
   return j;
-}
-
-void write_file_atomic(const std::string& path, const std::string& content) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw std::runtime_error(path + ": cannot open for writing");
-    f << content;
-    f.flush();
-    if (!f) {
-      std::filesystem::remove(tmp);
-      throw std::runtime_error(path + ": write failed");
-    }
-  }
-  std::filesystem::rename(tmp, path);
 }
 
 }  // namespace uvmsim

@@ -22,6 +22,5 @@ struct RunResult {
 RunResult simulate(const Workload& w, const Config& c, bool check, std::ostream* batch_log = nullptr,
                    ProgressReporter* progress = nullptr);
 nlohmann::json result_json(const Workload& w, const Config& c, const Stats& s);
-void write_file_atomic(const std::string& path, const std::string& content);
 
 }  // namespace uvmsim

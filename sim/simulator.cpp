@@ -145,6 +145,7 @@ void Simulator::run() {
             kEvHostIssue, p);
   }
   const uint64_t limit = uint64_t(cfg_.engine.max_events_without_progress);
+  const uint64_t max_events = cfg_.engine.max_events > 0 ? uint64_t(cfg_.engine.max_events) : UINT64_MAX;
   uint64_t seen_progress = progress_, since = 0;
   while (!q_.empty()) {
     Event e = q_.pop();
@@ -158,6 +159,11 @@ void Simulator::run() {
       ++events_since_progress_[e.type];
       if (++since >= limit) stuck();
     }
+    if (q_.popped() >= max_events)
+      throw SimError("the run reached engine.max_events (" + std::to_string(max_events) +
+                     " events) at simulated time " + std::to_string(now_) + " ns, with " +
+                     std::to_string(ctas_done_) + " of " + std::to_string(ctas_launched_) +
+                     " CTAs done; raise engine.max_events (0: no limit) to let it finish");
     if (progress_reporter_ && (q_.popped() & 0xffff) == 0)
       progress_reporter_->update("simulated " + std::to_string(now_ / 1000000) + " ms, CTAs " +
                                  std::to_string(ctas_done_) + " done of " + std::to_string(ctas_launched_) +
@@ -761,7 +767,7 @@ void Simulator::stream_try_start(uint32_t s) {
     case OpKind::kMemset: {
       // A memset of managed memory runs on the GPU: migrate the range there, then fill at copy-engine rate.
       int64_t end = prefetch_op(op, now_);
-      end += int64_t(o.b * 1000000000ull / uint64_t(cfg_.gpu.memset_bytes_per_s));
+      end += mul_div(o.b, 1000000000u, uint64_t(cfg_.gpu.memset_bytes_per_s));
       q_.push(end, kPrioHost, kEvStreamDone, s);
       return;
     }

@@ -22,7 +22,13 @@ uint32_t ctas_per_sm(const Kernel& k, uint32_t max_threads, uint32_t max_ctas, u
 Workload Workload::load(const std::string& path) {
   std::string hash;
   Trace t = trace::read_trace(path, &hash);
-  return build(std::move(t), std::move(hash));
+  try {
+    return build(std::move(t), std::move(hash));
+  } catch (const std::bad_alloc&) {
+    throw std::runtime_error(path + ": out of memory preparing the trace for simulation");
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(path + ": " + e.what());
+  }
 }
 
 Workload Workload::build(Trace t, std::string hash) {
@@ -78,8 +84,11 @@ Workload Workload::build(Trace t, std::string hash) {
     uint64_t first = a.va >> kPageShift, last = (a.va + a.bytes - 1) >> kPageShift;
     Cluster& c = clusters[cluster_of[i]];
     if (c.dense_block == ~uint64_t{0}) {
-      if ((next_block + c.last_block - c.first_block + 1) * ppb >= (uint64_t{1} << 32))
-        throw std::runtime_error("trace's allocations exceed 16 TiB of pages: too large to simulate");
+      if (c.last_block - c.first_block + 1 > kMaxPages / ppb ||
+          (next_block + c.last_block - c.first_block + 1) * ppb > kMaxPages)
+        throw std::runtime_error("the trace's allocations span more than " + std::to_string(kMaxPages >> 18) +
+                                 " GiB of pages, the simulator's limit (Workload::kMaxPages): too large to "
+                                 "simulate");
       c.dense_block = next_block;
       next_block += c.last_block - c.first_block + 1;
     }
@@ -121,7 +130,10 @@ Workload Workload::build(Trace t, std::string hash) {
     uint64_t per_sm =
         ctas_per_sm(k, h.max_threads_per_sm, h.max_ctas_per_sm, h.regs_per_sm, h.smem_per_sm_bytes);
     uint64_t conc = std::min<uint64_t>(k.cta_count, per_sm * h.sm_count);
-    w.kernel_cta_ns[ki] = k.cta_count ? (k.resident_ns * conc + k.cta_count / 2) / k.cta_count : 0;
+    // resident_ns x conc / cta_count, rounded, in 128 bits (conc <= cta_count, so it is at most resident_ns).
+    __extension__ using u128 = unsigned __int128;
+    w.kernel_cta_ns[ki] =
+        k.cta_count ? uint64_t((u128(k.resident_ns) * conc + k.cta_count / 2) / k.cta_count) : 0;
     for (uint64_t c = k.cta_begin; c < k.cta_begin + k.cta_count; ++c) {
       const Cta& cta = t.ctas[c];
       size_t first_point = w.points.size();

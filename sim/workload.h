@@ -41,6 +41,8 @@ struct Workload {
   std::vector<uint64_t> kernel_cta_ns;  // compute time of one CTA of each kernel
   uint64_t footprint_pages = 0;         // distinct pages touched by kernels and host ops
 
+  // Allocations may span at most this many dense pages (1 TiB): the page state costs a few bytes a page.
+  static constexpr uint64_t kMaxPages = uint64_t{1} << 28;
   static Workload build(trace::Trace t, std::string hash);
   // Reads a .uvmt file (trace_io's checks and errors) and builds it, hashed by its content.
   static Workload load(const std::string& path);

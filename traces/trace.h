@@ -12,8 +12,14 @@ namespace uvmsim::trace {
 
 // Version 2 stores per-CTA accesses column by column, pages predicted from the previous CTA (FORMAT.md);
 // readers still read version 1.
-constexpr uint32_t kFormatVersion = 2;
+constexpr uint32_t kFormatVersion = 3;
 constexpr uint32_t kOldestFormatVersion = 1;
+// Bounds the reader enforces so that simulated times cannot overflow: every point in time (host_ns,
+// allocation and observed times, arrivals) lies in [0, kMaxTimeNs] (146 years), every duration (a
+// kernel's resident time, a host gap) within kMaxDurationNs (13 days) of zero. The simulator's clock then
+// stays below 2^63 ns however the terms add up (sim/engine.h refuses an event beyond kMaxTimeNs).
+constexpr int64_t kMaxTimeNs = int64_t{1} << 62;
+constexpr int64_t kMaxDurationNs = int64_t{1} << 50;
 constexpr uint64_t kPageBytes = 4096;
 constexpr uint32_t kPageShift = 12;
 constexpr uint32_t kIntervalScale = 65535;  // touch intervals are fractions in 1/65535 of a CTA's run

@@ -1,5 +1,7 @@
 #include "traces/trace_io.h"
 
+#include "traces/files.h"
+
 #include <unistd.h>
 #include <zstd.h>
 
@@ -190,6 +192,10 @@ void check(bool ok, Reader& r, size_t at, const std::string& what) {
   if (!ok) r.fail(what, at);
 }
 
+// A point in time must lie in [0, kMaxTimeNs], a duration within kMaxDurationNs of 0 (trace.h says why).
+bool is_time(int64_t v) { return v >= 0 && v <= kMaxTimeNs; }
+bool is_duration(int64_t v) { return v >= -kMaxDurationNs && v <= kMaxDurationNs; }
+
 uint64_t zigzag(uint64_t v) { return (v << 1) ^ (0 - (v >> 63)); }
 uint64_t unzigzag(uint64_t v) { return (v >> 1) ^ (0 - (v & 1)); }
 
@@ -218,13 +224,25 @@ class PagePredictor {
 
 }  // namespace
 
-uint64_t fnv1a64(const uint8_t* data, size_t size) {
-  uint64_t h = 1469598103934665603ull;
+namespace {
+uint64_t fnv1a64_from(uint64_t h, const uint8_t* data, size_t size) {
   for (size_t i = 0; i < size; ++i) {
     h ^= data[i];
     h *= 1099511628211ull;
   }
   return h;
+}
+}  // namespace
+
+uint64_t fnv1a64(const uint8_t* data, size_t size) { return fnv1a64_from(14695981039346656037ull, data, size); }
+
+uint64_t body_hash(uint32_t version, const uint8_t* data, size_t size) {
+  return version <= 2 ? fnv1a64_from(1469598103934665603ull, data, size) : fnv1a64(data, size);
+}
+
+ReadLimits& default_read_limits() {
+  static ReadLimits limits;
+  return limits;
 }
 
 std::vector<uint8_t> encode_body(const Trace& t) {
@@ -573,6 +591,8 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
       r.fail("allocation " + std::to_string(i) + " has an empty or overflowing address range", alloc_at[i]);
     a.alloc_ns = r.get<int64_t>();
     a.free_ns = r.get<int64_t>();
+    if (!(is_time(a.alloc_ns) && (a.free_ns == -1 || is_time(a.free_ns))))
+      r.fail("allocation " + std::to_string(i) + " has a time outside [0, 2^62] ns", alloc_at[i]);
     if (!(a.free_ns == -1 || a.free_ns >= a.alloc_ns))
       r.fail("allocation " + std::to_string(i) + " is freed before it is allocated", alloc_at[i]);
     a.name = r.str();
@@ -640,6 +660,10 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
     if (!(k.smem_bytes <= h.smem_per_sm_bytes))
       r.fail("kernel " + std::to_string(i) + " needs more shared memory than an SM has", at);
     k.resident_ns = r.get<uint64_t>();
+    if (!(k.resident_ns <= uint64_t(kMaxDurationNs)))
+      r.fail("kernel " + std::to_string(i) + " resident time " + std::to_string(k.resident_ns) +
+                 " ns is beyond 2^50 ns (13 days)",
+             at);
     k.cta_begin = r.get<uint64_t>();
     k.cta_count = r.get<uint64_t>();
     if (!(k.cta_begin == cta_sum))
@@ -675,6 +699,13 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
     o.c = r.get<uint64_t>();
     o.host_ns = r.get<int64_t>();
     o.host_gap_ns = r.get<int64_t>();
+    if (!is_time(o.host_ns)) r.fail("op " + std::to_string(i) + " host time is outside [0, 2^62] ns", at);
+    if (!is_duration(o.host_gap_ns))
+      r.fail("op " + std::to_string(i) + " host gap " + std::to_string(o.host_gap_ns) +
+                 " ns is beyond 2^50 ns (13 days)",
+             at);
+    if (!(o.b < (uint64_t{1} << 57)))
+      r.fail("op " + std::to_string(i) + " size " + std::to_string(o.b) + " bytes is beyond 2^57", at);
     switch (o.kind) {
       case OpKind::kKernel:
         if (!(o.a < t.kernels.size()))
@@ -733,6 +764,8 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
     e.end_ns = r.get<int64_t>();
     e.address = r.get<uint64_t>();
     e.value = r.get<uint64_t>();
+    if (!(is_time(e.start_ns) && is_time(e.end_ns)))
+      r.fail("observed event " + std::to_string(i) + " has a time outside [0, 2^62] ns", at);
     if (!(e.end_ns >= e.start_ns))
       r.fail("observed event " + std::to_string(i) + " ends before it starts", at);
     if (e.kind == ObservedKind::kKernelExec)
@@ -751,6 +784,7 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
     q.arrival_ns = r.get<int64_t>();
     if (!(q.tenant < t.tenants.size()))
       r.fail("request " + std::to_string(i) + " names a missing tenant", at);
+    if (!is_time(q.arrival_ns)) r.fail("request " + std::to_string(i) + " arrives outside [0, 2^62] ns", at);
     if (!(i == 0 || q.arrival_ns >= t.requests[i - 1].arrival_ns))
       r.fail("request " + std::to_string(i) + " arrives before the previous one", at);
   }
@@ -761,7 +795,9 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
   t.passes.resize(n);
   for (auto& p : t.passes) {
     p.kind = r.get_enum<PassKind>(5, "pass kind");
+    at = r.pos();
     p.wall_ns = r.get<int64_t>();
+    if (!is_time(p.wall_ns)) r.fail("a pass's wall time is outside [0, 2^62] ns", at);
     p.note = r.str();
   }
   r.leave_section(kSections[9]);
@@ -787,6 +823,8 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
     x.stream = r.get<uint32_t>();
     x.start_ns = r.get<int64_t>();
     x.end_ns = r.get<int64_t>();
+    if (!(is_time(x.start_ns) && is_time(x.end_ns)))
+      r.fail("NVTX range " + std::to_string(i) + " has a time outside [0, 2^62] ns", at);
     if (!(x.end_ns >= x.start_ns)) r.fail("NVTX range " + std::to_string(i) + " ends before it starts", at);
   }
   r.leave_section(kSections[11]);
@@ -798,6 +836,7 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
 }
 
 void write_trace(const Trace& t, const std::string& path, int zstd_level) {
+  files::check_output_file(path, "trace");  // before the work of encoding
   std::vector<uint8_t> body = encode_body(t);
   decode_body(body.data(), body.size(), path);  // never write a trace the reader would refuse
   std::vector<uint8_t> out(kFileHeaderBytes + ZSTD_compressBound(body.size()));
@@ -811,7 +850,7 @@ void write_trace(const Trace& t, const std::string& path, int zstd_level) {
   put32(8, kFormatVersion);
   put32(12, 0);
   put64(16, body.size());
-  put64(24, fnv1a64(body.data(), body.size()));
+  put64(24, body_hash(kFormatVersion, body.data(), body.size()));
   ZSTD_CCtx* cctx = ZSTD_createCCtx();
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, zstd_level);
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
@@ -820,27 +859,17 @@ void write_trace(const Trace& t, const std::string& path, int zstd_level) {
   ZSTD_freeCCtx(cctx);
   if (ZSTD_isError(z)) throw TraceError(path + ": compression failed: " + ZSTD_getErrorName(z));
   out.resize(kFileHeaderBytes + z);
-
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw TraceError(path + ": cannot open for writing");
-    f.write(reinterpret_cast<const char*>(out.data()), std::streamsize(out.size()));
-    f.flush();
-    if (!f) {
-      std::filesystem::remove(tmp);
-      throw TraceError(path + ": write failed");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp);
-    throw TraceError(path + ": cannot rename into place: " + ec.message());
+  try {
+    files::AtomicFile f(path, "trace");
+    f.stream().write(reinterpret_cast<const char*>(out.data()), std::streamsize(out.size()));
+    f.commit();
+  } catch (const files::FileError& e) {
+    throw TraceError(e.what());
   }
 }
 
-Trace read_trace_bytes(const uint8_t* data, size_t size, const std::string& name, std::string* content_hash) {
+Trace read_trace_bytes(const uint8_t* data, size_t size, const std::string& name, std::string* content_hash,
+                       const ReadLimits& limits) {
   auto fail = [&](size_t at, const std::string& what) -> void {
     throw TraceError(name + ": offset " + std::to_string(at) + " (file): " + what);
   };
@@ -864,7 +893,19 @@ Trace read_trace_bytes(const uint8_t* data, size_t size, const std::string& name
   if (get32(12) != 0) fail(12, "unknown file flags");
   uint64_t body_bytes = get64(16);
   if (body_bytes > kMaxBodyBytes) fail(16, "declared body size " + std::to_string(body_bytes) + " is absurd");
-  uint64_t body_hash = get64(24);
+  // The decompressed size is capped by the file's size and by an absolute bound, both checked before any
+  // memory is sized and again while streaming: a small file cannot make the reader allocate gigabytes.
+  const uint64_t ratio = std::max<uint64_t>(limits.max_ratio, 1);
+  const uint64_t ratio_cap =
+      std::max(kMinBodyCapBytes, size > kMaxBodyBytes / ratio ? kMaxBodyBytes : uint64_t(size) * ratio);
+  if (body_bytes > ratio_cap)
+    fail(16, "declared body size " + std::to_string(body_bytes) + " is more than " +
+                 std::to_string(limits.max_ratio) + " times the file's " + std::to_string(size) +
+                 " bytes (raise it with uvmsim --max-trace-ratio)");
+  if (body_bytes > limits.max_body_bytes)
+    fail(16, "declared body size " + std::to_string(body_bytes) + " is more than the reader's limit of " +
+                 std::to_string(limits.max_body_bytes) + " bytes (raise it with uvmsim --max-trace-bytes)");
+  uint64_t stored_hash = get64(24);
 
   // Stream the frame so that memory grows with real data only, never with the declared size alone.
   std::vector<uint8_t> body;
@@ -874,36 +915,39 @@ Trace read_trace_bytes(const uint8_t* data, size_t size, const std::string& name
   ZSTD_inBuffer in{data + kFileHeaderBytes, size - kFileHeaderBytes, 0};
   std::vector<uint8_t> chunk(ZSTD_DStreamOutSize());
   size_t ret = 1;
-  while (in.pos < in.size) {
-    ZSTD_outBuffer out{chunk.data(), chunk.size(), 0};
-    ret = ZSTD_decompressStream(dctx, &out, &in);
-    if (ZSTD_isError(ret)) {
-      ZSTD_freeDCtx(dctx);
-      fail(kFileHeaderBytes + in.pos, std::string("corrupt compressed data: ") + ZSTD_getErrorName(ret));
-    }
+  auto append = [&](const ZSTD_outBuffer& out, size_t at) {
     if (body.size() + out.pos > body_bytes) {
       ZSTD_freeDCtx(dctx);
-      fail(kFileHeaderBytes + in.pos,
-           "decompressed data exceeds the declared body size " + std::to_string(body_bytes));
+      fail(at, "decompressed data exceeds the declared body size " + std::to_string(body_bytes));
     }
     body.insert(body.end(), chunk.data(), chunk.data() + out.pos);
-    if (ret == 0) break;
-    if (out.pos == 0 && in.pos == in.size) break;
-  }
-  // Drain what the decoder still holds once the input is consumed.
-  while (ret != 0) {
-    ZSTD_outBuffer out{chunk.data(), chunk.size(), 0};
-    ret = ZSTD_decompressStream(dctx, &out, &in);
-    if (ZSTD_isError(ret)) {
-      ZSTD_freeDCtx(dctx);
-      fail(size, std::string("corrupt compressed data: ") + ZSTD_getErrorName(ret));
+  };
+  try {
+    while (in.pos < in.size) {
+      ZSTD_outBuffer out{chunk.data(), chunk.size(), 0};
+      ret = ZSTD_decompressStream(dctx, &out, &in);
+      if (ZSTD_isError(ret)) {
+        ZSTD_freeDCtx(dctx);
+        fail(kFileHeaderBytes + in.pos, std::string("corrupt compressed data: ") + ZSTD_getErrorName(ret));
+      }
+      append(out, kFileHeaderBytes + in.pos);
+      if (ret == 0) break;
+      if (out.pos == 0 && in.pos == in.size) break;
     }
-    if (out.pos == 0) break;
-    if (body.size() + out.pos > body_bytes) {
-      ZSTD_freeDCtx(dctx);
-      fail(size, "decompressed data exceeds the declared body size");
+    // Drain what the decoder still holds once the input is consumed.
+    while (ret != 0) {
+      ZSTD_outBuffer out{chunk.data(), chunk.size(), 0};
+      ret = ZSTD_decompressStream(dctx, &out, &in);
+      if (ZSTD_isError(ret)) {
+        ZSTD_freeDCtx(dctx);
+        fail(size, std::string("corrupt compressed data: ") + ZSTD_getErrorName(ret));
+      }
+      if (out.pos == 0) break;
+      append(out, size);
     }
-    body.insert(body.end(), chunk.data(), chunk.data() + out.pos);
+  } catch (const std::bad_alloc&) {
+    ZSTD_freeDCtx(dctx);
+    fail(16, "out of memory decompressing a body of " + std::to_string(body_bytes) + " bytes");
   }
   ZSTD_freeDCtx(dctx);
   if (ret != 0) fail(size, "truncated: the compressed frame ends early");
@@ -911,8 +955,8 @@ Trace read_trace_bytes(const uint8_t* data, size_t size, const std::string& name
   if (body.size() != body_bytes)
     fail(size, "truncated: body has " + std::to_string(body.size()) + " bytes, header declares " +
                    std::to_string(body_bytes));
-  uint64_t h = fnv1a64(body.data(), body.size());
-  if (h != body_hash) fail(24, "body checksum mismatch (corrupt file)");
+  const uint64_t h = body_hash(version, body.data(), body.size());
+  if (h != stored_hash) fail(24, "body checksum mismatch (corrupt file)");
   if (content_hash) {
     char buf[17];
     std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
@@ -925,11 +969,23 @@ Trace read_trace_bytes(const uint8_t* data, size_t size, const std::string& name
   return t;
 }
 
+Trace read_trace(const std::string& path, const ReadLimits& limits, std::string* content_hash) {
+  std::vector<uint8_t> bytes;
+  try {
+    // The compressed file itself is bounded too: no more than the body it may declare.
+    bytes = files::read_regular_file(path, limits.max_body_bytes);
+  } catch (const files::FileError& e) {
+    throw TraceError(e.what());
+  }
+  try {
+    return read_trace_bytes(bytes.data(), bytes.size(), path, content_hash, limits);
+  } catch (const std::bad_alloc&) {
+    throw TraceError(path + ": out of memory decoding the trace");
+  }
+}
+
 Trace read_trace(const std::string& path, std::string* content_hash) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw TraceError(path + ": cannot open");
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  return read_trace_bytes(bytes.data(), bytes.size(), path, content_hash);
+  return read_trace(path, default_read_limits(), content_hash);
 }
 
 }  // namespace uvmsim::trace

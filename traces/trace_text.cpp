@@ -210,22 +210,17 @@ void print_dump(const Trace& t, std::ostream& os, uint64_t max_ranges_per_cta) {
     os << "nvtx " << n.name << " stream=" << n.stream << " " << n.start_ns << "-" << n.end_ns << "\n";
 }
 
-void export_csv(const Trace& t, const std::string& dir) {
-  std::filesystem::create_directories(dir);
-  auto open = [&](const char* name) {
-    std::ofstream f(dir + "/" + name);
-    if (!f) throw TraceError(dir + "/" + name + ": cannot open for writing");
-    return f;
-  };
+void export_csv(const Trace& t, const std::function<std::ostream&(const char* name)>& open_file) {
+  auto open = [&](const char* name) -> std::ostream& { return open_file(name); };
   {
-    auto f = open("tenants.csv");
+    auto& f = open("tenants.csv");
     f << "tenant,name,model,batch,process\n";
     for (size_t i = 0; i < t.tenants.size(); ++i)
       f << i << "," << t.tenants[i].name << "," << t.tenants[i].model << "," << t.tenants[i].batch << ","
         << t.tenants[i].process << "\n";
   }
   {
-    auto f = open("allocations.csv");
+    auto& f = open("allocations.csv");
     f << "allocation,tenant,kind,role,va,bytes,alloc_ns,free_ns,name\n";
     for (size_t i = 0; i < t.allocations.size(); ++i) {
       auto& a = t.allocations[i];
@@ -234,7 +229,7 @@ void export_csv(const Trace& t, const std::string& dir) {
     }
   }
   {
-    auto f = open("ops.csv");
+    auto& f = open("ops.csv");
     f << "op,kind,stream,tenant,access,device,a,b,c,host_ns,host_gap_ns\n";
     for (size_t i = 0; i < t.ops.size(); ++i) {
       auto& o = t.ops[i];
@@ -244,7 +239,7 @@ void export_csv(const Trace& t, const std::string& dir) {
     }
   }
   {
-    auto f = open("kernels.csv");
+    auto& f = open("kernels.csv");
     f << "kernel,tenant,stream,layer,name,grid_x,grid_y,grid_z,block_x,block_y,block_z,regs,smem,resident_ns,"
          "ctas\n";
     for (size_t i = 0; i < t.kernels.size(); ++i) {
@@ -256,7 +251,7 @@ void export_csv(const Trace& t, const std::string& dir) {
     }
   }
   {
-    auto f = open("ranges.csv");
+    auto& f = open("ranges.csv");
     f << "kernel,cta,order,va,pages,kind,t_begin,t_end\n";
     for (size_t i = 0; i < t.kernels.size(); ++i) {
       auto& k = t.kernels[i];
@@ -272,7 +267,7 @@ void export_csv(const Trace& t, const std::string& dir) {
     }
   }
   {
-    auto f = open("observed.csv");
+    auto& f = open("observed.csv");
     f << "kind,flags,start_ns,end_ns,address,value\n";
     for (auto& e : t.observed)
       f << to_string(e.kind) << "," << int(e.flags) << "," << e.start_ns << "," << e.end_ns << ","

@@ -387,6 +387,18 @@ void append_kernel_ranges(const LayerKernel& lk, uint64_t ctas, const std::vecto
 Trace generate_models(const GenerateOptions& o) {
   if (o.models.empty()) throw ModelError("--models names no model");
   if (o.requests == 0) throw ModelError("--requests must be positive");
+  uint64_t images = 0;
+  for (const auto& [name, batch] : o.models) {
+    if (batch > kMaxGenerateBatch)
+      throw ModelError("--models " + name + ":" + std::to_string(batch) + ": batch beyond the generator's limit of " +
+                       std::to_string(kMaxGenerateBatch) + " (kMaxGenerateBatch: memory grows with the batch)");
+    images += uint64_t(batch) * o.requests;
+  }
+  if (images > kMaxGenerateImages)
+    throw ModelError("--models and --requests: " + std::to_string(images) +
+                     " images (batch x requests, summed over models), beyond the generator's limit of " +
+                     std::to_string(kMaxGenerateImages) +
+                     " (kMaxGenerateImages: the trace holds every inference's accesses)");
   Trace t;
   t.header = generated_header();
   t.header.command = "uvmsim generate --models ";

@@ -21,6 +21,12 @@ struct GenerateOptions {
   bool processes = false;  // each model in its own process (CUDA context): time-sliced unless under MPS
 };
 
+// The generator's limits: a trace holds every CTA's accesses of every inference, so its memory grows with
+// the images it covers (the sum over models of batch x requests): VGG16 at batch 64 takes about 3 GB to
+// generate. Beyond these, generate_models throws ModelError naming the limit.
+constexpr uint32_t kMaxGenerateBatch = 128;
+constexpr uint64_t kMaxGenerateImages = 256;
+
 trace::Trace generate_models(const GenerateOptions& options);
 
 struct PageUse {

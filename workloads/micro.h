@@ -34,6 +34,8 @@ struct MicroSpec {
 // Ops, in order: [host write] [prefetch, sync] kernel "touch", sync, kernel "touch_again", sync,
 // [host read]. Each kernel's resident duration is s.resident_ns (a measured "touch again"), or
 // micro_resident_ns() when that is 0.
+// Throws std::invalid_argument for nonsense, and for more than kMaxMicroBytes (the limit named).
+constexpr uint64_t kMaxMicroBytes = uint64_t{256} << 30;
 trace::Trace generate_micro(const MicroSpec& s);
 
 // The header of generated traces: our H100 (132 SMs, 80 GB) and the driver's default parameters.

@@ -1,0 +1,38 @@
+// libFuzzer target for the simulator itself: a mutated trace body that the reader accepts is simulated under
+// the default config, under ASan and UBSan. It must end with a result or one of the simulator's errors (a
+// SimError, a ConfigError, a time beyond 2^62 ns, a workload too large): never crash, overflow, hang or
+// allocate without bound. The step cap: traces with more than 4096 CTAs, 16384 ranges or 64 MiB of pages
+// are skipped, and runs stop after 2 million events (engine.max_events) or 20,000 without progress.
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+
+#include "sim/run.h"
+#include "traces/trace_io.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace uvmsim;
+  trace::Trace t;
+  try {
+    t = trace::decode_body(data, size, "fuzz");
+  } catch (const trace::TraceError&) {
+    return 0;
+  }
+  if (t.ctas.size() > 4096 || t.ranges.size() > 16384) return 0;
+  uint64_t bytes = 0;
+  for (const auto& a : t.allocations) bytes += a.bytes;
+  if (bytes > (uint64_t{64} << 20) * 4) return 0;
+  try {
+    const Workload w = Workload::build(std::move(t), "fuzz");
+    if (w.pages > (64u << 20) / 4096 * 4) return 0;
+    Config c;
+    c.engine.max_events = 2000000;
+    c.engine.max_events_without_progress = 20000;
+    simulate(w, c, true);
+  } catch (const SimError&) {
+  } catch (const ConfigError&) {
+  } catch (const std::overflow_error&) {
+  } catch (const std::runtime_error&) {  // the workload's own checks (pages outside allocations, too large)
+  }
+  return 0;
+}
