@@ -331,11 +331,15 @@ def same_machine(key):
 
 
 def summary(v):
-    """The scored errors of one trace: key -> error (relative, or points for shares)."""
+    """The scored errors of one trace: key -> error (relative, or points for shares); a quantity observed
+    as 0 has an absolute error (in its unit) under key + "_abs"."""
     s = {}
     for q in v["quantities"]:
         if q["scored"]:
-            s[q["key"]] = q.get("error", q.get("error_points"))
+            if "error_absolute" in q:
+                s[q["key"] + "_abs"] = q["error_absolute"]
+            else:
+                s[q["key"]] = q.get("error", q.get("error_points"))
     ko = v["kernel_overhead"]
     if ko["scored_kernels"]:
         s["kernel_overhead_mean"] = ko["mean_abs_error"]
@@ -346,6 +350,8 @@ def summary(v):
 def fmt(key, e):
     if e is None:
         return "-"
+    if key.endswith("_abs"):
+        return f"{e:+.4g} (observed 0)"
     if key == "prefetch_share_pct":
         return f"{e:+.1f} pt"
     if key.startswith("kernel_overhead"):
@@ -362,7 +368,8 @@ def table_rows(results):
         ko = v["kernel_overhead"]
         per = f"{ko['scored_kernels']}: {fmt('kernel_overhead', s.get('kernel_overhead_mean'))} / " \
               f"{fmt('kernel_overhead', s.get('kernel_overhead_worst'))}" if ko["scored_kernels"] else "-"
-        row = [name, trace_set(name)] + [fmt(k, s.get(k)) for k in KEYS] + \
+        row = [name, trace_set(name)] + [fmt(k, s[k]) if k in s else fmt(k + "_abs", s.get(k + "_abs"))
+                                         for k in KEYS] + \
               [per, f"{v['scored']} / {v['skipped']}"]
         lines.append("| " + " | ".join(row) + " |")
     return lines + [""]
@@ -391,7 +398,8 @@ def write_table(results):
              "sim/configs/h100.json` under its recording's GPU and driver parameters, against what the H100 did",
              "(`scripts/validation.py --update` writes this file, `results/validation.json` and the plot; CI runs",
              "`--check`: no error may grow). Errors are simulated against observed: relative for times, bytes and",
-             "counts, points for the prefetch share. `-`: not scored (the stream was incomplete, its records holding",
+             "counts, points for the prefetch share, absolute (`(observed 0)`) where the GPU observed none,",
+             "never relative to a zero. `-`: not scored (the stream was incomplete, its records holding",
              "under 98% of the page moves the trace implies, or the quantity is absent; `uvmsim validate` prints",
              "why).",
              "",

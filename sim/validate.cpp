@@ -17,8 +17,8 @@ using trace::ObservedKind;
 using trace::TransferCause;
 
 double Quantity::error() const {
-  if (points) return simulated - observed;
-  return observed != 0 ? (simulated - observed) / observed : 0.0;
+  if (points || absolute) return simulated - observed;
+  return (simulated - observed) / observed;
 }
 
 uint64_t Validation::scored() const {
@@ -174,6 +174,7 @@ Validation validate(const Workload& w, const Config& c, const std::string& trace
     q.observed = obs, q.simulated = sim, q.points = points;
     q.skipped = std::move(skipped);
     q.scored = q.skipped.empty();
+    q.absolute = q.scored && !points && obs == 0;  // never a relative error against an observed zero
     v.quantities.push_back(std::move(q));
   };
   add("e2e_ms", "end to end (first kernel start to last kernel end)", "ms", double(o_last - o_first) / 1e6,
@@ -228,7 +229,7 @@ nlohmann::json validation_json(const Validation& v) {
     nlohmann::json e = {{"key", x.key},           {"label", x.label},         {"unit", x.unit},
                         {"observed", x.observed}, {"simulated", x.simulated}, {"scored", x.scored}};
     if (x.scored)
-      e[x.points ? "error_points" : "error"] = x.error();
+      e[x.points ? "error_points" : x.absolute ? "error_absolute" : "error"] = x.error();
     else
       e["skipped"] = x.skipped;
     q.push_back(e);
@@ -259,6 +260,8 @@ void print_validation(const Validation& v, std::ostream& os) {
       char err[32];
       if (q.points)
         std::snprintf(err, sizeof err, "%+.1f pt", q.error());
+      else if (q.absolute)  // observed 0: the difference, in the quantity's unit
+        std::snprintf(err, sizeof err, "%+.4g abs", q.error());
       else
         std::snprintf(err, sizeof err, "%+.1f%%", 100 * q.error());
       std::snprintf(line, sizeof line, "%-58s %6s %12.3f %12.3f %9s\n", q.label.c_str(), q.unit.c_str(),
