@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test: install what is missing; Release build with warnings as errors and the whole suite; the same
-# suite again under AddressSanitizer and UndefinedBehaviorSanitizer; the trace-reader fuzzer for 60 s from
-# its checked-in corpus and crash inputs; a short benchmark run. Stages are incremental (ccache, CMake).
+# suite again under AddressSanitizer and UndefinedBehaviorSanitizer; the trace-reader fuzzer and the simulator
+# fuzzer for 60 s each from their checked-in corpora and crash inputs; a short benchmark run. Stages are incremental (ccache, CMake).
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/install-deps.sh
@@ -23,15 +23,19 @@ cmake --build build/asan -j"$jobs"
 stage "tests (ASan + UBSan)"
 (cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j"$jobs")
 
-stage "fuzz: trace reader, ${FUZZ_SECONDS:-60} s"
+stage "fuzz: trace reader and simulator, ${FUZZ_SECONDS:-60} s each (ASan + UBSan)"
 CC=clang CXX=clang++ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUVMSIM_FUZZ=ON -DUVMSIM_TESTS=OFF \
   -DUVMSIM_WERROR=ON >/dev/null
-cmake --build build/fuzz -j"$jobs" --target trace_reader_fuzz
+cmake --build build/fuzz -j"$jobs" --target trace_reader_fuzz sim_fuzz
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-# New inputs go to a scratch corpus; any crash is written into tests/fuzz/crashes/ to be checked in.
+mkdir -p "$work/reader" "$work/sim" tests/fuzz/sim_crashes
+# New inputs go to a scratch corpus; any crash is written into tests/fuzz/crashes/ (the reader) or
+# tests/fuzz/sim_crashes/ (the simulator on trace bodies) to be checked in.
 build/fuzz/trace_reader_fuzz -max_total_time="${FUZZ_SECONDS:-60}" -rss_limit_mb=2048 -timeout=10 \
-  -artifact_prefix=tests/fuzz/crashes/ "$work" tests/fuzz/corpus tests/fuzz/crashes 2>&1 | tail -n 3
+  -artifact_prefix=tests/fuzz/crashes/ "$work/reader" tests/fuzz/corpus tests/fuzz/crashes 2>&1 | tail -n 3
+build/fuzz/sim_fuzz -max_total_time="${FUZZ_SECONDS:-60}" -rss_limit_mb=2048 -timeout=10 \
+  -artifact_prefix=tests/fuzz/sim_crashes/ "$work/sim" tests/fuzz/sim_corpus tests/fuzz/sim_crashes 2>&1 | tail -n 3
 
 stage "benchmarks (short)"
 build/release/uvmsim_bench --benchmark_min_time=0.05 2>&1 | tail -n 6

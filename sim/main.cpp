@@ -131,13 +131,12 @@ int cmd_validate(const std::string& trace_path, const std::string& config,
 void print_config_schema() {
   const nlohmann::json defaults = to_json(Config{});
   auto bound = [](double v) {
-    if (v >= 9e18) return std::string("max");
     std::ostringstream os;
-    os << std::setprecision(12) << v;
+    os << std::setprecision(v >= 1e12 ? 2 : 12) << v;  // 9e+18: the largest a key takes
     return os.str();
   };
   std::cout << std::left << std::setw(44) << "key" << std::setw(7) << "type" << std::setw(10) << "unit"
-            << std::setw(26) << "bounds" << std::setw(16) << "default" << "meaning\n";
+            << std::setw(26) << "bounds" << std::setw(16) << "default" << " meaning\n";
   for (auto& k : config_schema()) {
     const nlohmann::json* d = &defaults;
     size_t start = 0, dot;
@@ -148,11 +147,11 @@ void print_config_schema() {
     d = &(*d)[k.path.substr(start)];
     const std::string bounds = k.type == "string" ? "" : "[" + bound(k.min) + ", " + bound(k.max) + "]";
     std::cout << std::setw(44) << k.path << std::setw(7) << k.type << std::setw(10) << k.unit
-              << std::setw(26) << bounds << std::setw(16) << d->dump() << k.description << "\n";
+              << std::setw(26) << bounds << std::setw(16) << d->dump() << " " << k.description << "\n";
   }
   std::cout << std::setw(44) << "policy_params.<policy>.<param>" << std::setw(7) << "float" << std::setw(10)
             << "" << std::setw(26) << "(the policy's)" << std::setw(16) << "(the policy's)"
-            << "a selected policy's own parameter (uvmsim policies lists them)\n";
+            << " a selected policy's own parameter (uvmsim policies lists them)\n";
 }
 
 // `uvmsim stats-schema`: every statistic of stats.json with its unit and meaning.

@@ -95,13 +95,25 @@ json dist(const Distribution& d) {
 std::vector<StatInfo> describe_stats() {
   std::vector<StatInfo> out;
   for (auto& s : scalars()) out.push_back(s.info);
-  out.push_back({"faults_per_batch", "faults", "raw fault entries per batch"});
-  out.push_back({"unique_faults_per_batch", "faults", "distinct pages per batch"});
-  out.push_back({"va_blocks_per_batch", "blocks", "2 MiB VA blocks serviced per batch"});
-  out.push_back({"batch_ns", "ns", "duration of a batch from fetch to replay"});
+  const char* dist = " (a distribution: count, sum, mean, max, log2_bins: bin 0 holds 0, bin i [2^(i-1), 2^i))";
+  out.push_back({"faults_per_batch", "faults", std::string("raw fault entries per batch") + dist});
+  out.push_back({"unique_faults_per_batch", "faults", std::string("distinct pages per batch") + dist});
+  out.push_back({"va_blocks_per_batch", "blocks", std::string("2 MiB VA blocks serviced per batch") + dist});
+  out.push_back({"batch_ns", "ns", std::string("duration of a batch from fetch to replay") + dist});
   out.push_back({"bytes_htod.<cause>", "bytes", "host-to-device bytes by cause: user, coherence, prefetch"});
   out.push_back(
       {"bytes_dtoh.<cause>", "bytes", "device-to-host bytes by cause: user, coherence, prefetch, eviction"});
+  out.push_back({"kernels[].name", "", "each kernel in trace order: its name"});
+  out.push_back({"kernels[].tenant", "", "the tenant (model instance) that launched it"});
+  out.push_back({"kernels[].stream", "", "its stream"});
+  out.push_back({"kernels[].start_ns", "ns", "when its first CTA started"});
+  out.push_back({"kernels[].end_ns", "ns", "when its last CTA ended"});
+  out.push_back({"kernels[].ctas", "CTAs", "its CTAs"});
+  out.push_back({"kernels[].faults", "faults", "faulting accesses its CTAs raised (re-issues included)"});
+  out.push_back({"ops[].kind", "", "each op of the trace in order: kernel, host_access, prefetch, ..."});
+  out.push_back({"ops[].stream", "", "its stream"});
+  out.push_back({"ops[].start_ns", "ns", "when it started (-1: never)"});
+  out.push_back({"ops[].end_ns", "ns", "when it completed (-1: never)"});
   return out;
 }
 

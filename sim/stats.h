@@ -104,7 +104,7 @@ uint64_t dtoh_bytes(const Stats& s);
 double prefetch_share_pct(const Stats& s);
 
 nlohmann::json stats_to_json(const Stats& s);
-// name, unit, description of every scalar statistic (for docs and `uvmsim run --describe-stats`).
+// name, unit and meaning of every statistic of stats.json's "stats" object (`uvmsim stats-schema`).
 struct StatInfo {
   std::string name, unit, description;
 };

@@ -567,7 +567,10 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
     x.name = r.str();
     x.model = r.str();
     x.batch = r.get<uint32_t>();
+    at = r.pos();
     x.process = r.get<uint32_t>();
+    // Processes are numbered densely from 0 (at most one per tenant): the simulator indexes by them.
+    if (!(x.process < n)) r.fail("tenant process " + std::to_string(x.process) + " is not below the tenant count", at);
   }
   r.leave_section(kSections[1]);
 

@@ -1,5 +1,6 @@
 // libFuzzer target for the simulator itself: a mutated trace body that the reader accepts is simulated under
-// the default config, under ASan and UBSan. It must end with a result or one of the simulator's errors (a
+// the default config with GPU memory at 100%, 50%, 75% or 30% of the footprint, under ASan and UBSan (seeds:
+// tests/fuzz/sim_corpus, bodies of small micro-workloads). It must end with a result or one of the simulator's errors (a
 // SimError, a ConfigError, a time beyond 2^62 ns, a workload too large): never crash, overflow, hang or
 // allocate without bound. The step cap: traces with more than 4096 CTAs, 16384 ranges or 64 MiB of pages
 // are skipped, and runs stop after 2 million events (engine.max_events) or 20,000 without progress.
@@ -25,7 +26,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     const Workload w = Workload::build(std::move(t), "fuzz");
     if (w.pages > (64u << 20) / 4096 * 4) return 0;
-    Config c;
+    Config c;  // the input's size picks a memory size, so that eviction and thrashing are fuzzed too
+    static const double kFractions[] = {0, 0.5, 0.75, 0.3};
+    c.gpu.memory_fraction = kFractions[size % 4];
     c.engine.max_events = 2000000;
     c.engine.max_events_without_progress = 20000;
     simulate(w, c, true);

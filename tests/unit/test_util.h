@@ -1,6 +1,12 @@
 // Helpers for tests: small hand-built traces and one-call simulation.
 #pragma once
 
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -91,5 +97,27 @@ inline Workload micro(bool random, uint64_t bytes, bool host_init = true, bool t
 }
 
 inline std::string source_dir() { return UVMSIM_SOURCE_DIR; }
+
+// The uvmsim command as a user runs it: its exit status and its output (stdout and stderr together).
+struct Result {
+  int status;
+  std::string output;
+};
+inline Result sh(const std::string& args) {
+  const std::string cmd = std::string(UVMSIM_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  const int st = pclose(p);
+  return {WEXITSTATUS(st), out};
+}
+
+inline std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
 
 }  // namespace uvmsim::testing

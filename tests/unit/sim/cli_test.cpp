@@ -12,27 +12,9 @@
 namespace uvmsim {
 namespace {
 
-struct Result {
-  int status;
-  std::string output;
-};
-
-Result sh(const std::string& args) {
-  std::string cmd = std::string(UVMSIM_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  int st = pclose(p);
-  return {WEXITSTATUS(st), out};
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using testing::Result;
+using testing::sh;
+using testing::slurp;
 
 class Cli : public ::testing::Test {
  protected:
