@@ -20,6 +20,7 @@
 #include "cuda_tracer/src/raw_format.h"
 #include "sim/version.h"
 #include "traces/coverage.h"
+#include "traces/files.h"
 
 #if __has_include(<cupti_activity.h>)
 #include <cupti_activity.h>
@@ -151,9 +152,12 @@ namespace {
 [[noreturn]] void fail(const std::string& where, const std::string& what) { throw ConvertError(where + ": " + what); }
 
 std::vector<uint8_t> read_file(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  if (!f) fail(p.string(), "missing (was the pass recorded, and did it finish?)");
-  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (!fs::exists(p)) fail(p.string(), "missing (was the pass recorded, and did it finish?)");
+  try {
+    return files::read_regular_file(p.string());
+  } catch (const files::FileError& e) {
+    throw ConvertError(e.what());
+  }
 }
 
 std::string demangle(const std::string& name) {
@@ -204,6 +208,7 @@ struct TextFile {
 TextFile read_text(const fs::path& p, const std::string& end_tag) {
   std::ifstream f(p);
   if (!f) fail(p.string(), "missing (was the pass recorded, and did it finish?)");
+  if (!fs::is_regular_file(p)) fail(p.string(), "not a regular file");
   TextFile t{p, {}};
   std::string s;
   size_t n = 0;

@@ -20,11 +20,10 @@ namespace uvmsim {
 using json = nlohmann::json;
 
 std::vector<MeasuredRow> load_measurements(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(path + ": cannot open measurements");
+  const std::vector<uint8_t> text = files::read_regular_file(path, 64 << 20);
   json j;
   try {
-    j = json::parse(in);
+    j = json::parse(text.begin(), text.end());
   } catch (const json::parse_error& e) {
     throw std::runtime_error(path + ": invalid JSON: " + e.what());
   }

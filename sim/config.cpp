@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <variant>
 
+#include "traces/files.h"
+
 namespace uvmsim {
 namespace {
 
@@ -257,11 +259,15 @@ void apply_override(Config& c, const std::string& assignment) {
 Config load_config(const std::string& file, const std::vector<std::string>& overrides) {
   Config c;
   if (!file.empty()) {
-    std::ifstream in(file);
-    if (!in) throw ConfigError(file + ": cannot open config");
+    std::vector<uint8_t> text;
+    try {
+      text = files::read_regular_file(file, 64 << 20);
+    } catch (const files::FileError& e) {
+      throw ConfigError(std::string("config ") + e.what());
+    }
     json j;
     try {
-      j = json::parse(in);
+      j = json::parse(text.begin(), text.end());
     } catch (const json::parse_error& e) {
       throw ConfigError(file + ": invalid JSON at byte " + std::to_string(e.byte) + ": " + e.what());
     }

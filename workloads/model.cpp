@@ -1,5 +1,7 @@
 #include "workloads/model.h"
 
+#include "traces/files.h"
+
 #include <fstream>
 #include <map>
 #include <set>
@@ -188,11 +190,13 @@ Model parse_model(const std::string& text, const std::string& source) {
 
 Model load_model(const std::string& name) {
   if (name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0) {
-    std::ifstream f(name);
-    if (!f) throw ModelError(name + ": cannot read the model spec");
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return parse_model(ss.str(), name);
+    std::vector<uint8_t> text;
+    try {
+      text = files::read_regular_file(name, 64 << 20);
+    } catch (const files::FileError& e) {
+      throw ModelError(std::string("model spec ") + e.what());
+    }
+    return parse_model(std::string(text.begin(), text.end()), name);
   }
   for (const auto& m : embedded_models())
     if (m.name == name) return parse_model(m.json, "workloads/models/" + name + ".json");
