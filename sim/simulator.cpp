@@ -153,6 +153,7 @@ void Simulator::run() {
     dispatch(e);
     if (progress_ != seen_progress) {
       seen_progress = progress_;
+      stats_.longest_stall_events = std::max(stats_.longest_stall_events, since);
       if (since) std::fill(std::begin(events_since_progress_), std::end(events_since_progress_), 0);
       since = 0;
     } else {
@@ -171,6 +172,7 @@ void Simulator::run() {
                                  std::to_string(q_.popped()) + " events");
   }
   if (progress_reporter_) progress_reporter_->finish();
+  stats_.longest_stall_events = std::max(stats_.longest_stall_events, since);
   stats_.sim_time_ns = now_;
   stats_.events = q_.popped();
   for (auto& sm : sms_)

@@ -35,6 +35,9 @@ std::vector<Scalar> scalars() {
   add(#member, unit, desc, [](const Stats& s) { return json(s.member); })
   UVMSIM_STAT(sim_time_ns, "ns", "simulated time at the end of the run");
   UVMSIM_STAT(events, "events", "events the engine processed");
+  UVMSIM_STAT(longest_stall_events, "events",
+              "most events in a row with no CTA, access group or op completing (the guard stops a run at "
+              "engine.max_events_without_progress)");
   UVMSIM_STAT(page_accesses, "pages", "page accesses of CTAs completed (each range page once per touch)");
   UVMSIM_STAT(accesses_issued, "pages", "page accesses issued, re-issues after replays included");
   UVMSIM_STAT(faults_raised, "faults", "fault entries written to the fault buffer");
