@@ -94,7 +94,6 @@ Simulator::Simulator(const Workload& w, const Config& c) : w_(w), cfg_(c), pcie_
   hosts_.resize(w.processes);
   std::map<std::pair<uint32_t, uint32_t>, uint32_t> stream_ids;
   op_stream_.resize(t.ops.size());
-  kernel_op_.assign(t.kernels.size(), -1);
   for (uint32_t i = 0; i < t.ops.size(); ++i) {
     const auto& o = t.ops[i];
     uint32_t proc = t.tenants.empty() ? 0 : t.tenants[o.tenant].process;
@@ -106,7 +105,6 @@ Simulator::Simulator(const Workload& w, const Config& c) : w_(w), cfg_(c), pcie_
     }
     op_stream_[i] = it->second;
     hosts_[proc].ops.push_back(i);
-    if (o.kind == OpKind::kKernel) kernel_op_[o.a] = i;
   }
   timeslicing_ = cfg_.gpu.timeslice_ns > 0 && w.processes > 1;
   out_since_.assign(w.processes, 0);
@@ -331,10 +329,8 @@ void Simulator::fill_sms() {
   uint32_t n = uint32_t(sms_.size());
   while (placed) {
     placed = false;
-    for (uint32_t i = 0; i < n; ++i) {
-      uint32_t s = (rr_sm_ + i) % n;
+    for (uint32_t s = 0; s < n; ++s)
       if (try_place(s)) placed = true;
-    }
   }
 }
 
@@ -343,12 +339,6 @@ void Simulator::start_cta(RunningKernel& rk, uint64_t cta_index, uint32_t s) {
   // queued behind another stream's grid that fills every SM starts 800 us after its launch, when a slot
   // frees (cuda_tracer/programs/kernel_start_probe.cu).
   if (cta_index == 0) stats_.kernels[rk.kernel].start_ns = now_;
-  Sm& sm = sms_[s];
-  if (sm.ctas == 0) sm.busy_since = now_;
-  sm.ctas += 1;
-  sm.threads += rk.threads;
-  sm.regs += rk.regs;
-  sm.smem += rk.smem;
   uint32_t slot;
   if (free_slots_.empty()) {
     slot = uint32_t(slots_.size());
@@ -366,6 +356,7 @@ void Simulator::start_cta(RunningKernel& rk, uint64_t cta_index, uint32_t s) {
   c.cta = w_.trace.kernels[rk.kernel].cta_begin + cta_index;
   c.pos = c.resume = w_.cta_points[c.cta];
   c.end = w_.cta_points[c.cta + 1];
+  slot_resources(slot, true);
   schedule_next_point(slot, 0);
 }
 
@@ -525,14 +516,9 @@ void Simulator::cta_step(uint32_t slot) {
 
 void Simulator::cta_done(uint32_t slot) {
   CtaSlot& c = slots_[slot];
-  Sm& sm = sms_[c.sm];
   auto it = std::find_if(running_.begin(), running_.end(),
                          [&](const RunningKernel& r) { return r.kernel == c.kernel; });
-  sm.ctas -= 1;
-  sm.threads -= it->threads;
-  sm.regs -= it->regs;
-  sm.smem -= it->smem;
-  if (sm.ctas == 0) stats_.sm_busy_ns += now_ - sm.busy_since;
+  slot_resources(slot, false);
   c.live = false;
   free_slots_.push_back(slot);
   ++ctas_done_;

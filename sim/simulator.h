@@ -223,7 +223,6 @@ class Simulator {
   std::vector<RunningKernel> running_;
   std::vector<uint32_t> stalled_;
   uint64_t ctas_done_ = 0, ctas_launched_ = 0, ctas_started_ = 0;
-  uint32_t rr_sm_ = 0;
 
   // Fault buffer and uTLBs.
   std::vector<FaultEntry> buffer_;  // a heap ordered by FaultLater
@@ -246,7 +245,6 @@ class Simulator {
   std::vector<Stream> streams_;
   std::vector<uint32_t> op_stream_;
   std::map<uint64_t, std::pair<bool, int64_t>> events_;  // event id -> (recorded, completion time)
-  std::vector<int64_t> kernel_op_;
 
   // Time-slicing between processes: one process's CTAs run at a time (gpu.timeslice_ns > 0 and more than
   // one process). owner_: the process on the GPU, -1 before the first and during a switch (to incoming_).
