@@ -93,7 +93,8 @@ OutputDir::OutputDir(std::string dir, std::string what, std::string command)
     while (::stat(p.c_str(), &st) != 0 && p.has_parent_path() && p != p.parent_path()) p = p.parent_path();
     if (!S_ISDIR(st.st_mode)) throw FileError(what_ + " " + dir_ + ": " + p.string() + " is not a folder");
     if (::access(p.c_str(), W_OK) != 0)
-      throw FileError(what_ + " " + dir_ + ": cannot create it in " + p.string() + ": " + std::strerror(errno));
+      throw FileError(what_ + " " + dir_ + ": cannot create it in " + p.string() + ": " +
+                      std::strerror(errno));
     return;
   }
   if (!S_ISDIR(st.st_mode))

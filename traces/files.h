@@ -45,6 +45,7 @@ class AtomicFile {
 };
 
 // Writes `content` to `path` through an AtomicFile.
-void write_file_atomic(const std::string& path, const std::string& content, const std::string& what = "output");
+void write_file_atomic(const std::string& path, const std::string& content,
+                       const std::string& what = "output");
 
 }  // namespace uvmsim::files

@@ -16,15 +16,15 @@
 
 namespace uvmtrace {
 
-#define UVMTRACE_CU(call)                                                                           \
-  do {                                                                                              \
-    CUresult r_ = (call);                                                                           \
-    if (r_ != CUDA_SUCCESS) {                                                                       \
-      const char* s_ = nullptr;                                                                     \
-      cuGetErrorString(r_, &s_);                                                                    \
+#define UVMTRACE_CU(call)                                                                            \
+  do {                                                                                               \
+    CUresult r_ = (call);                                                                            \
+    if (r_ != CUDA_SUCCESS) {                                                                        \
+      const char* s_ = nullptr;                                                                      \
+      cuGetErrorString(r_, &s_);                                                                     \
       std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, s_ ? s_ : "unknown error"); \
-      std::exit(1);                                                                                 \
-    }                                                                                               \
+      std::exit(1);                                                                                  \
+    }                                                                                                \
   } while (0)
 
 class SmPartition {

@@ -1,9 +1,10 @@
 // libFuzzer target for the simulator itself: a mutated trace body that the reader accepts is simulated under
 // the default config with GPU memory at 100%, 50%, 75% or 30% of the footprint, under ASan and UBSan (seeds:
-// tests/fuzz/sim_corpus, bodies of small micro-workloads). It must end with a result or one of the simulator's errors (a
-// SimError, a ConfigError, a time beyond 2^62 ns, a workload too large): never crash, overflow, hang or
-// allocate without bound. The step cap: traces with more than 4096 CTAs, 16384 ranges or 64 MiB of pages
-// are skipped, and runs stop after 2 million events (engine.max_events) or 20,000 without progress.
+// tests/fuzz/sim_corpus, bodies of small micro-workloads). It must end with a result or one of the
+// simulator's errors (a SimError, a ConfigError, a time beyond 2^62 ns, a workload too large): never crash,
+// overflow, hang or allocate without bound. The step cap: traces with more than 4096 CTAs, 16384 ranges or 64
+// MiB of pages are skipped, and runs stop after 2 million events (engine.max_events) or 20,000 without
+// progress.
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>

@@ -95,7 +95,8 @@ TEST_F(Hardening, AnOutputFolderWithForeignFilesIsRefused) {
   EXPECT_FALSE(fs::exists(dir_ + "/o/previous"));
 }
 
-// A run that fails after it began (here at engine.max_events, 50 events of about 170) restores the previous results as they were.
+// A run that fails after it began (here at engine.max_events, 50 events of about 170) restores the previous
+// results as they were.
 TEST_F(Hardening, AFailedRunRestoresThePreviousResults) {
   ASSERT_EQ(sh("run --trace " + trace_ + " --out " + dir_ + "/o").status, 0);
   const std::string before = slurp(dir_ + "/o/stats.json");
@@ -149,7 +150,8 @@ TEST_F(Hardening, TheReaderBoundsMemoryAndNamesThePath) {
   EXPECT_TRUE(has(r.output, "--max-trace-bytes")) << r.output;
   r = sh("run --trace /dev/zero --out " + dir_ + "/o");
   EXPECT_NE(r.status, 0);
-  EXPECT_TRUE(has(r.output, "uvmsim: error: /dev/zero: is a character device, not a regular file")) << r.output;
+  EXPECT_TRUE(has(r.output, "uvmsim: error: /dev/zero: is a character device, not a regular file"))
+      << r.output;
   r = sh("run --trace " + dir_ + " --out " + dir_ + "/o");
   EXPECT_TRUE(has(r.output, "uvmsim: error: " + dir_ + ": is a directory, not a regular file")) << r.output;
   r = sh("run --trace " + dir_ + "/missing.uvmt --out " + dir_ + "/o");
@@ -196,7 +198,9 @@ TEST_F(Hardening, TimesAtTheReadersBoundsStopBeforeOverflowing) {
 // The body hash is FNV-1a 64 as FORMAT.md documents (the published test vectors); a file written by another
 // program from the document reads; traces of versions 1 and 2 (the old seed) still read.
 TEST_F(Hardening, TheBodyHashIsFnv1aAsDocumented) {
-  auto h = [](const std::string& s) { return trace::fnv1a64(reinterpret_cast<const uint8_t*>(s.data()), s.size()); };
+  auto h = [](const std::string& s) {
+    return trace::fnv1a64(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  };
   EXPECT_EQ(h(""), 0xcbf29ce484222325ull);
   EXPECT_EQ(h("a"), 0xaf63dc4c8601ec8cull);
   EXPECT_EQ(h("foobar"), 0x85944171f73967e8ull);
@@ -204,15 +208,18 @@ TEST_F(Hardening, TheBodyHashIsFnv1aAsDocumented) {
   const trace::Trace t = trace::read_trace(bad("third_party_v3.uvmt"), &hash);
   EXPECT_EQ(t.header.format_version, 3u);
   EXPECT_EQ(t.kernels.size(), 2u);  // the micro-workload's touch and touch_again
-  EXPECT_EQ(trace::read_trace(source_dir() + "/traces/corpus/gemm_tiled_1024.uvmt").header.format_version, 2u);
-  EXPECT_EQ(trace::read_trace(source_dir() + "/tests/data/v1_gemm_tiled_1024.uvmt").header.format_version, 1u);
+  EXPECT_EQ(trace::read_trace(source_dir() + "/traces/corpus/gemm_tiled_1024.uvmt").header.format_version,
+            2u);
+  EXPECT_EQ(trace::read_trace(source_dir() + "/tests/data/v1_gemm_tiled_1024.uvmt").header.format_version,
+            1u);
 }
 
 // The two-process trace with a time slice shorter than a context switch (2081 typed for 2081 us) is a
 // config error naming the key, before anything runs; it used to never end.
 TEST_F(Hardening, ATimeSliceShorterThanASwitchIsAConfigError) {
-  Result r = sh("run --trace " + source_dir() + "/traces/corpus/torch_2proc_resnet18_b1_mobilenet_v2_b1.uvmt " +
-                "--set gpu.timeslice_ns=2081 --out " + dir_ + "/o");
+  Result r =
+      sh("run --trace " + source_dir() + "/traces/corpus/torch_2proc_resnet18_b1_mobilenet_v2_b1.uvmt " +
+         "--set gpu.timeslice_ns=2081 --out " + dir_ + "/o");
   EXPECT_NE(r.status, 0);
   EXPECT_TRUE(has(r.output, "config key 'gpu.timeslice_ns'")) << r.output;
 }
@@ -255,9 +262,9 @@ TEST_F(Hardening, TheCommandLineRefusesNonsenseAndExplainsItself) {
   EXPECT_NE(r.status, 0);
   EXPECT_TRUE(has(r.output, "--requests: must be at least 1")) << r.output;
   EXPECT_FALSE(fs::exists(dir_ + "/x.uvmt"));
-  for (const char* sub : {"run", "generate", "validate", "calibrate", "micro-table", "policies", "config-schema",
-                          "stats-schema", "trace info", "trace dump", "trace export", "trace convert",
-                          "trace recode", "trace retime"}) {
+  for (const char* sub : {"run", "generate", "validate", "calibrate", "micro-table", "policies",
+                          "config-schema", "stats-schema", "trace info", "trace dump", "trace export",
+                          "trace convert", "trace recode", "trace retime"}) {
     r = sh(std::string(sub) + " --help");
     EXPECT_EQ(r.status, 0) << sub;
     EXPECT_TRUE(has(r.output, "Example")) << sub << ": " << r.output;
