@@ -136,7 +136,8 @@ void print_config_schema() {
     return os.str();
   };
   std::cout << std::left << std::setw(44) << "key" << std::setw(7) << "type" << std::setw(10) << "unit"
-            << std::setw(26) << "bounds" << std::setw(16) << "default" << " meaning\n";
+            << std::setw(26) << "bounds" << std::setw(16) << "default"
+            << " meaning\n";
   for (auto& k : config_schema()) {
     const nlohmann::json* d = &defaults;
     size_t start = 0, dot;
@@ -146,8 +147,8 @@ void print_config_schema() {
     }
     d = &(*d)[k.path.substr(start)];
     const std::string bounds = k.type == "string" ? "" : "[" + bound(k.min) + ", " + bound(k.max) + "]";
-    std::cout << std::setw(44) << k.path << std::setw(7) << k.type << std::setw(10) << k.unit
-              << std::setw(26) << bounds << std::setw(16) << d->dump() << " " << k.description << "\n";
+    std::cout << std::setw(44) << k.path << std::setw(7) << k.type << std::setw(10) << k.unit << std::setw(26)
+              << bounds << std::setw(16) << d->dump() << " " << k.description << "\n";
   }
   std::cout << std::setw(44) << "policy_params.<policy>.<param>" << std::setw(7) << "float" << std::setw(10)
             << "" << std::setw(26) << "(the policy's)" << std::setw(16) << "(the policy's)"
@@ -156,7 +157,8 @@ void print_config_schema() {
 
 // `uvmsim stats-schema`: every statistic of stats.json with its unit and meaning.
 void print_stats_schema() {
-  std::cout << std::left << std::setw(34) << "statistic" << std::setw(10) << "unit" << "meaning\n";
+  std::cout << std::left << std::setw(34) << "statistic" << std::setw(10) << "unit"
+            << "meaning\n";
   for (auto& s : describe_stats())
     std::cout << std::setw(34) << s.name << std::setw(10) << s.unit << s.description << "\n";
 }
@@ -171,7 +173,8 @@ int main(int argc, char** argv) {
   app.footer(
       "Examples:\n"
       "  uvmsim generate --pattern random --bytes 1GiB --host-init --out r.uvmt\n"
-      "  uvmsim run --trace r.uvmt --config sim/configs/h100.json --set gpu.memory_fraction=0.5 --out out/r50\n"
+      "  uvmsim run --trace r.uvmt --config sim/configs/h100.json --set gpu.memory_fraction=0.5 --out "
+      "out/r50\n"
       "  uvmsim SUBCOMMAND --help     (each subcommand's options, defaults and an example)");
   const std::string command = command_line(argc, argv);
 
@@ -189,7 +192,8 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "simulate a trace under a config");
   run->add_option("--trace", trace_path, "trace (.uvmt)")->required();
   run->add_option("--config", config, "config JSON (built-in defaults, the H100 fit, if omitted)");
-  run->add_option("--set", sets, "override a config key: a.b=value (repeatable; uvmsim config-schema lists them)");
+  run->add_option("--set", sets,
+                  "override a config key: a.b=value (repeatable; uvmsim config-schema lists them)");
   run->add_option("--out", out,
                   "output folder for stats.json and config.json (created; an existing one must hold only "
                   "uvmsim's results, which are replaced when the run completes)")
@@ -203,39 +207,48 @@ int main(int argc, char** argv) {
   MicroSpec spec;
   std::string pattern, bytes_text = "64MiB", gen_out, models;
   auto* gen = app.add_subcommand(
-      "generate", "write a synthetic trace: a micro-workload (--pattern) or layer kernels of models (--models)");
-  auto* o_pattern = gen->add_option("--pattern", pattern,
-                                    "micro-workload: seq, random or strided (CTA c's thread t touches page t * "
-                                    "CTAs + c)")
-                        ->check(CLI::IsMember({"seq", "random", "strided"}));
+      "generate",
+      "write a synthetic trace: a micro-workload (--pattern) or layer kernels of models (--models)");
+  auto* o_pattern =
+      gen->add_option("--pattern", pattern,
+                      "micro-workload: seq, random or strided (CTA c's thread t touches page t * "
+                      "CTAs + c)")
+          ->check(CLI::IsMember({"seq", "random", "strided"}));
   std::vector<CLI::Option*> micro_opts = {o_pattern};
-  micro_opts.push_back(gen->add_option("--bytes", bytes_text, "with --pattern: size of the managed allocation (64MiB, 1GiB)"));
-  micro_opts.push_back(gen->add_option("--threads-per-cta", spec.threads_per_cta, "with --pattern: threads per CTA (one page per thread)"));
-  micro_opts.push_back(gen->add_option("--sharers", spec.sharers,
-                                       "with --pattern: CTAs touching each CTA's pages (neighbours share them: "
-                                       "duplicate faults)"));
-  micro_opts.push_back(gen->add_flag("--host-init", spec.host_init, "with --pattern: the CPU writes every page first"));
+  micro_opts.push_back(
+      gen->add_option("--bytes", bytes_text, "with --pattern: size of the managed allocation (64MiB, 1GiB)"));
+  micro_opts.push_back(gen->add_option("--threads-per-cta", spec.threads_per_cta,
+                                       "with --pattern: threads per CTA (one page per thread)"));
+  micro_opts.push_back(
+      gen->add_option("--sharers", spec.sharers,
+                      "with --pattern: CTAs touching each CTA's pages (neighbours share them: "
+                      "duplicate faults)"));
+  micro_opts.push_back(
+      gen->add_flag("--host-init", spec.host_init, "with --pattern: the CPU writes every page first"));
   micro_opts.push_back(gen->add_flag("--write", spec.write, "with --pattern: kernels write instead of read"));
   micro_opts.push_back(gen->add_flag("--prefetch", spec.prefetch,
                                      "with --pattern: cudaMemPrefetchAsync to the GPU before the kernels"));
-  micro_opts.push_back(gen->add_flag("--touch-back", spec.touch_back, "with --pattern: the CPU reads every page after the kernels"));
-  micro_opts.push_back(gen->add_option("--seed", spec.seed, "with --pattern random: seed of the random page order"));
+  micro_opts.push_back(gen->add_flag("--touch-back", spec.touch_back,
+                                     "with --pattern: the CPU reads every page after the kernels"));
+  micro_opts.push_back(
+      gen->add_option("--seed", spec.seed, "with --pattern random: seed of the random page order"));
   uint32_t requests = 1;
   auto* o_models = gen->add_option(
       "--models", models,
       "model mix, name:batch,... (alexnet, vgg16, resnet18, resnet50, mobilenet_v2, or a spec .json): the "
       "exact accesses of workloads/'s layer kernels, one stream per model");
   std::vector<CLI::Option*> model_opts;
-  model_opts.push_back(gen->add_option("--requests", requests, "with --models: inferences per model, back to back"));
+  model_opts.push_back(
+      gen->add_option("--requests", requests, "with --models: inferences per model, back to back"));
   bool processes = false;
   model_opts.push_back(gen->add_flag(
       "--processes", processes,
       "with --models: each model in its own process (CUDA context), which the GPU time-slices unless "
       "gpu.timeslice_ns is 0 (MPS); without it the models share one process and the SMs"));
   std::string compare_with;
-  model_opts.push_back(gen->add_option(
-      "--compare", compare_with,
-      "with --models: also compare with this recording of uvm_runtime (the closed loop) and print the result"));
+  model_opts.push_back(gen->add_option("--compare", compare_with,
+                                       "with --models: also compare with this recording of uvm_runtime (the "
+                                       "closed loop) and print the result"));
   for (auto* m : model_opts) m->needs(o_models);
   for (auto* m : micro_opts) m->excludes(o_models);
   gen->add_option("--out", gen_out, "output trace (.uvmt; a regular file or a new path)")->required();
@@ -262,7 +275,8 @@ int main(int argc, char** argv) {
   dump->footer("Example:\n  uvmsim trace dump traces/corpus/micro_seq_64m.uvmt --max-ranges 4 | less");
   auto* exp = tr->add_subcommand("export", "export sections as CSV files");
   exp->add_option("trace", tpath, "trace (.uvmt)")->required();
-  exp->add_option("--csv", csv_dir, "output folder (one CSV per section; the rules of run --out)")->required();
+  exp->add_option("--csv", csv_dir, "output folder (one CSV per section; the rules of run --out)")
+      ->required();
   exp->footer("Example:\n  uvmsim trace export traces/corpus/micro_seq_64m.uvmt --csv out/seq64_csv");
 
   std::string recode_out;
@@ -308,7 +322,8 @@ int main(int argc, char** argv) {
   val->add_option("--set", sets, "override a config key: a.b=value (repeatable; applied last)");
   val->add_option("--json", validate_json, "also write the comparison as JSON (a regular file)");
   val->footer(
-      "Example:\n  uvmsim validate --trace traces/corpus/torch_resnet18_b1.uvmt --config sim/configs/h100.json");
+      "Example:\n  uvmsim validate --trace traces/corpus/torch_resnet18_b1.uvmt --config "
+      "sim/configs/h100.json");
 
   auto* pol = app.add_subcommand("policies", "list every registered policy with its parameters");
   pol->footer("Example:\n  uvmsim policies");
@@ -391,7 +406,8 @@ int main(int argc, char** argv) {
       }
       if (pattern.empty())
         throw std::invalid_argument(
-            "generate needs --pattern (a micro-workload) or --models (layer kernels); see uvmsim generate --help");
+            "generate needs --pattern (a micro-workload) or --models (layer kernels); see uvmsim generate "
+            "--help");
       set_micro_pattern(spec, pattern);
       spec.bytes = parse_bytes(bytes_text);
       trace::write_trace(generate_micro(spec), gen_out);

@@ -191,9 +191,9 @@ void Simulator::run() {
 }
 
 void Simulator::stuck() const {
-  static const char* const kNames[kEvTypes] = {"CTA step",  "CTA end",     "interrupt",   "batch",
-                                              "replay",    "host issue",  "stream done", "time slice",
-                                              "context in", "flush"};
+  static const char* const kNames[kEvTypes] = {"CTA step",   "CTA end",    "interrupt",   "batch",
+                                               "replay",     "host issue", "stream done", "time slice",
+                                               "context in", "flush"};
   uint32_t top = 0;
   for (uint32_t t = 1; t < kEvTypes; ++t)
     if (events_since_progress_[t] > events_since_progress_[top]) top = t;
@@ -204,15 +204,17 @@ void Simulator::stuck() const {
       key = "gpu.timeslice_ns (turns too short for a CTA's work between context switches)";
       break;
     case kEvCtaStep:
-      key = "gpu.memory_fraction or gpu.memory_bytes (accesses fault again before the CTA can use them), or "
-            "gpu.fault_jitter_ns";
+      key =
+          "gpu.memory_fraction or gpu.memory_bytes (accesses fault again before the CTA can use them), or "
+          "gpu.fault_jitter_ns";
       break;
     case kEvInterrupt:
     case kEvBatch:
     case kEvReplay:
     case kEvFlush:
-      key = "gpu.memory_fraction or gpu.memory_bytes (faults serviced and evicted again: thrashing), or the "
-            "driver.* and policies.* keys";
+      key =
+          "gpu.memory_fraction or gpu.memory_bytes (faults serviced and evicted again: thrashing), or the "
+          "driver.* and policies.* keys";
       break;
     default:
       key = "the trace's host ops (an op that never completes)";

@@ -98,7 +98,8 @@ json dist(const Distribution& d) {
 std::vector<StatInfo> describe_stats() {
   std::vector<StatInfo> out;
   for (auto& s : scalars()) out.push_back(s.info);
-  const char* dist = " (a distribution: count, sum, mean, max, log2_bins: bin 0 holds 0, bin i [2^(i-1), 2^i))";
+  const char* dist =
+      " (a distribution: count, sum, mean, max, log2_bins: bin 0 holds 0, bin i [2^(i-1), 2^i))";
   out.push_back({"faults_per_batch", "faults", std::string("raw fault entries per batch") + dist});
   out.push_back({"unique_faults_per_batch", "faults", std::string("distinct pages per batch") + dist});
   out.push_back({"va_blocks_per_batch", "blocks", std::string("2 MiB VA blocks serviced per batch") + dist});

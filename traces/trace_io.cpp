@@ -1,7 +1,5 @@
 #include "traces/trace_io.h"
 
-#include "traces/files.h"
-
 #include <unistd.h>
 #include <zstd.h>
 
@@ -10,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "traces/files.h"
 
 namespace uvmsim::trace {
 namespace {
@@ -234,7 +234,9 @@ uint64_t fnv1a64_from(uint64_t h, const uint8_t* data, size_t size) {
 }
 }  // namespace
 
-uint64_t fnv1a64(const uint8_t* data, size_t size) { return fnv1a64_from(14695981039346656037ull, data, size); }
+uint64_t fnv1a64(const uint8_t* data, size_t size) {
+  return fnv1a64_from(14695981039346656037ull, data, size);
+}
 
 uint64_t body_hash(uint32_t version, const uint8_t* data, size_t size) {
   return version <= 2 ? fnv1a64_from(1469598103934665603ull, data, size) : fnv1a64(data, size);
@@ -570,7 +572,8 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
     at = r.pos();
     x.process = r.get<uint32_t>();
     // Processes are numbered densely from 0 (at most one per tenant): the simulator indexes by them.
-    if (!(x.process < n)) r.fail("tenant process " + std::to_string(x.process) + " is not below the tenant count", at);
+    if (!(x.process < n))
+      r.fail("tenant process " + std::to_string(x.process) + " is not below the tenant count", at);
   }
   r.leave_section(kSections[1]);
 

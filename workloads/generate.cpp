@@ -390,8 +390,9 @@ Trace generate_models(const GenerateOptions& o) {
   uint64_t images = 0;
   for (const auto& [name, batch] : o.models) {
     if (batch > kMaxGenerateBatch)
-      throw ModelError("--models " + name + ":" + std::to_string(batch) + ": batch beyond the generator's limit of " +
-                       std::to_string(kMaxGenerateBatch) + " (kMaxGenerateBatch: memory grows with the batch)");
+      throw ModelError("--models " + name + ":" + std::to_string(batch) +
+                       ": batch beyond the generator's limit of " + std::to_string(kMaxGenerateBatch) +
+                       " (kMaxGenerateBatch: memory grows with the batch)");
     images += uint64_t(batch) * o.requests;
   }
   if (images > kMaxGenerateImages)

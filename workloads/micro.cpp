@@ -78,7 +78,8 @@ Trace generate_micro(const MicroSpec& s) {
     throw std::invalid_argument("--bytes must be a positive multiple of 4096, not " +
                                 std::to_string(s.bytes));
   if (s.bytes > kMaxMicroBytes)
-    throw std::invalid_argument("--bytes " + std::to_string(s.bytes) + " is beyond the generator's limit of " +
+    throw std::invalid_argument("--bytes " + std::to_string(s.bytes) +
+                                " is beyond the generator's limit of " +
                                 std::to_string(kMaxMicroBytes >> 30) + " GiB (kMaxMicroBytes)");
   if (s.threads_per_cta == 0 || s.threads_per_cta > 1024)
     throw std::invalid_argument("--threads-per-cta must be in 1..1024");

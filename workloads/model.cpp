@@ -1,14 +1,12 @@
 #include "workloads/model.h"
 
-#include "traces/files.h"
-
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
+#include "traces/files.h"
 #include "workloads/models_embedded.h"
 
 namespace uvmsim {

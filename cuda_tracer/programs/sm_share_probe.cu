@@ -6,12 +6,12 @@
 //   copy     memory-bound: each CTA streams its own slice of 1 GiB in and out, 16 bytes per thread a step
 //   conv     workloads/'s conv_kernel (ResNet-50 layer3 3x3, batch 8: 256 -> 256 channels, 14x14)
 //   relu     workloads/'s eltwise_kernel, ReLU over 8 x 256 x 56 x 56 floats
-// at partitions of 132 (the whole GPU), 72, 32, 16 and 8 SMs (green contexts, cuda_tracer/src/green_context.h;
-// the count obtained is recorded), with the CTAs per SM capped at 1, 2, 4 or the kernel's own maximum by
-// padding dynamic shared memory, alone and two at once on the same partition's SMs (two streams). A
-// kernel's time is the span between globaltimer stamps written by one-thread kernels just before and after
-// it on its stream (a few microseconds of launch gap included; kernels run for milliseconds). One JSON line
-// per (kernel or pair, partition, cap): medians and ranges over --reps runs.
+// at partitions of 132 (the whole GPU), 72, 32, 16 and 8 SMs (green contexts,
+// cuda_tracer/src/green_context.h; the count obtained is recorded), with the CTAs per SM capped at 1, 2, 4 or
+// the kernel's own maximum by padding dynamic shared memory, alone and two at once on the same partition's
+// SMs (two streams). A kernel's time is the span between globaltimer stamps written by one-thread kernels
+// just before and after it on its stream (a few microseconds of launch gap included; kernels run for
+// milliseconds). One JSON line per (kernel or pair, partition, cap): medians and ranges over --reps runs.
 //   sm_share_probe [--reps 7] [--sms 132,72,32,16,8] [--caps 0,4,2,1]
 #include <cuda_runtime.h>
 
@@ -75,7 +75,8 @@ int occupancy(const void* func, uint32_t threads, size_t smem) {
 std::string stats(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   char b[128];
-  std::snprintf(b, sizeof b, "{\"median\": %.4f, \"min\": %.4f, \"max\": %.4f}", median(v), v.front(), v.back());
+  std::snprintf(b, sizeof b, "{\"median\": %.4f, \"min\": %.4f, \"max\": %.4f}", median(v), v.front(),
+                v.back());
   return b;
 }
 
@@ -167,8 +168,8 @@ int main(int argc, char** argv) {
        }},
       {"relu", (const void*)k::eltwise_kernel, relu_grid,
        [&](cudaStream_t s, size_t smem, int j) {
-         k::eltwise_kernel<<<relu_grid, k::kThreads, smem, s>>>(k::Eltwise::kRelu, relu_elems, relu_plane, 256,
-                                                                 rx[j]);
+         k::eltwise_kernel<<<relu_grid, k::kThreads, smem, s>>>(k::Eltwise::kRelu, relu_elems, relu_plane,
+                                                                256, rx[j]);
        }},
   };
   for (const K& kn : kernels)
@@ -201,13 +202,16 @@ int main(int argc, char** argv) {
         std::vector<double> t;
         for (int r = 0; r < reps; ++r) t.push_back(run({{int(ki), smem}})[0]);
         std::printf(
-            "{\"probe\": \"sm_share\", \"gpu\": \"%s\", \"kernel\": \"%s\", \"mode\": \"alone\", \"grid\": %u, "
-            "\"sms_asked\": %u, \"sms\": %u, \"cap\": %u, \"ctas_per_sm\": %d, \"smem_pad\": %zu, \"ms\": %s}\n",
+            "{\"probe\": \"sm_share\", \"gpu\": \"%s\", \"kernel\": \"%s\", \"mode\": \"alone\", \"grid\": "
+            "%u, "
+            "\"sms_asked\": %u, \"sms\": %u, \"cap\": %u, \"ctas_per_sm\": %d, \"smem_pad\": %zu, \"ms\": "
+            "%s}\n",
             prop.name, kernels[ki].name.c_str(), kernels[ki].grid, want, p.sms(), cap,
             occupancy(kernels[ki].func, ki < 2 ? 256 : k::kThreads, smem), smem, stats(t).c_str());
       }
       for (auto [a, b] : pairs) {
-        const size_t sa = padding_for(kernels[size_t(a)].func, cap), sb = padding_for(kernels[size_t(b)].func, cap);
+        const size_t sa = padding_for(kernels[size_t(a)].func, cap),
+                     sb = padding_for(kernels[size_t(b)].func, cap);
         run({{a, sa}, {b, sb}});
         std::vector<double> ta, tb, span;
         for (int r = 0; r < reps; ++r) {
@@ -217,7 +221,8 @@ int main(int argc, char** argv) {
           span.push_back(std::max(ms[0], ms[1]));
         }
         std::printf(
-            "{\"probe\": \"sm_share\", \"gpu\": \"%s\", \"kernel\": \"%s+%s\", \"mode\": \"pair\", \"sms_asked\": %u, "
+            "{\"probe\": \"sm_share\", \"gpu\": \"%s\", \"kernel\": \"%s+%s\", \"mode\": \"pair\", "
+            "\"sms_asked\": %u, "
             "\"sms\": %u, \"cap\": %u, \"first_ms\": %s, \"second_ms\": %s, \"span_ms\": %s}\n",
             prop.name, kernels[size_t(a)].name.c_str(), kernels[size_t(b)].name.c_str(), want, p.sms(), cap,
             stats(ta).c_str(), stats(tb).c_str(), stats(span).c_str());

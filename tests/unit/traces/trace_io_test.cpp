@@ -1,15 +1,16 @@
+#include "traces/trace_io.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
 #include <sstream>
 
 #include "test_util.h"
-#include "traces/trace_io.h"
 
 namespace uvmsim {
 namespace {
@@ -255,7 +256,8 @@ TEST(TraceIo, CorruptColumnsNameTheColumn) {
 TEST(TraceIo, WriteIsAtomic) {
   std::string path = ::testing::TempDir() + "/atomic.uvmt";
   trace::write_trace(sample(), path);
-  EXPECT_FALSE(std::ifstream(::testing::TempDir() + "/.atomic.uvmt.uvmsim-tmp." + std::to_string(::getpid())).good());
+  EXPECT_FALSE(
+      std::ifstream(::testing::TempDir() + "/.atomic.uvmt.uvmsim-tmp." + std::to_string(::getpid())).good());
   EXPECT_NO_THROW(trace::read_trace(path));
 }
 
