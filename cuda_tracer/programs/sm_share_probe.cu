@@ -63,7 +63,9 @@ size_t padding_for(const void* func, uint32_t cap) {
   CK(cudaFuncGetAttributes(&fa, func));
   // Each CTA also costs 1 KiB of shared memory reserved by the system on Hopper.
   const size_t room = size_t(per_sm) / cap - 1024 - fa.sharedSizeBytes;
-  return std::min<size_t>(room, 227 * 1024 - fa.sharedSizeBytes);
+  int optin = 0;
+  CK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+  return std::min<size_t>(room, size_t(optin) - fa.sharedSizeBytes);
 }
 
 int occupancy(const void* func, uint32_t threads, size_t smem) {
@@ -172,8 +174,12 @@ int main(int argc, char** argv) {
                                                                 256, rx[j]);
        }},
   };
-  for (const K& kn : kernels)
-    CK(cudaFuncSetAttribute(kn.func, cudaFuncAttributeMaxDynamicSharedMemorySize, 227 * 1024));
+  for (const K& kn : kernels) {
+    cudaFuncAttributes fa{};
+    CK(cudaFuncGetAttributes(&fa, kn.func));
+    CK(cudaFuncSetAttribute(kn.func, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                            int(prop.sharedMemPerBlockOptin - fa.sharedSizeBytes)));
+  }
   const std::vector<std::pair<int, int>> pairs = {{0, 0}, {0, 1}, {1, 1}, {2, 3}, {2, 2}};
 
   std::fprintf(stderr, "GPU %s, %d SMs\n", prop.name, prop.multiProcessorCount);
