@@ -24,16 +24,16 @@ struct Field {
 std::vector<Field> fields(Config& c) {
   std::vector<Field> f;
   auto i = [&](const char* p, int64_t* t, double lo, double hi, const char* unit, const char* d) {
-    f.push_back({{p, "int", unit, d, lo, hi}, t});
+    f.push_back({{p, "int", unit, d, lo, hi, {}}, t});
   };
   auto x = [&](const char* p, double* t, double lo, double hi, const char* unit, const char* d) {
-    f.push_back({{p, "float", unit, d, lo, hi}, t});
+    f.push_back({{p, "float", unit, d, lo, hi, {}}, t});
   };
   auto s = [&](const char* p, std::string* t, const char* d) {
-    f.push_back({{p, "string", "", d, 0, 0}, t});
+    f.push_back({{p, "string", "", d, 0, 0, {}}, t});
   };
   f.push_back({{"seed", "int", "",
-                "seed of every random choice (the fault arrival jitter, gpu.fault_jitter_ns)", 0, kBig},
+                "seed of every random choice (the fault arrival jitter, gpu.fault_jitter_ns)", 0, kBig, {}},
                &c.seed});
   i("engine.max_events_without_progress", &c.engine.max_events_without_progress, 1000, kBig, "events",
     "stop a run (an error naming the likely key) after this many events with no CTA, access group or op "
@@ -211,7 +211,10 @@ void walk(Config& c, std::vector<Field>& fs, const json& j, const std::string& p
 std::vector<KeyInfo> config_schema() {
   Config c;
   std::vector<KeyInfo> out;
-  for (auto& f : fields(c)) out.push_back(f.info);
+  for (auto& f : fields(c)) {
+    out.push_back(f.info);
+    std::visit([&](auto* p) { out.back().default_value = json(*p).dump(); }, f.target);
+  }
   return out;
 }
 

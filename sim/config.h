@@ -132,6 +132,7 @@ struct KeyInfo {
   std::string unit;
   std::string description;
   double min = 0, max = 0;
+  std::string default_value;  // as JSON, filled by config_schema()
 };
 std::vector<KeyInfo> config_schema();
 

@@ -16,11 +16,6 @@ namespace {
 namespace fs = std::filesystem;
 using files::FileError;
 
-// A temporary file of files::AtomicFile, left behind by a killed run.
-bool is_uvmsim_temp(const std::string& name) {
-  return name.size() > 1 && name[0] == '.' && name.find(".uvmsim-tmp.") != std::string::npos;
-}
-
 struct Manifest {
   bool present = false;
   std::string state;
@@ -102,7 +97,7 @@ OutputDir::OutputDir(std::string dir, std::string what, std::string command)
   if (::access(dir_.c_str(), W_OK) != 0) throw FileError(what_ + " " + dir_ + ": " + std::strerror(errno));
   const Manifest m = read_manifest(dir_, what_);
   check_entries(dir_, what_, [&](const std::string& n, const fs::directory_entry& e) {
-    if (n == kManifest || is_uvmsim_temp(n)) return true;
+    if (n == kManifest || files::AtomicFile::is_temporary(n)) return true;
     if (n == kPrevious && e.is_directory() && !e.is_symlink()) return true;
     return listed(m.files, n) && e.is_regular_file() && !e.is_symlink();
   });
@@ -135,7 +130,7 @@ void OutputDir::begin() {
   if (ec) throw FileError(what_ + " " + dir_ + ": cannot create: " + ec.message());
   const Manifest m = read_manifest(dir_, what_);
   for (const auto& e : fs::directory_iterator(dir_))  // temporaries of a killed run: uvmsim's own
-    if (is_uvmsim_temp(e.path().filename().string())) fs::remove(e.path(), ec);
+    if (files::AtomicFile::is_temporary(e.path().filename().string())) fs::remove(e.path(), ec);
   const std::string prev = dir_ + "/" + kPrevious;
   if (m.present && m.state == "complete" && !m.files.empty()) {
     // The previous run completed: its results move aside until this one completes.

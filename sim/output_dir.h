@@ -30,7 +30,6 @@ class OutputDir {
   OutputDir(const OutputDir&) = delete;
   OutputDir& operator=(const OutputDir&) = delete;
 
-  const std::string& path() const { return dir_; }
   // Whether `file` (a path) names a file directly inside this folder; then it belongs in it.
   bool holds(const std::string& file) const;
   // Creates the folder, moves the previous results aside and marks the folder "running".

@@ -163,7 +163,7 @@ void Simulator::run() {
                      " events) at simulated time " + std::to_string(now_) + " ns, with " +
                      std::to_string(ctas_done_) + " of " + std::to_string(ctas_launched_) +
                      " CTAs done; raise engine.max_events (0: no limit) to let it finish");
-    if (progress_reporter_ && (q_.popped() & 0xffff) == 0)
+    if (progress_reporter_ && progress_reporter_->active() && (q_.popped() & 0xffff) == 0)
       progress_reporter_->update("simulated " + std::to_string(now_ / 1000000) + " ms, CTAs " +
                                  std::to_string(ctas_done_) + " done of " + std::to_string(ctas_launched_) +
                                  " launched, " + std::to_string(stats_.batches) + " fault batches, " +

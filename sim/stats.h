@@ -54,8 +54,8 @@ struct CopyGroups {
 struct Stats {
   int64_t sim_time_ns = 0;
   uint64_t events = 0;
-  uint64_t longest_stall_events =
-      0;  // most events in a row with no progress (engine.max_events_without_progress)
+  // Most events in a row with no progress (the guard: engine.max_events_without_progress).
+  uint64_t longest_stall_events = 0;
   uint64_t page_accesses = 0;
   uint64_t accesses_issued = 0;     // page accesses issued, re-issues after replays included
   uint64_t faults_raised = 0;       // entries written to the fault buffer

@@ -17,7 +17,7 @@ using trace::ObservedKind;
 using trace::TransferCause;
 
 double Quantity::error() const {
-  if (points || absolute) return simulated - observed;
+  if (points || absolute()) return simulated - observed;
   return (simulated - observed) / observed;
 }
 
@@ -174,7 +174,6 @@ Validation validate(const Workload& w, const Config& c, const std::string& trace
     q.observed = obs, q.simulated = sim, q.points = points;
     q.skipped = std::move(skipped);
     q.scored = q.skipped.empty();
-    q.absolute = q.scored && !points && obs == 0;  // never a relative error against an observed zero
     v.quantities.push_back(std::move(q));
   };
   add("e2e_ms", "end to end (first kernel start to last kernel end)", "ms", double(o_last - o_first) / 1e6,
@@ -229,7 +228,7 @@ nlohmann::json validation_json(const Validation& v) {
     nlohmann::json e = {{"key", x.key},           {"label", x.label},         {"unit", x.unit},
                         {"observed", x.observed}, {"simulated", x.simulated}, {"scored", x.scored}};
     if (x.scored)
-      e[x.points ? "error_points" : x.absolute ? "error_absolute" : "error"] = x.error();
+      e[x.points ? "error_points" : x.absolute() ? "error_absolute" : "error"] = x.error();
     else
       e["skipped"] = x.skipped;
     q.push_back(e);
@@ -260,7 +259,7 @@ void print_validation(const Validation& v, std::ostream& os) {
       char err[32];
       if (q.points)
         std::snprintf(err, sizeof err, "%+.1f pt", q.error());
-      else if (q.absolute)  // observed 0: the difference, in the quantity's unit
+      else if (q.absolute())  // observed 0: the difference, in the quantity's unit
         std::snprintf(err, sizeof err, "%+.4g abs", q.error());
       else
         std::snprintf(err, sizeof err, "%+.1f%%", 100 * q.error());

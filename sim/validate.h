@@ -30,9 +30,10 @@ struct Quantity {
   bool scored = false;
   std::string skipped;  // why not, when not scored
   double observed = 0, simulated = 0;
-  bool points = false;    // error in points (shares) rather than relative
-  bool absolute = false;  // observed 0: a relative error is undefined, so the error is absolute (its unit)
-  double error() const;   // (simulated - observed) / observed; simulated - observed for points or absolute
+  bool points = false;  // error in points (shares) rather than relative
+  // Observed 0: a relative error is undefined, so the error is absolute (in the quantity's unit).
+  bool absolute() const { return !points && observed == 0; }
+  double error() const;  // (simulated - observed) / observed; simulated - observed for points or absolute
 };
 
 struct KernelValidation {

@@ -12,6 +12,8 @@
 namespace uvmsim::files {
 namespace {
 
+constexpr const char* kTempTag = ".uvmsim-tmp.";  // temporaries are `.NAME.uvmsim-tmp.PID`
+
 std::string kind_of(mode_t m) {
   if (S_ISDIR(m)) return "a directory";
   if (S_ISLNK(m)) return "a symbolic link";
@@ -95,7 +97,7 @@ AtomicFile::AtomicFile(std::string path, std::string what) : path_(std::move(pat
   const std::filesystem::path p(path_);
   std::string name = ".";  // appended, not operator+: GCC 12's -Wrestrict false positive
   name += p.filename().string();
-  name += ".uvmsim-tmp.";
+  name += kTempTag;
   name += std::to_string(::getpid());
   tmp_ = (p.parent_path() / name).string();
   ::unlink(tmp_.c_str());  // a leftover of a killed run of this process id (the name is uvmsim's own)
@@ -107,6 +109,10 @@ AtomicFile::AtomicFile(std::string path, std::string what) : path_(std::move(pat
     ::unlink(tmp_.c_str());
     throw FileError(what_ + " " + path_ + ": cannot open " + tmp_ + " for writing");
   }
+}
+
+bool AtomicFile::is_temporary(const std::string& name) {
+  return name.size() > 1 && name[0] == '.' && name.find(kTempTag) != std::string::npos;
 }
 
 AtomicFile::~AtomicFile() {

@@ -35,8 +35,9 @@ class AtomicFile {
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
   std::ostream& stream() { return out_; }
-  const std::string& path() const { return path_; }
   void commit();
+  // Whether a file name is an AtomicFile's temporary (one a killed run may leave behind).
+  static bool is_temporary(const std::string& name);
 
  private:
   std::string path_, what_, tmp_;

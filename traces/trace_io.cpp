@@ -5,8 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
+#include <memory>
 #include <sstream>
 
 #include "traces/files.h"
@@ -222,9 +221,6 @@ class PagePredictor {
   uint32_t prev_count_ = 0;
 };
 
-}  // namespace
-
-namespace {
 uint64_t fnv1a64_from(uint64_t h, const uint8_t* data, size_t size) {
   for (size_t i = 0; i < size; ++i) {
     h ^= data[i];
@@ -232,6 +228,7 @@ uint64_t fnv1a64_from(uint64_t h, const uint8_t* data, size_t size) {
   }
   return h;
 }
+
 }  // namespace
 
 uint64_t fnv1a64(const uint8_t* data, size_t size) {
@@ -916,26 +913,22 @@ Trace read_trace_bytes(const uint8_t* data, size_t size, const std::string& name
   // Stream the frame so that memory grows with real data only, never with the declared size alone.
   std::vector<uint8_t> body;
   body.reserve(std::min<uint64_t>(body_bytes, 64 << 20));
-  ZSTD_DCtx* dctx = ZSTD_createDCtx();
-  ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, 27);
+  const std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  ZSTD_DCtx_setParameter(dctx.get(), ZSTD_d_windowLogMax, 27);
   ZSTD_inBuffer in{data + kFileHeaderBytes, size - kFileHeaderBytes, 0};
   std::vector<uint8_t> chunk(ZSTD_DStreamOutSize());
   size_t ret = 1;
   auto append = [&](const ZSTD_outBuffer& out, size_t at) {
-    if (body.size() + out.pos > body_bytes) {
-      ZSTD_freeDCtx(dctx);
+    if (body.size() + out.pos > body_bytes)
       fail(at, "decompressed data exceeds the declared body size " + std::to_string(body_bytes));
-    }
     body.insert(body.end(), chunk.data(), chunk.data() + out.pos);
   };
   try {
     while (in.pos < in.size) {
       ZSTD_outBuffer out{chunk.data(), chunk.size(), 0};
-      ret = ZSTD_decompressStream(dctx, &out, &in);
-      if (ZSTD_isError(ret)) {
-        ZSTD_freeDCtx(dctx);
+      ret = ZSTD_decompressStream(dctx.get(), &out, &in);
+      if (ZSTD_isError(ret))
         fail(kFileHeaderBytes + in.pos, std::string("corrupt compressed data: ") + ZSTD_getErrorName(ret));
-      }
       append(out, kFileHeaderBytes + in.pos);
       if (ret == 0) break;
       if (out.pos == 0 && in.pos == in.size) break;
@@ -943,19 +936,14 @@ Trace read_trace_bytes(const uint8_t* data, size_t size, const std::string& name
     // Drain what the decoder still holds once the input is consumed.
     while (ret != 0) {
       ZSTD_outBuffer out{chunk.data(), chunk.size(), 0};
-      ret = ZSTD_decompressStream(dctx, &out, &in);
-      if (ZSTD_isError(ret)) {
-        ZSTD_freeDCtx(dctx);
-        fail(size, std::string("corrupt compressed data: ") + ZSTD_getErrorName(ret));
-      }
+      ret = ZSTD_decompressStream(dctx.get(), &out, &in);
+      if (ZSTD_isError(ret)) fail(size, std::string("corrupt compressed data: ") + ZSTD_getErrorName(ret));
       if (out.pos == 0) break;
       append(out, size);
     }
   } catch (const std::bad_alloc&) {
-    ZSTD_freeDCtx(dctx);
     fail(16, "out of memory decompressing a body of " + std::to_string(body_bytes) + " bytes");
   }
-  ZSTD_freeDCtx(dctx);
   if (ret != 0) fail(size, "truncated: the compressed frame ends early");
   if (in.pos != in.size) fail(kFileHeaderBytes + in.pos, "trailing bytes after the compressed frame");
   if (body.size() != body_bytes)

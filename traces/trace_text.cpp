@@ -1,8 +1,6 @@
 // Human-readable views of a trace: info (summary), dump (every record) and CSV export.
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 
 #include "traces/coverage.h"
 #include "traces/trace_io.h"
@@ -210,8 +208,7 @@ void print_dump(const Trace& t, std::ostream& os, uint64_t max_ranges_per_cta) {
     os << "nvtx " << n.name << " stream=" << n.stream << " " << n.start_ns << "-" << n.end_ns << "\n";
 }
 
-void export_csv(const Trace& t, const std::function<std::ostream&(const char* name)>& open_file) {
-  auto open = [&](const char* name) -> std::ostream& { return open_file(name); };
+void export_csv(const Trace& t, const std::function<std::ostream&(const char* name)>& open) {
   {
     auto& f = open("tenants.csv");
     f << "tenant,name,model,batch,process\n";

@@ -386,7 +386,7 @@ void append_kernel_ranges(const LayerKernel& lk, uint64_t ctas, const std::vecto
 
 Trace generate_models(const GenerateOptions& o) {
   if (o.models.empty()) throw ModelError("--models names no model");
-  if (o.requests == 0) throw ModelError("--requests must be positive");
+  if (o.requests == 0) throw ModelError("--requests: must be at least 1, not 0");
   uint64_t images = 0;
   for (const auto& [name, batch] : o.models) {
     if (batch > kMaxGenerateBatch)
