@@ -6,6 +6,14 @@
 //   copy     memory-bound: each CTA streams its own slice of 1 GiB in and out, 16 bytes per thread a step
 //   conv     workloads/'s conv_kernel (ResNet-50 layer3 3x3, batch 8: 256 -> 256 channels, 14x14)
 //   relu     workloads/'s eltwise_kernel, ReLU over 8 x 256 x 56 x 56 floats
+//   stem     conv_kernel, ResNet-50's 7x7 stride-2 stem (3 -> 64 channels, 224 -> 112), batch 8
+//   conv1x1  conv_kernel, 1x1 256 -> 64 channels at 56x56 (ResNet-50 layer1), batch 8
+//   conv7    conv_kernel, 3x3 512 -> 512 channels at 7x7 (ResNet-50 layer4): 32 CTAs, most SMs idle
+//   dwconv   dwconv_kernel, 3x3 depthwise over 144 channels at 56x56 (MobileNetV2), batch 8
+//   pool     pool_kernel, 3x3 stride-2 max pooling of 8 x 64 x 112 x 112
+//   add      eltwise_kernel, residual add of two 8 x 256 x 56 x 56 tensors
+// Each line carries the kernel's DRAM bytes (its tensors read once and written once), what the model may
+// take from a resident pass besides the time and the launch shape.
 // at partitions of 132 (the whole GPU), 72, 32, 16 and 8 SMs (green contexts,
 // cuda_tracer/src/green_context.h; the count obtained is recorded), with the CTAs per SM capped at 1, 2, 4 or
 // the kernel's own maximum by padding dynamic shared memory, alone and two at once on the same partition's
@@ -132,16 +140,47 @@ int main(int argc, char** argv) {
     CK(cudaMemset(p, 0x3e, n * 4));
     return p;
   };
-  k::Tensors cx[2], rx[2];
+  auto conv_shape = [](uint32_t c, uint32_t hw, uint32_t kk, uint32_t r, uint32_t stride, uint32_t pad) {
+    k::ConvShape g{8, c, hw, hw, kk, r, r, stride, pad, 0, 0, true};
+    g.oh = (g.h + 2 * g.pad - g.r) / g.stride + 1;
+    g.ow = (g.w + 2 * g.pad - g.s) / g.stride + 1;
+    return g;
+  };
+  const k::ConvShape stem = conv_shape(3, 224, 64, 7, 2, 3), c1x1 = conv_shape(256, 56, 64, 1, 1, 0),
+                     conv7 = conv_shape(512, 7, 512, 3, 1, 1), dw = conv_shape(144, 56, 144, 3, 1, 1);
+  k::PoolShape pool{8, 64, 112, 112, 56, 56, 3, 2, 1, false};
+  const uint64_t add_elems = relu_elems;
+  // A convolution's tensors (two copies: a pair of kernels works apart); depthwise: weights per channel.
+  auto conv_tensors = [&](const k::ConvShape& g, bool depthwise) {
+    k::Tensors t;
+    t.in = device_floats(uint64_t(g.n) * g.c * g.h * g.w);
+    t.weight = device_floats(depthwise ? uint64_t(g.c) * g.r * g.s : uint64_t(g.k) * g.crs());
+    t.bias = device_floats(g.k);
+    t.out = device_floats(uint64_t(g.n) * g.k * g.oh * g.ow);
+    t.spill = device_floats(k::kSpillFloats);
+    return t;
+  };
+  auto conv_bytes = [](const k::ConvShape& g, bool depthwise) {
+    return 4 * (uint64_t(g.n) * g.c * g.h * g.w + (depthwise ? uint64_t(g.c) * g.r * g.s : uint64_t(g.k) * g.crs()) +
+                g.k + uint64_t(g.n) * g.k * g.oh * g.ow);
+  };
+  k::Tensors cx[2], rx[2], sx[2], ox[2], c7x[2], dx[2], px[2], ax[2];
   for (int j = 0; j < 2; ++j) {
-    cx[j].in = device_floats(uint64_t(conv.n) * conv.c * conv.h * conv.w);
-    cx[j].weight = device_floats(uint64_t(conv.k) * conv.crs());
-    cx[j].bias = device_floats(conv.k);
-    cx[j].out = device_floats(uint64_t(conv.n) * conv.k * conv.oh * conv.ow);
-    cx[j].spill = device_floats(k::kSpillFloats);
+    cx[j] = conv_tensors(conv, false);
+    sx[j] = conv_tensors(stem, false);
+    ox[j] = conv_tensors(c1x1, false);
+    c7x[j] = conv_tensors(conv7, false);
+    dx[j] = conv_tensors(dw, true);
     rx[j].in = device_floats(relu_elems);
     rx[j].out = device_floats(relu_elems);
     rx[j].spill = device_floats(k::kSpillFloats);
+    px[j].in = device_floats(uint64_t(pool.n) * pool.c * pool.h * pool.w);
+    px[j].out = device_floats(pool.outputs());
+    px[j].spill = device_floats(k::kSpillFloats);
+    ax[j].in = device_floats(add_elems);
+    ax[j].in2 = device_floats(add_elems);
+    ax[j].out = device_floats(add_elems);
+    ax[j].spill = device_floats(k::kSpillFloats);
   }
   uint64_t* stamps = nullptr;
   CK(cudaMalloc(&stamps, 4 * sizeof(uint64_t)));
@@ -151,36 +190,62 @@ int main(int argc, char** argv) {
     std::string name;
     const void* func;
     uint32_t grid;
+    uint32_t threads;
+    uint64_t bytes;  // DRAM bytes: tensors read once and written once
     std::function<void(cudaStream_t, size_t, int)> launch;
   };
-  const uint32_t conv_grid_x = conv.grid_x(), conv_grid_y = conv.grid_y();
   const uint32_t relu_grid = uint32_t((relu_elems + k::kThreads - 1) / k::kThreads);
+  auto conv_k = [&](const char* name, const k::ConvShape& g, k::Tensors* x) {
+    return K{name, (const void*)k::conv_kernel, g.grid_x() * g.grid_y(), k::kThreads, conv_bytes(g, false),
+             [&g, x](cudaStream_t s, size_t smem, int j) {
+               k::conv_kernel<<<dim3(g.grid_x(), g.grid_y()), k::kThreads, smem, s>>>(g, x[j]);
+             }};
+  };
+  const uint32_t dw_grid = uint32_t((uint64_t(dw.n) * dw.c * dw.oh * dw.ow + k::kThreads - 1) / k::kThreads);
+  const uint32_t pool_grid = uint32_t((pool.outputs() + k::kThreads - 1) / k::kThreads);
   std::vector<K> kernels = {
-      {"fma", (const void*)fma_kernel, fma_grid,
+      {"fma", (const void*)fma_kernel, fma_grid, 256, uint64_t(fma_grid) * 256 * 4,
        [&](cudaStream_t s, size_t smem, int j) {
          fma_kernel<<<fma_grid, 256, smem, s>>>(fma_out + j * fma_grid * 256, fma_iters);
        }},
-      {"copy", (const void*)copy_kernel, uint32_t(copy_grid),
+      {"copy", (const void*)copy_kernel, uint32_t(copy_grid), 256, 2 * copy_bytes,
        [&](cudaStream_t s, size_t smem, int j) {
          copy_kernel<<<uint32_t(copy_grid), 256, smem, s>>>(cin, cout + j * (copy_bytes / 16), per_cta);
        }},
-      {"conv", (const void*)k::conv_kernel, conv_grid_x * conv_grid_y,
-       [&](cudaStream_t s, size_t smem, int j) {
-         k::conv_kernel<<<dim3(conv_grid_x, conv_grid_y), k::kThreads, smem, s>>>(conv, cx[j]);
-       }},
-      {"relu", (const void*)k::eltwise_kernel, relu_grid,
+      conv_k("conv", conv, cx),
+      {"relu", (const void*)k::eltwise_kernel, relu_grid, k::kThreads, 2 * 4 * relu_elems,
        [&](cudaStream_t s, size_t smem, int j) {
          k::eltwise_kernel<<<relu_grid, k::kThreads, smem, s>>>(k::Eltwise::kRelu, relu_elems, relu_plane,
                                                                 256, rx[j]);
        }},
+      conv_k("stem", stem, sx),
+      conv_k("conv1x1", c1x1, ox),
+      conv_k("conv7", conv7, c7x),
+      {"dwconv", (const void*)k::dwconv_kernel, dw_grid, k::kThreads, conv_bytes(dw, true),
+       [&](cudaStream_t s, size_t smem, int j) {
+         k::dwconv_kernel<<<dw_grid, k::kThreads, smem, s>>>(dw, dx[j]);
+       }},
+      {"pool", (const void*)k::pool_kernel, pool_grid, k::kThreads,
+       4 * (uint64_t(pool.n) * pool.c * pool.h * pool.w + pool.outputs()),
+       [&](cudaStream_t s, size_t smem, int j) {
+         k::pool_kernel<<<pool_grid, k::kThreads, smem, s>>>(pool, px[j]);
+       }},
+      {"add", (const void*)k::eltwise_kernel, relu_grid, k::kThreads, 3 * 4 * add_elems,
+       [&](cudaStream_t s, size_t smem, int j) {
+         k::eltwise_kernel<<<relu_grid, k::kThreads, smem, s>>>(k::Eltwise::kAdd, add_elems, relu_plane, 256,
+                                                                ax[j]);
+       }},
   };
+  std::vector<cudaFuncAttributes> attrs;
   for (const K& kn : kernels) {
     cudaFuncAttributes fa{};
     CK(cudaFuncGetAttributes(&fa, kn.func));
+    attrs.push_back(fa);
     CK(cudaFuncSetAttribute(kn.func, cudaFuncAttributeMaxDynamicSharedMemorySize,
                             int(prop.sharedMemPerBlockOptin - fa.sharedSizeBytes)));
   }
-  const std::vector<std::pair<int, int>> pairs = {{0, 0}, {0, 1}, {1, 1}, {2, 3}, {2, 2}};
+  const std::vector<std::pair<int, int>> pairs = {{0, 0}, {0, 1}, {1, 1}, {2, 3}, {2, 2},
+                                                   {4, 5}, {8, 2}, {0, 4}, {6, 7}, {9, 5}};
 
   std::fprintf(stderr, "GPU %s, %d SMs\n", prop.name, prop.multiProcessorCount);
   for (unsigned want : sm_list) {
@@ -210,10 +275,12 @@ int main(int argc, char** argv) {
         std::printf(
             "{\"probe\": \"sm_share\", \"gpu\": \"%s\", \"kernel\": \"%s\", \"mode\": \"alone\", \"grid\": "
             "%u, "
+            "\"threads\": %u, \"regs\": %d, \"static_smem\": %zu, \"dram_bytes\": %llu, "
             "\"sms_asked\": %u, \"sms\": %u, \"cap\": %u, \"ctas_per_sm\": %d, \"smem_pad\": %zu, \"ms\": "
             "%s}\n",
-            prop.name, kernels[ki].name.c_str(), kernels[ki].grid, want, p.sms(), cap,
-            occupancy(kernels[ki].func, ki < 2 ? 256 : k::kThreads, smem), smem, stats(t).c_str());
+            prop.name, kernels[ki].name.c_str(), kernels[ki].grid, kernels[ki].threads, attrs[ki].numRegs,
+            attrs[ki].sharedSizeBytes, (unsigned long long)kernels[ki].bytes, want, p.sms(), cap,
+            occupancy(kernels[ki].func, kernels[ki].threads, smem), smem, stats(t).c_str());
       }
       for (auto [a, b] : pairs) {
         const size_t sa = padding_for(kernels[size_t(a)].func, cap),
