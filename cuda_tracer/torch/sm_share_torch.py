@@ -7,7 +7,7 @@ the partition's SMs. Tensors are plain device memory (data resident).
 Per op, one "shape" line (the kernels it launches on the whole GPU, from torch.profiler: grid, block,
 registers, shared memory, duration) and, per partition, one "alone" line (medians over --reps of the op's
 span between CUDA events on its stream) and "pair" lines (two ops at once on two streams of the partition).
-  python3 sm_share_torch.py --lib build-gpu/libuvm_green.so [--reps 7] [--sms 132,72,32,16,8] > out.jsonl
+  python3 sm_share_torch.py --lib build-gpu/libuvm_green.so [--reps 7] [--sms 132,72,32,16,8] [--no-shapes]
 """
 import argparse
 import ctypes
@@ -117,6 +117,7 @@ def main():
     ap.add_argument("--lib", required=True)
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--sms", default="132,72,32,16,8")
+    ap.add_argument("--no-shapes", action="store_true", help="skip torch.profiler (under Nsight Compute)")
     a = ap.parse_args()
     torch.backends.cudnn.benchmark = False
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -129,7 +130,7 @@ def main():
     gpu = torch.cuda.get_device_name(0)
     table = ops(dev)
     calls = {name: [make(0), make(1)] for name, (make, _) in table.items()}
-    for name, (_, nbytes) in table.items():
+    for name, (_, nbytes) in ([] if a.no_shapes else table.items()):
         print(json.dumps({"probe": "sm_share_torch", "gpu": gpu, "op": name, "mode": "shape", "dram_bytes": nbytes,
                           "kernels": shapes(calls[name][0])}), flush=True)
     for want in [int(x) for x in a.sms.split(",")]:
