@@ -55,6 +55,7 @@ Simulator::Simulator(const Workload& w, const Config& c) : w_(w), cfg_(c), pcie_
   uint32_t tracked_chunks = std::min<uint32_t>(capacity_chunks_, w.blocks + 1);
   eviction_ =
       make_policy<EvictionRegistry>("eviction", cfg_.policies.eviction, cfg_, std::max(tracked_chunks, 1u));
+  eviction_wants_accesses_ = eviction_->wants_accesses();
   replay_ = make_policy<ReplayRegistry>("replay", cfg_.policies.replay, cfg_);
   thrashing_ =
       make_policy<ThrashingRegistry>("thrashing", cfg_.policies.thrashing, cfg_, cfg_.driver, w.pages);
@@ -433,7 +434,7 @@ void Simulator::cta_step(uint32_t slot) {
   c.paused = false;
   uint64_t issued = 0;
   for (uint64_t i = first; i < group_end && !blocked; ++i) {
-    const DenseRange& r = w_.ranges[w_.points[i].range];
+    const AccessPoint& r = w_.points[i];
     uint32_t off = i == first ? first_off : 0;
     for (uint32_t p = r.page + off; p < r.page + r.count; ++p, ++index) {
       if (c.tracking && (c.done[index >> 6] >> (index & 63) & 1)) continue;
@@ -468,7 +469,7 @@ void Simulator::cta_step(uint32_t slot) {
         if (!c.tracking) {
           // First stall in this group: every access before this one completed.
           uint64_t total = 0;
-          for (uint64_t j = c.pos; j < group_end; ++j) total += w_.ranges[w_.points[j].range].count;
+          for (uint64_t j = c.pos; j < group_end; ++j) total += w_.points[j].count;
           c.done.assign((total + 63) / 64, 0);
           for (uint64_t k = 0; k < index; ++k) c.done[k >> 6] |= uint64_t{1} << (k & 63);
           c.tracking = true;
@@ -501,9 +502,9 @@ void Simulator::cta_step(uint32_t slot) {
     return;
   }
   for (uint64_t i = c.pos; i < group_end; ++i) {
-    const DenseRange& r = w_.ranges[w_.points[i].range];
+    const AccessPoint& r = w_.points[i];
     stats_.page_accesses += r.count;
-    if (eviction_->wants_accesses()) {
+    if (eviction_wants_accesses_) {
       for (uint32_t b = r.page / kPagesPerBlock; b <= (r.page + r.count - 1) / kPagesPerBlock; ++b)
         if (block_chunk_[b] != kNoChunk) eviction_->on_access(block_chunk_[b], now_);
     }

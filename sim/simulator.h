@@ -197,6 +197,7 @@ class Simulator {
 
   std::unique_ptr<PrefetchPolicy> prefetch_;
   std::unique_ptr<EvictionPolicy> eviction_;
+  bool eviction_wants_accesses_ = false;  // asked once: the CTA's hot loop does not call through
   std::unique_ptr<ReplayPolicy> replay_;
   std::unique_ptr<ThrashingPolicy> thrashing_;
   PcieLink pcie_;

@@ -182,8 +182,7 @@ Validation validate(const Workload& w, const Config& c, const std::string& trace
   add("paging_overhead_ms", "paging overhead (demand paging minus resident), summed", "ms", o_ovh / 1e6,
       s_ovh / 1e6, o_ovh >= 1e5 ? "" : "observed overhead under 0.1 ms");
 
-  const trace::CounterCoverage coverage =
-      t.completeness.empty() ? trace::CounterCoverage{} : trace::counter_coverage(t);
+  const trace::CounterCoverage& coverage = w.counter_coverage;
   const double ch = completeness(t, coverage, ObservedKind::kHtoD),
                cd = completeness(t, coverage, ObservedKind::kDtoH);
   auto incomplete = [&](double share, const char* stream) -> std::string {

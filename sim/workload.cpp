@@ -1,5 +1,7 @@
 #include "sim/workload.h"
 
+#include <map>
+
 #include <algorithm>
 #include <stdexcept>
 #include <tuple>
@@ -120,9 +122,9 @@ Workload Workload::build(Trace t, std::string hash) {
   auto process_of = [&](uint32_t tenant) { return t.tenants.empty() ? 0u : t.tenants[tenant].process; };
 
   std::vector<uint8_t> touched(w.pages, 0);
-  w.ranges.resize(t.ranges.size());
   w.cta_points.assign(t.ctas.size() + 1, 0);
   w.kernel_cta_ns.resize(t.kernels.size());
+  const std::vector<uint64_t> template_of = trace::template_of(t);
   const Header& h = t.header;
   for (uint32_t ki = 0; ki < t.kernels.size(); ++ki) {
     const Kernel& k = t.kernels[ki];
@@ -134,16 +136,17 @@ Workload Workload::build(Trace t, std::string hash) {
     __extension__ using u128 = unsigned __int128;
     w.kernel_cta_ns[ki] =
         k.cta_count ? uint64_t((u128(k.resident_ns) * conc + k.cta_count / 2) / k.cta_count) : 0;
+    if (template_of[ki] != ki) continue;  // a launch of an earlier kernel's template: its points exist
     for (uint64_t c = k.cta_begin; c < k.cta_begin + k.cta_count; ++c) {
       const Cta& cta = t.ctas[c];
       size_t first_point = w.points.size();
       for (uint64_t r = cta.range_begin; r < cta.range_begin + cta.range_count; ++r) {
         const Range& g = t.ranges[r];
         uint32_t dense = translate(proc, g.page, g.count);
-        w.ranges[r] = {dense, g.count, static_cast<uint8_t>(g.kind)};
+        const auto kind = static_cast<uint8_t>(g.kind);
         std::fill_n(touched.begin() + dense, g.count, 1);
-        w.points.push_back({uint32_t(r), g.t_begin});
-        if (g.t_end > g.t_begin) w.points.push_back({uint32_t(r), g.t_end});
+        w.points.push_back({dense, g.count, g.t_begin, kind});
+        if (g.t_end > g.t_begin) w.points.push_back({dense, g.count, g.t_end, kind});
       }
       std::stable_sort(w.points.begin() + long(first_point), w.points.end(),
                        [](const AccessPoint& x, const AccessPoint& y) { return x.t < y.t; });
@@ -162,7 +165,10 @@ Workload Workload::build(Trace t, std::string hash) {
     }
   }
   for (uint8_t x : touched) w.footprint_pages += x;
+  if (!t.completeness.empty()) w.counter_coverage = trace::counter_coverage(t);
   w.trace = std::move(t);
+  std::vector<Cta>().swap(w.trace.ctas);  // now held as points
+  std::vector<Range>().swap(w.trace.ranges);
   return w;
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "traces/coverage.h"
 #include "traces/trace.h"
 
 namespace uvmsim {
@@ -18,11 +19,14 @@ struct DenseRange {
   uint8_t kind = 0;
 };
 
-// One moment of a CTA's run at which it touches a range: at the range's t_begin, and again at its t_end
-// when it stays in use (so that a page evicted in between faults again).
+// One moment of a CTA's run at which it touches a range of dense pages: at the range's t_begin, and again
+// at its t_end when it stays in use (so that a page evicted in between faults again). The range is held in
+// the point itself: the CTA's hot loop reads one array in order.
 struct AccessPoint {
-  uint32_t range = 0;
+  uint32_t page = 0;
+  uint32_t count = 0;
   uint16_t t = 0;
+  uint8_t kind = 0;
 };
 
 struct Workload {
@@ -34,12 +38,16 @@ struct Workload {
   std::vector<uint8_t> page_valid;    // 1: the page belongs to an allocation
   std::vector<uint32_t> alloc_first;  // dense page of each allocation's first page
   std::vector<uint32_t> alloc_pages;
-  std::vector<DenseRange> ranges;  // parallel to trace.ranges
+  // Every CTA's points, built once per stored CTA: launches of a kernel's template share them. The trace's
+  // own CTAs and ranges are released once these are built (`trace` keeps everything else).
   std::vector<AccessPoint> points;
   std::vector<uint64_t> cta_points;     // CTA i's points: [cta_points[i], cta_points[i+1])
   std::vector<DenseRange> op_pages;     // pages an op covers (host access, prefetch, advise, memset)
   std::vector<uint64_t> kernel_cta_ns;  // compute time of one CTA of each kernel
   uint64_t footprint_pages = 0;         // distinct pages touched by kernels and host ops
+  // How complete the recorded counter streams are (validation), computed while the trace's accesses are
+  // still held; empty when the trace records no completeness.
+  trace::CounterCoverage counter_coverage;
 
   // Allocations may span at most this many dense pages (1 TiB): the page state costs a few bytes a page.
   static constexpr uint64_t kMaxPages = uint64_t{1} << 28;

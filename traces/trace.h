@@ -11,8 +11,8 @@
 namespace uvmsim::trace {
 
 // Version 2 stores per-CTA accesses column by column, pages predicted from the previous CTA (FORMAT.md);
-// readers still read version 1.
-constexpr uint32_t kFormatVersion = 3;
+// version 4 lets a kernel launch an earlier kernel's CTAs (a template stored once); readers still read 1.
+constexpr uint32_t kFormatVersion = 4;
 constexpr uint32_t kOldestFormatVersion = 1;
 // Bounds the reader enforces so that simulated times cannot overflow: every point in time (host_ns,
 // allocation and observed times, arrivals) lies in [0, kMaxTimeNs] (146 years), every duration (a
@@ -132,8 +132,10 @@ struct Kernel {
   uint32_t regs_per_thread = 0;
   uint32_t smem_bytes = 0;
   uint64_t resident_ns = 0;  // duration with all data resident on the recording GPU
-  uint64_t cta_begin = 0;    // first CTA in Trace::ctas
-  uint64_t cta_count = 0;    // = product of grid
+  // First CTA in Trace::ctas. A kernel either stores its own CTAs after the previous ones, or launches an
+  // earlier kernel's (same cta_begin, tenant and shape): its template, whose accesses every launch shares.
+  uint64_t cta_begin = 0;
+  uint64_t cta_count = 0;  // = product of grid
   uint64_t ctas() const { return uint64_t{grid[0]} * grid[1] * grid[2]; }
   uint64_t threads_per_cta() const { return uint64_t{block[0]} * block[1] * block[2]; }
 };
@@ -209,5 +211,8 @@ const char* to_string(AllocRole k);
 const char* to_string(ObservedKind k);
 const char* to_string(PassKind k);
 const char* to_string(Producer k);
+
+// For each kernel, the kernel that stores its CTAs: itself, or the template it launches (format version 4).
+std::vector<uint64_t> template_of(const Trace& t);
 
 }  // namespace uvmsim::trace

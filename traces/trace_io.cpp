@@ -235,6 +235,24 @@ uint64_t fnv1a64(const uint8_t* data, size_t size) {
   return fnv1a64_from(14695981039346656037ull, data, size);
 }
 
+std::vector<uint64_t> template_of(const Trace& t) {
+  std::vector<uint64_t> out(t.kernels.size());
+  std::vector<std::pair<uint64_t, uint64_t>> stored;  // (cta_begin, kernel), in increasing cta_begin
+  uint64_t end = 0;
+  for (uint64_t i = 0; i < t.kernels.size(); ++i) {
+    const Kernel& k = t.kernels[i];
+    if (k.cta_begin >= end || k.cta_count == 0) {
+      out[i] = i;
+      if (k.cta_count) stored.emplace_back(k.cta_begin, i);
+      end = std::max(end, k.cta_begin + k.cta_count);
+      continue;
+    }
+    auto it = std::lower_bound(stored.begin(), stored.end(), std::make_pair(k.cta_begin, uint64_t{0}));
+    out[i] = it != stored.end() && it->first == k.cta_begin ? it->second : i;
+  }
+  return out;
+}
+
 uint64_t body_hash(uint32_t version, const uint8_t* data, size_t size) {
   return version <= 2 ? fnv1a64_from(1469598103934665603ull, data, size) : fnv1a64(data, size);
 }
@@ -641,6 +659,7 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
   n = r.count(60, "kernel");
   t.kernels.resize(n);
   uint64_t cta_sum = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> templates;  // (cta_begin, kernel) of kernels storing their CTAs
   for (uint64_t i = 0; i < n; ++i) {
     auto& k = t.kernels[i];
     at = r.pos();
@@ -669,10 +688,26 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
              at);
     k.cta_begin = r.get<uint64_t>();
     k.cta_count = r.get<uint64_t>();
-    if (!(k.cta_begin == cta_sum))
-      r.fail("kernel " + std::to_string(i) + " CTAs do not follow the previous kernel's", at);
     if (!(k.cta_count == k.ctas()))
       r.fail("kernel " + std::to_string(i) + " CTA count does not equal its grid", at);
+    if (k.cta_begin != cta_sum) {
+      // Version 4: a launch of an earlier kernel's template (its CTAs and accesses, stored once).
+      if (h.format_version < 4)
+        r.fail("kernel " + std::to_string(i) + " CTAs do not follow the previous kernel's", at);
+      auto it = std::lower_bound(templates.begin(), templates.end(), std::make_pair(k.cta_begin, uint64_t{0}));
+      if (it == templates.end() || it->first != k.cta_begin)
+        r.fail("kernel " + std::to_string(i) + " CTAs neither follow the previous kernel's nor begin where an "
+                   "earlier kernel's do",
+               at);
+      const Kernel& tk = t.kernels[it->second];
+      if (!(tk.cta_count == k.cta_count && tk.tenant == k.tenant && tk.block == k.block &&
+            tk.regs_per_thread == k.regs_per_thread && tk.smem_bytes == k.smem_bytes))
+        r.fail("kernel " + std::to_string(i) + " repeats kernel " + std::to_string(it->second) +
+                   "'s CTAs with a different tenant, CTA count, block, registers or shared memory",
+               at);
+      continue;
+    }
+    if (k.cta_count) templates.emplace_back(k.cta_begin, i);
     cta_sum += k.cta_count;
     if (!(cta_sum < (uint64_t{1} << 40))) r.fail("kernel " + std::to_string(i) + " CTA total overflows", at);
   }

@@ -167,6 +167,7 @@ void print_info(const Trace& t, const std::string& hash, std::ostream& os) {
 
 void print_dump(const Trace& t, std::ostream& os, uint64_t max_ranges_per_cta) {
   print_info(t, "-", os);
+  const std::vector<uint64_t> tmpl = template_of(t);
   for (size_t i = 0; i < t.allocations.size(); ++i) {
     auto& a = t.allocations[i];
     os << "alloc " << i << " tenant=" << a.tenant << " kind=" << to_string(a.kind)
@@ -182,6 +183,10 @@ void print_dump(const Trace& t, std::ostream& os, uint64_t max_ranges_per_cta) {
          << k.grid[2] << " block=" << k.block[0] << "x" << k.block[1] << "x" << k.block[2]
          << " regs=" << k.regs_per_thread << " smem=" << k.smem_bytes << " resident_ns=" << k.resident_ns
          << "\n";
+      if (tmpl[o.a] != o.a) {
+        os << "  CTAs of kernel " << tmpl[o.a] << " (the template it launches)\n";
+        continue;
+      }
       for (uint64_t c = 0; c < k.cta_count; ++c) {
         auto& cta = t.ctas[k.cta_begin + c];
         os << "  cta " << c << ":";
@@ -209,6 +214,7 @@ void print_dump(const Trace& t, std::ostream& os, uint64_t max_ranges_per_cta) {
 }
 
 void export_csv(const Trace& t, const std::function<std::ostream&(const char* name)>& open) {
+  const std::vector<uint64_t> tmpl = template_of(t);
   {
     auto& f = open("tenants.csv");
     f << "tenant,name,model,batch,process\n";
@@ -238,20 +244,21 @@ void export_csv(const Trace& t, const std::function<std::ostream&(const char* na
   {
     auto& f = open("kernels.csv");
     f << "kernel,tenant,stream,layer,name,grid_x,grid_y,grid_z,block_x,block_y,block_z,regs,smem,resident_ns,"
-         "ctas\n";
+         "ctas,template\n";
     for (size_t i = 0; i < t.kernels.size(); ++i) {
       auto& k = t.kernels[i];
       f << i << "," << k.tenant << "," << k.stream << "," << k.layer << ",\"" << k.name << "\"," << k.grid[0]
         << "," << k.grid[1] << "," << k.grid[2] << "," << k.block[0] << "," << k.block[1] << "," << k.block[2]
         << "," << k.regs_per_thread << "," << k.smem_bytes << "," << k.resident_ns << "," << k.cta_count
-        << "\n";
+        << "," << tmpl[i] << "\n";
     }
   }
   {
     auto& f = open("ranges.csv");
-    f << "kernel,cta,order,va,pages,kind,t_begin,t_end\n";
+    f << "kernel,cta,order,va,pages,kind,t_begin,t_end\n";  // templates only (kernels.csv: template)
     for (size_t i = 0; i < t.kernels.size(); ++i) {
       auto& k = t.kernels[i];
+      if (tmpl[i] != i) continue;
       for (uint64_t c = 0; c < k.cta_count; ++c) {
         auto& cta = t.ctas[k.cta_begin + c];
         for (uint32_t r = 0; r < cta.range_count; ++r) {

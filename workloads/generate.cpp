@@ -387,19 +387,22 @@ void append_kernel_ranges(const LayerKernel& lk, uint64_t ctas, const std::vecto
 Trace generate_models(const GenerateOptions& o) {
   if (o.models.empty()) throw ModelError("--models names no model");
   if (o.requests == 0) throw ModelError("--requests: must be at least 1, not 0");
+  if (o.requests > kMaxGenerateRequests)
+    throw ModelError("--requests " + std::to_string(o.requests) + ": beyond the generator's limit of " +
+                     std::to_string(kMaxGenerateRequests) + " (kMaxGenerateRequests)");
   uint64_t images = 0;
   for (const auto& [name, batch] : o.models) {
     if (batch > kMaxGenerateBatch)
       throw ModelError("--models " + name + ":" + std::to_string(batch) +
                        ": batch beyond the generator's limit of " + std::to_string(kMaxGenerateBatch) +
                        " (kMaxGenerateBatch: memory grows with the batch)");
-    images += uint64_t(batch) * o.requests;
+    images += batch;
   }
   if (images > kMaxGenerateImages)
-    throw ModelError("--models and --requests: " + std::to_string(images) +
-                     " images (batch x requests, summed over models), beyond the generator's limit of " +
+    throw ModelError("--models: " + std::to_string(images) +
+                     " images (the batches summed over models), beyond the generator's limit of " +
                      std::to_string(kMaxGenerateImages) +
-                     " (kMaxGenerateImages: the trace holds every inference's accesses)");
+                     " (kMaxGenerateImages: the trace holds one inference's accesses of each model)");
   Trace t;
   t.header = generated_header();
   t.header.command = "uvmsim generate --models ";
@@ -456,7 +459,7 @@ Trace generate_models(const GenerateOptions& o) {
   }
   // Kernels: every request of every tenant, the tenants' layers interleaved as a launcher issuing one
   // layer of each model in turn, each tenant on its own stream. A kernel's accesses are the same in every
-  // request; each launch is its own kernel record.
+  // request: the first request's launch stores its CTAs, later requests launch that template.
   size_t most = 0;
   uint64_t all_ctas = 0;
   std::vector<std::vector<LayerKernel>> plans(models.size());  // per tenant and layer, for every request
@@ -468,7 +471,7 @@ Trace generate_models(const GenerateOptions& o) {
       all_ctas += plans[ti].back().ctas();
     }
   }
-  t.ctas.reserve(all_ctas * o.requests);
+  t.ctas.reserve(all_ctas);
   std::vector<std::vector<uint64_t>> first_cta(models.size());  // per tenant and layer: its first launch's CTAs
   for (size_t ti = 0; ti < models.size(); ++ti) first_cta[ti].resize(models[ti].layers.size());
   for (uint32_t req = 0; req < o.requests; ++req)
@@ -487,17 +490,12 @@ Trace generate_models(const GenerateOptions& o) {
         k.regs_per_thread = info.regs;
         k.smem_bytes = info.smem;
         k.resident_ns = cost.predict(lk);
-        k.cta_begin = t.ctas.size();
         k.cta_count = k.ctas();
         if (req == 0) {
-          first_cta[ti][li] = k.cta_begin;
+          k.cta_begin = first_cta[ti][li] = t.ctas.size();
           append_kernel_ranges(lk, k.cta_count, alloc_starts, workers, t);
-        } else {  // later requests repeat the first's ranges
-          for (uint64_t c = 0; c < k.cta_count; ++c) {
-            const Cta fc = t.ctas[first_cta[ti][li] + c];  // a copy: push_back below may move the CTAs
-            t.ctas.push_back({t.ranges.size(), fc.range_count});
-            for (uint32_t r = 0; r < fc.range_count; ++r) t.ranges.push_back(t.ranges[fc.range_begin + r]);
-          }
+        } else {
+          k.cta_begin = first_cta[ti][li];
         }
         Op op;
         op.kind = OpKind::kKernel;

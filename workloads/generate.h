@@ -21,11 +21,13 @@ struct GenerateOptions {
   bool processes = false;  // each model in its own process (CUDA context): time-sliced unless under MPS
 };
 
-// The generator's limits: a trace holds every CTA's accesses of every inference, so its memory grows with
-// the images it covers (the sum over models of batch x requests): VGG16 at batch 64 takes about 3 GB to
-// generate. Beyond these, generate_models throws ModelError naming the limit.
+// The generator's limits: a trace holds every CTA's accesses of one inference of each model (later
+// requests launch the first's kernels as templates), so its memory grows with the images of one request
+// (the sum over models of the batch): VGG16 at batch 64 takes about 3 GB to generate; each request adds a
+// kernel record and an op per layer. Beyond these, generate_models throws ModelError naming the limit.
 constexpr uint32_t kMaxGenerateBatch = 128;
 constexpr uint64_t kMaxGenerateImages = 256;
+constexpr uint32_t kMaxGenerateRequests = 65536;
 
 trace::Trace generate_models(const GenerateOptions& options);
 

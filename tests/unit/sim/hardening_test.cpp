@@ -256,8 +256,10 @@ TEST_F(Hardening, TheCommandLineRefusesNonsenseAndExplainsItself) {
   r = sh("generate --models resnet50:100000 --out " + dir_ + "/x.uvmt");
   EXPECT_NE(r.status, 0);
   EXPECT_TRUE(has(r.output, "limit of 128")) << r.output;
-  r = sh("generate --models resnet50:64,vgg16:64 --requests 4 --out " + dir_ + "/x.uvmt");
+  r = sh("generate --models resnet50:128,vgg16:128,alexnet:1 --out " + dir_ + "/x.uvmt");
   EXPECT_TRUE(has(r.output, "limit of 256")) << r.output;
+  r = sh("generate --models resnet50:1 --requests 65537 --out " + dir_ + "/x.uvmt");
+  EXPECT_TRUE(has(r.output, "limit of 65536")) << r.output;
   r = sh("generate --models resnet50:1 --requests 0 --out " + dir_ + "/x.uvmt");
   EXPECT_NE(r.status, 0);
   EXPECT_TRUE(has(r.output, "--requests: must be at least 1")) << r.output;

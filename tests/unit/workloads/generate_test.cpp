@@ -105,6 +105,17 @@ TEST(Generate, MixesRequestsAndDeterminism) {
   for (const Kernel& k : t.kernels) streams.insert(k.stream);
   EXPECT_EQ(streams.size(), 2u);
   EXPECT_EQ(encode_body(t), encode_body(generate_models(o)));
+  // Later requests launch the first's kernels as templates: the CTAs and ranges are stored once.
+  o.requests = 1;
+  const Trace one = generate_models(o);
+  EXPECT_EQ(t.ctas.size(), one.ctas.size());
+  EXPECT_EQ(t.ranges.size(), one.ranges.size());
+  for (size_t i = 0; i < one.kernels.size(); ++i) {
+    EXPECT_EQ(t.kernels[i + one.kernels.size()].cta_begin, t.kernels[i].cta_begin) << i;
+    EXPECT_EQ(t.kernels[i + one.kernels.size()].name, t.kernels[i].name) << i;
+  }
+  const std::vector<uint8_t> body = encode_body(t);
+  EXPECT_EQ(encode_body(decode_body(body.data(), body.size(), "two requests")), body);
   Stats s = testing::run(t);
   EXPECT_EQ(s.kernels.size(), t.kernels.size());
   EXPECT_THROW(parse_model_list("resnet18:0"), ModelError);
