@@ -40,6 +40,8 @@ std::vector<Field> fields(Config& c) {
     "completing");
   i("engine.max_events", &c.engine.max_events, 0, kBig, "events",
     "stop a run (an error) after this many events in all; 0: no limit");
+  i("stats.refault_window_ns", &c.stats.refault_window_ns, 0, 1125899906842624.0, "ns",
+    "a page faulting again within this long after its eviction counts as a refault of its tenant");
   s("gpu.name", &c.gpu.name, "GPU name, for reports");
   i("gpu.sm_count", &c.gpu.sm_count, 1, 4096, "SMs", "streaming multiprocessors");
   i("gpu.memory_bytes", &c.gpu.memory_bytes, 2 << 20, kBig, "bytes", "GPU memory usable by managed data");

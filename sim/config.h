@@ -113,9 +113,17 @@ struct EngineConfig {
   int64_t max_events = 0;
 };
 
+// What the statistics count.
+struct StatsConfig {
+  // A page that faults again within this long after an eviction took it off the GPU is a refault (per
+  // tenant in stats.json).
+  int64_t refault_window_ns = 10000000;
+};
+
 struct Config {
   uint64_t seed = 1;
   EngineConfig engine;
+  StatsConfig stats;
   GpuConfig gpu;
   PcieConfig pcie;
   DriverConfig driver;

@@ -47,6 +47,13 @@ void Simulator::service_batch() {
   }
   const size_t raw = batch_.size();
   stats_.faults_fetched += raw;
+  for (const FaultEntry& e : batch_) {  // the batch counts once for each tenant with an entry in it
+    const uint32_t t = w_.trace.tenants.empty() ? 0 : e.tenant;
+    if (tenant_batch_[t] != stats_.batches + 1) {
+      tenant_batch_[t] = stats_.batches + 1;
+      ++stats_.tenants[t].batches;
+    }
+  }
 
   // Coalesce: same uTLB and page as that uTLB's previous fault, or the batch's previous fault's page with
   // an access kind no stronger. The kept entry holds the strongest kind.
@@ -254,6 +261,12 @@ void Simulator::evict_one(int64_t& cpu, uint32_t pinned_block) {
   BlockMask pages = gpu_mask_[vb];
   cpu += cfg_.driver.evict_chunk_ns;
   ++stats_.chunks_evicted;
+  uint32_t lowest = lo_of(vb);
+  pages.for_each([&](uint32_t q) { lowest = std::min(lowest, q); });
+  ++stats_.tenants[tenant_of_page(vb * kPagesPerBlock + lowest)].chunks_evicted_from;
+  ++stats_.tenants[tenant_of_page(pinned_block * kPagesPerBlock + lo_of(pinned_block))].chunks_evicted_by;
+  evicted_pages_[vb] = pages;
+  evicted_at_[vb] = cpu;
   stats_.pages_evicted += pages.count();
   cpu = std::max(cpu, move_to_cpu(vb, pages, BlockMask{}, kCauseEviction, cpu));
   if (block_chunk_[vb] != kNoChunk) throw SimError("internal: evicted chunk was not released");
@@ -309,13 +322,14 @@ int64_t Simulator::make_resident_gpu(uint32_t b, const BlockMask& pages, const B
     uint8_t cause = user ? kCauseUser : faulted.test(q) ? kCauseCoherence : kCausePrefetch;
     return uint8_t(cause << 1 | (from_cpu.test(q) ? 1 : 0));
   };
-  for_each_run(todo, key, [&](uint32_t, uint32_t len, uint8_t k) {
+  for_each_run(todo, key, [&](uint32_t first, uint32_t len, uint8_t k) {
     uint64_t bytes = uint64_t{len} * kPage;
     if (k & 1) {
       std::pair<int64_t, int64_t> data;
       if (!push) push = pcie_.push(Dir::kHtoD, cpu);
       done = std::max(done, pcie_.copy(*push, bytes, &data));
       stats_.bytes_htod[k >> 1] += bytes;
+      count_tenant_bytes(b, first, len, true);
       htod_copies_.add(data.first, data.second);
     } else {
       zero_fill_free_ = std::max(zero_fill_free_, cpu) +
@@ -330,7 +344,13 @@ int64_t Simulator::make_resident_gpu(uint32_t b, const BlockMask& pages, const B
   if (!user) {
     stats_.pages_faulted_in += nfaulted;
     stats_.pages_prefetched += moved - nfaulted;
+    // Refaults: faulted pages that the block's latest eviction took, within the window.
+    if (evicted_at_[b] >= 0 && cpu - evicted_at_[b] <= cfg_.stats.refault_window_ns)
+      (todo & faulted & evicted_pages_[b]).for_each([&](uint32_t q) {
+        ++stats_.tenants[tenant_of_page(base + q)].refaults;
+      });
   }
+  evicted_pages_[b] &= ~todo;  // back on the GPU
   block_touched_[b] = 1;
   // Page-table entries: one 2 MiB PTE if the whole block is resident, else a 64 KiB PTE per fully resident
   // big page and 4 KiB PTEs for the rest of the pages just mapped.
@@ -366,11 +386,12 @@ int64_t Simulator::move_to_cpu(uint32_t b, const BlockMask& pages, const BlockMa
   std::optional<PcieLink::Push> push;
   for_each_run(
       todo, [&](uint32_t q) { return faulted.test(q) ? uint8_t(kCauseCoherence) : cause; },
-      [&](uint32_t, uint32_t len, uint8_t c) {
+      [&](uint32_t first, uint32_t len, uint8_t c) {
         uint64_t bytes = uint64_t{len} * kPage;
         if (!push) push = pcie_.push(Dir::kDtoH, t);
         done = std::max(done, pcie_.copy(*push, bytes));
         stats_.bytes_dtoh[c] += bytes;
+        count_tenant_bytes(b, first, len, false);
       });
   todo.for_each([&](uint32_t q) {
     set_loc(base + q, kOnCpu);

@@ -119,6 +119,23 @@ Simulator::Simulator(const Workload& w, const Config& c) : w_(w), cfg_(c), pcie_
     r.stream = t.kernels[k].stream;
     r.ctas = t.kernels[k].cta_count;
   }
+  // Tenants: the trace's, or one unnamed tenant.
+  stats_.tenants.resize(std::max<size_t>(1, t.tenants.size()));
+  for (size_t i = 0; i < t.tenants.size(); ++i)
+    stats_.tenants[i] = {t.tenants[i].name, t.tenants[i].model, t.tenants[i].process};
+  tenant_batch_.assign(stats_.tenants.size(), 0);
+  block_tenant_.assign(w.blocks, kMixedTenants - 1);  // kMixedTenants - 1: no allocation yet
+  for (size_t a = 0; a < t.allocations.size(); ++a) {
+    const uint32_t tenant = t.tenants.empty() ? 0 : t.allocations[a].tenant;
+    alloc_spans_.push_back({w.alloc_first[a], w.alloc_pages[a], tenant});
+    for (uint32_t b = w.alloc_first[a] / kPagesPerBlock;
+         b <= (w.alloc_first[a] + w.alloc_pages[a] - 1) / kPagesPerBlock; ++b)
+      block_tenant_[b] = block_tenant_[b] == kMixedTenants - 1 || block_tenant_[b] == tenant ? tenant : kMixedTenants;
+  }
+  std::sort(alloc_spans_.begin(), alloc_spans_.end(),
+            [](const AllocSpan& x, const AllocSpan& y) { return x.first < y.first; });
+  evicted_pages_.assign(w.blocks, BlockMask{});
+  evicted_at_.assign(w.blocks, -1);
   stats_.ops.resize(t.ops.size());
   for (size_t i = 0; i < t.ops.size(); ++i) {
     stats_.ops[i].kind = trace::to_string(t.ops[i].kind);
@@ -180,6 +197,7 @@ void Simulator::run() {
   stats_.pcie_busy_ns[1] = pcie_.busy_ns(Dir::kDtoH);
   stats_.htod_copies = htod_copies_.copies;
   stats_.htod_copy_groups = htod_copies_.groups;
+  finish_tenant_stats();
   const auto& tc = thrashing_->counters();
   stats_.thrashing_pages = tc.thrashing_pages;
   stats_.throttles = tc.throttles;
@@ -387,7 +405,8 @@ void Simulator::raise_fault(uint32_t slot, uint32_t page, uint8_t kind, uint32_t
   int64_t arrival = std::max(now_ + cfg_.gpu.fault_latency_ns, utlb_next_[utlb]);
   utlb_next_[utlb] = arrival + cfg_.gpu.fault_issue_ns;
   ++utlb_outstanding_[utlb];
-  buffer_.push_back(FaultEntry{arrival, fault_seq_++, page, kind, utlb, slot, slots_[slot].start});
+  buffer_.push_back(FaultEntry{arrival, fault_seq_++, page, kind, utlb, slot, slots_[slot].start,
+                               w_.trace.kernels[slots_[slot].kernel].tenant});
   ++slots_[slot].in_buffer;
   std::push_heap(buffer_.begin(), buffer_.end(), FaultLater{});
   ++stats_.faults_raised;
@@ -645,6 +664,53 @@ void Simulator::context_in() {
   deferred_[p].clear();
   context_check();
   fill_sms();
+}
+
+// ---------------------------------------------------------------- tenants
+
+uint32_t Simulator::tenant_of_page(uint32_t page) const {
+  const uint32_t bt = block_tenant_[page / kPagesPerBlock];
+  if (bt != kMixedTenants) return bt == kMixedTenants - 1 ? 0 : bt;
+  auto it = std::upper_bound(alloc_spans_.begin(), alloc_spans_.end(), page,
+                             [](uint32_t p, const AllocSpan& a) { return p < a.first; });
+  return it == alloc_spans_.begin() ? 0 : std::prev(it)->tenant;
+}
+
+// Bytes of pages [first, first + len) of block b copied in (HtoD) or out (DtoH), to their tenants.
+void Simulator::count_tenant_bytes(uint32_t b, uint32_t first, uint32_t len, bool in) {
+  const uint32_t base = b * kPagesPerBlock;
+  if (block_tenant_[b] != kMixedTenants) {
+    TenantRecord& t = stats_.tenants[tenant_of_page(base + first)];
+    (in ? t.bytes_in : t.bytes_out) += uint64_t{len} * trace::kPageBytes;
+    return;
+  }
+  for (uint32_t q = first; q < first + len; ++q) {
+    TenantRecord& t = stats_.tenants[tenant_of_page(base + q)];
+    (in ? t.bytes_in : t.bytes_out) += trace::kPageBytes;
+  }
+}
+
+// Kernels, CTAs, faults and the time each tenant had a kernel running, from the kernel records.
+void Simulator::finish_tenant_stats() {
+  std::vector<std::vector<std::pair<int64_t, int64_t>>> spans(stats_.tenants.size());
+  for (const KernelRecord& k : stats_.kernels) {
+    TenantRecord& t = stats_.tenants[w_.trace.tenants.empty() ? 0 : k.tenant];
+    ++t.kernels;
+    t.ctas += k.ctas;
+    t.faults += k.faults;
+    if (k.start_ns < 0) continue;
+    spans[w_.trace.tenants.empty() ? 0 : k.tenant].emplace_back(k.start_ns, k.end_ns);
+    t.first_start_ns = t.first_start_ns < 0 ? k.start_ns : std::min(t.first_start_ns, k.start_ns);
+    t.last_end_ns = std::max(t.last_end_ns, k.end_ns);
+  }
+  for (size_t i = 0; i < spans.size(); ++i) {
+    std::sort(spans[i].begin(), spans[i].end());
+    int64_t reach = INT64_MIN;
+    for (auto [a, b] : spans[i]) {
+      if (b > reach) stats_.tenants[i].kernel_ns += b - std::max(a, reach);
+      reach = std::max(reach, b);
+    }
+  }
 }
 
 // ---------------------------------------------------------------- host and streams

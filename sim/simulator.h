@@ -111,6 +111,7 @@ class Simulator {
     uint32_t utlb;
     uint32_t slot;       // the raising CTA's slot
     uint64_t cta_start;  // and its start ordinal (CtaSlot::start)
+    uint32_t tenant;     // the raising CTA's kernel's tenant
   };
   struct FaultLater {
     bool operator()(const FaultEntry& x, const FaultEntry& y) const {
@@ -182,6 +183,12 @@ class Simulator {
   int64_t prefetch_op(uint32_t op, int64_t t);
   void free_allocation(uint32_t alloc);
   bool streams_idle(uint32_t process) const;
+  // Tenants: whose a page is (its allocation's tenant), bytes moved for them, what the run adds up per
+  // tenant at its end.
+  static constexpr uint32_t kMixedTenants = ~0u;
+  uint32_t tenant_of_page(uint32_t page) const;
+  void count_tenant_bytes(uint32_t block, uint32_t first, uint32_t len, bool in);
+  void finish_tenant_stats();
 
   const Workload& w_;
   Config cfg_;
@@ -216,6 +223,17 @@ class Simulator {
   std::vector<uint32_t> free_chunks_;
   uint32_t capacity_chunks_ = 0;
   std::vector<uint32_t> tlb_;  // per SM, direct-mapped tags of 2 MiB blocks (+1; 0 = empty)
+  // Tenants of pages: per block its allocations' tenant, or kMixedTenants when tenants share the block;
+  // then tenant_of_page searches alloc_spans_ ((first dense page, pages, tenant), by first page).
+  std::vector<uint32_t> block_tenant_;
+  struct AllocSpan {
+    uint32_t first, pages, tenant;
+  };
+  std::vector<AllocSpan> alloc_spans_;
+  // Per block: the pages its latest eviction took and when (-1: never), for refaults.
+  std::vector<BlockMask> evicted_pages_;
+  std::vector<int64_t> evicted_at_;
+  std::vector<uint64_t> tenant_batch_;  // per tenant: the last batch number that counted it
 
   // SMs and CTAs.
   std::vector<Sm> sms_;

@@ -114,6 +114,23 @@ std::vector<StatInfo> describe_stats() {
   out.push_back({"kernels[].end_ns", "ns", "when its last CTA ended"});
   out.push_back({"kernels[].ctas", "CTAs", "its CTAs"});
   out.push_back({"kernels[].faults", "faults", "faulting accesses its CTAs raised (re-issues included)"});
+  out.push_back({"tenants[].name", "", "each tenant of the trace (one unnamed tenant if it has none): its name"});
+  out.push_back({"tenants[].model", "", "the model it runs"});
+  out.push_back({"tenants[].process", "", "the process (address space) it lives in"});
+  out.push_back({"tenants[].kernels", "kernels", "its kernel launches"});
+  out.push_back({"tenants[].ctas", "CTAs", "its kernels' CTAs"});
+  out.push_back({"tenants[].first_start_ns", "ns", "when its first kernel started (-1: none ran)"});
+  out.push_back({"tenants[].last_end_ns", "ns", "when its last kernel ended (-1: none ran)"});
+  out.push_back({"tenants[].kernel_ns", "ns", "time with at least one of its kernels running"});
+  out.push_back({"tenants[].faults", "faults", "faulting accesses its CTAs raised (re-issues included)"});
+  out.push_back({"tenants[].batches", "batches", "fault batches that held at least one of its entries"});
+  out.push_back({"tenants[].bytes_in", "bytes", "its pages copied host to device, every cause"});
+  out.push_back({"tenants[].bytes_out", "bytes", "its pages copied device to host, every cause"});
+  out.push_back({"tenants[].chunks_evicted_from", "chunks",
+                 "its 2 MiB chunks evicted (a chunk's tenant: that of its lowest resident page)"});
+  out.push_back({"tenants[].chunks_evicted_by", "chunks", "chunks evicted to make room for its pages"});
+  out.push_back({"tenants[].refaults", "pages",
+                 "its pages that faulted again within stats.refault_window_ns after an eviction took them"});
   out.push_back({"ops[].kind", "", "each op of the trace in order: kernel, host_access, prefetch, ..."});
   out.push_back({"ops[].stream", "", "its stream"});
   out.push_back({"ops[].start_ns", "ns", "when it started (-1: never)"});
@@ -163,6 +180,24 @@ json stats_to_json(const Stats& s) {
   for (auto& o : s.ops)
     os.push_back({{"kind", o.kind}, {"stream", o.stream}, {"start_ns", o.start_ns}, {"end_ns", o.end_ns}});
   j["ops"] = os;
+  json ts = json::array();
+  for (auto& t : s.tenants)
+    ts.push_back({{"name", t.name},
+                  {"model", t.model},
+                  {"process", t.process},
+                  {"kernels", t.kernels},
+                  {"ctas", t.ctas},
+                  {"first_start_ns", t.first_start_ns},
+                  {"last_end_ns", t.last_end_ns},
+                  {"kernel_ns", t.kernel_ns},
+                  {"faults", t.faults},
+                  {"batches", t.batches},
+                  {"bytes_in", t.bytes_in},
+                  {"bytes_out", t.bytes_out},
+                  {"chunks_evicted_from", t.chunks_evicted_from},
+                  {"chunks_evicted_by", t.chunks_evicted_by},
+                  {"refaults", t.refaults}});
+  j["tenants"] = ts;
   return j;
 }
 

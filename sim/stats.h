@@ -28,6 +28,22 @@ struct KernelRecord {
   uint64_t ctas = 0, faults = 0;
 };
 
+// One tenant (a model instance): what its kernels did and what the driver did to its pages. A page's
+// tenant is the tenant of its allocation; a chunk's, the tenant of its block's lowest resident page.
+struct TenantRecord {
+  std::string name, model;
+  uint32_t process = 0;
+  uint64_t kernels = 0, ctas = 0;
+  int64_t first_start_ns = -1, last_end_ns = -1;  // its first kernel's start, its last kernel's end
+  int64_t kernel_ns = 0;                          // time with at least one of its kernels running
+  uint64_t faults = 0;                            // faulting accesses its CTAs raised
+  uint64_t batches = 0;                           // fault batches holding at least one of its entries
+  uint64_t bytes_in = 0, bytes_out = 0;           // its pages copied HtoD and DtoH (every cause)
+  uint64_t chunks_evicted_from = 0;               // its chunks evicted
+  uint64_t chunks_evicted_by = 0;                 // chunks evicted to make room for its pages
+  uint64_t refaults = 0;  // its pages faulting again within stats.refault_window_ns of their eviction
+};
+
 struct OpRecord {
   std::string kind;
   uint32_t stream = 0;
@@ -97,6 +113,7 @@ struct Stats {
   uint64_t footprint_bytes = 0;
   std::vector<KernelRecord> kernels;
   std::vector<OpRecord> ops;
+  std::vector<TenantRecord> tenants;  // the trace's tenants, or one unnamed tenant when it has none
 };
 
 // Bytes moved each way, all causes together.
