@@ -8,8 +8,8 @@
 //    pinned on the requester for driver.thrashing_pin lapses (others map it remotely);
 //  - a block without thrashing for driver.thrashing_epoch lapses is reset, at most
 //    driver.thrashing_max_resets times.
-// Simplification (sim/MODEL.md): per-page state is kept for every page in flat arrays instead of being
-// allocated per tracked block.
+// As the driver does, per-page state exists only for tracked blocks: a block's 512 pages get a slab of one
+// flat pool when it starts being tracked (pages of untracked blocks are never thrashing).
 #include <vector>
 
 #include "policies/prefetch/prefetch_policy.h"
@@ -30,7 +30,6 @@ class DriverThrashing final : public ThrashingPolicy {
         epoch_(d.thrashing_epoch * lapse_),
         pin_(d.thrashing_pin * lapse_),
         max_resets_(uint32_t(d.thrashing_max_resets)),
-        page_(pages),
         block_((pages + kPagesPerBlock - 1) / kPagesPerBlock) {}
 
   void on_migration(uint32_t page, Processor to, int64_t now) override {
@@ -39,6 +38,10 @@ class DriverThrashing final : public ThrashingPolicy {
       if (b.last_time != kNever && b.last_proc != to && now - b.last_time <= lapse_) {
         b.tracking = true;
         b.last_thrash = now;
+        if (b.slab == kNoSlab) {
+          b.slab = uint32_t(pool_.size() / kPagesPerBlock);
+          pool_.resize(pool_.size() + kPagesPerBlock);
+        }
       }
       b.last_proc = to;
       b.last_time = now;
@@ -47,7 +50,7 @@ class DriverThrashing final : public ThrashingPolicy {
     b.last_proc = to;
     b.last_time = now;
     if (now - b.last_thrash > epoch_ && b.resets < max_resets_) reset_block(page / kPagesPerBlock, now);
-    Page& p = page_[page];
+    Page& p = page_of(page);
     p.count = (p.last_time != kNever && now - p.last_time <= lapse_) ? uint8_t(std::min(7, p.count + 1)) : 1;
     p.last_time = now;
     if (p.count >= threshold_ && !p.thrashing) {
@@ -58,7 +61,8 @@ class DriverThrashing final : public ThrashingPolicy {
   }
 
   ThrashHint hint(uint32_t page, Processor req, int64_t now) override {
-    Page& p = page_[page];
+    if (block_[page / kPagesPerBlock].slab == kNoSlab) return ThrashHint::kNone;
+    Page& p = page_of(page);
     if (!p.thrashing) return ThrashHint::kNone;
     block_[page / kPagesPerBlock].last_thrash = now;
     if (p.pinned_until > now) return p.pinned_on == req ? ThrashHint::kNone : ThrashHint::kPin;
@@ -87,7 +91,10 @@ class DriverThrashing final : public ThrashingPolicy {
     return ThrashHint::kNone;
   }
 
-  bool is_thrashing(uint32_t page) const override { return page_[page].thrashing; }
+  bool is_thrashing(uint32_t page) const override {
+    const Block& b = block_[page / kPagesPerBlock];
+    return b.slab != kNoSlab && pool_[size_t(b.slab) * kPagesPerBlock + page % kPagesPerBlock].thrashing;
+  }
   const ThrashingCounters& counters() const override { return c_; }
 
  private:
@@ -109,15 +116,19 @@ class DriverThrashing final : public ThrashingPolicy {
     uint32_t resets = 0;
     Processor last_proc = Processor::kCpu;
     bool tracking = false;
+    uint32_t slab = kNoSlab;  // its pages' state in pool_, from when it is first tracked
   };
+  static constexpr uint32_t kNoSlab = ~0u;
+
+  Page& page_of(uint32_t page) {
+    return pool_[size_t(block_[page / kPagesPerBlock].slab) * kPagesPerBlock + page % kPagesPerBlock];
+  }
 
   void reset_block(uint32_t block, int64_t now) {
     Block& b = block_[block];
     ++b.resets;
     b.last_thrash = now;
-    uint32_t lo = block * kPagesPerBlock,
-             hi = std::min<uint32_t>(lo + kPagesPerBlock, uint32_t(page_.size()));
-    for (uint32_t q = lo; q < hi; ++q) page_[q] = Page{};
+    std::fill_n(pool_.begin() + long(size_t(b.slab) * kPagesPerBlock), kPagesPerBlock, Page{});
   }
 
   int64_t lapse_;
@@ -125,8 +136,8 @@ class DriverThrashing final : public ThrashingPolicy {
   uint32_t pin_threshold_;
   int64_t nap_, epoch_, pin_;
   uint32_t max_resets_;
-  std::vector<Page> page_;
   std::vector<Block> block_;
+  std::vector<Page> pool_;  // kPagesPerBlock pages per tracked block
   ThrashingCounters c_;
 };
 
