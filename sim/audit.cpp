@@ -74,13 +74,4 @@ std::vector<std::string> Simulator::audit() const {
   return bad;
 }
 
-void Simulator::debug_drop_page() {
-  for (uint32_t p = 0; p < w_.pages; ++p)
-    if (loc_[p] == kOnGpu) {
-      loc_[p] = kNowhere;
-      gpu_ok_[p] = 0;
-      return;
-    }
-}
-
 }  // namespace uvmsim

@@ -154,8 +154,8 @@ void Simulator::service_batch() {
   ++stats_.batches;
   stats_.faults_unique += unique;
   stats_.faults_per_batch.add(raw);
-  stats_.unique_per_batch.add(unique);
-  stats_.blocks_per_batch.add(blocks);
+  stats_.unique_faults_per_batch.add(unique);
+  stats_.va_blocks_per_batch.add(blocks);
   stats_.batch_ns.add(uint64_t(end - t0));
   if (batch_log_) {
     const uint64_t bytes_after = stats_.bytes_zero_filled + htod_bytes(stats_) + dtoh_bytes(stats_);

@@ -43,10 +43,10 @@ class Simulator {
   const Stats& stats() const { return stats_; }
   // Walks the page table independently of the counters; returns every inconsistency found (none: empty).
   std::vector<std::string> audit() const;
-  // Test-only: forget one GPU-resident page without telling any counter, so the audit must catch it.
-  void debug_drop_page();
 
  private:
+  // The audit's test (tests/unit/sim/sim_test.cpp) plants an inconsistency the audit must catch.
+  friend struct AuditProbe;
   enum Loc : uint8_t { kNowhere = 0, kOnCpu = 1, kOnGpu = 2 };
   enum EventType : uint8_t {
     kEvCtaStep,

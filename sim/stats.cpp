@@ -159,8 +159,8 @@ json stats_to_json(const Stats& s) {
   json j = json::object();
   for (auto& sc : scalars()) j[sc.info.name] = sc.value(s);
   j["faults_per_batch"] = dist(s.faults_per_batch);
-  j["unique_faults_per_batch"] = dist(s.unique_per_batch);
-  j["va_blocks_per_batch"] = dist(s.blocks_per_batch);
+  j["unique_faults_per_batch"] = dist(s.unique_faults_per_batch);
+  j["va_blocks_per_batch"] = dist(s.va_blocks_per_batch);
   j["batch_ns"] = dist(s.batch_ns);
   for (int c = 0; c < kCauseCount; ++c) {
     j["bytes_htod"][kCauseNames[c]] = s.bytes_htod[c];
