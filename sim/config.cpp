@@ -46,8 +46,8 @@ std::vector<Field> fields(Config& c) {
   i("gpu.sm_count", &c.gpu.sm_count, 1, 4096, "SMs", "streaming multiprocessors");
   i("gpu.memory_bytes", &c.gpu.memory_bytes, 2 << 20, kBig, "bytes", "GPU memory usable by managed data");
   x("gpu.memory_fraction", &c.gpu.memory_fraction, 0, 1000, "",
-    "if > 0, GPU memory = this fraction of the workload's footprint (distinct pages touched), overriding "
-    "memory_bytes");
+    "if > 0, GPU memory = this fraction of what holds the workload's footprint: the 2 MiB chunks of the VA "
+    "blocks it touches (1.0: nothing evicted), overriding memory_bytes");
   i("gpu.max_threads_per_sm", &c.gpu.max_threads_per_sm, 32, 65536, "threads", "resident threads per SM");
   i("gpu.max_ctas_per_sm", &c.gpu.max_ctas_per_sm, 1, 1024, "CTAs", "resident CTAs per SM");
   i("gpu.regs_per_sm", &c.gpu.regs_per_sm, 1024, 1 << 24, "registers", "registers per SM");

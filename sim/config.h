@@ -23,7 +23,8 @@ struct GpuConfig {
   std::string name = "NVIDIA H100 80GB HBM3";
   int64_t sm_count = 132;
   int64_t memory_bytes = 85520809984;  // 81559 MiB
-  double memory_fraction = 0.0;  // > 0: GPU memory = fraction x the workload's footprint (overrides bytes)
+  // > 0: GPU memory = this fraction of the chunks that hold the workload's footprint (overrides bytes).
+  double memory_fraction = 0.0;
   int64_t max_threads_per_sm = 2048;
   int64_t max_ctas_per_sm = 32;
   int64_t regs_per_sm = 65536;

@@ -42,8 +42,10 @@ Simulator::Simulator(const Workload& w, const Config& c) : w_(w), cfg_(c), pcie_
   const uint64_t chunk_bytes = uint64_t{kPagesPerBlock} * trace::kPageBytes;
   uint64_t footprint = w.footprint_pages * trace::kPageBytes;
   if (cfg_.gpu.memory_fraction > 0) {
-    capacity_chunks_ = uint32_t(std::max<double>(
-        1.0, std::ceil(cfg_.gpu.memory_fraction * double(footprint) / double(chunk_bytes) - 1e-9)));
+    // A fraction of what holds the whole footprint: the 2 MiB chunks of the VA blocks it touches (1.0: all
+    // of it resident at once, nothing evicted).
+    capacity_chunks_ = uint32_t(std::clamp<double>(
+        std::ceil(cfg_.gpu.memory_fraction * double(w.footprint_blocks) - 1e-9), 1.0, double(1u << 30)));
   } else {
     capacity_chunks_ = uint32_t(std::min<uint64_t>(uint64_t(cfg_.gpu.memory_bytes) / chunk_bytes, 1u << 30));
   }

@@ -45,6 +45,7 @@ struct Workload {
   std::vector<DenseRange> op_pages;     // pages an op covers (host access, prefetch, advise, memset)
   std::vector<uint64_t> kernel_cta_ns;  // compute time of one CTA of each kernel
   uint64_t footprint_pages = 0;         // distinct pages touched by kernels and host ops
+  uint64_t footprint_blocks = 0;        // 2 MiB VA blocks holding such a page: the chunks that hold it all
   // How complete the recorded counter streams are (validation), computed while the trace's accesses are
   // still held; empty when the trace records no completeness.
   trace::CounterCoverage counter_coverage;

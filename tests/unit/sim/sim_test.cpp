@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "test_util.h"
+#include "workloads/generate.h"
 
 namespace uvmsim {
 namespace {
@@ -513,6 +514,32 @@ TEST(Generator, RejectsNonsense) {
   EXPECT_THROW(generate_micro(s), std::invalid_argument);
   EXPECT_THROW(parse_bytes("12 parsecs"), std::invalid_argument);
   EXPECT_EQ(parse_bytes("1GiB"), 1u << 30);
+}
+
+}  // namespace
+}  // namespace uvmsim
+
+namespace uvmsim {
+namespace {
+
+// gpu.memory_fraction counts the chunks that hold the footprint (one per VA block touched), not its pages:
+// 1.0 holds everything, even where allocations leave blocks part empty, and evicts nothing.
+TEST(MemoryFraction, OneHoldsTheWholeFootprint) {
+  GenerateOptions o;
+  o.models = parse_model_list("resnet18:1,mobilenet_v2:1");
+  const Workload w = Workload::build(generate_models(o), "two models");
+  ASSERT_GT(w.footprint_blocks * kPagesPerBlock, w.footprint_pages);  // blocks part empty
+  Config c;
+  c.gpu.memory_fraction = 1.0;
+  Simulator s(w, c);
+  s.run();
+  EXPECT_EQ(s.stats().chunks_evicted, 0u);
+  EXPECT_EQ(s.stats().gpu_capacity_bytes, w.footprint_blocks * kPagesPerBlock * trace::kPageBytes);
+  c.gpu.memory_fraction = 0.5;
+  Simulator half(w, c);
+  half.run();
+  EXPECT_GT(half.stats().chunks_evicted, 0u);
+  EXPECT_EQ(half.stats().gpu_capacity_bytes, (w.footprint_blocks + 1) / 2 * kPagesPerBlock * trace::kPageBytes);
 }
 
 }  // namespace
