@@ -33,7 +33,7 @@ ANALYSIS = """## What cannot be validated on this hardware
 
 - **Eviction and thrashing.** The GPU must never be oversubscribed (it is shared; the tracer refuses
   such runs), so no recording exercises eviction, thrashing detection, throttling or pinning. Those parts
-  of the model rest on the driver's code (`shared/reference/uvm-driver.md`) and published figures only.
+  of the model rest on the driver's code (`uvm_gpu_replayable_faults.c` of the open GPU kernel modules) and published figures only.
 - **Quantities the counter pass lost.** CUPTI's unified-memory records are lost under heavy fault load
   with a dropped count of 0; a stream whose records hold under 98% of the page moves the trace implies
   is not scored (the `-` above), and the prefetch share is scored only where HtoD is complete. The share
@@ -93,7 +93,7 @@ ANALYSIS = """## What cannot be validated on this hardware
   mean; MobileNetV2 at batch 1 is 11 to 12 points low in both frameworks).
 - **The flush stops at the cached PUT (2026-11-24; the tables above).** With BATCH_FLUSH the driver
   re-reads PUT before its flush only when more than 50% of the batch were duplicates
-  (`uvm_perf_fault_replay_update_put_ratio`, `shared/reference/uvm-driver.md`); otherwise the flush stops
+  (`uvm_perf_fault_replay_update_put_ratio`, `uvm_gpu_replayable_faults.c`); otherwise the flush stops
   at the PUT read at the fetch and faults that arrived during the service wait for the next batch. The
   model flushed at the fetch instead, everything that had arrived by the batch's end, and never faults
   raised during the service; now the flush is an event after the service (`sim/MODEL.md`; test
