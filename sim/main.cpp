@@ -251,7 +251,8 @@ int main(int argc, char** argv) {
       "Limits: " +
       std::to_string(kMaxMicroBytes >> 30) + " GiB per micro-workload; batch " +
       std::to_string(kMaxGenerateBatch) + " per model, " + std::to_string(kMaxGenerateImages) +
-      " images (batches summed over models) and " + std::to_string(kMaxGenerateRequests) + " requests per trace.");
+      " images (batches summed over models) and " + std::to_string(kMaxGenerateRequests) +
+      " requests per trace.");
 
   auto* tr = app.add_subcommand("trace", "show and convert traces");
   tr->require_subcommand(1);

@@ -132,7 +132,8 @@ Simulator::Simulator(const Workload& w, const Config& c) : w_(w), cfg_(c), pcie_
     alloc_spans_.push_back({w.alloc_first[a], w.alloc_pages[a], tenant});
     for (uint32_t b = w.alloc_first[a] / kPagesPerBlock;
          b <= (w.alloc_first[a] + w.alloc_pages[a] - 1) / kPagesPerBlock; ++b)
-      block_tenant_[b] = block_tenant_[b] == kMixedTenants - 1 || block_tenant_[b] == tenant ? tenant : kMixedTenants;
+      block_tenant_[b] =
+          block_tenant_[b] == kMixedTenants - 1 || block_tenant_[b] == tenant ? tenant : kMixedTenants;
   }
   std::sort(alloc_spans_.begin(), alloc_spans_.end(),
             [](const AllocSpan& x, const AllocSpan& y) { return x.first < y.first; });

@@ -114,7 +114,8 @@ std::vector<StatInfo> describe_stats() {
   out.push_back({"kernels[].end_ns", "ns", "when its last CTA ended"});
   out.push_back({"kernels[].ctas", "CTAs", "its CTAs"});
   out.push_back({"kernels[].faults", "faults", "faulting accesses its CTAs raised (re-issues included)"});
-  out.push_back({"tenants[].name", "", "each tenant of the trace (one unnamed tenant if it has none): its name"});
+  out.push_back(
+      {"tenants[].name", "", "each tenant of the trace (one unnamed tenant if it has none): its name"});
   out.push_back({"tenants[].model", "", "the model it runs"});
   out.push_back({"tenants[].process", "", "the process (address space) it lives in"});
   out.push_back({"tenants[].kernels", "kernels", "its kernel launches"});

@@ -1,8 +1,7 @@
 #include "sim/workload.h"
 
-#include <map>
-
 #include <algorithm>
+#include <map>
 #include <stdexcept>
 #include <tuple>
 #include <utility>
@@ -166,8 +165,8 @@ Workload Workload::build(Trace t, std::string hash) {
   }
   for (uint8_t x : touched) w.footprint_pages += x;
   for (uint64_t b = 0; b < w.blocks; ++b)
-    w.footprint_blocks += std::find(touched.begin() + long(b * ppb), touched.begin() + long((b + 1) * ppb), 1) !=
-                          touched.begin() + long((b + 1) * ppb);
+    w.footprint_blocks += std::find(touched.begin() + long(b * ppb), touched.begin() + long((b + 1) * ppb),
+                                    1) != touched.begin() + long((b + 1) * ppb);
   if (!t.completeness.empty()) w.counter_coverage = trace::counter_coverage(t);
   w.trace = std::move(t);
   std::vector<Cta>().swap(w.trace.ctas);  // now held as points

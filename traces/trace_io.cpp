@@ -694,9 +694,11 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
       // Version 4: a launch of an earlier kernel's template (its CTAs and accesses, stored once).
       if (h.format_version < 4)
         r.fail("kernel " + std::to_string(i) + " CTAs do not follow the previous kernel's", at);
-      auto it = std::lower_bound(templates.begin(), templates.end(), std::make_pair(k.cta_begin, uint64_t{0}));
+      auto it =
+          std::lower_bound(templates.begin(), templates.end(), std::make_pair(k.cta_begin, uint64_t{0}));
       if (it == templates.end() || it->first != k.cta_begin)
-        r.fail("kernel " + std::to_string(i) + " CTAs neither follow the previous kernel's nor begin where an "
+        r.fail("kernel " + std::to_string(i) +
+                   " CTAs neither follow the previous kernel's nor begin where an "
                    "earlier kernel's do",
                at);
       const Kernel& tk = t.kernels[it->second];

@@ -161,8 +161,9 @@ int main(int argc, char** argv) {
     return t;
   };
   auto conv_bytes = [](const k::ConvShape& g, bool depthwise) {
-    return 4 * (uint64_t(g.n) * g.c * g.h * g.w + (depthwise ? uint64_t(g.c) * g.r * g.s : uint64_t(g.k) * g.crs()) +
-                g.k + uint64_t(g.n) * g.k * g.oh * g.ow);
+    return 4 * (uint64_t(g.n) * g.c * g.h * g.w +
+                (depthwise ? uint64_t(g.c) * g.r * g.s : uint64_t(g.k) * g.crs()) + g.k +
+                uint64_t(g.n) * g.k * g.oh * g.ow);
   };
   k::Tensors cx[2], rx[2], sx[2], ox[2], c7x[2], dx[2], px[2], ax[2];
   for (int j = 0; j < 2; ++j) {
@@ -196,7 +197,11 @@ int main(int argc, char** argv) {
   };
   const uint32_t relu_grid = uint32_t((relu_elems + k::kThreads - 1) / k::kThreads);
   auto conv_k = [&](const char* name, const k::ConvShape& g, k::Tensors* x) {
-    return K{name, (const void*)k::conv_kernel, g.grid_x() * g.grid_y(), k::kThreads, conv_bytes(g, false),
+    return K{name,
+             (const void*)k::conv_kernel,
+             g.grid_x() * g.grid_y(),
+             k::kThreads,
+             conv_bytes(g, false),
              [&g, x](cudaStream_t s, size_t smem, int j) {
                k::conv_kernel<<<dim3(g.grid_x(), g.grid_y()), k::kThreads, smem, s>>>(g, x[j]);
              }};
@@ -245,7 +250,7 @@ int main(int argc, char** argv) {
                             int(prop.sharedMemPerBlockOptin - fa.sharedSizeBytes)));
   }
   const std::vector<std::pair<int, int>> pairs = {{0, 0}, {0, 1}, {1, 1}, {2, 3}, {2, 2},
-                                                   {4, 5}, {8, 2}, {0, 4}, {6, 7}, {9, 5}};
+                                                  {4, 5}, {8, 2}, {0, 4}, {6, 7}, {9, 5}};
 
   std::fprintf(stderr, "GPU %s, %d SMs\n", prop.name, prop.multiProcessorCount);
   for (unsigned want : sm_list) {

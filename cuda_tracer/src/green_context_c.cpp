@@ -1,6 +1,6 @@
 // A C entry to green_context.h for programs that are not C++ (cuda_tracer/torch/sm_share_torch.py loads it
 // with ctypes and wraps the streams in torch.cuda.ExternalStream): the same launcher, no second copy.
-//   int uvm_green_streams(int device, unsigned want, unsigned n, void** streams, unsigned* sms, unsigned* total)
+//   uvm_green_streams(device, want, n, streams, sms, total)
 // makes a partition of `want` SMs (0: the whole GPU) with n streams; returns 0, or exits the process with a
 // message naming the failing driver call.
 #include "green_context.h"

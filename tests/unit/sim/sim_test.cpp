@@ -539,7 +539,8 @@ TEST(MemoryFraction, OneHoldsTheWholeFootprint) {
   Simulator half(w, c);
   half.run();
   EXPECT_GT(half.stats().chunks_evicted, 0u);
-  EXPECT_EQ(half.stats().gpu_capacity_bytes, (w.footprint_blocks + 1) / 2 * kPagesPerBlock * trace::kPageBytes);
+  EXPECT_EQ(half.stats().gpu_capacity_bytes,
+            (w.footprint_blocks + 1) / 2 * kPagesPerBlock * trace::kPageBytes);
 }
 
 }  // namespace

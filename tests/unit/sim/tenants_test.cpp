@@ -60,9 +60,11 @@ TEST(Tenants, FiguresAddUpToTheRunsAndStayWithTheirTenant) {
 // Two requests: the second needs again the weights that the first's later layers pushed out.
 TEST(Tenants, RefaultsCountOnlyWithinTheirWindow) {
   const trace::Trace t = two_models(2);
-  const Stats none = run_at(t, 0.5, 0), some = run_at(t, 0.5, 10000000), all = run_at(t, 0.5, int64_t{1} << 50);
+  const Stats none = run_at(t, 0.5, 0), some = run_at(t, 0.5, 10000000),
+              all = run_at(t, 0.5, int64_t{1} << 50);
   uint64_t n = 0, s = 0, a = 0;
-  for (size_t i = 0; i < 2; ++i) n += none.tenants[i].refaults, s += some.tenants[i].refaults, a += all.tenants[i].refaults;
+  for (size_t i = 0; i < 2; ++i)
+    n += none.tenants[i].refaults, s += some.tenants[i].refaults, a += all.tenants[i].refaults;
   EXPECT_LE(n, s);
   EXPECT_LE(s, a);
   EXPECT_GT(a, 0u);
