@@ -3,13 +3,32 @@
 # partitions (green contexts), on the CTAs per SM and on a second kernel sharing the SMs: workloads/'s layer
 # kernels and two synthetic ones (sm_share_probe.cu), and PyTorch's own kernels (torch/sm_share_torch.py).
 # Writes $OUT/sm_share_h200.jsonl and $OUT/sm_share_torch_h200.jsonl.
-#   OUT=/tmp/x [REPS=7] cuda_tracer/sm_share.sh
+# MODE=ncu instead profiles the same kernels in their whole-GPU runs (132 SMs, no CTA cap) with Nsight
+# Compute, what a resident pass can measure besides the time: per launch DRAM and L2 bytes, instructions,
+# cycles, active warps and the share of cycles the SM sub-partitions issued. Writes
+# $OUT/sm_share_ncu_probe.csv and $OUT/sm_share_ncu_torch.csv.
+#   OUT=/tmp/x [REPS=7] [MODE=ncu] cuda_tracer/sm_share.sh
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 B=${B:-/tmp/sm-share-build}
 OUT=${OUT:?set OUT}
 cmake -S "$here" -B "$B" -DCMAKE_BUILD_TYPE=Release >"$OUT/build.txt" 2>&1 || { tail -30 "$OUT/build.txt"; exit 1; }
 cmake --build "$B" -j16 --target sm_share_probe uvm_green >>"$OUT/build.txt" 2>&1 || { tail -30 "$OUT/build.txt"; exit 1; }
+if [ "${MODE:-time}" = ncu ]; then
+  NCU=${NCU:-$(command -v ncu || echo /usr/local/cuda/bin/ncu)}
+  M=dram__bytes_read.sum,dram__bytes_write.sum,lts__t_bytes.sum,l1tex__t_bytes.sum,smsp__inst_executed.sum
+  M=$M,sm__cycles_elapsed.avg,sm__warps_active.avg.per_cycle_active,smsp__issue_active.avg.pct_of_peak_sustained_active
+  M=$M,sm__throughput.avg.pct_of_peak_sustained_elapsed,gpu__time_duration.sum,launch__grid_size,launch__block_size
+  M=$M,launch__registers_per_thread,launch__occupancy_limit_registers,launch__waves_per_multiprocessor
+  timeout 280 "$NCU" --metrics "$M" --csv -k 'regex:^(?!stamp)' "$B/sm_share_probe" --sms 132 --caps 0 --reps 1 \
+    >"$OUT/sm_share_ncu_probe.csv" 2>"$OUT/ncu_probe_err.txt"
+  echo "probe rc $?"
+  timeout 280 "$NCU" --metrics "$M" --csv --target-processes all python3 "$here/torch/sm_share_torch.py" \
+    --lib "$B/libuvm_green.so" --reps 1 --sms 132 --no-shapes >"$OUT/sm_share_ncu_torch.csv" 2>"$OUT/ncu_torch_err.txt"
+  echo "torch rc $?"
+  wc -l "$OUT"/*.csv
+  exit 0
+fi
 nvidia-smi --query-gpu=uuid,name,driver_version,clocks.sm,clocks.max.sm --format=csv,noheader >"$OUT/gpu.txt"
 cat "$OUT/gpu.txt"
 "$B/sm_share_probe" --reps "${REPS:-7}" >"$OUT/sm_share_h200.jsonl" 2>"$OUT/probe_err.txt"
