@@ -48,10 +48,9 @@ void Simulator::service_batch() {
   const size_t raw = batch_.size();
   stats_.faults_fetched += raw;
   for (const FaultEntry& e : batch_) {  // the batch counts once for each tenant with an entry in it
-    const uint32_t t = w_.trace.tenants.empty() ? 0 : e.tenant;
-    if (tenant_batch_[t] != stats_.batches + 1) {
-      tenant_batch_[t] = stats_.batches + 1;
-      ++stats_.tenants[t].batches;
+    if (tenant_batch_[e.tenant] != stats_.batches + 1) {
+      tenant_batch_[e.tenant] = stats_.batches + 1;
+      ++stats_.tenants[e.tenant].batches;
     }
   }
 
@@ -261,9 +260,8 @@ void Simulator::evict_one(int64_t& cpu, uint32_t pinned_block) {
   BlockMask pages = gpu_mask_[vb];
   cpu += cfg_.driver.evict_chunk_ns;
   ++stats_.chunks_evicted;
-  uint32_t lowest = lo_of(vb);
-  pages.for_each([&](uint32_t q) { lowest = std::min(lowest, q); });
-  ++stats_.tenants[tenant_of_page(vb * kPagesPerBlock + lowest)].chunks_evicted_from;
+  ++stats_.tenants[tenant_of_page(vb * kPagesPerBlock + (pages.any() ? pages.first() : lo_of(vb)))]
+        .chunks_evicted_from;
   ++stats_.tenants[tenant_of_page(pinned_block * kPagesPerBlock + lo_of(pinned_block))].chunks_evicted_by;
   evicted_pages_[vb] = pages;
   evicted_at_[vb] = cpu;

@@ -126,14 +126,13 @@ Simulator::Simulator(const Workload& w, const Config& c) : w_(w), cfg_(c), pcie_
   for (size_t i = 0; i < t.tenants.size(); ++i)
     stats_.tenants[i] = {t.tenants[i].name, t.tenants[i].model, t.tenants[i].process};
   tenant_batch_.assign(stats_.tenants.size(), 0);
-  block_tenant_.assign(w.blocks, kMixedTenants - 1);  // kMixedTenants - 1: no allocation yet
+  block_tenant_.assign(w.blocks, kNoTenant);
   for (size_t a = 0; a < t.allocations.size(); ++a) {
-    const uint32_t tenant = t.tenants.empty() ? 0 : t.allocations[a].tenant;
+    const uint32_t tenant = t.allocations[a].tenant;
     alloc_spans_.push_back({w.alloc_first[a], w.alloc_pages[a], tenant});
     for (uint32_t b = w.alloc_first[a] / kPagesPerBlock;
          b <= (w.alloc_first[a] + w.alloc_pages[a] - 1) / kPagesPerBlock; ++b)
-      block_tenant_[b] =
-          block_tenant_[b] == kMixedTenants - 1 || block_tenant_[b] == tenant ? tenant : kMixedTenants;
+      block_tenant_[b] = block_tenant_[b] == kNoTenant || block_tenant_[b] == tenant ? tenant : kMixedTenants;
   }
   std::sort(alloc_spans_.begin(), alloc_spans_.end(),
             [](const AllocSpan& x, const AllocSpan& y) { return x.first < y.first; });
@@ -673,7 +672,7 @@ void Simulator::context_in() {
 
 uint32_t Simulator::tenant_of_page(uint32_t page) const {
   const uint32_t bt = block_tenant_[page / kPagesPerBlock];
-  if (bt != kMixedTenants) return bt == kMixedTenants - 1 ? 0 : bt;
+  if (bt != kMixedTenants) return bt == kNoTenant ? 0 : bt;
   auto it = std::upper_bound(alloc_spans_.begin(), alloc_spans_.end(), page,
                              [](uint32_t p, const AllocSpan& a) { return p < a.first; });
   return it == alloc_spans_.begin() ? 0 : std::prev(it)->tenant;
@@ -697,12 +696,12 @@ void Simulator::count_tenant_bytes(uint32_t b, uint32_t first, uint32_t len, boo
 void Simulator::finish_tenant_stats() {
   std::vector<std::vector<std::pair<int64_t, int64_t>>> spans(stats_.tenants.size());
   for (const KernelRecord& k : stats_.kernels) {
-    TenantRecord& t = stats_.tenants[w_.trace.tenants.empty() ? 0 : k.tenant];
+    TenantRecord& t = stats_.tenants[k.tenant];
     ++t.kernels;
     t.ctas += k.ctas;
     t.faults += k.faults;
     if (k.start_ns < 0) continue;
-    spans[w_.trace.tenants.empty() ? 0 : k.tenant].emplace_back(k.start_ns, k.end_ns);
+    spans[k.tenant].emplace_back(k.start_ns, k.end_ns);
     t.first_start_ns = t.first_start_ns < 0 ? k.start_ns : std::min(t.first_start_ns, k.start_ns);
     t.last_end_ns = std::max(t.last_end_ns, k.end_ns);
   }

@@ -185,7 +185,7 @@ class Simulator {
   bool streams_idle(uint32_t process) const;
   // Tenants: whose a page is (its allocation's tenant), bytes moved for them, what the run adds up per
   // tenant at its end.
-  static constexpr uint32_t kMixedTenants = ~0u;
+  static constexpr uint32_t kMixedTenants = ~0u, kNoTenant = ~0u - 1;  // kNoTenant: no allocation
   uint32_t tenant_of_page(uint32_t page) const;
   void count_tenant_bytes(uint32_t block, uint32_t first, uint32_t len, bool in);
   void finish_tenant_stats();

@@ -89,6 +89,41 @@ std::vector<Scalar> scalars() {
   return v;
 }
 
+// Each field of a tenant's record: its name, unit and meaning (stats-schema) and its value (stats.json).
+struct TenantField {
+  StatInfo info;
+  std::function<json(const TenantRecord&)> value;
+};
+
+const std::vector<TenantField>& tenant_fields() {
+#define UVMSIM_TENANT(member, unit, desc)                                       \
+  TenantField {                                                                 \
+    {#member, unit, desc}, [](const TenantRecord& t) { return json(t.member); } \
+  }
+  static const std::vector<TenantField> fields = {
+      UVMSIM_TENANT(name, "", "each tenant of the trace (one unnamed tenant if it has none): its name"),
+      UVMSIM_TENANT(model, "", "the model it runs"),
+      UVMSIM_TENANT(process, "", "the process (address space) it lives in"),
+      UVMSIM_TENANT(kernels, "kernels", "its kernel launches"),
+      UVMSIM_TENANT(ctas, "CTAs", "its kernels' CTAs"),
+      UVMSIM_TENANT(first_start_ns, "ns", "when its first kernel started (-1: none ran)"),
+      UVMSIM_TENANT(last_end_ns, "ns", "when its last kernel ended (-1: none ran)"),
+      UVMSIM_TENANT(kernel_ns, "ns", "time with at least one of its kernels running"),
+      UVMSIM_TENANT(faults, "faults", "faulting accesses its CTAs raised (re-issues included)"),
+      UVMSIM_TENANT(batches, "batches", "fault batches that held at least one of its entries"),
+      UVMSIM_TENANT(bytes_in, "bytes", "its pages copied host to device, every cause"),
+      UVMSIM_TENANT(bytes_out, "bytes", "its pages copied device to host, every cause"),
+      UVMSIM_TENANT(chunks_evicted_from, "chunks",
+                    "its 2 MiB chunks evicted (a chunk's tenant: that of its lowest resident page)"),
+      UVMSIM_TENANT(chunks_evicted_by, "chunks", "chunks evicted to make room for its pages"),
+      UVMSIM_TENANT(
+          refaults, "pages",
+          "its pages that faulted again within stats.refault_window_ns after an eviction took them"),
+  };
+#undef UVMSIM_TENANT
+  return fields;
+}
+
 json dist(const Distribution& d) {
   return json{{"count", d.count}, {"sum", d.sum}, {"mean", d.mean()}, {"max", d.max}, {"log2_bins", d.bins}};
 }
@@ -114,24 +149,8 @@ std::vector<StatInfo> describe_stats() {
   out.push_back({"kernels[].end_ns", "ns", "when its last CTA ended"});
   out.push_back({"kernels[].ctas", "CTAs", "its CTAs"});
   out.push_back({"kernels[].faults", "faults", "faulting accesses its CTAs raised (re-issues included)"});
-  out.push_back(
-      {"tenants[].name", "", "each tenant of the trace (one unnamed tenant if it has none): its name"});
-  out.push_back({"tenants[].model", "", "the model it runs"});
-  out.push_back({"tenants[].process", "", "the process (address space) it lives in"});
-  out.push_back({"tenants[].kernels", "kernels", "its kernel launches"});
-  out.push_back({"tenants[].ctas", "CTAs", "its kernels' CTAs"});
-  out.push_back({"tenants[].first_start_ns", "ns", "when its first kernel started (-1: none ran)"});
-  out.push_back({"tenants[].last_end_ns", "ns", "when its last kernel ended (-1: none ran)"});
-  out.push_back({"tenants[].kernel_ns", "ns", "time with at least one of its kernels running"});
-  out.push_back({"tenants[].faults", "faults", "faulting accesses its CTAs raised (re-issues included)"});
-  out.push_back({"tenants[].batches", "batches", "fault batches that held at least one of its entries"});
-  out.push_back({"tenants[].bytes_in", "bytes", "its pages copied host to device, every cause"});
-  out.push_back({"tenants[].bytes_out", "bytes", "its pages copied device to host, every cause"});
-  out.push_back({"tenants[].chunks_evicted_from", "chunks",
-                 "its 2 MiB chunks evicted (a chunk's tenant: that of its lowest resident page)"});
-  out.push_back({"tenants[].chunks_evicted_by", "chunks", "chunks evicted to make room for its pages"});
-  out.push_back({"tenants[].refaults", "pages",
-                 "its pages that faulted again within stats.refault_window_ns after an eviction took them"});
+  for (auto& f : tenant_fields())
+    out.push_back({std::string("tenants[].") + f.info.name, f.info.unit, f.info.description});
   out.push_back({"ops[].kind", "", "each op of the trace in order: kernel, host_access, prefetch, ..."});
   out.push_back({"ops[].stream", "", "its stream"});
   out.push_back({"ops[].start_ns", "ns", "when it started (-1: never)"});
@@ -182,22 +201,11 @@ json stats_to_json(const Stats& s) {
     os.push_back({{"kind", o.kind}, {"stream", o.stream}, {"start_ns", o.start_ns}, {"end_ns", o.end_ns}});
   j["ops"] = os;
   json ts = json::array();
-  for (auto& t : s.tenants)
-    ts.push_back({{"name", t.name},
-                  {"model", t.model},
-                  {"process", t.process},
-                  {"kernels", t.kernels},
-                  {"ctas", t.ctas},
-                  {"first_start_ns", t.first_start_ns},
-                  {"last_end_ns", t.last_end_ns},
-                  {"kernel_ns", t.kernel_ns},
-                  {"faults", t.faults},
-                  {"batches", t.batches},
-                  {"bytes_in", t.bytes_in},
-                  {"bytes_out", t.bytes_out},
-                  {"chunks_evicted_from", t.chunks_evicted_from},
-                  {"chunks_evicted_by", t.chunks_evicted_by},
-                  {"refaults", t.refaults}});
+  for (auto& t : s.tenants) {
+    json r = json::object();
+    for (auto& f : tenant_fields()) r[f.info.name] = f.value(t);
+    ts.push_back(std::move(r));
+  }
   j["tenants"] = ts;
   return j;
 }

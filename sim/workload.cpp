@@ -1,7 +1,6 @@
 #include "sim/workload.h"
 
 #include <algorithm>
-#include <map>
 #include <stdexcept>
 #include <tuple>
 #include <utility>
@@ -163,10 +162,12 @@ Workload Workload::build(Trace t, std::string hash) {
       if (o.kind != OpKind::kAdvise) std::fill_n(touched.begin() + dense, last - first + 1, 1);
     }
   }
-  for (uint8_t x : touched) w.footprint_pages += x;
-  for (uint64_t b = 0; b < w.blocks; ++b)
-    w.footprint_blocks += std::find(touched.begin() + long(b * ppb), touched.begin() + long((b + 1) * ppb),
-                                    1) != touched.begin() + long((b + 1) * ppb);
+  for (uint64_t b = 0; b < w.blocks; ++b) {
+    const auto first = touched.begin() + long(b * ppb);
+    const uint64_t n = uint64_t(std::count(first, first + ppb, uint8_t{1}));
+    w.footprint_pages += n;
+    w.footprint_blocks += n > 0;
+  }
   if (!t.completeness.empty()) w.counter_coverage = trace::counter_coverage(t);
   w.trace = std::move(t);
   std::vector<Cta>().swap(w.trace.ctas);  // now held as points

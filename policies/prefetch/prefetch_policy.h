@@ -52,6 +52,12 @@ struct BlockMask {
     return x == 0;
   }
   bool any() const { return !none(); }
+  // The lowest set page; the mask must not be empty.
+  uint32_t first() const {
+    uint32_t i = 0;
+    while (w[i] == 0) ++i;
+    return i * 64 + uint32_t(std::countr_zero(w[i]));
+  }
   // Calls f(page) for each set page in increasing order.
   template <typename F>
   void for_each(F&& f) const {
