@@ -103,6 +103,9 @@ struct PolicyConfig {
   std::string eviction = "driver_fifo";
   std::string replay = "batch_flush";
   std::string thrashing = "driver";
+  std::string sm_allocation = "shared";
+  std::string tlp = "unlimited";
+  std::string memory_allocation = "driver";
 };
 
 // The engine's guard against runs that never end.

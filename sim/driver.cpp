@@ -87,6 +87,12 @@ void Simulator::service_batch() {
   for (size_t i = 0; i < batch_.size(); ++i) unique += i == 0 || batch_[i].page != batch_[i - 1].page;
   int64_t cpu = now_ + cfg_.driver.batch_fixed_ns + cfg_.driver.fault_ns * int64_t(unique) +
                 cfg_.driver.duplicate_fault_ns * int64_t(raw - unique);
+  if (memory_restricts_) {  // eviction ahead of demand, before the batch's own service
+    const uint32_t ahead = memory_allocation_->evict_ahead(
+        BatchStartView{uint32_t(free_chunks_.size()), capacity_chunks_, uint32_t(raw)});
+    for (uint32_t n = 0; n < ahead && evict_one(cpu, kNoChunk, batch_.front().tenant, false); ++n) {
+    }
+  }
   int64_t done = cpu;
   uint64_t blocks = 0;
   const uint64_t bytes_before =
@@ -96,6 +102,7 @@ void Simulator::service_batch() {
   const bool any_thrashing = thrashing_->counters().thrashing_pages > 0;
 
   for (size_t i = 0; i < batch_.size();) {
+    const uint32_t tenant = batch_[i].tenant;
     uint32_t b = batch_[i].page / kPagesPerBlock;
     uint32_t base = b * kPagesPerBlock;
     BlockMask faulted;
@@ -142,7 +149,9 @@ void Simulator::service_batch() {
       migrate.for_each([&](uint32_t q) {
         if (gpu_ok_[base + q] && loc_[base + q] != kOnGpu) migrate.reset(q);
       });
+    const uint64_t evicted_before = stats_.chunks_evicted;
     done = std::max(done, make_resident_gpu(b, migrate, faulted, false, cpu));
+    if (tlp_limits_ && stats_.chunks_evicted != evicted_before) tlp_->on_eviction_fault(tenant);
     if (after_block) {
       cpu = std::max(cpu, done) + cfg_.driver.replay_ns;
       push_replay(cpu);
@@ -239,7 +248,8 @@ void Simulator::replay() {
 
 bool Simulator::ensure_chunk(uint32_t b, int64_t& cpu, uint32_t pinned_block) {
   if (block_chunk_[b] != kNoChunk) return false;
-  if (free_chunks_.empty()) evict_one(cpu, pinned_block);
+  if (free_chunks_.empty())
+    evict_one(cpu, pinned_block, tenant_of_page(pinned_block * kPagesPerBlock + lo_of(pinned_block)), true);
   uint32_t c = free_chunks_.back();
   free_chunks_.pop_back();
   block_chunk_[b] = c;
@@ -249,25 +259,33 @@ bool Simulator::ensure_chunk(uint32_t b, int64_t& cpu, uint32_t pinned_block) {
   return true;
 }
 
-void Simulator::evict_one(int64_t& cpu, uint32_t pinned_block) {
-  uint32_t victim = eviction_->pick_victim(
-      [&](uint32_t c) { return chunk_block_[c] != kNoChunk && chunk_block_[c] != pinned_block; });
-  if (victim == kNoChunk)
-    throw SimError(
-        "GPU memory of " + std::to_string(capacity_chunks_) +
-        " root chunk(s) cannot hold the VA blocks one step needs: raise gpu.memory_bytes or memory_fraction");
+bool Simulator::evict_one(int64_t& cpu, uint32_t pinned_block, uint32_t by_tenant, bool needed) {
+  uint32_t victim = eviction_->pick_victim([&](uint32_t c) {
+    const uint32_t b = chunk_block_[c];
+    return b != kNoChunk && b != pinned_block && (!memory_restricts_ || memory_allocation_->evictable(b, block_tenant_[b]));
+  });
+  if (victim == kNoChunk) {
+    if (!needed) return false;
+    throw SimError("GPU memory of " + std::to_string(capacity_chunks_) +
+                   " root chunk(s) cannot hold the VA blocks one step needs" +
+                   (memory_restricts_ ? " among the chunks memory_allocation policy '" +
+                                            cfg_.policies.memory_allocation + "' lets eviction take"
+                                      : std::string()) +
+                   ": raise gpu.memory_bytes or memory_fraction");
+  }
   uint32_t vb = chunk_block_[victim];
   BlockMask pages = gpu_mask_[vb];
   cpu += cfg_.driver.evict_chunk_ns;
   ++stats_.chunks_evicted;
   ++stats_.tenants[tenant_of_page(vb * kPagesPerBlock + (pages.any() ? pages.first() : lo_of(vb)))]
         .chunks_evicted_from;
-  ++stats_.tenants[tenant_of_page(pinned_block * kPagesPerBlock + lo_of(pinned_block))].chunks_evicted_by;
+  ++stats_.tenants[by_tenant].chunks_evicted_by;
   evicted_pages_[vb] = pages;
   evicted_at_[vb] = cpu;
   stats_.pages_evicted += pages.count();
   cpu = std::max(cpu, move_to_cpu(vb, pages, BlockMask{}, kCauseEviction, cpu));
   if (block_chunk_[vb] != kNoChunk) throw SimError("internal: evicted chunk was not released");
+  return true;
 }
 
 void Simulator::release_chunk_if_empty(uint32_t b) {
@@ -430,7 +448,7 @@ int64_t Simulator::cpu_fault(uint32_t p, int64_t t) {
   t += cfg_.host.cpu_fault_ns;
   if (thrashing_->counters().thrashing_pages > 0) {
     ThrashHint h = thrashing_->hint(p, Processor::kCpu, t);
-    if (h == ThrashHint::kThrottle) t += cfg_.driver.thrashing_nap * cfg_.driver.thrashing_lapse_usec * 1000;
+    if (h == ThrashHint::kThrottle) t += thrashing_->throttle_ns();
     if (h == ThrashHint::kPin) {  // pinned on the GPU: the CPU maps it remotely
       ++stats_.remote_maps;
       return t;

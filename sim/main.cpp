@@ -8,10 +8,7 @@
 #include <sstream>
 
 #include "cuda_tracer/convert.h"
-#include "policies/eviction/eviction_policy.h"
-#include "policies/prefetch/prefetch_policy.h"
-#include "policies/replay/replay_policy.h"
-#include "policies/thrashing/thrashing_policy.h"
+#include "policies/policy.h"
 #include "sim/calibrate.h"
 #include "sim/output_dir.h"
 #include "sim/run.h"
@@ -26,18 +23,16 @@ using namespace uvmsim;
 
 namespace {
 
-template <typename Reg>
-void list_policies(const char* kind) {
-  const nlohmann::json defaults = to_json(Config{});
-  for (auto& [name, e] : Reg::instance().entries()) {
-    std::cout << std::left << std::setw(12) << kind << std::setw(14) << name << e.description << "\n";
-    for (auto& p : e.params)
-      std::cout << std::setw(26) << "" << "policy_params." << name << "." << p.name << " = " << p.default_value
-                << ": " << p.description << "\n";
-    for (auto& key : e.reads) {
-      auto dot = key.find('.');
-      std::cout << std::setw(26) << "" << "reads " << key << " = "
-                << defaults[key.substr(0, dot)][key.substr(dot + 1)].dump() << "\n";
+// `uvmsim policies`: every kind with its default, and each policy with its declared parameters.
+void list_policies() {
+  for (auto& [kind, k] : PolicyCatalog::instance().kinds()) {
+    std::cout << kind << " (default " << k.default_policy << "): " << k.description << "\n";
+    for (auto& [name, p] : k.policies) {
+      std::cout << "  " << std::left << std::setw(24) << name << p.description << "\n";
+      for (auto& q : p.params)
+        std::cout << "    " << std::setw(22) << q.name << (q.type == ParamType::kInt ? "int" : "float") << " "
+                  << q.unit << " [" << q.min << ", " << q.max << "] default " << q.default_value << ": "
+                  << q.description << "\n";
     }
   }
 }
@@ -440,10 +435,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (pol->parsed()) {
-      list_policies<PrefetchRegistry>("prefetch");
-      list_policies<EvictionRegistry>("eviction");
-      list_policies<ReplayRegistry>("replay");
-      list_policies<ThrashingRegistry>("thrashing");
+      list_policies();
       return 0;
     }
     if (schema->parsed()) {

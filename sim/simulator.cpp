@@ -12,21 +12,14 @@ using trace::OpKind;
 
 namespace {
 
-template <typename Reg, typename... Args>
-auto make_policy(const char* kind, const std::string& name, const Config& c, Args... args) {
-  const auto* e = Reg::instance().find(name);
-  if (!e) {
-    std::string known;
-    for (auto& n : Reg::instance().names()) known += " " + n;
-    throw ConfigError(std::string("config key 'policies.") + kind + "': unknown policy '" + name +
-                      "' (known:" + known + ")");
-  }
+template <typename Kind>
+auto make_policy(const std::string& name, const Config& c, const typename Kind::Context& ctx) {
   std::map<std::string, double> given;
   if (auto it = c.policy_params.find(name); it != c.policy_params.end()) given = it->second;
   try {
-    return e->make(PolicyParams(name, e->params, given), args...);
+    return Registry<Kind>::instance().make(name, given, ctx);
   } catch (const std::invalid_argument& ex) {
-    throw ConfigError(std::string("config key 'policy_params.") + name + "': " + ex.what());
+    throw ConfigError(ex.what());
   }
 }
 
@@ -36,7 +29,9 @@ Simulator::Simulator(const Workload& w, const Config& c) : w_(w), cfg_(c), pcie_
   check_config(cfg_);
   for (auto& [name, params] : cfg_.policy_params) {
     bool used = name == cfg_.policies.prefetch || name == cfg_.policies.eviction ||
-                name == cfg_.policies.replay || name == cfg_.policies.thrashing;
+                name == cfg_.policies.replay || name == cfg_.policies.thrashing ||
+                name == cfg_.policies.sm_allocation || name == cfg_.policies.tlp ||
+                name == cfg_.policies.memory_allocation;
     if (!used) throw ConfigError("config key 'policy_params." + name + "': no selected policy has that name");
   }
   const uint64_t chunk_bytes = uint64_t{kPagesPerBlock} * trace::kPageBytes;
@@ -53,14 +48,24 @@ Simulator::Simulator(const Workload& w, const Config& c) : w_(w), cfg_(c), pcie_
   stats_.footprint_bytes = footprint;
   stats_.sm_count = uint64_t(cfg_.gpu.sm_count);
 
-  prefetch_ = make_policy<PrefetchRegistry>("prefetch", cfg_.policies.prefetch, cfg_, cfg_.driver);
+  prefetch_ = make_policy<PrefetchKind>(cfg_.policies.prefetch, cfg_, {cfg_.driver});
   uint32_t tracked_chunks = std::min<uint32_t>(capacity_chunks_, w.blocks + 1);
-  eviction_ =
-      make_policy<EvictionRegistry>("eviction", cfg_.policies.eviction, cfg_, std::max(tracked_chunks, 1u));
+  eviction_ = make_policy<EvictionKind>(cfg_.policies.eviction, cfg_, {std::max(tracked_chunks, 1u)});
   eviction_wants_accesses_ = eviction_->wants_accesses();
-  replay_ = make_policy<ReplayRegistry>("replay", cfg_.policies.replay, cfg_);
-  thrashing_ =
-      make_policy<ThrashingRegistry>("thrashing", cfg_.policies.thrashing, cfg_, cfg_.driver, w.pages);
+  replay_ = make_policy<ReplayKind>(cfg_.policies.replay, cfg_, {});
+  thrashing_ = make_policy<ThrashingKind>(cfg_.policies.thrashing, cfg_, {cfg_.driver, w.pages});
+  const uint32_t tenants = uint32_t(std::max<size_t>(1, w.trace.tenants.size()));
+  const uint32_t sm_count = uint32_t(cfg_.gpu.sm_count);
+  sm_allocation_ = make_policy<SmAllocationKind>(cfg_.policies.sm_allocation, cfg_,
+                                                 {sm_count, tenants, clock_sm_allocation_});
+  allowed_sms_.assign(tenants, SmSet::none(sm_count));
+  tenant_load_.assign(tenants, TenantLoad{});
+  tlp_ = make_policy<TlpKind>(cfg_.policies.tlp, cfg_, {sm_count, uint32_t(cfg_.gpu.max_ctas_per_sm), clock_tlp_});
+  tlp_limits_ = tlp_->limits();
+  memory_allocation_ = make_policy<MemoryAllocationKind>(
+      cfg_.policies.memory_allocation, cfg_, {w.blocks, tenants, std::min<uint32_t>(capacity_chunks_, w.blocks + 1),
+                                               clock_memory_allocation_});
+  memory_restricts_ = memory_allocation_->restricts();
 
   loc_.assign(w.pages, kNowhere);
   gpu_ok_.assign(w.pages, 0);
@@ -214,7 +219,7 @@ void Simulator::run() {
 void Simulator::stuck() const {
   static const char* const kNames[kEvTypes] = {"CTA step",   "CTA end",    "interrupt",   "batch",
                                                "replay",     "host issue", "stream done", "time slice",
-                                               "context in", "flush"};
+                                               "context in", "flush",       "policy timer"};
   uint32_t top = 0;
   for (uint32_t t = 1; t < kEvTypes; ++t)
     if (events_since_progress_[t] > events_since_progress_[top]) top = t;
@@ -301,6 +306,33 @@ void Simulator::dispatch(const Event& e) {
     case kEvStreamDone:
       stream_op_done(e.a);
       break;
+    case kEvPolicyTimer:
+      policy_timer(TimerOwner(e.a), e.b);
+      break;
+  }
+}
+
+void Simulator::Clock::set_timer(int64_t at_ns, uint64_t tag) {
+  s_.q_.push(std::max(at_ns, s_.now_), kPrioDriver, kEvPolicyTimer, owner_, tag);
+}
+
+// A policy's timer: the policy runs, then the scheduler asks again what the policy decides.
+void Simulator::policy_timer(TimerOwner owner, uint64_t tag) {
+  switch (owner) {
+    case kTimerSmAllocation:
+      sm_allocation_->on_timer(tag);
+      if (allocate_sms()) fill_sms();
+      break;
+    case kTimerTlp:
+      tlp_->on_timer(tag);
+      fill_sms();
+      break;
+    case kTimerMemoryAllocation:
+      memory_allocation_->on_timer(tag);
+      if (admit_waiting()) fill_sms();
+      break;
+    case kTimerOwners:
+      break;
   }
 }
 
@@ -312,6 +344,7 @@ void Simulator::launch_kernel(uint32_t kernel, uint32_t stream) {
   rk.kernel = kernel;
   rk.stream = stream;
   rk.process = process_of_kernel(kernel);
+  rk.tenant = w_.trace.tenants.empty() ? 0 : k.tenant;
   rk.count = k.cta_count;
   rk.threads = uint32_t(k.threads_per_cta());
   rk.regs = k.regs_per_thread * rk.threads;
@@ -328,22 +361,86 @@ void Simulator::launch_kernel(uint32_t kernel, uint32_t stream) {
     q_.push(now_, kPrioHost, kEvStreamDone, stream);
     return;
   }
+  TenantLoad& load = tenant_load_[rk.tenant];
+  ++load.kernels_running;
+  load.ctas_waiting += rk.count;
+  if (memory_restricts_) {
+    RunningKernel& r = running_.back();
+    r.admitted = memory_allocation_->admit(kernel_view(r));
+    if (r.admitted) memory_allocation_->on_kernel_start(kernel_view(r));
+  }
+  allocate_sms();
   if (timeslicing_) context_check();
   fill_sms();
 }
 
+KernelView Simulator::kernel_view(const RunningKernel& rk) const { return {rk.kernel, rk.tenant, rk.count}; }
+
+bool Simulator::allocate_sms() {
+  const std::vector<SmSet> before = allowed_sms_;
+  sm_allocation_->allocate(SmAllocationView{uint32_t(sms_.size()), tenant_load_}, allowed_sms_);
+  if (allowed_sms_.size() != tenant_load_.size())
+    throw SimError("sm_allocation policy '" + cfg_.policies.sm_allocation + "' changed the number of tenants");
+  for (size_t t = 0; t < allowed_sms_.size(); ++t)
+    if (tenant_load_[t].ctas_waiting > 0 && allowed_sms_[t].count() == 0)
+      throw SimError("sm_allocation policy '" + cfg_.policies.sm_allocation + "' gave tenant " +
+                     std::to_string(t) + " no SM while it has CTAs to run");
+  return allowed_sms_ != before;
+}
+
+bool Simulator::admit_waiting() {
+  bool any = false;
+  for (auto& rk : running_)
+    if (!rk.admitted && memory_allocation_->admit(kernel_view(rk))) {
+      rk.admitted = any = true;
+      memory_allocation_->on_kernel_start(kernel_view(rk));
+    }
+  return any;
+}
+
+// Places the first waiting CTA that may run on SM s: of the earliest launched kernel whose tenant may use
+// the SM (sm_allocation), that the memory_allocation policy admitted, and within the tlp policy's limit.
+// In-order dispatch: if that CTA does not fit the SM's resources, no later kernel's CTA overtakes it, unless
+// the tlp policy granted the SM CTAs beyond its limits.
 bool Simulator::try_place(uint32_t s) {
   Sm& sm = sms_[s];
   for (auto& rk : running_) {
-    if (rk.next_cta == rk.count) continue;
+    if (rk.next_cta == rk.count || !rk.admitted) continue;
     if (timeslicing_ && int32_t(rk.process) != owner_) continue;  // another process's turn (or a switch)
-    if (sm.ctas + 1 > cfg_.gpu.max_ctas_per_sm || sm.threads + rk.threads > cfg_.gpu.max_threads_per_sm ||
-        sm.regs + rk.regs > cfg_.gpu.regs_per_sm || sm.smem + rk.smem > cfg_.gpu.smem_per_sm_bytes)
-      return false;  // in-order dispatch: a later kernel does not overtake an earlier one's CTAs
-    start_cta(rk, rk.next_cta++, s);
+    if (!allowed_sms_[rk.tenant].test(s)) continue;
+    bool over_limit = false;
+    if (tlp_limits_) {
+      const uint32_t limit = tlp_->cta_limit(s, rk.tenant);
+      over_limit = limit > 0 && sm.ctas >= limit;
+    }
+    const bool fits = sm.ctas + 1 <= cfg_.gpu.max_ctas_per_sm && sm.threads + rk.threads <= cfg_.gpu.max_threads_per_sm &&
+                      sm.regs + rk.regs <= cfg_.gpu.regs_per_sm && sm.smem + rk.smem <= cfg_.gpu.smem_per_sm_bytes;
+    int64_t delay = 0;
+    if (!fits || over_limit) {
+      if (sm.extra == 0) {
+        if (!fits) return false;  // in-order dispatch: a later kernel does not overtake this one's CTAs
+        continue;                 // this tenant's limit does not hold back another's CTAs
+      }
+      --sm.extra;
+      delay = sm.extra_switch_ns;
+    }
+    start_cta(rk, rk.next_cta++, s, delay);
     return true;
   }
   return false;
+}
+
+// Every CTA resident on SM s is stalled on faults: the tlp policy may let it take more CTAs.
+void Simulator::sm_all_stalled(uint32_t s) {
+  uint64_t waiting = 0;
+  for (const TenantLoad& l : tenant_load_) waiting += l.ctas_waiting;
+  if (waiting == 0) return;
+  const StallAnswer a = tlp_->on_sm_stalled(SmStallView{s, sms_[s].ctas, waiting});
+  if (a.extra_ctas == 0) return;
+  sms_[s].extra += a.extra_ctas;
+  sms_[s].extra_switch_ns = std::max<int64_t>(0, a.switch_ns);
+  while (sms_[s].extra > 0 && try_place(s)) {
+  }
 }
 
 // Breadth-first over SMs, as the hardware's CTA dispatcher: CTA i goes to the i-th SM with room.
@@ -357,7 +454,7 @@ void Simulator::fill_sms() {
   }
 }
 
-void Simulator::start_cta(RunningKernel& rk, uint64_t cta_index, uint32_t s) {
+void Simulator::start_cta(RunningKernel& rk, uint64_t cta_index, uint32_t s, int64_t delay_ns) {
   // A kernel starts when its first CTA does, as CUPTI times it: the H100's record of a one-CTA kernel
   // queued behind another stream's grid that fills every SM starts 800 us after its launch, when a slot
   // frees (cuda_tracer/programs/kernel_start_probe.cu).
@@ -380,7 +477,9 @@ void Simulator::start_cta(RunningKernel& rk, uint64_t cta_index, uint32_t s) {
   c.pos = c.resume = w_.cta_points[c.cta];
   c.end = w_.cta_points[c.cta + 1];
   slot_resources(slot, true);
-  schedule_next_point(slot, 0);
+  --tenant_load_[rk.tenant].ctas_waiting;
+  ++tenant_load_[rk.tenant].ctas_running;
+  schedule_next_point(slot, delay_ns);
 }
 
 // Schedules the CTA's next access group, or its end, after the compute that precedes it.
@@ -438,6 +537,7 @@ int64_t Simulator::fault_jitter() {
 // most of each block is still prefetched).
 void Simulator::cta_step(uint32_t slot) {
   CtaSlot& c = slots_[slot];
+  if (c.stalled) --sms_[c.sm].stalled;
   c.stalled = false;
   uint16_t t = w_.points[c.pos].t;
   uint64_t group_end = c.pos;
@@ -519,7 +619,10 @@ void Simulator::cta_step(uint32_t slot) {
       c.stalled = false;
       ++stats_.reissues;
       q_.push(now_, kPrioCta, kEvCtaStep, slot);
+      return;
     }
+    Sm& sm = sms_[c.sm];
+    if (++sm.stalled == sm.ctas && tlp_limits_) sm_all_stalled(c.sm);
     return;
   }
   for (uint64_t i = c.pos; i < group_end; ++i) {
@@ -548,12 +651,18 @@ void Simulator::cta_done(uint32_t slot) {
   ++ctas_done_;
   ++progress_;
   uint32_t s = c.sm;
+  --tenant_load_[it->tenant].ctas_running;
   if (++it->done == it->count) {
     stats_.kernels[it->kernel].end_ns = now_;
     uint32_t stream = it->stream;
+    --tenant_load_[it->tenant].kernels_running;
+    if (memory_restricts_) memory_allocation_->on_kernel_end(kernel_view(*it));
     running_.erase(it);
+    const bool admitted = memory_restricts_ && admit_waiting();
+    const bool moved = allocate_sms();
     stream_op_done(stream);
     if (timeslicing_) context_check();
+    if (admitted || moved) fill_sms();
   }
   while (try_place(s)) {
   }
@@ -607,11 +716,13 @@ void Simulator::slot_resources(uint32_t slot, bool add) {
   Sm& sm = sms_[c.sm];
   if (add) {
     if (sm.ctas == 0) sm.busy_since = now_;
+    sm.stalled += c.stalled;
     sm.ctas += 1;
     sm.threads += threads;
     sm.regs += k.regs_per_thread * threads;
     sm.smem += k.smem_bytes;
   } else {
+    sm.stalled -= c.stalled;
     sm.ctas -= 1;
     sm.threads -= threads;
     sm.regs -= k.regs_per_thread * threads;

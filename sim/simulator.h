@@ -14,9 +14,12 @@
 #include <vector>
 
 #include "policies/eviction/eviction_policy.h"
+#include "policies/memory_allocation/memory_allocation_policy.h"
 #include "policies/prefetch/prefetch_policy.h"
 #include "policies/replay/replay_policy.h"
+#include "policies/sm_allocation/sm_allocation_policy.h"
 #include "policies/thrashing/thrashing_policy.h"
+#include "policies/tlp/tlp_policy.h"
 #include "sim/config.h"
 #include "sim/engine.h"
 #include "sim/pcie.h"
@@ -59,12 +62,16 @@ class Simulator {
     kEvTimeslice,
     kEvContextIn,
     kEvFlush,
+    kEvPolicyTimer,
     kEvTypes
   };
   enum Prio : uint8_t { kPrioReplay = 0, kPrioDriver = 1, kPrioCta = 2, kPrioHost = 3 };
 
   struct Sm {
     uint32_t threads = 0, regs = 0, smem = 0, ctas = 0;
+    uint32_t stalled = 0;  // resident CTAs stalled on faults
+    uint32_t extra = 0;    // CTAs the tlp policy lets the SM take beyond its limits (granted, not yet placed)
+    int64_t extra_switch_ns = 0;
     int64_t busy_since = 0;
   };
   struct CtaSlot {
@@ -100,6 +107,8 @@ class Simulator {
     uint32_t kernel = 0;
     uint32_t stream = 0;
     uint32_t process = 0;
+    uint32_t tenant = 0;
+    bool admitted = true;  // by the memory_allocation policy
     uint64_t next_cta = 0, done = 0, count = 0;
     uint32_t threads = 0, regs = 0, smem = 0;
   };
@@ -132,15 +141,35 @@ class Simulator {
     bool done = false;
   };
 
+  // The policies' view of the engine: the time and a timer per policy kind (kEvPolicyTimer, a = kind).
+  enum TimerOwner : uint8_t { kTimerSmAllocation, kTimerTlp, kTimerMemoryAllocation, kTimerOwners };
+  class Clock final : public PolicyClock {
+   public:
+    Clock(Simulator& s, TimerOwner owner) : s_(s), owner_(owner) {}
+    int64_t now() const override { return s_.now_; }
+    void set_timer(int64_t at_ns, uint64_t tag) override;
+
+   private:
+    Simulator& s_;
+    TimerOwner owner_;
+  };
+
   // Engine and dispatch.
   void dispatch(const Event& e);
+  void policy_timer(TimerOwner owner, uint64_t tag);
   // engine.max_events_without_progress: the error for a run that has stopped making progress.
   [[noreturn]] void stuck() const;
   // SMs and CTAs.
   void launch_kernel(uint32_t kernel, uint32_t stream);
+  // Asks the sm_allocation policy for every tenant's SMs; true when they changed.
+  bool allocate_sms();
+  // Asks the memory_allocation policy again about kernels it has not admitted; true when one was.
+  bool admit_waiting();
+  KernelView kernel_view(const RunningKernel& rk) const;
+  void sm_all_stalled(uint32_t sm);
   void fill_sms();
   bool try_place(uint32_t sm);
-  void start_cta(RunningKernel& rk, uint64_t cta, uint32_t sm);
+  void start_cta(RunningKernel& rk, uint64_t cta, uint32_t sm, int64_t delay_ns = 0);
   void cta_step(uint32_t slot);
   void cta_done(uint32_t slot);
   void schedule_next_point(uint32_t slot, int64_t extra_ns);
@@ -160,7 +189,10 @@ class Simulator {
                             int64_t& cpu);
   int64_t move_to_cpu(uint32_t block, const BlockMask& pages, const BlockMask& faulted, uint8_t cause,
                       int64_t t);
-  void evict_one(int64_t& cpu, uint32_t pinned_block);
+  // Evicts one chunk the eviction policy picks among those the memory_allocation policy lets it take (not
+  // pinned_block's), counting it as evicted by `by_tenant`. None to take: an error if the eviction is
+  // needed, else false.
+  bool evict_one(int64_t& cpu, uint32_t pinned_block, uint32_t by_tenant, bool needed);
   void release_chunk_if_empty(uint32_t block);
   void set_loc(uint32_t page, Loc l);
   uint32_t lo_of(uint32_t block) const { return block_lo_[block]; }
@@ -207,6 +239,15 @@ class Simulator {
   bool eviction_wants_accesses_ = false;  // asked once: the CTA's hot loop does not call through
   std::unique_ptr<ReplayPolicy> replay_;
   std::unique_ptr<ThrashingPolicy> thrashing_;
+  Clock clock_sm_allocation_{*this, kTimerSmAllocation}, clock_tlp_{*this, kTimerTlp},
+      clock_memory_allocation_{*this, kTimerMemoryAllocation};
+  std::unique_ptr<SmAllocationPolicy> sm_allocation_;
+  std::vector<SmSet> allowed_sms_;     // per tenant: the SMs its CTAs may be placed on
+  std::vector<TenantLoad> tenant_load_;  // per tenant: what the sm_allocation policy sees
+  std::unique_ptr<TlpPolicy> tlp_;
+  bool tlp_limits_ = false;  // asked once: the default's answers are constant
+  std::unique_ptr<MemoryAllocationPolicy> memory_allocation_;
+  bool memory_restricts_ = false;  // likewise
   PcieLink pcie_;
 
   // GMMU page state, flat arrays by dense page.

@@ -21,8 +21,7 @@ class DriverFifo final : public EvictionPolicy {
 const EvictionRegistrar kReg({"driver_fifo",
                               "the driver's USED list: FIFO by allocation or re-residency",
                               {},
-                              [](const PolicyParams&, uint32_t n) { return std::make_unique<DriverFifo>(n); },
-                              {}});
+                              [](const PolicyParams&, const EvictionContext& c) { return std::make_unique<DriverFifo>(c.chunks); }});
 
 }  // namespace
 }  // namespace uvmsim

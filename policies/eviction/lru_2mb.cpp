@@ -22,8 +22,7 @@ class Lru2Mb final : public EvictionPolicy {
 const EvictionRegistrar kReg({"lru_2mb",
                               "least recently accessed 2 MiB chunk first (UVMSmart LRU)",
                               {},
-                              [](const PolicyParams&, uint32_t n) { return std::make_unique<Lru2Mb>(n); },
-                              {}});
+                              [](const PolicyParams&, const EvictionContext& c) { return std::make_unique<Lru2Mb>(c.chunks); }});
 
 }  // namespace
 }  // namespace uvmsim

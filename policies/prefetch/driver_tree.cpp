@@ -58,11 +58,10 @@ const PrefetchRegistrar kReg({"driver_tree",
                               "the real driver's tree prefetcher: 64 KiB big pages, then the largest subtree "
                               "over the threshold (driver.prefetch_threshold)",
                               {},
-                              [](const PolicyParams&, const DriverConfig& d) {
-                                return std::make_unique<DriverTree>(uint32_t(d.prefetch_threshold),
-                                                                    uint32_t(d.prefetch_min_faults));
-                              },
-                              {"driver.prefetch_threshold", "driver.prefetch_min_faults"}});
+                              [](const PolicyParams&, const PrefetchContext& c) {
+                                return std::make_unique<DriverTree>(uint32_t(c.driver.prefetch_threshold),
+                                                                    uint32_t(c.driver.prefetch_min_faults));
+                              }});
 
 }  // namespace
 }  // namespace uvmsim

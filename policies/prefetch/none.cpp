@@ -12,10 +12,9 @@ class NoPrefetch final : public PrefetchPolicy {
 const PrefetchRegistrar kReg({"none",
                               "no prefetching: only the faulted 4 KiB pages migrate",
                               {},
-                              [](const PolicyParams&, const DriverConfig&) {
+                              [](const PolicyParams&, const PrefetchContext&) {
                                 return std::make_unique<NoPrefetch>();
-                              },
-                              {}});
+                              }});
 
 }  // namespace
 }  // namespace uvmsim

@@ -20,8 +20,7 @@ ReplayRegistry::Entry entry(const char* name, const char* desc, ReplayPoint p, b
   return {name,
           desc,
           {},
-          [p, flush](const PolicyParams&) { return std::make_unique<FixedReplay>(p, flush); },
-          {}};
+          [p, flush](const PolicyParams&, const ReplayContext&) { return std::make_unique<FixedReplay>(p, flush); }};
 }
 
 const ReplayRegistrar kBlock(entry("block", "policy 0: replay after each VA block", ReplayPoint::kAfterBlock,

@@ -3,20 +3,29 @@
 // Contract: point() and flush() are constant for a policy.
 #pragma once
 
-#include "policies/registry.h"
+#include "policies/policy.h"
 
 namespace uvmsim {
 
 enum class ReplayPoint { kAfterBlock, kAfterBatch, kAfterService };
 
-class ReplayPolicy {
+class ReplayPolicy : public Policy {
  public:
-  virtual ~ReplayPolicy() = default;
   virtual ReplayPoint point() const = 0;
   virtual bool flush() const = 0;
 };
 
-using ReplayRegistry = Registry<ReplayPolicy>;
-using ReplayRegistrar = Registrar<ReplayPolicy>;
+struct ReplayContext {};
+
+struct ReplayKind {
+  static constexpr const char* name = "replay";
+  static constexpr const char* description =
+      "when to replay faulted accesses and whether to flush the buffer (uvm_perf_fault_replay_policy)";
+  static constexpr const char* default_policy = "batch_flush";
+  using Interface = ReplayPolicy;
+  using Context = ReplayContext;
+};
+using ReplayRegistry = Registry<ReplayKind>;
+using ReplayRegistrar = Registrar<ReplayKind>;
 
 }  // namespace uvmsim

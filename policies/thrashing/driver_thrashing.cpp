@@ -96,6 +96,7 @@ class DriverThrashing final : public ThrashingPolicy {
     return b.slab != kNoSlab && pool_[size_t(b.slab) * kPagesPerBlock + page % kPagesPerBlock].thrashing;
   }
   const ThrashingCounters& counters() const override { return c_; }
+  int64_t throttle_ns() const override { return nap_; }
 
  private:
   struct Page {
@@ -156,19 +157,15 @@ const ThrashingRegistrar kDriver(
     {"driver",
      "the driver's detection, throttling and pinning (driver.thrashing_* parameters)",
      {},
-     [](const PolicyParams&, const DriverConfig& d, uint32_t pages) {
-       return std::make_unique<DriverThrashing>(d, pages);
-     },
-     {"driver.thrashing_threshold", "driver.thrashing_pin_threshold", "driver.thrashing_lapse_usec",
-      "driver.thrashing_nap", "driver.thrashing_epoch", "driver.thrashing_pin",
-      "driver.thrashing_max_resets"}});
+     [](const PolicyParams&, const ThrashingContext& c) {
+       return std::make_unique<DriverThrashing>(c.driver, c.pages);
+     }});
 const ThrashingRegistrar kNone({"none",
                                 "no thrashing detection (uvm_perf_thrashing_enable=0)",
                                 {},
-                                [](const PolicyParams&, const DriverConfig&, uint32_t) {
+                                [](const PolicyParams&, const ThrashingContext&) {
                                   return std::make_unique<NoThrashing>();
-                                },
-                                {}});
+                                }});
 
 }  // namespace
 }  // namespace uvmsim

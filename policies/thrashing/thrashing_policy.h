@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "policies/registry.h"
+#include "policies/policy.h"
 #include "sim/config.h"
 
 namespace uvmsim {
@@ -17,16 +17,29 @@ struct ThrashingCounters {
   uint64_t thrashing_pages = 0, throttles = 0, pins = 0;
 };
 
-class ThrashingPolicy {
+class ThrashingPolicy : public Policy {
  public:
-  virtual ~ThrashingPolicy() = default;
   virtual void on_migration(uint32_t page, Processor to, int64_t now) = 0;
   virtual ThrashHint hint(uint32_t page, Processor requester, int64_t now) = 0;
   virtual bool is_thrashing(uint32_t page) const = 0;
   virtual const ThrashingCounters& counters() const = 0;
+  // How long a CPU fault answered kThrottle waits before it is serviced.
+  virtual int64_t throttle_ns() const { return 0; }
 };
 
-using ThrashingRegistry = Registry<ThrashingPolicy, const DriverConfig&, uint32_t /*pages*/>;
-using ThrashingRegistrar = Registrar<ThrashingPolicy, const DriverConfig&, uint32_t>;
+struct ThrashingContext {
+  const DriverConfig& driver;
+  uint32_t pages = 0;  // dense page ids are below this
+};
+
+struct ThrashingKind {
+  static constexpr const char* name = "thrashing";
+  static constexpr const char* description = "on every migration and fault: throttle, pin or nothing";
+  static constexpr const char* default_policy = "driver";
+  using Interface = ThrashingPolicy;
+  using Context = ThrashingContext;
+};
+using ThrashingRegistry = Registry<ThrashingKind>;
+using ThrashingRegistrar = Registrar<ThrashingKind>;
 
 }  // namespace uvmsim

@@ -12,8 +12,10 @@ namespace {
 
 using namespace testing;
 
+const DriverConfig kDriverDefaults{};
+
 std::unique_ptr<PrefetchPolicy> tree() {
-  return PrefetchRegistry::instance().find("driver_tree")->make(PolicyParams{}, DriverConfig{});
+  return PrefetchRegistry::instance().find("driver_tree")->make(PolicyParams{}, {kDriverDefaults});
 }
 
 BlockMask pages(uint32_t lo, uint32_t hi) { return BlockMask::range(lo, hi); }
@@ -60,14 +62,14 @@ TEST(DriverTree, SkipsThrashingPagesAndStaysInsideTheAllocation) {
 }
 
 TEST(DriverTree, NoneTakesNothing) {
-  auto none = PrefetchRegistry::instance().find("none")->make(PolicyParams{}, DriverConfig{});
+  auto none = PrefetchRegistry::instance().find("none")->make(PolicyParams{}, {kDriverDefaults});
   BlockMask resident, faulted, thrash;
   faulted.set(5);
   EXPECT_TRUE(none->prefetch({0, 512, resident, faulted, thrash, false, false, 1}).none());
 }
 
 TEST(Eviction, DriverFifoIgnoresAccessesAndRequeuesOnReResidency) {
-  auto fifo = EvictionRegistry::instance().find("driver_fifo")->make(PolicyParams{}, 8);
+  auto fifo = EvictionRegistry::instance().find("driver_fifo")->make(PolicyParams{}, {8});
   auto any = [](uint32_t) { return true; };
   fifo->on_allocate(3, 0);
   fifo->on_allocate(1, 1);
@@ -85,7 +87,7 @@ TEST(Eviction, DriverFifoIgnoresAccessesAndRequeuesOnReResidency) {
 }
 
 TEST(Eviction, Lru2MbFollowsAccesses) {
-  auto lru = EvictionRegistry::instance().find("lru_2mb")->make(PolicyParams{}, 8);
+  auto lru = EvictionRegistry::instance().find("lru_2mb")->make(PolicyParams{}, {8});
   auto any = [](uint32_t) { return true; };
   lru->on_allocate(0, 0);
   lru->on_allocate(1, 1);
@@ -119,7 +121,7 @@ TEST(Eviction, FifoVictimOrderInTheSimulator) {
 
 TEST(Thrashing, CountersThrottleAndPin) {
   DriverConfig d;
-  auto th = ThrashingRegistry::instance().find("driver")->make(PolicyParams{}, d, 1024);
+  auto th = ThrashingRegistry::instance().find("driver")->make(PolicyParams{}, {d, 1024});
   const int64_t lapse = d.thrashing_lapse_usec * 1000;
   // A page migrating back and forth within the lapse: tracking starts, then the counter reaches 3.
   th->on_migration(7, Processor::kGpu, 0);
@@ -153,10 +155,10 @@ TEST(Thrashing, CountersThrottleAndPin) {
 
 TEST(Replay, DriverPoliciesMatchTheModuleParameter) {
   auto& r = ReplayRegistry::instance();
-  EXPECT_EQ(r.find("block")->make(PolicyParams{})->point(), ReplayPoint::kAfterBlock);
-  EXPECT_FALSE(r.find("batch")->make(PolicyParams{})->flush());
-  EXPECT_TRUE(r.find("batch_flush")->make(PolicyParams{})->flush());
-  EXPECT_EQ(r.find("once")->make(PolicyParams{})->point(), ReplayPoint::kAfterService);
+  EXPECT_EQ(r.find("block")->make(PolicyParams{}, {})->point(), ReplayPoint::kAfterBlock);
+  EXPECT_FALSE(r.find("batch")->make(PolicyParams{}, {})->flush());
+  EXPECT_TRUE(r.find("batch_flush")->make(PolicyParams{}, {})->flush());
+  EXPECT_EQ(r.find("once")->make(PolicyParams{}, {})->point(), ReplayPoint::kAfterService);
 }
 
 // Every registered policy on an oversubscribed workload with CPU touch-back, random and sequential: the run
