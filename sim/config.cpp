@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <variant>
 
+#include "policies/policy.h"
 #include "traces/files.h"
 
 namespace uvmsim {
@@ -97,20 +98,6 @@ std::vector<Field> fields(Config& c) {
   i("driver.fault_max_throttle_per_service", &c.driver.fault_max_throttle_per_service, 1, 1 << 20, "batches",
     "uvm_perf_fault_max_throttle_per_service");
   i("driver.fault_coalesce", &c.driver.fault_coalesce, 0, 1, "", "uvm_perf_fault_coalesce");
-  i("driver.prefetch_threshold", &c.driver.prefetch_threshold, 1, 100, "%", "uvm_perf_prefetch_threshold");
-  i("driver.prefetch_min_faults", &c.driver.prefetch_min_faults, 1, 512, "faults",
-    "uvm_perf_prefetch_min_faults");
-  i("driver.thrashing_threshold", &c.driver.thrashing_threshold, 1, 7, "events",
-    "uvm_perf_thrashing_threshold");
-  i("driver.thrashing_pin_threshold", &c.driver.thrashing_pin_threshold, 1, 100, "throttles",
-    "uvm_perf_thrashing_pin_threshold");
-  i("driver.thrashing_lapse_usec", &c.driver.thrashing_lapse_usec, 1, 1e9, "us",
-    "uvm_perf_thrashing_lapse_usec");
-  i("driver.thrashing_nap", &c.driver.thrashing_nap, 1, 100, "lapses", "uvm_perf_thrashing_nap");
-  i("driver.thrashing_epoch", &c.driver.thrashing_epoch, 1, 1e9, "lapses", "uvm_perf_thrashing_epoch");
-  i("driver.thrashing_pin", &c.driver.thrashing_pin, 1, 1e9, "lapses", "uvm_perf_thrashing_pin");
-  i("driver.thrashing_max_resets", &c.driver.thrashing_max_resets, 0, 1e9, "resets",
-    "uvm_perf_thrashing_max_resets");
   i("driver.isr_latency_ns", &c.driver.isr_latency_ns, 0, 1e9, "ns",
     "from a fault entry to the bottom half running");
   i("driver.batch_fixed_ns", &c.driver.batch_fixed_ns, 0, 1e9, "ns",
@@ -136,11 +123,67 @@ std::vector<Field> fields(Config& c) {
   i("host.first_touch_page_ns", &c.host.first_touch_page_ns, 0, 1e9, "ns",
     "CPU populating a page resident nowhere");
   i("host.touch_page_ns", &c.host.touch_page_ns, 0, 1e9, "ns", "CPU touching a page it holds");
-  s("policies.prefetch", &c.policies.prefetch, "prefetch policy (uvmsim policies lists them)");
-  s("policies.eviction", &c.policies.eviction, "eviction policy");
-  s("policies.replay", &c.policies.replay, "replay policy (uvm_perf_fault_replay_policy)");
-  s("policies.thrashing", &c.policies.thrashing, "thrashing detection and mitigation");
   return f;
+}
+
+// Keys that moved: the driver's prefetch and thrashing module parameters are their policies' parameters,
+// and policies are chosen by kind with .name and .params (one spelling for every kind).
+const std::map<std::string, std::string>& renamed() {
+  static const std::map<std::string, std::string> r = {
+      {"driver.prefetch_threshold", "policies.prefetch.params.threshold"},
+      {"driver.prefetch_min_faults", "policies.prefetch.params.min_faults"},
+      {"driver.thrashing_threshold", "policies.thrashing.params.threshold"},
+      {"driver.thrashing_pin_threshold", "policies.thrashing.params.pin_threshold"},
+      {"driver.thrashing_lapse_usec", "policies.thrashing.params.lapse_usec"},
+      {"driver.thrashing_nap", "policies.thrashing.params.nap"},
+      {"driver.thrashing_epoch", "policies.thrashing.params.epoch"},
+      {"driver.thrashing_pin", "policies.thrashing.params.pin"},
+      {"driver.thrashing_max_resets", "policies.thrashing.params.max_resets"},
+      {"policy_params", "policies.<kind>.params.<key>"},
+  };
+  return r;
+}
+
+[[noreturn]] void moved(const std::string& origin, const std::string& key, const std::string& to) {
+  throw ConfigError(origin + ": config key '" + key + "' is now '" + to + "'");
+}
+
+const KindInfo& known_kind(const std::string& origin, const std::string& kind) {
+  const KindInfo* k = PolicyCatalog::instance().find(kind);
+  if (!k) {
+    std::string known;
+    for (auto& [n, i] : PolicyCatalog::instance().kinds()) known += (known.empty() ? "" : ", ") + n;
+    throw ConfigError(origin + ": unknown config key 'policies." + kind + "' (policy kinds: " + known + ")");
+  }
+  return *k;
+}
+
+double policy_number(const std::string& origin, const std::string& key, const json& v) {
+  if (!v.is_number()) throw ConfigError(origin + ": config key '" + key + "': expected a number, got " + v.dump());
+  return v.get<double>();
+}
+
+// "policies": {"<kind>": {"name": "...", "params": {"<key>": number}}}
+void apply_policies(Config& c, const json& j, const std::string& origin) {
+  if (!j.is_object()) throw ConfigError(origin + ": config key 'policies': expected an object of policy kinds");
+  for (auto k = j.begin(); k != j.end(); ++k) {
+    const std::string kind = k.key(), key = "policies." + kind;
+    known_kind(origin, kind);
+    if (k->is_string()) moved(origin, key, key + ".name");
+    if (!k->is_object()) throw ConfigError(origin + ": config key '" + key + "': expected {\"name\": ..., \"params\": {...}}");
+    for (auto f = k->begin(); f != k->end(); ++f) {
+      if (f.key() == "name") {
+        if (!f->is_string()) throw ConfigError(origin + ": config key '" + key + ".name': expected a string");
+        c.select(kind, f->get<std::string>());
+      } else if (f.key() == "params") {
+        if (!f->is_object()) throw ConfigError(origin + ": config key '" + key + ".params': expected an object");
+        for (auto q = f->begin(); q != f->end(); ++q)
+          c.policies[kind].params[q.key()] = policy_number(origin, key + ".params." + q.key(), *q);
+      } else {
+        throw ConfigError(origin + ": unknown config key '" + key + "." + f.key() + "' (a kind has name and params)");
+      }
+    }
+  }
 }
 
 Field* find(std::vector<Field>& fs, const std::string& path) {
@@ -181,18 +224,9 @@ void walk(Config& c, std::vector<Field>& fs, const json& j, const std::string& p
           const std::string& origin) {
   for (auto it = j.begin(); it != j.end(); ++it) {
     std::string path = prefix.empty() ? it.key() : prefix + "." + it.key();
-    if (path == "policy_params") {
-      if (!it->is_object()) throw ConfigError(origin + ": config key 'policy_params': expected an object");
-      for (auto p = it->begin(); p != it->end(); ++p) {
-        if (!p->is_object())
-          throw ConfigError(origin + ": config key 'policy_params." + p.key() + "': expected an object");
-        for (auto q = p->begin(); q != p->end(); ++q) {
-          if (!q->is_number())
-            throw ConfigError(origin + ": config key 'policy_params." + p.key() + "." + q.key() +
-                              "': expected a number");
-          c.policy_params[p.key()][q.key()] = q->get<double>();
-        }
-      }
+    if (auto r = renamed().find(path); r != renamed().end()) moved(origin, path, r->second);
+    if (path == "policies") {
+      apply_policies(c, *it, origin);
       continue;
     }
     if (Field* f = find(fs, path)) {
@@ -217,6 +251,15 @@ std::vector<KeyInfo> config_schema() {
     out.push_back(f.info);
     std::visit([&](auto* p) { out.back().default_value = json(*p).dump(); }, f.target);
   }
+  for (auto& [kind, k] : PolicyCatalog::instance().kinds()) {
+    out.push_back({"policies." + kind + ".name", "string", "", k.description + " (policies: " + k.names() + ")", 0,
+                   0, json(k.default_policy).dump()});
+    for (auto& [name, p] : k.policies)
+      for (auto& q : p.params)
+        out.push_back({"policies." + kind + ".params." + q.name, q.type == ParamType::kInt ? "int" : "float",
+                       q.unit, "(" + name + ") " + q.description, q.min, q.max,
+                       (q.type == ParamType::kInt ? json(int64_t(q.default_value)) : json(q.default_value)).dump()});
+  }
   return out;
 }
 
@@ -231,17 +274,27 @@ void apply_override(Config& c, const std::string& assignment) {
   if (eq == std::string::npos || eq == 0) throw ConfigError("--set '" + assignment + "': expected key=value");
   std::string key = assignment.substr(0, eq), value = assignment.substr(eq + 1);
   std::string origin = "--set " + assignment;
-  if (key.rfind("policy_params.", 0) == 0) {
-    auto dot = key.find('.', 14);
-    if (dot == std::string::npos)
-      throw ConfigError(origin + ": expected policy_params.<policy>.<param>=<number>");
-    try {
-      size_t used = 0;
-      double v = std::stod(value, &used);
-      if (used != value.size()) throw std::invalid_argument("trailing");
-      c.policy_params[key.substr(14, dot - 14)][key.substr(dot + 1)] = v;
-    } catch (const std::logic_error&) {
-      throw ConfigError(origin + ": config key '" + key + "': expected a number");
+  if (key.rfind("policy_params.", 0) == 0) moved(origin, key, "policies.<kind>.params.<key>");
+  if (auto r = renamed().find(key); r != renamed().end()) moved(origin, key, r->second);
+  if (key.rfind("policies.", 0) == 0) {
+    const std::string rest = key.substr(9);
+    const auto dot = rest.find('.');
+    const std::string kind = rest.substr(0, dot);
+    known_kind(origin, kind);
+    if (dot == std::string::npos) moved(origin, key, key + ".name");
+    const std::string field = rest.substr(dot + 1);
+    if (field == "name") {
+      c.select(kind, value);
+    } else if (field.rfind("params.", 0) == 0 && field.size() > 7) {
+      json v;
+      try {
+        v = json::parse(value);
+      } catch (const json::exception&) {
+        throw ConfigError(origin + ": config key '" + key + "': expected a number, got '" + value + "'");
+      }
+      c.policies[kind].params[field.substr(7)] = policy_number(origin, key, v);
+    } else {
+      throw ConfigError(origin + ": unknown config key '" + key + "' (policies.<kind>.name or policies.<kind>.params.<key>)");
     }
     return;
   }
@@ -284,6 +337,19 @@ Config load_config(const std::string& file, const std::vector<std::string>& over
 }
 
 void check_config(const Config& c) {
+  for (auto& [kind, choice] : c.policies) {
+    const KindInfo& k = known_kind("config", kind);
+    const std::string name = c.policy(kind);
+    const PolicyInfo* p = k.find(name);
+    if (!p)
+      throw ConfigError("config key 'policies." + kind + ".name': unknown policy '" + name + "' (known: " +
+                        k.names() + ")");
+    try {
+      PolicyParams("policies." + kind + ".params.", p->params, choice.params);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(std::string(e.what()) + " (policy '" + name + "'; uvmsim policies lists its parameters)");
+    }
+  }
   const GpuConfig& g = c.gpu;
   if (g.timeslice_ns > 0 && g.timeslice_ns < g.context_switch_ns + g.preempt_ns)
     throw ConfigError("config key 'gpu.timeslice_ns': a turn of " + std::to_string(g.timeslice_ns) +
@@ -306,10 +372,38 @@ json to_json(const Config& cin) {
     std::string leaf = path.substr(start);
     std::visit([&](auto* p) { (*node)[leaf] = *p; }, f.target);
   }
-  j["policy_params"] = json::object();
-  for (auto& [p, params] : c.policy_params)
-    for (auto& [k, v] : params) j["policy_params"][p][k] = v;
+  j["policies"] = json::object();
+  for (auto& [kind, k] : PolicyCatalog::instance().kinds()) {
+    const std::string name = c.policy(kind);
+    json& node = j["policies"][kind];
+    node["name"] = name;
+    node["params"] = json::object();
+    if (const PolicyInfo* p = k.find(name)) {
+      const PolicyParams values("", p->params, c.policy_params(kind));
+      for (auto& q : p->params)
+        node["params"][q.name] = q.type == ParamType::kInt ? json(values.get_int(q.name)) : json(values.get(q.name));
+    }
+  }
   return j;
+}
+
+std::string Config::policy(const std::string& kind) const {
+  auto it = policies.find(kind);
+  if (it != policies.end() && !it->second.name.empty()) return it->second.name;
+  const KindInfo* k = PolicyCatalog::instance().find(kind);
+  return k ? k->default_policy : std::string();
+}
+
+void Config::select(const std::string& kind, const std::string& name) {
+  PolicyChoice& c = policies[kind];
+  if (policy(kind) != name) c.params.clear();
+  c.name = name;
+}
+
+const std::map<std::string, double>& Config::policy_params(const std::string& kind) const {
+  static const std::map<std::string, double> kNone;
+  auto it = policies.find(kind);
+  return it == policies.end() ? kNone : it->second.params;
 }
 
 }  // namespace uvmsim

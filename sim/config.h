@@ -67,15 +67,8 @@ struct DriverConfig {
   int64_t fault_max_batches_per_service = 20;
   int64_t fault_max_throttle_per_service = 5;
   int64_t fault_coalesce = 1;
-  int64_t prefetch_threshold = 51;
-  int64_t prefetch_min_faults = 1;
-  int64_t thrashing_threshold = 3;
-  int64_t thrashing_pin_threshold = 10;
-  int64_t thrashing_lapse_usec = 500;
-  int64_t thrashing_nap = 1;
-  int64_t thrashing_epoch = 2000;
-  int64_t thrashing_pin = 300;
-  int64_t thrashing_max_resets = 4;
+  // The prefetcher's and thrashing detection's module parameters are the parameters of their policies
+  // (policies.prefetch.params.*, policies.thrashing.params.*).
   // Costs of the servicing thread (calibrated to reference/measurements.md).
   int64_t isr_latency_ns = 8078;
   int64_t batch_fixed_ns = 4944;
@@ -98,14 +91,11 @@ struct HostConfig {
   int64_t touch_page_ns = 5;          // CPU touching a page it already holds
 };
 
-struct PolicyConfig {
-  std::string prefetch = "driver_tree";
-  std::string eviction = "driver_fifo";
-  std::string replay = "batch_flush";
-  std::string thrashing = "driver";
-  std::string sm_allocation = "shared";
-  std::string tlp = "unlimited";
-  std::string memory_allocation = "driver";
+// One policy kind's selection: the policy's name and values for its declared parameters (the rest keep
+// their defaults). An empty name selects the kind's default policy.
+struct PolicyChoice {
+  std::string name;
+  std::map<std::string, double> params;
 };
 
 // The engine's guard against runs that never end.
@@ -132,9 +122,15 @@ struct Config {
   PcieConfig pcie;
   DriverConfig driver;
   HostConfig host;
-  PolicyConfig policies;
-  // policy_params.<policy name>.<param>: values for a policy's own parameters, checked by the registry.
-  std::map<std::string, std::map<std::string, double>> policy_params;
+  // By kind (policies/<kind>/): policies.<kind>.name and policies.<kind>.params.<key>. A kind not here
+  // runs its default policy with its defaults.
+  std::map<std::string, PolicyChoice> policies;
+  // The selected policy of a kind (its default when none is selected).
+  std::string policy(const std::string& kind) const;
+  // Selects a policy; a different policy than the one selected drops the parameters given for that one.
+  void select(const std::string& kind, const std::string& name);
+  // The parameters given for a kind's selected policy.
+  const std::map<std::string, double>& policy_params(const std::string& kind) const;
 };
 
 // One documented key of the schema.
@@ -152,8 +148,9 @@ std::vector<KeyInfo> config_schema();
 Config load_config(const std::string& file, const std::vector<std::string>& overrides);
 void apply_json(Config& c, const nlohmann::json& j, const std::string& origin);
 void apply_override(Config& c, const std::string& assignment);
-// Checks what single keys' bounds cannot (a time slice shorter than a context switch); ConfigError naming
-// the key otherwise. load_config and the simulator call it.
+// Checks what single keys' bounds cannot (a time slice shorter than a context switch; each kind's policy
+// exists and its parameters are declared, integral where they must be and within bounds); ConfigError
+// naming the key otherwise. load_config and the simulator call it.
 void check_config(const Config& c);
 nlohmann::json to_json(const Config& c);
 

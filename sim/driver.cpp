@@ -269,7 +269,7 @@ bool Simulator::evict_one(int64_t& cpu, uint32_t pinned_block, uint32_t by_tenan
     throw SimError("GPU memory of " + std::to_string(capacity_chunks_) +
                    " root chunk(s) cannot hold the VA blocks one step needs" +
                    (memory_restricts_ ? " among the chunks memory_allocation policy '" +
-                                            cfg_.policies.memory_allocation + "' lets eviction take"
+                                            cfg_.policy("memory_allocation") + "' lets eviction take"
                                       : std::string()) +
                    ": raise gpu.memory_bytes or memory_fraction");
   }

@@ -136,9 +136,6 @@ void print_config_schema() {
     std::cout << std::setw(44) << k.path << std::setw(7) << k.type << std::setw(10) << k.unit << std::setw(26)
               << bounds << std::setw(16) << k.default_value << " " << k.description << "\n";
   }
-  std::cout << std::setw(44) << "policy_params.<policy>.<param>" << std::setw(7) << "float" << std::setw(10)
-            << "" << std::setw(26) << "(the policy's)" << std::setw(16) << "(the policy's)"
-            << " a selected policy's own parameter (uvmsim policies lists them)\n";
 }
 
 // `uvmsim stats-schema`: every statistic of stats.json with its unit and meaning.

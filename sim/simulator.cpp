@@ -13,11 +13,9 @@ using trace::OpKind;
 namespace {
 
 template <typename Kind>
-auto make_policy(const std::string& name, const Config& c, const typename Kind::Context& ctx) {
-  std::map<std::string, double> given;
-  if (auto it = c.policy_params.find(name); it != c.policy_params.end()) given = it->second;
+auto make_policy(const Config& c, const typename Kind::Context& ctx) {
   try {
-    return Registry<Kind>::instance().make(name, given, ctx);
+    return Registry<Kind>::instance().make(c.policy(Kind::name), c.policy_params(Kind::name), ctx);
   } catch (const std::invalid_argument& ex) {
     throw ConfigError(ex.what());
   }
@@ -27,13 +25,6 @@ auto make_policy(const std::string& name, const Config& c, const typename Kind::
 
 Simulator::Simulator(const Workload& w, const Config& c) : w_(w), cfg_(c), pcie_(c.pcie) {
   check_config(cfg_);
-  for (auto& [name, params] : cfg_.policy_params) {
-    bool used = name == cfg_.policies.prefetch || name == cfg_.policies.eviction ||
-                name == cfg_.policies.replay || name == cfg_.policies.thrashing ||
-                name == cfg_.policies.sm_allocation || name == cfg_.policies.tlp ||
-                name == cfg_.policies.memory_allocation;
-    if (!used) throw ConfigError("config key 'policy_params." + name + "': no selected policy has that name");
-  }
   const uint64_t chunk_bytes = uint64_t{kPagesPerBlock} * trace::kPageBytes;
   uint64_t footprint = w.footprint_pages * trace::kPageBytes;
   if (cfg_.gpu.memory_fraction > 0) {
@@ -48,23 +39,21 @@ Simulator::Simulator(const Workload& w, const Config& c) : w_(w), cfg_(c), pcie_
   stats_.footprint_bytes = footprint;
   stats_.sm_count = uint64_t(cfg_.gpu.sm_count);
 
-  prefetch_ = make_policy<PrefetchKind>(cfg_.policies.prefetch, cfg_, {cfg_.driver});
+  prefetch_ = make_policy<PrefetchKind>(cfg_, {});
   uint32_t tracked_chunks = std::min<uint32_t>(capacity_chunks_, w.blocks + 1);
-  eviction_ = make_policy<EvictionKind>(cfg_.policies.eviction, cfg_, {std::max(tracked_chunks, 1u)});
+  eviction_ = make_policy<EvictionKind>(cfg_, {std::max(tracked_chunks, 1u)});
   eviction_wants_accesses_ = eviction_->wants_accesses();
-  replay_ = make_policy<ReplayKind>(cfg_.policies.replay, cfg_, {});
-  thrashing_ = make_policy<ThrashingKind>(cfg_.policies.thrashing, cfg_, {cfg_.driver, w.pages});
+  replay_ = make_policy<ReplayKind>(cfg_, {});
+  thrashing_ = make_policy<ThrashingKind>(cfg_, {w.pages});
   const uint32_t tenants = uint32_t(std::max<size_t>(1, w.trace.tenants.size()));
   const uint32_t sm_count = uint32_t(cfg_.gpu.sm_count);
-  sm_allocation_ = make_policy<SmAllocationKind>(cfg_.policies.sm_allocation, cfg_,
-                                                 {sm_count, tenants, clock_sm_allocation_});
+  sm_allocation_ = make_policy<SmAllocationKind>(cfg_, {sm_count, tenants, clock_sm_allocation_});
   allowed_sms_.assign(tenants, SmSet::none(sm_count));
   tenant_load_.assign(tenants, TenantLoad{});
-  tlp_ = make_policy<TlpKind>(cfg_.policies.tlp, cfg_, {sm_count, uint32_t(cfg_.gpu.max_ctas_per_sm), clock_tlp_});
+  tlp_ = make_policy<TlpKind>(cfg_, {sm_count, uint32_t(cfg_.gpu.max_ctas_per_sm), clock_tlp_});
   tlp_limits_ = tlp_->limits();
   memory_allocation_ = make_policy<MemoryAllocationKind>(
-      cfg_.policies.memory_allocation, cfg_, {w.blocks, tenants, std::min<uint32_t>(capacity_chunks_, w.blocks + 1),
-                                               clock_memory_allocation_});
+      cfg_, {w.blocks, tenants, std::min<uint32_t>(capacity_chunks_, w.blocks + 1), clock_memory_allocation_});
   memory_restricts_ = memory_allocation_->restricts();
 
   loc_.assign(w.pages, kNowhere);
@@ -380,10 +369,10 @@ bool Simulator::allocate_sms() {
   const std::vector<SmSet> before = allowed_sms_;
   sm_allocation_->allocate(SmAllocationView{uint32_t(sms_.size()), tenant_load_}, allowed_sms_);
   if (allowed_sms_.size() != tenant_load_.size())
-    throw SimError("sm_allocation policy '" + cfg_.policies.sm_allocation + "' changed the number of tenants");
+    throw SimError("sm_allocation policy '" + cfg_.policy("sm_allocation") + "' changed the number of tenants");
   for (size_t t = 0; t < allowed_sms_.size(); ++t)
     if (tenant_load_[t].ctas_waiting > 0 && allowed_sms_[t].count() == 0)
-      throw SimError("sm_allocation policy '" + cfg_.policies.sm_allocation + "' gave tenant " +
+      throw SimError("sm_allocation policy '" + cfg_.policy("sm_allocation") + "' gave tenant " +
                      std::to_string(t) + " no SM while it has CTAs to run");
   return allowed_sms_ != before;
 }

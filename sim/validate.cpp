@@ -46,25 +46,41 @@ std::vector<std::string> recording_settings(const trace::Trace& t) {
       {"uvm_perf_fault_max_batches_per_service", "driver.fault_max_batches_per_service"},
       {"uvm_perf_fault_max_throttle_per_service", "driver.fault_max_throttle_per_service"},
       {"uvm_perf_fault_coalesce", "driver.fault_coalesce"},
-      {"uvm_perf_prefetch_threshold", "driver.prefetch_threshold"},
-      {"uvm_perf_prefetch_min_faults", "driver.prefetch_min_faults"},
-      {"uvm_perf_thrashing_threshold", "driver.thrashing_threshold"},
-      {"uvm_perf_thrashing_pin_threshold", "driver.thrashing_pin_threshold"},
-      {"uvm_perf_thrashing_lapse_usec", "driver.thrashing_lapse_usec"},
-      {"uvm_perf_thrashing_nap", "driver.thrashing_nap"},
-      {"uvm_perf_thrashing_epoch", "driver.thrashing_epoch"},
-      {"uvm_perf_thrashing_pin", "driver.thrashing_pin"},
-      {"uvm_perf_thrashing_max_resets", "driver.thrashing_max_resets"},
   };
+  // The prefetcher's and thrashing detection's parameters, set when the recording had them enabled (the
+  // policy that replaces a disabled one has no such parameters).
+  static const std::map<std::string, std::string> prefetch = {
+      {"uvm_perf_prefetch_threshold", "policies.prefetch.params.threshold"},
+      {"uvm_perf_prefetch_min_faults", "policies.prefetch.params.min_faults"},
+  };
+  static const std::map<std::string, std::string> thrashing = {
+      {"uvm_perf_thrashing_threshold", "policies.thrashing.params.threshold"},
+      {"uvm_perf_thrashing_pin_threshold", "policies.thrashing.params.pin_threshold"},
+      {"uvm_perf_thrashing_lapse_usec", "policies.thrashing.params.lapse_usec"},
+      {"uvm_perf_thrashing_nap", "policies.thrashing.params.nap"},
+      {"uvm_perf_thrashing_epoch", "policies.thrashing.params.epoch"},
+      {"uvm_perf_thrashing_pin", "policies.thrashing.params.pin"},
+      {"uvm_perf_thrashing_max_resets", "policies.thrashing.params.max_resets"},
+  };
+  auto enabled = [&](const char* param) {
+    auto it = std::find_if(h.driver_params.begin(), h.driver_params.end(),
+                           [&](const auto& kv) { return kv.first == param; });
+    return it == h.driver_params.end() || it->second != 0;
+  };
+  const bool prefetch_on = enabled("uvm_perf_prefetch_enable"), thrashing_on = enabled("uvm_perf_thrashing_enable");
   static const char* const kReplay[] = {"block", "batch", "batch_flush", "once"};
   for (const auto& [name, value] : h.driver_params) {
-    if (auto it = keys.find(name); it != keys.end()) set(it->second, value);
     if (name == "uvm_perf_prefetch_enable")
-      s.push_back(std::string("policies.prefetch=") + (value ? "driver_tree" : "none"));
+      s.push_back(std::string("policies.prefetch.name=") + (value ? "driver_tree" : "none"));
     if (name == "uvm_perf_thrashing_enable")
-      s.push_back(std::string("policies.thrashing=") + (value ? "driver" : "none"));
+      s.push_back(std::string("policies.thrashing.name=") + (value ? "driver" : "none"));
     if (name == "uvm_perf_fault_replay_policy" && value >= 0 && value <= 3)
-      s.push_back(std::string("policies.replay=") + kReplay[value]);
+      s.push_back(std::string("policies.replay.name=") + kReplay[value]);
+  }
+  for (const auto& [name, value] : h.driver_params) {
+    if (auto it = keys.find(name); it != keys.end()) set(it->second, value);
+    if (auto it = prefetch.find(name); it != prefetch.end() && prefetch_on) set(it->second, value);
+    if (auto it = thrashing.find(name); it != thrashing.end() && thrashing_on) set(it->second, value);
   }
   return s;
 }

@@ -4,8 +4,8 @@
 //  - else a binary tree over the block's 512 pages: leaves set = pages resident on the destination plus
 //    faulted pages, each faulted page's 64 KiB big page set whole (thrashing pages excluded); for each
 //    faulted page take the largest ancestor with set x 100 > size x threshold and prefetch its unset pages.
-// Parameters come from the driver's module parameters: driver.prefetch_threshold (51) and
-// driver.prefetch_min_faults (1).
+// Parameters are the driver's module parameters uvm_perf_prefetch_threshold (threshold, 51) and
+// uvm_perf_prefetch_min_faults (min_faults, 1).
 #include "policies/prefetch/prefetch_policy.h"
 
 namespace uvmsim {
@@ -56,11 +56,16 @@ class DriverTree final : public PrefetchPolicy {
 
 const PrefetchRegistrar kReg({"driver_tree",
                               "the real driver's tree prefetcher: 64 KiB big pages, then the largest subtree "
-                              "over the threshold (driver.prefetch_threshold)",
-                              {},
-                              [](const PolicyParams&, const PrefetchContext& c) {
-                                return std::make_unique<DriverTree>(uint32_t(c.driver.prefetch_threshold),
-                                                                    uint32_t(c.driver.prefetch_min_faults));
+                              "over the threshold",
+                              {{"threshold", ParamType::kInt, "%", 1, 100, 51,
+                                "a subtree is prefetched when more than this share of its pages is resident or "
+                                "faulted (uvm_perf_prefetch_threshold)"},
+                               {"min_faults", ParamType::kInt, "faults", 1, 512, 1,
+                                "faults a VA block needs in a batch before anything is prefetched "
+                                "(uvm_perf_prefetch_min_faults)"}},
+                              [](const PolicyParams& p, const PrefetchContext&) {
+                                return std::make_unique<DriverTree>(uint32_t(p.get_int("threshold")),
+                                                                    uint32_t(p.get_int("min_faults")));
                               }});
 
 }  // namespace

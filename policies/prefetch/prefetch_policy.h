@@ -7,7 +7,6 @@
 
 #include "policies/policy.h"
 #include "sim/common/block_mask.h"
-#include "sim/config.h"
 
 namespace uvmsim {
 
@@ -26,9 +25,7 @@ class PrefetchPolicy : public Policy {
   virtual BlockMask prefetch(const PrefetchView& v) = 0;
 };
 
-struct PrefetchContext {
-  const DriverConfig& driver;
-};
+struct PrefetchContext {};
 
 struct PrefetchKind {
   static constexpr const char* name = "prefetch";

@@ -1,19 +1,19 @@
 // The real driver's thrashing detection (uvm_perf_thrashing.c) with its module parameters:
 //  - a block starts being tracked when two consecutive events on it come from different processors
-//    within the lapse (driver.thrashing_lapse_usec);
+//    within the lapse (lapse_usec);
 //  - then each migration or revocation of a page within the lapse of its last bumps a 3-bit counter;
-//    reaching driver.thrashing_threshold marks the page thrashing; a longer gap resets the counter;
+//    reaching threshold marks the page thrashing; a longer gap resets the counter;
 //  - on a fault of a thrashing page processors take turns being the one not throttled; the others get
-//    THROTTLE for driver.thrashing_nap lapses; after driver.thrashing_pin_threshold throttles the page is
-//    pinned on the requester for driver.thrashing_pin lapses (others map it remotely);
-//  - a block without thrashing for driver.thrashing_epoch lapses is reset, at most
-//    driver.thrashing_max_resets times.
+//    THROTTLE for nap lapses; after pin_threshold throttles the page is
+//    pinned on the requester for pin lapses (others map it remotely);
+//  - a block without thrashing for epoch lapses is reset, at most
+//    max_resets times.
 // As the driver does, per-page state exists only for tracked blocks: a block's 512 pages get a slab of one
 // flat pool when it starts being tracked (pages of untracked blocks are never thrashing).
 #include <vector>
 
-#include "policies/prefetch/prefetch_policy.h"
 #include "policies/thrashing/thrashing_policy.h"
+#include "sim/common/block_mask.h"
 
 namespace uvmsim {
 namespace {
@@ -22,14 +22,14 @@ constexpr int64_t kNever = INT64_MIN / 4;
 
 class DriverThrashing final : public ThrashingPolicy {
  public:
-  DriverThrashing(const DriverConfig& d, uint32_t pages)
-      : lapse_(d.thrashing_lapse_usec * 1000),
-        threshold_(uint8_t(d.thrashing_threshold)),
-        pin_threshold_(uint32_t(d.thrashing_pin_threshold)),
-        nap_(d.thrashing_nap * lapse_),
-        epoch_(d.thrashing_epoch * lapse_),
-        pin_(d.thrashing_pin * lapse_),
-        max_resets_(uint32_t(d.thrashing_max_resets)),
+  DriverThrashing(const PolicyParams& p, uint32_t pages)
+      : lapse_(p.get_int("lapse_usec") * 1000),
+        threshold_(uint8_t(p.get_int("threshold"))),
+        pin_threshold_(uint32_t(p.get_int("pin_threshold"))),
+        nap_(p.get_int("nap") * lapse_),
+        epoch_(p.get_int("epoch") * lapse_),
+        pin_(p.get_int("pin") * lapse_),
+        max_resets_(uint32_t(p.get_int("max_resets"))),
         block_((pages + kPagesPerBlock - 1) / kPagesPerBlock) {}
 
   void on_migration(uint32_t page, Processor to, int64_t now) override {
@@ -155,10 +155,21 @@ class NoThrashing final : public ThrashingPolicy {
 
 const ThrashingRegistrar kDriver(
     {"driver",
-     "the driver's detection, throttling and pinning (driver.thrashing_* parameters)",
-     {},
-     [](const PolicyParams&, const ThrashingContext& c) {
-       return std::make_unique<DriverThrashing>(c.driver, c.pages);
+     "the driver's detection, throttling and pinning",
+     {{"threshold", ParamType::kInt, "events", 1, 7, 3,
+       "migrations within the lapse that mark a page thrashing (uvm_perf_thrashing_threshold)"},
+      {"pin_threshold", ParamType::kInt, "throttles", 1, 100, 10,
+       "throttles after which a thrashing page is pinned (uvm_perf_thrashing_pin_threshold)"},
+      {"lapse_usec", ParamType::kInt, "us", 1, 1e9, 500,
+       "events further apart than this reset a page's count (uvm_perf_thrashing_lapse_usec)"},
+      {"nap", ParamType::kInt, "lapses", 1, 100, 1, "how long a throttled processor waits (uvm_perf_thrashing_nap)"},
+      {"epoch", ParamType::kInt, "lapses", 1, 1e9, 2000,
+       "a block without thrashing this long is reset (uvm_perf_thrashing_epoch)"},
+      {"pin", ParamType::kInt, "lapses", 1, 1e9, 300, "how long a page stays pinned (uvm_perf_thrashing_pin)"},
+      {"max_resets", ParamType::kInt, "resets", 0, 1e9, 4,
+       "resets of a block before it stays tracked (uvm_perf_thrashing_max_resets)"}},
+     [](const PolicyParams& p, const ThrashingContext& c) {
+       return std::make_unique<DriverThrashing>(p, c.pages);
      }});
 const ThrashingRegistrar kNone({"none",
                                 "no thrashing detection (uvm_perf_thrashing_enable=0)",

@@ -6,7 +6,6 @@
 #include <cstdint>
 
 #include "policies/policy.h"
-#include "sim/config.h"
 
 namespace uvmsim {
 
@@ -28,7 +27,6 @@ class ThrashingPolicy : public Policy {
 };
 
 struct ThrashingContext {
-  const DriverConfig& driver;
   uint32_t pages = 0;  // dense page ids are below this
 };
 

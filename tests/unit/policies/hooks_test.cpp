@@ -120,7 +120,7 @@ TEST(Hooks, SmAllocationConfinesATenantsCtasToItsSms) {
   Config c;
   c.gpu.max_ctas_per_sm = 1;
   const Stats shared = run(eight_ctas(), c);
-  c.policies.sm_allocation = "test_one_sm_each";
+  c.select("sm_allocation", "test_one_sm_each");
   const Stats one = run(eight_ctas(), c);
   EXPECT_EQ(kernel_ns(shared), 10000);     // one wave over eight SMs
   EXPECT_EQ(kernel_ns(one), 8 * 10000);    // eight waves on SM 0
@@ -132,7 +132,7 @@ TEST(Hooks, TlpLimitBoundsCtasPerSm) {
   Config c;
   c.gpu.sm_count = 1;
   const Stats unlimited = run(eight_ctas(), c);
-  c.policies.tlp = "test_limit_one";
+  c.select("tlp", "test_limit_one");
   const Stats limited = run(eight_ctas(), c);
   EXPECT_EQ(kernel_ns(unlimited), 10000);
   EXPECT_EQ(kernel_ns(limited), 8 * 10000);
@@ -142,9 +142,9 @@ TEST(Hooks, TlpStallGrantsMoreCtasWithASwitchCost) {
   Config c;
   c.gpu.sm_count = 1;
   c.gpu.fault_jitter_ns = 0;
-  c.policies.tlp = "test_limit_one";
+  c.select("tlp", "test_limit_one");
   const Stats serial = run(eight_faulting_ctas(), c);
-  c.policy_params["test_limit_one"]["grant"] = 1;
+  c.policies["tlp"].params["grant"] = 1;
   const Stats granted = run(eight_faulting_ctas(), c);
   // One CTA at a time faults alone; with a CTA added at each stall, faults of several CTAs share batches.
   EXPECT_LT(granted.batches, serial.batches);
@@ -155,7 +155,7 @@ TEST(Hooks, TlpStallGrantsMoreCtasWithASwitchCost) {
 TEST(Hooks, TlpHearsOfFaultsThatNeededAnEviction) {
   Config c;
   c.gpu.memory_fraction = 0.5;
-  c.policies.tlp = "test_limit_one";
+  c.select("tlp", "test_limit_one");
   g_eviction_faults = 0;
   const Stats s = run(two_models(), c);
   EXPECT_GT(s.chunks_evicted, 0u);
@@ -168,8 +168,8 @@ TEST(Hooks, TlpHearsOfFaultsThatNeededAnEviction) {
 TEST(Hooks, MemoryAllocationAdmissionHoldsKernelsBack) {
   Config c;
   const Stats free_run = run(two_models(), c);
-  c.policies.memory_allocation = "test_memory";
-  c.policy_params["test_memory"]["serial"] = 1;
+  c.select("memory_allocation", "test_memory");
+  c.policies["memory_allocation"].params["serial"] = 1;
   const Stats serial = run(two_models(), c);
   auto overlaps = [](const Stats& s) {
     std::vector<std::pair<int64_t, int64_t>> iv;
@@ -188,8 +188,8 @@ TEST(Hooks, MemoryAllocationProtectsATenantsChunksFromEviction) {
   Config c;
   c.gpu.memory_fraction = 0.6;
   const Stats driver = run(two_models(), c);
-  c.policies.memory_allocation = "test_memory";
-  c.policy_params["test_memory"]["protect"] = 1;
+  c.select("memory_allocation", "test_memory");
+  c.policies["memory_allocation"].params["protect"] = 1;
   const Stats kept = run(two_models(), c);
   EXPECT_GT(driver.tenants[1].chunks_evicted_from, 0u);
   EXPECT_EQ(kept.tenants[1].chunks_evicted_from, 0u);
@@ -200,16 +200,16 @@ TEST(Hooks, MemoryAllocationEvictsAheadOfDemand) {
   Config c;
   c.gpu.memory_fraction = 0.5;
   const Stats driver = run(two_models(), c);
-  c.policies.memory_allocation = "test_memory";
-  c.policy_params["test_memory"]["ahead"] = 2;
+  c.select("memory_allocation", "test_memory");
+  c.policies["memory_allocation"].params["ahead"] = 2;
   const Stats ahead = run(two_models(), c);
   EXPECT_GT(ahead.chunks_evicted, driver.chunks_evicted);
 }
 
 TEST(Hooks, APolicyTimerComesDueAndTheSchedulerAsksAgain) {
   Config c;
-  c.policies.memory_allocation = "test_memory";
-  c.policy_params["test_memory"]["start_ns"] = 5000000;
+  c.select("memory_allocation", "test_memory");
+  c.policies["memory_allocation"].params["start_ns"] = 5000000;
   const Stats s = run(eight_ctas(), c);
   EXPECT_EQ(s.kernels[0].start_ns, 5000000);
   EXPECT_EQ(kernel_ns(s), 10000);

@@ -12,10 +12,8 @@ namespace {
 
 using namespace testing;
 
-const DriverConfig kDriverDefaults{};
-
 std::unique_ptr<PrefetchPolicy> tree() {
-  return PrefetchRegistry::instance().find("driver_tree")->make(PolicyParams{}, {kDriverDefaults});
+  return PrefetchRegistry::instance().make("driver_tree", {}, {});
 }
 
 BlockMask pages(uint32_t lo, uint32_t hi) { return BlockMask::range(lo, hi); }
@@ -62,7 +60,7 @@ TEST(DriverTree, SkipsThrashingPagesAndStaysInsideTheAllocation) {
 }
 
 TEST(DriverTree, NoneTakesNothing) {
-  auto none = PrefetchRegistry::instance().find("none")->make(PolicyParams{}, {kDriverDefaults});
+  auto none = PrefetchRegistry::instance().make("none", {}, {});
   BlockMask resident, faulted, thrash;
   faulted.set(5);
   EXPECT_TRUE(none->prefetch({0, 512, resident, faulted, thrash, false, false, 1}).none());
@@ -106,7 +104,7 @@ uint64_t faults_of_last_kernel(const std::string& eviction) {
   }
   Config c;
   c.gpu.memory_bytes = 4 << 20;
-  c.policies.eviction = eviction;
+  c.select("eviction", eviction);
   Stats s = run(t, c);
   EXPECT_EQ(s.kernels[2].faults, 0u);  // page 1 came with page 0's big page
   // FIFO evicts A for C, then B for A again; LRU evicts only B.
@@ -120,9 +118,8 @@ TEST(Eviction, FifoVictimOrderInTheSimulator) {
 }
 
 TEST(Thrashing, CountersThrottleAndPin) {
-  DriverConfig d;
-  auto th = ThrashingRegistry::instance().find("driver")->make(PolicyParams{}, {d, 1024});
-  const int64_t lapse = d.thrashing_lapse_usec * 1000;
+  auto th = ThrashingRegistry::instance().make("driver", {}, {1024});
+  const int64_t lapse = 500 * 1000;  // lapse_usec's default
   // A page migrating back and forth within the lapse: tracking starts, then the counter reaches 3.
   th->on_migration(7, Processor::kGpu, 0);
   th->on_migration(7, Processor::kCpu, 100);
@@ -168,27 +165,24 @@ TEST(Replay, DriverPoliciesMatchTheModuleParameter) {
 TEST(PolicySuite, EveryPolicyConserves) {
   const Workload w = micro(true, 16 << 20, true, true);
   const Workload ws = micro(false, 16 << 20, true, true);
-  std::vector<PolicyConfig> sets;
-  for (auto& n : PrefetchRegistry::instance().names())
-    sets.push_back({n, "driver_fifo", "batch_flush", "driver"});
-  for (auto& n : EvictionRegistry::instance().names())
-    sets.push_back({"driver_tree", n, "batch_flush", "driver"});
-  for (auto& n : ReplayRegistry::instance().names())
-    sets.push_back({"driver_tree", "driver_fifo", n, "driver"});
-  for (auto& n : ThrashingRegistry::instance().names())
-    sets.push_back({"driver_tree", "driver_fifo", "batch_flush", n});
-  sets.push_back({"none", "lru_2mb", "once", "none"});
-  sets.push_back({"driver_tree", "lru_2mb", "block", "driver"});
-  sets.push_back({"none", "driver_fifo", "batch", "none"});
-  for (const PolicyConfig& p : sets) {
+  std::vector<std::vector<std::pair<std::string, std::string>>> sets;
+  for (auto& [kind, k] : PolicyCatalog::instance().kinds())
+    for (auto& [name, p] : k.policies) sets.push_back({{kind, name}});
+  sets.push_back({{"prefetch", "none"}, {"eviction", "lru_2mb"}, {"replay", "once"}, {"thrashing", "none"}});
+  sets.push_back({{"eviction", "lru_2mb"}, {"replay", "block"}});
+  sets.push_back({{"prefetch", "none"}, {"replay", "batch"}, {"thrashing", "none"}});
+  for (const auto& set : sets) {
     Config c;
     c.gpu.memory_fraction = 0.5;
-    c.policies = p;
+    std::string label;
+    for (auto& [kind, name] : set) {
+      c.select(kind, name);
+      label += kind + "=" + name + " ";
+    }
     for (const Workload* x : {&w, &ws}) {
       const RunResult r = simulate(*x, c, true);
-      EXPECT_GT(r.stats.chunks_evicted, 0u)
-          << p.prefetch << " " << p.eviction << " " << p.replay << " " << p.thrashing;
-      EXPECT_GE(r.stats.kernels.back().end_ns, 0);
+      EXPECT_GT(r.stats.chunks_evicted, 0u) << label;
+      EXPECT_GE(r.stats.kernels.back().end_ns, 0) << label;
     }
   }
   EXPECT_GE(sets.size(), 2u + 2u + 4u + 2u + 3u);

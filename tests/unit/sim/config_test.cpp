@@ -71,7 +71,8 @@ TEST(Config, PrecedenceDefaultsThenFileThenSet) {
 TEST(Config, ResolvedJsonRoundTrips) {
   Config c;
   apply_override(c, "gpu.memory_fraction=0.5");
-  apply_override(c, "policies.eviction=lru_2mb");
+  apply_override(c, "policies.eviction.name=lru_2mb");
+  apply_override(c, "policies.prefetch.params.threshold=60");
   Config d;
   apply_json(d, to_json(c), "resolved");
   EXPECT_EQ(to_json(c), to_json(d));
@@ -79,7 +80,7 @@ TEST(Config, ResolvedJsonRoundTrips) {
 
 TEST(Config, UnknownPolicyIsAnError) {
   Config c;
-  apply_override(c, "policies.prefetch=magic");
+  apply_override(c, "policies.prefetch.name=magic");
   trace::Trace t = testing::base_trace(1 << 20);
   testing::add_kernel(t, {{0}});
   Workload w = Workload::build(t, "t");
@@ -87,12 +88,61 @@ TEST(Config, UnknownPolicyIsAnError) {
     Simulator s(w, c);
     FAIL();
   } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("policies.prefetch"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("policies.prefetch.name"), std::string::npos);
     EXPECT_NE(std::string(e.what()).find("magic"), std::string::npos);
   }
   Config d;
-  apply_override(d, "policy_params.driver_fifo.depth=3");
+  apply_override(d, "policies.eviction.params.depth=3");
   EXPECT_THROW(Simulator(w, d), ConfigError);
+}
+
+std::string config_error(const std::string& json_text, const std::vector<std::string>& sets = {}) {
+  std::string path = ::testing::TempDir() + "/policy.json";
+  std::ofstream(path) << json_text;
+  try {
+    load_config(path, sets);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// policies.<kind>.name and policies.<kind>.params.<key>, checked against the policy's declaration; the
+// spelling before the registry by kind is an error naming the new key.
+TEST(Config, PoliciesByKindWithCheckedParameters) {
+  EXPECT_EQ(config_error(R"({"policies": {"prefetch": {"name": "driver_tree", "params": {"threshold": 60}}}})"),
+            "");
+  EXPECT_NE(config_error(R"({"policies": {"prefetch": {"params": {"threshold": 0}}}})")
+                .find("'policies.prefetch.params.threshold': value 0 outside [1, 100]"),
+            std::string::npos);
+  EXPECT_NE(config_error(R"({"policies": {"prefetch": {"params": {"threshold": 50.5}}}})").find("expected an integer"),
+            std::string::npos);
+  EXPECT_NE(config_error(R"({"policies": {"prefetch": {"name": "none", "params": {"threshold": 50}}}})")
+                .find("'policies.prefetch.params.threshold': the policy has no such parameter"),
+            std::string::npos);
+  EXPECT_NE(config_error(R"({"policies": {"eviction": "lru_2mb"}})")
+                .find("config key 'policies.eviction' is now 'policies.eviction.name'"),
+            std::string::npos);
+  EXPECT_NE(config_error(R"({"policy_params": {}})").find("is now 'policies.<kind>.params.<key>'"),
+            std::string::npos);
+  EXPECT_NE(config_error(R"({"driver": {"prefetch_threshold": 51}})")
+                .find("'driver.prefetch_threshold' is now 'policies.prefetch.params.threshold'"),
+            std::string::npos);
+  EXPECT_NE(config_error(R"({"policies": {"colour": {"name": "red"}}})").find("unknown config key 'policies.colour'"),
+            std::string::npos);
+  EXPECT_NE(config_error("{}", {"policies.eviction=lru_2mb"}).find("is now 'policies.eviction.name'"),
+            std::string::npos);
+  EXPECT_NE(config_error("{}", {"policy_params.driver_fifo.depth=3"}).find("policies.<kind>.params.<key>"),
+            std::string::npos);
+  EXPECT_NE(config_error("{}", {"policies.tlp.name=none"}).find("'policies.tlp.name': unknown policy 'none'"),
+            std::string::npos);
+  // `none` is a prefetch and a thrashing policy: each kind has its own parameters, so they never collide.
+  EXPECT_EQ(config_error("{}", {"policies.prefetch.name=none", "policies.thrashing.name=none"}), "");
+  // Choosing another policy drops the parameters given for the one before.
+  Config c = load_config("", {"policies.prefetch.params.threshold=60", "policies.prefetch.name=none"});
+  EXPECT_TRUE(c.policy_params("prefetch").empty());
+  EXPECT_EQ(to_json(c)["policies"]["prefetch"], nlohmann::json::parse(R"({"name": "none", "params": {}})"));
+  EXPECT_EQ(to_json(Config{})["policies"]["prefetch"]["params"]["threshold"], 51);
 }
 
 TEST(Config, CheckedInH100ConfigLoads) {
@@ -100,7 +150,7 @@ TEST(Config, CheckedInH100ConfigLoads) {
   EXPECT_EQ(c.gpu.sm_count, 132);
   EXPECT_EQ(c.gpu.memory_bytes, int64_t{81559} << 20);
   EXPECT_EQ(c.driver.fault_batch_count, 256);
-  EXPECT_EQ(c.policies.replay, "batch_flush");
+  EXPECT_EQ(c.policy("replay"), "batch_flush");
 }
 
 }  // namespace

@@ -73,7 +73,7 @@ TEST(Simulator, UtlbCapLimitsOutstandingFaults) {
   add_kernel(t, {strided});
   Config c;
   c.gpu.utlb_max_outstanding_faults = 8;
-  c.policies.prefetch = "none";  // every page faults on its own
+  c.select("prefetch", "none");  // every page faults on its own
   Stats s = run(t, c);
   EXPECT_LE(s.faults_per_batch.max, 8u);
   EXPECT_GE(s.batches, strided.size() / 8);
@@ -419,7 +419,7 @@ TEST(ReplayPolicies, ChangeBatchStructure) {
   std::map<std::string, uint64_t> replays;
   for (std::string p : {"block", "batch", "batch_flush", "once"}) {
     Config c;
-    c.policies.replay = p;
+    c.select("replay", p);
     Stats s = simulate(w, c, true).stats;
     replays[p] = s.replays;
     if (p == "batch_flush") {

@@ -31,9 +31,9 @@ TEST(Validate, TakesTheRecordingsGpuAndDriverParameters) {
   auto has = [&](const std::string& x) { return std::find(s.begin(), s.end(), x) != s.end(); };
   EXPECT_TRUE(has("gpu.sm_count=132"));
   EXPECT_TRUE(has("driver.fault_batch_count=256"));
-  EXPECT_TRUE(has("driver.prefetch_threshold=51"));
-  EXPECT_TRUE(has("policies.replay=batch_flush"));
-  EXPECT_TRUE(has("policies.prefetch=driver_tree"));
+  EXPECT_TRUE(has("policies.prefetch.params.threshold=51"));
+  EXPECT_TRUE(has("policies.replay.name=batch_flush"));
+  EXPECT_TRUE(has("policies.prefetch.name=driver_tree"));
   const Config c = recording_config(w);
   EXPECT_EQ(c.gpu.sm_count, 132);
 }
