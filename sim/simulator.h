@@ -1,7 +1,8 @@
-// One simulation: a prepared workload replayed under one configuration. Owns the event queue and every
-// hardware and driver model (SMs and CTA scheduler, GMMU page state, fault buffer, UVM driver, GPU memory,
-// PCIe link, host). The driver's algorithm follows reference/uvm-driver.md; sim/MODEL.md lists where it
-// simplifies.
+// One simulation: a prepared workload replayed under one configuration, and the composition root of its
+// components: engine (sim/engine/), gpu (SMs, CTA scheduler, contexts: sim/gpu/), gmmu (page state, fault
+// buffer, TLB: sim/gmmu/), uvm (fault service, residency, GPU memory: sim/uvm/), interconnect (PCIe:
+// sim/interconnect/), host (processes, streams, ops: sim/host/) and stats (sim/stats/). sim/MODEL.md lists
+// where the model simplifies the real driver and hardware.
 #pragma once
 
 #include <cstdint>
@@ -20,12 +21,12 @@
 #include "policies/sm_allocation/sm_allocation_policy.h"
 #include "policies/thrashing/thrashing_policy.h"
 #include "policies/tlp/tlp_policy.h"
-#include "sim/config.h"
-#include "sim/engine.h"
-#include "sim/pcie.h"
-#include "sim/progress.h"
-#include "sim/stats.h"
-#include "sim/workload.h"
+#include "sim/config/config.h"
+#include "sim/engine/event_queue.h"
+#include "sim/interconnect/pcie.h"
+#include "sim/engine/progress.h"
+#include "sim/stats/stats.h"
+#include "sim/workload/workload.h"
 
 namespace uvmsim {
 

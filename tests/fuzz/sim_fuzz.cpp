@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <stdexcept>
 
-#include "sim/run.h"
+#include "sim/cli/run.h"
 #include "traces/trace_io.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

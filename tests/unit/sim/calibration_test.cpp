@@ -8,7 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "sim/calibrate.h"
+#include "sim/cli/calibrate.h"
 #include "test_util.h"
 
 namespace uvmsim {

@@ -3,7 +3,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "sim/config.h"
+#include "sim/config/config.h"
 #include "test_util.h"
 
 namespace uvmsim {

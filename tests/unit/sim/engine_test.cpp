@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "sim/engine.h"
-#include "sim/pcie.h"
+#include "sim/engine/event_queue.h"
+#include "sim/interconnect/pcie.h"
 
 namespace uvmsim {
 namespace {

@@ -12,8 +12,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "sim/output_dir.h"
-#include "sim/progress.h"
+#include "sim/cli/output_dir.h"
+#include "sim/engine/progress.h"
 #include "test_util.h"
 #include "traces/trace_io.h"
 

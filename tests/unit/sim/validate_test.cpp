@@ -1,4 +1,4 @@
-#include "sim/validate.h"
+#include "sim/cli/validate.h"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "sim/validate.h"
+#include "sim/cli/validate.h"
 #include "test_util.h"
 #include "traces/trace_io.h"
 

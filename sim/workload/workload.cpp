@@ -1,4 +1,4 @@
-#include "sim/workload.h"
+#include "sim/workload/workload.h"
 
 #include <algorithm>
 #include <stdexcept>

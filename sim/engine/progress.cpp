@@ -1,4 +1,4 @@
-#include "sim/progress.h"
+#include "sim/engine/progress.h"
 
 #include <unistd.h>
 

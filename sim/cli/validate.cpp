@@ -1,4 +1,4 @@
-#include "sim/validate.h"
+#include "sim/cli/validate.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,8 +7,8 @@
 #include <ostream>
 #include <stdexcept>
 
-#include "sim/run.h"
-#include "sim/stats.h"
+#include "sim/cli/run.h"
+#include "sim/stats/stats.h"
 #include "traces/coverage.h"
 
 namespace uvmsim {

@@ -1,4 +1,4 @@
-#include "sim/calibrate.h"
+#include "sim/cli/calibrate.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,8 +10,8 @@
 #include <sstream>
 #include <thread>
 
-#include "sim/run.h"
-#include "sim/validate.h"
+#include "sim/cli/run.h"
+#include "sim/cli/validate.h"
 #include "traces/files.h"
 #include "workloads/micro.h"
 

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "sim/config.h"
-#include "sim/workload.h"
+#include "sim/config/config.h"
+#include "sim/workload/workload.h"
 
 namespace uvmsim {
 

@@ -1,4 +1,4 @@
-#include "sim/output_dir.h"
+#include "sim/cli/output_dir.h"
 
 #include <sys/stat.h>
 

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "sim/config.h"
+#include "sim/config/config.h"
 #include "sim/simulator.h"
-#include "sim/workload.h"
+#include "sim/workload/workload.h"
 
 namespace uvmsim {
 

@@ -1,4 +1,4 @@
-#include "sim/run.h"
+#include "sim/cli/run.h"
 
 #include "sim/version.h"
 

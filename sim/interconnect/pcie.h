@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
-#include "sim/config.h"
-#include "sim/engine.h"
+#include "sim/config/config.h"
+#include "sim/engine/event_queue.h"
 
 namespace uvmsim {
 

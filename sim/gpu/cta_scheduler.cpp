@@ -1,0 +1,333 @@
+// The gpu component: kernels launched onto SMs, the CTA dispatcher (asking the sm_allocation, tlp and
+// memory_allocation policies), each CTA's progress through its access groups, and SM resources.
+#include <algorithm>
+#include <climits>
+#include <cmath>
+
+#include "sim/simulator.h"
+
+namespace uvmsim {
+
+void Simulator::launch_kernel(uint32_t kernel, uint32_t stream) {
+  const auto& k = w_.trace.kernels[kernel];
+  RunningKernel rk;
+  rk.kernel = kernel;
+  rk.stream = stream;
+  rk.process = process_of_kernel(kernel);
+  rk.tenant = w_.trace.tenants.empty() ? 0 : k.tenant;
+  rk.count = k.cta_count;
+  rk.threads = uint32_t(k.threads_per_cta());
+  rk.regs = k.regs_per_thread * rk.threads;
+  rk.smem = k.smem_bytes;
+  if (rk.threads > cfg_.gpu.max_threads_per_sm || rk.regs > cfg_.gpu.regs_per_sm ||
+      rk.smem > cfg_.gpu.smem_per_sm_bytes)
+    throw SimError("kernel " + std::to_string(kernel) + " (" + k.name +
+                   ") does not fit on one SM of the configured GPU");
+  ctas_launched_ += rk.count;
+  running_.push_back(rk);
+  if (rk.count == 0) {
+    stats_.kernels[kernel].start_ns = stats_.kernels[kernel].end_ns = now_;
+    running_.pop_back();
+    q_.push(now_, kPrioHost, kEvStreamDone, stream);
+    return;
+  }
+  TenantLoad& load = tenant_load_[rk.tenant];
+  ++load.kernels_running;
+  load.ctas_waiting += rk.count;
+  if (memory_restricts_) {
+    RunningKernel& r = running_.back();
+    r.admitted = memory_allocation_->admit(kernel_view(r));
+    if (r.admitted) memory_allocation_->on_kernel_start(kernel_view(r));
+  }
+  allocate_sms();
+  if (timeslicing_) context_check();
+  fill_sms();
+}
+
+KernelView Simulator::kernel_view(const RunningKernel& rk) const { return {rk.kernel, rk.tenant, rk.count}; }
+
+bool Simulator::allocate_sms() {
+  const std::vector<SmSet> before = allowed_sms_;
+  sm_allocation_->allocate(SmAllocationView{uint32_t(sms_.size()), tenant_load_}, allowed_sms_);
+  if (allowed_sms_.size() != tenant_load_.size())
+    throw SimError("sm_allocation policy '" + cfg_.policy("sm_allocation") + "' changed the number of tenants");
+  for (size_t t = 0; t < allowed_sms_.size(); ++t)
+    if (tenant_load_[t].ctas_waiting > 0 && allowed_sms_[t].count() == 0)
+      throw SimError("sm_allocation policy '" + cfg_.policy("sm_allocation") + "' gave tenant " +
+                     std::to_string(t) + " no SM while it has CTAs to run");
+  return allowed_sms_ != before;
+}
+
+bool Simulator::admit_waiting() {
+  bool any = false;
+  for (auto& rk : running_)
+    if (!rk.admitted && memory_allocation_->admit(kernel_view(rk))) {
+      rk.admitted = any = true;
+      memory_allocation_->on_kernel_start(kernel_view(rk));
+    }
+  return any;
+}
+
+// Places the first waiting CTA that may run on SM s: of the earliest launched kernel whose tenant may use
+// the SM (sm_allocation), that the memory_allocation policy admitted, and within the tlp policy's limit.
+// In-order dispatch: if that CTA does not fit the SM's resources, no later kernel's CTA overtakes it, unless
+// the tlp policy granted the SM CTAs beyond its limits.
+bool Simulator::try_place(uint32_t s) {
+  Sm& sm = sms_[s];
+  for (auto& rk : running_) {
+    if (rk.next_cta == rk.count || !rk.admitted) continue;
+    if (timeslicing_ && int32_t(rk.process) != owner_) continue;  // another process's turn (or a switch)
+    if (!allowed_sms_[rk.tenant].test(s)) continue;
+    bool over_limit = false;
+    if (tlp_limits_) {
+      const uint32_t limit = tlp_->cta_limit(s, rk.tenant);
+      over_limit = limit > 0 && sm.ctas >= limit;
+    }
+    const bool fits = sm.ctas + 1 <= cfg_.gpu.max_ctas_per_sm && sm.threads + rk.threads <= cfg_.gpu.max_threads_per_sm &&
+                      sm.regs + rk.regs <= cfg_.gpu.regs_per_sm && sm.smem + rk.smem <= cfg_.gpu.smem_per_sm_bytes;
+    int64_t delay = 0;
+    if (!fits || over_limit) {
+      if (sm.extra == 0) {
+        if (!fits) return false;  // in-order dispatch: a later kernel does not overtake this one's CTAs
+        continue;                 // this tenant's limit does not hold back another's CTAs
+      }
+      --sm.extra;
+      delay = sm.extra_switch_ns;
+    }
+    start_cta(rk, rk.next_cta++, s, delay);
+    return true;
+  }
+  return false;
+}
+
+// Every CTA resident on SM s is stalled on faults: the tlp policy may let it take more CTAs.
+void Simulator::sm_all_stalled(uint32_t s) {
+  uint64_t waiting = 0;
+  for (const TenantLoad& l : tenant_load_) waiting += l.ctas_waiting;
+  if (waiting == 0) return;
+  const StallAnswer a = tlp_->on_sm_stalled(SmStallView{s, sms_[s].ctas, waiting});
+  if (a.extra_ctas == 0) return;
+  sms_[s].extra += a.extra_ctas;
+  sms_[s].extra_switch_ns = std::max<int64_t>(0, a.switch_ns);
+  while (sms_[s].extra > 0 && try_place(s)) {
+  }
+}
+
+// Breadth-first over SMs, as the hardware's CTA dispatcher: CTA i goes to the i-th SM with room.
+void Simulator::fill_sms() {
+  bool placed = true;
+  uint32_t n = uint32_t(sms_.size());
+  while (placed) {
+    placed = false;
+    for (uint32_t s = 0; s < n; ++s)
+      if (try_place(s)) placed = true;
+  }
+}
+
+void Simulator::start_cta(RunningKernel& rk, uint64_t cta_index, uint32_t s, int64_t delay_ns) {
+  // A kernel starts when its first CTA does, as CUPTI times it: the H100's record of a one-CTA kernel
+  // queued behind another stream's grid that fills every SM starts 800 us after its launch, when a slot
+  // frees (cuda_tracer/programs/kernel_start_probe.cu).
+  if (cta_index == 0) stats_.kernels[rk.kernel].start_ns = now_;
+  uint32_t slot;
+  if (free_slots_.empty()) {
+    slot = uint32_t(slots_.size());
+    slots_.emplace_back();
+  } else {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  }
+  CtaSlot& c = slots_[slot];
+  c = CtaSlot{};
+  c.live = true;
+  c.start = ++ctas_started_;
+  c.kernel = rk.kernel;
+  c.sm = s;
+  c.cta = w_.trace.kernels[rk.kernel].cta_begin + cta_index;
+  c.pos = c.resume = w_.cta_points[c.cta];
+  c.end = w_.cta_points[c.cta + 1];
+  slot_resources(slot, true);
+  --tenant_load_[rk.tenant].ctas_waiting;
+  ++tenant_load_[rk.tenant].ctas_running;
+  schedule_next_point(slot, delay_ns);
+}
+
+// Schedules the CTA's next access group, or its end, after the compute that precedes it.
+void Simulator::schedule_next_point(uint32_t slot, int64_t extra_ns) {
+  CtaSlot& c = slots_[slot];
+  int64_t cta_ns = int64_t(w_.kernel_cta_ns[c.kernel]);
+  if (c.pos == c.end) {
+    q_.push(now_ + extra_ns + std::max<int64_t>(0, cta_ns - c.progress_ns), kPrioCta, kEvCtaDone, slot);
+    return;
+  }
+  int64_t at = mul_div(w_.points[c.pos].t, uint64_t(cta_ns), trace::kIntervalScale);
+  int64_t wait = std::max<int64_t>(0, at - c.progress_ns);
+  c.progress_ns = std::max(c.progress_ns, at);
+  q_.push(now_ + extra_ns + wait, kPrioCta, kEvCtaStep, slot);
+}
+
+// The CTA issues its current group of accesses (all points at the same moment of its run). Each access
+// completes on its own, as each thread's does: an access to a page with a valid GPU mapping completes; one
+// to a page without faults. The CTA stalls until a replay, then re-issues only the accesses not yet
+// complete, so a page evicted after its access completed is not needed again for that access.
+// With gpu.fault_jitter_ns > 0 each faulting access reaches the uTLB after its own random delay: the CTA
+// pauses at it (its issue cursor), raises it when the delay is over and goes on to the next. So the misses
+// of the CTAs sharing a uTLB interleave at random instead of in dispatch and address order, and the uTLB's
+// outstanding-fault cap takes pages of many CTAs (as the H100's prefetch shares show: with one page per CTA
+// most of each block is still prefetched).
+void Simulator::cta_step(uint32_t slot) {
+  CtaSlot& c = slots_[slot];
+  if (c.stalled) --sms_[c.sm].stalled;
+  c.stalled = false;
+  uint16_t t = w_.points[c.pos].t;
+  uint64_t group_end = c.pos;
+  while (group_end < c.end && w_.points[group_end].t == t) ++group_end;
+  uint32_t utlb = c.sm / uint32_t(cfg_.gpu.sms_per_utlb);
+  bool faulted = c.round_faulted, blocked = false;
+  int64_t extra = 0;
+  const bool tlb_on = !tlb_.empty();
+  const bool jitter = cfg_.gpu.fault_jitter_ns > 0;
+  // Where this pass starts: the paused issue cursor, or the first access not yet complete.
+  const uint64_t first = c.paused ? c.cursor : c.resume;
+  const uint32_t first_off = c.paused ? c.cursor_off : c.resume_off;
+  uint64_t index = c.paused ? c.cursor_index : c.resume_index;         // access index within the group
+  if (c.paused) c.granted = uint32_t(cfg_.gpu.fault_jitter_accesses);  // these misses have arrived
+  c.paused = false;
+  uint64_t issued = 0;
+  for (uint64_t i = first; i < group_end && !blocked; ++i) {
+    const AccessPoint& r = w_.points[i];
+    uint32_t off = i == first ? first_off : 0;
+    for (uint32_t p = r.page + off; p < r.page + r.count; ++p, ++index) {
+      if (c.tracking && (c.done[index >> 6] >> (index & 63) & 1)) continue;
+      if (gpu_ok_[p]) {
+        ++issued;
+        if (tlb_on) {
+          uint32_t tag = p / kPagesPerBlock + 1;
+          uint32_t& e = tlb_[c.sm * uint32_t(cfg_.gpu.tlb_entries) + tag % uint32_t(cfg_.gpu.tlb_entries)];
+          if (e != tag) {
+            e = tag;
+            ++stats_.tlb_misses;
+            extra += cfg_.gpu.tlb_miss_ns;
+          }
+        }
+        if (faulted) c.done[index >> 6] |= uint64_t{1} << (index & 63);
+        continue;
+      }
+      if (jitter && c.granted == 0) {  // these misses are on their way: pause here until they reach the uTLB
+        c.paused = true;
+        c.round_faulted = faulted;
+        c.cursor = i;
+        c.cursor_off = p - r.page;
+        c.cursor_index = index;
+        stats_.accesses_issued += issued;
+        q_.push(now_ + fault_jitter(), kPrioCta, kEvCtaStep, slot);
+        return;
+      }
+      if (jitter) --c.granted;
+      ++issued;
+      if (!faulted) {
+        faulted = true;
+        if (!c.tracking) {
+          // First stall in this group: every access before this one completed.
+          uint64_t total = 0;
+          for (uint64_t j = c.pos; j < group_end; ++j) total += w_.points[j].count;
+          c.done.assign((total + 63) / 64, 0);
+          for (uint64_t k = 0; k < index; ++k) c.done[k >> 6] |= uint64_t{1} << (k & 63);
+          c.tracking = true;
+        }
+        c.resume = i;
+        c.resume_off = p - r.page;
+        c.resume_index = index;
+      }
+      ++stats_.kernels[c.kernel].faults;
+      raise_fault(slot, p, r.kind, utlb, &blocked);
+      if (blocked) break;
+    }
+  }
+  stats_.accesses_issued += issued;
+  c.round_faulted = false;
+  c.granted = 0;
+  if (faulted) {
+    c.stalled = true;
+    stalled_.push_back(slot);
+    // Every fault this round raised has been fetched (or flushed) and no replay is still to come: the
+    // replays that served them came while the CTA was still issuing (paused by the fault jitter, or its
+    // process switched out), so nothing would ever wake it. It re-issues now, as the replayed accesses
+    // would. (A blocked access means entries are in the buffer, so a batch and its replay will come.)
+    if (!blocked && c.in_buffer == 0 && replays_pending_ == 0) {
+      stalled_.pop_back();
+      c.stalled = false;
+      ++stats_.reissues;
+      q_.push(now_, kPrioCta, kEvCtaStep, slot);
+      return;
+    }
+    Sm& sm = sms_[c.sm];
+    if (++sm.stalled == sm.ctas && tlp_limits_) sm_all_stalled(c.sm);
+    return;
+  }
+  for (uint64_t i = c.pos; i < group_end; ++i) {
+    const AccessPoint& r = w_.points[i];
+    stats_.page_accesses += r.count;
+    if (eviction_wants_accesses_) {
+      for (uint32_t b = r.page / kPagesPerBlock; b <= (r.page + r.count - 1) / kPagesPerBlock; ++b)
+        if (block_chunk_[b] != kNoChunk) eviction_->on_access(block_chunk_[b], now_);
+    }
+  }
+  ++progress_;
+  c.pos = c.resume = group_end;
+  c.resume_off = 0;
+  c.resume_index = 0;
+  c.tracking = false;
+  schedule_next_point(slot, extra);
+}
+
+void Simulator::cta_done(uint32_t slot) {
+  CtaSlot& c = slots_[slot];
+  auto it = std::find_if(running_.begin(), running_.end(),
+                         [&](const RunningKernel& r) { return r.kernel == c.kernel; });
+  slot_resources(slot, false);
+  c.live = false;
+  free_slots_.push_back(slot);
+  ++ctas_done_;
+  ++progress_;
+  uint32_t s = c.sm;
+  --tenant_load_[it->tenant].ctas_running;
+  if (++it->done == it->count) {
+    stats_.kernels[it->kernel].end_ns = now_;
+    uint32_t stream = it->stream;
+    --tenant_load_[it->tenant].kernels_running;
+    if (memory_restricts_) memory_allocation_->on_kernel_end(kernel_view(*it));
+    running_.erase(it);
+    const bool admitted = memory_restricts_ && admit_waiting();
+    const bool moved = allocate_sms();
+    stream_op_done(stream);
+    if (timeslicing_) context_check();
+    if (admitted || moved) fill_sms();
+  }
+  while (try_place(s)) {
+  }
+}
+
+void Simulator::slot_resources(uint32_t slot, bool add) {
+  const CtaSlot& c = slots_[slot];
+  const auto& k = w_.trace.kernels[c.kernel];
+  const uint32_t threads = uint32_t(k.threads_per_cta());
+  Sm& sm = sms_[c.sm];
+  if (add) {
+    if (sm.ctas == 0) sm.busy_since = now_;
+    sm.stalled += c.stalled;
+    sm.ctas += 1;
+    sm.threads += threads;
+    sm.regs += k.regs_per_thread * threads;
+    sm.smem += k.smem_bytes;
+  } else {
+    sm.stalled -= c.stalled;
+    sm.ctas -= 1;
+    sm.threads -= threads;
+    sm.regs -= k.regs_per_thread * threads;
+    sm.smem -= k.smem_bytes;
+    if (sm.ctas == 0) stats_.sm_busy_ns += now_ - sm.busy_since;
+  }
+}
+
+}  // namespace uvmsim

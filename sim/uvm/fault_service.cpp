@@ -1,0 +1,214 @@
+// The uvm component, fault servicing (reference in sim/MODEL.md): the replayable-fault bottom half with
+// batches, coalescing, sorting and per-VA-block service, and the replays. The servicing thread's CPU time
+// and the copy engines' transfers overlap within a batch; the replay waits for both.
+#include <algorithm>
+
+#include "sim/simulator.h"
+
+namespace uvmsim {
+
+void Simulator::start_service() {
+  in_service_ = true;
+  service_batches_ = 0;
+  service_throttled_ = 0;
+  ++stats_.service_calls;
+  service_batch();
+}
+
+void Simulator::service_batch() {
+  const int64_t t0 = now_;
+  const size_t batch_count = size_t(cfg_.driver.fault_batch_count);
+  batch_.clear();
+  // Fetch: entries that have reached the buffer, up to the batch size. Reading frees their slots.
+  while (!buffer_.empty() && buffer_.front().arrival <= now_ && batch_.size() < batch_count) {
+    std::pop_heap(buffer_.begin(), buffer_.end(), FaultLater{});
+    FaultEntry e = buffer_.back();
+    buffer_.pop_back();
+    entry_left_buffer(e);
+    batch_.push_back(e);
+  }
+  if (batch_.empty()) {
+    end_service(now_);
+    return;
+  }
+  const size_t raw = batch_.size();
+  stats_.faults_fetched += raw;
+  for (const FaultEntry& e : batch_) {  // the batch counts once for each tenant with an entry in it
+    if (tenant_batch_[e.tenant] != stats_.batches + 1) {
+      tenant_batch_[e.tenant] = stats_.batches + 1;
+      ++stats_.tenants[e.tenant].batches;
+    }
+  }
+
+  // Coalesce: same uTLB and page as that uTLB's previous fault, or the batch's previous fault's page with
+  // an access kind no stronger. The kept entry holds the strongest kind.
+  size_t kept = 0;
+  if (cfg_.driver.fault_coalesce) {
+    std::vector<std::pair<uint32_t, size_t>> utlb_last(utlb_outstanding_.size(), {~0u, 0});
+    for (size_t i = 0; i < raw; ++i) {
+      FaultEntry e = batch_[i];
+      auto& last = utlb_last[e.utlb];
+      if (last.first == e.page) {
+        batch_[last.second].kind = std::max(batch_[last.second].kind, e.kind);
+        ++stats_.faults_coalesced;
+        continue;
+      }
+      if (kept > 0 && batch_[kept - 1].page == e.page && e.kind <= batch_[kept - 1].kind) {
+        ++stats_.faults_coalesced;
+        continue;
+      }
+      batch_[kept] = e;
+      last = {e.page, kept};
+      ++kept;
+    }
+    batch_.resize(kept);
+  }
+  // Preprocess: sort by address, strongest access first.
+  std::sort(batch_.begin(), batch_.end(), [](const FaultEntry& x, const FaultEntry& y) {
+    return x.page != y.page ? x.page < y.page : x.kind > y.kind;
+  });
+
+  // Entries of a page already in the batch (coalesced, or equal after sorting) cost duplicate_fault_ns.
+  uint64_t unique = 0;
+  for (size_t i = 0; i < batch_.size(); ++i) unique += i == 0 || batch_[i].page != batch_[i - 1].page;
+  int64_t cpu = now_ + cfg_.driver.batch_fixed_ns + cfg_.driver.fault_ns * int64_t(unique) +
+                cfg_.driver.duplicate_fault_ns * int64_t(raw - unique);
+  if (memory_restricts_) {  // eviction ahead of demand, before the batch's own service
+    const uint32_t ahead = memory_allocation_->evict_ahead(
+        BatchStartView{uint32_t(free_chunks_.size()), capacity_chunks_, uint32_t(raw)});
+    for (uint32_t n = 0; n < ahead && evict_one(cpu, kNoChunk, batch_.front().tenant, false); ++n) {
+    }
+  }
+  int64_t done = cpu;
+  uint64_t blocks = 0;
+  const uint64_t bytes_before =
+      batch_log_ ? stats_.bytes_zero_filled + htod_bytes(stats_) + dtoh_bytes(stats_) : 0;
+  bool throttled = false;
+  const bool after_block = replay_->point() == ReplayPoint::kAfterBlock;
+  const bool any_thrashing = thrashing_->counters().thrashing_pages > 0;
+
+  for (size_t i = 0; i < batch_.size();) {
+    const uint32_t tenant = batch_[i].tenant;
+    uint32_t b = batch_[i].page / kPagesPerBlock;
+    uint32_t base = b * kPagesPerBlock;
+    BlockMask faulted;
+    uint32_t nfault = 0;
+    uint32_t prev = ~0u;
+    for (; i < batch_.size() && batch_[i].page / kPagesPerBlock == b; ++i) {
+      uint32_t p = batch_[i].page;
+      if (p == prev) continue;  // duplicate page: serviced once
+      prev = p;
+      if (gpu_ok_[p]) {
+        ++stats_.faults_stale;
+        continue;
+      }
+      if (any_thrashing) {
+        ThrashHint h = thrashing_->hint(p, Processor::kGpu, cpu);
+        if (h == ThrashHint::kThrottle) {
+          ++stats_.faults_throttled;
+          throttled = true;
+          continue;
+        }
+        if (h == ThrashHint::kPin) {  // pinned on the CPU: map it remotely instead of migrating
+          gpu_ok_[p] = 1;
+          ++stats_.remote_maps;
+          cpu += cfg_.driver.pte_ns;
+          continue;
+        }
+      }
+      faulted.set(p - base);
+      ++nfault;
+    }
+    ++blocks;
+    cpu += cfg_.driver.va_block_ns;
+    if (nfault == 0) continue;
+    BlockMask thrash;
+    if (any_thrashing)
+      valid_mask_[b].for_each([&](uint32_t q) {
+        if (thrashing_->is_thrashing(base + q)) thrash.set(q);
+      });
+    const BlockMask& resident = gpu_mask_[b];
+    PrefetchView v{lo_of(b), hi_of(b), resident, faulted, thrash, !block_touched_[b], block_pref_gpu_[b] != 0,
+                   nfault};
+    BlockMask migrate = faulted | (prefetch_->prefetch(v) & ~resident);
+    if (stats_.remote_maps > 0)  // remote-mapped pages stay where they are
+      migrate.for_each([&](uint32_t q) {
+        if (gpu_ok_[base + q] && loc_[base + q] != kOnGpu) migrate.reset(q);
+      });
+    const uint64_t evicted_before = stats_.chunks_evicted;
+    done = std::max(done, make_resident_gpu(b, migrate, faulted, false, cpu));
+    if (tlp_limits_ && stats_.chunks_evicted != evicted_before) tlp_->on_eviction_fault(tenant);
+    if (after_block) {
+      cpu = std::max(cpu, done) + cfg_.driver.replay_ns;
+      push_replay(cpu);
+    }
+  }
+  int64_t end = std::max(cpu, done);
+
+  ++stats_.batches;
+  stats_.faults_unique += unique;
+  stats_.faults_per_batch.add(raw);
+  stats_.unique_faults_per_batch.add(unique);
+  stats_.va_blocks_per_batch.add(blocks);
+  stats_.batch_ns.add(uint64_t(end - t0));
+  if (batch_log_) {
+    const uint64_t bytes_after = stats_.bytes_zero_filled + htod_bytes(stats_) + dtoh_bytes(stats_);
+    *batch_log_ << t0 << ' ' << raw << ' ' << unique << ' ' << blocks << ' ' << (bytes_after - bytes_before)
+                << ' ' << (end - t0) << '\n';
+  }
+  if (throttled) ++service_throttled_;
+  ++service_batches_;
+  if (replay_->point() == ReplayPoint::kAfterBatch) {
+    if (replay_->flush()) {
+      // After the batch, discard every entry up to PUT (those accesses fault again after the replay). PUT
+      // is re-read from the GPU only when more than fault_replay_update_put_ratio % of the batch were
+      // duplicates; otherwise the flush stops at the PUT cached when the batch was fetched, and entries that
+      // reached the buffer since stay for the next batch (stale ones cost a batch and a replay of their own).
+      const bool update_put =
+          100 * (raw - unique) > uint64_t(cfg_.driver.fault_replay_update_put_ratio) * raw;
+      q_.push(end, kPrioReplay, kEvFlush, 0, uint64_t(update_put ? end : t0));
+    }
+    end += cfg_.driver.replay_ns;
+    push_replay(end);
+  }
+  if (service_batches_ < uint32_t(cfg_.driver.fault_max_batches_per_service) &&
+      service_throttled_ < uint32_t(cfg_.driver.fault_max_throttle_per_service)) {
+    q_.push(end, kPrioDriver, kEvBatch);
+  } else {
+    end_service(end);
+  }
+}
+
+void Simulator::end_service(int64_t t) {
+  if (replay_->point() == ReplayPoint::kAfterService) {
+    t += cfg_.driver.replay_ns;
+    push_replay(t);
+  }
+  in_service_ = false;
+  if (!buffer_.empty() && !interrupt_pending_) {
+    interrupt_pending_ = true;
+    q_.push(std::max(t, buffer_.front().arrival) + cfg_.driver.isr_latency_ns, kPrioDriver, kEvInterrupt);
+  }
+}
+
+void Simulator::push_replay(int64_t t) {
+  ++replays_pending_;
+  q_.push(t, kPrioReplay, kEvReplay);
+}
+
+void Simulator::replay() {
+  ++stats_.replays;
+  std::vector<uint32_t> wake;
+  wake.swap(stalled_);
+  for (uint32_t slot : wake) {
+    CtaSlot& c = slots_[slot];
+    if (!c.live || !c.stalled) continue;
+    if (c.frozen) {
+      c.wake_on_resume = true;  // its process is switched out: it re-issues on its next turn
+    } else {
+      cta_step(slot);
+    }
+  }
+}
+
+}  // namespace uvmsim
