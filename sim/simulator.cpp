@@ -151,42 +151,32 @@ void Simulator::run() {
       continue;
     }
     const auto& o = w_.trace.ops[hosts_[p].ops[0]];
-    q_.push(std::max<int64_t>(0, o.host_gap_ns) + std::max<int64_t>(0, o.host_ns - first_host_ns), kPrioHost,
+    engine_.at(std::max<int64_t>(0, o.host_gap_ns) + std::max<int64_t>(0, o.host_ns - first_host_ns), kPrioHost, host_id_,
             kEvHostIssue, p);
   }
-  const uint64_t limit = uint64_t(cfg_.engine.max_events_without_progress);
-  const uint64_t max_events = cfg_.engine.max_events > 0 ? uint64_t(cfg_.engine.max_events) : UINT64_MAX;
-  uint64_t seen_progress = progress_, since = 0;
-  while (!q_.empty()) {
-    Event e = q_.pop();
-    now_ = e.time;
-    dispatch(e);
-    if (progress_ != seen_progress) {
-      seen_progress = progress_;
-      stats_.longest_stall_events = std::max(stats_.longest_stall_events, since);
-      if (since) std::fill(std::begin(events_since_progress_), std::end(events_since_progress_), 0);
-      since = 0;
-    } else {
-      ++events_since_progress_[e.type];
-      if (++since >= limit) stuck();
-    }
-    if (q_.popped() >= max_events)
-      throw SimError("the run reached engine.max_events (" + std::to_string(max_events) +
-                     " events) at simulated time " + std::to_string(now_) + " ns, with " +
-                     std::to_string(ctas_done_) + " of " + std::to_string(ctas_launched_) +
-                     " CTAs done; raise engine.max_events (0: no limit) to let it finish");
-    if (progress_reporter_ && progress_reporter_->active() && (q_.popped() & 0xffff) == 0)
-      progress_reporter_->update("simulated " + std::to_string(now_ / 1000000) + " ms, CTAs " +
+  Engine::Guard guard;
+  guard.max_events_without_progress = uint64_t(cfg_.engine.max_events_without_progress);
+  guard.max_events = uint64_t(cfg_.engine.max_events);
+  guard.stuck = [this](uint8_t owner, uint8_t type, const std::string& counts) { stuck(owner, type, counts); };
+  guard.capped = [this] {
+    throw SimError("the run reached engine.max_events (" + std::to_string(cfg_.engine.max_events) +
+                   " events) at simulated time " + std::to_string(now()) + " ns, with " +
+                   std::to_string(ctas_done_) + " of " + std::to_string(ctas_launched_) +
+                   " CTAs done; raise engine.max_events (0: no limit) to let it finish");
+  };
+  if (progress_reporter_ && progress_reporter_->active())
+    guard.every_64k_events = [this] {
+      progress_reporter_->update("simulated " + std::to_string(now() / 1000000) + " ms, CTAs " +
                                  std::to_string(ctas_done_) + " done of " + std::to_string(ctas_launched_) +
                                  " launched, " + std::to_string(stats_.batches) + " fault batches, " +
-                                 std::to_string(q_.popped()) + " events");
-  }
+                                 std::to_string(engine_.events()) + " events");
+    };
+  stats_.longest_stall_events = engine_.run(guard);
   if (progress_reporter_) progress_reporter_->finish();
-  stats_.longest_stall_events = std::max(stats_.longest_stall_events, since);
-  stats_.sim_time_ns = now_;
-  stats_.events = q_.popped();
+  stats_.sim_time_ns = now();
+  stats_.events = engine_.events();
   for (auto& sm : sms_)
-    if (sm.ctas) stats_.sm_busy_ns += now_ - sm.busy_since;
+    if (sm.ctas) stats_.sm_busy_ns += now() - sm.busy_since;
   stats_.pcie_busy_ns[0] = pcie_.busy_ns(Dir::kHtoD);
   stats_.pcie_busy_ns[1] = pcie_.busy_ns(Dir::kDtoH);
   stats_.htod_copies = htod_copies_.copies;
@@ -203,59 +193,41 @@ void Simulator::run() {
   if (ctas_done_ != ctas_launched_) throw SimError("simulation ended with CTAs still running");
 }
 
-void Simulator::stuck() const {
-  static const char* const kNames[kEvTypes] = {"CTA step",   "CTA end",    "interrupt",   "batch",
-                                               "replay",     "host issue", "stream done", "time slice",
-                                               "context in", "flush",       "policy timer"};
-  uint32_t top = 0;
-  for (uint32_t t = 1; t < kEvTypes; ++t)
-    if (events_since_progress_[t] > events_since_progress_[top]) top = t;
+void Simulator::stuck(uint8_t owner, uint8_t type, const std::string& counts) const {
   std::string key;
-  switch (top) {
-    case kEvTimeslice:
-    case kEvContextIn:
-      key = "gpu.timeslice_ns (turns too short for a CTA's work between context switches)";
-      break;
-    case kEvCtaStep:
-      key =
-          "gpu.memory_fraction or gpu.memory_bytes (accesses fault again before the CTA can use them), or "
-          "gpu.fault_jitter_ns";
-      break;
-    case kEvInterrupt:
-    case kEvBatch:
-    case kEvReplay:
-    case kEvFlush:
-      key =
-          "gpu.memory_fraction or gpu.memory_bytes (faults serviced and evicted again: thrashing), or the "
-          "driver.* and policies.* keys";
-      break;
-    default:
-      key = "the trace's host ops (an op that never completes)";
-  }
-  std::string counts;
-  for (uint32_t t = 0; t < kEvTypes; ++t)
-    if (events_since_progress_[t])
-      counts += std::string(counts.empty() ? "" : ", ") + std::to_string(events_since_progress_[t]) + " " +
-                kNames[t];
+  if (owner == gpu_id_ && (type == kEvTimeslice || type == kEvContextIn))
+    key = "gpu.timeslice_ns (turns too short for a CTA's work between context switches)";
+  else if (owner == gpu_id_ && type == kEvCtaStep)
+    key =
+        "gpu.memory_fraction or gpu.memory_bytes (accesses fault again before the CTA can use them), or "
+        "gpu.fault_jitter_ns";
+  else if (owner == uvm_id_)
+    key =
+        "gpu.memory_fraction or gpu.memory_bytes (faults serviced and evicted again: thrashing), or the "
+        "driver.* and policies.* keys";
+  else if (owner == timers_id_)
+    key = "the policies.* keys (a policy's timer keeps firing)";
+  else
+    key = "the trace's host ops (an op that never completes)";
   throw SimError("the run is stuck: no CTA, access group or op completed in the last " +
                  std::to_string(cfg_.engine.max_events_without_progress) + " events (" + counts +
-                 ") at simulated time " + std::to_string(now_) + " ns, with " + std::to_string(ctas_done_) +
+                 ") at simulated time " + std::to_string(now()) + " ns, with " + std::to_string(ctas_done_) +
                  " of " + std::to_string(ctas_launched_) + " CTAs done, " + std::to_string(stalled_.size()) +
                  " stalled on faults and " + std::to_string(stats_.context_switches) +
                  " context switches so far; the likely key is " + key +
                  "; raise engine.max_events_without_progress if the workload really needs more events");
 }
 
-void Simulator::dispatch(const Event& e) {
-  switch (e.type) {
+void Simulator::gpu_event(const Event& e) {
+  switch (GpuEvent(e.type)) {
     case kEvCtaStep:
     case kEvCtaDone:
       if (slots_[e.a].delay_ns > 0) {  // its process was switched out since this event was queued
-        q_.push(now_ + slots_[e.a].delay_ns, kPrioCta, e.type, e.a);
+        engine_.at(now() + slots_[e.a].delay_ns, kPrioCta, gpu_id_, e.type, e.a);
         slots_[e.a].delay_ns = 0;
       } else if (slots_[e.a].frozen) {  // its process is out: the event waits for its next turn
         const uint32_t p = process_of_kernel(slots_[e.a].kernel);
-        deferred_[p].push_back({e.a, e.type, now_ - out_since_[p]});
+        deferred_[p].push_back({e.a, e.type, now() - out_since_[p]});
         slots_[e.a].deferred = true;
       } else if (e.type == kEvCtaStep) {
         cta_step(e.a);
@@ -273,6 +245,11 @@ void Simulator::dispatch(const Event& e) {
     case kEvContextIn:
       context_in();
       break;
+  }
+}
+
+void Simulator::uvm_event(const Event& e) {
+  switch (UvmEvent(e.type)) {
     case kEvFlush:
       flush(int64_t(e.b));
       break;
@@ -287,20 +264,24 @@ void Simulator::dispatch(const Event& e) {
       --replays_pending_;
       replay();
       break;
+  }
+}
+
+void Simulator::host_event(const Event& e) {
+  switch (HostEvent(e.type)) {
     case kEvHostIssue:
       host_issue(e.a);
       break;
     case kEvStreamDone:
       stream_op_done(e.a);
       break;
-    case kEvPolicyTimer:
-      policy_timer(TimerOwner(e.a), e.b);
-      break;
   }
 }
 
+void Simulator::timer_event(const Event& e) { policy_timer(TimerOwner(e.a), e.b); }
+
 void Simulator::Clock::set_timer(int64_t at_ns, uint64_t tag) {
-  s_.q_.push(std::max(at_ns, s_.now_), kPrioDriver, kEvPolicyTimer, owner_, tag);
+  s_.engine_.at(std::max(at_ns, s_.now()), kPrioDriver, s_.timers_id_, kEvPolicyTimer, owner_, tag);
 }
 
 // A policy's timer: the policy runs, then the scheduler asks again what the policy decides.

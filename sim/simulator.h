@@ -22,7 +22,7 @@
 #include "policies/thrashing/thrashing_policy.h"
 #include "policies/tlp/tlp_policy.h"
 #include "sim/config/config.h"
-#include "sim/engine/event_queue.h"
+#include "sim/engine/engine.h"
 #include "sim/interconnect/pcie.h"
 #include "sim/engine/progress.h"
 #include "sim/stats/stats.h"
@@ -52,21 +52,25 @@ class Simulator {
   // The audit's test (tests/unit/sim/sim_test.cpp) plants an inconsistency the audit must catch.
   friend struct AuditProbe;
   enum Loc : uint8_t { kNowhere = 0, kOnCpu = 1, kOnGpu = 2 };
-  enum EventType : uint8_t {
-    kEvCtaStep,
-    kEvCtaDone,
-    kEvInterrupt,
-    kEvBatch,
-    kEvReplay,
-    kEvHostIssue,
-    kEvStreamDone,
-    kEvTimeslice,
-    kEvContextIn,
-    kEvFlush,
-    kEvPolicyTimer,
-    kEvTypes
+  // The events each component owns (Engine: owner id, type).
+  enum GpuEvent : uint8_t { kEvCtaStep, kEvCtaDone, kEvTimeslice, kEvContextIn };
+  enum UvmEvent : uint8_t { kEvInterrupt, kEvBatch, kEvReplay, kEvFlush };
+  enum HostEvent : uint8_t { kEvHostIssue, kEvStreamDone };
+  enum TimerEvent : uint8_t { kEvPolicyTimer };
+  // Until each component is a class of its own, these hand the engine's events to the simulator's
+  // handlers for that component.
+  class Owner final : public Component {
+   public:
+    using Handler = void (Simulator::*)(const Event&);
+    Owner(Simulator& s, Handler h, std::vector<const char*> names) : s_(s), h_(h), names_(std::move(names)) {}
+    void handle(const Event& e) override { (s_.*h_)(e); }
+    const char* event_name(uint8_t type) const override { return type < names_.size() ? names_[type] : "?"; }
+
+   private:
+    Simulator& s_;
+    Handler h_;
+    std::vector<const char*> names_;
   };
-  enum Prio : uint8_t { kPrioReplay = 0, kPrioDriver = 1, kPrioCta = 2, kPrioHost = 3 };
 
   struct Sm {
     uint32_t threads = 0, regs = 0, smem = 0, ctas = 0;
@@ -147,7 +151,7 @@ class Simulator {
   class Clock final : public PolicyClock {
    public:
     Clock(Simulator& s, TimerOwner owner) : s_(s), owner_(owner) {}
-    int64_t now() const override { return s_.now_; }
+    int64_t now() const override { return s_.now(); }
     void set_timer(int64_t at_ns, uint64_t tag) override;
 
    private:
@@ -155,11 +159,16 @@ class Simulator {
     TimerOwner owner_;
   };
 
-  // Engine and dispatch.
-  void dispatch(const Event& e);
+  // The engine's events, by owner.
+  void gpu_event(const Event& e);
+  void uvm_event(const Event& e);
+  void host_event(const Event& e);
+  void timer_event(const Event& e);
+  int64_t now() const { return engine_.now(); }
   void policy_timer(TimerOwner owner, uint64_t tag);
-  // engine.max_events_without_progress: the error for a run that has stopped making progress.
-  [[noreturn]] void stuck() const;
+  // engine.max_events_without_progress: the error for a run that has stopped making progress, with the
+  // event most frequent since the last progress.
+  [[noreturn]] void stuck(uint8_t owner, uint8_t type, const std::string& counts) const;
   // SMs and CTAs.
   void launch_kernel(uint32_t kernel, uint32_t stream);
   // Asks the sm_allocation policy for every tenant's SMs; true when they changed.
@@ -225,15 +234,16 @@ class Simulator {
 
   const Workload& w_;
   Config cfg_;
-  EventQueue q_;
-  int64_t now_ = 0;
+  Engine engine_;
+  Owner gpu_{*this, &Simulator::gpu_event, {"CTA step", "CTA end", "time slice", "context in"}};
+  Owner uvm_{*this, &Simulator::uvm_event, {"interrupt", "batch", "replay", "flush"}};
+  Owner host_{*this, &Simulator::host_event, {"host issue", "stream done"}};
+  Owner timers_{*this, &Simulator::timer_event, {"policy timer"}};
+  const uint8_t gpu_id_ = engine_.attach(gpu_), uvm_id_ = engine_.attach(uvm_), host_id_ = engine_.attach(host_),
+                timers_id_ = engine_.attach(timers_);
   Stats stats_;
   std::ostream* batch_log_ = nullptr;
   ProgressReporter* progress_reporter_ = nullptr;
-  // Progress (a CTA, an access group or an op completed) for the guard against runs that never end, and
-  // the events by type since the last progress (to name the likely cause).
-  uint64_t progress_ = 0;
-  uint64_t events_since_progress_[kEvTypes] = {};
 
   std::unique_ptr<PrefetchPolicy> prefetch_;
   std::unique_ptr<EvictionPolicy> eviction_;

@@ -1,5 +1,4 @@
-// The discrete-event queue. Owned by a simulator object and passed by reference: no globals, no global
-// time. Events are ordered by (time, priority, sequence number), so ties are first in, first out and a run
+// The discrete-event queue, owned by the engine (sim/engine/engine.h): no globals, no global time. Events are ordered by (time, priority, sequence number), so ties are first in, first out and a run
 // is deterministic. Events are small PODs dispatched by their owner with a switch, not heap closures.
 #pragma once
 
@@ -33,10 +32,13 @@ inline void check_time(int64_t t) {
                               " ns, beyond 2^62 ns (146 years): a trace time or a config cost is absurd");
 }
 
+// An event belongs to the component that scheduled it (owner, the id the engine gave it) and has a type
+// that component defines; a and b are its payload, meaningful to the owner only.
 struct Event {
   int64_t time = 0;
   uint8_t priority = 0;  // lower runs first at equal times
   uint64_t seq = 0;
+  uint8_t owner = 0;
   uint8_t type = 0;
   uint32_t a = 0;
   uint64_t b = 0;
@@ -44,9 +46,9 @@ struct Event {
 
 class EventQueue {
  public:
-  void push(int64_t time, uint8_t priority, uint8_t type, uint32_t a = 0, uint64_t b = 0) {
+  void push(int64_t time, uint8_t priority, uint8_t owner, uint8_t type, uint32_t a = 0, uint64_t b = 0) {
     check_time(time);
-    heap_.push(Event{time, priority, next_seq_++, type, a, b});
+    heap_.push(Event{time, priority, next_seq_++, owner, type, a, b});
   }
   bool empty() const { return heap_.empty(); }
   size_t size() const { return heap_.size(); }

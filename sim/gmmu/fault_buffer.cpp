@@ -13,7 +13,7 @@ void Simulator::raise_fault(uint32_t slot, uint32_t page, uint8_t kind, uint32_t
     *blocked = true;
     return;
   }
-  int64_t arrival = std::max(now_ + cfg_.gpu.fault_latency_ns, utlb_next_[utlb]);
+  int64_t arrival = std::max(now() + cfg_.gpu.fault_latency_ns, utlb_next_[utlb]);
   utlb_next_[utlb] = arrival + cfg_.gpu.fault_issue_ns;
   ++utlb_outstanding_[utlb];
   buffer_.push_back(FaultEntry{arrival, fault_seq_++, page, kind, utlb, slot, slots_[slot].start,
@@ -23,7 +23,7 @@ void Simulator::raise_fault(uint32_t slot, uint32_t page, uint8_t kind, uint32_t
   ++stats_.faults_raised;
   if (!in_service_ && !interrupt_pending_) {
     interrupt_pending_ = true;
-    q_.push(arrival + cfg_.driver.isr_latency_ns, kPrioDriver, kEvInterrupt);
+    engine_.at(arrival + cfg_.driver.isr_latency_ns, kPrioDriver, uvm_id_, kEvInterrupt);
   }
 }
 

@@ -41,7 +41,7 @@ void Simulator::context_check() {
   turn_over_ = false;
   if (owner_busy && !slice_armed_) {  // a turn begins, or is renewed while nobody else waits
     slice_armed_ = true;
-    q_.push(now_ + cfg_.gpu.timeslice_ns, kPrioCta, kEvTimeslice, 0, ++slice_gen_);
+    engine_.at(now() + cfg_.gpu.timeslice_ns, kPrioCta, gpu_id_, kEvTimeslice, 0, ++slice_gen_);
   }
 }
 
@@ -49,7 +49,7 @@ void Simulator::context_check() {
 // `to` gets the GPU after the switch.
 void Simulator::context_out(uint32_t to, bool preempt) {
   const uint32_t from = uint32_t(owner_);
-  out_since_[from] = now_;
+  out_since_[from] = now();
   for (uint32_t slot = 0; slot < slots_.size(); ++slot) {
     CtaSlot& c = slots_[slot];
     if (!c.live || c.frozen || process_of_kernel(c.kernel) != from) continue;
@@ -63,7 +63,7 @@ void Simulator::context_out(uint32_t to, bool preempt) {
   ++slice_gen_;
   slice_armed_ = turn_over_ = false;
   ++stats_.context_switches;
-  q_.push(now_ + cfg_.gpu.context_switch_ns + (saved ? cfg_.gpu.preempt_ns : 0), kPrioCta, kEvContextIn);
+  engine_.at(now() + cfg_.gpu.context_switch_ns + (saved ? cfg_.gpu.preempt_ns : 0), kPrioCta, gpu_id_, kEvContextIn);
 }
 
 // The incoming process's turn begins: its saved CTAs return to their SMs, their events that fell due
@@ -78,15 +78,15 @@ void Simulator::context_in() {
     slot_resources(slot, true);
     if (c.wake_on_resume) {  // a replay came while it was out
       c.wake_on_resume = false;
-      q_.push(now_, kPrioCta, kEvCtaStep, slot);
+      engine_.at(now(), kPrioCta, gpu_id_, kEvCtaStep, slot);
     } else if (!c.stalled && !c.deferred) {  // its event is still queued: due later by the time out
-      c.delay_ns += now_ - out_since_[p];
+      c.delay_ns += now() - out_since_[p];
     }
   }
   frozen_[p].clear();
   for (const Deferred& d : deferred_[p]) {
     slots_[d.slot].deferred = false;
-    q_.push(now_ + d.late, kPrioCta, d.type, d.slot);
+    engine_.at(now() + d.late, kPrioCta, gpu_id_, d.type, d.slot);
   }
   deferred_[p].clear();
   context_check();

@@ -26,9 +26,9 @@ void Simulator::launch_kernel(uint32_t kernel, uint32_t stream) {
   ctas_launched_ += rk.count;
   running_.push_back(rk);
   if (rk.count == 0) {
-    stats_.kernels[kernel].start_ns = stats_.kernels[kernel].end_ns = now_;
+    stats_.kernels[kernel].start_ns = stats_.kernels[kernel].end_ns = now();
     running_.pop_back();
-    q_.push(now_, kPrioHost, kEvStreamDone, stream);
+    engine_.at(now(), kPrioHost, host_id_, kEvStreamDone, stream);
     return;
   }
   TenantLoad& load = tenant_load_[rk.tenant];
@@ -128,7 +128,7 @@ void Simulator::start_cta(RunningKernel& rk, uint64_t cta_index, uint32_t s, int
   // A kernel starts when its first CTA does, as CUPTI times it: the H100's record of a one-CTA kernel
   // queued behind another stream's grid that fills every SM starts 800 us after its launch, when a slot
   // frees (cuda_tracer/programs/kernel_start_probe.cu).
-  if (cta_index == 0) stats_.kernels[rk.kernel].start_ns = now_;
+  if (cta_index == 0) stats_.kernels[rk.kernel].start_ns = now();
   uint32_t slot;
   if (free_slots_.empty()) {
     slot = uint32_t(slots_.size());
@@ -157,13 +157,13 @@ void Simulator::schedule_next_point(uint32_t slot, int64_t extra_ns) {
   CtaSlot& c = slots_[slot];
   int64_t cta_ns = int64_t(w_.kernel_cta_ns[c.kernel]);
   if (c.pos == c.end) {
-    q_.push(now_ + extra_ns + std::max<int64_t>(0, cta_ns - c.progress_ns), kPrioCta, kEvCtaDone, slot);
+    engine_.at(now() + extra_ns + std::max<int64_t>(0, cta_ns - c.progress_ns), kPrioCta, gpu_id_, kEvCtaDone, slot);
     return;
   }
   int64_t at = mul_div(w_.points[c.pos].t, uint64_t(cta_ns), trace::kIntervalScale);
   int64_t wait = std::max<int64_t>(0, at - c.progress_ns);
   c.progress_ns = std::max(c.progress_ns, at);
-  q_.push(now_ + extra_ns + wait, kPrioCta, kEvCtaStep, slot);
+  engine_.at(now() + extra_ns + wait, kPrioCta, gpu_id_, kEvCtaStep, slot);
 }
 
 // The CTA issues its current group of accesses (all points at the same moment of its run). Each access
@@ -220,7 +220,7 @@ void Simulator::cta_step(uint32_t slot) {
         c.cursor_off = p - r.page;
         c.cursor_index = index;
         stats_.accesses_issued += issued;
-        q_.push(now_ + fault_jitter(), kPrioCta, kEvCtaStep, slot);
+        engine_.at(now() + fault_jitter(), kPrioCta, gpu_id_, kEvCtaStep, slot);
         return;
       }
       if (jitter) --c.granted;
@@ -258,7 +258,7 @@ void Simulator::cta_step(uint32_t slot) {
       stalled_.pop_back();
       c.stalled = false;
       ++stats_.reissues;
-      q_.push(now_, kPrioCta, kEvCtaStep, slot);
+      engine_.at(now(), kPrioCta, gpu_id_, kEvCtaStep, slot);
       return;
     }
     Sm& sm = sms_[c.sm];
@@ -270,10 +270,10 @@ void Simulator::cta_step(uint32_t slot) {
     stats_.page_accesses += r.count;
     if (eviction_wants_accesses_) {
       for (uint32_t b = r.page / kPagesPerBlock; b <= (r.page + r.count - 1) / kPagesPerBlock; ++b)
-        if (block_chunk_[b] != kNoChunk) eviction_->on_access(block_chunk_[b], now_);
+        if (block_chunk_[b] != kNoChunk) eviction_->on_access(block_chunk_[b], now());
     }
   }
-  ++progress_;
+  engine_.progressed();
   c.pos = c.resume = group_end;
   c.resume_off = 0;
   c.resume_index = 0;
@@ -289,11 +289,11 @@ void Simulator::cta_done(uint32_t slot) {
   c.live = false;
   free_slots_.push_back(slot);
   ++ctas_done_;
-  ++progress_;
+  engine_.progressed();
   uint32_t s = c.sm;
   --tenant_load_[it->tenant].ctas_running;
   if (++it->done == it->count) {
-    stats_.kernels[it->kernel].end_ns = now_;
+    stats_.kernels[it->kernel].end_ns = now();
     uint32_t stream = it->stream;
     --tenant_load_[it->tenant].kernels_running;
     if (memory_restricts_) memory_allocation_->on_kernel_end(kernel_view(*it));
@@ -314,7 +314,7 @@ void Simulator::slot_resources(uint32_t slot, bool add) {
   const uint32_t threads = uint32_t(k.threads_per_cta());
   Sm& sm = sms_[c.sm];
   if (add) {
-    if (sm.ctas == 0) sm.busy_since = now_;
+    if (sm.ctas == 0) sm.busy_since = now();
     sm.stalled += c.stalled;
     sm.ctas += 1;
     sm.threads += threads;
@@ -326,7 +326,7 @@ void Simulator::slot_resources(uint32_t slot, bool add) {
     sm.threads -= threads;
     sm.regs -= k.regs_per_thread * threads;
     sm.smem -= k.smem_bytes;
-    if (sm.ctas == 0) stats_.sm_busy_ns += now_ - sm.busy_since;
+    if (sm.ctas == 0) stats_.sm_busy_ns += now() - sm.busy_since;
   }
 }
 

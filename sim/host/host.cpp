@@ -17,12 +17,12 @@ bool Simulator::streams_idle(uint32_t process) const {
 
 void Simulator::host_continue(uint32_t process, int64_t at) {
   Host& h = hosts_[process];
-  ++progress_;
+  engine_.progressed();
   if (++h.cursor >= h.ops.size()) {
     h.done = true;
     return;
   }
-  q_.push(at + std::max<int64_t>(0, w_.trace.ops[h.ops[h.cursor]].host_gap_ns), kPrioHost, kEvHostIssue,
+  engine_.at(at + std::max<int64_t>(0, w_.trace.ops[h.ops[h.cursor]].host_gap_ns), kPrioHost, host_id_, kEvHostIssue,
           process);
 }
 
@@ -42,27 +42,27 @@ void Simulator::host_issue(uint32_t process) {
       if (o.kind == OpKind::kEventRecord) events_[o.c] = {false, 0};
       streams_[s].queue.push_back(op);
       stream_try_start(s);
-      host_continue(process, now_);
+      host_continue(process, now());
       return;
     case OpKind::kAdvise: {
       const DenseRange& r = w_.op_pages[op];
       if (o.c == uint64_t(trace::Advice::kSetPreferredLocation) || o.c == uint64_t(trace::Advice::kUnset))
         for (uint32_t b = r.page / kPagesPerBlock; b <= (r.page + r.count - 1) / kPagesPerBlock; ++b)
           block_pref_gpu_[b] = o.c == uint64_t(trace::Advice::kSetPreferredLocation) && o.device >= 0;
-      rec.start_ns = rec.end_ns = now_;
-      host_continue(process, now_);
+      rec.start_ns = rec.end_ns = now();
+      host_continue(process, now());
       return;
     }
     case OpKind::kHostAccess: {
-      rec.start_ns = now_;
-      int64_t end = host_access(op, now_);
+      rec.start_ns = now();
+      int64_t end = host_access(op, now());
       rec.end_ns = end;
       host_continue(process, end);
       return;
     }
     case OpKind::kSync:
     case OpKind::kFree:
-      rec.start_ns = now_;
+      rec.start_ns = now();
       h.wait = o.c == 1 && o.kind == OpKind::kSync ? Host::kOneStream : Host::kAllStreams;
       h.wait_stream = s;
       host_check_wait(process);
@@ -80,8 +80,8 @@ void Simulator::host_check_wait(uint32_t process) {
   h.wait = Host::kNone;
   uint32_t op = h.ops[h.cursor];
   if (w_.trace.ops[op].kind == OpKind::kFree) free_allocation(uint32_t(w_.trace.ops[op].a));
-  stats_.ops[op].end_ns = now_;
-  host_continue(process, now_);
+  stats_.ops[op].end_ns = now();
+  host_continue(process, now());
 }
 
 void Simulator::stream_try_start(uint32_t s) {
@@ -99,31 +99,31 @@ void Simulator::stream_try_start(uint32_t s) {
   }
   st.busy = true;
   st.blocked_on_event = -1;
-  rec.start_ns = now_;
+  rec.start_ns = now();
   switch (o.kind) {
     case OpKind::kKernel:
       launch_kernel(uint32_t(o.a), s);
       return;
     case OpKind::kPrefetch:
-      q_.push(prefetch_op(op, now_), kPrioHost, kEvStreamDone, s);
+      engine_.at(prefetch_op(op, now()), kPrioHost, host_id_, kEvStreamDone, s);
       return;
     case OpKind::kMemcpy: {
       // Copies between the host and plain device memory cross the link; others take no modelled time.
-      int64_t end = now_;
-      if (o.device == 0) end = pcie_.copy(Dir::kHtoD, o.b, now_);
-      if (o.device == 1) end = pcie_.copy(Dir::kDtoH, o.b, now_);
-      q_.push(end, kPrioHost, kEvStreamDone, s);
+      int64_t end = now();
+      if (o.device == 0) end = pcie_.copy(Dir::kHtoD, o.b, now());
+      if (o.device == 1) end = pcie_.copy(Dir::kDtoH, o.b, now());
+      engine_.at(end, kPrioHost, host_id_, kEvStreamDone, s);
       return;
     }
     case OpKind::kMemset: {
       // A memset of managed memory runs on the GPU: migrate the range there, then fill at copy-engine rate.
-      int64_t end = prefetch_op(op, now_);
+      int64_t end = prefetch_op(op, now());
       end += mul_div(o.b, 1000000000u, uint64_t(cfg_.gpu.memset_bytes_per_s));
-      q_.push(end, kPrioHost, kEvStreamDone, s);
+      engine_.at(end, kPrioHost, host_id_, kEvStreamDone, s);
       return;
     }
     default:
-      q_.push(now_, kPrioHost, kEvStreamDone, s);
+      engine_.at(now(), kPrioHost, host_id_, kEvStreamDone, s);
       return;
   }
 }
@@ -133,11 +133,11 @@ void Simulator::stream_op_done(uint32_t s) {
   uint32_t op = st.queue.front();
   st.queue.pop_front();
   st.busy = false;
-  ++progress_;
-  stats_.ops[op].end_ns = now_;
+  engine_.progressed();
+  stats_.ops[op].end_ns = now();
   const auto& o = w_.trace.ops[op];
   if (o.kind == OpKind::kEventRecord) {
-    events_[o.c] = {true, now_};
+    events_[o.c] = {true, now()};
     for (uint32_t i = 0; i < streams_.size(); ++i)
       if (streams_[i].blocked_on_event == int64_t(o.c)) stream_try_start(i);
   }

@@ -16,11 +16,11 @@ void Simulator::start_service() {
 }
 
 void Simulator::service_batch() {
-  const int64_t t0 = now_;
+  const int64_t t0 = now();
   const size_t batch_count = size_t(cfg_.driver.fault_batch_count);
   batch_.clear();
   // Fetch: entries that have reached the buffer, up to the batch size. Reading frees their slots.
-  while (!buffer_.empty() && buffer_.front().arrival <= now_ && batch_.size() < batch_count) {
+  while (!buffer_.empty() && buffer_.front().arrival <= now() && batch_.size() < batch_count) {
     std::pop_heap(buffer_.begin(), buffer_.end(), FaultLater{});
     FaultEntry e = buffer_.back();
     buffer_.pop_back();
@@ -28,7 +28,7 @@ void Simulator::service_batch() {
     batch_.push_back(e);
   }
   if (batch_.empty()) {
-    end_service(now_);
+    end_service(now());
     return;
   }
   const size_t raw = batch_.size();
@@ -71,7 +71,7 @@ void Simulator::service_batch() {
   // Entries of a page already in the batch (coalesced, or equal after sorting) cost duplicate_fault_ns.
   uint64_t unique = 0;
   for (size_t i = 0; i < batch_.size(); ++i) unique += i == 0 || batch_[i].page != batch_[i - 1].page;
-  int64_t cpu = now_ + cfg_.driver.batch_fixed_ns + cfg_.driver.fault_ns * int64_t(unique) +
+  int64_t cpu = now() + cfg_.driver.batch_fixed_ns + cfg_.driver.fault_ns * int64_t(unique) +
                 cfg_.driver.duplicate_fault_ns * int64_t(raw - unique);
   if (memory_restricts_) {  // eviction ahead of demand, before the batch's own service
     const uint32_t ahead = memory_allocation_->evict_ahead(
@@ -166,14 +166,14 @@ void Simulator::service_batch() {
       // reached the buffer since stay for the next batch (stale ones cost a batch and a replay of their own).
       const bool update_put =
           100 * (raw - unique) > uint64_t(cfg_.driver.fault_replay_update_put_ratio) * raw;
-      q_.push(end, kPrioReplay, kEvFlush, 0, uint64_t(update_put ? end : t0));
+      engine_.at(end, kPrioReplay, uvm_id_, kEvFlush, 0, uint64_t(update_put ? end : t0));
     }
     end += cfg_.driver.replay_ns;
     push_replay(end);
   }
   if (service_batches_ < uint32_t(cfg_.driver.fault_max_batches_per_service) &&
       service_throttled_ < uint32_t(cfg_.driver.fault_max_throttle_per_service)) {
-    q_.push(end, kPrioDriver, kEvBatch);
+    engine_.at(end, kPrioDriver, uvm_id_, kEvBatch);
   } else {
     end_service(end);
   }
@@ -187,13 +187,13 @@ void Simulator::end_service(int64_t t) {
   in_service_ = false;
   if (!buffer_.empty() && !interrupt_pending_) {
     interrupt_pending_ = true;
-    q_.push(std::max(t, buffer_.front().arrival) + cfg_.driver.isr_latency_ns, kPrioDriver, kEvInterrupt);
+    engine_.at(std::max(t, buffer_.front().arrival) + cfg_.driver.isr_latency_ns, kPrioDriver, uvm_id_, kEvInterrupt);
   }
 }
 
 void Simulator::push_replay(int64_t t) {
   ++replays_pending_;
-  q_.push(t, kPrioReplay, kEvReplay);
+  engine_.at(t, kPrioReplay, uvm_id_, kEvReplay);
 }
 
 void Simulator::replay() {

@@ -18,11 +18,11 @@ namespace {
 void BM_EventQueue(benchmark::State& st) {
   EventQueue q;
   uint64_t x = 1;
-  for (int i = 0; i < 4096; ++i) q.push(int64_t(i), 0, 0);
+  for (int i = 0; i < 4096; ++i) q.push(int64_t(i), 0, 0, 0);
   for (auto _ : st) {
     Event e = q.pop();
     x = x * 6364136223846793005ull + 1442695040888963407ull;
-    q.push(e.time + int64_t(x >> 54), uint8_t(x & 3), 0);
+    q.push(e.time + int64_t(x >> 54), uint8_t(x & 3), 0, 0);
   }
   st.SetItemsProcessed(st.iterations());
   st.counters["events/s"] = benchmark::Counter(double(st.iterations()), benchmark::Counter::kIsRate);
