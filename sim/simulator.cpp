@@ -84,23 +84,7 @@ Simulator::Simulator(const Workload& w, const Config& c) : w_(w), cfg_(c), pcie_
   utlb_next_.assign(utlbs, 0);
   if (cfg_.gpu.tlb_entries > 0) tlb_.assign(size_t(cfg_.gpu.sm_count * cfg_.gpu.tlb_entries), 0);
 
-  // Streams per (process, stream id), hosts per process, in trace order.
   const auto& t = w.trace;
-  hosts_.resize(w.processes);
-  std::map<std::pair<uint32_t, uint32_t>, uint32_t> stream_ids;
-  op_stream_.resize(t.ops.size());
-  for (uint32_t i = 0; i < t.ops.size(); ++i) {
-    const auto& o = t.ops[i];
-    uint32_t proc = t.tenants.empty() ? 0 : t.tenants[o.tenant].process;
-    auto key = std::make_pair(proc, o.stream);
-    auto it = stream_ids.find(key);
-    if (it == stream_ids.end()) {
-      it = stream_ids.emplace(key, uint32_t(streams_.size())).first;
-      streams_.push_back(Stream{proc, {}, false, -1});
-    }
-    op_stream_[i] = it->second;
-    hosts_[proc].ops.push_back(i);
-  }
   timeslicing_ = cfg_.gpu.timeslice_ns > 0 && w.processes > 1;
   out_since_.assign(w.processes, 0);
   frozen_.resize(w.processes);
@@ -140,20 +124,7 @@ Simulator::Simulator(const Workload& w, const Config& c) : w_(w), cfg_(c), pcie_
 Simulator::~Simulator() = default;
 
 void Simulator::run() {
-  // Processes start as far apart as they did in the recording (host_ns is one clock for all of a trace's
-  // processes; 0 in generated traces): a process's first op waits its host_ns after the earliest one's.
-  int64_t first_host_ns = INT64_MAX;
-  for (const Host& h : hosts_)
-    if (!h.ops.empty()) first_host_ns = std::min(first_host_ns, w_.trace.ops[h.ops[0]].host_ns);
-  for (uint32_t p = 0; p < hosts_.size(); ++p) {
-    if (hosts_[p].ops.empty()) {
-      hosts_[p].done = true;
-      continue;
-    }
-    const auto& o = w_.trace.ops[hosts_[p].ops[0]];
-    engine_.at(std::max<int64_t>(0, o.host_gap_ns) + std::max<int64_t>(0, o.host_ns - first_host_ns), kPrioHost, host_id_,
-            kEvHostIssue, p);
-  }
+  host_.start();
   Engine::Guard guard;
   guard.max_events_without_progress = uint64_t(cfg_.engine.max_events_without_progress);
   guard.max_events = uint64_t(cfg_.engine.max_events);
@@ -186,9 +157,8 @@ void Simulator::run() {
   stats_.thrashing_pages = tc.thrashing_pages;
   stats_.throttles = tc.throttles;
   stats_.pins = tc.pins;
-  for (auto& h : hosts_)
-    if (!h.done)
-      throw SimError(
+  if (!host_.done())
+    throw SimError(
           "deadlock: the host of a process never finished its ops (an event wait that is never recorded?)");
   if (ctas_done_ != ctas_launched_) throw SimError("simulation ended with CTAs still running");
 }
@@ -263,17 +233,6 @@ void Simulator::uvm_event(const Event& e) {
     case kEvReplay:
       --replays_pending_;
       replay();
-      break;
-  }
-}
-
-void Simulator::host_event(const Event& e) {
-  switch (HostEvent(e.type)) {
-    case kEvHostIssue:
-      host_issue(e.a);
-      break;
-    case kEvStreamDone:
-      stream_op_done(e.a);
       break;
   }
 }

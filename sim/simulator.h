@@ -23,6 +23,7 @@
 #include "policies/tlp/tlp_policy.h"
 #include "sim/config/config.h"
 #include "sim/engine/engine.h"
+#include "sim/host/host.h"
 #include "sim/interconnect/pcie.h"
 #include "sim/engine/progress.h"
 #include "sim/stats/stats.h"
@@ -35,7 +36,7 @@ class SimError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-class Simulator {
+class Simulator final : private HostServices {
  public:
   Simulator(const Workload& w, const Config& c);
   ~Simulator();
@@ -55,7 +56,6 @@ class Simulator {
   // The events each component owns (Engine: owner id, type).
   enum GpuEvent : uint8_t { kEvCtaStep, kEvCtaDone, kEvTimeslice, kEvContextIn };
   enum UvmEvent : uint8_t { kEvInterrupt, kEvBatch, kEvReplay, kEvFlush };
-  enum HostEvent : uint8_t { kEvHostIssue, kEvStreamDone };
   enum TimerEvent : uint8_t { kEvPolicyTimer };
   // Until each component is a class of its own, these hand the engine's events to the simulator's
   // handlers for that component.
@@ -132,19 +132,6 @@ class Simulator {
       return x.arrival != y.arrival ? x.arrival > y.arrival : x.seq > y.seq;
     }
   };
-  struct Stream {
-    uint32_t process = 0;
-    std::deque<uint32_t> queue;  // op indices
-    bool busy = false;
-    int64_t blocked_on_event = -1;
-  };
-  struct Host {
-    std::vector<uint32_t> ops;
-    size_t cursor = 0;
-    enum Wait : uint8_t { kNone, kAllStreams, kOneStream } wait = kNone;
-    uint32_t wait_stream = 0;
-    bool done = false;
-  };
 
   // The policies' view of the engine: the time and a timer per policy kind (kEvPolicyTimer, a = kind).
   enum TimerOwner : uint8_t { kTimerSmAllocation, kTimerTlp, kTimerMemoryAllocation, kTimerOwners };
@@ -162,7 +149,6 @@ class Simulator {
   // The engine's events, by owner.
   void gpu_event(const Event& e);
   void uvm_event(const Event& e);
-  void host_event(const Event& e);
   void timer_event(const Event& e);
   int64_t now() const { return engine_.now(); }
   void policy_timer(TimerOwner owner, uint64_t tag);
@@ -170,7 +156,7 @@ class Simulator {
   // event most frequent since the last progress.
   [[noreturn]] void stuck(uint8_t owner, uint8_t type, const std::string& counts) const;
   // SMs and CTAs.
-  void launch_kernel(uint32_t kernel, uint32_t stream);
+  void launch_kernel(uint32_t kernel, uint32_t stream) override;
   // Asks the sm_allocation policy for every tenant's SMs; true when they changed.
   bool allocate_sms();
   // Asks the memory_allocation policy again about kernels it has not admitted; true when one was.
@@ -207,13 +193,11 @@ class Simulator {
   void set_loc(uint32_t page, Loc l);
   uint32_t lo_of(uint32_t block) const { return block_lo_[block]; }
   uint32_t hi_of(uint32_t block) const { return block_hi_[block]; }
-  // Host and streams.
-  void host_issue(uint32_t process);
-  void host_continue(uint32_t process, int64_t at);
-  void stream_try_start(uint32_t stream);
-  void stream_op_done(uint32_t stream);
-  void host_check_wait(uint32_t process);
-  int64_t host_access(uint32_t op, int64_t t);
+  // The host's requests (HostServices), served by the uvm driver's CPU side (sim/uvm/host_side.cpp).
+  int64_t cpu_access(uint32_t op, int64_t t) override;
+  int64_t migrate(uint32_t op, int64_t t) override;
+  void advise(uint32_t op) override;
+  void free_allocation(uint32_t alloc) override;
   // Processes (contexts) taking turns on the GPU (gpu.timeslice_ns; sim/MODEL.md, "Several processes").
   bool has_work(uint32_t process) const;
   void context_check();
@@ -222,9 +206,6 @@ class Simulator {
   void slot_resources(uint32_t slot, bool add);
   uint32_t process_of_kernel(uint32_t kernel) const;
   int64_t cpu_fault(uint32_t page, int64_t t);
-  int64_t prefetch_op(uint32_t op, int64_t t);
-  void free_allocation(uint32_t alloc);
-  bool streams_idle(uint32_t process) const;
   // Tenants: whose a page is (its allocation's tenant), bytes moved for them, what the run adds up per
   // tenant at its end.
   static constexpr uint32_t kMixedTenants = ~0u, kNoTenant = ~0u - 1;  // kNoTenant: no allocation
@@ -237,10 +218,8 @@ class Simulator {
   Engine engine_;
   Owner gpu_{*this, &Simulator::gpu_event, {"CTA step", "CTA end", "time slice", "context in"}};
   Owner uvm_{*this, &Simulator::uvm_event, {"interrupt", "batch", "replay", "flush"}};
-  Owner host_{*this, &Simulator::host_event, {"host issue", "stream done"}};
   Owner timers_{*this, &Simulator::timer_event, {"policy timer"}};
-  const uint8_t gpu_id_ = engine_.attach(gpu_), uvm_id_ = engine_.attach(uvm_), host_id_ = engine_.attach(host_),
-                timers_id_ = engine_.attach(timers_);
+  const uint8_t gpu_id_ = engine_.attach(gpu_), uvm_id_ = engine_.attach(uvm_), timers_id_ = engine_.attach(timers_);
   Stats stats_;
   std::ostream* batch_log_ = nullptr;
   ProgressReporter* progress_reporter_ = nullptr;
@@ -260,6 +239,7 @@ class Simulator {
   std::unique_ptr<MemoryAllocationPolicy> memory_allocation_;
   bool memory_restricts_ = false;  // likewise
   PcieLink pcie_;
+  Host host_{engine_, w_, stats_, pcie_, *this, cfg_.gpu.memset_bytes_per_s};
 
   // GMMU page state, flat arrays by dense page.
   std::vector<uint8_t> loc_;
@@ -311,11 +291,6 @@ class Simulator {
   uint32_t service_batches_ = 0, service_throttled_ = 0;
   std::vector<FaultEntry> batch_;
 
-  // Host and streams.
-  std::vector<Host> hosts_;
-  std::vector<Stream> streams_;
-  std::vector<uint32_t> op_stream_;
-  std::map<uint64_t, std::pair<bool, int64_t>> events_;  // event id -> (recorded, completion time)
 
   // Time-slicing between processes: one process's CTAs run at a time (gpu.timeslice_ns > 0 and more than
   // one process). owner_: the process on the GPU, -1 before the first and during a switch (to incoming_).

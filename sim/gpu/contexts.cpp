@@ -22,7 +22,7 @@ bool Simulator::has_work(uint32_t process) const {
 // while nobody else waits.
 void Simulator::context_check() {
   if (incoming_ >= 0) return;  // a switch is under way
-  const uint32_t n = uint32_t(hosts_.size());
+  const uint32_t n = w_.processes;
   if (owner_ < 0) {
     for (uint32_t p = 0; p < n && owner_ < 0; ++p)
       if (has_work(p)) owner_ = int32_t(p);  // the first turn: no context to save

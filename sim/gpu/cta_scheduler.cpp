@@ -28,7 +28,7 @@ void Simulator::launch_kernel(uint32_t kernel, uint32_t stream) {
   if (rk.count == 0) {
     stats_.kernels[kernel].start_ns = stats_.kernels[kernel].end_ns = now();
     running_.pop_back();
-    engine_.at(now(), kPrioHost, host_id_, kEvStreamDone, stream);
+    host_.op_done_at(now(), stream);
     return;
   }
   TenantLoad& load = tenant_load_[rk.tenant];
@@ -300,7 +300,7 @@ void Simulator::cta_done(uint32_t slot) {
     running_.erase(it);
     const bool admitted = memory_restricts_ && admit_waiting();
     const bool moved = allocate_sms();
-    stream_op_done(stream);
+    host_.op_done(stream);
     if (timeslicing_) context_check();
     if (admitted || moved) fill_sms();
   }

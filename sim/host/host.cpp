@@ -1,33 +1,95 @@
-// The host component: per-process hosts issuing ops in order, streams and events, CPU accesses and faults
-// on managed memory, explicit prefetch and frees.
-#include <algorithm>
+#include "sim/host/host.h"
 
-#include "sim/simulator.h"
+#include <algorithm>
+#include <climits>
 
 namespace uvmsim {
 
 using trace::OpKind;
-constexpr uint64_t kPage = trace::kPageBytes;
 
-bool Simulator::streams_idle(uint32_t process) const {
+Host::Host(Engine& engine, const Workload& w, Stats& stats, PcieLink& pcie, HostServices& services,
+           int64_t memset_bytes_per_s)
+    : engine_(engine),
+      id_(engine.attach(*this)),
+      w_(w),
+      stats_(stats),
+      pcie_(pcie),
+      services_(services),
+      memset_bytes_per_s_(memset_bytes_per_s) {
+  // Streams per (process, stream id), processes in trace order.
+  const auto& t = w.trace;
+  processes_.resize(w.processes);
+  std::map<std::pair<uint32_t, uint32_t>, uint32_t> stream_ids;
+  op_stream_.resize(t.ops.size());
+  for (uint32_t i = 0; i < t.ops.size(); ++i) {
+    const auto& o = t.ops[i];
+    uint32_t proc = t.tenants.empty() ? 0 : t.tenants[o.tenant].process;
+    auto key = std::make_pair(proc, o.stream);
+    auto it = stream_ids.find(key);
+    if (it == stream_ids.end()) {
+      it = stream_ids.emplace(key, uint32_t(streams_.size())).first;
+      streams_.push_back(Stream{proc, {}, false, -1});
+    }
+    op_stream_[i] = it->second;
+    processes_[proc].ops.push_back(i);
+  }
+}
+
+void Host::start() {
+  // Processes start as far apart as they did in the recording (host_ns is one clock for all of a trace's
+  // processes; 0 in generated traces): a process's first op waits its host_ns after the earliest one's.
+  int64_t first_host_ns = INT64_MAX;
+  for (const Process& h : processes_)
+    if (!h.ops.empty()) first_host_ns = std::min(first_host_ns, w_.trace.ops[h.ops[0]].host_ns);
+  for (uint32_t p = 0; p < processes_.size(); ++p) {
+    if (processes_[p].ops.empty()) {
+      processes_[p].done = true;
+      continue;
+    }
+    const auto& o = w_.trace.ops[processes_[p].ops[0]];
+    engine_.at(std::max<int64_t>(0, o.host_gap_ns) + std::max<int64_t>(0, o.host_ns - first_host_ns), kPrioHost,
+               id_, kEvHostIssue, p);
+  }
+}
+
+void Host::op_done_at(int64_t at, uint32_t stream) { engine_.at(at, kPrioHost, id_, kEvStreamDone, stream); }
+
+bool Host::done() const {
+  return std::all_of(processes_.begin(), processes_.end(), [](const Process& p) { return p.done; });
+}
+
+void Host::handle(const Event& e) {
+  switch (HostEvent(e.type)) {
+    case kEvHostIssue:
+      issue(e.a);
+      break;
+    case kEvStreamDone:
+      stream_op_done(e.a);
+      break;
+  }
+}
+
+const char* Host::event_name(uint8_t type) const { return type == kEvHostIssue ? "host issue" : "stream done"; }
+
+bool Host::streams_idle(uint32_t process) const {
   for (auto& s : streams_)
     if (s.process == process && (s.busy || !s.queue.empty())) return false;
   return true;
 }
 
-void Simulator::host_continue(uint32_t process, int64_t at) {
-  Host& h = hosts_[process];
+void Host::next(uint32_t process, int64_t at) {
+  Process& h = processes_[process];
   engine_.progressed();
   if (++h.cursor >= h.ops.size()) {
     h.done = true;
     return;
   }
-  engine_.at(at + std::max<int64_t>(0, w_.trace.ops[h.ops[h.cursor]].host_gap_ns), kPrioHost, host_id_, kEvHostIssue,
+  engine_.at(at + std::max<int64_t>(0, w_.trace.ops[h.ops[h.cursor]].host_gap_ns), kPrioHost, id_, kEvHostIssue,
           process);
 }
 
-void Simulator::host_issue(uint32_t process) {
-  Host& h = hosts_[process];
+void Host::issue(uint32_t process) {
+  Process& h = processes_[process];
   uint32_t op = h.ops[h.cursor];
   const auto& o = w_.trace.ops[op];
   uint32_t s = op_stream_[op];
@@ -41,50 +103,47 @@ void Simulator::host_issue(uint32_t process) {
     case OpKind::kEventWait:
       if (o.kind == OpKind::kEventRecord) events_[o.c] = {false, 0};
       streams_[s].queue.push_back(op);
-      stream_try_start(s);
-      host_continue(process, now());
+      try_start(s);
+      next(process, engine_.now());
       return;
     case OpKind::kAdvise: {
-      const DenseRange& r = w_.op_pages[op];
-      if (o.c == uint64_t(trace::Advice::kSetPreferredLocation) || o.c == uint64_t(trace::Advice::kUnset))
-        for (uint32_t b = r.page / kPagesPerBlock; b <= (r.page + r.count - 1) / kPagesPerBlock; ++b)
-          block_pref_gpu_[b] = o.c == uint64_t(trace::Advice::kSetPreferredLocation) && o.device >= 0;
-      rec.start_ns = rec.end_ns = now();
-      host_continue(process, now());
+      services_.advise(op);
+      rec.start_ns = rec.end_ns = engine_.now();
+      next(process, engine_.now());
       return;
     }
     case OpKind::kHostAccess: {
-      rec.start_ns = now();
-      int64_t end = host_access(op, now());
+      rec.start_ns = engine_.now();
+      int64_t end = services_.cpu_access(op, engine_.now());
       rec.end_ns = end;
-      host_continue(process, end);
+      next(process, end);
       return;
     }
     case OpKind::kSync:
     case OpKind::kFree:
-      rec.start_ns = now();
-      h.wait = o.c == 1 && o.kind == OpKind::kSync ? Host::kOneStream : Host::kAllStreams;
+      rec.start_ns = engine_.now();
+      h.wait = o.c == 1 && o.kind == OpKind::kSync ? Process::kOneStream : Process::kAllStreams;
       h.wait_stream = s;
-      host_check_wait(process);
+      check_wait(process);
       return;
   }
 }
 
-void Simulator::host_check_wait(uint32_t process) {
-  Host& h = hosts_[process];
-  if (h.wait == Host::kNone || h.done) return;
-  bool ok = h.wait == Host::kAllStreams
+void Host::check_wait(uint32_t process) {
+  Process& h = processes_[process];
+  if (h.wait == Process::kNone || h.done) return;
+  bool ok = h.wait == Process::kAllStreams
                 ? streams_idle(process)
                 : (!streams_[h.wait_stream].busy && streams_[h.wait_stream].queue.empty());
   if (!ok) return;
-  h.wait = Host::kNone;
+  h.wait = Process::kNone;
   uint32_t op = h.ops[h.cursor];
-  if (w_.trace.ops[op].kind == OpKind::kFree) free_allocation(uint32_t(w_.trace.ops[op].a));
-  stats_.ops[op].end_ns = now();
-  host_continue(process, now());
+  if (w_.trace.ops[op].kind == OpKind::kFree) services_.free_allocation(uint32_t(w_.trace.ops[op].a));
+  stats_.ops[op].end_ns = engine_.now();
+  next(process, engine_.now());
 }
 
-void Simulator::stream_try_start(uint32_t s) {
+void Host::try_start(uint32_t s) {
   Stream& st = streams_[s];
   if (st.busy || st.queue.empty()) return;
   uint32_t op = st.queue.front();
@@ -99,127 +158,50 @@ void Simulator::stream_try_start(uint32_t s) {
   }
   st.busy = true;
   st.blocked_on_event = -1;
-  rec.start_ns = now();
+  rec.start_ns = engine_.now();
   switch (o.kind) {
     case OpKind::kKernel:
-      launch_kernel(uint32_t(o.a), s);
+      services_.launch_kernel(uint32_t(o.a), s);
       return;
     case OpKind::kPrefetch:
-      engine_.at(prefetch_op(op, now()), kPrioHost, host_id_, kEvStreamDone, s);
+      engine_.at(services_.migrate(op, engine_.now()), kPrioHost, id_, kEvStreamDone, s);
       return;
     case OpKind::kMemcpy: {
       // Copies between the host and plain device memory cross the link; others take no modelled time.
-      int64_t end = now();
-      if (o.device == 0) end = pcie_.copy(Dir::kHtoD, o.b, now());
-      if (o.device == 1) end = pcie_.copy(Dir::kDtoH, o.b, now());
-      engine_.at(end, kPrioHost, host_id_, kEvStreamDone, s);
+      int64_t end = engine_.now();
+      if (o.device == 0) end = pcie_.copy(Dir::kHtoD, o.b, engine_.now());
+      if (o.device == 1) end = pcie_.copy(Dir::kDtoH, o.b, engine_.now());
+      engine_.at(end, kPrioHost, id_, kEvStreamDone, s);
       return;
     }
     case OpKind::kMemset: {
       // A memset of managed memory runs on the GPU: migrate the range there, then fill at copy-engine rate.
-      int64_t end = prefetch_op(op, now());
-      end += mul_div(o.b, 1000000000u, uint64_t(cfg_.gpu.memset_bytes_per_s));
-      engine_.at(end, kPrioHost, host_id_, kEvStreamDone, s);
+      int64_t end = services_.migrate(op, engine_.now());
+      end += mul_div(o.b, 1000000000u, uint64_t(memset_bytes_per_s_));
+      engine_.at(end, kPrioHost, id_, kEvStreamDone, s);
       return;
     }
     default:
-      engine_.at(now(), kPrioHost, host_id_, kEvStreamDone, s);
+      engine_.at(engine_.now(), kPrioHost, id_, kEvStreamDone, s);
       return;
   }
 }
 
-void Simulator::stream_op_done(uint32_t s) {
+void Host::stream_op_done(uint32_t s) {
   Stream& st = streams_[s];
   uint32_t op = st.queue.front();
   st.queue.pop_front();
   st.busy = false;
   engine_.progressed();
-  stats_.ops[op].end_ns = now();
+  stats_.ops[op].end_ns = engine_.now();
   const auto& o = w_.trace.ops[op];
   if (o.kind == OpKind::kEventRecord) {
-    events_[o.c] = {true, now()};
+    events_[o.c] = {true, engine_.now()};
     for (uint32_t i = 0; i < streams_.size(); ++i)
-      if (streams_[i].blocked_on_event == int64_t(o.c)) stream_try_start(i);
+      if (streams_[i].blocked_on_event == int64_t(o.c)) try_start(i);
   }
-  stream_try_start(s);
-  host_check_wait(st.process);
-}
-
-int64_t Simulator::host_access(uint32_t op, int64_t t) {
-  const DenseRange& r = w_.op_pages[op];
-  for (uint32_t p = r.page; p < r.page + r.count; ++p) {
-    switch (loc_[p]) {
-      case kOnCpu:
-        t += cfg_.host.touch_page_ns;
-        break;
-      case kNowhere:
-        t += cfg_.host.first_touch_page_ns;
-        set_loc(p, kOnCpu);
-        block_touched_[p / kPagesPerBlock] = 1;
-        break;
-      default:
-        t = cpu_fault(p, t);
-        break;
-    }
-    check_time(t);  // per page: a bounded step, so the sum cannot overflow before it is refused
-  }
-  return t;
-}
-
-// A CPU touch of a GPU-resident page: the driver migrates it back with the prefetcher's region toward
-// the CPU (the faulted page and the rest as separate DtoH records), then maps it on the CPU.
-int64_t Simulator::cpu_fault(uint32_t p, int64_t t) {
-  const uint32_t b = p / kPagesPerBlock, base = b * kPagesPerBlock;
-  ++stats_.cpu_faults;
-  t += cfg_.host.cpu_fault_ns;
-  if (thrashing_->counters().thrashing_pages > 0) {
-    ThrashHint h = thrashing_->hint(p, Processor::kCpu, t);
-    if (h == ThrashHint::kThrottle) t += thrashing_->throttle_ns();
-    if (h == ThrashHint::kPin) {  // pinned on the GPU: the CPU maps it remotely
-      ++stats_.remote_maps;
-      return t;
-    }
-  }
-  BlockMask faulted, thrash;
-  faulted.set(p - base);
-  PrefetchView v{lo_of(b), hi_of(b), cpu_mask_[b], faulted, thrash, false, block_pref_gpu_[b] == 0, 1};
-  BlockMask mask = (faulted | prefetch_->prefetch(v)) & gpu_mask_[b];
-  int64_t done = move_to_cpu(b, mask, faulted, kCausePrefetch, t);
-  stats_.cpu_fault_pages += mask.count();
-  t += cfg_.host.cpu_fault_page_ns * int64_t(mask.count());
-  return std::max(t, done);
-}
-
-int64_t Simulator::prefetch_op(uint32_t op, int64_t t) {
-  const DenseRange& r = w_.op_pages[op];
-  const bool to_gpu = w_.trace.ops[op].kind == trace::OpKind::kMemset || w_.trace.ops[op].device >= 0;
-  int64_t cpu = t, done = t;
-  for (uint32_t b = r.page / kPagesPerBlock; b <= (r.page + r.count - 1) / kPagesPerBlock; ++b) {
-    cpu += cfg_.driver.prefetch_op_block_ns;
-    const uint32_t base = b * kPagesPerBlock;
-    uint32_t lo = std::max(base, r.page) - base,
-             hi = std::min(base + kPagesPerBlock, r.page + r.count) - base;
-    BlockMask mask = BlockMask::range(lo, hi) & valid_mask_[b] & (to_gpu ? ~gpu_mask_[b] : gpu_mask_[b]);
-    if (mask.none()) continue;
-    if (to_gpu) {
-      done = std::max(done, make_resident_gpu(b, mask, BlockMask{}, true, cpu));
-    } else {
-      cpu += cfg_.driver.prefetch_op_page_ns * int64_t(mask.count());
-      done = std::max(done, move_to_cpu(b, mask, BlockMask{}, kCauseUser, cpu));
-    }
-    check_time(cpu);
-  }
-  return std::max(cpu, done);
-}
-
-void Simulator::free_allocation(uint32_t a) {
-  uint32_t first = w_.alloc_first[a], n = w_.alloc_pages[a];
-  for (uint32_t p = first; p < first + n; ++p) {
-    if (loc_[p] == kOnGpu) stats_.bytes_freed_on_gpu += kPage;
-    set_loc(p, kNowhere);
-  }
-  for (uint32_t b = first / kPagesPerBlock; b <= (first + n - 1) / kPagesPerBlock; ++b)
-    release_chunk_if_empty(b);
+  try_start(s);
+  check_wait(st.process);
 }
 
 }  // namespace uvmsim

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "sim/engine/event_queue.h"
+#include "sim/engine/engine.h"
 #include "sim/interconnect/pcie.h"
 
 namespace uvmsim {
@@ -8,15 +8,67 @@ namespace {
 
 TEST(EventQueue, OrdersByTimeThenPriorityThenInsertion) {
   EventQueue q;
-  q.push(10, 2, 0, 1);
-  q.push(5, 3, 0, 2);
-  q.push(10, 1, 0, 3);
-  q.push(10, 2, 0, 4);
-  q.push(5, 3, 0, 5);
+  q.push(10, 2, 0, 0, 1);
+  q.push(5, 3, 0, 0, 2);
+  q.push(10, 1, 0, 0, 3);
+  q.push(10, 2, 0, 0, 4);
+  q.push(5, 3, 0, 0, 5);
   std::vector<uint32_t> order;
   while (!q.empty()) order.push_back(q.pop().a);
   EXPECT_EQ(order, (std::vector<uint32_t>{2, 5, 3, 1, 4}));
   EXPECT_EQ(q.popped(), 5u);
+}
+
+// Two components own their events: each gets the ones it scheduled, in time order, and may schedule more
+// (a timer); the guard stops a run that makes no progress, naming the most frequent event.
+class Ticker final : public Component {
+ public:
+  Ticker(Engine& e, std::vector<std::string>& log, const char* name) : e_(e), id_(e.attach(*this)), log_(log), name_(name) {}
+  void tick(int64_t at, uint32_t n) { e_.at(at, kPrioCta, id_, 1, n); }
+  void handle(const Event& ev) override {
+    log_.push_back(std::string(name_) + std::to_string(ev.a) + "@" + std::to_string(e_.now()));
+    if (ev.a > 0) tick(e_.now() + 10, ev.a - 1);  // a timer of its own
+    if (progress) e_.progressed();
+  }
+  const char* event_name(uint8_t type) const override { return type == 1 ? "tick" : "?"; }
+  bool progress = true;
+
+ private:
+  Engine& e_;
+  uint8_t id_;
+  std::vector<std::string>& log_;
+  const char* name_;
+};
+
+TEST(Engine, ComponentsOwnTheirEventsAndTimers) {
+  Engine e;
+  std::vector<std::string> log;
+  Ticker a(e, log, "a"), b(e, log, "b");
+  a.tick(0, 2);
+  b.tick(5, 1);
+  Engine::Guard g;
+  g.max_events_without_progress = 100;
+  g.stuck = [](uint8_t, uint8_t, const std::string&) { throw std::runtime_error("stuck"); };
+  e.run(g);
+  EXPECT_EQ(log, (std::vector<std::string>{"a2@0", "b1@5", "a1@10", "b0@15", "a0@20"}));
+  EXPECT_EQ(e.events(), 5u);
+}
+
+TEST(Engine, GuardNamesTheEventThatKeepsComing) {
+  Engine e;
+  std::vector<std::string> log;
+  Ticker a(e, log, "a");
+  a.progress = false;
+  a.tick(0, 1000);
+  Engine::Guard g;
+  g.max_events_without_progress = 50;
+  std::string seen;
+  g.stuck = [&](uint8_t owner, uint8_t type, const std::string& counts) {
+    seen = std::to_string(owner) + "/" + std::to_string(type) + ": " + counts;
+    throw std::runtime_error("stuck");
+  };
+  EXPECT_THROW(e.run(g), std::runtime_error);
+  EXPECT_EQ(seen, "0/1: 50 tick");
 }
 
 TEST(MulDiv, NoOverflow) {
