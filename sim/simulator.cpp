@@ -21,7 +21,8 @@ auto make_policy(const Config& c, const typename Kind::Context& ctx) {
 
 }  // namespace
 
-Simulator::Simulator(const Workload& w, const Config& c) : w_(w), cfg_(c), pcie_(c.pcie) {
+Simulator::Simulator(const Workload& w, const Config& c)
+    : w_(w), cfg_(c), tenants_(w, stats_, c.stats.refault_window_ns), pcie_(c.pcie) {
   check_config(cfg_);
   const uint64_t chunk_bytes = uint64_t{kPagesPerBlock} * trace::kPageBytes;
   uint64_t footprint = w.footprint_pages * trace::kPageBytes;
@@ -97,23 +98,6 @@ Simulator::Simulator(const Workload& w, const Config& c) : w_(w), cfg_(c), pcie_
     r.stream = t.kernels[k].stream;
     r.ctas = t.kernels[k].cta_count;
   }
-  // Tenants: the trace's, or one unnamed tenant.
-  stats_.tenants.resize(std::max<size_t>(1, t.tenants.size()));
-  for (size_t i = 0; i < t.tenants.size(); ++i)
-    stats_.tenants[i] = {t.tenants[i].name, t.tenants[i].model, t.tenants[i].process};
-  tenant_batch_.assign(stats_.tenants.size(), 0);
-  block_tenant_.assign(w.blocks, kNoTenant);
-  for (size_t a = 0; a < t.allocations.size(); ++a) {
-    const uint32_t tenant = t.allocations[a].tenant;
-    alloc_spans_.push_back({w.alloc_first[a], w.alloc_pages[a], tenant});
-    for (uint32_t b = w.alloc_first[a] / kPagesPerBlock;
-         b <= (w.alloc_first[a] + w.alloc_pages[a] - 1) / kPagesPerBlock; ++b)
-      block_tenant_[b] = block_tenant_[b] == kNoTenant || block_tenant_[b] == tenant ? tenant : kMixedTenants;
-  }
-  std::sort(alloc_spans_.begin(), alloc_spans_.end(),
-            [](const AllocSpan& x, const AllocSpan& y) { return x.first < y.first; });
-  evicted_pages_.assign(w.blocks, BlockMask{});
-  evicted_at_.assign(w.blocks, -1);
   stats_.ops.resize(t.ops.size());
   for (size_t i = 0; i < t.ops.size(); ++i) {
     stats_.ops[i].kind = trace::to_string(t.ops[i].kind);
@@ -152,7 +136,7 @@ void Simulator::run() {
   stats_.pcie_busy_ns[1] = pcie_.busy_ns(Dir::kDtoH);
   stats_.htod_copies = htod_copies_.copies;
   stats_.htod_copy_groups = htod_copies_.groups;
-  finish_tenant_stats();
+  tenants_.finish();
   const auto& tc = thrashing_->counters();
   stats_.thrashing_pages = tc.thrashing_pages;
   stats_.throttles = tc.throttles;

@@ -27,6 +27,7 @@
 #include "sim/interconnect/pcie.h"
 #include "sim/engine/progress.h"
 #include "sim/stats/stats.h"
+#include "sim/stats/tenants.h"
 #include "sim/workload/workload.h"
 
 namespace uvmsim {
@@ -206,12 +207,6 @@ class Simulator final : private HostServices {
   void slot_resources(uint32_t slot, bool add);
   uint32_t process_of_kernel(uint32_t kernel) const;
   int64_t cpu_fault(uint32_t page, int64_t t);
-  // Tenants: whose a page is (its allocation's tenant), bytes moved for them, what the run adds up per
-  // tenant at its end.
-  static constexpr uint32_t kMixedTenants = ~0u, kNoTenant = ~0u - 1;  // kNoTenant: no allocation
-  uint32_t tenant_of_page(uint32_t page) const;
-  void count_tenant_bytes(uint32_t block, uint32_t first, uint32_t len, bool in);
-  void finish_tenant_stats();
 
   const Workload& w_;
   Config cfg_;
@@ -221,6 +216,7 @@ class Simulator final : private HostServices {
   Owner timers_{*this, &Simulator::timer_event, {"policy timer"}};
   const uint8_t gpu_id_ = engine_.attach(gpu_), uvm_id_ = engine_.attach(uvm_), timers_id_ = engine_.attach(timers_);
   Stats stats_;
+  TenantLedger tenants_;
   std::ostream* batch_log_ = nullptr;
   ProgressReporter* progress_reporter_ = nullptr;
 
@@ -255,17 +251,6 @@ class Simulator final : private HostServices {
   std::vector<uint32_t> free_chunks_;
   uint32_t capacity_chunks_ = 0;
   std::vector<uint32_t> tlb_;  // per SM, direct-mapped tags of 2 MiB blocks (+1; 0 = empty)
-  // Tenants of pages: per block its allocations' tenant, or kMixedTenants when tenants share the block;
-  // then tenant_of_page searches alloc_spans_ ((first dense page, pages, tenant), by first page).
-  std::vector<uint32_t> block_tenant_;
-  struct AllocSpan {
-    uint32_t first, pages, tenant;
-  };
-  std::vector<AllocSpan> alloc_spans_;
-  // Per block: the pages its latest eviction took and when (-1: never), for refaults.
-  std::vector<BlockMask> evicted_pages_;
-  std::vector<int64_t> evicted_at_;
-  std::vector<uint64_t> tenant_batch_;  // per tenant: the last batch number that counted it
 
   // SMs and CTAs.
   std::vector<Sm> sms_;

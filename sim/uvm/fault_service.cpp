@@ -34,10 +34,7 @@ void Simulator::service_batch() {
   const size_t raw = batch_.size();
   stats_.faults_fetched += raw;
   for (const FaultEntry& e : batch_) {  // the batch counts once for each tenant with an entry in it
-    if (tenant_batch_[e.tenant] != stats_.batches + 1) {
-      tenant_batch_[e.tenant] = stats_.batches + 1;
-      ++stats_.tenants[e.tenant].batches;
-    }
+    tenants_.in_batch(e.tenant, stats_.batches + 1);
   }
 
   // Coalesce: same uTLB and page as that uTLB's previous fault, or the batch's previous fault's page with

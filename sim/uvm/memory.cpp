@@ -20,7 +20,8 @@ void Simulator::set_loc(uint32_t p, Loc l) {
 bool Simulator::ensure_chunk(uint32_t b, int64_t& cpu, uint32_t pinned_block) {
   if (block_chunk_[b] != kNoChunk) return false;
   if (free_chunks_.empty())
-    evict_one(cpu, pinned_block, tenant_of_page(pinned_block * kPagesPerBlock + lo_of(pinned_block)), true);
+    evict_one(cpu, pinned_block, tenants_.tenant_of_page(pinned_block * kPagesPerBlock + lo_of(pinned_block)),
+              true);
   uint32_t c = free_chunks_.back();
   free_chunks_.pop_back();
   block_chunk_[b] = c;
@@ -33,7 +34,7 @@ bool Simulator::ensure_chunk(uint32_t b, int64_t& cpu, uint32_t pinned_block) {
 bool Simulator::evict_one(int64_t& cpu, uint32_t pinned_block, uint32_t by_tenant, bool needed) {
   uint32_t victim = eviction_->pick_victim([&](uint32_t c) {
     const uint32_t b = chunk_block_[c];
-    return b != kNoChunk && b != pinned_block && (!memory_restricts_ || memory_allocation_->evictable(b, block_tenant_[b]));
+    return b != kNoChunk && b != pinned_block && (!memory_restricts_ || memory_allocation_->evictable(b, tenants_.tenant_of_block(b)));
   });
   if (victim == kNoChunk) {
     if (!needed) return false;
@@ -48,11 +49,7 @@ bool Simulator::evict_one(int64_t& cpu, uint32_t pinned_block, uint32_t by_tenan
   BlockMask pages = gpu_mask_[vb];
   cpu += cfg_.driver.evict_chunk_ns;
   ++stats_.chunks_evicted;
-  ++stats_.tenants[tenant_of_page(vb * kPagesPerBlock + (pages.any() ? pages.first() : lo_of(vb)))]
-        .chunks_evicted_from;
-  ++stats_.tenants[by_tenant].chunks_evicted_by;
-  evicted_pages_[vb] = pages;
-  evicted_at_[vb] = cpu;
+  tenants_.evicted(vb, pages, vb * kPagesPerBlock + (pages.any() ? pages.first() : lo_of(vb)), by_tenant, cpu);
   stats_.pages_evicted += pages.count();
   cpu = std::max(cpu, move_to_cpu(vb, pages, BlockMask{}, kCauseEviction, cpu));
   if (block_chunk_[vb] != kNoChunk) throw SimError("internal: evicted chunk was not released");
@@ -117,7 +114,7 @@ int64_t Simulator::make_resident_gpu(uint32_t b, const BlockMask& pages, const B
       if (!push) push = pcie_.push(Dir::kHtoD, cpu);
       done = std::max(done, pcie_.copy(*push, bytes, &data));
       stats_.bytes_htod[k >> 1] += bytes;
-      count_tenant_bytes(b, first, len, true);
+      tenants_.bytes_moved(b, first, len, true);
       htod_copies_.add(data.first, data.second);
     } else {
       zero_fill_free_ = std::max(zero_fill_free_, cpu) +
@@ -132,13 +129,9 @@ int64_t Simulator::make_resident_gpu(uint32_t b, const BlockMask& pages, const B
   if (!user) {
     stats_.pages_faulted_in += nfaulted;
     stats_.pages_prefetched += moved - nfaulted;
-    // Refaults: faulted pages that the block's latest eviction took, within the window.
-    if (evicted_at_[b] >= 0 && cpu - evicted_at_[b] <= cfg_.stats.refault_window_ns)
-      (todo & faulted & evicted_pages_[b]).for_each([&](uint32_t q) {
-        ++stats_.tenants[tenant_of_page(base + q)].refaults;
-      });
   }
-  evicted_pages_[b] &= ~todo;  // back on the GPU
+  // Refaults (on the fault path only: an explicit prefetch faults nothing).
+  tenants_.resident(b, todo, user ? BlockMask{} : faulted, cpu);
   block_touched_[b] = 1;
   // Page-table entries: one 2 MiB PTE if the whole block is resident, else a 64 KiB PTE per fully resident
   // big page and 4 KiB PTEs for the rest of the pages just mapped.
@@ -179,7 +172,7 @@ int64_t Simulator::move_to_cpu(uint32_t b, const BlockMask& pages, const BlockMa
         if (!push) push = pcie_.push(Dir::kDtoH, t);
         done = std::max(done, pcie_.copy(*push, bytes));
         stats_.bytes_dtoh[c] += bytes;
-        count_tenant_bytes(b, first, len, false);
+        tenants_.bytes_moved(b, first, len, false);
       });
   todo.for_each([&](uint32_t q) {
     set_loc(base + q, kOnCpu);
