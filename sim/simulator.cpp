@@ -22,7 +22,13 @@ auto make_policy(const Config& c, const typename Kind::Context& ctx) {
 }  // namespace
 
 Simulator::Simulator(const Workload& w, const Config& c)
-    : w_(w), cfg_(c), tenants_(w, stats_, c.stats.refault_window_ns), pcie_(c.pcie) {
+    : w_(w),
+      cfg_(c),
+      tenants_(w, stats_, c.stats.refault_window_ns),
+      pcie_(c.pcie),
+      buffer_(uint32_t((c.gpu.sm_count + c.gpu.sms_per_utlb - 1) / c.gpu.sms_per_utlb),
+              uint32_t(c.gpu.utlb_max_outstanding_faults), size_t(c.gpu.fault_buffer_entries), c.gpu.fault_latency_ns,
+              c.gpu.fault_issue_ns, *this) {
   check_config(cfg_);
   const uint64_t chunk_bytes = uint64_t{kPagesPerBlock} * trace::kPageBytes;
   uint64_t footprint = w.footprint_pages * trace::kPageBytes;
@@ -80,9 +86,6 @@ Simulator::Simulator(const Workload& w, const Config& c)
   capacity_chunks_ = tracked_chunks;
 
   sms_.resize(size_t(cfg_.gpu.sm_count));
-  uint32_t utlbs = uint32_t((cfg_.gpu.sm_count + cfg_.gpu.sms_per_utlb - 1) / cfg_.gpu.sms_per_utlb);
-  utlb_outstanding_.assign(utlbs, 0);
-  utlb_next_.assign(utlbs, 0);
   if (cfg_.gpu.tlb_entries > 0) tlb_.assign(size_t(cfg_.gpu.sm_count * cfg_.gpu.tlb_entries), 0);
 
   const auto& t = w.trace;
@@ -205,7 +208,7 @@ void Simulator::gpu_event(const Event& e) {
 void Simulator::uvm_event(const Event& e) {
   switch (UvmEvent(e.type)) {
     case kEvFlush:
-      flush(int64_t(e.b));
+      stats_.faults_flushed += buffer_.flush(int64_t(e.b));
       break;
     case kEvInterrupt:
       interrupt_pending_ = false;

@@ -23,6 +23,7 @@
 #include "policies/tlp/tlp_policy.h"
 #include "sim/config/config.h"
 #include "sim/engine/engine.h"
+#include "sim/gmmu/fault_buffer.h"
 #include "sim/host/host.h"
 #include "sim/interconnect/pcie.h"
 #include "sim/engine/progress.h"
@@ -37,7 +38,7 @@ class SimError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-class Simulator final : private HostServices {
+class Simulator final : private HostServices, private FaultBuffer::Client {
  public:
   Simulator(const Workload& w, const Config& c);
   ~Simulator();
@@ -118,22 +119,6 @@ class Simulator final : private HostServices {
     uint64_t next_cta = 0, done = 0, count = 0;
     uint32_t threads = 0, regs = 0, smem = 0;
   };
-  struct FaultEntry {
-    int64_t arrival;
-    uint64_t seq;
-    uint32_t page;
-    uint8_t kind;
-    uint32_t utlb;
-    uint32_t slot;       // the raising CTA's slot
-    uint64_t cta_start;  // and its start ordinal (CtaSlot::start)
-    uint32_t tenant;     // the raising CTA's kernel's tenant
-  };
-  struct FaultLater {
-    bool operator()(const FaultEntry& x, const FaultEntry& y) const {
-      return x.arrival != y.arrival ? x.arrival > y.arrival : x.seq > y.seq;
-    }
-  };
-
   // The policies' view of the engine: the time and a timer per policy kind (kEvPolicyTimer, a = kind).
   enum TimerOwner : uint8_t { kTimerSmAllocation, kTimerTlp, kTimerMemoryAllocation, kTimerOwners };
   class Clock final : public PolicyClock {
@@ -171,7 +156,7 @@ class Simulator final : private HostServices {
   void cta_done(uint32_t slot);
   void schedule_next_point(uint32_t slot, int64_t extra_ns);
   void raise_fault(uint32_t slot, uint32_t page, uint8_t kind, uint32_t utlb, bool* blocked);
-  void entry_left_buffer(const FaultEntry& e);
+  void entry_left(const FaultEntry& e) override;
   void push_replay(int64_t t);
   int64_t fault_jitter();
   // Driver.
@@ -179,7 +164,6 @@ class Simulator final : private HostServices {
   void service_batch();
   void end_service(int64_t t);
   void replay();
-  void flush(int64_t put);
   // Residency, shared by the fault path, explicit prefetch, CPU faults and eviction.
   bool ensure_chunk(uint32_t block, int64_t& cpu, uint32_t pinned_block);
   int64_t make_resident_gpu(uint32_t block, const BlockMask& pages, const BlockMask& faulted, bool user,
@@ -261,10 +245,7 @@ class Simulator final : private HostServices {
   uint64_t ctas_done_ = 0, ctas_launched_ = 0, ctas_started_ = 0;
 
   // Fault buffer and uTLBs.
-  std::vector<FaultEntry> buffer_;  // a heap ordered by FaultLater
-  uint64_t fault_seq_ = 0;
-  std::vector<uint32_t> utlb_outstanding_;
-  std::vector<int64_t> utlb_next_;
+  FaultBuffer buffer_;
   uint64_t jitter_draws_ = 0;   // counter of the fault jitter's random stream
   int64_t zero_fill_free_ = 0;  // when the zero-fill engine finishes its last memset
   CopyGroups htod_copies_;      // data phases of the HtoD migration copies (stats htod_copies, _groups)

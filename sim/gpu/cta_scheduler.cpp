@@ -330,4 +330,34 @@ void Simulator::slot_resources(uint32_t slot, bool add) {
   }
 }
 
+void Simulator::raise_fault(uint32_t slot, uint32_t page, uint8_t kind, uint32_t utlb, bool* blocked) {
+  const int64_t arrival = buffer_.raise(now(), page, kind, utlb, slot, slots_[slot].start,
+                                        w_.trace.kernels[slots_[slot].kernel].tenant);
+  if (arrival < 0) {
+    ++stats_.faults_not_entered;
+    *blocked = true;
+    return;
+  }
+  ++slots_[slot].in_buffer;
+  ++stats_.faults_raised;
+  if (!in_service_ && !interrupt_pending_) {
+    interrupt_pending_ = true;
+    engine_.at(arrival + cfg_.driver.isr_latency_ns, kPrioDriver, uvm_id_, kEvInterrupt);
+  }
+}
+
+// Uniform in [0, gpu.fault_jitter_ns): splitmix64 over (seed, draw count), so a run is reproducible.
+int64_t Simulator::fault_jitter() {
+  uint64_t z = cfg_.seed * 0x9e3779b97f4a7c15ull + ++jitter_draws_ * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  return int64_t(z % uint64_t(cfg_.gpu.fault_jitter_ns));
+}
+
+void Simulator::entry_left(const FaultEntry& e) {
+  CtaSlot& c = slots_[e.slot];
+  if (c.live && c.start == e.cta_start) --c.in_buffer;
+}
+
 }  // namespace uvmsim

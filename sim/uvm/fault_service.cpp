@@ -20,13 +20,7 @@ void Simulator::service_batch() {
   const size_t batch_count = size_t(cfg_.driver.fault_batch_count);
   batch_.clear();
   // Fetch: entries that have reached the buffer, up to the batch size. Reading frees their slots.
-  while (!buffer_.empty() && buffer_.front().arrival <= now() && batch_.size() < batch_count) {
-    std::pop_heap(buffer_.begin(), buffer_.end(), FaultLater{});
-    FaultEntry e = buffer_.back();
-    buffer_.pop_back();
-    entry_left_buffer(e);
-    batch_.push_back(e);
-  }
+  buffer_.fetch(now(), batch_count, batch_);
   if (batch_.empty()) {
     end_service(now());
     return;
@@ -41,7 +35,7 @@ void Simulator::service_batch() {
   // an access kind no stronger. The kept entry holds the strongest kind.
   size_t kept = 0;
   if (cfg_.driver.fault_coalesce) {
-    std::vector<std::pair<uint32_t, size_t>> utlb_last(utlb_outstanding_.size(), {~0u, 0});
+    std::vector<std::pair<uint32_t, size_t>> utlb_last(buffer_.utlbs(), {~0u, 0});
     for (size_t i = 0; i < raw; ++i) {
       FaultEntry e = batch_[i];
       auto& last = utlb_last[e.utlb];
@@ -184,7 +178,7 @@ void Simulator::end_service(int64_t t) {
   in_service_ = false;
   if (!buffer_.empty() && !interrupt_pending_) {
     interrupt_pending_ = true;
-    engine_.at(std::max(t, buffer_.front().arrival) + cfg_.driver.isr_latency_ns, kPrioDriver, uvm_id_, kEvInterrupt);
+    engine_.at(std::max(t, buffer_.earliest_arrival()) + cfg_.driver.isr_latency_ns, kPrioDriver, uvm_id_, kEvInterrupt);
   }
 }
 
