@@ -26,6 +26,7 @@ Simulator::Simulator(const Workload& w, const Config& c)
       cfg_(c),
       tenants_(w, stats_, c.stats.refault_window_ns),
       pcie_(c.pcie),
+      pages_(w),
       buffer_(uint32_t((c.gpu.sm_count + c.gpu.sms_per_utlb - 1) / c.gpu.sms_per_utlb),
               uint32_t(c.gpu.utlb_max_outstanding_faults), size_t(c.gpu.fault_buffer_entries), c.gpu.fault_latency_ns,
               c.gpu.fault_issue_ns, *this) {
@@ -61,23 +62,7 @@ Simulator::Simulator(const Workload& w, const Config& c)
       cfg_, {w.blocks, tenants, std::min<uint32_t>(capacity_chunks_, w.blocks + 1), clock_memory_allocation_});
   memory_restricts_ = memory_allocation_->restricts();
 
-  loc_.assign(w.pages, kNowhere);
-  gpu_ok_.assign(w.pages, 0);
   block_chunk_.assign(w.blocks, kNoChunk);
-  gpu_mask_.assign(w.blocks, BlockMask{});
-  cpu_mask_.assign(w.blocks, BlockMask{});
-  valid_mask_.assign(w.blocks, BlockMask{});
-  for (uint32_t p = 0; p < w.pages; ++p)
-    if (w.page_valid[p]) valid_mask_[p / kPagesPerBlock].set(p % kPagesPerBlock);
-  block_lo_.assign(w.blocks, 0);
-  block_hi_.assign(w.blocks, 0);
-  for (uint32_t b = 0; b < w.blocks; ++b) {
-    uint32_t lo = 0, hi = kPagesPerBlock;
-    while (lo < hi && !valid_mask_[b].test(lo)) ++lo;
-    while (hi > lo && !valid_mask_[b].test(hi - 1)) --hi;
-    block_lo_[b] = uint16_t(lo);
-    block_hi_[b] = uint16_t(hi);
-  }
   block_pref_gpu_.assign(w.blocks, 0);
   block_touched_.assign(w.blocks, 0);
   // Only as many chunks as there are blocks can ever be used: track no more.

@@ -24,6 +24,7 @@
 #include "sim/config/config.h"
 #include "sim/engine/engine.h"
 #include "sim/gmmu/fault_buffer.h"
+#include "sim/gmmu/page_table.h"
 #include "sim/host/host.h"
 #include "sim/interconnect/pcie.h"
 #include "sim/engine/progress.h"
@@ -54,7 +55,6 @@ class Simulator final : private HostServices, private FaultBuffer::Client {
  private:
   // The audit's test (tests/unit/sim/sim_test.cpp) plants an inconsistency the audit must catch.
   friend struct AuditProbe;
-  enum Loc : uint8_t { kNowhere = 0, kOnCpu = 1, kOnGpu = 2 };
   // The events each component owns (Engine: owner id, type).
   enum GpuEvent : uint8_t { kEvCtaStep, kEvCtaDone, kEvTimeslice, kEvContextIn };
   enum UvmEvent : uint8_t { kEvInterrupt, kEvBatch, kEvReplay, kEvFlush };
@@ -175,9 +175,6 @@ class Simulator final : private HostServices, private FaultBuffer::Client {
   // needed, else false.
   bool evict_one(int64_t& cpu, uint32_t pinned_block, uint32_t by_tenant, bool needed);
   void release_chunk_if_empty(uint32_t block);
-  void set_loc(uint32_t page, Loc l);
-  uint32_t lo_of(uint32_t block) const { return block_lo_[block]; }
-  uint32_t hi_of(uint32_t block) const { return block_hi_[block]; }
   // The host's requests (HostServices), served by the uvm driver's CPU side (sim/uvm/host_side.cpp).
   int64_t cpu_access(uint32_t op, int64_t t) override;
   int64_t migrate(uint32_t op, int64_t t) override;
@@ -221,14 +218,10 @@ class Simulator final : private HostServices, private FaultBuffer::Client {
   PcieLink pcie_;
   Host host_{engine_, w_, stats_, pcie_, *this, cfg_.gpu.memset_bytes_per_s};
 
-  // GMMU page state, flat arrays by dense page.
-  std::vector<uint8_t> loc_;
-  std::vector<uint8_t> gpu_ok_;  // the GPU has a valid mapping (local, or remote when loc_ is CPU)
+  // The gmmu's page table.
+  PageTable pages_;
+  // GPU memory: per block its root chunk (kNoChunk: none).
   std::vector<uint32_t> block_chunk_;
-  std::vector<BlockMask> gpu_mask_;            // per block: pages resident on the GPU (mirrors loc_)
-  std::vector<BlockMask> cpu_mask_;            // per block: pages resident on the CPU (mirrors loc_)
-  std::vector<BlockMask> valid_mask_;          // per block: pages inside the block's allocation
-  std::vector<uint16_t> block_lo_, block_hi_;  // per block: its allocation's pages are [lo, hi)
   std::vector<uint8_t> block_pref_gpu_;
   std::vector<uint8_t> block_touched_;  // some page of the block has been resident somewhere
   std::vector<uint32_t> chunk_block_;

@@ -15,27 +15,27 @@ std::vector<std::string> Simulator::audit() const {
   uint64_t gpu_pages = 0;
   std::vector<uint32_t> per_block(w_.blocks, 0);
   for (uint32_t p = 0; p < w_.pages; ++p) {
-    uint8_t l = loc_[p];
+    uint8_t l = pages_.loc(p);
     if (l > kOnGpu) say("page " + std::to_string(p) + " has an invalid location");
-    if (!w_.page_valid[p] && (l != kNowhere || gpu_ok_[p]))
+    if (!w_.page_valid[p] && (l != kNowhere || pages_.mapped(p)))
       say("padding page " + std::to_string(p) + " is resident");
     if (l == kOnGpu) {
       ++gpu_pages;
       ++per_block[p / kPagesPerBlock];
-      if (!gpu_ok_[p]) say("GPU-resident page " + std::to_string(p) + " is not mapped on the GPU");
+      if (!pages_.mapped(p)) say("GPU-resident page " + std::to_string(p) + " is not mapped on the GPU");
     }
-    if (l == kNowhere && gpu_ok_[p])
+    if (l == kNowhere && pages_.mapped(p))
       say("page " + std::to_string(p) + " is mapped on the GPU but resident nowhere");
   }
   std::vector<uint8_t> chunk_seen(chunk_block_.size(), 0);
   uint64_t chunks_used = 0;
   for (uint32_t b = 0; b < w_.blocks; ++b) {
-    if (per_block[b] != gpu_mask_[b].count())
+    if (per_block[b] != pages_.on_gpu(b).count())
       say("block " + std::to_string(b) + ": " + std::to_string(per_block[b]) +
-          " GPU-resident pages, its mask says " + std::to_string(gpu_mask_[b].count()));
+          " GPU-resident pages, its mask says " + std::to_string(pages_.on_gpu(b).count()));
     for (uint32_t q = 0; q < kPagesPerBlock; ++q) {
-      uint8_t l = loc_[b * kPagesPerBlock + q];
-      if (gpu_mask_[b].test(q) != (l == kOnGpu) || cpu_mask_[b].test(q) != (l == kOnCpu)) {
+      uint8_t l = pages_.loc(b * kPagesPerBlock + q);
+      if (pages_.on_gpu(b).test(q) != (l == kOnGpu) || pages_.on_cpu(b).test(q) != (l == kOnCpu)) {
         say("block " + std::to_string(b) + " page " + std::to_string(q) +
             ": residency mask disagrees with the page table");
         break;

@@ -199,7 +199,7 @@ void Simulator::cta_step(uint32_t slot) {
     uint32_t off = i == first ? first_off : 0;
     for (uint32_t p = r.page + off; p < r.page + r.count; ++p, ++index) {
       if (c.tracking && (c.done[index >> 6] >> (index & 63) & 1)) continue;
-      if (gpu_ok_[p]) {
+      if (pages_.mapped(p)) {
         ++issued;
         if (tlb_on) {
           uint32_t tag = p / kPagesPerBlock + 1;

@@ -89,7 +89,7 @@ void Simulator::service_batch() {
       uint32_t p = batch_[i].page;
       if (p == prev) continue;  // duplicate page: serviced once
       prev = p;
-      if (gpu_ok_[p]) {
+      if (pages_.mapped(p)) {
         ++stats_.faults_stale;
         continue;
       }
@@ -101,7 +101,7 @@ void Simulator::service_batch() {
           continue;
         }
         if (h == ThrashHint::kPin) {  // pinned on the CPU: map it remotely instead of migrating
-          gpu_ok_[p] = 1;
+          pages_.map_remote(p);
           ++stats_.remote_maps;
           cpu += cfg_.driver.pte_ns;
           continue;
@@ -115,16 +115,16 @@ void Simulator::service_batch() {
     if (nfault == 0) continue;
     BlockMask thrash;
     if (any_thrashing)
-      valid_mask_[b].for_each([&](uint32_t q) {
+      pages_.valid(b).for_each([&](uint32_t q) {
         if (thrashing_->is_thrashing(base + q)) thrash.set(q);
       });
-    const BlockMask& resident = gpu_mask_[b];
-    PrefetchView v{lo_of(b), hi_of(b), resident, faulted, thrash, !block_touched_[b], block_pref_gpu_[b] != 0,
+    const BlockMask& resident = pages_.on_gpu(b);
+    PrefetchView v{pages_.lo(b), pages_.hi(b), resident, faulted, thrash, !block_touched_[b], block_pref_gpu_[b] != 0,
                    nfault};
     BlockMask migrate = faulted | (prefetch_->prefetch(v) & ~resident);
     if (stats_.remote_maps > 0)  // remote-mapped pages stay where they are
       migrate.for_each([&](uint32_t q) {
-        if (gpu_ok_[base + q] && loc_[base + q] != kOnGpu) migrate.reset(q);
+        if (pages_.mapped(base + q) && pages_.loc(base + q) != kOnGpu) migrate.reset(q);
       });
     const uint64_t evicted_before = stats_.chunks_evicted;
     done = std::max(done, make_resident_gpu(b, migrate, faulted, false, cpu));

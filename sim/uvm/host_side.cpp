@@ -11,13 +11,13 @@ constexpr uint64_t kPage = trace::kPageBytes;
 int64_t Simulator::cpu_access(uint32_t op, int64_t t) {
   const DenseRange& r = w_.op_pages[op];
   for (uint32_t p = r.page; p < r.page + r.count; ++p) {
-    switch (loc_[p]) {
+    switch (pages_.loc(p)) {
       case kOnCpu:
         t += cfg_.host.touch_page_ns;
         break;
       case kNowhere:
         t += cfg_.host.first_touch_page_ns;
-        set_loc(p, kOnCpu);
+        pages_.set_loc(p, kOnCpu);
         block_touched_[p / kPagesPerBlock] = 1;
         break;
       default:
@@ -45,8 +45,8 @@ int64_t Simulator::cpu_fault(uint32_t p, int64_t t) {
   }
   BlockMask faulted, thrash;
   faulted.set(p - base);
-  PrefetchView v{lo_of(b), hi_of(b), cpu_mask_[b], faulted, thrash, false, block_pref_gpu_[b] == 0, 1};
-  BlockMask mask = (faulted | prefetch_->prefetch(v)) & gpu_mask_[b];
+  PrefetchView v{pages_.lo(b), pages_.hi(b), pages_.on_cpu(b), faulted, thrash, false, block_pref_gpu_[b] == 0, 1};
+  BlockMask mask = (faulted | prefetch_->prefetch(v)) & pages_.on_gpu(b);
   int64_t done = move_to_cpu(b, mask, faulted, kCausePrefetch, t);
   stats_.cpu_fault_pages += mask.count();
   t += cfg_.host.cpu_fault_page_ns * int64_t(mask.count());
@@ -62,7 +62,7 @@ int64_t Simulator::migrate(uint32_t op, int64_t t) {
     const uint32_t base = b * kPagesPerBlock;
     uint32_t lo = std::max(base, r.page) - base,
              hi = std::min(base + kPagesPerBlock, r.page + r.count) - base;
-    BlockMask mask = BlockMask::range(lo, hi) & valid_mask_[b] & (to_gpu ? ~gpu_mask_[b] : gpu_mask_[b]);
+    BlockMask mask = BlockMask::range(lo, hi) & pages_.valid(b) & (to_gpu ? ~pages_.on_gpu(b) : pages_.on_gpu(b));
     if (mask.none()) continue;
     if (to_gpu) {
       done = std::max(done, make_resident_gpu(b, mask, BlockMask{}, true, cpu));
@@ -86,8 +86,8 @@ void Simulator::advise(uint32_t op) {
 void Simulator::free_allocation(uint32_t a) {
   uint32_t first = w_.alloc_first[a], n = w_.alloc_pages[a];
   for (uint32_t p = first; p < first + n; ++p) {
-    if (loc_[p] == kOnGpu) stats_.bytes_freed_on_gpu += kPage;
-    set_loc(p, kNowhere);
+    if (pages_.loc(p) == kOnGpu) stats_.bytes_freed_on_gpu += kPage;
+    pages_.set_loc(p, kNowhere);
   }
   for (uint32_t b = first / kPagesPerBlock; b <= (first + n - 1) / kPagesPerBlock; ++b)
     release_chunk_if_empty(b);

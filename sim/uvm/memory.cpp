@@ -9,18 +9,10 @@ namespace uvmsim {
 
 constexpr uint64_t kPage = trace::kPageBytes;
 
-void Simulator::set_loc(uint32_t p, Loc l) {
-  const uint32_t b = p / kPagesPerBlock, q = p % kPagesPerBlock;
-  gpu_mask_[b].set(q, l == kOnGpu);
-  cpu_mask_[b].set(q, l == kOnCpu);
-  loc_[p] = l;
-  gpu_ok_[p] = l == kOnGpu;
-}
-
 bool Simulator::ensure_chunk(uint32_t b, int64_t& cpu, uint32_t pinned_block) {
   if (block_chunk_[b] != kNoChunk) return false;
   if (free_chunks_.empty())
-    evict_one(cpu, pinned_block, tenants_.tenant_of_page(pinned_block * kPagesPerBlock + lo_of(pinned_block)),
+    evict_one(cpu, pinned_block, tenants_.tenant_of_page(pinned_block * kPagesPerBlock + pages_.lo(pinned_block)),
               true);
   uint32_t c = free_chunks_.back();
   free_chunks_.pop_back();
@@ -46,10 +38,10 @@ bool Simulator::evict_one(int64_t& cpu, uint32_t pinned_block, uint32_t by_tenan
                    ": raise gpu.memory_bytes or memory_fraction");
   }
   uint32_t vb = chunk_block_[victim];
-  BlockMask pages = gpu_mask_[vb];
+  BlockMask pages = pages_.on_gpu(vb);
   cpu += cfg_.driver.evict_chunk_ns;
   ++stats_.chunks_evicted;
-  tenants_.evicted(vb, pages, vb * kPagesPerBlock + (pages.any() ? pages.first() : lo_of(vb)), by_tenant, cpu);
+  tenants_.evicted(vb, pages, vb * kPagesPerBlock + (pages.any() ? pages.first() : pages_.lo(vb)), by_tenant, cpu);
   stats_.pages_evicted += pages.count();
   cpu = std::max(cpu, move_to_cpu(vb, pages, BlockMask{}, kCauseEviction, cpu));
   if (block_chunk_[vb] != kNoChunk) throw SimError("internal: evicted chunk was not released");
@@ -57,7 +49,7 @@ bool Simulator::evict_one(int64_t& cpu, uint32_t pinned_block, uint32_t by_tenan
 }
 
 void Simulator::release_chunk_if_empty(uint32_t b) {
-  if (gpu_mask_[b].any() || block_chunk_[b] == kNoChunk) return;
+  if (pages_.on_gpu(b).any() || block_chunk_[b] == kNoChunk) return;
   uint32_t c = block_chunk_[b];
   eviction_->on_free(c);
   chunk_block_[c] = kNoChunk;
@@ -94,13 +86,13 @@ void for_each_run(const BlockMask& pages, Key&& key, Copy&& copy) {
 // largest PTEs that fit. Advances the servicing CPU time; returns when the copies are complete.
 int64_t Simulator::make_resident_gpu(uint32_t b, const BlockMask& pages, const BlockMask& faulted, bool user,
                                      int64_t& cpu) {
-  const BlockMask todo = pages & valid_mask_[b] & ~gpu_mask_[b];
+  const BlockMask todo = pages & pages_.valid(b) & ~pages_.on_gpu(b);
   if (todo.none()) return cpu;
   const uint32_t base = b * kPagesPerBlock;
   bool fresh = ensure_chunk(b, cpu, b);
   if (!fresh) eviction_->on_resident_again(block_chunk_[b], cpu);
   int64_t done = cpu;
-  const BlockMask from_cpu = todo & cpu_mask_[b];
+  const BlockMask from_cpu = todo & pages_.on_cpu(b);
   std::optional<PcieLink::Push> push;  // the block's copies: one push, opened at its first copy
   // key: bit 0 = source is the CPU, bits 1.. = cause
   auto key = [&](uint32_t q) -> uint8_t {
@@ -124,7 +116,7 @@ int64_t Simulator::make_resident_gpu(uint32_t b, const BlockMask& pages, const B
     }
   });
   from_cpu.for_each([&](uint32_t q) { thrashing_->on_migration(base + q, Processor::kGpu, cpu); });
-  todo.for_each([&](uint32_t q) { set_loc(base + q, kOnGpu); });
+  todo.for_each([&](uint32_t q) { pages_.set_loc(base + q, kOnGpu); });
   const uint32_t moved = todo.count(), nfaulted = (todo & faulted).count();
   if (!user) {
     stats_.pages_faulted_in += nfaulted;
@@ -136,7 +128,7 @@ int64_t Simulator::make_resident_gpu(uint32_t b, const BlockMask& pages, const B
   // Page-table entries: one 2 MiB PTE if the whole block is resident, else a 64 KiB PTE per fully resident
   // big page and 4 KiB PTEs for the rest of the pages just mapped.
   uint64_t ptes = 0;
-  if (gpu_mask_[b] == valid_mask_[b]) {
+  if (pages_.on_gpu(b) == pages_.valid(b)) {
     ptes = 1;
   } else {
     for (int i = 0; i < 8; ++i)
@@ -144,7 +136,7 @@ int64_t Simulator::make_resident_gpu(uint32_t b, const BlockMask& pages, const B
         uint64_t sh = 16 * uint64_t(g);
         uint64_t t = (todo.w[i] >> sh) & 0xffff;
         if (!t) continue;
-        bool full = ((gpu_mask_[b].w[i] >> sh) & 0xffff) == ((valid_mask_[b].w[i] >> sh) & 0xffff);
+        bool full = ((pages_.on_gpu(b).w[i] >> sh) & 0xffff) == ((pages_.valid(b).w[i] >> sh) & 0xffff);
         ptes += full ? 1 : uint64_t(std::popcount(t));
       }
   }
@@ -162,7 +154,7 @@ int64_t Simulator::make_resident_gpu(uint32_t b, const BlockMask& pages, const B
 int64_t Simulator::move_to_cpu(uint32_t b, const BlockMask& pages, const BlockMask& faulted, uint8_t cause,
                                int64_t t) {
   const uint32_t base = b * kPagesPerBlock;
-  const BlockMask todo = pages & gpu_mask_[b];
+  const BlockMask todo = pages & pages_.on_gpu(b);
   int64_t done = t;
   std::optional<PcieLink::Push> push;
   for_each_run(
@@ -175,7 +167,7 @@ int64_t Simulator::move_to_cpu(uint32_t b, const BlockMask& pages, const BlockMa
         tenants_.bytes_moved(b, first, len, false);
       });
   todo.for_each([&](uint32_t q) {
-    set_loc(base + q, kOnCpu);
+    pages_.set_loc(base + q, kOnCpu);
     if (cause != kCauseEviction) thrashing_->on_migration(base + q, Processor::kCpu, t);
   });
   release_chunk_if_empty(b);

@@ -378,13 +378,13 @@ TEST(Oversubscription, HalfTheFootprintCompletesWithEvictions) {
 
 }  // namespace
 
-// Forgets one GPU-resident page without telling any counter (a friend of Simulator).
+// Forgets one GPU-resident page without telling any counter (a friend of Simulator and PageTable).
 struct AuditProbe {
   static void drop_page(Simulator& s) {
     for (uint32_t p = 0; p < s.w_.pages; ++p)
-      if (s.loc_[p] == Simulator::kOnGpu) {
-        s.loc_[p] = Simulator::kNowhere;
-        s.gpu_ok_[p] = 0;
+      if (s.pages_.loc_[p] == kOnGpu) {
+        s.pages_.loc_[p] = kNowhere;
+        s.pages_.gpu_ok_[p] = 0;
         return;
       }
   }

@@ -1,0 +1,47 @@
+// The gmmu component's page table: where each page of the dense page space is (nowhere, CPU, GPU),
+// whether the GPU has a valid mapping for it (local, or remote to a CPU page), and per 2 MiB VA block the
+// masks of pages on the GPU, on the CPU and inside its allocation. The uvm driver changes it; SMs and the
+// audit read it. The per-page bytes and the per-block masks are kept equal by set_loc.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "sim/common/block_mask.h"
+#include "sim/workload/workload.h"
+
+namespace uvmsim {
+
+enum Loc : uint8_t { kNowhere = 0, kOnCpu = 1, kOnGpu = 2 };
+
+class PageTable {
+ public:
+  explicit PageTable(const Workload& w);
+  Loc loc(uint32_t page) const { return Loc(loc_[page]); }
+  bool mapped(uint32_t page) const { return gpu_ok_[page] != 0; }
+  const BlockMask& on_gpu(uint32_t block) const { return gpu_mask_[block]; }
+  const BlockMask& on_cpu(uint32_t block) const { return cpu_mask_[block]; }
+  const BlockMask& valid(uint32_t block) const { return valid_mask_[block]; }
+  // The block's allocation's pages are [lo, hi).
+  uint32_t lo(uint32_t block) const { return block_lo_[block]; }
+  uint32_t hi(uint32_t block) const { return block_hi_[block]; }
+  // The page is now at `l`: mapped on the GPU exactly when it is on the GPU.
+  void set_loc(uint32_t page, Loc l) {
+    const uint32_t b = page / kPagesPerBlock, q = page % kPagesPerBlock;
+    gpu_mask_[b].set(q, l == kOnGpu);
+    cpu_mask_[b].set(q, l == kOnCpu);
+    loc_[page] = l;
+    gpu_ok_[page] = l == kOnGpu;
+  }
+  // The GPU maps a CPU-resident page remotely (a thrashing page pinned on the CPU).
+  void map_remote(uint32_t page) { gpu_ok_[page] = 1; }
+
+ private:
+  friend struct AuditProbe;  // the audit's test plants an inconsistency
+  std::vector<uint8_t> loc_;
+  std::vector<uint8_t> gpu_ok_;
+  std::vector<BlockMask> gpu_mask_, cpu_mask_, valid_mask_;
+  std::vector<uint16_t> block_lo_, block_hi_;
+};
+
+}  // namespace uvmsim
