@@ -8,12 +8,19 @@
 
 #include <cstdint>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "sim/engine/event_queue.h"
 
 namespace uvmsim {
+
+// A run that cannot go on (a workload that cannot fit, a run that is stuck, an internal inconsistency).
+class SimError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 // Priorities order events of one instant across components: replays before the driver's own events, the
 // driver's before CTAs', CTAs' before the host's.

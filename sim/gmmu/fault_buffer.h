@@ -30,14 +30,14 @@ class FaultBuffer {
     virtual void entry_left(const FaultEntry& e) = 0;
   };
   FaultBuffer(uint32_t utlbs, uint32_t max_outstanding_per_utlb, size_t capacity, int64_t latency_ns,
-              int64_t issue_ns, Client& client)
+              int64_t issue_ns)
       : outstanding_(utlbs, 0),
         next_(utlbs, 0),
         max_outstanding_(max_outstanding_per_utlb),
         capacity_(capacity),
         latency_ns_(latency_ns),
-        issue_ns_(issue_ns),
-        client_(client) {}
+        issue_ns_(issue_ns) {}
+  void connect(Client& client) { client_ = &client; }
   // Raises a fault at `now`; returns its arrival in the buffer, or -1 when the uTLB or the buffer is full
   // (the access is not entered and must be issued again after a replay).
   int64_t raise(int64_t now, uint32_t page, uint8_t kind, uint32_t utlb, uint32_t slot, uint64_t cta_start,
@@ -84,7 +84,7 @@ class FaultBuffer {
   };
   void left(const FaultEntry& e) {
     --outstanding_[e.utlb];
-    client_.entry_left(e);
+    client_->entry_left(e);
   }
   std::vector<FaultEntry> heap_;  // ordered by Later
   uint64_t seq_ = 0;
@@ -93,7 +93,7 @@ class FaultBuffer {
   const uint32_t max_outstanding_;
   const size_t capacity_;
   const int64_t latency_ns_, issue_ns_;
-  Client& client_;
+  Client* client_ = nullptr;
 };
 
 }  // namespace uvmsim

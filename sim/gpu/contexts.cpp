@@ -2,16 +2,18 @@
 // sim/MODEL.md, "Several processes").
 #include <algorithm>
 
-#include "sim/simulator.h"
+#include "sim/gpu/gpu.h"
+#include "sim/host/host.h"
+#include "sim/uvm/uvm.h"
 
 namespace uvmsim {
 
-uint32_t Simulator::process_of_kernel(uint32_t kernel) const {
+uint32_t Gpu::process_of_kernel(uint32_t kernel) const {
   const auto& t = w_.trace;
   return t.tenants.empty() ? 0 : t.tenants[t.kernels[kernel].tenant].process;
 }
 
-bool Simulator::has_work(uint32_t process) const {
+bool Gpu::has_work(uint32_t process) const {
   return std::any_of(running_.begin(), running_.end(),
                      [&](const RunningKernel& r) { return r.process == process; });
 }
@@ -20,7 +22,7 @@ bool Simulator::has_work(uint32_t process) const {
 // from an owner that has none (a hand-over, context_switch_ns) or whose turn is over (a preemption, plus
 // preempt_ns). Candidates are taken round-robin after the owner. Turns are timeslice_ns long, renewed
 // while nobody else waits.
-void Simulator::context_check() {
+void Gpu::context_check() {
   if (incoming_ >= 0) return;  // a switch is under way
   const uint32_t n = w_.processes;
   if (owner_ < 0) {
@@ -41,13 +43,13 @@ void Simulator::context_check() {
   turn_over_ = false;
   if (owner_busy && !slice_armed_) {  // a turn begins, or is renewed while nobody else waits
     slice_armed_ = true;
-    engine_.at(now() + cfg_.gpu.timeslice_ns, kPrioCta, gpu_id_, kEvTimeslice, 0, ++slice_gen_);
+    engine_.at(now() + cfg_.gpu.timeslice_ns, kPrioCta, id_, kEvTimeslice, 0, ++slice_gen_);
   }
 }
 
 // Switches the owner out: its resident CTAs are saved (they leave their SMs; their events wait), and
 // `to` gets the GPU after the switch.
-void Simulator::context_out(uint32_t to, bool preempt) {
+void Gpu::context_out(uint32_t to, bool preempt) {
   const uint32_t from = uint32_t(owner_);
   out_since_[from] = now();
   for (uint32_t slot = 0; slot < slots_.size(); ++slot) {
@@ -63,12 +65,12 @@ void Simulator::context_out(uint32_t to, bool preempt) {
   ++slice_gen_;
   slice_armed_ = turn_over_ = false;
   ++stats_.context_switches;
-  engine_.at(now() + cfg_.gpu.context_switch_ns + (saved ? cfg_.gpu.preempt_ns : 0), kPrioCta, gpu_id_, kEvContextIn);
+  engine_.at(now() + cfg_.gpu.context_switch_ns + (saved ? cfg_.gpu.preempt_ns : 0), kPrioCta, id_, kEvContextIn);
 }
 
 // The incoming process's turn begins: its saved CTAs return to their SMs, their events that fell due
 // while it was out run as late as they fell due after its switch-out, and its new CTAs are placed.
-void Simulator::context_in() {
+void Gpu::context_in() {
   const uint32_t p = uint32_t(incoming_);
   owner_ = incoming_;
   incoming_ = -1;
@@ -78,7 +80,7 @@ void Simulator::context_in() {
     slot_resources(slot, true);
     if (c.wake_on_resume) {  // a replay came while it was out
       c.wake_on_resume = false;
-      engine_.at(now(), kPrioCta, gpu_id_, kEvCtaStep, slot);
+      engine_.at(now(), kPrioCta, id_, kEvCtaStep, slot);
     } else if (!c.stalled && !c.deferred) {  // its event is still queued: due later by the time out
       c.delay_ns += now() - out_since_[p];
     }
@@ -86,7 +88,7 @@ void Simulator::context_in() {
   frozen_[p].clear();
   for (const Deferred& d : deferred_[p]) {
     slots_[d.slot].deferred = false;
-    engine_.at(now() + d.late, kPrioCta, gpu_id_, d.type, d.slot);
+    engine_.at(now() + d.late, kPrioCta, id_, d.type, d.slot);
   }
   deferred_[p].clear();
   context_check();

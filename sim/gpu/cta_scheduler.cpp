@@ -4,11 +4,13 @@
 #include <climits>
 #include <cmath>
 
-#include "sim/simulator.h"
+#include "sim/gpu/gpu.h"
+#include "sim/host/host.h"
+#include "sim/uvm/uvm.h"
 
 namespace uvmsim {
 
-void Simulator::launch_kernel(uint32_t kernel, uint32_t stream) {
+void Gpu::launch_kernel(uint32_t kernel, uint32_t stream) {
   const auto& k = w_.trace.kernels[kernel];
   RunningKernel rk;
   rk.kernel = kernel;
@@ -28,25 +30,25 @@ void Simulator::launch_kernel(uint32_t kernel, uint32_t stream) {
   if (rk.count == 0) {
     stats_.kernels[kernel].start_ns = stats_.kernels[kernel].end_ns = now();
     running_.pop_back();
-    host_.op_done_at(now(), stream);
+    host_->op_done_at(now(), stream);
     return;
   }
   TenantLoad& load = tenant_load_[rk.tenant];
   ++load.kernels_running;
   load.ctas_waiting += rk.count;
-  if (memory_restricts_) {
+  if (uvm_->restricts()) {
     RunningKernel& r = running_.back();
-    r.admitted = memory_allocation_->admit(kernel_view(r));
-    if (r.admitted) memory_allocation_->on_kernel_start(kernel_view(r));
+    r.admitted = uvm_->memory_allocation().admit(kernel_view(r));
+    if (r.admitted) uvm_->memory_allocation().on_kernel_start(kernel_view(r));
   }
   allocate_sms();
   if (timeslicing_) context_check();
   fill_sms();
 }
 
-KernelView Simulator::kernel_view(const RunningKernel& rk) const { return {rk.kernel, rk.tenant, rk.count}; }
+KernelView Gpu::kernel_view(const RunningKernel& rk) const { return {rk.kernel, rk.tenant, rk.count}; }
 
-bool Simulator::allocate_sms() {
+bool Gpu::allocate_sms() {
   const std::vector<SmSet> before = allowed_sms_;
   sm_allocation_->allocate(SmAllocationView{uint32_t(sms_.size()), tenant_load_}, allowed_sms_);
   if (allowed_sms_.size() != tenant_load_.size())
@@ -58,12 +60,12 @@ bool Simulator::allocate_sms() {
   return allowed_sms_ != before;
 }
 
-bool Simulator::admit_waiting() {
+bool Gpu::admit_waiting() {
   bool any = false;
   for (auto& rk : running_)
-    if (!rk.admitted && memory_allocation_->admit(kernel_view(rk))) {
+    if (!rk.admitted && uvm_->memory_allocation().admit(kernel_view(rk))) {
       rk.admitted = any = true;
-      memory_allocation_->on_kernel_start(kernel_view(rk));
+      uvm_->memory_allocation().on_kernel_start(kernel_view(rk));
     }
   return any;
 }
@@ -72,7 +74,7 @@ bool Simulator::admit_waiting() {
 // the SM (sm_allocation), that the memory_allocation policy admitted, and within the tlp policy's limit.
 // In-order dispatch: if that CTA does not fit the SM's resources, no later kernel's CTA overtakes it, unless
 // the tlp policy granted the SM CTAs beyond its limits.
-bool Simulator::try_place(uint32_t s) {
+bool Gpu::try_place(uint32_t s) {
   Sm& sm = sms_[s];
   for (auto& rk : running_) {
     if (rk.next_cta == rk.count || !rk.admitted) continue;
@@ -101,7 +103,7 @@ bool Simulator::try_place(uint32_t s) {
 }
 
 // Every CTA resident on SM s is stalled on faults: the tlp policy may let it take more CTAs.
-void Simulator::sm_all_stalled(uint32_t s) {
+void Gpu::sm_all_stalled(uint32_t s) {
   uint64_t waiting = 0;
   for (const TenantLoad& l : tenant_load_) waiting += l.ctas_waiting;
   if (waiting == 0) return;
@@ -114,7 +116,7 @@ void Simulator::sm_all_stalled(uint32_t s) {
 }
 
 // Breadth-first over SMs, as the hardware's CTA dispatcher: CTA i goes to the i-th SM with room.
-void Simulator::fill_sms() {
+void Gpu::fill_sms() {
   bool placed = true;
   uint32_t n = uint32_t(sms_.size());
   while (placed) {
@@ -124,7 +126,7 @@ void Simulator::fill_sms() {
   }
 }
 
-void Simulator::start_cta(RunningKernel& rk, uint64_t cta_index, uint32_t s, int64_t delay_ns) {
+void Gpu::start_cta(RunningKernel& rk, uint64_t cta_index, uint32_t s, int64_t delay_ns) {
   // A kernel starts when its first CTA does, as CUPTI times it: the H100's record of a one-CTA kernel
   // queued behind another stream's grid that fills every SM starts 800 us after its launch, when a slot
   // frees (cuda_tracer/programs/kernel_start_probe.cu).
@@ -153,17 +155,17 @@ void Simulator::start_cta(RunningKernel& rk, uint64_t cta_index, uint32_t s, int
 }
 
 // Schedules the CTA's next access group, or its end, after the compute that precedes it.
-void Simulator::schedule_next_point(uint32_t slot, int64_t extra_ns) {
+void Gpu::schedule_next_point(uint32_t slot, int64_t extra_ns) {
   CtaSlot& c = slots_[slot];
   int64_t cta_ns = int64_t(w_.kernel_cta_ns[c.kernel]);
   if (c.pos == c.end) {
-    engine_.at(now() + extra_ns + std::max<int64_t>(0, cta_ns - c.progress_ns), kPrioCta, gpu_id_, kEvCtaDone, slot);
+    engine_.at(now() + extra_ns + std::max<int64_t>(0, cta_ns - c.progress_ns), kPrioCta, id_, kEvCtaDone, slot);
     return;
   }
   int64_t at = mul_div(w_.points[c.pos].t, uint64_t(cta_ns), trace::kIntervalScale);
   int64_t wait = std::max<int64_t>(0, at - c.progress_ns);
   c.progress_ns = std::max(c.progress_ns, at);
-  engine_.at(now() + extra_ns + wait, kPrioCta, gpu_id_, kEvCtaStep, slot);
+  engine_.at(now() + extra_ns + wait, kPrioCta, id_, kEvCtaStep, slot);
 }
 
 // The CTA issues its current group of accesses (all points at the same moment of its run). Each access
@@ -175,7 +177,7 @@ void Simulator::schedule_next_point(uint32_t slot, int64_t extra_ns) {
 // of the CTAs sharing a uTLB interleave at random instead of in dispatch and address order, and the uTLB's
 // outstanding-fault cap takes pages of many CTAs (as the H100's prefetch shares show: with one page per CTA
 // most of each block is still prefetched).
-void Simulator::cta_step(uint32_t slot) {
+void Gpu::cta_step(uint32_t slot) {
   CtaSlot& c = slots_[slot];
   if (c.stalled) --sms_[c.sm].stalled;
   c.stalled = false;
@@ -220,7 +222,7 @@ void Simulator::cta_step(uint32_t slot) {
         c.cursor_off = p - r.page;
         c.cursor_index = index;
         stats_.accesses_issued += issued;
-        engine_.at(now() + fault_jitter(), kPrioCta, gpu_id_, kEvCtaStep, slot);
+        engine_.at(now() + fault_jitter(), kPrioCta, id_, kEvCtaStep, slot);
         return;
       }
       if (jitter) --c.granted;
@@ -254,11 +256,11 @@ void Simulator::cta_step(uint32_t slot) {
     // replays that served them came while the CTA was still issuing (paused by the fault jitter, or its
     // process switched out), so nothing would ever wake it. It re-issues now, as the replayed accesses
     // would. (A blocked access means entries are in the buffer, so a batch and its replay will come.)
-    if (!blocked && c.in_buffer == 0 && replays_pending_ == 0) {
+    if (!blocked && c.in_buffer == 0 && !uvm_->replay_pending()) {
       stalled_.pop_back();
       c.stalled = false;
       ++stats_.reissues;
-      engine_.at(now(), kPrioCta, gpu_id_, kEvCtaStep, slot);
+      engine_.at(now(), kPrioCta, id_, kEvCtaStep, slot);
       return;
     }
     Sm& sm = sms_[c.sm];
@@ -268,9 +270,9 @@ void Simulator::cta_step(uint32_t slot) {
   for (uint64_t i = c.pos; i < group_end; ++i) {
     const AccessPoint& r = w_.points[i];
     stats_.page_accesses += r.count;
-    if (eviction_wants_accesses_) {
+    if (uvm_->wants_accesses()) {
       for (uint32_t b = r.page / kPagesPerBlock; b <= (r.page + r.count - 1) / kPagesPerBlock; ++b)
-        if (block_chunk_[b] != kNoChunk) eviction_->on_access(block_chunk_[b], now());
+        uvm_->accessed(b, now());
     }
   }
   engine_.progressed();
@@ -281,7 +283,7 @@ void Simulator::cta_step(uint32_t slot) {
   schedule_next_point(slot, extra);
 }
 
-void Simulator::cta_done(uint32_t slot) {
+void Gpu::cta_done(uint32_t slot) {
   CtaSlot& c = slots_[slot];
   auto it = std::find_if(running_.begin(), running_.end(),
                          [&](const RunningKernel& r) { return r.kernel == c.kernel; });
@@ -296,11 +298,11 @@ void Simulator::cta_done(uint32_t slot) {
     stats_.kernels[it->kernel].end_ns = now();
     uint32_t stream = it->stream;
     --tenant_load_[it->tenant].kernels_running;
-    if (memory_restricts_) memory_allocation_->on_kernel_end(kernel_view(*it));
+    if (uvm_->restricts()) uvm_->memory_allocation().on_kernel_end(kernel_view(*it));
     running_.erase(it);
-    const bool admitted = memory_restricts_ && admit_waiting();
+    const bool admitted = uvm_->restricts() && admit_waiting();
     const bool moved = allocate_sms();
-    host_.op_done(stream);
+    host_->op_done(stream);
     if (timeslicing_) context_check();
     if (admitted || moved) fill_sms();
   }
@@ -308,7 +310,7 @@ void Simulator::cta_done(uint32_t slot) {
   }
 }
 
-void Simulator::slot_resources(uint32_t slot, bool add) {
+void Gpu::slot_resources(uint32_t slot, bool add) {
   const CtaSlot& c = slots_[slot];
   const auto& k = w_.trace.kernels[c.kernel];
   const uint32_t threads = uint32_t(k.threads_per_cta());
@@ -330,7 +332,7 @@ void Simulator::slot_resources(uint32_t slot, bool add) {
   }
 }
 
-void Simulator::raise_fault(uint32_t slot, uint32_t page, uint8_t kind, uint32_t utlb, bool* blocked) {
+void Gpu::raise_fault(uint32_t slot, uint32_t page, uint8_t kind, uint32_t utlb, bool* blocked) {
   const int64_t arrival = buffer_.raise(now(), page, kind, utlb, slot, slots_[slot].start,
                                         w_.trace.kernels[slots_[slot].kernel].tenant);
   if (arrival < 0) {
@@ -340,14 +342,11 @@ void Simulator::raise_fault(uint32_t slot, uint32_t page, uint8_t kind, uint32_t
   }
   ++slots_[slot].in_buffer;
   ++stats_.faults_raised;
-  if (!in_service_ && !interrupt_pending_) {
-    interrupt_pending_ = true;
-    engine_.at(arrival + cfg_.driver.isr_latency_ns, kPrioDriver, uvm_id_, kEvInterrupt);
-  }
+  uvm_->fault_entered(arrival);
 }
 
 // Uniform in [0, gpu.fault_jitter_ns): splitmix64 over (seed, draw count), so a run is reproducible.
-int64_t Simulator::fault_jitter() {
+int64_t Gpu::fault_jitter() {
   uint64_t z = cfg_.seed * 0x9e3779b97f4a7c15ull + ++jitter_draws_ * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
@@ -355,9 +354,25 @@ int64_t Simulator::fault_jitter() {
   return int64_t(z % uint64_t(cfg_.gpu.fault_jitter_ns));
 }
 
-void Simulator::entry_left(const FaultEntry& e) {
+void Gpu::entry_left(const FaultEntry& e) {
   CtaSlot& c = slots_[e.slot];
   if (c.live && c.start == e.cta_start) --c.in_buffer;
+}
+
+// The driver replayed: each CTA stalled on faults issues again (one switched out does on its next turn).
+void Gpu::replay() {
+  ++stats_.replays;
+  std::vector<uint32_t> wake;
+  wake.swap(stalled_);
+  for (uint32_t slot : wake) {
+    CtaSlot& c = slots_[slot];
+    if (!c.live || !c.stalled) continue;
+    if (c.frozen) {
+      c.wake_on_resume = true;  // its process is switched out: it re-issues on its next turn
+    } else {
+      cta_step(slot);
+    }
+  }
 }
 
 }  // namespace uvmsim

@@ -3,11 +3,12 @@
 // and the copy engines' transfers overlap within a batch; the replay waits for both.
 #include <algorithm>
 
-#include "sim/simulator.h"
+#include "sim/gpu/gpu.h"
+#include "sim/uvm/uvm.h"
 
 namespace uvmsim {
 
-void Simulator::start_service() {
+void Uvm::start_service() {
   in_service_ = true;
   service_batches_ = 0;
   service_throttled_ = 0;
@@ -15,7 +16,7 @@ void Simulator::start_service() {
   service_batch();
 }
 
-void Simulator::service_batch() {
+void Uvm::service_batch() {
   const int64_t t0 = now();
   const size_t batch_count = size_t(cfg_.driver.fault_batch_count);
   batch_.clear();
@@ -128,7 +129,7 @@ void Simulator::service_batch() {
       });
     const uint64_t evicted_before = stats_.chunks_evicted;
     done = std::max(done, make_resident_gpu(b, migrate, faulted, false, cpu));
-    if (tlp_limits_ && stats_.chunks_evicted != evicted_before) tlp_->on_eviction_fault(tenant);
+    if (stats_.chunks_evicted != evicted_before) gpu_->eviction_fault(tenant);
     if (after_block) {
       cpu = std::max(cpu, done) + cfg_.driver.replay_ns;
       push_replay(cpu);
@@ -157,20 +158,20 @@ void Simulator::service_batch() {
       // reached the buffer since stay for the next batch (stale ones cost a batch and a replay of their own).
       const bool update_put =
           100 * (raw - unique) > uint64_t(cfg_.driver.fault_replay_update_put_ratio) * raw;
-      engine_.at(end, kPrioReplay, uvm_id_, kEvFlush, 0, uint64_t(update_put ? end : t0));
+      engine_.at(end, kPrioReplay, id_, kEvFlush, 0, uint64_t(update_put ? end : t0));
     }
     end += cfg_.driver.replay_ns;
     push_replay(end);
   }
   if (service_batches_ < uint32_t(cfg_.driver.fault_max_batches_per_service) &&
       service_throttled_ < uint32_t(cfg_.driver.fault_max_throttle_per_service)) {
-    engine_.at(end, kPrioDriver, uvm_id_, kEvBatch);
+    engine_.at(end, kPrioDriver, id_, kEvBatch);
   } else {
     end_service(end);
   }
 }
 
-void Simulator::end_service(int64_t t) {
+void Uvm::end_service(int64_t t) {
   if (replay_->point() == ReplayPoint::kAfterService) {
     t += cfg_.driver.replay_ns;
     push_replay(t);
@@ -178,28 +179,19 @@ void Simulator::end_service(int64_t t) {
   in_service_ = false;
   if (!buffer_.empty() && !interrupt_pending_) {
     interrupt_pending_ = true;
-    engine_.at(std::max(t, buffer_.earliest_arrival()) + cfg_.driver.isr_latency_ns, kPrioDriver, uvm_id_, kEvInterrupt);
+    engine_.at(std::max(t, buffer_.earliest_arrival()) + cfg_.driver.isr_latency_ns, kPrioDriver, id_, kEvInterrupt);
   }
 }
 
-void Simulator::push_replay(int64_t t) {
+void Uvm::push_replay(int64_t t) {
   ++replays_pending_;
-  engine_.at(t, kPrioReplay, uvm_id_, kEvReplay);
+  engine_.at(t, kPrioReplay, id_, kEvReplay);
 }
 
-void Simulator::replay() {
-  ++stats_.replays;
-  std::vector<uint32_t> wake;
-  wake.swap(stalled_);
-  for (uint32_t slot : wake) {
-    CtaSlot& c = slots_[slot];
-    if (!c.live || !c.stalled) continue;
-    if (c.frozen) {
-      c.wake_on_resume = true;  // its process is switched out: it re-issues on its next turn
-    } else {
-      cta_step(slot);
-    }
-  }
+void Uvm::fault_entered(int64_t arrival) {
+  if (in_service_ || interrupt_pending_) return;
+  interrupt_pending_ = true;
+  engine_.at(arrival + cfg_.driver.isr_latency_ns, kPrioDriver, id_, kEvInterrupt);
 }
 
 }  // namespace uvmsim

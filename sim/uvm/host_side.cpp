@@ -2,13 +2,14 @@
 // prefetcher's region), explicit prefetch (cudaMemPrefetchAsync, and the range of a managed memset), frees.
 #include <algorithm>
 
-#include "sim/simulator.h"
+#include "sim/gpu/gpu.h"
+#include "sim/uvm/uvm.h"
 
 namespace uvmsim {
 
 constexpr uint64_t kPage = trace::kPageBytes;
 
-int64_t Simulator::cpu_access(uint32_t op, int64_t t) {
+int64_t Uvm::cpu_access(uint32_t op, int64_t t) {
   const DenseRange& r = w_.op_pages[op];
   for (uint32_t p = r.page; p < r.page + r.count; ++p) {
     switch (pages_.loc(p)) {
@@ -31,7 +32,7 @@ int64_t Simulator::cpu_access(uint32_t op, int64_t t) {
 
 // A CPU touch of a GPU-resident page: the driver migrates it back with the prefetcher's region toward
 // the CPU (the faulted page and the rest as separate DtoH records), then maps it on the CPU.
-int64_t Simulator::cpu_fault(uint32_t p, int64_t t) {
+int64_t Uvm::cpu_fault(uint32_t p, int64_t t) {
   const uint32_t b = p / kPagesPerBlock, base = b * kPagesPerBlock;
   ++stats_.cpu_faults;
   t += cfg_.host.cpu_fault_ns;
@@ -53,7 +54,7 @@ int64_t Simulator::cpu_fault(uint32_t p, int64_t t) {
   return std::max(t, done);
 }
 
-int64_t Simulator::migrate(uint32_t op, int64_t t) {
+int64_t Uvm::migrate(uint32_t op, int64_t t) {
   const DenseRange& r = w_.op_pages[op];
   const bool to_gpu = w_.trace.ops[op].kind == trace::OpKind::kMemset || w_.trace.ops[op].device >= 0;
   int64_t cpu = t, done = t;
@@ -75,7 +76,7 @@ int64_t Simulator::migrate(uint32_t op, int64_t t) {
   return std::max(cpu, done);
 }
 
-void Simulator::advise(uint32_t op) {
+void Uvm::advise(uint32_t op) {
   const auto& o = w_.trace.ops[op];
   if (o.c != uint64_t(trace::Advice::kSetPreferredLocation) && o.c != uint64_t(trace::Advice::kUnset)) return;
   const DenseRange& r = w_.op_pages[op];
@@ -83,7 +84,7 @@ void Simulator::advise(uint32_t op) {
     block_pref_gpu_[b] = o.c == uint64_t(trace::Advice::kSetPreferredLocation) && o.device >= 0;
 }
 
-void Simulator::free_allocation(uint32_t a) {
+void Uvm::free_allocation(uint32_t a) {
   uint32_t first = w_.alloc_first[a], n = w_.alloc_pages[a];
   for (uint32_t p = first; p < first + n; ++p) {
     if (pages_.loc(p) == kOnGpu) stats_.bytes_freed_on_gpu += kPage;

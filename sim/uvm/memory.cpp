@@ -3,13 +3,14 @@
 #include <algorithm>
 #include <optional>
 
-#include "sim/simulator.h"
+#include "sim/gpu/gpu.h"
+#include "sim/uvm/uvm.h"
 
 namespace uvmsim {
 
 constexpr uint64_t kPage = trace::kPageBytes;
 
-bool Simulator::ensure_chunk(uint32_t b, int64_t& cpu, uint32_t pinned_block) {
+bool Uvm::ensure_chunk(uint32_t b, int64_t& cpu, uint32_t pinned_block) {
   if (block_chunk_[b] != kNoChunk) return false;
   if (free_chunks_.empty())
     evict_one(cpu, pinned_block, tenants_.tenant_of_page(pinned_block * kPagesPerBlock + pages_.lo(pinned_block)),
@@ -23,7 +24,7 @@ bool Simulator::ensure_chunk(uint32_t b, int64_t& cpu, uint32_t pinned_block) {
   return true;
 }
 
-bool Simulator::evict_one(int64_t& cpu, uint32_t pinned_block, uint32_t by_tenant, bool needed) {
+bool Uvm::evict_one(int64_t& cpu, uint32_t pinned_block, uint32_t by_tenant, bool needed) {
   uint32_t victim = eviction_->pick_victim([&](uint32_t c) {
     const uint32_t b = chunk_block_[c];
     return b != kNoChunk && b != pinned_block && (!memory_restricts_ || memory_allocation_->evictable(b, tenants_.tenant_of_block(b)));
@@ -48,7 +49,7 @@ bool Simulator::evict_one(int64_t& cpu, uint32_t pinned_block, uint32_t by_tenan
   return true;
 }
 
-void Simulator::release_chunk_if_empty(uint32_t b) {
+void Uvm::release_chunk_if_empty(uint32_t b) {
   if (pages_.on_gpu(b).any() || block_chunk_[b] == kNoChunk) return;
   uint32_t c = block_chunk_[b];
   eviction_->on_free(c);
@@ -84,7 +85,7 @@ void for_each_run(const BlockMask& pages, Key&& key, Copy&& copy) {
 // Makes `pages` of block b resident on the GPU: a chunk (evicting if needed), zero-fill for pages resident
 // nowhere, one HtoD copy per contiguous run of one cause for pages on the CPU, CPU unmap, GPU map with the
 // largest PTEs that fit. Advances the servicing CPU time; returns when the copies are complete.
-int64_t Simulator::make_resident_gpu(uint32_t b, const BlockMask& pages, const BlockMask& faulted, bool user,
+int64_t Uvm::make_resident_gpu(uint32_t b, const BlockMask& pages, const BlockMask& faulted, bool user,
                                      int64_t& cpu) {
   const BlockMask todo = pages & pages_.valid(b) & ~pages_.on_gpu(b);
   if (todo.none()) return cpu;
@@ -151,7 +152,7 @@ int64_t Simulator::make_resident_gpu(uint32_t b, const BlockMask& pages, const B
 
 // Moves GPU-resident `pages` of block b to the CPU (one DtoH copy per contiguous run of one cause) and
 // unmaps them from the GPU; frees the block's chunk if nothing of it stays. Returns when copies complete.
-int64_t Simulator::move_to_cpu(uint32_t b, const BlockMask& pages, const BlockMask& faulted, uint8_t cause,
+int64_t Uvm::move_to_cpu(uint32_t b, const BlockMask& pages, const BlockMask& faulted, uint8_t cause,
                                int64_t t) {
   const uint32_t base = b * kPagesPerBlock;
   const BlockMask todo = pages & pages_.on_gpu(b);

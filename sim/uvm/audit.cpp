@@ -1,17 +1,10 @@
-// The conservation audit: walks the page table independently of the counters and checks that every
-// page is in exactly one place, GPU residency fits its chunks and capacity, bytes moved in minus bytes
-// moved out equal the audited resident bytes, and no CTA, fault or op was lost.
-#include <sstream>
-
-#include "sim/simulator.h"
+// The conservation audit's part over GPU memory: walks the page table independently of the counters and
+// checks that every page is in exactly one place and GPU residency fits its chunks and capacity.
+#include "sim/uvm/uvm.h"
 
 namespace uvmsim {
 
-std::vector<std::string> Simulator::audit() const {
-  std::vector<std::string> bad;
-  auto say = [&](const std::string& s) {
-    if (bad.size() < 20) bad.push_back(s);
-  };
+uint64_t Uvm::audit(const std::function<void(const std::string&)>& say) const {
   uint64_t gpu_pages = 0;
   std::vector<uint32_t> per_block(w_.blocks, 0);
   for (uint32_t p = 0; p < w_.pages; ++p) {
@@ -55,23 +48,7 @@ std::vector<std::string> Simulator::audit() const {
     say("GPU holds " + std::to_string(chunks_used) + " chunks, capacity " + std::to_string(capacity_chunks_));
   if (chunks_used + free_chunks_.size() != capacity_chunks_)
     say("chunks used plus free differ from capacity");
-  const Stats& s = stats_;
-  const uint64_t in = s.bytes_zero_filled + htod_bytes(s), out = s.bytes_freed_on_gpu + dtoh_bytes(s);
-  if (in - out != gpu_pages * trace::kPageBytes) {
-    std::ostringstream os;
-    os << "bytes in (" << in << ") minus bytes out (" << out << ") != audited GPU-resident bytes ("
-       << gpu_pages * trace::kPageBytes << ")";
-    say(os.str());
-  }
-  uint64_t total_ctas = 0;
-  for (auto& k : w_.trace.kernels) total_ctas += k.cta_count;
-  if (ctas_done_ != total_ctas)
-    say("CTAs completed " + std::to_string(ctas_done_) + " of " + std::to_string(total_ctas));
-  if (!stalled_.empty()) say(std::to_string(stalled_.size()) + " CTAs still stalled");
-  if (!buffer_.empty()) say(std::to_string(buffer_.size()) + " fault entries left in the buffer");
-  for (size_t i = 0; i < s.ops.size(); ++i)
-    if (s.ops[i].end_ns < 0) say("op " + std::to_string(i) + " never completed");
-  return bad;
+  return gpu_pages;
 }
 
 }  // namespace uvmsim

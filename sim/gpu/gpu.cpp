@@ -1,0 +1,91 @@
+#include "sim/gpu/gpu.h"
+
+#include "sim/config/make_policy.h"
+#include "sim/host/host.h"
+#include "sim/uvm/uvm.h"
+
+namespace uvmsim {
+
+Gpu::Gpu(Engine& engine, const Workload& w, const Config& c, Stats& stats, const PageTable& pages,
+         FaultBuffer& buffer)
+    : engine_(engine), id_(engine.attach(*this)), w_(w), cfg_(c), stats_(stats), pages_(pages), buffer_(buffer) {
+  const uint32_t tenants = uint32_t(std::max<size_t>(1, w.trace.tenants.size()));
+  const uint32_t sm_count = uint32_t(c.gpu.sm_count);
+  sm_allocation_ = make_policy<SmAllocationKind>(c, {sm_count, tenants, clock_sm_allocation_});
+  allowed_sms_.assign(tenants, SmSet::none(sm_count));
+  tenant_load_.assign(tenants, TenantLoad{});
+  tlp_ = make_policy<TlpKind>(c, {sm_count, uint32_t(c.gpu.max_ctas_per_sm), clock_tlp_});
+  tlp_limits_ = tlp_->limits();
+  stats_.sm_count = uint64_t(sm_count);
+  sms_.resize(sm_count);
+  if (c.gpu.tlb_entries > 0) tlb_.assign(size_t(c.gpu.sm_count * c.gpu.tlb_entries), 0);
+  timeslicing_ = c.gpu.timeslice_ns > 0 && w.processes > 1;
+  out_since_.assign(w.processes, 0);
+  frozen_.resize(w.processes);
+  deferred_.resize(w.processes);
+}
+
+Gpu::~Gpu() = default;
+
+void Gpu::handle(const Event& e) {
+  switch (GpuEvent(e.type)) {
+    case kEvCtaStep:
+    case kEvCtaDone:
+      if (slots_[e.a].delay_ns > 0) {  // its process was switched out since this event was queued
+        engine_.at(now() + slots_[e.a].delay_ns, kPrioCta, id_, e.type, e.a);
+        slots_[e.a].delay_ns = 0;
+      } else if (slots_[e.a].frozen) {  // its process is out: the event waits for its next turn
+        const uint32_t p = process_of_kernel(slots_[e.a].kernel);
+        deferred_[p].push_back({e.a, e.type, now() - out_since_[p]});
+        slots_[e.a].deferred = true;
+      } else if (e.type == kEvCtaStep) {
+        cta_step(e.a);
+      } else {
+        cta_done(e.a);
+      }
+      break;
+    case kEvTimeslice:
+      if (e.b == slice_gen_) {
+        slice_armed_ = false;
+        turn_over_ = true;
+        context_check();
+      }
+      break;
+    case kEvContextIn:
+      context_in();
+      break;
+    case kEvPolicyTimer:
+      policy_timer(TimerOwner(e.a), e.b);
+      break;
+  }
+}
+
+const char* Gpu::event_name(uint8_t type) const {
+  static const char* const kNames[] = {"CTA step", "CTA end", "time slice", "context in", "gpu policy timer"};
+  return type < 5 ? kNames[type] : "?";
+}
+
+// A policy's timer: the policy runs, then the scheduler asks again what the policy decides.
+void Gpu::policy_timer(TimerOwner owner, uint64_t tag) {
+  switch (owner) {
+    case kTimerSmAllocation:
+      sm_allocation_->on_timer(tag);
+      if (allocate_sms()) fill_sms();
+      break;
+    case kTimerTlp:
+      tlp_->on_timer(tag);
+      fill_sms();
+      break;
+  }
+}
+
+void Gpu::readmit() {
+  if (admit_waiting()) fill_sms();
+}
+
+void Gpu::finish() {
+  for (auto& sm : sms_)
+    if (sm.ctas) stats_.sm_busy_ns += now() - sm.busy_since;
+}
+
+}  // namespace uvmsim

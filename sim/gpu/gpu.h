@@ -1,0 +1,186 @@
+// The gpu component: SMs and their resources, the CTA dispatcher (asking the sm_allocation and tlp
+// policies, and the uvm's memory_allocation policy for admission), each CTA's progress through its access
+// groups (accesses that find no valid mapping raise faults into the gmmu's fault buffer and stall the CTA
+// until a replay), and processes (contexts) taking turns without MPS (gpu.timeslice_ns).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "policies/memory_allocation/memory_allocation_policy.h"
+#include "policies/sm_allocation/sm_allocation_policy.h"
+#include "policies/tlp/tlp_policy.h"
+#include "sim/config/config.h"
+#include "sim/engine/engine.h"
+#include "sim/gmmu/fault_buffer.h"
+#include "sim/gmmu/page_table.h"
+#include "sim/stats/stats.h"
+#include "sim/workload/workload.h"
+
+namespace uvmsim {
+
+class Host;
+class Uvm;
+
+class Gpu final : public Component, public FaultBuffer::Client {
+ public:
+  Gpu(Engine& engine, const Workload& w, const Config& c, Stats& stats, const PageTable& pages,
+      FaultBuffer& buffer);
+  ~Gpu() override;
+  void connect(Uvm& uvm, Host& host) {
+    uvm_ = &uvm;
+    host_ = &host;
+  }
+  // The host launches a kernel on a stream; the stream's op completes when its last CTA does.
+  void launch_kernel(uint32_t kernel, uint32_t stream);
+  // The driver replayed: every CTA stalled on faults issues its outstanding accesses again.
+  void replay();
+  // The memory_allocation policy's timer came due: kernels it held back may be admitted now.
+  void readmit();
+  // The driver serviced a fault of this tenant with an eviction (for the tlp policy).
+  void eviction_fault(uint32_t tenant) {
+    if (tlp_limits_) tlp_->on_eviction_fault(tenant);
+  }
+  void entry_left(const FaultEntry& e) override;
+  void handle(const Event& e) override;
+  uint8_t id() const { return id_; }
+  const char* event_name(uint8_t type) const override;
+  bool is_timeslice_event(uint8_t type) const { return type == kEvTimeslice || type == kEvContextIn; }
+  bool is_step_event(uint8_t type) const { return type == kEvCtaStep; }
+  // At the end of the run: time SMs were busy.
+  void finish();
+  uint64_t ctas_done() const { return ctas_done_; }
+  uint64_t ctas_launched() const { return ctas_launched_; }
+  size_t stalled() const { return stalled_.size(); }
+
+ private:
+  enum GpuEvent : uint8_t { kEvCtaStep, kEvCtaDone, kEvTimeslice, kEvContextIn, kEvPolicyTimer };
+  enum TimerOwner : uint8_t { kTimerSmAllocation, kTimerTlp };
+  // A policy's view of the engine: the time and a timer (kEvPolicyTimer, a = the policy's kind).
+  class Clock final : public PolicyClock {
+   public:
+    Clock(Gpu& g, TimerOwner owner) : g_(g), owner_(owner) {}
+    int64_t now() const override { return g_.engine_.now(); }
+    void set_timer(int64_t at_ns, uint64_t tag) override {
+      g_.engine_.at(std::max(at_ns, g_.engine_.now()), kPrioDriver, g_.id_, kEvPolicyTimer, owner_, tag);
+    }
+
+   private:
+    Gpu& g_;
+    TimerOwner owner_;
+  };
+  struct Sm {
+    uint32_t threads = 0, regs = 0, smem = 0, ctas = 0;
+    uint32_t stalled = 0;  // resident CTAs stalled on faults
+    uint32_t extra = 0;    // CTAs the tlp policy lets the SM take beyond its limits (granted, not yet placed)
+    int64_t extra_switch_ns = 0;
+    int64_t busy_since = 0;
+  };
+  struct CtaSlot {
+    uint32_t kernel = 0, sm = 0;
+    uint64_t cta = 0;
+    uint64_t pos = 0, end = 0;  // current point and end of the CTA's points
+    uint64_t resume = 0;        // first point of the current group with an access not yet complete
+    uint32_t resume_off = 0;    // page offset in that point's range
+    uint64_t resume_index = 0;  // index of that access among the group's accesses
+    std::vector<uint64_t> done;  // while stalled: one bit per access of the group, set once complete
+    bool tracking = false;       // `done` is in use for the current group
+    int64_t progress_ns = 0;     // compute done so far
+    bool stalled = false;
+    // gpu.fault_jitter_ns: the CTA is paused at its issue cursor while the next misses are on their way;
+    // granted: how many faulting accesses it may raise before it pauses again (gpu.fault_jitter_accesses
+    // once a delay is over); round_faulted: this issue round has raised a fault already.
+    bool paused = false, round_faulted = false;
+    uint32_t granted = 0;
+    uint64_t cursor = 0, cursor_index = 0;
+    uint32_t cursor_off = 0;
+    bool live = false;
+    // Time-slicing: the CTA's process is switched out; its event fell due meanwhile and waits in
+    // deferred_; a replay came meanwhile; how much later than queued its pending event is due (the time
+    // its process was out).
+    bool frozen = false, deferred = false, wake_on_resume = false;
+    int64_t delay_ns = 0;
+    // Fault entries this CTA raised that are still in the buffer (neither fetched nor flushed), and the
+    // CTA's start ordinal that the entries carry (a slot is reused by later CTAs).
+    uint32_t in_buffer = 0;
+    uint64_t start = 0;
+  };
+  struct RunningKernel {
+    uint32_t kernel = 0;
+    uint32_t stream = 0;
+    uint32_t process = 0;
+    uint32_t tenant = 0;
+    bool admitted = true;  // by the memory_allocation policy
+    uint64_t next_cta = 0, done = 0, count = 0;
+    uint32_t threads = 0, regs = 0, smem = 0;
+  };
+  struct Deferred {
+    uint32_t slot;
+    uint8_t type;
+    int64_t late;  // how long after the switch-out the event fell due
+  };
+
+  int64_t now() const { return engine_.now(); }
+  void policy_timer(TimerOwner owner, uint64_t tag);
+  // Asks the sm_allocation policy for every tenant's SMs; true when they changed.
+  bool allocate_sms();
+  // Asks the memory_allocation policy again about kernels it has not admitted; true when one was.
+  bool admit_waiting();
+  KernelView kernel_view(const RunningKernel& rk) const;
+  void sm_all_stalled(uint32_t sm);
+  void fill_sms();
+  bool try_place(uint32_t sm);
+  void start_cta(RunningKernel& rk, uint64_t cta, uint32_t sm, int64_t delay_ns = 0);
+  void cta_step(uint32_t slot);
+  void cta_done(uint32_t slot);
+  void schedule_next_point(uint32_t slot, int64_t extra_ns);
+  void raise_fault(uint32_t slot, uint32_t page, uint8_t kind, uint32_t utlb, bool* blocked);
+  int64_t fault_jitter();
+  // Processes (contexts) taking turns on the GPU (gpu.timeslice_ns; sim/MODEL.md, "Several processes").
+  bool has_work(uint32_t process) const;
+  void context_check();
+  void context_out(uint32_t to, bool preempt);
+  void context_in();
+  void slot_resources(uint32_t slot, bool add);
+  uint32_t process_of_kernel(uint32_t kernel) const;
+
+  Engine& engine_;
+  const uint8_t id_;
+  const Workload& w_;
+  const Config& cfg_;
+  Stats& stats_;
+  const PageTable& pages_;
+  FaultBuffer& buffer_;
+  Uvm* uvm_ = nullptr;
+  Host* host_ = nullptr;
+
+  Clock clock_sm_allocation_{*this, kTimerSmAllocation}, clock_tlp_{*this, kTimerTlp};
+  std::unique_ptr<SmAllocationPolicy> sm_allocation_;
+  std::vector<SmSet> allowed_sms_;       // per tenant: the SMs its CTAs may be placed on
+  std::vector<TenantLoad> tenant_load_;  // per tenant: what the sm_allocation policy sees
+  std::unique_ptr<TlpPolicy> tlp_;
+  bool tlp_limits_ = false;  // asked once: the default's answers are constant
+
+  std::vector<Sm> sms_;
+  std::vector<CtaSlot> slots_;
+  std::vector<uint32_t> free_slots_;
+  std::vector<RunningKernel> running_;
+  std::vector<uint32_t> stalled_;
+  uint64_t ctas_done_ = 0, ctas_launched_ = 0, ctas_started_ = 0;
+  std::vector<uint32_t> tlb_;   // per SM, direct-mapped tags of 2 MiB blocks (+1; 0 = empty)
+  uint64_t jitter_draws_ = 0;   // counter of the fault jitter's random stream
+
+  // Time-slicing between processes: one process's CTAs run at a time (gpu.timeslice_ns > 0 and more than
+  // one process). owner_: the process on the GPU, -1 before the first and during a switch (to incoming_).
+  bool timeslicing_ = false;
+  int32_t owner_ = -1, incoming_ = -1;
+  uint64_t slice_gen_ = 0;    // the current turn's number: a timeslice event of an earlier turn is stale
+  bool slice_armed_ = false;  // a timeslice event of the current turn is pending
+  bool turn_over_ = false;    // the owner's turn has run out: it yields to the next process with work
+  std::vector<int64_t> out_since_;               // per process: when it was switched out
+  std::vector<std::vector<uint32_t>> frozen_;    // per process: its CTAs, saved while it is out
+  std::vector<std::vector<Deferred>> deferred_;  // per process: its CTAs' events that fell due meanwhile
+};
+
+}  // namespace uvmsim
