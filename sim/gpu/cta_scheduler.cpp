@@ -187,7 +187,7 @@ void Gpu::cta_step(uint32_t slot) {
   uint32_t utlb = c.sm / uint32_t(cfg_.gpu.sms_per_utlb);
   bool faulted = c.round_faulted, blocked = false;
   int64_t extra = 0;
-  const bool tlb_on = !tlb_.empty();
+  const bool tlb_on = tlb_.enabled();
   const bool jitter = cfg_.gpu.fault_jitter_ns > 0;
   // Where this pass starts: the paused issue cursor, or the first access not yet complete.
   const uint64_t first = c.paused ? c.cursor : c.resume;
@@ -203,14 +203,9 @@ void Gpu::cta_step(uint32_t slot) {
       if (c.tracking && (c.done[index >> 6] >> (index & 63) & 1)) continue;
       if (pages_.mapped(p)) {
         ++issued;
-        if (tlb_on) {
-          uint32_t tag = p / kPagesPerBlock + 1;
-          uint32_t& e = tlb_[c.sm * uint32_t(cfg_.gpu.tlb_entries) + tag % uint32_t(cfg_.gpu.tlb_entries)];
-          if (e != tag) {
-            e = tag;
-            ++stats_.tlb_misses;
-            extra += cfg_.gpu.tlb_miss_ns;
-          }
+        if (tlb_on && tlb_.miss(c.sm, p / kPagesPerBlock)) {
+          ++stats_.tlb_misses;
+          extra += cfg_.gpu.tlb_miss_ns;
         }
         if (faulted) c.done[index >> 6] |= uint64_t{1} << (index & 63);
         continue;

@@ -8,7 +8,14 @@ namespace uvmsim {
 
 Gpu::Gpu(Engine& engine, const Workload& w, const Config& c, Stats& stats, const PageTable& pages,
          FaultBuffer& buffer)
-    : engine_(engine), id_(engine.attach(*this)), w_(w), cfg_(c), stats_(stats), pages_(pages), buffer_(buffer) {
+    : engine_(engine),
+      id_(engine.attach(*this)),
+      w_(w),
+      cfg_(c),
+      stats_(stats),
+      pages_(pages),
+      buffer_(buffer),
+      tlb_(uint32_t(c.gpu.sm_count), uint32_t(c.gpu.tlb_entries)) {
   const uint32_t tenants = uint32_t(std::max<size_t>(1, w.trace.tenants.size()));
   const uint32_t sm_count = uint32_t(c.gpu.sm_count);
   sm_allocation_ = make_policy<SmAllocationKind>(c, {sm_count, tenants, clock_sm_allocation_});
@@ -18,7 +25,6 @@ Gpu::Gpu(Engine& engine, const Workload& w, const Config& c, Stats& stats, const
   tlp_limits_ = tlp_->limits();
   stats_.sm_count = uint64_t(sm_count);
   sms_.resize(sm_count);
-  if (c.gpu.tlb_entries > 0) tlb_.assign(size_t(c.gpu.sm_count * c.gpu.tlb_entries), 0);
   timeslicing_ = c.gpu.timeslice_ns > 0 && w.processes > 1;
   out_since_.assign(w.processes, 0);
   frozen_.resize(w.processes);

@@ -15,6 +15,7 @@
 #include "sim/engine/engine.h"
 #include "sim/gmmu/fault_buffer.h"
 #include "sim/gmmu/page_table.h"
+#include "sim/gmmu/tlb.h"
 #include "sim/stats/stats.h"
 #include "sim/workload/workload.h"
 
@@ -152,6 +153,7 @@ class Gpu final : public Component, public FaultBuffer::Client {
   Stats& stats_;
   const PageTable& pages_;
   FaultBuffer& buffer_;
+  Tlb tlb_;  // the gmmu's per-SM TLB, consulted on every access the CTA issues
   Uvm* uvm_ = nullptr;
   Host* host_ = nullptr;
 
@@ -168,7 +170,6 @@ class Gpu final : public Component, public FaultBuffer::Client {
   std::vector<RunningKernel> running_;
   std::vector<uint32_t> stalled_;
   uint64_t ctas_done_ = 0, ctas_launched_ = 0, ctas_started_ = 0;
-  std::vector<uint32_t> tlb_;   // per SM, direct-mapped tags of 2 MiB blocks (+1; 0 = empty)
   uint64_t jitter_draws_ = 0;   // counter of the fault jitter's random stream
 
   // Time-slicing between processes: one process's CTAs run at a time (gpu.timeslice_ns > 0 and more than
