@@ -1,0 +1,91 @@
+// The gmmu's parts on their own: the TLB's direct mapping and its cost in a run, the fault buffer's caps and
+// arrival order, the page table's masks.
+#include <gtest/gtest.h>
+
+#include "sim/gmmu/fault_buffer.h"
+#include "sim/gmmu/page_table.h"
+#include "sim/gmmu/tlb.h"
+#include "test_util.h"
+
+namespace uvmsim {
+namespace {
+
+using namespace testing;
+
+TEST(Tlb, DirectMappedByBlock) {
+  Tlb t(2, 2);
+  EXPECT_TRUE(t.miss(0, 5));
+  EXPECT_FALSE(t.miss(0, 5));
+  EXPECT_TRUE(t.miss(1, 5));   // per SM
+  EXPECT_TRUE(t.miss(0, 6));   // the other entry
+  EXPECT_FALSE(t.miss(0, 5));
+  EXPECT_TRUE(t.miss(0, 7));   // same entry as 5 (tags 6 and 8 share entry 0)
+  EXPECT_TRUE(t.miss(0, 5));
+  EXPECT_FALSE(Tlb(4, 0).enabled());
+}
+
+TEST(Tlb, MissesCostTimeInARun) {
+  // One CTA reading two blocks alternately, data resident after a first kernel: with one entry per SM every
+  // access switches blocks and misses.
+  trace::Trace t = base_trace(4 << 20);
+  std::vector<uint64_t> pages;
+  for (uint64_t i = 0; i < 8; ++i) pages.push_back(i % 2 ? 512 + i : i);
+  add_kernel(t, {pages});
+  add_sync(t);
+  add_kernel(t, {pages});
+  Config c;
+  const Stats off = run(t, c);
+  c.gpu.tlb_entries = 1;
+  c.gpu.tlb_miss_ns = 1000;
+  const Stats on = run(t, c);
+  EXPECT_EQ(off.tlb_misses, 0u);
+  EXPECT_GE(on.tlb_misses, 8u);
+  EXPECT_GT(on.kernels[1].end_ns - on.kernels[1].start_ns, off.kernels[1].end_ns - off.kernels[1].start_ns);
+}
+
+class Left final : public FaultBuffer::Client {
+ public:
+  void entry_left(const FaultEntry& e) override { pages.push_back(e.page); }
+  std::vector<uint32_t> pages;
+};
+
+TEST(FaultBuffer, CapsArrivalOrderAndFlush) {
+  Left left;
+  FaultBuffer b(2, 2, 3, 100, 10);
+  b.connect(left);
+  EXPECT_EQ(b.raise(0, 1, 0, 0, 0, 0, 0), 100);
+  EXPECT_EQ(b.raise(0, 2, 0, 0, 0, 0, 0), 110);  // one at a time per uTLB
+  EXPECT_EQ(b.raise(0, 3, 0, 0, 0, 0, 0), -1);   // uTLB 0 has two outstanding
+  EXPECT_EQ(b.raise(5, 4, 0, 1, 0, 0, 0), 105);
+  EXPECT_EQ(b.raise(5, 5, 0, 1, 0, 0, 0), -1);   // the buffer holds three
+  std::vector<FaultEntry> got;
+  b.fetch(106, 10, got);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].page, 1u);
+  EXPECT_EQ(got[1].page, 4u);
+  EXPECT_EQ(b.flush(200), 1u);
+  EXPECT_TRUE(b.empty());
+  EXPECT_EQ(left.pages, (std::vector<uint32_t>{1, 4, 2}));
+  EXPECT_EQ(b.raise(300, 6, 0, 0, 0, 0, 0), 400);  // slots freed
+}
+
+TEST(PageTable, MasksFollowLocations) {
+  trace::Trace t = base_trace(3 << 20);
+  Workload w = Workload::build(t, "t");
+  PageTable pt(w);
+  EXPECT_EQ(pt.valid(0).count(), 512u);
+  EXPECT_EQ(pt.hi(1), 256u);
+  pt.set_loc(3, kOnGpu);
+  pt.set_loc(4, kOnCpu);
+  EXPECT_TRUE(pt.mapped(3));
+  EXPECT_TRUE(pt.on_gpu(0).test(3));
+  EXPECT_TRUE(pt.on_cpu(0).test(4));
+  pt.map_remote(4);
+  EXPECT_TRUE(pt.mapped(4));
+  pt.set_loc(3, kNowhere);
+  EXPECT_FALSE(pt.mapped(3));
+  EXPECT_TRUE(pt.on_gpu(0).none());
+}
+
+}  // namespace
+}  // namespace uvmsim
