@@ -36,19 +36,20 @@ inline void check_time(int64_t t) {
 // that component defines; a and b are its payload, meaningful to the owner only.
 struct Event {
   int64_t time = 0;
-  uint8_t priority = 0;  // lower runs first at equal times
-  uint64_t seq = 0;
+  uint64_t b = 0;
+  uint32_t a = 0;
+  uint8_t priority = 0;  // lower runs first at equal times (below 4)
   uint8_t owner = 0;
   uint8_t type = 0;
-  uint32_t a = 0;
-  uint64_t b = 0;
+  uint64_t seq = 0;
 };
 
 class EventQueue {
  public:
   void push(int64_t time, uint8_t priority, uint8_t owner, uint8_t type, uint32_t a = 0, uint64_t b = 0) {
     check_time(time);
-    heap_.push(Event{time, priority, next_seq_++, owner, type, a, b});
+    if (priority > 3) throw std::logic_error("event priority above 3");
+    heap_.push(Event{time, b, a, priority, owner, type, next_seq_++});
   }
   bool empty() const { return heap_.empty(); }
   size_t size() const { return heap_.size(); }
@@ -64,9 +65,9 @@ class EventQueue {
  private:
   struct Later {
     bool operator()(const Event& x, const Event& y) const {
-      if (x.time != y.time) return x.time > y.time;
-      if (x.priority != y.priority) return x.priority > y.priority;
-      return x.seq > y.seq;
+      // (time, priority) as one key: times are below 2^62 and priorities below 4.
+      const uint64_t kx = uint64_t(x.time) << 2 | x.priority, ky = uint64_t(y.time) << 2 | y.priority;
+      return kx != ky ? kx > ky : x.seq > y.seq;
     }
   };
   std::priority_queue<Event, std::vector<Event>, Later> heap_;
