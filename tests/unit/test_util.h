@@ -79,6 +79,14 @@ inline void add_sync(trace::Trace& t) {
   t.ops.push_back(o);
 }
 
+// Every kernel of the run started and ended (a kernel never launched keeps start_ns -1): the number of
+// kernel records alone says nothing, the statistics are sized from the trace.
+inline bool all_kernels_ran(const Stats& s) {
+  for (const KernelRecord& k : s.kernels)
+    if (k.start_ns < 0 || k.end_ns < k.start_ns) return false;
+  return !s.kernels.empty();
+}
+
 inline Stats run(const trace::Trace& t, const Config& c = Config{}) {
   Workload w = Workload::build(t, "test");
   return simulate(w, c, true).stats;

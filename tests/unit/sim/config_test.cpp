@@ -145,14 +145,6 @@ TEST(Config, PoliciesByKindWithCheckedParameters) {
   EXPECT_EQ(to_json(Config{})["policies"]["prefetch"]["params"]["threshold"], 51);
 }
 
-TEST(Config, CheckedInH100ConfigLoads) {
-  Config c = load_config(testing::source_dir() + "/sim/configs/h100.json", {});
-  EXPECT_EQ(c.gpu.sm_count, 132);
-  EXPECT_EQ(c.gpu.memory_bytes, int64_t{81559} << 20);
-  EXPECT_EQ(c.driver.fault_batch_count, 256);
-  EXPECT_EQ(c.policy("replay"), "batch_flush");
-}
-
 }  // namespace
 }  // namespace uvmsim
 

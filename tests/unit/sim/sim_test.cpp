@@ -236,7 +236,7 @@ TEST(Simulator, TheTwoProcessTraceEndsAtTheShortestAllowedTurn) {
   Config c = load_config(source_dir() + "/sim/configs/h100.json", {});
   c.gpu.timeslice_ns = c.gpu.context_switch_ns + c.gpu.preempt_ns;
   const Stats s = simulate(w, c, true).stats;
-  EXPECT_EQ(s.kernels.size(), w.trace.kernels.size());
+  EXPECT_TRUE(all_kernels_ran(s));
   EXPECT_GT(s.context_switches, 50u);  // 33 at the measured 2081 us
 }
 
