@@ -28,8 +28,8 @@ PolicyParams::PolicyParams(const std::string& key_prefix, const std::vector<Para
     if (!spec) {
       std::string known;
       for (auto& s : specs) known += (known.empty() ? "" : ", ") + s.name;
-      throw std::invalid_argument(key + ": the policy has no such parameter (it has: " +
-                                  (known.empty() ? "none" : known) + ")");
+      throw std::invalid_argument(
+          key + ": the policy has no such parameter (it has: " + (known.empty() ? "none" : known) + ")");
     }
     if (!std::isfinite(v)) throw std::invalid_argument(key + ": not a finite number");
     if (spec->type == ParamType::kInt && v != std::floor(v))

@@ -110,7 +110,8 @@ class Registry {
     return r;
   }
   void add(Entry e) {
-    if (entries_.count(e.name)) throw std::logic_error(std::string(Kind::name) + " policy registered twice: " + e.name);
+    if (entries_.count(e.name))
+      throw std::logic_error(std::string(Kind::name) + " policy registered twice: " + e.name);
     PolicyCatalog::instance().add(Kind::name, Kind::description, Kind::default_policy,
                                   PolicyInfo{e.name, e.description, e.params});
     entries_.emplace(e.name, std::move(e));
@@ -131,9 +132,9 @@ class Registry {
                                   const Context& ctx) const {
     const Entry* e = find(policy);
     if (!e)
-      throw std::invalid_argument(std::string("config key 'policies.") + Kind::name + ".name': unknown policy '" +
-                                  policy + "' (known: " + PolicyCatalog::instance().find(Kind::name)->names() +
-                                  ")");
+      throw std::invalid_argument(std::string("config key 'policies.") + Kind::name +
+                                  ".name': unknown policy '" + policy +
+                                  "' (known: " + PolicyCatalog::instance().find(Kind::name)->names() + ")");
     return e->make(PolicyParams(std::string("policies.") + Kind::name + ".params.", e->params, given), ctx);
   }
 

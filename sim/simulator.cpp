@@ -54,7 +54,9 @@ void Simulator::run() {
   Engine::Guard guard;
   guard.max_events_without_progress = uint64_t(cfg_.engine.max_events_without_progress);
   guard.max_events = uint64_t(cfg_.engine.max_events);
-  guard.stuck = [this](uint8_t owner, uint8_t type, const std::string& counts) { stuck(owner, type, counts); };
+  guard.stuck = [this](uint8_t owner, uint8_t type, const std::string& counts) {
+    stuck(owner, type, counts);
+  };
   guard.capped = [this] {
     throw SimError("the run reached engine.max_events (" + std::to_string(cfg_.engine.max_events) +
                    " events) at simulated time " + std::to_string(now()) + " ns, with " +
@@ -63,10 +65,10 @@ void Simulator::run() {
   };
   if (progress_reporter_ && progress_reporter_->active())
     guard.every_64k_events = [this] {
-      progress_reporter_->update("simulated " + std::to_string(now() / 1000000) + " ms, CTAs " +
-                                 std::to_string(gpu_.ctas_done()) + " done of " + std::to_string(gpu_.ctas_launched()) +
-                                 " launched, " + std::to_string(stats_.batches) + " fault batches, " +
-                                 std::to_string(engine_.events()) + " events");
+      progress_reporter_->update(
+          "simulated " + std::to_string(now() / 1000000) + " ms, CTAs " + std::to_string(gpu_.ctas_done()) +
+          " done of " + std::to_string(gpu_.ctas_launched()) + " launched, " +
+          std::to_string(stats_.batches) + " fault batches, " + std::to_string(engine_.events()) + " events");
     };
   stats_.longest_stall_events = engine_.run(guard);
   if (progress_reporter_) progress_reporter_->finish();
@@ -77,7 +79,7 @@ void Simulator::run() {
   tenants_.finish();
   if (!host_.done())
     throw SimError(
-          "deadlock: the host of a process never finished its ops (an event wait that is never recorded?)");
+        "deadlock: the host of a process never finished its ops (an event wait that is never recorded?)");
   if (gpu_.ctas_done() != gpu_.ctas_launched()) throw SimError("simulation ended with CTAs still running");
 }
 
@@ -97,11 +99,11 @@ void Simulator::stuck(uint8_t owner, uint8_t type, const std::string& counts) co
     key = "the trace's host ops (an op that never completes)";
   throw SimError("the run is stuck: no CTA, access group or op completed in the last " +
                  std::to_string(cfg_.engine.max_events_without_progress) + " events (" + counts +
-                 ") at simulated time " + std::to_string(now()) + " ns, with " + std::to_string(gpu_.ctas_done()) +
-                 " of " + std::to_string(gpu_.ctas_launched()) + " CTAs done, " + std::to_string(gpu_.stalled()) +
-                 " stalled on faults and " + std::to_string(stats_.context_switches) +
-                 " context switches so far; the likely key is " + key +
-                 "; raise engine.max_events_without_progress if the workload really needs more events");
+                 ") at simulated time " + std::to_string(now()) + " ns, with " +
+                 std::to_string(gpu_.ctas_done()) + " of " + std::to_string(gpu_.ctas_launched()) +
+                 " CTAs done, " + std::to_string(gpu_.stalled()) + " stalled on faults and " +
+                 std::to_string(stats_.context_switches) + " context switches so far; the likely key is " +
+                 key + "; raise engine.max_events_without_progress if the workload really needs more events");
 }
 
 // The conservation audit: the uvm's walk of the page table and GPU memory, then bytes moved in minus bytes

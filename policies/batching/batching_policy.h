@@ -13,16 +13,16 @@ namespace uvmsim {
 
 struct BatchQueueView {
   uint32_t tenant = 0;
-  uint32_t queued = 0;             // requests waiting
-  int64_t oldest_arrival_ns = 0;   // of the queued requests (meaningless when none)
+  uint32_t queued = 0;            // requests waiting
+  int64_t oldest_arrival_ns = 0;  // of the queued requests (meaningless when none)
   int64_t now = 0;
-  bool busy = false;                       // a batch of the tenant is running
-  const std::vector<uint32_t>& sizes;      // the batch sizes the tenant may run, ascending
+  bool busy = false;                   // a batch of the tenant is running
+  const std::vector<uint32_t>& sizes;  // the batch sizes the tenant may run, ascending
 };
 
 struct BatchDecision {
-  uint32_t size = 0;         // > 0: run a batch of this many queued requests now
-  int64_t wait_until = -1;   // size 0: ask again at this time (-1: only on the next arrival or completion)
+  uint32_t size = 0;        // > 0: run a batch of this many queued requests now
+  int64_t wait_until = -1;  // size 0: ask again at this time (-1: only on the next arrival or completion)
 };
 
 class BatchingPolicy : public Policy {

@@ -21,7 +21,9 @@ class DriverFifo final : public EvictionPolicy {
 const EvictionRegistrar kReg({"driver_fifo",
                               "the driver's USED list: FIFO by allocation or re-residency",
                               {},
-                              [](const PolicyParams&, const EvictionContext& c) { return std::make_unique<DriverFifo>(c.chunks); }});
+                              [](const PolicyParams&, const EvictionContext& c) {
+                                return std::make_unique<DriverFifo>(c.chunks);
+                              }});
 
 }  // namespace
 }  // namespace uvmsim

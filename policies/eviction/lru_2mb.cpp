@@ -22,7 +22,9 @@ class Lru2Mb final : public EvictionPolicy {
 const EvictionRegistrar kReg({"lru_2mb",
                               "least recently accessed 2 MiB chunk first (UVMSmart LRU)",
                               {},
-                              [](const PolicyParams&, const EvictionContext& c) { return std::make_unique<Lru2Mb>(c.chunks); }});
+                              [](const PolicyParams&, const EvictionContext& c) {
+                                return std::make_unique<Lru2Mb>(c.chunks);
+                              }});
 
 }  // namespace
 }  // namespace uvmsim

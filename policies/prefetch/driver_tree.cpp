@@ -54,19 +54,20 @@ class DriverTree final : public PrefetchPolicy {
   uint32_t threshold_, min_faults_;
 };
 
-const PrefetchRegistrar kReg({"driver_tree",
-                              "the real driver's tree prefetcher: 64 KiB big pages, then the largest subtree "
-                              "over the threshold",
-                              {{"threshold", ParamType::kInt, "%", 1, 100, 51,
-                                "a subtree is prefetched when more than this share of its pages is resident or "
-                                "faulted (uvm_perf_prefetch_threshold)"},
-                               {"min_faults", ParamType::kInt, "faults", 1, 512, 1,
-                                "faults a VA block needs in a batch before anything is prefetched "
-                                "(uvm_perf_prefetch_min_faults)"}},
-                              [](const PolicyParams& p, const PrefetchContext&) {
-                                return std::make_unique<DriverTree>(uint32_t(p.get_int("threshold")),
-                                                                    uint32_t(p.get_int("min_faults")));
-                              }});
+const PrefetchRegistrar kReg(
+    {"driver_tree",
+     "the real driver's tree prefetcher: 64 KiB big pages, then the largest subtree "
+     "over the threshold",
+     {{"threshold", ParamType::kInt, "%", 1, 100, 51,
+       "a subtree is prefetched when more than this share of its pages is resident or "
+       "faulted (uvm_perf_prefetch_threshold)"},
+      {"min_faults", ParamType::kInt, "faults", 1, 512, 1,
+       "faults a VA block needs in a batch before anything is prefetched "
+       "(uvm_perf_prefetch_min_faults)"}},
+     [](const PolicyParams& p, const PrefetchContext&) {
+       return std::make_unique<DriverTree>(uint32_t(p.get_int("threshold")),
+                                           uint32_t(p.get_int("min_faults")));
+     }});
 
 }  // namespace
 }  // namespace uvmsim

@@ -29,7 +29,8 @@ struct PrefetchContext {};
 
 struct PrefetchKind {
   static constexpr const char* name = "prefetch";
-  static constexpr const char* description = "per VA block serviced: which pages to bring besides the faulted ones";
+  static constexpr const char* description =
+      "per VA block serviced: which pages to bring besides the faulted ones";
   static constexpr const char* default_policy = "driver_tree";
   using Interface = PrefetchPolicy;
   using Context = PrefetchContext;

@@ -17,10 +17,9 @@ class FixedReplay final : public ReplayPolicy {
 };
 
 ReplayRegistry::Entry entry(const char* name, const char* desc, ReplayPoint p, bool flush) {
-  return {name,
-          desc,
-          {},
-          [p, flush](const PolicyParams&, const ReplayContext&) { return std::make_unique<FixedReplay>(p, flush); }};
+  return {name, desc, {}, [p, flush](const PolicyParams&, const ReplayContext&) {
+            return std::make_unique<FixedReplay>(p, flush);
+          }};
 }
 
 const ReplayRegistrar kBlock(entry("block", "policy 0: replay after each VA block", ReplayPoint::kAfterBlock,

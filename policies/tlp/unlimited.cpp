@@ -14,7 +14,9 @@ class Unlimited final : public TlpPolicy {
 const TlpRegistrar kReg({"unlimited",
                          "CTAs per SM bounded only by the hardware's resources (no TLP management)",
                          {},
-                         [](const PolicyParams&, const TlpContext&) { return std::make_unique<Unlimited>(); }});
+                         [](const PolicyParams&, const TlpContext&) {
+                           return std::make_unique<Unlimited>();
+                         }});
 
 }  // namespace
 }  // namespace uvmsim

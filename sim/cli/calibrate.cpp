@@ -151,7 +151,8 @@ Prepared prepare(const std::vector<MeasuredRow>& rows) {
   return p;
 }
 
-std::vector<double> run_rows(const std::vector<MeasuredRow>& rows, const Prepared& p, const Config& c, int jobs) {
+std::vector<double> run_rows(const std::vector<MeasuredRow>& rows, const Prepared& p, const Config& c,
+                             int jobs) {
   const size_t nw = p.workloads.size();
   std::vector<Stats> stats(nw);
   std::vector<Validation> validations(nw);
@@ -415,8 +416,10 @@ int run_calibrate(const CalibrateArgs& a) {
   // Error: relative for times, in points for percentages.
   auto error = [&](size_t i, double sim_value) {
     char b[64];
-    if (rows[i].unit == "%") std::snprintf(b, sizeof b, "%+.1f pt", sim_value - rows[i].value);
-    else std::snprintf(b, sizeof b, "%+.1f%%", (sim_value - rows[i].value) / rows[i].value * 100);
+    if (rows[i].unit == "%")
+      std::snprintf(b, sizeof b, "%+.1f pt", sim_value - rows[i].value);
+    else
+      std::snprintf(b, sizeof b, "%+.1f%%", (sim_value - rows[i].value) / rows[i].value * 100);
     return std::string(b);
   };
   std::ostringstream md;
@@ -424,8 +427,8 @@ int run_calibrate(const CalibrateArgs& a) {
   md << "| --- | --- | ---: | ---: | ---: | ---: | ---: |\n";
   char buf[512];
   for (size_t i = 0; i < rows.size(); ++i) {
-    std::snprintf(buf, sizeof buf, "| %s | %s | %.3f | %.3f | %s |", rows[i].name.c_str(), rows[i].unit.c_str(),
-                  rows[i].value, sim[i], error(i, sim[i]).c_str());
+    std::snprintf(buf, sizeof buf, "| %s | %s | %.3f | %.3f | %s |", rows[i].name.c_str(),
+                  rows[i].unit.c_str(), rows[i].value, sim[i], error(i, sim[i]).c_str());
     md << buf;
     if (!rows[i].fit) {
       md << " (checked, not fitted) | |\n";

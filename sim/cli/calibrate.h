@@ -35,11 +35,11 @@ struct MeasuredRow {
   std::string unit = "ms";
   double rel_tolerance = 0;  // > 0: within this fraction
   double abs_tolerance = 0;  // > 0: within this much, in the row's unit
-  bool fit = true;              // used in the fit (resident rows only checked)
-  std::string trace;            // a recorded trace: measure is a `uvmsim validate` quantity key
-  double weight = 1;            // of the row's squared log error in the loss (JSON "weight", default 1)
-  double resident_ms = 0;       // > 0: the micro kernels' resident duration, measured beside the row (JSON
-                                // "resident_ms"); 0: micro_resident_ns()
+  bool fit = true;           // used in the fit (resident rows only checked)
+  std::string trace;         // a recorded trace: measure is a `uvmsim validate` quantity key
+  double weight = 1;         // of the row's squared log error in the loss (JSON "weight", default 1)
+  double resident_ms = 0;    // > 0: the micro kernels' resident duration, measured beside the row (JSON
+                             // "resident_ms"); 0: micro_resident_ns()
 };
 // A recorded trace is one cold run; the measurement table's rows are medians of 5: a trace row weighs 1/5.
 constexpr double kTraceRowWeight = 0.2;

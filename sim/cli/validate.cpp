@@ -67,7 +67,8 @@ std::vector<std::string> recording_settings(const trace::Trace& t) {
                            [&](const auto& kv) { return kv.first == param; });
     return it == h.driver_params.end() || it->second != 0;
   };
-  const bool prefetch_on = enabled("uvm_perf_prefetch_enable"), thrashing_on = enabled("uvm_perf_thrashing_enable");
+  const bool prefetch_on = enabled("uvm_perf_prefetch_enable"),
+             thrashing_on = enabled("uvm_perf_thrashing_enable");
   static const char* const kReplay[] = {"block", "batch", "batch_flush", "once"};
   for (const auto& [name, value] : h.driver_params) {
     if (name == "uvm_perf_prefetch_enable")

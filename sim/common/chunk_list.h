@@ -1,4 +1,5 @@
-// An intrusive list of chunk ids in flat arrays (no node allocation): the order of the list-based eviction policies.
+// An intrusive list of chunk ids in flat arrays (no node allocation): the order of the list-based eviction
+// policies.
 #pragma once
 
 #include <cstdint>

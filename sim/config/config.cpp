@@ -33,8 +33,13 @@ std::vector<Field> fields(Config& c) {
   auto s = [&](const char* p, std::string* t, const char* d) {
     f.push_back({{p, "string", "", d, 0, 0, {}}, t});
   };
-  f.push_back({{"seed", "int", "",
-                "seed of every random choice (the fault arrival jitter, gpu.fault_jitter_ns)", 0, kBig, {}},
+  f.push_back({{"seed",
+                "int",
+                "",
+                "seed of every random choice (the fault arrival jitter, gpu.fault_jitter_ns)",
+                0,
+                kBig,
+                {}},
                &c.seed});
   i("engine.max_events_without_progress", &c.engine.max_events_without_progress, 1000, kBig, "events",
     "stop a run (an error naming the likely key) after this many events with no CTA, access group or op "
@@ -159,28 +164,33 @@ const KindInfo& known_kind(const std::string& origin, const std::string& kind) {
 }
 
 double policy_number(const std::string& origin, const std::string& key, const json& v) {
-  if (!v.is_number()) throw ConfigError(origin + ": config key '" + key + "': expected a number, got " + v.dump());
+  if (!v.is_number())
+    throw ConfigError(origin + ": config key '" + key + "': expected a number, got " + v.dump());
   return v.get<double>();
 }
 
 // "policies": {"<kind>": {"name": "...", "params": {"<key>": number}}}
 void apply_policies(Config& c, const json& j, const std::string& origin) {
-  if (!j.is_object()) throw ConfigError(origin + ": config key 'policies': expected an object of policy kinds");
+  if (!j.is_object())
+    throw ConfigError(origin + ": config key 'policies': expected an object of policy kinds");
   for (auto k = j.begin(); k != j.end(); ++k) {
     const std::string kind = k.key(), key = "policies." + kind;
     known_kind(origin, kind);
     if (k->is_string()) moved(origin, key, key + ".name");
-    if (!k->is_object()) throw ConfigError(origin + ": config key '" + key + "': expected {\"name\": ..., \"params\": {...}}");
+    if (!k->is_object())
+      throw ConfigError(origin + ": config key '" + key + "': expected {\"name\": ..., \"params\": {...}}");
     for (auto f = k->begin(); f != k->end(); ++f) {
       if (f.key() == "name") {
         if (!f->is_string()) throw ConfigError(origin + ": config key '" + key + ".name': expected a string");
         c.select(kind, f->get<std::string>());
       } else if (f.key() == "params") {
-        if (!f->is_object()) throw ConfigError(origin + ": config key '" + key + ".params': expected an object");
+        if (!f->is_object())
+          throw ConfigError(origin + ": config key '" + key + ".params': expected an object");
         for (auto q = f->begin(); q != f->end(); ++q)
           c.policies[kind].params[q.key()] = policy_number(origin, key + ".params." + q.key(), *q);
       } else {
-        throw ConfigError(origin + ": unknown config key '" + key + "." + f.key() + "' (a kind has name and params)");
+        throw ConfigError(origin + ": unknown config key '" + key + "." + f.key() +
+                          "' (a kind has name and params)");
       }
     }
   }
@@ -252,13 +262,14 @@ std::vector<KeyInfo> config_schema() {
     std::visit([&](auto* p) { out.back().default_value = json(*p).dump(); }, f.target);
   }
   for (auto& [kind, k] : PolicyCatalog::instance().kinds()) {
-    out.push_back({"policies." + kind + ".name", "string", "", k.description + " (policies: " + k.names() + ")", 0,
-                   0, json(k.default_policy).dump()});
+    out.push_back({"policies." + kind + ".name", "string", "",
+                   k.description + " (policies: " + k.names() + ")", 0, 0, json(k.default_policy).dump()});
     for (auto& [name, p] : k.policies)
       for (auto& q : p.params)
-        out.push_back({"policies." + kind + ".params." + q.name, q.type == ParamType::kInt ? "int" : "float",
-                       q.unit, "(" + name + ") " + q.description, q.min, q.max,
-                       (q.type == ParamType::kInt ? json(int64_t(q.default_value)) : json(q.default_value)).dump()});
+        out.push_back(
+            {"policies." + kind + ".params." + q.name, q.type == ParamType::kInt ? "int" : "float", q.unit,
+             "(" + name + ") " + q.description, q.min, q.max,
+             (q.type == ParamType::kInt ? json(int64_t(q.default_value)) : json(q.default_value)).dump()});
   }
   return out;
 }
@@ -294,7 +305,8 @@ void apply_override(Config& c, const std::string& assignment) {
       }
       c.policies[kind].params[field.substr(7)] = policy_number(origin, key, v);
     } else {
-      throw ConfigError(origin + ": unknown config key '" + key + "' (policies.<kind>.name or policies.<kind>.params.<key>)");
+      throw ConfigError(origin + ": unknown config key '" + key +
+                        "' (policies.<kind>.name or policies.<kind>.params.<key>)");
     }
     return;
   }
@@ -342,12 +354,13 @@ void check_config(const Config& c) {
     const std::string name = c.policy(kind);
     const PolicyInfo* p = k.find(name);
     if (!p)
-      throw ConfigError("config key 'policies." + kind + ".name': unknown policy '" + name + "' (known: " +
-                        k.names() + ")");
+      throw ConfigError("config key 'policies." + kind + ".name': unknown policy '" + name +
+                        "' (known: " + k.names() + ")");
     try {
       PolicyParams("policies." + kind + ".params.", p->params, choice.params);
     } catch (const std::invalid_argument& e) {
-      throw ConfigError(std::string(e.what()) + " (policy '" + name + "'; uvmsim policies lists its parameters)");
+      throw ConfigError(std::string(e.what()) + " (policy '" + name +
+                        "'; uvmsim policies lists its parameters)");
     }
   }
   const GpuConfig& g = c.gpu;
@@ -381,7 +394,8 @@ json to_json(const Config& cin) {
     if (const PolicyInfo* p = k.find(name)) {
       const PolicyParams values("", p->params, c.policy_params(kind));
       for (auto& q : p->params)
-        node["params"][q.name] = q.type == ParamType::kInt ? json(values.get_int(q.name)) : json(values.get(q.name));
+        node["params"][q.name] =
+            q.type == ParamType::kInt ? json(values.get_int(q.name)) : json(values.get(q.name));
     }
   }
   return j;

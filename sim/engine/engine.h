@@ -53,7 +53,7 @@ class Engine {
     // Called with the event (owner, type) most frequent since the last progress and a description of
     // all of them ("3 CTA step, 2 batch"); must throw.
     std::function<void(uint8_t owner, uint8_t type, const std::string& counts)> stuck;
-    std::function<void()> capped;  // max_events reached; must throw
+    std::function<void()> capped;            // max_events reached; must throw
     std::function<void()> every_64k_events;  // progress display
   };
   // Runs until no event is left; returns the longest run of events without progress.

@@ -1,5 +1,6 @@
-// The discrete-event queue, owned by the engine (sim/engine/engine.h): no globals, no global time. Events are ordered by (time, priority, sequence number), so ties are first in, first out and a run
-// is deterministic. Events are small PODs dispatched by their owner with a switch, not heap closures.
+// The discrete-event queue, owned by the engine (sim/engine/engine.h): no globals, no global time. Events are
+// ordered by (time, priority, sequence number), so ties are first in, first out and a run is deterministic.
+// Events are small PODs dispatched by their owner with a switch, not heap closures.
 #pragma once
 
 #include <cstdint>

@@ -9,7 +9,8 @@ namespace uvmsim {
 
 class Tlb {
  public:
-  Tlb(uint32_t sms, uint32_t entries_per_sm) : entries_(entries_per_sm), tags_(size_t(sms) * entries_per_sm, 0) {}
+  Tlb(uint32_t sms, uint32_t entries_per_sm)
+      : entries_(entries_per_sm), tags_(size_t(sms) * entries_per_sm, 0) {}
   bool enabled() const { return entries_ > 0; }
   // True on a miss (the entry now holds the block).
   bool miss(uint32_t sm, uint32_t block) {

@@ -65,7 +65,8 @@ void Gpu::context_out(uint32_t to, bool preempt) {
   ++slice_gen_;
   slice_armed_ = turn_over_ = false;
   ++stats_.context_switches;
-  engine_.at(now() + cfg_.gpu.context_switch_ns + (saved ? cfg_.gpu.preempt_ns : 0), kPrioCta, id_, kEvContextIn);
+  engine_.at(now() + cfg_.gpu.context_switch_ns + (saved ? cfg_.gpu.preempt_ns : 0), kPrioCta, id_,
+             kEvContextIn);
 }
 
 // The incoming process's turn begins: its saved CTAs return to their SMs, their events that fell due

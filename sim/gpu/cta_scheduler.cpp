@@ -52,7 +52,8 @@ bool Gpu::allocate_sms() {
   const std::vector<SmSet> before = allowed_sms_;
   sm_allocation_->allocate(SmAllocationView{uint32_t(sms_.size()), tenant_load_}, allowed_sms_);
   if (allowed_sms_.size() != tenant_load_.size())
-    throw SimError("sm_allocation policy '" + cfg_.policy("sm_allocation") + "' changed the number of tenants");
+    throw SimError("sm_allocation policy '" + cfg_.policy("sm_allocation") +
+                   "' changed the number of tenants");
   for (size_t t = 0; t < allowed_sms_.size(); ++t)
     if (tenant_load_[t].ctas_waiting > 0 && allowed_sms_[t].count() == 0)
       throw SimError("sm_allocation policy '" + cfg_.policy("sm_allocation") + "' gave tenant " +
@@ -85,8 +86,9 @@ bool Gpu::try_place(uint32_t s) {
       const uint32_t limit = tlp_->cta_limit(s, rk.tenant);
       over_limit = limit > 0 && sm.ctas >= limit;
     }
-    const bool fits = sm.ctas + 1 <= cfg_.gpu.max_ctas_per_sm && sm.threads + rk.threads <= cfg_.gpu.max_threads_per_sm &&
-                      sm.regs + rk.regs <= cfg_.gpu.regs_per_sm && sm.smem + rk.smem <= cfg_.gpu.smem_per_sm_bytes;
+    const bool fits =
+        sm.ctas + 1 <= cfg_.gpu.max_ctas_per_sm && sm.threads + rk.threads <= cfg_.gpu.max_threads_per_sm &&
+        sm.regs + rk.regs <= cfg_.gpu.regs_per_sm && sm.smem + rk.smem <= cfg_.gpu.smem_per_sm_bytes;
     int64_t delay = 0;
     if (!fits || over_limit) {
       if (sm.extra == 0) {
@@ -159,7 +161,8 @@ void Gpu::schedule_next_point(uint32_t slot, int64_t extra_ns) {
   CtaSlot& c = slots_[slot];
   int64_t cta_ns = int64_t(w_.kernel_cta_ns[c.kernel]);
   if (c.pos == c.end) {
-    engine_.at(now() + extra_ns + std::max<int64_t>(0, cta_ns - c.progress_ns), kPrioCta, id_, kEvCtaDone, slot);
+    engine_.at(now() + extra_ns + std::max<int64_t>(0, cta_ns - c.progress_ns), kPrioCta, id_, kEvCtaDone,
+               slot);
     return;
   }
   int64_t at = mul_div(w_.points[c.pos].t, uint64_t(cta_ns), trace::kIntervalScale);

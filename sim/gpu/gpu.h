@@ -81,10 +81,10 @@ class Gpu final : public Component, public FaultBuffer::Client {
   struct CtaSlot {
     uint32_t kernel = 0, sm = 0;
     uint64_t cta = 0;
-    uint64_t pos = 0, end = 0;  // current point and end of the CTA's points
-    uint64_t resume = 0;        // first point of the current group with an access not yet complete
-    uint32_t resume_off = 0;    // page offset in that point's range
-    uint64_t resume_index = 0;  // index of that access among the group's accesses
+    uint64_t pos = 0, end = 0;   // current point and end of the CTA's points
+    uint64_t resume = 0;         // first point of the current group with an access not yet complete
+    uint32_t resume_off = 0;     // page offset in that point's range
+    uint64_t resume_index = 0;   // index of that access among the group's accesses
     std::vector<uint64_t> done;  // while stalled: one bit per access of the group, set once complete
     bool tracking = false;       // `done` is in use for the current group
     int64_t progress_ns = 0;     // compute done so far
@@ -170,7 +170,7 @@ class Gpu final : public Component, public FaultBuffer::Client {
   std::vector<RunningKernel> running_;
   std::vector<uint32_t> stalled_;
   uint64_t ctas_done_ = 0, ctas_launched_ = 0, ctas_started_ = 0;
-  uint64_t jitter_draws_ = 0;   // counter of the fault jitter's random stream
+  uint64_t jitter_draws_ = 0;  // counter of the fault jitter's random stream
 
   // Time-slicing between processes: one process's CTAs run at a time (gpu.timeslice_ns > 0 and more than
   // one process). owner_: the process on the GPU, -1 before the first and during a switch (to incoming_).

@@ -47,8 +47,8 @@ void Host::start() {
       continue;
     }
     const auto& o = w_.trace.ops[processes_[p].ops[0]];
-    engine_.at(std::max<int64_t>(0, o.host_gap_ns) + std::max<int64_t>(0, o.host_ns - first_host_ns), kPrioHost,
-               id_, kEvHostIssue, p);
+    engine_.at(std::max<int64_t>(0, o.host_gap_ns) + std::max<int64_t>(0, o.host_ns - first_host_ns),
+               kPrioHost, id_, kEvHostIssue, p);
   }
 }
 
@@ -69,7 +69,9 @@ void Host::handle(const Event& e) {
   }
 }
 
-const char* Host::event_name(uint8_t type) const { return type == kEvHostIssue ? "host issue" : "stream done"; }
+const char* Host::event_name(uint8_t type) const {
+  return type == kEvHostIssue ? "host issue" : "stream done";
+}
 
 bool Host::streams_idle(uint32_t process) const {
   for (auto& s : streams_)
@@ -84,8 +86,8 @@ void Host::next(uint32_t process, int64_t at) {
     h.done = true;
     return;
   }
-  engine_.at(at + std::max<int64_t>(0, w_.trace.ops[h.ops[h.cursor]].host_gap_ns), kPrioHost, id_, kEvHostIssue,
-          process);
+  engine_.at(at + std::max<int64_t>(0, w_.trace.ops[h.ops[h.cursor]].host_gap_ns), kPrioHost, id_,
+             kEvHostIssue, process);
 }
 
 void Host::issue(uint32_t process) {

@@ -58,7 +58,8 @@ std::vector<Scalar> scalars() {
               "the GPU handed from one process's CTAs to another's (time-slicing)");
   UVMSIM_STAT(bytes_zero_filled, "bytes", "GPU pages populated by zero-fill (no copy)");
   UVMSIM_STAT(htod_copies, "copies", "HtoD migration copies, one per contiguous run of pages of one cause");
-  UVMSIM_STAT(htod_copy_groups, "groups", "runs of HtoD migration copies with no gap over 5 us (about one per batch)");
+  UVMSIM_STAT(htod_copy_groups, "groups",
+              "runs of HtoD migration copies with no gap over 5 us (about one per batch)");
   UVMSIM_STAT(bytes_freed_on_gpu, "bytes", "GPU-resident bytes released by frees");
   UVMSIM_STAT(pages_faulted_in, "pages", "faulted pages made resident on the GPU");
   UVMSIM_STAT(pages_prefetched, "pages", "pages made resident on the GPU by the prefetch policy");

@@ -57,8 +57,9 @@ void TenantLedger::evicted(uint32_t b, const BlockMask& pages, uint32_t first_pa
 
 void TenantLedger::resident(uint32_t b, const BlockMask& in, const BlockMask& faulted, int64_t at) {
   if (evicted_at_[b] >= 0 && at - evicted_at_[b] <= refault_window_ns_)
-    (in & faulted & evicted_pages_[b]).for_each(
-        [&](uint32_t q) { ++stats_.tenants[tenant_of_page(b * kPagesPerBlock + q)].refaults; });
+    (in & faulted & evicted_pages_[b]).for_each([&](uint32_t q) {
+      ++stats_.tenants[tenant_of_page(b * kPagesPerBlock + q)].refaults;
+    });
   evicted_pages_[b] &= ~in;  // back on the GPU
 }
 

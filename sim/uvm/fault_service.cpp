@@ -120,8 +120,9 @@ void Uvm::service_batch() {
         if (thrashing_->is_thrashing(base + q)) thrash.set(q);
       });
     const BlockMask& resident = pages_.on_gpu(b);
-    PrefetchView v{pages_.lo(b), pages_.hi(b), resident, faulted, thrash, !block_touched_[b], block_pref_gpu_[b] != 0,
-                   nfault};
+    PrefetchView v{
+        pages_.lo(b), pages_.hi(b), resident, faulted, thrash, !block_touched_[b], block_pref_gpu_[b] != 0,
+        nfault};
     BlockMask migrate = faulted | (prefetch_->prefetch(v) & ~resident);
     if (stats_.remote_maps > 0)  // remote-mapped pages stay where they are
       migrate.for_each([&](uint32_t q) {
@@ -179,7 +180,8 @@ void Uvm::end_service(int64_t t) {
   in_service_ = false;
   if (!buffer_.empty() && !interrupt_pending_) {
     interrupt_pending_ = true;
-    engine_.at(std::max(t, buffer_.earliest_arrival()) + cfg_.driver.isr_latency_ns, kPrioDriver, id_, kEvInterrupt);
+    engine_.at(std::max(t, buffer_.earliest_arrival()) + cfg_.driver.isr_latency_ns, kPrioDriver, id_,
+               kEvInterrupt);
   }
 }
 

@@ -46,7 +46,8 @@ int64_t Uvm::cpu_fault(uint32_t p, int64_t t) {
   }
   BlockMask faulted, thrash;
   faulted.set(p - base);
-  PrefetchView v{pages_.lo(b), pages_.hi(b), pages_.on_cpu(b), faulted, thrash, false, block_pref_gpu_[b] == 0, 1};
+  PrefetchView v{pages_.lo(b), pages_.hi(b), pages_.on_cpu(b),        faulted,
+                 thrash,       false,        block_pref_gpu_[b] == 0, 1};
   BlockMask mask = (faulted | prefetch_->prefetch(v)) & pages_.on_gpu(b);
   int64_t done = move_to_cpu(b, mask, faulted, kCausePrefetch, t);
   stats_.cpu_fault_pages += mask.count();
@@ -63,7 +64,8 @@ int64_t Uvm::migrate(uint32_t op, int64_t t) {
     const uint32_t base = b * kPagesPerBlock;
     uint32_t lo = std::max(base, r.page) - base,
              hi = std::min(base + kPagesPerBlock, r.page + r.count) - base;
-    BlockMask mask = BlockMask::range(lo, hi) & pages_.valid(b) & (to_gpu ? ~pages_.on_gpu(b) : pages_.on_gpu(b));
+    BlockMask mask =
+        BlockMask::range(lo, hi) & pages_.valid(b) & (to_gpu ? ~pages_.on_gpu(b) : pages_.on_gpu(b));
     if (mask.none()) continue;
     if (to_gpu) {
       done = std::max(done, make_resident_gpu(b, mask, BlockMask{}, true, cpu));

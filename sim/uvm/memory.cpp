@@ -13,8 +13,8 @@ constexpr uint64_t kPage = trace::kPageBytes;
 bool Uvm::ensure_chunk(uint32_t b, int64_t& cpu, uint32_t pinned_block) {
   if (block_chunk_[b] != kNoChunk) return false;
   if (free_chunks_.empty())
-    evict_one(cpu, pinned_block, tenants_.tenant_of_page(pinned_block * kPagesPerBlock + pages_.lo(pinned_block)),
-              true);
+    evict_one(cpu, pinned_block,
+              tenants_.tenant_of_page(pinned_block * kPagesPerBlock + pages_.lo(pinned_block)), true);
   uint32_t c = free_chunks_.back();
   free_chunks_.pop_back();
   block_chunk_[b] = c;
@@ -27,7 +27,8 @@ bool Uvm::ensure_chunk(uint32_t b, int64_t& cpu, uint32_t pinned_block) {
 bool Uvm::evict_one(int64_t& cpu, uint32_t pinned_block, uint32_t by_tenant, bool needed) {
   uint32_t victim = eviction_->pick_victim([&](uint32_t c) {
     const uint32_t b = chunk_block_[c];
-    return b != kNoChunk && b != pinned_block && (!memory_restricts_ || memory_allocation_->evictable(b, tenants_.tenant_of_block(b)));
+    return b != kNoChunk && b != pinned_block &&
+           (!memory_restricts_ || memory_allocation_->evictable(b, tenants_.tenant_of_block(b)));
   });
   if (victim == kNoChunk) {
     if (!needed) return false;
@@ -42,7 +43,8 @@ bool Uvm::evict_one(int64_t& cpu, uint32_t pinned_block, uint32_t by_tenant, boo
   BlockMask pages = pages_.on_gpu(vb);
   cpu += cfg_.driver.evict_chunk_ns;
   ++stats_.chunks_evicted;
-  tenants_.evicted(vb, pages, vb * kPagesPerBlock + (pages.any() ? pages.first() : pages_.lo(vb)), by_tenant, cpu);
+  tenants_.evicted(vb, pages, vb * kPagesPerBlock + (pages.any() ? pages.first() : pages_.lo(vb)), by_tenant,
+                   cpu);
   stats_.pages_evicted += pages.count();
   cpu = std::max(cpu, move_to_cpu(vb, pages, BlockMask{}, kCauseEviction, cpu));
   if (block_chunk_[vb] != kNoChunk) throw SimError("internal: evicted chunk was not released");
@@ -86,7 +88,7 @@ void for_each_run(const BlockMask& pages, Key&& key, Copy&& copy) {
 // nowhere, one HtoD copy per contiguous run of one cause for pages on the CPU, CPU unmap, GPU map with the
 // largest PTEs that fit. Advances the servicing CPU time; returns when the copies are complete.
 int64_t Uvm::make_resident_gpu(uint32_t b, const BlockMask& pages, const BlockMask& faulted, bool user,
-                                     int64_t& cpu) {
+                               int64_t& cpu) {
   const BlockMask todo = pages & pages_.valid(b) & ~pages_.on_gpu(b);
   if (todo.none()) return cpu;
   const uint32_t base = b * kPagesPerBlock;
@@ -153,7 +155,7 @@ int64_t Uvm::make_resident_gpu(uint32_t b, const BlockMask& pages, const BlockMa
 // Moves GPU-resident `pages` of block b to the CPU (one DtoH copy per contiguous run of one cause) and
 // unmaps them from the GPU; frees the block's chunk if nothing of it stays. Returns when copies complete.
 int64_t Uvm::move_to_cpu(uint32_t b, const BlockMask& pages, const BlockMask& faulted, uint8_t cause,
-                               int64_t t) {
+                         int64_t t) {
   const uint32_t base = b * kPagesPerBlock;
   const BlockMask todo = pages & pages_.on_gpu(b);
   int64_t done = t;

@@ -8,8 +8,8 @@
 
 namespace uvmsim {
 
-Uvm::Uvm(Engine& engine, const Workload& w, const Config& c, Stats& stats, TenantLedger& tenants, PageTable& pages,
-         FaultBuffer& buffer, PcieLink& pcie)
+Uvm::Uvm(Engine& engine, const Workload& w, const Config& c, Stats& stats, TenantLedger& tenants,
+         PageTable& pages, FaultBuffer& buffer, PcieLink& pcie)
     : engine_(engine),
       id_(engine.attach(*this)),
       w_(w),

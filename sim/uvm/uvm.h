@@ -31,8 +31,8 @@ class Gpu;
 
 class Uvm final : public Component {
  public:
-  Uvm(Engine& engine, const Workload& w, const Config& c, Stats& stats, TenantLedger& tenants, PageTable& pages,
-      FaultBuffer& buffer, PcieLink& pcie);
+  Uvm(Engine& engine, const Workload& w, const Config& c, Stats& stats, TenantLedger& tenants,
+      PageTable& pages, FaultBuffer& buffer, PcieLink& pcie);
   ~Uvm() override;
   void connect(Gpu& gpu) { gpu_ = &gpu; }
   void set_batch_log(std::ostream* os) { batch_log_ = os; }
@@ -128,7 +128,7 @@ class Uvm final : public Component {
   std::vector<uint8_t> block_pref_gpu_;  // cudaMemAdviseSetPreferredLocation to the GPU
   std::vector<uint8_t> block_touched_;   // some page of the block has been resident somewhere
   int64_t zero_fill_free_ = 0;           // when the zero-fill engine finishes its last memset
-  CopyGroups htod_copies_;               // data phases of the HtoD migration copies (stats htod_copies, _groups)
+  CopyGroups htod_copies_;  // data phases of the HtoD migration copies (stats htod_copies, _groups)
 
   // The bottom half's state.
   bool in_service_ = false;

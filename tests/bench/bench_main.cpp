@@ -7,8 +7,8 @@
 // vgg16, resnet50, mobilenet_v2) at batch 1 and 8, CTAs and ranges generated per second on all cores.
 #include <benchmark/benchmark.h>
 
-#include "sim/engine/event_queue.h"
 #include "sim/cli/run.h"
+#include "sim/engine/event_queue.h"
 #include "workloads/generate.h"
 #include "workloads/micro.h"
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "sim/config/config.h"
 #include "sim/cli/run.h"
+#include "sim/config/config.h"
 #include "traces/trace.h"
 #include "workloads/micro.h"
 

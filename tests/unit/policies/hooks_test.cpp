@@ -29,7 +29,9 @@ class OneSmEach final : public SmAllocationPolicy {
     }
   }
 };
-const SmAllocationRegistrar kOneSmEach({"test_one_sm_each", "test: tenant t runs on SM t only", {},
+const SmAllocationRegistrar kOneSmEach({"test_one_sm_each",
+                                        "test: tenant t runs on SM t only",
+                                        {},
                                         [](const PolicyParams&, const SmAllocationContext&) {
                                           return std::make_unique<OneSmEach>();
                                         }});
@@ -47,7 +49,8 @@ class LimitOne final : public TlpPolicy {
  private:
   uint32_t grant_;
 };
-const TlpRegistrar kLimitOne({"test_limit_one", "test: one CTA per SM, `grant` more when all stall",
+const TlpRegistrar kLimitOne({"test_limit_one",
+                              "test: one CTA per SM, `grant` more when all stall",
                               {{"grant", ParamType::kInt, "CTAs", 0, 64, 0, "CTAs added when all stall"}},
                               [](const PolicyParams& p, const TlpContext&) {
                                 return std::make_unique<LimitOne>(uint32_t(p.get_int("grant")));
@@ -122,8 +125,8 @@ TEST(Hooks, SmAllocationConfinesATenantsCtasToItsSms) {
   const Stats shared = run(eight_ctas(), c);
   c.select("sm_allocation", "test_one_sm_each");
   const Stats one = run(eight_ctas(), c);
-  EXPECT_EQ(kernel_ns(shared), 10000);     // one wave over eight SMs
-  EXPECT_EQ(kernel_ns(one), 8 * 10000);    // eight waves on SM 0
+  EXPECT_EQ(kernel_ns(shared), 10000);   // one wave over eight SMs
+  EXPECT_EQ(kernel_ns(one), 8 * 10000);  // eight waves on SM 0
 }
 
 // ---------------------------------------------------------------- tlp
@@ -217,12 +220,15 @@ TEST(Hooks, APolicyTimerComesDueAndTheSchedulerAsksAgain) {
 
 // ---------------------------------------------------------------- batching (asked by the server)
 
+// A clock for policies built outside a run.
+class NoClock final : public PolicyClock {
+ public:
+  int64_t now() const override { return 0; }
+  void set_timer(int64_t, uint64_t) override {}
+};
+
 TEST(Hooks, FixedBatchingWaitsForAFullBatchOrItsTimeout) {
-  class NoClock final : public PolicyClock {
-   public:
-    int64_t now() const override { return 0; }
-    void set_timer(int64_t, uint64_t) override {}
-  } clock;
+  NoClock clock;
   auto fixed = BatchingRegistry::instance().make("fixed", {{"batch_size", 4}, {"timeout_ns", 1000}}, {clock});
   const std::vector<uint32_t> sizes = {1, 2, 4, 8};
   auto ask = [&](uint32_t queued, int64_t now, bool busy = false) {
@@ -238,11 +244,7 @@ TEST(Hooks, FixedBatchingWaitsForAFullBatchOrItsTimeout) {
 }
 
 TEST(Hooks, ParametersAreCheckedAgainstTheirDeclaration) {
-  class NoClock final : public PolicyClock {
-   public:
-    int64_t now() const override { return 0; }
-    void set_timer(int64_t, uint64_t) override {}
-  } clock;
+  NoClock clock;
   auto& r = BatchingRegistry::instance();
   auto error = [&](const std::map<std::string, double>& given) -> std::string {
     try {
@@ -254,7 +256,8 @@ TEST(Hooks, ParametersAreCheckedAgainstTheirDeclaration) {
   };
   EXPECT_NE(error({{"batch_size", 0}}).find("policies.batching.params.batch_size"), std::string::npos);
   EXPECT_NE(error({{"batch_size", 2.5}}).find("expected an integer"), std::string::npos);
-  EXPECT_NE(error({{"size", 2}}).find("no such parameter (it has: batch_size, timeout_ns)"), std::string::npos);
+  EXPECT_NE(error({{"size", 2}}).find("no such parameter (it has: batch_size, timeout_ns)"),
+            std::string::npos);
   EXPECT_EQ(error({{"batch_size", 8}}), "");
   try {
     r.make("nope", {}, {clock});

@@ -12,9 +12,7 @@ namespace {
 
 using namespace testing;
 
-std::unique_ptr<PrefetchPolicy> tree() {
-  return PrefetchRegistry::instance().make("driver_tree", {}, {});
-}
+std::unique_ptr<PrefetchPolicy> tree() { return PrefetchRegistry::instance().make("driver_tree", {}, {}); }
 
 BlockMask pages(uint32_t lo, uint32_t hi) { return BlockMask::range(lo, hi); }
 

@@ -1,9 +1,10 @@
+#include "sim/config/config.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "sim/config/config.h"
 #include "test_util.h"
 
 namespace uvmsim {
@@ -110,12 +111,14 @@ std::string config_error(const std::string& json_text, const std::vector<std::st
 // policies.<kind>.name and policies.<kind>.params.<key>, checked against the policy's declaration; the
 // spelling before the registry by kind is an error naming the new key.
 TEST(Config, PoliciesByKindWithCheckedParameters) {
-  EXPECT_EQ(config_error(R"({"policies": {"prefetch": {"name": "driver_tree", "params": {"threshold": 60}}}})"),
-            "");
+  EXPECT_EQ(
+      config_error(R"({"policies": {"prefetch": {"name": "driver_tree", "params": {"threshold": 60}}}})"),
+      "");
   EXPECT_NE(config_error(R"({"policies": {"prefetch": {"params": {"threshold": 0}}}})")
                 .find("'policies.prefetch.params.threshold': value 0 outside [1, 100]"),
             std::string::npos);
-  EXPECT_NE(config_error(R"({"policies": {"prefetch": {"params": {"threshold": 50.5}}}})").find("expected an integer"),
+  EXPECT_NE(config_error(R"({"policies": {"prefetch": {"params": {"threshold": 50.5}}}})")
+                .find("expected an integer"),
             std::string::npos);
   EXPECT_NE(config_error(R"({"policies": {"prefetch": {"name": "none", "params": {"threshold": 50}}}})")
                 .find("'policies.prefetch.params.threshold': the policy has no such parameter"),
@@ -128,7 +131,8 @@ TEST(Config, PoliciesByKindWithCheckedParameters) {
   EXPECT_NE(config_error(R"({"driver": {"prefetch_threshold": 51}})")
                 .find("'driver.prefetch_threshold' is now 'policies.prefetch.params.threshold'"),
             std::string::npos);
-  EXPECT_NE(config_error(R"({"policies": {"colour": {"name": "red"}}})").find("unknown config key 'policies.colour'"),
+  EXPECT_NE(config_error(R"({"policies": {"colour": {"name": "red"}}})")
+                .find("unknown config key 'policies.colour'"),
             std::string::npos);
   EXPECT_NE(config_error("{}", {"policies.eviction=lru_2mb"}).find("is now 'policies.eviction.name'"),
             std::string::npos);

@@ -1,6 +1,7 @@
+#include "sim/engine/engine.h"
+
 #include <gtest/gtest.h>
 
-#include "sim/engine/engine.h"
 #include "sim/interconnect/pcie.h"
 
 namespace uvmsim {
@@ -23,7 +24,8 @@ TEST(EventQueue, OrdersByTimeThenPriorityThenInsertion) {
 // (a timer); the guard stops a run that makes no progress, naming the most frequent event.
 class Ticker final : public Component {
  public:
-  Ticker(Engine& e, std::vector<std::string>& log, const char* name) : e_(e), id_(e.attach(*this)), log_(log), name_(name) {}
+  Ticker(Engine& e, std::vector<std::string>& log, const char* name)
+      : e_(e), id_(e.attach(*this)), log_(log), name_(name) {}
   void tick(int64_t at, uint32_t n) { e_.at(at, kPrioCta, id_, 1, n); }
   void handle(const Event& ev) override {
     log_.push_back(std::string(name_) + std::to_string(ev.a) + "@" + std::to_string(e_.now()));

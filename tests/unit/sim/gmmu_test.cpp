@@ -16,10 +16,10 @@ TEST(Tlb, DirectMappedByBlock) {
   Tlb t(2, 2);
   EXPECT_TRUE(t.miss(0, 5));
   EXPECT_FALSE(t.miss(0, 5));
-  EXPECT_TRUE(t.miss(1, 5));   // per SM
-  EXPECT_TRUE(t.miss(0, 6));   // the other entry
+  EXPECT_TRUE(t.miss(1, 5));  // per SM
+  EXPECT_TRUE(t.miss(0, 6));  // the other entry
   EXPECT_FALSE(t.miss(0, 5));
-  EXPECT_TRUE(t.miss(0, 7));   // same entry as 5 (tags 6 and 8 share entry 0)
+  EXPECT_TRUE(t.miss(0, 7));  // same entry as 5 (tags 6 and 8 share entry 0)
   EXPECT_TRUE(t.miss(0, 5));
   EXPECT_FALSE(Tlb(4, 0).enabled());
 }
@@ -57,7 +57,7 @@ TEST(FaultBuffer, CapsArrivalOrderAndFlush) {
   EXPECT_EQ(b.raise(0, 2, 0, 0, 0, 0, 0), 110);  // one at a time per uTLB
   EXPECT_EQ(b.raise(0, 3, 0, 0, 0, 0, 0), -1);   // uTLB 0 has two outstanding
   EXPECT_EQ(b.raise(5, 4, 0, 1, 0, 0, 0), 105);
-  EXPECT_EQ(b.raise(5, 5, 0, 1, 0, 0, 0), -1);   // the buffer holds three
+  EXPECT_EQ(b.raise(5, 5, 0, 1, 0, 0, 0), -1);  // the buffer holds three
   std::vector<FaultEntry> got;
   b.fetch(106, 10, got);
   ASSERT_EQ(got.size(), 2u);
