@@ -37,7 +37,7 @@ class Engine {
  public:
   static constexpr uint32_t kMaxComponents = 8, kMaxTypes = 16;
   uint8_t attach(Component& c);
-  void at(int64_t time, uint8_t priority, uint8_t owner, uint8_t type, uint32_t a = 0, uint64_t b = 0) {
+  void at(int64_t time, Priority priority, uint8_t owner, uint8_t type, uint32_t a = 0, uint64_t b = 0) {
     q_.push(time, priority, owner, type, a, b);
   }
   int64_t now() const { return now_; }

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <queue>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -27,51 +26,81 @@ inline int64_t mul_div(uint64_t a, uint64_t b, uint64_t c) {
 // Simulated time may not pass trace::kMaxTimeNs (2^62 ns, 146 years): the reader bounds every time and
 // duration in a trace so that an event's time, `now` plus a few bounded terms, cannot overflow before this
 // check refuses it.
+[[noreturn, gnu::cold, gnu::noinline]] inline void time_overflow(int64_t t) {
+  throw std::overflow_error("simulated time would reach " + std::to_string(t) +
+                            " ns, beyond 2^62 ns (146 years): a trace time or a config cost is absurd");
+}
 inline void check_time(int64_t t) {
-  if (t < 0 || t > trace::kMaxTimeNs)
-    throw std::overflow_error("simulated time would reach " + std::to_string(t) +
-                              " ns, beyond 2^62 ns (146 years): a trace time or a config cost is absurd");
+  if (t < 0 || t > trace::kMaxTimeNs) [[unlikely]]
+    time_overflow(t);
 }
 
 // An event belongs to the component that scheduled it (owner, the id the engine gave it) and has a type
 // that component defines; a and b are its payload, meaningful to the owner only.
 struct Event {
   int64_t time = 0;
-  uint64_t b = 0;
-  uint32_t a = 0;
-  uint8_t priority = 0;  // lower runs first at equal times (below 4)
+  uint8_t priority = 0;  // lower runs first at equal times
+  uint64_t seq = 0;
   uint8_t owner = 0;
   uint8_t type = 0;
-  uint64_t seq = 0;
+  uint32_t a = 0;
+  uint64_t b = 0;
 };
 
+// A binary min-heap of events in one flat array. The comparison is computed without branches and a pop
+// sifts a hole down to a leaf before placing the last event: the order of events is a total order (every
+// sequence number is unique), so any correct heap pops them in the same order.
 class EventQueue {
  public:
   void push(int64_t time, uint8_t priority, uint8_t owner, uint8_t type, uint32_t a = 0, uint64_t b = 0) {
     check_time(time);
-    if (priority > 3) throw std::logic_error("event priority above 3");
-    heap_.push(Event{time, b, a, priority, owner, type, next_seq_++});
+    const Event e{time, priority, next_seq_++, owner, type, a, b};
+    size_t i = heap_.size();
+    heap_.push_back(e);
+    while (i > 0) {
+      const size_t parent = (i - 1) / 2;
+      if (!before(e, heap_[parent])) break;
+      heap_[i] = heap_[parent];
+      i = parent;
+    }
+    heap_[i] = e;
   }
   bool empty() const { return heap_.empty(); }
   size_t size() const { return heap_.size(); }
-  const Event& top() const { return heap_.top(); }
+  const Event& top() const { return heap_.front(); }
   Event pop() {
-    Event e = heap_.top();
-    heap_.pop();
+    const Event top = heap_.front();
+    const Event last = heap_.back();
+    heap_.pop_back();
+    const size_t n = heap_.size();
+    if (n > 0) {
+      // Move the hole at the root down along the earlier child to a leaf, then up to where `last` goes.
+      size_t i = 0;
+      for (size_t c = 1; c < n; c = 2 * i + 1) {
+        c += c + 1 < n && before(heap_[c + 1], heap_[c]);
+        heap_[i] = heap_[c];
+        i = c;
+      }
+      while (i > 0) {
+        const size_t parent = (i - 1) / 2;
+        if (!before(last, heap_[parent])) break;
+        heap_[i] = heap_[parent];
+        i = parent;
+      }
+      heap_[i] = last;
+    }
     ++popped_;
-    return e;
+    return top;
   }
   uint64_t popped() const { return popped_; }
 
  private:
-  struct Later {
-    bool operator()(const Event& x, const Event& y) const {
-      // (time, priority) as one key: times are below 2^62 and priorities below 4.
-      const uint64_t kx = uint64_t(x.time) << 2 | x.priority, ky = uint64_t(y.time) << 2 | y.priority;
-      return kx != ky ? kx > ky : x.seq > y.seq;
-    }
-  };
-  std::priority_queue<Event, std::vector<Event>, Later> heap_;
+  // x runs before y: earlier time, then lower priority, then scheduled first.
+  static bool before(const Event& x, const Event& y) {
+    return (x.time < y.time) |
+           ((x.time == y.time) & ((x.priority < y.priority) | ((x.priority == y.priority) & (x.seq < y.seq))));
+  }
+  std::vector<Event> heap_;
   uint64_t next_seq_ = 0;
   uint64_t popped_ = 0;
 };

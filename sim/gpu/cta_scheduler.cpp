@@ -86,9 +86,8 @@ bool Gpu::try_place(uint32_t s) {
       const uint32_t limit = tlp_->cta_limit(s, rk.tenant);
       over_limit = limit > 0 && sm.ctas >= limit;
     }
-    const bool fits =
-        sm.ctas + 1 <= cfg_.gpu.max_ctas_per_sm && sm.threads + rk.threads <= cfg_.gpu.max_threads_per_sm &&
-        sm.regs + rk.regs <= cfg_.gpu.regs_per_sm && sm.smem + rk.smem <= cfg_.gpu.smem_per_sm_bytes;
+    const bool fits = sm.ctas + 1 <= limits_.ctas && sm.threads + rk.threads <= limits_.threads &&
+                      sm.regs + rk.regs <= limits_.regs && sm.smem + rk.smem <= limits_.smem;
     int64_t delay = 0;
     if (!fits || over_limit) {
       if (sm.extra == 0) {

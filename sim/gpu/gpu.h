@@ -154,6 +154,9 @@ class Gpu final : public Component, public FaultBuffer::Client {
   const PageTable& pages_;
   FaultBuffer& buffer_;
   Tlb tlb_;  // the gmmu's per-SM TLB, consulted on every access the CTA issues
+  struct SmLimits {
+    uint64_t ctas, threads, regs, smem;
+  } const limits_;  // an SM's resources (gpu.max_ctas_per_sm, ...), read by every placement
   Uvm* uvm_ = nullptr;
   Host* host_ = nullptr;
 
