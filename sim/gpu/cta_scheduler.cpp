@@ -21,8 +21,7 @@ void Gpu::launch_kernel(uint32_t kernel, uint32_t stream) {
   rk.threads = uint32_t(k.threads_per_cta());
   rk.regs = k.regs_per_thread * rk.threads;
   rk.smem = k.smem_bytes;
-  if (rk.threads > cfg_.gpu.max_threads_per_sm || rk.regs > cfg_.gpu.regs_per_sm ||
-      rk.smem > cfg_.gpu.smem_per_sm_bytes)
+  if (rk.threads > limits_.threads || rk.regs > limits_.regs || rk.smem > limits_.smem)
     throw SimError("kernel " + std::to_string(kernel) + " (" + k.name +
                    ") does not fit on one SM of the configured GPU");
   ctas_launched_ += rk.count;
@@ -37,9 +36,8 @@ void Gpu::launch_kernel(uint32_t kernel, uint32_t stream) {
   ++load.kernels_running;
   load.ctas_waiting += rk.count;
   if (uvm_->restricts()) {
-    RunningKernel& r = running_.back();
-    r.admitted = uvm_->memory_allocation().admit(kernel_view(r));
-    if (r.admitted) uvm_->memory_allocation().on_kernel_start(kernel_view(r));
+    running_.back().admitted = false;
+    try_admit(running_.back());
   }
   allocate_sms();
   if (timeslicing_) context_check();
@@ -61,13 +59,17 @@ bool Gpu::allocate_sms() {
   return allowed_sms_ != before;
 }
 
+bool Gpu::try_admit(RunningKernel& rk) {
+  if (!uvm_->memory_allocation().admit(kernel_view(rk))) return false;
+  rk.admitted = true;
+  uvm_->memory_allocation().on_kernel_start(kernel_view(rk));
+  return true;
+}
+
 bool Gpu::admit_waiting() {
   bool any = false;
   for (auto& rk : running_)
-    if (!rk.admitted && uvm_->memory_allocation().admit(kernel_view(rk))) {
-      rk.admitted = any = true;
-      uvm_->memory_allocation().on_kernel_start(kernel_view(rk));
-    }
+    if (!rk.admitted) any |= try_admit(rk);
   return any;
 }
 

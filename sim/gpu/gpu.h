@@ -126,6 +126,8 @@ class Gpu final : public Component, public FaultBuffer::Client {
   void policy_timer(TimerOwner owner, uint64_t tag);
   // Asks the sm_allocation policy for every tenant's SMs; true when they changed.
   bool allocate_sms();
+  // Asks the memory_allocation policy to admit the kernel (and tells it the kernel starts); true if it did.
+  bool try_admit(RunningKernel& rk);
   // Asks the memory_allocation policy again about kernels it has not admitted; true when one was.
   bool admit_waiting();
   KernelView kernel_view(const RunningKernel& rk) const;
