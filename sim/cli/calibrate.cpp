@@ -1,5 +1,7 @@
 #include "sim/cli/calibrate.h"
 
+#include "sim/cli/nelder_mead.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -281,62 +283,10 @@ std::vector<double> fit(const std::vector<MeasuredRow>& rows, const Prepared& p,
     if (best_loss) *best_loss = f0;
     return start;
   }
-  std::vector<std::vector<double>> x(n + 1, std::vector<double>(n));
-  for (size_t d = 0; d < n; ++d) x[0][d] = start[free[d]];
-  for (size_t i = 0; i < n; ++i) {
-    x[i + 1] = x[0];
-    x[i + 1][i] += step[i];
-  }
+  std::vector<double> x0(n);
+  for (size_t d = 0; d < n; ++d) x0[d] = start[free[d]];
   auto f = [&](const std::vector<double>& reduced) { return f_full(full(reduced)); };
-  std::vector<double> fx(n + 1);
-  for (size_t i = 0; i <= n; ++i) fx[i] = f(x[i]);
-  for (int it = 0; it < iterations; ++it) {
-    std::vector<size_t> idx(n + 1);
-    for (size_t i = 0; i <= n; ++i) idx[i] = i;
-    std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return fx[a] < fx[b]; });
-    std::vector<std::vector<double>> xs;
-    std::vector<double> fs;
-    for (size_t i : idx) {
-      xs.push_back(x[i]);
-      fs.push_back(fx[i]);
-    }
-    x = xs;
-    fx = fs;
-    std::vector<double> c(n, 0.0);
-    for (size_t i = 0; i < n; ++i)
-      for (size_t d = 0; d < n; ++d) c[d] += x[i][d] / double(n);
-    auto along = [&](double t) {
-      std::vector<double> v(n);
-      for (size_t d = 0; d < n; ++d) v[d] = c[d] + t * (x[n][d] - c[d]);
-      return v;
-    };
-    auto xr = along(-1.0);
-    double fr = f(xr);
-    if (fr < fx[0]) {
-      auto xe = along(-2.0);
-      double fe = f(xe);
-      if (fe < fr)
-        x[n] = xe, fx[n] = fe;
-      else
-        x[n] = xr, fx[n] = fr;
-    } else if (fr < fx[n - 1]) {
-      x[n] = xr, fx[n] = fr;
-    } else {
-      auto xc = along(fr < fx[n] ? -0.5 : 0.5);
-      double fc = f(xc);
-      if (fc < std::min(fr, fx[n])) {
-        x[n] = xc, fx[n] = fc;
-      } else {
-        for (size_t i = 1; i <= n; ++i) {
-          for (size_t d = 0; d < n; ++d) x[i][d] = x[0][d] + 0.5 * (x[i][d] - x[0][d]);
-          fx[i] = f(x[i]);
-        }
-      }
-    }
-  }
-  size_t best = size_t(std::min_element(fx.begin(), fx.end()) - fx.begin());
-  if (best_loss) *best_loss = fx[best];
-  return full(x[best]);
+  return full(nelder_mead(f, x0, step, iterations, best_loss));
 }
 
 }  // namespace

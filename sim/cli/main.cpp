@@ -10,6 +10,7 @@
 #include "cuda_tracer/convert.h"
 #include "policies/policy.h"
 #include "sim/cli/calibrate.h"
+#include "sim/cli/sm_sharing.h"
 #include "sim/cli/output_dir.h"
 #include "sim/cli/run.h"
 #include "sim/cli/validate.h"
@@ -346,6 +347,22 @@ int main(int argc, char** argv) {
       "Example:\n  uvmsim calibrate --measurements tests/data/h100_micro.json --config sim/configs/h100.json "
       "--out fitted.json --report fit.md");
 
+  SmSharingArgs share;
+  auto* sharing = app.add_subcommand(
+      "sm-sharing", "the SM-sharing model against the H200's SM partitions, CTA limits and kernel pairs");
+  sharing->add_option("--recording", share.recordings, "sm_share JSON lines (cuda_tracer/sm_share.sh)")
+      ->required();
+  sharing->add_option("--config", share.config, "config (its gpu.* SM-sharing parameters)")->required();
+  sharing->add_flag("--fit", share.fit, "fit the four parameters on the fit half's alone cases first");
+  sharing->add_option("--iterations", share.iterations, "optimiser iterations")->check(CLI::Range(1, 100000));
+  sharing->add_option("--jobs", share.jobs, "threads simulating cases in parallel")->check(CLI::Range(1, 1024));
+  sharing->add_option("--out", share.out, "config with the fitted parameters (a regular file)");
+  sharing->add_option("--report", share.report, "markdown report (a regular file; default stdout)");
+  sharing->footer(
+      "Example:\n  uvmsim sm-sharing --recording cuda_tracer/recordings/sm_share_h200.jsonl --recording "
+      "cuda_tracer/recordings/sm_share_torch_h200.jsonl --config sim/configs/h100.json --report "
+      "results/sm_sharing.md");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -445,6 +462,7 @@ int main(int argc, char** argv) {
     }
     if (table->parsed()) return cmd_micro_table(config, sets, table_bytes);
     if (calib->parsed()) return run_calibrate(cal);
+    if (sharing->parsed()) return run_sm_sharing(share);
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "uvmsim: error: out of memory%s%s\n", input ? " with " : "", input ? input : "");
     return 1;

@@ -85,6 +85,15 @@ std::vector<Field> fields(Config& c) {
   i("gpu.tlb_entries", &c.gpu.tlb_entries, 0, 4096, "entries",
     "per-SM TLB entries of 2 MiB reach; 0 disables the TLB model");
   i("gpu.tlb_miss_ns", &c.gpu.tlb_miss_ns, 0, 1e9, "ns", "cost of a TLB miss on a resident page");
+  x("gpu.full_sm_issue_load", &c.gpu.full_sm_issue_load, 0.001, 1000, "",
+    "issue load of an SM holding as many CTAs of one kernel as fit (1: its issue slots just saturate); a "
+    "CTA's share slows as the running CTAs' loads on its SM add up (fitted: results/sm_sharing.md)");
+  x("gpu.full_sm_memory_load", &c.gpu.full_sm_memory_load, 0.001, 1000, "",
+    "memory load of such an SM relative to gpu.sm_dram_bytes_per_s (fitted: results/sm_sharing.md)");
+  i("gpu.sm_dram_bytes_per_s", &c.gpu.sm_dram_bytes_per_s, 1, kBig, "bytes/s",
+    "DRAM bandwidth one SM can draw (fitted: results/sm_sharing.md)");
+  i("gpu.dram_bytes_per_s", &c.gpu.dram_bytes_per_s, 1, kBig, "bytes/s",
+    "DRAM bandwidth of the whole GPU, shared by its SMs");
   i("pcie.htod_bytes_per_s", &c.pcie.htod_bytes_per_s, 1, kBig, "bytes/s", "host-to-device bandwidth");
   i("pcie.dtoh_bytes_per_s", &c.pcie.dtoh_bytes_per_s, 1, kBig, "bytes/s", "device-to-host bandwidth");
   i("pcie.latency_ns", &c.pcie.latency_ns, 0, 1e9, "ns",

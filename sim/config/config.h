@@ -49,6 +49,14 @@ struct GpuConfig {
   int64_t preempt_ns = 26000;
   int64_t tlb_entries = 0;  // 0: no TLB model; else per-SM entries of 2 MiB reach
   int64_t tlb_miss_ns = 0;
+  // SMs shared by their CTAs (sim/gpu/sm_share.h, sim/MODEL.md): the issue and memory loads of an SM
+  // holding as many CTAs of one kernel as fit, each SM's and the whole GPU's DRAM bandwidth. Fitted on the
+  // H200 (results/sm_sharing.md), whose SMs are the H100's; the H100's DRAM bandwidth is the H200's fitted
+  // 4.211e12 scaled by their specified bandwidths (3.35 / 4.8 TB/s).
+  double full_sm_issue_load = 3.264;
+  double full_sm_memory_load = 1.153;
+  int64_t sm_dram_bytes_per_s = 51260000000;
+  int64_t dram_bytes_per_s = 2939000000000;
 };
 
 struct PcieConfig {

@@ -81,19 +81,21 @@ void Gpu::context_in() {
     slot_resources(slot, true);
     if (c.wake_on_resume) {  // a replay came while it was out
       c.wake_on_resume = false;
-      engine_.at(now(), kPrioCta, id_, kEvCtaStep, slot);
-    } else if (!c.stalled && !c.deferred) {  // its event is still queued: due later by the time out
-      c.delay_ns += now() - out_since_[p];
+      push_cta(slot, kEvCtaStep, now(), now());
+    } else if (c.pending) {  // its event is still queued: due later by the time out
+      const int64_t out = now() - out_since_[p];
+      push_cta(slot, c.pending_type, c.due + out, c.compute_from + out);
     }
   }
   frozen_[p].clear();
   for (const Deferred& d : deferred_[p]) {
     slots_[d.slot].deferred = false;
-    engine_.at(now() + d.late, kPrioCta, id_, d.type, d.slot);
+    push_cta(d.slot, d.type, now() + d.late, now() + d.late);
   }
   deferred_[p].clear();
   context_check();
   fill_sms();
+  update_dram_factor();
 }
 
 }  // namespace uvmsim

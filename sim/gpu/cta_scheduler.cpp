@@ -42,6 +42,8 @@ void Gpu::launch_kernel(uint32_t kernel, uint32_t stream) {
   allocate_sms();
   if (timeslicing_) context_check();
   fill_sms();
+  update_dram_factor();
+  flush_speeds();
 }
 
 KernelView Gpu::kernel_view(const RunningKernel& rk) const { return {rk.kernel, rk.tenant, rk.count}; }
@@ -118,14 +120,22 @@ void Gpu::sm_all_stalled(uint32_t s) {
   }
 }
 
-// Breadth-first over SMs, as the hardware's CTA dispatcher: CTA i goes to the i-th SM with room.
+// Breadth-first over SMs, as the hardware's CTA dispatcher: CTA i goes to the i-th SM with room, counting
+// from the SM after the one that took the previous dispatch's last CTA (so a kernel launched next to
+// another does not pile onto the SMs the first one filled first: they share SMs, sim/gpu/sm_share.h).
 void Gpu::fill_sms() {
   bool placed = true;
-  uint32_t n = uint32_t(sms_.size());
+  const uint32_t n = uint32_t(sms_.size());
   while (placed) {
     placed = false;
-    for (uint32_t s = 0; s < n; ++s)
-      if (try_place(s)) placed = true;
+    const uint32_t from = next_sm_;
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint32_t s = from + i < n ? from + i : from + i - n;
+      if (try_place(s)) {
+        placed = true;
+        next_sm_ = s + 1 < n ? s + 1 : 0;
+      }
+    }
   }
 }
 
@@ -143,7 +153,9 @@ void Gpu::start_cta(RunningKernel& rk, uint64_t cta_index, uint32_t s, int64_t d
     free_slots_.pop_back();
   }
   CtaSlot& c = slots_[slot];
+  const uint32_t gen = c.gen;  // events of the slot's earlier CTAs stay stale
   c = CtaSlot{};
+  c.gen = gen;
   c.live = true;
   c.start = ++ctas_started_;
   c.kernel = rk.kernel;
@@ -154,22 +166,94 @@ void Gpu::start_cta(RunningKernel& rk, uint64_t cta_index, uint32_t s, int64_t d
   slot_resources(slot, true);
   --tenant_load_[rk.tenant].ctas_waiting;
   ++tenant_load_[rk.tenant].ctas_running;
-  schedule_next_point(slot, delay_ns);
+  starting_.push_back({slot, delay_ns});  // scheduled by flush_speeds, at its SM's final load
 }
 
-// Schedules the CTA's next access group, or its end, after the compute that precedes it.
+// Schedules the CTA's next access group, or its end, after the compute that precedes it. Progress is
+// counted in the kernel's reference time (a CTA's duration in its resident run); the CTA covers it at its
+// speed, which its SM's other running CTAs set (sim/gpu/sm_share.h).
 void Gpu::schedule_next_point(uint32_t slot, int64_t extra_ns) {
   CtaSlot& c = slots_[slot];
-  int64_t cta_ns = int64_t(w_.kernel_cta_ns[c.kernel]);
-  if (c.pos == c.end) {
-    engine_.at(now() + extra_ns + std::max<int64_t>(0, cta_ns - c.progress_ns), kPrioCta, id_, kEvCtaDone,
-               slot);
-    return;
+  const int64_t cta_ns = share_.kernel(c.kernel).cta_ns;
+  const bool end = c.pos == c.end;
+  int64_t wait;
+  if (end) {
+    wait = std::max<int64_t>(0, cta_ns - c.progress_ns);
+    c.progress_ns = std::max(c.progress_ns, cta_ns);
+  } else {
+    const int64_t at = mul_div(w_.points[c.pos].t, uint64_t(cta_ns), trace::kIntervalScale);
+    wait = std::max<int64_t>(0, at - c.progress_ns);
+    c.progress_ns = std::max(c.progress_ns, at);
   }
-  int64_t at = mul_div(w_.points[c.pos].t, uint64_t(cta_ns), trace::kIntervalScale);
-  int64_t wait = std::max<int64_t>(0, at - c.progress_ns);
-  c.progress_ns = std::max(c.progress_ns, at);
-  engine_.at(now() + extra_ns + wait, kPrioCta, id_, kEvCtaStep, slot);
+  const Sm& sm = sms_[c.sm];
+  c.speed = share_.speed(c.kernel, sm.issue_load, sm.memory_load, dram_factor_);
+  const int64_t from = now() + extra_ns;
+  push_cta(slot, end ? kEvCtaDone : kEvCtaStep, from + int64_t(std::ceil(double(wait) / c.speed)), from);
+}
+
+void Gpu::push_cta(uint32_t slot, uint8_t type, int64_t at, int64_t compute_from) {
+  CtaSlot& c = slots_[slot];
+  c.pending = true;
+  c.pending_type = type;
+  c.due = at;
+  c.compute_from = compute_from;
+  engine_.at(at, kPrioCta, id_, type, slot, ++c.gen);
+}
+
+void Gpu::set_counted(uint32_t slot, bool on) {
+  CtaSlot& c = slots_[slot];
+  if (c.counted == on) return;
+  c.counted = on;
+  const SmShare::Kernel& k = share_.kernel(c.kernel);
+  Sm& sm = sms_[c.sm];
+  if (on) {
+    sm.issue_load += k.issue;
+    sm.memory_load += k.memory;
+  } else {
+    sm.issue_load -= k.issue;
+    sm.memory_load -= k.memory;
+  }
+  if (!sm.dirty) {
+    sm.dirty = true;
+    dirty_sms_.push_back(c.sm);
+  }
+}
+
+void Gpu::flush_speeds() {
+  for (uint32_t s : dirty_sms_) {
+    Sm& sm = sms_[s];
+    sm.dirty = false;
+    for (uint32_t slot : sm.residents) {
+      CtaSlot& c = slots_[slot];
+      if (!c.counted || !c.pending) continue;
+      const double speed = share_.speed(c.kernel, sm.issue_load, sm.memory_load, dram_factor_);
+      if (speed == c.speed) continue;
+      const int64_t from = std::max(now(), c.compute_from);
+      if (c.due > from) {  // the compute left, in reference time, at the new speed
+        const double left = double(c.due - from) * c.speed;
+        c.speed = speed;
+        push_cta(slot, c.pending_type, from + int64_t(std::ceil(left / speed)), from);
+      } else {
+        c.speed = speed;
+      }
+    }
+  }
+  dirty_sms_.clear();
+  for (const auto& [slot, delay] : starting_) schedule_next_point(slot, delay);
+  starting_.clear();
+}
+
+void Gpu::update_dram_factor() {
+  double draw = 0;
+  for (const Sm& sm : sms_) draw += share_.sm_draw(sm.memory_load);
+  const double f = share_.dram_factor(draw);
+  if (f == dram_factor_) return;
+  dram_factor_ = f;
+  for (uint32_t s = 0; s < sms_.size(); ++s)
+    if (!sms_[s].dirty && !sms_[s].residents.empty()) {
+      sms_[s].dirty = true;
+      dirty_sms_.push_back(s);
+    }
 }
 
 // The CTA issues its current group of accesses (all points at the same moment of its run). Each access
@@ -183,8 +267,11 @@ void Gpu::schedule_next_point(uint32_t slot, int64_t extra_ns) {
 // most of each block is still prefetched).
 void Gpu::cta_step(uint32_t slot) {
   CtaSlot& c = slots_[slot];
-  if (c.stalled) --sms_[c.sm].stalled;
-  c.stalled = false;
+  if (c.stalled) {
+    --sms_[c.sm].stalled;
+    c.stalled = false;
+    set_counted(slot, true);
+  }
   uint16_t t = w_.points[c.pos].t;
   uint64_t group_end = c.pos;
   while (group_end < c.end && w_.points[group_end].t == t) ++group_end;
@@ -221,7 +308,8 @@ void Gpu::cta_step(uint32_t slot) {
         c.cursor_off = p - r.page;
         c.cursor_index = index;
         stats_.accesses_issued += issued;
-        engine_.at(now() + fault_jitter(), kPrioCta, id_, kEvCtaStep, slot);
+        const int64_t at = now() + fault_jitter();
+        push_cta(slot, kEvCtaStep, at, at);
         return;
       }
       if (jitter) --c.granted;
@@ -259,9 +347,10 @@ void Gpu::cta_step(uint32_t slot) {
       stalled_.pop_back();
       c.stalled = false;
       ++stats_.reissues;
-      engine_.at(now(), kPrioCta, id_, kEvCtaStep, slot);
+      push_cta(slot, kEvCtaStep, now(), now());
       return;
     }
+    set_counted(slot, false);  // its warps wait on faults: the SM's other CTAs issue in their place
     Sm& sm = sms_[c.sm];
     if (++sm.stalled == sm.ctas && tlp_limits_) sm_all_stalled(c.sm);
     return;
@@ -304,6 +393,10 @@ void Gpu::cta_done(uint32_t slot) {
     host_->op_done(stream);
     if (timeslicing_) context_check();
     if (admitted || moved) fill_sms();
+    while (try_place(s)) {
+    }
+    update_dram_factor();
+    return;
   }
   while (try_place(s)) {
   }
@@ -315,6 +408,8 @@ void Gpu::slot_resources(uint32_t slot, bool add) {
   const uint32_t threads = uint32_t(k.threads_per_cta());
   Sm& sm = sms_[c.sm];
   if (add) {
+    sm.residents.push_back(slot);
+    if (!c.stalled) set_counted(slot, true);
     if (sm.ctas == 0) sm.busy_since = now();
     sm.stalled += c.stalled;
     sm.ctas += 1;
@@ -322,6 +417,8 @@ void Gpu::slot_resources(uint32_t slot, bool add) {
     sm.regs += k.regs_per_thread * threads;
     sm.smem += k.smem_bytes;
   } else {
+    sm.residents.erase(std::find(sm.residents.begin(), sm.residents.end(), slot));
+    set_counted(slot, false);
     sm.stalled -= c.stalled;
     sm.ctas -= 1;
     sm.threads -= threads;
@@ -372,6 +469,7 @@ void Gpu::replay() {
       cta_step(slot);
     }
   }
+  flush_speeds();
 }
 
 }  // namespace uvmsim

@@ -17,7 +17,8 @@ Gpu::Gpu(Engine& engine, const Workload& w, const Config& c, Stats& stats, const
       buffer_(buffer),
       tlb_(uint32_t(c.gpu.sm_count), uint32_t(c.gpu.tlb_entries)),
       limits_{uint64_t(c.gpu.max_ctas_per_sm), uint64_t(c.gpu.max_threads_per_sm), uint64_t(c.gpu.regs_per_sm),
-              uint64_t(c.gpu.smem_per_sm_bytes)} {
+              uint64_t(c.gpu.smem_per_sm_bytes)},
+      share_(w.trace, w.kernel_dram_bytes, c.gpu) {
   const uint32_t tenants = uint32_t(std::max<size_t>(1, w.trace.tenants.size()));
   const uint32_t sm_count = uint32_t(c.gpu.sm_count);
   sm_allocation_ = make_policy<SmAllocationKind>(c, {sm_count, tenants, clock_sm_allocation_});
@@ -38,20 +39,21 @@ Gpu::~Gpu() = default;
 void Gpu::handle(const Event& e) {
   switch (GpuEvent(e.type)) {
     case kEvCtaStep:
-    case kEvCtaDone:
-      if (slots_[e.a].delay_ns > 0) {  // its process was switched out since this event was queued
-        engine_.at(now() + slots_[e.a].delay_ns, kPrioCta, id_, e.type, e.a);
-        slots_[e.a].delay_ns = 0;
-      } else if (slots_[e.a].frozen) {  // its process is out: the event waits for its next turn
-        const uint32_t p = process_of_kernel(slots_[e.a].kernel);
+    case kEvCtaDone: {
+      CtaSlot& c = slots_[e.a];
+      if (e.b != c.gen) break;  // stale: the CTA's speed changed and its event moved
+      c.pending = false;
+      if (c.frozen) {  // its process is out: the event waits for its next turn
+        const uint32_t p = process_of_kernel(c.kernel);
         deferred_[p].push_back({e.a, e.type, now() - out_since_[p]});
-        slots_[e.a].deferred = true;
+        c.deferred = true;
       } else if (e.type == kEvCtaStep) {
         cta_step(e.a);
       } else {
         cta_done(e.a);
       }
       break;
+    }
     case kEvTimeslice:
       if (e.b == slice_gen_) {
         slice_armed_ = false;
@@ -66,6 +68,7 @@ void Gpu::handle(const Event& e) {
       policy_timer(TimerOwner(e.a), e.b);
       break;
   }
+  flush_speeds();
 }
 
 const char* Gpu::event_name(uint8_t type) const {
@@ -89,6 +92,7 @@ void Gpu::policy_timer(TimerOwner owner, uint64_t tag) {
 
 void Gpu::readmit() {
   if (admit_waiting()) fill_sms();
+  flush_speeds();
 }
 
 void Gpu::finish() {

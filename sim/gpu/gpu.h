@@ -16,6 +16,7 @@
 #include "sim/gmmu/fault_buffer.h"
 #include "sim/gmmu/page_table.h"
 #include "sim/gmmu/tlb.h"
+#include "sim/gpu/sm_share.h"
 #include "sim/stats/stats.h"
 #include "sim/workload/workload.h"
 
@@ -77,6 +78,11 @@ class Gpu final : public Component, public FaultBuffer::Client {
     uint32_t extra = 0;    // CTAs the tlp policy lets the SM take beyond its limits (granted, not yet placed)
     int64_t extra_switch_ns = 0;
     int64_t busy_since = 0;
+    // SM sharing: the loads of its running CTAs (resident, not stalled on faults), its resident CTAs' slots,
+    // and whether its CTAs' speeds are to be recomputed.
+    uint64_t issue_load = 0, memory_load = 0;
+    std::vector<uint32_t> residents;
+    bool dirty = false;
   };
   struct CtaSlot {
     uint32_t kernel = 0, sm = 0;
@@ -98,10 +104,16 @@ class Gpu final : public Component, public FaultBuffer::Client {
     uint32_t cursor_off = 0;
     bool live = false;
     // Time-slicing: the CTA's process is switched out; its event fell due meanwhile and waits in
-    // deferred_; a replay came meanwhile; how much later than queued its pending event is due (the time
-    // its process was out).
+    // deferred_; a replay came meanwhile.
     bool frozen = false, deferred = false, wake_on_resume = false;
-    int64_t delay_ns = 0;
+    // Its pending event (at most one: events carry the slot's generation, and an event of an older
+    // generation is stale): its type and time, and from when the time is compute at `speed` (before it:
+    // fixed delays). counted: its loads are on its SM's sums.
+    bool pending = false, counted = false;
+    uint8_t pending_type = 0;
+    uint32_t gen = 0;
+    int64_t due = 0, compute_from = 0;
+    double speed = 1;
     // Fault entries this CTA raised that are still in the buffer (neither fetched nor flushed), and the
     // CTA's start ordinal that the entries carry (a slot is reused by later CTAs).
     uint32_t in_buffer = 0;
@@ -138,6 +150,15 @@ class Gpu final : public Component, public FaultBuffer::Client {
   void cta_step(uint32_t slot);
   void cta_done(uint32_t slot);
   void schedule_next_point(uint32_t slot, int64_t extra_ns);
+  // SM sharing (sim/gpu/sm_share.h): the CTA's one pending event, with fixed delays until compute_from;
+  // its loads on or off its SM's sums; the speeds of the CTAs of SMs whose sums changed, recomputed and
+  // their events moved (after each event the gpu handles and each call it takes); the GPU's DRAM factor,
+  // recomputed when kernels start and end. CTAs placed meanwhile are scheduled by the flush, at their SMs'
+  // final loads.
+  void push_cta(uint32_t slot, uint8_t type, int64_t at, int64_t compute_from);
+  void set_counted(uint32_t slot, bool on);
+  void flush_speeds();
+  void update_dram_factor();
   void raise_fault(uint32_t slot, uint32_t page, uint8_t kind, uint32_t utlb, bool* blocked);
   int64_t fault_jitter();
   // Processes (contexts) taking turns on the GPU (gpu.timeslice_ns; sim/MODEL.md, "Several processes").
@@ -169,6 +190,11 @@ class Gpu final : public Component, public FaultBuffer::Client {
   std::unique_ptr<TlpPolicy> tlp_;
   bool tlp_limits_ = false;  // asked once: the default's answers are constant
 
+  SmShare share_;
+  double dram_factor_ = 1;
+  std::vector<uint32_t> dirty_sms_;
+  std::vector<std::pair<uint32_t, int64_t>> starting_;  // CTAs placed since the last flush, with their delay
+  uint32_t next_sm_ = 0;  // where the dispatcher's next breadth-first pass starts
   std::vector<Sm> sms_;
   std::vector<CtaSlot> slots_;
   std::vector<uint32_t> free_slots_;

@@ -121,20 +121,17 @@ Workload Workload::build(Trace t, std::string hash) {
 
   std::vector<uint8_t> touched(w.pages, 0);
   w.cta_points.assign(t.ctas.size() + 1, 0);
-  w.kernel_cta_ns.resize(t.kernels.size());
+  w.kernel_dram_bytes.resize(t.kernels.size());
   const std::vector<uint64_t> template_of = trace::template_of(t);
-  const Header& h = t.header;
+  std::vector<uint32_t> seen(w.pages, 0);  // per page: 1 + the last template that touched it
   for (uint32_t ki = 0; ki < t.kernels.size(); ++ki) {
     const Kernel& k = t.kernels[ki];
     uint32_t proc = process_of(k.tenant);
-    uint64_t per_sm =
-        ctas_per_sm(k, h.max_threads_per_sm, h.max_ctas_per_sm, h.regs_per_sm, h.smem_per_sm_bytes);
-    uint64_t conc = std::min<uint64_t>(k.cta_count, per_sm * h.sm_count);
-    // resident_ns x conc / cta_count, rounded, in 128 bits (conc <= cta_count, so it is at most resident_ns).
-    __extension__ using u128 = unsigned __int128;
-    w.kernel_cta_ns[ki] =
-        k.cta_count ? uint64_t((u128(k.resident_ns) * conc + k.cta_count / 2) / k.cta_count) : 0;
-    if (template_of[ki] != ki) continue;  // a launch of an earlier kernel's template: its points exist
+    if (template_of[ki] != ki) {  // a launch of an earlier kernel's template: its points exist
+      w.kernel_dram_bytes[ki] = w.kernel_dram_bytes[template_of[ki]];
+      continue;
+    }
+    uint64_t distinct = 0;
     for (uint64_t c = k.cta_begin; c < k.cta_begin + k.cta_count; ++c) {
       const Cta& cta = t.ctas[c];
       size_t first_point = w.points.size();
@@ -143,6 +140,11 @@ Workload Workload::build(Trace t, std::string hash) {
         uint32_t dense = translate(proc, g.page, g.count);
         const auto kind = static_cast<uint8_t>(g.kind);
         std::fill_n(touched.begin() + dense, g.count, 1);
+        for (uint32_t p = dense; p < dense + g.count; ++p)
+          if (seen[p] != ki + 1) {
+            seen[p] = ki + 1;
+            ++distinct;
+          }
         w.points.push_back({dense, g.count, g.t_begin, kind});
         if (g.t_end > g.t_begin) w.points.push_back({dense, g.count, g.t_end, kind});
       }
@@ -150,6 +152,7 @@ Workload Workload::build(Trace t, std::string hash) {
                        [](const AccessPoint& x, const AccessPoint& y) { return x.t < y.t; });
       w.cta_points[c + 1] = w.points.size();
     }
+    w.kernel_dram_bytes[ki] = distinct * kPageBytes;
   }
   w.op_pages.resize(t.ops.size());
   for (size_t i = 0; i < t.ops.size(); ++i) {

@@ -43,7 +43,10 @@ struct Workload {
   std::vector<AccessPoint> points;
   std::vector<uint64_t> cta_points;     // CTA i's points: [cta_points[i], cta_points[i+1])
   std::vector<DenseRange> op_pages;     // pages an op covers (host access, prefetch, advise, memset)
-  std::vector<uint64_t> kernel_cta_ns;  // compute time of one CTA of each kernel
+  // Per kernel, its DRAM traffic in a resident run as the trace shows it: the distinct pages its CTAs
+  // touch (each read or written once; what the caches absorb is not known). The SM-sharing model's
+  // memory side (sim/gpu/sm_share.h).
+  std::vector<uint64_t> kernel_dram_bytes;
   uint64_t footprint_pages = 0;         // distinct pages touched by kernels and host ops
   uint64_t footprint_blocks = 0;        // 2 MiB VA blocks holding such a page: the chunks that hold it all
   // How complete the recorded counter streams are (validation), computed while the trace's accesses are

@@ -137,7 +137,10 @@ TEST(Hooks, TlpLimitBoundsCtasPerSm) {
   const Stats unlimited = run(eight_ctas(), c);
   c.select("tlp", "test_limit_one");
   const Stats limited = run(eight_ctas(), c);
-  EXPECT_EQ(kernel_ns(unlimited), 10000);
+  // Eight CTAs sharing the SM slow one another (each ran alone on its SM in the resident run) but finish
+  // far sooner than one at a time, which takes eight times one CTA's resident time.
+  EXPECT_GT(kernel_ns(unlimited), 10000);
+  EXPECT_LT(kernel_ns(unlimited), 4 * 10000);
   EXPECT_EQ(kernel_ns(limited), 8 * 10000);
 }
 
@@ -204,7 +207,7 @@ TEST(Hooks, MemoryAllocationEvictsAheadOfDemand) {
   c.gpu.memory_fraction = 0.5;
   const Stats driver = run(two_models(), c);
   c.select("memory_allocation", "test_memory");
-  c.policies["memory_allocation"].params["ahead"] = 2;
+  c.policies["memory_allocation"].params["ahead"] = 8;
   const Stats ahead = run(two_models(), c);
   EXPECT_GT(ahead.chunks_evicted, driver.chunks_evicted);
 }

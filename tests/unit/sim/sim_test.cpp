@@ -125,7 +125,9 @@ TEST(Simulator, AKernelQueuedBehindAnotherStartsWithItsFirstCta) {
   const Stats s = run(t);
   EXPECT_GE(s.kernels[1].start_ns - s.kernels[0].start_ns, 100000 - 1000);
   EXPECT_LE(s.kernels[1].start_ns, s.kernels[0].end_ns);
-  EXPECT_EQ(s.kernels[1].end_ns - s.kernels[1].start_ns, 5000);
+  // Its own compute time, give or take the nanosecond of rounding when the grid's last CTA on its SM leaves
+  // at the moment it starts.
+  EXPECT_NEAR(double(s.kernels[1].end_ns - s.kernels[1].start_ns), 5000, 1);
 }
 
 // Two processes (tenant 1 in process 1 has its own address space with the same VA), each launching one

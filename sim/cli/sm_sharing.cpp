@@ -1,0 +1,433 @@
+#include "sim/cli/sm_sharing.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "sim/cli/nelder_mead.h"
+#include "sim/cli/run.h"
+#include "sim/config/config.h"
+#include "traces/files.h"
+
+namespace uvmsim {
+
+namespace {
+
+using json = nlohmann::json;
+
+// A kernel as the resident pass knows it: its launch shape, DRAM bytes and whole-GPU time.
+struct ShapeKernel {
+  uint32_t grid = 1, threads = 1, regs = 0, smem = 0;
+  uint64_t bytes = 0;
+  double ms = 0;
+};
+
+// One measured case: streams of kernels launched together on `sms` SMs with at most `cap` CTAs per SM.
+struct Case {
+  std::string name, group;  // group: "kernel", "kernel pair", "torch op", "torch op pair"
+  std::vector<std::vector<ShapeKernel>> streams;
+  std::vector<std::string> ops;  // per stream: the kernel or op measured
+  uint32_t sms = 132, cap = 0;
+  std::vector<double> measured;  // per stream, ms
+  bool from_first_cta = true;    // timed from the stream's first CTA (stamps), else from the launch (events)
+  std::vector<const Case*> alone;  // torch: per stream, its op's whole-GPU case (the launch gaps it shows)
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// The fit half: every other kernel or op in the order the recordings first name them (the probes' own
+// order: fma, copy, conv, relu, ...; then the torch ops).
+bool in_fit_half(const std::vector<std::string>& names, const std::string& n) {
+  const size_t i = size_t(std::find(names.begin(), names.end(), n) - names.begin());
+  return i % 2 == 0;
+}
+
+struct Data {
+  std::vector<Case> cases;
+  std::vector<std::string> kernels;  // every kernel or op name, in the order the recordings first name them
+};
+
+std::vector<json> read_lines(const std::string& path) {
+  const std::vector<uint8_t> bytes = files::read_regular_file(path);
+  std::istringstream in(std::string(bytes.begin(), bytes.end()));
+  std::vector<json> rows;
+  std::string line;
+  for (size_t n = 1; std::getline(in, line); ++n) {
+    if (line.empty()) continue;
+    try {
+      rows.push_back(json::parse(line));
+    } catch (const json::exception& e) {
+      throw std::runtime_error(path + ": line " + std::to_string(n) + ": " + e.what());
+    }
+  }
+  return rows;
+}
+
+// Medians over runs of each (name, sms, cap) case's per-stream medians.
+Data load(const std::vector<std::string>& paths) {
+  struct Key {
+    std::string name;
+    uint32_t sms, cap;
+    bool operator<(const Key& o) const { return std::tie(name, sms, cap) < std::tie(o.name, o.sms, o.cap); }
+  };
+  std::map<std::string, ShapeKernel> kernel;              // layer kernels by name, at cap 0
+  std::map<Key, uint32_t> kernel_smem;                    // padded shared memory of each capped case
+  std::map<std::string, std::vector<ShapeKernel>> torch;  // torch ops: their kernels
+  std::map<Key, std::vector<std::vector<double>>> times;  // per stream, over runs
+  std::map<Key, std::string> group;
+  Data d;
+  auto named = [&](const std::string& n) {
+    if (std::find(d.kernels.begin(), d.kernels.end(), n) == d.kernels.end()) d.kernels.push_back(n);
+  };
+  for (const std::string& path : paths)
+    for (const json& r : read_lines(path)) {
+      try {
+        const std::string probe = r.at("probe"), mode = r.at("mode");
+        if (probe == "sm_share_torch" && mode == "shape") {
+          std::vector<ShapeKernel> ks;
+          for (const json& k : r.at("kernels")) {
+            ShapeKernel s;
+            s.grid = k.at("grid")[0].get<uint32_t>() * k.at("grid")[1].get<uint32_t>() *
+                     k.at("grid")[2].get<uint32_t>();
+            s.threads = k.at("block")[0].get<uint32_t>() * k.at("block")[1].get<uint32_t>() *
+                        k.at("block")[2].get<uint32_t>();
+            s.regs = k.at("regs");
+            s.smem = k.at("smem");
+            s.ms = k.at("us").get<double>() / 1000;
+            ks.push_back(s);
+          }
+          // The op's DRAM bytes (its tensors read and written once) go to its kernels by their time.
+          double total = 0;
+          for (auto& k : ks) total += k.ms;
+          for (auto& k : ks) k.bytes = uint64_t(double(r.at("dram_bytes").get<uint64_t>()) * k.ms / total);
+          torch[r.at("op")] = ks;
+          named(r.at("op"));
+          continue;
+        }
+        const bool layer = probe == "sm_share";
+        const Key key{layer ? r.at("kernel") : r.at("op"), r.at("sms"),
+                      layer ? r.at("cap").get<uint32_t>() : 0};
+        std::vector<double> t;
+        if (mode == "alone") {
+          t = {r.at("ms").at("median").get<double>()};
+        } else {
+          t = {r.at("first_ms").at("median").get<double>(), r.at("second_ms").at("median").get<double>()};
+        }
+        auto& v = times[key];
+        v.resize(t.size());
+        for (size_t i = 0; i < t.size(); ++i) v[i].push_back(t[i]);
+        group[key] = std::string(layer ? "kernel" : "torch op") + (mode == "pair" ? " pair" : "");
+        if (layer && mode == "alone") {
+          kernel_smem[key] = r.at("static_smem").get<uint32_t>() + r.at("smem_pad").get<uint32_t>();
+          named(key.name);
+          if (key.cap == 0) {
+            ShapeKernel& s = kernel[key.name];
+            s.grid = r.at("grid");
+            s.threads = r.at("threads");
+            s.regs = r.at("regs");
+            s.smem = r.at("static_smem");
+            s.bytes = r.at("dram_bytes");
+          }
+        }
+      } catch (const json::exception& e) {
+        throw std::runtime_error(path + ": " + e.what());
+      }
+    }
+  // The whole-GPU time of each kernel: its alone case on 132 SMs without a cap.
+  for (auto& [name, k] : kernel) {
+    auto it = times.find(Key{name, 132, 0});
+    if (it == times.end())
+      throw std::runtime_error("kernel " + name + " has no whole-GPU case (132 SMs, no cap)");
+    k.ms = median(it->second[0]);
+  }
+  for (auto& [key, v] : times) {
+    Case c;
+    c.name = key.name;
+    c.group = group[key];
+    c.sms = key.sms;
+    c.cap = key.cap;
+    for (auto& runs : v) c.measured.push_back(median(runs));
+    const bool pair = c.group.find("pair") != std::string::npos;
+    const std::string a = pair ? key.name.substr(0, key.name.find('+')) : key.name;
+    const std::string b = pair ? key.name.substr(key.name.find('+') + 1) : "";
+    for (const std::string& op : pair ? std::vector<std::string>{a, b} : std::vector<std::string>{a}) {
+      c.ops.push_back(op);
+      if (c.group.rfind("kernel", 0) == 0) {
+        if (!kernel.count(op)) throw std::runtime_error("case " + key.name + ": unknown kernel " + op);
+        c.streams.push_back({kernel[op]});
+      } else {
+        if (!torch.count(op))
+          throw std::runtime_error("case " + key.name + ": op " + op + " has no shape line");
+        c.streams.push_back(torch[op]);
+        c.from_first_cta = false;
+      }
+    }
+    d.cases.push_back(c);
+  }
+  // Torch ops are timed by events around their launches: each stream's launch gaps are those its op shows
+  // alone on the whole GPU (measured minus simulated there).
+  for (Case& c : d.cases)
+    if (!c.from_first_cta)
+      for (const std::string& op : c.ops)
+        for (const Case& o : d.cases)
+          if (o.name == op && o.sms == 132 && o.group == "torch op") c.alone.push_back(&o);
+  return d;
+}
+
+// Per stream, the simulated time in ms.
+std::vector<double> simulate_case(const Case& k, const Config& base) {
+  trace::Trace t;
+  t.header.device_name = "NVIDIA H200";
+  t.header.sm_count = 132;
+  t.header.max_threads_per_sm = uint32_t(base.gpu.max_threads_per_sm);
+  t.header.max_ctas_per_sm = uint32_t(base.gpu.max_ctas_per_sm);
+  t.header.regs_per_sm = uint32_t(base.gpu.regs_per_sm);
+  t.header.smem_per_sm_bytes = uint32_t(base.gpu.smem_per_sm_bytes);
+  t.tenants.push_back({"t#0", "t", 1, 0});
+  std::vector<uint64_t> bytes;
+  for (uint32_t s = 0; s < k.streams.size(); ++s)
+    for (const ShapeKernel& sk : k.streams[s]) {
+      trace::Kernel kn;
+      kn.name = k.ops[s];
+      kn.stream = s;
+      kn.grid = {sk.grid, 1, 1};
+      kn.block = {sk.threads, 1, 1};
+      kn.regs_per_thread = sk.regs;
+      kn.smem_bytes = sk.smem;
+      kn.resident_ns = uint64_t(std::llround(sk.ms * 1e6));
+      kn.cta_begin = t.ctas.size();
+      kn.cta_count = sk.grid;
+      t.ctas.resize(t.ctas.size() + sk.grid);
+      trace::Op o;
+      o.kind = trace::OpKind::kKernel;
+      o.stream = s;
+      o.a = t.kernels.size();
+      t.kernels.push_back(kn);
+      t.ops.push_back(o);
+      bytes.push_back(sk.bytes);
+    }
+  Workload w = Workload::build(std::move(t), "sm-sharing");
+  w.kernel_dram_bytes = bytes;
+  Config c = base;
+  c.gpu.sm_count = k.sms;
+  if (k.cap) c.gpu.max_ctas_per_sm = k.cap;
+  const Stats st = simulate(w, c, true).stats;
+  std::vector<double> out;
+  size_t first = 0;
+  for (uint32_t s = 0; s < k.streams.size(); ++s) {
+    const size_t last = first + k.streams[s].size() - 1;
+    const int64_t from = k.from_first_cta ? st.kernels[first].start_ns : 0;
+    out.push_back(double(st.kernels[last].end_ns - from) / 1e6);
+    first = last + 1;
+  }
+  return out;
+}
+
+std::vector<std::vector<double>> simulate_all(const std::vector<const Case*>& cases, const Config& c,
+                                              int jobs) {
+  std::vector<std::vector<double>> out(cases.size());
+  std::atomic<size_t> next{0};
+  std::vector<std::string> errors(size_t(std::max(1, jobs)));
+  auto work = [&](size_t j) {
+    try {
+      for (size_t i; (i = next++) < cases.size();) out[i] = simulate_case(*cases[i], c);
+    } catch (const std::exception& e) {
+      errors[j] = e.what();
+    }
+  };
+  std::vector<std::thread> th;
+  for (size_t j = 1; j < errors.size(); ++j) th.emplace_back(work, j);
+  work(0);
+  for (auto& t : th) t.join();
+  for (auto& e : errors)
+    if (!e.empty()) throw std::runtime_error(e);
+  return out;
+}
+
+// Torch cases add their op's launch gaps (measured minus simulated alone on the whole GPU).
+std::vector<double> predicted(const Case& k, const std::vector<double>& sim,
+                              const std::map<const Case*, std::vector<double>>& whole) {
+  std::vector<double> p = sim;
+  for (size_t s = 0; s < k.alone.size(); ++s) p[s] += k.alone[s]->measured[0] - whole.at(k.alone[s])[0];
+  return p;
+}
+
+struct Knob {
+  const char* key;
+  double lo, hi;
+};
+const Knob kKnobs[] = {{"gpu.full_sm_issue_load", 0.01, 100},
+                       {"gpu.full_sm_memory_load", 0.01, 100},
+                       {"gpu.sm_dram_bytes_per_s", 1e9, 1e12},
+                       {"gpu.dram_bytes_per_s", 1e11, 2e13}};
+
+Config with_knobs(const Config& base, const std::vector<double>& logv) {
+  Config c = base;
+  for (size_t i = 0; i < logv.size(); ++i) {
+    const double v = std::exp(std::clamp(logv[i], std::log(kKnobs[i].lo), std::log(kKnobs[i].hi)));
+    char b[64];
+    std::snprintf(b, sizeof b, i < 2 ? "%.4g" : "%.0f", v);
+    apply_override(c, std::string(kKnobs[i].key) + "=" + b);
+  }
+  return c;
+}
+
+std::vector<double> knobs_of(const Config& c) {
+  const double v[] = {c.gpu.full_sm_issue_load, c.gpu.full_sm_memory_load, double(c.gpu.sm_dram_bytes_per_s),
+                      double(c.gpu.dram_bytes_per_s)};
+  std::vector<double> out;
+  for (double x : v) out.push_back(std::log(x));
+  return out;
+}
+
+struct Scored {
+  const Case* c;
+  size_t stream;
+  double measured, simulated;
+  bool fit_half, reference;  // reference: the whole-GPU alone case the model is given
+  double error() const { return (simulated - measured) / measured; }
+};
+
+std::vector<Scored> score(const Data& d, const std::vector<std::string>& names, const Config& c, int jobs) {
+  std::vector<const Case*> all;
+  for (const Case& k : d.cases) all.push_back(&k);
+  const auto sim = simulate_all(all, c, jobs);
+  std::map<const Case*, std::vector<double>> whole;
+  for (size_t i = 0; i < all.size(); ++i) whole[all[i]] = sim[i];
+  std::vector<Scored> out;
+  for (size_t i = 0; i < all.size(); ++i) {
+    const Case& k = *all[i];
+    const std::vector<double> p = predicted(k, sim[i], whole);
+    const bool alone = k.streams.size() == 1;
+    for (size_t s = 0; s < p.size(); ++s)
+      out.push_back({&k, s, k.measured[s], p[s], alone && in_fit_half(names, k.ops[s]),
+                     alone && k.sms == 132 && k.cap == 0});
+  }
+  return out;
+}
+
+double fit_loss(const std::vector<Scored>& s) {
+  double l = 0;
+  for (const Scored& x : s)
+    if (x.fit_half && !x.reference) {
+      const double e = std::log(x.simulated / x.measured);
+      l += e * e;
+    }
+  return l;
+}
+
+struct Summary {
+  size_t n = 0;
+  double mean = 0, worst = 0;
+  std::string worst_case;
+};
+
+Summary summarize(const std::vector<Scored>& s, const std::function<bool(const Scored&)>& in) {
+  Summary m;
+  for (const Scored& x : s) {
+    if (!in(x) || x.reference) continue;
+    const double e = std::abs(x.error());
+    ++m.n;
+    m.mean += e;
+    if (e > m.worst) {
+      m.worst = e;
+      char b[128];
+      std::snprintf(b, sizeof b, "%s on %u SMs%s", x.c->ops[x.stream].c_str(), x.c->sms,
+                    x.c->cap ? (", cap " + std::to_string(x.c->cap)).c_str() : "");
+      m.worst_case = x.c->streams.size() > 1 ? x.c->name + ": " + b : b;
+    }
+  }
+  if (m.n) m.mean /= double(m.n);
+  return m;
+}
+
+}  // namespace
+
+int run_sm_sharing(const SmSharingArgs& a) {
+  if (!a.out.empty()) files::check_output_file(a.out, "--out");
+  if (!a.report.empty()) files::check_output_file(a.report, "--report");
+  const Data d = load(a.recordings);
+  Config c = load_config(a.config, {});
+  if (a.fit) {
+    double best = 0;
+    auto f = [&](const std::vector<double>& v) {
+      return fit_loss(score(d, d.kernels, with_knobs(c, v), a.jobs));
+    };
+    const std::vector<double> x = nelder_mead(f, knobs_of(c), {0.4, 0.4, 0.4, 0.4}, a.iterations, &best);
+    c = with_knobs(c, x);
+    std::fprintf(stderr, "fitted: loss %.4f\n", best);
+  }
+  const std::vector<Scored> s = score(d, d.kernels, c, a.jobs);
+  // CTA slots as whole processors (the engine before the SM-sharing model): loads too small to slow anyone.
+  Config slots = c;
+  slots.gpu.full_sm_issue_load = slots.gpu.full_sm_memory_load = 0.001;
+  const std::vector<Scored> s0 = score(d, d.kernels, slots, a.jobs);
+
+  std::ostringstream md;
+  char buf[512];
+  md << "# SMs shared by their CTAs: the model against the H200\n\n"
+     << "Generated by `uvmsim sm-sharing" << (a.fit ? " --fit" : "");
+  for (const auto& r : a.recordings) md << " --recording " << r;
+  md << " --config " << a.config << " --iterations " << a.iterations
+     << "`. Every case is simulated from its kernels' whole-GPU resident time, "
+        "launch shape and DRAM bytes only (sim/gpu/sm_share.h); fewer SMs (`gpu.sm_count`), a CTA limit "
+        "per SM (`gpu.max_ctas_per_sm`) and two kernels at once are predictions. Fit half: every other "
+        "kernel or op in the order the recordings name them (fma, conv, stem, conv7, pool, then every other "
+        "torch op; the fit reads only their alone cases); check half: the others; pairs: two "
+        "kernels or ops launched together on two streams of one partition, never fitted.\n\n";
+  std::snprintf(buf, sizeof buf,
+                "Parameters: `gpu.full_sm_issue_load` %.4g, `gpu.full_sm_memory_load` %.4g, "
+                "`gpu.sm_dram_bytes_per_s` %.4g, `gpu.dram_bytes_per_s` %.4g.\n\n",
+                c.gpu.full_sm_issue_load, c.gpu.full_sm_memory_load, double(c.gpu.sm_dram_bytes_per_s),
+                double(c.gpu.dram_bytes_per_s));
+  md << buf;
+  md << "| cases | n | mean abs error | worst | worst case | slots as processors: mean | worst |\n"
+     << "| --- | ---: | ---: | ---: | --- | ---: | ---: |\n";
+  const std::pair<const char*, std::function<bool(const Scored&)>> sets[] = {
+      {"fit half, alone", [](const Scored& x) { return x.c->streams.size() == 1 && x.fit_half; }},
+      {"check half, alone", [](const Scored& x) { return x.c->streams.size() == 1 && !x.fit_half; }},
+      {"pairs", [](const Scored& x) { return x.c->streams.size() > 1; }},
+      {"check half and pairs", [](const Scored& x) { return !x.fit_half; }},
+  };
+  for (const auto& [label, in] : sets) {
+    const Summary m = summarize(s, in), m0 = summarize(s0, in);
+    std::snprintf(buf, sizeof buf, "| %s | %zu | %.1f%% | %.1f%% | %s | %.1f%% | %.1f%% |\n", label, m.n,
+                  100 * m.mean, 100 * m.worst, m.worst_case.c_str(), 100 * m0.mean, 100 * m0.worst);
+    md << buf;
+  }
+  md << "\n| case | group | SMs | cap | stream | half | measured ms | simulated ms | error | slots: error |\n"
+     << "| --- | --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: |\n";
+  for (size_t i = 0; i < s.size(); ++i) {
+    const Scored& x = s[i];
+    if (x.reference) continue;
+    std::snprintf(buf, sizeof buf, "| %s | %s | %u | %u | %s | %s | %.4f | %.4f | %+.1f%% | %+.1f%% |\n",
+                  x.c->name.c_str(), x.c->group.c_str(), x.c->sms, x.c->cap, x.c->ops[x.stream].c_str(),
+                  x.c->streams.size() > 1 ? "pair" : (x.fit_half ? "fit" : "check"), x.measured, x.simulated,
+                  100 * x.error(), 100 * s0[i].error());
+    md << buf;
+  }
+  if (a.report.empty())
+    std::fputs(md.str().c_str(), stdout);
+  else
+    files::write_file_atomic(a.report, md.str(), "--report");
+  if (!a.out.empty()) files::write_file_atomic(a.out, to_json(c).dump(2) + "\n", "--out");
+  for (const auto& [label, in] : sets) {
+    const Summary m = summarize(s, in);
+    std::fprintf(stderr, "%-22s n %3zu  mean %5.1f%%  worst %6.1f%% (%s)\n", label, m.n, 100 * m.mean,
+                 100 * m.worst, m.worst_case.c_str());
+  }
+  return 0;
+}
+
+}  // namespace uvmsim

@@ -1,0 +1,24 @@
+// `uvmsim sm-sharing`: the SM-sharing model (sim/gpu/sm_share.h) against the H200's measurements of kernels
+// on SM partitions (green contexts), with a CTA limit per SM, and two at once on shared SMs
+// (cuda_tracer/sm_share.sh). Each case is simulated from the kernels' whole-GPU resident times, launch
+// shapes and DRAM bytes only. Kernels are split in two halves by name: the fit (--fit) moves the model's
+// four gpu.* parameters on the alone cases of the first half; the report shows the error on both halves,
+// on the pairs, and of CTA slots as whole processors (the engine before the model) for comparison.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace uvmsim {
+
+struct SmSharingArgs {
+  std::vector<std::string> recordings;  // sm_share_h200.jsonl, sm_share_torch_h200.jsonl
+  std::string config, out, report;
+  bool fit = false;
+  int iterations = 60;
+  int jobs = 2;
+};
+
+int run_sm_sharing(const SmSharingArgs& a);
+
+}  // namespace uvmsim

@@ -1,0 +1,77 @@
+#include "sim/gpu/sm_share.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "sim/workload/workload.h"
+
+namespace uvmsim {
+
+namespace {
+double load(uint64_t fixed) { return double(fixed) / double(SmShare::kLoadOne); }
+uint64_t to_fixed(double x) {
+  return std::max<uint64_t>(1, uint64_t(std::llround(x * double(SmShare::kLoadOne))));
+}
+}  // namespace
+
+SmShare::SmShare(const trace::Trace& t, const std::vector<uint64_t>& dram_bytes, const GpuConfig& g)
+    : sm_bytes_per_ns_(double(g.sm_dram_bytes_per_s) / 1e9),
+      dram_bytes_per_ns_(double(g.dram_bytes_per_s) / 1e9) {
+  const trace::Header& h = t.header;
+  const uint64_t sms = h.sm_count ? h.sm_count : uint64_t(g.sm_count);
+  kernels_.resize(t.kernels.size());
+  for (size_t ki = 0; ki < t.kernels.size(); ++ki) {
+    const trace::Kernel& k = t.kernels[ki];
+    Kernel& p = kernels_[ki];
+    const uint64_t per_sm =
+        ctas_per_sm(k, h.max_threads_per_sm, h.max_ctas_per_sm, h.regs_per_sm, h.smem_per_sm_bytes);
+    p.issue = to_fixed(g.full_sm_issue_load / double(per_sm));
+    p.memory = to_fixed(g.full_sm_memory_load / double(per_sm));
+    const uint64_t ctas = k.cta_count;
+    if (ctas == 0) continue;
+    // The reference: the resident run on the recording GPU, n CTAs on each busy SM.
+    const uint64_t n = std::min<uint64_t>(per_sm, (ctas + sms - 1) / sms);
+    const uint64_t busy = std::min<uint64_t>(sms, (ctas + n - 1) / n);
+    const double issue_ref = load(n * p.issue), memory_ref = load(n * p.memory);
+    p.issue_ref = std::sqrt(1 + issue_ref * issue_ref);
+    const double memory_term = std::sqrt(1 + memory_ref * memory_ref);
+    const double factor_ref = dram_factor(double(busy) * sm_draw(n * p.memory));
+    p.memory_ref = memory_term / factor_ref;
+    // Full waves of n CTAs per SM, then a last wave of at most n (faster: fewer CTAs share its SMs).
+    const uint64_t wave = sms * n, full = ctas / wave, rest = ctas - full * wave;
+    double waves = double(full);
+    if (rest) {
+      const double tail = load(((rest + sms - 1) / sms) * p.issue);
+      waves += std::sqrt(1 + tail * tail) / p.issue_ref;
+    }
+    p.cta_ns = std::max<int64_t>(1, std::llround(double(k.resident_ns) / waves));
+    const uint64_t bytes = ki < dram_bytes.size() ? dram_bytes[ki] : 0;
+    if (bytes) {
+      // The CTA's share of its SM's bandwidth at the reference, and the time its bytes take at it.
+      const double share = factor_ref * load(p.memory) * sm_bytes_per_ns_ / memory_term;
+      const double memory_ns = double(bytes) / double(ctas) / share;
+      p.memory_part = std::min(1.0, memory_ns / double(p.cta_ns));
+    }
+  }
+}
+
+double SmShare::speed(uint32_t k, uint64_t issue_load, uint64_t memory_load, double dram_factor) const {
+  const Kernel& p = kernels_[k];
+  const double l = load(issue_load);
+  const double issue = p.issue_ref / std::sqrt(1 + l * l);
+  if (p.memory_part == 0) return issue;
+  const double m = load(memory_load);
+  const double memory = dram_factor * p.memory_ref / std::sqrt(1 + m * m);
+  return 1 / ((1 - p.memory_part) / issue + p.memory_part / memory);
+}
+
+double SmShare::sm_draw(uint64_t memory_load) const {
+  const double m = load(memory_load);
+  return sm_bytes_per_ns_ * m / std::sqrt(1 + m * m);
+}
+
+double SmShare::dram_factor(double draw) const {
+  return draw > dram_bytes_per_ns_ ? dram_bytes_per_ns_ / draw : 1.0;
+}
+
+}  // namespace uvmsim

@@ -1,0 +1,49 @@
+// How CTAs sharing an SM slow each other (sim/MODEL.md, "SMs shared by their CTAs"). Each running CTA
+// puts an issue load and a memory load on its SM; an SM delivers a soft-saturating share of each, and the
+// GPU's DRAM bandwidth bounds what all SMs draw together. A CTA's speed is its progress rate relative to
+// the kernel's reference: its whole-GPU resident run, which the trace times. Its time there splits into a
+// memory part (its share of DRAM bytes at its share of bandwidth, at most all of it) and an issue part,
+// each slowed by its own contention (1/speed = issue part / issue speed + memory part / memory speed). So the
+// model is given only each kernel's resident time, launch shape and DRAM bytes; fewer SMs, a CTA limit per SM
+// and co-running kernels are predictions.
+//
+// Loads are fixed-point sums (kLoadOne = 1.0), so adding and removing CTAs in any order gives the same sum.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "sim/config/config.h"
+#include "traces/trace.h"
+
+namespace uvmsim {
+
+class SmShare {
+ public:
+  static constexpr uint64_t kLoadOne = uint64_t{1} << 24;
+
+  struct Kernel {
+    uint64_t issue = 0;      // a CTA's issue load: gpu.full_sm_issue_load / (CTAs per SM of the kernel)
+    uint64_t memory = 0;     // a CTA's memory load, relative to the SM's bandwidth
+    double issue_ref = 1;    // sqrt(1 + L^2) at the reference composition
+    double memory_ref = 1;   // sqrt(1 + M^2) at the reference composition, divided by its DRAM factor
+    double memory_part = 0;  // share of the reference time spent on DRAM traffic, in [0, 1]
+    int64_t cta_ns = 0;      // a CTA's duration at the reference composition
+  };
+
+  // dram_bytes: per kernel, its DRAM traffic (0: unknown, never memory-bound).
+  SmShare(const trace::Trace& t, const std::vector<uint64_t>& dram_bytes, const GpuConfig& g);
+  const Kernel& kernel(uint32_t k) const { return kernels_[k]; }
+  // Speed of a CTA of kernel k on an SM whose running CTAs sum to these loads, with the GPU's DRAM factor.
+  double speed(uint32_t k, uint64_t issue_load, uint64_t memory_load, double dram_factor) const;
+  // Bytes per ns an SM with this memory load draws.
+  double sm_draw(uint64_t memory_load) const;
+  // The GPU's DRAM factor when the SMs draw this many bytes per ns in all (1: below the bandwidth).
+  double dram_factor(double draw) const;
+
+ private:
+  double sm_bytes_per_ns_, dram_bytes_per_ns_;
+  std::vector<Kernel> kernels_;
+};
+
+}  // namespace uvmsim

@@ -1,0 +1,125 @@
+// SMs shared by their CTAs (sim/gpu/sm_share.h): a CTA's speed in its kernel's resident composition is 1,
+// more load on its SM slows it, and the engine moves its events when its SM's running CTAs change.
+#include "sim/gpu/sm_share.h"
+
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace uvmsim {
+namespace {
+
+using testing::add_kernel;
+using testing::base_trace;
+using testing::run;
+
+// A kernel of `ctas` CTAs of 256 threads that touch nothing, `ns` long in its resident run on 132 SMs.
+trace::Trace compute_kernel(uint32_t ctas, uint64_t ns) {
+  trace::Trace t = base_trace(2 << 20);
+  add_kernel(t, std::vector<std::vector<uint64_t>>(ctas, std::vector<uint64_t>{}), trace::AccessKind::kRead,
+             ns);
+  return t;
+}
+
+int64_t kernel_ns(const Stats& s, size_t k = 0) { return s.kernels[k].end_ns - s.kernels[k].start_ns; }
+
+TEST(SmShare, TheReferenceCompositionRunsAtSpeedOne) {
+  const trace::Trace t = compute_kernel(132 * 8, 100000);  // 8 CTAs of 256 threads fill an SM
+  Config c;
+  const SmShare share(t, {uint64_t{1} << 30}, c.gpu);
+  const SmShare::Kernel& k = share.kernel(0);
+  const double dram = share.dram_factor(132 * share.sm_draw(8 * k.memory));  // every SM full, as recorded
+  EXPECT_DOUBLE_EQ(share.speed(0, 8 * k.issue, 8 * k.memory, dram), 1.0);
+  EXPECT_GT(k.memory_part, 0.0);
+  // One CTA alone on its SM runs faster; twelve (a second kernel's CTAs beside them) run slower.
+  EXPECT_GT(share.speed(0, k.issue, k.memory, dram), 1.0);
+  EXPECT_LT(share.speed(0, 12 * k.issue, 12 * k.memory, dram), 1.0);
+  // Less DRAM contention (fewer SMs drawing) speeds its memory part.
+  EXPECT_GT(share.speed(0, 8 * k.issue, 8 * k.memory, 1.0), 1.0);
+  EXPECT_EQ(k.cta_ns, 100000);  // one full wave
+}
+
+// A 132-CTA kernel took the same time on 132, 66 and 17 SMs while a CTA slot was a whole processor: now
+// the CTAs that share an SM slow each other (the H200's 100-CTA convolution: 1.17x on 72 SMs, 1.74x on
+// 32), and a kernel that fills every SM slows in proportion to the SMs taken away.
+TEST(SmShare, FewerSmsCostTime) {
+  const trace::Trace t = compute_kernel(132, 100000);
+  Config c;
+  const int64_t all = kernel_ns(run(t, c));
+  c.gpu.sm_count = 66;
+  const int64_t half = kernel_ns(run(t, c));
+  c.gpu.sm_count = 17;
+  const int64_t few = kernel_ns(run(t, c));
+  EXPECT_EQ(all, 100000);
+  EXPECT_GT(half, all * 11 / 10);
+  EXPECT_GT(few, half * 2);
+  const trace::Trace full = compute_kernel(132 * 8, 100000);
+  c.gpu.sm_count = 132;
+  const int64_t whole = kernel_ns(run(full, c));
+  c.gpu.sm_count = 66;
+  EXPECT_EQ(whole, 100000);
+  EXPECT_NEAR(double(kernel_ns(run(full, c))), 2.0 * double(whole), 0.01 * double(whole));
+}
+
+// Two such kernels on two streams share the SMs: each takes longer than alone, both together less than
+// one after the other.
+TEST(SmShare, KernelsSharingSmsSlowEachOther) {
+  trace::Trace t = compute_kernel(132 * 8, 100000);
+  add_kernel(t, std::vector<std::vector<uint64_t>>(132 * 4, std::vector<uint64_t>{}),
+             trace::AccessKind::kRead, 100000);
+  t.kernels[1].stream = 1;
+  t.ops[1].stream = 1;
+  const Stats s = run(t);
+  EXPECT_GT(kernel_ns(s, 1), 100000);
+  EXPECT_LT(std::max(s.kernels[0].end_ns, s.kernels[1].end_ns), 2 * 100000 + 100000);
+}
+
+// A CTA stalled on faults leaves its SM's issue slots to the others: the same kernel with half its CTAs
+// faulting once finishes its resident CTAs sooner than when all run.
+TEST(SmShare, AStalledCtaSpeedsUpItsNeighbours) {
+  std::vector<std::vector<uint64_t>> pages(2);
+  pages[1] = {0};  // CTA 1 faults on its first access and stalls; CTA 0 touches nothing
+  trace::Trace t = base_trace(2 << 20);
+  add_kernel(t, pages, trace::AccessKind::kRead, 1000000);
+  Config c;
+  c.gpu.sm_count = 1;  // both CTAs on one SM
+  const Stats faulting = run(t, c);
+  t.ranges.clear();
+  t.ctas[1].range_count = 0;
+  const Stats resident = run(t, c);
+  EXPECT_TRUE(testing::all_kernels_ran(faulting));
+  EXPECT_GT(faulting.faults_raised, 0u);
+  // The kernel ends with its later CTA either way; the faulting run's CTA 0 ran alone while CTA 1 waited.
+  EXPECT_GT(kernel_ns(faulting), kernel_ns(resident));
+  EXPECT_LT(kernel_ns(faulting), kernel_ns(resident) + faulting.kernels[0].end_ns);
+}
+
+TEST(SmShare, TheCheckedInFitBeatsCtaSlotsAsProcessorsOnHeldOutCases) {
+  const std::string src = testing::source_dir();
+  const testing::Result r = testing::sh(
+      "sm-sharing --recording " + src + "/cuda_tracer/recordings/sm_share_h200.jsonl --recording " + src +
+      "/cuda_tracer/recordings/sm_share_torch_h200.jsonl --config " + src + "/sim/configs/h200.json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  // The summary rows: mean error of the model and of slots as processors; the model's is lower off the fit.
+  for (const char* row : {"| check half, alone |", "| pairs |"}) {
+    const size_t at = r.output.find(row);
+    ASSERT_NE(at, std::string::npos) << r.output;
+    std::vector<double> pct;
+    for (size_t i = at; pct.size() < 5;) {
+      i = r.output.find('%', i + 1);
+      size_t b = r.output.rfind(' ', i);
+      pct.push_back(std::stod(r.output.substr(b + 1, i - b - 1)));
+    }
+    EXPECT_LT(pct[0], pct[3]) << row;  // mean: model < slots
+  }
+}
+
+TEST(SmShare, ABadRecordingIsOneErrorNamingTheFile) {
+  const testing::Result r = testing::sh("sm-sharing --recording /nonexistent.jsonl --config " +
+                                        testing::source_dir() + "/sim/configs/h200.json");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("/nonexistent.jsonl"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace uvmsim
