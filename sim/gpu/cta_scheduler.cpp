@@ -213,10 +213,13 @@ void Gpu::set_counted(uint32_t slot, bool on) {
     sm.issue_load -= k.issue;
     sm.memory_load -= k.memory;
   }
-  if (!sm.dirty) {
-    sm.dirty = true;
-    dirty_sms_.push_back(c.sm);
-  }
+  mark_dirty(c.sm);
+}
+
+void Gpu::mark_dirty(uint32_t s) {
+  if (sms_[s].dirty) return;
+  sms_[s].dirty = true;
+  dirty_sms_.push_back(s);
 }
 
 void Gpu::flush_speeds() {
@@ -250,10 +253,7 @@ void Gpu::update_dram_factor() {
   if (f == dram_factor_) return;
   dram_factor_ = f;
   for (uint32_t s = 0; s < sms_.size(); ++s)
-    if (!sms_[s].dirty && !sms_[s].residents.empty()) {
-      sms_[s].dirty = true;
-      dirty_sms_.push_back(s);
-    }
+    if (!sms_[s].residents.empty()) mark_dirty(s);
 }
 
 // The CTA issues its current group of accesses (all points at the same moment of its run). Each access
@@ -382,7 +382,8 @@ void Gpu::cta_done(uint32_t slot) {
   engine_.progressed();
   uint32_t s = c.sm;
   --tenant_load_[it->tenant].ctas_running;
-  if (++it->done == it->count) {
+  const bool kernel_ended = ++it->done == it->count;
+  if (kernel_ended) {
     stats_.kernels[it->kernel].end_ns = now();
     uint32_t stream = it->stream;
     --tenant_load_[it->tenant].kernels_running;
@@ -393,13 +394,10 @@ void Gpu::cta_done(uint32_t slot) {
     host_->op_done(stream);
     if (timeslicing_) context_check();
     if (admitted || moved) fill_sms();
-    while (try_place(s)) {
-    }
-    update_dram_factor();
-    return;
   }
   while (try_place(s)) {
   }
+  if (kernel_ended) update_dram_factor();
 }
 
 void Gpu::slot_resources(uint32_t slot, bool add) {

@@ -157,6 +157,7 @@ class Gpu final : public Component, public FaultBuffer::Client {
   // final loads.
   void push_cta(uint32_t slot, uint8_t type, int64_t at, int64_t compute_from);
   void set_counted(uint32_t slot, bool on);
+  void mark_dirty(uint32_t sm);
   void flush_speeds();
   void update_dram_factor();
   void raise_fault(uint32_t slot, uint32_t page, uint8_t kind, uint32_t utlb, bool* blocked);
