@@ -185,8 +185,7 @@ void Gpu::schedule_next_point(uint32_t slot, int64_t extra_ns) {
     wait = std::max<int64_t>(0, at - c.progress_ns);
     c.progress_ns = std::max(c.progress_ns, at);
   }
-  const Sm& sm = sms_[c.sm];
-  c.speed = share_.speed(c.kernel, sm.issue_load, sm.memory_load, dram_factor_);
+  c.speed = speed_on(c.sm, c.kernel);
   const int64_t from = now() + extra_ns;
   push_cta(slot, end ? kEvCtaDone : kEvCtaStep, from + int64_t(std::ceil(double(wait) / c.speed)), from);
 }
@@ -198,6 +197,19 @@ void Gpu::push_cta(uint32_t slot, uint8_t type, int64_t at, int64_t compute_from
   c.due = at;
   c.compute_from = compute_from;
   engine_.at(at, kPrioCta, id_, type, slot, ++c.gen);
+}
+
+double Gpu::speed_on(uint32_t s, uint32_t kernel) {
+  Sm& sm = sms_[s];
+  for (const Sm::Speed& v : sm.speeds)
+    if (v.kernel == kernel && v.issue_load == sm.issue_load && v.memory_load == sm.memory_load &&
+        v.dram_factor == dram_factor_)
+      return v.speed;
+  Sm::Speed& v = sm.speeds[sm.speeds_next];
+  sm.speeds_next ^= 1;
+  v = {kernel, sm.issue_load, sm.memory_load, dram_factor_,
+       share_.speed(kernel, sm.issue_load, sm.memory_load, dram_factor_)};
+  return v.speed;
 }
 
 void Gpu::set_counted(uint32_t slot, bool on) {
@@ -229,7 +241,7 @@ void Gpu::flush_speeds() {
     for (uint32_t slot : sm.residents) {
       CtaSlot& c = slots_[slot];
       if (!c.counted || !c.pending) continue;
-      const double speed = share_.speed(c.kernel, sm.issue_load, sm.memory_load, dram_factor_);
+      const double speed = speed_on(s, c.kernel);
       if (speed == c.speed) continue;
       const int64_t from = std::max(now(), c.compute_from);
       if (c.due > from) {  // the compute left, in reference time, at the new speed

@@ -83,6 +83,14 @@ class Gpu final : public Component, public FaultBuffer::Client {
     uint64_t issue_load = 0, memory_load = 0;
     std::vector<uint32_t> residents;
     bool dirty = false;
+    // The last two speeds computed on this SM, by kernel and the loads they were computed at (a pure
+    // function's results: most SMs run one or two kernels, and a flush asks once per resident CTA).
+    struct Speed {
+      uint32_t kernel = UINT32_MAX;
+      uint64_t issue_load = 0, memory_load = 0;
+      double dram_factor = 0, speed = 0;
+    } speeds[2];
+    uint8_t speeds_next = 0;
   };
   struct CtaSlot {
     uint32_t kernel = 0, sm = 0;
@@ -156,6 +164,7 @@ class Gpu final : public Component, public FaultBuffer::Client {
   // recomputed when kernels start and end. CTAs placed meanwhile are scheduled by the flush, at their SMs'
   // final loads.
   void push_cta(uint32_t slot, uint8_t type, int64_t at, int64_t compute_from);
+  double speed_on(uint32_t sm, uint32_t kernel);  // SmShare::speed at the SM's loads, cached
   void set_counted(uint32_t slot, bool on);
   void mark_dirty(uint32_t sm);
   void flush_speeds();
