@@ -40,6 +40,12 @@ class Engine {
   void at(int64_t time, Priority priority, uint8_t owner, uint8_t type, uint32_t a = 0, uint64_t b = 0) {
     q_.push(time, priority, owner, type, a, b);
   }
+  // An event ordered among the same instant's events of its priority by `key` (< 2^63), not by when it was
+  // scheduled (sim/engine/event_queue.h).
+  void at_keyed(int64_t time, Priority priority, uint8_t owner, uint8_t type, uint32_t a, uint64_t b,
+                uint64_t key) {
+    q_.push_keyed(time, priority, owner, type, a, b, key);
+  }
   int64_t now() const { return now_; }
   uint64_t events() const { return q_.popped(); }
   // Something completed (a CTA, an access group, an op): the run is moving.

@@ -1,5 +1,9 @@
 // The discrete-event queue, owned by the engine (sim/engine/engine.h): no globals, no global time. Events are
 // ordered by (time, priority, sequence number), so ties are first in, first out and a run is deterministic.
+// A keyed event's sequence number is its owner's order key with the top bit set instead: at equal times and
+// priorities, keyed events run after unkeyed ones and in key order, whenever they were scheduled (the gpu
+// keys its CTAs' events by the CTAs' start order, so moving an event or scheduling it earlier does not
+// change its place among events of the same instant).
 // Events are small PODs dispatched by their owner with a switch, not heap closures.
 #pragma once
 
@@ -49,21 +53,17 @@ struct Event {
 
 // A binary min-heap of events in one flat array. The comparison is computed without branches and a pop
 // sifts a hole down to a leaf before placing the last event: the order of events is a total order (every
-// sequence number is unique), so any correct heap pops them in the same order.
+// sequence number is unique; a keyed event shares its key only with events its owner left stale and
+// ignores), so any correct heap pops them in the same order.
 class EventQueue {
  public:
   void push(int64_t time, uint8_t priority, uint8_t owner, uint8_t type, uint32_t a = 0, uint64_t b = 0) {
-    check_time(time);
-    const Event e{time, priority, next_seq_++, owner, type, a, b};
-    size_t i = heap_.size();
-    heap_.push_back(e);
-    while (i > 0) {
-      const size_t parent = (i - 1) / 2;
-      if (!before(e, heap_[parent])) break;
-      heap_[i] = heap_[parent];
-      i = parent;
-    }
-    heap_[i] = e;
+    insert(Event{time, priority, next_seq_++, owner, type, a, b});
+  }
+  static constexpr uint64_t kKeyed = uint64_t{1} << 63;
+  void push_keyed(int64_t time, uint8_t priority, uint8_t owner, uint8_t type, uint32_t a, uint64_t b,
+                  uint64_t key) {
+    insert(Event{time, priority, kKeyed | key, owner, type, a, b});
   }
   bool empty() const { return heap_.empty(); }
   size_t size() const { return heap_.size(); }
@@ -95,6 +95,18 @@ class EventQueue {
   uint64_t popped() const { return popped_; }
 
  private:
+  void insert(const Event& e) {
+    check_time(e.time);
+    size_t i = heap_.size();
+    heap_.push_back(e);
+    while (i > 0) {
+      const size_t parent = (i - 1) / 2;
+      if (!before(e, heap_[parent])) break;
+      heap_[i] = heap_[parent];
+      i = parent;
+    }
+    heap_[i] = e;
+  }
   // x runs before y: earlier time, then lower priority, then scheduled first.
   static bool before(const Event& x, const Event& y) {
     return (x.time < y.time) |

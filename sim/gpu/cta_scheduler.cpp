@@ -196,7 +196,7 @@ void Gpu::push_cta(uint32_t slot, uint8_t type, int64_t at, int64_t compute_from
   c.pending_type = type;
   c.due = at;
   c.compute_from = compute_from;
-  engine_.at(at, kPrioCta, id_, type, slot, ++c.gen);
+  engine_.at_keyed(at, kPrioCta, id_, type, slot, ++c.gen, c.start);
 }
 
 double Gpu::speed_on(uint32_t s, uint32_t kernel) {
