@@ -30,6 +30,7 @@ Simulator::Simulator(const Workload& w, const Config& c)
       host_(engine_, w, stats_, pcie_, *this, cfg_.gpu.memset_bytes_per_s) {
   buffer_.connect(gpu_);
   gpu_.connect(uvm_, host_);
+  pages_.log_unmaps(gpu_.unmap_log());
   uvm_.connect(gpu_);
   const auto& t = w.trace;
   stats_.kernels.resize(t.kernels.size());

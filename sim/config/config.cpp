@@ -46,6 +46,9 @@ std::vector<Field> fields(Config& c) {
     "completing");
   i("engine.max_events", &c.engine.max_events, 0, kBig, "events",
     "stop a run (an error) after this many events in all; 0: no limit");
+  i("engine.run_ahead", &c.engine.run_ahead, 0, 1, "",
+    "1: a CTA passes access groups on mapped pages without an event each, with identical results (0: one "
+    "event per group, for checking)");
   i("stats.refault_window_ns", &c.stats.refault_window_ns, 0, 1125899906842624.0, "ns",
     "a page faulting again within this long after its eviction counts as a refault of its tenant");
   s("gpu.name", &c.gpu.name, "GPU name, for reports");

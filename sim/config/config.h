@@ -113,6 +113,9 @@ struct EngineConfig {
   int64_t max_events_without_progress = 20000000;
   // A run stops with an error after this many events in all; 0: no limit (a cap for sweeps and fuzzing).
   int64_t max_events = 0;
+  // 1: a CTA whose next access groups are all on mapped pages passes them without an event each (run-ahead,
+  // sim/MODEL.md); outputs are the same with 0, only the engine's own counts (events) differ.
+  int64_t run_ahead = 1;
 };
 
 // What the statistics count.

@@ -17,7 +17,11 @@ uint64_t Engine::run(const Guard& g) {
   while (!q_.empty()) {
     const Event e = q_.pop();
     now_ = e.time;
+    prev_hw_ = hw_;
+    if (hw_.time != e.time || e.priority > hw_.priority || (e.priority == hw_.priority && e.seq > hw_.seq))
+      hw_ = {e.time, e.priority, e.seq};
     components_[e.owner]->handle(e);
+    if (after_) after_->after_event();
     if (progress_ != seen) {
       seen = progress_;
       longest = std::max(longest, since);

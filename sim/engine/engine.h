@@ -31,6 +31,8 @@ class Component {
   virtual ~Component() = default;
   virtual void handle(const Event& e) = 0;
   virtual const char* event_name(uint8_t type) const = 0;
+  // Called after every event when the component asked for it (Engine::after_each_event).
+  virtual void after_event() {}
 };
 
 class Engine {
@@ -47,6 +49,20 @@ class Engine {
     q_.push_keyed(time, priority, owner, type, a, b, key);
   }
   int64_t now() const { return now_; }
+  // Whether an event the owner keyed (time, priority, key) would have run by now had it been scheduled:
+  // it is due earlier, or at this instant and before an event already handled at this instant (events
+  // scheduled during an instant may run after later-ordered ones: the latest-ordered event handled at this
+  // instant decides). An owner that skips events it knows to be without effect (the gpu's run-ahead) asks
+  // this to place them among the events that did run. The event being handled counts, unless its owner
+  // called ignored() (a stale event).
+  bool has_run(int64_t time, Priority priority, uint64_t key) const {
+    if (time != now_) return time < now_;
+    return hw_.time == now_ &&
+           (priority < hw_.priority || (priority == hw_.priority && (EventQueue::kKeyed | key) < hw_.seq));
+  }
+  // The event being handled was stale: it does not count for has_run.
+  void ignored() { hw_ = prev_hw_; }
+  void after_each_event(Component& c) { after_ = &c; }
   uint64_t events() const { return q_.popped(); }
   // Something completed (a CTA, an access group, an op): the run is moving.
   void progressed() { ++progress_; }
@@ -68,6 +84,13 @@ class Engine {
  private:
   EventQueue q_;
   int64_t now_ = 0;
+  // The latest-ordered event handled at the current instant (and before the current event), for has_run.
+  struct Order {
+    int64_t time = -1;
+    uint8_t priority = 0;
+    uint64_t seq = 0;
+  } hw_, prev_hw_;
+  Component* after_ = nullptr;
   uint64_t progress_ = 0;
   std::vector<Component*> components_;
   uint64_t since_progress_[kMaxComponents][kMaxTypes] = {};

@@ -31,8 +31,11 @@ class PageTable {
     gpu_mask_[b].set(q, l == kOnGpu);
     cpu_mask_[b].set(q, l == kOnCpu);
     loc_[page] = l;
+    if (unmapped_ && gpu_ok_[page] && l != kOnGpu) unmapped_->push_back(page);
     gpu_ok_[page] = l == kOnGpu;
   }
+  // Pages whose GPU mapping goes are appended to *log from now on (the gpu's run-ahead watches them).
+  void log_unmaps(std::vector<uint32_t>* log) { unmapped_ = log; }
   // The GPU maps a CPU-resident page remotely (a thrashing page pinned on the CPU).
   void map_remote(uint32_t page) { gpu_ok_[page] = 1; }
 
@@ -42,6 +45,7 @@ class PageTable {
   std::vector<uint8_t> gpu_ok_;
   std::vector<BlockMask> gpu_mask_, cpu_mask_, valid_mask_;
   std::vector<uint16_t> block_lo_, block_hi_;
+  std::vector<uint32_t>* unmapped_ = nullptr;
 };
 
 }  // namespace uvmsim

@@ -174,20 +174,107 @@ void Gpu::start_cta(RunningKernel& rk, uint64_t cta_index, uint32_t s, int64_t d
 // speed, which its SM's other running CTAs set (sim/gpu/sm_share.h).
 void Gpu::schedule_next_point(uint32_t slot, int64_t extra_ns) {
   CtaSlot& c = slots_[slot];
-  const int64_t cta_ns = share_.kernel(c.kernel).cta_ns;
-  const bool end = c.pos == c.end;
-  int64_t wait;
-  if (end) {
-    wait = std::max<int64_t>(0, cta_ns - c.progress_ns);
-    c.progress_ns = std::max(c.progress_ns, cta_ns);
-  } else {
-    const int64_t at = mul_div(w_.points[c.pos].t, uint64_t(cta_ns), trace::kIntervalScale);
-    wait = std::max<int64_t>(0, at - c.progress_ns);
-    c.progress_ns = std::max(c.progress_ns, at);
-  }
   c.speed = speed_on(c.sm, c.kernel);
   const int64_t from = now() + extra_ns;
-  push_cta(slot, end ? kEvCtaDone : kEvCtaStep, from + int64_t(std::ceil(double(wait) / c.speed)), from);
+  push_cta(slot, c.pos == c.end ? kEvCtaDone : kEvCtaStep, due_after(c, c.pos, from, c.progress_ns), from);
+}
+
+int64_t Gpu::due_after(const CtaSlot& c, uint64_t pos, int64_t from, int64_t& progress) const {
+  const int64_t cta_ns = share_.kernel(c.kernel).cta_ns;
+  const int64_t at =
+      pos == c.end ? cta_ns : mul_div(w_.points[pos].t, uint64_t(cta_ns), trace::kIntervalScale);
+  const int64_t wait = std::max<int64_t>(0, at - progress);
+  progress = std::max(progress, at);
+  return from + int64_t(std::ceil(double(wait) / c.speed));
+}
+
+uint64_t Gpu::group_end(uint64_t pos, uint64_t end) const {
+  const uint16_t t = w_.points[pos].t;
+  while (pos < end && w_.points[pos].t == t) ++pos;
+  return pos;
+}
+
+void Gpu::group_done(uint64_t begin, uint64_t end) {
+  uint64_t pages = 0;
+  for (uint64_t i = begin; i < end; ++i) pages += w_.points[i].count;
+  stats_.accesses_issued += pages;
+  stats_.page_accesses += pages;
+  engine_.progressed();
+}
+
+bool Gpu::start_ahead(uint32_t slot) {
+  CtaSlot& c = slots_[slot];
+  c.speed = speed_on(c.sm, c.kernel);
+  int64_t from = now(), progress = c.progress_ns;
+  uint32_t lo = UINT32_MAX, hi = 0;
+  uint64_t pos = c.pos;
+  while (pos < c.end) {
+    const uint64_t end = group_end(pos, c.end);
+    bool mapped = true;
+    for (uint64_t i = pos; i < end && mapped; ++i) {
+      const AccessPoint& r = w_.points[i];
+      for (uint32_t p = r.page; p < r.page + r.count; ++p)
+        if (!pages_.mapped(p)) {
+          mapped = false;
+          break;
+        }
+      lo = std::min(lo, r.page);
+      hi = std::max(hi, r.page + r.count - 1);
+    }
+    if (!mapped) break;
+    from = due_after(c, pos, from, progress);
+    pos = end;
+  }
+  if (pos == c.pos) return false;
+  c.ahead = true;
+  c.ahead_end = pos;
+  c.ahead_from = now();
+  c.ahead_progress = c.progress_ns;
+  c.ahead_lo = lo;
+  c.ahead_hi = hi;
+  c.progress_ns = progress;
+  push_cta(slot, pos == c.end ? kEvCtaDone : kEvCtaStep, due_after(c, pos, from, c.progress_ns), from);
+  return true;
+}
+
+void Gpu::settle_ahead(uint32_t slot, bool all) {
+  CtaSlot& c = slots_[slot];
+  c.ahead = false;
+  int64_t from = c.ahead_from, progress = c.ahead_progress;
+  while (c.pos < c.ahead_end) {
+    const int64_t due = due_after(c, c.pos, from, progress);
+    if (!all && !engine_.has_run(due, kPrioCta, c.start)) {  // this group's event is still to come
+      c.resume = c.pos;
+      c.progress_ns = progress;
+      push_cta(slot, kEvCtaStep, due, from);
+      return;
+    }
+    const uint64_t end = group_end(c.pos, c.end);
+    group_done(c.pos, end);
+    c.pos = c.resume = end;
+    from = due;
+  }
+}
+
+// Run-ahead: a CTA passing groups whose pages lost their mapping during this event stops at the first
+// that would not have run by now (it faults there, as it would have).
+void Gpu::after_event() {
+  if (unmapped_.empty()) return;
+  std::sort(unmapped_.begin(), unmapped_.end());
+  const auto touched = [&](uint32_t lo, uint32_t hi) {  // a page of [lo, hi] lost its mapping
+    auto it = std::lower_bound(unmapped_.begin(), unmapped_.end(), lo);
+    return it != unmapped_.end() && *it <= hi;
+  };
+  for (uint32_t slot = 0; slot < slots_.size(); ++slot) {
+    CtaSlot& c = slots_[slot];
+    if (!c.live || !c.ahead || !touched(c.ahead_lo, c.ahead_hi)) continue;
+    for (uint64_t i = c.pos; i < c.ahead_end; ++i)
+      if (touched(w_.points[i].page, w_.points[i].page + w_.points[i].count - 1)) {
+        settle_ahead(slot, false);
+        break;
+      }
+  }
+  unmapped_.clear();
 }
 
 void Gpu::push_cta(uint32_t slot, uint8_t type, int64_t at, int64_t compute_from) {
@@ -243,6 +330,7 @@ void Gpu::flush_speeds() {
       if (!c.counted || !c.pending) continue;
       const double speed = speed_on(s, c.kernel);
       if (speed == c.speed) continue;
+      if (c.ahead) settle_ahead(slot, false);  // the groups still to come move with the new speed
       const int64_t from = std::max(now(), c.compute_from);
       if (c.due > from) {  // the compute left, in reference time, at the new speed
         const double left = double(c.due - from) * c.speed;
@@ -380,6 +468,7 @@ void Gpu::cta_step(uint32_t slot) {
   c.resume_off = 0;
   c.resume_index = 0;
   c.tracking = false;
+  if (run_ahead_ && extra == 0 && start_ahead(slot)) return;
   schedule_next_point(slot, extra);
 }
 

@@ -36,12 +36,25 @@ Gpu::Gpu(Engine& engine, const Workload& w, const Config& c, Stats& stats, const
 
 Gpu::~Gpu() = default;
 
+void Gpu::connect(Uvm& uvm, Host& host) {
+  uvm_ = &uvm;
+  host_ = &host;
+  // Run-ahead passes access groups early: only where no access has an effect at its own time (a TLB
+  // lookup, an access notification to the eviction policy) and no process is switched out mid-group.
+  run_ahead_ = cfg_.engine.run_ahead && !tlb_.enabled() && !timeslicing_ && !uvm.wants_accesses();
+  if (run_ahead_) engine_.after_each_event(*this);
+}
+
 void Gpu::handle(const Event& e) {
   switch (GpuEvent(e.type)) {
     case kEvCtaStep:
     case kEvCtaDone: {
       CtaSlot& c = slots_[e.a];
-      if (e.b != c.gen) break;  // stale: the CTA's speed changed and its event moved
+      if (e.b != c.gen) {  // stale: the CTA's speed changed and its event moved
+        engine_.ignored();
+        break;
+      }
+      if (c.ahead) settle_ahead(e.a, true);
       c.pending = false;
       if (c.frozen) {  // its process is out: the event waits for its next turn
         const uint32_t p = process_of_kernel(c.kernel);

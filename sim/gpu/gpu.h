@@ -30,10 +30,10 @@ class Gpu final : public Component, public FaultBuffer::Client {
   Gpu(Engine& engine, const Workload& w, const Config& c, Stats& stats, const PageTable& pages,
       FaultBuffer& buffer);
   ~Gpu() override;
-  void connect(Uvm& uvm, Host& host) {
-    uvm_ = &uvm;
-    host_ = &host;
-  }
+  void connect(Uvm& uvm, Host& host);
+  // Where the page table logs the pages that lose their GPU mapping; null without run-ahead.
+  std::vector<uint32_t>* unmap_log() { return run_ahead_ ? &unmapped_ : nullptr; }
+  void after_event() override;
   // The host launches a kernel on a stream; the stream's op completes when its last CTA does.
   void launch_kernel(uint32_t kernel, uint32_t stream);
   // The driver replayed: every CTA stalled on faults issues its outstanding accesses again.
@@ -126,6 +126,15 @@ class Gpu final : public Component, public FaultBuffer::Client {
     // CTA's start ordinal that the entries carry (a slot is reused by later CTAs).
     uint32_t in_buffer = 0;
     uint64_t start = 0;
+    // Run-ahead (engine.run_ahead): the access groups [pos, ahead_end) were on mapped pages when the CTA
+    // finished the group before them; it passes them without an event each while its speed holds and none
+    // of their pages loses its mapping (sim/MODEL.md). Their times follow from ahead_from and
+    // ahead_progress (the time and the compute done when the first was scheduled); their pages lie in
+    // [ahead_lo, ahead_hi]. The pending event is the one after them.
+    bool ahead = false;
+    uint64_t ahead_end = 0;
+    int64_t ahead_from = 0, ahead_progress = 0;
+    uint32_t ahead_lo = 0, ahead_hi = 0;
   };
   struct RunningKernel {
     uint32_t kernel = 0;
@@ -158,6 +167,18 @@ class Gpu final : public Component, public FaultBuffer::Client {
   void cta_step(uint32_t slot);
   void cta_done(uint32_t slot);
   void schedule_next_point(uint32_t slot, int64_t extra_ns);
+  uint64_t group_end(uint64_t pos, uint64_t end) const;
+  // When the CTA's access group at `pos` (or its end, at its last point) is due, counting from `from` at
+  // its speed; `progress` moves to that group's reference time.
+  int64_t due_after(const CtaSlot& c, uint64_t pos, int64_t from, int64_t& progress) const;
+  // Run-ahead: after a group completed, the groups after it that are on mapped pages are passed without
+  // events (true), or none is (false: schedule the next group). settle_ahead brings the CTA to where it
+  // would be had each group had its event: the groups that would have run by now are done (all of them
+  // when its pending event came), and the first that would not is its pending event.
+  bool start_ahead(uint32_t slot);
+  void settle_ahead(uint32_t slot, bool all);
+  // A clean group's accesses and progress.
+  void group_done(uint64_t begin, uint64_t end);
   // SM sharing (sim/gpu/sm_share.h): the CTA's one pending event, with fixed delays until compute_from;
   // its loads on or off its SM's sums; the speeds of the CTAs of SMs whose sums changed, recomputed and
   // their events moved (after each event the gpu handles and each call it takes); the GPU's DRAM factor,
@@ -212,6 +233,8 @@ class Gpu final : public Component, public FaultBuffer::Client {
   std::vector<uint32_t> stalled_;
   uint64_t ctas_done_ = 0, ctas_launched_ = 0, ctas_started_ = 0;
   uint64_t jitter_draws_ = 0;  // counter of the fault jitter's random stream
+  bool run_ahead_ = false;     // engine.run_ahead, where nothing needs every access at its time
+  std::vector<uint32_t> unmapped_;  // pages that lost their GPU mapping during the current event
 
   // Time-slicing between processes: one process's CTAs run at a time (gpu.timeslice_ns > 0 and more than
   // one process). owner_: the process on the GPU, -1 before the first and during a switch (to incoming_).
