@@ -29,6 +29,13 @@ struct ShapeKernel {
   double ms = 0;
 };
 
+// The probe's kernels as it launches them (sm_share_probe.cu): layer kernels between stamp kernels (one
+// thread writing the global timer; a few microseconds between dependent launches) launched a few
+// microseconds apart (the launch cost): stamp, kernel, stamp on the first stream, then on the second.
+// Neither is measured on its own; they set the order in which the GPU takes the kernels.
+constexpr double kStampMs = 0.002;
+constexpr int64_t kLaunchGapNs = 3000;
+
 // One measured case: streams of kernels launched together on `sms` SMs with at most `cap` CTAs per SM.
 struct Case {
   std::string name, group;  // group: "kernel", "kernel pair", "torch op", "torch op pair"
@@ -196,8 +203,17 @@ std::vector<double> simulate_case(const Case& k, const Config& base) {
   t.header.smem_per_sm_bytes = uint32_t(base.gpu.smem_per_sm_bytes);
   t.tenants.push_back({"t#0", "t", 1, 0});
   std::vector<uint64_t> bytes;
-  for (uint32_t s = 0; s < k.streams.size(); ++s)
-    for (const ShapeKernel& sk : k.streams[s]) {
+  // Layer kernels are timed as the probe times them: between the stamps just before and after them on
+  // their stream. A stamp needs a free CTA slot like any kernel, so the one after a kernel can wait
+  // behind another stream's grid dispatched meanwhile (the GPU dispatches grids in the order they came).
+  const ShapeKernel stamp{1, 1, 16, 0, 0, kStampMs};
+  for (uint32_t s = 0; s < k.streams.size(); ++s) {
+    std::vector<ShapeKernel> run = k.streams[s];
+    if (k.from_first_cta) {
+      run.insert(run.begin(), stamp);
+      run.push_back(stamp);
+    }
+    for (const ShapeKernel& sk : run) {
       trace::Kernel kn;
       kn.name = k.ops[s];
       kn.stream = s;
@@ -214,9 +230,11 @@ std::vector<double> simulate_case(const Case& k, const Config& base) {
       o.stream = s;
       o.a = t.kernels.size();
       t.kernels.push_back(kn);
+      if (k.from_first_cta) o.host_gap_ns = kLaunchGapNs;
       t.ops.push_back(o);
       bytes.push_back(sk.bytes);
     }
+  }
   Workload w = Workload::build(std::move(t), "sm-sharing");
   w.kernel_dram_bytes = bytes;
   Config c = base;
@@ -226,9 +244,11 @@ std::vector<double> simulate_case(const Case& k, const Config& base) {
   std::vector<double> out;
   size_t first = 0;
   for (uint32_t s = 0; s < k.streams.size(); ++s) {
-    const size_t last = first + k.streams[s].size() - 1;
-    const int64_t from = k.from_first_cta ? st.kernels[first].start_ns : 0;
-    out.push_back(double(st.kernels[last].end_ns - from) / 1e6);
+    const size_t last = first + k.streams[s].size() + (k.from_first_cta ? 1 : -1);
+    if (k.from_first_cta)  // from the first stamp's start to the second's
+      out.push_back(double(st.kernels[last].start_ns - st.kernels[first].start_ns) / 1e6);
+    else
+      out.push_back(double(st.kernels[last].end_ns) / 1e6);
     first = last + 1;
   }
   return out;
@@ -385,7 +405,12 @@ int run_sm_sharing(const SmSharingArgs& a) {
         "per SM (`gpu.max_ctas_per_sm`) and two kernels at once are predictions. Fit half: every other "
         "kernel or op in the order the recordings name them (fma, conv, stem, conv7, pool, then every other "
         "torch op; the fit reads only their alone cases); check half: the others; pairs: two "
-        "kernels or ops launched together on two streams of one partition, never fitted.\n\n";
+        "kernels or ops launched together on two streams of one partition, never fitted. Layer kernels "
+        "are timed as the probe times them, between one-thread stamp kernels launched 3 us apart: the GPU "
+        "takes grids in the order they came, so a pair's first kernel ends its span only when the stamp "
+        "after it finds a slot, behind the second kernel's CTAs (its span is about both kernels' time). "
+        "Under a CTA cap the simulated stamps count against the cap; the probe's do not (it caps by "
+        "padding shared memory).\n\n";
   std::snprintf(buf, sizeof buf,
                 "Parameters: `gpu.full_sm_issue_load` %.4g, `gpu.full_sm_memory_load` %.4g, "
                 "`gpu.sm_dram_bytes_per_s` %.4g, `gpu.dram_bytes_per_s` %.4g.\n\n",
