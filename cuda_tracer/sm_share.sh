@@ -5,7 +5,7 @@
 # Writes $OUT/sm_share_h200.jsonl and $OUT/sm_share_torch_h200.jsonl.
 # MODE=ncu instead profiles the same kernels in their whole-GPU runs (132 SMs, no CTA cap) with Nsight
 # Compute, what a resident pass can measure besides the time: per launch DRAM and L2 bytes, instructions,
-# cycles, active warps and the share of cycles the SM sub-partitions issued. Writes
+# cycles, active and eligible warps and the share of cycles the SM sub-partitions issued. Writes
 # $OUT/sm_share_ncu_probe.csv and $OUT/sm_share_ncu_torch.csv.
 #   OUT=/tmp/x [REPS=7] [MODE=ncu] cuda_tracer/sm_share.sh
 set -u
@@ -18,6 +18,7 @@ if [ "${MODE:-time}" = ncu ]; then
   NCU=${NCU:-$(command -v ncu || echo /usr/local/cuda/bin/ncu)}
   M=dram__bytes_read.sum,dram__bytes_write.sum,lts__t_bytes.sum,l1tex__t_bytes.sum,smsp__inst_executed.sum
   M=$M,sm__cycles_elapsed.avg,sm__warps_active.avg.per_cycle_active,smsp__issue_active.avg.pct_of_peak_sustained_active
+  M=$M,smsp__warps_eligible.avg.per_cycle_active,smsp__warps_active.avg.per_cycle_active
   M=$M,sm__throughput.avg.pct_of_peak_sustained_elapsed,gpu__time_duration.sum,launch__grid_size,launch__block_size
   M=$M,launch__registers_per_thread,launch__occupancy_limit_registers,launch__waves_per_multiprocessor
   timeout 280 "$NCU" --metrics "$M" --csv -k 'regex:^(?!stamp)' "$B/sm_share_probe" --sms 132 --caps 0 --reps 1 \
