@@ -14,8 +14,10 @@ uint8_t Engine::attach(Component& c) {
 uint64_t Engine::run(const Guard& g) {
   const uint64_t max_events = g.max_events > 0 ? g.max_events : UINT64_MAX;
   uint64_t seen = progress_, since = 0, longest = 0;
-  while (!q_.empty()) {
-    const Event e = q_.pop();
+  for (;;) {
+    const bool moving = !moving_.empty() && (q_.empty() || before(moving_.top(), q_.top()));
+    if (!moving && q_.empty()) break;
+    const Event e = moving ? (++moved_popped_, moving_.pop()) : q_.pop();
     now_ = e.time;
     prev_hw_ = hw_;
     if (hw_.time != e.time || e.priority > hw_.priority || (e.priority == hw_.priority && e.seq > hw_.seq))
@@ -45,11 +47,11 @@ uint64_t Engine::run(const Guard& g) {
         throw std::logic_error("engine: the stuck handler returned");
       }
     }
-    if (q_.popped() >= max_events) {
+    if (events() >= max_events) {
       g.capped();
       throw std::logic_error("engine: the stuck handler returned");
     }
-    if ((q_.popped() & 0xffff) == 0 && g.every_64k_events) g.every_64k_events();
+    if ((events() & 0xffff) == 0 && g.every_64k_events) g.every_64k_events();
   }
   return std::max(longest, since);
 }

@@ -43,10 +43,11 @@ class Engine {
     q_.push(time, priority, owner, type, a, b);
   }
   // An event ordered among the same instant's events of its priority by `key` (< 2^63), not by when it was
-  // scheduled (sim/engine/event_queue.h).
-  void at_keyed(int64_t time, Priority priority, uint8_t owner, uint8_t type, uint32_t a, uint64_t b,
-                uint64_t key) {
-    q_.push_keyed(time, priority, owner, type, a, b, key);
+  // scheduled (keyed, sim/engine/event_queue.h), that replaces the pending event of `handle` if it has one
+  // (MovingEvents; the handles are the gpu's CTA slots).
+  void at_handle(uint32_t handle, int64_t time, Priority priority, uint8_t owner, uint8_t type, uint32_t a,
+                 uint64_t b, uint64_t key) {
+    moving_.set(handle, Event{time, priority, EventQueue::kKeyed | key, owner, type, a, b});
   }
   int64_t now() const { return now_; }
   // Whether an event the owner keyed (time, priority, key) would have run by now had it been scheduled:
@@ -63,7 +64,7 @@ class Engine {
   // The event being handled was stale: it does not count for has_run.
   void ignored() { hw_ = prev_hw_; }
   void after_each_event(Component& c) { after_ = &c; }
-  uint64_t events() const { return q_.popped(); }
+  uint64_t events() const { return q_.popped() + moved_popped_; }
   // Something completed (a CTA, an access group, an op): the run is moving.
   void progressed() { ++progress_; }
 
@@ -83,6 +84,8 @@ class Engine {
 
  private:
   EventQueue q_;
+  MovingEvents moving_;
+  uint64_t moved_popped_ = 0;
   int64_t now_ = 0;
   // The latest-ordered event handled at the current instant (and before the current event), for has_run.
   struct Order {

@@ -51,20 +51,21 @@ struct Event {
   uint64_t b = 0;
 };
 
+// x runs before y: earlier time, then lower priority, then scheduled first (or lower key).
+inline bool before(const Event& x, const Event& y) {
+  return (x.time < y.time) |
+         ((x.time == y.time) & ((x.priority < y.priority) | ((x.priority == y.priority) & (x.seq < y.seq))));
+}
+
 // A binary min-heap of events in one flat array. The comparison is computed without branches and a pop
 // sifts a hole down to a leaf before placing the last event: the order of events is a total order (every
-// sequence number is unique; a keyed event shares its key only with events its owner left stale and
-// ignores), so any correct heap pops them in the same order.
+// sequence number is unique), so any correct heap pops them in the same order.
 class EventQueue {
  public:
   void push(int64_t time, uint8_t priority, uint8_t owner, uint8_t type, uint32_t a = 0, uint64_t b = 0) {
     insert(Event{time, priority, next_seq_++, owner, type, a, b});
   }
   static constexpr uint64_t kKeyed = uint64_t{1} << 63;
-  void push_keyed(int64_t time, uint8_t priority, uint8_t owner, uint8_t type, uint32_t a, uint64_t b,
-                  uint64_t key) {
-    insert(Event{time, priority, kKeyed | key, owner, type, a, b});
-  }
   bool empty() const { return heap_.empty(); }
   size_t size() const { return heap_.size(); }
   const Event& top() const { return heap_.front(); }
@@ -107,14 +108,75 @@ class EventQueue {
     }
     heap_[i] = e;
   }
-  // x runs before y: earlier time, then lower priority, then scheduled first.
-  static bool before(const Event& x, const Event& y) {
-    return (x.time < y.time) |
-           ((x.time == y.time) & ((x.priority < y.priority) | ((x.priority == y.priority) & (x.seq < y.seq))));
-  }
   std::vector<Event> heap_;
   uint64_t next_seq_ = 0;
   uint64_t popped_ = 0;
+};
+
+// Events that move: at most one per handle (a CTA slot), keyed (a key unique among them), in an indexed
+// binary min-heap. Scheduling a handle's event again moves it in place, so a moved event leaves nothing
+// stale behind; the engine takes the earlier of this heap's and the event queue's first events.
+class MovingEvents {
+ public:
+  void set(uint32_t handle, const Event& e) {
+    check_time(e.time);
+    if (handle >= pos_.size()) pos_.resize(size_t(handle) + 1, kAbsent);
+    uint32_t i = pos_[handle];
+    if (i == kAbsent) {
+      i = uint32_t(heap_.size());
+      heap_.push_back(e);
+      handle_.push_back(handle);
+      up(i, e, handle);
+      return;
+    }
+    const bool earlier = before(e, heap_[i]);
+    if (earlier)
+      up(i, e, handle);
+    else
+      down(i, e, handle);
+  }
+  bool empty() const { return heap_.empty(); }
+  const Event& top() const { return heap_.front(); }
+  Event pop() {
+    const Event top = heap_.front();
+    pos_[handle_.front()] = kAbsent;
+    const Event last = heap_.back();
+    const uint32_t last_handle = handle_.back();
+    heap_.pop_back();
+    handle_.pop_back();
+    if (!heap_.empty()) down(0, last, last_handle);
+    return top;
+  }
+
+ private:
+  static constexpr uint32_t kAbsent = UINT32_MAX;
+  void place(uint32_t i, const Event& e, uint32_t handle) {
+    heap_[i] = e;
+    handle_[i] = handle;
+    pos_[handle] = i;
+  }
+  void up(uint32_t i, const Event& e, uint32_t handle) {
+    while (i > 0) {
+      const uint32_t parent = (i - 1) / 2;
+      if (!before(e, heap_[parent])) break;
+      place(i, heap_[parent], handle_[parent]);
+      i = parent;
+    }
+    place(i, e, handle);
+  }
+  void down(uint32_t i, const Event& e, uint32_t handle) {
+    const uint32_t n = uint32_t(heap_.size());
+    for (uint32_t c = 2 * i + 1; c < n; c = 2 * i + 1) {
+      c += c + 1 < n && before(heap_[c + 1], heap_[c]);
+      if (!before(heap_[c], e)) break;
+      place(i, heap_[c], handle_[c]);
+      i = c;
+    }
+    place(i, e, handle);
+  }
+  std::vector<Event> heap_;
+  std::vector<uint32_t> handle_;  // per heap position: its event's handle
+  std::vector<uint32_t> pos_;     // per handle: its event's heap position, or kAbsent
 };
 
 }  // namespace uvmsim

@@ -4,7 +4,7 @@ namespace uvmsim {
 
 PageTable::PageTable(const Workload& w)
     : loc_(w.pages, kNowhere),
-      gpu_ok_(w.pages, 0),
+      mapped_((uint64_t{w.pages} + 63) / 64, 0),
       gpu_mask_(w.blocks),
       cpu_mask_(w.blocks),
       valid_mask_(w.blocks),

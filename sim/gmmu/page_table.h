@@ -4,6 +4,7 @@
 // audit read it. The per-page bytes and the per-block masks are kept equal by set_loc.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -18,7 +19,19 @@ class PageTable {
  public:
   explicit PageTable(const Workload& w);
   Loc loc(uint32_t page) const { return Loc(loc_[page]); }
-  bool mapped(uint32_t page) const { return gpu_ok_[page] != 0; }
+  bool mapped(uint32_t page) const { return mapped_[page >> 6] >> (page & 63) & 1; }
+  // Whether every page of [first, first + count) has a valid GPU mapping (64 pages at a time).
+  bool all_mapped(uint32_t first, uint32_t count) const {
+    uint64_t p = first;
+    const uint64_t end = p + count;
+    while (p < end) {
+      const uint64_t word = p >> 6, bit = p & 63, n = std::min<uint64_t>(64 - bit, end - p);
+      const uint64_t want = (n == 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1) << bit;
+      if ((mapped_[word] & want) != want) return false;
+      p += n;
+    }
+    return true;
+  }
   const BlockMask& on_gpu(uint32_t block) const { return gpu_mask_[block]; }
   const BlockMask& on_cpu(uint32_t block) const { return cpu_mask_[block]; }
   const BlockMask& valid(uint32_t block) const { return valid_mask_[block]; }
@@ -31,18 +44,22 @@ class PageTable {
     gpu_mask_[b].set(q, l == kOnGpu);
     cpu_mask_[b].set(q, l == kOnCpu);
     loc_[page] = l;
-    if (unmapped_ && gpu_ok_[page] && l != kOnGpu) unmapped_->push_back(page);
-    gpu_ok_[page] = l == kOnGpu;
+    if (unmapped_ && mapped(page) && l != kOnGpu) unmapped_->push_back(page);
+    set_mapped(page, l == kOnGpu);
   }
   // Pages whose GPU mapping goes are appended to *log from now on (the gpu's run-ahead watches them).
   void log_unmaps(std::vector<uint32_t>* log) { unmapped_ = log; }
   // The GPU maps a CPU-resident page remotely (a thrashing page pinned on the CPU).
-  void map_remote(uint32_t page) { gpu_ok_[page] = 1; }
+  void map_remote(uint32_t page) { set_mapped(page, true); }
 
  private:
   friend struct AuditProbe;  // the audit's test plants an inconsistency
   std::vector<uint8_t> loc_;
-  std::vector<uint8_t> gpu_ok_;
+  void set_mapped(uint32_t page, bool on) {
+    const uint64_t bit = uint64_t{1} << (page & 63);
+    mapped_[page >> 6] = on ? mapped_[page >> 6] | bit : mapped_[page >> 6] & ~bit;
+  }
+  std::vector<uint64_t> mapped_;  // one bit per page: a valid GPU mapping (local or remote)
   std::vector<BlockMask> gpu_mask_, cpu_mask_, valid_mask_;
   std::vector<uint16_t> block_lo_, block_hi_;
   std::vector<uint32_t>* unmapped_ = nullptr;

@@ -213,11 +213,7 @@ bool Gpu::start_ahead(uint32_t slot) {
     bool mapped = true;
     for (uint64_t i = pos; i < end && mapped; ++i) {
       const AccessPoint& r = w_.points[i];
-      for (uint32_t p = r.page; p < r.page + r.count; ++p)
-        if (!pages_.mapped(p)) {
-          mapped = false;
-          break;
-        }
+      mapped = pages_.all_mapped(r.page, r.count);
       lo = std::min(lo, r.page);
       hi = std::max(hi, r.page + r.count - 1);
     }
@@ -283,7 +279,7 @@ void Gpu::push_cta(uint32_t slot, uint8_t type, int64_t at, int64_t compute_from
   c.pending_type = type;
   c.due = at;
   c.compute_from = compute_from;
-  engine_.at_keyed(at, kPrioCta, id_, type, slot, ++c.gen, c.start);
+  engine_.at_handle(slot, at, kPrioCta, id_, type, slot, ++c.gen, c.start);
 }
 
 double Gpu::speed_on(uint32_t s, uint32_t kernel) {
@@ -387,7 +383,18 @@ void Gpu::cta_step(uint32_t slot) {
   if (c.paused) c.granted = uint32_t(cfg_.gpu.fault_jitter_accesses);  // these misses have arrived
   c.paused = false;
   uint64_t issued = 0;
-  for (uint64_t i = first; i < group_end && !blocked; ++i) {
+  // A fresh group all on mapped pages, with nothing to look up per access: every access completes.
+  uint64_t i = first;
+  if (!tlb_on && !c.tracking && !faulted && first_off == 0) {
+    uint64_t n = 0;
+    for (uint64_t j = first; j < group_end && n != UINT64_MAX; ++j)
+      n = pages_.all_mapped(w_.points[j].page, w_.points[j].count) ? n + w_.points[j].count : UINT64_MAX;
+    if (n != UINT64_MAX) {
+      issued = n;
+      i = group_end;
+    }
+  }
+  for (; i < group_end && !blocked; ++i) {
     const AccessPoint& r = w_.points[i];
     uint32_t off = i == first ? first_off : 0;
     for (uint32_t p = r.page + off; p < r.page + r.count; ++p, ++index) {

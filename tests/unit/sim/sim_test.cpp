@@ -386,7 +386,7 @@ struct AuditProbe {
     for (uint32_t p = 0; p < s.w_.pages; ++p)
       if (s.pages_.loc_[p] == kOnGpu) {
         s.pages_.loc_[p] = kNowhere;
-        s.pages_.gpu_ok_[p] = 0;
+        s.pages_.set_mapped(p, false);
         return;
       }
   }
