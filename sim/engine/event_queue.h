@@ -16,13 +16,17 @@
 
 namespace uvmsim {
 
-// a * b / c rounded up, without overflow (128-bit intermediate).
+// a * b / c rounded up, without overflow (a 128-bit intermediate where a * b needs one).
 inline int64_t mul_div_ceil(uint64_t a, uint64_t b, uint64_t c) {
+  uint64_t p;
+  if (!__builtin_mul_overflow(a, b, &p) && p <= UINT64_MAX - c) return int64_t((p + c - 1) / c);
   __extension__ using u128 = unsigned __int128;
   return int64_t((u128(a) * b + c - 1) / c);
 }
 // a * b / c rounded down.
 inline int64_t mul_div(uint64_t a, uint64_t b, uint64_t c) {
+  uint64_t p;
+  if (!__builtin_mul_overflow(a, b, &p)) return int64_t(p / c);
   __extension__ using u128 = unsigned __int128;
   return int64_t(u128(a) * b / c);
 }
