@@ -86,13 +86,7 @@ class EventQueue {
         heap_[i] = heap_[c];
         i = c;
       }
-      while (i > 0) {
-        const size_t parent = (i - 1) / 2;
-        if (!before(last, heap_[parent])) break;
-        heap_[i] = heap_[parent];
-        i = parent;
-      }
-      heap_[i] = last;
+      sift_up(i, last);
     }
     ++popped_;
     return top;
@@ -102,8 +96,11 @@ class EventQueue {
  private:
   void insert(const Event& e) {
     check_time(e.time);
-    size_t i = heap_.size();
     heap_.push_back(e);
+    sift_up(heap_.size() - 1, e);
+  }
+  // Places e at the hole i or above it.
+  void sift_up(size_t i, const Event& e) {
     while (i > 0) {
       const size_t parent = (i - 1) / 2;
       if (!before(e, heap_[parent])) break;
