@@ -27,6 +27,10 @@ if [ "${MODE:-time}" = ncu ]; then
   timeout 280 "$NCU" --metrics "$M" --csv --target-processes all python3 "$here/torch/sm_share_torch.py" \
     --lib "$B/libuvm_green.so" --reps 1 --sms 132 --no-shapes >"$OUT/sm_share_ncu_torch.csv" 2>"$OUT/ncu_torch_err.txt"
   echo "torch rc $?"
+  # ncu writes its CSV to stdout after the programs' own lines: keep the CSV rows only.
+  for f in "$OUT"/sm_share_ncu_probe.csv "$OUT"/sm_share_ncu_torch.csv; do
+    sed -n '/^"ID"/,$p' "$f" | grep '^"' >"$f.rows" && mv "$f.rows" "$f"
+  done
   wc -l "$OUT"/*.csv
   exit 0
 fi
