@@ -19,9 +19,7 @@ uint64_t Engine::run(const Guard& g) {
     if (!moving && q_.empty()) break;
     const Event e = moving ? (++moved_popped_, moving_.pop()) : q_.pop();
     now_ = e.time;
-    prev_hw_ = hw_;
-    if (hw_.time != e.time || e.priority > hw_.priority || (e.priority == hw_.priority && e.seq > hw_.seq))
-      hw_ = {e.time, e.priority, e.seq};
+    if (latest_.time != e.time || before(latest_, e)) latest_ = e;
     components_[e.owner]->handle(e);
     if (after_) after_->after_event();
     if (progress_ != seen) {

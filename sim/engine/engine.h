@@ -46,23 +46,19 @@ class Engine {
   // scheduled (keyed, sim/engine/event_queue.h), that replaces the pending event of `handle` if it has one
   // (MovingEvents; the handles are the gpu's CTA slots).
   void at_handle(uint32_t handle, int64_t time, Priority priority, uint8_t owner, uint8_t type, uint32_t a,
-                 uint64_t b, uint64_t key) {
-    moving_.set(handle, Event{time, priority, EventQueue::kKeyed | key, owner, type, a, b});
+                 uint64_t key) {
+    moving_.set(handle, Event{time, priority, EventQueue::kKeyed | key, owner, type, a, 0});
   }
   int64_t now() const { return now_; }
   // Whether an event the owner keyed (time, priority, key) would have run by now had it been scheduled:
   // it is due earlier, or at this instant and before an event already handled at this instant (events
   // scheduled during an instant may run after later-ordered ones: the latest-ordered event handled at this
   // instant decides). An owner that skips events it knows to be without effect (the gpu's run-ahead) asks
-  // this to place them among the events that did run. The event being handled counts, unless its owner
-  // called ignored() (a stale event).
+  // this to place them among the events that did run. The event being handled counts.
   bool has_run(int64_t time, Priority priority, uint64_t key) const {
     if (time != now_) return time < now_;
-    return hw_.time == now_ &&
-           (priority < hw_.priority || (priority == hw_.priority && (EventQueue::kKeyed | key) < hw_.seq));
+    return latest_.time == now_ && before(Event{time, priority, EventQueue::kKeyed | key}, latest_);
   }
-  // The event being handled was stale: it does not count for has_run.
-  void ignored() { hw_ = prev_hw_; }
   void after_each_event(Component& c) { after_ = &c; }
   uint64_t events() const { return q_.popped() + moved_popped_; }
   // Something completed (a CTA, an access group, an op): the run is moving.
@@ -87,12 +83,7 @@ class Engine {
   MovingEvents moving_;
   uint64_t moved_popped_ = 0;
   int64_t now_ = 0;
-  // The latest-ordered event handled at the current instant (and before the current event), for has_run.
-  struct Order {
-    int64_t time = -1;
-    uint8_t priority = 0;
-    uint64_t seq = 0;
-  } hw_, prev_hw_;
+  Event latest_{-1};  // the latest-ordered event handled at the current instant, for has_run
   Component* after_ = nullptr;
   uint64_t progress_ = 0;
   std::vector<Component*> components_;

@@ -153,9 +153,7 @@ void Gpu::start_cta(RunningKernel& rk, uint64_t cta_index, uint32_t s, int64_t d
     free_slots_.pop_back();
   }
   CtaSlot& c = slots_[slot];
-  const uint32_t gen = c.gen;  // events of the slot's earlier CTAs stay stale
   c = CtaSlot{};
-  c.gen = gen;
   c.live = true;
   c.start = ++ctas_started_;
   c.kernel = rk.kernel;
@@ -279,7 +277,7 @@ void Gpu::push_cta(uint32_t slot, uint8_t type, int64_t at, int64_t compute_from
   c.pending_type = type;
   c.due = at;
   c.compute_from = compute_from;
-  engine_.at_handle(slot, at, kPrioCta, id_, type, slot, ++c.gen, c.start);
+  engine_.at_handle(slot, at, kPrioCta, id_, type, slot, c.start);
 }
 
 double Gpu::speed_on(uint32_t s, uint32_t kernel) {

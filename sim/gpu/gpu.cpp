@@ -50,10 +50,6 @@ void Gpu::handle(const Event& e) {
     case kEvCtaStep:
     case kEvCtaDone: {
       CtaSlot& c = slots_[e.a];
-      if (e.b != c.gen) {  // stale: the CTA's speed changed and its event moved
-        engine_.ignored();
-        break;
-      }
       if (c.ahead) settle_ahead(e.a, true);
       c.pending = false;
       if (c.frozen) {  // its process is out: the event waits for its next turn

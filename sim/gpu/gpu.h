@@ -114,12 +114,11 @@ class Gpu final : public Component, public FaultBuffer::Client {
     // Time-slicing: the CTA's process is switched out; its event fell due meanwhile and waits in
     // deferred_; a replay came meanwhile.
     bool frozen = false, deferred = false, wake_on_resume = false;
-    // Its pending event (at most one: events carry the slot's generation, and an event of an older
-    // generation is stale): its type and time, and from when the time is compute at `speed` (before it:
-    // fixed delays). counted: its loads are on its SM's sums.
+    // Its pending event (at most one: the engine's moving event of this slot, moved in place): its type
+    // and time, and from when the time is compute at `speed` (before it: fixed delays). counted: its
+    // loads are on its SM's sums.
     bool pending = false, counted = false;
     uint8_t pending_type = 0;
-    uint32_t gen = 0;
     int64_t due = 0, compute_from = 0;
     double speed = 1;
     // Fault entries this CTA raised that are still in the buffer (neither fetched nor flushed), and the
