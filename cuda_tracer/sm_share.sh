@@ -7,13 +7,37 @@
 # Compute, what a resident pass can measure besides the time: per launch DRAM and L2 bytes, instructions,
 # cycles, active and eligible warps and the share of cycles the SM sub-partitions issued. Writes
 # $OUT/sm_share_ncu_probe.csv and $OUT/sm_share_ncu_torch.csv.
-#   OUT=/tmp/x [REPS=7] [MODE=ncu] cuda_tracer/sm_share.sh
+# MODE=ncu_detail profiles each kernel's whole-GPU run once (the probe's ten kernels alone, the torch ops
+# without their random initialisation) with Nsight Compute's speed-of-light, compute, memory, warp-state and
+# occupancy sections, every raw metric they read (pipe utilisations, L1 and shared-memory wavefronts, the
+# stall reasons per issued instruction), one CSV row per launch: $OUT/sm_share_ncu_detail_{probe,torch}.csv.
+#   OUT=/tmp/x [REPS=7] [MODE=ncu|ncu_detail] cuda_tracer/sm_share.sh
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 B=${B:-/tmp/sm-share-build}
 OUT=${OUT:?set OUT}
 cmake -S "$here" -B "$B" -DCMAKE_BUILD_TYPE=Release >"$OUT/build.txt" 2>&1 || { tail -30 "$OUT/build.txt"; exit 1; }
 cmake --build "$B" -j16 --target sm_share_probe uvm_green >>"$OUT/build.txt" 2>&1 || { tail -30 "$OUT/build.txt"; exit 1; }
+if [ "${MODE:-time}" = ncu_detail ]; then
+  NCU=${NCU:-$(command -v ncu || echo /usr/local/cuda/bin/ncu)}
+  S="--section SpeedOfLight --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis"
+  S="$S --section WarpStateStats --section Occupancy --section LaunchStats --section SchedulerStats"
+  # The probe launches its ten kernels alone first, twice each (stamp kernels aside), then the pairs.
+  timeout 250 "$NCU" $S --page raw --csv -k 'regex:^(?!stamp)' -c 20 "$B/sm_share_probe" --sms 132 --caps 0 \
+    --reps 1 >"$OUT/sm_share_ncu_detail_probe.csv" 2>"$OUT/ncu_probe_err.txt"
+  echo "probe rc $?"
+  timeout 300 "$NCU" $S --page raw --csv -k 'regex:^(?!distribution)' --target-processes all python3 \
+    "$here/torch/sm_share_torch.py" --lib "$B/libuvm_green.so" --reps 1 --sms 132 --no-shapes \
+    >"$OUT/sm_share_ncu_detail_torch.csv" 2>"$OUT/ncu_torch_err.txt"
+  echo "torch rc $?"
+  for f in "$OUT"/sm_share_ncu_detail_probe.csv "$OUT"/sm_share_ncu_detail_torch.csv; do
+    sed -n '/^"ID"/,$p' "$f" | grep '^"' >"$f.rows" && mv "$f.rows" "$f"
+    gzip -9 -k "$f"
+  done
+  for f in "$OUT"/ncu_*_err.txt; do tail -n 3 "$f"; done
+  wc -lc "$OUT"/*.csv
+  exit 0
+fi
 if [ "${MODE:-time}" = ncu ]; then
   NCU=${NCU:-$(command -v ncu || echo /usr/local/cuda/bin/ncu)}
   M=dram__bytes_read.sum,dram__bytes_write.sum,lts__t_bytes.sum,l1tex__t_bytes.sum,smsp__inst_executed.sum

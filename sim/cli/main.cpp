@@ -350,7 +350,9 @@ int main(int argc, char** argv) {
   SmSharingArgs share;
   auto* sharing = app.add_subcommand(
       "sm-sharing", "the SM-sharing model against the H200's SM partitions, CTA limits and kernel pairs");
-  sharing->add_option("--recording", share.recordings, "sm_share JSON lines (cuda_tracer/sm_share.sh)")
+  sharing
+      ->add_option("--recording", share.recordings,
+                   "sm_share JSON lines (cuda_tracer/sm_share.sh) and profiles (cuda_tracer/ncu_profile.py)")
       ->required();
   sharing->add_option("--config", share.config, "config (its gpu.* SM-sharing parameters)")->required();
   sharing->add_flag("--fit", share.fit, "fit the four parameters on the fit half's alone cases first");
@@ -360,7 +362,8 @@ int main(int argc, char** argv) {
   sharing->add_option("--report", share.report, "markdown report (a regular file; default stdout)");
   sharing->footer(
       "Example:\n  uvmsim sm-sharing --recording cuda_tracer/recordings/sm_share_h200.jsonl --recording "
-      "cuda_tracer/recordings/sm_share_torch_h200.jsonl --config sim/configs/h100.json --report "
+      "cuda_tracer/recordings/sm_share_torch_h200.jsonl --recording "
+      "cuda_tracer/recordings/sm_share_profile_h200.jsonl --config sim/configs/h200.json --fit --report "
       "results/sm_sharing.md");
 
   try {

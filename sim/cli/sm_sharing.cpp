@@ -22,11 +22,13 @@ namespace {
 
 using json = nlohmann::json;
 
-// A kernel as the resident pass knows it: its launch shape, DRAM bytes and whole-GPU time.
+// A kernel as the resident pass knows it: its launch shape, DRAM bytes, whole-GPU time and, where one
+// was given, a profile of that run.
 struct ShapeKernel {
   uint32_t grid = 1, threads = 1, regs = 0, smem = 0;
   uint64_t bytes = 0;
   double ms = 0;
+  KernelProfile profile;
 };
 
 // The probe's kernels as it launches them (sm_share_probe.cu): layer kernels between stamp kernels (one
@@ -93,6 +95,11 @@ Data load(const std::vector<std::string>& paths) {
   std::map<std::string, std::vector<ShapeKernel>> torch;  // torch ops: their kernels
   std::map<Key, std::vector<std::vector<double>>> times;  // per stream, over runs
   std::map<Key, std::string> group;
+  // Profiles of the resident runs and the DRAM bytes they measured (which stand for the recordings'
+  // estimates: a torch op's tensors once).
+  using Measured = std::pair<KernelProfile, uint64_t>;
+  std::map<std::string, Measured> kernel_profile;                 // layer kernels
+  std::map<std::pair<std::string, size_t>, Measured> op_profile;  // torch ops' kernels, by index
   Data d;
   auto named = [&](const std::string& n) {
     if (std::find(d.kernels.begin(), d.kernels.end(), n) == d.kernels.end()) d.kernels.push_back(n);
@@ -100,7 +107,18 @@ Data load(const std::vector<std::string>& paths) {
   for (const std::string& path : paths)
     for (const json& r : read_lines(path)) {
       try {
-        const std::string probe = r.at("probe"), mode = r.at("mode");
+        const std::string probe = r.at("probe");
+        if (probe == "sm_share_profile") {
+          const Measured f{
+              {r.at("issue_active"), r.at("warps_active"), r.at("contention_stalls"), r.at("memory_stalls")},
+              r.at("dram_bytes")};
+          if (r.contains("kernel"))
+            kernel_profile[r.at("kernel")] = f;
+          else
+            op_profile[{r.at("op"), r.at("index").get<size_t>()}] = f;
+          continue;
+        }
+        const std::string mode = r.at("mode");
         if (probe == "sm_share_torch" && mode == "shape") {
           std::vector<ShapeKernel> ks;
           for (const json& k : r.at("kernels")) {
@@ -157,7 +175,13 @@ Data load(const std::vector<std::string>& paths) {
     if (it == times.end())
       throw std::runtime_error("kernel " + name + " has no whole-GPU case (132 SMs, no cap)");
     k.ms = median(it->second[0]);
+    if (auto f = kernel_profile.find(name); f != kernel_profile.end())
+      std::tie(k.profile, k.bytes) = f->second;
   }
+  for (auto& [op, ks] : torch)
+    for (size_t i = 0; i < ks.size(); ++i)
+      if (auto f = op_profile.find({op, i}); f != op_profile.end())
+        std::tie(ks[i].profile, ks[i].bytes) = f->second;
   for (auto& [key, v] : times) {
     Case c;
     c.name = key.name;
@@ -192,8 +216,8 @@ Data load(const std::vector<std::string>& paths) {
   return d;
 }
 
-// Per stream, the simulated time in ms.
-std::vector<double> simulate_case(const Case& k, const Config& base) {
+// Per stream, the simulated time in ms; profiled: the kernels' profiles are given to the model.
+std::vector<double> simulate_case(const Case& k, const Config& base, bool profiled) {
   trace::Trace t;
   t.header.device_name = "NVIDIA H200";
   t.header.sm_count = 132;
@@ -203,10 +227,11 @@ std::vector<double> simulate_case(const Case& k, const Config& base) {
   t.header.smem_per_sm_bytes = uint32_t(base.gpu.smem_per_sm_bytes);
   t.tenants.push_back({"t#0", "t", 1, 0});
   std::vector<uint64_t> bytes;
+  std::vector<KernelProfile> profiles;
   // Layer kernels are timed as the probe times them: between the stamps just before and after them on
   // their stream. A stamp needs a free CTA slot like any kernel, so the one after a kernel can wait
   // behind another stream's grid dispatched meanwhile (the GPU dispatches grids in the order they came).
-  const ShapeKernel stamp{1, 1, 16, 0, 0, kStampMs};
+  const ShapeKernel stamp{1, 1, 16, 0, 0, kStampMs, {}};
   for (uint32_t s = 0; s < k.streams.size(); ++s) {
     std::vector<ShapeKernel> run = k.streams[s];
     if (k.from_first_cta) {
@@ -233,10 +258,12 @@ std::vector<double> simulate_case(const Case& k, const Config& base) {
       if (k.from_first_cta) o.host_gap_ns = kLaunchGapNs;
       t.ops.push_back(o);
       bytes.push_back(sk.bytes);
+      profiles.push_back(profiled ? sk.profile : KernelProfile{});
     }
   }
   Workload w = Workload::build(std::move(t), "sm-sharing");
   w.kernel_dram_bytes = bytes;
+  w.kernel_profile = profiles;
   Config c = base;
   c.gpu.sm_count = k.sms;
   if (k.cap) c.gpu.max_ctas_per_sm = k.cap;
@@ -255,13 +282,13 @@ std::vector<double> simulate_case(const Case& k, const Config& base) {
 }
 
 std::vector<std::vector<double>> simulate_all(const std::vector<const Case*>& cases, const Config& c,
-                                              int jobs) {
+                                              bool profiled, int jobs) {
   std::vector<std::vector<double>> out(cases.size());
   std::atomic<size_t> next{0};
   std::vector<std::string> errors(size_t(std::max(1, jobs)));
   auto work = [&](size_t j) {
     try {
-      for (size_t i; (i = next++) < cases.size();) out[i] = simulate_case(*cases[i], c);
+      for (size_t i; (i = next++) < cases.size();) out[i] = simulate_case(*cases[i], c, profiled);
     } catch (const std::exception& e) {
       errors[j] = e.what();
     }
@@ -319,10 +346,11 @@ struct Scored {
   double error() const { return (simulated - measured) / measured; }
 };
 
-std::vector<Scored> score(const Data& d, const std::vector<std::string>& names, const Config& c, int jobs) {
+std::vector<Scored> score(const Data& d, const std::vector<std::string>& names, const Config& c,
+                          bool profiled, int jobs) {
   std::vector<const Case*> all;
   for (const Case& k : d.cases) all.push_back(&k);
-  const auto sim = simulate_all(all, c, jobs);
+  const auto sim = simulate_all(all, c, profiled, jobs);
   std::map<const Case*, std::vector<double>> whole;
   for (size_t i = 0; i < all.size(); ++i) whole[all[i]] = sim[i];
   std::vector<Scored> out;
@@ -379,20 +407,22 @@ int run_sm_sharing(const SmSharingArgs& a) {
   if (!a.report.empty()) files::check_output_file(a.report, "--report");
   const Data d = load(a.recordings);
   Config c = load_config(a.config, {});
+  // Without profiles: every kernel the same loads at its occupancy, the config's parameters unfitted.
+  const std::vector<Scored> s1 = score(d, d.kernels, c, false, a.jobs);
   if (a.fit) {
     double best = 0;
     auto f = [&](const std::vector<double>& v) {
-      return fit_loss(score(d, d.kernels, with_knobs(c, v), a.jobs));
+      return fit_loss(score(d, d.kernels, with_knobs(c, v), true, a.jobs));
     };
     const std::vector<double> x = nelder_mead(f, knobs_of(c), {0.4, 0.4, 0.4, 0.4}, a.iterations, &best);
     c = with_knobs(c, x);
     std::fprintf(stderr, "fitted: loss %.4f\n", best);
   }
-  const std::vector<Scored> s = score(d, d.kernels, c, a.jobs);
+  const std::vector<Scored> s = score(d, d.kernels, c, true, a.jobs);
   // CTA slots as whole processors (the engine before the SM-sharing model): loads too small to slow anyone.
   Config slots = c;
   slots.gpu.full_sm_issue_load = slots.gpu.full_sm_memory_load = 0.001;
-  const std::vector<Scored> s0 = score(d, d.kernels, slots, a.jobs);
+  const std::vector<Scored> s0 = score(d, d.kernels, slots, false, a.jobs);
 
   std::ostringstream md;
   char buf[512];
@@ -401,7 +431,12 @@ int run_sm_sharing(const SmSharingArgs& a) {
   for (const auto& r : a.recordings) md << " --recording " << r;
   md << " --config " << a.config << " --iterations " << a.iterations
      << "`. Every case is simulated from its kernels' whole-GPU resident time, "
-        "launch shape and DRAM bytes only (sim/gpu/sm_share.h); fewer SMs (`gpu.sm_count`), a CTA limit "
+        "launch shape and what a profile of that run measured only (sim/gpu/sm_share.h): its DRAM bytes and, "
+        "per SM sub-partition, the share of cycles it issued, the warps resident, and the cycles per issued "
+        "instruction its warps waited for one another and on memory (Nsight Compute, "
+        "`cuda_tracer/ncu_profile.py`; a recording without profiles leaves every kernel the same loads at "
+        "its "
+        "occupancy, as the stamp kernels here). Fewer SMs (`gpu.sm_count`), a CTA limit "
         "per SM (`gpu.max_ctas_per_sm`) and two kernels at once are predictions. Fit half: every other "
         "kernel or op in the order the recordings name them (fma, conv, stem, conv7, pool, then every other "
         "torch op; the fit reads only their alone cases); check half: the others; pairs: two "
@@ -417,8 +452,13 @@ int run_sm_sharing(const SmSharingArgs& a) {
                 c.gpu.full_sm_issue_load, c.gpu.full_sm_memory_load, double(c.gpu.sm_dram_bytes_per_s),
                 double(c.gpu.dram_bytes_per_s));
   md << buf;
-  md << "| cases | n | mean abs error | worst | worst case | slots as processors: mean | worst |\n"
-     << "| --- | ---: | ---: | ---: | --- | ---: | ---: |\n";
+  md << "Compared with the same model given no profiles (every kernel the same loads at its occupancy, "
+        "the config's parameters as they are: "
+     << a.config << ") and with CTA slots as whole processors (the engine before the SM-sharing model).\n\n";
+  md << "| cases | n | mean abs error | worst | worst case | no profiles: mean | worst | slots as "
+        "processors: mean "
+        "| worst |\n"
+     << "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n";
   const std::pair<const char*, std::function<bool(const Scored&)>> sets[] = {
       {"fit half, alone", [](const Scored& x) { return x.c->streams.size() == 1 && x.fit_half; }},
       {"check half, alone", [](const Scored& x) { return x.c->streams.size() == 1 && !x.fit_half; }},
@@ -426,20 +466,24 @@ int run_sm_sharing(const SmSharingArgs& a) {
       {"check half and pairs", [](const Scored& x) { return !x.fit_half; }},
   };
   for (const auto& [label, in] : sets) {
-    const Summary m = summarize(s, in), m0 = summarize(s0, in);
-    std::snprintf(buf, sizeof buf, "| %s | %zu | %.1f%% | %.1f%% | %s | %.1f%% | %.1f%% |\n", label, m.n,
-                  100 * m.mean, 100 * m.worst, m.worst_case.c_str(), 100 * m0.mean, 100 * m0.worst);
+    const Summary m = summarize(s, in), m0 = summarize(s0, in), m1 = summarize(s1, in);
+    std::snprintf(buf, sizeof buf,
+                  "| %s | %zu | %.1f%% | %.1f%% | %s | %.1f%% | %.1f%% | %.1f%% | %.1f%% |\n", label, m.n,
+                  100 * m.mean, 100 * m.worst, m.worst_case.c_str(), 100 * m1.mean, 100 * m1.worst,
+                  100 * m0.mean, 100 * m0.worst);
     md << buf;
   }
-  md << "\n| case | group | SMs | cap | stream | half | measured ms | simulated ms | error | slots: error |\n"
-     << "| --- | --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: |\n";
+  md << "\n| case | group | SMs | cap | stream | half | measured ms | simulated ms | error | no profiles: "
+        "error | slots: error |\n"
+     << "| --- | --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |\n";
   for (size_t i = 0; i < s.size(); ++i) {
     const Scored& x = s[i];
     if (x.reference) continue;
-    std::snprintf(buf, sizeof buf, "| %s | %s | %u | %u | %s | %s | %.4f | %.4f | %+.1f%% | %+.1f%% |\n",
+    std::snprintf(buf, sizeof buf,
+                  "| %s | %s | %u | %u | %s | %s | %.4f | %.4f | %+.1f%% | %+.1f%% | %+.1f%% |\n",
                   x.c->name.c_str(), x.c->group.c_str(), x.c->sms, x.c->cap, x.c->ops[x.stream].c_str(),
                   x.c->streams.size() > 1 ? "pair" : (x.fit_half ? "fit" : "check"), x.measured, x.simulated,
-                  100 * x.error(), 100 * s0[i].error());
+                  100 * x.error(), 100 * s1[i].error(), 100 * s0[i].error());
     md << buf;
   }
   if (a.report.empty())

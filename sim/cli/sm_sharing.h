@@ -1,9 +1,11 @@
 // `uvmsim sm-sharing`: the SM-sharing model (sim/gpu/sm_share.h) against the H200's measurements of kernels
 // on SM partitions (green contexts), with a CTA limit per SM, and two at once on shared SMs
 // (cuda_tracer/sm_share.sh). Each case is simulated from the kernels' whole-GPU resident times, launch
-// shapes and DRAM bytes only. Kernels are split in two halves by name: the fit (--fit) moves the model's
-// four gpu.* parameters on the alone cases of the first half; the report shows the error on both halves,
-// on the pairs, and of CTA slots as whole processors (the engine before the model) for comparison.
+// shapes and what a profile of those runs measured (DRAM bytes, issue share, warps, stalls:
+// cuda_tracer/ncu_profile.py's lines, read like the recordings) only. Kernels are split in two halves by
+// name: the fit (--fit) moves the model's four gpu.* parameters on the alone cases of the first half; the
+// report shows the error on both halves, on the pairs, of the model given no profiles and of CTA slots as
+// whole processors (the engine before the model) for comparison.
 #pragma once
 
 #include <string>

@@ -16,9 +16,9 @@ Gpu::Gpu(Engine& engine, const Workload& w, const Config& c, Stats& stats, const
       pages_(pages),
       buffer_(buffer),
       tlb_(uint32_t(c.gpu.sm_count), uint32_t(c.gpu.tlb_entries)),
-      limits_{uint64_t(c.gpu.max_ctas_per_sm), uint64_t(c.gpu.max_threads_per_sm), uint64_t(c.gpu.regs_per_sm),
-              uint64_t(c.gpu.smem_per_sm_bytes)},
-      share_(w.trace, w.kernel_dram_bytes, c.gpu) {
+      limits_{uint64_t(c.gpu.max_ctas_per_sm), uint64_t(c.gpu.max_threads_per_sm),
+              uint64_t(c.gpu.regs_per_sm), uint64_t(c.gpu.smem_per_sm_bytes)},
+      share_(w.trace, w.kernel_dram_bytes, w.kernel_profile, c.gpu) {
   const uint32_t tenants = uint32_t(std::max<size_t>(1, w.trace.tenants.size()));
   const uint32_t sm_count = uint32_t(c.gpu.sm_count);
   sm_allocation_ = make_policy<SmAllocationKind>(c, {sm_count, tenants, clock_sm_allocation_});

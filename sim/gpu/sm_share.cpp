@@ -14,7 +14,18 @@ uint64_t to_fixed(double x) {
 }
 }  // namespace
 
-SmShare::SmShare(const trace::Trace& t, const std::vector<uint64_t>& dram_bytes, const GpuConfig& g)
+SmShare::Demand SmShare::demand(const KernelProfile& p, uint32_t threads, const GpuConfig& g) {
+  const double own = std::max(1.0, p.warps_active / p.issue_active - p.contention_stalls);
+  const double warps = double((threads + 31) / 32);
+  Demand d;
+  d.issue = warps / 4 / own;
+  d.memory_part = std::min(1.0, p.memory_stalls / own);
+  d.memory = g.full_sm_memory_load * warps * d.memory_part / (double(g.max_threads_per_sm) / 32);
+  return d;
+}
+
+SmShare::SmShare(const trace::Trace& t, const std::vector<uint64_t>& dram_bytes,
+                 const std::vector<KernelProfile>& profiles, const GpuConfig& g)
     : sm_bytes_per_ns_(double(g.sm_dram_bytes_per_s) / 1e9),
       dram_bytes_per_ns_(double(g.dram_bytes_per_s) / 1e9) {
   const trace::Header& h = t.header;
@@ -25,8 +36,10 @@ SmShare::SmShare(const trace::Trace& t, const std::vector<uint64_t>& dram_bytes,
     Kernel& p = kernels_[ki];
     const uint64_t per_sm =
         ctas_per_sm(k, h.max_threads_per_sm, h.max_ctas_per_sm, h.regs_per_sm, h.smem_per_sm_bytes);
-    p.issue = to_fixed(g.full_sm_issue_load / double(per_sm));
-    p.memory = to_fixed(g.full_sm_memory_load / double(per_sm));
+    const bool profiled = ki < profiles.size() && profiles[ki].known();
+    const Demand d = profiled ? demand(profiles[ki], k.threads_per_cta(), g) : Demand{};
+    p.issue = to_fixed(profiled ? d.issue : g.full_sm_issue_load / double(per_sm));
+    p.memory = to_fixed(profiled ? d.memory : g.full_sm_memory_load / double(per_sm));
     const uint64_t ctas = k.cta_count;
     if (ctas == 0) continue;
     // The reference: the resident run on the recording GPU, n CTAs on each busy SM.
@@ -46,7 +59,9 @@ SmShare::SmShare(const trace::Trace& t, const std::vector<uint64_t>& dram_bytes,
     }
     p.cta_ns = std::max<int64_t>(1, std::llround(double(k.resident_ns) / waves));
     const uint64_t bytes = ki < dram_bytes.size() ? dram_bytes[ki] : 0;
-    if (bytes) {
+    if (profiled) {
+      p.memory_part = d.memory_part;
+    } else if (bytes) {
       // The CTA's share of its SM's bandwidth at the reference, and the time its bytes take at it.
       const double share = factor_ref * load(p.memory) * sm_bytes_per_ns_ / memory_term;
       const double memory_ns = double(bytes) / double(ctas) / share;

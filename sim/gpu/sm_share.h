@@ -1,11 +1,13 @@
 // How CTAs sharing an SM slow each other (sim/MODEL.md, "SMs shared by their CTAs"). Each running CTA
-// puts an issue load and a memory load on its SM; an SM delivers a soft-saturating share of each, and the
+// puts an issue load and a memory load on its SM (from its kernel's profile where one was taken, Demand;
+// else the same for every kernel at its occupancy); an SM delivers a soft-saturating share of each, and the
 // GPU's DRAM bandwidth bounds what all SMs draw together. A CTA's speed is its progress rate relative to
 // the kernel's reference: its whole-GPU resident run, which the trace times. Its time there splits into a
-// memory part (its share of DRAM bytes at its share of bandwidth, at most all of it) and an issue part,
-// each slowed by its own contention (1/speed = issue part / issue speed + memory part / memory speed). So the
-// model is given only each kernel's resident time, launch shape and DRAM bytes; fewer SMs, a CTA limit per SM
-// and co-running kernels are predictions.
+// memory part (profiled: the share its warps wait on memory; else its DRAM bytes at its share of
+// bandwidth, at most all of it) and an issue part, each slowed by its own contention (1/speed = issue part
+// / issue speed + memory part / memory speed). So the model is given only each kernel's resident time,
+// launch shape, DRAM bytes and, where taken, a profile of that run; fewer SMs, a CTA limit per SM and
+// co-running kernels are predictions.
 //
 // Loads are fixed-point sums (kLoadOne = 1.0), so adding and removing CTAs in any order gives the same sum.
 #pragma once
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "sim/config/config.h"
+#include "sim/workload/workload.h"
 #include "traces/trace.h"
 
 namespace uvmsim {
@@ -23,16 +26,28 @@ class SmShare {
   static constexpr uint64_t kLoadOne = uint64_t{1} << 24;
 
   struct Kernel {
-    uint64_t issue = 0;      // a CTA's issue load: gpu.full_sm_issue_load / (CTAs per SM of the kernel)
-    uint64_t memory = 0;     // a CTA's memory load, relative to the SM's bandwidth
+    uint64_t issue = 0;      // a CTA's issue load: Demand::issue, else gpu.full_sm_issue_load / (CTAs per SM)
+    uint64_t memory = 0;     // a CTA's memory load: Demand::memory, else gpu.full_sm_memory_load / (same)
     double issue_ref = 1;    // sqrt(1 + L^2) at the reference composition
     double memory_ref = 1;   // sqrt(1 + M^2) at the reference composition, divided by its DRAM factor
     double memory_part = 0;  // share of the reference time spent on DRAM traffic, in [0, 1]
     int64_t cta_ns = 0;      // a CTA's duration at the reference composition
   };
 
-  // dram_bytes: per kernel, its DRAM traffic (0: unknown, never memory-bound).
-  SmShare(const trace::Trace& t, const std::vector<uint64_t>& dram_bytes, const GpuConfig& g);
+  // A CTA's loads as its kernel's profile gives them. A warp alone issues once every `own` cycles: the
+  // cycles per issued instruction of the resident run (warps / issue share) less those it waited only for
+  // other warps (not selected, a busy pipe, dispatch). So a CTA of w warps, w / 4 on each sub-partition,
+  // takes issue = (w / 4) / own of its SM's issue slots. Its warps wait on memory for memory_part =
+  // memory stalls / own of their time: the part of its time that memory contention slows, and its memory
+  // load, gpu.full_sm_memory_load for a full SM of warps waiting on memory, scaled to its w * memory_part.
+  struct Demand {
+    double issue = 0, memory = 0, memory_part = 0;
+  };
+  static Demand demand(const KernelProfile& p, uint32_t threads, const GpuConfig& g);
+  // dram_bytes: per kernel, its DRAM traffic (0: unknown, never memory-bound); profiles: per kernel, its
+  // profile where one was taken (missing or unknown: every kernel alike at its occupancy).
+  SmShare(const trace::Trace& t, const std::vector<uint64_t>& dram_bytes,
+          const std::vector<KernelProfile>& profiles, const GpuConfig& g);
   const Kernel& kernel(uint32_t k) const { return kernels_[k]; }
   // Speed of a CTA of kernel k on an SM whose running CTAs sum to these loads, with the GPU's DRAM factor.
   double speed(uint32_t k, uint64_t issue_load, uint64_t memory_load, double dram_factor) const;

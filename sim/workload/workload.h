@@ -29,6 +29,16 @@ struct AccessPoint {
   uint8_t kind = 0;
 };
 
+// What a profile of a kernel's whole-GPU resident run measured per SM sub-partition (a quarter of an SM;
+// Nsight Compute, cuda_tracer/ncu_profile.py), for the SM-sharing model.
+struct KernelProfile {
+  double issue_active = 0;       // share of active cycles the sub-partition issued an instruction
+  double warps_active = 0;       // warps resident on it, per active cycle
+  double contention_stalls = 0;  // cycles per issued instruction a warp waited only for others to issue
+  double memory_stalls = 0;      // cycles per issued instruction a warp waited on memory (long scoreboard)
+  bool known() const { return issue_active > 0 && warps_active > 0; }
+};
+
 struct Workload {
   trace::Trace trace;
   std::string hash;
@@ -47,6 +57,9 @@ struct Workload {
   // touch (each read or written once; what the caches absorb is not known). The SM-sharing model's
   // memory side (sim/gpu/sm_share.h).
   std::vector<uint64_t> kernel_dram_bytes;
+  // Per kernel, what a profile of its resident run measured, where one was taken (empty or not known():
+  // every kernel loads an SM alike at its occupancy; sim/gpu/sm_share.h).
+  std::vector<KernelProfile> kernel_profile;
   uint64_t footprint_pages = 0;         // distinct pages touched by kernels and host ops
   uint64_t footprint_blocks = 0;        // 2 MiB VA blocks holding such a page: the chunks that hold it all
   // How complete the recorded counter streams are (validation), computed while the trace's accesses are

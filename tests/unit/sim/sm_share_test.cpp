@@ -26,7 +26,7 @@ int64_t kernel_ns(const Stats& s, size_t k = 0) { return s.kernels[k].end_ns - s
 TEST(SmShare, TheReferenceCompositionRunsAtSpeedOne) {
   const trace::Trace t = compute_kernel(132 * 8, 100000);  // 8 CTAs of 256 threads fill an SM
   Config c;
-  const SmShare share(t, {uint64_t{1} << 30}, c.gpu);
+  const SmShare share(t, {uint64_t{1} << 30}, {}, c.gpu);
   const SmShare::Kernel& k = share.kernel(0);
   const double dram = share.dram_factor(132 * share.sm_draw(8 * k.memory));  // every SM full, as recorded
   EXPECT_DOUBLE_EQ(share.speed(0, 8 * k.issue, 8 * k.memory, dram), 1.0);
@@ -94,23 +94,56 @@ TEST(SmShare, AStalledCtaSpeedsUpItsNeighbours) {
   EXPECT_LT(kernel_ns(faulting), kernel_ns(resident) + faulting.kernels[0].end_ns);
 }
 
-TEST(SmShare, TheCheckedInFitBeatsCtaSlotsAsProcessorsOnHeldOutCases) {
+// A profile of the resident run says how much of its SM one CTA takes: the H200's FMA kernel (warps ready
+// nearly every cycle: one CTA of 8 warps fills the issue slots, as measured: 1.09x slower with one CTA per
+// SM than with eight), its ReLU (warps waiting on memory most of the time: 4.6x), a copy (waiting on DRAM).
+TEST(SmShare, AProfileGivesEachKernelItsOwnLoads) {
+  Config c;
+  const SmShare::Demand fma = SmShare::demand({0.9478, 9.59, 8.66, 0.0}, 256, c.gpu);
+  const SmShare::Demand relu = SmShare::demand({0.867, 13.09, 5.045, 5.46}, 256, c.gpu);
+  const SmShare::Demand copy = SmShare::demand({0.0798, 15.48, 0.18, 188.2}, 256, c.gpu);
+  EXPECT_GT(fma.issue, 1.0);
+  EXPECT_NEAR(relu.issue, 2 / (13.09 / 0.867 - 5.045), 1e-12);
+  EXPECT_LT(relu.issue, 0.25);
+  EXPECT_EQ(fma.memory_part, 0.0);
+  EXPECT_GT(copy.memory_part, 0.95);
+  EXPECT_GT(copy.memory, relu.memory);
+  // The loads reach the model; a kernel without a profile keeps the occupancy loads.
+  const trace::Trace t = compute_kernel(132 * 8, 100000);
+  const SmShare profiled(t, {uint64_t{1} << 30}, {KernelProfile{0.9478, 9.59, 8.66, 0.0}}, c.gpu);
+  const SmShare plain(t, {uint64_t{1} << 30}, {}, c.gpu);
+  EXPECT_NEAR(double(profiled.kernel(0).issue) / double(SmShare::kLoadOne), fma.issue, 1e-6);
+  EXPECT_NEAR(double(plain.kernel(0).issue) / double(SmShare::kLoadOne), c.gpu.full_sm_issue_load / 8, 1e-6);
+  // One FMA CTA alone on an SM does nearly the work of the eight that share it in the resident run (it
+  // runs almost 8x faster: the kernel takes at most 1.3x as long with one CTA per SM); without the
+  // profile, the model has it take more than twice as long.
+  const SmShare::Kernel& f = profiled.kernel(0);
+  const SmShare::Kernel& g = plain.kernel(0);
+  EXPECT_GT(profiled.speed(0, f.issue, f.memory, 1.0), 8.0 / 1.3);
+  EXPECT_LT(plain.speed(0, g.issue, g.memory, 1.0), 8.0 / 2);
+}
+
+TEST(SmShare, ProfilesBeatOccupancyLoadsAndSlotsAsProcessorsOnHeldOutCases) {
   const std::string src = testing::source_dir();
-  const testing::Result r = testing::sh(
-      "sm-sharing --recording " + src + "/cuda_tracer/recordings/sm_share_h200.jsonl --recording " + src +
-      "/cuda_tracer/recordings/sm_share_torch_h200.jsonl --config " + src + "/sim/configs/h200.json");
+  const std::string rec = src + "/cuda_tracer/recordings/";
+  const testing::Result r =
+      testing::sh("sm-sharing --recording " + rec + "sm_share_h200.jsonl --recording " + rec +
+                  "sm_share_torch_h200.jsonl --recording " + rec + "sm_share_profile_h200.jsonl --config " +
+                  src + "/sim/configs/h200.json");
   ASSERT_EQ(r.status, 0) << r.output;
-  // The summary rows: mean error of the model and of slots as processors; the model's is lower off the fit.
+  // The summary rows: mean and worst error of the model, of the model without profiles and of slots as
+  // processors. Off the fit, the model's mean is the lowest.
   for (const char* row : {"| check half, alone |", "| pairs |"}) {
     const size_t at = r.output.find(row);
     ASSERT_NE(at, std::string::npos) << r.output;
     std::vector<double> pct;
-    for (size_t i = at; pct.size() < 5;) {
+    for (size_t i = at; pct.size() < 6;) {
       i = r.output.find('%', i + 1);
       size_t b = r.output.rfind(' ', i);
       pct.push_back(std::stod(r.output.substr(b + 1, i - b - 1)));
     }
-    EXPECT_LT(pct[0], pct[3]) << row;  // mean: model < slots
+    EXPECT_LT(pct[0], pct[2]) << row;  // mean: model < no profiles
+    EXPECT_LT(pct[2], pct[4]) << row;  // no profiles < slots
   }
 }
 

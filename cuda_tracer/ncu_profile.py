@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""What Nsight Compute measured in each kernel's whole-GPU run, as `uvmsim sm-sharing` reads it.
+
+Reads the raw CSVs of `MODE=ncu_detail cuda_tracer/sm_share.sh` (gzipped or not) and writes one JSON line
+per kernel of the SM-sharing recordings (sm_share_h200.jsonl, sm_share_torch_h200.jsonl):
+
+  {"probe": "sm_share_profile", "kernel": "conv", ...}            a layer kernel of the probe
+  {"probe": "sm_share_profile", "op": "relu", "index": 0, ...}    the index-th kernel of a torch op
+
+with the per-scheduler figures of its resident run (medians over the launches that match it):
+  issue_active        share of active cycles its sub-partitions issued an instruction
+  warps_active        warps resident per sub-partition, per active cycle
+  contention_stalls   cycles per issued instruction its warps stalled only because others were
+                      issuing or their pipes were busy (not_selected, math_pipe_throttle, dispatch_stall,
+                      mio_throttle, lg_throttle, tex_throttle)
+  memory_stalls       cycles per issued instruction its warps waited on memory (long_scoreboard)
+and the bytes it moved to and from DRAM (dram_bytes).
+
+The probe's launches are matched by order (it launches its ten kernels alone first, twice each, in the
+order of its recording's whole-GPU cases; their grids and blocks are checked); a torch op's kernels by grid, block,
+registers and function name.
+
+  cuda_tracer/ncu_profile.py --probe-ncu P.csv.gz --probe S.jsonl --torch-ncu T.csv.gz --torch S.jsonl
+"""
+import argparse
+import csv
+import gzip
+import io
+import json
+import re
+import statistics
+import sys
+
+CONTENTION = ("not_selected", "math_pipe_throttle", "dispatch_stall", "mio_throttle", "lg_throttle",
+              "tex_throttle")
+
+
+def number(s):
+    return float(s.replace(",", ""))
+
+
+def read_ncu(path):
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt") as f:
+        rows = list(csv.reader(io.StringIO(f.read())))
+    head, units, launches = rows[0], rows[1], rows[2:]
+    unit = dict(zip(head, units))
+    for k, want in (("dram__bytes.sum.per_second", "byte/s"), ("gpu__time_duration.sum", "ns")):
+        if unit[k] != want:
+            sys.exit("%s: %s is in %s, expected %s" % (path, k, unit[k], want))
+    out = []
+    for r in launches:
+        m = dict(zip(head, r))
+        stall = lambda s: number(m["smsp__average_warps_issue_stalled_%s_per_issue_active.ratio" % s])
+        out.append({
+            "name": m["Kernel Name"],
+            "grid": int(number(m["launch__grid_size"])),
+            "block": int(number(m["launch__block_size"])),
+            "regs": int(number(m["launch__registers_per_thread"])),
+            "issue_active": number(m["smsp__issue_active.avg.pct_of_peak_sustained_active"]) / 100,
+            "warps_active": number(m["smsp__warps_active.avg.per_cycle_active"]),
+            "contention_stalls": sum(stall(s) for s in CONTENTION),
+            "memory_stalls": stall("long_scoreboard"),
+            "dram_bytes": number(m["dram__bytes.sum.per_second"]) * number(m["gpu__time_duration.sum"]) / 1e9,
+        })
+    return out
+
+
+def read_lines(path):
+    with open(path) as f:
+        return [json.loads(l) for l in f if l.strip()]
+
+
+def base_name(n):
+    n = n.replace("void ", "").replace("native::", "").replace("(anonymous namespace)::", "")
+    n = n.replace("<unnamed>::", "")
+    return re.split(r"[<(]", n, maxsplit=1)[0].split("::")[-1].strip()
+
+
+def figures(launches):
+    keys = ("issue_active", "warps_active", "contention_stalls", "memory_stalls")
+    out = {k: round(statistics.median(l[k] for l in launches), 4) for k in keys}
+    out["dram_bytes"] = int(round(statistics.median(l["dram_bytes"] for l in launches)))
+    return out
+
+
+def product(v):
+    return v[0] * v[1] * v[2]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--probe-ncu", required=True)
+    ap.add_argument("--probe", required=True, help="the probe's recording (its kernel order and shapes)")
+    ap.add_argument("--torch-ncu", required=True)
+    ap.add_argument("--torch", required=True, help="the torch ops' recording (their shape lines)")
+    a = ap.parse_args()
+
+    order, shape = [], {}
+    for r in read_lines(a.probe):
+        if r["mode"] == "alone" and r["sms"] == 132 and r["cap"] == 0 and r["kernel"] not in shape:
+            order.append(r["kernel"])
+            shape[r["kernel"]] = (r["grid"], r["threads"])
+    probe = read_ncu(a.probe_ncu)
+    if len(probe) != 2 * len(order):
+        sys.exit("%s: %d launches, expected two for each of %d kernels" % (a.probe_ncu, len(probe), len(order)))
+    for i, k in enumerate(order):
+        pair = probe[2 * i:2 * i + 2]
+        for l in pair:
+            if (l["grid"], l["block"]) != shape[k]:  # (ncu counts registers as allocated, rounded up)
+                sys.exit("%s: launch %d (%s) does not have %s's shape %s" % (a.probe_ncu, 2 * i, l["name"][:40], k,
+                                                                           shape[k]))
+        print(json.dumps({"probe": "sm_share_profile", "kernel": k, **figures(pair)}))
+
+    torch = read_ncu(a.torch_ncu)
+    seen = set()
+    for r in read_lines(a.torch):
+        if r["mode"] != "shape" or r["op"] in seen:
+            continue
+        seen.add(r["op"])
+        for i, k in enumerate(r["kernels"]):
+            want = (product(k["grid"]), product(k["block"]), k["regs"])
+            name = base_name(k["name"])  # the recording cuts names short
+            match = [l for l in torch if (l["grid"], l["block"], l["regs"]) == want and base_name(l["name"]).startswith(name)]
+            if not match:
+                sys.exit("%s: no launch of %s's kernel %d %s %s" % (a.torch_ncu, r["op"], i, name, want))
+            print(json.dumps({"probe": "sm_share_profile", "op": r["op"], "index": i, **figures(match)}))
+
+
+if __name__ == "__main__":
+    main()
