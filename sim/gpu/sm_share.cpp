@@ -14,13 +14,14 @@ uint64_t to_fixed(double x) {
 }
 }  // namespace
 
-SmShare::Demand SmShare::demand(const KernelProfile& p, uint32_t threads, const GpuConfig& g) {
+SmShare::Demand SmShare::demand(const KernelProfile& p, uint32_t threads, uint32_t threads_per_sm,
+                                double full_sm_memory_load) {
   const double own = std::max(1.0, p.warps_active / p.issue_active - p.contention_stalls);
   const double warps = double((threads + 31) / 32);
   Demand d;
   d.issue = warps / 4 / own;
   d.memory_part = std::min(1.0, p.memory_stalls / own);
-  d.memory = g.full_sm_memory_load * warps * d.memory_part / (double(g.max_threads_per_sm) / 32);
+  d.memory = full_sm_memory_load * warps * d.memory_part / (double(threads_per_sm) / 32);
   return d;
 }
 
@@ -37,7 +38,9 @@ SmShare::SmShare(const trace::Trace& t, const std::vector<uint64_t>& dram_bytes,
     const uint64_t per_sm =
         ctas_per_sm(k, h.max_threads_per_sm, h.max_ctas_per_sm, h.regs_per_sm, h.smem_per_sm_bytes);
     const bool profiled = ki < profiles.size() && profiles[ki].known();
-    const Demand d = profiled ? demand(profiles[ki], k.threads_per_cta(), g) : Demand{};
+    const Demand d = profiled ? demand(profiles[ki], uint32_t(k.threads_per_cta()), h.max_threads_per_sm,
+                                       g.full_sm_memory_load)
+                              : Demand{};
     p.issue = to_fixed(profiled ? d.issue : g.full_sm_issue_load / double(per_sm));
     p.memory = to_fixed(profiled ? d.memory : g.full_sm_memory_load / double(per_sm));
     const uint64_t ctas = k.cta_count;

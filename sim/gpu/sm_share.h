@@ -40,10 +40,12 @@ class SmShare {
   // takes issue = (w / 4) / own of its SM's issue slots. Its warps wait on memory for memory_part =
   // memory stalls / own of their time: the part of its time that memory contention slows, and its memory
   // load, gpu.full_sm_memory_load for a full SM of warps waiting on memory, scaled to its w * memory_part.
+  // threads_per_sm: of the GPU the profile was taken on (the trace's header, like the reference).
   struct Demand {
     double issue = 0, memory = 0, memory_part = 0;
   };
-  static Demand demand(const KernelProfile& p, uint32_t threads, const GpuConfig& g);
+  static Demand demand(const KernelProfile& p, uint32_t threads, uint32_t threads_per_sm,
+                       double full_sm_memory_load);
   // dram_bytes: per kernel, its DRAM traffic (0: unknown, never memory-bound); profiles: per kernel, its
   // profile where one was taken (missing or unknown: every kernel alike at its occupancy).
   SmShare(const trace::Trace& t, const std::vector<uint64_t>& dram_bytes,

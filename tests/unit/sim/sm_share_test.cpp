@@ -99,9 +99,12 @@ TEST(SmShare, AStalledCtaSpeedsUpItsNeighbours) {
 // SM than with eight), its ReLU (warps waiting on memory most of the time: 4.6x), a copy (waiting on DRAM).
 TEST(SmShare, AProfileGivesEachKernelItsOwnLoads) {
   Config c;
-  const SmShare::Demand fma = SmShare::demand({0.9478, 9.59, 8.66, 0.0}, 256, c.gpu);
-  const SmShare::Demand relu = SmShare::demand({0.867, 13.09, 5.045, 5.46}, 256, c.gpu);
-  const SmShare::Demand copy = SmShare::demand({0.0798, 15.48, 0.18, 188.2}, 256, c.gpu);
+  const auto demand = [&](const KernelProfile& p) {
+    return SmShare::demand(p, 256, uint32_t(c.gpu.max_threads_per_sm), c.gpu.full_sm_memory_load);
+  };
+  const SmShare::Demand fma = demand({0.9478, 9.59, 8.66, 0.0});
+  const SmShare::Demand relu = demand({0.867, 13.09, 5.045, 5.46});
+  const SmShare::Demand copy = demand({0.0798, 15.48, 0.18, 188.2});
   EXPECT_GT(fma.issue, 1.0);
   EXPECT_NEAR(relu.issue, 2 / (13.09 / 0.867 - 5.045), 1e-12);
   EXPECT_LT(relu.issue, 0.25);
