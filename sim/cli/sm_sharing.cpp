@@ -435,9 +435,8 @@ int run_sm_sharing(const SmSharingArgs& a) {
         "per SM sub-partition, the share of cycles it issued, the warps resident, and the cycles per issued "
         "instruction its warps waited for one another and on memory (Nsight Compute, "
         "`cuda_tracer/ncu_profile.py`; a recording without profiles leaves every kernel the same loads at "
-        "its "
-        "occupancy, as the stamp kernels here). Fewer SMs (`gpu.sm_count`), a CTA limit "
-        "per SM (`gpu.max_ctas_per_sm`) and two kernels at once are predictions. Fit half: every other "
+        "its occupancy, as the stamp kernels here). Fewer SMs (`gpu.sm_count`), a CTA limit per SM "
+        "(`gpu.max_ctas_per_sm`) and two kernels at once are predictions. Fit half: every other "
         "kernel or op in the order the recordings name them (fma, conv, stem, conv7, pool, then every other "
         "torch op; the fit reads only their alone cases); check half: the others; pairs: two "
         "kernels or ops launched together on two streams of one partition, never fitted. Layer kernels "
@@ -455,9 +454,8 @@ int run_sm_sharing(const SmSharingArgs& a) {
   md << "Compared with the same model given no profiles (every kernel the same loads at its occupancy, "
         "the config's parameters as they are: "
      << a.config << ") and with CTA slots as whole processors (the engine before the SM-sharing model).\n\n";
-  md << "| cases | n | mean abs error | worst | worst case | no profiles: mean | worst | slots as "
-        "processors: mean "
-        "| worst |\n"
+  md << "| cases | n | mean abs error | worst | worst case | no profiles: mean | worst "
+        "| slots as processors: mean | worst |\n"
      << "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n";
   const std::pair<const char*, std::function<bool(const Scored&)>> sets[] = {
       {"fit half, alone", [](const Scored& x) { return x.c->streams.size() == 1 && x.fit_half; }},
