@@ -44,11 +44,13 @@ class Engine {
   }
   // An event ordered among the same instant's events of its priority by `key` (< 2^63), not by when it was
   // scheduled (keyed, sim/engine/event_queue.h), that replaces the pending event of `handle` if it has one
-  // (MovingEvents; the handles are the gpu's CTA slots).
+  // (MovingEvents; the handles are the gpu's CTA slots and lanes).
   void at_handle(uint32_t handle, int64_t time, Priority priority, uint8_t owner, uint8_t type, uint32_t a,
                  uint64_t key) {
     moving_.set(handle, Event{time, priority, EventQueue::kKeyed | key, owner, type, a, 0});
   }
+  // Takes back the pending event of `handle`, if it has one.
+  void cancel(uint32_t handle) { moving_.remove(handle); }
   int64_t now() const { return now_; }
   // Whether an event the owner keyed (time, priority, key) would have run by now had it been scheduled:
   // it is due earlier, or at this instant and before an event already handled at this instant (events

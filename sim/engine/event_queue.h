@@ -136,6 +136,21 @@ class MovingEvents {
     else
       down(i, e, handle);
   }
+  // Takes the handle's event out, if it has one.
+  void remove(uint32_t handle) {
+    if (handle >= pos_.size() || pos_[handle] == kAbsent) return;
+    const uint32_t i = pos_[handle];
+    pos_[handle] = kAbsent;
+    const Event last = heap_.back();
+    const uint32_t last_handle = handle_.back();
+    heap_.pop_back();
+    handle_.pop_back();
+    if (i == heap_.size()) return;  // it was the last
+    if (i > 0 && before(last, heap_[(i - 1) / 2]))
+      up(i, last, last_handle);
+    else
+      down(i, last, last_handle);
+  }
   bool empty() const { return heap_.empty(); }
   const Event& top() const { return heap_.front(); }
   Event pop() {

@@ -56,6 +56,13 @@ void Gpu::context_out(uint32_t to, bool preempt) {
     CtaSlot& c = slots_[slot];
     if (!c.live || c.frozen || process_of_kernel(c.kernel) != from) continue;
     c.frozen = true;
+    if (c.in_lane) {  // its compute stops: its event waits at the time it would have come
+      const Lane& l = lanes_[c.lane];
+      const double v = l.v_of(slot);
+      c.frozen_left = v - l.clock(now());
+      push_fixed(slot, c.pending_type, std::max(now(), l.due(v)));
+      c.frozen_compute = true;
+    }
     slot_resources(slot, false);
     frozen_[from].push_back(slot);
   }
@@ -81,16 +88,22 @@ void Gpu::context_in() {
     slot_resources(slot, true);
     if (c.wake_on_resume) {  // a replay came while it was out
       c.wake_on_resume = false;
-      push_cta(slot, kEvCtaStep, now(), now());
+      push_fixed(slot, kEvCtaStep, now());
+    } else if (c.pending && c.frozen_compute) {  // its compute goes on, with what was left of it
+      c.frozen_compute = false;
+      engine_.cancel(2 * slot);
+      c.pending = false;
+      c.offset = lanes_[c.lane].clock(now()) + c.frozen_left - double(c.target_ns);
+      c.continuous = true;
+      join_lane(slot);
     } else if (c.pending) {  // its event is still queued: due later by the time out
-      const int64_t out = now() - out_since_[p];
-      push_cta(slot, c.pending_type, c.due + out, c.compute_from + out);
+      push_fixed(slot, c.fixed_type, c.due + now() - out_since_[p]);
     }
   }
   frozen_[p].clear();
   for (const Deferred& d : deferred_[p]) {
     slots_[d.slot].deferred = false;
-    push_cta(d.slot, d.type, now() + d.late, now() + d.late);
+    push_fixed(d.slot, d.type, now() + d.late);
   }
   deferred_[p].clear();
   context_check();

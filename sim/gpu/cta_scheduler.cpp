@@ -169,21 +169,20 @@ void Gpu::start_cta(RunningKernel& rk, uint64_t cta_index, uint32_t s, int64_t d
 
 // Schedules the CTA's next access group, or its end, after the compute that precedes it. Progress is
 // counted in the kernel's reference time (a CTA's duration in its resident run); the CTA covers it at its
-// speed, which its SM's other running CTAs set (sim/gpu/sm_share.h).
+// lane's speed, which its SM's running CTAs set (sim/gpu/sm_share.h, sim/gpu/lane.h).
 void Gpu::schedule_next_point(uint32_t slot, int64_t extra_ns) {
   CtaSlot& c = slots_[slot];
-  c.speed = speed_on(c.sm, c.kernel);
-  const int64_t from = now() + extra_ns;
-  push_cta(slot, c.pos == c.end ? kEvCtaDone : kEvCtaStep, due_after(c, c.pos, from, c.progress_ns), from);
+  c.pending_type = c.pos == c.end ? kEvCtaDone : kEvCtaStep;
+  c.target_ns = std::max(c.progress_ns, ref_at(c, c.pos));
+  if (extra_ns == 0)
+    join_lane(slot);
+  else  // a fixed delay first, then the compute (if any)
+    push_fixed(slot, c.target_ns > c.progress_ns ? uint8_t(kEvCtaCompute) : c.pending_type, now() + extra_ns);
 }
 
-int64_t Gpu::due_after(const CtaSlot& c, uint64_t pos, int64_t from, int64_t& progress) const {
+int64_t Gpu::ref_at(const CtaSlot& c, uint64_t pos) const {
   const int64_t cta_ns = share_.kernel(c.kernel).cta_ns;
-  const int64_t at =
-      pos == c.end ? cta_ns : mul_div(w_.points[pos].t, uint64_t(cta_ns), trace::kIntervalScale);
-  const int64_t wait = std::max<int64_t>(0, at - progress);
-  progress = std::max(progress, at);
-  return from + int64_t(std::ceil(double(wait) / c.speed));
+  return pos == c.end ? cta_ns : mul_div(w_.points[pos].t, uint64_t(cta_ns), trace::kIntervalScale);
 }
 
 uint64_t Gpu::group_end(uint64_t pos, uint64_t end) const {
@@ -202,8 +201,6 @@ void Gpu::group_done(uint64_t begin, uint64_t end) {
 
 bool Gpu::start_ahead(uint32_t slot) {
   CtaSlot& c = slots_[slot];
-  c.speed = speed_on(c.sm, c.kernel);
-  int64_t from = now(), progress = c.progress_ns;
   uint32_t lo = UINT32_MAX, hi = 0;
   uint64_t pos = c.pos;
   while (pos < c.end) {
@@ -216,37 +213,39 @@ bool Gpu::start_ahead(uint32_t slot) {
       hi = std::max(hi, r.page + r.count - 1);
     }
     if (!mapped) break;
-    from = due_after(c, pos, from, progress);
     pos = end;
   }
   if (pos == c.pos) return false;
   c.ahead = true;
   c.ahead_end = pos;
-  c.ahead_from = now();
-  c.ahead_progress = c.progress_ns;
   c.ahead_lo = lo;
   c.ahead_hi = hi;
-  c.progress_ns = progress;
-  push_cta(slot, pos == c.end ? kEvCtaDone : kEvCtaStep, due_after(c, pos, from, c.progress_ns), from);
+  c.pending_type = pos == c.end ? kEvCtaDone : kEvCtaStep;
+  c.target_ns = std::max(c.progress_ns, ref_at(c, pos));
+  join_lane(slot);
   return true;
 }
 
+// The groups passed ahead come when the lane's clock reads their reference times + the CTA's offset.
 void Gpu::settle_ahead(uint32_t slot, bool all) {
   CtaSlot& c = slots_[slot];
   c.ahead = false;
-  int64_t from = c.ahead_from, progress = c.ahead_progress;
   while (c.pos < c.ahead_end) {
-    const int64_t due = due_after(c, c.pos, from, progress);
-    if (!all && !engine_.has_run(due, kPrioCta, c.start)) {  // this group's event is still to come
-      c.resume = c.pos;
-      c.progress_ns = progress;
-      push_cta(slot, kEvCtaStep, due, from);
-      return;
+    if (!all) {
+      const int64_t ref = std::max(c.progress_ns, ref_at(c, c.pos));
+      const int64_t due = lanes_[c.lane].due(c.offset + double(ref));
+      if (!engine_.has_run(due, kPrioCta, c.start)) {  // this group's event is still to come
+        c.resume = c.pos;
+        leave_lane(slot);
+        c.pending_type = kEvCtaStep;
+        c.target_ns = ref;
+        join_lane(slot);
+        return;
+      }
     }
     const uint64_t end = group_end(c.pos, c.end);
     group_done(c.pos, end);
     c.pos = c.resume = end;
-    from = due;
   }
 }
 
@@ -269,15 +268,99 @@ void Gpu::after_event() {
       }
   }
   unmapped_.clear();
+  publish_lanes();
 }
 
-void Gpu::push_cta(uint32_t slot, uint8_t type, int64_t at, int64_t compute_from) {
+// A CTA's fixed-time event has handle 2 * slot, a lane's event 2 * lane + 1 (Engine::at_handle).
+void Gpu::push_fixed(uint32_t slot, uint8_t type, int64_t at) {
   CtaSlot& c = slots_[slot];
+  if (c.in_lane) leave_lane(slot);
   c.pending = true;
-  c.pending_type = type;
+  c.continuous = false;
+  c.fixed_type = type;
   c.due = at;
-  c.compute_from = compute_from;
-  engine_.at_handle(slot, at, kPrioCta, id_, type, slot, c.start);
+  engine_.at_handle(2 * slot, at, kPrioCta, id_, type, slot, c.start);
+}
+
+void Gpu::join_lane(uint32_t slot) {
+  CtaSlot& c = slots_[slot];
+  Lane& l = lanes_[c.lane];
+  if (!c.continuous) {  // it computes from now on, from where its progress stands
+    c.offset = l.clock(now()) - double(c.progress_ns);
+    c.continuous = true;
+  }
+  c.pending = c.in_lane = true;
+  l.insert({c.offset + double(c.target_ns), c.start, slot});
+  touch_lane(c.lane);
+}
+
+void Gpu::leave_lane(uint32_t slot) {
+  CtaSlot& c = slots_[slot];
+  lanes_[c.lane].remove(slot);
+  touch_lane(c.lane);
+  c.pending = c.in_lane = false;
+}
+
+void Gpu::touch_lane(uint32_t id) {
+  if (lanes_[id].touched) return;
+  lanes_[id].touched = true;
+  touched_lanes_.push_back(id);
+}
+
+void Gpu::publish_lanes() {
+  for (uint32_t id : touched_lanes_) {
+    Lane& l = lanes_[id];
+    l.touched = false;
+    l.find_head(now());
+    if (l.empty())
+      engine_.cancel(2 * id + 1);
+    else
+      engine_.at_handle(2 * id + 1, l.head_due(), kPrioCta, id_, kEvLane, id, l.head().key);
+  }
+  touched_lanes_.clear();
+}
+
+void Gpu::lane_due(uint32_t id) {
+  const uint32_t slot = lanes_[id].head().slot;
+  leave_lane(slot);
+  CtaSlot& c = slots_[slot];
+  if (c.ahead) settle_ahead(slot, true);
+  c.progress_ns = c.target_ns;
+  if (c.pending_type == kEvCtaStep)
+    cta_step(slot);
+  else
+    cta_done(slot);
+}
+
+uint32_t Gpu::take_lane(uint32_t s, uint32_t kernel) {
+  Sm& sm = sms_[s];
+  for (uint32_t id : sm.lanes)
+    if (lanes_[id].kernel == kernel) {
+      ++lanes_[id].members;
+      return id;
+    }
+  uint32_t id;
+  if (free_lanes_.empty()) {
+    id = uint32_t(lanes_.size());
+    lanes_.emplace_back();
+  } else {
+    id = free_lanes_.back();
+    free_lanes_.pop_back();
+  }
+  Lane& l = lanes_[id];
+  l.reset(kernel, now());
+  l.rebase(now(), speed_on(s, kernel));
+  l.members = 1;
+  sm.lanes.push_back(id);
+  mark_dirty(s);
+  return id;
+}
+
+void Gpu::give_lane(uint32_t s, uint32_t id) {
+  if (--lanes_[id].members > 0) return;
+  auto& lanes = sms_[s].lanes;
+  lanes.erase(std::find(lanes.begin(), lanes.end(), id));
+  free_lanes_.push_back(id);
 }
 
 double Gpu::speed_on(uint32_t s, uint32_t kernel) {
@@ -319,25 +402,18 @@ void Gpu::flush_speeds() {
   for (uint32_t s : dirty_sms_) {
     Sm& sm = sms_[s];
     sm.dirty = false;
-    for (uint32_t slot : sm.residents) {
-      CtaSlot& c = slots_[slot];
-      if (!c.counted || !c.pending) continue;
-      const double speed = speed_on(s, c.kernel);
-      if (speed == c.speed) continue;
-      if (c.ahead) settle_ahead(slot, false);  // the groups still to come move with the new speed
-      const int64_t from = std::max(now(), c.compute_from);
-      if (c.due > from) {  // the compute left, in reference time, at the new speed
-        const double left = double(c.due - from) * c.speed;
-        c.speed = speed;
-        push_cta(slot, c.pending_type, from + int64_t(std::ceil(left / speed)), from);
-      } else {
-        c.speed = speed;
-      }
+    for (uint32_t id : sm.lanes) {
+      Lane& l = lanes_[id];
+      const double speed = speed_on(s, l.kernel);
+      if (speed == l.speed()) continue;
+      l.rebase(now(), speed);
+      if (!l.empty()) touch_lane(id);
     }
   }
   dirty_sms_.clear();
   for (const auto& [slot, delay] : starting_) schedule_next_point(slot, delay);
   starting_.clear();
+  publish_lanes();
 }
 
 void Gpu::update_dram_factor() {
@@ -413,8 +489,7 @@ void Gpu::cta_step(uint32_t slot) {
         c.cursor_off = p - r.page;
         c.cursor_index = index;
         stats_.accesses_issued += issued;
-        const int64_t at = now() + fault_jitter();
-        push_cta(slot, kEvCtaStep, at, at);
+        push_fixed(slot, kEvCtaStep, now() + fault_jitter());
         return;
       }
       if (jitter) --c.granted;
@@ -443,6 +518,7 @@ void Gpu::cta_step(uint32_t slot) {
   c.granted = 0;
   if (faulted) {
     c.stalled = true;
+    c.continuous = false;
     stalled_.push_back(slot);
     // Every fault this round raised has been fetched (or flushed) and no replay is still to come: the
     // replays that served them came while the CTA was still issuing (paused by the fault jitter, or its
@@ -452,7 +528,7 @@ void Gpu::cta_step(uint32_t slot) {
       stalled_.pop_back();
       c.stalled = false;
       ++stats_.reissues;
-      push_cta(slot, kEvCtaStep, now(), now());
+      push_fixed(slot, kEvCtaStep, now());
       return;
     }
     set_counted(slot, false);  // its warps wait on faults: the SM's other CTAs issue in their place
@@ -513,6 +589,7 @@ void Gpu::slot_resources(uint32_t slot, bool add) {
   Sm& sm = sms_[c.sm];
   if (add) {
     sm.residents.push_back(slot);
+    slots_[slot].lane = take_lane(c.sm, c.kernel);
     if (!c.stalled) set_counted(slot, true);
     if (sm.ctas == 0) sm.busy_since = now();
     sm.stalled += c.stalled;
@@ -523,6 +600,7 @@ void Gpu::slot_resources(uint32_t slot, bool add) {
   } else {
     sm.residents.erase(std::find(sm.residents.begin(), sm.residents.end(), slot));
     set_counted(slot, false);
+    give_lane(c.sm, c.lane);
     sm.stalled -= c.stalled;
     sm.ctas -= 1;
     sm.threads -= threads;

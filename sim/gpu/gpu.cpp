@@ -48,21 +48,26 @@ void Gpu::connect(Uvm& uvm, Host& host) {
 void Gpu::handle(const Event& e) {
   switch (GpuEvent(e.type)) {
     case kEvCtaStep:
-    case kEvCtaDone: {
+    case kEvCtaDone:
+    case kEvCtaCompute: {
       CtaSlot& c = slots_[e.a];
-      if (c.ahead) settle_ahead(e.a, true);
-      c.pending = false;
+      c.pending = c.frozen_compute = false;
       if (c.frozen) {  // its process is out: the event waits for its next turn
         const uint32_t p = process_of_kernel(c.kernel);
         deferred_[p].push_back({e.a, e.type, now() - out_since_[p]});
         c.deferred = true;
       } else if (e.type == kEvCtaStep) {
         cta_step(e.a);
-      } else {
+      } else if (e.type == kEvCtaDone) {
         cta_done(e.a);
+      } else {  // a fixed delay is over: the CTA computes towards its target
+        join_lane(e.a);
       }
       break;
     }
+    case kEvLane:
+      lane_due(e.a);
+      break;
     case kEvTimeslice:
       if (e.b == slice_gen_) {
         slice_armed_ = false;
@@ -81,8 +86,9 @@ void Gpu::handle(const Event& e) {
 }
 
 const char* Gpu::event_name(uint8_t type) const {
-  static const char* const kNames[] = {"CTA step", "CTA end", "time slice", "context in", "gpu policy timer"};
-  return type < 5 ? kNames[type] : "?";
+  static const char* const kNames[] = {"CTA step",         "CTA end",     "time slice", "context in",
+                                       "gpu policy timer", "CTA compute", "lane"};
+  return type < 7 ? kNames[type] : "?";
 }
 
 // A policy's timer: the policy runs, then the scheduler asks again what the policy decides.

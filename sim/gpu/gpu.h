@@ -16,6 +16,7 @@
 #include "sim/gmmu/fault_buffer.h"
 #include "sim/gmmu/page_table.h"
 #include "sim/gmmu/tlb.h"
+#include "sim/gpu/lane.h"
 #include "sim/gpu/sm_share.h"
 #include "sim/stats/stats.h"
 #include "sim/workload/workload.h"
@@ -49,7 +50,7 @@ class Gpu final : public Component, public FaultBuffer::Client {
   uint8_t id() const { return id_; }
   const char* event_name(uint8_t type) const override;
   bool is_timeslice_event(uint8_t type) const { return type == kEvTimeslice || type == kEvContextIn; }
-  bool is_step_event(uint8_t type) const { return type == kEvCtaStep; }
+  bool is_step_event(uint8_t type) const { return type == kEvCtaStep || type == kEvLane; }
   // At the end of the run: time SMs were busy.
   void finish();
   uint64_t ctas_done() const { return ctas_done_; }
@@ -57,7 +58,17 @@ class Gpu final : public Component, public FaultBuffer::Client {
   size_t stalled() const { return stalled_.size(); }
 
  private:
-  enum GpuEvent : uint8_t { kEvCtaStep, kEvCtaDone, kEvTimeslice, kEvContextIn, kEvPolicyTimer };
+  // kEvCtaStep, kEvCtaDone, kEvCtaCompute: a CTA's fixed-time events (a = its slot); kEvLane: the first
+  // event of a lane (a = the lane), whose CTA then steps or ends.
+  enum GpuEvent : uint8_t {
+    kEvCtaStep,
+    kEvCtaDone,
+    kEvTimeslice,
+    kEvContextIn,
+    kEvPolicyTimer,
+    kEvCtaCompute,
+    kEvLane
+  };
   enum TimerOwner : uint8_t { kTimerSmAllocation, kTimerTlp };
   // A policy's view of the engine: the time and a timer (kEvPolicyTimer, a = the policy's kind).
   class Clock final : public PolicyClock {
@@ -79,12 +90,14 @@ class Gpu final : public Component, public FaultBuffer::Client {
     int64_t extra_switch_ns = 0;
     int64_t busy_since = 0;
     // SM sharing: the loads of its running CTAs (resident, not stalled on faults), its resident CTAs' slots,
-    // and whether its CTAs' speeds are to be recomputed.
+    // its lanes (one per kernel with CTAs resident, sim/gpu/lane.h), and whether their speeds are to be
+    // recomputed.
     uint64_t issue_load = 0, memory_load = 0;
     std::vector<uint32_t> residents;
+    std::vector<uint32_t> lanes;
     bool dirty = false;
     // The last two speeds computed on this SM, by kernel and the loads they were computed at (a pure
-    // function's results: most SMs run one or two kernels, and a flush asks once per resident CTA).
+    // function's results: most SMs run one or two kernels).
     struct Speed {
       uint32_t kernel = UINT32_MAX;
       uint64_t issue_load = 0, memory_load = 0;
@@ -94,6 +107,7 @@ class Gpu final : public Component, public FaultBuffer::Client {
   };
   struct CtaSlot {
     uint32_t kernel = 0, sm = 0;
+    uint32_t lane = 0;  // its kernel's lane on its SM, while resident
     uint64_t cta = 0;
     uint64_t pos = 0, end = 0;   // current point and end of the CTA's points
     uint64_t resume = 0;         // first point of the current group with an access not yet complete
@@ -101,7 +115,13 @@ class Gpu final : public Component, public FaultBuffer::Client {
     uint64_t resume_index = 0;   // index of that access among the group's accesses
     std::vector<uint64_t> done;  // while stalled: one bit per access of the group, set once complete
     bool tracking = false;       // `done` is in use for the current group
-    int64_t progress_ns = 0;     // compute done so far
+    // Compute, in the kernel's reference time: done so far (when its last computing event came), and where
+    // its pending compute ends (the access group it is headed for, or its end).
+    int64_t progress_ns = 0, target_ns = 0;
+    // While computing in its lane: the lane's clock reads reference time + offset. continuous: the CTA has
+    // computed without a break since the offset was set (so its next compute goes on from it).
+    double offset = 0;
+    bool continuous = false;
     bool stalled = false;
     // gpu.fault_jitter_ns: the CTA is paused at its issue cursor while the next misses are on their way;
     // granted: how many faulting accesses it may raise before it pauses again (gpu.fault_jitter_accesses
@@ -112,27 +132,26 @@ class Gpu final : public Component, public FaultBuffer::Client {
     uint32_t cursor_off = 0;
     bool live = false;
     // Time-slicing: the CTA's process is switched out; its event fell due meanwhile and waits in
-    // deferred_; a replay came meanwhile.
-    bool frozen = false, deferred = false, wake_on_resume = false;
-    // Its pending event (at most one: the engine's moving event of this slot, moved in place): its type
-    // and time, and from when the time is compute at `speed` (before it: fixed delays). counted: its
-    // loads are on its SM's sums.
-    bool pending = false, counted = false;
-    uint8_t pending_type = 0;
-    int64_t due = 0, compute_from = 0;
-    double speed = 1;
+    // deferred_; a replay came meanwhile. frozen_compute: it was computing when switched out, and has
+    // frozen_left reference time of that compute left.
+    bool frozen = false, deferred = false, wake_on_resume = false, frozen_compute = false;
+    double frozen_left = 0;
+    // Its pending event, at most one: an entry in its lane (in_lane: computing towards target_ns, then
+    // pending_type), or a fixed-time event of the engine (fixed_type at due: a delay before computing,
+    // kEvCtaCompute, or a timer). counted: its loads are on its SM's sums.
+    bool pending = false, in_lane = false, counted = false;
+    uint8_t pending_type = 0, fixed_type = 0;
+    int64_t due = 0;
     // Fault entries this CTA raised that are still in the buffer (neither fetched nor flushed), and the
     // CTA's start ordinal that the entries carry (a slot is reused by later CTAs).
     uint32_t in_buffer = 0;
     uint64_t start = 0;
     // Run-ahead (engine.run_ahead): the access groups [pos, ahead_end) were on mapped pages when the CTA
-    // finished the group before them; it passes them without an event each while its speed holds and none
-    // of their pages loses its mapping (sim/MODEL.md). Their times follow from ahead_from and
-    // ahead_progress (the time and the compute done when the first was scheduled); their pages lie in
-    // [ahead_lo, ahead_hi]. The pending event is the one after them.
+    // finished the group before them; it passes them without an event each while none of their pages loses
+    // its mapping (sim/MODEL.md). Each comes when the lane's clock reads its reference time + offset; their
+    // pages lie in [ahead_lo, ahead_hi]. The pending event is the one after them.
     bool ahead = false;
     uint64_t ahead_end = 0;
-    int64_t ahead_from = 0, ahead_progress = 0;
     uint32_t ahead_lo = 0, ahead_hi = 0;
   };
   struct RunningKernel {
@@ -165,11 +184,12 @@ class Gpu final : public Component, public FaultBuffer::Client {
   void start_cta(RunningKernel& rk, uint64_t cta, uint32_t sm, int64_t delay_ns = 0);
   void cta_step(uint32_t slot);
   void cta_done(uint32_t slot);
+  // Schedules the CTA's next access group, or its end: it computes towards it in its lane, after a fixed
+  // delay of extra_ns if any.
   void schedule_next_point(uint32_t slot, int64_t extra_ns);
   uint64_t group_end(uint64_t pos, uint64_t end) const;
-  // When the CTA's access group at `pos` (or its end, at its last point) is due, counting from `from` at
-  // its speed; `progress` moves to that group's reference time.
-  int64_t due_after(const CtaSlot& c, uint64_t pos, int64_t from, int64_t& progress) const;
+  // The reference time at which the CTA reaches its point `pos` (its end at its last point).
+  int64_t ref_at(const CtaSlot& c, uint64_t pos) const;
   // Run-ahead: after a group completed, the groups after it that are on mapped pages are passed without
   // events (true), or none is (false: schedule the next group). settle_ahead brings the CTA to where it
   // would be had each group had its event: the groups that would have run by now are done (all of them
@@ -178,12 +198,24 @@ class Gpu final : public Component, public FaultBuffer::Client {
   void settle_ahead(uint32_t slot, bool all);
   // A clean group's accesses and progress.
   void group_done(uint64_t begin, uint64_t end);
-  // SM sharing (sim/gpu/sm_share.h): the CTA's one pending event, with fixed delays until compute_from;
-  // its loads on or off its SM's sums; the speeds of the CTAs of SMs whose sums changed, recomputed and
-  // their events moved (after each event the gpu handles and each call it takes); the GPU's DRAM factor,
-  // recomputed when kernels start and end. CTAs placed meanwhile are scheduled by the flush, at their SMs'
-  // final loads.
-  void push_cta(uint32_t slot, uint8_t type, int64_t at, int64_t compute_from);
+  // SM sharing (sim/gpu/sm_share.h, sim/gpu/lane.h): a CTA's fixed-time event (replacing its pending one);
+  // the CTA computing in its lane towards target_ns (from its offset if continuous, else from now) and
+  // out of it again; the lane's first event given to the engine; the lane of a kernel on an SM, taken
+  // and given back with the CTAs resident there.
+  void push_fixed(uint32_t slot, uint8_t type, int64_t at);
+  void join_lane(uint32_t slot);
+  void leave_lane(uint32_t slot);
+  // A lane whose first event changed; the engine is given the touched lanes' first events (or told they
+  // have none) at the end of every event and call the gpu takes (publish_lanes, from flush_speeds).
+  void touch_lane(uint32_t lane);
+  void publish_lanes();
+  uint32_t take_lane(uint32_t sm, uint32_t kernel);
+  void give_lane(uint32_t sm, uint32_t lane);
+  // A lane's event comes: its first CTA steps or ends.
+  void lane_due(uint32_t lane);
+  // Its loads on or off its SM's sums; the lanes of SMs whose sums changed take their new speeds (after
+  // each event the gpu handles and each call it takes); the GPU's DRAM factor, recomputed when kernels
+  // start and end. CTAs placed meanwhile are scheduled by the flush, at their SMs' final loads.
   double speed_on(uint32_t sm, uint32_t kernel);  // SmShare::speed at the SM's loads, cached
   void set_counted(uint32_t slot, bool on);
   void mark_dirty(uint32_t sm);
@@ -226,6 +258,9 @@ class Gpu final : public Component, public FaultBuffer::Client {
   std::vector<std::pair<uint32_t, int64_t>> starting_;  // CTAs placed since the last flush, with their delay
   uint32_t next_sm_ = 0;  // where the dispatcher's next breadth-first pass starts
   std::vector<Sm> sms_;
+  std::vector<Lane> lanes_;
+  std::vector<uint32_t> free_lanes_;
+  std::vector<uint32_t> touched_lanes_;
   std::vector<CtaSlot> slots_;
   std::vector<uint32_t> free_slots_;
   std::vector<RunningKernel> running_;
