@@ -3,8 +3,12 @@
 // activations, tensors 4 KiB aligned: workloads/layout.h), with workloads/'s layer kernels, at any batch.
 // The CPU initialises weights (deterministic) and inputs, so the first inference migrates them on demand.
 // `uvmsim generate --models` with the same list describes exactly these accesses.
-//   uvm_runtime --models resnet50:8,vgg16:1 [--iters N] [--checksum]
-// Prints one JSON line: the models, the bytes of managed memory, and each iteration's wall time; with
+//   uvm_runtime --models resnet50:8,vgg16:1 [--sms 48,84] [--iters N] [--checksum]
+// --sms gives each model, in order, the SMs its kernels may use: 0 for the whole GPU (shared with every other
+// model), else its own green context on SMs no other model's partition has (cuda_tracer/src/green_context.h,
+// the launcher the recording programs share; the H200 hands SMs out in steps of 8, and the last partition
+// takes what is left if it asks for at least that).
+// Prints one JSON line: the models, the SMs each got, the bytes of managed memory, and each iteration's wall time; with
 // --checksum also each model's output summed (weighted by position) on the CPU after the last iteration
 // (which migrates the outputs back, so recordings leave it off): a model gives the same sums alone and in any
 // mix.
@@ -18,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda_tracer/src/green_context.h"
 #include "workloads/kernels/layers.cuh"
 #include "workloads/layout.h"
 
@@ -54,12 +59,14 @@ void launch(const LayerKernel& k, const Tenant& t) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string list;
+  std::string list, sm_list;
   int iters = 1;
   bool checksum = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--models") && i + 1 < argc) {
       list = argv[++i];
+    } else if (!std::strcmp(argv[i], "--sms") && i + 1 < argc) {
+      sm_list = argv[++i];
     } else if (!std::strcmp(argv[i], "--iters") && i + 1 < argc) {
       iters = std::atoi(argv[++i]);
     } else if (!std::strcmp(argv[i], "--checksum")) {
@@ -67,14 +74,28 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(
           stderr,
-          "usage: uvm_runtime --models name:batch,... [--iters N] [--checksum] (unknown argument '%s')\n",
+          "usage: uvm_runtime --models name:batch,... [--sms n,...] [--iters N] [--checksum] (unknown argument "
+          "'%s')\n",
           argv[i]);
       return 2;
     }
   }
   if (list.empty() || iters < 1) {
-    std::fprintf(stderr, "usage: uvm_runtime --models name:batch,... [--iters N] [--checksum]\n");
+    std::fprintf(stderr, "usage: uvm_runtime --models name:batch,... [--sms n,...] [--iters N] [--checksum]\n");
     return 2;
+  }
+  std::vector<unsigned> sms;  // per model: SMs asked for, 0 for the whole GPU
+  for (size_t at = 0; !sm_list.empty() && at <= sm_list.size();) {
+    const size_t comma = std::min(sm_list.find(',', at), sm_list.size());
+    const std::string item = sm_list.substr(at, comma - at);
+    char* end = nullptr;
+    const unsigned long n = std::strtoul(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || n > 100000) {
+      std::fprintf(stderr, "uvm_runtime: --sms: '%s' is not a count of SMs\n", item.c_str());
+      return 2;
+    }
+    sms.push_back(unsigned(n));
+    at = comma + 1;
   }
   std::vector<Tenant> tenants;
   try {
@@ -87,6 +108,10 @@ int main(int argc, char** argv) {
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "uvm_runtime: %s\n", e.what());
+    return 2;
+  }
+  if (!sms.empty() && sms.size() != tenants.size()) {
+    std::fprintf(stderr, "uvm_runtime: --sms gives %zu counts for %zu models\n", sms.size(), tenants.size());
     return 2;
   }
   // Managed memory: refuse what the GPU could not hold (the simulator is for oversubscription).
@@ -108,13 +133,30 @@ int main(int argc, char** argv) {
     CK(cudaMallocManaged(&t.weights, std::max<uint64_t>(t.layout.weights_bytes, 4096)));
     CK(cudaMallocManaged(&t.activations, t.layout.activations_bytes));
     CK(cudaMalloc(&t.spill, kernels::kSpillFloats * sizeof(float)));
-    CK(cudaStreamCreateWithFlags(&t.stream, cudaStreamNonBlocking));
     for (size_t i = 0; i < t.layout.tensors.size(); ++i) {
       const TensorSlot& s = t.layout.tensors[i];
       if (s.role != TensorSlot::Role::kWeight && s.role != TensorSlot::Role::kInput) continue;
       float* p = reinterpret_cast<float*>(t.layout.address(i, uint64_t(t.weights), uint64_t(t.activations)));
       const bool is_var = s.name.size() > 12 && s.name.compare(s.name.size() - 12, 12, ".running_var") == 0;
       for (uint64_t j = 0; j < s.bytes / 4; ++j) p[j] = s.role == TensorSlot::Role::kInput ? unit(rng) : is_var ? var(rng) : small(rng);
+    }
+  }
+  // Streams: a model with an SM count gets its own green context (disjoint from the others'), the rest a
+  // stream of the primary context (the whole GPU).
+  std::vector<unsigned> wants;
+  for (unsigned n : sms)
+    if (n > 0) wants.push_back(n);
+  std::vector<uvmtrace::SmPartition> parts;
+  if (!wants.empty()) parts = uvmtrace::SmPartition::split(0, wants);
+  int total_sms = 0;
+  CK(cudaDeviceGetAttribute(&total_sms, cudaDevAttrMultiProcessorCount, 0));
+  std::vector<unsigned> got(tenants.size(), unsigned(total_sms));
+  for (size_t ti = 0, pi = 0; ti < tenants.size(); ++ti) {
+    if (ti < sms.size() && sms[ti] > 0) {
+      tenants[ti].stream = parts[pi].stream();
+      got[ti] = parts[pi++].sms();
+    } else {
+      CK(cudaStreamCreateWithFlags(&tenants[ti].stream, cudaStreamNonBlocking));
     }
   }
   std::vector<std::vector<LayerKernel>> plans(tenants.size());
@@ -135,8 +177,9 @@ int main(int argc, char** argv) {
     CK(cudaDeviceSynchronize());
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
-  std::printf("{\"program\": \"uvm_runtime\", \"models\": \"%s\", \"managed_bytes\": %llu, \"iter_ms\": [", list.c_str(),
-              (unsigned long long)need);
+  std::printf("{\"program\": \"uvm_runtime\", \"models\": \"%s\", \"sms\": [", list.c_str());
+  for (size_t ti = 0; ti < got.size(); ++ti) std::printf("%s%u", ti ? ", " : "", got[ti]);
+  std::printf("], \"managed_bytes\": %llu, \"iter_ms\": [", (unsigned long long)need);
   for (size_t i = 0; i < ms.size(); ++i) std::printf("%s%.3f", i ? ", " : "", ms[i]);
   std::printf("]");
   if (checksum) {
@@ -154,11 +197,12 @@ int main(int argc, char** argv) {
     std::printf("]");
   }
   std::printf("}\n");
-  for (auto& t : tenants) {
+  for (size_t ti = 0; ti < tenants.size(); ++ti) {
+    Tenant& t = tenants[ti];
     CK(cudaFree(t.weights));
     CK(cudaFree(t.activations));
     CK(cudaFree(t.spill));
-    CK(cudaStreamDestroy(t.stream));
+    if (ti >= sms.size() || sms[ti] == 0) CK(cudaStreamDestroy(t.stream));  // a partition's stays with it
   }
   return 0;
 }

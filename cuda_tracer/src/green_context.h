@@ -55,6 +55,48 @@ class SmPartition {
       std::fprintf(stderr, "green context: no partition of %u SMs out of %u\n", want, all.sm.smCount);
       std::exit(1);
     }
+    return from_resource(dev, part, p.total_, streams);
+  }
+  // Disjoint partitions of `device`, one per entry of `wants` (SMs asked for, in order), each with
+  // `streams` streams: each is split off what the ones before it left, and one that asks for at least what
+  // is left takes all of it. Tenants in their own partitions never share an SM (BARM-like splits).
+  static std::vector<SmPartition> split(int device, const std::vector<unsigned>& wants, unsigned streams = 1) {
+    UVMTRACE_CU(cuInit(0));
+    CUdevice dev;
+    UVMTRACE_CU(cuDeviceGet(&dev, device));
+    CUdevResource left{};
+    UVMTRACE_CU(cuDeviceGetDevResource(dev, &left, CU_DEV_RESOURCE_TYPE_SM));
+    const unsigned total = left.sm.smCount;
+    std::vector<SmPartition> parts;
+    for (unsigned want : wants) {
+      if (left.sm.smCount == 0 || want == 0) {
+        std::fprintf(stderr, "green context: no SMs left for a partition of %u (of %u)\n", want, total);
+        std::exit(1);
+      }
+      CUdevResource part = left, rest{};
+      if (want < left.sm.smCount) {
+        unsigned groups = 1;
+        UVMTRACE_CU(cuDevSmResourceSplitByCount(&part, &groups, &left, &rest, 0, want));
+        if (groups != 1) {
+          std::fprintf(stderr, "green context: no partition of %u SMs out of %u left\n", want, left.sm.smCount);
+          std::exit(1);
+        }
+      }
+      parts.push_back(from_resource(dev, part, total, streams));
+      left = rest;
+    }
+    return parts;
+  }
+  unsigned sms() const { return sms_; }      // SMs obtained
+  unsigned total() const { return total_; }  // SMs of the GPU
+  cudaStream_t stream(unsigned i = 0) const { return streams_.at(i); }
+  // Streams and context are kept for the process's life: recording programs make a few and exit.
+
+ private:
+  // A green context on the SMs of `part`, and its streams.
+  static SmPartition from_resource(CUdevice dev, CUdevResource& part, unsigned total, unsigned streams) {
+    SmPartition p;
+    p.total_ = total;
     p.sms_ = part.sm.smCount;
     CUdevResourceDesc desc;
     UVMTRACE_CU(cuDevResourceGenerateDesc(&desc, &part, 1));
@@ -66,12 +108,6 @@ class SmPartition {
     }
     return p;
   }
-  unsigned sms() const { return sms_; }      // SMs obtained
-  unsigned total() const { return total_; }  // SMs of the GPU
-  cudaStream_t stream(unsigned i = 0) const { return streams_.at(i); }
-  // Streams and context are kept for the process's life: recording programs make a few and exit.
-
- private:
   CUgreenCtx ctx_ = nullptr;
   unsigned sms_ = 0, total_ = 0;
   std::vector<cudaStream_t> streams_;
