@@ -5,13 +5,14 @@
 
 Reads workloads/recordings/green_runtime_h200.jsonl (workloads/green_runtime.sh: uvm_runtime with one model on
 132, 64 and 32 SMs of the H200, seven iterations: the first cold, its weights and inputs on the host, the rest
-warm). For each model it generates the exact trace of two inferences (`uvmsim generate --models M --requests 2`:
-the first cold, the second warm, data resident, as the native runtime's iterations) and simulates it under
+warm), and two models at once sharing the whole GPU. For each run it generates the exact trace of two
+inferences (`uvmsim generate --models M --requests 2 --sync-requests`: the first cold, the second warm, data
+resident, the host waiting for the GPU after each, as the native runtime's iterations) and simulates it under
 sim/configs/h200.json with gpu.sm_count set to the SMs the partition got. The model is given each kernel's
-whole-GPU resident time only (the generator's cost model); the times on fewer SMs are predictions. Compared:
-the warm inference (median of the six warm iterations) and the cold one (the first iteration). Two models
-at once are not compared here: the generator's requests run back to back on each model's stream, while the
-runtime synchronises the GPU between iterations.
+whole-GPU resident time only (the generator's cost model); the times on fewer SMs and of two models sharing
+SMs are predictions. Compared: the warm inference (median of the six warm iterations) and the cold one (the
+first iteration). Two models on partitions of their own are not compared here: that needs an sm_allocation
+policy that splits the SMs statically (the study's issue).
 """
 import argparse
 import json
@@ -36,22 +37,24 @@ def main():
     ap.add_argument("--report")
     a = ap.parse_args()
     runs = [json.loads(line) for line in open(a.recording) if line.strip()]
-    singles = [r for r in runs if "," not in r["models"]]
+    # One model on its partition, or several sharing the whole GPU (no partition of their own).
+    chosen = [r for r in runs if "," not in r["models"] or len(set(r["sms"])) == 1]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         traces = {}
-        for r in singles:
+        for r in chosen:
             model = r["models"]
+            name = model.replace(":", "_").replace(",", "+")
             if model not in traces:
-                traces[model] = os.path.join(tmp, model.replace(":", "_") + ".uvmt")
-                subprocess.run([a.uvmsim, "generate", "--models", model, "--requests", "2", "--out", traces[model]],
-                               check=True, stdout=subprocess.DEVNULL)
+                traces[model] = os.path.join(tmp, name + ".uvmt")
+                subprocess.run([a.uvmsim, "generate", "--models", model, "--requests", "2", "--sync-requests",
+                                "--out", traces[model]], check=True, stdout=subprocess.DEVNULL)
             sms = r["sms"][0]
-            out = os.path.join(tmp, f"{model.replace(':', '_')}_{sms}")
+            out = os.path.join(tmp, f"{name}_{sms}")
             subprocess.run([a.uvmsim, "run", "--trace", traces[model], "--config", a.config, "--set",
                             f"gpu.sm_count={sms}", "--out", out], check=True, stdout=subprocess.DEVNULL)
             kernels = json.load(open(os.path.join(out, "stats.json")))["stats"]["kernels"]
-            half = len(kernels) // 2
+            half = len(kernels) // 2  # kernels in launch order: the first request's, then the second's
             rows.append({
                 "model": model, "sms": sms,
                 "warm_gpu": statistics.median(r["iter_ms"][1:]), "warm_sim": span_ms(kernels[half:]),

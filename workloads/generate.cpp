@@ -410,6 +410,7 @@ Trace generate_models(const GenerateOptions& o) {
     t.header.command += (i ? "," : "") + o.models[i].first + ":" + std::to_string(o.models[i].second);
   t.header.command += " --requests " + std::to_string(o.requests);
   if (o.processes) t.header.command += " --processes";
+  if (o.sync_requests) t.header.command += " --sync-requests";
   t.passes.push_back({PassKind::kGenerated, 0, "workloads/ layer kernels, exact accesses from their schedules"});
 
   std::vector<Model> models;
@@ -474,7 +475,18 @@ Trace generate_models(const GenerateOptions& o) {
   t.ctas.reserve(all_ctas);
   std::vector<std::vector<uint64_t>> first_cta(models.size());  // per tenant and layer: its first launch's CTAs
   for (size_t ti = 0; ti < models.size(); ++ti) first_cta[ti].resize(models[ti].layers.size());
-  for (uint32_t req = 0; req < o.requests; ++req)
+  // Each process's host waits for its streams (one process: one wait for every stream): at the end, and
+  // after every request with sync_requests.
+  const auto host_waits = [&] {
+    for (size_t ti = 0; ti < (o.processes ? models.size() : 1); ++ti) {
+      Op sync;
+      sync.kind = OpKind::kSync;
+      sync.tenant = uint32_t(ti);
+      t.ops.push_back(sync);
+    }
+  };
+  for (uint32_t req = 0; req < o.requests; ++req) {
+    if (req > 0 && o.sync_requests) host_waits();
     for (size_t li = 0; li < most; ++li)
       for (size_t ti = 0; ti < models.size(); ++ti) {
         if (li >= plans[ti].size()) continue;
@@ -505,13 +517,8 @@ Trace generate_models(const GenerateOptions& o) {
         t.ops.push_back(op);
         t.kernels.push_back(std::move(k));
       }
-  // Each process's host waits for its streams at the end (one process: one wait for every stream).
-  for (size_t ti = 0; ti < (o.processes ? models.size() : 1); ++ti) {
-    Op sync;
-    sync.kind = OpKind::kSync;
-    sync.tenant = uint32_t(ti);
-    t.ops.push_back(sync);
   }
+  host_waits();
   return t;
 }
 

@@ -19,6 +19,7 @@ struct GenerateOptions {
   std::vector<std::pair<std::string, uint32_t>> models;  // (model name or spec path, batch)
   uint32_t requests = 1;                                  // inferences per model, back to back
   bool processes = false;  // each model in its own process (CUDA context): time-sliced unless under MPS
+  bool sync_requests = false;  // the host waits for the GPU after each request (uvm_runtime's iterations)
 };
 
 // The generator's limits: a trace holds every CTA's accesses of one inference of each model (later

@@ -229,6 +229,11 @@ int main(int argc, char** argv) {
       "--processes", processes,
       "with --models: each model in its own process (CUDA context), which the GPU time-slices unless "
       "gpu.timeslice_ns is 0 (MPS); without it the models share one process and the SMs"));
+  bool sync_requests = false;
+  model_opts.push_back(gen->add_flag(
+      "--sync-requests", sync_requests,
+      "with --models: the host waits for the GPU after each request (each process for its own streams), as "
+      "uvm_runtime's iterations do; without it requests run back to back on each model's stream"));
   std::string compare_with;
   model_opts.push_back(gen->add_option("--compare", compare_with,
                                        "with --models: also compare with this recording of uvm_runtime (the "
@@ -390,6 +395,7 @@ int main(int argc, char** argv) {
         g.models = parse_model_list(models);
         g.requests = requests;
         g.processes = processes;
+        g.sync_requests = sync_requests;
         trace::Trace t = generate_models(g);
         if (!compare_with.empty()) {
           input = compare_with.c_str();

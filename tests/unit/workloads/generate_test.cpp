@@ -147,6 +147,32 @@ TEST(Generate, ModelsInTheirOwnProcessesTakeTurns) {
   EXPECT_EQ(two.page_accesses, one.page_accesses);
 }
 
+// --sync-requests: the host waits for the GPU after each request, as uvm_runtime's iterations do, so no
+// kernel of the second request starts before every kernel of the first has ended; without it the faster
+// model's second request overlaps the slower model's first.
+TEST(Generate, SyncedRequestsDoNotOverlap) {
+  GenerateOptions o;
+  o.models = parse_model_list("resnet18:1,mobilenet_v2:1");
+  o.requests = 2;
+  const Trace free_running = generate_models(o);
+  o.sync_requests = true;
+  const Trace synced = generate_models(o);
+  EXPECT_NE(synced.header.command.find("--sync-requests"), std::string::npos);
+  size_t syncs = 0;
+  for (const Op& op : synced.ops) syncs += op.kind == OpKind::kSync;
+  EXPECT_EQ(syncs, 2u);
+  const size_t half = synced.kernels.size() / 2;
+  const auto overlap = [&](const Stats& s) {
+    int64_t first_end = 0, second_start = INT64_MAX;
+    for (size_t i = 0; i < half; ++i) first_end = std::max(first_end, s.kernels[i].end_ns);
+    for (size_t i = half; i < s.kernels.size(); ++i)
+      second_start = std::min(second_start, s.kernels[i].start_ns);
+    return first_end - second_start;
+  };
+  EXPECT_GT(overlap(testing::run(free_running)), 0);
+  EXPECT_LE(overlap(testing::run(synced)), 0);
+}
+
 // trace info's footprints on a generated model: every tensor is touched, so the weight and activation
 // footprints are the page-rounded tensors; the peak of live pages lies between the largest layer's needs
 // and the whole.
