@@ -360,7 +360,9 @@ int main(int argc, char** argv) {
                    "sm_share JSON lines (cuda_tracer/sm_share.sh) and profiles (cuda_tracer/ncu_profile.py)")
       ->required();
   sharing->add_option("--config", share.config, "config (its gpu.* SM-sharing parameters)")->required();
-  sharing->add_flag("--fit", share.fit, "fit the four parameters on the fit half's alone cases first");
+  sharing->add_flag(
+      "--fit", share.fit,
+      "fit the two load parameters on the fit half's alone cases first (the bandwidths are the config's)");
   sharing->add_option("--iterations", share.iterations, "optimiser iterations")->check(CLI::Range(1, 100000));
   sharing->add_option("--jobs", share.jobs, "threads simulating cases in parallel")->check(CLI::Range(1, 1024));
   sharing->add_option("--out", share.out, "config with the fitted parameters (a regular file)");

@@ -3,7 +3,8 @@
 // (cuda_tracer/sm_share.sh). Each case is simulated from the kernels' whole-GPU resident times, launch
 // shapes and what a profile of those runs measured (DRAM bytes, issue share, warps, stalls:
 // cuda_tracer/ncu_profile.py's lines, read like the recordings) only. Kernels are split in two halves by
-// name: the fit (--fit) moves the model's four gpu.* parameters on the alone cases of the first half; the
+// name: the fit (--fit) moves the model's two gpu.* loads on the alone cases of the first half (the
+// bandwidths are the config's, measured by cuda_tracer/mem_latency.sh); the
 // report shows the error on both halves, on the pairs, of the model given no profiles and of CTA slots as
 // whole processors (the engine before the model) for comparison.
 #pragma once

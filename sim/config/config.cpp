@@ -94,9 +94,10 @@ std::vector<Field> fields(Config& c) {
   x("gpu.full_sm_memory_load", &c.gpu.full_sm_memory_load, 0.001, 1000, "",
     "memory load of such an SM relative to gpu.sm_dram_bytes_per_s (fitted: results/sm_sharing.md)");
   i("gpu.sm_dram_bytes_per_s", &c.gpu.sm_dram_bytes_per_s, 1, kBig, "bytes/s",
-    "DRAM bandwidth one SM can draw (fitted: results/sm_sharing.md)");
+    "DRAM bandwidth one SM can draw (h200.json: measured, cuda_tracer/mem_latency.sh; the h100 configs keep "
+    "an earlier fit)");
   i("gpu.dram_bytes_per_s", &c.gpu.dram_bytes_per_s, 1, kBig, "bytes/s",
-    "DRAM bandwidth of the whole GPU, shared by its SMs");
+    "DRAM bandwidth of the whole GPU, shared by its SMs (h200.json: measured, cuda_tracer/mem_latency.sh)");
   i("pcie.htod_bytes_per_s", &c.pcie.htod_bytes_per_s, 1, kBig, "bytes/s", "host-to-device bandwidth");
   i("pcie.dtoh_bytes_per_s", &c.pcie.dtoh_bytes_per_s, 1, kBig, "bytes/s", "device-to-host bandwidth");
   i("pcie.latency_ns", &c.pcie.latency_ns, 0, 1e9, "ns",
