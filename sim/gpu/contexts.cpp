@@ -91,7 +91,7 @@ void Gpu::context_in() {
       push_fixed(slot, kEvCtaStep, now());
     } else if (c.pending && c.frozen_compute) {  // its compute goes on, with what was left of it
       c.frozen_compute = false;
-      engine_.cancel(2 * slot);
+      engine_.cancel(slot_handle(slot));
       c.pending = false;
       c.offset = lanes_[c.lane].clock(now()) + c.frozen_left - double(c.target_ns);
       c.continuous = true;

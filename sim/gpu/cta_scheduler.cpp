@@ -271,7 +271,6 @@ void Gpu::after_event() {
   publish_lanes();
 }
 
-// A CTA's fixed-time event has handle 2 * slot, a lane's event 2 * lane + 1 (Engine::at_handle).
 void Gpu::push_fixed(uint32_t slot, uint8_t type, int64_t at) {
   CtaSlot& c = slots_[slot];
   if (c.in_lane) leave_lane(slot);
@@ -279,7 +278,7 @@ void Gpu::push_fixed(uint32_t slot, uint8_t type, int64_t at) {
   c.continuous = false;
   c.fixed_type = type;
   c.due = at;
-  engine_.at_handle(2 * slot, at, kPrioCta, id_, type, slot, c.start);
+  engine_.at_handle(slot_handle(slot), at, kPrioCta, id_, type, slot, c.start);
 }
 
 void Gpu::join_lane(uint32_t slot) {
@@ -313,9 +312,9 @@ void Gpu::publish_lanes() {
     l.touched = false;
     l.find_head(now());
     if (l.empty())
-      engine_.cancel(2 * id + 1);
+      engine_.cancel(lane_handle(id));
     else
-      engine_.at_handle(2 * id + 1, l.head_due(), kPrioCta, id_, kEvLane, id, l.head().key);
+      engine_.at_handle(lane_handle(id), l.head_due(), kPrioCta, id_, kEvLane, id, l.head().key);
   }
   touched_lanes_.clear();
 }
@@ -423,7 +422,7 @@ void Gpu::update_dram_factor() {
   if (f == dram_factor_) return;
   dram_factor_ = f;
   for (uint32_t s = 0; s < sms_.size(); ++s)
-    if (!sms_[s].residents.empty()) mark_dirty(s);
+    if (!sms_[s].lanes.empty()) mark_dirty(s);
 }
 
 // The CTA issues its current group of accesses (all points at the same moment of its run). Each access
@@ -588,7 +587,6 @@ void Gpu::slot_resources(uint32_t slot, bool add) {
   const uint32_t threads = uint32_t(k.threads_per_cta());
   Sm& sm = sms_[c.sm];
   if (add) {
-    sm.residents.push_back(slot);
     slots_[slot].lane = take_lane(c.sm, c.kernel);
     if (!c.stalled) set_counted(slot, true);
     if (sm.ctas == 0) sm.busy_since = now();
@@ -598,7 +596,6 @@ void Gpu::slot_resources(uint32_t slot, bool add) {
     sm.regs += k.regs_per_thread * threads;
     sm.smem += k.smem_bytes;
   } else {
-    sm.residents.erase(std::find(sm.residents.begin(), sm.residents.end(), slot));
     set_counted(slot, false);
     give_lane(c.sm, c.lane);
     sm.stalled -= c.stalled;

@@ -89,11 +89,9 @@ class Gpu final : public Component, public FaultBuffer::Client {
     uint32_t extra = 0;    // CTAs the tlp policy lets the SM take beyond its limits (granted, not yet placed)
     int64_t extra_switch_ns = 0;
     int64_t busy_since = 0;
-    // SM sharing: the loads of its running CTAs (resident, not stalled on faults), its resident CTAs' slots,
-    // its lanes (one per kernel with CTAs resident, sim/gpu/lane.h), and whether their speeds are to be
-    // recomputed.
+    // SM sharing: the loads of its running CTAs (resident, not stalled on faults), its lanes (one per kernel
+    // with CTAs resident, sim/gpu/lane.h), and whether their speeds are to be recomputed.
     uint64_t issue_load = 0, memory_load = 0;
-    std::vector<uint32_t> residents;
     std::vector<uint32_t> lanes;
     bool dirty = false;
     // The last two speeds computed on this SM, by kernel and the loads they were computed at (a pure
@@ -203,6 +201,9 @@ class Gpu final : public Component, public FaultBuffer::Client {
   // out of it again; the lane's first event given to the engine; the lane of a kernel on an SM, taken
   // and given back with the CTAs resident there.
   void push_fixed(uint32_t slot, uint8_t type, int64_t at);
+  // The engine's handles (Engine::at_handle) of a CTA's fixed-time event and of a lane's first event.
+  static uint32_t slot_handle(uint32_t slot) { return 2 * slot; }
+  static uint32_t lane_handle(uint32_t lane) { return 2 * lane + 1; }
   void join_lane(uint32_t slot);
   void leave_lane(uint32_t slot);
   // A lane whose first event changed; the engine is given the touched lanes' first events (or told they
