@@ -40,6 +40,7 @@ struct Tenant {
   char* activations = nullptr;
   float* spill = nullptr;
   cudaStream_t stream = nullptr;
+  bool partitioned = false;  // its stream is a green context's (--sms), kept with it
 };
 
 void launch(const LayerKernel& k, const Tenant& t) {
@@ -152,7 +153,8 @@ int main(int argc, char** argv) {
   CK(cudaDeviceGetAttribute(&total_sms, cudaDevAttrMultiProcessorCount, 0));
   std::vector<unsigned> got(tenants.size(), unsigned(total_sms));
   for (size_t ti = 0, pi = 0; ti < tenants.size(); ++ti) {
-    if (ti < sms.size() && sms[ti] > 0) {
+    tenants[ti].partitioned = ti < sms.size() && sms[ti] > 0;
+    if (tenants[ti].partitioned) {
       tenants[ti].stream = parts[pi].stream();
       got[ti] = parts[pi++].sms();
     } else {
@@ -197,12 +199,11 @@ int main(int argc, char** argv) {
     std::printf("]");
   }
   std::printf("}\n");
-  for (size_t ti = 0; ti < tenants.size(); ++ti) {
-    Tenant& t = tenants[ti];
+  for (auto& t : tenants) {
     CK(cudaFree(t.weights));
     CK(cudaFree(t.activations));
     CK(cudaFree(t.spill));
-    if (ti >= sms.size() || sms[ti] == 0) CK(cudaStreamDestroy(t.stream));  // a partition's stays with it
+    if (!t.partitioned) CK(cudaStreamDestroy(t.stream));
   }
   return 0;
 }

@@ -29,6 +29,21 @@ __device__ __forceinline__ uint64_t globaltimer() {
     }                                                                                              \
   } while (0)
 
+// "132,72,8" as numbers (a program's list option); anything else ends the program with a message.
+inline std::vector<unsigned> parse_counts(const char* s) {
+  std::vector<unsigned> v;
+  for (const char* p = s; *p;) {
+    char* end = nullptr;
+    v.push_back(unsigned(std::strtoul(p, &end, 10)));
+    if (end == p || (*end != ',' && *end != '\0')) {
+      std::fprintf(stderr, "'%s' is not a list of counts (132,72,8)\n", s);
+      std::exit(2);
+    }
+    p = *end == ',' ? end + 1 : end;
+  }
+  return v;
+}
+
 inline double median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());

@@ -61,15 +61,6 @@ void launch(dim3 g, dim3 b, cudaStream_t s, const uint4* buf, uint64_t region, u
   stream_kernel<MLP><<<g, b, 0, s>>>(buf, region, steps, w, sink);
 }
 
-std::vector<unsigned> parse_list(const char* s) {
-  std::vector<unsigned> v;
-  for (const char* p = s; *p;) {
-    v.push_back(unsigned(std::strtoul(p, const_cast<char**>(&p), 10)));
-    if (*p == ',') ++p;
-  }
-  return v;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -79,11 +70,11 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) {
       reps = std::atoi(argv[++i]);
     } else if (!std::strcmp(argv[i], "--sms") && i + 1 < argc) {
-      sm_list = parse_list(argv[++i]);
+      sm_list = parse_counts(argv[++i]);
     } else if (!std::strcmp(argv[i], "--warps") && i + 1 < argc) {
-      warp_list = parse_list(argv[++i]);
+      warp_list = parse_counts(argv[++i]);
     } else if (!std::strcmp(argv[i], "--mlp") && i + 1 < argc) {
-      mlp_list = parse_list(argv[++i]);
+      mlp_list = parse_counts(argv[++i]);
     } else {
       std::fprintf(stderr,
                    "usage: mem_latency_probe [--reps N] [--sms 132,32,8] [--warps 1,2,...,64] [--mlp 1,2,4,8]\n");

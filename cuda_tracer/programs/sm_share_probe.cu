@@ -96,21 +96,13 @@ int main(int argc, char** argv) {
   int reps = 7;
   std::vector<unsigned> sm_list = {132, 72, 32, 16, 8};
   std::vector<uint32_t> caps = {0, 4, 2, 1};
-  auto parse_list = [](const char* s) {
-    std::vector<unsigned> v;
-    for (const char* p = s; *p;) {
-      v.push_back(unsigned(std::strtoul(p, const_cast<char**>(&p), 10)));
-      if (*p == ',') ++p;
-    }
-    return v;
-  };
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) {
       reps = std::atoi(argv[++i]);
     } else if (!std::strcmp(argv[i], "--sms") && i + 1 < argc) {
-      sm_list = parse_list(argv[++i]);
+      sm_list = parse_counts(argv[++i]);
     } else if (!std::strcmp(argv[i], "--caps") && i + 1 < argc) {
-      auto v = parse_list(argv[++i]);
+      auto v = parse_counts(argv[++i]);
       caps.assign(v.begin(), v.end());
     } else {
       std::fprintf(stderr, "usage: sm_share_probe [--reps N] [--sms 132,72,...] [--caps 0,4,2,1]\n");

@@ -48,14 +48,7 @@ class SmPartition {
       }
       return p;
     }
-    CUdevResource part{}, rest{};
-    unsigned groups = 1;
-    UVMTRACE_CU(cuDevSmResourceSplitByCount(&part, &groups, &all, &rest, 0, want));
-    if (groups != 1) {
-      std::fprintf(stderr, "green context: no partition of %u SMs out of %u\n", want, all.sm.smCount);
-      std::exit(1);
-    }
-    return from_resource(dev, part, p.total_, streams);
+    return split(device, {want}, streams).front();
   }
   // Disjoint partitions of `device`, one per entry of `wants` (SMs asked for, in order), each with
   // `streams` streams: each is split off what the ones before it left, and one that asks for at least what
