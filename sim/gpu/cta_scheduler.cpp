@@ -148,6 +148,7 @@ void Gpu::start_cta(RunningKernel& rk, uint64_t cta_index, uint32_t s, int64_t d
   if (free_slots_.empty()) {
     slot = uint32_t(slots_.size());
     slots_.emplace_back();
+    ahead_pages_.push_back({UINT32_MAX, 0});
   } else {
     slot = free_slots_.back();
     free_slots_.pop_back();
@@ -202,24 +203,31 @@ void Gpu::group_done(uint64_t begin, uint64_t end) {
 bool Gpu::start_ahead(uint32_t slot) {
   CtaSlot& c = slots_[slot];
   uint32_t lo = UINT32_MAX, hi = 0;
-  uint64_t pos = c.pos;
+  uint64_t pos = c.pos, pages = 0;
+  // One pass over the points: a group is passed when all its points are on mapped pages.
   while (pos < c.end) {
-    const uint64_t end = group_end(pos, c.end);
+    const uint16_t t = w_.points[pos].t;
+    uint64_t i = pos, n = 0;
     bool mapped = true;
-    for (uint64_t i = pos; i < end && mapped; ++i) {
+    for (; i < c.end && w_.points[i].t == t; ++i) {
       const AccessPoint& r = w_.points[i];
-      mapped = pages_.all_mapped(r.page, r.count);
+      if (!pages_.all_mapped(r.page, r.count)) {
+        mapped = false;
+        break;
+      }
+      n += r.count;
       lo = std::min(lo, r.page);
       hi = std::max(hi, r.page + r.count - 1);
     }
     if (!mapped) break;
-    pos = end;
+    pos = i;
+    pages += n;
   }
   if (pos == c.pos) return false;
   c.ahead = true;
   c.ahead_end = pos;
-  c.ahead_lo = lo;
-  c.ahead_hi = hi;
+  c.ahead_accesses = pages;
+  ahead_pages_[slot] = {lo, hi};
   c.pending_type = pos == c.end ? kEvCtaDone : kEvCtaStep;
   c.target_ns = std::max(c.progress_ns, ref_at(c, pos));
   join_lane(slot);
@@ -230,18 +238,24 @@ bool Gpu::start_ahead(uint32_t slot) {
 void Gpu::settle_ahead(uint32_t slot, bool all) {
   CtaSlot& c = slots_[slot];
   c.ahead = false;
+  ahead_pages_[slot] = {UINT32_MAX, 0};
+  if (all) {  // every group passed: their accesses were counted when they were
+    stats_.accesses_issued += c.ahead_accesses;
+    stats_.page_accesses += c.ahead_accesses;
+    engine_.progressed();
+    c.pos = c.resume = c.ahead_end;
+    return;
+  }
   while (c.pos < c.ahead_end) {
-    if (!all) {
-      const int64_t ref = std::max(c.progress_ns, ref_at(c, c.pos));
-      const int64_t due = lanes_[c.lane].due(c.offset + double(ref));
-      if (!engine_.has_run(due, kPrioCta, c.start)) {  // this group's event is still to come
-        c.resume = c.pos;
-        leave_lane(slot);
-        c.pending_type = kEvCtaStep;
-        c.target_ns = ref;
-        join_lane(slot);
-        return;
-      }
+    const int64_t ref = std::max(c.progress_ns, ref_at(c, c.pos));
+    const int64_t due = lanes_[c.lane].due(c.offset + double(ref));
+    if (!engine_.has_run(due, kPrioCta, c.start)) {  // this group's event is still to come
+      c.resume = c.pos;
+      leave_lane(slot);
+      c.pending_type = kEvCtaStep;
+      c.target_ns = ref;
+      join_lane(slot);
+      return;
     }
     const uint64_t end = group_end(c.pos, c.end);
     group_done(c.pos, end);
@@ -253,14 +267,25 @@ void Gpu::settle_ahead(uint32_t slot, bool all) {
 // that would not have run by now (it faults there, as it would have).
 void Gpu::after_event() {
   if (unmapped_.empty()) return;
+  // The pages as runs of consecutive pages (an evicted chunk is one run), in order.
   std::sort(unmapped_.begin(), unmapped_.end());
+  unmapped_runs_.clear();
+  for (uint32_t p : unmapped_)
+    if (!unmapped_runs_.empty() && p <= unmapped_runs_.back().second + 1)
+      unmapped_runs_.back().second = p;
+    else
+      unmapped_runs_.push_back({p, p});
   const auto touched = [&](uint32_t lo, uint32_t hi) {  // a page of [lo, hi] lost its mapping
-    auto it = std::lower_bound(unmapped_.begin(), unmapped_.end(), lo);
-    return it != unmapped_.end() && *it <= hi;
+    auto it =
+        std::lower_bound(unmapped_runs_.begin(), unmapped_runs_.end(), lo,
+                         [](const std::pair<uint32_t, uint32_t>& r, uint32_t v) { return r.second < v; });
+    return it != unmapped_runs_.end() && it->first <= hi;
   };
-  for (uint32_t slot = 0; slot < slots_.size(); ++slot) {
+  const uint32_t first = unmapped_.front(), last = unmapped_.back();
+  for (uint32_t slot = 0; slot < ahead_pages_.size(); ++slot) {
+    const auto [lo, hi] = ahead_pages_[slot];  // {UINT32_MAX, 0} unless the CTA is ahead
+    if (hi < first || lo > last || !touched(lo, hi)) continue;
     CtaSlot& c = slots_[slot];
-    if (!c.live || !c.ahead || !touched(c.ahead_lo, c.ahead_hi)) continue;
     for (uint64_t i = c.pos; i < c.ahead_end; ++i)
       if (touched(w_.points[i].page, w_.points[i].page + w_.points[i].count - 1)) {
         settle_ahead(slot, false);
@@ -410,7 +435,9 @@ void Gpu::flush_speeds() {
     }
   }
   dirty_sms_.clear();
-  for (const auto& [slot, delay] : starting_) schedule_next_point(slot, delay);
+  // A CTA starting without a delay passes its first groups ahead as it would after a group (run-ahead).
+  for (const auto& [slot, delay] : starting_)
+    if (!(run_ahead_ && delay == 0 && start_ahead(slot))) schedule_next_point(slot, delay);
   starting_.clear();
   publish_lanes();
 }

@@ -147,10 +147,10 @@ class Gpu final : public Component, public FaultBuffer::Client {
     // Run-ahead (engine.run_ahead): the access groups [pos, ahead_end) were on mapped pages when the CTA
     // finished the group before them; it passes them without an event each while none of their pages loses
     // its mapping (sim/MODEL.md). Each comes when the lane's clock reads its reference time + offset; their
-    // pages lie in [ahead_lo, ahead_hi]. The pending event is the one after them.
+    // pages lie in ahead_pages_[slot]. The pending event is the one after them.
     bool ahead = false;
     uint64_t ahead_end = 0;
-    uint32_t ahead_lo = 0, ahead_hi = 0;
+    uint64_t ahead_accesses = 0;  // page accesses of those groups
   };
   struct RunningKernel {
     uint32_t kernel = 0;
@@ -263,6 +263,9 @@ class Gpu final : public Component, public FaultBuffer::Client {
   std::vector<uint32_t> free_lanes_;
   std::vector<uint32_t> touched_lanes_;
   std::vector<CtaSlot> slots_;
+  // Per slot: the pages [lo, hi] of the groups its CTA passes ahead, {UINT32_MAX, 0} when it does not (a
+  // dense array that after_event scans when pages lose their mappings).
+  std::vector<std::pair<uint32_t, uint32_t>> ahead_pages_;
   std::vector<uint32_t> free_slots_;
   std::vector<RunningKernel> running_;
   std::vector<uint32_t> stalled_;
@@ -270,6 +273,7 @@ class Gpu final : public Component, public FaultBuffer::Client {
   uint64_t jitter_draws_ = 0;  // counter of the fault jitter's random stream
   bool run_ahead_ = false;     // engine.run_ahead, where nothing needs every access at its time
   std::vector<uint32_t> unmapped_;  // pages that lost their GPU mapping during the current event
+  std::vector<std::pair<uint32_t, uint32_t>> unmapped_runs_;  // the same as runs [first, last] (after_event)
 
   // Time-slicing between processes: one process's CTAs run at a time (gpu.timeslice_ns > 0 and more than
   // one process). owner_: the process on the GPU, -1 before the first and during a switch (to incoming_).
