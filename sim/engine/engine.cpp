@@ -17,10 +17,11 @@ uint64_t Engine::run(const Guard& g) {
   for (;;) {
     const bool moving = !moving_.empty() && (q_.empty() || before(moving_.top(), q_.top()));
     if (!moving && q_.empty()) break;
-    const Event e = moving ? (++moved_popped_, moving_.pop()) : q_.pop();
+    const Event e = moving ? (++moved_popped_, moving_.take()) : q_.pop();
     now_ = e.time;
     if (latest_.time != e.time || before(latest_, e)) latest_ = e;
     components_[e.owner]->handle(e);
+    if (moving) moving_.finish();
     if (after_) after_->after_event();
     if (progress_ != seen) {
       seen = progress_;

@@ -121,6 +121,7 @@ class MovingEvents {
  public:
   void set(uint32_t handle, const Event& e) {
     check_time(e.time);
+    retaken_ |= handle == taken_;
     if (handle >= pos_.size()) pos_.resize(size_t(handle) + 1, kAbsent);
     uint32_t i = pos_[handle];
     if (i == kAbsent) {
@@ -138,6 +139,10 @@ class MovingEvents {
   }
   // Takes the handle's event out, if it has one.
   void remove(uint32_t handle) {
+    if (handle == taken_) {  // the event being handled: its handle now has none
+      taken_ = kAbsent;
+      retaken_ = true;
+    }
     if (handle >= pos_.size() || pos_[handle] == kAbsent) return;
     const uint32_t i = pos_[handle];
     pos_[handle] = kAbsent;
@@ -153,15 +158,17 @@ class MovingEvents {
   }
   bool empty() const { return heap_.empty(); }
   const Event& top() const { return heap_.front(); }
-  Event pop() {
-    const Event top = heap_.front();
-    pos_[handle_.front()] = kAbsent;
-    const Event last = heap_.back();
-    const uint32_t last_handle = handle_.back();
-    heap_.pop_back();
-    handle_.pop_back();
-    if (!heap_.empty()) down(0, last, last_handle);
-    return top;
+  // The first event, left in place while its owner handles it: an owner that schedules the handle's next
+  // event meanwhile moves the entry once (down from the root) instead of a pop and a push; finish() takes
+  // it out if nothing did.
+  Event take() {
+    taken_ = handle_.front();
+    retaken_ = false;
+    return heap_.front();
+  }
+  void finish() {
+    if (!retaken_) remove(taken_);
+    taken_ = kAbsent;
   }
 
  private:
@@ -193,6 +200,8 @@ class MovingEvents {
   std::vector<Event> heap_;
   std::vector<uint32_t> handle_;  // per heap position: its event's handle
   std::vector<uint32_t> pos_;     // per handle: its event's heap position, or kAbsent
+  uint32_t taken_ = kAbsent;      // the handle whose event is being handled (take)
+  bool retaken_ = false;          // it was scheduled again or cancelled meanwhile
 };
 
 }  // namespace uvmsim

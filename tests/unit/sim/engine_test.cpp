@@ -73,6 +73,48 @@ TEST(Engine, GuardNamesTheEventThatKeepsComing) {
   EXPECT_EQ(seen, "0/1: 50 tick");
 }
 
+// Moving events (Engine::at_handle) stay in place while their owner handles them: one rescheduled during
+// its handling moves, one cancelled is gone, one left alone is taken out; the order is the same as popping
+// each first. Handle 0 reschedules itself 3 times, 10 ns apart; handle 1 cancels handle 2 (due later) and
+// schedules handle 3 before it; handle 3 cancels itself (nothing left) and handle 4's event is left alone.
+class Mover final : public Component {
+ public:
+  explicit Mover(Engine& e) : e_(e), id_(e.attach(*this)) {}
+  void handle(const Event& ev) override {
+    const uint32_t h = uint32_t(ev.a >> 8), n = ev.a & 0xff;
+    log.push_back(std::to_string(h) + "@" + std::to_string(e_.now()));
+    if (h == 0 && n > 0) at_encoded(0, e_.now() + 10, n - 1);
+    if (h == 1) {
+      e_.cancel(2);
+      at_encoded(3, e_.now() + 1, 0);
+    }
+    if (h == 3) e_.cancel(3);
+    e_.progressed();
+  }
+  void at_encoded(uint32_t h, int64_t t, uint32_t n) { e_.at_handle(h, t, kPrioCta, id_, 0, h << 8 | n, h); }
+  const char* event_name(uint8_t) const override { return "move"; }
+  std::vector<std::string> log;
+
+ private:
+  Engine& e_;
+  uint8_t id_;
+};
+
+TEST(Engine, MovingEventsHandledInPlace) {
+  Engine e;
+  Mover m(e);
+  m.at_encoded(0, 0, 3);
+  m.at_encoded(1, 5, 0);
+  m.at_encoded(2, 7, 0);
+  m.at_encoded(4, 12, 0);
+  Engine::Guard g;
+  g.max_events_without_progress = 100;
+  g.stuck = [](uint8_t, uint8_t, const std::string&) { throw std::runtime_error("stuck"); };
+  e.run(g);
+  EXPECT_EQ(m.log, (std::vector<std::string>{"0@0", "1@5", "3@6", "0@10", "4@12", "0@20", "0@30"}));
+  EXPECT_EQ(e.events(), 7u);
+}
+
 TEST(MulDiv, NoOverflow) {
   EXPECT_EQ(mul_div(uint64_t{1} << 62, 1000, 1000), int64_t{1} << 62);
   EXPECT_EQ(mul_div_ceil(1, 1, 3), 1);
