@@ -27,7 +27,7 @@ Simulator::Simulator(const Workload& w, const Config& c)
               cfg_.gpu.fault_latency_ns, cfg_.gpu.fault_issue_ns),
       gpu_(engine_, w, cfg_, stats_, pages_, buffer_),
       uvm_(engine_, w, cfg_, stats_, tenants_, pages_, buffer_, pcie_),
-      host_(engine_, w, stats_, pcie_, *this, cfg_.gpu.memset_bytes_per_s) {
+      host_(engine_, w, stats_, pcie_, *this, cfg_.gpu.memset_bytes_per_s, cfg_.gpu.launch_latency_ns) {
   buffer_.connect(gpu_);
   gpu_.connect(uvm_, host_);
   pages_.log_unmaps(gpu_.unmap_log());

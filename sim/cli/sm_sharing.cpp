@@ -32,10 +32,12 @@ struct ShapeKernel {
 };
 
 // The probe's kernels as it launches them (sm_share_probe.cu): layer kernels between stamp kernels (one
-// thread writing the global timer; a few microseconds between dependent launches) launched a few
-// microseconds apart (the launch cost): stamp, kernel, stamp on the first stream, then on the second.
-// Neither is measured on its own; they set the order in which the GPU takes the kernels.
-constexpr double kStampMs = 0.002;
+// thread writing the global timer) launched a few microseconds apart (the launch cost): stamp, kernel, stamp
+// on the first stream, then on the second. They set the order in which the GPU takes the kernels. A stamp's
+// own run is what dispatch_probe measured on the H200 (cuda_tracer/recordings/dispatch_h200.jsonl): 3.12 us
+// from one stamp's start to the next's on a stream (median), less the dependent launch (1.54 us from a
+// grid's end to the next kernel's start, the config's gpu.launch_latency_ns).
+constexpr double kStampMs = 0.00158;
 constexpr int64_t kLaunchGapNs = 3000;
 
 // One measured case: streams of kernels launched together on `sms` SMs with at most `cap` CTAs per SM.

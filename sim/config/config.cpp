@@ -78,6 +78,9 @@ std::vector<Field> fields(Config& c) {
     "the driver's zero-fill of pages resident nowhere: memsets on one engine, one after another");
   i("gpu.memset_bytes_per_s", &c.gpu.memset_bytes_per_s, 1, kBig, "bytes/s",
     "cudaMemset of managed memory: fill rate once the range is on the GPU");
+  i("gpu.launch_latency_ns", &c.gpu.launch_latency_ns, 0, 1e9, "ns",
+    "a kernel's CTAs are dispatched this long after its stream takes it (its previous op done, or the host "
+    "issued it to an idle stream)");
   i("gpu.timeslice_ns", &c.gpu.timeslice_ns, 0, 1e11, "ns",
     "turn of one process on the GPU while another process has work; 0: processes share the SMs (MPS); "
     "else at least gpu.context_switch_ns + gpu.preempt_ns");

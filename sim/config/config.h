@@ -41,6 +41,7 @@ struct GpuConfig {
   // The driver zero-fills pages resident nowhere with memsets on one engine, in order of submission.
   int64_t zero_fill_bytes_per_s = 1000000000000;
   int64_t memset_bytes_per_s = 1000000000000;  // cudaMemset of managed memory (a kernel on the SMs)
+  int64_t launch_latency_ns = 0;  // from a stream taking a kernel (its previous op done) to its first CTA
   // Processes without MPS take turns on the GPU (cuda_tracer/programs/timeslice_probe.cu on an H100):
   // turns of timeslice_ns while another process waits, context_switch_ns to hand over, preempt_ns more
   // to save the outgoing process's running CTAs. timeslice_ns 0: processes share the SMs (as under MPS).

@@ -8,14 +8,15 @@ namespace uvmsim {
 using trace::OpKind;
 
 Host::Host(Engine& engine, const Workload& w, Stats& stats, PcieLink& pcie, HostServices& services,
-           int64_t memset_bytes_per_s)
+           int64_t memset_bytes_per_s, int64_t launch_latency_ns)
     : engine_(engine),
       id_(engine.attach(*this)),
       w_(w),
       stats_(stats),
       pcie_(pcie),
       services_(services),
-      memset_bytes_per_s_(memset_bytes_per_s) {
+      memset_bytes_per_s_(memset_bytes_per_s),
+      launch_latency_ns_(launch_latency_ns) {
   // Streams per (process, stream id), processes in trace order.
   const auto& t = w.trace;
   processes_.resize(w.processes);
@@ -66,11 +67,14 @@ void Host::handle(const Event& e) {
     case kEvStreamDone:
       stream_op_done(e.a);
       break;
+    case kEvLaunch:
+      services_.launch_kernel(uint32_t(w_.trace.ops[streams_[e.a].queue.front()].a), e.a);
+      break;
   }
 }
 
 const char* Host::event_name(uint8_t type) const {
-  return type == kEvHostIssue ? "host issue" : "stream done";
+  return type == kEvHostIssue ? "host issue" : type == kEvStreamDone ? "stream done" : "kernel launch";
 }
 
 bool Host::streams_idle(uint32_t process) const {
@@ -163,7 +167,10 @@ void Host::try_start(uint32_t s) {
   rec.start_ns = engine_.now();
   switch (o.kind) {
     case OpKind::kKernel:
-      services_.launch_kernel(uint32_t(o.a), s);
+      if (launch_latency_ns_ > 0)
+        engine_.at(engine_.now() + launch_latency_ns_, kPrioHost, id_, kEvLaunch, s);
+      else
+        services_.launch_kernel(uint32_t(o.a), s);
       return;
     case OpKind::kPrefetch:
       engine_.at(services_.migrate(op, engine_.now()), kPrioHost, id_, kEvStreamDone, s);

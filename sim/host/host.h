@@ -32,7 +32,7 @@ class HostServices {
 class Host final : public Component {
  public:
   Host(Engine& engine, const Workload& w, Stats& stats, PcieLink& pcie, HostServices& services,
-       int64_t memset_bytes_per_s);
+       int64_t memset_bytes_per_s, int64_t launch_latency_ns);
   // Schedules each process's first op (processes start as far apart as in the recording).
   void start();
   // The stream's current op completes now, or at `at` (an event of the host's own).
@@ -44,7 +44,8 @@ class Host final : public Component {
   const char* event_name(uint8_t type) const override;
 
  private:
-  enum HostEvent : uint8_t { kEvHostIssue, kEvStreamDone };
+  // kEvLaunch: a stream's kernel is handed to the gpu, gpu.launch_latency_ns after the stream took it.
+  enum HostEvent : uint8_t { kEvHostIssue, kEvStreamDone, kEvLaunch };
   struct Stream {
     uint32_t process = 0;
     std::deque<uint32_t> queue;  // op indices
@@ -71,7 +72,7 @@ class Host final : public Component {
   Stats& stats_;
   PcieLink& pcie_;
   HostServices& services_;
-  const int64_t memset_bytes_per_s_;
+  const int64_t memset_bytes_per_s_, launch_latency_ns_;
   std::vector<Process> processes_;
   std::vector<Stream> streams_;
   std::vector<uint32_t> op_stream_;
