@@ -20,13 +20,13 @@ __device__ __forceinline__ uint64_t globaltimer() {
 }
 #endif
 
-#define CK(call)                                                                                   \
-  do {                                                                                             \
-    cudaError_t e_ = (call);                                                                       \
-    if (e_ != cudaSuccess) {                                                                       \
+#define CK(call)                                                                                  \
+  do {                                                                                            \
+    cudaError_t e_ = (call);                                                                      \
+    if (e_ != cudaSuccess) {                                                                      \
       std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
-      std::exit(1);                                                                                \
-    }                                                                                              \
+      std::exit(1);                                                                               \
+    }                                                                                             \
   } while (0)
 
 // "132,72,8" as numbers (a program's list option); anything else ends the program with a message.
@@ -44,6 +44,24 @@ inline std::vector<unsigned> parse_counts(const char* s) {
   return v;
 }
 
+// The repetitions of a program whose only option is `--reps N` (N at least 1; `reps` without it); anything
+// else ends the program with its usage.
+inline int parse_reps(int argc, char** argv, const char* program, int reps) {
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) {
+      reps = std::atoi(argv[++i]);
+    } else {
+      std::fprintf(stderr, "usage: %s [--reps N]\n", program);
+      std::exit(2);
+    }
+  }
+  if (reps < 1) {
+    std::fprintf(stderr, "%s: --reps must be at least 1\n", program);
+    std::exit(2);
+  }
+  return reps;
+}
+
 inline double median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -56,7 +74,8 @@ inline void check_fits(size_t bytes) {
   size_t free_b = 0, total_b = 0;
   CK(cudaMemGetInfo(&free_b, &total_b));
   if (bytes > free_b / 10 * 9) {
-    std::fprintf(stderr, "refusing: %zu bytes of managed memory would exceed 90%% of the GPU's %zu free bytes\n",
+    std::fprintf(stderr,
+                 "refusing: %zu bytes of managed memory would exceed 90%% of the GPU's %zu free bytes\n",
                  bytes, free_b);
     std::exit(3);
   }
@@ -80,9 +99,12 @@ inline size_t parse_size(const char* text) {
   unsigned long long v = std::strtoull(text, &end, 10);
   std::string unit = end ? end : "";
   size_t mul = 1;
-  if (unit == "KiB" || unit == "K") mul = 1ull << 10;
-  else if (unit == "MiB" || unit == "M") mul = 1ull << 20;
-  else if (unit == "GiB" || unit == "G") mul = 1ull << 30;
+  if (unit == "KiB" || unit == "K")
+    mul = 1ull << 10;
+  else if (unit == "MiB" || unit == "M")
+    mul = 1ull << 20;
+  else if (unit == "GiB" || unit == "G")
+    mul = 1ull << 30;
   else if (!unit.empty() && unit != "B") {
     std::fprintf(stderr, "bad size '%s'\n", text);
     std::exit(2);

@@ -61,15 +61,7 @@ struct Case {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int reps = 3;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) {
-      reps = std::atoi(argv[++i]);
-    } else {
-      std::fprintf(stderr, "usage: dispatch_probe [--reps N]\n");
-      return 2;
-    }
-  }
+  const int reps = parse_reps(argc, argv, "dispatch_probe", 3);
   cudaDeviceProp prop;
   CK(cudaGetDeviceProperties(&prop, 0));
   const unsigned sms = unsigned(prop.multiProcessorCount);

@@ -62,19 +62,7 @@ void cupti_check(CUptiResult r, const char* what) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int reps = 5;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) {
-      reps = std::atoi(argv[++i]);
-    } else {
-      std::fprintf(stderr, "usage: kernel_start_probe [--reps N]\n");
-      return 2;
-    }
-  }
-  if (reps < 1) {
-    std::fprintf(stderr, "kernel_start_probe: --reps must be at least 1\n");
-    return 2;
-  }
+  const int reps = parse_reps(argc, argv, "kernel_start_probe", 5);
   cupti_check(cuptiActivityRegisterCallbacks(buffer_requested, buffer_completed), "register callbacks");
   cupti_check(cuptiActivityEnable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL), "enable CONCURRENT_KERNEL");
   int sms = 0;

@@ -30,16 +30,7 @@ __global__ void where(uint32_t* sm, uint64_t* start, uint64_t spin_ns) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int reps = 3;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) {
-      reps = std::atoi(argv[++i]);
-    } else {
-      std::fprintf(stderr, "usage: smid_probe [--reps N]\n");
-      return 2;
-    }
-  }
-  if (reps < 1) return 2;
+  const int reps = parse_reps(argc, argv, "smid_probe", 3);
   int sms = 0;
   CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
   struct Case {
@@ -47,7 +38,8 @@ int main(int argc, char** argv) {
     int ctas, threads;
   };
   // One CTA per SM; two waves of 8 256-thread CTAs per SM (an element-wise kernel's shape); 1-thread CTAs.
-  const Case cases[] = {{"one_per_sm", sms, 32}, {"eltwise_two_waves", 2 * 8 * sms, 256}, {"one_thread", 4 * sms, 1}};
+  const Case cases[] = {
+      {"one_per_sm", sms, 32}, {"eltwise_two_waves", 2 * 8 * sms, 256}, {"one_thread", 4 * sms, 1}};
   const int most = 2 * 8 * sms * 2;
   uint32_t* d_sm = nullptr;
   uint64_t* d_start = nullptr;
@@ -71,8 +63,10 @@ int main(int argc, char** argv) {
         sms_json += (i ? "," : "") + std::to_string(sm[i]);
         starts_json += (i ? "," : "") + std::to_string(start[i] - t0);
       }
-      std::printf("{\"case\": \"%s\", \"rep\": %d, \"sms\": %d, \"ctas\": %d, \"threads\": %d, \"sm\": [%s], \"start_ns\": [%s]}\n",
-                  c.name, r, sms, c.ctas, c.threads, sms_json.c_str(), starts_json.c_str());
+      std::printf(
+          "{\"case\": \"%s\", \"rep\": %d, \"sms\": %d, \"ctas\": %d, \"threads\": %d, \"sm\": [%s], "
+          "\"start_ns\": [%s]}\n",
+          c.name, r, sms, c.ctas, c.threads, sms_json.c_str(), starts_json.c_str());
     }
   return 0;
 }
