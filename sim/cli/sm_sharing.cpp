@@ -454,8 +454,9 @@ int run_sm_sharing(const SmSharingArgs& a) {
         "are timed as the probe times them, between one-thread stamp kernels launched 3 us apart: the GPU "
         "takes grids in the order they came, so a pair's first kernel ends its span only when the stamp "
         "after it finds a slot, behind the second kernel's CTAs (its span is about both kernels' time). "
-        "Under a CTA cap the simulated stamps count against the cap; the probe's do not (it caps by "
-        "padding shared memory).\n\n";
+        "Under a CTA cap the stamps count against the cap, in the model and on the GPU alike: the probe caps "
+        "by padding shared memory so that the capped CTAs leave none of the 1 KiB the GPU reserves for every "
+        "CTA, and a CTA without shared memory waits for room then (`cuda_tracer/dispatch.sh`).\n\n";
   std::snprintf(buf, sizeof buf,
                 "Parameters: `gpu.full_sm_issue_load` %.4g, `gpu.full_sm_memory_load` %.4g, "
                 "`gpu.sm_dram_bytes_per_s` %.4g, `gpu.dram_bytes_per_s` %.4g.\n\n",
