@@ -30,6 +30,22 @@ __global__ void mix_kernel(uint4* buf, uint64_t count, uint32_t writes, uint32_t
   if (acc == 0x12345678u) *sink = acc;  // never: keeps the loads
 }
 
+// The same shares interleaved access by access: in every step a thread loads `4 - writes` 16-byte words
+// from the buffer's first half and stores `writes` to its second half (writes 2: a copy's traffic).
+__global__ void interleaved_kernel(const uint4* in, uint4* out, uint64_t steps, uint32_t writes,
+                                   uint32_t* sink) {
+  const uint64_t n = uint64_t(gridDim.x) * blockDim.x;
+  uint32_t acc = 0;
+  for (uint64_t s = uint64_t(blockIdx.x) * blockDim.x + threadIdx.x; s < steps * n; s += n) {
+    for (uint32_t j = 0; j < 4 - writes; ++j) {
+      const uint4 v = in[s * (4 - writes) + j];
+      acc += v.x ^ v.w;
+    }
+    for (uint32_t j = 0; j < writes; ++j) out[s * writes + j] = make_uint4(uint32_t(s), acc, 2, 3);
+  }
+  if (acc == 0x12345678u) *sink = acc;  // never: keeps the loads
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -46,20 +62,37 @@ int main(int argc, char** argv) {
   cudaEvent_t e0, e1;
   CK(cudaEventCreate(&e0));
   CK(cudaEventCreate(&e1));
-  for (uint32_t writes = 0; writes <= 4; ++writes) {
+  const uint64_t n = uint64_t(grid) * block;
+  // Rounds: shares 0 to 1 in quarters. Interleaved: 1 to 3 stores in every 4 accesses, over as many steps
+  // as fit (loads in the buffer's first half, stores in its second).
+  struct Point {
+    bool interleaved;
+    uint32_t writes;
+  };
+  std::vector<Point> points;
+  for (uint32_t w = 0; w <= 4; ++w) points.push_back({false, w});
+  for (uint32_t w = 1; w <= 3; ++w) points.push_back({true, w});
+  for (const Point& p : points) {
+    const uint64_t steps = count / 2 / (3 * n);
+    const uint64_t moved = p.interleaved ? steps * n * 4 * sizeof(uint4) : bytes;
     std::vector<double> ms;
     for (int r = 0; r <= reps; ++r) {  // the first is a warm-up
-      const float t = time_ms(e0, e1, [&] { mix_kernel<<<grid, block>>>(buf, count, writes, sink); });
+      const float t = time_ms(e0, e1, [&] {
+        if (p.interleaved)
+          interleaved_kernel<<<grid, block>>>(buf, buf + count / 2, steps, p.writes, sink);
+        else
+          mix_kernel<<<grid, block>>>(buf, count, p.writes, sink);
+      });
       if (r > 0) ms.push_back(t);
     }
     const double m = median(ms);
     std::printf(
         "{\"program\": \"dram_mix_probe\", \"gpu\": \"%s\", \"sms\": %d, \"ctas\": %u, \"threads\": %u, "
-        "\"write_share\": %.2f, \"bytes\": %llu, \"ms\": %.4f, \"ms_min\": %.4f, \"ms_max\": %.4f, "
-        "\"gbps\": %.1f}\n",
-        prop.name, prop.multiProcessorCount, grid, block, writes / 4.0, (unsigned long long)bytes, m,
-        *std::min_element(ms.begin(), ms.end()), *std::max_element(ms.begin(), ms.end()),
-        double(bytes) / m / 1e6);
+        "\"pattern\": \"%s\", \"write_share\": %.2f, \"bytes\": %llu, \"ms\": %.4f, \"ms_min\": %.4f, "
+        "\"ms_max\": %.4f, \"gbps\": %.1f}\n",
+        prop.name, prop.multiProcessorCount, grid, block, p.interleaved ? "interleaved" : "rounds",
+        p.writes / 4.0, (unsigned long long)moved, m, *std::min_element(ms.begin(), ms.end()),
+        *std::max_element(ms.begin(), ms.end()), double(moved) / m / 1e6);
     std::fflush(stdout);
   }
   return 0;
