@@ -148,7 +148,7 @@ void Gpu::start_cta(RunningKernel& rk, uint64_t cta_index, uint32_t s, int64_t d
   if (free_slots_.empty()) {
     slot = uint32_t(slots_.size());
     slots_.emplace_back();
-    ahead_pages_.push_back({UINT32_MAX, 0});
+    ahead_pages_.push_back(kNotAhead);
   } else {
     slot = free_slots_.back();
     free_slots_.pop_back();
@@ -192,9 +192,7 @@ uint64_t Gpu::group_end(uint64_t pos, uint64_t end) const {
   return pos;
 }
 
-void Gpu::group_done(uint64_t begin, uint64_t end) {
-  uint64_t pages = 0;
-  for (uint64_t i = begin; i < end; ++i) pages += w_.points[i].count;
+void Gpu::accesses_done(uint64_t pages) {
   stats_.accesses_issued += pages;
   stats_.page_accesses += pages;
   engine_.progressed();
@@ -224,7 +222,6 @@ bool Gpu::start_ahead(uint32_t slot) {
     pages += n;
   }
   if (pos == c.pos) return false;
-  c.ahead = true;
   c.ahead_end = pos;
   c.ahead_accesses = pages;
   ahead_pages_[slot] = {lo, hi};
@@ -237,12 +234,9 @@ bool Gpu::start_ahead(uint32_t slot) {
 // The groups passed ahead come when the lane's clock reads their reference times + the CTA's offset.
 void Gpu::settle_ahead(uint32_t slot, bool all) {
   CtaSlot& c = slots_[slot];
-  c.ahead = false;
-  ahead_pages_[slot] = {UINT32_MAX, 0};
+  ahead_pages_[slot] = kNotAhead;
   if (all) {  // every group passed: their accesses were counted when they were
-    stats_.accesses_issued += c.ahead_accesses;
-    stats_.page_accesses += c.ahead_accesses;
-    engine_.progressed();
+    accesses_done(c.ahead_accesses);
     c.pos = c.resume = c.ahead_end;
     return;
   }
@@ -258,7 +252,9 @@ void Gpu::settle_ahead(uint32_t slot, bool all) {
       return;
     }
     const uint64_t end = group_end(c.pos, c.end);
-    group_done(c.pos, end);
+    uint64_t pages = 0;
+    for (uint64_t i = c.pos; i < end; ++i) pages += w_.points[i].count;
+    accesses_done(pages);
     c.pos = c.resume = end;
   }
 }
@@ -283,7 +279,7 @@ void Gpu::after_event() {
   };
   const uint32_t first = unmapped_.front(), last = unmapped_.back();
   for (uint32_t slot = 0; slot < ahead_pages_.size(); ++slot) {
-    const auto [lo, hi] = ahead_pages_[slot];  // {UINT32_MAX, 0} unless the CTA is ahead
+    const auto [lo, hi] = ahead_pages_[slot];  // kNotAhead unless the CTA is ahead
     if (hi < first || lo > last || !touched(lo, hi)) continue;
     CtaSlot& c = slots_[slot];
     for (uint64_t i = c.pos; i < c.ahead_end; ++i)
@@ -348,7 +344,7 @@ void Gpu::lane_due(uint32_t id) {
   const uint32_t slot = lanes_[id].head().slot;
   leave_lane(slot);
   CtaSlot& c = slots_[slot];
-  if (c.ahead) settle_ahead(slot, true);
+  if (ahead(slot)) settle_ahead(slot, true);
   c.progress_ns = c.target_ns;
   if (c.pending_type == kEvCtaStep)
     cta_step(slot);

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "policies/memory_allocation/memory_allocation_policy.h"
@@ -147,8 +148,8 @@ class Gpu final : public Component, public FaultBuffer::Client {
     // Run-ahead (engine.run_ahead): the access groups [pos, ahead_end) were on mapped pages when the CTA
     // finished the group before them; it passes them without an event each while none of their pages loses
     // its mapping (sim/MODEL.md). Each comes when the lane's clock reads its reference time + offset; their
-    // pages lie in ahead_pages_[slot]. The pending event is the one after them.
-    bool ahead = false;
+    // pages lie in ahead_pages_[slot] (kNotAhead when it passes none). The pending event is the one after
+    // them.
     uint64_t ahead_end = 0;
     uint64_t ahead_accesses = 0;  // page accesses of those groups
   };
@@ -194,8 +195,10 @@ class Gpu final : public Component, public FaultBuffer::Client {
   // when its pending event came), and the first that would not is its pending event.
   bool start_ahead(uint32_t slot);
   void settle_ahead(uint32_t slot, bool all);
-  // A clean group's accesses and progress.
-  void group_done(uint64_t begin, uint64_t end);
+  // Clean groups' page accesses counted, and progress.
+  void accesses_done(uint64_t pages);
+  // Whether the CTA in the slot passes groups ahead (its pages are in ahead_pages_).
+  bool ahead(uint32_t slot) const { return ahead_pages_[slot] != kNotAhead; }
   // SM sharing (sim/gpu/sm_share.h, sim/gpu/lane.h): a CTA's fixed-time event (replacing its pending one);
   // the CTA computing in its lane towards target_ns (from its offset if continuous, else from now) and
   // out of it again; the lane's first event given to the engine; the lane of a kernel on an SM, taken
@@ -263,8 +266,9 @@ class Gpu final : public Component, public FaultBuffer::Client {
   std::vector<uint32_t> free_lanes_;
   std::vector<uint32_t> touched_lanes_;
   std::vector<CtaSlot> slots_;
-  // Per slot: the pages [lo, hi] of the groups its CTA passes ahead, {UINT32_MAX, 0} when it does not (a
-  // dense array that after_event scans when pages lose their mappings).
+  // Per slot: the pages [lo, hi] of the groups its CTA passes ahead, kNotAhead when it does not (a dense
+  // array that after_event scans when pages lose their mappings).
+  static constexpr std::pair<uint32_t, uint32_t> kNotAhead{UINT32_MAX, 0};
   std::vector<std::pair<uint32_t, uint32_t>> ahead_pages_;
   std::vector<uint32_t> free_slots_;
   std::vector<RunningKernel> running_;
