@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """What Nsight Compute measured in each kernel's whole-GPU run, as `uvmsim sm-sharing` reads it.
 
-Reads the raw CSVs of `MODE=ncu_detail cuda_tracer/sm_share.sh` (gzipped or not) and writes one JSON line
-per kernel of the SM-sharing recordings (sm_share_h200.jsonl, sm_share_torch_h200.jsonl):
+Reads the raw CSVs of `MODE=ncu_detail cuda_tracer/sm_share.sh` and the metric CSVs of `MODE=ncu` (gzipped or
+not) and writes one JSON line per kernel of the SM-sharing recordings (sm_share_h200.jsonl,
+sm_share_torch_h200.jsonl):
 
   {"probe": "sm_share_profile", "kernel": "conv", ...}            a layer kernel of the probe
   {"probe": "sm_share_profile", "op": "relu", "index": 0, ...}    the index-th kernel of a torch op
@@ -14,13 +15,16 @@ with the per-scheduler figures of its resident run (medians over the launches th
                       issuing or their pipes were busy (not_selected, math_pipe_throttle, dispatch_stall,
                       mio_throttle, lg_throttle, tex_throttle)
   memory_stalls       cycles per issued instruction its warps waited on memory (long_scoreboard)
-and the bytes it moved to and from DRAM (dram_bytes).
+and the bytes it moved to and from DRAM (dram_bytes), and from the metric CSVs (a run of their own):
+  global_loads        warp-level global load instructions of the whole run: LDG, generic loads and
+                      LDGSTS (global to shared) together
 
 The probe's launches are matched by order (it launches its ten kernels alone first, twice each, in the
 order of its recording's whole-GPU cases; their grids and blocks are checked); a torch op's kernels by grid, block,
 registers and function name.
 
-  cuda_tracer/ncu_profile.py --probe-ncu P.csv.gz --probe S.jsonl --torch-ncu T.csv.gz --torch S.jsonl
+  cuda_tracer/ncu_profile.py --probe-ncu P.csv.gz --probe-metrics PM.csv.gz --probe S.jsonl \
+      --torch-ncu T.csv.gz --torch-metrics TM.csv.gz --torch S.jsonl
 """
 import argparse
 import csv
@@ -66,6 +70,33 @@ def read_ncu(path):
     return out
 
 
+LOADS = ("smsp__inst_executed_op_global_ld.sum", "smsp__inst_executed_op_generic_ld.sum",
+         "smsp__inst_executed_op_ldgsts.sum")
+
+
+def read_metrics(path):
+    """MODE=ncu's CSV: one row per (launch, metric); per launch, its shape and global loads."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt") as f:
+        rows = list(csv.DictReader(io.StringIO(f.read())))
+    launches = {}
+    for r in rows:
+        launches.setdefault(r["ID"], {"name": r["Kernel Name"]})[r["Metric Name"]] = r["Metric Value"]
+    out = []
+    for m in launches.values():
+        missing = [k for k in LOADS if k not in m]
+        if missing:
+            sys.exit("%s: launch %s has no %s" % (path, m["name"][:40], ", ".join(missing)))
+        out.append({
+            "name": m["name"],
+            "grid": int(number(m["launch__grid_size"])),
+            "block": int(number(m["launch__block_size"])),
+            "regs": int(number(m["launch__registers_per_thread"])),
+            "global_loads": sum(number(m[k]) for k in LOADS),
+        })
+    return out
+
+
 def read_lines(path):
     with open(path) as f:
         return [json.loads(l) for l in f if l.strip()]
@@ -77,11 +108,16 @@ def base_name(n):
     return re.split(r"[<(]", n, maxsplit=1)[0].split("::")[-1].strip()
 
 
-def figures(launches):
+def figures(launches, counted):
     keys = ("issue_active", "warps_active", "contention_stalls", "memory_stalls")
     out = {k: round(statistics.median(l[k] for l in launches), 4) for k in keys}
     out["dram_bytes"] = int(round(statistics.median(l["dram_bytes"] for l in launches)))
+    out["global_loads"] = int(round(statistics.median(l["global_loads"] for l in counted)))
     return out
+
+
+def matching(launches, want, name):
+    return [l for l in launches if (l["grid"], l["block"], l["regs"]) == want and base_name(l["name"]).startswith(name)]
 
 
 def product(v):
@@ -92,7 +128,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--probe-ncu", required=True)
     ap.add_argument("--probe", required=True, help="the probe's recording (its kernel order and shapes)")
+    ap.add_argument("--probe-metrics", required=True, help="MODE=ncu's CSV of the probe")
     ap.add_argument("--torch-ncu", required=True)
+    ap.add_argument("--torch-metrics", required=True, help="MODE=ncu's CSV of the torch ops")
     ap.add_argument("--torch", required=True, help="the torch ops' recording (their shape lines)")
     a = ap.parse_args()
 
@@ -102,17 +140,20 @@ def main():
             order.append(r["kernel"])
             shape[r["kernel"]] = (r["grid"], r["threads"])
     probe = read_ncu(a.probe_ncu)
-    if len(probe) != 2 * len(order):
-        sys.exit("%s: %d launches, expected two for each of %d kernels" % (a.probe_ncu, len(probe), len(order)))
+    counts = read_metrics(a.probe_metrics)  # the alone launches first, then the pairs'
+    if len(probe) != 2 * len(order) or len(counts) < 2 * len(order):
+        sys.exit("%s, %s: %d and %d launches, expected two for each of %d kernels" %
+                 (a.probe_ncu, a.probe_metrics, len(probe), len(counts), len(order)))
     for i, k in enumerate(order):
-        pair = probe[2 * i:2 * i + 2]
-        for l in pair:
+        pair, counted = probe[2 * i:2 * i + 2], counts[2 * i:2 * i + 2]
+        for l in pair + counted:
             if (l["grid"], l["block"]) != shape[k]:  # (ncu counts registers as allocated, rounded up)
                 sys.exit("%s: launch %d (%s) does not have %s's shape %s" % (a.probe_ncu, 2 * i, l["name"][:40], k,
                                                                            shape[k]))
-        print(json.dumps({"probe": "sm_share_profile", "kernel": k, **figures(pair)}))
+        print(json.dumps({"probe": "sm_share_profile", "kernel": k, **figures(pair, counted)}))
 
     torch = read_ncu(a.torch_ncu)
+    torch_counts = read_metrics(a.torch_metrics)
     seen = set()
     for r in read_lines(a.torch):
         if r["mode"] != "shape" or r["op"] in seen:
@@ -121,10 +162,11 @@ def main():
         for i, k in enumerate(r["kernels"]):
             want = (product(k["grid"]), product(k["block"]), k["regs"])
             name = base_name(k["name"])  # the recording cuts names short
-            match = [l for l in torch if (l["grid"], l["block"], l["regs"]) == want and base_name(l["name"]).startswith(name)]
-            if not match:
-                sys.exit("%s: no launch of %s's kernel %d %s %s" % (a.torch_ncu, r["op"], i, name, want))
-            print(json.dumps({"probe": "sm_share_profile", "op": r["op"], "index": i, **figures(match)}))
+            match, counted = matching(torch, want, name), matching(torch_counts, want, name)
+            if not match or not counted:
+                sys.exit("%s, %s: no launch of %s's kernel %d %s %s" %
+                         (a.torch_ncu, a.torch_metrics, r["op"], i, name, want))
+            print(json.dumps({"probe": "sm_share_profile", "op": r["op"], "index": i, **figures(match, counted)}))
 
 
 if __name__ == "__main__":

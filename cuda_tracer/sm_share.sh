@@ -45,6 +45,14 @@ if [ "${MODE:-time}" = ncu ]; then
   M=$M,smsp__warps_eligible.avg.per_cycle_active,smsp__warps_active.avg.per_cycle_active
   M=$M,sm__throughput.avg.pct_of_peak_sustained_elapsed,gpu__time_duration.sum,launch__grid_size,launch__block_size
   M=$M,launch__registers_per_thread,launch__occupancy_limit_registers,launch__waves_per_multiprocessor
+  # Memory instructions (warp-level) by kind: with the DRAM bytes they give the bytes a waiting warp has in
+  # flight (sim/gpu/sm_share.h). Only those this ncu knows (one unknown metric fails the whole run).
+  known=$("$NCU" --query-metrics 2>/dev/null | awk '{print $1}')
+  for m in smsp__inst_executed_op_global_ld smsp__inst_executed_op_global_st smsp__inst_executed_op_generic_ld \
+    smsp__inst_executed_op_generic_st smsp__inst_executed_op_ldgsts smsp__inst_executed_op_global_red \
+    smsp__inst_executed_op_global_atom smsp__inst_executed_op_ldsm smsp__inst_executed_op_shared_ld; do
+    if grep -qx "$m" <<<"$known"; then M=$M,$m.sum; else echo "ncu does not know $m"; fi
+  done
   timeout 280 "$NCU" --metrics "$M" --csv -k 'regex:^(?!stamp)' "$B/sm_share_probe" --sms 132 --caps 0 --reps 1 \
     >"$OUT/sm_share_ncu_probe.csv" 2>"$OUT/ncu_probe_err.txt"
   echo "probe rc $?"

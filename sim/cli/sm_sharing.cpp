@@ -111,9 +111,9 @@ Data load(const std::vector<std::string>& paths) {
       try {
         const std::string probe = r.at("probe");
         if (probe == "sm_share_profile") {
-          const Measured f{
-              {r.at("issue_active"), r.at("warps_active"), r.at("contention_stalls"), r.at("memory_stalls")},
-              r.at("dram_bytes")};
+          const Measured f{{r.at("issue_active"), r.at("warps_active"), r.at("contention_stalls"),
+                            r.at("memory_stalls"), r.value("global_loads", 0.0)},
+                           r.at("dram_bytes")};
           if (r.contains("kernel"))
             kernel_profile[r.at("kernel")] = f;
           else
@@ -414,9 +414,9 @@ int run_sm_sharing(const SmSharingArgs& a) {
     auto f = [&](const std::vector<double>& v) {
       return fit_loss(score(d, d.kernels, with_knobs(c, v), true, a.jobs));
     };
-    // The fit half pins the memory load loosely (it has no kernel the DRAM holds back): the optimiser
-    // starts from the config's loads and from its memory load a quarter and four times as large, and the
-    // lowest loss on the fit half wins.
+    // The fit half pins the memory load loosely (profiles with load counts do not use it; it has no
+    // kernel the DRAM holds back): the optimiser starts from the config's loads and from its memory load a
+    // quarter and four times as large, and the lowest loss on the fit half wins.
     std::vector<double> x;
     for (const double scale : {1.0, 0.25, 4.0}) {
       std::vector<double> start = knobs_of(c);
@@ -442,14 +442,19 @@ int run_sm_sharing(const SmSharingArgs& a) {
   for (const auto& r : a.recordings) md << " --recording " << r;
   md << " --config " << a.config << " --iterations " << a.iterations
      << "`. Every case is simulated from its kernels' whole-GPU resident time, "
-        "launch shape and what a profile of that run measured only (sim/gpu/sm_share.h): its DRAM bytes and, "
-        "per SM sub-partition, the share of cycles it issued, the warps resident, and the cycles per issued "
-        "instruction its warps waited for one another and on memory (Nsight Compute, "
-        "`cuda_tracer/ncu_profile.py`; a recording without profiles leaves every kernel the same loads at "
-        "its occupancy, as the stamp kernels here). Fewer SMs (`gpu.sm_count`), a CTA limit per SM "
+        "launch shape and what a profile of that run measured only (sim/gpu/sm_share.h): its DRAM bytes, its "
+        "global load instructions and, per SM sub-partition, the share of cycles it issued, the warps "
+        "resident, and the cycles per issued instruction its warps waited for one another and on memory "
+        "(Nsight Compute, `cuda_tracer/ncu_profile.py`; a recording without profiles leaves every kernel the "
+        "same loads at its occupancy, as the stamp kernels here). A profiled kernel's memory load is the "
+        "bytes its CTAs keep in flight (its waiting warps, each with one load's DRAM bytes), over what an SM "
+        "keeps in flight at its bandwidth and the idle DRAM latency; one whose bytes in flight want more "
+        "than the DRAM gives in its resident run costs the DRAM what it got there. CTAs of one kernel take "
+        "slightly different times (`gpu.cta_time_spread`, measured), so the last CTAs of a kernel end apart. "
+        "Fewer SMs (`gpu.sm_count`), a CTA limit per SM "
         "(`gpu.max_ctas_per_sm`) and two kernels at once are predictions. Fit half: every other "
         "kernel or op in the order the recordings name them (fma, conv, stem, conv7, pool, then every other "
-        "torch op; the fit reads only their alone cases); check half: the others; pairs: two "
+        "torch op; `--fit` reads only their alone cases); check half: the others; pairs: two "
         "kernels or ops launched together on two streams of one partition, never fitted. Layer kernels "
         "are timed as the probe times them, between one-thread stamp kernels launched 3 us apart: the GPU "
         "takes grids in the order they came, so a pair's first kernel ends its span only when the stamp "
@@ -457,11 +462,16 @@ int run_sm_sharing(const SmSharingArgs& a) {
         "Under a CTA cap the stamps count against the cap, in the model and on the GPU alike: the probe caps "
         "by padding shared memory so that the capped CTAs leave none of the 1 KiB the GPU reserves for every "
         "CTA, and a CTA without shared memory waits for room then (`cuda_tracer/dispatch.sh`).\n\n";
-  std::snprintf(buf, sizeof buf,
-                "Parameters: `gpu.full_sm_issue_load` %.4g, `gpu.full_sm_memory_load` %.4g, "
-                "`gpu.sm_dram_bytes_per_s` %.4g, `gpu.dram_bytes_per_s` %.4g.\n\n",
-                c.gpu.full_sm_issue_load, c.gpu.full_sm_memory_load, double(c.gpu.sm_dram_bytes_per_s),
-                double(c.gpu.dram_bytes_per_s));
+  std::snprintf(
+      buf, sizeof buf,
+      "Parameters: `gpu.full_sm_issue_load` %.4g, `gpu.full_sm_memory_load` %.4g (the loads of kernels "
+      "without a profile, here the stamp kernels; a profile with load counts leaves a kernel no "
+      "fitted parameter, so `--fit` finds a flat loss), `gpu.sm_dram_bytes_per_s` "
+      "%.4g, `gpu.dram_bytes_per_s` %.4g, `gpu.dram_latency_ns` %lld (measured, "
+      "`cuda_tracer/mem_latency.sh`), `gpu.cta_time_spread` %.4g (measured, "
+      "`cuda_tracer/recordings/smid_probe_h100.jsonl`).\n\n",
+      c.gpu.full_sm_issue_load, c.gpu.full_sm_memory_load, double(c.gpu.sm_dram_bytes_per_s),
+      double(c.gpu.dram_bytes_per_s), static_cast<long long>(c.gpu.dram_latency_ns), c.gpu.cta_time_spread);
   md << buf;
   md << "Compared with the same model given no profiles (every kernel the same loads at its occupancy, "
         "the config's parameters as they are: "

@@ -58,6 +58,14 @@ struct GpuConfig {
   double full_sm_memory_load = 1.153;
   int64_t sm_dram_bytes_per_s = 51260000000;
   int64_t dram_bytes_per_s = 2939000000000;
+  // Latency of a DRAM access on an idle GPU (the H200's: cuda_tracer/mem_latency.sh, one warp per SM): with
+  // gpu.sm_dram_bytes_per_s it turns the bytes a profiled kernel keeps in flight into its memory load.
+  int64_t dram_latency_ns = 390;
+  // CTAs of one kernel do not take exactly the same time: each CTA's duration is its kernel's times a
+  // factor drawn uniformly with this standard deviation (relative; the H100's element-wise CTAs: 0.86%,
+  // cuda_tracer/recordings/smid_probe_h100.jsonl). So the CTAs of a wave end apart, as on the GPU, and a
+  // grid queued behind a kernel finds a free slot before its last wave ends. 0: every CTA alike.
+  double cta_time_spread = 0;
 };
 
 struct PcieConfig {

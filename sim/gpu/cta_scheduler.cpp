@@ -10,6 +10,15 @@
 
 namespace uvmsim {
 
+namespace {
+// splitmix64's finaliser: a well-mixed 64-bit value from any input.
+uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+}  // namespace
+
 void Gpu::launch_kernel(uint32_t kernel, uint32_t stream) {
   const auto& k = w_.trace.kernels[kernel];
   RunningKernel rk;
@@ -162,6 +171,14 @@ void Gpu::start_cta(RunningKernel& rk, uint64_t cta_index, uint32_t s, int64_t d
   c.cta = w_.trace.kernels[rk.kernel].cta_begin + cta_index;
   c.pos = c.resume = w_.cta_points[c.cta];
   c.end = w_.cta_points[c.cta + 1];
+  c.cta_ns = share_.kernel(c.kernel).cta_ns;
+  if (cfg_.gpu.cta_time_spread > 0) {
+    // Uniform in [-1, 1) times sqrt(3) * spread (that standard deviation), from the CTA's start count.
+    const double u =
+        double(mix64(uint64_t(cfg_.seed) ^ (c.start * 0xd1b54a32d192ed03ull)) >> 11) * 0x1p-52 - 1;
+    c.cta_ns = std::max<int64_t>(
+        1, std::llround(double(c.cta_ns) * (1 + u * std::sqrt(3.0) * cfg_.gpu.cta_time_spread)));
+  }
   slot_resources(slot, true);
   --tenant_load_[rk.tenant].ctas_waiting;
   ++tenant_load_[rk.tenant].ctas_running;
@@ -182,8 +199,7 @@ void Gpu::schedule_next_point(uint32_t slot, int64_t extra_ns) {
 }
 
 int64_t Gpu::ref_at(const CtaSlot& c, uint64_t pos) const {
-  const int64_t cta_ns = share_.kernel(c.kernel).cta_ns;
-  return pos == c.end ? cta_ns : mul_div(w_.points[pos].t, uint64_t(cta_ns), trace::kIntervalScale);
+  return pos == c.end ? c.cta_ns : mul_div(w_.points[pos].t, uint64_t(c.cta_ns), trace::kIntervalScale);
 }
 
 uint64_t Gpu::group_end(uint64_t pos, uint64_t end) const {
@@ -405,9 +421,11 @@ void Gpu::set_counted(uint32_t slot, bool on) {
   if (on) {
     sm.issue_load += k.issue;
     sm.memory_load += k.memory;
+    sm.memory_cost += k.memory_cost;
   } else {
     sm.issue_load -= k.issue;
     sm.memory_load -= k.memory;
+    sm.memory_cost -= k.memory_cost;
   }
   mark_dirty(c.sm);
 }
@@ -440,7 +458,7 @@ void Gpu::flush_speeds() {
 
 void Gpu::update_dram_factor() {
   double draw = 0;
-  for (const Sm& sm : sms_) draw += share_.sm_draw(sm.memory_load);
+  for (const Sm& sm : sms_) draw += share_.sm_cost(sm.memory_load, sm.memory_cost);
   const double f = share_.dram_factor(draw);
   if (f == dram_factor_) return;
   dram_factor_ = f;
@@ -645,11 +663,8 @@ void Gpu::raise_fault(uint32_t slot, uint32_t page, uint8_t kind, uint32_t utlb,
 
 // Uniform in [0, gpu.fault_jitter_ns): splitmix64 over (seed, draw count), so a run is reproducible.
 int64_t Gpu::fault_jitter() {
-  uint64_t z = cfg_.seed * 0x9e3779b97f4a7c15ull + ++jitter_draws_ * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  z ^= z >> 31;
-  return int64_t(z % uint64_t(cfg_.gpu.fault_jitter_ns));
+  return int64_t(mix64(cfg_.seed * 0x9e3779b97f4a7c15ull + ++jitter_draws_ * 0xbf58476d1ce4e5b9ull) %
+                 uint64_t(cfg_.gpu.fault_jitter_ns));
 }
 
 void Gpu::entry_left(const FaultEntry& e) {

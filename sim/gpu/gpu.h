@@ -92,7 +92,7 @@ class Gpu final : public Component, public FaultBuffer::Client {
     int64_t busy_since = 0;
     // SM sharing: the loads of its running CTAs (resident, not stalled on faults), its lanes (one per kernel
     // with CTAs resident, sim/gpu/lane.h), and whether their speeds are to be recomputed.
-    uint64_t issue_load = 0, memory_load = 0;
+    uint64_t issue_load = 0, memory_load = 0, memory_cost = 0;
     std::vector<uint32_t> lanes;
     bool dirty = false;
     // The last two speeds computed on this SM, by kernel and the loads they were computed at (a pure
@@ -117,6 +117,7 @@ class Gpu final : public Component, public FaultBuffer::Client {
     // Compute, in the kernel's reference time: done so far (when its last computing event came), and where
     // its pending compute ends (the access group it is headed for, or its end).
     int64_t progress_ns = 0, target_ns = 0;
+    int64_t cta_ns = 0;  // its duration in reference time: its kernel's, spread (gpu.cta_time_spread)
     // While computing in its lane: the lane's clock reads reference time + offset. continuous: the CTA has
     // computed without a break since the offset was set (so its next compute goes on from it).
     double offset = 0;

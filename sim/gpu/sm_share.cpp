@@ -15,13 +15,20 @@ uint64_t to_fixed(double x) {
 }  // namespace
 
 SmShare::Demand SmShare::demand(const KernelProfile& p, uint32_t threads, uint32_t threads_per_sm,
-                                double full_sm_memory_load) {
+                                uint64_t dram_bytes, const GpuConfig& g) {
   const double own = std::max(1.0, p.warps_active / p.issue_active - p.contention_stalls);
   const double warps = double((threads + 31) / 32);
   Demand d;
   d.issue = warps / 4 / own;
   d.memory_part = std::min(1.0, p.memory_stalls / own);
-  d.memory = full_sm_memory_load * warps * d.memory_part / (double(threads_per_sm) / 32);
+  d.in_flight = p.global_loads >= 1 && dram_bytes > 0;
+  if (d.in_flight) {
+    const double bytes_per_load = double(dram_bytes) / p.global_loads;
+    const double sm_in_flight = double(g.sm_dram_bytes_per_s) / 1e9 * double(g.dram_latency_ns);
+    d.memory = warps * d.memory_part * bytes_per_load / sm_in_flight;
+  } else {
+    d.memory = g.full_sm_memory_load * warps * d.memory_part / (double(threads_per_sm) / 32);
+  }
   return d;
 }
 
@@ -38,11 +45,13 @@ SmShare::SmShare(const trace::Trace& t, const std::vector<uint64_t>& dram_bytes,
     const uint64_t per_sm =
         ctas_per_sm(k, h.max_threads_per_sm, h.max_ctas_per_sm, h.regs_per_sm, h.smem_per_sm_bytes);
     const bool profiled = ki < profiles.size() && profiles[ki].known();
-    const Demand d = profiled ? demand(profiles[ki], uint32_t(k.threads_per_cta()), h.max_threads_per_sm,
-                                       g.full_sm_memory_load)
-                              : Demand{};
+    const uint64_t bytes = ki < dram_bytes.size() ? dram_bytes[ki] : 0;
+    const Demand d = profiled
+                         ? demand(profiles[ki], uint32_t(k.threads_per_cta()), h.max_threads_per_sm, bytes, g)
+                         : Demand{};
     p.issue = to_fixed(profiled ? d.issue : g.full_sm_issue_load / double(per_sm));
     p.memory = to_fixed(profiled ? d.memory : g.full_sm_memory_load / double(per_sm));
+    p.memory_cost = p.memory;
     const uint64_t ctas = k.cta_count;
     if (ctas == 0) continue;
     // The reference: the resident run on the recording GPU, n CTAs on each busy SM.
@@ -51,7 +60,15 @@ SmShare::SmShare(const trace::Trace& t, const std::vector<uint64_t>& dram_bytes,
     const double issue_ref = load(n * p.issue), memory_ref = load(n * p.memory);
     p.issue_ref = std::sqrt(1 + issue_ref * issue_ref);
     const double memory_term = std::sqrt(1 + memory_ref * memory_ref);
-    const double factor_ref = dram_factor(double(busy) * sm_draw(n * p.memory));
+    // A kernel whose bytes in flight want more than the GPU's bandwidth in its resident run was held to
+    // what the DRAM gives its mix of reads and writes there: its measured bytes over its time. Its bytes
+    // cost the DRAM that much more of its bandwidth, with whatever else runs.
+    const double want = double(busy) * sm_draw(n * p.memory);
+    if (d.in_flight && want > dram_bytes_per_ns_ && k.resident_ns > 0) {
+      const double got = std::min(dram_bytes_per_ns_, double(bytes) / double(k.resident_ns));
+      p.memory_cost = to_fixed(load(p.memory) * dram_bytes_per_ns_ / got);
+    }
+    const double factor_ref = dram_factor(want * double(p.memory_cost) / double(p.memory));
     p.memory_ref = memory_term / factor_ref;
     // Full waves of n CTAs per SM, then a last wave of at most n (faster: fewer CTAs share its SMs).
     const uint64_t wave = sms * n, full = ctas / wave, rest = ctas - full * wave;
@@ -61,7 +78,6 @@ SmShare::SmShare(const trace::Trace& t, const std::vector<uint64_t>& dram_bytes,
       waves += std::sqrt(1 + tail * tail) / p.issue_ref;
     }
     p.cta_ns = std::max<int64_t>(1, std::llround(double(k.resident_ns) / waves));
-    const uint64_t bytes = ki < dram_bytes.size() ? dram_bytes[ki] : 0;
     if (profiled) {
       p.memory_part = d.memory_part;
     } else if (bytes) {
@@ -86,6 +102,11 @@ double SmShare::speed(uint32_t k, uint64_t issue_load, uint64_t memory_load, dou
 double SmShare::sm_draw(uint64_t memory_load) const {
   const double m = load(memory_load);
   return sm_bytes_per_ns_ * m / std::sqrt(1 + m * m);
+}
+
+double SmShare::sm_cost(uint64_t memory_load, uint64_t memory_cost) const {
+  const double draw = sm_draw(memory_load);
+  return memory_cost == memory_load ? draw : draw * double(memory_cost) / double(memory_load);
 }
 
 double SmShare::dram_factor(double draw) const {

@@ -28,6 +28,7 @@ class SmShare {
   struct Kernel {
     uint64_t issue = 0;      // a CTA's issue load: Demand::issue, else gpu.full_sm_issue_load / (CTAs per SM)
     uint64_t memory = 0;     // a CTA's memory load: Demand::memory, else gpu.full_sm_memory_load / (same)
+    uint64_t memory_cost = 0;  // memory * the DRAM cost of a byte of its traffic (>= 1: see Demand)
     double issue_ref = 1;    // sqrt(1 + L^2) at the reference composition
     double memory_ref = 1;   // sqrt(1 + M^2) at the reference composition, divided by its DRAM factor
     double memory_part = 0;  // share of the reference time spent on DRAM traffic, in [0, 1]
@@ -38,14 +39,23 @@ class SmShare {
   // cycles per issued instruction of the resident run (warps / issue share) less those it waited only for
   // other warps (not selected, a busy pipe, dispatch). So a CTA of w warps, w / 4 on each sub-partition,
   // takes issue = (w / 4) / own of its SM's issue slots. Its warps wait on memory for memory_part =
-  // memory stalls / own of their time: the part of its time that memory contention slows, and its memory
-  // load, gpu.full_sm_memory_load for a full SM of warps waiting on memory, scaled to its w * memory_part.
+  // memory stalls / own of their time: the part of its time that memory contention slows.
+  // Its memory load is the bytes it keeps in flight, in units of what an SM keeps in flight at its
+  // bandwidth and the idle latency (gpu.sm_dram_bytes_per_s * gpu.dram_latency_ns; the SM then draws
+  // load / sqrt(1 + load^2) of its bandwidth). A warp waits once per global load (a load's data is
+  // used before the next is issued, as in a load-use loop), so while it waits it has one load's DRAM
+  // traffic in flight: the kernel's DRAM bytes over its global loads (loads that hit in the caches move
+  // less). So a CTA keeps w * memory_part * bytes per load in flight (Little's law: a copy whose warps
+  // each move 1 KiB per load and always wait keeps 8 KiB per CTA in flight; an element-wise kernel whose
+  // warps wait on two 128-byte loads half of their time, little). Without load counts, the load is
+  // gpu.full_sm_memory_load for a full SM of warps waiting on memory, scaled to its w * memory_part.
   // threads_per_sm: of the GPU the profile was taken on (the trace's header, like the reference).
   struct Demand {
     double issue = 0, memory = 0, memory_part = 0;
+    bool in_flight = false;  // memory counts bytes in flight (the profile counted loads)
   };
-  static Demand demand(const KernelProfile& p, uint32_t threads, uint32_t threads_per_sm,
-                       double full_sm_memory_load);
+  static Demand demand(const KernelProfile& p, uint32_t threads, uint32_t threads_per_sm, uint64_t dram_bytes,
+                       const GpuConfig& g);
   // dram_bytes: per kernel, its DRAM traffic (0: unknown, never memory-bound); profiles: per kernel, its
   // profile where one was taken (missing or unknown: every kernel alike at its occupancy).
   SmShare(const trace::Trace& t, const std::vector<uint64_t>& dram_bytes,
@@ -55,7 +65,10 @@ class SmShare {
   double speed(uint32_t k, uint64_t issue_load, uint64_t memory_load, double dram_factor) const;
   // Bytes per ns an SM with this memory load draws.
   double sm_draw(uint64_t memory_load) const;
-  // The GPU's DRAM factor when the SMs draw this many bytes per ns in all (1: below the bandwidth).
+  // Bytes per ns of DRAM capacity an SM with these loads takes: its draw, each byte weighted by its
+  // kernel's DRAM cost (Kernel::memory_cost over Kernel::memory).
+  double sm_cost(uint64_t memory_load, uint64_t memory_cost) const;
+  // The GPU's DRAM factor when the SMs take this many bytes per ns of its capacity in all (1: below it).
   double dram_factor(double draw) const;
 
  private:

@@ -120,7 +120,7 @@ TEST(SmShare, AStalledCtaSpeedsUpItsNeighbours) {
 TEST(SmShare, AProfileGivesEachKernelItsOwnLoads) {
   Config c;
   const auto demand = [&](const KernelProfile& p) {
-    return SmShare::demand(p, 256, uint32_t(c.gpu.max_threads_per_sm), c.gpu.full_sm_memory_load);
+    return SmShare::demand(p, 256, uint32_t(c.gpu.max_threads_per_sm), 0, c.gpu);
   };
   const SmShare::Demand fma = demand({0.9478, 9.59, 8.66, 0.0});
   const SmShare::Demand relu = demand({0.867, 13.09, 5.045, 5.46});
@@ -146,17 +146,66 @@ TEST(SmShare, AProfileGivesEachKernelItsOwnLoads) {
   EXPECT_LT(plain.speed(0, g.issue, g.memory, 1.0), 8.0 / 2);
 }
 
-// Each model at its own fit (results/sm_sharing.md): the profiled model at the loads `sm-sharing --fit`
-// finds with profiles, the model without profiles at sim/configs/h200.json's (its fit without them). Off
-// the fit, the profiled model's mean error is the lowest, and either model beats CTA slots as processors.
+// With load counts, a profiled kernel's memory load is the bytes its CTAs keep in flight. The H200's copy
+// (its profile: every warp waits on DRAM; 2,097,216 loads moving 2.17 GB, about 1 KiB each) keeps 8 KiB
+// per CTA in flight; alone on an SM a CTA then draws what the GPU measured (8 SMs with one CTA each: 2 GiB
+// in 14.44 ms, 18.6 GB/s per CTA), where counting waiting warps gave it two thirds of that. The same
+// copy's CTAs in its resident run want far more than the DRAM gives (1056 CTAs in 0.646 ms: 3.36 TB/s of
+// the 4.52 that reads alone reach), so a byte of its traffic costs the DRAM 4.52 / 3.36 of a byte.
+TEST(SmShare, LoadCountsGiveTheBytesAKernelKeepsInFlight) {
+  Config c;
+  c.gpu.sm_dram_bytes_per_s = 122000000000;  // sim/configs/h200.json
+  c.gpu.dram_bytes_per_s = 4520000000000;
+  c.gpu.dram_latency_ns = 390;
+  const uint64_t bytes = 2168638208;
+  const KernelProfile copy{0.0798, 15.48, 0.18, 188.225, 2097216};
+  const SmShare::Demand d = SmShare::demand(copy, 256, 2048, bytes, c.gpu);
+  EXPECT_TRUE(d.in_flight);
+  EXPECT_NEAR(d.memory, 8 * 1034.0 / (122 * 390), 0.01);
+  trace::Trace t = compute_kernel(1056, 646000);
+  const SmShare share(t, {bytes}, {copy}, c.gpu);
+  const SmShare::Kernel& k = share.kernel(0);
+  const double alone = share.sm_draw(k.memory);  // bytes per ns, one CTA on its SM
+  EXPECT_GT(alone, 18.6 * 0.85);
+  EXPECT_LT(alone, 18.6 * 1.15);
+  EXPECT_NEAR(double(k.memory_cost) / double(k.memory), 4.52 / (double(bytes) / 646000 / 1000), 0.01);
+  // The DRAM slows the CTAs of the resident run to speed 1 with the cost counted; without the load count
+  // the model falls back to waiting warps at gpu.full_sm_memory_load, with no cost.
+  const double dram = share.dram_factor(132 * share.sm_cost(8 * k.memory, 8 * k.memory_cost));
+  EXPECT_NEAR(share.speed(0, 8 * k.issue, 8 * k.memory, dram), 1.0, 1e-9);
+  const SmShare counted_not(t, {bytes}, {KernelProfile{0.0798, 15.48, 0.18, 188.225}}, c.gpu);
+  EXPECT_EQ(counted_not.kernel(0).memory_cost, counted_not.kernel(0).memory);
+  EXPECT_LT(counted_not.sm_draw(counted_not.kernel(0).memory), alone);
+}
+
+// gpu.cta_time_spread: the CTAs of one kernel take slightly different times, drawn per CTA from the seed,
+// so a many-wave kernel's last CTAs end apart and a one-CTA grid of another stream, queued behind it,
+// starts before the kernel ends (as on the GPU: cuda_tracer/recordings/dispatch_h200.jsonl's probe
+// pattern); with every CTA alike it waits for the whole last wave. Runs are reproducible.
+TEST(SmShare, CtaTimesSpreadSoAQueuedGridFindsASlotBeforeTheLastWaveEnds) {
+  trace::Trace t = compute_kernel(132 * 8 * 20, 10000 * 20);  // 20 full waves of 10 us CTAs
+  add_kernel(t, std::vector<std::vector<uint64_t>>(1, std::vector<uint64_t>{}), trace::AccessKind::kRead,
+             1000);
+  t.kernels[1].stream = 1;
+  t.ops[1].stream = 1;
+  Config c;
+  const Stats alike = run(t, c);
+  c.gpu.cta_time_spread = 0.0086;
+  const Stats spread = run(t, c), again = run(t, c);
+  EXPECT_GE(alike.kernels[1].start_ns, alike.kernels[0].end_ns);
+  EXPECT_LT(spread.kernels[1].start_ns, spread.kernels[0].end_ns);
+  // The kernel's time barely moves (its CTAs' mean duration is the same).
+  EXPECT_NEAR(double(kernel_ns(spread)), double(kernel_ns(alike)), 0.05 * double(kernel_ns(alike)));
+  EXPECT_EQ(spread.kernels[0].end_ns, again.kernels[0].end_ns);
+  EXPECT_EQ(spread.kernels[1].start_ns, again.kernels[1].start_ns);
+}
+
+// The model with profiles (no fitted parameter: each kernel's loads are its profile's) against the same
+// model without them, at sim/configs/h200.json's loads (their fit without profiles), on the cases no fit
+// reads: the profiled model's mean error is the lower, and either model beats CTA slots as processors.
 TEST(SmShare, ProfilesBeatOccupancyLoadsAndSlotsAsProcessorsOnHeldOutCases) {
   const std::string src = testing::source_dir();
   const std::string rec = src + "/cuda_tracer/recordings/";
-  nlohmann::json cfg = nlohmann::json::parse(std::ifstream(src + "/sim/configs/h200.json"));
-  cfg["gpu"]["full_sm_issue_load"] = 1.177;  // results/sm_sharing.md's fitted parameters
-  cfg["gpu"]["full_sm_memory_load"] = 0.8873;
-  const std::string profiled_cfg = ::testing::TempDir() + "/h200_profiled_fit.json";
-  std::ofstream(profiled_cfg) << cfg.dump(1);
   // The summary row's six percentages: mean and worst error of the model, of the model without profiles
   // (at the config's loads) and of slots as processors.
   const auto summary = [&](const std::string& config, const char* row) {
@@ -176,10 +225,9 @@ TEST(SmShare, ProfilesBeatOccupancyLoadsAndSlotsAsProcessorsOnHeldOutCases) {
     return pct;
   };
   for (const char* row : {"| check half, alone |", "| pairs |"}) {
-    const std::vector<double> profiled = summary(profiled_cfg, row),
-                              plain = summary(src + "/sim/configs/h200.json", row);
-    EXPECT_LT(profiled[0], plain[2]) << row;  // mean: profiled model < no profiles
-    EXPECT_LT(plain[2], plain[4]) << row;     // no profiles < slots
+    const std::vector<double> pct = summary(src + "/sim/configs/h200.json", row);
+    EXPECT_LT(pct[0], pct[2]) << row;  // mean: profiled model < no profiles
+    EXPECT_LT(pct[2], pct[4]) << row;  // no profiles < slots
   }
 }
 
