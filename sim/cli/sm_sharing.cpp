@@ -219,7 +219,9 @@ Data load(const std::vector<std::string>& paths) {
 }
 
 // Per stream, the simulated time in ms; profiled: the kernels' profiles are given to the model.
-std::vector<double> simulate_case(const Case& k, const Config& base, bool profiled) {
+// host_start_ns: per stream, when the host starts it (torch pairs: after the earlier streams' ops).
+std::vector<double> simulate_case(const Case& k, const Config& base, bool profiled,
+                                  const std::vector<int64_t>& host_start_ns) {
   trace::Trace t;
   t.header.device_name = "NVIDIA H200";
   t.header.sm_count = 132;
@@ -240,7 +242,8 @@ std::vector<double> simulate_case(const Case& k, const Config& base, bool profil
       run.insert(run.begin(), stamp);
       run.push_back(stamp);
     }
-    for (const ShapeKernel& sk : run) {
+    for (size_t j = 0; j < run.size(); ++j) {
+      const ShapeKernel& sk = run[j];
       trace::Kernel kn;
       kn.name = k.ops[s];
       kn.stream = s;
@@ -258,6 +261,7 @@ std::vector<double> simulate_case(const Case& k, const Config& base, bool profil
       o.a = t.kernels.size();
       t.kernels.push_back(kn);
       if (k.from_first_cta) o.host_gap_ns = kLaunchGapNs;
+      if (j == 0 && s < host_start_ns.size()) o.host_gap_ns += host_start_ns[s];
       t.ops.push_back(o);
       bytes.push_back(sk.bytes);
       profiles.push_back(profiled ? sk.profile : KernelProfile{});
@@ -276,21 +280,25 @@ std::vector<double> simulate_case(const Case& k, const Config& base, bool profil
     const size_t last = first + k.streams[s].size() + (k.from_first_cta ? 1 : -1);
     if (k.from_first_cta)  // from the first stamp's start to the second's
       out.push_back(double(st.kernels[last].start_ns - st.kernels[first].start_ns) / 1e6);
-    else
-      out.push_back(double(st.kernels[last].end_ns) / 1e6);
+    else  // from the stream's start event, which the host records when it starts the stream
+      out.push_back(double(st.kernels[last].end_ns - (s < host_start_ns.size() ? host_start_ns[s] : 0)) /
+                    1e6);
     first = last + 1;
   }
   return out;
 }
 
 std::vector<std::vector<double>> simulate_all(const std::vector<const Case*>& cases, const Config& c,
-                                              bool profiled, int jobs) {
+                                              bool profiled, int jobs,
+                                              const std::vector<std::vector<int64_t>>& host_start_ns) {
   std::vector<std::vector<double>> out(cases.size());
   std::atomic<size_t> next{0};
   std::vector<std::string> errors(size_t(std::max(1, jobs)));
   auto work = [&](size_t j) {
     try {
-      for (size_t i; (i = next++) < cases.size();) out[i] = simulate_case(*cases[i], c, profiled);
+      for (size_t i; (i = next++) < cases.size();)
+        out[i] = simulate_case(*cases[i], c, profiled,
+                               host_start_ns.empty() ? std::vector<int64_t>{} : host_start_ns[i]);
     } catch (const std::exception& e) {
       errors[j] = e.what();
     }
@@ -350,9 +358,26 @@ std::vector<Scored> score(const Data& d, const std::vector<std::string>& names, 
                           bool profiled, int jobs) {
   std::vector<const Case*> all;
   for (const Case& k : d.cases) all.push_back(&k);
-  const auto sim = simulate_all(all, c, profiled, jobs);
+  // The torch ops' whole-GPU runs first: their launch gaps (measured minus simulated). In a torch pair the
+  // host starts the second stream (records its start event, launches its op) once it has launched the first
+  // stream's op, which takes that op's launch gaps.
+  std::vector<const Case*> refs;
+  for (const Case* k : all)
+    for (const Case* a : k->alone)
+      if (std::find(refs.begin(), refs.end(), a) == refs.end()) refs.push_back(a);
+  const auto ref_sim = simulate_all(refs, c, profiled, jobs, {});
   std::map<const Case*, std::vector<double>> whole;
-  for (size_t i = 0; i < all.size(); ++i) whole[all[i]] = sim[i];
+  for (size_t i = 0; i < refs.size(); ++i) whole[refs[i]] = ref_sim[i];
+  std::vector<std::vector<int64_t>> host_start(all.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    int64_t at = 0;
+    for (size_t st = 0; st < all[i]->alone.size(); ++st) {
+      host_start[i].push_back(at);
+      const Case* a = all[i]->alone[st];
+      at += std::max<int64_t>(0, std::llround((a->measured[0] - whole.at(a)[0]) * 1e6));
+    }
+  }
+  const auto sim = simulate_all(all, c, profiled, jobs, host_start);
   std::vector<Scored> out;
   for (size_t i = 0; i < all.size(); ++i) {
     const Case& k = *all[i];
@@ -459,6 +484,9 @@ int run_sm_sharing(const SmSharingArgs& a) {
         "are timed as the probe times them, between one-thread stamp kernels launched 3 us apart: the GPU "
         "takes grids in the order they came, so a pair's first kernel ends its span only when the stamp "
         "after it finds a slot, behind the second kernel's CTAs (its span is about both kernels' time). "
+        "Torch ops are timed by CUDA events from their launch, with the launch gaps each shows alone on the "
+        "whole GPU (measured minus simulated); in a torch pair the host starts the second stream once it "
+        "has launched the first stream's op, which takes that op's launch gaps. "
         "Under a CTA cap the stamps count against the cap, in the model and on the GPU alike: the probe caps "
         "by padding shared memory so that the capped CTAs leave none of the 1 KiB the GPU reserves for every "
         "CTA, and a CTA without shared memory waits for room then (`cuda_tracer/dispatch.sh`).\n\n";

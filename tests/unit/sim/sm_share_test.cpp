@@ -231,6 +231,46 @@ TEST(SmShare, ProfilesBeatOccupancyLoadsAndSlotsAsProcessorsOnHeldOutCases) {
   }
 }
 
+// A torch pair is timed from each stream's start event, and the host records the second stream's only once
+// it has launched the first stream's op: that op's launch gaps as its whole-GPU run shows them (130 us
+// measured against about 101.5 simulated). The short op, whose CTAs find no room beside the long one's
+// eight per SM, then waits for the long one's last wave to end (at about 103 us) from 28.5 us, not from 0:
+// its span, with its own 8.5 us of gaps, is about 91 us (120 us were it timed from the first launch).
+TEST(SmShare, ATorchPairsSecondStreamStartsWhenTheHostHasLaunchedTheFirst) {
+  const std::string rec = ::testing::TempDir() + "/torch_pair.jsonl";
+  const auto shape = [](const char* op, uint32_t grid, double us) {
+    return std::string("{\"probe\": \"sm_share_torch\", \"op\": \"") + op +
+           "\", \"mode\": \"shape\", \"dram_bytes\": 0, \"kernels\": [{\"name\": \"k\", \"grid\": [" +
+           std::to_string(grid) +
+           ", 1, 1], \"block\": [256, 1, 1], \"regs\": 16, \"smem\": 0, \"us\": " + std::to_string(us) +
+           "}]}\n";
+  };
+  std::ofstream(rec)
+      << shape("long", 132 * 16, 100) << shape("short", 132, 10)
+      << "{\"probe\": \"sm_share_torch\", \"op\": \"long\", \"mode\": \"alone\", \"sms\": 132, "
+         "\"ms\": {\"median\": 0.130}}\n"
+      << "{\"probe\": \"sm_share_torch\", \"op\": \"short\", \"mode\": \"alone\", \"sms\": 132, "
+         "\"ms\": {\"median\": 0.020}}\n"
+      << "{\"probe\": \"sm_share_torch\", \"op\": \"long+short\", \"mode\": \"pair\", \"sms\": 132, "
+         "\"first_ms\": {\"median\": 0.135}, \"second_ms\": {\"median\": 0.040}}\n";
+  const std::string report = ::testing::TempDir() + "/torch_pair.md";
+  const testing::Result r = testing::sh("sm-sharing --recording " + rec + " --config " +
+                                        testing::source_dir() + "/sim/configs/h200.json --report " + report);
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream in(report);
+  std::string line, row;
+  while (std::getline(in, line))
+    if (line.rfind("| long+short | torch op pair | 132 | 0 | short |", 0) == 0) row = line;
+  ASSERT_FALSE(row.empty());
+  // | case | group | SMs | cap | stream | half | measured | simulated | ...
+  std::vector<std::string> cells;
+  for (size_t a = 0, b; (b = row.find('|', a + 1)) != std::string::npos; a = b)
+    cells.push_back(row.substr(a + 1, b - a - 1));
+  const double simulated = std::stod(cells.at(7));
+  EXPECT_GT(simulated, 0.085);
+  EXPECT_LT(simulated, 0.098);
+}
+
 TEST(SmShare, ABadRecordingIsOneErrorNamingTheFile) {
   const testing::Result r = testing::sh("sm-sharing --recording /nonexistent.jsonl --config " +
                                         testing::source_dir() + "/sim/configs/h200.json");
