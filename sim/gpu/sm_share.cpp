@@ -12,6 +12,23 @@ double load(uint64_t fixed) { return double(fixed) / double(SmShare::kLoadOne); 
 uint64_t to_fixed(double x) {
   return std::max<uint64_t>(1, uint64_t(std::llround(x * double(SmShare::kLoadOne))));
 }
+// The most CTAs of a partial last wave an SM is likely to hold when they go to the first slots that free
+// (each of its n slots among the first with probability q): the largest j that one SM of `sms` is expected
+// to reach, P(Binomial(n, q) >= j) * sms >= 1.
+uint64_t likely_most(uint64_t n, double q, uint64_t sms) {
+  std::vector<double> pmf(n + 1);
+  for (uint64_t j = 0; j <= n; ++j) {
+    double c = 1;
+    for (uint64_t i = 0; i < j; ++i) c = c * double(n - i) / double(i + 1);
+    pmf[j] = c * std::pow(q, double(j)) * std::pow(1 - q, double(n - j));
+  }
+  double at_least = 0;
+  for (uint64_t j = n; j > 0; --j) {
+    at_least += pmf[j];
+    if (at_least * double(sms) >= 1) return j;
+  }
+  return 1;
+}
 }  // namespace
 
 SmShare::Demand SmShare::demand(const KernelProfile& p, uint32_t threads, uint32_t threads_per_sm,
@@ -70,11 +87,17 @@ SmShare::SmShare(const trace::Trace& t, const std::vector<uint64_t>& dram_bytes,
     }
     const double factor_ref = dram_factor(want * double(p.memory_cost) / double(p.memory));
     p.memory_ref = memory_term / factor_ref;
-    // Full waves of n CTAs per SM, then a last wave of at most n (faster: fewer CTAs share its SMs).
+    // Full waves of n CTAs per SM, then a last wave of at most n (faster: fewer CTAs share its SMs). Its
+    // CTAs spread over the SMs when every slot frees at once; when CTAs take different times
+    // (gpu.cta_time_spread) they go to the first slots the full waves free, and the SM that takes the
+    // most of them ends the kernel.
     const uint64_t wave = sms * n, full = ctas / wave, rest = ctas - full * wave;
     double waves = double(full);
     if (rest) {
-      const double tail = load(((rest + sms - 1) / sms) * p.issue);
+      uint64_t last = (rest + sms - 1) / sms;
+      if (g.cta_time_spread > 0 && full > 0)
+        last = std::max(last, likely_most(n, double(rest) / double(wave), sms));
+      const double tail = load(last * p.issue);
       waves += std::sqrt(1 + tail * tail) / p.issue_ref;
     }
     p.cta_ns = std::max<int64_t>(1, std::llround(double(k.resident_ns) / waves));

@@ -200,6 +200,21 @@ TEST(SmShare, CtaTimesSpreadSoAQueuedGridFindsASlotBeforeTheLastWaveEnds) {
   EXPECT_EQ(spread.kernels[1].start_ns, again.kernels[1].start_ns);
 }
 
+// With CTA times spread, a kernel's partial last wave goes to the first slots its full waves free, so the
+// SMs that take several of its CTAs end it; a CTA's reference duration counts on that, and the kernel on its
+// own recording GPU takes about its recorded time (one full wave of 8 CTAs per SM and 124, 400 or 900 more:
+// 100 us; 94, 106 and 100 us, where a last wave spread evenly over the SMs gave 111, 121 and 106 us).
+TEST(SmShare, WithCtaTimesSpreadAKernelStillTakesItsResidentTime) {
+  for (const uint32_t rest : {124u, 400u, 900u}) {
+    const trace::Trace t = compute_kernel(132 * 8 + rest, 100000);
+    Config c;
+    c.gpu.cta_time_spread = 0.0086;
+    const int64_t ns = kernel_ns(run(t, c));
+    EXPECT_GT(ns, 100000 * 93 / 100) << rest;
+    EXPECT_LT(ns, 100000 * 107 / 100) << rest;
+  }
+}
+
 // The model with profiles (no fitted parameter: each kernel's loads are its profile's) against the same
 // model without them, at sim/configs/h200.json's loads (their fit without profiles), on the cases no fit
 // reads: the profiled model's mean error is the lower, and either model beats CTA slots as processors.
@@ -253,9 +268,13 @@ TEST(SmShare, ATorchPairsSecondStreamStartsWhenTheHostHasLaunchedTheFirst) {
          "\"ms\": {\"median\": 0.020}}\n"
       << "{\"probe\": \"sm_share_torch\", \"op\": \"long+short\", \"mode\": \"pair\", \"sms\": 132, "
          "\"first_ms\": {\"median\": 0.135}, \"second_ms\": {\"median\": 0.040}}\n";
+  nlohmann::json cfg = nlohmann::json::parse(std::ifstream(testing::source_dir() + "/sim/configs/h200.json"));
+  cfg["gpu"]["cta_time_spread"] = 0;  // every CTA alike: waves end together
+  const std::string config = ::testing::TempDir() + "/torch_pair.json";
+  std::ofstream(config) << cfg.dump(1);
   const std::string report = ::testing::TempDir() + "/torch_pair.md";
-  const testing::Result r = testing::sh("sm-sharing --recording " + rec + " --config " +
-                                        testing::source_dir() + "/sim/configs/h200.json --report " + report);
+  const testing::Result r =
+      testing::sh("sm-sharing --recording " + rec + " --config " + config + " --report " + report);
   ASSERT_EQ(r.status, 0) << r.output;
   std::ifstream in(report);
   std::string line, row;
