@@ -475,7 +475,8 @@ int run_sm_sharing(const SmSharingArgs& a) {
         "bytes its CTAs keep in flight (its waiting warps, each with one load's DRAM bytes), over what an SM "
         "keeps in flight at its bandwidth and the idle DRAM latency; one whose bytes in flight want more "
         "than the DRAM gives in its resident run costs the DRAM what it got there. CTAs of one kernel take "
-        "slightly different times (`gpu.cta_time_spread`, measured), so the last CTAs of a kernel end apart. "
+        "slightly different times (`gpu.cta_time_variance_ns`, measured), so the last CTAs of a kernel end "
+        "apart. "
         "Fewer SMs (`gpu.sm_count`), a CTA limit per SM "
         "(`gpu.max_ctas_per_sm`) and two kernels at once are predictions. Fit half: every other "
         "kernel or op in the order the recordings name them (fma, conv, stem, conv7, pool, then every other "
@@ -496,10 +497,11 @@ int run_sm_sharing(const SmSharingArgs& a) {
       "without a profile, here the stamp kernels; a profile with load counts leaves a kernel no "
       "fitted parameter, so `--fit` finds a flat loss), `gpu.sm_dram_bytes_per_s` "
       "%.4g, `gpu.dram_bytes_per_s` %.4g, `gpu.dram_latency_ns` %lld (measured, "
-      "`cuda_tracer/mem_latency.sh`), `gpu.cta_time_spread` %.4g (measured, "
-      "`cuda_tracer/recordings/smid_probe_h100.jsonl`).\n\n",
+      "`cuda_tracer/mem_latency.sh`), `gpu.cta_time_variance_ns` %.4g (measured, "
+      "`cuda_tracer/cta_time.sh`).\n\n",
       c.gpu.full_sm_issue_load, c.gpu.full_sm_memory_load, double(c.gpu.sm_dram_bytes_per_s),
-      double(c.gpu.dram_bytes_per_s), static_cast<long long>(c.gpu.dram_latency_ns), c.gpu.cta_time_spread);
+      double(c.gpu.dram_bytes_per_s), static_cast<long long>(c.gpu.dram_latency_ns),
+      c.gpu.cta_time_variance_ns);
   md << buf;
   md << "Compared with the same model given no profiles (every kernel the same loads at its occupancy, "
         "the config's parameters as they are: "

@@ -33,15 +33,15 @@ std::vector<Field> fields(Config& c) {
   auto s = [&](const char* p, std::string* t, const char* d) {
     f.push_back({{p, "string", "", d, 0, 0, {}}, t});
   };
-  f.push_back(
-      {{"seed",
-        "int",
-        "",
-        "seed of every random choice (the fault arrival jitter, gpu.fault_jitter_ns; gpu.cta_time_spread)",
-        0,
-        kBig,
-        {}},
-       &c.seed});
+  f.push_back({{"seed",
+                "int",
+                "",
+                "seed of every random choice (the fault arrival jitter, gpu.fault_jitter_ns; "
+                "gpu.cta_time_variance_ns)",
+                0,
+                kBig,
+                {}},
+               &c.seed});
   i("engine.max_events_without_progress", &c.engine.max_events_without_progress, 1000, kBig, "events",
     "stop a run (an error naming the likely key) after this many events with no CTA, access group or op "
     "completing");
@@ -102,9 +102,10 @@ std::vector<Field> fields(Config& c) {
     "an earlier fit)");
   i("gpu.dram_bytes_per_s", &c.gpu.dram_bytes_per_s, 1, kBig, "bytes/s",
     "DRAM bandwidth of the whole GPU, shared by its SMs (h200.json: measured, cuda_tracer/mem_latency.sh)");
-  x("gpu.cta_time_spread", &c.gpu.cta_time_spread, 0, 0.5, "",
-    "standard deviation of a CTA's duration relative to its kernel's (uniform, per CTA, seeded by seed); "
-    "measured on the H100's element-wise CTAs: 0.0086 (cuda_tracer/recordings/smid_probe_h100.jsonl)");
+  x("gpu.cta_time_variance_ns", &c.gpu.cta_time_variance_ns, 0, 1e6, "ns",
+    "variance of a CTA's duration per ns of it: a CTA of duration d takes d plus a uniform draw of standard "
+    "deviation sqrt(this * d), at most d / 2 (per CTA, seeded by seed); the H200's: 50 "
+    "(cuda_tracer/cta_time.sh); 0: every CTA of a kernel alike");
   i("gpu.dram_latency_ns", &c.gpu.dram_latency_ns, 1, 1e6, "ns",
     "latency of a DRAM access on an idle GPU (measured on the H200, cuda_tracer/mem_latency.sh); a profiled "
     "kernel's memory load is the bytes its CTAs keep in flight over this latency times "

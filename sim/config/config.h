@@ -61,11 +61,13 @@ struct GpuConfig {
   // Latency of a DRAM access on an idle GPU (the H200's: cuda_tracer/mem_latency.sh, one warp per SM): with
   // gpu.sm_dram_bytes_per_s it turns the bytes a profiled kernel keeps in flight into its memory load.
   int64_t dram_latency_ns = 390;
-  // CTAs of one kernel do not take exactly the same time: each CTA's duration is its kernel's times a
-  // factor drawn uniformly with this standard deviation (relative; the H100's element-wise CTAs: 0.86%,
-  // cuda_tracer/recordings/smid_probe_h100.jsonl). So the CTAs of a wave end apart, as on the GPU, and a
-  // grid queued behind a kernel finds a free slot before its last wave ends. 0: every CTA alike.
-  double cta_time_spread = 0;
+  // CTAs of one kernel do not take exactly the same time: a CTA's progress is a random walk whose variance
+  // grows by this many ns per ns of its duration, so a CTA of duration d takes d plus a uniform draw of
+  // standard deviation sqrt(v * d) (at most half of d). The H200's CTAs: about 50 ns (a 2.4 us streaming
+  // CTA varies by 16%, a 132 us compute one by 2%; cuda_tracer/cta_time.sh). So the CTAs of a wave end
+  // apart, as on the GPU, and a grid queued behind a kernel finds a free slot before its last wave ends.
+  // 0: every CTA alike.
+  double cta_time_variance_ns = 0;
 };
 
 struct PcieConfig {

@@ -172,12 +172,14 @@ void Gpu::start_cta(RunningKernel& rk, uint64_t cta_index, uint32_t s, int64_t d
   c.pos = c.resume = w_.cta_points[c.cta];
   c.end = w_.cta_points[c.cta + 1];
   c.cta_ns = share_.kernel(c.kernel).cta_ns;
-  if (cfg_.gpu.cta_time_spread > 0) {
-    // Uniform in [-1, 1) times sqrt(3) * spread (that standard deviation), from the CTA's start count.
+  if (cfg_.gpu.cta_time_variance_ns > 0) {
+    // Uniform in [-1, 1) times sqrt(3) * sd (that standard deviation), from the CTA's start count; sd is
+    // sqrt(variance * duration), at most half the duration over sqrt(3).
     const double u =
         double(mix64(uint64_t(cfg_.seed) ^ (c.start * 0xd1b54a32d192ed03ull)) >> 11) * 0x1p-52 - 1;
-    c.cta_ns = std::max<int64_t>(
-        1, std::llround(double(c.cta_ns) * (1 + u * std::sqrt(3.0) * cfg_.gpu.cta_time_spread)));
+    const double d = double(c.cta_ns);
+    const double sd = std::min(std::sqrt(cfg_.gpu.cta_time_variance_ns * d), d / 2 / std::sqrt(3.0));
+    c.cta_ns = std::max<int64_t>(1, std::llround(d + u * std::sqrt(3.0) * sd));
   }
   slot_resources(slot, true);
   --tenant_load_[rk.tenant].ctas_waiting;

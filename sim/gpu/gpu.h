@@ -117,7 +117,7 @@ class Gpu final : public Component, public FaultBuffer::Client {
     // Compute, in the kernel's reference time: done so far (when its last computing event came), and where
     // its pending compute ends (the access group it is headed for, or its end).
     int64_t progress_ns = 0, target_ns = 0;
-    int64_t cta_ns = 0;  // its duration in reference time: its kernel's, spread (gpu.cta_time_spread)
+    int64_t cta_ns = 0;  // its duration in reference time: its kernel's, spread (gpu.cta_time_variance_ns)
     // While computing in its lane: the lane's clock reads reference time + offset. continuous: the CTA has
     // computed without a break since the offset was set (so its next compute goes on from it).
     double offset = 0;

@@ -89,13 +89,13 @@ SmShare::SmShare(const trace::Trace& t, const std::vector<uint64_t>& dram_bytes,
     p.memory_ref = memory_term / factor_ref;
     // Full waves of n CTAs per SM, then a last wave of at most n (faster: fewer CTAs share its SMs). Its
     // CTAs spread over the SMs when every slot frees at once; when CTAs take different times
-    // (gpu.cta_time_spread) they go to the first slots the full waves free, and the SM that takes the
+    // (gpu.cta_time_variance_ns) they go to the first slots the full waves free, and the SM that takes the
     // most of them ends the kernel.
     const uint64_t wave = sms * n, full = ctas / wave, rest = ctas - full * wave;
     double waves = double(full);
     if (rest) {
       uint64_t last = (rest + sms - 1) / sms;
-      if (g.cta_time_spread > 0 && full > 0)
+      if (g.cta_time_variance_ns > 0 && full > 0)
         last = std::max(last, likely_most(n, double(rest) / double(wave), sms));
       const double tail = load(last * p.issue);
       waves += std::sqrt(1 + tail * tail) / p.issue_ref;

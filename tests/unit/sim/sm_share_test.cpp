@@ -178,8 +178,8 @@ TEST(SmShare, LoadCountsGiveTheBytesAKernelKeepsInFlight) {
   EXPECT_LT(counted_not.sm_draw(counted_not.kernel(0).memory), alone);
 }
 
-// gpu.cta_time_spread: the CTAs of one kernel take slightly different times, drawn per CTA from the seed,
-// so a many-wave kernel's last CTAs end apart and a one-CTA grid of another stream, queued behind it,
+// gpu.cta_time_variance_ns: the CTAs of one kernel take slightly different times, drawn per CTA from the
+// seed, so a many-wave kernel's last CTAs end apart and a one-CTA grid of another stream, queued behind it,
 // starts before the kernel ends (as on the GPU: cuda_tracer/recordings/dispatch_h200.jsonl's probe
 // pattern); with every CTA alike it waits for the whole last wave. Runs are reproducible.
 TEST(SmShare, CtaTimesSpreadSoAQueuedGridFindsASlotBeforeTheLastWaveEnds) {
@@ -190,7 +190,7 @@ TEST(SmShare, CtaTimesSpreadSoAQueuedGridFindsASlotBeforeTheLastWaveEnds) {
   t.ops[1].stream = 1;
   Config c;
   const Stats alike = run(t, c);
-  c.gpu.cta_time_spread = 0.0086;
+  c.gpu.cta_time_variance_ns = 50;
   const Stats spread = run(t, c), again = run(t, c);
   EXPECT_GE(alike.kernels[1].start_ns, alike.kernels[0].end_ns);
   EXPECT_LT(spread.kernels[1].start_ns, spread.kernels[0].end_ns);
@@ -208,7 +208,7 @@ TEST(SmShare, WithCtaTimesSpreadAKernelStillTakesItsResidentTime) {
   for (const uint32_t rest : {124u, 400u, 900u}) {
     const trace::Trace t = compute_kernel(132 * 8 + rest, 100000);
     Config c;
-    c.gpu.cta_time_spread = 0.0086;
+    c.gpu.cta_time_variance_ns = 50;
     const int64_t ns = kernel_ns(run(t, c));
     EXPECT_GT(ns, 100000 * 93 / 100) << rest;
     EXPECT_LT(ns, 100000 * 107 / 100) << rest;
@@ -269,7 +269,7 @@ TEST(SmShare, ATorchPairsSecondStreamStartsWhenTheHostHasLaunchedTheFirst) {
       << "{\"probe\": \"sm_share_torch\", \"op\": \"long+short\", \"mode\": \"pair\", \"sms\": 132, "
          "\"first_ms\": {\"median\": 0.135}, \"second_ms\": {\"median\": 0.040}}\n";
   nlohmann::json cfg = nlohmann::json::parse(std::ifstream(testing::source_dir() + "/sim/configs/h200.json"));
-  cfg["gpu"]["cta_time_spread"] = 0;  // every CTA alike: waves end together
+  cfg["gpu"]["cta_time_variance_ns"] = 0;  // every CTA alike: waves end together
   const std::string config = ::testing::TempDir() + "/torch_pair.json";
   std::ofstream(config) << cfg.dump(1);
   const std::string report = ::testing::TempDir() + "/torch_pair.md";
