@@ -85,12 +85,16 @@ std::vector<json> read_lines(const std::string& path) {
   return rows;
 }
 
-// Medians over runs of each (name, sms, cap) case's per-stream medians.
+// Medians over runs of each (name, sms, cap) case's per-stream medians. A torch op and a layer kernel may
+// share a name (relu, add): their cases are apart (Key::torch); the op takes the kernel's half.
 Data load(const std::vector<std::string>& paths) {
   struct Key {
     std::string name;
     uint32_t sms, cap;
-    bool operator<(const Key& o) const { return std::tie(name, sms, cap) < std::tie(o.name, o.sms, o.cap); }
+    bool torch = false;
+    bool operator<(const Key& o) const {
+      return std::tie(name, sms, cap, torch) < std::tie(o.name, o.sms, o.cap, o.torch);
+    }
   };
   std::map<std::string, ShapeKernel> kernel;              // layer kernels by name, at cap 0
   std::map<Key, uint32_t> kernel_smem;                    // padded shared memory of each capped case
@@ -144,7 +148,7 @@ Data load(const std::vector<std::string>& paths) {
         }
         const bool layer = probe == "sm_share";
         const Key key{layer ? r.at("kernel") : r.at("op"), r.at("sms"),
-                      layer ? r.at("cap").get<uint32_t>() : 0};
+                      layer ? r.at("cap").get<uint32_t>() : 0, !layer};
         std::vector<double> t;
         if (mode == "alone") {
           t = {r.at("ms").at("median").get<double>()};
@@ -173,7 +177,7 @@ Data load(const std::vector<std::string>& paths) {
     }
   // The whole-GPU time of each kernel: its alone case on 132 SMs without a cap.
   for (auto& [name, k] : kernel) {
-    auto it = times.find(Key{name, 132, 0});
+    auto it = times.find(Key{name, 132, 0, false});
     if (it == times.end())
       throw std::runtime_error("kernel " + name + " has no whole-GPU case (132 SMs, no cap)");
     k.ms = median(it->second[0]);

@@ -290,6 +290,42 @@ TEST(SmShare, ATorchPairsSecondStreamStartsWhenTheHostHasLaunchedTheFirst) {
   EXPECT_LT(simulated, 0.098);
 }
 
+// A torch op named like a layer kernel (the probe's relu and PyTorch's) keeps its own cases: neither's
+// times are mixed into the other's (each case here shows its own measured time, and the kernel's whole-GPU
+// time is its own 0.035 ms, not a median of both recordings' runs).
+TEST(SmShare, ATorchOpNamedLikeAKernelKeepsItsOwnCases) {
+  const std::string rec = ::testing::TempDir() + "/same_name.jsonl";
+  const auto kernel = [](uint32_t sms, double ms) {
+    return "{\"probe\": \"sm_share\", \"kernel\": \"relu\", \"mode\": \"alone\", \"grid\": 25088, "
+           "\"threads\": 256, \"regs\": 16, \"static_smem\": 0, \"dram_bytes\": 0, \"sms\": " +
+           std::to_string(sms) +
+           ", \"cap\": 0, \"ctas_per_sm\": 8, \"smem_pad\": 0, \"ms\": {\"median\": " + std::to_string(ms) +
+           "}}\n";
+  };
+  const auto op = [](uint32_t sms, double ms) {
+    return "{\"probe\": \"sm_share_torch\", \"op\": \"relu\", \"mode\": \"alone\", \"sms\": " +
+           std::to_string(sms) + ", \"ms\": {\"median\": " + std::to_string(ms) + "}}\n";
+  };
+  std::ofstream(rec)
+      << kernel(132, 0.035) << kernel(8, 0.394)
+      << "{\"probe\": \"sm_share_torch\", \"op\": \"relu\", \"mode\": \"shape\", "
+         "\"dram_bytes\": 0, \"kernels\": [{\"name\": \"k\", \"grid\": [6272, 1, 1], \"block\": "
+         "[128, 1, 1], \"regs\": 28, \"smem\": 0, \"us\": 12.0}]}\n"
+      << op(132, 0.0239) << op(8, 0.0804);
+  const std::string report = ::testing::TempDir() + "/same_name.md";
+  const testing::Result r = testing::sh("sm-sharing --recording " + rec + " --config " +
+                                        testing::source_dir() + "/sim/configs/h200.json --report " + report);
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream in(report);
+  std::string line, kernel_row, op_row;
+  while (std::getline(in, line)) {
+    if (line.rfind("| relu | kernel | 8 | 0 |", 0) == 0) kernel_row = line;
+    if (line.rfind("| relu | torch op | 8 | 0 |", 0) == 0) op_row = line;
+  }
+  EXPECT_NE(kernel_row.find("| 0.3940 |"), std::string::npos) << kernel_row;
+  EXPECT_NE(op_row.find("| 0.0804 |"), std::string::npos) << op_row;
+}
+
 TEST(SmShare, ABadRecordingIsOneErrorNamingTheFile) {
   const testing::Result r = testing::sh("sm-sharing --recording /nonexistent.jsonl --config " +
                                         testing::source_dir() + "/sim/configs/h200.json");
