@@ -4,10 +4,14 @@
 // element-wise layer does) and a compute-only one (FMA chains). Each at several lengths, so the spread can be
 // split into a part that does not grow with a CTA's length and a part that does (the SM-sharing model's
 // gpu.cta_time_spread). One JSON line per (kernel, length, repetition): the CTAs' mean duration, standard
-// deviation and percentiles, all CTAs and the middle four waves (no first-wave dispatch, no tail).
+// deviation and percentiles, all CTAs and the middle four waves (no first-wave dispatch, no tail), and the
+// kernel's span (first CTA's start to last CTA's end). On SM partitions of 132, 72, 32 and 8 SMs (green
+// contexts), the same grid: whether a CTA's own time, or the time between CTAs on a slot, changes with how
+// many SMs run the kernel.
 //   cta_time_probe [--reps N]
 #include <cmath>
 
+#include "../src/green_context.h"
 #include "common.h"
 
 namespace {
@@ -86,36 +90,47 @@ int main(int argc, char** argv) {
   };
   const Case cases[] = {{"stream", 1}, {"stream", 4}, {"stream", 16}, {"stream", 64},
                         {"fma", 256},  {"fma", 1024}, {"fma", 4096},  {"fma", 16384}};
-  for (const Case& c : cases) {
-    auto launch = [&] {
-      if (c.kernel[0] == 's')
-        stream_kernel<<<ctas, kThreads>>>(in, out, c.length, stamps);
-      else
-        fma_kernel<<<ctas, kThreads>>>(c.length, out, stamps);
-      CK(cudaGetLastError());
-      CK(cudaDeviceSynchronize());
-    };
-    launch();  // warm-up
-    for (int r = 0; r < reps; ++r) {
-      launch();
-      CK(cudaMemcpy(h.data(), stamps, h.size() * sizeof(uint64_t), cudaMemcpyDeviceToHost));
-      std::vector<double> all, middle;
-      for (unsigned i = 0; i < ctas; ++i) {
-        const double d = double(h[2 * i + 1] - h[2 * i]);
-        all.push_back(d);
-        if (i >= wave && i < 5 * wave) middle.push_back(d);
+  std::vector<uvmtrace::SmPartition> parts;
+  for (const unsigned want : {132u, 72u, 32u, 8u}) parts.push_back(uvmtrace::SmPartition::make(0, want, 1));
+  for (const uvmtrace::SmPartition& p : parts)
+    for (const Case& c : cases) {
+      const unsigned want = p.sms();
+      if (want != 132 && c.length > (c.kernel[0] == 's' ? 4u : 256u)) continue;  // the short CTAs only
+      auto launch = [&] {
+        if (c.kernel[0] == 's')
+          stream_kernel<<<ctas, kThreads, 0, p.stream(0)>>>(in, out, c.length, stamps);
+        else
+          fma_kernel<<<ctas, kThreads, 0, p.stream(0)>>>(c.length, out, stamps);
+        CK(cudaGetLastError());
+        CK(cudaDeviceSynchronize());
+      };
+      launch();  // warm-up
+      for (int r = 0; r < reps; ++r) {
+        launch();
+        CK(cudaMemcpy(h.data(), stamps, h.size() * sizeof(uint64_t), cudaMemcpyDeviceToHost));
+        std::vector<double> all, middle;
+        uint64_t first = UINT64_MAX, last = 0;
+        for (unsigned i = 0; i < ctas; ++i) {
+          first = std::min(first, h[2 * i]);
+          last = std::max(last, h[2 * i + 1]);
+          const double d = double(h[2 * i + 1] - h[2 * i]);
+          all.push_back(d);
+          if (i >= wave && i < 5 * wave) middle.push_back(d);
+        }
+        const Summary a = summarize(all), m = summarize(middle);
+        std::printf(
+            "{\"program\": \"cta_time_probe\", \"gpu\": \"%s\", \"sms\": %u, \"span_ns\": %llu, \"ctas\": "
+            "%u, "
+            "\"threads\": %u, "
+            "\"ctas_per_sm\": %u, \"kernel\": \"%s\", \"length\": %u, \"rep\": %d, \"all\": {\"mean_ns\": "
+            "%.1f, "
+            "\"sd_ns\": %.1f, \"p10_ns\": %.0f, \"p50_ns\": %.0f, \"p90_ns\": %.0f}, \"middle\": "
+            "{\"mean_ns\": "
+            "%.1f, \"sd_ns\": %.1f, \"p10_ns\": %.0f, \"p50_ns\": %.0f, \"p90_ns\": %.0f}}\n",
+            prop.name, p.sms(), (unsigned long long)(last - first), ctas, kThreads, per_sm, c.kernel,
+            c.length, r + 1, a.mean, a.sd, a.p10, a.p50, a.p90, m.mean, m.sd, m.p10, m.p50, m.p90);
       }
-      const Summary a = summarize(all), m = summarize(middle);
-      std::printf(
-          "{\"program\": \"cta_time_probe\", \"gpu\": \"%s\", \"sms\": %d, \"ctas\": %u, \"threads\": %u, "
-          "\"ctas_per_sm\": %u, \"kernel\": \"%s\", \"length\": %u, \"rep\": %d, \"all\": {\"mean_ns\": "
-          "%.1f, "
-          "\"sd_ns\": %.1f, \"p10_ns\": %.0f, \"p50_ns\": %.0f, \"p90_ns\": %.0f}, \"middle\": {\"mean_ns\": "
-          "%.1f, \"sd_ns\": %.1f, \"p10_ns\": %.0f, \"p50_ns\": %.0f, \"p90_ns\": %.0f}}\n",
-          prop.name, prop.multiProcessorCount, ctas, kThreads, per_sm, c.kernel, c.length, r + 1, a.mean,
-          a.sd, a.p10, a.p50, a.p90, m.mean, m.sd, m.p10, m.p50, m.p90);
     }
-  }
   CK(cudaFree(in));
   CK(cudaFree(out));
   CK(cudaFree(stamps));
