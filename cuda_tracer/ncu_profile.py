@@ -43,10 +43,14 @@ def number(s):
     return float(s.replace(",", ""))
 
 
-def read_ncu(path):
+def read_text(path):
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rt") as f:
-        rows = list(csv.reader(io.StringIO(f.read())))
+        return f.read()
+
+
+def read_ncu(path):
+    rows = list(csv.reader(io.StringIO(read_text(path))))
     head, units, launches = rows[0], rows[1], rows[2:]
     unit = dict(zip(head, units))
     for k, want in (("dram__bytes.sum.per_second", "byte/s"), ("gpu__time_duration.sum", "ns")):
@@ -76,9 +80,7 @@ LOADS = ("smsp__inst_executed_op_global_ld.sum", "smsp__inst_executed_op_generic
 
 def read_metrics(path):
     """MODE=ncu's CSV: one row per (launch, metric); per launch, its shape and global loads."""
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt") as f:
-        rows = list(csv.DictReader(io.StringIO(f.read())))
+    rows = list(csv.DictReader(io.StringIO(read_text(path))))
     launches = {}
     for r in rows:
         launches.setdefault(r["ID"], {"name": r["Kernel Name"]})[r["Metric Name"]] = r["Metric Value"]

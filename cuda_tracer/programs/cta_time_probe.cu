@@ -3,7 +3,7 @@
 // waves: a streaming one (each thread loads, scales and stores `per_thread` floats, one load in flight, as an
 // element-wise layer does) and a compute-only one (FMA chains). Each at several lengths, so the spread can be
 // split into a part that does not grow with a CTA's length and a part that does (the SM-sharing model's
-// gpu.cta_time_spread). One JSON line per (kernel, length, repetition): the CTAs' mean duration, standard
+// gpu.cta_time_variance_ns). One JSON line per (kernel, length, repetition): the CTAs' mean duration, standard
 // deviation and percentiles, all CTAs and the middle four waves (no first-wave dispatch, no tail), and the
 // kernel's span (first CTA's start to last CTA's end). On SM partitions of 132, 72, 32 and 8 SMs (green
 // contexts), the same grid: whether a CTA's own time, or the time between CTAs on a slot, changes with how

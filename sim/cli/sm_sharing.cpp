@@ -360,32 +360,35 @@ struct Scored {
 
 std::vector<Scored> score(const Data& d, const std::vector<std::string>& names, const Config& c,
                           bool profiled, int jobs) {
-  std::vector<const Case*> all;
-  for (const Case& k : d.cases) all.push_back(&k);
   // The torch ops' whole-GPU runs first: their launch gaps (measured minus simulated). In a torch pair the
   // host starts the second stream (records its start event, launches its op) once it has launched the first
   // stream's op, which takes that op's launch gaps.
   std::vector<const Case*> refs;
-  for (const Case* k : all)
-    for (const Case* a : k->alone)
+  for (const Case& k : d.cases)
+    for (const Case* a : k.alone)
       if (std::find(refs.begin(), refs.end(), a) == refs.end()) refs.push_back(a);
   const auto ref_sim = simulate_all(refs, c, profiled, jobs, {});
   std::map<const Case*, std::vector<double>> whole;
   for (size_t i = 0; i < refs.size(); ++i) whole[refs[i]] = ref_sim[i];
-  std::vector<std::vector<int64_t>> host_start(all.size());
-  for (size_t i = 0; i < all.size(); ++i) {
+  // Then every other case (a whole-GPU run starts at 0 either way).
+  std::vector<const Case*> rest;
+  std::vector<std::vector<int64_t>> host_start;
+  for (const Case& k : d.cases) {
+    if (whole.count(&k)) continue;
+    rest.push_back(&k);
+    std::vector<int64_t>& starts = host_start.emplace_back();
     int64_t at = 0;
-    for (size_t st = 0; st < all[i]->alone.size(); ++st) {
-      host_start[i].push_back(at);
-      const Case* a = all[i]->alone[st];
+    for (const Case* a : k.alone) {
+      starts.push_back(at);
       at += std::max<int64_t>(0, std::llround((a->measured[0] - whole.at(a)[0]) * 1e6));
     }
   }
-  const auto sim = simulate_all(all, c, profiled, jobs, host_start);
+  const auto rest_sim = simulate_all(rest, c, profiled, jobs, host_start);
+  std::map<const Case*, std::vector<double>> sim = whole;
+  for (size_t i = 0; i < rest.size(); ++i) sim[rest[i]] = rest_sim[i];
   std::vector<Scored> out;
-  for (size_t i = 0; i < all.size(); ++i) {
-    const Case& k = *all[i];
-    const std::vector<double> p = predicted(k, sim[i], whole);
+  for (const Case& k : d.cases) {
+    const std::vector<double> p = predicted(k, sim.at(&k), whole);
     const bool alone = k.streams.size() == 1;
     for (size_t s = 0; s < p.size(); ++s)
       out.push_back({&k, s, k.measured[s], p[s], alone && in_fit_half(names, k.ops[s]),

@@ -210,6 +210,12 @@ uint64_t Gpu::group_end(uint64_t pos, uint64_t end) const {
   return pos;
 }
 
+uint64_t Gpu::pages_in(uint64_t begin, uint64_t end) const {
+  uint64_t pages = 0;
+  for (uint64_t i = begin; i < end; ++i) pages += w_.points[i].count;
+  return pages;
+}
+
 void Gpu::accesses_done(uint64_t pages) {
   stats_.accesses_issued += pages;
   stats_.page_accesses += pages;
@@ -270,9 +276,7 @@ void Gpu::settle_ahead(uint32_t slot, bool all) {
       return;
     }
     const uint64_t end = group_end(c.pos, c.end);
-    uint64_t pages = 0;
-    for (uint64_t i = c.pos; i < end; ++i) pages += w_.points[i].count;
-    accesses_done(pages);
+    accesses_done(pages_in(c.pos, end));
     c.pos = c.resume = end;
   }
 }
@@ -540,9 +544,7 @@ void Gpu::cta_step(uint32_t slot) {
         faulted = true;
         if (!c.tracking) {
           // First stall in this group: every access before this one completed.
-          uint64_t total = 0;
-          for (uint64_t j = c.pos; j < group_end; ++j) total += w_.points[j].count;
-          c.done.assign((total + 63) / 64, 0);
+          c.done.assign((pages_in(c.pos, group_end) + 63) / 64, 0);
           for (uint64_t k = 0; k < index; ++k) c.done[k >> 6] |= uint64_t{1} << (k & 63);
           c.tracking = true;
         }

@@ -188,6 +188,8 @@ class Gpu final : public Component, public FaultBuffer::Client {
   // delay of extra_ns if any.
   void schedule_next_point(uint32_t slot, int64_t extra_ns);
   uint64_t group_end(uint64_t pos, uint64_t end) const;
+  // Page accesses of points [begin, end).
+  uint64_t pages_in(uint64_t begin, uint64_t end) const;
   // The reference time at which the CTA reaches its point `pos` (its end at its last point).
   int64_t ref_at(const CtaSlot& c, uint64_t pos) const;
   // Run-ahead: after a group completed, the groups after it that are on mapped pages are passed without

@@ -246,46 +246,70 @@ TEST(SmShare, ProfilesBeatOccupancyLoadsAndSlotsAsProcessorsOnHeldOutCases) {
   }
 }
 
+// Recording lines as the torch harness writes them: an op's shape (one kernel), its time alone, a pair.
+nlohmann::json torch_shape(const std::string& op, uint32_t grid, uint32_t threads, int regs, double us) {
+  return {{"probe", "sm_share_torch"},
+          {"op", op},
+          {"mode", "shape"},
+          {"dram_bytes", 0},
+          {"kernels",
+           {{{"name", "k"},
+             {"grid", {grid, 1, 1}},
+             {"block", {threads, 1, 1}},
+             {"regs", regs},
+             {"smem", 0},
+             {"us", us}}}}};
+}
+nlohmann::json torch_alone(const std::string& op, uint32_t sms, double ms) {
+  return {{"probe", "sm_share_torch"}, {"op", op}, {"mode", "alone"}, {"sms", sms}, {"ms", {{"median", ms}}}};
+}
+
+// Runs `uvmsim sm-sharing` on these recording lines under the config and returns the cells of the report's
+// case row that starts with `prefix` (empty if there is none).
+std::vector<std::string> report_row(const std::string& name, const std::vector<nlohmann::json>& lines,
+                                    const std::string& config, const std::string& prefix) {
+  const std::string rec = ::testing::TempDir() + "/" + name + ".jsonl";
+  const std::string report = ::testing::TempDir() + "/" + name + ".md";
+  {
+    std::ofstream out(rec);
+    for (const nlohmann::json& l : lines) out << l.dump() << "\n";
+  }
+  const testing::Result r =
+      testing::sh("sm-sharing --recording " + rec + " --config " + config + " --report " + report);
+  EXPECT_EQ(r.status, 0) << r.output;
+  std::ifstream in(report);
+  std::vector<std::string> cells;  // | case | group | SMs | cap | stream | half | measured | simulated | ...
+  for (std::string row; std::getline(in, row);)
+    if (row.rfind(prefix, 0) == 0)
+      for (size_t a = 0, b; (b = row.find('|', a + 1)) != std::string::npos; a = b)
+        cells.push_back(row.substr(a + 2, b - a - 3));
+  return cells;
+}
+
 // A torch pair is timed from each stream's start event, and the host records the second stream's only once
 // it has launched the first stream's op: that op's launch gaps as its whole-GPU run shows them (130 us
 // measured against about 101.5 simulated). The short op, whose CTAs find no room beside the long one's
 // eight per SM, then waits for the long one's last wave to end (at about 103 us) from 28.5 us, not from 0:
 // its span, with its own 8.5 us of gaps, is about 91 us (120 us were it timed from the first launch).
 TEST(SmShare, ATorchPairsSecondStreamStartsWhenTheHostHasLaunchedTheFirst) {
-  const std::string rec = ::testing::TempDir() + "/torch_pair.jsonl";
-  const auto shape = [](const char* op, uint32_t grid, double us) {
-    return std::string("{\"probe\": \"sm_share_torch\", \"op\": \"") + op +
-           "\", \"mode\": \"shape\", \"dram_bytes\": 0, \"kernels\": [{\"name\": \"k\", \"grid\": [" +
-           std::to_string(grid) +
-           ", 1, 1], \"block\": [256, 1, 1], \"regs\": 16, \"smem\": 0, \"us\": " + std::to_string(us) +
-           "}]}\n";
-  };
-  std::ofstream(rec)
-      << shape("long", 132 * 16, 100) << shape("short", 132, 10)
-      << "{\"probe\": \"sm_share_torch\", \"op\": \"long\", \"mode\": \"alone\", \"sms\": 132, "
-         "\"ms\": {\"median\": 0.130}}\n"
-      << "{\"probe\": \"sm_share_torch\", \"op\": \"short\", \"mode\": \"alone\", \"sms\": 132, "
-         "\"ms\": {\"median\": 0.020}}\n"
-      << "{\"probe\": \"sm_share_torch\", \"op\": \"long+short\", \"mode\": \"pair\", \"sms\": 132, "
-         "\"first_ms\": {\"median\": 0.135}, \"second_ms\": {\"median\": 0.040}}\n";
   nlohmann::json cfg = nlohmann::json::parse(std::ifstream(testing::source_dir() + "/sim/configs/h200.json"));
   cfg["gpu"]["cta_time_variance_ns"] = 0;  // every CTA alike: waves end together
   const std::string config = ::testing::TempDir() + "/torch_pair.json";
   std::ofstream(config) << cfg.dump(1);
-  const std::string report = ::testing::TempDir() + "/torch_pair.md";
-  const testing::Result r =
-      testing::sh("sm-sharing --recording " + rec + " --config " + config + " --report " + report);
-  ASSERT_EQ(r.status, 0) << r.output;
-  std::ifstream in(report);
-  std::string line, row;
-  while (std::getline(in, line))
-    if (line.rfind("| long+short | torch op pair | 132 | 0 | short |", 0) == 0) row = line;
-  ASSERT_FALSE(row.empty());
-  // | case | group | SMs | cap | stream | half | measured | simulated | ...
-  std::vector<std::string> cells;
-  for (size_t a = 0, b; (b = row.find('|', a + 1)) != std::string::npos; a = b)
-    cells.push_back(row.substr(a + 1, b - a - 1));
-  const double simulated = std::stod(cells.at(7));
+  const std::vector<std::string> row = report_row("torch_pair",
+                                                  {torch_shape("long", 132 * 16, 256, 16, 100),
+                                                   torch_shape("short", 132, 256, 16, 10),
+                                                   torch_alone("long", 132, 0.130),
+                                                   torch_alone("short", 132, 0.020),
+                                                   {{"probe", "sm_share_torch"},
+                                                    {"op", "long+short"},
+                                                    {"mode", "pair"},
+                                                    {"sms", 132},
+                                                    {"first_ms", {{"median", 0.135}}},
+                                                    {"second_ms", {{"median", 0.040}}}}},
+                                                  config, "| long+short | torch op pair | 132 | 0 | short |");
+  ASSERT_EQ(row.size(), 11u);
+  const double simulated = std::stod(row[7]);
   EXPECT_GT(simulated, 0.085);
   EXPECT_LT(simulated, 0.098);
 }
@@ -294,36 +318,24 @@ TEST(SmShare, ATorchPairsSecondStreamStartsWhenTheHostHasLaunchedTheFirst) {
 // times are mixed into the other's (each case here shows its own measured time, and the kernel's whole-GPU
 // time is its own 0.035 ms, not a median of both recordings' runs).
 TEST(SmShare, ATorchOpNamedLikeAKernelKeepsItsOwnCases) {
-  const std::string rec = ::testing::TempDir() + "/same_name.jsonl";
-  const auto kernel = [](uint32_t sms, double ms) {
-    return "{\"probe\": \"sm_share\", \"kernel\": \"relu\", \"mode\": \"alone\", \"grid\": 25088, "
-           "\"threads\": 256, \"regs\": 16, \"static_smem\": 0, \"dram_bytes\": 0, \"sms\": " +
-           std::to_string(sms) +
-           ", \"cap\": 0, \"ctas_per_sm\": 8, \"smem_pad\": 0, \"ms\": {\"median\": " + std::to_string(ms) +
-           "}}\n";
+  const auto kernel = [](uint32_t sms, double ms) -> nlohmann::json {
+    return {
+        {"probe", "sm_share"}, {"kernel", "relu"}, {"mode", "alone"},       {"grid", 25088}, {"threads", 256},
+        {"regs", 16},          {"static_smem", 0}, {"dram_bytes", 0},       {"sms", sms},    {"cap", 0},
+        {"ctas_per_sm", 8},    {"smem_pad", 0},    {"ms", {{"median", ms}}}};
   };
-  const auto op = [](uint32_t sms, double ms) {
-    return "{\"probe\": \"sm_share_torch\", \"op\": \"relu\", \"mode\": \"alone\", \"sms\": " +
-           std::to_string(sms) + ", \"ms\": {\"median\": " + std::to_string(ms) + "}}\n";
-  };
-  std::ofstream(rec)
-      << kernel(132, 0.035) << kernel(8, 0.394)
-      << "{\"probe\": \"sm_share_torch\", \"op\": \"relu\", \"mode\": \"shape\", "
-         "\"dram_bytes\": 0, \"kernels\": [{\"name\": \"k\", \"grid\": [6272, 1, 1], \"block\": "
-         "[128, 1, 1], \"regs\": 28, \"smem\": 0, \"us\": 12.0}]}\n"
-      << op(132, 0.0239) << op(8, 0.0804);
-  const std::string report = ::testing::TempDir() + "/same_name.md";
-  const testing::Result r = testing::sh("sm-sharing --recording " + rec + " --config " +
-                                        testing::source_dir() + "/sim/configs/h200.json --report " + report);
-  ASSERT_EQ(r.status, 0) << r.output;
-  std::ifstream in(report);
-  std::string line, kernel_row, op_row;
-  while (std::getline(in, line)) {
-    if (line.rfind("| relu | kernel | 8 | 0 |", 0) == 0) kernel_row = line;
-    if (line.rfind("| relu | torch op | 8 | 0 |", 0) == 0) op_row = line;
-  }
-  EXPECT_NE(kernel_row.find("| 0.3940 |"), std::string::npos) << kernel_row;
-  EXPECT_NE(op_row.find("| 0.0804 |"), std::string::npos) << op_row;
+  const std::vector<nlohmann::json> lines = {
+      kernel(132, 0.035), kernel(8, 0.394), torch_shape("relu", 6272, 128, 28, 12.0),
+      torch_alone("relu", 132, 0.0239), torch_alone("relu", 8, 0.0804)};
+  const std::string config = testing::source_dir() + "/sim/configs/h200.json";
+  const std::vector<std::string> kernel_row =
+      report_row("same_name", lines, config, "| relu | kernel | 8 | 0 |");
+  const std::vector<std::string> op_row =
+      report_row("same_name", lines, config, "| relu | torch op | 8 | 0 |");
+  ASSERT_EQ(kernel_row.size(), 11u);
+  ASSERT_EQ(op_row.size(), 11u);
+  EXPECT_EQ(kernel_row[6], "0.3940");
+  EXPECT_EQ(op_row[6], "0.0804");
 }
 
 TEST(SmShare, ABadRecordingIsOneErrorNamingTheFile) {
