@@ -119,7 +119,8 @@ double SmShare::speed(uint32_t k, uint64_t issue_load, uint64_t memory_load, dou
   if (p.memory_part == 0) return issue;
   const double m = load(memory_load);
   const double memory = dram_factor * p.memory_ref / std::sqrt(1 + m * m);
-  return 1 / ((1 - p.memory_part) / issue + p.memory_part / memory);
+  const double own = (1 - p.memory_part) + p.memory_part / memory;
+  return p.issue_ref / std::sqrt(own * own + l * l);
 }
 
 double SmShare::sm_draw(uint64_t memory_load) const {

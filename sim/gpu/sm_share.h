@@ -2,10 +2,13 @@
 // puts an issue load and a memory load on its SM (from its kernel's profile where one was taken, Demand;
 // else the same for every kernel at its occupancy); an SM delivers a soft-saturating share of each, and the
 // GPU's DRAM bandwidth bounds what all SMs draw together. A CTA's speed is its progress rate relative to
-// the kernel's reference: its whole-GPU resident run, which the trace times. Its time there splits into a
-// memory part (profiled: the share its warps wait on memory; else its DRAM bytes at its share of
-// bandwidth, at most all of it) and an issue part, each slowed by its own contention (1/speed = issue part
-// / issue speed + memory part / memory speed). So the model is given only each kernel's resident time,
+// the kernel's reference: its whole-GPU resident run, which the trace times. A warp's own cycle (what it
+// takes per instruction without waiting for other warps to issue) splits into a memory part (profiled: the
+// share its warps wait on memory; else its DRAM bytes at its share of bandwidth, at most all of it), slowed
+// by memory contention, and the rest; the SM's issue slots then bound all its warps together, so a CTA's
+// time per instruction is the soft maximum of its own cycle and its SM's issue load, sqrt(own^2 + L^2):
+// while an SM is issue-bound, its warps' memory waits are hidden behind others' issue. So the model is
+// given only each kernel's resident time,
 // launch shape, DRAM bytes and, where taken, a profile of that run; fewer SMs, a CTA limit per SM and
 // co-running kernels are predictions.
 //
