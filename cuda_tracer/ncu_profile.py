@@ -14,7 +14,8 @@ with the per-scheduler figures of its resident run (medians over the launches th
   contention_stalls   cycles per issued instruction its warps stalled only because others were
                       issuing or their pipes were busy (not_selected, math_pipe_throttle, dispatch_stall,
                       mio_throttle, lg_throttle, tex_throttle)
-  memory_stalls       cycles per issued instruction its warps waited on memory (long_scoreboard)
+  memory_stalls       cycles per issued instruction its warps waited on memory: for a load's data
+                      (long_scoreboard) and, once exited, for their stores to complete (drain)
 and the bytes it moved to and from DRAM (dram_bytes), and from the metric CSVs (a run of their own):
   global_loads        warp-level global load instructions of the whole run: LDG, generic loads and
                       LDGSTS (global to shared) together
@@ -68,7 +69,7 @@ def read_ncu(path):
             "issue_active": number(m["smsp__issue_active.avg.pct_of_peak_sustained_active"]) / 100,
             "warps_active": number(m["smsp__warps_active.avg.per_cycle_active"]),
             "contention_stalls": sum(stall(s) for s in CONTENTION),
-            "memory_stalls": stall("long_scoreboard"),
+            "memory_stalls": stall("long_scoreboard") + stall("drain"),
             "dram_bytes": number(m["dram__bytes.sum.per_second"]) * number(m["gpu__time_duration.sum"]) / 1e9,
         })
     return out

@@ -35,7 +35,7 @@ struct KernelProfile {
   double issue_active = 0;       // share of active cycles the sub-partition issued an instruction
   double warps_active = 0;       // warps resident on it, per active cycle
   double contention_stalls = 0;  // cycles per issued instruction a warp waited only for others to issue
-  double memory_stalls = 0;      // cycles per issued instruction a warp waited on memory (long scoreboard)
+  double memory_stalls = 0;      // cycles per issued instruction a warp waited on memory (loads, store drain)
   double global_loads = 0;       // warp-level global load instructions of the whole run (0: not measured)
   bool known() const { return issue_active > 0 && warps_active > 0; }
 };

@@ -123,8 +123,8 @@ TEST(SmShare, AProfileGivesEachKernelItsOwnLoads) {
     return SmShare::demand(p, 256, uint32_t(c.gpu.max_threads_per_sm), 0, c.gpu);
   };
   const SmShare::Demand fma = demand({0.9478, 9.59, 8.66, 0.0});
-  const SmShare::Demand relu = demand({0.867, 13.09, 5.045, 5.46});
-  const SmShare::Demand copy = demand({0.0798, 15.48, 0.18, 188.2});
+  const SmShare::Demand relu = demand({0.867, 13.09, 5.045, 5.66});
+  const SmShare::Demand copy = demand({0.0798, 15.48, 0.18, 188.235});
   EXPECT_GT(fma.issue, 1.0);
   EXPECT_NEAR(relu.issue, 2 / (13.09 / 0.867 - 5.045), 1e-12);
   EXPECT_LT(relu.issue, 0.25);
@@ -148,7 +148,7 @@ TEST(SmShare, AProfileGivesEachKernelItsOwnLoads) {
 }
 
 // A warp waiting on memory is not waiting to issue. The H200's ReLU (its profile: 8 CTAs per SM, the issue
-// slots busy 87% of cycles, its warps waiting on memory 54% of their own cycle) runs a CTA 1.74x faster
+// slots busy 87% of cycles, its warps waiting on memory 56% of their own cycle) runs a CTA 1.74x faster
 // with one CTA per SM than with eight (the whole GPU, 25,088 CTAs: 0.1607 ms against 0.0349 ms with 1/8 of
 // the CTAs at a time). With eight, the SM is issue-bound and the memory waits hide behind the other warps'
 // instructions; alone, the CTA takes its own cycle. Adding an issue part and a memory part, each slowed by
@@ -159,11 +159,11 @@ TEST(SmShare, AWarpWaitingOnMemoryIsNotWaitingToIssue) {
   c.gpu.dram_bytes_per_s = 4520000000000;
   c.gpu.dram_latency_ns = 390;
   const uint64_t bytes = 33684096;
-  const KernelProfile relu{0.867, 13.09, 5.045, 5.46, 200704};
+  const KernelProfile relu{0.867, 13.09, 5.045, 5.66, 200704};
   const trace::Trace t = compute_kernel(25088, 34900);
   const SmShare share(t, {bytes}, {relu}, c.gpu);
   const SmShare::Kernel& k = share.kernel(0);
-  EXPECT_NEAR(k.memory_part, 5.46 / (13.09 / 0.867 - 5.045), 1e-9);
+  EXPECT_NEAR(k.memory_part, 5.66 / (13.09 / 0.867 - 5.045), 1e-9);
   const double eight = share.speed(0, 8 * k.issue, 8 * k.memory, 1.0);
   const double one = share.speed(0, k.issue, k.memory, 1.0);
   EXPECT_NEAR(eight, 1.0, 1e-6);
@@ -188,7 +188,7 @@ TEST(SmShare, LoadCountsGiveTheBytesAKernelKeepsInFlight) {
   c.gpu.dram_bytes_per_s = 4520000000000;
   c.gpu.dram_latency_ns = 390;
   const uint64_t bytes = 2168638208;
-  const KernelProfile copy{0.0798, 15.48, 0.18, 188.225, 2097216};
+  const KernelProfile copy{0.0798, 15.48, 0.18, 188.235, 2097216};
   const SmShare::Demand d = SmShare::demand(copy, 256, 2048, bytes, c.gpu);
   EXPECT_TRUE(d.in_flight);
   EXPECT_NEAR(d.memory, 8 * 1034.0 / (122 * 390), 0.01);
@@ -203,7 +203,7 @@ TEST(SmShare, LoadCountsGiveTheBytesAKernelKeepsInFlight) {
   // the model falls back to waiting warps at gpu.full_sm_memory_load, with no cost.
   const double dram = share.dram_factor(132 * share.sm_cost(8 * k.memory, 8 * k.memory_cost));
   EXPECT_NEAR(share.speed(0, 8 * k.issue, 8 * k.memory, dram), 1.0, 1e-9);
-  const SmShare counted_not(t, {bytes}, {KernelProfile{0.0798, 15.48, 0.18, 188.225}}, c.gpu);
+  const SmShare counted_not(t, {bytes}, {KernelProfile{0.0798, 15.48, 0.18, 188.235}}, c.gpu);
   EXPECT_EQ(counted_not.kernel(0).memory_cost, counted_not.kernel(0).memory);
   EXPECT_LT(counted_not.sm_draw(counted_not.kernel(0).memory), alone);
 }
