@@ -7,7 +7,9 @@
 // CTA started, and B's share of the CTA starts in the window where both grids had CTAs left to start. Each
 // case runs on two plain streams and on two streams of one green context of every SM (as sm_share_probe
 // launches its pairs, cuda_tracer/src/green_context.h). Before them, the stamp kernel's own timing: from one
-// stamp's start to the next's on one stream, and from a grid's last CTA end to the stamp after it.
+// stamp's start to the next's on one stream, and from a grid's last CTA end to the stamp after it; and
+// sm_share_probe's fma+fma pair in its own pattern, with every FMA CTA's end: whether the eight CTAs on an
+// SM end together or one after another, and when the stamps of the two streams run.
 //   dispatch_probe [--reps 3]
 #include <cuda_runtime.h>
 #include <unistd.h>
@@ -39,6 +41,30 @@ __global__ void spin(uint64_t ns, uint64_t* rec) {
     rec[3 * blockIdx.x + 1] = t0;
     rec[3 * blockIdx.x + 2] = globaltimer();
     if (ns == 1) pad[0] = 1;  // never: keeps the array
+  }
+}
+
+// sm_share_probe's FMA kernel (`chains` independent FMA chains per thread) with every CTA's SM, start and end
+// recorded as `spin` records them: whether the CTAs sharing an SM end together (each warp gets its share of
+// the issue slots) or one after another (older warps issue first).
+template <int chains>
+__global__ void __launch_bounds__(256) fma_rec(float* out, uint32_t iters, uint64_t* rec) {
+  __syncthreads();
+  const uint64_t t0 = globaltimer();
+  float a[chains];
+  for (int i = 0; i < chains; ++i) a[i] = float(threadIdx.x + i) * 1e-3f;
+  for (uint32_t it = 0; it < iters; ++it)
+    for (int i = 0; i < chains; ++i) a[i] = fmaf(a[i], 0.999f, 0.5f);
+  float s = 0;
+  for (int i = 0; i < chains; ++i) s += a[i];
+  out[blockIdx.x * blockDim.x + threadIdx.x] = s;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    uint32_t sm;
+    asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
+    rec[3 * blockIdx.x] = sm;
+    rec[3 * blockIdx.x + 1] = t0;
+    rec[3 * blockIdx.x + 2] = globaltimer();
   }
 }
 
@@ -155,6 +181,74 @@ int main(int argc, char** argv) {
             prop.name, n, g ? "green" : "plain", r, us(a_last), us(a_end), us(h[1]), us(h[2]), us(b_first),
             us(h[3]));
       }
+    CK(cudaFree(at));
+  }
+  // sm_share_probe's fma+fma pair: one full wave of FMA CTAs (eight per SM, 2 ms alone) on each stream, in
+  // the probe's pattern. When do the CTAs of the first end (first, tenth percentile, median, last), and
+  // when do the stamps run? With 4 chains per thread (cta_time_probe's FMA) and 8 (sm_share_probe's).
+  {
+    uint64_t* at;
+    CK(cudaMalloc(&at, 4 * sizeof(uint64_t)));
+    float* out;
+    CK(cudaMalloc(&out, size_t(8) * sms * 256 * sizeof(float)));
+    std::vector<uint64_t> h(4);
+    for (int chains : {8, 4})
+      for (int g = 0; g < 2; ++g)
+        for (int r = 0; r <= reps; ++r) {
+          cudaStream_t sa = g ? green.stream(0) : plain_a, sb = g ? green.stream(1) : plain_b;
+          const unsigned ctas = 8 * sms;
+          const uint32_t iters = chains == 8 ? 1u << 14 : 1u << 15;
+          auto launch = [&](cudaStream_t st, uint64_t* rec) {
+            if (chains == 8)
+              fma_rec<8><<<ctas, 256, 0, st>>>(out, iters, rec);
+            else
+              fma_rec<4><<<ctas, 256, 0, st>>>(out, iters, rec);
+          };
+          stamp<<<1, 1, 0, sa>>>(at);
+          launch(sa, ra);
+          stamp<<<1, 1, 0, sa>>>(at + 1);
+          stamp<<<1, 1, 0, sb>>>(at + 2);
+          launch(sb, rb);
+          stamp<<<1, 1, 0, sb>>>(at + 3);
+          CK(cudaGetLastError());
+          CK(cudaDeviceSynchronize());
+          if (r == 0) continue;
+          CK(cudaMemcpy(h.data(), at, 4 * sizeof(uint64_t), cudaMemcpyDeviceToHost));
+          CK(cudaMemcpy(ha.data(), ra, ctas * 3 * sizeof(uint64_t), cudaMemcpyDeviceToHost));
+          CK(cudaMemcpy(hb.data(), rb, ctas * 3 * sizeof(uint64_t), cudaMemcpyDeviceToHost));
+          std::vector<double> ends;
+          uint64_t a_first = UINT64_MAX, a_last = 0, b_first = UINT64_MAX, b_end = 0;
+          for (unsigned i = 0; i < ctas; ++i) {
+            a_first = std::min(a_first, ha[3 * i + 1]);
+            a_last = std::max(a_last, ha[3 * i + 1]);
+            b_first = std::min(b_first, hb[3 * i + 1]);
+            b_end = std::max(b_end, hb[3 * i + 2]);
+          }
+          auto us = [&](uint64_t t) { return (double(t) - double(a_first)) / 1e3; };
+          for (unsigned i = 0; i < ctas; ++i) ends.push_back(us(ha[3 * i + 2]));
+          std::sort(ends.begin(), ends.end());
+          // CTAs that ran on the same SM as the first CTA to end: their ends, in order.
+          unsigned first_sm = 0;
+          for (unsigned i = 0; i < ctas; ++i)
+            if (us(ha[3 * i + 2]) == ends.front()) first_sm = unsigned(ha[3 * i]);
+          std::vector<double> same;
+          for (unsigned i = 0; i < ctas; ++i)
+            if (ha[3 * i] == first_sm) same.push_back(us(ha[3 * i + 2]));
+          std::sort(same.begin(), same.end());
+          std::string same_s;
+          for (double e : same) same_s += (same_s.empty() ? "" : ", ") + std::to_string(int(e));
+          std::printf(
+              "{\"program\": \"dispatch_probe\", \"gpu\": \"%s\", \"sms\": %u, \"streams\": \"%s\", "
+              "\"case\": \"fma_pair\", \"chains\": %d, \"rep\": %d, \"a_last_start_us\": %.1f, "
+              "\"a_end_us\": {\"first\": %.1f, \"p10\": %.1f, \"median\": %.1f, \"last\": %.1f}, "
+              "\"first_sm_ends_us\": [%s], \"first_stream_closing_stamp_us\": %.1f, "
+              "\"second_stream_first_stamp_us\": %.1f, \"b_first_start_us\": %.1f, \"b_last_end_us\": %.1f, "
+              "\"second_stream_closing_stamp_us\": %.1f}\n",
+              prop.name, sms, g ? "green" : "plain", chains, r, us(a_last), ends.front(),
+              ends[ends.size() / 10], ends[ends.size() / 2], ends.back(), same_s.c_str(), us(h[1]), us(h[2]),
+              us(b_first), us(b_end), us(h[3]));
+        }
+    CK(cudaFree(out));
     CK(cudaFree(at));
   }
   for (int g = 0; g < 2; ++g)
