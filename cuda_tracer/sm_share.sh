@@ -2,7 +2,7 @@
 # One device call: build sm_share_probe and libuvm_green.so, then measure how kernel times depend on SM
 # partitions (green contexts), on the CTAs per SM and on a second kernel sharing the SMs: workloads/'s layer
 # kernels and two synthetic ones (sm_share_probe.cu), and PyTorch's own kernels (torch/sm_share_torch.py).
-# Writes $OUT/sm_share_h200.jsonl and $OUT/sm_share_torch_h200.jsonl.
+# Writes $OUT/sm_share_h200.jsonl and $OUT/sm_share_torch_h200.jsonl (MODE=torch: the latter alone).
 # MODE=ncu instead profiles the same kernels in their whole-GPU runs (132 SMs, no CTA cap) with Nsight
 # Compute, what a resident pass can measure besides the time: per launch DRAM and L2 bytes, instructions,
 # cycles, active and eligible warps and the share of cycles the SM sub-partitions issued. Writes
@@ -11,7 +11,7 @@
 # without their random initialisation) with Nsight Compute's speed-of-light, compute, memory, warp-state and
 # occupancy sections, every raw metric they read (pipe utilisations, L1 and shared-memory wavefronts, the
 # stall reasons per issued instruction), one CSV row per launch: $OUT/sm_share_ncu_detail_{probe,torch}.csv.
-#   OUT=/tmp/x [REPS=7] [MODE=ncu|ncu_detail] cuda_tracer/sm_share.sh
+#   OUT=/tmp/x [REPS=7] [MODE=torch|ncu|ncu_detail] cuda_tracer/sm_share.sh
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 B=${B:-/tmp/sm-share-build}
@@ -68,9 +68,12 @@ if [ "${MODE:-time}" = ncu ]; then
 fi
 nvidia-smi --query-gpu=uuid,name,driver_version,clocks.sm,clocks.max.sm --format=csv,noheader >"$OUT/gpu.txt"
 cat "$OUT/gpu.txt"
-"$B/sm_share_probe" --reps "${REPS:-7}" >"$OUT/sm_share_h200.jsonl" 2>"$OUT/probe_err.txt"
-rc=$?
-cat "$OUT/probe_err.txt"
+rc=0
+if [ "${MODE:-time}" != torch ]; then  # MODE=torch: the torch ops alone
+  "$B/sm_share_probe" --reps "${REPS:-7}" >"$OUT/sm_share_h200.jsonl" 2>"$OUT/probe_err.txt"
+  rc=$?
+  cat "$OUT/probe_err.txt"
+fi
 python3 "$here/torch/sm_share_torch.py" --lib "$B/libuvm_green.so" --reps "${REPS:-7}" \
   >"$OUT/sm_share_torch_h200.jsonl" 2>"$OUT/torch_err.txt"
 rt=$?

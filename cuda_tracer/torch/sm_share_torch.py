@@ -6,7 +6,9 @@ the partition's SMs. Tensors are plain device memory (data resident).
 
 Per op, one "shape" line (the kernels it launches on the whole GPU, from torch.profiler: grid, block,
 registers, shared memory, duration) and, per partition, one "alone" line (medians over --reps of the op's
-span between CUDA events on its stream) and "pair" lines (two ops at once on two streams of the partition).
+span between CUDA events on its stream) and "pair" lines (two ops at once on two streams of the partition:
+each op's span, and second_start_ms, from the first stream's start event to the second's: when the host
+had launched the second op, since an event on an idle stream is taken as soon as it is launched).
   python3 sm_share_torch.py --lib build-gpu/libuvm_green.so [--reps 7] [--sms 132,72,32,16,8] [--no-shapes]
 """
 import argparse
@@ -151,7 +153,7 @@ def main():
                     e.record(streams[i])
                     ev.append((s, e))
             torch.cuda.synchronize()
-            return [s.elapsed_time(e) for s, e in ev]
+            return [s.elapsed_time(e) for s, e in ev] + [ev[0][0].elapsed_time(s) for s, _ in ev[1:]]
 
         for name in table:
             run([name])
@@ -163,7 +165,8 @@ def main():
             r = [run([x, y]) for _ in range(a.reps)]
             print(json.dumps({"probe": "sm_share_torch", "gpu": gpu, "op": x + "+" + y, "mode": "pair",
                               "sms_asked": want, "sms": sms.value, "first_ms": stats([p[0] for p in r]),
-                              "second_ms": stats([p[1] for p in r]), "span_ms": stats([max(p) for p in r])}),
+                              "second_ms": stats([p[1] for p in r]), "span_ms": stats([max(p[:2]) for p in r]),
+                              "second_start_ms": stats([p[2] for p in r])}),
                   flush=True)
 
 

@@ -49,6 +49,9 @@ struct Case {
   std::vector<double> measured;  // per stream, ms
   bool from_first_cta = true;    // timed from the stream's first CTA (stamps), else from the launch (events)
   std::vector<const Case*> alone;  // torch: per stream, its op's whole-GPU case (the launch gaps it shows)
+  // torch pairs: per stream, when the host started it, from the first stream's start event (recorded as
+  // second_start_ms; empty where the recording has none)
+  std::vector<double> host_start_ms;
 };
 
 double median(std::vector<double> v) {
@@ -100,6 +103,7 @@ Data load(const std::vector<std::string>& paths) {
   std::map<Key, uint32_t> kernel_smem;                    // padded shared memory of each capped case
   std::map<std::string, std::vector<ShapeKernel>> torch;  // torch ops: their kernels
   std::map<Key, std::vector<std::vector<double>>> times;  // per stream, over runs
+  std::map<Key, std::vector<double>> second_start;        // torch pairs: the second stream's, over runs
   std::map<Key, std::string> group;
   // Profiles of the resident runs and the DRAM bytes they measured (which stand for the recordings'
   // estimates: a torch op's tensors once).
@@ -154,6 +158,8 @@ Data load(const std::vector<std::string>& paths) {
           t = {r.at("ms").at("median").get<double>()};
         } else {
           t = {r.at("first_ms").at("median").get<double>(), r.at("second_ms").at("median").get<double>()};
+          if (r.contains("second_start_ms"))
+            second_start[key].push_back(r.at("second_start_ms").at("median").get<double>());
         }
         auto& v = times[key];
         v.resize(t.size());
@@ -195,6 +201,7 @@ Data load(const std::vector<std::string>& paths) {
     c.sms = key.sms;
     c.cap = key.cap;
     for (auto& runs : v) c.measured.push_back(median(runs));
+    if (auto it = second_start.find(key); it != second_start.end()) c.host_start_ms = {0, median(it->second)};
     const bool pair = c.group.find("pair") != std::string::npos;
     const std::string a = pair ? key.name.substr(0, key.name.find('+')) : key.name;
     const std::string b = pair ? key.name.substr(key.name.find('+') + 1) : "";
@@ -361,8 +368,9 @@ struct Scored {
 std::vector<Scored> score(const Data& d, const std::vector<std::string>& names, const Config& c,
                           bool profiled, int jobs) {
   // The torch ops' whole-GPU runs first: their launch gaps (measured minus simulated). In a torch pair the
-  // host starts the second stream (records its start event, launches its op) once it has launched the first
-  // stream's op, which takes that op's launch gaps.
+  // host starts the second stream (records its start event, launches its op) when the recording says it
+  // did (second_start_ms); where it does not say, once it has launched the first stream's op, which takes
+  // that op's launch gaps (a lower bound: the host's Python takes longer).
   std::vector<const Case*> refs;
   for (const Case& k : d.cases)
     for (const Case* a : k.alone)
@@ -382,6 +390,8 @@ std::vector<Scored> score(const Data& d, const std::vector<std::string>& names, 
       starts.push_back(at);
       at += std::max<int64_t>(0, std::llround((a->measured[0] - whole.at(a)[0]) * 1e6));
     }
+    if (k.host_start_ms.size() == starts.size())
+      for (size_t s = 0; s < starts.size(); ++s) starts[s] = std::llround(k.host_start_ms[s] * 1e6);
   }
   const auto rest_sim = simulate_all(rest, c, profiled, jobs, host_start);
   std::map<const Case*, std::vector<double>> sim = whole;
@@ -485,7 +495,10 @@ int run_sm_sharing(const SmSharingArgs& a) {
         "slightly different times (`gpu.cta_time_variance_ns`, measured), so the last CTAs of a kernel end "
         "apart. "
         "Fewer SMs (`gpu.sm_count`), a CTA limit per SM "
-        "(`gpu.max_ctas_per_sm`) and two kernels at once are predictions. Fit half: every other "
+        "(`gpu.max_ctas_per_sm`) and two kernels at once are predictions. A warp's own cycle (its memory "
+        "part stretched by memory contention) and its SM's issue load bound its CTA's time together "
+        "(sqrt(own^2 + load^2)): while an SM is issue-bound, memory waits hide behind other warps' "
+        "instructions. Fit half: every other "
         "kernel or op in the order the recordings name them (fma, conv, stem, conv7, pool, then every other "
         "torch op; `--fit` reads only their alone cases); check half: the others; pairs: two "
         "kernels or ops launched together on two streams of one partition, never fitted. Layer kernels "
@@ -493,8 +506,10 @@ int run_sm_sharing(const SmSharingArgs& a) {
         "takes grids in the order they came, so a pair's first kernel ends its span only when the stamp "
         "after it finds a slot, behind the second kernel's CTAs (its span is about both kernels' time). "
         "Torch ops are timed by CUDA events from their launch, with the launch gaps each shows alone on the "
-        "whole GPU (measured minus simulated); in a torch pair the host starts the second stream once it "
-        "has launched the first stream's op, which takes that op's launch gaps. "
+        "whole GPU (measured minus simulated); in a torch pair the host starts the second stream when the "
+        "recording says it did (its start event, `second_start_ms`, about 50 us after the first's on the "
+        "H200: the host's Python launching the first op), else once it has launched the first stream's op, "
+        "which takes that op's launch gaps (a lower bound). "
         "Under a CTA cap the stamps count against the cap, in the model and on the GPU alike: the probe caps "
         "by padding shared memory so that the capped CTAs leave none of the 1 KiB the GPU reserves for every "
         "CTA, and a CTA without shared memory waits for room then (`cuda_tracer/dispatch.sh`).\n\n";

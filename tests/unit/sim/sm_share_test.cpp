@@ -344,6 +344,35 @@ TEST(SmShare, ATorchPairsSecondStreamStartsWhenTheHostHasLaunchedTheFirst) {
   EXPECT_LT(simulated, 0.098);
 }
 
+// Where the recording says when the host started the second stream (its start event, second_start_ms from
+// the first stream's: on the H200 about 50 us, the host's Python launching the first op), the pair is
+// simulated from there: the short op above, started at 60 us, waits for the long one's last wave (about
+// 103 us) and runs its own kernel and gaps, ending at about 120 us: a span of about 60 us, where the
+// launch-gap bound gives 91.
+TEST(SmShare, ATorchPairsSecondStreamStartsWhereTheRecordingSays) {
+  nlohmann::json cfg = nlohmann::json::parse(std::ifstream(testing::source_dir() + "/sim/configs/h200.json"));
+  cfg["gpu"]["cta_time_variance_ns"] = 0;
+  const std::string config = ::testing::TempDir() + "/torch_pair_start.json";
+  std::ofstream(config) << cfg.dump(1);
+  const std::vector<std::string> row = report_row("torch_pair_start",
+                                                  {torch_shape("long", 132 * 16, 256, 16, 100),
+                                                   torch_shape("short", 132, 256, 16, 10),
+                                                   torch_alone("long", 132, 0.130),
+                                                   torch_alone("short", 132, 0.020),
+                                                   {{"probe", "sm_share_torch"},
+                                                    {"op", "long+short"},
+                                                    {"mode", "pair"},
+                                                    {"sms", 132},
+                                                    {"first_ms", {{"median", 0.135}}},
+                                                    {"second_ms", {{"median", 0.040}}},
+                                                    {"second_start_ms", {{"median", 0.060}}}}},
+                                                  config, "| long+short | torch op pair | 132 | 0 | short |");
+  ASSERT_EQ(row.size(), 11u);
+  const double simulated = std::stod(row[7]);
+  EXPECT_GT(simulated, 0.053);
+  EXPECT_LT(simulated, 0.066);
+}
+
 // A torch op named like a layer kernel (the probe's relu and PyTorch's) keeps its own cases: neither's
 // times are mixed into the other's (each case here shows its own measured time, and the kernel's whole-GPU
 // time is its own 0.035 ms, not a median of both recordings' runs).
