@@ -27,12 +27,8 @@
 
 namespace {
 
-// Each CTA spins for `ns` on the global timer; thread 0 records (SM, start, end).
-__global__ void spin(uint64_t ns, uint64_t* rec) {
-  extern __shared__ uint8_t pad[];  // dynamic shared memory: limits the CTAs per SM
-  const uint64_t t0 = globaltimer();
-  while (globaltimer() - t0 < ns) {
-  }
+// Thread 0 of a CTA records its SM, its start t0 and now (its end), after every thread got there.
+__device__ void record_cta(uint64_t* rec, uint64_t t0) {
   __syncthreads();
   if (threadIdx.x == 0) {
     uint32_t sm;
@@ -40,8 +36,17 @@ __global__ void spin(uint64_t ns, uint64_t* rec) {
     rec[3 * blockIdx.x] = sm;
     rec[3 * blockIdx.x + 1] = t0;
     rec[3 * blockIdx.x + 2] = globaltimer();
-    if (ns == 1) pad[0] = 1;  // never: keeps the array
   }
+}
+
+// Each CTA spins for `ns` on the global timer; thread 0 records (SM, start, end).
+__global__ void spin(uint64_t ns, uint64_t* rec) {
+  extern __shared__ uint8_t pad[];  // dynamic shared memory: limits the CTAs per SM
+  const uint64_t t0 = globaltimer();
+  while (globaltimer() - t0 < ns) {
+  }
+  if (ns == 1) pad[0] = 1;  // never: keeps the array
+  record_cta(rec, t0);
 }
 
 // sm_share_probe's FMA kernel (`chains` independent FMA chains per thread) with every CTA's SM, start and end
@@ -58,14 +63,7 @@ __global__ void __launch_bounds__(256) fma_rec(float* out, uint32_t iters, uint6
   float s = 0;
   for (int i = 0; i < chains; ++i) s += a[i];
   out[blockIdx.x * blockDim.x + threadIdx.x] = s;
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    uint32_t sm;
-    asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
-    rec[3 * blockIdx.x] = sm;
-    rec[3 * blockIdx.x + 1] = t0;
-    rec[3 * blockIdx.x + 2] = globaltimer();
-  }
+  record_cta(rec, t0);
 }
 
 // One thread records the global timer: sm_share_probe's stamp kernel.

@@ -6,6 +6,7 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "test_util.h"
 
@@ -147,6 +148,15 @@ TEST(SmShare, AProfileGivesEachKernelItsOwnLoads) {
   EXPECT_LT(plain.speed(0, g.issue, g.memory, 1.0), profiled.speed(0, f.issue, f.memory, 1.0));
 }
 
+// The default config with the H200's memory side (sim/configs/h200.json, cuda_tracer/mem_latency.sh).
+Config h200_memory() {
+  Config c;
+  c.gpu.sm_dram_bytes_per_s = 122000000000;
+  c.gpu.dram_bytes_per_s = 4520000000000;
+  c.gpu.dram_latency_ns = 390;
+  return c;
+}
+
 // A warp waiting on memory is not waiting to issue. The H200's ReLU (its profile: 8 CTAs per SM, the issue
 // slots busy 87% of cycles, its warps waiting on memory 56% of their own cycle) runs a CTA 1.74x faster
 // with one CTA per SM than with eight (the whole GPU, 25,088 CTAs: 0.1607 ms against 0.0349 ms with 1/8 of
@@ -154,10 +164,7 @@ TEST(SmShare, AProfileGivesEachKernelItsOwnLoads) {
 // instructions; alone, the CTA takes its own cycle. Adding an issue part and a memory part, each slowed by
 // its own contention, gives 1.26x: the memory part would never speed up, as its memory load hardly changes.
 TEST(SmShare, AWarpWaitingOnMemoryIsNotWaitingToIssue) {
-  Config c;
-  c.gpu.sm_dram_bytes_per_s = 122000000000;  // sim/configs/h200.json
-  c.gpu.dram_bytes_per_s = 4520000000000;
-  c.gpu.dram_latency_ns = 390;
+  const Config c = h200_memory();
   const uint64_t bytes = 33684096;
   const KernelProfile relu{0.867, 13.09, 5.045, 5.66, 200704};
   const trace::Trace t = compute_kernel(25088, 34900);
@@ -183,10 +190,7 @@ TEST(SmShare, AWarpWaitingOnMemoryIsNotWaitingToIssue) {
 // copy's CTAs in its resident run want far more than the DRAM gives (1056 CTAs in 0.646 ms: 3.36 TB/s of
 // the 4.52 that reads alone reach), so a byte of its traffic costs the DRAM 4.52 / 3.36 of a byte.
 TEST(SmShare, LoadCountsGiveTheBytesAKernelKeepsInFlight) {
-  Config c;
-  c.gpu.sm_dram_bytes_per_s = 122000000000;  // sim/configs/h200.json
-  c.gpu.dram_bytes_per_s = 4520000000000;
-  c.gpu.dram_latency_ns = 390;
+  const Config c = h200_memory();
   const uint64_t bytes = 2168638208;
   const KernelProfile copy{0.0798, 15.48, 0.18, 188.235, 2097216};
   const SmShare::Demand d = SmShare::demand(copy, 256, 2048, bytes, c.gpu);
@@ -316,59 +320,48 @@ std::vector<std::string> report_row(const std::string& name, const std::vector<n
   return cells;
 }
 
+// The simulated span of the short op of a torch pair: a long op (16 CTAs per SM of the whole GPU, 100 us)
+// on the first stream and a short one (one wave, 10 us) on the second, every CTA alike (waves end
+// together); `second_start_ms`, where given, is when the recording says the host started the second stream.
+double short_op_span(const std::string& name, const std::optional<double>& second_start_ms) {
+  nlohmann::json cfg = nlohmann::json::parse(std::ifstream(testing::source_dir() + "/sim/configs/h200.json"));
+  cfg["gpu"]["cta_time_variance_ns"] = 0;
+  const std::string config = ::testing::TempDir() + "/" + name + ".json";
+  std::ofstream(config) << cfg.dump(1);
+  nlohmann::json pair = {{"probe", "sm_share_torch"},
+                         {"op", "long+short"},
+                         {"mode", "pair"},
+                         {"sms", 132},
+                         {"first_ms", {{"median", 0.135}}},
+                         {"second_ms", {{"median", 0.040}}}};
+  if (second_start_ms) pair["second_start_ms"] = {{"median", *second_start_ms}};
+  const std::vector<std::string> row =
+      report_row(name,
+                 {torch_shape("long", 132 * 16, 256, 16, 100), torch_shape("short", 132, 256, 16, 10),
+                  torch_alone("long", 132, 0.130), torch_alone("short", 132, 0.020), pair},
+                 config, "| long+short | torch op pair | 132 | 0 | short |");
+  EXPECT_EQ(row.size(), 11u);
+  return row.size() == 11 ? std::stod(row[7]) : 0;
+}
+
 // A torch pair is timed from each stream's start event, and the host records the second stream's only once
 // it has launched the first stream's op: that op's launch gaps as its whole-GPU run shows them (130 us
 // measured against about 101.5 simulated). The short op, whose CTAs find no room beside the long one's
 // eight per SM, then waits for the long one's last wave to end (at about 103 us) from 28.5 us, not from 0:
 // its span, with its own 8.5 us of gaps, is about 91 us (120 us were it timed from the first launch).
 TEST(SmShare, ATorchPairsSecondStreamStartsWhenTheHostHasLaunchedTheFirst) {
-  nlohmann::json cfg = nlohmann::json::parse(std::ifstream(testing::source_dir() + "/sim/configs/h200.json"));
-  cfg["gpu"]["cta_time_variance_ns"] = 0;  // every CTA alike: waves end together
-  const std::string config = ::testing::TempDir() + "/torch_pair.json";
-  std::ofstream(config) << cfg.dump(1);
-  const std::vector<std::string> row = report_row("torch_pair",
-                                                  {torch_shape("long", 132 * 16, 256, 16, 100),
-                                                   torch_shape("short", 132, 256, 16, 10),
-                                                   torch_alone("long", 132, 0.130),
-                                                   torch_alone("short", 132, 0.020),
-                                                   {{"probe", "sm_share_torch"},
-                                                    {"op", "long+short"},
-                                                    {"mode", "pair"},
-                                                    {"sms", 132},
-                                                    {"first_ms", {{"median", 0.135}}},
-                                                    {"second_ms", {{"median", 0.040}}}}},
-                                                  config, "| long+short | torch op pair | 132 | 0 | short |");
-  ASSERT_EQ(row.size(), 11u);
-  const double simulated = std::stod(row[7]);
+  const double simulated = short_op_span("torch_pair", std::nullopt);
   EXPECT_GT(simulated, 0.085);
   EXPECT_LT(simulated, 0.098);
 }
 
 // Where the recording says when the host started the second stream (its start event, second_start_ms from
 // the first stream's: on the H200 about 50 us, the host's Python launching the first op), the pair is
-// simulated from there: the short op above, started at 60 us, waits for the long one's last wave (about
-// 103 us) and runs its own kernel and gaps, ending at about 120 us: a span of about 60 us, where the
-// launch-gap bound gives 91.
+// simulated from there: the short op above, started at 60 us, waits for the long one's last wave and runs
+// its own kernel and gaps, ending at about 120 us: a span of about 60 us, where the launch-gap bound
+// gives 91.
 TEST(SmShare, ATorchPairsSecondStreamStartsWhereTheRecordingSays) {
-  nlohmann::json cfg = nlohmann::json::parse(std::ifstream(testing::source_dir() + "/sim/configs/h200.json"));
-  cfg["gpu"]["cta_time_variance_ns"] = 0;
-  const std::string config = ::testing::TempDir() + "/torch_pair_start.json";
-  std::ofstream(config) << cfg.dump(1);
-  const std::vector<std::string> row = report_row("torch_pair_start",
-                                                  {torch_shape("long", 132 * 16, 256, 16, 100),
-                                                   torch_shape("short", 132, 256, 16, 10),
-                                                   torch_alone("long", 132, 0.130),
-                                                   torch_alone("short", 132, 0.020),
-                                                   {{"probe", "sm_share_torch"},
-                                                    {"op", "long+short"},
-                                                    {"mode", "pair"},
-                                                    {"sms", 132},
-                                                    {"first_ms", {{"median", 0.135}}},
-                                                    {"second_ms", {{"median", 0.040}}},
-                                                    {"second_start_ms", {{"median", 0.060}}}}},
-                                                  config, "| long+short | torch op pair | 132 | 0 | short |");
-  ASSERT_EQ(row.size(), 11u);
-  const double simulated = std::stod(row[7]);
+  const double simulated = short_op_span("torch_pair_start", 0.060);
   EXPECT_GT(simulated, 0.053);
   EXPECT_LT(simulated, 0.066);
 }
