@@ -106,6 +106,10 @@ std::vector<Field> fields(Config& c) {
     "variance of a CTA's duration per ns of it: a CTA of duration d takes d plus a uniform draw of standard "
     "deviation sqrt(this * d), at most d / 2 (per CTA, seeded by seed); the H200's: 50 "
     "(cuda_tracer/cta_time.sh); 0: every CTA of a kernel alike");
+  i("gpu.issue_by_age", &c.gpu.issue_by_age, 0, 1, "",
+    "1: an SM's issue slots go to its CTAs oldest first (each gets what the slots add when its load joins "
+    "the older CTAs'), as on the H200 (cuda_tracer/dispatch.sh, fma_pair); 0: in proportion to what each "
+    "asks; 1 gives each CTA its own clock (slower)");
   i("gpu.dram_latency_ns", &c.gpu.dram_latency_ns, 1, 1e6, "ns",
     "latency of a DRAM access on an idle GPU (measured on the H200, cuda_tracer/mem_latency.sh); a profiled "
     "kernel's memory load is the bytes its CTAs keep in flight over this latency times "

@@ -68,6 +68,12 @@ struct GpuConfig {
   // apart, as on the GPU, and a grid queued behind a kernel finds a free slot before its last wave ends.
   // 0: every CTA alike.
   double cta_time_variance_ns = 0;
+  // How an SM's issue slots go to its running CTAs. 0: shared in proportion to what each asks (processor
+  // sharing). 1: oldest first: each CTA, in the order they started, gets what the SM's issue slots add
+  // when its load joins the older CTAs' (the SM's total as with equal shares), as the H200 does: eight FMA
+  // CTAs started together on an SM end one after another (cuda_tracer/dispatch.sh, its fma_pair case).
+  // 1 gives every CTA a clock of its own (slower to simulate).
+  int64_t issue_by_age = 0;
 };
 
 struct PcieConfig {

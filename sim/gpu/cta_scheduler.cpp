@@ -374,13 +374,14 @@ void Gpu::lane_due(uint32_t id) {
     cta_done(slot);
 }
 
-uint32_t Gpu::take_lane(uint32_t s, uint32_t kernel) {
+uint32_t Gpu::take_lane(uint32_t s, uint32_t kernel, uint32_t slot) {
   Sm& sm = sms_[s];
-  for (uint32_t id : sm.lanes)
-    if (lanes_[id].kernel == kernel) {
-      ++lanes_[id].members;
-      return id;
-    }
+  if (!ranked_)
+    for (uint32_t id : sm.lanes)
+      if (lanes_[id].kernel == kernel) {
+        ++lanes_[id].members;
+        return id;
+      }
   uint32_t id;
   if (free_lanes_.empty()) {
     id = uint32_t(lanes_.size());
@@ -393,6 +394,7 @@ uint32_t Gpu::take_lane(uint32_t s, uint32_t kernel) {
   l.reset(kernel, now());
   l.rebase(now(), speed_on(s, kernel));
   l.members = 1;
+  l.slot = ranked_ ? slot : UINT32_MAX;
   sm.lanes.push_back(id);
   mark_dirty(s);
   return id;
@@ -416,6 +418,32 @@ double Gpu::speed_on(uint32_t s, uint32_t kernel) {
   v = {kernel, sm.issue_load, sm.memory_load, dram_factor_,
        share_.speed(kernel, sm.issue_load, sm.memory_load, dram_factor_)};
   return v.speed;
+}
+
+// Issue slots oldest first (gpu.issue_by_age): the running CTAs in the order they started (start ordinal)
+// each get what the SM's slots add when their load joins the older ones' (SmShare::age_load); together, what
+// the SM's whole load gets with equal shares. A CTA's speed is SmShare::speed at the load that share stands
+// for. A CTA stalled on faults keeps the equal-share speed (it does not compute).
+void Gpu::rank_speeds(uint32_t s) {
+  const Sm& sm = sms_[s];
+  if (ranked_speeds_.size() < lanes_.size()) ranked_speeds_.resize(lanes_.size());
+  rank_scratch_.clear();
+  for (uint32_t id : sm.lanes) {
+    const uint32_t slot = lanes_[id].slot;
+    ranked_speeds_[id] = speed_on(s, lanes_[id].kernel);
+    if (slots_[slot].counted) rank_scratch_.push_back({slots_[slot].start, id});
+  }
+  if (rank_scratch_.size() < 2) return;
+  std::sort(rank_scratch_.begin(), rank_scratch_.end());
+  const double one = double(SmShare::kLoadOne);
+  double older = 0;
+  for (const auto& [start, id] : rank_scratch_) {
+    const double own = double(share_.kernel(lanes_[id].kernel).issue) / one;
+    const double load = SmShare::age_load(older, own);
+    older += own;
+    ranked_speeds_[id] =
+        std::max(share_.speed(lanes_[id].kernel, uint64_t(load * one), sm.memory_load, dram_factor_), 1e-9);
+  }
 }
 
 void Gpu::set_counted(uint32_t slot, bool on) {
@@ -446,9 +474,10 @@ void Gpu::flush_speeds() {
   for (uint32_t s : dirty_sms_) {
     Sm& sm = sms_[s];
     sm.dirty = false;
+    if (ranked_) rank_speeds(s);
     for (uint32_t id : sm.lanes) {
       Lane& l = lanes_[id];
-      const double speed = speed_on(s, l.kernel);
+      const double speed = ranked_ ? ranked_speeds_[id] : speed_on(s, l.kernel);
       if (speed == l.speed()) continue;
       l.rebase(now(), speed);
       if (!l.empty()) touch_lane(id);
@@ -632,7 +661,7 @@ void Gpu::slot_resources(uint32_t slot, bool add) {
   const uint32_t threads = uint32_t(k.threads_per_cta());
   Sm& sm = sms_[c.sm];
   if (add) {
-    slots_[slot].lane = take_lane(c.sm, c.kernel);
+    slots_[slot].lane = take_lane(c.sm, c.kernel, slot);
     if (!c.stalled) set_counted(slot, true);
     if (sm.ctas == 0) sm.busy_since = now();
     sm.stalled += c.stalled;

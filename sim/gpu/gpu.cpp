@@ -42,6 +42,7 @@ void Gpu::connect(Uvm& uvm, Host& host) {
   // Run-ahead passes access groups early: only where no access has an effect at its own time (a TLB
   // lookup, an access notification to the eviction policy) and no process is switched out mid-group.
   run_ahead_ = cfg_.engine.run_ahead && !tlb_.enabled() && !timeslicing_ && !uvm.wants_accesses();
+  ranked_ = cfg_.gpu.issue_by_age != 0;
   if (run_ahead_) engine_.after_each_event(*this);
 }
 

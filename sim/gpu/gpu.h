@@ -216,7 +216,7 @@ class Gpu final : public Component, public FaultBuffer::Client {
   // have none) at the end of every event and call the gpu takes (publish_lanes, from flush_speeds).
   void touch_lane(uint32_t lane);
   void publish_lanes();
-  uint32_t take_lane(uint32_t sm, uint32_t kernel);
+  uint32_t take_lane(uint32_t sm, uint32_t kernel, uint32_t slot);
   void give_lane(uint32_t sm, uint32_t lane);
   // A lane's event comes: its first CTA steps or ends.
   void lane_due(uint32_t lane);
@@ -224,6 +224,9 @@ class Gpu final : public Component, public FaultBuffer::Client {
   // each event the gpu handles and each call it takes); the GPU's DRAM factor, recomputed when kernels
   // start and end. CTAs placed meanwhile are scheduled by the flush, at their SMs' final loads.
   double speed_on(uint32_t sm, uint32_t kernel);  // SmShare::speed at the SM's loads, cached
+  // With gpu.issue_by_age: the speeds of the SM's lanes (one CTA each) by their CTAs' ages, into
+  // ranked_speeds_ by lane.
+  void rank_speeds(uint32_t sm);
   void set_counted(uint32_t slot, bool on);
   void mark_dirty(uint32_t sm);
   void flush_speeds();
@@ -279,6 +282,9 @@ class Gpu final : public Component, public FaultBuffer::Client {
   uint64_t ctas_done_ = 0, ctas_launched_ = 0, ctas_started_ = 0;
   uint64_t jitter_draws_ = 0;  // counter of the fault jitter's random stream
   bool run_ahead_ = false;     // engine.run_ahead, where nothing needs every access at its time
+  bool ranked_ = false;        // gpu.issue_by_age: issue slots oldest first, a lane per CTA
+  std::vector<double> ranked_speeds_;                        // by lane
+  std::vector<std::pair<uint64_t, uint32_t>> rank_scratch_;  // (CTA start ordinal, lane) of one SM
   std::vector<uint32_t> unmapped_;  // pages that lost their GPU mapping during the current event
   std::vector<std::pair<uint32_t, uint32_t>> unmapped_runs_;  // the same as runs [first, last] (after_event)
 

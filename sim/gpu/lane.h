@@ -25,6 +25,9 @@ class Lane {
   };
   uint32_t kernel = UINT32_MAX;
   uint32_t members = 0;  // resident CTAs of the kernel on the SM, computing or not
+  // With gpu.issue_by_age a lane holds one CTA (its speed depends on the CTA's age on its SM):
+  // that CTA's slot. UINT32_MAX otherwise.
+  uint32_t slot = UINT32_MAX;
 
   // Starts the lane's clock afresh (no CTA computing in it yet), at speed 0 until the first re-base.
   void reset(uint32_t k, int64_t now) {

@@ -91,14 +91,18 @@ SmShare::SmShare(const trace::Trace& t, const std::vector<uint64_t>& dram_bytes,
     // CTAs spread over the SMs when every slot frees at once; when CTAs take different times
     // (gpu.cta_time_variance_ns) they go to the first slots the full waves free, and the SM that takes the
     // most of them ends the kernel.
+    // With issue slots oldest first the last wave ends later (its last CTAs run with few others).
     const uint64_t wave = sms * n, full = ctas / wave, rest = ctas - full * wave;
+    const bool by_age = g.issue_by_age != 0;
     double waves = double(full);
     if (rest) {
       uint64_t last = (rest + sms - 1) / sms;
       if (g.cta_time_variance_ns > 0 && full > 0)
         last = std::max(last, likely_most(n, double(rest) / double(wave), sms));
       const double tail = load(last * p.issue);
-      waves += std::sqrt(1 + tail * tail) / p.issue_ref;
+      waves += std::sqrt(1 + tail * tail) / p.issue_ref * (by_age ? age_stretch(load(p.issue), last) : 1);
+    } else if (by_age) {
+      waves += age_stretch(load(p.issue), n) - 1;
     }
     p.cta_ns = std::max<int64_t>(1, std::llround(double(k.resident_ns) / waves));
     if (profiled) {
@@ -110,6 +114,33 @@ SmShare::SmShare(const trace::Trace& t, const std::vector<uint64_t>& dram_bytes,
       p.memory_part = std::min(1.0, memory_ns / double(p.cta_ns));
     }
   }
+}
+
+double SmShare::age_load(double older, double own) {
+  const auto delivered = [](double l) { return l / std::sqrt(1 + l * l); };
+  const double share = (delivered(older + own) - delivered(older)) / own;
+  // U(L) / L = 1 / sqrt(1 + L^2) = share; a share too small to tell from 0 is a load past any bound.
+  return share > 1e-12 ? std::min(1e12, std::sqrt(std::max(0.0, 1 / (share * share) - 1))) : 1e12;
+}
+
+double SmShare::age_stretch(double l, uint64_t m) {
+  if (m < 2 || l <= 0) return 1;
+  // Each CTA has one unit of work; with equal shares all end at sqrt(1 + (m l)^2) (speed 1 / sqrt(1 +
+  // L^2) at the load L). Oldest first, the oldest of those left ends first.
+  double t = 0;
+  std::vector<double> left(m, 1.0);
+  for (uint64_t first = 0; first < m; ++first) {
+    // Speeds of the CTAs left, oldest first; the phase lasts until the oldest ends.
+    std::vector<double> v(m - first);
+    for (uint64_t j = 0; j < v.size(); ++j) {
+      const double L = age_load(double(j) * l, l);
+      v[j] = 1 / std::sqrt(1 + L * L);
+    }
+    const double dt = left[first] / v[0];
+    for (uint64_t j = 0; j < v.size(); ++j) left[first + j] -= v[j] * dt;
+    t += dt;
+  }
+  return t / std::sqrt(1 + double(m) * l * double(m) * l);
 }
 
 double SmShare::speed(uint32_t k, uint64_t issue_load, uint64_t memory_load, double dram_factor) const {

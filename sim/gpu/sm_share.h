@@ -61,6 +61,8 @@ class SmShare {
                        const GpuConfig& g);
   // dram_bytes: per kernel, its DRAM traffic (0: unknown, never memory-bound); profiles: per kernel, its
   // profile where one was taken (missing or unknown: every kernel alike at its occupancy).
+  // With gpu.issue_by_age a kernel's last wave takes longer by age_stretch, which the CTAs' reference
+  // duration counts on, so a kernel still takes its resident time on its recording GPU.
   SmShare(const trace::Trace& t, const std::vector<uint64_t>& dram_bytes,
           const std::vector<KernelProfile>& profiles, const GpuConfig& g);
   const Kernel& kernel(uint32_t k) const { return kernels_[k]; }
@@ -73,6 +75,14 @@ class SmShare {
   double sm_cost(uint64_t memory_load, uint64_t memory_cost) const;
   // The GPU's DRAM factor when the SMs take this many bytes per ns of its capacity in all (1: below it).
   double dram_factor(double draw) const;
+  // Issue slots oldest first (gpu.issue_by_age): an SM delivers U(L) = L / sqrt(1 + L^2) of its slots to a
+  // load L; a CTA of issue load `own` whose older CTAs on the SM sum to `older` gets U(older + own) -
+  // U(older) of them, a share s of what it asks, and runs as it would with equal shares at the load L with
+  // U(L) / L = s. Returns that L.
+  static double age_load(double older, double own);
+  // One wave of m CTAs of issue load l started together on an SM, oldest first: its time over its time
+  // with equal shares (more than 1: its last CTAs run with few others, at a lower U).
+  static double age_stretch(double l, uint64_t m);
 
  private:
   double sm_bytes_per_ns_, dram_bytes_per_ns_;

@@ -234,6 +234,31 @@ TEST(SmShare, CtaTimesSpreadSoAQueuedGridFindsASlotBeforeTheLastWaveEnds) {
   EXPECT_EQ(spread.kernels[1].start_ns, again.kernels[1].start_ns);
 }
 
+// gpu.issue_by_age: an SM's issue slots go to its older CTAs first. Eight CTAs started together on an SM,
+// each able to fill the SM's issue slots alone (the H200's FMA kernel: one CTA per SM takes 1.09x as long
+// as eight), end one after another, the first after about a sixth of the wave (on the H200: 237 of 1307
+// us, cuda_tracer/recordings/dispatch_fma_pair_h200.jsonl), so a one-CTA grid of another stream queued
+// behind them starts then (194 us); shared equally, they end together and the grid waits for the whole
+// wave. The wave takes its recorded time either way: the CTAs' reference duration counts on the last CTAs
+// of a wave running with few others (SmShare::age_stretch).
+TEST(SmShare, OlderCtasIssueFirstSoAWaveFreesItsFirstSlotEarly) {
+  trace::Trace t = compute_kernel(132 * 8, 1307000);
+  add_kernel(t, std::vector<std::vector<uint64_t>>(1, std::vector<uint64_t>{}), trace::AccessKind::kRead,
+             1000);
+  t.kernels[1].stream = 1;
+  t.ops[1].stream = 1;
+  Config c;
+  c.gpu.full_sm_issue_load = 8 * 1.374;  // 2 warps per sub-partition, issuing every 1.46 cycles alone
+  const Stats equal = run(t, c);
+  c.gpu.issue_by_age = 1;
+  const Stats aged = run(t, c), again = run(t, c);
+  EXPECT_GE(equal.kernels[1].start_ns, equal.kernels[0].end_ns);
+  EXPECT_LT(aged.kernels[1].start_ns - aged.kernels[0].start_ns, kernel_ns(equal) / 4);
+  EXPECT_NEAR(double(kernel_ns(aged)), 1307000.0, 0.01 * 1307000.0);
+  EXPECT_EQ(kernel_ns(equal), 1307000);
+  EXPECT_EQ(aged.kernels[0].end_ns, again.kernels[0].end_ns);
+}
+
 // With CTA times spread, a kernel's partial last wave goes to the first slots its full waves free, so the
 // SMs that take several of its CTAs end it; a CTA's reference duration counts on that, and the kernel on its
 // own recording GPU takes about its recorded time (one full wave of 8 CTAs per SM and 124, 400 or 900 more:
@@ -322,10 +347,12 @@ std::vector<std::string> report_row(const std::string& name, const std::vector<n
 
 // The simulated span of the short op of a torch pair: a long op (16 CTAs per SM of the whole GPU, 100 us)
 // on the first stream and a short one (one wave, 10 us) on the second, every CTA alike (waves end
-// together); `second_start_ms`, where given, is when the recording says the host started the second stream.
+// together, the issue slots shared equally); `second_start_ms`, where given, is when the recording
+// says the host started the second stream.
 double short_op_span(const std::string& name, const std::optional<double>& second_start_ms) {
   nlohmann::json cfg = nlohmann::json::parse(std::ifstream(testing::source_dir() + "/sim/configs/h200.json"));
   cfg["gpu"]["cta_time_variance_ns"] = 0;
+  cfg["gpu"]["issue_by_age"] = 0;
   const std::string config = ::testing::TempDir() + "/" + name + ".json";
   std::ofstream(config) << cfg.dump(1);
   nlohmann::json pair = {{"probe", "sm_share_torch"},
