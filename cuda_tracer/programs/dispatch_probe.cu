@@ -9,7 +9,8 @@
 // launches its pairs, cuda_tracer/src/green_context.h). Before them, the stamp kernel's own timing: from one
 // stamp's start to the next's on one stream, and from a grid's last CTA end to the stamp after it; and
 // sm_share_probe's fma+fma pair in its own pattern, with every FMA CTA's end: whether the eight CTAs on an
-// SM end together or one after another, and when the stamps of the two streams run.
+// SM end together or one after another, and when the stamps of the two streams run; and an older kernel's
+// CTAs (a dependent FMA chain, one per SM) beside a younger kernel's short CTAs: who gives way.
 //   dispatch_probe [--reps 3]
 #include <cuda_runtime.h>
 #include <unistd.h>
@@ -248,6 +249,46 @@ int main(int argc, char** argv) {
         }
     CK(cudaFree(out));
     CK(cudaFree(at));
+  }
+  // An older kernel's CTAs beside a younger kernel's on the same SMs: one CTA per SM of a dependent FMA
+  // chain (a warp issues about every 4 cycles: the CTA asks for half of its SM's issue slots), then, on the
+  // other stream, many waves of short CTAs of 4 chains (seven per SM beside it). Alone and together: each
+  // kernel's median CTA duration. Oldest first, the chain CTA keeps its time alone and the short CTAs get
+  // what is left; with equal shares both slow.
+  {
+    float* out;
+    const unsigned a_ctas = sms, b_ctas = 7 * sms * 10;
+    CK(cudaMalloc(&out, size_t(b_ctas) * 256 * sizeof(float)));
+    auto median_us = [&](const std::vector<uint64_t>& rec, unsigned n) {
+      std::vector<double> d;
+      for (unsigned i = 0; i < n; ++i) d.push_back(double(rec[3 * i + 2] - rec[3 * i + 1]) / 1e3);
+      return median(d);
+    };
+    for (int mode = 0; mode < 3; ++mode)  // A alone, B alone, A then B
+      for (int r = 0; r <= reps; ++r) {
+        if (mode != 1) fma_rec<1><<<a_ctas, 256, 0, plain_a>>>(out, 1u << 17, ra);
+        if (mode != 0) fma_rec<4><<<b_ctas, 256, 0, plain_b>>>(out, 1u << 9, rb);
+        CK(cudaGetLastError());
+        CK(cudaDeviceSynchronize());
+        if (r == 0) continue;
+        CK(cudaMemcpy(ha.data(), ra, a_ctas * 3 * sizeof(uint64_t), cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(hb.data(), rb, b_ctas * 3 * sizeof(uint64_t), cudaMemcpyDeviceToHost));
+        uint64_t b_first = UINT64_MAX, b_end = 0;
+        for (unsigned i = 0; i < b_ctas; ++i) {
+          b_first = std::min(b_first, hb[3 * i + 1]);
+          b_end = std::max(b_end, hb[3 * i + 2]);
+        }
+        std::printf(
+            "{\"program\": \"dispatch_probe\", \"gpu\": \"%s\", \"sms\": %u, \"case\": \"older_kernel\", "
+            "\"mode\": \"%s\", \"rep\": %d, \"a_cta_us\": %.1f, \"b_cta_us\": %.2f, \"b_span_us\": %.1f}\n",
+            prop.name, sms,
+            mode == 0   ? "chain_alone"
+            : mode == 1 ? "short_alone"
+                        : "chain_then_short",
+            r, mode != 1 ? median_us(ha, a_ctas) : 0.0, mode != 0 ? median_us(hb, b_ctas) : 0.0,
+            mode != 0 ? double(b_end - b_first) / 1e3 : 0.0);
+      }
+    CK(cudaFree(out));
   }
   for (int g = 0; g < 2; ++g)
     for (const Case& c : cases) {
