@@ -251,7 +251,7 @@ int main(int argc, char** argv) {
     CK(cudaFree(at));
   }
   // An older kernel's CTAs beside a younger kernel's on the same SMs: one CTA per SM of a dependent FMA
-  // chain (a warp issues about every 4 cycles: the CTA asks for half of its SM's issue slots), then, on the
+  // chain (each warp can issue only when its last FMA is done, every few cycles), then, on the
   // other stream, many waves of short CTAs of 4 chains (seven per SM beside it). Alone and together: each
   // kernel's median CTA duration. Oldest first, the chain CTA keeps its time alone and the short CTAs get
   // what is left; with equal shares both slow.
