@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -49,9 +50,9 @@ struct Case {
   std::vector<double> measured;  // per stream, ms
   bool from_first_cta = true;    // timed from the stream's first CTA (stamps), else from the launch (events)
   std::vector<const Case*> alone;  // torch: per stream, its op's whole-GPU case (the launch gaps it shows)
-  // torch pairs: per stream, when the host started it, from the first stream's start event (recorded as
-  // second_start_ms; empty where the recording has none)
-  std::vector<double> host_start_ms;
+  // torch pairs: when the host started the second stream, from the first stream's start event (where the
+  // recording says: second_start_ms)
+  std::optional<double> second_start_ms;
 };
 
 double median(std::vector<double> v) {
@@ -201,7 +202,7 @@ Data load(const std::vector<std::string>& paths) {
     c.sms = key.sms;
     c.cap = key.cap;
     for (auto& runs : v) c.measured.push_back(median(runs));
-    if (auto it = second_start.find(key); it != second_start.end()) c.host_start_ms = {0, median(it->second)};
+    if (auto it = second_start.find(key); it != second_start.end()) c.second_start_ms = median(it->second);
     const bool pair = c.group.find("pair") != std::string::npos;
     const std::string a = pair ? key.name.substr(0, key.name.find('+')) : key.name;
     const std::string b = pair ? key.name.substr(key.name.find('+') + 1) : "";
@@ -390,8 +391,7 @@ std::vector<Scored> score(const Data& d, const std::vector<std::string>& names, 
       starts.push_back(at);
       at += std::max<int64_t>(0, std::llround((a->measured[0] - whole.at(a)[0]) * 1e6));
     }
-    if (k.host_start_ms.size() == starts.size())
-      for (size_t s = 0; s < starts.size(); ++s) starts[s] = std::llround(k.host_start_ms[s] * 1e6);
+    if (k.second_start_ms && starts.size() == 2) starts[1] = std::llround(*k.second_start_ms * 1e6);
   }
   const auto rest_sim = simulate_all(rest, c, profiled, jobs, host_start);
   std::map<const Case*, std::vector<double>> sim = whole;

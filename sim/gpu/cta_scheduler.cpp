@@ -430,10 +430,15 @@ void Gpu::rank_speeds(uint32_t s) {
   rank_scratch_.clear();
   for (uint32_t id : sm.lanes) {
     const uint32_t slot = lanes_[id].slot;
-    ranked_speeds_[id] = speed_on(s, lanes_[id].kernel);
-    if (slots_[slot].counted) rank_scratch_.push_back({slots_[slot].start, id});
+    if (slots_[slot].counted)
+      rank_scratch_.push_back({slots_[slot].start, id});
+    else
+      ranked_speeds_[id] = speed_on(s, lanes_[id].kernel);
   }
-  if (rank_scratch_.size() < 2) return;
+  if (rank_scratch_.size() < 2) {  // alone, a CTA gets what it asks for
+    for (const auto& [start, id] : rank_scratch_) ranked_speeds_[id] = speed_on(s, lanes_[id].kernel);
+    return;
+  }
   std::sort(rank_scratch_.begin(), rank_scratch_.end());
   const double one = double(SmShare::kLoadOne);
   double older = 0;

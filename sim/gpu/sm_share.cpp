@@ -127,17 +127,17 @@ double SmShare::age_stretch(double l, uint64_t m) {
   if (m < 2 || l <= 0) return 1;
   // Each CTA has one unit of work; with equal shares all end at sqrt(1 + (m l)^2) (speed 1 / sqrt(1 +
   // L^2) at the load L). Oldest first, the oldest of those left ends first.
+  // A CTA's speed depends only on how many older ones are left: v[j] with j older.
+  std::vector<double> v(m);
+  for (uint64_t j = 0; j < m; ++j) {
+    const double L = age_load(double(j) * l, l);
+    v[j] = 1 / std::sqrt(1 + L * L);
+  }
   double t = 0;
   std::vector<double> left(m, 1.0);
-  for (uint64_t first = 0; first < m; ++first) {
-    // Speeds of the CTAs left, oldest first; the phase lasts until the oldest ends.
-    std::vector<double> v(m - first);
-    for (uint64_t j = 0; j < v.size(); ++j) {
-      const double L = age_load(double(j) * l, l);
-      v[j] = 1 / std::sqrt(1 + L * L);
-    }
+  for (uint64_t first = 0; first < m; ++first) {  // the phase lasts until the oldest left ends
     const double dt = left[first] / v[0];
-    for (uint64_t j = 0; j < v.size(); ++j) left[first + j] -= v[j] * dt;
+    for (uint64_t j = 0; first + j < m; ++j) left[first + j] -= v[j] * dt;
     t += dt;
   }
   return t / std::sqrt(1 + double(m) * l * double(m) * l);
