@@ -17,6 +17,9 @@ stage "tests (Release)"
 stage "validation ratchet: every corpus trace against results/validation.json (errors may only shrink)"
 /usr/bin/python3 scripts/validation.py --uvmsim build/release/uvmsim --check
 
+stage "script tests (tests/unit/python)"
+/usr/bin/python3 -m unittest discover -s tests/unit/python
+
 stage "ASan + UBSan build (-Werror)"
 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUVMSIM_WERROR=ON -DUVMSIM_SANITIZE=ON >/dev/null
 cmake --build build/asan -j"$jobs"

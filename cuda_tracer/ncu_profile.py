@@ -19,13 +19,16 @@ with the per-scheduler figures of its resident run (medians over the launches th
 and the bytes it moved to and from DRAM (dram_bytes), and from the metric CSVs (a run of their own):
   global_loads        warp-level global load instructions of the whole run: LDG, generic loads and
                       LDGSTS (global to shared) together
+and, given MODE=ncu_source's SASS (--probe-sass, --torch-sass):
+  loads_in_flight     global loads a waiting warp has in flight (ncu_sass.py)
 
 The probe's launches are matched by order (it launches its ten kernels alone first, twice each, in the
 order of its recording's whole-GPU cases; their grids and blocks are checked); a torch op's kernels by grid, block,
 registers and function name.
 
   cuda_tracer/ncu_profile.py --probe-ncu P.csv.gz --probe-metrics PM.csv.gz --probe S.jsonl \
-      --torch-ncu T.csv.gz --torch-metrics TM.csv.gz --torch S.jsonl
+      --torch-ncu T.csv.gz --torch-metrics TM.csv.gz --torch S.jsonl \
+      [--probe-sass PS.jsonl.gz --torch-sass TS.jsonl.gz]
 """
 import argparse
 import csv
@@ -35,6 +38,8 @@ import json
 import re
 import statistics
 import sys
+
+import ncu_sass
 
 CONTENTION = ("not_selected", "math_pipe_throttle", "dispatch_stall", "mio_throttle", "lg_throttle",
               "tex_throttle")
@@ -116,7 +121,30 @@ def figures(launches, counted):
     out = {k: round(statistics.median(l[k] for l in launches), 4) for k in keys}
     out["dram_bytes"] = int(round(statistics.median(l["dram_bytes"] for l in launches)))
     out["global_loads"] = int(round(statistics.median(l["global_loads"] for l in counted)))
+    if all("loads_in_flight" in l for l in launches):
+        out["loads_in_flight"] = round(statistics.median(l["loads_in_flight"] for l in launches), 3)
     return out
+
+
+def add_sass(launches, path):
+    """Each launch's loads in flight from MODE=ncu_source's SASS: a listed launch of the same function whose
+    first instruction ran once per warp of this launch's grid (the same template, where the two pages'
+    spellings of the full names agree)."""
+    def plain(n):
+        n = re.sub(r"\((int|bool|unsigned int|long|unsigned long)\)", "", n)
+        for s in ("void ", "native::", "(anonymous namespace)::", "<unnamed>::", " "):
+            n = n.replace(s, "")
+        return n
+
+    sass = [(plain(s["kernel"]), s["sass"][0][1] if s["sass"] else 0, s) for s in ncu_sass.read(path)]
+    for l in launches:
+        name, warps = plain(l["name"]), l["grid"] * ((l["block"] + 31) // 32)
+        match = [(n, s) for n, w, s in sass if w == warps and base_name(s["kernel"]) == base_name(l["name"])]
+        # PyTorch's element-wise kernels share a function name: their functors tell them apart
+        match = [s for n, s in match if n.startswith(name) or name.startswith(n)] or [s for n, s in match]
+        if not match:
+            sys.exit("%s: no launch of %s with %d warps" % (path, l["name"][:60], warps))
+        l["loads_in_flight"] = ncu_sass.loads_in_flight(match[0]["sass"])
 
 
 def matching(launches, want, name):
@@ -135,6 +163,8 @@ def main():
     ap.add_argument("--torch-ncu", required=True)
     ap.add_argument("--torch-metrics", required=True, help="MODE=ncu's CSV of the torch ops")
     ap.add_argument("--torch", required=True, help="the torch ops' recording (their shape lines)")
+    ap.add_argument("--probe-sass", help="MODE=ncu_source's SASS of the probe (loads in flight)")
+    ap.add_argument("--torch-sass", help="MODE=ncu_source's SASS of the torch ops")
     a = ap.parse_args()
 
     order, shape = [], {}
@@ -143,6 +173,8 @@ def main():
             order.append(r["kernel"])
             shape[r["kernel"]] = (r["grid"], r["threads"])
     probe = read_ncu(a.probe_ncu)
+    if a.probe_sass:
+        add_sass(probe, a.probe_sass)
     counts = read_metrics(a.probe_metrics)  # the alone launches first, then the pairs'
     if len(probe) != 2 * len(order) or len(counts) < 2 * len(order):
         sys.exit("%s, %s: %d and %d launches, expected two for each of %d kernels" %
@@ -156,6 +188,8 @@ def main():
         print(json.dumps({"probe": "sm_share_profile", "kernel": k, **figures(pair, counted)}))
 
     torch = read_ncu(a.torch_ncu)
+    if a.torch_sass:
+        add_sass(torch, a.torch_sass)
     torch_counts = read_metrics(a.torch_metrics)
     seen = set()
     for r in read_lines(a.torch):

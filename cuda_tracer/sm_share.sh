@@ -11,22 +11,48 @@
 # without their random initialisation) with Nsight Compute's speed-of-light, compute, memory, warp-state and
 # occupancy sections, every raw metric they read (pipe utilisations, L1 and shared-memory wavefronts, the
 # stall reasons per issued instruction), one CSV row per launch: $OUT/sm_share_ncu_detail_{probe,torch}.csv.
-#   OUT=/tmp/x [REPS=7] [MODE=torch|ncu|ncu_detail] cuda_tracer/sm_share.sh
+# MODE=ncu_source lists every SASS instruction of the same launches with its execution count (Nsight
+# Compute's source page), reduced by ncu_sass.py: $OUT/sm_share_sass_{probe,torch}_h200.jsonl.gz.
+#   OUT=/tmp/x [REPS=7] [MODE=torch|ncu|ncu_detail|ncu_source] cuda_tracer/sm_share.sh
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 B=${B:-/tmp/sm-share-build}
 OUT=${OUT:?set OUT}
 cmake -S "$here" -B "$B" -DCMAKE_BUILD_TYPE=Release >"$OUT/build.txt" 2>&1 || { tail -30 "$OUT/build.txt"; exit 1; }
 cmake --build "$B" -j16 --target sm_share_probe uvm_green >>"$OUT/build.txt" 2>&1 || { tail -30 "$OUT/build.txt"; exit 1; }
+# Nsight Compute locks the SM clock to its base (1.5 GHz on the H200) unless told not to; the timing runs
+# see the GPU's own clocks (1.98 GHz), and an issue-bound kernel's share of cycles issued, and the cycles
+# its warps wait on memory, differ between the two. So the profiles leave the clocks as they are.
+CC="--clock-control none"
+if [ "${MODE:-time}" = ncu_source ]; then
+  # Every SASS instruction of the same launches as MODE=ncu_detail (same filters, same order) with the
+  # times warps executed it: ncu_sass.py reduces each launch to its name, counts and SASS, from which it
+  # finds how many loads a waiting warp keeps in flight.
+  NCU=${NCU:-$(command -v ncu || echo /usr/local/cuda/bin/ncu)}
+  S="--section SourceCounters --page source --print-source sass --csv"
+  timeout 250 "$NCU" $CC $S -k 'regex:^(?!stamp)' -c 20 "$B/sm_share_probe" --sms 132 --caps 0 --reps 1 \
+    >"$OUT/src_probe.csv" 2>"$OUT/ncu_probe_err.txt"
+  echo "probe rc $?"
+  timeout 300 "$NCU" $CC $S -k 'regex:^(?!distribution)' --target-processes all python3 \
+    "$here/torch/sm_share_torch.py" --lib "$B/libuvm_green.so" --reps 1 --sms 132 --no-shapes \
+    >"$OUT/src_torch.csv" 2>"$OUT/ncu_torch_err.txt"
+  echo "torch rc $?"
+  python3 "$here/ncu_sass.py" reduce "$OUT/src_probe.csv" "$OUT/sm_share_sass_probe_h200.jsonl.gz"
+  python3 "$here/ncu_sass.py" reduce "$OUT/src_torch.csv" "$OUT/sm_share_sass_torch_h200.jsonl.gz"
+  rm -f "$OUT/src_probe.csv" "$OUT/src_torch.csv"
+  for f in "$OUT"/ncu_*_err.txt; do tail -n 3 "$f"; done
+  ls -l "$OUT"
+  exit 0
+fi
 if [ "${MODE:-time}" = ncu_detail ]; then
   NCU=${NCU:-$(command -v ncu || echo /usr/local/cuda/bin/ncu)}
   S="--section SpeedOfLight --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis"
   S="$S --section WarpStateStats --section Occupancy --section LaunchStats --section SchedulerStats"
   # The probe launches its ten kernels alone first, twice each (stamp kernels aside), then the pairs.
-  timeout 250 "$NCU" $S --page raw --csv -k 'regex:^(?!stamp)' -c 20 "$B/sm_share_probe" --sms 132 --caps 0 \
+  timeout 250 "$NCU" $CC $S --page raw --csv -k 'regex:^(?!stamp)' -c 20 "$B/sm_share_probe" --sms 132 --caps 0 \
     --reps 1 >"$OUT/sm_share_ncu_detail_probe.csv" 2>"$OUT/ncu_probe_err.txt"
   echo "probe rc $?"
-  timeout 300 "$NCU" $S --page raw --csv -k 'regex:^(?!distribution)' --target-processes all python3 \
+  timeout 300 "$NCU" $CC $S --page raw --csv -k 'regex:^(?!distribution)' --target-processes all python3 \
     "$here/torch/sm_share_torch.py" --lib "$B/libuvm_green.so" --reps 1 --sms 132 --no-shapes \
     >"$OUT/sm_share_ncu_detail_torch.csv" 2>"$OUT/ncu_torch_err.txt"
   echo "torch rc $?"
@@ -53,10 +79,10 @@ if [ "${MODE:-time}" = ncu ]; then
     smsp__inst_executed_op_global_atom smsp__inst_executed_op_ldsm smsp__inst_executed_op_shared_ld; do
     if grep -qx "$m" <<<"$known"; then M=$M,$m.sum; else echo "ncu does not know $m"; fi
   done
-  timeout 280 "$NCU" --metrics "$M" --csv -k 'regex:^(?!stamp)' "$B/sm_share_probe" --sms 132 --caps 0 --reps 1 \
+  timeout 280 "$NCU" $CC --metrics "$M" --csv -k 'regex:^(?!stamp)' "$B/sm_share_probe" --sms 132 --caps 0 --reps 1 \
     >"$OUT/sm_share_ncu_probe.csv" 2>"$OUT/ncu_probe_err.txt"
   echo "probe rc $?"
-  timeout 280 "$NCU" --metrics "$M" --csv --target-processes all python3 "$here/torch/sm_share_torch.py" \
+  timeout 280 "$NCU" $CC --metrics "$M" --csv --target-processes all python3 "$here/torch/sm_share_torch.py" \
     --lib "$B/libuvm_green.so" --reps 1 --sms 132 --no-shapes >"$OUT/sm_share_ncu_torch.csv" 2>"$OUT/ncu_torch_err.txt"
   echo "torch rc $?"
   # ncu writes its CSV to stdout after the programs' own lines: keep the CSV rows only.

@@ -119,9 +119,11 @@ int main(int argc, char** argv) {
   CK(cudaMalloc(&fma_out, sizeof(float) * fma_grid * 256 * 2));
   const uint64_t copy_bytes = uint64_t(1) << 30, copy_grid = 132 * 8, per_cta = copy_bytes / 16 / copy_grid;
   float4 *cin = nullptr, *cout = nullptr;
-  CK(cudaMalloc(&cin, copy_bytes));
-  CK(cudaMalloc(&cout, copy_bytes * 2));  // two outputs: a pair of copies writes apart
-  CK(cudaMemset(cin, 0x3f, copy_bytes));
+  // Two inputs and two outputs: a pair of copies reads and writes apart (reading one input, the second
+  // copy would find much of it in the L2 behind the first and move fewer DRAM bytes than it does alone).
+  CK(cudaMalloc(&cin, copy_bytes * 2));
+  CK(cudaMalloc(&cout, copy_bytes * 2));
+  CK(cudaMemset(cin, 0x3f, copy_bytes * 2));
   k::ConvShape conv{8, 256, 14, 14, 256, 3, 3, 1, 1, 0, 0, true};
   conv.oh = (conv.h + 2 * conv.pad - conv.r) / conv.stride + 1;
   conv.ow = (conv.w + 2 * conv.pad - conv.s) / conv.stride + 1;
@@ -207,7 +209,8 @@ int main(int argc, char** argv) {
        }},
       {"copy", (const void*)copy_kernel, uint32_t(copy_grid), 256, 2 * copy_bytes,
        [&](cudaStream_t s, size_t smem, int j) {
-         copy_kernel<<<uint32_t(copy_grid), 256, smem, s>>>(cin, cout + j * (copy_bytes / 16), per_cta);
+         copy_kernel<<<uint32_t(copy_grid), 256, smem, s>>>(cin + j * (copy_bytes / 16),
+                                                            cout + j * (copy_bytes / 16), per_cta);
        }},
       conv_k("conv", conv, cx),
       {"relu", (const void*)k::eltwise_kernel, relu_grid, k::kThreads, 2 * 4 * relu_elems,

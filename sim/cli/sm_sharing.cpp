@@ -120,9 +120,10 @@ Data load(const std::vector<std::string>& paths) {
       try {
         const std::string probe = r.at("probe");
         if (probe == "sm_share_profile") {
-          const Measured f{{r.at("issue_active"), r.at("warps_active"), r.at("contention_stalls"),
-                            r.at("memory_stalls"), r.value("global_loads", 0.0)},
-                           r.at("dram_bytes")};
+          const Measured f{
+              {r.at("issue_active"), r.at("warps_active"), r.at("contention_stalls"), r.at("memory_stalls"),
+               r.value("global_loads", 0.0), r.value("loads_in_flight", 1.0)},
+              r.at("dram_bytes")};
           if (r.contains("kernel"))
             kernel_profile[r.at("kernel")] = f;
           else
@@ -232,8 +233,10 @@ Data load(const std::vector<std::string>& paths) {
 
 // Per stream, the simulated time in ms; profiled: the kernels' profiles are given to the model.
 // host_start_ns: per stream, when the host starts it (torch pairs: after the earlier streams' ops).
+// own_ms: layer kernels' own resident times by name (settle_own_times), in place of their spans.
 std::vector<double> simulate_case(const Case& k, const Config& base, bool profiled,
-                                  const std::vector<int64_t>& host_start_ns) {
+                                  const std::vector<int64_t>& host_start_ns,
+                                  const std::map<std::string, double>& own_ms) {
   trace::Trace t;
   t.header.device_name = "NVIDIA H200";
   t.header.sm_count = 132;
@@ -263,7 +266,8 @@ std::vector<double> simulate_case(const Case& k, const Config& base, bool profil
       kn.block = {sk.threads, 1, 1};
       kn.regs_per_thread = sk.regs;
       kn.smem_bytes = sk.smem;
-      kn.resident_ns = uint64_t(std::llround(sk.ms * 1e6));
+      const auto own = k.from_first_cta && j > 0 && j + 1 < run.size() ? own_ms.find(k.ops[s]) : own_ms.end();
+      kn.resident_ns = uint64_t(std::llround((own != own_ms.end() ? own->second : sk.ms) * 1e6));
       kn.cta_begin = t.ctas.size();
       kn.cta_count = sk.grid;
       t.ctas.resize(t.ctas.size() + sk.grid);
@@ -302,7 +306,8 @@ std::vector<double> simulate_case(const Case& k, const Config& base, bool profil
 
 std::vector<std::vector<double>> simulate_all(const std::vector<const Case*>& cases, const Config& c,
                                               bool profiled, int jobs,
-                                              const std::vector<std::vector<int64_t>>& host_start_ns) {
+                                              const std::vector<std::vector<int64_t>>& host_start_ns,
+                                              const std::map<std::string, double>& own_ms) {
   std::vector<std::vector<double>> out(cases.size());
   std::atomic<size_t> next{0};
   std::vector<std::string> errors(size_t(std::max(1, jobs)));
@@ -310,7 +315,7 @@ std::vector<std::vector<double>> simulate_all(const std::vector<const Case*>& ca
     try {
       for (size_t i; (i = next++) < cases.size();)
         out[i] = simulate_case(*cases[i], c, profiled,
-                               host_start_ns.empty() ? std::vector<int64_t>{} : host_start_ns[i]);
+                               host_start_ns.empty() ? std::vector<int64_t>{} : host_start_ns[i], own_ms);
     } catch (const std::exception& e) {
       errors[j] = e.what();
     }
@@ -366,8 +371,37 @@ struct Scored {
   double error() const { return (simulated - measured) / measured; }
 };
 
+// The probe times a layer kernel from the stamp before it to the stamp after it, a span that holds the
+// launch gaps and stamps around the kernel; the model is given a kernel's own resident time, as a trace's
+// kernel timing gives it, and simulates the stamps itself. So a layer kernel's own time is the one whose
+// simulated whole-GPU span is the measured span: start from the span and take off what the simulation adds
+// around the kernel, until the two agree within a nanosecond per microsecond (the span follows the own time
+// one for one, nearly: a few rounds). Each model (config, profiles or not) settles its own.
+std::map<std::string, double> settle_own_times(const Data& d, const Config& c, bool profiled, int jobs) {
+  std::vector<const Case*> refs;
+  std::map<std::string, double> own;
+  for (const Case& k : d.cases)
+    if (k.from_first_cta && k.streams.size() == 1 && k.sms == 132 && k.cap == 0) {
+      refs.push_back(&k);
+      own[k.ops[0]] = k.measured[0];
+    }
+  for (int round = 0; round < 8; ++round) {
+    const auto sim = simulate_all(refs, c, profiled, jobs, {}, own);
+    bool settled = true;
+    for (size_t i = 0; i < refs.size(); ++i) {
+      const double over = sim[i][0] - refs[i]->measured[0];
+      if (std::abs(over) > 1e-3 * refs[i]->measured[0]) settled = false;
+      double& o = own[refs[i]->ops[0]];
+      o = std::max(o - over, o / 2);
+    }
+    if (settled) break;
+  }
+  return own;
+}
+
 std::vector<Scored> score(const Data& d, const std::vector<std::string>& names, const Config& c,
                           bool profiled, int jobs) {
+  const std::map<std::string, double> own = settle_own_times(d, c, profiled, jobs);
   // The torch ops' whole-GPU runs first: their launch gaps (measured minus simulated). In a torch pair the
   // host starts the second stream (records its start event, launches its op) when the recording says it
   // did (second_start_ms); where it does not say, once it has launched the first stream's op, which takes
@@ -376,7 +410,7 @@ std::vector<Scored> score(const Data& d, const std::vector<std::string>& names, 
   for (const Case& k : d.cases)
     for (const Case* a : k.alone)
       if (std::find(refs.begin(), refs.end(), a) == refs.end()) refs.push_back(a);
-  const auto ref_sim = simulate_all(refs, c, profiled, jobs, {});
+  const auto ref_sim = simulate_all(refs, c, profiled, jobs, {}, own);
   std::map<const Case*, std::vector<double>> whole;
   for (size_t i = 0; i < refs.size(); ++i) whole[refs[i]] = ref_sim[i];
   // Then every other case (a whole-GPU run starts at 0 either way).
@@ -393,7 +427,7 @@ std::vector<Scored> score(const Data& d, const std::vector<std::string>& names, 
     }
     if (k.second_start_ms && starts.size() == 2) starts[1] = std::llround(*k.second_start_ms * 1e6);
   }
-  const auto rest_sim = simulate_all(rest, c, profiled, jobs, host_start);
+  const auto rest_sim = simulate_all(rest, c, profiled, jobs, host_start, own);
   std::map<const Case*, std::vector<double>> sim = whole;
   for (size_t i = 0; i < rest.size(); ++i) sim[rest[i]] = rest_sim[i];
   std::vector<Scored> out;
@@ -489,7 +523,9 @@ int run_sm_sharing(const SmSharingArgs& a) {
         "resident, and the cycles per issued instruction its warps waited for one another and on memory "
         "(Nsight Compute, `cuda_tracer/ncu_profile.py`; a recording without profiles leaves every kernel the "
         "same loads at its occupancy, as the stamp kernels here). A profiled kernel's memory load is the "
-        "bytes its CTAs keep in flight (its waiting warps, each with one load's DRAM bytes), over what an SM "
+        "bytes its CTAs keep in flight (its waiting warps, each with the loads it issued since it last "
+        "waited, "
+        "from its SASS: `cuda_tracer/ncu_sass.py`, at one load's DRAM bytes each), over what an SM "
         "keeps in flight at its bandwidth and the idle DRAM latency; one whose bytes in flight want more "
         "than the DRAM gives in its resident run costs the DRAM what it got there. CTAs of one kernel take "
         "slightly different times (`gpu.cta_time_variance_ns`, measured), so the last CTAs of a kernel end "
@@ -503,7 +539,10 @@ int run_sm_sharing(const SmSharingArgs& a) {
         "kernel or op in the order the recordings name them (fma, conv, stem, conv7, pool, then every other "
         "torch op; `--fit` reads only their alone cases); check half: the others; pairs: two "
         "kernels or ops launched together on two streams of one partition, never fitted. Layer kernels "
-        "are timed as the probe times them, between one-thread stamp kernels launched 3 us apart: the GPU "
+        "are timed as the probe times them, between one-thread stamp kernels launched 3 us apart (the model "
+        "is "
+        "given a kernel's own time: the one with which its simulated whole-GPU span is the measured span): "
+        "the GPU "
         "takes grids in the order they came, so a pair's first kernel ends its span only when the stamp "
         "after it finds a slot, behind the second kernel's CTAs (its span is about both kernels' time). "
         "Torch ops are timed by CUDA events from their launch, with the launch gaps each shows alone on the "

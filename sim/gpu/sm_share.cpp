@@ -42,7 +42,7 @@ SmShare::Demand SmShare::demand(const KernelProfile& p, uint32_t threads, uint32
   if (d.in_flight) {
     const double bytes_per_load = double(dram_bytes) / p.global_loads;
     const double sm_in_flight = double(g.sm_dram_bytes_per_s) / 1e9 * double(g.dram_latency_ns);
-    d.memory = warps * d.memory_part * bytes_per_load / sm_in_flight;
+    d.memory = warps * d.memory_part * bytes_per_load * std::max(1.0, p.loads_in_flight) / sm_in_flight;
   } else {
     d.memory = g.full_sm_memory_load * warps * d.memory_part / (double(threads_per_sm) / 32);
   }

@@ -45,12 +45,13 @@ class SmShare {
   // memory stalls / own of their time: the part of its time that memory contention slows.
   // Its memory load is the bytes it keeps in flight, in units of what an SM keeps in flight at its
   // bandwidth and the idle latency (gpu.sm_dram_bytes_per_s * gpu.dram_latency_ns; the SM then draws
-  // load / sqrt(1 + load^2) of its bandwidth). A warp waits once per global load (a load's data is
-  // used before the next is issued, as in a load-use loop), so while it waits it has one load's DRAM
-  // traffic in flight: the kernel's DRAM bytes over its global loads (loads that hit in the caches move
-  // less). So a CTA keeps w * memory_part * bytes per load in flight (Little's law: a copy whose warps
-  // each move 1 KiB per load and always wait keeps 8 KiB per CTA in flight; an element-wise kernel whose
-  // warps wait on two 128-byte loads half of their time, little). Without load counts, the load is
+  // load / sqrt(1 + load^2) of its bandwidth). A waiting warp has the loads it issued since it last
+  // waited in flight (KernelProfile::loads_in_flight, from its SASS: 1 in a load-use loop, 4 in PyTorch's
+  // vectorised add, which loads two float4s of each input before adding), each with one load's DRAM
+  // traffic: the kernel's DRAM bytes over its global loads (loads that hit in the caches move less). So a
+  // CTA keeps w * memory_part * loads in flight * bytes per load in flight (Little's law: a copy whose
+  // warps each move 1 KiB per load and always wait keeps 8 KiB per CTA in flight; an element-wise kernel
+  // whose warps wait on one 128-byte load half of their time, little). Without load counts, the load is
   // gpu.full_sm_memory_load for a full SM of warps waiting on memory, scaled to its w * memory_part.
   // threads_per_sm: of the GPU the profile was taken on (the trace's header, like the reference).
   struct Demand {

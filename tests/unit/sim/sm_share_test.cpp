@@ -212,6 +212,34 @@ TEST(SmShare, LoadCountsGiveTheBytesAKernelKeepsInFlight) {
   EXPECT_LT(counted_not.sm_draw(counted_not.kernel(0).memory), alone);
 }
 
+// A warp that issues several loads before it uses the first one's data waits with all of them in flight
+// (KernelProfile::loads_in_flight, from its SASS: cuda_tracer/ncu_sass.py). PyTorch's vectorised add
+// issues four float4 loads, then adds: on 8 SMs, where no DRAM limit holds it, its CTAs draw four times
+// the bytes per ns of a kernel alike in every other figure that uses each load before the next, and end
+// sooner (on the H200 the add takes 0.095 ms on 8 SMs: results/sm_sharing.md).
+TEST(SmShare, LoadsInFlightTogetherDrawMoreBandwidthWhereNoDramLimitHolds) {
+  const Config c = h200_memory();
+  const uint64_t bytes = 61232000;
+  const KernelProfile one{0.0524, 12.95, 18.675, 205.39, 100352},
+      four{0.0524, 12.95, 18.675, 205.39, 100352, 4};
+  const SmShare::Demand d1 = SmShare::demand(one, 128, 2048, bytes, c.gpu),
+                        d4 = SmShare::demand(four, 128, 2048, bytes, c.gpu);
+  EXPECT_NEAR(d4.memory, 4 * d1.memory, 1e-9);
+  EXPECT_EQ(d4.issue, d1.issue);
+  EXPECT_EQ(d4.memory_part, d1.memory_part);
+  trace::Trace t = compute_kernel(6272, 18080);
+  t.kernels[0].block = {128, 1, 1};
+  auto on_8_sms = [&](const KernelProfile& p) {
+    Workload w = Workload::build(t, "t");
+    w.kernel_dram_bytes = {bytes};
+    w.kernel_profile = {p};
+    Config e = c;
+    e.gpu.sm_count = 8;
+    return kernel_ns(simulate(w, e, true).stats);
+  };
+  EXPECT_LT(double(on_8_sms(four)), 0.9 * double(on_8_sms(one)));
+}
+
 // gpu.cta_time_variance_ns: the CTAs of one kernel take slightly different times, drawn per CTA from the
 // seed, so a many-wave kernel's last CTAs end apart and a one-CTA grid of another stream, queued behind it,
 // starts before the kernel ends (as on the GPU: cuda_tracer/recordings/dispatch_h200.jsonl's probe
