@@ -136,10 +136,11 @@ def add_sass(launches, path):
             n = n.replace(s, "")
         return n
 
-    sass = [(plain(s["kernel"]), s["sass"][0][1] if s["sass"] else 0, s) for s in ncu_sass.read(path)]
+    sass = [(plain(s["kernel"]), base_name(s["kernel"]), s["sass"][0][1] if s["sass"] else 0, s)
+            for s in ncu_sass.read(path)]
     for l in launches:
-        name, warps = plain(l["name"]), l["grid"] * ((l["block"] + 31) // 32)
-        match = [(n, s) for n, w, s in sass if w == warps and base_name(s["kernel"]) == base_name(l["name"])]
+        name, base, warps = plain(l["name"]), base_name(l["name"]), l["grid"] * ((l["block"] + 31) // 32)
+        match = [(n, s) for n, b, w, s in sass if w == warps and b == base]
         # PyTorch's element-wise kernels share a function name: their functors tell them apart
         match = [s for n, s in match if n.startswith(name) or name.startswith(n)] or [s for n, s in match]
         if not match:

@@ -66,7 +66,7 @@ def registers(operand):
 
 
 def split(text):
-    """(predicate, opcode, destination operand, source operands) of one SASS line."""
+    """(predicate, opcode, operands) of one SASS line."""
     text = text.rstrip(" ;")
     pred = ""
     if text.startswith("@"):
@@ -74,11 +74,6 @@ def split(text):
     op, _, rest = text.partition(" ")
     operands = [o.strip() for o in rest.split(",")] if rest else []
     return pred, op, operands
-
-
-def is_global_load(op):
-    base = op.split(".")[0]
-    return base in ("LDG", "LD")
 
 
 def width(op):
@@ -122,7 +117,7 @@ def loads_in_flight(sass):
         if any(regs & (reads | dest) for regs in pending):
             waits += executed
             pending = []
-        if is_global_load(op) and dest:
+        if base in ("LDG", "LD") and dest:  # global and generic loads
             first = min(dest)
             loads += executed
             pending.append({first + i for i in range(width(op))})

@@ -24,18 +24,19 @@ cmake --build "$B" -j16 --target sm_share_probe uvm_green >>"$OUT/build.txt" 2>&
 # see the GPU's own clocks (1.98 GHz), and an issue-bound kernel's share of cycles issued, and the cycles
 # its warps wait on memory, differ between the two. So the profiles leave the clocks as they are.
 CC="--clock-control none"
+NCU=${NCU:-$(command -v ncu || echo /usr/local/cuda/bin/ncu)}
+# What every profile runs: the probe's kernels alone on the whole GPU, uncapped, and the torch ops.
+PROBE=("$B/sm_share_probe" --sms 132 --caps 0 --reps 1)
+TORCH=(--target-processes all python3 "$here/torch/sm_share_torch.py" --lib "$B/libuvm_green.so" --reps 1
+  --sms 132 --no-shapes)
 if [ "${MODE:-time}" = ncu_source ]; then
-  # Every SASS instruction of the same launches as MODE=ncu_detail (same filters, same order) with the
+  # Every SASS instruction of the same launches as MODE=ncu_detail (same filters) with the
   # times warps executed it: ncu_sass.py reduces each launch to its name, counts and SASS, from which it
   # finds how many loads a waiting warp keeps in flight.
-  NCU=${NCU:-$(command -v ncu || echo /usr/local/cuda/bin/ncu)}
   S="--section SourceCounters --page source --print-source sass --csv"
-  timeout 250 "$NCU" $CC $S -k 'regex:^(?!stamp)' -c 20 "$B/sm_share_probe" --sms 132 --caps 0 --reps 1 \
-    >"$OUT/src_probe.csv" 2>"$OUT/ncu_probe_err.txt"
+  timeout 250 "$NCU" $CC $S -k 'regex:^(?!stamp)' -c 20 "${PROBE[@]}" >"$OUT/src_probe.csv" 2>"$OUT/ncu_probe_err.txt"
   echo "probe rc $?"
-  timeout 300 "$NCU" $CC $S -k 'regex:^(?!distribution)' --target-processes all python3 \
-    "$here/torch/sm_share_torch.py" --lib "$B/libuvm_green.so" --reps 1 --sms 132 --no-shapes \
-    >"$OUT/src_torch.csv" 2>"$OUT/ncu_torch_err.txt"
+  timeout 300 "$NCU" $CC $S -k 'regex:^(?!distribution)' "${TORCH[@]}" >"$OUT/src_torch.csv" 2>"$OUT/ncu_torch_err.txt"
   echo "torch rc $?"
   python3 "$here/ncu_sass.py" reduce "$OUT/src_probe.csv" "$OUT/sm_share_sass_probe_h200.jsonl.gz"
   python3 "$here/ncu_sass.py" reduce "$OUT/src_torch.csv" "$OUT/sm_share_sass_torch_h200.jsonl.gz"
@@ -45,15 +46,13 @@ if [ "${MODE:-time}" = ncu_source ]; then
   exit 0
 fi
 if [ "${MODE:-time}" = ncu_detail ]; then
-  NCU=${NCU:-$(command -v ncu || echo /usr/local/cuda/bin/ncu)}
   S="--section SpeedOfLight --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis"
   S="$S --section WarpStateStats --section Occupancy --section LaunchStats --section SchedulerStats"
   # The probe launches its ten kernels alone first, twice each (stamp kernels aside), then the pairs.
-  timeout 250 "$NCU" $CC $S --page raw --csv -k 'regex:^(?!stamp)' -c 20 "$B/sm_share_probe" --sms 132 --caps 0 \
-    --reps 1 >"$OUT/sm_share_ncu_detail_probe.csv" 2>"$OUT/ncu_probe_err.txt"
+  timeout 250 "$NCU" $CC $S --page raw --csv -k 'regex:^(?!stamp)' -c 20 "${PROBE[@]}" \
+    >"$OUT/sm_share_ncu_detail_probe.csv" 2>"$OUT/ncu_probe_err.txt"
   echo "probe rc $?"
-  timeout 300 "$NCU" $CC $S --page raw --csv -k 'regex:^(?!distribution)' --target-processes all python3 \
-    "$here/torch/sm_share_torch.py" --lib "$B/libuvm_green.so" --reps 1 --sms 132 --no-shapes \
+  timeout 300 "$NCU" $CC $S --page raw --csv -k 'regex:^(?!distribution)' "${TORCH[@]}" \
     >"$OUT/sm_share_ncu_detail_torch.csv" 2>"$OUT/ncu_torch_err.txt"
   echo "torch rc $?"
   for f in "$OUT"/sm_share_ncu_detail_probe.csv "$OUT"/sm_share_ncu_detail_torch.csv; do
@@ -65,7 +64,6 @@ if [ "${MODE:-time}" = ncu_detail ]; then
   exit 0
 fi
 if [ "${MODE:-time}" = ncu ]; then
-  NCU=${NCU:-$(command -v ncu || echo /usr/local/cuda/bin/ncu)}
   M=dram__bytes_read.sum,dram__bytes_write.sum,lts__t_bytes.sum,l1tex__t_bytes.sum,smsp__inst_executed.sum
   M=$M,sm__cycles_elapsed.avg,sm__warps_active.avg.per_cycle_active,smsp__issue_active.avg.pct_of_peak_sustained_active
   M=$M,smsp__warps_eligible.avg.per_cycle_active,smsp__warps_active.avg.per_cycle_active
@@ -79,11 +77,10 @@ if [ "${MODE:-time}" = ncu ]; then
     smsp__inst_executed_op_global_atom smsp__inst_executed_op_ldsm smsp__inst_executed_op_shared_ld; do
     if grep -qx "$m" <<<"$known"; then M=$M,$m.sum; else echo "ncu does not know $m"; fi
   done
-  timeout 280 "$NCU" $CC --metrics "$M" --csv -k 'regex:^(?!stamp)' "$B/sm_share_probe" --sms 132 --caps 0 --reps 1 \
-    >"$OUT/sm_share_ncu_probe.csv" 2>"$OUT/ncu_probe_err.txt"
+  timeout 280 "$NCU" $CC --metrics "$M" --csv -k 'regex:^(?!stamp)' "${PROBE[@]}" >"$OUT/sm_share_ncu_probe.csv" \
+    2>"$OUT/ncu_probe_err.txt"
   echo "probe rc $?"
-  timeout 280 "$NCU" $CC --metrics "$M" --csv --target-processes all python3 "$here/torch/sm_share_torch.py" \
-    --lib "$B/libuvm_green.so" --reps 1 --sms 132 --no-shapes >"$OUT/sm_share_ncu_torch.csv" 2>"$OUT/ncu_torch_err.txt"
+  timeout 280 "$NCU" $CC --metrics "$M" --csv "${TORCH[@]}" >"$OUT/sm_share_ncu_torch.csv" 2>"$OUT/ncu_torch_err.txt"
   echo "torch rc $?"
   # ncu writes its CSV to stdout after the programs' own lines: keep the CSV rows only.
   for f in "$OUT"/sm_share_ncu_probe.csv "$OUT"/sm_share_ncu_torch.csv; do

@@ -37,8 +37,7 @@ struct KernelProfile {
   double contention_stalls = 0;  // cycles per issued instruction a warp waited only for others to issue
   double memory_stalls = 0;      // cycles per issued instruction a warp waited on memory (loads, store drain)
   double global_loads = 0;       // warp-level global load instructions of the whole run (0: not measured)
-  double loads_in_flight =
-      1;  // global loads a waiting warp has in flight (its SASS: cuda_tracer/ncu_sass.py)
+  double loads_in_flight = 1;    // global loads a waiting warp has in flight (cuda_tracer/ncu_sass.py)
   bool known() const { return issue_active > 0 && warps_active > 0; }
 };
 
