@@ -360,6 +360,10 @@ int main(int argc, char** argv) {
                    "sm_share JSON lines (cuda_tracer/sm_share.sh) and profiles (cuda_tracer/ncu_profile.py)")
       ->required();
   sharing->add_option("--config", share.config, "config (its gpu.* SM-sharing parameters)")->required();
+  sharing->add_option(
+      "--memory-curve", share.memory_curve,
+      "the GPU's memory curve (cuda_tracer/mem_latency.sh): the memory side's error on it, and "
+      "with --fit the DRAM saturation exponent");
   sharing->add_flag(
       "--fit", share.fit,
       "fit the two load parameters on the fit half's alone cases first (the bandwidths are the config's)");
@@ -370,7 +374,8 @@ int main(int argc, char** argv) {
   sharing->footer(
       "Example:\n  uvmsim sm-sharing --recording cuda_tracer/recordings/sm_share_h200.jsonl --recording "
       "cuda_tracer/recordings/sm_share_torch_h200.jsonl --recording "
-      "cuda_tracer/recordings/sm_share_profile_h200.jsonl --config sim/configs/h200.json --fit --report "
+      "cuda_tracer/recordings/sm_share_profile_h200.jsonl --memory-curve "
+      "cuda_tracer/recordings/mem_latency_h200.jsonl --config sim/configs/h200.json --fit --report "
       "results/sm_sharing.md");
 
   try {

@@ -114,6 +114,10 @@ std::vector<Field> fields(Config& c) {
     "latency of a DRAM access on an idle GPU (measured on the H200, cuda_tracer/mem_latency.sh); a profiled "
     "kernel's memory load is the bytes its CTAs keep in flight over this latency times "
     "gpu.sm_dram_bytes_per_s");
+  x("gpu.dram_saturation_exponent", &c.gpu.dram_saturation_exponent, 0, 64, "",
+    "how the DRAM saturates: SMs wanting x times gpu.dram_bytes_per_s get (1 + x^p)^(-1/p) of it, so "
+    "latency grows with load below the ceiling (h200.json: 3, measured on the memory curve of "
+    "cuda_tracer/mem_latency.sh, `uvmsim sm-sharing --memory-curve`); 0: a hard ceiling");
   i("pcie.htod_bytes_per_s", &c.pcie.htod_bytes_per_s, 1, kBig, "bytes/s", "host-to-device bandwidth");
   i("pcie.dtoh_bytes_per_s", &c.pcie.dtoh_bytes_per_s, 1, kBig, "bytes/s", "device-to-host bandwidth");
   i("pcie.latency_ns", &c.pcie.latency_ns, 0, 1e9, "ns",

@@ -61,6 +61,11 @@ struct GpuConfig {
   // Latency of a DRAM access on an idle GPU (the H200's: cuda_tracer/mem_latency.sh, one warp per SM): with
   // gpu.sm_dram_bytes_per_s it turns the bytes a profiled kernel keeps in flight into its memory load.
   int64_t dram_latency_ns = 390;
+  // How the DRAM saturates: the SMs wanting x times gpu.dram_bytes_per_s get (1 + x^p)^(-1/p) of what they
+  // want (its latency grows with load before the bandwidth runs out, as an SM's does). The H200's: 3,
+  // measured on its memory curve (cuda_tracer/mem_latency.sh; `uvmsim sm-sharing --memory-curve`).
+  // 0: a hard ceiling, no slowing below it.
+  double dram_saturation_exponent = 0;
   // CTAs of one kernel do not take exactly the same time: a CTA's progress is a random walk whose variance
   // grows by this many ns per ns of its duration, so a CTA of duration d takes d plus a uniform draw of
   // standard deviation sqrt(v * d) (at most half of d). The H200's CTAs: about 50 ns (a 2.4 us streaming

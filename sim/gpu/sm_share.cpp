@@ -49,10 +49,15 @@ SmShare::Demand SmShare::demand(const KernelProfile& p, uint32_t threads, uint32
   return d;
 }
 
+SmShare::SmShare(const GpuConfig& g)
+    : sm_bytes_per_ns_(double(g.sm_dram_bytes_per_s) / 1e9),
+      dram_bytes_per_ns_(double(g.dram_bytes_per_s) / 1e9),
+      sm_in_flight_(sm_bytes_per_ns_ * double(g.dram_latency_ns)),
+      saturation_(g.dram_saturation_exponent) {}
+
 SmShare::SmShare(const trace::Trace& t, const std::vector<uint64_t>& dram_bytes,
                  const std::vector<KernelProfile>& profiles, const GpuConfig& g)
-    : sm_bytes_per_ns_(double(g.sm_dram_bytes_per_s) / 1e9),
-      dram_bytes_per_ns_(double(g.dram_bytes_per_s) / 1e9) {
+    : SmShare(g) {
   const trace::Header& h = t.header;
   const uint64_t sms = h.sm_count ? h.sm_count : uint64_t(g.sm_count);
   kernels_.resize(t.kernels.size());
@@ -165,7 +170,14 @@ double SmShare::sm_cost(uint64_t memory_load, uint64_t memory_cost) const {
 }
 
 double SmShare::dram_factor(double draw) const {
-  return draw > dram_bytes_per_ns_ ? dram_bytes_per_ns_ / draw : 1.0;
+  const double x = draw / dram_bytes_per_ns_;
+  if (saturation_ <= 0) return x > 1 ? 1 / x : 1.0;
+  return x > 0 ? std::pow(1 + std::pow(x, saturation_), -1 / saturation_) : 1.0;
+}
+
+double SmShare::uniform_draw(double in_flight_per_sm, uint32_t sms) const {
+  const double draw = double(sms) * sm_draw(to_fixed(in_flight_per_sm / sm_in_flight_));
+  return draw * dram_factor(draw);
 }
 
 }  // namespace uvmsim

@@ -66,6 +66,8 @@ class SmShare {
   // duration counts on, so a kernel still takes its resident time on its recording GPU.
   SmShare(const trace::Trace& t, const std::vector<uint64_t>& dram_bytes,
           const std::vector<KernelProfile>& profiles, const GpuConfig& g);
+  // The memory side alone, without kernels (the memory curve: uniform_draw).
+  explicit SmShare(const GpuConfig& g);
   const Kernel& kernel(uint32_t k) const { return kernels_[k]; }
   // Speed of a CTA of kernel k on an SM whose running CTAs sum to these loads, with the GPU's DRAM factor.
   double speed(uint32_t k, uint64_t issue_load, uint64_t memory_load, double dram_factor) const;
@@ -74,8 +76,13 @@ class SmShare {
   // Bytes per ns of DRAM capacity an SM with these loads takes: its draw, each byte weighted by its
   // kernel's DRAM cost (Kernel::memory_cost over Kernel::memory).
   double sm_cost(uint64_t memory_load, uint64_t memory_cost) const;
-  // The GPU's DRAM factor when the SMs take this many bytes per ns of its capacity in all (1: below it).
+  // The GPU's DRAM factor when the SMs take this many bytes per ns of its capacity in all: what they get
+  // over what they want, (1 + x^p)^(-1/p) at x times the capacity (gpu.dram_saturation_exponent p; with 0
+  // a hard ceiling, 1 below it).
   double dram_factor(double draw) const;
+  // Bytes per ns the DRAM delivers to `sms` SMs that each keep this many bytes in flight (a microbenchmark
+  // whose warps only load: cuda_tracer/mem_latency.sh).
+  double uniform_draw(double in_flight_per_sm, uint32_t sms) const;
   // Issue slots oldest first (gpu.issue_by_age): an SM delivers U(L) = L / sqrt(1 + L^2) of its slots to a
   // load L; a CTA of issue load `own` whose older CTAs on the SM sum to `older` gets U(older + own) -
   // U(older) of them, a share s of what it asks, and runs as it would with equal shares at the load L with
@@ -86,7 +93,7 @@ class SmShare {
   static double age_stretch(double l, uint64_t m);
 
  private:
-  double sm_bytes_per_ns_, dram_bytes_per_ns_;
+  double sm_bytes_per_ns_, dram_bytes_per_ns_, sm_in_flight_, saturation_;
   std::vector<Kernel> kernels_;
 };
 

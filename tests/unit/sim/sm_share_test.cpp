@@ -157,6 +157,32 @@ Config h200_memory() {
   return c;
 }
 
+// The DRAM slows before its ceiling, as an SM does. Three points of the H200's memory curve (132 SMs, warps
+// that only load: cuda_tracer/recordings/mem_latency_h200.jsonl): 8 warps per SM with 2, 4 and 8 loads of
+// 512 bytes each in flight deliver 2.42, 3.63 and 4.39 TB/s; the SMs want 2.73, 5.70 and 9.12 TB/s, so a
+// hard ceiling at 4.52 gives 2.73, 4.52 and 4.52 (13%, 25% and 3% over). With the exponent 3 the SMs wanting
+// x times the ceiling get (1 + x^3)^(-1/3) of what they want: 2.56, 3.83 and 4.35.
+TEST(SmShare, TheDramSlowsBeforeItsCeiling) {
+  Config c = h200_memory();
+  const SmShare hard(c.gpu);
+  c.gpu.dram_saturation_exponent = 3;
+  const SmShare soft(c.gpu);
+  const double in_flight[] = {1081344, 2162688, 4325376}, measured[] = {2415.7, 3627.4, 4390.8};
+  for (int i = 0; i < 3; ++i) {
+    const double h = hard.uniform_draw(in_flight[i] / 132, 132),
+                 s = soft.uniform_draw(in_flight[i] / 132, 132);
+    EXPECT_LE(h, 4520 * (1 + 1e-9));
+    EXPECT_NEAR(s / measured[i], 1, 0.06) << i;
+    EXPECT_LT(std::abs(s / measured[i] - 1), std::abs(h / measured[i] - 1)) << i;
+  }
+  EXPECT_NEAR(hard.uniform_draw(in_flight[1] / 132, 132), 4520, 1e-6);
+  // The factor is what they get over what they want: 2^(-1/3) at the ceiling, and what they get never
+  // exceeds it.
+  EXPECT_NEAR(soft.dram_factor(4520), std::pow(2.0, -1.0 / 3), 1e-12);
+  EXPECT_EQ(hard.dram_factor(4520), 1.0);
+  for (const double x : {0.5, 1.0, 2.0, 8.0}) EXPECT_LT(x * 4520 * soft.dram_factor(x * 4520), 4520);
+}
+
 // A warp waiting on memory is not waiting to issue. The H200's ReLU (its profile: 8 CTAs per SM, the issue
 // slots busy 87% of cycles, its warps waiting on memory 56% of their own cycle) runs a CTA 1.74x faster
 // with one CTA per SM than with eight (the whole GPU, 25,088 CTAs: 0.1607 ms against 0.0349 ms with 1/8 of
@@ -443,6 +469,31 @@ TEST(SmShare, ATorchOpNamedLikeAKernelKeepsItsOwnCases) {
   ASSERT_EQ(op_row.size(), 11u);
   EXPECT_EQ(kernel_row[6], "0.3940");
   EXPECT_EQ(op_row[6], "0.0804");
+}
+
+// The DRAM's saturation exponent is taken from the GPU's memory curve, not from the kernels: on the H200's
+// curve --fit takes 3 (of 0 and 1 to 8 in quarters), and the report gives the curve's error at each whole
+// exponent. A curve file without the probe's lines is one error naming it.
+TEST(SmShare, TheFitTakesTheDramExponentFromTheMemoryCurve) {
+  const std::string src = testing::source_dir();
+  const std::string rec = src + "/cuda_tracer/recordings/";
+  // One tiny case, so that the fit of the loads has little to simulate.
+  const std::string one = ::testing::TempDir() + "/curve_case.jsonl";
+  std::ofstream(one) << nlohmann::json(torch_shape("k", 132, 256, 16, 10)).dump() << "\n"
+                     << nlohmann::json(torch_alone("k", 132, 0.02)).dump() << "\n";
+  const std::string out = ::testing::TempDir() + "/curve_fit.json";
+  const testing::Result r = testing::sh("sm-sharing --recording " + one + " --memory-curve " + rec +
+                                        "mem_latency_h200.jsonl --config " + src +
+                                        "/sim/configs/h200.json --fit --iterations 2 --out " + out);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("| 3 (the config's) | 84 | 9.8% |"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("| 0 | 84 | 11.2% |"), std::string::npos) << r.output;
+  EXPECT_EQ(nlohmann::json::parse(std::ifstream(out))["gpu"]["dram_saturation_exponent"], 3.0);
+
+  const testing::Result bad = testing::sh("sm-sharing --recording " + one + " --memory-curve " + one +
+                                          " --config " + src + "/sim/configs/h200.json");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find(one + ": no mem_latency_probe lines"), std::string::npos) << bad.output;
 }
 
 TEST(SmShare, ABadRecordingIsOneErrorNamingTheFile) {
