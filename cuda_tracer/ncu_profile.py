@@ -16,6 +16,8 @@ with the per-scheduler figures of its resident run (medians over the launches th
                       mio_throttle, lg_throttle, tex_throttle)
   memory_stalls       cycles per issued instruction its warps waited on memory: for a load's data
                       (long_scoreboard) and, once exited, for their stores to complete (drain)
+  l1_wavefronts       share of its SMs' L1 data pipe (load/store unit wavefronts: global, local and
+                      shared memory) it used, of the pipe's peak, per active cycle
 and the bytes it moved to and from DRAM (dram_bytes), and from the metric CSVs (a run of their own):
   global_loads        warp-level global load instructions of the whole run: LDG, generic loads and
                       LDGSTS (global to shared) together
@@ -75,6 +77,9 @@ def read_ncu(path):
             "warps_active": number(m["smsp__warps_active.avg.per_cycle_active"]),
             "contention_stalls": sum(stall(s) for s in CONTENTION),
             "memory_stalls": stall("long_scoreboard") + stall("drain"),
+            # Nsight Compute gives the pipe's use per elapsed cycle only: over the cycles the SMs were active.
+            "l1_wavefronts": number(m["l1tex__data_pipe_lsu_wavefronts.avg.pct_of_peak_sustained_elapsed"]) / 100 *
+            number(m["gpc__cycles_elapsed.avg"]) / number(m["sm__cycles_active.avg"]),
             "dram_bytes": number(m["dram__bytes.sum.per_second"]) * number(m["gpu__time_duration.sum"]) / 1e9,
         })
     return out
@@ -117,7 +122,7 @@ def base_name(n):
 
 
 def figures(launches, counted):
-    keys = ("issue_active", "warps_active", "contention_stalls", "memory_stalls")
+    keys = ("issue_active", "warps_active", "contention_stalls", "memory_stalls", "l1_wavefronts")
     out = {k: round(statistics.median(l[k] for l in launches), 4) for k in keys}
     out["dram_bytes"] = int(round(statistics.median(l["dram_bytes"] for l in launches)))
     out["global_loads"] = int(round(statistics.median(l["global_loads"] for l in counted)))

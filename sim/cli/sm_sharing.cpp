@@ -36,10 +36,12 @@ struct ShapeKernel {
 // The probe's kernels as it launches them (sm_share_probe.cu): layer kernels between stamp kernels (one
 // thread writing the global timer) launched a few microseconds apart (the launch cost): stamp, kernel, stamp
 // on the first stream, then on the second. They set the order in which the GPU takes the kernels. A stamp's
-// own run is what dispatch_probe measured on the H200 (cuda_tracer/recordings/dispatch_h200.jsonl): 3.12 us
-// from one stamp's start to the next's on a stream (median), less the dependent launch (1.54 us from a
-// grid's end to the next kernel's start, the config's gpu.launch_latency_ns).
-constexpr double kStampMs = 0.00158;
+// own run is what dispatch_probe measured on the H200 (cuda_tracer/recordings/dispatch_h200.jsonl, the
+// probe_pattern case): 1.8 us from the second stream's first stamp's start to its kernel's first CTA
+// (median of 9), less the dependent launch (1.54 us from a grid's end to the next kernel's start, the
+// config's gpu.launch_latency_ns). (Its stamps case, 3.12 us from one stamp's start to the next's, is
+// bound by the host launching them about 3 us apart, kLaunchGapNs; it gave 1.58 us until 2026-12-04.)
+constexpr double kStampMs = 0.00026;
 constexpr int64_t kLaunchGapNs = 3000;
 
 // One measured case: streams of kernels launched together on `sms` SMs with at most `cap` CTAs per SM.
@@ -123,7 +125,7 @@ Data load(const std::vector<std::string>& paths) {
         if (probe == "sm_share_profile") {
           const Measured f{
               {r.at("issue_active"), r.at("warps_active"), r.at("contention_stalls"), r.at("memory_stalls"),
-               r.value("global_loads", 0.0), r.value("loads_in_flight", 1.0)},
+               r.value("global_loads", 0.0), r.value("loads_in_flight", 1.0), r.value("l1_wavefronts", 0.0)},
               r.at("dram_bytes")};
           if (r.contains("kernel"))
             kernel_profile[r.at("kernel")] = f;
@@ -593,7 +595,11 @@ int run_sm_sharing(const SmSharingArgs& a) {
         "bytes its CTAs keep in flight (its waiting warps, each with the loads it issued since it last "
         "waited, from its SASS: `cuda_tracer/ncu_sass.py`, at one load's DRAM bytes each), over what an SM "
         "keeps in flight at its bandwidth and the idle DRAM latency; one whose bytes in flight want more "
-        "than the DRAM gives in its resident run costs the DRAM what it got there. CTAs of one kernel take "
+        "than the DRAM gives in its resident run costs the DRAM what it got there. A profiled kernel also "
+        "loads "
+        "its SMs' L1 data pipe (the share of its peak the resident run used, per issued instruction), which "
+        "all CTAs of an SM share and which stretches their memory waits as its load grows. CTAs of one "
+        "kernel take "
         "slightly different times (`gpu.cta_time_variance_ns`, measured), so the last CTAs of a kernel end "
         "apart. "
         "Fewer SMs (`gpu.sm_count`), a CTA limit per SM "
@@ -605,7 +611,8 @@ int run_sm_sharing(const SmSharingArgs& a) {
         "kernel or op in the order the recordings name them (fma, conv, stem, conv7, pool, then every other "
         "torch op; `--fit` reads only their alone cases); check half: the others; pairs: two "
         "kernels or ops launched together on two streams of one partition, never fitted. Layer kernels "
-        "are timed as the probe times them, between one-thread stamp kernels launched 3 us apart (the model "
+        "are timed as the probe times them, between one-thread stamp kernels (0.26 us each, "
+        "`cuda_tracer/recordings/dispatch_h200.jsonl`) launched 3 us apart (the model "
         "is given a kernel's own time: the one with which its simulated whole-GPU span is the measured "
         "span): the GPU "
         "takes grids in the order they came, so a pair's first kernel ends its span only when the stamp "

@@ -411,12 +411,13 @@ double Gpu::speed_on(uint32_t s, uint32_t kernel) {
   Sm& sm = sms_[s];
   for (const Sm::Speed& v : sm.speeds)
     if (v.kernel == kernel && v.issue_load == sm.issue_load && v.memory_load == sm.memory_load &&
-        v.dram_factor == dram_factor_)
+        v.pipe_load == sm.pipe_load && v.dram_factor == dram_factor_)
       return v.speed;
   Sm::Speed& v = sm.speeds[sm.speeds_next];
   sm.speeds_next ^= 1;
-  v = {kernel, sm.issue_load, sm.memory_load, dram_factor_,
-       share_.speed(kernel, sm.issue_load, sm.memory_load, dram_factor_)};
+  v = {kernel,         sm.issue_load,
+       sm.memory_load, sm.pipe_load,
+       dram_factor_,   share_.speed(kernel, sm.issue_load, sm.memory_load, dram_factor_, sm.pipe_load)};
   return v.speed;
 }
 
@@ -446,8 +447,9 @@ void Gpu::rank_speeds(uint32_t s) {
     const double own = double(share_.kernel(lanes_[id].kernel).issue) / one;
     const double load = SmShare::age_load(older, own);
     older += own;
-    ranked_speeds_[id] =
-        std::max(share_.speed(lanes_[id].kernel, uint64_t(load * one), sm.memory_load, dram_factor_), 1e-9);
+    ranked_speeds_[id] = std::max(
+        share_.speed(lanes_[id].kernel, uint64_t(load * one), sm.memory_load, dram_factor_, sm.pipe_load),
+        1e-9);
   }
 }
 
@@ -461,10 +463,12 @@ void Gpu::set_counted(uint32_t slot, bool on) {
     sm.issue_load += k.issue;
     sm.memory_load += k.memory;
     sm.memory_cost += k.memory_cost;
+    sm.pipe_load += k.pipe;
   } else {
     sm.issue_load -= k.issue;
     sm.memory_load -= k.memory;
     sm.memory_cost -= k.memory_cost;
+    sm.pipe_load -= k.pipe;
   }
   mark_dirty(c.sm);
 }

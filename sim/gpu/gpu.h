@@ -92,14 +92,14 @@ class Gpu final : public Component, public FaultBuffer::Client {
     int64_t busy_since = 0;
     // SM sharing: the loads of its running CTAs (resident, not stalled on faults), its lanes (one per kernel
     // with CTAs resident, sim/gpu/lane.h), and whether their speeds are to be recomputed.
-    uint64_t issue_load = 0, memory_load = 0, memory_cost = 0;
+    uint64_t issue_load = 0, memory_load = 0, memory_cost = 0, pipe_load = 0;
     std::vector<uint32_t> lanes;
     bool dirty = false;
     // The last two speeds computed on this SM, by kernel and the loads they were computed at (a pure
     // function's results: most SMs run one or two kernels).
     struct Speed {
       uint32_t kernel = UINT32_MAX;
-      uint64_t issue_load = 0, memory_load = 0;
+      uint64_t issue_load = 0, memory_load = 0, pipe_load = 0;
       double dram_factor = 0, speed = 0;
     } speeds[2];
     uint8_t speeds_next = 0;

@@ -38,6 +38,7 @@ SmShare::Demand SmShare::demand(const KernelProfile& p, uint32_t threads, uint32
   Demand d;
   d.issue = warps / 4 / own;
   d.memory_part = std::min(1.0, p.memory_stalls / own);
+  d.pipe = d.issue * p.l1_wavefronts / p.issue_active;
   d.in_flight = p.global_loads >= 1 && dram_bytes > 0;
   if (d.in_flight) {
     const double bytes_per_load = double(dram_bytes) / p.global_loads;
@@ -74,14 +75,15 @@ SmShare::SmShare(const trace::Trace& t, const std::vector<uint64_t>& dram_bytes,
     p.issue = to_fixed(profiled ? d.issue : g.full_sm_issue_load / double(per_sm));
     p.memory = to_fixed(profiled ? d.memory : g.full_sm_memory_load / double(per_sm));
     p.memory_cost = p.memory;
+    p.pipe = profiled && d.pipe > 0 ? to_fixed(d.pipe) : 0;
     const uint64_t ctas = k.cta_count;
     if (ctas == 0) continue;
     // The reference: the resident run on the recording GPU, n CTAs on each busy SM.
     const uint64_t n = std::min<uint64_t>(per_sm, (ctas + sms - 1) / sms);
     const uint64_t busy = std::min<uint64_t>(sms, (ctas + n - 1) / n);
-    const double issue_ref = load(n * p.issue), memory_ref = load(n * p.memory);
+    const double issue_ref = load(n * p.issue), memory_ref = load(n * p.memory), pipe_ref = load(n * p.pipe);
     p.issue_ref = std::sqrt(1 + issue_ref * issue_ref);
-    const double memory_term = std::sqrt(1 + memory_ref * memory_ref);
+    const double memory_term = std::sqrt(1 + memory_ref * memory_ref) * std::sqrt(1 + pipe_ref * pipe_ref);
     // A kernel whose bytes in flight want more than the GPU's bandwidth in its resident run was held to
     // what the DRAM gives its mix of reads and writes there: its measured bytes over its time. Its bytes
     // cost the DRAM that much more of its bandwidth, with whatever else runs.
@@ -148,13 +150,13 @@ double SmShare::age_stretch(double l, uint64_t m) {
   return t / std::sqrt(1 + double(m) * l * double(m) * l);
 }
 
-double SmShare::speed(uint32_t k, uint64_t issue_load, uint64_t memory_load, double dram_factor) const {
+double SmShare::speed(uint32_t k, uint64_t issue_load, uint64_t memory_load, double dram_factor,
+                      uint64_t pipe_load) const {
   const Kernel& p = kernels_[k];
   const double l = load(issue_load);
-  const double issue = p.issue_ref / std::sqrt(1 + l * l);
-  if (p.memory_part == 0) return issue;
-  const double m = load(memory_load);
-  const double memory = dram_factor * p.memory_ref / std::sqrt(1 + m * m);
+  if (p.memory_part == 0) return p.issue_ref / std::sqrt(1 + l * l);
+  const double m = load(memory_load), q = p.pipe ? load(pipe_load) : 0;
+  const double memory = dram_factor * p.memory_ref / (std::sqrt(1 + m * m) * std::sqrt(1 + q * q));
   const double own = (1 - p.memory_part) + p.memory_part / memory;
   return p.issue_ref / std::sqrt(own * own + l * l);
 }

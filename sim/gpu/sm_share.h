@@ -7,7 +7,9 @@
 // share its warps wait on memory; else its DRAM bytes at its share of bandwidth, at most all of it), slowed
 // by memory contention, and the rest; the SM's issue slots then bound all its warps together, so a CTA's
 // time per instruction is the soft maximum of its own cycle and its SM's issue load, sqrt(own^2 + L^2):
-// while an SM is issue-bound, its warps' memory waits are hidden behind others' issue. So the model is
+// while an SM is issue-bound, its warps' memory waits are hidden behind others' issue. Loads pass the SM's
+// L1 data pipe, which all its CTAs share (Demand::pipe): the more its load, the longer the memory part. So
+// the model is
 // given only each kernel's resident time,
 // launch shape, DRAM bytes and, where taken, a profile of that run; fewer SMs, a CTA limit per SM and
 // co-running kernels are predictions.
@@ -32,7 +34,8 @@ class SmShare {
     uint64_t issue = 0;      // a CTA's issue load: Demand::issue, else gpu.full_sm_issue_load / (CTAs per SM)
     uint64_t memory = 0;     // a CTA's memory load: Demand::memory, else gpu.full_sm_memory_load / (same)
     uint64_t memory_cost = 0;  // memory * the DRAM cost of a byte of its traffic (>= 1: see Demand)
-    double issue_ref = 1;    // sqrt(1 + L^2) at the reference composition
+    uint64_t pipe = 0;         // a CTA's load on its SM's L1 data pipe: Demand::pipe, else 0 (not measured)
+    double issue_ref = 1;      // sqrt(1 + L^2 + P^2) at the reference composition
     double memory_ref = 1;   // sqrt(1 + M^2) at the reference composition, divided by its DRAM factor
     double memory_part = 0;  // share of the reference time spent on DRAM traffic, in [0, 1]
     int64_t cta_ns = 0;      // a CTA's duration at the reference composition
@@ -54,8 +57,14 @@ class SmShare {
   // whose warps wait on one 128-byte load half of their time, little). Without load counts, the load is
   // gpu.full_sm_memory_load for a full SM of warps waiting on memory, scaled to its w * memory_part.
   // threads_per_sm: of the GPU the profile was taken on (the trace's header, like the reference).
+  // The SM's L1 data pipe (its load/store unit: global, local and shared memory wavefronts) is a third
+  // resource its CTAs share: a CTA asking `issue` of the issue slots asks pipe = issue * l1_wavefronts /
+  // issue_active of the pipe's peak (the wavefronts its instructions took in the resident run, per issued
+  // instruction). Like the issue slots it bounds the SM's warps together, so a CTA's time per instruction
+  // is sqrt(own^2 + L^2 + P^2); it is shared by all alike, not oldest first. A GEMV beside an implicit-GEMM
+  // convolution (60% and 67% of the pipe each) slows though it is older and the slots favour it.
   struct Demand {
-    double issue = 0, memory = 0, memory_part = 0;
+    double issue = 0, memory = 0, memory_part = 0, pipe = 0;
     bool in_flight = false;  // memory counts bytes in flight (the profile counted loads)
   };
   static Demand demand(const KernelProfile& p, uint32_t threads, uint32_t threads_per_sm, uint64_t dram_bytes,
@@ -70,7 +79,8 @@ class SmShare {
   explicit SmShare(const GpuConfig& g);
   const Kernel& kernel(uint32_t k) const { return kernels_[k]; }
   // Speed of a CTA of kernel k on an SM whose running CTAs sum to these loads, with the GPU's DRAM factor.
-  double speed(uint32_t k, uint64_t issue_load, uint64_t memory_load, double dram_factor) const;
+  double speed(uint32_t k, uint64_t issue_load, uint64_t memory_load, double dram_factor,
+               uint64_t pipe_load = 0) const;
   // Bytes per ns an SM with this memory load draws.
   double sm_draw(uint64_t memory_load) const;
   // Bytes per ns of DRAM capacity an SM with these loads takes: its draw, each byte weighted by its

@@ -38,6 +38,7 @@ struct KernelProfile {
   double memory_stalls = 0;      // cycles per issued instruction a warp waited on memory (loads, store drain)
   double global_loads = 0;       // warp-level global load instructions of the whole run (0: not measured)
   double loads_in_flight = 1;    // global loads a waiting warp has in flight (cuda_tracer/ncu_sass.py)
+  double l1_wavefronts = 0;      // share of its SM's L1 data pipe it used, per active cycle (0: not measured)
   bool known() const { return issue_active > 0 && warps_active > 0; }
 };
 

@@ -157,6 +157,32 @@ Config h200_memory() {
   return c;
 }
 
+// The L1 data pipe is shared by all CTAs of an SM, oldest or not. The H200's GEMV of PyTorch's linear
+// (cuBLAS gemmSN, 4 CTAs per SM, 63% of the pipe's peak) ran 36% longer beside cuDNN's implicit-GEMM
+// convolution (67% of the pipe) on the whole GPU, though its CTAs were the older ones and the issue slots
+// favour them (sm_share_torch_h200.jsonl: linear_fc6 0.119 ms alone, 0.155 beside conv3x3_14). With the pipe
+// its loads queue behind the convolution's: the memory part of its own cycle stretches as the pipe's load
+// grows (here from 0.69 to 1.3 of its peak); without the pipe (no l1_wavefronts), it hardly slows.
+TEST(SmShare, ThePipeSlowsAnOlderGemvBesideAConvolution) {
+  const Config c = h200_memory();
+  const KernelProfile gemv{0.3875, 3.865, 1.13, 4.975, 2365440, 6.346, 0.6275};
+  const KernelProfile conv{0.6852, 1.535, 0.67, 0.2, 1832992, 8.034, 0.6657};
+  trace::Trace t = compute_kernel(132 * 4, 99400);
+  add_kernel(t, std::vector<std::vector<uint64_t>>(132 * 2, std::vector<uint64_t>{}),
+             trace::AccessKind::kRead, 97700);
+  const auto beside = [&](KernelProfile g, KernelProfile v) {
+    const SmShare share(t, {153757824, 4002304}, {g, v}, c.gpu);
+    const SmShare::Kernel &a = share.kernel(0), &b = share.kernel(1);
+    // The GEMV's CTAs issue first: they get the slots their own load asks for.
+    EXPECT_NEAR(share.speed(0, 4 * a.issue, 4 * a.memory, 1.0, 4 * a.pipe), 1.0, 1e-9);
+    return share.speed(0, 4 * a.issue, 4 * a.memory + 2 * b.memory, 1.0, 4 * a.pipe + 2 * b.pipe);
+  };
+  EXPECT_LT(beside(gemv, conv), 1 / 1.15);
+  KernelProfile g0 = gemv, c0 = conv;
+  g0.l1_wavefronts = c0.l1_wavefronts = 0;
+  EXPECT_GT(beside(g0, c0), 1 / 1.05);
+}
+
 // The DRAM slows before its ceiling, as an SM does. Three points of the H200's memory curve (132 SMs, warps
 // that only load: cuda_tracer/recordings/mem_latency_h200.jsonl): 8 warps per SM with 2, 4 and 8 loads of
 // 512 bytes each in flight deliver 2.42, 3.63 and 4.39 TB/s; the SMs want 2.73, 5.70 and 9.12 TB/s, so a
