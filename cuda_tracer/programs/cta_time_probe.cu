@@ -3,11 +3,13 @@
 // waves: a streaming one (each thread loads, scales and stores `per_thread` floats, one load in flight, as an
 // element-wise layer does) and a compute-only one (FMA chains). Each at several lengths, so the spread can be
 // split into a part that does not grow with a CTA's length and a part that does (the SM-sharing model's
-// gpu.cta_time_variance_ns). One JSON line per (kernel, length, repetition): the CTAs' mean duration, standard
-// deviation and percentiles, all CTAs and the middle four waves (no first-wave dispatch, no tail), and the
-// kernel's span (first CTA's start to last CTA's end). On SM partitions of 132, 72, 32 and 8 SMs (green
-// contexts), the same grid: whether a CTA's own time, or the time between CTAs on a slot, changes with how
-// many SMs run the kernel.
+// gpu.cta_time_variance_ns). One JSON line per (kernel, length, repetition): the CTAs' mean duration,
+// standard deviation and percentiles, all CTAs and the middle four waves (no first-wave dispatch, no tail),
+// and the kernel's span (first CTA's start to last CTA's end). On SM partitions of 132, 72, 32 and 8 SMs
+// (green contexts), the same grid: whether a CTA's own time, or the time between CTAs on a slot, changes with
+// how many SMs run the kernel. And one wave of long streaming CTAs on the whole GPU (`wave` 1024: 1 MiB in
+// and out per CTA, as sm_share_probe's copy): how far apart CTAs that start together end when the DRAM is
+// saturated throughout (`ends`: each CTA's end from the kernel's first start, percentiles and extremes).
 //   cta_time_probe [--reps N]
 #include <cmath>
 
@@ -69,7 +71,8 @@ int main(int argc, char** argv) {
   const unsigned per_sm = unsigned(prop.maxThreadsPerMultiProcessor) / kThreads;
   const unsigned wave = unsigned(prop.multiProcessorCount) * per_sm, ctas = 6 * wave;
   const unsigned most = 64;
-  const size_t elems = size_t(ctas) * kThreads * most;
+  const unsigned longest = 1024;  // floats per thread of the one-wave case
+  const size_t elems = std::max(size_t(ctas) * kThreads * most, size_t(wave) * kThreads * longest);
   size_t free_bytes = 0, total = 0;
   CK(cudaMemGetInfo(&free_bytes, &total));
   if (2 * elems * sizeof(float) > free_bytes / 2) {
@@ -88,17 +91,19 @@ int main(int argc, char** argv) {
     const char* kernel;
     unsigned length;  // floats per thread, or FMA iterations
   };
-  const Case cases[] = {{"stream", 1}, {"stream", 4}, {"stream", 16}, {"stream", 64},
-                        {"fma", 256},  {"fma", 1024}, {"fma", 4096},  {"fma", 16384}};
+  const Case cases[] = {{"stream", 1}, {"stream", 4}, {"stream", 16}, {"stream", 64},   {"fma", 256},
+                        {"fma", 1024}, {"fma", 4096}, {"fma", 16384}, {"wave", longest}};
   std::vector<uvmtrace::SmPartition> parts;
   for (const unsigned want : {132u, 72u, 32u, 8u}) parts.push_back(uvmtrace::SmPartition::make(0, want, 1));
   for (const uvmtrace::SmPartition& p : parts)
     for (const Case& c : cases) {
       const unsigned want = p.sms();
-      if (want != 132 && c.length > (c.kernel[0] == 's' ? 4u : 256u)) continue;  // the short CTAs only
+      const bool one_wave = c.kernel[0] == 'w';
+      if (want != 132 && (one_wave || c.length > (c.kernel[0] == 's' ? 4u : 256u))) continue;  // short only
+      const unsigned grid = one_wave ? wave : ctas;
       auto launch = [&] {
-        if (c.kernel[0] == 's')
-          stream_kernel<<<ctas, kThreads, 0, p.stream(0)>>>(in, out, c.length, stamps);
+        if (c.kernel[0] != 'f')
+          stream_kernel<<<grid, kThreads, 0, p.stream(0)>>>(in, out, c.length, stamps);
         else
           fma_kernel<<<ctas, kThreads, 0, p.stream(0)>>>(c.length, out, stamps);
         CK(cudaGetLastError());
@@ -108,16 +113,18 @@ int main(int argc, char** argv) {
       for (int r = 0; r < reps; ++r) {
         launch();
         CK(cudaMemcpy(h.data(), stamps, h.size() * sizeof(uint64_t), cudaMemcpyDeviceToHost));
-        std::vector<double> all, middle;
+        std::vector<double> all, middle, ends;
         uint64_t first = UINT64_MAX, last = 0;
-        for (unsigned i = 0; i < ctas; ++i) {
+        for (unsigned i = 0; i < grid; ++i) {
           first = std::min(first, h[2 * i]);
           last = std::max(last, h[2 * i + 1]);
           const double d = double(h[2 * i + 1] - h[2 * i]);
           all.push_back(d);
-          if (i >= wave && i < 5 * wave) middle.push_back(d);
+          if (one_wave || (i >= wave && i < 5 * wave)) middle.push_back(d);
         }
-        const Summary a = summarize(all), m = summarize(middle);
+        for (unsigned i = 0; i < grid; ++i) ends.push_back(double(h[2 * i + 1] - first));
+        std::sort(ends.begin(), ends.end());
+        const Summary a = summarize(all), m = summarize(middle), e = summarize(ends);
         std::printf(
             "{\"program\": \"cta_time_probe\", \"gpu\": \"%s\", \"sms\": %u, \"span_ns\": %llu, \"ctas\": "
             "%u, "
@@ -126,9 +133,12 @@ int main(int argc, char** argv) {
             "%.1f, "
             "\"sd_ns\": %.1f, \"p10_ns\": %.0f, \"p50_ns\": %.0f, \"p90_ns\": %.0f}, \"middle\": "
             "{\"mean_ns\": "
-            "%.1f, \"sd_ns\": %.1f, \"p10_ns\": %.0f, \"p50_ns\": %.0f, \"p90_ns\": %.0f}}\n",
-            prop.name, p.sms(), (unsigned long long)(last - first), ctas, kThreads, per_sm, c.kernel,
-            c.length, r + 1, a.mean, a.sd, a.p10, a.p50, a.p90, m.mean, m.sd, m.p10, m.p50, m.p90);
+            "%.1f, \"sd_ns\": %.1f, \"p10_ns\": %.0f, \"p50_ns\": %.0f, \"p90_ns\": %.0f}, \"ends\": "
+            "{\"min_ns\": %.0f, \"p10_ns\": %.0f, \"p50_ns\": %.0f, \"p90_ns\": %.0f, \"max_ns\": %.0f, "
+            "\"sd_ns\": %.1f}}\n",
+            prop.name, p.sms(), (unsigned long long)(last - first), grid, kThreads, per_sm, c.kernel,
+            c.length, r + 1, a.mean, a.sd, a.p10, a.p50, a.p90, m.mean, m.sd, m.p10, m.p50, m.p90,
+            ends.front(), e.p10, e.p50, e.p90, ends.back(), e.sd);
       }
     }
   CK(cudaFree(in));
