@@ -4,6 +4,8 @@
 //   counters  the same plus every unified-memory counter, and host-residency probes of managed memory
 //   resident  the same as timing, but every managed allocation is prefetched to the GPU before each
 //             kernel, so each kernel's duration is its resident duration
+//   events    the same as timing, plus the UVM driver's own event queue (uvm_events.h): every fault
+//             entry with its batch id, replays, migrations, evictions ... in uvm_events.bin
 // Output, in $UVMTRACE_OUT (or its proc_<label> folder, process_dir.h): cupti.bin (CUPTI activity buffers, framed: raw_format.h) and events.tsv
 // (call arguments, allocations, probes; see RAW.md). Both are written as *.part and renamed at exit, so
 // an interrupted pass never looks complete.
@@ -29,10 +31,11 @@
 
 #include "process_dir.h"
 #include "raw_format.h"
+#include "uvm_events.h"
 
 namespace {
 
-enum class Pass { kTiming, kCounters, kResident };
+enum class Pass { kTiming, kCounters, kResident, kEvents };
 
 struct State {
   std::recursive_mutex mu;  // events.tsv and the tool's tables
@@ -52,6 +55,8 @@ struct State {
   uint64_t dropped_total = 0;
   bool soft_dirty = false;
   int pagemap = -1;
+  uvmtrace::UvmEventReader driver_events;  // the events pass
+  bool driver_events_started = false;
 };
 
 State& st() {
@@ -536,6 +541,21 @@ void driver_api(CUpti_CallbackId cbid, const CUpti_CallbackData* cb) {
   if (s.pass == Pass::kResident) prefetch_all(reinterpret_cast<cudaStream_t>(stream));
 }
 
+// The events pass: the driver's event queue of this process's VA space, which exists once a context does.
+void start_driver_events() {
+  State& s = st();
+  if (s.pass != Pass::kEvents || s.driver_events_started) return;
+  s.driver_events_started = true;
+  const char* ring = std::getenv("UVMTRACE_EVENT_RING");  // entries, a power of two
+  const uint32_t entries = ring ? uint32_t(std::strtoul(ring, nullptr, 10)) : (1u << 18);
+  const char* every = std::getenv("UVMTRACE_EVENT_FLUSH_US");  // flush while running (0: at the end only)
+  const uint64_t flush_ns = every ? uint64_t(std::strtoull(every, nullptr, 10)) * 1000 : 0;
+  if (s.driver_events.start((s.out_dir + "/uvm_events.bin").c_str(), ts(), entries, flush_ns))
+    line("driver_events\tstarted\t%u\t%" PRIu64, entries, flush_ns);
+  else
+    line("driver_events\tfailed\t%s", s.driver_events.error());
+}
+
 void CUPTIAPI callback(void*, CUpti_CallbackDomain domain, CUpti_CallbackId cbid, const void* data) {
   // A context may be created inside one of the tool's own calls (the safety check's): handle it anyway.
   if (in_tool > 0 && !(domain == CUPTI_CB_DOMAIN_RESOURCE && cbid == CUPTI_CBID_RESOURCE_CONTEXT_CREATED)) return;
@@ -545,6 +565,7 @@ void CUPTIAPI callback(void*, CUpti_CallbackDomain domain, CUpti_CallbackId cbid
     ++in_tool;
     describe_device(r->context);
     enable_activities(r->context);
+    start_driver_events();
     --in_tool;
   } else if (domain == CUPTI_CB_DOMAIN_RUNTIME_API) {
     auto* cb = static_cast<const CUpti_CallbackData*>(data);
@@ -580,6 +601,7 @@ void finish() {
     probe("exit", 0);
   }
   cuptiActivityFlushAll(1);
+  if (s.driver_events_started) s.driver_events.finish();
   --in_tool;
   std::lock_guard<std::recursive_mutex> lock(s.mu);
   std::lock_guard<std::mutex> file_lock(s.file_mu);
@@ -627,8 +649,10 @@ extern "C" int InitializeInjection(void) {
     s.pass = Pass::kCounters;
   else if (p == "resident")
     s.pass = Pass::kResident;
+  else if (p == "events")
+    s.pass = Pass::kEvents;
   else {
-    std::fprintf(stderr, "uvmtrace: unknown pass '%s' (timing, counters or resident)\n", pass);
+    std::fprintf(stderr, "uvmtrace: unknown pass '%s' (timing, counters, resident or events)\n", pass);
     _exit(2);
   }
   s.events = std::fopen((s.out_dir + "/events.tsv.part").c_str(), "w");
