@@ -18,6 +18,7 @@
 #include <unordered_map>
 
 #include "cuda_tracer/src/raw_format.h"
+#include "cuda_tracer/src/uvm_events.h"
 #include "sim/version.h"
 #include "traces/coverage.h"
 #include "traces/files.h"
@@ -489,8 +490,10 @@ CuptiPass read_cupti_pass(const fs::path& dir, const std::string& name) {
   p.allocs = allocs_of(p.events);
   p.t0 = p.cupti.min_ts;
   for (const Line& l : p.events.lines)
-    if (l.f[0] != "uvmtrace" && l.f[0] != "cmd" && l.f[0] != "device" && l.f[0] != "uvm_param" && l.f[0] != "soft_dirty" &&
-        l.f[0] != "present" && l.f[0] != "um_counter_unavailable" && l.f[0] != "nvtx_unavailable" && l.f[0] != "refused" && l.f[0] != "stream" && l.f.size() > 1)
+    if (l.f[0] != "uvmtrace" && l.f[0] != "cmd" && l.f[0] != "device" && l.f[0] != "uvm_param" &&
+        l.f[0] != "soft_dirty" && l.f[0] != "present" && l.f[0] != "um_counter_unavailable" &&
+        l.f[0] != "nvtx_unavailable" && l.f[0] != "refused" && l.f[0] != "stream" &&
+        l.f[0] != "driver_events" && l.f.size() > 1)
       p.t0 = std::min<uint64_t>(p.t0, p.events.u64(l, 1));
   return p;
 }
@@ -845,6 +848,210 @@ void apply_roles(Trace& t, const fs::path& path, const std::vector<std::vector<u
 }
 
 using PassWalls = std::map<std::string, int64_t>;
+
+// ---- the driver's event queue (events passes) ------------------------------------------------------------
+// uvm_events.bin (cuda_tracer/src/uvm_events.h): the header, the driver's 72-byte entries, the trailer.
+struct UvmEventsFile {
+  uvmtrace::UvmEventsFileHeader header;
+  std::vector<uint8_t> entries;  // entry_count * kUvmEntryBytes
+  uvmtrace::UvmEventsTrailer trailer;
+  uint64_t entry_count = 0;
+};
+
+UvmEventsFile read_uvm_events(const fs::path& p) {
+  const std::vector<uint8_t> b = read_file(p);
+  const std::string where = p.string();
+  UvmEventsFile f;
+  if (b.size() < sizeof f.header)
+    fail(where + ": offset " + std::to_string(b.size()), "truncated: shorter than the 136-byte header");
+  std::memcpy(&f.header, b.data(), sizeof f.header);
+  if (std::memcmp(f.header.magic, uvmtrace::kUvmEventsFileMagic, 8) != 0)
+    fail(where + ": offset 0", "not a uvm_events.bin (bad magic)");
+  if (f.header.entry_bytes != uvmtrace::kUvmEntryBytes)
+    fail(where + ": offset 8", "entries of " + std::to_string(f.header.entry_bytes) + " bytes, expected 72");
+  if (f.header.flags & 1) {
+    if (b.size() != sizeof f.header) fail(where, "a failed tracker's file holds more than its header");
+    return f;
+  }
+  const size_t body = b.size() - sizeof f.header;
+  if (body < sizeof f.trailer || (body - sizeof f.trailer) % uvmtrace::kUvmEntryBytes != 0)
+    fail(where + ": offset " + std::to_string(b.size()),
+         "truncated: not a whole number of entries and a trailer (was the pass interrupted?)");
+  f.entry_count = (body - sizeof f.trailer) / uvmtrace::kUvmEntryBytes;
+  f.entries.assign(b.begin() + long(sizeof f.header), b.end() - long(sizeof f.trailer));
+  std::memcpy(&f.trailer, b.data() + b.size() - sizeof f.trailer, sizeof f.trailer);
+  if (f.trailer.entries != f.entry_count)
+    fail(where + ": offset " + std::to_string(b.size() - sizeof f.trailer),
+         "the trailer counts " + std::to_string(f.trailer.entries) + " entries, the file holds " +
+             std::to_string(f.entry_count));
+  return f;
+}
+
+// The driver's event type as the trace's kind (DriverEventKind), or -1 for types the trace leaves out.
+int driver_kind(uint8_t type) {
+  switch (type) {
+    case uvmtrace::kUvmGpuFault:
+      return int(DriverEventKind::kFaultEntry);
+    case uvmtrace::kUvmGpuFaultReplay:
+      return int(DriverEventKind::kReplay);
+    case uvmtrace::kUvmMigration:
+      return int(DriverEventKind::kMigration);
+    case uvmtrace::kUvmEviction:
+      return int(DriverEventKind::kEviction);
+    case uvmtrace::kUvmThrashingDetected:
+      return int(DriverEventKind::kThrashing);
+    case uvmtrace::kUvmThrottlingStart:
+      return int(DriverEventKind::kThrottleStart);
+    case uvmtrace::kUvmThrottlingEnd:
+      return int(DriverEventKind::kThrottleEnd);
+    case uvmtrace::kUvmFaultBufferOverflow:
+      return int(DriverEventKind::kBufferOverflow);
+    case uvmtrace::kUvmFatalFault:
+      return int(DriverEventKind::kFatalFault);
+    case uvmtrace::kUvmCpuFault:
+      return int(DriverEventKind::kCpuFault);
+    case uvmtrace::kUvmMapRemote:
+      return int(DriverEventKind::kMapRemote);
+    case uvmtrace::kUvmReadDuplicate:
+      return int(DriverEventKind::kReadDuplicate);
+    case uvmtrace::kUvmReadDuplicateInvalidate:
+      return int(DriverEventKind::kReadDuplicateInvalidate);
+    default:
+      return -1;
+  }
+}
+
+template <typename T>
+T entry_as(const uint8_t* e) {
+  T v;
+  std::memcpy(&v, e, sizeof v);
+  return v;
+}
+
+// One events pass as a run of the trace: its events in the driver's order, CPU times on the run's CUPTI
+// clock from its first timestamp (the driver's CLOCK_MONOTONIC_RAW through the file's anchor), GPU times
+// from the run's earliest, each event given the kernel (trace index) that was running at its CPU time.
+// `kernel_of[i]`: the trace kernel of the pass's i-th kernel record.
+void add_driver_run(Trace& t, const std::string& pass, const CuptiPass& p, const UvmEventsFile& f,
+                    const std::vector<int64_t>& kernel_of, int64_t wall_ns) {
+  DriverRun run;
+  run.wall_ns = wall_ns;
+  run.flush_every_ns = int64_t(f.trailer.flush_every_ns);
+  run.note = pass;
+  if (f.header.flags & 1) {
+    run.note += ": the driver's event queue could not be attached: " +
+                std::string(f.header.note, strnlen(f.header.note, sizeof f.header.note));
+    t.driver_runs.push_back(run);
+    return;
+  }
+  for (uint32_t type = 0; type < uvmtrace::kUvmEventTypesAll; ++type) {
+    const int k = type < 256 ? driver_kind(uint8_t(type)) : -1;
+    if (k >= 0) run.dropped[size_t(k)] += f.trailer.dropped[type];
+  }
+  run.note += "; " + std::to_string(f.trailer.flushes) + " flushes of delayed events";
+  const uint16_t index = uint16_t(t.driver_runs.size());
+  t.driver_runs.push_back(run);
+  // Kernels of the run by start time, for the kernel running at an event's CPU time.
+  std::vector<std::pair<uint64_t, size_t> > starts;
+  for (size_t i = 0; i < p.cupti.kernels.size(); ++i) starts.push_back({p.cupti.kernels[i].start, i});
+  std::sort(starts.begin(), starts.end());
+  const int64_t to_cupti = int64_t(f.header.anchor_cupti_ns) - int64_t(f.header.anchor_raw_ns);
+  // The latest-started kernel still running at a CUPTI time (of the last 64 started: kernels of other
+  // streams may overlap), else none.
+  auto kernel_at = [&](int64_t cupti_ns) -> uint32_t {
+    auto it = std::upper_bound(starts.begin(), starts.end(),
+                               std::pair<uint64_t, size_t>(uint64_t(cupti_ns), SIZE_MAX));
+    for (int step = 0; it != starts.begin() && step < 64; ++step) {
+      --it;
+      const size_t i = it->second;
+      if (int64_t(p.cupti.kernels[i].end) >= cupti_ns)
+        return kernel_of[i] >= 0 ? uint32_t(kernel_of[i]) : kNoKernel;
+    }
+    return kNoKernel;
+  };
+  std::vector<DriverEvent> events;
+  std::vector<int64_t> cpu;  // CUPTI-clock times, rebased below
+  int64_t origin = int64_t(p.t0);
+  uint64_t gpu_origin = UINT64_MAX;
+  for (uint64_t i = 0; i < f.entry_count; ++i) {
+    const uint8_t* e = f.entries.data() + i * uvmtrace::kUvmEntryBytes;
+    const int k = driver_kind(e[0]);
+    if (k < 0) continue;
+    DriverEvent d;
+    d.kind = DriverEventKind(k);
+    d.run = index;
+    uint64_t cpu_raw = 0, gpu = 0, gpu_end = 0;
+    switch (d.kind) {
+      case DriverEventKind::kFaultEntry: {
+        const auto x = entry_as<uvmtrace::UvmGpuFaultEntry>(e);
+        d.flags = x.access, d.gpc = x.gpc, d.client = x.client, d.batch = x.batch, d.address = x.address;
+        cpu_raw = x.cpu_ns, gpu = x.gpu_ns;
+        break;
+      }
+      case DriverEventKind::kReplay: {
+        const auto x = entry_as<uvmtrace::UvmReplayEntry>(e);
+        d.flags = x.client_type, d.batch = x.batch, cpu_raw = x.cpu_ns, gpu = x.gpu_ns;
+        break;
+      }
+      case DriverEventKind::kMigration: {
+        const auto x = entry_as<uvmtrace::UvmMigrationEntry>(e);
+        d.flags = uint8_t(x.cause >= 1 && x.cause <= 5 ? x.cause - 1 : uint8_t(TransferCause::kUnknown));
+        d.gpc = x.src, d.client = x.dst, d.address = x.address, d.bytes = x.bytes;
+        cpu_raw = x.cpu_begin_ns, gpu = x.gpu_begin_ns, gpu_end = x.gpu_end_ns;
+        break;
+      }
+      case DriverEventKind::kEviction: {
+        const auto x = entry_as<uvmtrace::UvmEvictionEntry>(e);
+        d.gpc = x.src, d.client = x.dst, d.address = x.address_out, d.aux = x.address_in, d.bytes = x.bytes;
+        cpu_raw = x.cpu_ns;
+        break;
+      }
+      case DriverEventKind::kThrashing: {
+        const auto x = entry_as<uvmtrace::UvmThrashingEntry>(e);
+        d.address = x.address, d.bytes = x.bytes, cpu_raw = x.cpu_ns;
+        break;
+      }
+      case DriverEventKind::kThrottleStart:
+      case DriverEventKind::kThrottleEnd: {
+        const auto x = entry_as<uvmtrace::UvmThrottlingEntry>(e);
+        d.gpc = x.processor, d.address = x.address, cpu_raw = x.cpu_ns;
+        break;
+      }
+      case DriverEventKind::kCpuFault: {
+        const auto x = entry_as<uvmtrace::UvmCpuFaultEntry>(e);
+        d.flags = x.access, d.address = x.address, d.aux = x.pc, cpu_raw = x.cpu_ns;
+        break;
+      }
+      case DriverEventKind::kMapRemote: {
+        const auto x = entry_as<uvmtrace::UvmMapRemoteEntry>(e);
+        d.flags = x.cause, d.gpc = x.src, d.client = x.dst, d.address = x.address, d.bytes = x.bytes;
+        cpu_raw = x.cpu_ns, gpu = x.gpu_ns;
+        break;
+      }
+      default: {  // fatal faults, overflows, read duplication: the CPU time where the common layout has one
+        const auto x = entry_as<uvmtrace::UvmThrashingEntry>(e);
+        d.address = x.address, cpu_raw = x.cpu_ns;
+        break;
+      }
+    }
+    const int64_t c = int64_t(cpu_raw) + to_cupti;
+    cpu.push_back(c);
+    origin = std::min(origin, c);
+    if (gpu) gpu_origin = std::min(gpu_origin, gpu);
+    if (gpu_end) gpu_origin = std::min(gpu_origin, gpu_end);
+    d.gpu_ns = int64_t(gpu), d.gpu_end_ns = int64_t(gpu_end);
+    d.kernel = kernel_at(c);
+    events.push_back(d);
+  }
+  for (size_t i = 0; i < events.size(); ++i) {
+    DriverEvent& d = events[i];
+    d.cpu_ns = cpu[i] - origin;
+    if (d.gpu_ns) d.gpu_ns -= int64_t(gpu_origin);
+    if (d.gpu_end_ns) d.gpu_end_ns -= int64_t(gpu_origin);
+    if (d.gpu_end_ns < d.gpu_ns) d.gpu_end_ns = d.gpu_ns;  // an asynchronous copy without its end time
+  }
+  t.driver_events.insert(t.driver_events.end(), events.begin(), events.end());
+}
 
 // passes.tsv: "pass exit wall_ns" then one line per pass; written whole only when every pass succeeded.
 // Passes in the order they ran.
@@ -1260,6 +1467,24 @@ Trace convert_process(const fs::path& dir, const std::string& sub, const PassWal
                                std::to_string(dropped_pages) + " outside managed memory left out",
                            "access")});
   t.passes.push_back({PassKind::kResident, wall["resident"], note("managed memory prefetched before each kernel", "resident")});
+
+  // The driver's own events, from each events pass (events, events.K): a run of its own, its kernels the
+  // timing pass's, found by their place in their stream.
+  std::map<std::pair<uint32_t, size_t>, size_t> timing_at;
+  for (size_t ti = 0; ti < timing_pos.size(); ++ti) timing_at[timing_pos[ti]] = ti;
+  for (const auto& [name, ns] : read_pass_list(dir)) {
+    if (name != "events" && name.rfind("events.", 0) != 0) continue;
+    const CuptiPass ep = read_cupti_pass(pass_dir(name.c_str()), "events");
+    check_same(names_of(ep.cupti.kernels), name);
+    std::vector<int64_t> kernel_of(ep.cupti.kernels.size(), -1);
+    std::map<uint32_t, size_t> n;
+    for (size_t i = 0; i < ep.cupti.kernels.size(); ++i) {
+      const auto it = timing_at.find({ep.cupti.kernels[i].ordinal, n[ep.cupti.kernels[i].ordinal]++});
+      if (it != timing_at.end()) kernel_of[i] = trace_kernel_of_timing[it->second];
+    }
+    add_driver_run(t, name, ep, read_uvm_events(pass_dir(name.c_str()) / "uvm_events.bin"), kernel_of, ns);
+    t.passes.push_back({PassKind::kDriverEvents, ns, note("timing and the UVM driver's event queue", name)});
+  }
   return t;
 }
 
@@ -1325,6 +1550,16 @@ Trace merge_processes(std::vector<Trace> parts, const std::vector<uint64_t>& t0s
       r.start_ns += shift;
       r.end_ns += shift;
       out.nvtx.push_back(r);
+    }
+    const uint16_t run0 = uint16_t(out.driver_runs.size());
+    for (DriverRun r : t.driver_runs) {
+      if (parts.size() > 1) r.note = labels[p] + ": " + r.note;
+      out.driver_runs.push_back(r);
+    }
+    for (DriverEvent e : t.driver_events) {
+      e.run = uint16_t(e.run + run0);
+      if (e.kernel != kNoKernel) e.kernel += uint32_t(kernel0);
+      out.driver_events.push_back(e);
     }
     for (const Completeness& c : t.completeness) {
       Completeness& m = complete.try_emplace(c.stream, Completeness{c.stream, 0, 0, 0}).first->second;

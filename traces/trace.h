@@ -11,8 +11,9 @@
 namespace uvmsim::trace {
 
 // Version 2 stores per-CTA accesses column by column, pages predicted from the previous CTA (FORMAT.md);
-// version 4 lets a kernel launch an earlier kernel's CTAs (a template stored once); readers still read 1.
-constexpr uint32_t kFormatVersion = 4;
+// version 4 lets a kernel launch an earlier kernel's CTAs (a template stored once); version 5 adds the UVM
+// driver's own events (DRVE); readers still read 1.
+constexpr uint32_t kFormatVersion = 5;
 constexpr uint32_t kOldestFormatVersion = 1;
 // Bounds the reader enforces so that simulated times cannot overflow: every point in time (host_ns,
 // allocation and observed times, arrivals) lies in [0, kMaxTimeNs] (146 years), every duration (a
@@ -71,7 +72,62 @@ enum class ObservedKind : uint8_t {
 constexpr uint8_t kObservedKindCount = 8;
 enum class TransferCause : uint8_t { kUser = 0, kCoherence, kPrefetch, kEviction, kAccessCounters, kUnknown };
 
-enum class PassKind : uint8_t { kTiming = 0, kCounters, kAccessCapture, kResident, kGenerated };
+enum class PassKind : uint8_t {
+  kTiming = 0,
+  kCounters,
+  kAccessCapture,
+  kResident,
+  kGenerated,
+  kDriverEvents
+};
+constexpr uint8_t kPassKindCount = 6;
+
+// The UVM driver's own events, as its tools event queue reported them in an events pass of the recording
+// (cuda_tracer/src/uvm_events.h; recorded traces only, ground truth for validation, never simulator input).
+enum class DriverEventKind : uint8_t {
+  kFaultEntry = 0,  // a GPU fault entry the driver fetched (every instance: duplicates too). batch, address,
+                    // flags = access (1 read, 2 write, 3 atomic, 4 prefetch), gpc, client, gpu_ns = when
+                    // written into the fault buffer, cpu_ns = when the driver began servicing it
+  kReplay,          // batch; cpu_ns = when pushed, gpu_ns = when it completed on the GPU
+  kMigration,       // address, bytes, flags = TransferCause, src and dst (0 the CPU, else a GPU); cpu_ns =
+                    // when queued, gpu_ns and gpu_end_ns = its copy on the GPU
+  kEviction,        // address = the chunk evicted, bytes, aux = the address whose service needed the room
+  kThrashing,       // address, bytes of the thrashing region
+  kThrottleStart,   // address
+  kThrottleEnd,     // address
+  kBufferOverflow,  // the fault buffer overflowed
+  kFatalFault,      // address, flags = access
+  kCpuFault,        // address, flags = access, aux = the faulting PC
+  kMapRemote,       // address, bytes, flags = cause, src and dst
+  kReadDuplicate,   // address, bytes
+  kReadDuplicateInvalidate,  // address, bytes
+};
+constexpr uint8_t kDriverEventKindCount = 13;
+constexpr uint32_t kNoKernel = UINT32_MAX;
+
+struct DriverEvent {
+  DriverEventKind kind = DriverEventKind::kFaultEntry;
+  uint8_t flags = 0;
+  uint16_t run = 0;             // index into Trace::driver_runs
+  uint16_t gpc = 0;             // fault entries: the GPC; migrations and remote maps: the source
+  uint16_t client = 0;          // fault entries: the MMU client; migrations and remote maps: the destination
+  uint32_t batch = 0;           // fault entries and replays: the driver's batch id
+  uint32_t kernel = kNoKernel;  // the kernel running when the driver took the event (by its CPU time)
+  uint64_t address = 0;
+  uint64_t bytes = 0;
+  uint64_t aux = 0;
+  int64_t cpu_ns = 0;  // the run's CPU clock, from the run's first CUPTI timestamp
+  int64_t gpu_ns = 0;  // the GPU's clock, from the run's earliest GPU time (0 when the event has none)
+  int64_t gpu_end_ns = 0;
+};
+
+// One events pass: a run of the program with the driver's event queue attached.
+struct DriverRun {
+  int64_t wall_ns = 0;
+  int64_t flush_every_ns = 0;  // how often the reader flushed delayed events while it ran (0: at exit)
+  std::array<uint64_t, kDriverEventKindCount> dropped{};  // events the driver dropped, by kind (ring full)
+  std::string note;
+};
 
 struct Header {
   uint32_t format_version = kFormatVersion;  // as read; writers always write kFormatVersion
@@ -202,6 +258,8 @@ struct Trace {
   std::vector<Pass> passes;
   std::vector<Completeness> completeness;
   std::vector<NvtxRange> nvtx;
+  std::vector<DriverRun> driver_runs;      // format version 5
+  std::vector<DriverEvent> driver_events;  // in each run's order, runs one after another
 };
 
 const char* to_string(OpKind k);
@@ -210,6 +268,7 @@ const char* to_string(AllocKind k);
 const char* to_string(AllocRole k);
 const char* to_string(ObservedKind k);
 const char* to_string(PassKind k);
+const char* to_string(DriverEventKind k);
 const char* to_string(Producer k);
 
 // For each kernel, the kernel that stores its CTAs: itself, or the template it launches (format version 4).

@@ -29,11 +29,11 @@ struct SectionSpec {
   const char* name;
 };
 constexpr SectionSpec kSections[] = {
-    {tag("HEAD"), "header"},  {tag("TNNT"), "tenants"},      {tag("ALOC"), "allocations"},
-    {tag("KERN"), "kernels"}, {tag("CTAS"), "ctas"},         {tag("RNGS"), "ranges"},
-    {tag("OPS_"), "ops"},     {tag("OBSV"), "observed"},     {tag("REQS"), "requests"},
-    {tag("PASS"), "passes"},  {tag("CMPL"), "completeness"}, {tag("NVTX"), "nvtx"},
-    {tag("END_"), "end"},
+    {tag("HEAD"), "header"},        {tag("TNNT"), "tenants"},      {tag("ALOC"), "allocations"},
+    {tag("KERN"), "kernels"},       {tag("CTAS"), "ctas"},         {tag("RNGS"), "ranges"},
+    {tag("OPS_"), "ops"},           {tag("OBSV"), "observed"},     {tag("REQS"), "requests"},
+    {tag("PASS"), "passes"},        {tag("CMPL"), "completeness"}, {tag("NVTX"), "nvtx"},
+    {tag("DRVE"), "driver events"}, {tag("END_"), "end"},
 };
 
 // The unsigned integer type that stores T (an integer or an enum) on disk.
@@ -419,6 +419,32 @@ std::vector<uint8_t> encode_body(const Trace& t) {
   w.end_section(s);
 
   s = w.begin_section(kSections[12].tag);
+  w.put<uint64_t>(t.driver_runs.size());
+  for (const DriverRun& run : t.driver_runs) {
+    w.put<int64_t>(run.wall_ns);
+    w.put<int64_t>(run.flush_every_ns);
+    for (uint64_t d : run.dropped) w.put<uint64_t>(d);
+    w.str(run.note);
+  }
+  w.put<uint64_t>(t.driver_events.size());
+  for (const DriverEvent& e : t.driver_events) {
+    w.put(e.kind);
+    w.put<uint8_t>(e.flags);
+    w.put<uint16_t>(e.run);
+    w.put<uint16_t>(e.gpc);
+    w.put<uint16_t>(e.client);
+    w.put<uint32_t>(e.batch);
+    w.put<uint32_t>(e.kernel);
+    w.put<uint64_t>(e.address);
+    w.put<uint64_t>(e.bytes);
+    w.put<uint64_t>(e.aux);
+    w.put<int64_t>(e.cpu_ns);
+    w.put<int64_t>(e.gpu_ns);
+    w.put<int64_t>(e.gpu_end_ns);
+  }
+  w.end_section(s);
+
+  s = w.begin_section(kSections[13].tag);
   w.end_section(s);
   return std::move(w.buf);
 }
@@ -834,7 +860,7 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
   n = r.count(13, "pass");
   t.passes.resize(n);
   for (auto& p : t.passes) {
-    p.kind = r.get_enum<PassKind>(5, "pass kind");
+    p.kind = r.get_enum<PassKind>(h.format_version >= 5 ? kPassKindCount : 5, "pass kind");
     at = r.pos();
     p.wall_ns = r.get<int64_t>();
     if (!is_time(p.wall_ns)) r.fail("a pass's wall time is outside [0, 2^62] ns", at);
@@ -869,8 +895,55 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
   }
   r.leave_section(kSections[11]);
 
-  r.enter_section(kSections[12]);
-  r.leave_section(kSections[12]);
+  if (h.format_version >= 5) {
+    r.enter_section(kSections[12]);
+    constexpr size_t kRunBytes = 16 + 8 * kDriverEventKindCount + 4;
+    n = r.count(kRunBytes, "driver run");
+    check(n <= 65536, r, r.pos(), "more than 65536 driver runs");
+    t.driver_runs.resize(n);
+    for (auto& run : t.driver_runs) {
+      at = r.pos();
+      run.wall_ns = r.get<int64_t>();
+      run.flush_every_ns = r.get<int64_t>();
+      if (!(is_time(run.wall_ns) && is_time(run.flush_every_ns)))
+        r.fail("a driver run's wall time or flush period is outside [0, 2^62] ns", at);
+      for (uint64_t& d : run.dropped) d = r.get<uint64_t>();
+      run.note = r.str();
+    }
+    n = r.count(64, "driver event");
+    t.driver_events.resize(n);
+    for (uint64_t i = 0; i < n; ++i) {
+      at = r.pos();
+      DriverEvent& e = t.driver_events[i];
+      e.kind = r.get_enum<DriverEventKind>(kDriverEventKindCount, "driver event kind");
+      e.flags = r.get<uint8_t>();
+      e.run = r.get<uint16_t>();
+      e.gpc = r.get<uint16_t>();
+      e.client = r.get<uint16_t>();
+      e.batch = r.get<uint32_t>();
+      e.kernel = r.get<uint32_t>();
+      e.address = r.get<uint64_t>();
+      e.bytes = r.get<uint64_t>();
+      e.aux = r.get<uint64_t>();
+      e.cpu_ns = r.get<int64_t>();
+      e.gpu_ns = r.get<int64_t>();
+      e.gpu_end_ns = r.get<int64_t>();
+      if (!(e.run < t.driver_runs.size()))
+        r.fail("driver event " + std::to_string(i) + " names a missing run", at);
+      if (i > 0 && e.run < t.driver_events[i - 1].run)
+        r.fail("driver event " + std::to_string(i) + " is out of run order", at);
+      if (!(e.kernel == kNoKernel || e.kernel < t.kernels.size()))
+        r.fail("driver event " + std::to_string(i) + " names a missing kernel", at);
+      if (!(is_time(e.cpu_ns) && is_time(e.gpu_ns) && is_time(e.gpu_end_ns)))
+        r.fail("driver event " + std::to_string(i) + " has a time outside [0, 2^62] ns", at);
+      if (e.gpu_end_ns != 0 && !(e.gpu_end_ns >= e.gpu_ns))
+        r.fail("driver event " + std::to_string(i) + " ends before it starts", at);
+    }
+    r.leave_section(kSections[12]);
+  }
+
+  r.enter_section(kSections[13]);
+  r.leave_section(kSections[13]);
   if (r.pos() != size) r.fail("trailing bytes after the end section");
   return t;
 }

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "traces/coverage.h"
+#include "traces/driver_batches.h"
 #include "traces/trace_io.h"
 
 namespace uvmsim::trace {
@@ -30,7 +31,23 @@ const char* to_string(ObservedKind k) {
   return n[static_cast<int>(k)];
 }
 const char* to_string(PassKind k) {
-  static const char* n[] = {"timing", "counters", "access_capture", "resident", "generated"};
+  static const char* n[] = {"timing", "counters", "access_capture", "resident", "generated", "driver_events"};
+  return n[static_cast<int>(k)];
+}
+const char* to_string(DriverEventKind k) {
+  static const char* n[] = {"fault_entry",
+                            "replay",
+                            "migration",
+                            "eviction",
+                            "thrashing",
+                            "throttle_start",
+                            "throttle_end",
+                            "buffer_overflow",
+                            "fatal_fault",
+                            "cpu_fault",
+                            "map_remote",
+                            "read_duplicate",
+                            "read_duplicate_invalidate"};
   return n[static_cast<int>(k)];
 }
 const char* to_string(Producer k) { return k == Producer::kTracer ? "tracer" : "generator"; }
@@ -126,8 +143,9 @@ void print_info(const Trace& t, const std::string& hash, std::ostream& os) {
   os << "\n";
   os << "tenants " << t.tenants.size() << ", allocations " << t.allocations.size() << ", ops " << t.ops.size()
      << ", kernels " << t.kernels.size() << ", CTAs " << t.ctas.size() << ", ranges " << t.ranges.size()
-     << ", observed events " << t.observed.size() << ", requests " << t.requests.size()
-     << ", NVTX ranges " << t.nvtx.size() << "\n";
+     << ", observed events " << t.observed.size() << ", requests " << t.requests.size() << ", NVTX ranges "
+     << t.nvtx.size() << ", driver runs " << t.driver_runs.size() << " with " << t.driver_events.size()
+     << " events\n";
   uint64_t alloc_bytes = 0;
   for (auto& a : t.allocations) alloc_bytes += a.bytes;
   const auto fp = footprints(t);
@@ -163,6 +181,44 @@ void print_info(const Trace& t, const std::string& hash, std::ostream& os) {
     os << "completeness  " << to_string(c.stream) << " " << c.recorded << " of " << c.expected << " bytes ("
        << (c.expected ? 100.0 * double(c.recorded) / double(c.expected) : 0.0) << "%), dropped "
        << c.dropped_records << "; expected moves recorded " << cover(c.stream) << "\n";
+  // The driver's own batches, per events run (DRVE).
+  const std::vector<DriverRunBatches> runs = driver_batches(t);
+  for (size_t r = 0; r < runs.size(); ++r) {
+    std::array<uint64_t, kDriverEventKindCount> n{};
+    uint64_t migrated = 0;
+    for (const DriverEvent& e : t.driver_events)
+      if (e.run == r) {
+        ++n[size_t(e.kind)];
+        if (e.kind == DriverEventKind::kMigration) migrated += e.bytes;
+      }
+    std::vector<double> entries, blocks, ms;
+    for (const DriverBatch& b : runs[r].batches) {
+      entries.push_back(double(b.entries));
+      blocks.push_back(double(b.blocks));
+      if (b.duration_ns() >= 0) ms.push_back(double(b.duration_ns()) / 1e6);
+    }
+    char b[320];
+    std::snprintf(
+        b, sizeof b,
+        "driver run    %zu: %llu batches, fault entries per batch median %.0f p90 %.0f, VA blocks per "
+        "batch median %.0f p90 %.0f, batch median %.3f ms; %llu replays, %llu migrations of %llu bytes, "
+        "%llu evictions",
+        r, static_cast<unsigned long long>(runs[r].batches.size()), quantile(entries, 0.5),
+        quantile(entries, 0.9), quantile(blocks, 0.5), quantile(blocks, 0.9), quantile(ms, 0.5),
+        static_cast<unsigned long long>(n[size_t(DriverEventKind::kReplay)]),
+        static_cast<unsigned long long>(n[size_t(DriverEventKind::kMigration)]),
+        static_cast<unsigned long long>(migrated),
+        static_cast<unsigned long long>(n[size_t(DriverEventKind::kEviction)]));
+    os << b;
+    uint64_t dropped = 0;
+    for (size_t k = 0; k < kDriverEventKindCount; ++k)
+      if (t.driver_runs[r].dropped[k]) {
+        os << (dropped ? ", " : "; dropped ") << t.driver_runs[r].dropped[k] << " "
+           << to_string(static_cast<DriverEventKind>(k));
+        dropped += t.driver_runs[r].dropped[k];
+      }
+    os << (dropped ? " (incomplete)" : "; none dropped") << "; " << t.driver_runs[r].note << "\n";
+  }
 }
 
 void print_dump(const Trace& t, std::ostream& os, uint64_t max_ranges_per_cta) {
@@ -276,6 +332,15 @@ void export_csv(const Trace& t, const std::function<std::ostream&(const char* na
     for (auto& e : t.observed)
       f << to_string(e.kind) << "," << int(e.flags) << "," << e.start_ns << "," << e.end_ns << ","
         << e.address << "," << e.value << "\n";
+  }
+  {
+    auto& f = open("driver_events.csv");
+    f << "run,kind,flags,batch,kernel,address,bytes,aux,gpc_or_src,client_or_dst,cpu_ns,gpu_ns,gpu_end_ns\n";
+    for (auto& e : t.driver_events)
+      f << e.run << "," << to_string(e.kind) << "," << int(e.flags) << "," << e.batch << ","
+        << (e.kernel == kNoKernel ? std::string("-") : std::to_string(e.kernel)) << "," << e.address << ","
+        << e.bytes << "," << e.aux << "," << e.gpc << "," << e.client << "," << e.cpu_ns << "," << e.gpu_ns
+        << "," << e.gpu_end_ns << "\n";
   }
 }
 

@@ -1,7 +1,8 @@
 // The converter on real data: raw records and CUPTI activity buffers recorded on our H100 by uvmtrace
 // (cuda_tracer/testdata/raw_h100.tar.xz: cuda_tracer/record_micro.sh), and the checked-in corpus.
-#include <gtest/gtest.h>
+#include "cuda_tracer/convert.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -10,8 +11,8 @@
 #include <map>
 #include <set>
 
-#include "cuda_tracer/convert.h"
 #include "test_util.h"
+#include "traces/driver_batches.h"
 #include "traces/trace_io.h"
 
 namespace uvmsim {
@@ -42,6 +43,7 @@ fs::path unpack_dir() {
 fs::path recording(const std::string& name) {
   const std::string pack = name == "resnet18_1"                ? "raw_h100_resnet18.tar.xz"
                            : name == "mix_alexnet1_resnet18_1" ? "raw_h100_mix.tar.xz"
+                           : name == "micro_seq_16m_events"    ? "raw_h200_events.tar.xz"
                                                                : "raw_h100.tar.xz";
   if (!fs::exists(unpack_dir() / name)) {
     const std::string cmd =
@@ -140,6 +142,52 @@ TEST(Convert, MicroTouchBackIsExactAndComplete) {
   EXPECT_EQ(t.completeness[1].recorded, 64u << 20);
   ASSERT_EQ(t.passes.size(), 4u);
   EXPECT_EQ(t.passes[2].kind, PassKind::kAccessCapture);
+}
+
+// The driver's own events (H200, two events passes of a 16 MiB sequential first touch of CPU-written data):
+// each pass a run of its own, every GPU fault entry taken while the touch kernel ran and in a batch that
+// has its replay, the migrations moving the 16 MiB, the CPU's faults of the initialisation before any
+// kernel, nothing dropped.
+TEST(Convert, DriverEventsBecomeRunsOfBatches) {
+  const Trace t = validated(convert(recording("micro_seq_16m_events")));
+  EXPECT_EQ(t.header.format_version, kFormatVersion);
+  ASSERT_EQ(t.driver_runs.size(), 2u);
+  int event_passes = 0;
+  for (const Pass& p : t.passes) event_passes += p.kind == PassKind::kDriverEvents;
+  EXPECT_EQ(event_passes, 2);
+  const std::vector<DriverRunBatches> runs = driver_batches(t);
+  ASSERT_EQ(runs.size(), 2u);
+  for (size_t r = 0; r < 2; ++r) {
+    EXPECT_TRUE(runs[r].entries_complete && runs[r].replays_complete);
+    EXPECT_GE(runs[r].batches.size(), 3u);
+    for (const DriverBatch& b : runs[r].batches) {
+      EXPECT_LE(b.entries, 256u);
+      EXPECT_GE(b.entries, b.pages);
+      EXPECT_EQ(b.kernel, 0u) << "batch " << b.id;  // the first kernel, "touch"
+      EXPECT_GT(b.duration_ns(), 0) << "batch " << b.id;
+    }
+    uint64_t migrated = 0, cpu_faults = 0;
+    for (const DriverEvent& e : t.driver_events) {
+      if (e.run != r) continue;
+      if (e.kind == DriverEventKind::kMigration && e.client != 0) migrated += e.bytes;  // to the GPU
+      if (e.kind == DriverEventKind::kCpuFault) {
+        ++cpu_faults;
+        EXPECT_EQ(e.kernel, kNoKernel);
+      }
+    }
+    EXPECT_EQ(migrated, 16u << 20);
+    EXPECT_GT(cpu_faults, 0u);
+  }
+}
+
+// A damaged events file is one error naming the file and where it goes wrong.
+TEST(Convert, TruncatedDriverEventsNameTheFile) {
+  const fs::path p = copy_of("micro_seq_16m_events");
+  const fs::path f = p / "events.2" / "uvm_events.bin";
+  fs::resize_file(f, fs::file_size(f) - 100);
+  const std::string e = error_of(p);
+  EXPECT_NE(e.find("events.2/uvm_events.bin: offset"), std::string::npos) << e;
+  EXPECT_NE(e.find("truncated"), std::string::npos) << e;
 }
 
 TEST(Convert, HostInitialisationBeforeAPrefetchIsSeen) {

@@ -29,6 +29,21 @@ trace::Trace sample() {
   t.completeness.push_back({trace::ObservedKind::kHtoD, 100, 98, 0});
   t.nvtx.push_back({"layer1", 0, 10, 20});
   t.header.driver_params = {{"uvm_perf_fault_batch_count", 256}};
+  trace::DriverRun run;
+  run.wall_ns = 5000;
+  run.dropped[0] = 3;
+  run.note = "events.1";
+  t.driver_runs.push_back(run);
+  trace::DriverEvent fault;
+  fault.address = kVa;
+  fault.batch = 7;
+  fault.kernel = 0;
+  fault.cpu_ns = 120;
+  fault.gpu_ns = 40;
+  trace::DriverEvent replay = fault;
+  replay.kind = trace::DriverEventKind::kReplay;
+  replay.gpu_ns = 90;
+  t.driver_events = {fault, replay};
   return t;
 }
 
@@ -67,6 +82,11 @@ TEST(TraceIo, RoundTripPreservesEverySection) {
   EXPECT_EQ(r.observed[0].value, 65536u);
   EXPECT_EQ(r.nvtx[0].name, "layer1");
   EXPECT_EQ(r.header.driver_params[0].second, 256);
+  ASSERT_EQ(r.driver_events.size(), 2u);
+  EXPECT_EQ(r.driver_events[1].kind, trace::DriverEventKind::kReplay);
+  EXPECT_EQ(r.driver_events[0].batch, 7u);
+  EXPECT_EQ(r.driver_runs[0].dropped[0], 3u);
+  EXPECT_EQ(r.header.format_version, 5u);
 }
 
 TEST(TraceIo, TruncatedFileNamesFileAndOffset) {
@@ -162,6 +182,32 @@ size_t section_payload(const std::vector<uint8_t>& body, const char* tag) {
 
 std::string decode_error(const std::vector<uint8_t>& body) {
   return trace_error([&] { trace::decode_body(body.data(), body.size(), "bad.uvmt"); });
+}
+
+// A driver event is checked like every other record: its run and kernel must exist, its times lie in
+// range and its GPU interval not end before it starts.
+TEST(TraceIo, DriverEventsAreChecked) {
+  const auto bad = [](auto change) {
+    trace::Trace t = sample();
+    change(t);
+    return decode_error(trace::encode_body(t));
+  };
+  EXPECT_NE(
+      bad([](trace::Trace& t) { t.driver_events[1].run = 1; }).find("driver event 1 names a missing run"),
+      std::string::npos);
+  EXPECT_NE(bad([](trace::Trace& t) {
+              t.driver_events[0].kernel = 5;
+            }).find("driver event 0 names a missing kernel"),
+            std::string::npos);
+  EXPECT_NE(bad([](trace::Trace& t) { t.driver_events[0].cpu_ns = -1; }).find("outside [0, 2^62]"),
+            std::string::npos);
+  EXPECT_NE(bad([](trace::Trace& t) {
+              t.driver_events[0].gpu_end_ns = 10;
+            }).find("driver event 0 ends before it starts"),
+            std::string::npos);
+  auto body = trace::encode_body(sample());
+  body[section_payload(body, "DRVE") + 8 + 16 + 8 * trace::kDriverEventKindCount + 4 + 8 + 8] = 99;
+  EXPECT_NE(decode_error(body).find("invalid driver event kind 99"), std::string::npos) << decode_error(body);
 }
 
 // Pages are coded against the previous CTA's first page and steps: irregular CTAs (backward steps, huge
@@ -271,7 +317,7 @@ TEST(TraceIo, ExportCsvWritesEverySection) {
   int n = 0;
   while (std::getline(f, line)) ++n;
   EXPECT_EQ(n, 3);  // CTA 0: pages 0-2 and 700; CTA 1: pages 5-6
-  for (const char* s : {"tenants", "allocations", "ops", "kernels", "observed"})
+  for (const char* s : {"tenants", "allocations", "ops", "kernels", "observed", "driver_events"})
     EXPECT_GT(files[std::string(s) + ".csv"].str().size(), 10u) << s;
 }
 

@@ -1,0 +1,64 @@
+#include "traces/driver_batches.h"
+
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace uvmsim::trace {
+
+std::vector<DriverRunBatches> driver_batches(const Trace& t) {
+  std::vector<DriverRunBatches> out(t.driver_runs.size());
+  struct Open {
+    DriverBatch b;
+    std::unordered_set<uint64_t> pages, blocks;
+    std::map<uint32_t, uint64_t> kernels;  // entries per kernel
+  };
+  std::vector<std::map<uint32_t, Open>> open(t.driver_runs.size());
+  std::vector<std::unordered_map<uint32_t, int64_t>> replays(t.driver_runs.size());
+  for (size_t r = 0; r < t.driver_runs.size(); ++r) {
+    const auto& d = t.driver_runs[r].dropped;
+    out[r].entries_complete = d[size_t(DriverEventKind::kFaultEntry)] == 0;
+    out[r].replays_complete = d[size_t(DriverEventKind::kReplay)] == 0;
+  }
+  for (const DriverEvent& e : t.driver_events) {
+    if (e.kind == DriverEventKind::kReplay) {
+      replays[e.run][e.batch] = e.gpu_ns;
+      continue;
+    }
+    if (e.kind != DriverEventKind::kFaultEntry) continue;
+    auto [it, fresh] = open[e.run].try_emplace(e.batch);
+    Open& o = it->second;
+    if (fresh) {
+      o.b.id = e.batch;
+      o.b.first_gpu_ns = e.gpu_ns;
+    }
+    ++o.b.entries;
+    o.b.first_gpu_ns = std::min(o.b.first_gpu_ns, e.gpu_ns);
+    o.pages.insert(e.address >> kPageShift);
+    o.blocks.insert(e.address >> 21);
+    ++o.kernels[e.kernel];
+  }
+  for (size_t r = 0; r < open.size(); ++r)
+    for (auto& [id, o] : open[r]) {
+      DriverBatch b = o.b;
+      b.pages = o.pages.size();
+      b.blocks = o.blocks.size();
+      uint64_t most = 0;
+      for (const auto& [k, n] : o.kernels)
+        if (n > most) most = n, b.kernel = k;
+      const auto rp = replays[r].find(id);
+      if (rp != replays[r].end()) b.replay_gpu_ns = rp->second;
+      out[r].batches.push_back(b);
+    }
+  return out;
+}
+
+double quantile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t i = std::min(v.size() - 1, size_t(q * double(v.size() - 1) + 0.5));
+  return v[i];
+}
+
+}  // namespace uvmsim::trace
