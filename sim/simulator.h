@@ -32,6 +32,7 @@ class Simulator final : private HostServices {
   Simulator(const Workload& w, const Config& c);
   ~Simulator() override;
   void set_batch_log(std::ostream* os) { uvm_.set_batch_log(os); }
+  void set_batch_records(std::vector<BatchRecord>* out) { uvm_.set_batch_records(out); }
   // Shows the run's progress (simulated time, CTAs, events) while it runs; nullptr: none.
   void set_progress(ProgressReporter* p) { progress_reporter_ = p; }
   // Runs to completion; throws SimError if the workload cannot finish (e.g. memory smaller than a block).

@@ -57,7 +57,7 @@ std::vector<DriverRunBatches> driver_batches(const Trace& t) {
 double quantile(std::vector<double> v, double q) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
-  const size_t i = std::min(v.size() - 1, size_t(q * double(v.size() - 1) + 0.5));
+  const size_t i = std::min(v.size() - 1, size_t(q * double(v.size() - 1)));
   return v[i];
 }
 

@@ -30,7 +30,8 @@ struct DriverRunBatches {
 // Per run of the trace (Trace::driver_runs), its batches.
 std::vector<DriverRunBatches> driver_batches(const Trace& t);
 
-// The q-quantile (0..1) of a sample, by the nearest rank; 0 for none.
+// The q-quantile (0..1) of a sample, by the nearest rank below (of two, the median is the lower); 0 for
+// none.
 double quantile(std::vector<double> v, double q);
 
 }  // namespace uvmsim::trace

@@ -5,9 +5,10 @@
 namespace uvmsim {
 
 RunResult simulate(const Workload& w, const Config& c, bool check, std::ostream* batch_log,
-                   ProgressReporter* progress) {
+                   ProgressReporter* progress, std::vector<BatchRecord>* batches) {
   Simulator sim(w, c);
   sim.set_batch_log(batch_log);
+  sim.set_batch_records(batches);
   sim.set_progress(progress);
   sim.run();
   RunResult r{sim.stats(), {}};

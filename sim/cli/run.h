@@ -19,8 +19,9 @@ struct RunResult {
 
 // Simulates; with `check`, runs the audit at the end and throws SimError naming every problem.
 // A `progress` reporter, if given, shows the run moving on a terminal.
+// `batches`, if given, receives every fault batch (validation).
 RunResult simulate(const Workload& w, const Config& c, bool check, std::ostream* batch_log = nullptr,
-                   ProgressReporter* progress = nullptr);
+                   ProgressReporter* progress = nullptr, std::vector<BatchRecord>* batches = nullptr);
 nlohmann::json result_json(const Workload& w, const Config& c, const Stats& s);
 
 }  // namespace uvmsim

@@ -10,6 +10,7 @@
 #include "sim/cli/run.h"
 #include "sim/stats/stats.h"
 #include "traces/coverage.h"
+#include "traces/driver_batches.h"
 
 namespace uvmsim {
 
@@ -107,6 +108,101 @@ std::string percent(double share) {
   return b;
 }
 
+// A figure of each run of a sample (each run's batches): the median run's, and the least and the most.
+struct Spread {
+  double median = 0, lo = 0, hi = 0;
+};
+Spread spread(std::vector<double> per_run) {
+  if (per_run.empty()) return {};
+  std::sort(per_run.begin(), per_run.end());
+  return {trace::quantile(per_run, 0.5), per_run.front(), per_run.back()};
+}
+
+// The fault batches against the driver's (the trace's events runs), per trace and per kernel.
+void add_batch_quantities(const trace::Trace& t, const std::vector<BatchRecord>& sim, Validation& v) {
+  const std::vector<trace::DriverRunBatches> runs = trace::driver_batches(t);
+  if (runs.empty()) return;
+  bool entries_complete = true, replays_complete = true;
+  for (const auto& r : runs) entries_complete &= r.entries_complete, replays_complete &= r.replays_complete;
+  // Per run: a figure of its batches (those of kernel `k`, or all with trace::kNoKernel + 1).
+  const uint32_t kAll = UINT32_MAX - 1;
+  auto of_runs = [&](uint32_t k, auto figure) {
+    std::vector<double> per_run;
+    for (const auto& r : runs) {
+      std::vector<const trace::DriverBatch*> bs;
+      for (const auto& b : r.batches)
+        if (k == kAll || b.kernel == k) bs.push_back(&b);
+      per_run.push_back(figure(bs));
+    }
+    return spread(per_run);
+  };
+  auto sim_of = [&](uint32_t k) {
+    std::vector<const BatchRecord*> bs;
+    for (const auto& b : sim)
+      if (k == kAll || b.kernel == k) bs.push_back(&b);
+    return bs;
+  };
+  auto quantile_of = [](const auto& bs, auto field, double q) {
+    std::vector<double> x;
+    for (const auto* b : bs) x.push_back(double(field(*b)));
+    return trace::quantile(x, q);
+  };
+  const auto sim_all = sim_of(kAll);
+  const std::string lost = entries_complete ? "" : "the driver dropped fault entries (events incomplete)";
+  auto add = [&](const char* key, const char* label, const char* unit, Spread o, double simulated,
+                 const std::string& skipped) {
+    Quantity q;
+    q.key = key, q.label = label, q.unit = unit;
+    q.observed = o.median, q.observed_min = o.lo, q.observed_max = o.hi, q.simulated = simulated;
+    q.skipped = skipped;
+    q.scored = skipped.empty();
+    v.quantities.push_back(std::move(q));
+  };
+  auto count = [](const auto& bs) { return double(bs.size()); };
+  auto entries = [](const auto& b) { return b.entries; };
+  auto pages = [](const auto& b) { return b.pages; };
+  auto blocks = [](const auto& b) { return b.blocks; };
+  auto driver_ms = [](const trace::DriverBatch& b) { return double(b.duration_ns()) / 1e6; };
+  add("batches", "fault batches (driver: median run, its events passes)", "count", of_runs(kAll, count),
+      double(sim_all.size()), lost);
+  add("entries_per_batch_p50", "fault entries per batch, median (duplicates included)", "count",
+      of_runs(kAll, [&](const auto& bs) { return quantile_of(bs, entries, 0.5); }),
+      quantile_of(sim_all, entries, 0.5), lost);
+  add("entries_per_batch_p90", "fault entries per batch, p90", "count",
+      of_runs(kAll, [&](const auto& bs) { return quantile_of(bs, entries, 0.9); }),
+      quantile_of(sim_all, entries, 0.9), lost);
+  add("pages_per_batch_p50", "distinct pages per batch, median", "count",
+      of_runs(kAll, [&](const auto& bs) { return quantile_of(bs, pages, 0.5); }),
+      quantile_of(sim_all, pages, 0.5), lost);
+  add("blocks_per_batch_p50", "2 MiB VA blocks per batch, median", "count",
+      of_runs(kAll, [&](const auto& bs) { return quantile_of(bs, blocks, 0.5); }),
+      quantile_of(sim_all, blocks, 0.5), lost);
+  std::vector<double> sim_ms;
+  for (const auto* b : sim_all)
+    if (b->replay_ns >= 0) sim_ms.push_back(double(b->replay_ns - b->first_arrival_ns) / 1e6);
+  add("batch_ms_p50", "batch duration, median (replay minus earliest entry's arrival)", "ms",
+      of_runs(kAll,
+              [&](const auto& bs) {
+                std::vector<double> x;
+                for (const auto* b : bs)
+                  if (b->duration_ns() >= 0) x.push_back(driver_ms(*b));
+                return trace::quantile(x, 0.5);
+              }),
+      trace::quantile(sim_ms, 0.5),
+      !lost.empty()      ? lost
+      : replays_complete ? ""
+                         : "the driver dropped replays");
+  for (KernelValidation& kv : v.kernels) {
+    const uint32_t k = uint32_t(kv.index);
+    kv.observed_batches = of_runs(k, count).median;
+    kv.observed_entries_median =
+        of_runs(k, [&](const auto& bs) { return quantile_of(bs, entries, 0.5); }).median;
+    const auto mine = sim_of(k);
+    kv.simulated_batches = double(mine.size());
+    kv.simulated_entries_median = quantile_of(mine, entries, 0.5);
+  }
+}
+
 }  // namespace
 
 Validation validate(const Workload& w, const Config& c, const std::string& trace_name) {
@@ -155,7 +251,8 @@ Validation validate(const Workload& w, const Config& c, const std::string& trace
   CopyGroups observed_copies;
   for (const auto& [start, end] : htod_copies) observed_copies.add(start, end);
 
-  const RunResult r = simulate(w, c, false);
+  std::vector<BatchRecord> sim_batches;
+  const RunResult r = simulate(w, c, false, nullptr, nullptr, &sim_batches);
   const Stats& s = r.stats;
 
   // Kernel times and paging overhead.
@@ -229,6 +326,7 @@ Validation validate(const Workload& w, const Config& c, const std::string& trace
   if (why.empty() && cpu_faults == 0 && s.cpu_faults == 0) why = "no CPU faults";
   add("cpu_faults", "CPU faults after the first kernel (touch-backs)", "count", double(cpu_faults),
       double(s.cpu_faults), why);
+  add_batch_quantities(t, sim_batches, v);
   return v;
 }
 
@@ -243,6 +341,7 @@ nlohmann::json validation_json(const Validation& v) {
   for (const Quantity& x : v.quantities) {
     nlohmann::json e = {{"key", x.key},           {"label", x.label},         {"unit", x.unit},
                         {"observed", x.observed}, {"simulated", x.simulated}, {"scored", x.scored}};
+    if (!std::isnan(x.observed_min)) e["observed_runs"] = {{"min", x.observed_min}, {"max", x.observed_max}};
     if (x.scored)
       e[x.points ? "error_points" : x.absolute() ? "error_absolute" : "error"] = x.error();
     else
@@ -254,13 +353,20 @@ nlohmann::json validation_json(const Validation& v) {
                           {"mean_abs_error", v.kernel_overhead_mean_error},
                           {"worst_abs_error", v.kernel_overhead_worst_error}};
   auto& ks = j["kernels"] = nlohmann::json::array();
-  for (const KernelValidation& k : v.kernels)
-    ks.push_back({{"index", k.index},
-                  {"name", k.name},
-                  {"resident_ns", k.resident_ns},
-                  {"observed_ns", k.observed_ns},
-                  {"simulated_ns", k.simulated_ns},
-                  {"scored", k.scored}});
+  for (const KernelValidation& k : v.kernels) {
+    nlohmann::json e = {{"index", k.index},
+                        {"name", k.name},
+                        {"resident_ns", k.resident_ns},
+                        {"observed_ns", k.observed_ns},
+                        {"simulated_ns", k.simulated_ns},
+                        {"scored", k.scored}};
+    if (k.observed_batches >= 0)
+      e["batches"] = {{"observed", k.observed_batches},
+                      {"simulated", k.simulated_batches},
+                      {"observed_entries_p50", k.observed_entries_median},
+                      {"simulated_entries_p50", k.simulated_entries_median}};
+    ks.push_back(e);
+  }
   return j;
 }
 
@@ -279,8 +385,13 @@ void print_validation(const Validation& v, std::ostream& os) {
         std::snprintf(err, sizeof err, "%+.4g abs", q.error());
       else
         std::snprintf(err, sizeof err, "%+.1f%%", 100 * q.error());
-      std::snprintf(line, sizeof line, "%-58s %6s %12.3f %12.3f %9s\n", q.label.c_str(), q.unit.c_str(),
+      std::snprintf(line, sizeof line, "%-58s %6s %12.3f %12.3f %9s", q.label.c_str(), q.unit.c_str(),
                     q.observed, q.simulated, err);
+      os << line;
+      if (!std::isnan(q.observed_min))
+        std::snprintf(line, sizeof line, "  (runs %.4g to %.4g)\n", q.observed_min, q.observed_max);
+      else
+        std::snprintf(line, sizeof line, "\n");
     } else {
       std::snprintf(line, sizeof line, "%-58s %6s %12.3f %12.3f  skipped: %s\n", q.label.c_str(),
                     q.unit.c_str(), q.observed, q.simulated, q.skipped.c_str());

@@ -2,10 +2,14 @@
 // the recording's GPU and driver parameters (its header) and compared with what the H100 did: kernel
 // times under demand paging (timing pass), each kernel's paging overhead (demand-paging time minus its
 // resident time), bytes migrated where the counter pass recorded a stream completely, the prefetcher's
-// share of fault-driven HtoD bytes, CPU faults. Quantities a recording cannot support are listed as
+// share of fault-driven HtoD bytes, CPU faults; and where the recording has events passes (the driver's own
+// events, traces/driver_batches.h), the fault batches: their count, fault entries (every instance the driver
+// fetched) and distinct pages per batch, VA blocks per batch and a batch's duration (its replay minus its
+// earliest entry's arrival), per trace and per kernel. Quantities a recording cannot support are listed as
 // skipped with the reason, never scored.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -30,6 +34,9 @@ struct Quantity {
   bool scored = false;
   std::string skipped;  // why not, when not scored
   double observed = 0, simulated = 0;
+  // Where the recording ran the program several times (its events passes), `observed` is the median run's
+  // and these the least and the most of the runs; NaN otherwise.
+  double observed_min = std::nan(""), observed_max = std::nan("");
   bool points = false;  // error in points (shares) rather than relative
   // Observed 0: a relative error is undefined, so the error is absolute (in the quantity's unit).
   bool absolute() const { return !points && observed == 0; }
@@ -43,6 +50,10 @@ struct KernelValidation {
   int64_t observed_overhead_ns() const { return observed_ns - resident_ns; }
   int64_t simulated_overhead_ns() const { return simulated_ns - resident_ns; }
   bool scored = false;  // observed overhead at least kKernelOverheadFloorNs
+  // Fault batches whose entries came mostly from this kernel: the driver's (median over the recording's
+  // events runs; -1 without them) and the simulator's, with their median fault entries per batch.
+  double observed_batches = -1, simulated_batches = 0;
+  double observed_entries_median = 0, simulated_entries_median = 0;
 };
 
 struct Validation {

@@ -19,6 +19,7 @@ struct FaultEntry {
   uint32_t slot;       // the raising CTA's slot
   uint64_t cta_start;  // and its start ordinal (a slot is reused by later CTAs)
   uint32_t tenant;     // the raising CTA's kernel's tenant
+  uint32_t kernel;     // and its kernel
 };
 
 class FaultBuffer {
@@ -41,12 +42,12 @@ class FaultBuffer {
   // Raises a fault at `now`; returns its arrival in the buffer, or -1 when the uTLB or the buffer is full
   // (the access is not entered and must be issued again after a replay).
   int64_t raise(int64_t now, uint32_t page, uint8_t kind, uint32_t utlb, uint32_t slot, uint64_t cta_start,
-                uint32_t tenant) {
+                uint32_t tenant, uint32_t kernel) {
     if (outstanding_[utlb] >= max_outstanding_ || heap_.size() >= capacity_) return -1;
     const int64_t arrival = std::max(now + latency_ns_, next_[utlb]);
     next_[utlb] = arrival + issue_ns_;
     ++outstanding_[utlb];
-    heap_.push_back(FaultEntry{arrival, seq_++, page, kind, utlb, slot, cta_start, tenant});
+    heap_.push_back(FaultEntry{arrival, seq_++, page, kind, utlb, slot, cta_start, tenant, kernel});
     std::push_heap(heap_.begin(), heap_.end(), Later{});
     return arrival;
   }

@@ -691,8 +691,9 @@ void Gpu::slot_resources(uint32_t slot, bool add) {
 }
 
 void Gpu::raise_fault(uint32_t slot, uint32_t page, uint8_t kind, uint32_t utlb, bool* blocked) {
+  const uint32_t kernel = slots_[slot].kernel;
   const int64_t arrival = buffer_.raise(now(), page, kind, utlb, slot, slots_[slot].start,
-                                        w_.trace.kernels[slots_[slot].kernel].tenant);
+                                        w_.trace.kernels[kernel].tenant, kernel);
   if (arrival < 0) {
     ++stats_.faults_not_entered;
     *blocked = true;

@@ -67,6 +67,15 @@ struct CopyGroups {
   }
 };
 
+// One fault batch as validation compares it with the driver's (traces/driver_batches.h): its raw entries,
+// the distinct pages and 2 MiB VA blocks they name, the kernel most entries came from, the arrival of its
+// earliest entry in the fault buffer and the time its replay took effect.
+struct BatchRecord {
+  int64_t first_arrival_ns = 0, replay_ns = -1;  // -1: no replay of its own yet
+  uint32_t entries = 0, pages = 0, blocks = 0;
+  uint32_t kernel = 0;
+};
+
 struct Stats {
   int64_t sim_time_ns = 0;
   uint64_t events = 0;

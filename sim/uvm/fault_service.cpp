@@ -11,6 +11,7 @@ namespace uvmsim {
 void Uvm::start_service() {
   in_service_ = true;
   service_batches_ = 0;
+  if (batch_records_) service_first_record_ = batch_records_->size();
   service_throttled_ = 0;
   ++stats_.service_calls;
   service_batch();
@@ -28,6 +29,24 @@ void Uvm::service_batch() {
   }
   const size_t raw = batch_.size();
   stats_.faults_fetched += raw;
+  BatchRecord record;
+  if (batch_records_) {  // before coalescing: every entry the driver fetched
+    record.entries = uint32_t(raw);
+    record.first_arrival_ns = batch_.front().arrival;
+    std::vector<std::pair<uint32_t, uint32_t>> per_kernel;  // (kernel, entries)
+    for (const FaultEntry& e : batch_) {
+      record.first_arrival_ns = std::min(record.first_arrival_ns, e.arrival);
+      auto it = std::find_if(per_kernel.begin(), per_kernel.end(),
+                             [&](const auto& k) { return k.first == e.kernel; });
+      if (it == per_kernel.end())
+        per_kernel.push_back({e.kernel, 1});
+      else
+        ++it->second;
+    }
+    uint32_t most = 0;
+    for (const auto& [k, n] : per_kernel)
+      if (n > most) most = n, record.kernel = k;
+  }
   for (const FaultEntry& e : batch_) {  // the batch counts once for each tenant with an entry in it
     tenants_.in_batch(e.tenant, stats_.batches + 1);
   }
@@ -134,6 +153,7 @@ void Uvm::service_batch() {
     if (after_block) {
       cpu = std::max(cpu, done) + cfg_.driver.replay_ns;
       push_replay(cpu);
+      record.replay_ns = cpu;
     }
   }
   int64_t end = std::max(cpu, done);
@@ -163,6 +183,12 @@ void Uvm::service_batch() {
     }
     end += cfg_.driver.replay_ns;
     push_replay(end);
+    record.replay_ns = end;
+  }
+  if (batch_records_) {
+    record.pages = uint32_t(unique);
+    record.blocks = uint32_t(blocks);
+    batch_records_->push_back(record);
   }
   if (service_batches_ < uint32_t(cfg_.driver.fault_max_batches_per_service) &&
       service_throttled_ < uint32_t(cfg_.driver.fault_max_throttle_per_service)) {
@@ -176,6 +202,9 @@ void Uvm::end_service(int64_t t) {
   if (replay_->point() == ReplayPoint::kAfterService) {
     t += cfg_.driver.replay_ns;
     push_replay(t);
+    if (batch_records_)  // the service's batches share its one replay
+      for (size_t i = service_first_record_; i < batch_records_->size(); ++i)
+        (*batch_records_)[i].replay_ns = t;
   }
   in_service_ = false;
   if (!buffer_.empty() && !interrupt_pending_) {

@@ -36,6 +36,8 @@ class Uvm final : public Component {
   ~Uvm() override;
   void connect(Gpu& gpu) { gpu_ = &gpu; }
   void set_batch_log(std::ostream* os) { batch_log_ = os; }
+  // Records every batch serviced (validation); null: none.
+  void set_batch_records(std::vector<BatchRecord>* out) { batch_records_ = out; }
 
   // The gpu: a fault entered the buffer, arriving at `arrival` (the interrupt follows unless the bottom
   // half is running or already signalled).
@@ -110,6 +112,8 @@ class Uvm final : public Component {
   PcieLink& pcie_;
   Gpu* gpu_ = nullptr;
   std::ostream* batch_log_ = nullptr;
+  std::vector<BatchRecord>* batch_records_ = nullptr;
+  size_t service_first_record_ = 0;  // the current service call's first batch record
 
   std::unique_ptr<PrefetchPolicy> prefetch_;
   std::unique_ptr<EvictionPolicy> eviction_;

@@ -53,11 +53,11 @@ TEST(FaultBuffer, CapsArrivalOrderAndFlush) {
   Left left;
   FaultBuffer b(2, 2, 3, 100, 10);
   b.connect(left);
-  EXPECT_EQ(b.raise(0, 1, 0, 0, 0, 0, 0), 100);
-  EXPECT_EQ(b.raise(0, 2, 0, 0, 0, 0, 0), 110);  // one at a time per uTLB
-  EXPECT_EQ(b.raise(0, 3, 0, 0, 0, 0, 0), -1);   // uTLB 0 has two outstanding
-  EXPECT_EQ(b.raise(5, 4, 0, 1, 0, 0, 0), 105);
-  EXPECT_EQ(b.raise(5, 5, 0, 1, 0, 0, 0), -1);  // the buffer holds three
+  EXPECT_EQ(b.raise(0, 1, 0, 0, 0, 0, 0, 0), 100);
+  EXPECT_EQ(b.raise(0, 2, 0, 0, 0, 0, 0, 0), 110);  // one at a time per uTLB
+  EXPECT_EQ(b.raise(0, 3, 0, 0, 0, 0, 0, 0), -1);   // uTLB 0 has two outstanding
+  EXPECT_EQ(b.raise(5, 4, 0, 1, 0, 0, 0, 0), 105);
+  EXPECT_EQ(b.raise(5, 5, 0, 1, 0, 0, 0, 0), -1);  // the buffer holds three
   std::vector<FaultEntry> got;
   b.fetch(106, 10, got);
   ASSERT_EQ(got.size(), 2u);
@@ -66,7 +66,7 @@ TEST(FaultBuffer, CapsArrivalOrderAndFlush) {
   EXPECT_EQ(b.flush(200), 1u);
   EXPECT_TRUE(b.empty());
   EXPECT_EQ(left.pages, (std::vector<uint32_t>{1, 4, 2}));
-  EXPECT_EQ(b.raise(300, 6, 0, 0, 0, 0, 0), 400);  // slots freed
+  EXPECT_EQ(b.raise(300, 6, 0, 0, 0, 0, 0, 0), 400);  // slots freed
 }
 
 TEST(PageTable, MasksFollowLocations) {

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sim/cli/run.h"
 #include "test_util.h"
 #include "workloads/generate.h"
 
@@ -19,6 +20,33 @@ TEST(Simulator, CoalescesDuplicateFaults) {
   EXPECT_EQ(s.faults_unique, 1u);
   EXPECT_EQ(s.batches, 1u);
   EXPECT_EQ(s.bytes_zero_filled, 64u << 10);  // the big page, populated in place
+}
+
+// Validation sees every batch the driver model serviced: its fetched entries (duplicates included), the
+// distinct pages and blocks, the kernel its entries came from, and a replay no earlier than its first entry.
+TEST(Simulator, RecordsEveryBatchForValidation) {
+  trace::Trace t = base_trace(8 << 20);
+  std::vector<std::vector<uint64_t>> ctas;
+  for (uint64_t c = 0; c < 64; ++c) ctas.push_back({c * 16, c * 16 + 1, (c * 16 + 700) % 2048});
+  add_kernel(t, ctas);
+  add_kernel(t, {{5}, {5}, {1500}});
+  const Workload w = Workload::build(t, "records");
+  std::vector<BatchRecord> records;
+  const Stats s = simulate(w, Config{}, true, nullptr, nullptr, &records).stats;
+  ASSERT_EQ(records.size(), s.batches);
+  uint64_t entries = 0, pages = 0;
+  for (const BatchRecord& b : records) {
+    entries += b.entries;
+    pages += b.pages;
+    EXPECT_LE(b.pages, b.entries);
+    EXPECT_GE(b.blocks, 1u);
+    EXPECT_LE(b.blocks, b.pages);
+    EXPECT_LT(b.kernel, 2u);
+    EXPECT_GE(b.replay_ns, b.first_arrival_ns);
+  }
+  EXPECT_EQ(entries, s.faults_fetched);
+  EXPECT_EQ(pages, s.faults_unique);
+  EXPECT_EQ(records.front().kernel, 0u);
 }
 
 TEST(Simulator, FaultBufferOverflowHoldsFaultsBack) {

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "test_util.h"
+#include "traces/driver_batches.h"
 #include "workloads/micro.h"
 
 namespace uvmsim {
@@ -57,6 +58,45 @@ TEST(Validate, ScoresCompleteStreamsOfATouchBack) {
   const nlohmann::json j = validation_json(v);
   EXPECT_EQ(j["scored"], 9);
   EXPECT_EQ(j["kernels"].size(), w.trace.kernels.size());
+}
+
+// Where the recording has events passes (the driver's own batches: an H200 recording of a 16 MiB sequential
+// first touch with two of them, tests/data/h200_micro_seq_16m_events.uvmt, converted from
+// cuda_tracer/testdata/raw_h200_events.tar.xz), validation scores the batches: their count, entries, pages
+// and VA blocks per batch and their duration, the driver's figure of the median run with the runs' range,
+// and per kernel the batches its faults made. A recording without them scores none.
+TEST(Validate, ScoresTheDriversBatchesWhereTheRecordingHasThem) {
+  const Workload w = Workload::load(testing::source_dir() + "/tests/data/h200_micro_seq_16m_events.uvmt");
+  const Validation v = validate(w, recording_config(w), "h200_micro_seq_16m_events");
+  const std::vector<trace::DriverRunBatches> runs = trace::driver_batches(w.trace);
+  ASSERT_EQ(runs.size(), 2u);
+  const Quantity& batches = find(v, "batches");
+  EXPECT_TRUE(batches.scored);
+  const double a = double(runs[0].batches.size()), b = double(runs[1].batches.size());
+  EXPECT_EQ(batches.observed, std::min(a, b));  // the lower of two runs
+  EXPECT_EQ(batches.observed_min, std::min(a, b));
+  EXPECT_EQ(batches.observed_max, std::max(a, b));
+  EXPECT_GT(batches.simulated, 0);
+  for (const char* key : {"entries_per_batch_p50", "entries_per_batch_p90", "pages_per_batch_p50",
+                          "blocks_per_batch_p50", "batch_ms_p50"}) {
+    EXPECT_TRUE(find(v, key).scored) << key;
+    EXPECT_GT(find(v, key).observed, 0) << key;
+    EXPECT_GT(find(v, key).simulated, 0) << key;
+  }
+  EXPECT_LE(find(v, "entries_per_batch_p90").observed, 256);
+  // Every batch is the first kernel's ("touch"); the second touches resident pages.
+  EXPECT_EQ(v.kernels[0].observed_batches, batches.observed);
+  EXPECT_EQ(v.kernels[0].simulated_batches, batches.simulated);
+  EXPECT_EQ(v.kernels[1].observed_batches, 0);
+  const nlohmann::json j = validation_json(v);
+  bool with_runs = false;
+  for (const auto& q : j["quantities"]) with_runs |= q["key"] == "batches" && q.contains("observed_runs");
+  EXPECT_TRUE(with_runs);
+  EXPECT_TRUE(j["kernels"][0].contains("batches"));
+
+  const Workload plain = corpus("micro_touchback_64m");
+  const Validation u = validate(plain, recording_config(plain), "micro_touchback_64m");
+  for (const Quantity& q : u.quantities) EXPECT_NE(q.key, "batches");
 }
 
 // The structure of the migrations: the counter pass's HtoD records of micro_seq_64m (1307 copies in 242
