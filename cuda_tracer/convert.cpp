@@ -498,6 +498,26 @@ CuptiPass read_cupti_pass(const fs::path& dir, const std::string& name) {
   return p;
 }
 
+// The SMs a pass's kernels ran on: the green-context partition of their streams (the stream lines' fourth
+// field, cuda_tracer/src/inject.cpp), 0 for the whole GPU (a stream without one, or a recording from before
+// the field). Every kernel of a trace must run on partitions of one size.
+unsigned partition_of(const CuptiPass& p, const std::string& where) {
+  std::map<uint64_t, unsigned> sms_of_stream;  // CUPTI stream id -> SMs
+  for (const Line& l : p.events.lines)
+    if (l.f[0] == "stream" && l.f.size() > 3)
+      sms_of_stream[p.events.u64(l, 2)] = unsigned(p.events.u64(l, 3));
+  std::set<unsigned> sizes;
+  for (const KernelRec& k : p.cupti.kernels) {
+    const auto it = sms_of_stream.find(k.stream_id);
+    sizes.insert(it == sms_of_stream.end() ? 0u : it->second);
+  }
+  if (sizes.size() > 1)
+    fail(where, "kernels ran on partitions of " + std::to_string(*sizes.begin()) + " and " +
+                    std::to_string(*sizes.rbegin()) +
+                    " SMs (0: the whole GPU); a trace holds one partition size");
+  return sizes.empty() ? 0u : *sizes.begin();
+}
+
 // NVTX ranges of a pass: start and end markers paired by id, in the order they end.
 std::vector<NvtxRange> nvtx_of(const CuptiPass& p) {
   std::vector<NvtxRange> out;
@@ -1170,6 +1190,11 @@ Trace convert_process(const fs::path& dir, const std::string& sub, const PassWal
     }
   }
   if (h.sm_count == 0) fail(timing.events.path.string(), "no device line");
+  // A recording on a green-context partition is a trace of a GPU of that many SMs (its resident times too).
+  const unsigned device_sms = h.sm_count, partition = partition_of(timing, timing.events.path.string());
+  if (partition_of(resident, resident.events.path.string()) != partition)
+    fail(resident.events.path.string(), "the resident pass ran on another partition than the timing pass");
+  if (partition > 0) h.sm_count = partition;
   std::sort(h.driver_params.begin(), h.driver_params.end());
 
   std::string prog = h.command.substr(0, h.command.find(' '));
@@ -1457,7 +1482,13 @@ Trace convert_process(const fs::path& dir, const std::string& sub, const PassWal
     if (native > 0) os << "; " << std::fixed << std::setprecision(2) << double(wall[pass]) / native << "x native wall time";
     return os.str();
   };
-  t.passes.push_back({PassKind::kTiming, wall["timing"], note("CUPTI activity, no UM counters", "timing")});
+  t.passes.push_back(
+      {PassKind::kTiming, wall["timing"],
+       note(partition > 0
+                ? "CUPTI activity, no UM counters; on a green-context partition of " +
+                      std::to_string(partition) + " of the GPU's " + std::to_string(device_sms) + " SMs"
+                : std::string("CUPTI activity, no UM counters"),
+            "timing")});
   t.passes.push_back({PassKind::kCounters, wall["counters"],
                       note("UM counters and host-residency probes (soft-dirty " +
                                std::string(soft_dirty ? "available" : "unavailable") + ")",
@@ -1476,6 +1507,8 @@ Trace convert_process(const fs::path& dir, const std::string& sub, const PassWal
     if (name != "events" && name.rfind("events.", 0) != 0) continue;
     const CuptiPass ep = read_cupti_pass(pass_dir(name.c_str()), "events");
     check_same(names_of(ep.cupti.kernels), name);
+    if (partition_of(ep, ep.events.path.string()) != partition)
+      fail(ep.events.path.string(), "the " + name + " pass ran on another partition than the timing pass");
     std::vector<int64_t> kernel_of(ep.cupti.kernels.size(), -1);
     std::map<uint32_t, size_t> n;
     for (size_t i = 0; i < ep.cupti.kernels.size(); ++i) {

@@ -83,12 +83,12 @@ inline void check_fits(size_t bytes) {
 
 // Runs `launch` (kernel launches on the default stream) between two events; returns the elapsed ms.
 template <typename F>
-float time_ms(cudaEvent_t e0, cudaEvent_t e1, F&& launch) {
+float time_ms(cudaEvent_t e0, cudaEvent_t e1, F&& launch, cudaStream_t stream = 0) {
   float ms = 0;
-  CK(cudaEventRecord(e0));
+  CK(cudaEventRecord(e0, stream));
   launch();
   CK(cudaGetLastError());
-  CK(cudaEventRecord(e1));
+  CK(cudaEventRecord(e1, stream));
   CK(cudaDeviceSynchronize());
   CK(cudaEventElapsedTime(&ms, e0, e1));
   return ms;

@@ -4,13 +4,15 @@
 // Steps, as in the generator: [CPU writes every page] [prefetch to the GPU] kernel "touch", sync, kernel
 // "touch_again", sync, [CPU reads every page back]. Each step is timed (CUDA events on the GPU, the host
 // clock on the CPU); with --reps R --warmup W the whole sequence runs W + R times on fresh allocations and
-// the medians are printed as JSON.
+// the medians are printed as JSON. With --sms N the kernels (and the prefetch) run on a green-context
+// partition of N SMs (the next step up the GPU hands out; "sms" in the JSON is the count obtained).
 #include <nvtx3/nvToolsExt.h>
 
 #include <chrono>
 #include <cstdint>
 #include <random>
 
+#include "../src/green_context.h"
 #include "common.h"
 
 // One thread per page: read (kept alive by a branch never taken) or write the page's first byte. With
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
   unsigned threads = 256, sharers = 1;
   uint64_t seed = 1;
   int reps = 1, warmup = 0;
+  unsigned sms_asked = 0;  // 0: the whole GPU, on the default stream
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> const char* {
@@ -62,18 +65,30 @@ int main(int argc, char** argv) {
       }
       random = p == "random";
       strided = p == "strided";
-    } else if (a == "--bytes") bytes = parse_size(next());
-    else if (a == "--threads-per-cta") threads = unsigned(std::atoi(next()));
+    } else if (a == "--bytes")
+      bytes = parse_size(next());
+    else if (a == "--threads-per-cta")
+      threads = unsigned(std::atoi(next()));
     else if (a == "--sharers")
       sharers = unsigned(std::atoi(next()));
-    else if (a == "--seed") seed = std::strtoull(next(), nullptr, 10);
-    else if (a == "--reps") reps = std::atoi(next());
-    else if (a == "--warmup") warmup = std::atoi(next());
-    else if (a == "--host-init") host_init = true;
-    else if (a == "--write") write = true;
-    else if (a == "--prefetch") prefetch = true;
-    else if (a == "--touch-back") touch_back = true;
-    else if (a == "--alloc-only") alloc_only = true;
+    else if (a == "--seed")
+      seed = std::strtoull(next(), nullptr, 10);
+    else if (a == "--reps")
+      reps = std::atoi(next());
+    else if (a == "--warmup")
+      warmup = std::atoi(next());
+    else if (a == "--host-init")
+      host_init = true;
+    else if (a == "--write")
+      write = true;
+    else if (a == "--prefetch")
+      prefetch = true;
+    else if (a == "--touch-back")
+      touch_back = true;
+    else if (a == "--alloc-only")
+      alloc_only = true;
+    else if (a == "--sms")
+      sms_asked = unsigned(std::atoi(next()));
     else {
       std::fprintf(stderr, "unknown argument %s\n", a.c_str());
       return 2;
@@ -115,6 +130,19 @@ int main(int argc, char** argv) {
   CK(cudaMemset(sink, 0, sizeof(int)));
   int dev = 0;
   CK(cudaGetDevice(&dev));
+  // A partition's stream, or the default stream for the whole GPU (as recorded before --sms existed).
+  cudaStream_t stream = 0;
+  unsigned sms = 0;
+  std::vector<uvmtrace::SmPartition> part;
+  if (sms_asked > 0) {
+    part.push_back(uvmtrace::SmPartition::make(dev, sms_asked));
+    stream = part[0].stream(0);
+    sms = part[0].sms();
+  } else {
+    cudaDeviceProp prop{};
+    CK(cudaGetDeviceProperties(&prop, dev));
+    sms = unsigned(prop.multiProcessorCount);
+  }
   cudaEvent_t e0, e1;
   CK(cudaEventCreate(&e0));
   CK(cudaEventCreate(&e1));
@@ -136,13 +164,19 @@ int main(int argc, char** argv) {
       cudaMemLocation loc{};
       loc.type = cudaMemLocationTypeDevice;
       loc.id = dev;
-      ms_prefetch = time_ms(e0, e1, [&] { CK(cudaMemPrefetchAsync(data, bytes, loc, 0, 0)); });
+      ms_prefetch = time_ms(
+          e0, e1, [&] { CK(cudaMemPrefetchAsync(data, bytes, loc, 0, stream)); }, stream);
     }
     ms_touch = time_ms(
-        e0, e1, [&] { touch<<<ctas * sharers, threads>>>(data, d_order, pages, write, sink, sharers); });
-    ms_again = time_ms(e0, e1, [&] {
-      touch_again<<<ctas * sharers, threads>>>(data, d_order, pages, write, sink, sharers);
-    });
+        e0, e1,
+        [&] { touch<<<ctas * sharers, threads, 0, stream>>>(data, d_order, pages, write, sink, sharers); },
+        stream);
+    ms_again = time_ms(
+        e0, e1,
+        [&] {
+          touch_again<<<ctas * sharers, threads, 0, stream>>>(data, d_order, pages, write, sink, sharers);
+        },
+        stream);
     nvtxRangePop();
     nvtxRangePushA("touch_back");
     auto b0 = std::chrono::steady_clock::now();
@@ -165,14 +199,14 @@ int main(int argc, char** argv) {
   }
   std::printf(
       "{\"program\": \"uvm_micro\", \"pattern\": \"%s\", \"bytes\": %zu, \"threads_per_cta\": %u, "
-      "\"sharers\": %u, "
+      "\"sharers\": %u, \"sms\": %u, "
       "\"host_init\": %d, \"write\": %d, \"prefetch\": %d, \"touch_back\": %d, \"reps\": %d, \"warmup\": %d, "
       "\"host_init_ms\": %.4f, \"prefetch_ms\": %.4f, \"touch_ms\": %.4f, \"touch_again_ms\": %.4f, "
       "\"touch_back_ms\": %.4f, \"touch_ms_min\": %.4f, \"touch_ms_max\": %.4f}\n",
       random    ? "random"
       : strided ? "strided"
                 : "seq",
-      bytes, threads, sharers, int(host_init), int(write), int(prefetch), int(touch_back), reps, warmup,
+      bytes, threads, sharers, sms, int(host_init), int(write), int(prefetch), int(touch_back), reps, warmup,
       median(t_init), median(t_prefetch), median(t_touch), median(t_again), median(t_back),
       *std::min_element(t_touch.begin(), t_touch.end()), *std::max_element(t_touch.begin(), t_touch.end()));
   if (d_order) CK(cudaFree(d_order));

@@ -102,12 +102,24 @@ uint32_t stream_id(CUcontext ctx, CUstream stream) {
   return id;
 }
 
-// The stream a launch goes to, logged the first time (handle -> id), so that a framework that knows its
-// streams' handles (trace_torch.py) can say which tenant each stream serves.
+// The SMs of the green context a stream belongs to (cuda_tracer/src/green_context.h), or 0 for a stream of
+// an ordinary context (the whole GPU).
+unsigned green_sms(CUstream stream) {
+  CUgreenCtx g = nullptr;
+  if (stream == nullptr || cuStreamGetGreenCtx(stream, &g) != CUDA_SUCCESS || g == nullptr) return 0;
+  CUdevResource r{};
+  if (cuGreenCtxGetDevResource(g, &r, CU_DEV_RESOURCE_TYPE_SM) != CUDA_SUCCESS) return 0;
+  return r.sm.smCount;
+}
+
+// The stream a launch goes to, logged the first time (handle -> id, and the SMs of its green context), so
+// that a framework that knows its streams' handles (trace_torch.py) can say which tenant each stream serves,
+// and the converter on how many SMs each kernel ran.
 uint32_t launch_stream(CUcontext ctx, CUstream stream) {
   State& s = st();
   const uint32_t id = stream_id(ctx, stream);
-  if (s.streams_seen.emplace(stream, id).second) line("stream\t%" PRIx64 "\t%u", uint64_t(uintptr_t(stream)), id);
+  if (s.streams_seen.emplace(stream, id).second)
+    line("stream\t%" PRIx64 "\t%u\t%u", uint64_t(uintptr_t(stream)), id, green_sms(stream));
   return id;
 }
 
