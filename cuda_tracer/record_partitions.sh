@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One device call: record the micro-workloads on green-context partitions of the GPU (uvm_micro --sms N)
-# with every pass, three timing runs and three events passes (the UVM driver's own batches), and convert
+# with every pass (the access capture on the whole GPU), three timing runs and three events passes (the UVM driver's own batches), and convert
 # each recording there with the static uvmsim (scripts/build-static-uvmsim.sh; carry build-static/uvmsim):
 # the trace of the median timing run (`uvmsim trace retime`), its GPU the partition.
 #   OUT=/tmp/x [SMS="132 72 32 16 8"] [CASES="seq_64m random_64m ..."] cuda_tracer/record_partitions.sh
@@ -28,14 +28,20 @@ declare -A args=(
   [shared_64m]="--pattern seq --bytes 64MiB --host-init --sharers 2"
   [seq_256m]="--pattern seq --bytes 256MiB --host-init"
 )
-passes=native,timing,timing.2,timing.3,counters,access,resident,events.1,events.2,events.3
+# The access capture runs once per case on the whole GPU (a CTA touches the same pages on any partition,
+# and the Compute Sanitizer cannot copy from a green context's stream) and joins each partition's recording.
+passes=native,timing,timing.2,timing.3,counters,resident,events.1,events.2,events.3
 for c in ${CASES:-seq_64m random_64m strided_64m dense_64m shared_64m seq_256m}; do
+  "$B/uvmtrace" --out "$R/${c}_access" --passes access -- "$B/uvm_micro" ${args[$c]} ||
+    { echo "ACCESS FAILED: $c"; continue; }
   for n in ${SMS:-132 72 32 16 8}; do
     name=micro_${c}_sm$n
     echo "== $name: uvm_micro ${args[$c]} --sms $n"
     t0=$(date +%s)
     "$B/uvmtrace" --out "$R/$name" --passes "$passes" -- "$B/uvm_micro" ${args[$c]} --sms "$n" ||
       { echo "RECORD FAILED: $name"; continue; }
+    cp -r "$R/${c}_access/access" "$R/$name/access"
+    tail -n +2 "$R/${c}_access/passes.tsv" >>"$R/$name/passes.tsv"
     for p in events.1 events.2 events.3; do
       prog=$(grep -h '"program"' "$R/$name/$p/stdout" | head -1)
       python3 "$here/uvm_events.py" "$R/$name/$p/uvm_events.bin" |

@@ -653,6 +653,7 @@ TEST(Corpus, EveryTraceReadsAndTheCorpusFitsItsBudget) {
   uint64_t bytes = 0;
   int traces = 0;
   for (auto& e : fs::directory_iterator(source_dir() + "/traces/corpus")) {
+    if (!e.is_regular_file()) continue;  // h200/: its own budget, below
     bytes += fs::file_size(e.path());
     if (e.path().extension() != ".uvmt") continue;
     ++traces;
@@ -660,6 +661,29 @@ TEST(Corpus, EveryTraceReadsAndTheCorpusFitsItsBudget) {
   }
   EXPECT_GE(traces, 14);
   EXPECT_LT(bytes, 25u * 1000 * 1000);
+}
+
+// The H200's micro-workloads on green-context partitions (cuda_tracer/record_partitions.sh): six cases at
+// 132, 72, 32, 16 and 8 SMs, each a trace of a GPU of that many SMs with the driver's events of three runs,
+// none dropped; within 20 MB.
+TEST(Corpus, TheH200PartitionTracesHoldTheirPartitionAndThreeEventRuns) {
+  uint64_t bytes = 0;
+  int traces = 0;
+  for (auto& e : fs::directory_iterator(source_dir() + "/traces/corpus/h200")) {
+    bytes += fs::file_size(e.path());
+    if (e.path().extension() != ".uvmt") continue;
+    ++traces;
+    const std::string name = e.path().stem().string();
+    const Trace t = read_trace(e.path().string());
+    EXPECT_EQ(t.header.sm_count, uint32_t(std::stoul(name.substr(name.rfind("_sm") + 3)))) << name;
+    EXPECT_EQ(t.header.device_name, "NVIDIA H200") << name;
+    ASSERT_EQ(t.driver_runs.size(), 3u) << name;
+    for (const DriverRun& r : t.driver_runs)
+      for (uint64_t d : r.dropped) EXPECT_EQ(d, 0u) << name;
+    for (const DriverRunBatches& r : driver_batches(t)) EXPECT_GT(r.batches.size(), 0u) << name;
+  }
+  EXPECT_EQ(traces, 30);
+  EXPECT_LT(bytes, 20u * 1000 * 1000);
 }
 
 }  // namespace
