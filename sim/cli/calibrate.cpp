@@ -1,10 +1,9 @@
 #include "sim/cli/calibrate.h"
 
-#include "sim/cli/nelder_mead.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -12,9 +11,11 @@
 #include <sstream>
 #include <thread>
 
+#include "sim/cli/nelder_mead.h"
 #include "sim/cli/run.h"
 #include "sim/cli/validate.h"
 #include "traces/files.h"
+#include "traces/trace_io.h"
 #include "workloads/micro.h"
 
 namespace uvmsim {
@@ -301,10 +302,39 @@ std::vector<double> simulate_rows(const std::vector<MeasuredRow>& rows, const Co
   return run_rows(rows, prepare(rows), c, jobs);
 }
 
+// The check set is never fitted: a trace whose content hash traces/corpus/split.json lists is refused,
+// wherever the file lies. `split`: the file to use; empty: the split.json of the trace's folder or of one of
+// the two above it (none found: nothing is held out).
+void refuse_check_set(const std::string& trace_path, const std::string& split) {
+  namespace fs = std::filesystem;
+  std::string file = split;
+  if (file.empty()) {
+    fs::path d = fs::absolute(fs::path(trace_path)).parent_path();
+    for (int up = 0; up < 3 && file.empty(); ++up, d = d.parent_path())
+      if (fs::is_regular_file(d / "split.json")) file = (d / "split.json").string();
+  }
+  if (file.empty()) return;
+  nlohmann::json j;
+  try {
+    const std::vector<uint8_t> bytes = files::read_regular_file(file);
+    j = nlohmann::json::parse(bytes.begin(), bytes.end());
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(file + ": " + e.what());
+  }
+  std::string hash;
+  trace::read_trace(trace_path, &hash);
+  if (!j.contains("check") || !j["check"].is_array()) throw std::invalid_argument(file + ": no 'check' list");
+  for (const auto& c : j["check"])
+    if (c.value("hash", "") == hash)
+      throw std::invalid_argument(trace_path + ": in the check set (" + file + ": " + c.value("trace", "?") +
+                                  "), which calibration never reads");
+}
+
 int run_calibrate(const CalibrateArgs& a) {
   if (!a.out.empty()) files::check_output_file(a.out, "--out");  // before hours of fitting
   if (!a.report.empty()) files::check_output_file(a.report, "--report");
   auto rows = load_measurements(a.measurements);
+  for (const std::string& t : a.traces) refuse_check_set(t, a.split);
   for (const std::string& t : a.traces) {
     auto more = trace_rows(t);
     rows.insert(rows.end(), more.begin(), more.end());

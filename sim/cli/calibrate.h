@@ -21,6 +21,9 @@ struct CalibrateArgs {
   // Recorded traces fitted too: each gives a row for its summed paging overhead and one for its prefetch
   // share, where `uvmsim validate` scores them (simulated under the recording's parameters).
   std::vector<std::string> traces;
+  // The check set (traces/corpus/split.json): a listed trace is refused. Empty: the split.json found in a
+  // trace's folder or the two above it.
+  std::string split;
 };
 
 struct MeasuredRow {

@@ -346,7 +346,9 @@ int main(int argc, char** argv) {
   calib->add_option(
       "--traces", cal.traces,
       "recorded traces fitted too (their paging overhead and prefetch share, as uvmsim validate "
-      "scores them)");
+      "scores them; a trace of the check set, traces/corpus/split.json, is refused)");
+  calib->add_option("--split", cal.split,
+                    "the check set (default: the split.json in a trace's folder or the two above it)");
   calib->add_option("--grid", cal.grid, "structural key searched exhaustively: key=v1,v2,... (repeatable)");
   calib->footer(
       "Example:\n  uvmsim calibrate --measurements tests/data/h100_micro.json --config sim/configs/h100.json "

@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "sim/cli/calibrate.h"
 #include "test_util.h"
@@ -68,6 +70,33 @@ TEST(Calibration, RowWeights) {
 }
 
 // A row's pattern is seq, random or strided; anything else is an error naming the file and the row.
+// The check set is never fitted: calibrate refuses a trace traces/corpus/split.json lists (by content hash,
+// so a copy elsewhere is refused too, given the file), naming it; the split holds out at least a third of
+// the corpus's workloads, every partition of a held-out workload with it.
+TEST(Calibration, RefusesATraceOfTheCheckSet) {
+  const std::string src = testing::source_dir();
+  const std::string listed = src + "/traces/corpus/h200/micro_random_64m_sm8.uvmt";
+  testing::Result r =
+      testing::sh("calibrate --measurements " + src + "/tests/data/h100_micro.json --config " + src +
+                  "/sim/configs/h100.json --iterations 1 --traces " + listed);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("micro_random_64m_sm8.uvmt: in the check set"), std::string::npos) << r.output;
+  const std::string copy = ::testing::TempDir() + "/elsewhere.uvmt";
+  std::filesystem::copy_file(listed, copy, std::filesystem::copy_options::overwrite_existing);
+  r = testing::sh("calibrate --measurements " + src + "/tests/data/h100_micro.json --config " + src +
+                  "/sim/configs/h100.json --iterations 1 --split " + src +
+                  "/traces/corpus/split.json --traces " + copy);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("elsewhere.uvmt: in the check set"), std::string::npos) << r.output;
+
+  const nlohmann::json split = nlohmann::json::parse(std::ifstream(src + "/traces/corpus/split.json"));
+  EXPECT_GE(3 * split["check_workloads"].size(), split["workloads"].get<size_t>());
+  std::set<std::string> held;
+  for (const auto& c : split["check"]) held.insert(c["trace"].get<std::string>());
+  for (const char* n : {"132", "72", "32", "16", "8"})
+    EXPECT_TRUE(held.count(std::string("h200/micro_random_64m_sm") + n + ".uvmt")) << n;
+}
+
 TEST(Calibration, UnknownPatternIsAnError) {
   const std::string path = ::testing::TempDir() + "/pattern.json";
   const std::string e = load_error(path, R"({"rows": [{"name": "z", "pattern": "zigzag", "bytes": "64MiB",
