@@ -172,8 +172,8 @@ double SmShare::sm_cost(uint64_t memory_load, uint64_t memory_cost) const {
 }
 
 double SmShare::dram_factor(double draw) const {
+  if (saturation_ <= 0) return draw > dram_bytes_per_ns_ ? dram_bytes_per_ns_ / draw : 1.0;
   const double x = draw / dram_bytes_per_ns_;
-  if (saturation_ <= 0) return x > 1 ? 1 / x : 1.0;
   return x > 0 ? std::pow(1 + std::pow(x, saturation_), -1 / saturation_) : 1.0;
 }
 
