@@ -1259,7 +1259,13 @@ Trace convert_process(const fs::path& dir, const std::string& sub, const PassWal
     for (uint64_t c = 0; c < k.cta_count; ++c) {
       size_t e_end = e;
       uint32_t max_ord = 0;
-      while (e_end < la.entries.size() && la.entries[e_end].cta == c) max_ord = std::max(max_ord, la.entries[e_end++].last);
+      std::set<uint32_t> moments;  // distinct first uses: more than the grid's steps, a dependent chain
+      while (e_end < la.entries.size() && la.entries[e_end].cta == c) {
+        max_ord = std::max(max_ord, la.entries[e_end].last);
+        if (moments.size() <= kIntervalSteps) moments.insert(la.entries[e_end].first);
+        ++e_end;
+      }
+      const uint64_t steps = interval_steps(moments.size(), max_ord == 0 ? 1 : max_ord);
       std::vector<Range> rs;
       const VaMap::Span* prev_span = nullptr;
       for (; e < e_end; ++e) {
@@ -1277,8 +1283,8 @@ Trace convert_process(const fs::path& dir, const std::string& sub, const PassWal
                  : (en.flags & uvmtrace::kWrite) ? AccessKind::kWrite
                                                  : AccessKind::kRead;
         const uint64_t scale = max_ord == 0 ? 1 : max_ord;
-        r.t_begin = interval_begin(en.first, scale);
-        r.t_end = interval_end(en.last, scale);
+        r.t_begin = interval_begin(en.first, scale, steps);
+        r.t_end = interval_end(en.last, scale, steps);
         if (max_ord == 0) r.t_begin = r.t_end = 0;
         pages.push_back(r.page);
         // Runs stay inside one allocation (neighbouring small allocations are adjacent in memory).

@@ -26,14 +26,21 @@ constexpr uint32_t kPageShift = 12;
 constexpr uint32_t kIntervalScale = 65535;  // touch intervals are fractions in 1/65535 of a CTA's run
 // Recorded and generated traces put a page's first and last use on a grid of 1/kIntervalSteps of the CTA's
 // run (begin rounded down, end up), so that neighbouring pages used together merge into one range.
-// `scale` is the CTA's last use (its run's length in uses), at least 1.
+// `scale` is the CTA's last use (its run's length in uses), at least 1. A recorded CTA whose pages are first
+// used at more than kIntervalSteps distinct moments (a thread's dependent chain of loads) keeps them apart:
+// its grid is its run's length in uses, up to kIntervalScale steps (interval_steps).
 constexpr uint64_t kIntervalSteps = 64;
-inline uint16_t interval_begin(uint64_t first, uint64_t scale) {
-  return uint16_t(first * kIntervalSteps / scale * (kIntervalScale / kIntervalSteps));
+inline uint16_t interval_begin(uint64_t first, uint64_t scale, uint64_t steps = kIntervalSteps) {
+  return uint16_t(first * steps / scale * (kIntervalScale / steps));
 }
-inline uint16_t interval_end(uint64_t last, uint64_t scale) {
-  const uint64_t e = (last * kIntervalSteps + scale - 1) / scale * (kIntervalScale / kIntervalSteps);
+inline uint16_t interval_end(uint64_t last, uint64_t scale, uint64_t steps = kIntervalSteps) {
+  const uint64_t e = (last * steps + scale - 1) / scale * (kIntervalScale / steps);
   return uint16_t(e < kIntervalScale ? e : kIntervalScale);
+}
+// The grid of a CTA whose pages are first used at `moments` distinct moments of a run `scale` uses long.
+inline uint64_t interval_steps(uint64_t moments, uint64_t scale) {
+  if (moments <= kIntervalSteps) return kIntervalSteps;
+  return scale < kIntervalScale ? (scale < kIntervalSteps ? kIntervalSteps : scale) : kIntervalScale;
 }
 
 enum class Producer : uint8_t { kTracer = 0, kGenerator = 1 };

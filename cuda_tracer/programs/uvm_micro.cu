@@ -1,6 +1,8 @@
 // The micro-workloads of reference/measurements.md on a real GPU: one managed allocation, one thread per
 // 4 KiB page, pages in address order, in the same random permutation as `uvmsim generate` (mt19937_64
-// Fisher-Yates with --seed), or strided (CTA c's thread t touches page t * CTAs + c, as the generator's).
+// Fisher-Yates with --seed), or strided (CTA c's thread t touches page t * CTAs + c, as the generator's), or
+// a chain (one thread follows a pointer through every page in that random order: each load's address is the
+// previous load's value, so each page faults on its own, a dependent chain; the CPU writes the chain).
 // Steps, as in the generator: [CPU writes every page] [prefetch to the GPU] kernel "touch", sync, kernel
 // "touch_again", sync, [CPU reads every page back]. Each step is timed (CUDA events on the GPU, the host
 // clock on the CPU); with --reps R --warmup W the whole sequence runs W + R times on fresh allocations and
@@ -29,6 +31,14 @@ __device__ __forceinline__ void touch_page(char* data, const uint32_t* order, ui
   }
 }
 
+// A dependent chain: one thread reads the next page's index from the page it is on, `steps` times.
+__global__ void chase(const char* data, uint32_t first, uint64_t steps, int* sink) {
+  uint32_t p = first;
+  for (uint64_t i = 0; i < steps; ++i)
+    p = *reinterpret_cast<const volatile uint32_t*>(data + uint64_t(p) * 4096);
+  if (p == 0xffffffffu) atomicAdd(sink, 1);
+}
+
 // Two kernels, so that the first touch and the resident touch have their own names in traces.
 __global__ void touch(char* data, const uint32_t* order, uint64_t pages, int write, int* sink,
                       unsigned sharers) {
@@ -40,7 +50,7 @@ __global__ void touch_again(char* data, const uint32_t* order, uint64_t pages, i
 }
 
 int main(int argc, char** argv) {
-  bool random = false, strided = false, host_init = false, write = false, prefetch = false,
+  bool random = false, strided = false, chain = false, host_init = false, write = false, prefetch = false,
        touch_back = false;
   bool alloc_only = false;  // allocate and free, nothing else (tests the tracer's refusal safely)
   size_t bytes = 64ull << 20;
@@ -59,11 +69,12 @@ int main(int argc, char** argv) {
     };
     if (a == "--pattern") {
       std::string p = next();
-      if (p != "seq" && p != "random" && p != "strided") {
-        std::fprintf(stderr, "--pattern is seq, random or strided\n");
+      if (p != "seq" && p != "random" && p != "strided" && p != "chain") {
+        std::fprintf(stderr, "--pattern is seq, random, strided or chain\n");
         return 2;
       }
-      random = p == "random";
+      chain = p == "chain";
+      random = p == "random" || chain;
       strided = p == "strided";
     } else if (a == "--bytes")
       bytes = parse_size(next());
@@ -154,7 +165,10 @@ int main(int argc, char** argv) {
     CK(cudaMallocManaged(&data, bytes));
     nvtxRangePushA("host_init");
     auto h0 = std::chrono::steady_clock::now();
-    if (host_init)
+    if (chain)  // each page holds the index of the next one in the order (the last: itself)
+      for (uint64_t i = 0; i < pages; ++i)
+        *reinterpret_cast<uint32_t*>(data + uint64_t(order[i]) * 4096) = order[i + 1 < pages ? i + 1 : i];
+    else if (host_init)
       for (uint64_t p = 0; p < pages; ++p) data[p * 4096] = 3;
     auto h1 = std::chrono::steady_clock::now();
     nvtxRangePop();
@@ -167,16 +181,23 @@ int main(int argc, char** argv) {
       ms_prefetch = time_ms(
           e0, e1, [&] { CK(cudaMemPrefetchAsync(data, bytes, loc, 0, stream)); }, stream);
     }
-    ms_touch = time_ms(
-        e0, e1,
-        [&] { touch<<<ctas * sharers, threads, 0, stream>>>(data, d_order, pages, write, sink, sharers); },
-        stream);
-    ms_again = time_ms(
-        e0, e1,
-        [&] {
-          touch_again<<<ctas * sharers, threads, 0, stream>>>(data, d_order, pages, write, sink, sharers);
-        },
-        stream);
+    if (chain) {
+      ms_touch = time_ms(
+          e0, e1, [&] { chase<<<1, 1, 0, stream>>>(data, order[0], pages, sink); }, stream);
+      ms_again = time_ms(
+          e0, e1, [&] { chase<<<1, 1, 0, stream>>>(data, order[0], pages, sink); }, stream);
+    } else {
+      ms_touch = time_ms(
+          e0, e1,
+          [&] { touch<<<ctas * sharers, threads, 0, stream>>>(data, d_order, pages, write, sink, sharers); },
+          stream);
+      ms_again = time_ms(
+          e0, e1,
+          [&] {
+            touch_again<<<ctas * sharers, threads, 0, stream>>>(data, d_order, pages, write, sink, sharers);
+          },
+          stream);
+    }
     nvtxRangePop();
     nvtxRangePushA("touch_back");
     auto b0 = std::chrono::steady_clock::now();
@@ -203,7 +224,8 @@ int main(int argc, char** argv) {
       "\"host_init\": %d, \"write\": %d, \"prefetch\": %d, \"touch_back\": %d, \"reps\": %d, \"warmup\": %d, "
       "\"host_init_ms\": %.4f, \"prefetch_ms\": %.4f, \"touch_ms\": %.4f, \"touch_again_ms\": %.4f, "
       "\"touch_back_ms\": %.4f, \"touch_ms_min\": %.4f, \"touch_ms_max\": %.4f}\n",
-      random    ? "random"
+      chain     ? "chain"
+      : random  ? "random"
       : strided ? "strided"
                 : "seq",
       bytes, threads, sharers, sms, int(host_init), int(write), int(prefetch), int(touch_back), reps, warmup,

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "test_util.h"
@@ -208,6 +209,27 @@ TEST(TraceIo, DriverEventsAreChecked) {
   auto body = trace::encode_body(sample());
   body[section_payload(body, "DRVE") + 8 + 16 + 8 * trace::kDriverEventKindCount + 4 + 8 + 8] = 99;
   EXPECT_NE(decode_error(body).find("invalid driver event kind 99"), std::string::npos) << decode_error(body);
+}
+
+// A CTA's uses go on a grid of 64 steps of its run, unless its pages are first used at more moments than
+// that (a thread's dependent chain): then each moment keeps its own step, up to 65535.
+TEST(TraceIo, ADependentChainKeepsItsStepsApart) {
+  using trace::interval_begin;
+  using trace::interval_steps;
+  EXPECT_EQ(interval_steps(1, 256), trace::kIntervalSteps);
+  EXPECT_EQ(interval_steps(64, 4096), trace::kIntervalSteps);
+  EXPECT_EQ(interval_steps(65, 4096), 4096u);
+  EXPECT_EQ(interval_steps(100000, 1u << 20), uint64_t(trace::kIntervalScale));
+  // 4096 steps of a chain: on the 64-step grid 64 uses share each step; on the chain's own, none do.
+  std::set<uint16_t> coarse, fine;
+  for (uint64_t i = 1; i <= 4096; ++i) {
+    coarse.insert(interval_begin(i, 4096));
+    fine.insert(interval_begin(i, 4096, interval_steps(4096, 4096)));
+  }
+  EXPECT_EQ(coarse.size(), 65u);
+  EXPECT_EQ(fine.size(), 4096u);
+  // At most 64 moments: the 64-step grid as before.
+  EXPECT_EQ(interval_begin(7, 100, interval_steps(10, 100)), interval_begin(7, 100));
 }
 
 // Pages are coded against the previous CTA's first page and steps: irregular CTAs (backward steps, huge
