@@ -27,6 +27,7 @@ declare -A args=(
   [dense_64m]="--pattern seq --bytes 64MiB --host-init --threads-per-cta 1"
   [shared_64m]="--pattern seq --bytes 64MiB --host-init --sharers 2"
   [seq_256m]="--pattern seq --bytes 256MiB --host-init"
+  [chain_16m]="--pattern chain --bytes 16MiB"
 )
 # The access capture runs once per case on the whole GPU (a CTA touches the same pages on any partition,
 # and the Compute Sanitizer cannot copy from a green context's stream) and joins each partition's recording.

@@ -99,6 +99,20 @@ TEST(Validate, ScoresTheDriversBatchesWhereTheRecordingHasThem) {
   for (const Quantity& q : u.quantities) EXPECT_NE(q.key, "batches");
 }
 
+// A dependent chain stays one (issue 21): one thread follows a pointer through the 4096 pages of 16 MiB in
+// random order on the H200 (traces/corpus/h200/micro_chain_16m_sm132.uvmt); the driver serviced it in 109
+// batches of one entry each (the prefetcher brought the rest), and the model replays the same number of
+// one-entry batches, within 10%, where a CTA's uses on a 64-step grid would merge 64 steps into one moment.
+TEST(Validate, ADependentChainReplaysTheDriversOneEntryBatches) {
+  const Workload w = Workload::load(testing::source_dir() + "/traces/corpus/h200/micro_chain_16m_sm132.uvmt");
+  const Validation v = validate(w, with_recording(Config{}, w.trace), "micro_chain_16m_sm132");
+  const Quantity& b = find(v, "batches");
+  EXPECT_EQ(b.observed, 109);
+  EXPECT_LE(std::abs(b.error()), 0.10) << b.simulated;
+  EXPECT_EQ(find(v, "entries_per_batch_p50").observed, 1);
+  EXPECT_EQ(find(v, "entries_per_batch_p50").simulated, 1);
+}
+
 // The structure of the migrations: the counter pass's HtoD records of micro_seq_64m (1307 copies in 242
 // groups with no gap over 5 us) against the model's copies and groups, scored where HtoD is complete.
 TEST(Validate, ComparesHtodCopiesAndTheirGroups) {
