@@ -73,6 +73,34 @@ def figures(rows):
             "replay_us": med(last_to_replay)}
 
 
+def one_entry_batches(rows):
+    """A dependent chain's batches hold one entry each: the driver's costs of a batch, read off its events.
+    Per batch (GPU clock unless said): the entry's write to its first copy's start, the copies' span, the
+    last copy's end to the replay's completion, the whole; on the CPU clock, the service's start to the
+    first copy's queueing and to the replay's push; and the copies' bytes."""
+    faults = sorted((int(r["gpu_ns"]), int(r["batch"]), int(r["cpu_ns"])) for r in rows if r["kind"] == "fault_entry")
+    replay = {int(r["batch"]): (int(r["gpu_ns"]), int(r["cpu_ns"])) for r in rows if r["kind"] == "replay"}
+    migs = sorted((int(r["gpu_ns"]), int(r["gpu_end_ns"]), int(r["bytes"]), int(r["cpu_ns"]))
+                  for r in rows if r["kind"] == "migration")
+    cols = defaultdict(list)
+    for g, b, cpu in faults:
+        if b not in replay:
+            continue
+        rg, rc = replay[b]
+        m = [x for x in migs if g <= x[0] <= rg]
+        if not m:
+            continue
+        cols["to_copy_us"].append((m[0][0] - g) / 1e3)
+        cols["copies_us"].append((m[-1][1] - m[0][0]) / 1e3)
+        cols["to_replay_us"].append((rg - m[-1][1]) / 1e3)
+        cols["batch_us"].append((rg - g) / 1e3)
+        cols["cpu_to_copy_us"].append((m[0][3] - cpu) / 1e3)
+        cols["cpu_to_replay_us"].append((rc - cpu) / 1e3)
+        cols["copies"].append(len(m))
+        cols["kib"].append(sum(x[2] for x in m) / 1024)
+    return {k: med(v) for k, v in cols.items()}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--uvmsim", required=True)
@@ -99,6 +127,23 @@ def main():
         row = {k: sorted(f[k] for f in per_run)[(len(per_run) - 1) // 2] for k in keys}
         out.write("| %s | %s |\n" % (n, " | ".join(
             "%d" % row[k] if k in ("batches", "clients", "gpcs") else "%.1f" % row[k] for k in keys)))
+    chains = [n for n in names if "_chain_" in n]
+    if chains:
+        ck = ["batch_us", "to_copy_us", "copies_us", "to_replay_us", "cpu_to_copy_us", "cpu_to_replay_us", "copies",
+              "kib"]
+        out.write("\n## One-entry batches: the driver's costs read off its events\n\n"
+                  "A dependent chain faults one page at a time, so each batch holds one entry: its events give the "
+                  "costs of a batch directly (medians over the first run's batches). GPU clock: `batch` the "
+                  "entry's write into the buffer to the replay's completion, `to copy` that write to the first "
+                  "copy's start on the GPU, `copies` the span of its copies (the fault's page and what the "
+                  "prefetcher adds), `to replay` the last copy's end to the replay's completion; CPU clock: "
+                  "`cpu to copy` and `cpu to replay` from the service's start (the entry's CPU time) to the first "
+                  "copy's queueing and to the replay's push; `copies` and `KiB` of the batch.\n\n")
+        out.write("| trace | " + " | ".join(k.replace("_us", " us").replace("_", " ") for k in ck) + " |\n")
+        out.write("| --- |" + " ---: |" * len(ck) + "\n")
+        for n in chains:
+            f = one_entry_batches(runs_of(a.uvmsim, os.path.join(corpus, n + ".uvmt"))[0])
+            out.write("| %s | %s |\n" % (n, " | ".join("%.1f" % f.get(k, 0) for k in ck)))
     os.makedirs(os.path.dirname(a.report), exist_ok=True)
     with open(a.report, "w") as f:
         f.write(out.getvalue())
