@@ -29,6 +29,14 @@ Simulator::Simulator(const Workload& w, const Config& c)
       uvm_(engine_, w, cfg_, stats_, tenants_, pages_, buffer_, pcie_),
       host_(engine_, w, stats_, pcie_, *this, cfg_.gpu.memset_bytes_per_s, cfg_.gpu.launch_latency_ns) {
   buffer_.connect(gpu_);
+  if (cfg_.gpu.fault_write_ns > 0) {
+    const uint32_t per = uint32_t(cfg_.gpu.sms_per_utlb), step = uint32_t(cfg_.gpu.gpc_sm_step);
+    const uint32_t sms = uint32_t(cfg_.gpu.sm_count), utlbs = (sms + per - 1) / per;
+    const uint32_t gpcs = std::min<uint32_t>(uint32_t(cfg_.gpu.gpcs), (sms + step - 1) / step);
+    std::vector<uint32_t> gpc_of(utlbs);
+    for (uint32_t u = 0; u < utlbs; ++u) gpc_of[u] = (u * per / step) % gpcs;
+    buffer_.configure_port(cfg_.gpu.fault_write_ns, uint32_t(cfg_.gpu.fault_write_burst), gpc_of);
+  }
   gpu_.connect(uvm_, host_);
   pages_.log_unmaps(gpu_.unmap_log());
   uvm_.connect(gpu_);

@@ -71,6 +71,15 @@ std::vector<Field> fields(Config& c) {
     "from a faulting access to its buffer entry");
   i("gpu.fault_issue_ns", &c.gpu.fault_issue_ns, 0, 1e9, "ns",
     "spacing of successive fault entries of one uTLB");
+  i("gpu.fault_write_ns", &c.gpu.fault_write_ns, 0, 1e6, "ns",
+    "the fault buffer's write port: entries reach the buffer this far apart, GPCs in turn entry by entry, a "
+    "GPC's uTLBs in turns of gpu.fault_write_burst (0: no port, each uTLB's entries on their own; the H200's "
+    "events: about 20 ns, results/driver_batches.md)");
+  i("gpu.fault_write_burst", &c.gpu.fault_write_burst, 1, 1 << 20, "",
+    "entries one uTLB writes in its turn at the port (gpu.fault_write_ns)");
+  i("gpu.gpcs", &c.gpu.gpcs, 1, 64, "", "GPCs of the GPU (the port's turns)");
+  i("gpu.gpc_sm_step", &c.gpu.gpc_sm_step, 1, 4096, "",
+    "SMs of one GPC in a row: SM s is in GPC (s / step) % G, G = min(gpu.gpcs, ceil(sm_count / step))");
   i("gpu.fault_jitter_ns", &c.gpu.fault_jitter_ns, 0, 1e9, "ns",
     "a CTA's faulting accesses reach its uTLB at a random delay in [0, this) (seeded by `seed`)");
   i("gpu.fault_jitter_accesses", &c.gpu.fault_jitter_accesses, 1, 1 << 20, "accesses",

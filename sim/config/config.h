@@ -34,6 +34,15 @@ struct GpuConfig {
   int64_t fault_buffer_entries = 8192;
   int64_t fault_latency_ns = 4149;
   int64_t fault_issue_ns = 0;
+  // The fault buffer's write port (sim/gmmu/fault_buffer.h): 0, none (each uTLB's entries arrive on their
+  // own); else entries reach the buffer this far apart, the GPCs taking turns entry by entry and a GPC's
+  // uTLBs turns of fault_write_burst entries. SM s is in GPC (s / gpc_sm_step) % G, G = the GPCs a partition
+  // of sm_count SMs spans: min(gpcs, ceil(sm_count / gpc_sm_step)) (the H200's green contexts: 8 SMs one
+  // GPC, 16 two, 32 four, 72 and 132 all eight).
+  int64_t fault_write_ns = 0;
+  int64_t fault_write_burst = 8;
+  int64_t gpcs = 8;
+  int64_t gpc_sm_step = 8;
   // Faulting accesses reach the uTLB after a uniform random delay below fault_jitter_ns, in runs of
   // fault_jitter_accesses accesses of one CTA (sim/MODEL.md).
   int64_t fault_jitter_ns = 1000;

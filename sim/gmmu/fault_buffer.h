@@ -2,10 +2,16 @@
 // fault latency (one at a time per uTLB), a cap on each uTLB's outstanding faults and on the buffer's
 // entries, fetch by the driver in arrival order, and the flush that discards entries. Whoever raised an entry
 // is told when it leaves (fetched or flushed).
+//
+// With a write port (configure_port, gpu.fault_write_ns > 0) entries reach the buffer one at a time, the
+// port's interval apart, as the H200's events show (results/driver_batches.md): the GPCs take turns entry by
+// entry, and within a GPC its uTLBs take turns of up to `burst` entries of their queues. So a batch of a
+// partition of many GPCs holds a few entries of many uTLBs, and one of a single GPC runs of few uTLBs.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <deque>
 #include <vector>
 
 namespace uvmsim {
@@ -39,11 +45,31 @@ class FaultBuffer {
         latency_ns_(latency_ns),
         issue_ns_(issue_ns) {}
   void connect(Client& client) { client_ = &client; }
+  // The write port: entries written `write_ns` apart, GPCs in turn, each GPC's uTLBs in turns of `burst`;
+  // `gpc_of_utlb[u]`: the GPC of uTLB u.
+  void configure_port(int64_t write_ns, uint32_t burst, const std::vector<uint32_t>& gpc_of_utlb) {
+    write_ns_ = write_ns;
+    burst_ = std::max<uint32_t>(1, burst);
+    queues_.assign(outstanding_.size(), {});
+    uint32_t gpcs = 0;
+    for (uint32_t g : gpc_of_utlb) gpcs = std::max(gpcs, g + 1);
+    gpc_utlbs_.assign(gpcs, {});
+    for (uint32_t u = 0; u < gpc_of_utlb.size(); ++u) gpc_utlbs_[gpc_of_utlb[u]].push_back(u);
+    gpc_turn_.assign(gpcs, 0);
+    gpc_burst_.assign(gpcs, 0);
+  }
   // Raises a fault at `now`; returns its arrival in the buffer, or -1 when the uTLB or the buffer is full
   // (the access is not entered and must be issued again after a replay).
   int64_t raise(int64_t now, uint32_t page, uint8_t kind, uint32_t utlb, uint32_t slot, uint64_t cta_start,
                 uint32_t tenant, uint32_t kernel) {
-    if (outstanding_[utlb] >= max_outstanding_ || heap_.size() >= capacity_) return -1;
+    if (outstanding_[utlb] >= max_outstanding_ || heap_.size() + pending_ >= capacity_) return -1;
+    if (write_ns_ > 0) {  // queued for the port; the estimate: the port's next write once it is ready
+      const int64_t ready = now + latency_ns_;
+      queues_[utlb].push_back(FaultEntry{ready, seq_++, page, kind, utlb, slot, cta_start, tenant, kernel});
+      ++pending_;
+      ++outstanding_[utlb];
+      return std::max(ready, port_free_);
+    }
     const int64_t arrival = std::max(now + latency_ns_, next_[utlb]);
     next_[utlb] = arrival + issue_ns_;
     ++outstanding_[utlb];
@@ -53,6 +79,7 @@ class FaultBuffer {
   }
   // Moves entries that have arrived by `now` into `out`, in arrival order, until it holds `max`.
   void fetch(int64_t now, size_t max, std::vector<FaultEntry>& out) {
+    advance(now);
     while (!heap_.empty() && heap_.front().arrival <= now && out.size() < max) {
       std::pop_heap(heap_.begin(), heap_.end(), Later{});
       out.push_back(heap_.back());
@@ -62,6 +89,7 @@ class FaultBuffer {
   }
   // Discards the entries that arrived by `put`; returns how many. One pass and one heap rebuild.
   uint64_t flush(int64_t put) {
+    advance(put);
     const size_t before = heap_.size();
     auto kept = std::remove_if(heap_.begin(), heap_.end(), [&](const FaultEntry& e) {
       if (e.arrival > put) return false;
@@ -72,12 +100,59 @@ class FaultBuffer {
     std::make_heap(heap_.begin(), heap_.end(), Later{});
     return before - heap_.size();
   }
-  bool empty() const { return heap_.empty(); }
-  size_t size() const { return heap_.size(); }
-  int64_t earliest_arrival() const { return heap_.front().arrival; }
+  bool empty() const { return heap_.empty() && pending_ == 0; }
+  size_t size() const { return heap_.size() + pending_; }
+  // When the earliest entry reached (or, still queued for the port, will reach) the buffer.
+  int64_t earliest_arrival() const {
+    if (!heap_.empty()) return heap_.front().arrival;
+    int64_t ready = INT64_MAX;
+    for (const auto& q : queues_)
+      if (!q.empty()) ready = std::min(ready, q.front().arrival);
+    return std::max(ready, port_free_);
+  }
   uint32_t utlbs() const { return uint32_t(outstanding_.size()); }
 
  private:
+  // Writes the queued entries the port reaches by `t`, in its order (configure_port).
+  void advance(int64_t t) {
+    while (pending_ > 0) {
+      int64_t ready = INT64_MAX;
+      for (const auto& q : queues_)
+        if (!q.empty()) ready = std::min(ready, q.front().arrival);
+      const int64_t at = std::max(ready, port_free_);
+      if (at > t) return;
+      // The next GPC in turn with a uTLB ready at `at`; within it, the uTLB in turn (its burst not spent),
+      // else the next ready one.
+      const uint32_t gpcs = uint32_t(gpc_utlbs_.size());
+      for (uint32_t i = 0; i < gpcs; ++i) {
+        const uint32_t g = (gpc_next_ + i) % gpcs;
+        const auto& us = gpc_utlbs_[g];
+        const uint32_t n = uint32_t(us.size());
+        auto ready_at = [&](uint32_t k) {
+          return !queues_[us[k]].empty() && queues_[us[k]].front().arrival <= at;
+        };
+        uint32_t k = gpc_turn_[g];
+        if (!(gpc_burst_[g] < burst_ && ready_at(k))) {
+          uint32_t j = 1;
+          while (j <= n && !ready_at((k + j) % n)) ++j;
+          if (j > n) continue;  // none of this GPC's uTLBs is ready
+          k = (k + j) % n;
+          gpc_turn_[g] = k;
+          gpc_burst_[g] = 0;
+        }
+        FaultEntry e = queues_[us[k]].front();
+        queues_[us[k]].pop_front();
+        --pending_;
+        ++gpc_burst_[g];
+        e.arrival = at;
+        heap_.push_back(e);
+        std::push_heap(heap_.begin(), heap_.end(), Later{});
+        port_free_ = at + write_ns_;
+        gpc_next_ = (g + 1) % gpcs;
+        break;
+      }
+    }
+  }
   struct Later {
     bool operator()(const FaultEntry& x, const FaultEntry& y) const {
       return x.arrival != y.arrival ? x.arrival > y.arrival : x.seq > y.seq;
@@ -88,6 +163,13 @@ class FaultBuffer {
     client_->entry_left(e);
   }
   std::vector<FaultEntry> heap_;  // ordered by Later
+  // The write port (write_ns_ > 0): each uTLB's queued entries (arrival: when ready), its GPCs' uTLBs.
+  int64_t write_ns_ = 0, port_free_ = 0;
+  uint32_t burst_ = 1, gpc_next_ = 0;
+  size_t pending_ = 0;
+  std::vector<std::deque<FaultEntry>> queues_;
+  std::vector<std::vector<uint32_t>> gpc_utlbs_;
+  std::vector<uint32_t> gpc_turn_, gpc_burst_;
   uint64_t seq_ = 0;
   std::vector<uint32_t> outstanding_;
   std::vector<int64_t> next_;

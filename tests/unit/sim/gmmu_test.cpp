@@ -69,6 +69,32 @@ TEST(FaultBuffer, CapsArrivalOrderAndFlush) {
   EXPECT_EQ(b.raise(300, 6, 0, 0, 0, 0, 0, 0), 400);  // slots freed
 }
 
+// The write port: entries reach the buffer one at a time, GPCs in turn entry by entry, a GPC's uTLBs in
+// turns of `burst` entries (uTLBs 0 and 1 in GPC 0, 2 and 3 in GPC 1; bursts of 2, 10 ns apart).
+TEST(FaultBuffer, AWritePortTakesGpcsInTurnAndUtlbsInBursts) {
+  Left left;
+  FaultBuffer b(4, 8, 64, 100, 0);
+  b.connect(left);
+  b.configure_port(10, 2, {0, 0, 1, 1});
+  for (uint32_t i = 0; i < 3; ++i) {
+    b.raise(0, 10 + i, 0, 0, 0, 0, 0, 0);
+    b.raise(0, 20 + i, 0, 1, 0, 0, 0, 0);
+    b.raise(0, 30 + i, 0, 2, 0, 0, 0, 0);
+  }
+  EXPECT_EQ(b.size(), 9u);
+  EXPECT_EQ(b.earliest_arrival(), 100);
+  std::vector<FaultEntry> got;
+  b.fetch(135, 64, got);  // the port has written four by then
+  ASSERT_EQ(got.size(), 4u);
+  b.fetch(1000, 64, got);
+  std::vector<uint32_t> pages;
+  std::vector<int64_t> at;
+  for (const FaultEntry& e : got) pages.push_back(e.page), at.push_back(e.arrival);
+  EXPECT_EQ(pages, (std::vector<uint32_t>{10, 30, 11, 31, 20, 32, 21, 12, 22}));
+  EXPECT_EQ(at, (std::vector<int64_t>{100, 110, 120, 130, 140, 150, 160, 170, 180}));
+  EXPECT_TRUE(b.empty());
+}
+
 TEST(PageTable, MasksFollowLocations) {
   trace::Trace t = base_trace(3 << 20);
   Workload w = Workload::build(t, "t");
