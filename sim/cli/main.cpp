@@ -113,8 +113,12 @@ int cmd_validate(const std::string& trace_path, const std::string& config,
                  const std::vector<std::string>& sets, const std::string& json_out) {
   if (!json_out.empty()) files::check_output_file(json_out, "--json");
   const Workload w = Workload::load(trace_path);
-  // The recording's GPU and driver parameters first, then the user's overrides.
-  Config c = with_recording(load_config(config, {}), w.trace);
+  // The config given, else the one of the GPU the trace was recorded on; the recording's GPU and driver
+  // parameters over it; then the user's overrides.
+  std::string name = config;
+  Config c = with_recording(config.empty() ? recording_gpu_config(w.trace, &name) : load_config(config, {}),
+                            w.trace);
+  std::cout << "config " << name << "\n";
   for (const std::string& s : sets) apply_override(c, s);
   const Validation v = validate(w, c, trace_path);
   print_validation(v, std::cout);
@@ -307,8 +311,9 @@ int main(int argc, char** argv) {
   auto* val = app.add_subcommand("validate", "simulate a recorded trace and compare with what the GPU did");
   val->add_option("--trace", trace_path, "recorded trace (.uvmt)")->required();
   val->add_option("--config", config,
-                  "config JSON (built-in defaults if omitted); the recording's GPU and driver "
-                  "parameters are applied over it");
+                  "config JSON (if omitted: sim/configs/h200.json or h100.json, compiled in, as the trace "
+                  "was recorded on an H200 or an H100; else the built-in defaults); the recording's GPU and "
+                  "driver parameters are applied over it");
   val->add_option("--set", sets, "override a config key: a.b=value (repeatable; applied last)");
   val->add_option("--json", validate_json, "also write the comparison as JSON (a regular file)");
   val->footer(

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "sim/cli/run.h"
+#include "sim/config/embedded_configs.h"
 #include "sim/stats/stats.h"
 #include "traces/coverage.h"
 #include "traces/driver_batches.h"
@@ -85,6 +86,22 @@ std::vector<std::string> recording_settings(const trace::Trace& t) {
     if (auto it = thrashing.find(name); it != thrashing.end() && thrashing_on) set(it->second, value);
   }
   return s;
+}
+
+Config recording_gpu_config(const trace::Trace& t, std::string* name) {
+  const std::string& gpu = t.header.device_name;
+  const char* want = gpu.find("H200") != std::string::npos   ? "h200"
+                     : gpu.find("H100") != std::string::npos ? "h100"
+                                                             : nullptr;
+  Config c;
+  *name = "defaults";
+  for (const EmbeddedConfig& e : embedded_configs())
+    if (want && std::string(e.name) == want) {
+      apply_json(c, nlohmann::json::parse(e.json), std::string("sim/configs/") + e.name + ".json");
+      check_config(c);
+      *name = std::string("sim/configs/") + e.name + ".json (compiled in: the trace's GPU, " + gpu + ")";
+    }
+  return c;
 }
 
 Config with_recording(Config c, const trace::Trace& t) {

@@ -73,6 +73,9 @@ struct Validation {
 std::vector<std::string> recording_settings(const trace::Trace& t);
 // `c` with those settings applied.
 Config with_recording(Config c, const trace::Trace& t);
+// The config of the GPU a trace was recorded on (sim/configs/h200.json for an H200, h100.json for an H100,
+// compiled in), and its name in `name`; the built-in defaults ("defaults") for any other.
+Config recording_gpu_config(const trace::Trace& t, std::string* name);
 
 // Throws std::invalid_argument when the trace holds no observation (a generated trace, or a recording
 // without its timing pass).

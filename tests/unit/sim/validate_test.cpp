@@ -113,6 +113,25 @@ TEST(Validate, ADependentChainReplaysTheDriversOneEntryBatches) {
   EXPECT_EQ(find(v, "entries_per_batch_p50").simulated, 1);
 }
 
+// Without --config, validate simulates a trace under the config of the GPU it was recorded on, compiled in:
+// an H200 trace under sim/configs/h200.json, an H100 trace under h100.json.
+TEST(Validate, PicksTheConfigOfTheTracesGpu) {
+  std::string name;
+  const Workload h200 =
+      Workload::load(testing::source_dir() + "/traces/corpus/h200/micro_chain_16m_sm8.uvmt");
+  const Config a = recording_gpu_config(h200.trace, &name);
+  EXPECT_NE(name.find("sim/configs/h200.json"), std::string::npos) << name;
+  EXPECT_EQ(a.gpu.dram_bytes_per_s,
+            load_config(testing::source_dir() + "/sim/configs/h200.json", {}).gpu.dram_bytes_per_s);
+  const Config b = recording_gpu_config(corpus("micro_seq_64m").trace, &name);
+  EXPECT_NE(name.find("sim/configs/h100.json"), std::string::npos) << name;
+  EXPECT_EQ(b.driver.pte_ns, load_config(testing::source_dir() + "/sim/configs/h100.json", {}).driver.pte_ns);
+  const testing::Result r = testing::sh("validate --trace " + testing::source_dir() +
+                                        "/traces/corpus/h200/micro_chain_16m_sm8.uvmt");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("config sim/configs/h200.json (compiled in"), std::string::npos) << r.output;
+}
+
 // The structure of the migrations: the counter pass's HtoD records of micro_seq_64m (1307 copies in 242
 // groups with no gap over 5 us) against the model's copies and groups, scored where HtoD is complete.
 TEST(Validate, ComparesHtodCopiesAndTheirGroups) {
