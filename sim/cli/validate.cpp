@@ -182,18 +182,16 @@ void add_batch_quantities(const trace::Trace& t, const std::vector<BatchRecord>&
   auto driver_ms = [](const trace::DriverBatch& b) { return double(b.duration_ns()) / 1e6; };
   add("batches", "fault batches (driver: median run, its events passes)", "count", of_runs(kAll, count),
       double(sim_all.size()), lost);
-  add("entries_per_batch_p50", "fault entries per batch, median (duplicates included)", "count",
-      of_runs(kAll, [&](const auto& bs) { return quantile_of(bs, entries, 0.5); }),
-      quantile_of(sim_all, entries, 0.5), lost);
-  add("entries_per_batch_p90", "fault entries per batch, p90", "count",
-      of_runs(kAll, [&](const auto& bs) { return quantile_of(bs, entries, 0.9); }),
-      quantile_of(sim_all, entries, 0.9), lost);
-  add("pages_per_batch_p50", "distinct pages per batch, median", "count",
-      of_runs(kAll, [&](const auto& bs) { return quantile_of(bs, pages, 0.5); }),
-      quantile_of(sim_all, pages, 0.5), lost);
-  add("blocks_per_batch_p50", "2 MiB VA blocks per batch, median", "count",
-      of_runs(kAll, [&](const auto& bs) { return quantile_of(bs, blocks, 0.5); }),
-      quantile_of(sim_all, blocks, 0.5), lost);
+  // A quantile of a per-batch figure: the driver's per run against the simulator's.
+  auto add_quantile = [&](const char* key, const char* label, auto field, double q) {
+    add(key, label, "count", of_runs(kAll, [&](const auto& bs) { return quantile_of(bs, field, q); }),
+        quantile_of(sim_all, field, q), lost);
+  };
+  add_quantile("entries_per_batch_p50", "fault entries per batch, median (duplicates included)", entries,
+               0.5);
+  add_quantile("entries_per_batch_p90", "fault entries per batch, p90", entries, 0.9);
+  add_quantile("pages_per_batch_p50", "distinct pages per batch, median", pages, 0.5);
+  add_quantile("blocks_per_batch_p50", "2 MiB VA blocks per batch, median", blocks, 0.5);
   std::vector<double> sim_ms;
   for (const auto* b : sim_all)
     if (b->replay_ns >= 0) sim_ms.push_back(double(b->replay_ns - b->first_arrival_ns) / 1e6);
