@@ -989,8 +989,7 @@ void add_driver_run(Trace& t, const std::string& pass, const CuptiPass& p, const
     }
     return kNoKernel;
   };
-  std::vector<DriverEvent> events;
-  std::vector<int64_t> cpu;  // CUPTI-clock times, rebased below
+  std::vector<DriverEvent> events;  // CPU times on the CUPTI clock until rebased below
   int64_t origin = int64_t(p.t0);
   uint64_t gpu_origin = UINT64_MAX;
   for (uint64_t i = 0; i < f.entry_count; ++i) {
@@ -1055,7 +1054,7 @@ void add_driver_run(Trace& t, const std::string& pass, const CuptiPass& p, const
       }
     }
     const int64_t c = int64_t(cpu_raw) + to_cupti;
-    cpu.push_back(c);
+    d.cpu_ns = c;
     origin = std::min(origin, c);
     if (gpu) gpu_origin = std::min(gpu_origin, gpu);
     if (gpu_end) gpu_origin = std::min(gpu_origin, gpu_end);
@@ -1063,9 +1062,8 @@ void add_driver_run(Trace& t, const std::string& pass, const CuptiPass& p, const
     d.kernel = kernel_at(c);
     events.push_back(d);
   }
-  for (size_t i = 0; i < events.size(); ++i) {
-    DriverEvent& d = events[i];
-    d.cpu_ns = cpu[i] - origin;
+  for (DriverEvent& d : events) {
+    d.cpu_ns -= origin;
     if (d.gpu_ns) d.gpu_ns -= int64_t(gpu_origin);
     if (d.gpu_end_ns) d.gpu_end_ns -= int64_t(gpu_origin);
     if (d.gpu_end_ns < d.gpu_ns) d.gpu_end_ns = d.gpu_ns;  // an asynchronous copy without its end time

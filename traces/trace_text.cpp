@@ -183,14 +183,15 @@ void print_info(const Trace& t, const std::string& hash, std::ostream& os) {
        << c.dropped_records << "; expected moves recorded " << cover(c.stream) << "\n";
   // The driver's own batches, per events run (DRVE).
   const std::vector<DriverRunBatches> runs = driver_batches(t);
+  std::vector<std::array<uint64_t, kDriverEventKindCount>> kinds(runs.size());  // events by run and kind
+  std::vector<uint64_t> migrated_bytes(runs.size(), 0);
+  for (const DriverEvent& e : t.driver_events) {
+    ++kinds[e.run][size_t(e.kind)];
+    if (e.kind == DriverEventKind::kMigration) migrated_bytes[e.run] += e.bytes;
+  }
   for (size_t r = 0; r < runs.size(); ++r) {
-    std::array<uint64_t, kDriverEventKindCount> n{};
-    uint64_t migrated = 0;
-    for (const DriverEvent& e : t.driver_events)
-      if (e.run == r) {
-        ++n[size_t(e.kind)];
-        if (e.kind == DriverEventKind::kMigration) migrated += e.bytes;
-      }
+    const auto& n = kinds[r];
+    const uint64_t migrated = migrated_bytes[r];
     std::vector<double> entries, blocks, ms;
     for (const DriverBatch& b : runs[r].batches) {
       entries.push_back(double(b.entries));

@@ -141,7 +141,8 @@ void add_batch_quantities(const trace::Trace& t, const std::vector<BatchRecord>&
   if (runs.empty()) return;
   bool entries_complete = true, replays_complete = true;
   for (const auto& r : runs) entries_complete &= r.entries_complete, replays_complete &= r.replays_complete;
-  // Per run: a figure of its batches (those of kernel `k`, or all with trace::kNoKernel + 1).
+  // Per run: a figure of its batches (those of kernel `k`, or all of them with kAll, which no kernel index
+  // nor trace::kNoKernel equals).
   const uint32_t kAll = UINT32_MAX - 1;
   auto of_runs = [&](uint32_t k, auto figure) {
     std::vector<double> per_run;

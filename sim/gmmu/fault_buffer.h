@@ -104,22 +104,22 @@ class FaultBuffer {
   size_t size() const { return heap_.size() + pending_; }
   // When the earliest entry reached (or, still queued for the port, will reach) the buffer.
   int64_t earliest_arrival() const {
-    if (!heap_.empty()) return heap_.front().arrival;
-    int64_t ready = INT64_MAX;
-    for (const auto& q : queues_)
-      if (!q.empty()) ready = std::min(ready, q.front().arrival);
-    return std::max(ready, port_free_);
+    return heap_.empty() ? std::max(earliest_ready(), port_free_) : heap_.front().arrival;
   }
   uint32_t utlbs() const { return uint32_t(outstanding_.size()); }
 
  private:
+  // When the first entry queued for the port is ready (INT64_MAX: none queued).
+  int64_t earliest_ready() const {
+    int64_t ready = INT64_MAX;
+    for (const auto& q : queues_)
+      if (!q.empty()) ready = std::min(ready, q.front().arrival);
+    return ready;
+  }
   // Writes the queued entries the port reaches by `t`, in its order (configure_port).
   void advance(int64_t t) {
     while (pending_ > 0) {
-      int64_t ready = INT64_MAX;
-      for (const auto& q : queues_)
-        if (!q.empty()) ready = std::min(ready, q.front().arrival);
-      const int64_t at = std::max(ready, port_free_);
+      const int64_t at = std::max(earliest_ready(), port_free_);
       if (at > t) return;
       // The next GPC in turn with a uTLB ready at `at`; within it, the uTLB in turn (its burst not spent),
       // else the next ready one.
