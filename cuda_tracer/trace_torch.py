@@ -18,7 +18,15 @@ converter, in $UVMTRACE_OUT or, for one of several processes recorded at once (c
 UVMTRACE_PROCESS), in its proc_<label> folder; UVMTRACE_BARRIER makes the processes start their cold
 inferences together.
 
+With --sms N every kernel runs on a green-context partition of N SMs (or the next step up the GPU hands
+out): the model's streams are the partition's (cuda_tracer/src/green_context.h through libuvm_green.so,
+wrapped in torch.cuda.ExternalStream), and the setup runs on the first of them, so that no kernel runs
+elsewhere (a trace holds one partition size). cuDNN and cuBLAS pick their kernels from the device's
+properties, not the partition's, so every partition runs the same kernels as the whole GPU, and the access
+capture of a run without --sms joins each partition's recording.
+
   python3 cuda_tracer/trace_torch.py --models resnet50:8,vgg16:1 [--allocator PATH] [--one-stream] [--repeat N]
+                                     [--sms N [--green-lib PATH]]
 """
 import argparse
 import ctypes
@@ -72,6 +80,19 @@ def barrier():
         time.sleep(0.001)
 
 
+def green_streams(lib_path, want, n):
+    """n streams of one green-context partition of `want` SMs, as torch streams."""
+    lib = ctypes.CDLL(os.path.abspath(lib_path))
+    lib.uvm_green_streams.argtypes = [ctypes.c_int, ctypes.c_uint, ctypes.c_uint, ctypes.POINTER(ctypes.c_void_p),
+                                      ctypes.POINTER(ctypes.c_uint), ctypes.POINTER(ctypes.c_uint)]
+    arr = (ctypes.c_void_p * n)()
+    sms, total = ctypes.c_uint(), ctypes.c_uint()
+    if lib.uvm_green_streams(torch.cuda.current_device(), want, n, arr, ctypes.byref(sms), ctypes.byref(total)) != 0:
+        sys.exit(f"trace_torch: no green-context partition of {want} SMs")
+    print(f"partition: asked {want}, got {sms.value} of {total.value} SMs", file=sys.stderr, flush=True)
+    return [torch.cuda.ExternalStream(arr[i]) for i in range(n)]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", required=True, help="model:batch,... e.g. resnet50:8,vgg16:1")
@@ -82,7 +103,13 @@ def main():
     ap.add_argument("--repeat", type=int, default=1,
                     help="cold and warm inferences to time (each cold one after moving the pool to the CPU "
                          "again); medians are printed. For native timing runs: a traced run uses 1")
+    ap.add_argument("--sms", type=int, default=0,
+                    help="run on a green-context partition of this many SMs (0: the whole GPU)")
+    ap.add_argument("--green-lib", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                                        "build-gpu", "libuvm_green.so"))
     a = ap.parse_args()
+    if a.sms < 0:
+        sys.exit("--sms must be 0 (the whole GPU) or a count of SMs")
 
     specs = []
     for item in a.models.split(","):
@@ -111,14 +138,18 @@ def main():
     counts = {}
     torch.cuda.init()  # a CUDA context first: uvmtrace's CUPTI records NVTX ranges from its creation on
     torch.cuda.synchronize()
-    with torch.cuda.use_mem_pool(pool), torch.no_grad():
+    green = green_streams(a.green_lib, a.sms, len(specs)) if a.sms else None
+    with torch.cuda.use_mem_pool(pool), torch.no_grad(), torch.cuda.stream(green[0] if green else None):
         with nvtx("setup"):
             runs = []
             for name, batch in specs:
                 n = counts.get(name, 0)
                 counts[name] = n + 1
                 tenant = f"{name}#{n}"
-                stream = torch.cuda.current_stream() if a.one_stream or len(specs) == 1 else torch.cuda.Stream()
+                if green:
+                    stream = green[0] if a.one_stream else green[len(runs)]
+                else:
+                    stream = torch.cuda.current_stream() if a.one_stream or len(specs) == 1 else torch.cuda.Stream()
                 # On the tenant's stream and inside its NVTX range, so that its weight copies and input
                 # initialisation are attributed to it.
                 with torch.cuda.stream(stream), nvtx(tenant):
@@ -166,7 +197,7 @@ def main():
         with open(os.path.join(out_dir, "roles.json.part"), "w") as f:
             json.dump({"tenants": tenants, "ranges": ranges}, f)
         os.replace(os.path.join(out_dir, "roles.json.part"), os.path.join(out_dir, "roles.json"))
-    result = {"program": "trace_torch", "models": a.models, "pool_bytes": lib.uvm_pool_bytes(),
+    result = {"program": "trace_torch", "models": a.models, "sms": a.sms, "pool_bytes": lib.uvm_pool_bytes(),
               "moved_to_host": moved, "cold_ms": round(times["cold_inference"][0], 3),
               "warm_ms": round(times["warm_inference"][0], 3)}
     if a.repeat > 1:
