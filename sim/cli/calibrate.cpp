@@ -197,6 +197,7 @@ const std::vector<Knob>& knobs() {
       {"driver.fault_ns", 10, 20000},
       {"driver.duplicate_fault_ns", 1, 20000},
       {"driver.va_block_ns", 100, 200000},
+      {"driver.migrate_block_ns", 10, 200000},
       {"driver.page_ns", 10, 20000},
       {"driver.cpu_unmap_page_ns", 1, 20000},
       {"driver.replay_ns", 100, 200000},
@@ -215,9 +216,11 @@ const std::vector<Knob>& knobs() {
   return k;
 }
 
-Config with_params(const Config& base, const std::vector<double>& logv) {
+// `hold[i]`: knob i keeps the base config's value (calibrate --hold: a cost measured, not fitted).
+Config with_params(const Config& base, const std::vector<double>& logv, const std::vector<bool>& hold) {
   Config c = base;
   for (size_t i = 0; i < knobs().size(); ++i) {
+    if (hold[i]) continue;
     double v = std::exp(std::clamp(logv[i], std::log(knobs()[i].lo), std::log(knobs()[i].hi)));
     apply_override(c, knobs()[i].key + "=" + std::to_string(int64_t(std::llround(v))));
   }
@@ -251,16 +254,17 @@ double loss(const std::vector<MeasuredRow>& rows, const std::vector<double>& sim
 // micro-workload has no duplicate faults, so `driver.duplicate_fault_ns` moved freely in earlier fits while
 // the model traces depend on it).
 std::vector<double> fit(const std::vector<MeasuredRow>& rows, const Prepared& p, const Config& base, int skip,
-                        int iterations, int jobs, double* best_loss,
+                        int iterations, int jobs, const std::vector<bool>& hold, double* best_loss,
                         std::vector<std::string>* held = nullptr) {
   const std::vector<double> start = current_params(base);
   auto f_full = [&](const std::vector<double>& v) {
-    return loss(rows, run_rows(rows, p, with_params(base, v), jobs), skip);
+    return loss(rows, run_rows(rows, p, with_params(base, v, hold), jobs), skip);
   };
   const double f0 = f_full(start);
   std::vector<size_t> free;  // knobs the loss depends on
   std::vector<double> step;  // each free knob's first step: up, or down where up changes nothing (a bound)
   for (size_t i = 0; i < start.size(); ++i) {
+    if (hold[i]) continue;
     bool depends = false;
     for (double s : {0.4, -0.4}) {
       std::vector<double> v = start;
@@ -340,6 +344,12 @@ int run_calibrate(const CalibrateArgs& a) {
     rows.insert(rows.end(), more.begin(), more.end());
   }
   Config base = load_config(a.config, {});
+  std::vector<bool> hold(knobs().size(), false);
+  for (const std::string& k : a.hold) {
+    auto it = std::find_if(knobs().begin(), knobs().end(), [&](const Knob& x) { return x.key == k; });
+    if (it == knobs().end()) throw std::invalid_argument("--hold '" + k + "': not a calibrated key");
+    hold[size_t(it - knobs().begin())] = true;
+  }
   Prepared p = prepare(rows);
   // Cartesian product of the grid's values.
   std::vector<std::pair<std::string, std::vector<std::string>>> axes;
@@ -369,7 +379,7 @@ int run_calibrate(const CalibrateArgs& a) {
     for (auto& o : pt) apply_override(b, o);
     double lp = 0;
     std::vector<std::string> held;
-    Config f = with_params(b, fit(rows, p, b, -1, a.iterations, a.jobs, &lp, &held));
+    Config f = with_params(b, fit(rows, p, b, -1, a.iterations, a.jobs, hold, &lp, &held), hold);
     std::string name;
     for (auto& o : pt) name += o + " ";
     if (!held.empty() && &pt == &points.front()) {
@@ -388,7 +398,8 @@ int run_calibrate(const CalibrateArgs& a) {
   if (a.leave_one_out)
     for (size_t i = 0; i < rows.size(); ++i) {
       if (!rows[i].fit) continue;
-      Config ci = with_params(fitted, fit(rows, p, fitted, int(i), a.iterations / 2, a.jobs, nullptr));
+      Config ci =
+          with_params(fitted, fit(rows, p, fitted, int(i), a.iterations / 2, a.jobs, hold, nullptr), hold);
       loo[i] = run_rows(rows, p, ci, a.jobs)[i];
       std::fprintf(stderr, "left out %-34s predicted %.3f %s (measured %.3f)\n", rows[i].name.c_str(), loo[i],
                    rows[i].unit.c_str(), rows[i].value);

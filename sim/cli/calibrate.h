@@ -17,6 +17,8 @@ struct CalibrateArgs {
   int jobs = 2;
   // Structural choices searched exhaustively, each "key=v1,v2,..."; the continuous fit runs per point.
   std::vector<std::string> grid;
+  // Calibrated keys kept at the starting config's value: costs measured directly (scripts/driver_costs.py).
+  std::vector<std::string> hold;
   bool leave_one_out = false;
   // Recorded traces fitted too: each gives a row for its summed paging overhead and one for its prefetch
   // share, where `uvmsim validate` scores them (simulated under the recording's parameters).

@@ -355,6 +355,9 @@ int main(int argc, char** argv) {
   calib->add_option("--split", cal.split,
                     "the check set (default: the split.json in a trace's folder or the two above it)");
   calib->add_option("--grid", cal.grid, "structural key searched exhaustively: key=v1,v2,... (repeatable)");
+  calib->add_option("--hold", cal.hold,
+                    "a calibrated key kept at the starting config's value, not fitted: a cost measured "
+                    "directly, as scripts/driver_costs.py reads them off the driver's events (repeatable)");
   calib->footer(
       "Example:\n  uvmsim calibrate --measurements tests/data/h100_micro.json --config sim/configs/h100.json "
       "--out fitted.json --report fit.md");

@@ -84,6 +84,10 @@ std::vector<Field> fields(Config& c) {
     "a CTA's faulting accesses reach its uTLB at a random delay in [0, this) (seeded by `seed`)");
   i("gpu.fault_jitter_accesses", &c.gpu.fault_jitter_accesses, 1, 1 << 20, "accesses",
     "with gpu.fault_jitter_ns: faulting accesses of one CTA that arrive together after one delay");
+  i("gpu.warp_interleave", &c.gpu.warp_interleave, 0, 1, "",
+    "1: a CTA issues one moment's accesses a warp at a time in turn, each warp the next share of the pages "
+    "in "
+    "address order; 0: all in address order");
   i("gpu.zero_fill_bytes_per_s", &c.gpu.zero_fill_bytes_per_s, 1, kBig, "bytes/s",
     "the driver's zero-fill of pages resident nowhere: memsets on one engine, one after another");
   i("gpu.memset_bytes_per_s", &c.gpu.memset_bytes_per_s, 1, kBig, "bytes/s",
@@ -154,6 +158,9 @@ std::vector<Field> fields(Config& c) {
   i("driver.duplicate_fault_ns", &c.driver.duplicate_fault_ns, 0, 1e9, "ns",
     "per fault entry fetched whose page is already in the batch (coalesced, or equal after sorting)");
   i("driver.va_block_ns", &c.driver.va_block_ns, 0, 1e9, "ns", "per VA block serviced in a batch");
+  i("driver.migrate_block_ns", &c.driver.migrate_block_ns, 0, 1e9, "ns",
+    "per VA block whose fault service migrates or zero-fills pages, beyond va_block_ns: its work after its "
+    "copies are pushed (mapping, page state)");
   i("driver.page_ns", &c.driver.page_ns, 0, 1e9, "ns", "per page made resident on the fault path");
   i("driver.pte_ns", &c.driver.pte_ns, 0, 1e9, "ns", "per GPU page-table entry written");
   i("driver.cpu_unmap_page_ns", &c.driver.cpu_unmap_page_ns, 0, 1e9, "ns",

@@ -47,6 +47,10 @@ struct GpuConfig {
   // fault_jitter_accesses accesses of one CTA (sim/MODEL.md).
   int64_t fault_jitter_ns = 1000;
   int64_t fault_jitter_accesses = 3;
+  // 1: a CTA issues the faulting accesses of one moment a warp at a time in turn (its warps: threads per CTA
+  // / 32, each the next share of the moment's pages in address order), not all in address order
+  // (sim/MODEL.md).
+  int64_t warp_interleave = 0;
   // The driver zero-fills pages resident nowhere with memsets on one engine, in order of submission.
   int64_t zero_fill_bytes_per_s = 1000000000000;
   int64_t memset_bytes_per_s = 1000000000000;  // cudaMemset of managed memory (a kernel on the SMs)
@@ -114,6 +118,9 @@ struct DriverConfig {
   int64_t fault_ns = 11;            // per fault entry of a page not yet in the batch
   int64_t duplicate_fault_ns = 31;  // per entry of a page already in the batch (coalesced or equal)
   int64_t va_block_ns = 12957;
+  // Per VA block whose service on the fault path migrates or zero-fills pages, beyond va_block_ns: the
+  // block's migration work after its copies are pushed (its mapping, its pages' state). 0: no cost apart.
+  int64_t migrate_block_ns = 0;
   int64_t page_ns = 164;  // per page made resident by the fault path (allocate, populate, track)
   int64_t pte_ns = 4509;  // per GPU PTE written (2 MiB, 64 KiB or 4 KiB)
   int64_t cpu_unmap_page_ns = 272;

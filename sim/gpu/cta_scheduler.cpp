@@ -552,49 +552,81 @@ void Gpu::cta_step(uint32_t slot) {
       i = group_end;
     }
   }
-  for (; i < group_end && !blocked; ++i) {
-    const AccessPoint& r = w_.points[i];
-    uint32_t off = i == first ? first_off : 0;
-    for (uint32_t p = r.page + off; p < r.page + r.count; ++p, ++index) {
-      if (c.tracking && (c.done[index >> 6] >> (index & 63) & 1)) continue;
-      if (pages_.mapped(p)) {
-        ++issued;
-        if (tlb_on && tlb_.miss(c.sm, p / kPagesPerBlock)) {
-          ++stats_.tlb_misses;
-          extra += cfg_.gpu.tlb_miss_ns;
-        }
-        if (faulted) c.done[index >> 6] |= uint64_t{1} << (index & 63);
-        continue;
-      }
-      if (jitter && c.granted == 0) {  // these misses are on their way: pause here until they reach the uTLB
-        c.paused = true;
-        c.round_faulted = faulted;
-        c.cursor = i;
-        c.cursor_off = p - r.page;
-        c.cursor_index = index;
-        stats_.accesses_issued += issued;
-        push_fixed(slot, kEvCtaStep, now() + fault_jitter());
-        return;
-      }
-      if (jitter) --c.granted;
+  // One access: `index` its place among the group's accesses in address order, `pos` its place in issue
+  // order; at_cursor(true) keeps where the pass pauses, at_cursor(false) where the group resumes after its
+  // first fault. Returns false to stop the pass.
+  const auto access = [&](uint32_t p, uint8_t kind, uint64_t index, uint64_t pos, auto&& at_cursor) {
+    if (c.tracking && (c.done[index >> 6] >> (index & 63) & 1)) return true;
+    if (pages_.mapped(p)) {
       ++issued;
-      if (!faulted) {
-        faulted = true;
-        if (!c.tracking) {
-          // First stall in this group: every access before this one completed.
-          c.done.assign((pages_in(c.pos, group_end) + 63) / 64, 0);
-          for (uint64_t k = 0; k < index; ++k) c.done[k >> 6] |= uint64_t{1} << (k & 63);
-          c.tracking = true;
-        }
-        c.resume = i;
-        c.resume_off = p - r.page;
-        c.resume_index = index;
+      if (tlb_on && tlb_.miss(c.sm, p / kPagesPerBlock)) {
+        ++stats_.tlb_misses;
+        extra += cfg_.gpu.tlb_miss_ns;
       }
-      ++stats_.kernels[c.kernel].faults;
-      raise_fault(slot, p, r.kind, utlb, &blocked);
-      if (blocked) break;
+      if (faulted) c.done[index >> 6] |= uint64_t{1} << (index & 63);
+      return true;
+    }
+    if (jitter && c.granted == 0) {  // these misses are on their way: pause here until they reach the uTLB
+      c.paused = true;
+      c.round_faulted = faulted;
+      at_cursor(true);
+      stats_.accesses_issued += issued;
+      push_fixed(slot, kEvCtaStep, now() + fault_jitter());
+      return false;
+    }
+    if (jitter) --c.granted;
+    ++issued;
+    if (!faulted) {
+      faulted = true;
+      if (!c.tracking) {
+        // First stall in this group: every access issued before this one completed.
+        c.done.assign((pages_in(c.pos, group_end) + 63) / 64, 0);
+        for (uint64_t q = 0; q < pos; ++q) {
+          const uint64_t done_index = c.order_pos == c.pos ? c.order[q].index : q;
+          c.done[done_index >> 6] |= uint64_t{1} << (done_index & 63);
+        }
+        c.tracking = true;
+      }
+      at_cursor(false);
+    }
+    ++stats_.kernels[c.kernel].faults;
+    raise_fault(slot, p, kind, utlb, &blocked);
+    return !blocked;
+  };
+  const uint32_t warps = uint32_t((w_.trace.kernels[c.kernel].threads_per_cta() + 31) / 32);
+  if (i < group_end && cfg_.gpu.warp_interleave && warps > 1) {
+    build_issue_order(c, group_end, warps);
+    for (uint64_t k = index; k < c.order.size(); ++k) {
+      const CtaSlot::Issue& a = c.order[k];
+      if (!access(a.page, a.kind, a.index, k, [&](bool cursor) {
+            if (cursor) {
+              c.cursor = c.pos, c.cursor_off = 0, c.cursor_index = k;
+            } else {
+              c.resume = c.pos, c.resume_off = 0, c.resume_index = k;
+            }
+          }))
+        break;
+    }
+  } else {
+    for (; i < group_end && !blocked; ++i) {
+      const AccessPoint& r = w_.points[i];
+      uint32_t off = i == first ? first_off : 0;
+      bool go = true;
+      for (uint32_t p = r.page + off; p < r.page + r.count && go; ++p, ++index)
+        go = access(p, r.kind, index, index, [&](bool cursor) {
+          if (cursor) {
+            c.cursor = i, c.cursor_off = p - r.page, c.cursor_index = index;
+          } else {
+            c.resume = i, c.resume_off = p - r.page, c.resume_index = index;
+          }
+        });
+      if (!go) {
+        if (c.paused) return;
+        break;
+      }
     }
   }
+  if (c.paused) return;
   stats_.accesses_issued += issued;
   c.round_faulted = false;
   c.granted = 0;
@@ -630,9 +662,38 @@ void Gpu::cta_step(uint32_t slot) {
   c.pos = c.resume = group_end;
   c.resume_off = 0;
   c.resume_index = 0;
+  c.order_pos = UINT64_MAX;
   c.tracking = false;
   if (run_ahead_ && extra == 0 && start_ahead(slot)) return;
   schedule_next_point(slot, extra);
+}
+
+// gpu.warp_interleave: the group's accesses (points [c.pos, group_end), pages in address order) split into
+// one contiguous share per warp (the first warps take one more where they do not divide evenly), issued a
+// page of each warp in turn: warp 0's first, warp 1's first, ..., warp 0's second. Built once per group.
+void Gpu::build_issue_order(CtaSlot& c, uint64_t group_end, uint32_t warps) {
+  if (c.order_pos == c.pos) return;
+  c.order_pos = c.pos;
+  c.order.clear();
+  uint64_t n = 0;
+  for (uint64_t i = c.pos; i < group_end; ++i) n += w_.points[i].count;
+  c.order.resize(n);
+  const uint64_t w = std::min<uint64_t>(warps, n), share = n / w,
+                 more = n % w;  // warps [0, more) get share + 1
+  uint64_t index = 0;
+  for (uint64_t i = c.pos; i < group_end; ++i) {
+    const AccessPoint& r = w_.points[i];
+    for (uint32_t p = r.page; p < r.page + r.count; ++p, ++index) {
+      // index -> (warp, lane) -> its place in the turns
+      const uint64_t big = more * (share + 1);
+      const uint64_t warp = index < big ? index / (share + 1) : more + (index - big) / share;
+      const uint64_t lane = index < big ? index % (share + 1) : (index - big) % share;
+      // turns before lane `lane`: lane * w places (every warp has a page at lanes below share), and at lane
+      // == share only the first `more` warps have one
+      const uint64_t at = lane < share ? lane * w + warp : share * w + warp;
+      c.order[at] = {p, uint32_t(index), r.kind};
+    }
+  }
 }
 
 void Gpu::cta_done(uint32_t slot) {

@@ -113,6 +113,15 @@ class Gpu final : public Component, public FaultBuffer::Client {
     uint32_t resume_off = 0;     // page offset in that point's range
     uint64_t resume_index = 0;   // index of that access among the group's accesses
     std::vector<uint64_t> done;  // while stalled: one bit per access of the group, set once complete
+    // gpu.warp_interleave: the current group's accesses in issue order (built when the group first issues
+    // past the all-mapped case; order_pos: the group it is for). Then cursor_index and resume_index count
+    // positions in this order, not accesses in address order.
+    struct Issue {
+      uint32_t page, index;
+      uint8_t kind;
+    };
+    std::vector<Issue> order;
+    uint64_t order_pos = UINT64_MAX;
     bool tracking = false;       // `done` is in use for the current group
     // Compute, in the kernel's reference time: done so far (when its last computing event came), and where
     // its pending compute ends (the access group it is headed for, or its end).
@@ -232,6 +241,7 @@ class Gpu final : public Component, public FaultBuffer::Client {
   void flush_speeds();
   void update_dram_factor();
   void raise_fault(uint32_t slot, uint32_t page, uint8_t kind, uint32_t utlb, bool* blocked);
+  void build_issue_order(CtaSlot& c, uint64_t group_end, uint32_t warps);
   int64_t fault_jitter();
   // Processes (contexts) taking turns on the GPU (gpu.timeslice_ns; sim/MODEL.md, "Several processes").
   bool has_work(uint32_t process) const;

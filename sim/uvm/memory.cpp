@@ -145,8 +145,9 @@ int64_t Uvm::make_resident_gpu(uint32_t b, const BlockMask& pages, const BlockMa
   }
   if (user) {
     cpu += cfg_.driver.prefetch_op_page_ns * int64_t(moved);
-  } else {
-    cpu += cfg_.driver.page_ns * int64_t(moved) + cfg_.driver.cpu_unmap_page_ns * int64_t(from_cpu.count());
+  } else {  // after its copies are pushed: the block's mapping and page state
+    cpu += cfg_.driver.migrate_block_ns + cfg_.driver.page_ns * int64_t(moved) +
+           cfg_.driver.cpu_unmap_page_ns * int64_t(from_cpu.count());
   }
   cpu += cfg_.driver.pte_ns * int64_t(ptes);
   return done;

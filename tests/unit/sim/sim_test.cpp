@@ -107,6 +107,47 @@ TEST(Simulator, UtlbCapLimitsOutstandingFaults) {
   EXPECT_GE(s.batches, strided.size() / 8);
 }
 
+// gpu.warp_interleave: a CTA's faulting accesses of one moment go a warp at a time in turn, each warp the
+// next share of the pages in address order. One CTA of 64 threads (two warps) touches four pages of block 0
+// and four of block 1 at once, and its uTLB holds two faults: in address order the first batch holds pages 0
+// and 1 (one block); by warps in turn, page 0 (warp 0's first) and page 512 (warp 1's first): two blocks.
+// Every page is touched either way, and each of the eight faults once.
+TEST(Simulator, WarpsInTurnSpreadACtasFirstFaultsOverItsWarpsShares) {
+  for (int interleave : {0, 1}) {
+    trace::Trace t = base_trace(4 << 20);
+    add_kernel(t, {{0, 1, 2, 3, 512, 513, 514, 515}}, trace::AccessKind::kRead, 10000, 64);
+    const Workload w = Workload::build(t, "warps");
+    Config c;
+    c.gpu.utlb_max_outstanding_faults = 2;
+    c.gpu.fault_jitter_ns = 0;
+    c.gpu.warp_interleave = interleave;
+    c.select("prefetch", "none");
+    std::vector<BatchRecord> records;
+    const Stats s = simulate(w, c, true, nullptr, nullptr, &records).stats;
+    ASSERT_FALSE(records.empty());
+    EXPECT_EQ(records.front().entries, 2u) << interleave;
+    EXPECT_EQ(records.front().blocks, interleave ? 2u : 1u) << interleave;
+    EXPECT_EQ(s.page_accesses, 8u);
+    EXPECT_EQ(s.faults_unique, 8u);
+  }
+}
+
+// driver.migrate_block_ns is paid once per VA block whose service migrates pages, after its copies are
+// pushed: one block of faults costs it once, the same faults spread over two blocks twice.
+TEST(Simulator, AMigratingBlockPaysItsCostOnce) {
+  auto kernel_ns = [](const std::vector<uint64_t>& pages, int64_t migrate_block_ns) {
+    trace::Trace t = base_trace(4 << 20);
+    add_kernel(t, {pages});
+    Config c;
+    c.driver.migrate_block_ns = migrate_block_ns;
+    c.select("prefetch", "none");
+    const Stats s = run(t, c);
+    return s.kernels.front().end_ns - s.kernels.front().start_ns;
+  };
+  EXPECT_EQ(kernel_ns({0, 1}, 100000) - kernel_ns({0, 1}, 0), 100000);
+  EXPECT_EQ(kernel_ns({0, 512}, 100000) - kernel_ns({0, 512}, 0), 200000);
+}
+
 // Managed allocations of one process whose pages share a 2 MiB block share its VA block, at their real
 // offsets, as the H100's do (its counter passes hold single copies that cross from one cudaMallocManaged
 // allocation into the next). Faults in the second allocation then count the first's resident pages: with
