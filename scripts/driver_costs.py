@@ -37,14 +37,12 @@ reported, not modelled.
   scripts/driver_costs.py --uvmsim build/release/uvmsim [--report results/driver_costs.md] [--json out.json]
 """
 import argparse
-import csv
 import json
 import os
-import re
 import statistics
-import subprocess
-import tempfile
 from collections import defaultdict
+
+from driver_batches import runs_of  # every events run of a trace, as driver_events.csv rows
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORPUS = os.path.join(ROOT, "traces", "corpus")
@@ -65,17 +63,6 @@ def solve(X, y):
                 A[r] = [a - f * c for a, c in zip(A[r], A[i])]
                 b[r] -= f * b[i]
     return [b[i] / A[i][i] for i in range(k)]
-
-
-def runs_of(uvmsim, path):
-    with tempfile.TemporaryDirectory() as d:
-        subprocess.run([uvmsim, "trace", "export", path, "--csv", d], check=True, capture_output=True)
-        with open(os.path.join(d, "driver_events.csv")) as f:
-            rows = list(csv.DictReader(f))
-    runs = defaultdict(list)
-    for r in rows:
-        runs[int(r["run"])].append(r)
-    return [runs[k] for k in sorted(runs)]
 
 
 class Samples:
