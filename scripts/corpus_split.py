@@ -5,7 +5,8 @@ partitions with them:
   - the H100 model traces (runtime_*, torch_*): sim/configs/h100.json was fitted on the micro-workloads and
     the GEMM only (results/calibration.md);
   - of the H200 partition traces (traces/corpus/h200/), the random and shared-page micro-workloads and the
-    runtime's and PyTorch's ResNet-18: four of eleven.
+    runtime's and PyTorch's ResNet-18, and PyTorch's MobileNetV2 (recorded after the H200's refit): five of
+    twelve.
 Run after adding traces: scripts/corpus_split.py --uvmsim build/release/uvmsim
 """
 import argparse
@@ -17,7 +18,8 @@ import subprocess
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORPUS = os.path.join(ROOT, "traces", "corpus")
 CHECK = [r"^runtime_", r"^torch_", r"^h200/micro_random_64m_sm\d+$", r"^h200/micro_shared_64m_sm\d+$",
-         r"^h200/runtime_resnet18_b1_sm\d+$", r"^h200/torch_resnet18_b1_sm\d+$"]
+         r"^h200/runtime_resnet18_b1_sm\d+$", r"^h200/torch_resnet18_b1_sm\d+$",
+         r"^h200/torch_mobilenet_v2_b1_sm\d+$"]
 
 
 def workload(name):
