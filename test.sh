@@ -17,6 +17,9 @@ stage "tests (Release)"
 stage "validation ratchet: every corpus trace against results/validation.json (an error may grow by max(1 point, 10%), no set's mean)"
 /usr/bin/python3 scripts/validation.py --uvmsim build/release/uvmsim --check
 
+stage "H200 batch ratchet: the partition traces against results/batch_grid.json (a set's mean or worst error may grow by max(1 point, 10%))"
+/usr/bin/python3 scripts/batch_grid.py --uvmsim build/release/uvmsim --baseline results/batch_grid.json --check
+
 stage "script tests (tests/unit/python)"
 /usr/bin/python3 -m unittest discover -s tests/unit/python
 

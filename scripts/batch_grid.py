@@ -6,7 +6,12 @@ set (traces/corpus/split.json), and the ratio of batches at 8 SMs to 132 SMs aga
 check set's are reported, never chosen on.
 
   scripts/batch_grid.py --uvmsim build/release/uvmsim --set gpu.sms_per_utlb=1 ... \\
-      --grid gpu.fault_write_burst=4,8,16 [--grid key=v1,v2 ...] [--report R.md]
+      --grid gpu.fault_write_burst=4,8,16 [--grid key=v1,v2 ...] [--report R.md] [--per-trace]
+
+The H200's ratchet (CI, test.sh): with no grid, `--baseline results/batch_grid.json --check` fails when a
+set's mean or worst error of a quantity grew beyond max(1 point, 10% of the baseline's), or a set's count of
+traces within the batch-count target fell; `--update` rewrites the baseline (a deliberate re-baseline, whose
+commit names what grew and why).
 """
 import argparse
 import concurrent.futures
@@ -15,6 +20,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -69,6 +75,9 @@ def main():
     ap.add_argument("--grid", action="append", default=[], help="key=v1,v2,...")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--report")
+    ap.add_argument("--baseline", help="the H200 ratchet's baseline (JSON), with --check or --update")
+    ap.add_argument("--check", action="store_true", help="fail if an error grew against --baseline")
+    ap.add_argument("--update", action="store_true", help="write --baseline from this run")
     ap.add_argument("--per-trace", action="store_true",
                     help="also a table of every trace at the first point: the driver's figures against the model's")
     a = ap.parse_args()
@@ -81,7 +90,10 @@ def main():
              "VA blocks per batch: mean | worst | 8-to-132 ratio: mean | worst | kernel time: mean | worst | "
              "paging overhead, models: mean | worst |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    if (a.check or a.update) and (axes or not a.baseline):
+        ap.error("--check and --update take --baseline and no --grid")
     per_trace = []
+    sets = {}
     for values in itertools.product(*[v for _, v in axes]) if axes else [()]:
         point = [f"{k}={v}" for (k, _), v in zip(axes, values)]
         settings = a.set + point
@@ -90,6 +102,7 @@ def main():
                 lambda n: validate(a.uvmsim, os.path.join(CORPUS, n + ".uvmt"), settings, a.config), names)))
         for label, members in (("fit", [n for n in names if n not in check]), ("check", [n for n in names if n in check])):
             s = summarise({n: got[n] for n in members})
+            sets[label] = s
             cells = ["%.1f%%" % (100 * s[k][j]) for k in ("batches", "entries_per_batch_p50",
                                                            "blocks_per_batch_p50", "ratio_8_to_132", "kernel_ms",
                                                            "paging_overhead_ms")
@@ -124,6 +137,29 @@ def main():
     if a.report:
         with open(a.report, "w") as f:
             f.write(text)
+    if a.update:
+        with open(a.baseline, "w") as f:
+            json.dump({k: {q: list(v) for q, v in s.items()} for k, s in sets.items()}, f, indent=1, sort_keys=True)
+            f.write("\n")
+    if a.check:
+        with open(a.baseline) as f:
+            base = json.load(f)
+        grew = []
+        for label, qs in base.items():
+            for q, (b_mean, b_worst) in qs.items():
+                now = sets.get(label, {}).get(q)
+                if now is None:
+                    grew.append("%s %s: no longer scored" % (label, q))
+                elif q == "batches_in_target":
+                    if now[0] < b_mean:
+                        grew.append("%s: %d traces within the batch target, baseline %d" % (label, now[0], b_mean))
+                else:
+                    for what, b, n in (("mean", b_mean, now[0]), ("worst", b_worst, now[1])):
+                        if n - b > max(0.01, 0.10 * abs(b)):
+                            grew.append("%s %s %s: %.1f%% against %.1f%%" % (label, q, what, 100 * n, 100 * b))
+        print("H200 batch ratchet: %d sets, %s" % (len(base), "; ".join(grew) if grew else "nothing grew"))
+        if grew:
+            sys.exit(1)
 
 
 if __name__ == "__main__":
