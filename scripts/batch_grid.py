@@ -23,6 +23,8 @@ import subprocess
 import sys
 import tempfile
 
+from corpus_split import check_set  # traces/corpus/split.json's held-out traces
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORPUS = os.path.join(ROOT, "traces", "corpus")
 
@@ -100,8 +102,7 @@ def main():
     ap.add_argument("--per-trace", action="store_true",
                     help="also a table of every trace at the first point: the driver's figures against the model's")
     a = ap.parse_args()
-    with open(os.path.join(CORPUS, "split.json")) as f:
-        check = {c["trace"][:-5] for c in json.load(f)["check"]}
+    check = check_set()
     names = sorted("h200/" + f[:-5] for f in os.listdir(os.path.join(CORPUS, "h200")) if f.endswith(".uvmt"))
     names = [n for n in names if "_chain_" not in n]  # one-entry batches: no structure to search
     axes = [(g.split("=", 1)[0], g.split("=", 1)[1].split(",")) for g in a.grid]

@@ -10,6 +10,7 @@ partitions with them:
 Run after adding traces: scripts/corpus_split.py --uvmsim build/release/uvmsim
 """
 import argparse
+import functools
 import json
 import os
 import re
@@ -20,6 +21,14 @@ CORPUS = os.path.join(ROOT, "traces", "corpus")
 CHECK = [r"^runtime_", r"^torch_", r"^h200/micro_random_64m_sm\d+$", r"^h200/micro_shared_64m_sm\d+$",
          r"^h200/runtime_resnet18_b1_sm\d+$", r"^h200/torch_resnet18_b1_sm\d+$",
          r"^h200/torch_mobilenet_v2_b1_sm\d+$"]
+
+
+@functools.lru_cache(maxsize=None)
+def check_set():
+    """The traces split.json holds out, as corpus-relative names without ".uvmt" ("h200/micro_random_64m_sm8",
+    "torch_vgg16_b1"); read once."""
+    with open(os.path.join(CORPUS, "split.json")) as f:
+        return frozenset(c["trace"][:-5] for c in json.load(f)["check"])
 
 
 def workload(name):

@@ -42,6 +42,7 @@ import os
 import statistics
 from collections import defaultdict
 
+from corpus_split import check_set  # traces/corpus/split.json's held-out traces
 from driver_batches import runs_of  # every events run of a trace, as driver_events.csv rows
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -139,10 +140,8 @@ def main():
     ap.add_argument("--report", default=os.path.join(ROOT, "results", "driver_costs.md"))
     ap.add_argument("--json", help="also write the measured keys as JSON (a regular file)")
     a = ap.parse_args()
-    with open(os.path.join(CORPUS, "split.json")) as f:
-        held = {c["trace"] for c in json.load(f)["check"]}
     traces = sorted(t for t in os.listdir(os.path.join(CORPUS, "h200")) if t.endswith(".uvmt"))
-    fit = [t for t in traces if "h200/" + t not in held]
+    fit = [t for t in traces if "h200/" + t[:-5] not in check_set()]
     s = Samples()
     for t in fit:
         for rows in runs_of(a.uvmsim, os.path.join(CORPUS, "h200", t)):

@@ -23,6 +23,8 @@ import subprocess
 import sys
 import tempfile
 
+from corpus_split import check_set  # traces/corpus/split.json's held-out traces
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORPUS = os.path.join(ROOT, "traces", "corpus")
 MACHINES = os.path.join(CORPUS, "machines.json")
@@ -32,7 +34,6 @@ PLOT = os.path.join(ROOT, "results", "validation_overhead.png")
 KEYS = ["e2e_ms", "kernel_ms", "paging_overhead_ms", "htod_mib", "dtoh_mib", "prefetch_share_pct", "cpu_faults",
         "htod_copies", "htod_copy_groups"]
 SLACK = 1e-9  # the simulator is deterministic: same inputs, same numbers
-SPLIT = os.path.join(CORPUS, "split.json")
 
 
 def allowed_growth(key, base):
@@ -45,9 +46,7 @@ def set_of(key):
     """Which set a run belongs to: same-machine, check (split.json) or fit."""
     if " @ " in key:
         return "same machine"
-    with open(SPLIT) as f:
-        check = {c["trace"][:-5] for c in json.load(f)["check"]}
-    return "check" if key in check else "fit"
+    return "check" if key in check_set() else "fit"
 
 ANALYSIS = """## What cannot be validated on this hardware
 

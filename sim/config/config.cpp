@@ -86,8 +86,7 @@ std::vector<Field> fields(Config& c) {
     "with gpu.fault_jitter_ns: faulting accesses of one CTA that arrive together after one delay");
   i("gpu.warp_interleave", &c.gpu.warp_interleave, 0, 1, "",
     "1: a CTA issues one moment's accesses a warp at a time in turn, each warp the next share of the pages "
-    "in "
-    "address order; 0: all in address order");
+    "in address order; 0: all in address order");
   i("gpu.zero_fill_bytes_per_s", &c.gpu.zero_fill_bytes_per_s, 1, kBig, "bytes/s",
     "the driver's zero-fill of pages resident nowhere: memsets on one engine, one after another");
   i("gpu.memset_bytes_per_s", &c.gpu.memset_bytes_per_s, 1, kBig, "bytes/s",

@@ -593,8 +593,9 @@ void Gpu::cta_step(uint32_t slot) {
     raise_fault(slot, p, kind, utlb, &blocked);
     return !blocked;
   };
-  const uint32_t warps = uint32_t((w_.trace.kernels[c.kernel].threads_per_cta() + 31) / 32);
-  if (i < group_end && cfg_.gpu.warp_interleave && warps > 1) {
+  const uint32_t warps =
+      cfg_.gpu.warp_interleave ? uint32_t((w_.trace.kernels[c.kernel].threads_per_cta() + 31) / 32) : 1;
+  if (i < group_end && warps > 1) {
     build_issue_order(c, group_end, warps);
     for (uint64_t k = index; k < c.order.size(); ++k) {
       const CtaSlot::Issue& a = c.order[k];
@@ -678,14 +679,13 @@ void Gpu::build_issue_order(CtaSlot& c, uint64_t group_end, uint32_t warps) {
   uint64_t n = 0;
   for (uint64_t i = c.pos; i < group_end; ++i) n += w_.points[i].count;
   c.order.resize(n);
-  const uint64_t w = std::min<uint64_t>(warps, n), share = n / w,
-                 more = n % w;  // warps [0, more) get share + 1
+  const uint64_t w = std::min<uint64_t>(warps, n), share = n / w, more = n % w;  // warps [0, more): share + 1
+  const uint64_t big = more * (share + 1);  // the accesses of those warps
   uint64_t index = 0;
   for (uint64_t i = c.pos; i < group_end; ++i) {
     const AccessPoint& r = w_.points[i];
     for (uint32_t p = r.page; p < r.page + r.count; ++p, ++index) {
       // index -> (warp, lane) -> its place in the turns
-      const uint64_t big = more * (share + 1);
       const uint64_t warp = index < big ? index / (share + 1) : more + (index - big) / share;
       const uint64_t lane = index < big ? index % (share + 1) : (index - big) % share;
       // turns before lane `lane`: lane * w places (every warp has a page at lanes below share), and at lane
