@@ -5,8 +5,9 @@ partitions with them:
   - the H100 model traces (runtime_*, torch_*): sim/configs/h100.json was fitted on the micro-workloads and
     the GEMM only (results/calibration.md);
   - of the H200 partition traces (traces/corpus/h200/), the random and shared-page micro-workloads and the
-    runtime's and PyTorch's ResNet-18, and PyTorch's MobileNetV2 (recorded after the H200's refit): five of
-    twelve.
+    runtime's and PyTorch's ResNet-18, PyTorch's MobileNetV2 (recorded after the H200's refit), and of the
+    runtime's four layer kernels on their own the depthwise convolution and the 4096-wide linear layer: seven
+    of sixteen.
 Run after adding traces: scripts/corpus_split.py --uvmsim build/release/uvmsim
 """
 import argparse
@@ -20,7 +21,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORPUS = os.path.join(ROOT, "traces", "corpus")
 CHECK = [r"^runtime_", r"^torch_", r"^h200/micro_random_64m_sm\d+$", r"^h200/micro_shared_64m_sm\d+$",
          r"^h200/runtime_resnet18_b1_sm\d+$", r"^h200/torch_resnet18_b1_sm\d+$",
-         r"^h200/torch_mobilenet_v2_b1_sm\d+$"]
+         r"^h200/torch_mobilenet_v2_b1_sm\d+$", r"^h200/runtime_dwconv3x3_b1_sm\d+$",
+         r"^h200/runtime_linear4096_b1_sm\d+$"]
 
 
 @functools.lru_cache(maxsize=None)

@@ -16,9 +16,13 @@ For each trace (the median of its runs' figures, each run's first):
   gap ns            the time between two entries of one client written one after the other in a batch,
                     median (the GPU's timestamps tick by 32 ns); any gap ns: between any two entries
 
+and, per trace, what one uTLB faults between two replays (a round; the first run): the pages and the
+granules of 4 pages (16 KiB: one 32-byte sector of 8-byte PTEs) of its read faults and of its write faults.
+
   scripts/driver_batches.py --uvmsim build/release/uvmsim [--report results/driver_batches.md]
 """
 import argparse
+import bisect
 import csv
 import io
 import os
@@ -27,6 +31,8 @@ import statistics
 import subprocess
 import tempfile
 from collections import defaultdict
+
+import corpus_split
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -83,6 +89,31 @@ def figures(rows):
             "replay_us": med(last_to_replay), "gap_ns": med(client_gap), "any_gap_ns": med(any_gap)}
 
 
+def client_rounds(rows, granule_pages=4):
+    """Per (client, round): the distinct pages and granules of its read-only and of its write faults. A round
+    is the time after one replay up to the next; an entry written up to 0.5 us before a replay's GPU time
+    counts after it (the SMs re-issue as the replay lands: the first entries of a round precede its
+    timestamp by a few hundred ns)."""
+    replays = sorted(int(r["gpu_ns"]) for r in rows if r["kind"] == "replay")
+    rounds = defaultdict(list)
+    for r in rows:
+        if r["kind"] != "fault_entry":
+            continue
+        i = bisect.bisect_right(replays, int(r["gpu_ns"]) + 500)
+        rounds[(i, r["gpc_or_src"], r["client_or_dst"])].append((int(r["address"]) >> 12, r["flags"]))
+    reads, writes = [], []
+    for v in rounds.values():
+        pages = {p for p, _ in v}
+        figure = (len(pages), len({p // granule_pages for p in pages}))
+        (reads if all(f == "1" for _, f in v) else writes).append(figure)
+    return reads, writes
+
+
+def quantiles(v):
+    v = sorted(v)
+    return "%d / %d / %d" % (statistics.median(v), v[int(len(v) * 0.9)], v[-1]) if v else "-"
+
+
 def one_entry_batches(rows):
     """A dependent chain's batches hold one entry each: the driver's costs of a batch, read off its events.
     Per batch (GPU clock unless said): the entry's write to its first copy's start, the copies' span, the
@@ -134,8 +165,9 @@ def main():
     out.write("| --- |" + " ---: |" * len(keys) + "\n")
     order = {"132": 0, "72": 1, "32": 2, "16": 3, "8": 4}
     names.sort(key=lambda n: (re.sub(r"_sm\d+$", "", n), order.get(n.rsplit("_sm", 1)[-1], 9)))
+    runs = {n: runs_of(a.uvmsim, os.path.join(corpus, n + ".uvmt")) for n in names}
     for n in names:
-        per_run = [figures(r) for r in runs_of(a.uvmsim, os.path.join(corpus, n + ".uvmt"))]
+        per_run = [figures(r) for r in runs[n]]
         row = {k: sorted(f[k] for f in per_run)[(len(per_run) - 1) // 2] for k in keys}
         out.write("| %s | %s |\n" % (n, " | ".join(
             "%d" % row[k] if k in ("batches", "clients", "gpcs") else "%.1f" % row[k] for k in keys)))
@@ -154,8 +186,25 @@ def main():
         out.write("| trace | " + " | ".join(k.replace("_us", " us").replace("_", " ") for k in ck) + " |\n")
         out.write("| --- |" + " ---: |" * len(ck) + "\n")
         for n in chains:
-            f = one_entry_batches(runs_of(a.uvmsim, os.path.join(corpus, n + ".uvmt"))[0])
+            f = one_entry_batches(runs[n][0])
             out.write("| %s | %s |\n" % (n, " | ".join("%.1f" % f.get(k, 0) for k in ck)))
+    check = corpus_split.check_set()
+    out.write("\n## What one uTLB faults between two replays\n\n"
+              "Per (MMU client, round) of the first run, a round being the time from one replay to the next: the "
+              "distinct pages and the distinct granules of 4 pages (16 KiB, one 32-byte sector of 8-byte PTEs) "
+              "it faulted on, median / 90th percentile / most, for the clients whose faults of the round were "
+              "all reads and for those with a write among them; `one page`: the share of those write rounds "
+              "that faulted on a single page. `set`: the trace's part of `traces/corpus/split.json`.\n\n"
+              "| trace | set | read rounds | pages | granules | write rounds | pages | one page |\n"
+              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+    for n in names:
+        if "_chain_" in n:
+            continue
+        reads, writes = client_rounds(runs[n][0])
+        one = "%.0f%%" % (100 * sum(1 for p, _ in writes if p == 1) / len(writes)) if writes else "-"
+        out.write("| %s | %s | %d | %s | %s | %d | %s | %s |\n" % (
+            n, "check" if "h200/" + n in check else "fit", len(reads), quantiles([p for p, _ in reads]),
+            quantiles([g for _, g in reads]), len(writes), quantiles([p for p, _ in writes]), one))
     os.makedirs(os.path.dirname(a.report), exist_ok=True)
     with open(a.report, "w") as f:
         f.write(out.getvalue())

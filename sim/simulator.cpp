@@ -29,6 +29,9 @@ Simulator::Simulator(const Workload& w, const Config& c)
       uvm_(engine_, w, cfg_, stats_, tenants_, pages_, buffer_, pcie_),
       host_(engine_, w, stats_, pcie_, *this, cfg_.gpu.memset_bytes_per_s, cfg_.gpu.launch_latency_ns) {
   buffer_.connect(gpu_);
+  if (cfg_.gpu.utlb_miss_slots > 0)
+    buffer_.configure_slots(uint32_t(cfg_.gpu.utlb_miss_slots), uint32_t(cfg_.gpu.utlb_miss_granule_pages),
+                            cfg_.gpu.utlb_write_closes != 0);
   if (cfg_.gpu.fault_write_ns > 0) {
     const uint32_t per = uint32_t(cfg_.gpu.sms_per_utlb), step = uint32_t(cfg_.gpu.gpc_sm_step);
     const uint32_t sms = uint32_t(cfg_.gpu.sm_count), utlbs = (sms + per - 1) / per;

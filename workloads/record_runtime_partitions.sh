@@ -5,6 +5,7 @@
 # passes (the UVM driver's own batches), and convert each there with the static uvmsim (carry
 # build-static/uvmsim and .deps, which holds a copy of nlohmann/json.hpp: workloads/README.md).
 #   OUT=/tmp/x [MODELS="alexnet:1 resnet18:1"] [SMS="132 72 32 16 8"] workloads/record_runtime_partitions.sh
+# A model may be a spec file: MODELS="workloads/models/layers/conv3x3.json:1" (one layer kernel on its own).
 # $OUT/traces.tar: runtime_<model>_b<batch>_sm<N>.uvmt; $OUT/summary.jsonl: each events pass's batches
 # (cuda_tracer/uvm_events.py); $OUT/log.txt.
 set -uo pipefail
@@ -23,6 +24,8 @@ cmake -S "$root/cuda_tracer" -B "$BT" -DCMAKE_BUILD_TYPE=Release >"$OUT/build.tx
 passes=native,timing,timing.2,timing.3,counters,resident,events.1,events.2,events.3
 for spec in ${MODELS:-alexnet:1 resnet18:1}; do
   model=${spec%%:*} batch=${spec##*:}
+  # a spec file (workloads/models/layers/conv3x3.json:1) records as its file's name
+  [[ $model == *.json ]] && model=$(basename "$model" .json)
   base=runtime_${model}_b$batch
   "$BT/uvmtrace" --out "$R/${base}_access" --passes access -- "$BW/uvm_runtime" --models "$spec" ||
     { echo "ACCESS FAILED: $base"; continue; }

@@ -65,6 +65,15 @@ std::vector<Field> fields(Config& c) {
   i("gpu.sms_per_utlb", &c.gpu.sms_per_utlb, 1, 4096, "SMs", "SMs sharing one uTLB (a TPC on Hopper)");
   i("gpu.utlb_max_outstanding_faults", &c.gpu.utlb_max_outstanding_faults, 1, 1 << 20, "faults",
     "faults one uTLB may have outstanding before it stops issuing more until a replay");
+  i("gpu.utlb_miss_slots", &c.gpu.utlb_miss_slots, 0, 1 << 20, "misses",
+    "outstanding misses one uTLB holds until the next replay, each an aligned granule of "
+    "gpu.utlb_miss_granule_pages pages; a fault in a new granule waits for a free one (0: no limit; the "
+    "H200's events: 14 granules of 4 pages, results/driver_batches.md)");
+  i("gpu.utlb_miss_granule_pages", &c.gpu.utlb_miss_granule_pages, 1, 512, "pages",
+    "pages one uTLB miss slot covers (a page-table sector: 4 PTEs of 8 bytes)");
+  i("gpu.utlb_write_closes", &c.gpu.utlb_write_closes, 0, 1, "",
+    "with gpu.utlb_miss_slots: 1, a write (or atomic) fault in a new granule takes the uTLB's last slot, so "
+    "only accesses in granules it holds fault until the replay; 0, it takes one slot as a read does");
   i("gpu.fault_buffer_entries", &c.gpu.fault_buffer_entries, 1, 1 << 24, "entries",
     "replayable fault buffer capacity");
   i("gpu.fault_latency_ns", &c.gpu.fault_latency_ns, 0, 1e9, "ns",
@@ -84,9 +93,10 @@ std::vector<Field> fields(Config& c) {
     "a CTA's faulting accesses reach its uTLB at a random delay in [0, this) (seeded by `seed`)");
   i("gpu.fault_jitter_accesses", &c.gpu.fault_jitter_accesses, 1, 1 << 20, "accesses",
     "with gpu.fault_jitter_ns: faulting accesses of one CTA that arrive together after one delay");
-  i("gpu.warp_interleave", &c.gpu.warp_interleave, 0, 1, "",
-    "1: a CTA issues one moment's accesses a warp at a time in turn, each warp the next share of the pages "
-    "in address order; 0: all in address order");
+  i("gpu.warp_interleave", &c.gpu.warp_interleave, 0, 2, "",
+    "how a CTA orders one moment's accesses, its warps (threads / 32) each taking the next contiguous share "
+    "of the pages in address order: 0, all in address order; 1, a page of each warp in turn; 2, a warp's "
+    "whole share at a time, from a warp drawn per CTA and moment (seeded)");
   i("gpu.zero_fill_bytes_per_s", &c.gpu.zero_fill_bytes_per_s, 1, kBig, "bytes/s",
     "the driver's zero-fill of pages resident nowhere: memsets on one engine, one after another");
   i("gpu.memset_bytes_per_s", &c.gpu.memset_bytes_per_s, 1, kBig, "bytes/s",

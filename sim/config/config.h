@@ -31,6 +31,11 @@ struct GpuConfig {
   int64_t smem_per_sm_bytes = 233472;
   int64_t sms_per_utlb = 2;
   int64_t utlb_max_outstanding_faults = 32;
+  // Miss slots (sim/gmmu/fault_buffer.h): 0, none; else each uTLB holds at most this many outstanding
+  // misses of utlb_miss_granule_pages aligned pages each until the driver's next replay.
+  int64_t utlb_miss_slots = 0;
+  int64_t utlb_miss_granule_pages = 4;
+  int64_t utlb_write_closes = 1;  // with miss slots: a write fault in a new granule takes the last slot
   int64_t fault_buffer_entries = 8192;
   int64_t fault_latency_ns = 4149;
   int64_t fault_issue_ns = 0;
@@ -47,9 +52,9 @@ struct GpuConfig {
   // fault_jitter_accesses accesses of one CTA (sim/MODEL.md).
   int64_t fault_jitter_ns = 1000;
   int64_t fault_jitter_accesses = 3;
-  // 1: a CTA issues the faulting accesses of one moment a warp at a time in turn (its warps: threads per CTA
-  // / 32, each the next share of the moment's pages in address order), not all in address order
-  // (sim/MODEL.md).
+  // How a CTA orders the accesses of one moment (its warps: threads per CTA / 32, each the next share of the
+  // moment's pages in address order): 0, all in address order; 1, a page of each warp in turn; 2, a warp's
+  // whole share at a time from a warp drawn per CTA and moment (sim/MODEL.md).
   int64_t warp_interleave = 0;
   // The driver zero-fills pages resident nowhere with memsets on one engine, in order of submission.
   int64_t zero_fill_bytes_per_s = 1000000000000;

@@ -681,16 +681,32 @@ void Gpu::build_issue_order(CtaSlot& c, uint64_t group_end, uint32_t warps) {
   c.order.resize(n);
   const uint64_t w = std::min<uint64_t>(warps, n), share = n / w, more = n % w;  // warps [0, more): share + 1
   const uint64_t big = more * (share + 1);  // the accesses of those warps
+  // gpu.warp_interleave 2: which warp reaches the uTLB first is not recorded; one is drawn per CTA and group
+  // (seeded), and the shares before it are skipped to the end
+  const bool in_turn = cfg_.gpu.warp_interleave == 1;
+  uint64_t skip = 0;
+  if (!in_turn) {
+    const uint64_t first =
+        mix64(uint64_t(cfg_.seed) * 0x9e3779b97f4a7c15ull ^ c.start * 0xbf58476d1ce4e5b9ull ^ c.pos) % w;
+    skip = first <= more ? first * (share + 1) : big + (first - more) * share;
+  }
   uint64_t index = 0;
   for (uint64_t i = c.pos; i < group_end; ++i) {
     const AccessPoint& r = w_.points[i];
     for (uint32_t p = r.page; p < r.page + r.count; ++p, ++index) {
-      // index -> (warp, lane) -> its place in the turns
+      // index -> (warp, lane) -> its place in the issue order
       const uint64_t warp = index < big ? index / (share + 1) : more + (index - big) / share;
       const uint64_t lane = index < big ? index % (share + 1) : (index - big) % share;
-      // turns before lane `lane`: lane * w places (every warp has a page at lanes below share), and at lane
-      // == share only the first `more` warps have one
-      const uint64_t at = lane < share ? lane * w + warp : share * w + warp;
+      uint64_t at;
+      if (in_turn) {
+        // turns before lane `lane`: lane * w places (every warp has a page at lanes below share), and at
+        // lane == share only the first `more` warps have one
+        at = lane < share ? lane * w + warp : share * w + warp;
+      } else {
+        // warps one after another from warp `first`, each its share in address order: the address order
+        // rotated to start at that warp's share
+        at = index >= skip ? index - skip : index + n - skip;
+      }
       c.order[at] = {p, uint32_t(index), r.kind};
     }
   }
@@ -779,6 +795,7 @@ void Gpu::entry_left(const FaultEntry& e) {
 // The driver replayed: each CTA stalled on faults issues again (one switched out does on its next turn).
 void Gpu::replay() {
   ++stats_.replays;
+  buffer_.replayed();
   std::vector<uint32_t> wake;
   wake.swap(stalled_);
   for (uint32_t slot : wake) {

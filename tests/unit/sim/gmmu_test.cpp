@@ -95,6 +95,51 @@ TEST(FaultBuffer, AWritePortTakesGpcsInTurnAndUtlbsInBursts) {
   EXPECT_TRUE(b.empty());
 }
 
+// With the write port, gpu.fault_issue_ns still spaces one uTLB's entries: uTLB 0's three faults are ready
+// 100, 150 and 200 ns after they are raised at 0 (latency 100, issue 50); the port writes each when ready.
+TEST(FaultBuffer, AWritePortKeepsAUtlbsIssueSpacing) {
+  Left left;
+  FaultBuffer b(2, 8, 64, 100, 50);
+  b.connect(left);
+  b.configure_port(10, 4, {0, 0});
+  for (uint32_t i = 0; i < 3; ++i) b.raise(0, 10 + i, 0, 0, 0, 0, 0, 0);
+  b.raise(0, 20, 0, 1, 0, 0, 0, 0);
+  std::vector<FaultEntry> got;
+  b.fetch(1000, 64, got);
+  std::vector<int64_t> at;
+  for (const FaultEntry& e : got) at.push_back(e.arrival);
+  EXPECT_EQ(at, (std::vector<int64_t>{100, 110, 150, 200}));
+}
+
+// Miss slots: a uTLB holds at most 3 granules of 4 pages until the replay; faults in a held granule join it
+// (an entry each), a fault in a fourth waits; fetching the entries frees nothing, the replay frees all; a
+// write in a new granule takes the last slot, so only the granules held fault after it.
+TEST(FaultBuffer, MissSlotsHoldGranulesUntilTheReplayAndAWriteTakesTheLast) {
+  Left left;
+  FaultBuffer b(2, 100, 100, 10, 0);
+  b.connect(left);
+  b.configure_slots(3, 4, true);
+  EXPECT_GE(b.raise(0, 0, 0, 0, 0, 0, 0, 0), 0);    // granule 0
+  EXPECT_GE(b.raise(0, 3, 0, 0, 0, 0, 0, 0), 0);    // granule 0 again: no slot taken
+  EXPECT_GE(b.raise(0, 4, 0, 0, 0, 0, 0, 0), 0);    // granule 1
+  EXPECT_GE(b.raise(0, 9, 0, 0, 0, 0, 0, 0), 0);    // granule 2
+  EXPECT_EQ(b.raise(0, 12, 0, 0, 0, 0, 0, 0), -1);  // a fourth granule waits
+  EXPECT_GE(b.raise(0, 12, 0, 1, 0, 0, 0, 0), 0);   // the other uTLB has its own slots
+  EXPECT_GE(b.raise(0, 5, 0, 0, 0, 0, 0, 0), 0);    // granule 1 is held
+  std::vector<FaultEntry> got;
+  b.fetch(100, 100, got);
+  EXPECT_EQ(got.size(), 6u);
+  EXPECT_EQ(b.raise(100, 12, 0, 0, 0, 0, 0, 0), -1);  // fetched, still held
+  b.replayed();
+  EXPECT_GE(b.raise(200, 12, 1, 0, 0, 0, 0, 0), 0);   // a write in a new granule closes uTLB 0
+  EXPECT_EQ(b.raise(200, 16, 0, 0, 0, 0, 0, 0), -1);  // no other granule faults
+  EXPECT_GE(b.raise(200, 13, 0, 0, 0, 0, 0, 0), 0);   // its own granule does
+  EXPECT_GE(b.raise(200, 16, 0, 1, 0, 0, 0, 0), 0);   // uTLB 1 had its slots freed by the replay too
+  b.configure_slots(3, 4, false);                     // writes take one slot, as reads do
+  EXPECT_GE(b.raise(300, 0, 1, 0, 0, 0, 0, 0), 0);
+  EXPECT_GE(b.raise(300, 4, 0, 0, 0, 0, 0, 0), 0);
+}
+
 TEST(PageTable, MasksFollowLocations) {
   trace::Trace t = base_trace(3 << 20);
   Workload w = Workload::build(t, "t");

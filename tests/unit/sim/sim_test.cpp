@@ -132,6 +132,54 @@ TEST(Simulator, WarpsInTurnSpreadACtasFirstFaultsOverItsWarpsShares) {
   }
 }
 
+// gpu.warp_interleave 2: a CTA of two warps touches pages 0..3 (warp 0's share) and 512..515 (warp 1's)
+// at once, its uTLB holds two faults: whichever warp is drawn first, the first batch holds two pages of its
+// share (one block), where warps in turn take one page of each (two blocks).
+TEST(Simulator, WarpsOneAfterAnotherFillABatchFromOneWarpsShare) {
+  for (int64_t seed = 1; seed <= 6; ++seed) {
+    trace::Trace t = base_trace(4 << 20);
+    add_kernel(t, {{0, 1, 2, 3, 512, 513, 514, 515}}, trace::AccessKind::kRead, 10000, 64);
+    const Workload w = Workload::build(t, "warps");
+    Config c;
+    c.seed = seed;
+    c.gpu.utlb_max_outstanding_faults = 2;
+    c.gpu.fault_jitter_ns = 0;
+    c.gpu.warp_interleave = 2;
+    c.select("prefetch", "none");
+    std::vector<BatchRecord> records;
+    const Stats s = simulate(w, c, true, nullptr, nullptr, &records).stats;
+    ASSERT_FALSE(records.empty());
+    EXPECT_EQ(records.front().entries, 2u) << seed;
+    EXPECT_EQ(records.front().blocks, 1u) << seed;
+    EXPECT_EQ(s.faults_unique, 8u);
+  }
+}
+
+// gpu.utlb_miss_slots: one CTA reads 20 pages, each in its own granule of 4; its uTLB holds 14 granules
+// until the replay, so the first batch holds 14 entries and the rest fault after it. Writes: the first
+// write takes the last slot, so each batch holds one page.
+TEST(Simulator, MissSlotsLimitWhatAUtlbFaultsBeforeTheReplay) {
+  std::vector<uint64_t> pages;
+  for (uint64_t p = 0; p < 20; ++p) pages.push_back(4 * p);
+  for (auto kind : {trace::AccessKind::kRead, trace::AccessKind::kWrite}) {
+    trace::Trace t = base_trace(4 << 20);
+    add_kernel(t, {pages}, kind, 10000, 32);
+    const Workload w = Workload::build(t, "slots");
+    Config c;
+    c.gpu.fault_jitter_ns = 0;
+    c.gpu.utlb_miss_slots = 14;
+    c.gpu.utlb_miss_granule_pages = 4;
+    c.gpu.utlb_write_closes = 1;
+    c.select("prefetch", "none");
+    std::vector<BatchRecord> records;
+    const Stats s = simulate(w, c, true, nullptr, nullptr, &records).stats;
+    const bool write = kind == trace::AccessKind::kWrite;
+    ASSERT_EQ(records.size(), write ? 20u : 2u);
+    EXPECT_EQ(records.front().entries, write ? 1u : 14u);
+    EXPECT_EQ(s.faults_unique, 20u);
+  }
+}
+
 // driver.migrate_block_ns is paid once per VA block whose service migrates pages, after its copies are
 // pushed: one block of faults costs it once, the same faults spread over two blocks twice.
 TEST(Simulator, AMigratingBlockPaysItsCostOnce) {
