@@ -798,6 +798,13 @@ void Gpu::replay() {
   buffer_.replayed();
   std::vector<uint32_t> wake;
   wake.swap(stalled_);
+  if (cfg_.gpu.replay_wake_shuffle) {
+    // Which stalled CTA re-issues first is not recorded: a seeded shuffle (Fisher-Yates over splitmix64)
+    for (size_t i = wake.size(); i > 1; --i) {
+      const uint64_t r = mix64(uint64_t(cfg_.seed) * 0x94d049bb133111ebull + ++replay_draws_);
+      std::swap(wake[i - 1], wake[r % i]);
+    }
+  }
   for (uint32_t slot : wake) {
     CtaSlot& c = slots_[slot];
     if (!c.live || !c.stalled) continue;

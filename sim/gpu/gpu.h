@@ -291,6 +291,7 @@ class Gpu final : public Component, public FaultBuffer::Client {
   std::vector<uint32_t> stalled_;
   uint64_t ctas_done_ = 0, ctas_launched_ = 0, ctas_started_ = 0;
   uint64_t jitter_draws_ = 0;  // counter of the fault jitter's random stream
+  uint64_t replay_draws_ = 0;  // counter of the replay's wake order's random stream
   bool run_ahead_ = false;     // engine.run_ahead, where nothing needs every access at its time
   bool ranked_ = false;        // gpu.issue_by_age: issue slots oldest first, a lane per CTA
   std::vector<double> ranked_speeds_;                        // by lane

@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <vector>
 
 #include "sim/cli/run.h"
 #include "test_util.h"
@@ -178,6 +181,47 @@ TEST(Simulator, MissSlotsLimitWhatAUtlbFaultsBeforeTheReplay) {
     EXPECT_EQ(records.front().entries, write ? 1u : 14u);
     EXPECT_EQ(s.faults_unique, 20u);
   }
+}
+
+// gpu.replay_wake_shuffle: six one-CTA kernels on six streams share one SM and a uTLB that holds one fault,
+// so each round one CTA's fault gets in and the batch is its kernel's. In stall order the kernels take
+// their turns the same way whatever the seed; shuffled, the order is a seeded permutation: each kernel
+// once, the same for a seed, not the same for every seed.
+TEST(Simulator, AReplayWakesStalledCtasInASeededOrderWhenShuffled) {
+  auto order = [](int64_t shuffle, int64_t seed) {
+    trace::Trace t = base_trace(16 << 20);
+    for (uint32_t k = 0; k < 6; ++k) {
+      add_kernel(t, {{512ull * k}});
+      t.kernels.back().stream = k;
+      t.ops.back().stream = k;
+    }
+    const Workload w = Workload::build(t, "wake");
+    Config c;
+    c.seed = seed;
+    c.gpu.sm_count = 1;
+    c.gpu.utlb_max_outstanding_faults = 1;
+    c.gpu.fault_jitter_ns = 0;
+    c.gpu.replay_wake_shuffle = shuffle;
+    c.select("prefetch", "none");
+    std::vector<BatchRecord> records;
+    simulate(w, c, true, nullptr, nullptr, &records);
+    std::vector<uint32_t> kernels;
+    for (const BatchRecord& r : records) kernels.push_back(r.kernel);
+    return kernels;
+  };
+  const std::vector<uint32_t> fifo = order(0, 1);
+  ASSERT_EQ(fifo.size(), 6u);
+  EXPECT_EQ(order(0, 2), fifo);
+  std::set<std::vector<uint32_t>> seen;
+  for (int64_t seed = 1; seed <= 4; ++seed) {
+    std::vector<uint32_t> o = order(1, seed);
+    EXPECT_EQ(o, order(1, seed));
+    std::vector<uint32_t> sorted = o;
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ(sorted, (std::vector<uint32_t>{0, 1, 2, 3, 4, 5}));
+    seen.insert(o);
+  }
+  EXPECT_GT(seen.size(), 1u);
 }
 
 // driver.migrate_block_ns is paid once per VA block whose service migrates pages, after its copies are
