@@ -1,6 +1,8 @@
+#include "workloads/model.h"
+
 #include <gtest/gtest.h>
 
-#include "workloads/model.h"
+#include "test_util.h"
 
 namespace uvmsim {
 namespace {
@@ -20,6 +22,28 @@ TEST(Model, BuiltInModelsHaveTorchvisionsParameterCounts) {
     EXPECT_EQ(m.layers.back().op, LayerOp::kSoftmax) << name;
     EXPECT_EQ(m.layers.back().out, (Shape{1000, 1, 1})) << name;
   }
+}
+
+// The one-layer specs the H200 corpus's layer traces ran (workloads/models/layers/, loaded by path): each
+// is one layer of the kind its name says, with torchvision's parameter count for it.
+TEST(Model, TheLayerSpecsAreOneLayerEach) {
+  const std::string dir = testing::source_dir() + "/workloads/models/layers/";
+  const Model conv = load_model(dir + "conv3x3.json");
+  ASSERT_EQ(conv.layers.size(), 1u);
+  EXPECT_EQ(conv.layers[0].op, LayerOp::kConv);
+  EXPECT_EQ(conv.parameters(), 64u * 64 * 3 * 3);
+  const Model dw = load_model(dir + "dwconv3x3.json");
+  ASSERT_EQ(dw.layers.size(), 1u);
+  EXPECT_TRUE(dw.layers[0].depthwise());
+  EXPECT_EQ(dw.parameters(), 144u * 3 * 3);
+  const Model fc = load_model(dir + "linear4096.json");
+  ASSERT_EQ(fc.layers.size(), 1u);
+  EXPECT_EQ(fc.layers[0].op, LayerOp::kLinear);
+  EXPECT_EQ(fc.parameters(), 4096u * 4096 + 4096);
+  const Model relu = load_model(dir + "relu.json");
+  ASSERT_EQ(relu.layers.size(), 1u);
+  EXPECT_EQ(relu.layers[0].op, LayerOp::kRelu);
+  EXPECT_EQ(relu.layers[0].out, (Shape{128, 112, 112}));
 }
 
 TEST(Model, ShapesFollowTheLayers) {
