@@ -90,7 +90,8 @@ def figures(rows):
 
 
 def client_rounds(rows, granule_pages=4):
-    """Per (client, round): the distinct pages and granules of its read-only and of its write faults. A round
+    """Per (client, round): the distinct pages and granules of its read-only and of its write faults, and its
+    entries per distinct page (duplicates included). A round
     is the time after one replay up to the next; an entry written up to 0.5 us before a replay's GPU time
     counts after it (the SMs re-issue as the replay lands: the first entries of a round precede its
     timestamp by a few hundred ns)."""
@@ -104,7 +105,7 @@ def client_rounds(rows, granule_pages=4):
     reads, writes = [], []
     for v in rounds.values():
         pages = {p for p, _ in v}
-        figure = (len(pages), len({p // granule_pages for p in pages}))
+        figure = (len(pages), len({p // granule_pages for p in pages}), len(v) / len(pages))
         (reads if all(f == "1" for _, f in v) else writes).append(figure)
     return reads, writes
 
@@ -194,17 +195,20 @@ def main():
               "distinct pages and the distinct granules of 4 pages (16 KiB, one 32-byte sector of 8-byte PTEs) "
               "it faulted on, median / 90th percentile / most, for the clients whose faults of the round were "
               "all reads and for those with a write among them; `one page`: the share of those write rounds "
-              "that faulted on a single page. `set`: the trace's part of `traces/corpus/split.json`.\n\n"
-              "| trace | set | read rounds | pages | granules | write rounds | pages | one page |\n"
-              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+              "that faulted on a single page; `entries / page`: a write round's entries per distinct page, "
+              "median (duplicates included: the driver reports every instance). `set`: the trace's part of "
+              "`traces/corpus/split.json`.\n\n"
+              "| trace | set | read rounds | pages | granules | write rounds | pages | one page | entries / page |\n"
+              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
     for n in names:
         if "_chain_" in n:
             continue
         reads, writes = client_rounds(runs[n][0])
-        one = "%.0f%%" % (100 * sum(1 for p, _ in writes if p == 1) / len(writes)) if writes else "-"
-        out.write("| %s | %s | %d | %s | %s | %d | %s | %s |\n" % (
-            n, "check" if "h200/" + n in check else "fit", len(reads), quantiles([p for p, _ in reads]),
-            quantiles([g for _, g in reads]), len(writes), quantiles([p for p, _ in writes]), one))
+        one = "%.0f%%" % (100 * sum(1 for p, _, _ in writes if p == 1) / len(writes)) if writes else "-"
+        per_page = "%.1f" % statistics.median(e for _, _, e in writes) if writes else "-"
+        out.write("| %s | %s | %d | %s | %s | %d | %s | %s | %s |\n" % (
+            n, "check" if "h200/" + n in check else "fit", len(reads), quantiles([p for p, _, _ in reads]),
+            quantiles([g for _, g, _ in reads]), len(writes), quantiles([p for p, _, _ in writes]), one, per_page))
     os.makedirs(os.path.dirname(a.report), exist_ok=True)
     with open(a.report, "w") as f:
         f.write(out.getvalue())
