@@ -15,7 +15,7 @@
 // granules it holds fault until the replay. Slots are held until the driver's next replay, not freed when the
 // driver fetches the entries. The H200's events (results/driver_batches.md): between two replays no uTLB
 // faulted on more than 14 granules of 4 pages (reads), and a uTLB with a write fault faulted on one page in
-// 80 to 88% of such rounds (on two at the 90th percentile).
+// 65 to 94% of such rounds (on two at the 90th percentile).
 #pragma once
 
 #include <algorithm>

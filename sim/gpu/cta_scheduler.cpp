@@ -694,13 +694,13 @@ void Gpu::build_issue_order(CtaSlot& c, uint64_t group_end, uint32_t warps) {
   for (uint64_t i = c.pos; i < group_end; ++i) {
     const AccessPoint& r = w_.points[i];
     for (uint32_t p = r.page; p < r.page + r.count; ++p, ++index) {
-      // index -> (warp, lane) -> its place in the issue order
-      const uint64_t warp = index < big ? index / (share + 1) : more + (index - big) / share;
-      const uint64_t lane = index < big ? index % (share + 1) : (index - big) % share;
+      // index -> its place in the issue order
       uint64_t at;
       if (in_turn) {
-        // turns before lane `lane`: lane * w places (every warp has a page at lanes below share), and at
-        // lane == share only the first `more` warps have one
+        // index -> (warp, lane); turns before lane `lane`: lane * w places (every warp has a page at lanes
+        // below share), and at lane == share only the first `more` warps have one
+        const uint64_t warp = index < big ? index / (share + 1) : more + (index - big) / share;
+        const uint64_t lane = index < big ? index % (share + 1) : (index - big) % share;
         at = lane < share ? lane * w + warp : share * w + warp;
       } else {
         // warps one after another from warp `first`, each its share in address order: the address order
