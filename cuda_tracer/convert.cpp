@@ -1193,7 +1193,14 @@ Trace convert_process(const fs::path& dir, const std::string& sub, const PassWal
   if (partition_of(resident, resident.events.path.string()) != partition)
     fail(resident.events.path.string(), "the resident pass ran on another partition than the timing pass");
   if (partition > 0) h.sm_count = partition;
+  // The tracer describes the device, the module's parameters with it, for each context created (a green
+  // context is one more): keep each parameter once.
   std::sort(h.driver_params.begin(), h.driver_params.end());
+  h.driver_params.erase(std::unique(h.driver_params.begin(), h.driver_params.end()), h.driver_params.end());
+  for (size_t i = 1; i < h.driver_params.size(); ++i)
+    if (h.driver_params[i].first == h.driver_params[i - 1].first)
+      fail(timing.events.path.string(),
+           "UVM module parameter " + h.driver_params[i].first + " changed while recording");
 
   std::string prog = h.command.substr(0, h.command.find(' '));
   prog = fs::path(prog).filename().string();

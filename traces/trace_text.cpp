@@ -139,7 +139,10 @@ void print_info(const Trace& t, const std::string& hash, std::ostream& os) {
      << " MiB\n";
   os << "accesses      " << ((h.flags & kHeaderFlagSampled) ? "sampled" : "exact") << "\n";
   os << "driver params";
-  for (auto& [k, v] : h.driver_params) os << " " << k << "=" << v;
+  // traces converted before 2026-12-05 list each parameter twice: print it once
+  for (size_t i = 0; i < h.driver_params.size(); ++i)
+    if (i == 0 || h.driver_params[i] != h.driver_params[i - 1])
+      os << " " << h.driver_params[i].first << "=" << h.driver_params[i].second;
   os << "\n";
   os << "tenants " << t.tenants.size() << ", allocations " << t.allocations.size() << ", ops " << t.ops.size()
      << ", kernels " << t.kernels.size() << ", CTAs " << t.ctas.size() << ", ranges " << t.ranges.size()

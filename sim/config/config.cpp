@@ -163,6 +163,15 @@ std::vector<Field> fields(Config& c) {
   i("driver.fault_coalesce", &c.driver.fault_coalesce, 0, 1, "", "uvm_perf_fault_coalesce");
   i("driver.isr_latency_ns", &c.driver.isr_latency_ns, 0, 1e9, "ns",
     "from a fault entry to the bottom half running");
+  i("driver.wake_idle_ns", &c.driver.wake_idle_ns, 0, 1e12, "ns",
+    "a fault that finds the driver idle this long (since its last service ended) waits driver.wake_ns more");
+  i("driver.wake_ns", &c.driver.wake_ns, 0, 1e9, "ns",
+    "the servicing thread's wake-up from sleep after an idle of driver.wake_idle_ns, beyond isr_latency_ns "
+    "(0: none)");
+  i("driver.deep_idle_ns", &c.driver.deep_idle_ns, 0, 1e12, "ns",
+    "an idle this long wakes with driver.deep_wake_ns instead (the CPU in a deeper idle state)");
+  i("driver.deep_wake_ns", &c.driver.deep_wake_ns, 0, 1e9, "ns",
+    "the wake-up after an idle of driver.deep_idle_ns, beyond isr_latency_ns (0: as driver.wake_ns)");
   i("driver.batch_fixed_ns", &c.driver.batch_fixed_ns, 0, 1e9, "ns",
     "fixed cost of fetching and preprocessing a batch");
   i("driver.fault_ns", &c.driver.fault_ns, 0, 1e9, "ns",

@@ -121,6 +121,12 @@ struct DriverConfig {
   // (policies.prefetch.params.*, policies.thrashing.params.*).
   // Costs of the servicing thread (calibrated to reference/measurements.md).
   int64_t isr_latency_ns = 8078;
+  // The servicing thread's wake-up when a fault finds the driver idle for wake_idle_ns or more (deeper:
+  // deep_idle_ns or more): added to isr_latency_ns. 0: none (the H100 configs).
+  int64_t wake_idle_ns = 2000;
+  int64_t wake_ns = 0;
+  int64_t deep_idle_ns = 1000000;
+  int64_t deep_wake_ns = 0;
   int64_t batch_fixed_ns = 4944;
   int64_t fault_ns = 11;            // per fault entry of a page not yet in the batch
   int64_t duplicate_fault_ns = 31;  // per entry of a page already in the batch (coalesced or equal)

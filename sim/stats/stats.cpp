@@ -50,6 +50,9 @@ std::vector<Scalar> scalars() {
   UVMSIM_STAT(faults_throttled, "faults", "faults skipped by the thrashing throttle");
   UVMSIM_STAT(batches, "batches", "fault batches serviced");
   UVMSIM_STAT(service_calls, "calls", "bottom-half runs (interrupts serviced)");
+  UVMSIM_STAT(driver_wakes, "calls", "of them, runs that found the driver asleep (driver.wake_ns)");
+  UVMSIM_STAT(driver_deep_wakes, "calls",
+              "of them, runs that found it asleep for long (driver.deep_wake_ns)");
   UVMSIM_STAT(replays, "replays", "replays issued");
   UVMSIM_STAT(reissues, "CTAs",
               "CTAs that re-issued at once on stalling: every fault they raised had been replayed while they "

@@ -93,6 +93,7 @@ struct Stats {
   uint64_t faults_throttled = 0;
   uint64_t batches = 0;
   uint64_t service_calls = 0;
+  uint64_t driver_wakes = 0, driver_deep_wakes = 0;
   uint64_t replays = 0;
   uint64_t reissues = 0;  // CTAs re-issuing at once: their faults were replayed while they still issued
   uint64_t context_switches = 0;  // turns handed from one process to another (gpu.timeslice_ns)

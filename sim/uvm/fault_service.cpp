@@ -207,6 +207,7 @@ void Uvm::end_service(int64_t t) {
         (*batch_records_)[i].replay_ns = t;
   }
   in_service_ = false;
+  service_end_ = t;
   if (!buffer_.empty() && !interrupt_pending_) {
     interrupt_pending_ = true;
     engine_.at(std::max(t, buffer_.earliest_arrival()) + cfg_.driver.isr_latency_ns, kPrioDriver, id_,
@@ -222,7 +223,25 @@ void Uvm::push_replay(int64_t t) {
 void Uvm::fault_entered(int64_t arrival) {
   if (in_service_ || interrupt_pending_) return;
   interrupt_pending_ = true;
-  engine_.at(arrival + cfg_.driver.isr_latency_ns, kPrioDriver, id_, kEvInterrupt);
+  engine_.at(arrival + interrupt_latency(arrival), kPrioDriver, id_, kEvInterrupt);
+}
+
+// From a fault entry that finds the driver idle to its bottom half fetching: driver.isr_latency_ns, and
+// after an idle of driver.wake_idle_ns or more (driver.deep_idle_ns or more) the servicing thread's wake-up
+// from sleep, driver.wake_ns (driver.deep_wake_ns): the CPU it sleeps on has gone idle, deeper the longer it
+// idles. Before any service the driver has idled since the run started.
+int64_t Uvm::interrupt_latency(int64_t arrival) {
+  const auto& d = cfg_.driver;
+  const int64_t idle = arrival - service_end_;
+  if (d.deep_wake_ns > 0 && idle >= d.deep_idle_ns) {
+    ++stats_.driver_deep_wakes;
+    return d.isr_latency_ns + d.deep_wake_ns;
+  }
+  if (d.wake_ns > 0 && idle >= d.wake_idle_ns) {
+    ++stats_.driver_wakes;
+    return d.isr_latency_ns + d.wake_ns;
+  }
+  return d.isr_latency_ns;
 }
 
 }  // namespace uvmsim

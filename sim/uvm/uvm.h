@@ -137,9 +137,13 @@ class Uvm final : public Component {
   // The bottom half's state.
   bool in_service_ = false;
   bool interrupt_pending_ = false;
+  int64_t service_end_ = 0;  // when the last service ended (the run's start before any): the driver idles
+                             // from then until the next interrupt
   uint32_t replays_pending_ = 0;  // replay events queued and not yet run
   uint32_t service_batches_ = 0, service_throttled_ = 0;
   std::vector<FaultEntry> batch_;
+
+  int64_t interrupt_latency(int64_t arrival);
 };
 
 }  // namespace uvmsim

@@ -224,6 +224,36 @@ TEST(Simulator, AReplayWakesStalledCtasInASeededOrderWhenShuffled) {
   EXPECT_GT(seen.size(), 1u);
 }
 
+// driver.wake_ns and driver.deep_wake_ns: a fault that finds the driver idle waits for its servicing thread
+// to wake, longer after a long idle. One-CTA kernels fault one page each; a second kernel faults after the
+// first has computed for `gap` ns, so its batch finds the driver idle for about `gap` (under
+// driver.deep_idle_ns: the shallow wake; over it: the deep one). The first batch finds it idle since the
+// run's start, well under a millisecond.
+TEST(Simulator, AFaultAfterAnIdleWaitsForTheDriverToWake) {
+  auto end_ns = [](int kernels, uint64_t gap, int64_t wake, int64_t deep, int64_t wake_idle = 2000) {
+    trace::Trace t = base_trace(4 << 20);
+    add_kernel(t, {{0}}, trace::AccessKind::kRead, gap);
+    if (kernels == 2) add_kernel(t, {{512}});
+    Config c;
+    c.driver.wake_ns = wake;
+    c.driver.deep_wake_ns = deep;
+    c.driver.wake_idle_ns = wake_idle;
+    c.select("prefetch", "none");
+    const Stats s = run(t, c);
+    EXPECT_EQ(s.batches, uint64_t(kernels));
+    return s.kernels.back().end_ns;
+  };
+  const int64_t first = end_ns(1, 100000, 40000, 300000) - end_ns(1, 100000, 0, 0);
+  EXPECT_TRUE(first == 0 || first == 40000) << first;  // the run's start is not a deep idle
+  const int64_t base = end_ns(2, 100000, 0, 0);
+  EXPECT_EQ(end_ns(2, 100000, 40000, 300000) - base, first + 40000);
+  EXPECT_EQ(end_ns(2, 100000, 40000, 0) - base, first + 40000);  // deep 0: as the shallow wake
+  const int64_t long_base = end_ns(2, 3000000, 0, 0);
+  EXPECT_EQ(end_ns(2, 3000000, 40000, 300000) - long_base, first + 300000);
+  // an idle shorter than driver.wake_idle_ns (the thread still awake) waits only driver.isr_latency_ns
+  EXPECT_EQ(end_ns(2, 100000, 40000, 0, 1ll << 40), base);
+}
+
 // driver.migrate_block_ns is paid once per VA block whose service migrates pages, after its copies are
 // pushed: one block of faults costs it once, the same faults spread over two blocks twice.
 TEST(Simulator, AMigratingBlockPaysItsCostOnce) {
