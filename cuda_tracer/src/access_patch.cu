@@ -55,9 +55,25 @@ __device__ __forceinline__ void record(uvmtrace::DeviceState* s, uint64_t page, 
   atomicOr(&s->overflow, 1u);
 }
 
+// The warp's access as the uTLB sees it: per page its converged lanes touch, the distinct 128-byte lines
+// (a float4 store by 32 lanes: 4 lines of one page; a float store: 1), counted once per (access, page) by
+// the page's lowest lane.
+__device__ __forceinline__ void count_lines(uvmtrace::DeviceState* s, uint64_t addr, uint32_t flags) {
+  const unsigned mask = __activemask();
+  const unsigned same_page = __match_any_sync(mask, addr >> 12);
+  const unsigned same_line = __match_any_sync(mask, addr >> 7);
+  unsigned lane;
+  asm volatile("mov.u32 %0, %%laneid;" : "=r"(lane));
+  const unsigned leaders = __ballot_sync(mask, unsigned(__ffs(same_line) - 1) == lane);
+  if (unsigned(__ffs(same_page) - 1) != lane) return;
+  const unsigned kind = (flags & 4u) ? 2u : (flags & 2u) ? 1u : 0u;
+  atomicAdd(&s->lines[kind][__popc(leaders & same_page)], 1ull);
+}
+
 __device__ __forceinline__ void on_access(void* userdata, uint64_t addr, uint32_t size, uint32_t flags) {
   auto* s = static_cast<uvmtrace::DeviceState*>(userdata);
   if (s == nullptr || size == 0) return;
+  count_lines(s, addr, flags);
   const uint64_t cta = blockIdx.x + uint64_t(gridDim.x) * (blockIdx.y + uint64_t(gridDim.y) * blockIdx.z);
   const uint64_t threads = uint64_t(blockDim.x) * blockDim.y * blockDim.z;
   const uint64_t tid = threadIdx.x + uint64_t(blockDim.x) * (threadIdx.y + uint64_t(blockDim.y) * threadIdx.z);

@@ -18,6 +18,9 @@ struct DeviceState {
   unsigned long long count = 0;  // entries appended (may exceed capacity: then overflow is set)
   unsigned int overflow = 0;     // bit 0: table or entries full, or page/CTA out of range; bit 1: threads
   unsigned int pad = 0;
+  // Per access kind (0 read, 1 write, 2 atomic) and n in 1..32: the (warp access, page) pairs whose lanes
+  // touched n distinct 128-byte lines of the page, the requests a uTLB sees for it (lines.tsv).
+  unsigned long long lines[3][33] = {};
 };
 
 }  // namespace uvmtrace

@@ -57,6 +57,7 @@ struct Tool {
   std::string out_dir, patch_path, part_path, final_path;
   FILE* out = nullptr;
   FILE* allocs = nullptr;  // allocs.tsv: the process's allocations, to match them with the other passes'
+  FILE* lines = nullptr;   // lines.tsv: per launch and access kind, the lines each (warp access, page) touched
   std::map<CUcontext, bool> patches_loaded;
   std::map<CUstream, uint32_t> stream_ordinal;
   uint64_t launches = 0, overflowed = 0, pairs = 0;
@@ -173,6 +174,15 @@ void launch_end(Sanitizer_LaunchData* l) {
   t.pairs += n;
   std::fwrite(&h, sizeof h, 1, t.out);
   std::fwrite(t.pending.name.data(), 1, t.pending.name.size(), t.out);
+  static const char* const kKinds[3] = {"read", "write", "atomic"};
+  for (int k = 0; k < 3; ++k) {
+    unsigned long long any = 0;
+    for (int l = 1; l <= 32; ++l) any += back.lines[k][l];
+    if (any == 0) continue;
+    std::fprintf(t.lines, "%llu\t%s", (unsigned long long)h.launch, kKinds[k]);
+    for (int l = 1; l <= 32; ++l) std::fprintf(t.lines, "\t%llu", back.lines[k][l]);
+    std::fprintf(t.lines, "\t%s\n", t.pending.name.c_str());
+  }
   if (n > 0) std::fwrite(t.entries.data(), sizeof(AccessEntry), n, t.out);
   t.mu.unlock();
 }
@@ -227,7 +237,8 @@ void open_outputs() {
   }
   std::fwrite(uvmtrace::kAccessFileMagic, 1, 8, t.out);
   t.allocs = std::fopen((t.out_dir + "/allocs.tsv.part").c_str(), "w");
-  if (!t.allocs) {
+  t.lines = std::fopen((t.out_dir + "/lines.tsv.part").c_str(), "w");
+  if (!t.allocs || !t.lines) {
     std::fprintf(stderr, "uvmaccess: cannot write in %s\n", t.out_dir.c_str());
     _exit(2);
   }
@@ -261,6 +272,10 @@ void finish() {
   std::fclose(t.allocs);
   t.allocs = nullptr;
   std::rename((t.out_dir + "/allocs.tsv.part").c_str(), (t.out_dir + "/allocs.tsv").c_str());
+  std::fprintf(t.lines, "end\tcomplete\n");
+  std::fclose(t.lines);
+  t.lines = nullptr;
+  std::rename((t.out_dir + "/lines.tsv.part").c_str(), (t.out_dir + "/lines.tsv").c_str());
   if (t.overflowed == 0) std::rename(t.part_path.c_str(), t.final_path.c_str());
   std::fprintf(stderr, "uvmaccess: %llu launches captured, %llu (CTA, page) pairs%s\n", (unsigned long long)t.launches,
                (unsigned long long)t.pairs, t.overflowed ? " (some overflowed: access.bin not written)" : "");
