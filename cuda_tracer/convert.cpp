@@ -146,6 +146,10 @@ Trace retime_recording(Trace, const std::string& dir) {
   throw ConvertError(dir + ": this uvmsim was built without CUPTI's headers and cannot read CUPTI buffers");
 }
 
+Trace stamp_lines(Trace, const std::string& lines_tsv) {
+  throw ConvertError(lines_tsv + ": this uvmsim was built without the converter (CUPTI's headers)");
+}
+
 #else
 
 namespace {
@@ -227,6 +231,51 @@ TextFile read_text(const fs::path& p, const std::string& end_tag) {
       std::find(t.lines.back().f.begin(), t.lines.back().f.end(), "complete") == t.lines.back().f.end())
     fail(p.string(), "does not end with a complete '" + end_tag + "' line: the pass was interrupted");
   return t;
+}
+
+// ---- lines.tsv
+// ------------------------------------------------------------------------------------------------ Per launch
+// with accesses: the median lines per warp access of its reads and of its writes (atomics included), from the
+// rows' histograms; and the row's mangled kernel name.
+struct WarpLines {
+  uint8_t read = 0, write = 0;
+  std::string name;
+  size_t line = 0;  // its first row, for errors
+};
+
+std::map<uint64_t, WarpLines> read_lines(const fs::path& p) {
+  const TextFile f = read_text(p, "end");
+  std::map<uint64_t, std::array<uint64_t, 33> > reads, writes;
+  std::map<uint64_t, WarpLines> out;
+  for (size_t i = 0; i + 1 < f.lines.size(); ++i) {
+    const Line& l = f.lines[i];
+    if (l.f.size() != 35) fail(f.where(l), "expected 35 fields (launch, kind, 32 counts, name)");
+    const uint64_t launch = f.u64(l, 0);
+    const std::string& kind = l.f[1];
+    if (kind != "read" && kind != "write" && kind != "atomic")
+      fail(f.where(l), "unknown access kind '" + kind + "'");
+    auto& h = (kind == "read" ? reads : writes)[launch];
+    for (size_t n = 1; n <= 32; ++n) h[n] += f.u64(l, n + 1);
+    WarpLines& w = out[launch];
+    if (w.name.empty()) {
+      w.name = l.f[34];
+      w.line = l.number;
+    } else if (w.name != l.f[34]) {
+      fail(f.where(l), "launch " + std::to_string(launch) + " has two kernel names");
+    }
+  }
+  auto median = [](const std::array<uint64_t, 33>& h) -> uint8_t {
+    uint64_t total = 0, seen = 0;
+    for (uint64_t c : h) total += c;
+    for (size_t n = 1; n <= 32; ++n)
+      if ((seen += h[n]) * 2 >= total && total > 0) return uint8_t(n);
+    return 0;
+  };
+  for (auto& [launch, w] : out) {
+    if (auto it = reads.find(launch); it != reads.end()) w.read = median(it->second);
+    if (auto it = writes.find(launch); it != writes.end()) w.write = median(it->second);
+  }
+  return out;
 }
 
 // ---- cupti.bin ------------------------------------------------------------------------------------------------
@@ -1109,6 +1158,10 @@ Trace convert_process(const fs::path& dir, const std::string& sub, const PassWal
   CuptiPass resident = read_cupti_pass(pass_dir("resident"), "resident");
   *t0 = timing.t0;
   const std::vector<Launch> launches = read_access(pass_dir("access") / "access.bin");
+  // lines.tsv: recordings since 2026-12-05 (before, kernels keep 0 lines: not recorded)
+  const fs::path lines_path = pass_dir("access") / "lines.tsv";
+  const std::map<uint64_t, WarpLines> lines =
+      fs::exists(lines_path) ? read_lines(lines_path) : std::map<uint64_t, WarpLines>{};
   const TextFile access_allocs = read_text(pass_dir("access") / "allocs.tsv", "end");
 
   // Kernels: the same per stream, in the same order, with the same names, in every pass.
@@ -1255,6 +1308,14 @@ Trace convert_process(const fs::path& dir, const std::string& sub, const PassWal
     for (int d = 0; d < 3; ++d)
       if (la.h.grid[d] != kr.grid[d] || la.h.block[d] != kr.block[d])
         fail(dir_name, "kernel " + k.name + " has other dimensions in the access pass");
+    if (auto it = lines.find(la.h.launch); it != lines.end()) {
+      if (it->second.name != la.name)
+        fail(
+            lines_path.string() + ":" + std::to_string(it->second.line),
+            "launch " + std::to_string(la.h.launch) + " is " + it->second.name + " in access.bin " + la.name);
+      k.read_lines = it->second.read;
+      k.write_lines = it->second.write;
+    }
     k.cta_begin = t.ctas.size();
     k.cta_count = k.ctas();
     // Entries are sorted by CTA then page; each CTA's ranges: consecutive pages of one kind and one
@@ -1735,6 +1796,23 @@ const Run& pick_median(const std::vector<Run>& runs, const char* what, std::stri
 }
 
 }  // namespace
+
+Trace stamp_lines(Trace t, const std::string& lines_tsv) {
+  if (!fs::is_regular_file(lines_tsv)) fail(lines_tsv, "not a regular file");
+  for (const auto& [launch, w] : read_lines(lines_tsv)) {
+    const std::string where = lines_tsv + ":" + std::to_string(w.line);
+    if (launch >= t.kernels.size())
+      fail(where, "launch " + std::to_string(launch) + " but the trace has " +
+                      std::to_string(t.kernels.size()) + " kernels");
+    Kernel& k = t.kernels[launch];
+    if (demangle(w.name) != k.name)
+      fail(where, "launch " + std::to_string(launch) + " is " + demangle(w.name) + ", the trace's kernel " +
+                      std::to_string(launch) + " " + k.name);
+    k.read_lines = w.read;
+    k.write_lines = w.write;
+  }
+  return t;
+}
 
 Trace retime_recording(Trace t, const std::string& dir_name) {
   const fs::path dir(dir_name);

@@ -38,6 +38,12 @@ trace::Trace convert_recording(const std::string& dir, const ConvertOptions& opt
 // match by stream, order and name, and the device by name; single-process recordings only.
 trace::Trace retime_recording(trace::Trace t, const std::string& dir);
 
+// Each kernel's lines per warp access (Kernel::read_lines, write_lines) from an access capture's lines.tsv
+// (cuda_tracer/RAW.md) of the same program: its launch L is the trace's kernel L, whose name must be the
+// row's demangled name (else an error naming the row); kernels without a row keep 0. For traces recorded
+// before the capture counted lines.
+trace::Trace stamp_lines(trace::Trace t, const std::string& lines_tsv);
+
 // The recorded calls behind a trace's ops: a call split into parts (per tensor piece) is the run of
 // consecutive ops of its kind and host time; CPU accesses (seen by the counters pass) belong to no call.
 struct CallParts {

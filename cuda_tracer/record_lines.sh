@@ -4,7 +4,8 @@
 # touched 1, 2, ..., 32 distinct 128-byte lines of the page (lines.tsv, cuda_tracer/RAW.md). Accesses do not
 # depend on the partition, so one capture per workload.
 #   OUT=/tmp/x [MICRO="seq_64m ..."] [RUNTIME="alexnet:1 ..."] [TORCH="alexnet:1 ..."] cuda_tracer/record_lines.sh
-# $OUT/lines/<workload>.tsv (the trace's name without _sm<N>), $OUT/log.txt.
+# $OUT/lines/<workload>.tsv (the trace's name without _sm<N>), $OUT/log.txt. Then, here:
+#   scripts/stamp_lines.sh build/release/uvmsim $FILES_AT/lines (every partition trace of each workload).
 set -uo pipefail
 OUT=${OUT:?set OUT}
 here=$(cd "$(dirname "$0")" && pwd)

@@ -13,7 +13,7 @@ namespace uvmsim::trace {
 // Version 2 stores per-CTA accesses column by column, pages predicted from the previous CTA (FORMAT.md);
 // version 4 lets a kernel launch an earlier kernel's CTAs (a template stored once); version 5 adds the UVM
 // driver's own events (DRVE); readers still read 1.
-constexpr uint32_t kFormatVersion = 5;
+constexpr uint32_t kFormatVersion = 6;
 constexpr uint32_t kOldestFormatVersion = 1;
 // Bounds the reader enforces so that simulated times cannot overflow: every point in time (host_ns,
 // allocation and observed times, arrivals) lies in [0, kMaxTimeNs] (146 years), every duration (a
@@ -195,6 +195,11 @@ struct Kernel {
   uint32_t regs_per_thread = 0;
   uint32_t smem_bytes = 0;
   uint64_t resident_ns = 0;  // duration with all data resident on the recording GPU
+  // What one warp access is to its uTLB: the median, over the kernel's read (write, atomics included)
+  // accesses, of the distinct 128-byte lines a warp access touches in a page (1 to 32); 0: not recorded
+  // (traces before version 6, generated ones, or a kernel without such accesses).
+  uint8_t read_lines = 0;
+  uint8_t write_lines = 0;
   // First CTA in Trace::ctas. A kernel either stores its own CTAs after the previous ones, or launches an
   // earlier kernel's (same cta_begin, tenant and shape): its template, whose accesses every launch shares.
   uint64_t cta_begin = 0;

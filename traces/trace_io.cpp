@@ -323,6 +323,8 @@ std::vector<uint8_t> encode_body(const Trace& t) {
     w.put<uint32_t>(k.regs_per_thread);
     w.put<uint32_t>(k.smem_bytes);
     w.put<uint64_t>(k.resident_ns);
+    w.put<uint8_t>(k.read_lines);
+    w.put<uint8_t>(k.write_lines);
     w.put<uint64_t>(k.cta_begin);
     w.put<uint64_t>(k.cta_count);
   }
@@ -712,6 +714,14 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
       r.fail("kernel " + std::to_string(i) + " resident time " + std::to_string(k.resident_ns) +
                  " ns is beyond 2^50 ns (13 days)",
              at);
+    if (h.format_version >= 6) {
+      k.read_lines = r.get<uint8_t>();
+      k.write_lines = r.get<uint8_t>();
+      if (!(k.read_lines <= 32 && k.write_lines <= 32))
+        r.fail("kernel " + std::to_string(i) + " lines per warp access " + std::to_string(k.read_lines) +
+                   "/" + std::to_string(k.write_lines) + " beyond 32",
+               at);
+    }
     k.cta_begin = r.get<uint64_t>();
     k.cta_count = r.get<uint64_t>();
     if (!(k.cta_count == k.ctas()))

@@ -241,8 +241,9 @@ void print_dump(const Trace& t, std::ostream& os, uint64_t max_ranges_per_cta) {
       auto& k = t.kernels[o.a];
       os << " kernel=" << o.a << " name=" << k.name << " grid=" << k.grid[0] << "x" << k.grid[1] << "x"
          << k.grid[2] << " block=" << k.block[0] << "x" << k.block[1] << "x" << k.block[2]
-         << " regs=" << k.regs_per_thread << " smem=" << k.smem_bytes << " resident_ns=" << k.resident_ns
-         << "\n";
+         << " regs=" << k.regs_per_thread << " smem=" << k.smem_bytes << " resident_ns=" << k.resident_ns;
+      if (k.read_lines || k.write_lines) os << " lines=" << int(k.read_lines) << "/" << int(k.write_lines);
+      os << "\n";
       if (tmpl[o.a] != o.a) {
         os << "  CTAs of kernel " << tmpl[o.a] << " (the template it launches)\n";
         continue;
@@ -304,13 +305,13 @@ void export_csv(const Trace& t, const std::function<std::ostream&(const char* na
   {
     auto& f = open("kernels.csv");
     f << "kernel,tenant,stream,layer,name,grid_x,grid_y,grid_z,block_x,block_y,block_z,regs,smem,resident_ns,"
-         "ctas,template\n";
+         "ctas,template,read_lines,write_lines\n";
     for (size_t i = 0; i < t.kernels.size(); ++i) {
       auto& k = t.kernels[i];
       f << i << "," << k.tenant << "," << k.stream << "," << k.layer << ",\"" << k.name << "\"," << k.grid[0]
         << "," << k.grid[1] << "," << k.grid[2] << "," << k.block[0] << "," << k.block[1] << "," << k.block[2]
         << "," << k.regs_per_thread << "," << k.smem_bytes << "," << k.resident_ns << "," << k.cta_count
-        << "," << tmpl[i] << "\n";
+        << "," << tmpl[i] << "," << int(k.read_lines) << "," << int(k.write_lines) << "\n";
     }
   }
   {

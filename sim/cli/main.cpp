@@ -307,6 +307,17 @@ int main(int argc, char** argv) {
   retime->add_option("--out", retime_out, "output trace (may be the input)")->required();
   retime->footer("Example:\n  uvmsim trace retime rec.uvmt --raw rec/timing --out rec_retimed.uvmt");
 
+  std::string stamp_tsv, stamp_out;
+  auto* stamp = tr->add_subcommand("stamp-lines",
+                                   "set a recorded trace's lines per warp access from an access capture's "
+                                   "lines.tsv of the same program (cuda_tracer/record_lines.sh)");
+  stamp->add_option("trace", tpath, "recorded trace (.uvmt)")->required();
+  stamp->add_option("--lines", stamp_tsv, "the capture's lines.tsv (its launch L is the trace's kernel L)")
+      ->required();
+  stamp->add_option("--out", stamp_out, "output trace (may be the input)")->required();
+  stamp->footer(
+      "Example:\n  uvmsim trace stamp-lines rec.uvmt --lines lines/torch_alexnet_b1.tsv --out rec.uvmt");
+
   std::string validate_json;
   auto* val = app.add_subcommand("validate", "simulate a recorded trace and compare with what the GPU did");
   val->add_option("--trace", trace_path, "recorded trace (.uvmt)")->required();
@@ -449,6 +460,12 @@ int main(int argc, char** argv) {
       files::check_output_file(retime_out, "--out");
       input = tpath.c_str();
       trace::write_trace(retime_recording(trace::read_trace(tpath), retime_raw), retime_out, 19);
+      return 0;
+    }
+    if (stamp->parsed()) {
+      files::check_output_file(stamp_out, "--out");
+      input = tpath.c_str();
+      trace::write_trace(stamp_lines(trace::read_trace(tpath), stamp_tsv), stamp_out, 19);
       return 0;
     }
     if (recode->parsed()) {

@@ -74,6 +74,9 @@ std::vector<Field> fields(Config& c) {
   i("gpu.utlb_write_closes", &c.gpu.utlb_write_closes, 0, 1, "",
     "with gpu.utlb_miss_slots: 1, a write (or atomic) fault in a new granule takes the uTLB's last slot, so "
     "only accesses in granules it holds fault until the replay; 0, it takes one slot as a read does");
+  i("gpu.write_fault_per_line", &c.gpu.write_fault_per_line, 0, 1, "",
+    "1: a CTA's write (or atomic) miss on a page writes as many entries as the lines its warp access touches "
+    "there (the kernel's write_lines, trace format 6; 1 when not recorded); 0: one entry");
   i("gpu.fault_buffer_entries", &c.gpu.fault_buffer_entries, 1, 1 << 24, "entries",
     "replayable fault buffer capacity");
   i("gpu.fault_latency_ns", &c.gpu.fault_latency_ns, 0, 1e9, "ns",

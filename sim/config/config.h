@@ -36,6 +36,9 @@ struct GpuConfig {
   int64_t utlb_miss_slots = 0;
   int64_t utlb_miss_granule_pages = 4;
   int64_t utlb_write_closes = 1;  // with miss slots: a write fault in a new granule takes the last slot
+  // 1: a write (or atomic) miss writes one entry per 128-byte line its warp access touches in the page
+  // (the kernel's recorded write_lines); 0: one entry.
+  int64_t write_fault_per_line = 0;
   int64_t fault_buffer_entries = 8192;
   int64_t fault_latency_ns = 4149;
   int64_t fault_issue_ns = 0;

@@ -767,18 +767,25 @@ void Gpu::slot_resources(uint32_t slot, bool add) {
   }
 }
 
+// gpu.write_fault_per_line: a write's warp access misses once per 128-byte line it touches in the page (the
+// uTLB does not merge them), so it writes the kernel's write_lines entries for the page.
 void Gpu::raise_fault(uint32_t slot, uint32_t page, uint8_t kind, uint32_t utlb, bool* blocked) {
   const uint32_t kernel = slots_[slot].kernel;
-  const int64_t arrival = buffer_.raise(now(), page, kind, utlb, slot, slots_[slot].start,
-                                        w_.trace.kernels[kernel].tenant, kernel);
-  if (arrival < 0) {
-    ++stats_.faults_not_entered;
-    *blocked = true;
-    return;
+  const trace::Kernel& k = w_.trace.kernels[kernel];
+  const uint32_t entries =
+      kind != 0 && cfg_.gpu.write_fault_per_line ? std::max<uint32_t>(1, k.write_lines) : 1;
+  for (uint32_t e = 0; e < entries; ++e) {
+    const int64_t arrival =
+        buffer_.raise(now(), page, kind, utlb, slot, slots_[slot].start, k.tenant, kernel);
+    if (arrival < 0) {
+      ++stats_.faults_not_entered;
+      *blocked = true;
+      return;
+    }
+    ++slots_[slot].in_buffer;
+    ++stats_.faults_raised;
+    uvm_->fault_entered(arrival);
   }
-  ++slots_[slot].in_buffer;
-  ++stats_.faults_raised;
-  uvm_->fault_entered(arrival);
 }
 
 // Uniform in [0, gpu.fault_jitter_ns): splitmix64 over (seed, draw count), so a run is reproducible.

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "test_util.h"
 #include "traces/driver_batches.h"
@@ -829,6 +830,53 @@ TEST(TorchCorpus, TwoProcessesRunAtOnce) {
   EXPECT_EQ(processes.size(), 2u);
   Stats s = testing::run(t);
   EXPECT_TRUE(testing::all_kernels_ran(s));
+}
+
+// trace stamp-lines: a capture's lines.tsv sets each kernel's median lines per warp access (reads; writes
+// and atomics together), launch L naming the trace's kernel L; a name that is not that kernel's, a launch
+// past the trace's kernels or a file cut short is one error naming the file (and its line).
+TEST(Convert, StampLinesTakesTheMedianOfEachKernelsWarpAccesses) {
+  Trace t = testing::base_trace(4 << 20);
+  testing::add_kernel(t, {{0}});
+  testing::add_kernel(t, {{1}});
+  t.kernels[0].name = "fill";
+  t.kernels[1].name = "copy";
+  const fs::path p = unpack_dir() / "lines.tsv";
+  auto write = [&](const std::string& body) {
+    std::ofstream f(p);
+    f << body;
+  };
+  auto row = [](int launch, const char* kind, std::map<int, int> counts, const char* name) {
+    std::ostringstream r;
+    r << launch << '\t' << kind;
+    for (int n = 1; n <= 32; ++n) r << '\t' << (counts.count(n) ? counts[n] : 0);
+    r << '\t' << name << '\n';
+    return r.str();
+  };
+  write(row(0, "read", {{1, 10}, {4, 30}}, "fill") + row(0, "write", {{2, 5}}, "fill") +
+        row(0, "atomic", {{8, 20}}, "fill") + "end\tcomplete\n");
+  const Trace s = stamp_lines(t, p.string());
+  EXPECT_EQ(s.kernels[0].read_lines, 4u);   // 10 of 40 at 1 line, 30 at 4
+  EXPECT_EQ(s.kernels[0].write_lines, 8u);  // writes and atomics: 5 at 2, 20 at 8
+  EXPECT_EQ(s.kernels[1].read_lines, 0u);   // no row: not recorded
+  auto error = [&](const std::string& body) {
+    write(body);
+    try {
+      stamp_lines(t, p.string());
+    } catch (const ConvertError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  std::string e = error(row(1, "read", {{1, 1}}, "fill") + "end\tcomplete\n");
+  EXPECT_NE(e.find(p.string() + ":1"), std::string::npos) << e;
+  EXPECT_NE(e.find("launch 1 is fill, the trace's kernel 1 copy"), std::string::npos) << e;
+  e = error(row(2, "read", {{1, 1}}, "fill") + "end\tcomplete\n");
+  EXPECT_NE(e.find("launch 2 but the trace has 2 kernels"), std::string::npos) << e;
+  e = error(row(0, "read", {{1, 1}}, "fill"));
+  EXPECT_NE(e.find("interrupted"), std::string::npos) << e;
+  e = error(row(0, "load", {{1, 1}}, "fill") + "end\tcomplete\n");
+  EXPECT_NE(e.find("unknown access kind 'load'"), std::string::npos) << e;
 }
 
 }  // namespace

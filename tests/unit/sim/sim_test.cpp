@@ -224,6 +224,30 @@ TEST(Simulator, AReplayWakesStalledCtasInASeededOrderWhenShuffled) {
   EXPECT_GT(seen.size(), 1u);
 }
 
+// gpu.write_fault_per_line: a write miss writes one entry per line its warp access touches in the page (the
+// kernel's write_lines: 4 for a float4 store by a whole warp); a read miss writes one; off, one each.
+TEST(Simulator, AWriteMissWritesAnEntryPerLineItsWarpAccessTouches) {
+  auto first_batch = [](trace::AccessKind kind, int64_t per_line, uint8_t lines) {
+    trace::Trace t = base_trace(4 << 20);
+    add_kernel(t, {{3}}, kind);
+    t.kernels[0].write_lines = lines;
+    const Workload w = Workload::build(t, "lines");
+    Config c;
+    c.gpu.write_fault_per_line = per_line;
+    c.select("prefetch", "none");
+    std::vector<BatchRecord> records;
+    simulate(w, c, true, nullptr, nullptr, &records);
+    EXPECT_EQ(records.size(), 1u);
+    return records.front();
+  };
+  const BatchRecord b = first_batch(trace::AccessKind::kWrite, 1, 4);
+  EXPECT_EQ(b.entries, 4u);
+  EXPECT_EQ(b.pages, 1u);
+  EXPECT_EQ(first_batch(trace::AccessKind::kWrite, 0, 4).entries, 1u);
+  EXPECT_EQ(first_batch(trace::AccessKind::kRead, 1, 4).entries, 1u);
+  EXPECT_EQ(first_batch(trace::AccessKind::kWrite, 1, 0).entries, 1u);  // not recorded: one
+}
+
 // driver.wake_ns and driver.deep_wake_ns: a fault that finds the driver idle waits for its servicing thread
 // to wake, longer after a long idle. One-CTA kernels fault one page each; a second kernel faults after the
 // first has computed for `gap` ns, so its batch finds the driver idle for about `gap` (under

@@ -22,6 +22,8 @@ trace::Trace sample() {
   trace::Trace t = base_trace(uint64_t{4} << 20);
   add_op(t, trace::OpKind::kHostAccess, 0, 1024);
   add_kernel(t, {{0, 1, 2, 700}, {5, 6}});
+  t.kernels[0].read_lines = 1;
+  t.kernels[0].write_lines = 4;
   t.ranges[1].t_end = 30000;
   add_sync(t);
   t.observed.push_back({trace::ObservedKind::kHtoD, 2, 100, 200, kVa, 65536});
@@ -87,7 +89,23 @@ TEST(TraceIo, RoundTripPreservesEverySection) {
   EXPECT_EQ(r.driver_events[1].kind, trace::DriverEventKind::kReplay);
   EXPECT_EQ(r.driver_events[0].batch, 7u);
   EXPECT_EQ(r.driver_runs[0].dropped[0], 3u);
-  EXPECT_EQ(r.header.format_version, 5u);
+  EXPECT_EQ(r.header.format_version, 6u);
+  EXPECT_EQ(r.kernels[0].read_lines, 1u);
+  EXPECT_EQ(r.kernels[0].write_lines, 4u);
+}
+
+// Version 6's lines per warp access: at most 32 (a warp's 32 lanes), else an error naming the kernel.
+TEST(TraceIo, LinesPerWarpAccessBeyond32AreRejected) {
+  trace::Trace t = sample();
+  t.kernels[0].write_lines = 33;
+  const auto body = trace::encode_body(t);
+  try {
+    trace::decode_body(body.data(), body.size(), "lines.uvmt");
+    FAIL() << "accepted";
+  } catch (const trace::TraceError& e) {
+    EXPECT_NE(std::string(e.what()).find("kernel 0 lines per warp access 1/33 beyond 32"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(TraceIo, TruncatedFileNamesFileAndOffset) {
