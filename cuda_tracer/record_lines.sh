@@ -29,16 +29,9 @@ capture() {  # name, then the program and its arguments
   [ -n "$f" ] && cp "$f" "$OUT/lines/$name.tsv" || echo "NO lines.tsv: $name"
   echo "== $name: $(($(date +%s) - t0)) s, $(grep -vc '^end' "$OUT/lines/$name.tsv" 2>/dev/null) rows"
 }
-declare -A micro=(
-  [seq_64m]="--pattern seq --bytes 64MiB --host-init"
-  [random_64m]="--pattern random --bytes 64MiB --host-init"
-  [strided_64m]="--pattern strided --bytes 64MiB --host-init"
-  [dense_64m]="--pattern seq --bytes 64MiB --host-init --threads-per-cta 1"
-  [shared_64m]="--pattern seq --bytes 64MiB --host-init --sharers 2"
-  [seq_256m]="--pattern seq --bytes 256MiB --host-init"
-)
+. "$here/micro_cases.sh"
 for c in ${MICRO-seq_64m random_64m strided_64m dense_64m shared_64m seq_256m}; do
-  capture "micro_$c" "$B/uvm_micro" ${micro[$c]}
+  capture "micro_$c" "$B/uvm_micro" ${micro_args[$c]}
 done
 for spec in ${RUNTIME-alexnet:1 resnet18:1 workloads/models/layers/conv3x3.json:1 workloads/models/layers/dwconv3x3.json:1 workloads/models/layers/linear4096.json:1 workloads/models/layers/relu.json:1}; do
   model=${spec%%:*} batch=${spec##*:}

@@ -20,26 +20,18 @@ nvidia-smi --query-gpu=name,uuid,driver_version --format=csv,noheader
 cmake -S "$here" -B "$B" -DCMAKE_BUILD_TYPE=Release >"$OUT/build.txt" 2>&1 || { tail -30 "$OUT/build.txt"; exit 1; }
 cmake --build "$B" -j16 --target uvmtrace uvm_micro uvmaccess uvmaccess_patch >>"$OUT/build.txt" 2>&1 ||
   { tail -30 "$OUT/build.txt"; exit 1; }
-declare -A args=(
-  [seq_64m]="--pattern seq --bytes 64MiB --host-init"
-  [random_64m]="--pattern random --bytes 64MiB --host-init"
-  [strided_64m]="--pattern strided --bytes 64MiB --host-init"
-  [dense_64m]="--pattern seq --bytes 64MiB --host-init --threads-per-cta 1"
-  [shared_64m]="--pattern seq --bytes 64MiB --host-init --sharers 2"
-  [seq_256m]="--pattern seq --bytes 256MiB --host-init"
-  [chain_16m]="--pattern chain --bytes 16MiB"
-)
+. "$here/micro_cases.sh"
 # The access capture runs once per case on the whole GPU (a CTA touches the same pages on any partition,
 # and the Compute Sanitizer cannot copy from a green context's stream) and joins each partition's recording.
 passes=native,timing,timing.2,timing.3,counters,resident,events.1,events.2,events.3
 for c in ${CASES:-seq_64m random_64m strided_64m dense_64m shared_64m seq_256m}; do
-  "$B/uvmtrace" --out "$R/${c}_access" --passes access -- "$B/uvm_micro" ${args[$c]} ||
+  "$B/uvmtrace" --out "$R/${c}_access" --passes access -- "$B/uvm_micro" ${micro_args[$c]} ||
     { echo "ACCESS FAILED: $c"; continue; }
   for n in ${SMS:-132 72 32 16 8}; do
     name=micro_${c}_sm$n
-    echo "== $name: uvm_micro ${args[$c]} --sms $n"
+    echo "== $name: uvm_micro ${micro_args[$c]} --sms $n"
     t0=$(date +%s)
-    "$B/uvmtrace" --out "$R/$name" --passes "$passes" -- "$B/uvm_micro" ${args[$c]} --sms "$n" ||
+    "$B/uvmtrace" --out "$R/$name" --passes "$passes" -- "$B/uvm_micro" ${micro_args[$c]} --sms "$n" ||
       { echo "RECORD FAILED: $name"; continue; }
     cp -r "$R/${c}_access/access" "$R/$name/access"
     tail -n +2 "$R/${c}_access/passes.tsv" >>"$R/$name/passes.tsv"
