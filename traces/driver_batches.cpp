@@ -11,7 +11,7 @@ std::vector<DriverRunBatches> driver_batches(const Trace& t) {
   std::vector<DriverRunBatches> out(t.driver_runs.size());
   struct Open {
     DriverBatch b;
-    std::unordered_set<uint64_t> pages, blocks;
+    std::unordered_set<uint64_t> pages, blocks, utlbs;
     std::map<uint32_t, uint64_t> kernels;  // entries per kernel
   };
   std::vector<std::map<uint32_t, Open>> open(t.driver_runs.size());
@@ -37,6 +37,7 @@ std::vector<DriverRunBatches> driver_batches(const Trace& t) {
     o.b.first_gpu_ns = std::min(o.b.first_gpu_ns, e.gpu_ns);
     o.pages.insert(e.address >> kPageShift);
     o.blocks.insert(e.address >> 21);
+    o.utlbs.insert(uint64_t{e.gpc} << 16 | e.client);
     ++o.kernels[e.kernel];
   }
   for (size_t r = 0; r < open.size(); ++r)
@@ -44,6 +45,7 @@ std::vector<DriverRunBatches> driver_batches(const Trace& t) {
       DriverBatch b = o.b;
       b.pages = o.pages.size();
       b.blocks = o.blocks.size();
+      b.utlbs = o.utlbs.size();
       uint64_t most = 0;
       for (const auto& [k, n] : o.kernels)
         if (n > most) most = n, b.kernel = k;

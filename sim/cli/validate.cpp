@@ -180,6 +180,7 @@ void add_batch_quantities(const trace::Trace& t, const std::vector<BatchRecord>&
   auto entries = [](const auto& b) { return b.entries; };
   auto pages = [](const auto& b) { return b.pages; };
   auto blocks = [](const auto& b) { return b.blocks; };
+  auto utlbs = [](const auto& b) { return b.utlbs; };
   auto driver_ms = [](const trace::DriverBatch& b) { return double(b.duration_ns()) / 1e6; };
   add("batches", "fault batches (driver: median run, its events passes)", "count", of_runs(kAll, count),
       double(sim_all.size()), lost);
@@ -193,6 +194,7 @@ void add_batch_quantities(const trace::Trace& t, const std::vector<BatchRecord>&
   add_quantile("entries_per_batch_p90", "fault entries per batch, p90", entries, 0.9);
   add_quantile("pages_per_batch_p50", "distinct pages per batch, median", pages, 0.5);
   add_quantile("blocks_per_batch_p50", "2 MiB VA blocks per batch, median", blocks, 0.5);
+  add_quantile("utlbs_per_batch_p50", "uTLBs with an entry per batch, median", utlbs, 0.5);
   std::vector<double> sim_ms;
   for (const auto* b : sim_all)
     if (b->replay_ns >= 0) sim_ms.push_back(double(b->replay_ns - b->first_arrival_ns) / 1e6);

@@ -73,6 +73,7 @@ struct CopyGroups {
 struct BatchRecord {
   int64_t first_arrival_ns = 0, replay_ns = -1;  // -1: no replay of its own yet
   uint32_t entries = 0, pages = 0, blocks = 0;
+  uint32_t utlbs = 0;  // uTLBs with an entry in it
   uint32_t kernel = 0;
 };
 

@@ -28,6 +28,12 @@ void Uvm::service_batch() {
     return;
   }
   const size_t raw = batch_.size();
+  uint32_t utlbs = 0;  // with an entry in the batch (the batch log's and validation's)
+  if (batch_log_ || batch_records_) {
+    std::vector<bool> seen(buffer_.utlbs());
+    for (const FaultEntry& e : batch_)
+      if (!seen[e.utlb]) seen[e.utlb] = true, ++utlbs;
+  }
   stats_.faults_fetched += raw;
   BatchRecord record;
   if (batch_records_) {  // before coalescing: every entry the driver fetched
@@ -167,7 +173,7 @@ void Uvm::service_batch() {
   if (batch_log_) {
     const uint64_t bytes_after = stats_.bytes_zero_filled + htod_bytes(stats_) + dtoh_bytes(stats_);
     *batch_log_ << t0 << ' ' << raw << ' ' << unique << ' ' << blocks << ' ' << (bytes_after - bytes_before)
-                << ' ' << (end - t0) << '\n';
+                << ' ' << (end - t0) << ' ' << utlbs << '\n';
   }
   if (throttled) ++service_throttled_;
   ++service_batches_;
@@ -188,6 +194,7 @@ void Uvm::service_batch() {
   if (batch_records_) {
     record.pages = uint32_t(unique);
     record.blocks = uint32_t(blocks);
+    record.utlbs = utlbs;
     batch_records_->push_back(record);
   }
   if (service_batches_ < uint32_t(cfg_.driver.fault_max_batches_per_service) &&
