@@ -140,6 +140,29 @@ def wake_delays(rows):
     return out
 
 
+def round_sources(rows):
+    """Per batch after the first of a run (one run's rows): the share of its entries written into the buffer
+    from 1 us before to 3 us after the previous batch's replay (the SMs re-issuing as it lands), and the share
+    of its uTLBs (GPC, client) that had entries in the previous batch too. Medians over the run's batches."""
+    batches = defaultdict(list)
+    replay = {}
+    for r in rows:
+        if r["kind"] == "fault_entry":
+            batches[int(r["batch"])].append((int(r["gpu_ns"]), (r["gpc_or_src"], r["client_or_dst"])))
+        elif r["kind"] == "replay":
+            replay[int(r["batch"])] = int(r["gpu_ns"])
+    ids = sorted(batches)
+    at_replay, overlap = [], []
+    for prev, b in zip(ids, ids[1:]):
+        if prev not in replay:
+            continue
+        es = batches[b]
+        at_replay.append(sum(1 for g, _ in es if -1000 <= g - replay[prev] <= 3000) / len(es))
+        clients, before = {c for _, c in es}, {c for _, c in batches[prev]}
+        overlap.append(len(clients & before) / len(clients))
+    return med(at_replay), med(overlap)
+
+
 WAKE_BINS = [(0, 2000, "under 2 us"), (2000, 1000000, "2 us to 1 ms"), (1000000, 1 << 62, "1 ms or more")]
 
 
@@ -242,6 +265,21 @@ def main():
         out.write("| %s | %s | %d | %s | %s | %d | %s | %s | %s |\n" % (
             n, "check" if "h200/" + n in check else "fit", len(reads), quantiles([p for p, _, _ in reads]),
             quantiles([g for _, g, _ in reads]), len(writes), quantiles([p for p, _, _ in writes]), one, per_page))
+    out.write("\n## Where a batch's entries come from\n\n"
+              "Per trace, the first run's batches after the first (medians): `at replay`, the share of a "
+              "batch's entries written into the buffer from 1 us before to 3 us after the previous batch's "
+              "replay (the SMs re-issuing as it lands; 0 when the batch filled with entries that waited in the "
+              "buffer); `same uTLBs`, the share of its uTLBs that had entries in the previous batch too; "
+              "`uTLBs`, those with an entry in it (`clients` above). PyTorch's and the runtime's elementwise "
+              "kernels at many SMs fault only as a replay lands, from a few uTLBs that change from batch to "
+              "batch; the micro-workloads' full batches come from the same uTLBs batch after batch.\n\n"
+              "| trace | set | at replay | same uTLBs | uTLBs |\n| --- | --- | ---: | ---: | ---: |\n")
+    for n in names:
+        if "_chain_" in n:
+            continue
+        share, same = round_sources(runs[n][0])
+        out.write("| %s | %s | %.2f | %.2f | %d |\n" % (n, "check" if "h200/" + n in check else "fit", share, same,
+                                                        figures(runs[n][0])["clients"]))
     delays = {"fit": defaultdict(list), "check": defaultdict(list)}
     for n in names:
         if "_chain_" in n:
