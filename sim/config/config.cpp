@@ -77,6 +77,8 @@ std::vector<Field> fields(Config& c) {
   i("gpu.write_fault_per_line", &c.gpu.write_fault_per_line, 0, 1, "",
     "1: a CTA's write (or atomic) miss on a page writes as many entries as the lines its warp access touches "
     "there (the kernel's write_lines, trace format 6; 1 when not recorded); 0: one entry");
+  i("gpu.max_faulting_utlbs", &c.gpu.max_faulting_utlbs, 0, 1 << 20, "uTLBs",
+    "at most this many uTLBs fault between two replays; another waits for the next replay (0: no limit)");
   i("gpu.fault_buffer_entries", &c.gpu.fault_buffer_entries, 1, 1 << 24, "entries",
     "replayable fault buffer capacity");
   i("gpu.fault_latency_ns", &c.gpu.fault_latency_ns, 0, 1e9, "ns",

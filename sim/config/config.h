@@ -36,6 +36,7 @@ struct GpuConfig {
   int64_t utlb_miss_slots = 0;
   int64_t utlb_miss_granule_pages = 4;
   int64_t utlb_write_closes = 1;  // with miss slots: a write fault in a new granule takes the last slot
+  int64_t max_faulting_utlbs = 0;  // uTLBs that may fault between two replays (0: all)
   // 1: a write (or atomic) miss writes one entry per 128-byte line its warp access touches in the page
   // (the kernel's recorded write_lines); 0: one entry.
   int64_t write_fault_per_line = 0;

@@ -16,6 +16,9 @@
 // driver fetches the entries. The H200's events (results/driver_batches.md): between two replays no uTLB
 // faulted on more than 14 granules of 4 pages (reads), and a uTLB with a write fault faulted on one page in
 // 65 to 94% of such rounds (on two at the 90th percentile).
+//
+// With a cap on faulting uTLBs (configure_faulting_utlbs, gpu.max_faulting_utlbs > 0) at most that many
+// uTLBs fault between two replays; another one's access waits for the next replay (sim/MODEL.md).
 #pragma once
 
 #include <algorithm>
@@ -75,15 +78,27 @@ class FaultBuffer {
     held_.assign(size_t(outstanding_.size()) * slots, 0);
     held_count_.assign(outstanding_.size(), 0);
   }
+  // At most `n` uTLBs fault between two replays (0: no limit); a uTLB that has not faulted since the last
+  // replay waits for the next when `n` others have.
+  void configure_faulting_utlbs(uint32_t n) {
+    max_faulting_ = n;
+    faulting_flag_.assign(outstanding_.size(), 0);
+  }
   // The driver replayed: every uTLB's miss slots are free again.
-  void replayed() { std::fill(held_count_.begin(), held_count_.end(), 0); }
+  void replayed() {
+    std::fill(held_count_.begin(), held_count_.end(), 0);
+    std::fill(faulting_flag_.begin(), faulting_flag_.end(), 0);
+    faulting_ = 0;
+  }
   // Raises a fault at `now`; returns its arrival in the buffer, or -1 when the uTLB (its outstanding entries
   // or its miss slots) or the buffer is full (the access is not entered and must be issued again after a
   // replay).
   int64_t raise(int64_t now, uint32_t page, uint8_t kind, uint32_t utlb, uint32_t slot, uint64_t cta_start,
                 uint32_t tenant, uint32_t kernel) {
     if (outstanding_[utlb] >= max_outstanding_ || heap_.size() + pending_ >= capacity_) return -1;
+    if (max_faulting_ > 0 && !faulting_flag_[utlb] && faulting_ >= max_faulting_) return -1;
     if (slots_ > 0 && !take_slot(utlb, page / granule_, write_closes_ && kind != 0)) return -1;
+    if (max_faulting_ > 0 && !faulting_flag_[utlb]) faulting_flag_[utlb] = 1, ++faulting_;
     if (write_ns_ > 0) {  // queued for the port; the estimate: the port's next write once it is ready
       // ready after the latency, and gpu.fault_issue_ns after this uTLB's previous entry was
       const int64_t ready = std::max(now + latency_ns_, next_[utlb]);
@@ -215,6 +230,8 @@ class FaultBuffer {
   uint32_t slots_ = 0, granule_ = 1;
   bool write_closes_ = false;
   std::vector<uint32_t> held_, held_count_;
+  uint32_t max_faulting_ = 0, faulting_ = 0;  // configure_faulting_utlbs
+  std::vector<uint8_t> faulting_flag_;
   std::vector<int64_t> next_;
   const uint32_t max_outstanding_;
   const size_t capacity_;

@@ -248,6 +248,34 @@ TEST(Simulator, AWriteMissWritesAnEntryPerLineItsWarpAccessTouches) {
   EXPECT_EQ(first_batch(trace::AccessKind::kWrite, 1, 0).entries, 1u);  // not recorded: one
 }
 
+// gpu.max_faulting_utlbs: at most that many uTLBs fault between two replays. Four CTAs on four SMs (a uTLB
+// each) fault on a page each; with a cap of 2 the first batch holds two uTLBs' entries and the other two
+// fault after its replay.
+TEST(Simulator, AtMostMaxFaultingUtlbsFaultBetweenTwoReplays) {
+  auto batches = [](int64_t cap) {
+    trace::Trace t = base_trace(8 << 20);
+    add_kernel(t, {{0}, {512}, {1024}, {1536}});
+    const Workload w = Workload::build(t, "cap");
+    Config c;
+    c.gpu.sm_count = 4;
+    c.gpu.sms_per_utlb = 1;
+    c.gpu.fault_jitter_ns = 0;
+    c.gpu.max_faulting_utlbs = cap;
+    c.select("prefetch", "none");
+    std::vector<BatchRecord> records;
+    const Stats s = simulate(w, c, true, nullptr, nullptr, &records).stats;
+    EXPECT_EQ(s.faults_unique, 4u);
+    return records;
+  };
+  const auto capped = batches(2);
+  ASSERT_EQ(capped.size(), 2u);
+  EXPECT_EQ(capped[0].utlbs, 2u);
+  EXPECT_EQ(capped[1].utlbs, 2u);
+  const auto free = batches(0);
+  ASSERT_EQ(free.size(), 1u);
+  EXPECT_EQ(free[0].utlbs, 4u);
+}
+
 // driver.wake_ns and driver.deep_wake_ns: a fault that finds the driver idle waits for its servicing thread
 // to wake, longer after a long idle. One-CTA kernels fault one page each; a second kernel faults after the
 // first has computed for `gap` ns, so its batch finds the driver idle for about `gap` (under
