@@ -233,10 +233,10 @@ TextFile read_text(const fs::path& p, const std::string& end_tag) {
   return t;
 }
 
-// ---- lines.tsv
-// ------------------------------------------------------------------------------------------------ Per launch
-// with accesses: the median lines per warp access of its reads and of its writes (atomics included), from the
-// rows' histograms; and the row's mangled kernel name.
+// ---- lines.tsv --------------------------------------------------------------------------------------------
+
+// Per launch with accesses: the median lines per warp access of its reads and of its writes (atomics
+// included), from the rows' histograms; and the row's mangled kernel name.
 struct WarpLines {
   uint8_t read = 0, write = 0;
   std::string name;
@@ -1805,8 +1805,9 @@ Trace stamp_lines(Trace t, const std::string& lines_tsv) {
       fail(where, "launch " + std::to_string(launch) + " but the trace has " +
                       std::to_string(t.kernels.size()) + " kernels");
     Kernel& k = t.kernels[launch];
-    if (demangle(w.name) != k.name)
-      fail(where, "launch " + std::to_string(launch) + " is " + demangle(w.name) + ", the trace's kernel " +
+    const std::string name = demangle(w.name);
+    if (name != k.name)
+      fail(where, "launch " + std::to_string(launch) + " is " + name + ", the trace's kernel " +
                       std::to_string(launch) + " " + k.name);
     k.read_lines = w.read;
     k.write_lines = w.write;

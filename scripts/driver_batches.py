@@ -246,6 +246,8 @@ def main():
             f = one_entry_batches(runs[n][0])
             out.write("| %s | %s |\n" % (n, " | ".join("%.1f" % f.get(k, 0) for k in ck)))
     check = corpus_split.check_set()
+    # every trace but the chain's (one-entry batches), with its part of the split
+    structured = [(n, "check" if "h200/" + n in check else "fit") for n in names if "_chain_" not in n]
     out.write("\n## What one uTLB faults between two replays\n\n"
               "Per (MMU client, round) of the first run, a round being the time from one replay to the next: the "
               "distinct pages and the distinct granules of 4 pages (16 KiB, one 32-byte sector of 8-byte PTEs) "
@@ -256,14 +258,12 @@ def main():
               "`traces/corpus/split.json`.\n\n"
               "| trace | set | read rounds | pages | granules | write rounds | pages | one page | entries / page |\n"
               "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
-    for n in names:
-        if "_chain_" in n:
-            continue
+    for n, part in structured:
         reads, writes = client_rounds(runs[n][0])
         one = "%.0f%%" % (100 * sum(1 for p, _, _ in writes if p == 1) / len(writes)) if writes else "-"
         per_page = "%.1f" % statistics.median(e for _, _, e in writes) if writes else "-"
         out.write("| %s | %s | %d | %s | %s | %d | %s | %s | %s |\n" % (
-            n, "check" if "h200/" + n in check else "fit", len(reads), quantiles([p for p, _, _ in reads]),
+            n, part, len(reads), quantiles([p for p, _, _ in reads]),
             quantiles([g for _, g, _ in reads]), len(writes), quantiles([p for p, _, _ in writes]), one, per_page))
     out.write("\n## Where a batch's entries come from\n\n"
               "Per trace, the first run's batches after the first (medians): `at replay`, the share of a "
@@ -274,17 +274,11 @@ def main():
               "kernels at many SMs fault only as a replay lands, from a few uTLBs that change from batch to "
               "batch; the micro-workloads' full batches come from the same uTLBs batch after batch.\n\n"
               "| trace | set | at replay | same uTLBs | uTLBs |\n| --- | --- | ---: | ---: | ---: |\n")
-    for n in names:
-        if "_chain_" in n:
-            continue
+    for n, part in structured:
         share, same = round_sources(runs[n][0])
-        out.write("| %s | %s | %.2f | %.2f | %d |\n" % (n, "check" if "h200/" + n in check else "fit", share, same,
-                                                        figures(runs[n][0])["clients"]))
+        out.write("| %s | %s | %.2f | %.2f | %d |\n" % (n, part, share, same, figures(runs[n][0])["clients"]))
     delays = {"fit": defaultdict(list), "check": defaultdict(list)}
-    for n in names:
-        if "_chain_" in n:
-            continue
-        part = "check" if "h200/" + n in check else "fit"
+    for n, part in structured:
         rows = [r for run in runs[n] for r in run]
         for idle, d in wake_delays(rows):
             for k, (lo, hi, _) in enumerate(WAKE_BINS):

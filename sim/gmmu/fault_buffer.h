@@ -91,8 +91,8 @@ class FaultBuffer {
     faulting_ = 0;
   }
   // Raises a fault at `now`; returns its arrival in the buffer, or -1 when the uTLB (its outstanding entries
-  // or its miss slots) or the buffer is full (the access is not entered and must be issued again after a
-  // replay).
+  // or its miss slots) or the buffer is full, or the uTLB may not fault before the next replay (the cap on
+  // faulting uTLBs): the access is not entered and must be issued again after a replay.
   int64_t raise(int64_t now, uint32_t page, uint8_t kind, uint32_t utlb, uint32_t slot, uint64_t cta_start,
                 uint32_t tenant, uint32_t kernel) {
     if (outstanding_[utlb] >= max_outstanding_ || heap_.size() + pending_ >= capacity_) return -1;

@@ -92,6 +92,12 @@ inline Stats run(const trace::Trace& t, const Config& c = Config{}) {
   return simulate(w, c, true).stats;
 }
 
+// run(), keeping every batch the driver model serviced in `records`.
+inline Stats run(const trace::Trace& t, const Config& c, std::vector<BatchRecord>* records) {
+  Workload w = Workload::build(t, "test");
+  return simulate(w, c, true, nullptr, nullptr, records).stats;
+}
+
 inline Workload micro(bool random, uint64_t bytes, bool host_init = true, bool touch_back = false,
                       bool prefetch = false, bool write = false) {
   MicroSpec s;

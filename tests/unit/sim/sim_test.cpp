@@ -33,9 +33,8 @@ TEST(Simulator, RecordsEveryBatchForValidation) {
   for (uint64_t c = 0; c < 64; ++c) ctas.push_back({c * 16, c * 16 + 1, (c * 16 + 700) % 2048});
   add_kernel(t, ctas);
   add_kernel(t, {{5}, {5}, {1500}});
-  const Workload w = Workload::build(t, "records");
   std::vector<BatchRecord> records;
-  const Stats s = simulate(w, Config{}, true, nullptr, nullptr, &records).stats;
+  const Stats s = run(t, Config{}, &records);
   ASSERT_EQ(records.size(), s.batches);
   uint64_t entries = 0, pages = 0;
   for (const BatchRecord& b : records) {
@@ -119,14 +118,13 @@ TEST(Simulator, WarpsInTurnSpreadACtasFirstFaultsOverItsWarpsShares) {
   for (int interleave : {0, 1}) {
     trace::Trace t = base_trace(4 << 20);
     add_kernel(t, {{0, 1, 2, 3, 512, 513, 514, 515}}, trace::AccessKind::kRead, 10000, 64);
-    const Workload w = Workload::build(t, "warps");
     Config c;
     c.gpu.utlb_max_outstanding_faults = 2;
     c.gpu.fault_jitter_ns = 0;
     c.gpu.warp_interleave = interleave;
     c.select("prefetch", "none");
     std::vector<BatchRecord> records;
-    const Stats s = simulate(w, c, true, nullptr, nullptr, &records).stats;
+    const Stats s = run(t, c, &records);
     ASSERT_FALSE(records.empty());
     EXPECT_EQ(records.front().entries, 2u) << interleave;
     EXPECT_EQ(records.front().blocks, interleave ? 2u : 1u) << interleave;
@@ -142,7 +140,6 @@ TEST(Simulator, WarpsOneAfterAnotherFillABatchFromOneWarpsShare) {
   for (int64_t seed = 1; seed <= 6; ++seed) {
     trace::Trace t = base_trace(4 << 20);
     add_kernel(t, {{0, 1, 2, 3, 512, 513, 514, 515}}, trace::AccessKind::kRead, 10000, 64);
-    const Workload w = Workload::build(t, "warps");
     Config c;
     c.seed = seed;
     c.gpu.utlb_max_outstanding_faults = 2;
@@ -150,7 +147,7 @@ TEST(Simulator, WarpsOneAfterAnotherFillABatchFromOneWarpsShare) {
     c.gpu.warp_interleave = 2;
     c.select("prefetch", "none");
     std::vector<BatchRecord> records;
-    const Stats s = simulate(w, c, true, nullptr, nullptr, &records).stats;
+    const Stats s = run(t, c, &records);
     ASSERT_FALSE(records.empty());
     EXPECT_EQ(records.front().entries, 2u) << seed;
     EXPECT_EQ(records.front().blocks, 1u) << seed;
@@ -167,7 +164,6 @@ TEST(Simulator, MissSlotsLimitWhatAUtlbFaultsBeforeTheReplay) {
   for (auto kind : {trace::AccessKind::kRead, trace::AccessKind::kWrite}) {
     trace::Trace t = base_trace(4 << 20);
     add_kernel(t, {pages}, kind, 10000, 32);
-    const Workload w = Workload::build(t, "slots");
     Config c;
     c.gpu.fault_jitter_ns = 0;
     c.gpu.utlb_miss_slots = 14;
@@ -175,7 +171,7 @@ TEST(Simulator, MissSlotsLimitWhatAUtlbFaultsBeforeTheReplay) {
     c.gpu.utlb_write_closes = 1;
     c.select("prefetch", "none");
     std::vector<BatchRecord> records;
-    const Stats s = simulate(w, c, true, nullptr, nullptr, &records).stats;
+    const Stats s = run(t, c, &records);
     const bool write = kind == trace::AccessKind::kWrite;
     ASSERT_EQ(records.size(), write ? 20u : 2u);
     EXPECT_EQ(records.front().entries, write ? 1u : 14u);
@@ -195,7 +191,6 @@ TEST(Simulator, AReplayWakesStalledCtasInASeededOrderWhenShuffled) {
       t.kernels.back().stream = k;
       t.ops.back().stream = k;
     }
-    const Workload w = Workload::build(t, "wake");
     Config c;
     c.seed = seed;
     c.gpu.sm_count = 1;
@@ -204,7 +199,7 @@ TEST(Simulator, AReplayWakesStalledCtasInASeededOrderWhenShuffled) {
     c.gpu.replay_wake_shuffle = shuffle;
     c.select("prefetch", "none");
     std::vector<BatchRecord> records;
-    simulate(w, c, true, nullptr, nullptr, &records);
+    run(t, c, &records);
     std::vector<uint32_t> kernels;
     for (const BatchRecord& r : records) kernels.push_back(r.kernel);
     return kernels;
@@ -231,12 +226,11 @@ TEST(Simulator, AWriteMissWritesAnEntryPerLineItsWarpAccessTouches) {
     trace::Trace t = base_trace(4 << 20);
     add_kernel(t, {{3}}, kind);
     t.kernels[0].write_lines = lines;
-    const Workload w = Workload::build(t, "lines");
     Config c;
     c.gpu.write_fault_per_line = per_line;
     c.select("prefetch", "none");
     std::vector<BatchRecord> records;
-    simulate(w, c, true, nullptr, nullptr, &records);
+    run(t, c, &records);
     EXPECT_EQ(records.size(), 1u);
     return records.front();
   };
@@ -255,7 +249,6 @@ TEST(Simulator, AtMostMaxFaultingUtlbsFaultBetweenTwoReplays) {
   auto batches = [](int64_t cap) {
     trace::Trace t = base_trace(8 << 20);
     add_kernel(t, {{0}, {512}, {1024}, {1536}});
-    const Workload w = Workload::build(t, "cap");
     Config c;
     c.gpu.sm_count = 4;
     c.gpu.sms_per_utlb = 1;
@@ -263,7 +256,7 @@ TEST(Simulator, AtMostMaxFaultingUtlbsFaultBetweenTwoReplays) {
     c.gpu.max_faulting_utlbs = cap;
     c.select("prefetch", "none");
     std::vector<BatchRecord> records;
-    const Stats s = simulate(w, c, true, nullptr, nullptr, &records).stats;
+    const Stats s = run(t, c, &records);
     EXPECT_EQ(s.faults_unique, 4u);
     return records;
   };
