@@ -30,7 +30,7 @@ capture() {  # name, then the program and its arguments
   echo "== $name: $(($(date +%s) - t0)) s, $(grep -vc '^end' "$OUT/lines/$name.tsv" 2>/dev/null) rows"
 }
 . "$here/micro_cases.sh"
-for c in ${MICRO-seq_64m random_64m strided_64m dense_64m shared_64m seq_256m}; do
+for c in ${MICRO-seq_64m random_64m strided_64m dense_64m shared_64m seq_256m chain_16m}; do
   capture "micro_$c" "$B/uvm_micro" ${micro_args[$c]}
 done
 for spec in ${RUNTIME-alexnet:1 resnet18:1 workloads/models/layers/conv3x3.json:1 workloads/models/layers/dwconv3x3.json:1 workloads/models/layers/linear4096.json:1 workloads/models/layers/relu.json:1}; do
