@@ -12,7 +12,8 @@ namespace {
 enum PatchResult : int { kPatchSuccess = 0 };
 
 __device__ __forceinline__ void record(uvmtrace::DeviceState* s, uint64_t page, uint64_t cta, uint32_t flags,
-                                       uint32_t ord) {
+                                       uint32_t ord, uint32_t warp_bit) {
+  const uint32_t reads = (flags & 1u) ? warp_bit : 0u, writes = (flags & 6u) ? warp_bit : 0u;
   if (page >= (1ull << 36) || cta >= (1ull << 27)) {
     atomicOr(&s->overflow, 1u);
     return;
@@ -34,6 +35,8 @@ __device__ __forceinline__ void record(uvmtrace::DeviceState* s, uint64_t page, 
       e.flags = flags;
       e.first = ord;
       e.last = ord;
+      s->warps[2 * idx] = reads;
+      s->warps[2 * idx + 1] = writes;
       __threadfence();
       atomicExch(&s->slot_entry[slot], uint32_t(idx + 1));
       return;
@@ -48,6 +51,8 @@ __device__ __forceinline__ void record(uvmtrace::DeviceState* s, uint64_t page, 
       atomicOr(&e.flags, flags);
       atomicMin(&e.first, ord);
       atomicMax(&e.last, ord);
+      if (reads) atomicOr(&s->warps[2 * (at - 1)], reads);
+      if (writes) atomicOr(&s->warps[2 * (at - 1) + 1], writes);
       return;
     }
     slot = (slot + 1) & s->table_mask;
@@ -85,7 +90,8 @@ __device__ __forceinline__ void on_access(void* userdata, uint64_t addr, uint32_
     atomicOr(&s->overflow, 2u);
   }
   const uint64_t first = addr >> 12, last = (addr + size - 1) >> 12;
-  for (uint64_t p = first; p <= last; ++p) record(s, p, cta, flags & 7u, ord);
+  const uint32_t warp_bit = 1u << ((tid / 32) & 31);  // a CTA has at most 32 warps
+  for (uint64_t p = first; p <= last; ++p) record(s, p, cta, flags & 7u, ord, warp_bit);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@ struct DeviceState {
   unsigned long long* keys = nullptr;     // table_mask + 1 slots; 0 = empty, else ((page + 1) << 27) | cta
   unsigned int* slot_entry = nullptr;     // per slot: entry index + 1 once published
   AccessEntry* entries = nullptr;         // append-only, `capacity` entries
+  unsigned int* warps = nullptr;          // per entry: the warps of its CTA that read it, then that wrote it
   unsigned int* thread_counts = nullptr;  // per thread of the launch: global accesses so far
   unsigned long long table_mask = 0;
   unsigned long long capacity = 0;

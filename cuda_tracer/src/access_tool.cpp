@@ -58,6 +58,7 @@ struct Tool {
   FILE* out = nullptr;
   FILE* allocs = nullptr;  // allocs.tsv: the process's allocations, to match them with the other passes'
   FILE* lines = nullptr;   // lines.tsv: per launch and access kind, the lines each (warp access, page) touched
+  FILE* warps = nullptr;   // warps.tsv: per launch and access kind, the warps of the CTA each (CTA, page) had
   std::map<CUcontext, bool> patches_loaded;
   std::map<CUstream, uint32_t> stream_ordinal;
   uint64_t launches = 0, overflowed = 0, pairs = 0;
@@ -69,6 +70,7 @@ struct Tool {
   DeviceState* dev_state = nullptr;
   unsigned long long table_slots = 0;
   std::vector<AccessEntry> entries;
+  std::vector<uint32_t> warp_masks;  // per entry: read, write
   struct Pending {
     std::string name;
     uvmtrace::LaunchHeader header;
@@ -93,6 +95,7 @@ void ensure_buffers(CUcontext ctx, uint64_t threads, Sanitizer_StreamHandle stre
     SAN(sanitizerAlloc(ctx, reinterpret_cast<void**>(&t.host_state.slot_entry), t.table_slots * 4));
     SAN(sanitizerAlloc(ctx, reinterpret_cast<void**>(&t.host_state.entries),
                        t.host_state.capacity * sizeof(AccessEntry)));
+    SAN(sanitizerAlloc(ctx, reinterpret_cast<void**>(&t.host_state.warps), t.host_state.capacity * 8));
     SAN(sanitizerAlloc(ctx, reinterpret_cast<void**>(&t.dev_state), sizeof(DeviceState)));
     t.host_state.thread_counts = nullptr;
     t.host_state.thread_capacity = 0;
@@ -166,6 +169,11 @@ void launch_end(Sanitizer_LaunchData* l) {
   }
   t.entries.resize(n);
   if (n > 0) SAN(sanitizerMemcpyDeviceToHost(t.entries.data(), t.host_state.entries, n * sizeof(AccessEntry), s));
+  t.warp_masks.resize(2 * n);
+  if (n > 0) SAN(sanitizerMemcpyDeviceToHost(t.warp_masks.data(), t.host_state.warps, n * 8, s));
+  unsigned long long warps[2][33] = {};
+  for (uint64_t i = 0; i < 2 * n; ++i)
+    if (t.warp_masks[i] != 0) ++warps[i & 1][__builtin_popcount(t.warp_masks[i])];
   std::sort(t.entries.begin(), t.entries.end(), [](const AccessEntry& a, const AccessEntry& b) {
     return a.cta != b.cta ? a.cta < b.cta : a.page < b.page;
   });
@@ -182,6 +190,14 @@ void launch_end(Sanitizer_LaunchData* l) {
     std::fprintf(t.lines, "%llu\t%s", (unsigned long long)h.launch, kKinds[k]);
     for (int l = 1; l <= 32; ++l) std::fprintf(t.lines, "\t%llu", back.lines[k][l]);
     std::fprintf(t.lines, "\t%s\n", t.pending.name.c_str());
+  }
+  for (int k = 0; k < 2; ++k) {
+    unsigned long long any = 0;
+    for (int w = 1; w <= 32; ++w) any += warps[k][w];
+    if (any == 0) continue;
+    std::fprintf(t.warps, "%llu\t%s", (unsigned long long)h.launch, kKinds[k]);
+    for (int w = 1; w <= 32; ++w) std::fprintf(t.warps, "\t%llu", warps[k][w]);
+    std::fprintf(t.warps, "\t%s\n", t.pending.name.c_str());
   }
   if (n > 0) std::fwrite(t.entries.data(), sizeof(AccessEntry), n, t.out);
   t.mu.unlock();
@@ -238,7 +254,8 @@ void open_outputs() {
   std::fwrite(uvmtrace::kAccessFileMagic, 1, 8, t.out);
   t.allocs = std::fopen((t.out_dir + "/allocs.tsv.part").c_str(), "w");
   t.lines = std::fopen((t.out_dir + "/lines.tsv.part").c_str(), "w");
-  if (!t.allocs || !t.lines) {
+  t.warps = std::fopen((t.out_dir + "/warps.tsv.part").c_str(), "w");
+  if (!t.allocs || !t.lines || !t.warps) {
     std::fprintf(stderr, "uvmaccess: cannot write in %s\n", t.out_dir.c_str());
     _exit(2);
   }
@@ -276,6 +293,10 @@ void finish() {
   std::fclose(t.lines);
   t.lines = nullptr;
   std::rename((t.out_dir + "/lines.tsv.part").c_str(), (t.out_dir + "/lines.tsv").c_str());
+  std::fprintf(t.warps, "end\tcomplete\n");
+  std::fclose(t.warps);
+  t.warps = nullptr;
+  std::rename((t.out_dir + "/warps.tsv.part").c_str(), (t.out_dir + "/warps.tsv").c_str());
   if (t.overflowed == 0) std::rename(t.part_path.c_str(), t.final_path.c_str());
   std::fprintf(stderr, "uvmaccess: %llu launches captured, %llu (CTA, page) pairs%s\n", (unsigned long long)t.launches,
                (unsigned long long)t.pairs, t.overflowed ? " (some overflowed: access.bin not written)" : "");
