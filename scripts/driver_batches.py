@@ -29,6 +29,7 @@ import os
 import re
 import statistics
 import subprocess
+import tarfile
 import tempfile
 from collections import defaultdict
 
@@ -166,6 +167,38 @@ def round_sources(rows):
 WAKE_BINS = [(0, 2000, "under 2 us"), (2000, 1000000, "2 us to 1 ms"), (1000000, 1 << 62, "1 ms or more")]
 
 
+def access_means(archive):
+    """Per workload and kind ('read', 'write': atomics with the writes), from record_lines.sh's archive: the
+    mean lines per (warp access, page) of lines/<w>.tsv and the mean warps per (CTA, page) of warps/<w>.tsv."""
+    out = defaultdict(dict)
+    with tarfile.open(archive) as tar:
+        for m in tar.getmembers():
+            folder, _, name = m.name.partition("/")
+            if not m.isfile() or folder not in ("lines", "warps") or not name.endswith(".tsv"):
+                continue
+            hist = defaultdict(lambda: [0] * 33)
+            for line in tar.extractfile(m).read().decode().splitlines():
+                f = line.split("\t")
+                if f[0] == "end":
+                    continue
+                h = hist["read" if f[1] == "read" else "write"]
+                for n in range(1, 33):
+                    h[n] += int(f[1 + n])
+            for kind, h in hist.items():
+                out[name[:-4]][(folder, kind)] = sum(n * c for n, c in enumerate(h)) / max(1, sum(h))
+    return out
+
+
+def entries_per_page(rows):
+    """Per kind, the mean entries of one (batch, uTLB, page): how many entries one uTLB wrote for one page."""
+    pairs = {"read": defaultdict(int), "write": defaultdict(int)}
+    for r in rows:
+        if r["kind"] == "fault_entry":
+            kind = "read" if r["flags"] == "1" else "write"
+            pairs[kind][(r["batch"], r["gpc_or_src"], r["client_or_dst"], int(r["address"]) >> 12)] += 1
+    return {k: sum(v.values()) / len(v) for k, v in pairs.items() if v}
+
+
 def quantiles(v):
     v = sorted(v)
     return "%d / %d / %d" % (statistics.median(v), v[int(len(v) * 0.9)], v[-1]) if v else "-"
@@ -277,6 +310,27 @@ def main():
     for n, part in structured:
         share, same = round_sources(runs[n][0])
         out.write("| %s | %s | %.2f | %.2f | %d |\n" % (n, part, share, same, figures(runs[n][0])["clients"]))
+    means = access_means(os.path.join(ROOT, "cuda_tracer", "recordings", "lines_h200.tar.gz"))
+    out.write("\n## Lines and warps per page, against the driver's entries per page\n\n"
+              "Per workload, from the access capture (`cuda_tracer/record_lines.sh`, "
+              "`cuda_tracer/recordings/lines_h200.tar.gz`, whole GPU): `lines`, the mean distinct 128-byte "
+              "lines one warp access touched in a page; `warps`, the mean warps of one CTA that touched a "
+              "(CTA, page); and from the first events run at 132 and at 8 SMs, `entries`, the mean entries one "
+              "uTLB wrote for one page in one batch (reads, and writes with atomics, apart). One entry per "
+              "line of a warp's write holds for PyTorch's vectorized kernels at 132 SMs; the reads of a page by "
+              "several warps of a CTA give 1 to 3 entries, as many as 8 warps at once (the runtime's relu) or "
+              "about one when the warps reach it over the CTA's run (its conv3x3).\n\n"
+              "| workload | set | kind | lines | warps | entries at 132 | entries at 8 |\n"
+              "| --- | --- | --- | ---: | ---: | ---: | ---: |\n")
+    for w in sorted({re.sub(r"_sm\d+$", "", n) for n, _ in structured}):
+        part = dict(structured).get(w + "_sm132", "fit")
+        at = {sm: entries_per_page(runs[w + "_sm" + sm][0]) if w + "_sm" + sm in runs else {} for sm in ("132", "8")}
+        for kind in ("read", "write"):
+            if ("lines", kind) not in means.get(w, {}):
+                continue
+            out.write("| %s | %s | %s | %.2f | %.2f | %s | %s |\n" % (
+                w, part, kind, means[w][("lines", kind)], means[w].get(("warps", kind), 0), *(
+                    "%.2f" % at[sm][kind] if kind in at[sm] else "-" for sm in ("132", "8"))))
     delays = {"fit": defaultdict(list), "check": defaultdict(list)}
     for n, part in structured:
         rows = [r for run in runs[n] for r in run]
