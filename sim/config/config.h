@@ -60,7 +60,8 @@ struct GpuConfig {
   // moment's pages in address order): 0, all in address order; 1, a page of each warp in turn; 2, a warp's
   // whole share at a time from a warp drawn per CTA and moment (sim/MODEL.md).
   int64_t warp_interleave = 0;
-  // 1: at a replay the stalled CTAs re-issue in a seeded random order, not in the order they stalled.
+  // 1: at a replay the stalled CTAs re-issue in a seeded random order, not in the order they stalled; 2: in a
+  // seeded order drawn per TPC (SMs 2t, 2t+1) and dispatch round (CTA index / SMs).
   int64_t replay_wake_shuffle = 0;
   // The driver zero-fills pages resident nowhere with memsets on one engine, in order of submission.
   int64_t zero_fill_bytes_per_s = 1000000000000;

@@ -805,7 +805,23 @@ void Gpu::replay() {
   buffer_.replayed();
   std::vector<uint32_t> wake;
   wake.swap(stalled_);
-  if (cfg_.gpu.replay_wake_shuffle) {
+  if (cfg_.gpu.replay_wake_shuffle == 2) {
+    // The two SMs of a TPC received consecutive CTAs together and run them alike: one seeded draw per
+    // (TPC, dispatch round), stall order among equal draws.
+    const uint64_t n = sms_.size();
+    std::vector<std::pair<uint64_t, uint32_t>> keyed;
+    keyed.reserve(wake.size());
+    const uint64_t r = ++replay_draws_;
+    for (uint32_t slot : wake) {
+      const CtaSlot& c = slots_[slot];
+      keyed.push_back({mix64(uint64_t(cfg_.seed) * 0x94d049bb133111ebull + r * 0x9e3779b97f4a7c15ull +
+                             (c.sm / 2) * 0xbf58476d1ce4e5b9ull + (c.cta / n)),
+                       slot});
+    }
+    std::stable_sort(keyed.begin(), keyed.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (size_t i = 0; i < wake.size(); ++i) wake[i] = keyed[i].second;
+  } else if (cfg_.gpu.replay_wake_shuffle) {
     // Which stalled CTA re-issues first is not recorded: a seeded shuffle (Fisher-Yates over splitmix64)
     for (size_t i = wake.size(); i > 1; --i) {
       const uint64_t r = mix64(uint64_t(cfg_.seed) * 0x94d049bb133111ebull + ++replay_draws_);
