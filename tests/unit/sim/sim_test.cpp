@@ -219,24 +219,30 @@ TEST(Simulator, AReplayWakesStalledCtasInASeededOrderWhenShuffled) {
   EXPECT_GT(seen.size(), 1u);
 }
 
+// `sms` SMs with a uTLB each, faults reaching it without jitter, no prefetching: each CTA's faults its own.
+Config a_utlb_per_sm(uint32_t sms) {
+  Config c;
+  c.gpu.sm_count = sms;
+  c.gpu.sms_per_utlb = 1;
+  c.gpu.fault_jitter_ns = 0;
+  c.select("prefetch", "none");
+  return c;
+}
+
 // gpu.replay_wake_shuffle 2: twelve CTAs on four SMs (two TPCs), dealt round-robin, three rounds; CTAs 4j+2t
 // and 4j+2t+1 (TPC t, round j) read the two halves of one block. Each uTLB holds one fault, so after a
 // replay each SM's first re-issued CTA faults: drawn per TPC and round, the two SMs of a TPC fault in one
 // block (each batch's blocks are half its entries); drawn per CTA, some seed splits a TPC.
 TEST(Simulator, TheTwoSmsOfATpcWakeCtasOfOneDispatchRound) {
-  auto most_blocks = [](int64_t shuffle, int64_t seed) {
+  auto unpaired = [](int64_t shuffle, int64_t seed) {
     trace::Trace t = base_trace(16 << 20);
     std::vector<std::vector<uint64_t>> ctas;
     for (uint64_t i = 0; i < 12; ++i) ctas.push_back({512 * (i / 2) + i % 2});
     add_kernel(t, ctas);
-    Config c;
+    Config c = a_utlb_per_sm(4);
     c.seed = seed;
-    c.gpu.sm_count = 4;
-    c.gpu.sms_per_utlb = 1;
     c.gpu.utlb_max_outstanding_faults = 1;
-    c.gpu.fault_jitter_ns = 0;
     c.gpu.replay_wake_shuffle = shuffle;
-    c.select("prefetch", "none");
     std::vector<BatchRecord> records;
     const Stats s = run(t, c, &records);
     EXPECT_EQ(s.faults_unique, 12u);
@@ -247,8 +253,8 @@ TEST(Simulator, TheTwoSmsOfATpcWakeCtasOfOneDispatchRound) {
   };
   uint32_t split = 0;
   for (int64_t seed = 1; seed <= 8; ++seed) {
-    EXPECT_EQ(most_blocks(2, seed), 0u) << seed;
-    split += most_blocks(1, seed);
+    EXPECT_EQ(unpaired(2, seed), 0u) << seed;
+    split += unpaired(1, seed);
   }
   EXPECT_GT(split, 0u);
 }
@@ -283,12 +289,8 @@ TEST(Simulator, AtMostMaxFaultingUtlbsFaultBetweenTwoReplays) {
   auto batches = [](int64_t cap) {
     trace::Trace t = base_trace(8 << 20);
     add_kernel(t, {{0}, {512}, {1024}, {1536}});
-    Config c;
-    c.gpu.sm_count = 4;
-    c.gpu.sms_per_utlb = 1;
-    c.gpu.fault_jitter_ns = 0;
+    Config c = a_utlb_per_sm(4);
     c.gpu.max_faulting_utlbs = cap;
-    c.select("prefetch", "none");
     std::vector<BatchRecord> records;
     const Stats s = run(t, c, &records);
     EXPECT_EQ(s.faults_unique, 4u);
