@@ -169,7 +169,9 @@ WAKE_BINS = [(0, 2000, "under 2 us"), (2000, 1000000, "2 us to 1 ms"), (1000000,
 
 def access_means(archive):
     """Per workload and kind ('read', 'write': atomics with the writes), from record_lines.sh's archive: the
-    mean lines per (warp access, page) of lines/<w>.tsv and the mean warps per (CTA, page) of warps/<w>.tsv."""
+    mean lines per (warp access, page) of lines/<w>.tsv and the mean warps per (CTA, page) of warps/<w>.tsv,
+    all of them (kind) and those at the (CTA, page)'s first use (kind + '_first', recorded since the second
+    archive)."""
     out = defaultdict(dict)
     with tarfile.open(archive) as tar:
         for m in tar.getmembers():
@@ -181,7 +183,7 @@ def access_means(archive):
                 f = line.split("\t")
                 if f[0] == "end":
                     continue
-                h = hist["read" if f[1] == "read" else "write"]
+                h = hist["write" if f[1] == "atomic" else f[1]]
                 for n in range(1, 33):
                     h[n] += int(f[1 + n])
             for kind, h in hist.items():

@@ -9,6 +9,25 @@
 
 namespace {
 
+// (ordinal << 32) | warps: keep the warps of the earliest ordinal seen, adding this one's at a tie.
+__device__ __forceinline__ void first_use(unsigned long long* w, uint32_t ord, uint32_t bit) {
+  unsigned long long old = *reinterpret_cast<volatile unsigned long long*>(w);
+  for (;;) {
+    const uint32_t at = uint32_t(old >> 32);
+    unsigned long long want;
+    if (ord < at) {
+      want = (static_cast<unsigned long long>(ord) << 32) | bit;
+    } else if (ord == at && !(old & bit)) {
+      want = old | bit;
+    } else {
+      return;
+    }
+    const unsigned long long seen = atomicCAS(w, old, want);
+    if (seen == old) return;
+    old = seen;
+  }
+}
+
 enum PatchResult : int { kPatchSuccess = 0 };
 
 __device__ __forceinline__ void record(uvmtrace::DeviceState* s, uint64_t page, uint64_t cta, uint32_t flags,
@@ -37,6 +56,8 @@ __device__ __forceinline__ void record(uvmtrace::DeviceState* s, uint64_t page, 
       e.last = ord;
       s->warps[2 * idx] = reads;
       s->warps[2 * idx + 1] = writes;
+      s->first_warps[2 * idx] = reads ? (static_cast<unsigned long long>(ord) << 32) | reads : ~0ull;
+      s->first_warps[2 * idx + 1] = writes ? (static_cast<unsigned long long>(ord) << 32) | writes : ~0ull;
       __threadfence();
       atomicExch(&s->slot_entry[slot], uint32_t(idx + 1));
       return;
@@ -51,8 +72,9 @@ __device__ __forceinline__ void record(uvmtrace::DeviceState* s, uint64_t page, 
       atomicOr(&e.flags, flags);
       atomicMin(&e.first, ord);
       atomicMax(&e.last, ord);
-      if (reads) atomicOr(&s->warps[2 * (at - 1)], reads);
-      if (writes) atomicOr(&s->warps[2 * (at - 1) + 1], writes);
+      if (reads) atomicOr(&s->warps[2 * (at - 1)], reads), first_use(&s->first_warps[2 * (at - 1)], ord, reads);
+      if (writes)
+        atomicOr(&s->warps[2 * (at - 1) + 1], writes), first_use(&s->first_warps[2 * (at - 1) + 1], ord, writes);
       return;
     }
     slot = (slot + 1) & s->table_mask;

@@ -12,6 +12,8 @@ struct DeviceState {
   unsigned int* slot_entry = nullptr;     // per slot: entry index + 1 once published
   AccessEntry* entries = nullptr;         // append-only, `capacity` entries
   unsigned int* warps = nullptr;          // per entry: the warps of its CTA that read it, then that wrote it
+  // per entry, reads then writes: (the earliest use's ordinal << 32) | the warps that touched it at that use
+  unsigned long long* first_warps = nullptr;
   unsigned int* thread_counts = nullptr;  // per thread of the launch: global accesses so far
   unsigned long long table_mask = 0;
   unsigned long long capacity = 0;

@@ -70,7 +70,8 @@ struct Tool {
   DeviceState* dev_state = nullptr;
   unsigned long long table_slots = 0;
   std::vector<AccessEntry> entries;
-  std::vector<uint32_t> warp_masks;  // per entry: read, write
+  std::vector<uint32_t> warp_masks;         // per entry: read, write
+  std::vector<uint64_t> first_warp_masks;   // per entry: read, write: (first use's ordinal << 32) | warps
   struct Pending {
     std::string name;
     uvmtrace::LaunchHeader header;
@@ -96,6 +97,7 @@ void ensure_buffers(CUcontext ctx, uint64_t threads, Sanitizer_StreamHandle stre
     SAN(sanitizerAlloc(ctx, reinterpret_cast<void**>(&t.host_state.entries),
                        t.host_state.capacity * sizeof(AccessEntry)));
     SAN(sanitizerAlloc(ctx, reinterpret_cast<void**>(&t.host_state.warps), t.host_state.capacity * 8));
+    SAN(sanitizerAlloc(ctx, reinterpret_cast<void**>(&t.host_state.first_warps), t.host_state.capacity * 16));
     SAN(sanitizerAlloc(ctx, reinterpret_cast<void**>(&t.dev_state), sizeof(DeviceState)));
     t.host_state.thread_counts = nullptr;
     t.host_state.thread_capacity = 0;
@@ -171,9 +173,13 @@ void launch_end(Sanitizer_LaunchData* l) {
   if (n > 0) SAN(sanitizerMemcpyDeviceToHost(t.entries.data(), t.host_state.entries, n * sizeof(AccessEntry), s));
   t.warp_masks.resize(2 * n);
   if (n > 0) SAN(sanitizerMemcpyDeviceToHost(t.warp_masks.data(), t.host_state.warps, n * 8, s));
-  unsigned long long warps[2][33] = {};
-  for (uint64_t i = 0; i < 2 * n; ++i)
+  t.first_warp_masks.resize(2 * n);
+  if (n > 0) SAN(sanitizerMemcpyDeviceToHost(t.first_warp_masks.data(), t.host_state.first_warps, n * 16, s));
+  unsigned long long warps[4][33] = {};  // read, write, and those at the (CTA, page)'s first use
+  for (uint64_t i = 0; i < 2 * n; ++i) {
     if (t.warp_masks[i] != 0) ++warps[i & 1][__builtin_popcount(t.warp_masks[i])];
+    if (t.first_warp_masks[i] != ~0ull) ++warps[2 + (i & 1)][__builtin_popcount(uint32_t(t.first_warp_masks[i]))];
+  }
   std::sort(t.entries.begin(), t.entries.end(), [](const AccessEntry& a, const AccessEntry& b) {
     return a.cta != b.cta ? a.cta < b.cta : a.page < b.page;
   });
@@ -191,11 +197,12 @@ void launch_end(Sanitizer_LaunchData* l) {
     for (int l = 1; l <= 32; ++l) std::fprintf(t.lines, "\t%llu", back.lines[k][l]);
     std::fprintf(t.lines, "\t%s\n", t.pending.name.c_str());
   }
-  for (int k = 0; k < 2; ++k) {
+  static const char* const kWarpKinds[4] = {"read", "write", "read_first", "write_first"};
+  for (int k = 0; k < 4; ++k) {
     unsigned long long any = 0;
     for (int w = 1; w <= 32; ++w) any += warps[k][w];
     if (any == 0) continue;
-    std::fprintf(t.warps, "%llu\t%s", (unsigned long long)h.launch, kKinds[k]);
+    std::fprintf(t.warps, "%llu\t%s", (unsigned long long)h.launch, kWarpKinds[k]);
     for (int w = 1; w <= 32; ++w) std::fprintf(t.warps, "\t%llu", warps[k][w]);
     std::fprintf(t.warps, "\t%s\n", t.pending.name.c_str());
   }
