@@ -317,24 +317,28 @@ def main():
               "Per workload, from the access capture (`cuda_tracer/record_lines.sh`, "
               "`cuda_tracer/recordings/lines_h200.tar.gz`, whole GPU): `lines`, the mean distinct 128-byte "
               "lines one warp access touched in a page; `warps`, the mean warps of one CTA that touched a "
-              "(CTA, page), and `at first use` those of them that touched it at its first use (the earliest "
-              "ordinal of a global access among its threads'); and from the first events run at 132 and at 8 SMs, "
+              "(CTA, page), `at first use` those of them that touched it at its first use (the earliest "
+              "ordinal of a global access among its threads') and `lines at first use` the distinct lines "
+              "touched at it; and from the first events run at 132 and at 8 SMs, "
               "`entries`, the mean entries one "
               "uTLB wrote for one page in one batch (reads, and writes with atomics, apart). One entry per "
               "line of a warp's write holds for PyTorch's vectorized kernels at 132 SMs; the reads of a page by "
               "several warps of a CTA give 1 to 3 entries, as many as 8 warps at once (the runtime's relu) or "
               "about one when the warps reach it over the CTA's run (its conv3x3).\n\n"
-              "| workload | set | kind | lines | warps | at first use | entries at 132 | entries at 8 |\n"
-              "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |\n")
+              "| workload | set | kind | lines | warps | at first use | lines at first use | entries at 132 | "
+              "entries at 8 |\n"
+              "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
     for w in sorted({re.sub(r"_sm\d+$", "", n) for n, _ in structured}):
         part = dict(structured).get(w + "_sm132", "fit")
         at = {sm: entries_per_page(runs[w + "_sm" + sm][0]) if w + "_sm" + sm in runs else {} for sm in ("132", "8")}
         for kind in ("read", "write"):
             if ("lines", kind) not in means.get(w, {}):
                 continue
-            out.write("| %s | %s | %s | %.2f | %.2f | %.2f | %s | %s |\n" % (
+            first_lines = means[w].get(("warps", kind + "_first_lines"))
+            out.write("| %s | %s | %s | %.2f | %.2f | %.2f | %s | %s | %s |\n" % (
                 w, part, kind, means[w][("lines", kind)], means[w].get(("warps", kind), 0),
-                means[w].get(("warps", kind + "_first"), 0), *(
+                means[w].get(("warps", kind + "_first"), 0), "-" if first_lines is None else "%.2f" % first_lines,
+                *(
                     "%.2f" % at[sm][kind] if kind in at[sm] else "-" for sm in ("132", "8"))))
     delays = {"fit": defaultdict(list), "check": defaultdict(list)}
     for n, part in structured:

@@ -31,7 +31,7 @@ __device__ __forceinline__ void first_use(unsigned long long* w, uint32_t ord, u
 enum PatchResult : int { kPatchSuccess = 0 };
 
 __device__ __forceinline__ void record(uvmtrace::DeviceState* s, uint64_t page, uint64_t cta, uint32_t flags,
-                                       uint32_t ord, uint32_t warp_bit) {
+                                       uint32_t ord, uint32_t warp_bit, uint32_t line_bit) {
   const uint32_t reads = (flags & 1u) ? warp_bit : 0u, writes = (flags & 6u) ? warp_bit : 0u;
   if (page >= (1ull << 36) || cta >= (1ull << 27)) {
     atomicOr(&s->overflow, 1u);
@@ -58,6 +58,8 @@ __device__ __forceinline__ void record(uvmtrace::DeviceState* s, uint64_t page, 
       s->warps[2 * idx + 1] = writes;
       s->first_warps[2 * idx] = reads ? (static_cast<unsigned long long>(ord) << 32) | reads : ~0ull;
       s->first_warps[2 * idx + 1] = writes ? (static_cast<unsigned long long>(ord) << 32) | writes : ~0ull;
+      s->first_lines[2 * idx] = reads ? (static_cast<unsigned long long>(ord) << 32) | line_bit : ~0ull;
+      s->first_lines[2 * idx + 1] = writes ? (static_cast<unsigned long long>(ord) << 32) | line_bit : ~0ull;
       __threadfence();
       atomicExch(&s->slot_entry[slot], uint32_t(idx + 1));
       return;
@@ -72,9 +74,13 @@ __device__ __forceinline__ void record(uvmtrace::DeviceState* s, uint64_t page, 
       atomicOr(&e.flags, flags);
       atomicMin(&e.first, ord);
       atomicMax(&e.last, ord);
-      if (reads) atomicOr(&s->warps[2 * (at - 1)], reads), first_use(&s->first_warps[2 * (at - 1)], ord, reads);
-      if (writes)
-        atomicOr(&s->warps[2 * (at - 1) + 1], writes), first_use(&s->first_warps[2 * (at - 1) + 1], ord, writes);
+      for (uint32_t k = 0; k < 2; ++k) {
+        const uint32_t bit = k == 0 ? reads : writes;
+        if (bit == 0) continue;
+        atomicOr(&s->warps[2 * (at - 1) + k], bit);
+        first_use(&s->first_warps[2 * (at - 1) + k], ord, bit);
+        first_use(&s->first_lines[2 * (at - 1) + k], ord, line_bit);
+      }
       return;
     }
     slot = (slot + 1) & s->table_mask;
@@ -113,7 +119,8 @@ __device__ __forceinline__ void on_access(void* userdata, uint64_t addr, uint32_
   }
   const uint64_t first = addr >> 12, last = (addr + size - 1) >> 12;
   const uint32_t warp_bit = 1u << ((tid / 32) & 31);  // a CTA has at most 32 warps
-  for (uint64_t p = first; p <= last; ++p) record(s, p, cta, flags & 7u, ord, warp_bit);
+  for (uint64_t p = first; p <= last; ++p)
+    record(s, p, cta, flags & 7u, ord, warp_bit, 1u << (p == first ? (addr >> 7) & 31 : 0));
 }
 
 }  // namespace

@@ -14,6 +14,8 @@ struct DeviceState {
   unsigned int* warps = nullptr;          // per entry: the warps of its CTA that read it, then that wrote it
   // per entry, reads then writes: (the earliest use's ordinal << 32) | the warps that touched it at that use
   unsigned long long* first_warps = nullptr;
+  // the same for the page's 128-byte lines: (the earliest use's ordinal << 32) | the lines touched at it
+  unsigned long long* first_lines = nullptr;
   unsigned int* thread_counts = nullptr;  // per thread of the launch: global accesses so far
   unsigned long long table_mask = 0;
   unsigned long long capacity = 0;

@@ -72,6 +72,7 @@ struct Tool {
   std::vector<AccessEntry> entries;
   std::vector<uint32_t> warp_masks;         // per entry: read, write
   std::vector<uint64_t> first_warp_masks;   // per entry: read, write: (first use's ordinal << 32) | warps
+  std::vector<uint64_t> first_line_masks;   // the same with the lines touched at the first use
   struct Pending {
     std::string name;
     uvmtrace::LaunchHeader header;
@@ -98,6 +99,7 @@ void ensure_buffers(CUcontext ctx, uint64_t threads, Sanitizer_StreamHandle stre
                        t.host_state.capacity * sizeof(AccessEntry)));
     SAN(sanitizerAlloc(ctx, reinterpret_cast<void**>(&t.host_state.warps), t.host_state.capacity * 8));
     SAN(sanitizerAlloc(ctx, reinterpret_cast<void**>(&t.host_state.first_warps), t.host_state.capacity * 16));
+    SAN(sanitizerAlloc(ctx, reinterpret_cast<void**>(&t.host_state.first_lines), t.host_state.capacity * 16));
     SAN(sanitizerAlloc(ctx, reinterpret_cast<void**>(&t.dev_state), sizeof(DeviceState)));
     t.host_state.thread_counts = nullptr;
     t.host_state.thread_capacity = 0;
@@ -175,10 +177,15 @@ void launch_end(Sanitizer_LaunchData* l) {
   if (n > 0) SAN(sanitizerMemcpyDeviceToHost(t.warp_masks.data(), t.host_state.warps, n * 8, s));
   t.first_warp_masks.resize(2 * n);
   if (n > 0) SAN(sanitizerMemcpyDeviceToHost(t.first_warp_masks.data(), t.host_state.first_warps, n * 16, s));
-  unsigned long long warps[4][33] = {};  // read, write, and those at the (CTA, page)'s first use
+  t.first_line_masks.resize(2 * n);
+  if (n > 0) SAN(sanitizerMemcpyDeviceToHost(t.first_line_masks.data(), t.host_state.first_lines, n * 16, s));
+  // read, write; the warps at the (CTA, page)'s first use; the lines touched at it
+  unsigned long long warps[6][33] = {};
   for (uint64_t i = 0; i < 2 * n; ++i) {
     if (t.warp_masks[i] != 0) ++warps[i & 1][__builtin_popcount(t.warp_masks[i])];
     if (t.first_warp_masks[i] != ~0ull) ++warps[2 + (i & 1)][__builtin_popcount(uint32_t(t.first_warp_masks[i]))];
+    if (t.first_line_masks[i] != ~0ull)
+      ++warps[4 + (i & 1)][__builtin_popcount(uint32_t(t.first_line_masks[i]))];
   }
   std::sort(t.entries.begin(), t.entries.end(), [](const AccessEntry& a, const AccessEntry& b) {
     return a.cta != b.cta ? a.cta < b.cta : a.page < b.page;
@@ -197,8 +204,9 @@ void launch_end(Sanitizer_LaunchData* l) {
     for (int l = 1; l <= 32; ++l) std::fprintf(t.lines, "\t%llu", back.lines[k][l]);
     std::fprintf(t.lines, "\t%s\n", t.pending.name.c_str());
   }
-  static const char* const kWarpKinds[4] = {"read", "write", "read_first", "write_first"};
-  for (int k = 0; k < 4; ++k) {
+  static const char* const kWarpKinds[6] = {
+      "read", "write", "read_first", "write_first", "read_first_lines", "write_first_lines"};
+  for (int k = 0; k < 6; ++k) {
     unsigned long long any = 0;
     for (int w = 1; w <= 32; ++w) any += warps[k][w];
     if (any == 0) continue;
