@@ -170,8 +170,8 @@ WAKE_BINS = [(0, 2000, "under 2 us"), (2000, 1000000, "2 us to 1 ms"), (1000000,
 def access_means(archive):
     """Per workload and kind ('read', 'write': atomics with the writes), from record_lines.sh's archive: the
     mean lines per (warp access, page) of lines/<w>.tsv and the mean warps per (CTA, page) of warps/<w>.tsv,
-    all of them (kind) and those at the (CTA, page)'s first use (kind + '_first', recorded since the second
-    archive)."""
+    all of them (kind), those at the (CTA, page)'s first use (kind + '_first') and the distinct lines touched
+    at it (kind + '_first_lines'); the later kinds only where the archive's recording has them."""
     out = defaultdict(dict)
     with tarfile.open(archive) as tar:
         for m in tar.getmembers():
@@ -319,9 +319,8 @@ def main():
               "lines one warp access touched in a page; `warps`, the mean warps of one CTA that touched a "
               "(CTA, page), `at first use` those of them that touched it at its first use (the earliest "
               "ordinal of a global access among its threads') and `lines at first use` the distinct lines "
-              "touched at it; and from the first events run at 132 and at 8 SMs, "
-              "`entries`, the mean entries one "
-              "uTLB wrote for one page in one batch (reads, and writes with atomics, apart). One entry per "
+              "touched at it; and from the first events run at 132 and at 8 SMs, `entries`, the mean entries "
+              "one uTLB wrote for one page in one batch (reads, and writes with atomics, apart). One entry per "
               "line of a warp's write holds for PyTorch's vectorized kernels at 132 SMs; the reads of a page by "
               "several warps of a CTA give 1 to 3 entries, as many as 8 warps at once (the runtime's relu) or "
               "about one when the warps reach it over the CTA's run (its conv3x3).\n\n"
@@ -330,16 +329,15 @@ def main():
               "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
     for w in sorted({re.sub(r"_sm\d+$", "", n) for n, _ in structured}):
         part = dict(structured).get(w + "_sm132", "fit")
-        at = {sm: entries_per_page(runs[w + "_sm" + sm][0]) if w + "_sm" + sm in runs else {} for sm in ("132", "8")}
+        at = [entries_per_page(runs[w + "_sm" + sm][0]) if w + "_sm" + sm in runs else {} for sm in ("132", "8")]
         for kind in ("read", "write"):
-            if ("lines", kind) not in means.get(w, {}):
+            m = means.get(w, {})
+            if ("lines", kind) not in m:
                 continue
-            first_lines = means[w].get(("warps", kind + "_first_lines"))
-            out.write("| %s | %s | %s | %.2f | %.2f | %.2f | %s | %s | %s |\n" % (
-                w, part, kind, means[w][("lines", kind)], means[w].get(("warps", kind), 0),
-                means[w].get(("warps", kind + "_first"), 0), "-" if first_lines is None else "%.2f" % first_lines,
-                *(
-                    "%.2f" % at[sm][kind] if kind in at[sm] else "-" for sm in ("132", "8"))))
+            cells = [m[("lines", kind)], m.get(("warps", kind), 0), m.get(("warps", kind + "_first"), 0),
+                     m.get(("warps", kind + "_first_lines"))] + [e.get(kind) for e in at]
+            out.write("| %s | %s | %s | %s |\n" % (
+                w, part, kind, " | ".join("-" if c is None else "%.2f" % c for c in cells)))
     delays = {"fit": defaultdict(list), "check": defaultdict(list)}
     for n, part in structured:
         rows = [r for run in runs[n] for r in run]

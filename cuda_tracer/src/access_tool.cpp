@@ -180,12 +180,13 @@ void launch_end(Sanitizer_LaunchData* l) {
   t.first_line_masks.resize(2 * n);
   if (n > 0) SAN(sanitizerMemcpyDeviceToHost(t.first_line_masks.data(), t.host_state.first_lines, n * 16, s));
   // read, write; the warps at the (CTA, page)'s first use; the lines touched at it
-  unsigned long long warps[6][33] = {};
+  unsigned long long counts[6][33] = {};
   for (uint64_t i = 0; i < 2 * n; ++i) {
-    if (t.warp_masks[i] != 0) ++warps[i & 1][__builtin_popcount(t.warp_masks[i])];
-    if (t.first_warp_masks[i] != ~0ull) ++warps[2 + (i & 1)][__builtin_popcount(uint32_t(t.first_warp_masks[i]))];
+    if (t.warp_masks[i] != 0) ++counts[i & 1][__builtin_popcount(t.warp_masks[i])];
+    if (t.first_warp_masks[i] != ~0ull)
+      ++counts[2 + (i & 1)][__builtin_popcount(uint32_t(t.first_warp_masks[i]))];
     if (t.first_line_masks[i] != ~0ull)
-      ++warps[4 + (i & 1)][__builtin_popcount(uint32_t(t.first_line_masks[i]))];
+      ++counts[4 + (i & 1)][__builtin_popcount(uint32_t(t.first_line_masks[i]))];
   }
   std::sort(t.entries.begin(), t.entries.end(), [](const AccessEntry& a, const AccessEntry& b) {
     return a.cta != b.cta ? a.cta < b.cta : a.page < b.page;
@@ -208,10 +209,10 @@ void launch_end(Sanitizer_LaunchData* l) {
       "read", "write", "read_first", "write_first", "read_first_lines", "write_first_lines"};
   for (int k = 0; k < 6; ++k) {
     unsigned long long any = 0;
-    for (int w = 1; w <= 32; ++w) any += warps[k][w];
+    for (int w = 1; w <= 32; ++w) any += counts[k][w];
     if (any == 0) continue;
     std::fprintf(t.warps, "%llu\t%s", (unsigned long long)h.launch, kWarpKinds[k]);
-    for (int w = 1; w <= 32; ++w) std::fprintf(t.warps, "\t%llu", warps[k][w]);
+    for (int w = 1; w <= 32; ++w) std::fprintf(t.warps, "\t%llu", counts[k][w]);
     std::fprintf(t.warps, "\t%s\n", t.pending.name.c_str());
   }
   if (n > 0) std::fwrite(t.entries.data(), sizeof(AccessEntry), n, t.out);
