@@ -11,6 +11,11 @@ What each figure is, and where it comes from (medians over every events run of e
                        behind the copies, the membar and the replay itself
     fault_latency_ns   a replay's completion to the chain's next entry's write (GPU clock): the retried access,
                        the next access's miss, its walk and its entry (a median below the 32 ns tick is 0)
+  from the entries written as a replay lands (GPU clock; every batch but the chain's):
+    replay_fetch_ns    a replay's completion to the next batch's read of PUT: per replay whose entries (written
+                       from 1 us before to 50 us after it) were split between the next batch and a later one with
+                       at most 500 ns between the next batch's latest and the later batch's earliest (so the read
+                       lies between them), the midpoint
   from batches fetched while entries waited in the buffer (every entry written before the previous replay):
     batch_fixed_ns,    the previous replay's push to the batch's first VA block's service start (CPU clock):
     fetch_entry_ns     the line through the medians of small batches (at most 64 entries) and of full ones
@@ -74,6 +79,7 @@ def solve(X, y):
 class Samples:
     def __init__(self):
         self.write_to_service, self.copy_end_to_replay, self.replay_to_next = [], [], []
+        self.replay_fetch = []  # per split replay: the midpoint of its fetch's window (GPU clock, from the replay)
         self.cycle = {"replay push to next service start": [], "service start to first copy queued": [],
                       "first copy queued to replay push": []}  # the chain's cycle on the CPU clock alone
         self.batch_x, self.batch_y = [], []
@@ -102,6 +108,12 @@ class Samples:
             nbytes = sum(m[3] for m in ms)
             self.push_x.append([1, len(ms)])
             self.push_y.append(ms[-1][2] - ms[0][1] - nbytes / HTOD_BYTES_PER_NS)
+        if not chain:
+            for b, (_, done) in replay.items():
+                window = lambda n: [e[1] - done for e in entries.get(n, []) if -1000 <= e[1] - done <= 50000]
+                ahead, later = window(b + 1), window(b + 2) + window(b + 3)
+                if ahead and later and 0 <= min(later) - max(ahead) <= 500:
+                    self.replay_fetch.append((max(ahead) + min(later)) / 2)
         for b, es in entries.items():
             if b not in replay:
                 continue
@@ -180,6 +192,7 @@ def main():
         "driver.isr_latency_ns": med(s.write_to_service),
         "driver.replay_ns": med(s.copy_end_to_replay),
         "gpu.fault_latency_ns": max(0.0, med(s.replay_to_next)),
+        "driver.replay_fetch_ns": med(s.replay_fetch),
         "driver.batch_fixed_ns": batch[0],
         "driver.fault_ns": fetch_entry + block[2],
         "driver.duplicate_fault_ns": fetch_entry + page_line[1],
@@ -212,6 +225,8 @@ def main():
         "driver.replay_ns": ("the last copy's end to the replay's completion (one-entry batches)",
                              s.copy_end_to_replay),
         "gpu.fault_latency_ns": ("a replay's completion to the next entry's write (the chain)", s.replay_to_next),
+        "driver.replay_fetch_ns": ("a replay's completion to the next batch's read of PUT (replays whose "
+                                   "re-issued entries were split between two batches)", s.replay_fetch),
         "driver.batch_fixed_ns": ("the replay's push to the next batch's first block, fixed part (%d small "
                                   "batches: %.1f us; %d full: %.1f us)" % (len(small), y0 / 1e3, len(full), y1 / 1e3),
                                   s.batch_y),

@@ -33,7 +33,8 @@ Simulator::Simulator(const Workload& w, const Config& c)
     buffer_.configure_slots(uint32_t(cfg_.gpu.utlb_miss_slots), uint32_t(cfg_.gpu.utlb_miss_granule_pages),
                             cfg_.gpu.utlb_write_closes != 0);
   if (cfg_.gpu.max_faulting_utlbs > 0)
-    buffer_.configure_faulting_utlbs(uint32_t(cfg_.gpu.max_faulting_utlbs));
+    buffer_.configure_faulting_utlbs(uint32_t(cfg_.gpu.max_faulting_utlbs),
+                                     cfg_.gpu.faulting_cap_reissues_only != 0);
   if (cfg_.gpu.fault_write_ns > 0) {
     const uint32_t per = uint32_t(cfg_.gpu.sms_per_utlb), step = uint32_t(cfg_.gpu.gpc_sm_step);
     const uint32_t sms = uint32_t(cfg_.gpu.sm_count), utlbs = (sms + per - 1) / per;

@@ -79,6 +79,9 @@ std::vector<Field> fields(Config& c) {
     "there (the kernel's write_lines, trace format 6; 1 when not recorded); 0: one entry");
   i("gpu.max_faulting_utlbs", &c.gpu.max_faulting_utlbs, 0, 1 << 20, "uTLBs",
     "at most this many uTLBs fault between two replays; another waits for the next replay (0: no limit)");
+  i("gpu.faulting_cap_reissues_only", &c.gpu.faulting_cap_reissues_only, 0, 1, "",
+    "with gpu.max_faulting_utlbs: 1, the cap binds only the accesses of CTAs re-issuing at a replay (a "
+    "CTA's first miss of an access group, after no stall, faults whatever the count); 0, every access");
   i("gpu.fault_buffer_entries", &c.gpu.fault_buffer_entries, 1, 1 << 24, "entries",
     "replayable fault buffer capacity");
   i("gpu.fault_latency_ns", &c.gpu.fault_latency_ns, 0, 1e9, "ns",
@@ -194,6 +197,10 @@ std::vector<Field> fields(Config& c) {
   i("driver.cpu_unmap_page_ns", &c.driver.cpu_unmap_page_ns, 0, 1e9, "ns",
     "per CPU mapping removed on migration");
   i("driver.replay_ns", &c.driver.replay_ns, 0, 1e9, "ns", "issuing a replay and waiting for it");
+  i("driver.replay_fetch_ns", &c.driver.replay_fetch_ns, 0, 1e9, "ns",
+    "a replay's completion to the next batch's fetch (the driver's wait on the replay returning and its read "
+    "of the buffer's PUT): the accesses the replay re-issued that reach the buffer by then are in that "
+    "batch");
   i("driver.evict_chunk_ns", &c.driver.evict_chunk_ns, 0, 1e9, "ns",
     "fixed CPU cost of evicting one root chunk");
   i("driver.prefetch_op_block_ns", &c.driver.prefetch_op_block_ns, 0, 1e9, "ns",

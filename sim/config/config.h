@@ -37,6 +37,7 @@ struct GpuConfig {
   int64_t utlb_miss_granule_pages = 4;
   int64_t utlb_write_closes = 1;  // with miss slots: a write fault in a new granule takes the last slot
   int64_t max_faulting_utlbs = 0;  // uTLBs that may fault between two replays (0: all)
+  int64_t faulting_cap_reissues_only = 0;  // 1: the cap binds only accesses re-issued at a replay
   // 1: a write (or atomic) miss writes one entry per 128-byte line its warp access touches in the page
   // (the kernel's recorded write_lines); 0: one entry.
   int64_t write_fault_per_line = 0;
@@ -143,6 +144,7 @@ struct DriverConfig {
   int64_t pte_ns = 4509;  // per GPU PTE written (2 MiB, 64 KiB or 4 KiB)
   int64_t cpu_unmap_page_ns = 272;
   int64_t replay_ns = 3914;
+  int64_t replay_fetch_ns = 0;  // a replay's completion to the next batch's read of PUT
   int64_t evict_chunk_ns = 10000;
   int64_t prefetch_op_block_ns = 31394;  // explicit cudaMemPrefetchAsync, per VA block
   int64_t prefetch_op_page_ns = 20;

@@ -79,9 +79,11 @@ class FaultBuffer {
     held_count_.assign(outstanding_.size(), 0);
   }
   // At most `n` uTLBs fault between two replays (0: no limit); a uTLB that has not faulted since the last
-  // replay waits for the next when `n` others have.
-  void configure_faulting_utlbs(uint32_t n) {
+  // replay waits for the next when `n` others have (with `reissues_only`, only accesses re-issued at a
+  // replay wait).
+  void configure_faulting_utlbs(uint32_t n, bool reissues_only) {
     max_faulting_ = n;
+    cap_reissues_only_ = reissues_only;
     faulting_flag_.assign(outstanding_.size(), 0);
   }
   // The driver replayed: every uTLB's miss slots are free again.
@@ -92,11 +94,14 @@ class FaultBuffer {
   }
   // Raises a fault at `now`; returns its arrival in the buffer, or -1 when the uTLB (its outstanding entries
   // or its miss slots) or the buffer is full, or the uTLB may not fault before the next replay (the cap on
-  // faulting uTLBs): the access is not entered and must be issued again after a replay.
+  // faulting uTLBs): the access is not entered and must be issued again after a replay. `reissue`: its CTA
+  // re-issues at a replay; with the cap's reissues_only only such an access is refused by the cap, another
+  // faults whatever the count (and counts its uTLB as faulting).
   int64_t raise(int64_t now, uint32_t page, uint8_t kind, uint32_t utlb, uint32_t slot, uint64_t cta_start,
-                uint32_t tenant, uint32_t kernel) {
+                uint32_t tenant, uint32_t kernel, bool reissue = true) {
     if (outstanding_[utlb] >= max_outstanding_ || heap_.size() + pending_ >= capacity_) return -1;
-    if (max_faulting_ > 0 && !faulting_flag_[utlb] && faulting_ >= max_faulting_) return -1;
+    const bool capped = reissue || !cap_reissues_only_;
+    if (max_faulting_ > 0 && capped && !faulting_flag_[utlb] && faulting_ >= max_faulting_) return -1;
     if (slots_ > 0 && !take_slot(utlb, page / granule_, write_closes_ && kind != 0)) return -1;
     if (max_faulting_ > 0 && !faulting_flag_[utlb]) faulting_flag_[utlb] = 1, ++faulting_;
     if (write_ns_ > 0) {  // queued for the port; the estimate: the port's next write once it is ready
@@ -231,6 +236,7 @@ class FaultBuffer {
   bool write_closes_ = false;
   std::vector<uint32_t> held_, held_count_;
   uint32_t max_faulting_ = 0, faulting_ = 0;  // configure_faulting_utlbs
+  bool cap_reissues_only_ = false;
   std::vector<uint8_t> faulting_flag_;
   std::vector<int64_t> next_;
   const uint32_t max_outstanding_;

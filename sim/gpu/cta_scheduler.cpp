@@ -521,6 +521,7 @@ void Gpu::update_dram_factor() {
 // most of each block is still prefetched).
 void Gpu::cta_step(uint32_t slot) {
   CtaSlot& c = slots_[slot];
+  const bool reissue = c.stalled;  // woken by a replay (gpu.faulting_cap_reissues_only)
   if (c.stalled) {
     --sms_[c.sm].stalled;
     c.stalled = false;
@@ -590,7 +591,7 @@ void Gpu::cta_step(uint32_t slot) {
       at_cursor(false);
     }
     ++stats_.kernels[c.kernel].faults;
-    raise_fault(slot, p, kind, utlb, &blocked);
+    raise_fault(slot, p, kind, utlb, reissue, &blocked);
     return !blocked;
   };
   const uint32_t warps =
@@ -769,14 +770,15 @@ void Gpu::slot_resources(uint32_t slot, bool add) {
 
 // gpu.write_fault_per_line: a write's warp access misses once per 128-byte line it touches in the page (the
 // uTLB does not merge them), so it writes the kernel's write_lines entries for the page.
-void Gpu::raise_fault(uint32_t slot, uint32_t page, uint8_t kind, uint32_t utlb, bool* blocked) {
+void Gpu::raise_fault(uint32_t slot, uint32_t page, uint8_t kind, uint32_t utlb, bool reissue,
+                      bool* blocked) {
   const uint32_t kernel = slots_[slot].kernel;
   const trace::Kernel& k = w_.trace.kernels[kernel];
   const uint32_t entries =
       kind != 0 && cfg_.gpu.write_fault_per_line ? std::max<uint32_t>(1, k.write_lines) : 1;
   for (uint32_t e = 0; e < entries; ++e) {
     const int64_t arrival =
-        buffer_.raise(now(), page, kind, utlb, slot, slots_[slot].start, k.tenant, kernel);
+        buffer_.raise(now(), page, kind, utlb, slot, slots_[slot].start, k.tenant, kernel, reissue);
     if (arrival < 0) {
       ++stats_.faults_not_entered;
       *blocked = true;

@@ -240,7 +240,7 @@ class Gpu final : public Component, public FaultBuffer::Client {
   void mark_dirty(uint32_t sm);
   void flush_speeds();
   void update_dram_factor();
-  void raise_fault(uint32_t slot, uint32_t page, uint8_t kind, uint32_t utlb, bool* blocked);
+  void raise_fault(uint32_t slot, uint32_t page, uint8_t kind, uint32_t utlb, bool reissue, bool* blocked);
   void build_issue_order(CtaSlot& c, uint64_t group_end, uint32_t warps);
   int64_t fault_jitter();
   // Processes (contexts) taking turns on the GPU (gpu.timeslice_ns; sim/MODEL.md, "Several processes").

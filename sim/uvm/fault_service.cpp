@@ -24,6 +24,7 @@ void Uvm::service_batch() {
   // Fetch: entries that have reached the buffer, up to the batch size. Reading frees their slots.
   buffer_.fetch(now(), batch_count, batch_);
   if (batch_.empty()) {
+    fetch_lag_ = 0;
     end_service(now());
     return;
   }
@@ -88,7 +89,11 @@ void Uvm::service_batch() {
   // Entries of a page already in the batch (coalesced, or equal after sorting) cost duplicate_fault_ns.
   uint64_t unique = 0;
   for (size_t i = 0; i < batch_.size(); ++i) unique += i == 0 || batch_[i].page != batch_[i - 1].page;
-  int64_t cpu = now() + cfg_.driver.batch_fixed_ns + cfg_.driver.fault_ns * int64_t(unique) +
+  // driver.batch_fixed_ns runs from the previous replay (the fetch, driver.replay_fetch_ns after it, falls
+  // within it) or, after an interrupt, from the fetch.
+  const int64_t fixed = std::max<int64_t>(0, cfg_.driver.batch_fixed_ns - fetch_lag_);
+  fetch_lag_ = 0;
+  int64_t cpu = now() + fixed + cfg_.driver.fault_ns * int64_t(unique) +
                 cfg_.driver.duplicate_fault_ns * int64_t(raw - unique);
   if (memory_restricts_) {  // eviction ahead of demand, before the batch's own service
     const uint32_t ahead = memory_allocation_->evict_ahead(
@@ -199,7 +204,10 @@ void Uvm::service_batch() {
   }
   if (service_batches_ < uint32_t(cfg_.driver.fault_max_batches_per_service) &&
       service_throttled_ < uint32_t(cfg_.driver.fault_max_throttle_per_service)) {
-    engine_.at(end, kPrioDriver, id_, kEvBatch);
+    // The next fetch reads PUT driver.replay_fetch_ns after this batch's replay completed (the driver waits
+    // on the replay, then fetches): what the replay re-issued and reached the buffer by then is in it.
+    fetch_lag_ = replay_->point() == ReplayPoint::kAfterBatch ? cfg_.driver.replay_fetch_ns : 0;
+    engine_.at(end + fetch_lag_, kPrioDriver, id_, kEvBatch);
   } else {
     end_service(end);
   }

@@ -305,6 +305,57 @@ TEST(Simulator, AtMostMaxFaultingUtlbsFaultBetweenTwoReplays) {
   EXPECT_EQ(free[0].utlbs, 4u);
 }
 
+// gpu.faulting_cap_reissues_only: the cap binds only CTAs re-issuing at a replay. Four CTAs on four SMs (a
+// uTLB each, holding one fault) read two pages each at once: their first pages fault fresh, all four in the
+// first batch whatever the cap of 2; after its replay each re-issues and faults on its second page, two
+// uTLBs per round. With the cap on every access the first batch holds two uTLBs.
+TEST(Simulator, TheFaultingUtlbCapCanBindOnlyReissuedAccesses) {
+  auto utlbs = [](int64_t reissues_only) {
+    trace::Trace t = base_trace(8 << 20);
+    add_kernel(t, {{0, 256}, {512, 768}, {1024, 1280}, {1536, 1792}});
+    Config c = a_utlb_per_sm(4);
+    c.gpu.utlb_max_outstanding_faults = 1;
+    c.gpu.max_faulting_utlbs = 2;
+    c.gpu.faulting_cap_reissues_only = reissues_only;
+    std::vector<BatchRecord> records;
+    const Stats s = run(t, c, &records);
+    EXPECT_EQ(s.faults_unique, 8u);
+    std::vector<uint32_t> n;
+    for (const BatchRecord& r : records) n.push_back(r.utlbs);
+    return n;
+  };
+  EXPECT_EQ(utlbs(1), (std::vector<uint32_t>{4, 2, 2}));
+  const std::vector<uint32_t> every = utlbs(0);
+  ASSERT_FALSE(every.empty());
+  EXPECT_EQ(every.front(), 2u);
+  EXPECT_GT(every.size(), 3u);
+}
+
+// driver.replay_fetch_ns: the batch after a replay reads the buffer that long after the replay completed.
+// Two CTAs on two SMs (a uTLB each, holding one fault) read two pages each; after the first batch's replay
+// both re-issue and fault on their second pages, the write port putting the two entries 20 ns apart. Read
+// at the replay, the buffer holds only the first (a batch of one, the other in a batch of its own); read
+// 1 us later, both. driver.batch_fixed_ns counts from the replay either way.
+TEST(Simulator, TheBatchAfterAReplayFetchesWhatTheReplayReissuedByItsRead) {
+  auto sizes = [](int64_t fetch_ns) {
+    trace::Trace t = base_trace(8 << 20);
+    add_kernel(t, {{0, 256}, {512, 768}});
+    Config c = a_utlb_per_sm(2);
+    c.gpu.utlb_max_outstanding_faults = 1;
+    c.gpu.fault_write_ns = 20;
+    c.gpu.fault_latency_ns = 0;  // re-issued misses reach the port as the replay completes
+    c.driver.replay_fetch_ns = fetch_ns;
+    std::vector<BatchRecord> records;
+    const Stats s = run(t, c, &records);
+    EXPECT_EQ(s.faults_unique, 4u);
+    std::vector<uint32_t> n;
+    for (const BatchRecord& r : records) n.push_back(r.entries);
+    return n;
+  };
+  EXPECT_EQ(sizes(0), (std::vector<uint32_t>{2, 1, 1}));
+  EXPECT_EQ(sizes(1000), (std::vector<uint32_t>{2, 2}));
+}
+
 // driver.wake_ns and driver.deep_wake_ns: a fault that finds the driver idle waits for its servicing thread
 // to wake, longer after a long idle. One-CTA kernels fault one page each; a second kernel faults after the
 // first has computed for `gap` ns, so its batch finds the driver idle for about `gap` (under
