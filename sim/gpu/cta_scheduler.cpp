@@ -168,6 +168,7 @@ void Gpu::start_cta(RunningKernel& rk, uint64_t cta_index, uint32_t s, int64_t d
   c.start = ++ctas_started_;
   c.kernel = rk.kernel;
   c.sm = s;
+  c.round = sms_[s].received++;
   c.cta = w_.trace.kernels[rk.kernel].cta_begin + cta_index;
   c.pos = c.resume = w_.cta_points[c.cta];
   c.end = w_.cta_points[c.cta + 1];
@@ -809,15 +810,14 @@ void Gpu::replay() {
   wake.swap(stalled_);
   if (cfg_.gpu.replay_wake_shuffle == 2) {
     // The two SMs of a TPC received consecutive CTAs together and run them alike: one seeded draw per
-    // (TPC, dispatch round), stall order among equal draws.
-    const uint64_t n = sms_.size();
+    // (TPC, dispatch round: how many CTAs the SM had received before), stall order among equal draws.
     std::vector<std::pair<uint64_t, uint32_t>> keyed;
     keyed.reserve(wake.size());
     const uint64_t r = ++replay_draws_;
     for (uint32_t slot : wake) {
       const CtaSlot& c = slots_[slot];
       keyed.push_back({mix64(uint64_t(cfg_.seed) * 0x94d049bb133111ebull + r * 0x9e3779b97f4a7c15ull +
-                             (c.sm / 2) * 0xbf58476d1ce4e5b9ull + (c.cta / n)),
+                             (c.sm / 2) * 0xbf58476d1ce4e5b9ull + c.round),
                        slot});
     }
     std::stable_sort(keyed.begin(), keyed.end(),

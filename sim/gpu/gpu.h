@@ -87,6 +87,7 @@ class Gpu final : public Component, public FaultBuffer::Client {
   struct Sm {
     uint32_t threads = 0, regs = 0, smem = 0, ctas = 0;
     uint32_t stalled = 0;  // resident CTAs stalled on faults
+    uint64_t received = 0;  // CTAs dispatched to it so far
     uint32_t extra = 0;    // CTAs the tlp policy lets the SM take beyond its limits (granted, not yet placed)
     int64_t extra_switch_ns = 0;
     int64_t busy_since = 0;
@@ -108,6 +109,7 @@ class Gpu final : public Component, public FaultBuffer::Client {
     uint32_t kernel = 0, sm = 0;
     uint32_t lane = 0;  // its kernel's lane on its SM, while resident
     uint64_t cta = 0;
+    uint64_t round = 0;          // its SM's count of CTAs received before it (gpu.replay_wake_shuffle 2)
     uint64_t pos = 0, end = 0;   // current point and end of the CTA's points
     uint64_t resume = 0;         // first point of the current group with an access not yet complete
     uint32_t resume_off = 0;     // page offset in that point's range
