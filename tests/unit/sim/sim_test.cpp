@@ -305,23 +305,31 @@ TEST(Simulator, AtMostMaxFaultingUtlbsFaultBetweenTwoReplays) {
   EXPECT_EQ(free[0].utlbs, 4u);
 }
 
-// gpu.faulting_cap_reissues_only: the cap binds only CTAs re-issuing at a replay. Four CTAs on four SMs (a
-// uTLB each, holding one fault) read two pages each at once: their first pages fault fresh, all four in the
-// first batch whatever the cap of 2; after its replay each re-issues and faults on its second page, two
-// uTLBs per round. With the cap on every access the first batch holds two uTLBs.
+// `ctas` one-CTA-per-SM CTAs (a uTLB each, holding one fault) each reading pages {512 i, 512 i + 256} at
+// once under `c`: every batch's record, the run having faulted on every page.
+std::vector<BatchRecord> two_pages_per_cta(uint32_t ctas, Config c) {
+  trace::Trace t = base_trace(8 << 20);
+  std::vector<std::vector<uint64_t>> pages;
+  for (uint64_t i = 0; i < ctas; ++i) pages.push_back({512 * i, 512 * i + 256});
+  add_kernel(t, pages);
+  c.gpu.utlb_max_outstanding_faults = 1;
+  std::vector<BatchRecord> records;
+  const Stats s = run(t, c, &records);
+  EXPECT_EQ(s.faults_unique, 2u * ctas);
+  return records;
+}
+
+// gpu.faulting_cap_reissues_only: the cap binds only CTAs re-issuing at a replay. Four CTAs on four SMs read
+// two pages each at once: their first pages fault fresh, all four in the first batch whatever the cap of 2;
+// after its replay each re-issues and faults on its second page, two uTLBs per round. With the cap on every
+// access the first batch holds two uTLBs.
 TEST(Simulator, TheFaultingUtlbCapCanBindOnlyReissuedAccesses) {
   auto utlbs = [](int64_t reissues_only) {
-    trace::Trace t = base_trace(8 << 20);
-    add_kernel(t, {{0, 256}, {512, 768}, {1024, 1280}, {1536, 1792}});
     Config c = a_utlb_per_sm(4);
-    c.gpu.utlb_max_outstanding_faults = 1;
     c.gpu.max_faulting_utlbs = 2;
     c.gpu.faulting_cap_reissues_only = reissues_only;
-    std::vector<BatchRecord> records;
-    const Stats s = run(t, c, &records);
-    EXPECT_EQ(s.faults_unique, 8u);
     std::vector<uint32_t> n;
-    for (const BatchRecord& r : records) n.push_back(r.utlbs);
+    for (const BatchRecord& r : two_pages_per_cta(4, c)) n.push_back(r.utlbs);
     return n;
   };
   EXPECT_EQ(utlbs(1), (std::vector<uint32_t>{4, 2, 2}));
@@ -335,21 +343,15 @@ TEST(Simulator, TheFaultingUtlbCapCanBindOnlyReissuedAccesses) {
 // Two CTAs on two SMs (a uTLB each, holding one fault) read two pages each; after the first batch's replay
 // both re-issue and fault on their second pages, the write port putting the two entries 20 ns apart. Read
 // at the replay, the buffer holds only the first (a batch of one, the other in a batch of its own); read
-// 1 us later, both. driver.batch_fixed_ns counts from the replay either way.
+// 1 us later, both.
 TEST(Simulator, TheBatchAfterAReplayFetchesWhatTheReplayReissuedByItsRead) {
   auto sizes = [](int64_t fetch_ns) {
-    trace::Trace t = base_trace(8 << 20);
-    add_kernel(t, {{0, 256}, {512, 768}});
     Config c = a_utlb_per_sm(2);
-    c.gpu.utlb_max_outstanding_faults = 1;
     c.gpu.fault_write_ns = 20;
     c.gpu.fault_latency_ns = 0;  // re-issued misses reach the port as the replay completes
     c.driver.replay_fetch_ns = fetch_ns;
-    std::vector<BatchRecord> records;
-    const Stats s = run(t, c, &records);
-    EXPECT_EQ(s.faults_unique, 4u);
     std::vector<uint32_t> n;
-    for (const BatchRecord& r : records) n.push_back(r.entries);
+    for (const BatchRecord& r : two_pages_per_cta(2, c)) n.push_back(r.entries);
     return n;
   };
   EXPECT_EQ(sizes(0), (std::vector<uint32_t>{2, 1, 1}));
