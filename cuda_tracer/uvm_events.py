@@ -34,7 +34,10 @@ def percentile(v, q):
     return v[min(len(v) - 1, int(q * len(v)))] if v else 0
 
 
-def read(path):
+def load(path):
+    """One uvm_events.bin: (its bytes, the offset of its first entry, its entry count, the dropped count per
+    type, the reader's flushes), or the recording's own error note (a str) where the events pass failed. A
+    malformed file ends the program with one line naming it."""
     with open(path, "rb") as f:
         data = f.read()
     if len(data) < HEADER.size:
@@ -43,7 +46,7 @@ def read(path):
     if magic != b"UVMTDRV1" or entry_bytes != ENTRY:
         sys.exit("%s: not a uvm_events.bin (magic %r, entry bytes %d)" % (path, magic, entry_bytes))
     if flags & 1:
-        return {"file": path, "error": note.rstrip(b"\0").decode()}
+        return note.rstrip(b"\0").decode()
     trailer = 8 + 8 * TYPES_ALL + 24
     body = len(data) - HEADER.size - trailer
     if body < 0 or body % ENTRY:
@@ -53,7 +56,14 @@ def read(path):
     if t[0] != count:
         sys.exit("%s: the trailer counts %d entries, the file holds %d" % (path, t[0], count))
     dropped, flushes = t[1:1 + TYPES_ALL], {"ok": t[-3], "failed": t[-2], "every_us": t[-1] / 1e3}
-    return summarise(path, data, HEADER.size, count, dropped, flushes)
+    return data, HEADER.size, count, dropped, flushes
+
+
+def read(path):
+    loaded = load(path)
+    if isinstance(loaded, str):
+        return {"file": path, "error": loaded}
+    return summarise(path, *loaded)
 
 
 def summarise(path, data, at, count, dropped, flushes):

@@ -19,25 +19,19 @@ import struct
 import sys
 from collections import defaultdict
 
-HEADER = struct.Struct("<8sII QQQ 96s")
-ENTRY = 72
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cuda_tracer"))
+import uvm_events  # noqa: E402  (the events pass's file: its layout and checks)
 
 
 def entries(path):
     """(fault entries as (gpu_ns, client, page, batch), replay GPU times) of one uvm_events.bin."""
-    with open(path, "rb") as f:
-        data = f.read()
-    magic, size, flags = HEADER.unpack_from(data, 0)[:3]
-    if magic != b"UVMTDRV1" or size != ENTRY:
-        sys.exit("%s: not a uvm_events.bin" % path)
-    if flags & 1:
-        sys.exit("%s: the recording failed" % path)
-    body = len(data) - HEADER.size - (8 + 8 * 64 + 24)
-    if body < 0 or body % ENTRY:
-        sys.exit("%s: truncated (%d bytes of entries)" % (path, body))
+    loaded = uvm_events.load(path)
+    if isinstance(loaded, str):
+        sys.exit("%s: the events pass failed: %s" % (path, loaded))
+    data, at, count = loaded[:3]
     faults, replays = [], []
-    for i in range(body // ENTRY):
-        off = HEADER.size + i * ENTRY
+    for i in range(count):
+        off = at + i * uvm_events.ENTRY
         kind = data[off]
         if kind == 3:  # UvmGpuFaultEntry: kind, type, gpu, gpc, client, address, cpu, gpu, batch
             gpc, client = struct.unpack_from("<HH", data, off + 4)

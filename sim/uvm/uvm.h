@@ -138,8 +138,8 @@ class Uvm final : public Component {
   bool in_service_ = false;
   bool interrupt_pending_ = false;
   int64_t service_end_ = 0;  // when the last service ended (the run's start before any): the driver idles
-  int64_t fetch_lag_ = 0;    // the next batch's fetch after its replay: driver.replay_fetch_ns, or 0
                              // from then until the next interrupt
+  int64_t fetch_lag_ = 0;    // the next batch's fetch after its replay: driver.replay_fetch_ns, or 0
   uint32_t replays_pending_ = 0;  // replay events queued and not yet run
   uint32_t service_batches_ = 0, service_throttled_ = 0;
   std::vector<FaultEntry> batch_;

@@ -7,10 +7,11 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "scripts"))
 import utlb_burst  # noqa: E402
+import uvm_events  # noqa: E402  (utlb_burst put cuda_tracer/ on the path)
 
 
 def fault(gpc, client, page, gpu_ns, batch):
-    e = bytearray(utlb_burst.ENTRY)
+    e = bytearray(uvm_events.ENTRY)
     e[0] = 3
     struct.pack_into("<HH", e, 4, gpc, client)
     struct.pack_into("<QQQI", e, 8, page << 12, 0, gpu_ns, batch)
@@ -18,7 +19,7 @@ def fault(gpc, client, page, gpu_ns, batch):
 
 
 def replay(batch, gpu_ns):
-    e = bytearray(utlb_burst.ENTRY)
+    e = bytearray(uvm_events.ENTRY)
     e[0] = 4
     struct.pack_into("<IQQ", e, 4, batch, 0, gpu_ns)
     return bytes(e)
@@ -26,7 +27,7 @@ def replay(batch, gpu_ns):
 
 def events_file(records):
     body = b"".join(records)
-    head = utlb_burst.HEADER.pack(b"UVMTDRV1", utlb_burst.ENTRY, 0, 0, 0, 0, b"")
+    head = uvm_events.HEADER.pack(b"UVMTDRV1", uvm_events.ENTRY, 0, 0, 0, 0, b"")
     trailer = struct.pack("<Q64QQQQ", len(records), *([0] * 64), 0, 0, 0)
     f = tempfile.NamedTemporaryFile(suffix=".bin", delete=False)
     f.write(head + body + trailer)
