@@ -25,6 +25,7 @@ import argparse
 import bisect
 import csv
 import io
+import json
 import os
 import re
 import statistics
@@ -164,6 +165,50 @@ def round_sources(rows):
     return med(at_replay), med(overlap)
 
 
+def kernel_spans(rows):
+    """The batches of the kernel that took the most (one run's rows): that kernel, its batches, and medians over
+    them of the distinct pages a batch faulted on and of their span (its highest page minus its lowest)."""
+    batches = defaultdict(list)
+    for r in rows:
+        if r["kind"] == "fault_entry":
+            batches[int(r["batch"])].append((r["kernel"], int(r["address"]) >> 12))
+    per_kernel = defaultdict(list)
+    for es in batches.values():
+        kernels = defaultdict(int)
+        for k, _ in es:
+            kernels[k] += 1
+        per_kernel[max(kernels, key=lambda k: (kernels[k], k))].append({p for _, p in es})
+    kernel = max((k for k in per_kernel if k != "-"), key=lambda k: (len(per_kernel[k]), k))
+    pages = per_kernel[kernel]
+    return int(kernel), len(pages), med([len(p) for p in pages]), med([max(p) - min(p) for p in pages])
+
+
+def model_spans(uvmsim, path, kernel, extra=()):
+    """The same for the simulator's batches of that kernel (uvmsim run --batch-log under the config and the
+    recording's settings that uvmsim validate applies; pages in its dense page space, numbered in a row
+    through an allocation)."""
+    with tempfile.TemporaryDirectory() as d:
+        subprocess.run([uvmsim, "validate", "--trace", path, "--json", os.path.join(d, "v.json")], check=True,
+                       capture_output=True)
+        with open(os.path.join(d, "v.json")) as f:
+            sets = json.load(f)["settings_from_recording"]
+        cmd = [uvmsim, "run", "--trace", path, "--config", os.path.join(ROOT, "sim", "configs", "h200.json"),
+               "--out", os.path.join(d, "run"), "--batch-log", os.path.join(d, "batches.log")]
+        for s in list(sets) + list(extra):
+            cmd += ["--set", s]
+        subprocess.run(cmd, check=True, capture_output=True)
+        pages, spans = [], []
+        with open(os.path.join(d, "batches.log")) as f:
+            for line in f:
+                if line.startswith("#"):
+                    continue
+                v = line.split()
+                if int(v[7]) == kernel:
+                    pages.append(int(v[2]))
+                    spans.append(int(v[9]) - int(v[8]))
+    return len(pages), med(pages), med(spans)
+
+
 WAKE_BINS = [(0, 2000, "under 2 us"), (2000, 1000000, "2 us to 1 ms"), (1000000, 1 << 62, "1 ms or more")]
 
 
@@ -238,6 +283,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--uvmsim", required=True)
     ap.add_argument("--report", default=os.path.join(ROOT, "results", "driver_batches.md"))
+    ap.add_argument("--set", action="append", default=[],
+                    help="key=value: a setting of the model's runs (the span section) over the config's")
     a = ap.parse_args()
     corpus = os.path.join(ROOT, "traces", "corpus", "h200")
     names = sorted(f[:-5] for f in os.listdir(corpus) if f.endswith(".uvmt"))
@@ -312,6 +359,19 @@ def main():
     for n, part in structured:
         share, same = round_sources(runs[n][0])
         out.write("| %s | %s | %.2f | %.2f | %d |\n" % (n, part, share, same, figures(runs[n][0])["clients"]))
+    out.write("\n## Where a batch's faults lie in its kernel's pages\n\n"
+              "Per trace, the kernel that took the most of the first run's batches (`kernel`, its index in the "
+              "trace) and, over its batches, the medians of the distinct pages a batch faulted on and of their "
+              "span (the highest page minus the lowest, in 4 KiB pages), the driver's against the model's "
+              "(`uvmsim run --batch-log` under `sim/configs/h200.json` and the recording's settings). A span "
+              "near the pages a batch holds means SMs faulting on neighbouring CTAs (each SM's oldest waiting "
+              "one, the CTAs being dealt out in order); one near the kernel's whole window of resident CTAs "
+              "means SMs faulting anywhere in it.\n\n"
+              "| trace | set | kernel | batches | pages | span |\n| --- | --- | ---: | ---: | ---: | ---: |\n")
+    for n, part in structured:
+        k, nb, pg, sp = kernel_spans(runs[n][0])
+        mb, mpg, msp = model_spans(a.uvmsim, os.path.join(corpus, n + ".uvmt"), k, a.set)
+        out.write("| %s | %s | %d | %d / %d | %.0f / %.0f | %.0f / %.0f |\n" % (n, part, k, nb, mb, pg, mpg, sp, msp))
     means = access_means(os.path.join(ROOT, "cuda_tracer", "recordings", "lines_h200.tar.gz"))
     out.write("\n## Lines and warps per page, against the driver's entries per page\n\n"
               "Per workload, from the access capture (`cuda_tracer/record_lines.sh`, "

@@ -61,7 +61,8 @@ int cmd_run(const std::string& trace_path, const std::string& config, const std:
     log_file = std::make_unique<files::AtomicFile>(batch_log, "--batch-log");
     log = &log_file->stream();
   }
-  if (log) *log << "# time_ns faults unique_pages va_blocks bytes duration_ns utlbs\n";
+  if (log)
+    *log << "# time_ns faults unique_pages va_blocks bytes duration_ns utlbs kernel low_page high_page\n";
   ProgressReporter progress;
   RunResult r = simulate(w, c, check, log, &progress);
   const nlohmann::json j = result_json(w, c, r.stats);

@@ -108,8 +108,8 @@ std::vector<Field> fields(Config& c) {
   i("gpu.replay_wake_shuffle", &c.gpu.replay_wake_shuffle, 0, 2, "",
     "1: at a replay the CTAs stalled on faults re-issue in a seeded random order (which of an SM's warps "
     "reaches its uTLB first is not recorded); 2: in an order drawn per TPC (SMs 2t and 2t+1) and dispatch "
-    "round (CTA index / SMs), so the two SMs of a TPC re-issue CTAs of the same round first; 0: in the "
-    "order they stalled");
+    "round (the CTAs the SM had received before it), so the two SMs of a TPC re-issue CTAs of the same "
+    "round first; 0: in the order they stalled");
   i("gpu.zero_fill_bytes_per_s", &c.gpu.zero_fill_bytes_per_s, 1, kBig, "bytes/s",
     "the driver's zero-fill of pages resident nowhere: memsets on one engine, one after another");
   i("gpu.memset_bytes_per_s", &c.gpu.memset_bytes_per_s, 1, kBig, "bytes/s",

@@ -29,20 +29,17 @@ void Uvm::service_batch() {
     return;
   }
   const size_t raw = batch_.size();
-  uint32_t utlbs = 0;  // with an entry in the batch (the batch log's and validation's)
+  // What the batch log and validation report of the entries fetched (before coalescing): the uTLBs with an
+  // entry, the kernel most entries came from, the lowest and highest page named.
+  uint32_t utlbs = 0, kernel = 0, low_page = 0, high_page = 0;
   if (batch_log_ || batch_records_) {
     std::vector<bool> seen(buffer_.utlbs());
-    for (const FaultEntry& e : batch_)
-      if (!seen[e.utlb]) seen[e.utlb] = true, ++utlbs;
-  }
-  stats_.faults_fetched += raw;
-  BatchRecord record;
-  if (batch_records_) {  // before coalescing: every entry the driver fetched
-    record.entries = uint32_t(raw);
-    record.first_arrival_ns = batch_.front().arrival;
     std::vector<std::pair<uint32_t, uint32_t>> per_kernel;  // (kernel, entries)
+    low_page = high_page = batch_.front().page;
     for (const FaultEntry& e : batch_) {
-      record.first_arrival_ns = std::min(record.first_arrival_ns, e.arrival);
+      if (!seen[e.utlb]) seen[e.utlb] = true, ++utlbs;
+      low_page = std::min(low_page, e.page);
+      high_page = std::max(high_page, e.page);
       auto it = std::find_if(per_kernel.begin(), per_kernel.end(),
                              [&](const auto& k) { return k.first == e.kernel; });
       if (it == per_kernel.end())
@@ -52,7 +49,15 @@ void Uvm::service_batch() {
     }
     uint32_t most = 0;
     for (const auto& [k, n] : per_kernel)
-      if (n > most) most = n, record.kernel = k;
+      if (n > most) most = n, kernel = k;
+  }
+  stats_.faults_fetched += raw;
+  BatchRecord record;
+  if (batch_records_) {
+    record.entries = uint32_t(raw);
+    record.kernel = kernel;
+    record.first_arrival_ns = batch_.front().arrival;
+    for (const FaultEntry& e : batch_) record.first_arrival_ns = std::min(record.first_arrival_ns, e.arrival);
   }
   for (const FaultEntry& e : batch_) {  // the batch counts once for each tenant with an entry in it
     tenants_.in_batch(e.tenant, stats_.batches + 1);
@@ -178,7 +183,8 @@ void Uvm::service_batch() {
   if (batch_log_) {
     const uint64_t bytes_after = stats_.bytes_zero_filled + htod_bytes(stats_) + dtoh_bytes(stats_);
     *batch_log_ << t0 << ' ' << raw << ' ' << unique << ' ' << blocks << ' ' << (bytes_after - bytes_before)
-                << ' ' << (end - t0) << ' ' << utlbs << '\n';
+                << ' ' << (end - t0) << ' ' << utlbs << ' ' << kernel << ' ' << low_page << ' ' << high_page
+                << '\n';
   }
   if (throttled) ++service_throttled_;
   ++service_batches_;

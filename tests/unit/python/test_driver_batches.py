@@ -30,5 +30,20 @@ class Figures(unittest.TestCase):
         self.assertEqual(f["replay_us"], 1000.0)  # batch 2 has no replay
 
 
+class KernelSpans(unittest.TestCase):
+    def test_the_kernel_with_most_batches_and_its_pages(self):
+        # kernel 3 takes batches 1 and 2 (pages 0x100..0x103, then 0x200 and 0x280), kernel 7 batch 3; an
+        # entry with no kernel ("-") does not count
+        def fault(batch, kernel, page):
+            return {"kind": "fault_entry", "batch": str(batch), "kernel": kernel, "address": str(page << 12)}
+        rows = [fault(1, "3", 0x100 + i) for i in range(4)] + [fault(1, "3", 0x100)]
+        rows += [fault(2, "3", 0x200), fault(2, "3", 0x280), fault(2, "-", 0x900)]
+        rows += [fault(3, "7", 0x500)]
+        kernel, batches, pages, span = driver_batches.kernel_spans(rows)
+        self.assertEqual((kernel, batches), (3, 2))
+        self.assertEqual(pages, (4 + 3) / 2)  # distinct pages, the unattributed entry's included
+        self.assertEqual(span, (3 + 0x700) / 2)
+
+
 if __name__ == "__main__":
     unittest.main()

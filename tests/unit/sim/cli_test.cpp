@@ -45,6 +45,37 @@ TEST_F(Cli, RunTwiceGivesIdenticalStats) {
   EXPECT_GT(j["stats"]["chunks_evicted"].get<uint64_t>(), 0u);
 }
 
+// Each line of --batch-log: its start, entries, distinct pages, VA blocks, bytes, duration, uTLBs, the kernel
+// most entries came from and the lowest and highest page named (dense pages: the 16 MiB allocation's 4096).
+TEST_F(Cli, BatchLogNamesEachBatchsKernelAndPageRange) {
+  ASSERT_EQ(sh("run --trace " + dir_ + "/t.uvmt --config " + testing::source_dir() +
+               "/sim/configs/h200.json --out " + dir_ + "/o --batch-log " + dir_ + "/b.log")
+                .status,
+            0);
+  std::istringstream log(slurp(dir_ + "/b.log"));
+  std::string line;
+  std::getline(log, line);
+  EXPECT_EQ(line,
+            "# time_ns faults unique_pages va_blocks bytes duration_ns utlbs kernel low_page high_page");
+  uint64_t batches = 0, entries = 0, first_span = 0;
+  while (std::getline(log, line)) {
+    std::istringstream f(line);
+    uint64_t t, faults, pages, blocks, bytes, dur, utlbs, kernel, low, high;
+    ASSERT_TRUE(f >> t >> faults >> pages >> blocks >> bytes >> dur >> utlbs >> kernel >> low >> high)
+        << line;
+    EXPECT_EQ(kernel, 0u) << line;  // the touch-back is the CPU's: every GPU fault is the kernel's
+    EXPECT_LE(low, high) << line;
+    EXPECT_LT(high, 4096u) << line;
+    EXPECT_LE(pages, high - low + 1) << line;
+    if (batches++ == 0) first_span = high - low;
+    entries += faults;
+  }
+  auto j = nlohmann::json::parse(slurp(dir_ + "/o/stats.json"));
+  EXPECT_EQ(batches, j["stats"]["batches"].get<uint64_t>());
+  EXPECT_EQ(entries, j["stats"]["faults_fetched"].get<uint64_t>());
+  EXPECT_GT(first_span, 2048u);  // the first batch's random pages lie all over the allocation
+}
+
 TEST_F(Cli, TruncatedTraceIsOneClearError) {
   std::string full = slurp(dir_ + "/t.uvmt");
   std::ofstream(dir_ + "/cut.uvmt", std::ios::binary) << full.substr(0, full.size() / 2);
