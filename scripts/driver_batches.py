@@ -26,6 +26,7 @@ import bisect
 import csv
 import io
 import json
+import math
 import os
 import re
 import statistics
@@ -366,12 +367,30 @@ def main():
               "(`uvmsim run --batch-log` under `sim/configs/h200.json` and the recording's settings). A span "
               "near the pages a batch holds means SMs faulting on neighbouring CTAs (each SM's oldest waiting "
               "one, the CTAs being dealt out in order); one near the kernel's whole window of resident CTAs "
-              "means SMs faulting anywhere in it.\n\n"
-              "| trace | set | kernel | batches | pages | span |\n| --- | --- | ---: | ---: | ---: | ---: |\n")
+              "means SMs faulting anywhere in it. `oldest first`: the model's batches and span with "
+              "`gpu.replay_wake_shuffle` 3 (each SM re-issues its oldest stalled CTA first; `sim/MODEL.md`, "
+              "tried and not kept).\n\n"
+              "| trace | set | kernel | batches | pages | span | oldest first: batches | span |\n"
+              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+    fit_spans = []  # (driver batches, span, model's, oldest first's) of the fit set's traces
     for n, part in structured:
         k, nb, pg, sp = kernel_spans(runs[n][0])
-        mb, mpg, msp = model_spans(a.uvmsim, os.path.join(corpus, n + ".uvmt"), k, a.set)
-        out.write("| %s | %s | %d | %d / %d | %.0f / %.0f | %.0f / %.0f |\n" % (n, part, k, nb, mb, pg, mpg, sp, msp))
+        path = os.path.join(corpus, n + ".uvmt")
+        mb, mpg, msp = model_spans(a.uvmsim, path, k, a.set)
+        ob, _, osp = model_spans(a.uvmsim, path, k, a.set + ["gpu.replay_wake_shuffle=3"])
+        out.write("| %s | %s | %d | %d / %d | %.0f / %.0f | %.0f / %.0f | %d | %.0f |\n" % (
+            n, part, k, nb, mb, pg, mpg, sp, msp, ob, osp))
+        if part == "fit" and sp > 0 and msp > 0 and osp > 0:
+            fit_spans.append((nb, sp, mb, msp, ob, osp))
+    if fit_spans:
+        def summary(batches, span):
+            logs = [math.log(f[span] / f[1]) for f in fit_spans]
+            return ("batch count %.1f%% mean error, span %.2fx the driver's (geometric mean; a factor %.2f off "
+                    "either way, geometric mean of the absolute ratio)" % (
+                        100 * statistics.mean(abs(f[batches] / f[0] - 1) for f in fit_spans),
+                        math.exp(statistics.mean(logs)), math.exp(statistics.mean(abs(x) for x in logs))))
+        out.write("\nFit set, the busiest kernel's batches (%d traces whose spans are not 0): the model %s; each SM "
+                  "oldest first %s.\n" % (len(fit_spans), summary(2, 3), summary(4, 5)))
     means = access_means(os.path.join(ROOT, "cuda_tracer", "recordings", "lines_h200.tar.gz"))
     out.write("\n## Lines and warps per page, against the driver's entries per page\n\n"
               "Per workload, from the access capture (`cuda_tracer/record_lines.sh`, "

@@ -105,11 +105,12 @@ std::vector<Field> fields(Config& c) {
     "how a CTA orders one moment's accesses, its warps (threads / 32) each taking the next contiguous share "
     "of the pages in address order: 0, all in address order; 1, a page of each warp in turn; 2, a warp's "
     "whole share at a time, from a warp drawn per CTA and moment (seeded)");
-  i("gpu.replay_wake_shuffle", &c.gpu.replay_wake_shuffle, 0, 2, "",
+  i("gpu.replay_wake_shuffle", &c.gpu.replay_wake_shuffle, 0, 3, "",
     "1: at a replay the CTAs stalled on faults re-issue in a seeded random order (which of an SM's warps "
     "reaches its uTLB first is not recorded); 2: in an order drawn per TPC (SMs 2t and 2t+1) and dispatch "
     "round (the CTAs the SM had received before it), so the two SMs of a TPC re-issue CTAs of the same "
-    "round first; 0: in the order they stalled");
+    "round first; 3: each SM its own oldest first, the SMs in an order drawn per TPC and replay (every SM's "
+    "oldest before any SM's second); 0: in the order they stalled");
   i("gpu.zero_fill_bytes_per_s", &c.gpu.zero_fill_bytes_per_s, 1, kBig, "bytes/s",
     "the driver's zero-fill of pages resident nowhere: memsets on one engine, one after another");
   i("gpu.memset_bytes_per_s", &c.gpu.memset_bytes_per_s, 1, kBig, "bytes/s",

@@ -62,7 +62,8 @@ struct GpuConfig {
   // whole share at a time from a warp drawn per CTA and moment (sim/MODEL.md).
   int64_t warp_interleave = 0;
   // 1: at a replay the stalled CTAs re-issue in a seeded random order, not in the order they stalled; 2: in a
-  // seeded order drawn per TPC (SMs 2t, 2t+1) and dispatch round (the CTAs the SM had received before it).
+  // seeded order drawn per TPC (SMs 2t, 2t+1) and dispatch round (the CTAs the SM had received before it); 3:
+  // each SM's oldest first, the SMs in an order drawn per TPC and replay.
   int64_t replay_wake_shuffle = 0;
   // The driver zero-fills pages resident nowhere with memsets on one engine, in order of submission.
   int64_t zero_fill_bytes_per_s = 1000000000000;

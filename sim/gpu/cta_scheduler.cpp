@@ -823,6 +823,22 @@ void Gpu::replay() {
     std::stable_sort(keyed.begin(), keyed.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });
     for (size_t i = 0; i < wake.size(); ++i) wake[i] = keyed[i].second;
+  } else if (cfg_.gpu.replay_wake_shuffle == 3) {
+    // Each SM re-issues its stalled CTAs oldest first (its own stall order); across SMs, one seeded draw per
+    // TPC (SMs 2t and 2t+1) and replay orders the SMs: every SM's oldest before any SM's second.
+    std::vector<std::pair<std::pair<uint32_t, uint64_t>, uint32_t>> keyed;
+    keyed.reserve(wake.size());
+    std::vector<uint32_t> rank(sms_.size(), 0);
+    const uint64_t r = ++replay_draws_;
+    for (uint32_t slot : wake) {
+      const CtaSlot& c = slots_[slot];
+      keyed.push_back({{rank[c.sm]++, mix64(uint64_t(cfg_.seed) * 0x94d049bb133111ebull +
+                                            r * 0x9e3779b97f4a7c15ull + (c.sm / 2) * 0xbf58476d1ce4e5b9ull)},
+                       slot});
+    }
+    std::stable_sort(keyed.begin(), keyed.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (size_t i = 0; i < wake.size(); ++i) wake[i] = keyed[i].second;
   } else if (cfg_.gpu.replay_wake_shuffle) {
     // Which stalled CTA re-issues first is not recorded: a seeded shuffle (Fisher-Yates over splitmix64)
     for (size_t i = wake.size(); i > 1; --i) {

@@ -259,6 +259,36 @@ TEST(Simulator, TheTwoSmsOfATpcWakeCtasOfOneDispatchRound) {
   EXPECT_GT(split, 0u);
 }
 
+// gpu.replay_wake_shuffle 3: after a replay each SM re-issues its oldest stalled CTA first. Twelve CTAs on
+// four SMs (a uTLB each, one fault outstanding), three per SM; the CTAs of dispatch round r each fault on a
+// page of 2 MiB block r. So each batch holds one round's four pages, one block; a shuffled wake order mixes
+// rounds in some batch.
+TEST(Simulator, EachSmReissuesItsOldestStalledCtaFirst) {
+  auto mixed = [](int64_t shuffle, int64_t seed) {
+    trace::Trace t = base_trace(16 << 20);
+    std::vector<std::vector<uint64_t>> ctas;
+    for (uint64_t i = 0; i < 12; ++i) ctas.push_back({512 * (i / 4) + i % 4});
+    add_kernel(t, ctas);
+    Config c = a_utlb_per_sm(4);
+    c.seed = seed;
+    c.gpu.utlb_max_outstanding_faults = 1;
+    c.gpu.replay_wake_shuffle = shuffle;
+    std::vector<BatchRecord> records;
+    const Stats s = run(t, c, &records);
+    EXPECT_EQ(s.faults_unique, 12u);
+    EXPECT_EQ(records.size(), 3u);  // a round per batch: one fault per uTLB
+    uint32_t mixed = 0;             // batches whose pages lie in more than one block
+    for (const BatchRecord& r : records) mixed += r.blocks != 1;
+    return mixed;
+  };
+  uint32_t shuffled = 0;
+  for (int64_t seed = 1; seed <= 8; ++seed) {
+    EXPECT_EQ(mixed(3, seed), 0u) << seed;
+    shuffled += mixed(1, seed);
+  }
+  EXPECT_GT(shuffled, 0u);
+}
+
 // gpu.write_fault_per_line: a write miss writes one entry per line its warp access touches in the page (the
 // kernel's write_lines: 4 for a float4 store by a whole warp); a read miss writes one; off, one each.
 TEST(Simulator, AWriteMissWritesAnEntryPerLineItsWarpAccessTouches) {
