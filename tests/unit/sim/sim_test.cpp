@@ -229,64 +229,53 @@ Config a_utlb_per_sm(uint32_t sms) {
   return c;
 }
 
-// gpu.replay_wake_shuffle 2: twelve CTAs on four SMs (two TPCs), dealt round-robin, three rounds; CTAs 4j+2t
-// and 4j+2t+1 (TPC t, round j) read the two halves of one block. Each uTLB holds one fault, so after a
-// replay each SM's first re-issued CTA faults: drawn per TPC and round, the two SMs of a TPC fault in one
-// block (each batch's blocks are half its entries); drawn per CTA, some seed splits a TPC.
-TEST(Simulator, TheTwoSmsOfATpcWakeCtasOfOneDispatchRound) {
-  auto unpaired = [](int64_t shuffle, int64_t seed) {
-    trace::Trace t = base_trace(16 << 20);
-    std::vector<std::vector<uint64_t>> ctas;
-    for (uint64_t i = 0; i < 12; ++i) ctas.push_back({512 * (i / 2) + i % 2});
-    add_kernel(t, ctas);
-    Config c = a_utlb_per_sm(4);
-    c.seed = seed;
-    c.gpu.utlb_max_outstanding_faults = 1;
-    c.gpu.replay_wake_shuffle = shuffle;
-    std::vector<BatchRecord> records;
-    const Stats s = run(t, c, &records);
-    EXPECT_EQ(s.faults_unique, 12u);
-    EXPECT_EQ(records.size(), 3u);  // a round per batch: one fault per uTLB
-    uint32_t halves = 0;            // batches whose blocks are not half their entries
-    for (const BatchRecord& r : records) halves += 2 * r.blocks != r.entries;
-    return halves;
-  };
-  uint32_t split = 0;
-  for (int64_t seed = 1; seed <= 8; ++seed) {
-    EXPECT_EQ(unpaired(2, seed), 0u) << seed;
-    split += unpaired(1, seed);
-  }
-  EXPECT_GT(split, 0u);
+// Twelve CTAs on four SMs (a uTLB each, one fault outstanding; SMs 2t and 2t+1 are TPC t), dealt round-robin
+// in three rounds, CTA i reading page 512 * (i / per_block) + i % per_block: each replay lets each SM's first
+// re-issued CTA fault, so there is a round per batch. The batches, under that wake order and seed.
+std::vector<BatchRecord> wake_rounds(uint64_t per_block, int64_t shuffle, int64_t seed) {
+  trace::Trace t = base_trace(16 << 20);
+  std::vector<std::vector<uint64_t>> ctas;
+  for (uint64_t i = 0; i < 12; ++i) ctas.push_back({512 * (i / per_block) + i % per_block});
+  add_kernel(t, ctas);
+  Config c = a_utlb_per_sm(4);
+  c.seed = seed;
+  c.gpu.utlb_max_outstanding_faults = 1;
+  c.gpu.replay_wake_shuffle = shuffle;
+  std::vector<BatchRecord> records;
+  const Stats s = run(t, c, &records);
+  EXPECT_EQ(s.faults_unique, 12u);
+  EXPECT_EQ(records.size(), 3u);
+  return records;
 }
 
-// gpu.replay_wake_shuffle 3: after a replay each SM re-issues its oldest stalled CTA first. Twelve CTAs on
-// four SMs (a uTLB each, one fault outstanding), three per SM; the CTAs of dispatch round r each fault on a
-// page of 2 MiB block r. So each batch holds one round's four pages, one block; a shuffled wake order mixes
-// rounds in some batch.
-TEST(Simulator, EachSmReissuesItsOldestStalledCtaFirst) {
-  auto mixed = [](int64_t shuffle, int64_t seed) {
-    trace::Trace t = base_trace(16 << 20);
-    std::vector<std::vector<uint64_t>> ctas;
-    for (uint64_t i = 0; i < 12; ++i) ctas.push_back({512 * (i / 4) + i % 4});
-    add_kernel(t, ctas);
-    Config c = a_utlb_per_sm(4);
-    c.seed = seed;
-    c.gpu.utlb_max_outstanding_faults = 1;
-    c.gpu.replay_wake_shuffle = shuffle;
-    std::vector<BatchRecord> records;
-    const Stats s = run(t, c, &records);
-    EXPECT_EQ(s.faults_unique, 12u);
-    EXPECT_EQ(records.size(), 3u);  // a round per batch: one fault per uTLB
-    uint32_t mixed = 0;             // batches whose pages lie in more than one block
-    for (const BatchRecord& r : records) mixed += r.blocks != 1;
-    return mixed;
+// Over eight seeds, `order` gives no batch that `off` counts, and the shuffle per CTA (1) gives some.
+template <class Off>
+void no_batch_off_but_shuffled(uint64_t per_block, int64_t order, Off off) {
+  auto count = [&](int64_t shuffle, int64_t seed) {
+    uint32_t n = 0;
+    for (const BatchRecord& r : wake_rounds(per_block, shuffle, seed)) n += off(r);
+    return n;
   };
   uint32_t shuffled = 0;
   for (int64_t seed = 1; seed <= 8; ++seed) {
-    EXPECT_EQ(mixed(3, seed), 0u) << seed;
-    shuffled += mixed(1, seed);
+    EXPECT_EQ(count(order, seed), 0u) << seed;
+    shuffled += count(1, seed);
   }
   EXPECT_GT(shuffled, 0u);
+}
+
+// gpu.replay_wake_shuffle 2: CTAs 4j+2t and 4j+2t+1 (TPC t, round j) read the two halves of one block. Drawn
+// per TPC and round, the two SMs of a TPC fault in one block (each batch's blocks are half its entries);
+// drawn per CTA, some seed splits a TPC.
+TEST(Simulator, TheTwoSmsOfATpcWakeCtasOfOneDispatchRound) {
+  no_batch_off_but_shuffled(2, 2, [](const BatchRecord& r) { return 2 * r.blocks != r.entries; });
+}
+
+// gpu.replay_wake_shuffle 3: after a replay each SM re-issues its oldest stalled CTA first. The CTAs of round
+// r each fault on a page of block r, so each batch holds one round's four pages, one block; a shuffled wake
+// order mixes rounds in some batch.
+TEST(Simulator, EachSmReissuesItsOldestStalledCtaFirst) {
+  no_batch_off_but_shuffled(4, 3, [](const BatchRecord& r) { return r.blocks != 1; });
 }
 
 // gpu.write_fault_per_line: a write miss writes one entry per line its warp access touches in the page (the
