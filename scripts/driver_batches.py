@@ -17,9 +17,11 @@ For each trace (the median of its runs' figures, each run's first):
                     median (the GPU's timestamps tick by 32 ns); any gap ns: between any two entries
 
 and, per trace, what one uTLB faults between two replays (a round; the first run): the pages and the
-granules of 4 pages (16 KiB: one 32-byte sector of 8-byte PTEs) of its read faults and of its write faults.
+granules of 4 pages (16 KiB: one 32-byte sector of 8-byte PTEs) of its read faults and of its write faults;
+and where the batches of its busiest kernel lie (distinct pages and their span), the driver's against the
+model's batch log (`--set key=value`, repeatable, changes the model's runs there: to explore).
 
-  scripts/driver_batches.py --uvmsim build/release/uvmsim [--report results/driver_batches.md]
+  scripts/driver_batches.py --uvmsim build/release/uvmsim [--report results/driver_batches.md] [--set k=v]
 """
 import argparse
 import bisect
