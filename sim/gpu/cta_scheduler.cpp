@@ -808,33 +808,21 @@ void Gpu::replay() {
   buffer_.replayed();
   std::vector<uint32_t> wake;
   wake.swap(stalled_);
-  if (cfg_.gpu.replay_wake_shuffle == 2) {
-    // The two SMs of a TPC received consecutive CTAs together and run them alike: one seeded draw per
+  if (cfg_.gpu.replay_wake_shuffle == 2 || cfg_.gpu.replay_wake_shuffle == 3) {
+    // 2: the two SMs of a TPC received consecutive CTAs together and run them alike: one seeded draw per
     // (TPC, dispatch round: how many CTAs the SM had received before), stall order among equal draws.
-    std::vector<std::pair<uint64_t, uint32_t>> keyed;
+    // 3: each SM re-issues its stalled CTAs oldest first (its own stall order); across SMs, one seeded draw
+    // per TPC and replay orders the SMs: every SM's oldest before any SM's second.
+    const bool by_round = cfg_.gpu.replay_wake_shuffle == 2;
+    std::vector<std::pair<std::pair<uint64_t, uint64_t>, uint32_t>> keyed;  // ((rank, draw), slot)
     keyed.reserve(wake.size());
+    std::vector<uint64_t> rank(sms_.size(), 0);
     const uint64_t r = ++replay_draws_;
     for (uint32_t slot : wake) {
       const CtaSlot& c = slots_[slot];
-      keyed.push_back({mix64(uint64_t(cfg_.seed) * 0x94d049bb133111ebull + r * 0x9e3779b97f4a7c15ull +
-                             (c.sm / 2) * 0xbf58476d1ce4e5b9ull + c.round),
-                       slot});
-    }
-    std::stable_sort(keyed.begin(), keyed.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (size_t i = 0; i < wake.size(); ++i) wake[i] = keyed[i].second;
-  } else if (cfg_.gpu.replay_wake_shuffle == 3) {
-    // Each SM re-issues its stalled CTAs oldest first (its own stall order); across SMs, one seeded draw per
-    // TPC (SMs 2t and 2t+1) and replay orders the SMs: every SM's oldest before any SM's second.
-    std::vector<std::pair<std::pair<uint32_t, uint64_t>, uint32_t>> keyed;
-    keyed.reserve(wake.size());
-    std::vector<uint32_t> rank(sms_.size(), 0);
-    const uint64_t r = ++replay_draws_;
-    for (uint32_t slot : wake) {
-      const CtaSlot& c = slots_[slot];
-      keyed.push_back({{rank[c.sm]++, mix64(uint64_t(cfg_.seed) * 0x94d049bb133111ebull +
-                                            r * 0x9e3779b97f4a7c15ull + (c.sm / 2) * 0xbf58476d1ce4e5b9ull)},
-                       slot});
+      const uint64_t draw = mix64(uint64_t(cfg_.seed) * 0x94d049bb133111ebull + r * 0x9e3779b97f4a7c15ull +
+                                  (c.sm / 2) * 0xbf58476d1ce4e5b9ull + (by_round ? c.round : 0));
+      keyed.push_back({{by_round ? 0 : rank[c.sm]++, draw}, slot});
     }
     std::stable_sort(keyed.begin(), keyed.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });
