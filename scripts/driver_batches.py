@@ -27,7 +27,6 @@ import argparse
 import bisect
 import csv
 import io
-import json
 import math
 import os
 import re
@@ -187,21 +186,17 @@ def kernel_spans(rows):
 
 
 def model_spans(uvmsim, path, kernel, extra=()):
-    """The same for the simulator's batches of that kernel (uvmsim run --batch-log under the config and the
-    recording's settings that uvmsim validate applies; pages in its dense page space, numbered in a row
-    through an allocation)."""
+    """The same for the simulator's batches of that kernel (the batch log of `uvmsim validate`, which runs the
+    trace under its GPU's config and the recording's settings; pages in its dense page space, numbered in a
+    row through an allocation)."""
     with tempfile.TemporaryDirectory() as d:
-        subprocess.run([uvmsim, "validate", "--trace", path, "--json", os.path.join(d, "v.json")], check=True,
-                       capture_output=True)
-        with open(os.path.join(d, "v.json")) as f:
-            sets = json.load(f)["settings_from_recording"]
-        cmd = [uvmsim, "run", "--trace", path, "--config", os.path.join(ROOT, "sim", "configs", "h200.json"),
-               "--out", os.path.join(d, "run"), "--batch-log", os.path.join(d, "batches.log")]
-        for s in list(sets) + list(extra):
+        log = os.path.join(d, "batches.log")
+        cmd = [uvmsim, "validate", "--trace", path, "--batch-log", log]
+        for s in extra:
             cmd += ["--set", s]
         subprocess.run(cmd, check=True, capture_output=True)
         pages, spans = [], []
-        with open(os.path.join(d, "batches.log")) as f:
+        with open(log) as f:
             for line in f:
                 if line.startswith("#"):
                     continue
@@ -366,7 +361,7 @@ def main():
               "Per trace, the kernel that took the most of the first run's batches (`kernel`, its index in the "
               "trace) and, over its batches, the medians of the distinct pages a batch faulted on and of their "
               "span (the highest page minus the lowest, in 4 KiB pages), the driver's against the model's "
-              "(`uvmsim run --batch-log` under `sim/configs/h200.json` and the recording's settings). A span "
+              "(`uvmsim validate --batch-log`: `sim/configs/h200.json` and the recording's settings). A span "
               "near the pages a batch holds means SMs faulting on neighbouring CTAs (each SM's oldest waiting "
               "one, the CTAs being dealt out in order); one near the kernel's whole window of resident CTAs "
               "means SMs faulting anywhere in it. `oldest first`: the model's batches and span with "

@@ -61,8 +61,6 @@ int cmd_run(const std::string& trace_path, const std::string& config, const std:
     log_file = std::make_unique<files::AtomicFile>(batch_log, "--batch-log");
     log = &log_file->stream();
   }
-  if (log)
-    *log << "# time_ns faults unique_pages va_blocks bytes duration_ns utlbs kernel low_page high_page\n";
   ProgressReporter progress;
   RunResult r = simulate(w, c, check, log, &progress);
   const nlohmann::json j = result_json(w, c, r.stats);
@@ -111,8 +109,10 @@ int cmd_micro_table(const std::string& config, const std::vector<std::string>& s
 }
 
 int cmd_validate(const std::string& trace_path, const std::string& config,
-                 const std::vector<std::string>& sets, const std::string& json_out) {
+                 const std::vector<std::string>& sets, const std::string& json_out,
+                 const std::string& batch_log) {
   if (!json_out.empty()) files::check_output_file(json_out, "--json");
+  if (!batch_log.empty()) files::check_output_file(batch_log, "--batch-log");
   const Workload w = Workload::load(trace_path);
   // The config given, else the one of the GPU the trace was recorded on; the recording's GPU and driver
   // parameters over it; then the user's overrides.
@@ -121,9 +121,12 @@ int cmd_validate(const std::string& trace_path, const std::string& config,
                             w.trace);
   std::cout << "config " << name << "\n";
   for (const std::string& s : sets) apply_override(c, s);
-  const Validation v = validate(w, c, trace_path);
+  std::unique_ptr<files::AtomicFile> log;
+  if (!batch_log.empty()) log = std::make_unique<files::AtomicFile>(batch_log, "--batch-log");
+  const Validation v = validate(w, c, trace_path, log ? &log->stream() : nullptr);
   print_validation(v, std::cout);
   if (!json_out.empty()) files::write_file_atomic(json_out, validation_json(v).dump(2) + "\n", "--json");
+  if (log) log->commit();
   return 0;
 }
 
@@ -328,6 +331,9 @@ int main(int argc, char** argv) {
                   "driver parameters are applied over it");
   val->add_option("--set", sets, "override a config key: a.b=value (repeatable; applied last)");
   val->add_option("--json", validate_json, "also write the comparison as JSON (a regular file)");
+  val->add_option(
+      "--batch-log", batch_log,
+      "write the simulated fault batches to this file, as uvmsim run --batch-log (a regular file)");
   val->footer(
       "Example:\n  uvmsim validate --trace traces/corpus/torch_resnet18_b1.uvmt --config "
       "sim/configs/h100.json");
@@ -415,7 +421,7 @@ int main(int argc, char** argv) {
     }
     if (val->parsed()) {
       input = trace_path.c_str();
-      return cmd_validate(trace_path, config, sets, validate_json);
+      return cmd_validate(trace_path, config, sets, validate_json, batch_log);
     }
     if (gen->parsed()) {
       files::check_output_file(gen_out, "--out");

@@ -7,6 +7,9 @@ namespace uvmsim {
 RunResult simulate(const Workload& w, const Config& c, bool check, std::ostream* batch_log,
                    ProgressReporter* progress, std::vector<BatchRecord>* batches) {
   Simulator sim(w, c);
+  if (batch_log)
+    *batch_log
+        << "# time_ns faults unique_pages va_blocks bytes duration_ns utlbs kernel low_page high_page\n";
   sim.set_batch_log(batch_log);
   sim.set_batch_records(batches);
   sim.set_progress(progress);

@@ -19,6 +19,7 @@ struct RunResult {
 
 // Simulates; with `check`, runs the audit at the end and throws SimError naming every problem.
 // A `progress` reporter, if given, shows the run moving on a terminal.
+// `batch_log`, if given, gets a header line and one line per fault batch (README, `uvmsim run --batch-log`);
 // `batches`, if given, receives every fault batch (validation).
 RunResult simulate(const Workload& w, const Config& c, bool check, std::ostream* batch_log = nullptr,
                    ProgressReporter* progress = nullptr, std::vector<BatchRecord>* batches = nullptr);

@@ -223,7 +223,8 @@ void add_batch_quantities(const trace::Trace& t, const std::vector<BatchRecord>&
 
 }  // namespace
 
-Validation validate(const Workload& w, const Config& c, const std::string& trace_name) {
+Validation validate(const Workload& w, const Config& c, const std::string& trace_name,
+                    std::ostream* batch_log) {
   const trace::Trace& t = w.trace;
   Validation v;
   v.trace = trace_name;
@@ -270,7 +271,7 @@ Validation validate(const Workload& w, const Config& c, const std::string& trace
   for (const auto& [start, end] : htod_copies) observed_copies.add(start, end);
 
   std::vector<BatchRecord> sim_batches;
-  const RunResult r = simulate(w, c, false, nullptr, nullptr, &sim_batches);
+  const RunResult r = simulate(w, c, false, batch_log, nullptr, &sim_batches);
   const Stats& s = r.stats;
 
   // Kernel times and paging overhead.

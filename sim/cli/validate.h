@@ -78,8 +78,10 @@ Config with_recording(Config c, const trace::Trace& t);
 Config recording_gpu_config(const trace::Trace& t, std::string* name);
 
 // Throws std::invalid_argument when the trace holds no observation (a generated trace, or a recording
-// without its timing pass).
-Validation validate(const Workload& w, const Config& c, const std::string& trace_name);
+// without its timing pass). `batch_log`, if given, gets the simulated batches as `uvmsim run --batch-log`
+// writes them.
+Validation validate(const Workload& w, const Config& c, const std::string& trace_name,
+                    std::ostream* batch_log = nullptr);
 
 nlohmann::json validation_json(const Validation& v);
 void print_validation(const Validation& v, std::ostream& os);

@@ -1,6 +1,7 @@
 // The uvmsim command as a user runs it: clear errors with a non-zero exit, identical bytes on reruns.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -74,6 +75,29 @@ TEST_F(Cli, BatchLogNamesEachBatchsKernelAndPageRange) {
   EXPECT_EQ(batches, j["stats"]["batches"].get<uint64_t>());
   EXPECT_EQ(entries, j["stats"]["faults_fetched"].get<uint64_t>());
   EXPECT_GT(first_span, 2048u);  // the first batch's random pages lie all over the allocation
+}
+
+// validate --batch-log writes the batches validate simulated: run's log under the same config and the
+// recording's settings, and as many lines as the batches validate counts.
+TEST_F(Cli, ValidateWritesTheBatchLogRunWrites) {
+  const std::string trace = testing::source_dir() + "/traces/corpus/h200/runtime_conv3x3_b1_sm8.uvmt";
+  ASSERT_EQ(
+      sh("validate --trace " + trace + " --json " + dir_ + "/v.json --batch-log " + dir_ + "/v.log").status,
+      0);
+  const auto v = nlohmann::json::parse(slurp(dir_ + "/v.json"));
+  std::string sets;
+  for (const auto& s : v["settings_from_recording"]) sets += " --set " + s.get<std::string>();
+  ASSERT_EQ(sh("run --trace " + trace + " --config " + testing::source_dir() + "/sim/configs/h200.json" +
+               sets + " --out " + dir_ + "/o --batch-log " + dir_ + "/r.log")
+                .status,
+            0);
+  const std::string log = slurp(dir_ + "/v.log");
+  EXPECT_EQ(log, slurp(dir_ + "/r.log"));
+  double simulated = -1;
+  for (const auto& q : v["quantities"])
+    if (q["key"] == "batches") simulated = q["simulated"].get<double>();
+  EXPECT_EQ(double(std::count(log.begin(), log.end(), '\n') - 1), simulated);  // the header line
+  EXPECT_GT(simulated, 0);
 }
 
 TEST_F(Cli, TruncatedTraceIsOneClearError) {

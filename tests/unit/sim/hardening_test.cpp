@@ -42,8 +42,8 @@ class Hardening : public ::testing::Test {
   std::string dir_, trace_;
 };
 
-// --batch-log, generate --out, validate --json and trace recode --out naming a device, a FIFO, a symbolic
-// link or a folder: refused before any work (nothing is simulated), and left as they were.
+// --batch-log, generate --out, validate --json and --batch-log and trace recode --out naming a device, a
+// FIFO, a symbolic link or a folder: refused before any work (nothing is simulated), and left as they were.
 TEST_F(Hardening, OutputsReplaceOnlyRegularFiles) {
   const std::string fifo = dir_ + "/fifo", link = dir_ + "/link", folder = dir_ + "/folder";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
@@ -71,6 +71,9 @@ TEST_F(Hardening, OutputsReplaceOnlyRegularFiles) {
   Result r = sh("validate --trace " + source_dir() + "/traces/corpus/micro_seq_64m.uvmt --json " + fifo);
   EXPECT_NE(r.status, 0);
   EXPECT_TRUE(has(r.output, "--json " + fifo + ": is a FIFO")) << r.output;
+  r = sh("validate --trace " + source_dir() + "/traces/corpus/micro_seq_64m.uvmt --batch-log " + fifo);
+  EXPECT_NE(r.status, 0);
+  EXPECT_TRUE(has(r.output, "--batch-log " + fifo + ": is a FIFO")) << r.output;
   r = sh("run --trace " + trace_ + " --out " + trace_);
   EXPECT_NE(r.status, 0);
   EXPECT_TRUE(has(r.output, "is not a folder")) << r.output;
