@@ -30,14 +30,16 @@ void Uvm::service_batch() {
   }
   const size_t raw = batch_.size();
   // What the batch log and validation report of the entries fetched (before coalescing): the uTLBs with an
-  // entry, the kernel most entries came from, the lowest and highest page named.
+  // entry, the kernel most entries came from, the lowest and highest page named, the earliest arrival.
   uint32_t utlbs = 0, kernel = 0, low_page = 0, high_page = 0;
+  int64_t first_arrival = batch_.front().arrival;
   if (batch_log_ || batch_records_) {
     std::vector<bool> seen(buffer_.utlbs());
     std::vector<std::pair<uint32_t, uint32_t>> per_kernel;  // (kernel, entries)
     low_page = high_page = batch_.front().page;
     for (const FaultEntry& e : batch_) {
       if (!seen[e.utlb]) seen[e.utlb] = true, ++utlbs;
+      first_arrival = std::min(first_arrival, e.arrival);
       low_page = std::min(low_page, e.page);
       high_page = std::max(high_page, e.page);
       auto it = std::find_if(per_kernel.begin(), per_kernel.end(),
@@ -56,8 +58,7 @@ void Uvm::service_batch() {
   if (batch_records_) {
     record.entries = uint32_t(raw);
     record.kernel = kernel;
-    record.first_arrival_ns = batch_.front().arrival;
-    for (const FaultEntry& e : batch_) record.first_arrival_ns = std::min(record.first_arrival_ns, e.arrival);
+    record.first_arrival_ns = first_arrival;
   }
   for (const FaultEntry& e : batch_) {  // the batch counts once for each tenant with an entry in it
     tenants_.in_batch(e.tenant, stats_.batches + 1);
