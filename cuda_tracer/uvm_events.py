@@ -34,6 +34,16 @@ def percentile(v, q):
     return v[min(len(v) - 1, int(q * len(v)))] if v else 0
 
 
+def gpu_fault(data, off):
+    """The GPU fault entry (kind 3) at `off`: (gpc, MMU client, address, cpu_ns, gpu_ns, batch)."""
+    return struct.unpack_from("<HH", data, off + 4) + struct.unpack_from("<QQQI", data, off + 8)
+
+
+def replay(data, off):
+    """The replay entry (kind 4) at `off`: (batch, cpu_ns, gpu_ns)."""
+    return struct.unpack_from("<IQQ", data, off + 4)
+
+
 def load(path):
     """One uvm_events.bin: (its bytes, the offset of its first entry, its entry count, the dropped count per
     type, the reader's flushes), or the recording's own error note (a str) where the events pass failed. A
@@ -74,14 +84,14 @@ def summarise(path, data, at, count, dropped, flushes):
         kind = data[off]
         kinds[KIND.get(kind, str(kind))] = kinds.get(KIND.get(kind, str(kind)), 0) + 1
         if kind == 3:
-            address, cpu_ns, gpu_ns, batch = struct.unpack_from("<QQQI", data, off + 8)
+            _, _, address, _, gpu_ns, batch = gpu_fault(data, off)
             b = batches.setdefault(batch, {"entries": 0, "pages": set(), "blocks": set(), "first_gpu": gpu_ns})
             b["entries"] += 1
             b["pages"].add(address >> 12)
             b["blocks"].add(address >> 21)
             b["first_gpu"] = min(b["first_gpu"], gpu_ns)
         elif kind == 4:
-            batch, cpu_ns, gpu_ns = struct.unpack_from("<IQQ", data, off + 4)
+            batch, _, gpu_ns = replay(data, off)
             replays[batch] = gpu_ns
         elif kind == 2:
             cause = data[off + 1]

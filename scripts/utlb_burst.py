@@ -15,7 +15,6 @@ import argparse
 import bisect
 import glob
 import os
-import struct
 import sys
 from collections import defaultdict
 
@@ -33,12 +32,11 @@ def entries(path):
     for i in range(count):
         off = at + i * uvm_events.ENTRY
         kind = data[off]
-        if kind == 3:  # UvmGpuFaultEntry: kind, type, gpu, gpc, client, address, cpu, gpu, batch
-            gpc, client = struct.unpack_from("<HH", data, off + 4)
-            address, _, gpu_ns, batch = struct.unpack_from("<QQQI", data, off + 8)
+        if kind == 3:
+            gpc, client, address, _, gpu_ns, batch = uvm_events.gpu_fault(data, off)
             faults.append((gpu_ns, (gpc, client), address >> 12, batch))
-        elif kind == 4:  # UvmReplayEntry: kind, client type, gpu, batch, cpu, gpu
-            replays.append(struct.unpack_from("<Q", data, off + 16)[0])
+        elif kind == 4:
+            replays.append(uvm_events.replay(data, off)[2])
     return sorted(faults), sorted(replays)
 
 
