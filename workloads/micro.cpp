@@ -84,9 +84,15 @@ Trace generate_micro(const MicroSpec& s) {
   if (s.threads_per_cta == 0 || s.threads_per_cta > 1024)
     throw std::invalid_argument("--threads-per-cta must be in 1..1024");
   if (s.sharers == 0 || s.sharers > 1024) throw std::invalid_argument("--sharers must be in 1..1024");
-  if (s.pattern == MicroPattern::kStrided && (s.bytes / kPageBytes) % s.threads_per_cta != 0)
+  if (s.page_stride == 0 || s.page_stride > 262144)
+    throw std::invalid_argument("--page-stride must be in 1..262144");
+  if ((s.bytes / kPageBytes) % s.page_stride != 0)
+    throw std::invalid_argument("--bytes " + std::to_string(s.bytes) +
+                                " is not a whole number of strides of " + std::to_string(s.page_stride) +
+                                " pages");
+  if (s.pattern == MicroPattern::kStrided && (s.bytes / kPageBytes / s.page_stride) % s.threads_per_cta != 0)
     throw std::invalid_argument(
-        "--pattern strided needs whole CTAs: " + std::to_string(s.bytes / kPageBytes) +
+        "--pattern strided needs whole CTAs: " + std::to_string(s.bytes / kPageBytes / s.page_stride) +
         " pages are not a multiple of " + std::to_string(s.threads_per_cta));
   Trace t;
   Header& h = t.header;
@@ -94,6 +100,7 @@ Trace generate_micro(const MicroSpec& s) {
   h.command = std::string("uvmsim generate --pattern ") + micro_pattern_name(s) + " --bytes " +
               std::to_string(s.bytes) + " --threads-per-cta " + std::to_string(s.threads_per_cta) +
               (s.sharers > 1 ? " --sharers " + std::to_string(s.sharers) : std::string()) +
+              (s.page_stride > 1 ? " --page-stride " + std::to_string(s.page_stride) : std::string()) +
               (s.host_init ? " --host-init" : "") + (s.write ? " --write" : "") +
               (s.prefetch ? " --prefetch" : "") + (s.touch_back ? " --touch-back" : "") + " --seed " +
               std::to_string(s.seed);
@@ -103,7 +110,7 @@ Trace generate_micro(const MicroSpec& s) {
   t.allocations.push_back({0, AllocKind::kManaged, AllocRole::kInput, va, s.bytes, 0, -1, "data"});
   t.passes.push_back({PassKind::kGenerated, 0, "micro-workload"});
 
-  const uint64_t pages = s.bytes / kPageBytes;
+  const uint64_t pages = s.bytes / kPageBytes / s.page_stride;  // the pages touched
   std::vector<uint64_t> order(pages);
   for (uint64_t i = 0; i < pages; ++i) order[i] = i;
   if (s.pattern == MicroPattern::kRandom) {
@@ -130,7 +137,7 @@ Trace generate_micro(const MicroSpec& s) {
       const uint64_t c = cs / s.sharers;  // the chunk of pages this CTA shares with its neighbours
       Cta cta{t.ranges.size(), 0};
       for (uint64_t i = c * s.threads_per_cta; i < std::min(pages, (c + 1) * s.threads_per_cta); ++i) {
-        uint64_t page = (va >> kPageShift) + order[i];
+        uint64_t page = (va >> kPageShift) + order[i] * s.page_stride;
         if (cta.range_count > 0 && t.ranges.back().page + t.ranges.back().count == page) {
           ++t.ranges.back().count;
           continue;
@@ -160,7 +167,17 @@ Trace generate_micro(const MicroSpec& s) {
     o.kind = OpKind::kSync;
     t.ops.push_back(o);
   };
-  if (s.host_init) add_op(OpKind::kHostAccess, AccessKind::kWrite, -1);
+  // The CPU's accesses cover the touched pages: the whole allocation, or with a stride each touched page
+  // alone, in address order (as utlb_burst_probe's loop).
+  auto host = [&](AccessKind access) {
+    if (s.page_stride == 1) return add_op(OpKind::kHostAccess, access, -1);
+    for (uint64_t i = 0; i < pages; ++i) {
+      add_op(OpKind::kHostAccess, access, -1);
+      t.ops.back().a = va + i * s.page_stride * kPageBytes;
+      t.ops.back().b = kPageBytes;
+    }
+  };
+  if (s.host_init) host(AccessKind::kWrite);
   if (s.prefetch) {
     add_op(OpKind::kPrefetch, AccessKind::kRead, 0);
     sync();
@@ -169,7 +186,7 @@ Trace generate_micro(const MicroSpec& s) {
   sync();
   add_kernel("touch_again");
   sync();
-  if (s.touch_back) add_op(OpKind::kHostAccess, AccessKind::kRead, -1);
+  if (s.touch_back) host(AccessKind::kRead);
   return t;
 }
 

@@ -23,6 +23,10 @@ struct MicroSpec {
   // Each CTA's pages are touched by this many neighbouring CTAs (CTA c touches the pages of c / sharers):
   // the duplicate faults of CTAs that share weights or tiles, which no other micro-workload has.
   uint32_t sharers = 1;
+  // The threads touch every page_stride-th page of the allocation (the pattern's i-th page times the
+  // stride): with 512, one 4 KiB page in each 2 MiB VA block, which the tree prefetcher leaves alone
+  // (cuda_tracer/programs/utlb_burst_probe). --host-init then writes only those pages.
+  uint32_t page_stride = 1;
   bool host_init = false;   // the CPU writes every page first (so the GPU's first touch migrates HtoD)
   bool write = false;       // the kernels write instead of read
   bool prefetch = false;    // cudaMemPrefetchAsync to the GPU before the kernels

@@ -215,6 +215,10 @@ int main(int argc, char** argv) {
       gen->add_option("--sharers", spec.sharers,
                       "with --pattern: CTAs touching each CTA's pages (neighbours share them: "
                       "duplicate faults)"));
+  micro_opts.push_back(gen->add_option(
+      "--page-stride", spec.page_stride,
+      "with --pattern: the threads touch every N-th page (the pattern's i-th page times N; 512: one page per "
+      "2 MiB VA block), and --host-init / --touch-back only those"));
   micro_opts.push_back(
       gen->add_flag("--host-init", spec.host_init, "with --pattern: the CPU writes every page first"));
   micro_opts.push_back(gen->add_flag("--write", spec.write, "with --pattern: kernels write instead of read"));

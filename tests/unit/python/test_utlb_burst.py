@@ -56,5 +56,14 @@ class Rounds(unittest.TestCase):
         self.assertEqual(twice, 1)  # page 1 twice in batch 2
 
 
+class Batches(unittest.TestCase):
+    def test_batches_in_order_of_their_earliest_entry(self):
+        # batch 7 (earliest at 1 us): pages 1, 2 of client a and page 1 again of client b; batch 3 at 5 us
+        faults = sorted([(1000, "a", 1, 7), (1100, "a", 2, 7), (1200, "b", 1, 7), (5000, "b", 9, 3)])
+        self.assertEqual(utlb_burst.driver_batches(faults), [(3, 2, 2), (1, 1, 1)])
+        self.assertEqual(utlb_burst.summary([(3, 2, 2), (1, 1, 1), (5, 5, 1)]), "3 | 3 | 2 | 1 | 1")
+        self.assertEqual(utlb_burst.summary([]), "0 | - | - | - | -")
+
+
 if __name__ == "__main__":
     unittest.main()

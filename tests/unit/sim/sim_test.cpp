@@ -830,6 +830,39 @@ TEST(Generator, StridedCtaTouchesEveryCtasPage) {
   EXPECT_THROW(generate_micro(s), std::invalid_argument);
 }
 
+// With a page stride the threads touch every N-th page (utlb_burst_probe: one page per 2 MiB VA block), and
+// --host-init writes those pages alone, each as its own CPU access in address order.
+TEST(Generator, PageStrideTouchesEveryNthPageAndTheCpuWritesOnlyThose) {
+  MicroSpec s;
+  s.bytes = 8 << 20;  // 2048 pages: 4 touched at a stride of 512
+  s.threads_per_cta = 2;
+  s.page_stride = 512;
+  s.host_init = true;
+  const trace::Trace t = generate_micro(s);
+  ASSERT_EQ(t.kernels[0].cta_count, 2u);
+  for (uint64_t c = 0; c < 2; ++c) {
+    const trace::Cta& cta = t.ctas[t.kernels[0].cta_begin + c];
+    ASSERT_EQ(cta.range_count, 2u);  // no two pages adjacent
+    for (uint64_t k = 0; k < 2; ++k) {
+      EXPECT_EQ(t.ranges[cta.range_begin + k].page - kVaPage, (2 * c + k) * 512);
+      EXPECT_EQ(t.ranges[cta.range_begin + k].count, 1u);
+    }
+  }
+  std::vector<uint64_t> written;
+  for (const trace::Op& o : t.ops)
+    if (o.kind == trace::OpKind::kHostAccess) {
+      EXPECT_EQ(o.b, 4096u);
+      written.push_back(o.a);
+    }
+  EXPECT_EQ(written, (std::vector<uint64_t>{kVaPage << 12, (kVaPage + 512) << 12, (kVaPage + 1024) << 12,
+                                            (kVaPage + 1536) << 12}));
+  EXPECT_NE(t.header.command.find(" --page-stride 512"), std::string::npos);
+  s.page_stride = 3;  // 2048 pages are not whole strides of 3
+  EXPECT_THROW(generate_micro(s), std::invalid_argument);
+  s.page_stride = 0;
+  EXPECT_THROW(generate_micro(s), std::invalid_argument);
+}
+
 // With sharers, neighbouring CTAs touch the same pages: CTA c the pages of chunk c / sharers. Every page
 // is still touched, by `sharers` CTAs, and the simulator coalesces or counts their duplicate faults.
 TEST(Generator, SharedPagesAreTouchedByNeighbouringCtas) {
