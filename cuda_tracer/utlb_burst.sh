@@ -2,7 +2,9 @@
 # One device call: cuda_tracer/programs/utlb_burst_probe under uvmtrace's events pass (the UVM driver's own
 # event queue), for SM demands of 1 to 32 warps of 32 distinct pages each per SM, at 8 SMs (one GPC) and on
 # the whole GPU: what one uTLB faults on between two replays when its demand is known.
-#   OUT=/tmp/x [CASES="8:1:1 8:4:1 ..."] cuda_tracer/utlb_burst.sh     (a case: sms:warps:ctas_per_sm)
+#   OUT=/tmp/x [CASES="8:1:1 8:4:1 ..."] cuda_tracer/utlb_burst.sh
+# (a case: sms:warps:ctas_per_sm; t<threads> for warps gives CTAs of that many threads, n<ctas> for ctas_per_sm
+# that many CTAs in all)
 # $OUT/burst.tar.gz: <case>.events.<i>.bin (uvm_events.bin of each events pass) and <case>.stdout;
 # $OUT/log.txt. Then, here: scripts/utlb_burst.py DIR (the unpacked archive).
 set -uo pipefail
@@ -17,9 +19,18 @@ cmake -S "$here" -B "$B" -DCMAKE_BUILD_TYPE=Release >"$OUT/build.txt" 2>&1 &&
   cmake --build "$B" -j16 --target uvmtrace utlb_burst_probe >>"$OUT/build.txt" 2>&1 || { tail -30 "$OUT/build.txt"; exit 1; }
 for c in ${CASES-8:1:1 8:2:1 8:4:1 8:8:1 8:1:4 8:8:4 132:1:1 132:8:1}; do
   IFS=: read -r sms warps per <<<"$c"
-  name="sm${sms}_w${warps}_c${per}"
+  if [[ $warps == t* ]]; then
+    name="sm${sms}_${warps}" size=(--threads "${warps#t}")
+  else
+    name="sm${sms}_w${warps}" size=(--warps "$warps")
+  fi
+  if [[ $per == n* ]]; then
+    name+="_${per}" size+=(--ctas "${per#n}")
+  else
+    name+="_c${per}" size+=(--ctas-per-sm "$per")
+  fi
   timeout 240 "$B/uvmtrace" --out "$R/$name" --passes timing,events.1,events.2 -- \
-    "$B/utlb_burst_probe" --sms "$sms" --warps "$warps" --ctas-per-sm "$per" >"$R/$name.log" 2>&1 ||
+    "$B/utlb_burst_probe" --sms "$sms" "${size[@]}" >"$R/$name.log" 2>&1 ||
     { echo "FAILED: $name"; tail -5 "$R/$name.log"; continue; }
   for p in events.1 events.2; do
     f=$(find "$R/$name/$p" -name uvm_events.bin | head -1)

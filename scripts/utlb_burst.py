@@ -10,7 +10,7 @@ them written within 3 us after the round's replay, and the pages with two or mor
 The first round is reported apart (the kernel's first misses, no replay before them).
 
 With --uvmsim, the model's batches beside the driver's, per case: the probe as a generated trace (`uvmsim
-generate --pattern seq --threads-per-cta 32W --page-stride 512 --host-init`, S x C CTAs) run under --config
+generate --pattern seq --threads-per-cta 32W (or T) --page-stride 512 --host-init`, S x C or N CTAs) run under --config
 with gpu.sm_count S and any --set; batches, and per batch the fault entries, distinct pages and uTLBs (MMU
 clients) with an entry (medians), and the entries of the batch read after the first replay.
 
@@ -91,26 +91,34 @@ def case_of(f):
     return case, run
 
 
-def waves(faults, replays):
-    """Per replay but the last with 65 entries written after it and before the next: the delay to the first
-    (ns) and the mean spacing of the 64 after it (ns; the clock's tick is 32 ns)."""
+def waves(faults, replays, granule=4):
+    """Per replay but the last, over the entries written after it and before the next (ns after it): the
+    first entry's delay; the first re-fault of a granule (`granule` pages) its uTLB had an entry in since the
+    previous replay, and the first entry of a granule it had not (None where there is none); and, where 65
+    entries follow, the mean spacing of the 64 after the first (the clock's tick is 32 ns)."""
     times = [f[0] for f in faults]
     out = []
-    for r, nxt in zip(replays, replays[1:]):
-        i = bisect.bisect_right(times, r)
-        run = [t for t in times[i:i + 65] if t < nxt]
-        if len(run) == 65:
-            out.append((run[0] - r, (run[-1] - run[0]) / 64))
+    for k, (r, nxt) in enumerate(zip(replays, replays[1:])):
+        i, end = bisect.bisect_right(times, r), bisect.bisect_left(times, nxt)
+        if i == end:
+            continue
+        held = defaultdict(set)
+        for _, client, page, _ in faults[bisect.bisect_right(times, replays[k - 1]) if k else 0:i]:
+            held[client].add(page // granule)
+        old = next((t - r for t, c, p, _ in faults[i:end] if p // granule in held[c]), None)
+        new = next((t - r for t, c, p, _ in faults[i:end] if p // granule not in held[c]), None)
+        spacing = (times[i + 64] - times[i]) / 64 if end - i >= 65 else None
+        out.append((times[i] - r, old, new, spacing))
     return out
 
 
-def model_batches(uvmsim, config, sets, sms, warps, per_sm):
+def model_batches(uvmsim, config, sets, sms, threads, ctas):
     """The model's batches of the probe's kernel (kernel 0 of the generated trace), as driver_batches."""
-    pages = sms * per_sm * warps * 32
+    pages = ctas * threads
     with tempfile.TemporaryDirectory() as d:
         trace, log = os.path.join(d, "probe.uvmt"), os.path.join(d, "batches.txt")
         subprocess.run([uvmsim, "generate", "--pattern", "seq", "--bytes", str(pages << 21), "--threads-per-cta",
-                        str(warps * 32), "--page-stride", "512", "--host-init", "--out", trace],
+                        str(threads), "--page-stride", "512", "--host-init", "--out", trace],
                        check=True, capture_output=True)
         cmd = [uvmsim, "run", "--trace", trace, "--config", config, "--set", "gpu.sm_count=%d" % sms,
                "--out", os.path.join(d, "out"), "--batch-log", log]
@@ -137,17 +145,18 @@ def compare(files, uvmsim, config, sets):
              "second batch's entries |", "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
     cases = defaultdict(list)
     for f in files:
-        m = re.match(r"sm(\d+)_w(\d+)_c(\d+)\.events\.(\d+)\.bin$", os.path.basename(f))
-        if m:
-            cases[tuple(int(x) for x in m.groups()[:3])].append((m.group(4), f))
+        m = re.match(r"sm(\d+)_([wt])(\d+)_([cn])(\d+)\.events\.(\d+)\.bin$", os.path.basename(f))
+        if m:  # w<W>: CTAs of W warps, t<T>: of T threads; c<C>: C CTAs per SM, n<N>: N CTAs in all
+            sms, threads = int(m.group(1)), int(m.group(3)) * (32 if m.group(2) == "w" else 1)
+            ctas = int(m.group(5)) * (sms if m.group(4) == "c" else 1)
+            cases[(sms, threads, ctas, os.path.basename(f).split(".")[0])].append((m.group(6), f))
     if not cases:
         sys.exit("--uvmsim needs utlb_burst.sh's files (sm<S>_w<W>_c<C>.events.<i>.bin)")
-    for (sms, warps, per_sm), runs in sorted(cases.items()):
-        case = "sm%d_w%d_c%d" % (sms, warps, per_sm)
+    for (sms, threads, ctas, case), runs in sorted(cases.items()):
         for run, f in sorted(runs):
             lines.append("| %s | driver, events.%s | %s |" % (case, run, summary(driver_batches(entries(f)[0]))))
-        lines.append("| %s | model | %s |" % (case, summary(model_batches(uvmsim, config, sets, sms, warps,
-                                                                            per_sm))))
+        lines.append("| %s | model | %s |" % (case, summary(model_batches(uvmsim, config, sets, sms, threads,
+                                                                            ctas))))
     return lines
 
 
@@ -189,18 +198,28 @@ def report(a):
         lines.append("| %s | events%s | %d | %d | %s | %s | %s | %d |" % (
             case, run, len({c for _, c, _, _ in faults}), len({b for *_, b in faults}), q(first),
             q(later), q(at), twice))
-    lines += ["", "When the entries after a replay are written (GPU clock), per case and events pass: the delay from "
-              "a replay to the first entry after it and the mean spacing of the 64 after that, median over the "
-              "replays with 65 entries before the next (10th and 90th percentiles):", "",
-              "| case | pass | replays | first entry after the replay (us) | spacing (ns) |", "| --- | --- | ---: | --- | --- |"]
+    lines += ["", "When the entries after a replay are written (GPU clock), per case and events pass, median over "
+              "the replays (10th and 90th percentiles): the first entry after the replay; the first re-fault of a "
+              "granule its uTLB had an entry in since the previous replay, and the first entry of a granule it "
+              "had not (replays with one); the mean spacing of 64 entries after the first (replays with 65):", "",
+              "| case | pass | replays | first entry (us) | first re-fault (us) | first new granule (us) | "
+              "spacing (ns) |", "| --- | --- | ---: | --- | --- | --- | --- |"]
+
+    def pct(v, scale, fmt):
+        v = sorted(x / scale for x in v if x is not None)
+        return (fmt + " (" + fmt + ", " + fmt + ")") % (statistics.median(v), v[int(.1 * (len(v) - 1))],
+                                                          v[int(.9 * (len(v) - 1))]) if v else "-"
     for f in files:
         w = waves(*entries(f))
-        pct = lambda v, p: sorted(v)[int(p * (len(v) - 1))]
-        d, sp = [x[0] / 1000 for x in w], [x[1] for x in w]
-        lines.append("| %s | events%s | %d | %s | %s |" % (
-            case_of(f)[0], case_of(f)[1], len(w),
-            "%.2f (%.2f, %.2f)" % (statistics.median(d), pct(d, .1), pct(d, .9)) if d else "-",
-            "%.0f (%.0f, %.0f)" % (statistics.median(sp), pct(sp, .1), pct(sp, .9)) if sp else "-"))
+        lines.append("| %s | events%s | %d | %s | %s | %s | %s |" % (
+            case_of(f)[0], case_of(f)[1], len(w), pct([x[0] for x in w], 1000, "%.2f"),
+            pct([x[1] for x in w], 1000, "%.2f"), pct([x[2] for x in w], 1000, "%.2f"),
+            pct([x[3] for x in w], 1, "%.0f")))
+    pooled = [x[2] for f in files if re.match(r"sm8_", os.path.basename(f)) for x in waves(*entries(f))]
+    pooled = [x for x in pooled if x is not None]
+    if pooled:
+        lines += ["", "At 8 SMs, every case and run pooled: the first new granule %.2f us after the replay (median of "
+                  "%d replays): `gpu.utlb_slot_rewalk_ns`." % (statistics.median(pooled) / 1000, len(pooled))]
     if a.uvmsim:
         lines += ["", "The model's batches beside the driver's (`--uvmsim`, config `%s`%s):" % (
             os.path.relpath(a.config), "".join(" --set " + kv for kv in a.set)), ""]

@@ -32,6 +32,8 @@ Simulator::Simulator(const Workload& w, const Config& c)
   if (cfg_.gpu.utlb_miss_slots > 0)
     buffer_.configure_slots(uint32_t(cfg_.gpu.utlb_miss_slots), uint32_t(cfg_.gpu.utlb_miss_granule_pages),
                             cfg_.gpu.utlb_write_closes != 0);
+  if (cfg_.gpu.utlb_miss_slots > 0 && cfg_.gpu.utlb_slot_rewalk_ns > 0)
+    buffer_.configure_rewalk(cfg_.gpu.utlb_slot_rewalk_ns);
   if (cfg_.gpu.max_faulting_utlbs > 0)
     buffer_.configure_faulting_utlbs(uint32_t(cfg_.gpu.max_faulting_utlbs),
                                      cfg_.gpu.faulting_cap_reissues_only != 0);

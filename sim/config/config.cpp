@@ -71,6 +71,10 @@ std::vector<Field> fields(Config& c) {
     "H200's events: 14 granules of 4 pages, results/driver_batches.md)");
   i("gpu.utlb_miss_granule_pages", &c.gpu.utlb_miss_granule_pages, 1, 512, "pages",
     "pages one uTLB miss slot covers (a page-table sector: 4 PTEs of 8 bytes)");
+  i("gpu.utlb_slot_rewalk_ns", &c.gpu.utlb_slot_rewalk_ns, 0, 1000000, "ns",
+    "with gpu.utlb_miss_slots: after a replay a uTLB that held slots takes no new granule for this long (its "
+    "held translations are walked again first); a held granule that faults again re-takes its slot at once "
+    "(0: new granules at once)");
   i("gpu.utlb_write_closes", &c.gpu.utlb_write_closes, 0, 1, "",
     "with gpu.utlb_miss_slots: 1, a write (or atomic) fault in a new granule takes the uTLB's last slot, so "
     "only accesses in granules it holds fault until the replay; 0, it takes one slot as a read does");

@@ -35,6 +35,8 @@ struct GpuConfig {
   // misses of utlb_miss_granule_pages aligned pages each until the driver's next replay.
   int64_t utlb_miss_slots = 0;
   int64_t utlb_miss_granule_pages = 4;
+  // With miss slots: after a replay a uTLB takes no new granule for this long (the re-walk of those it held).
+  int64_t utlb_slot_rewalk_ns = 0;
   int64_t utlb_write_closes = 1;  // with miss slots: a write fault in a new granule takes the last slot
   int64_t max_faulting_utlbs = 0;  // uTLBs that may fault between two replays (0: all)
   int64_t faulting_cap_reissues_only = 0;  // 1: the cap binds only accesses re-issued at a replay

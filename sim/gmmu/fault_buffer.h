@@ -86,8 +86,21 @@ class FaultBuffer {
     cap_reissues_only_ = reissues_only;
     faulting_flag_.assign(outstanding_.size(), 0);
   }
-  // The driver replayed: every uTLB's miss slots are free again.
-  void replayed() {
+  // After a replay a uTLB re-walks the granules it held before taking new ones: a miss in a granule it did
+  // not hold waits `ns` after the replay (a held one that faults again re-takes its slot at once). 0: none.
+  void configure_rewalk(int64_t ns) {
+    rewalk_ns_ = ns;
+    prev_held_.assign(held_.size(), 0);
+    prev_count_.assign(held_count_.size(), 0);
+    reopen_.assign(held_count_.size(), 0);
+  }
+  // The driver replayed at `now`: every uTLB's miss slots are free again.
+  void replayed(int64_t now = 0) {
+    if (rewalk_ns_ > 0) {
+      prev_held_ = held_;
+      prev_count_ = held_count_;
+      for (size_t u = 0; u < reopen_.size(); ++u) reopen_[u] = held_count_[u] ? now + rewalk_ns_ : 0;
+    }
     std::fill(held_count_.begin(), held_count_.end(), 0);
     std::fill(faulting_flag_.begin(), faulting_flag_.end(), 0);
     faulting_ = 0;
@@ -102,18 +115,19 @@ class FaultBuffer {
     if (outstanding_[utlb] >= max_outstanding_ || heap_.size() + pending_ >= capacity_) return -1;
     const bool capped = reissue || !cap_reissues_only_;
     if (max_faulting_ > 0 && capped && !faulting_flag_[utlb] && faulting_ >= max_faulting_) return -1;
-    if (slots_ > 0 && !take_slot(utlb, page / granule_, write_closes_ && kind != 0)) return -1;
+    int64_t not_before = 0;  // a new granule's miss waits for the re-walk of the held ones (configure_rewalk)
+    if (slots_ > 0 && !take_slot(utlb, page / granule_, write_closes_ && kind != 0, &not_before)) return -1;
     if (max_faulting_ > 0 && !faulting_flag_[utlb]) faulting_flag_[utlb] = 1, ++faulting_;
     if (write_ns_ > 0) {  // queued for the port; the estimate: the port's next write once it is ready
       // ready after the latency, and gpu.fault_issue_ns after this uTLB's previous entry was
-      const int64_t ready = std::max(now + latency_ns_, next_[utlb]);
+      const int64_t ready = std::max({now + latency_ns_, next_[utlb], not_before});
       next_[utlb] = ready + issue_ns_;
       queues_[utlb].push_back(FaultEntry{ready, seq_++, page, kind, utlb, slot, cta_start, tenant, kernel});
       ++pending_;
       ++outstanding_[utlb];
       return std::max(ready, port_free_);
     }
-    const int64_t arrival = std::max(now + latency_ns_, next_[utlb]);
+    const int64_t arrival = std::max({now + latency_ns_, next_[utlb], not_before});
     next_[utlb] = arrival + issue_ns_;
     ++outstanding_[utlb];
     heap_.push_back(FaultEntry{arrival, seq_++, page, kind, utlb, slot, cta_start, tenant, kernel});
@@ -154,11 +168,16 @@ class FaultBuffer {
  private:
   // The uTLB's slot for granule `g`: the one it holds, else a free one (a write's closes the uTLB to new
   // granules); false when none is free.
-  bool take_slot(uint32_t utlb, uint32_t g, bool write) {
+  bool take_slot(uint32_t utlb, uint32_t g, bool write, int64_t* not_before) {
     uint32_t* held = held_.data() + size_t(utlb) * slots_;
     uint32_t& n = held_count_[utlb];
     if (std::find(held, held + n, g) != held + n) return true;
     if (n == slots_) return false;
+    if (rewalk_ns_ > 0 && reopen_[utlb] > 0) {
+      const uint32_t* prev = prev_held_.data() + size_t(utlb) * slots_;
+      if (std::find(prev, prev + prev_count_[utlb], g) == prev + prev_count_[utlb])
+        *not_before = reopen_[utlb];
+    }
     if (write) {
       held[slots_ - 1] = g;  // granules [n, slots - 1) stay unused until the replay; none is searched twice
       std::fill(held + n, held + slots_ - 1, g);
@@ -233,6 +252,11 @@ class FaultBuffer {
   std::vector<uint32_t> outstanding_;
   // Miss slots (slots_ > 0): uTLB u's held granules are held_[u * slots_, + held_count_[u]).
   uint32_t slots_ = 0, granule_ = 1;
+  // The re-walk after a replay (rewalk_ns_ > 0): the granules each uTLB held before it, and when it takes
+  // new.
+  int64_t rewalk_ns_ = 0;
+  std::vector<uint32_t> prev_held_, prev_count_;
+  std::vector<int64_t> reopen_;
   bool write_closes_ = false;
   std::vector<uint32_t> held_, held_count_;
   uint32_t max_faulting_ = 0, faulting_ = 0;  // configure_faulting_utlbs

@@ -805,7 +805,7 @@ void Gpu::entry_left(const FaultEntry& e) {
 // The driver replayed: each CTA stalled on faults issues again (one switched out does on its next turn).
 void Gpu::replay() {
   ++stats_.replays;
-  buffer_.replayed();
+  buffer_.replayed(now());
   std::vector<uint32_t> wake;
   wake.swap(stalled_);
   if (cfg_.gpu.replay_wake_shuffle == 2 || cfg_.gpu.replay_wake_shuffle == 3) {

@@ -140,6 +140,29 @@ TEST(FaultBuffer, MissSlotsHoldGranulesUntilTheReplayAndAWriteTakesTheLast) {
   EXPECT_GE(b.raise(300, 4, 0, 0, 0, 0, 0, 0), 0);
 }
 
+// gpu.utlb_slot_rewalk_ns: after a replay a uTLB that held slots re-walks them before it takes a new granule;
+// a granule it held that faults again re-takes its slot at once (the H200's probe: a uTLB's re-faults come
+// as the replay lands, its first new granule 0.74 us after, results/utlb_burst.md).
+TEST(FaultBuffer, AfterAReplayAUtlbReWalksItsHeldGranulesBeforeTakingNewOnes) {
+  Left left;
+  FaultBuffer b(2, 100, 100, 10, 0);
+  b.connect(left);
+  b.configure_slots(3, 4, false);
+  b.configure_rewalk(500);
+  EXPECT_EQ(b.raise(0, 0, 0, 0, 0, 0, 0, 0), 10);  // granule 0 of uTLB 0
+  EXPECT_EQ(b.raise(0, 4, 0, 0, 0, 0, 0, 0), 10);  // granule 1
+  std::vector<FaultEntry> got;
+  b.fetch(100, 100, got);
+  b.replayed(1000);
+  EXPECT_EQ(b.raise(1000, 1, 0, 0, 0, 0, 0, 0), 1010);   // granule 0 again: at once
+  EXPECT_EQ(b.raise(1000, 8, 0, 0, 0, 0, 0, 0), 1500);   // granule 2, new: after the re-walk
+  EXPECT_EQ(b.raise(1000, 8, 0, 1, 0, 0, 0, 0), 1010);   // uTLB 1 held nothing: nothing to re-walk
+  EXPECT_EQ(b.raise(2000, 12, 0, 0, 0, 0, 0, 0), 2010);  // after the re-walk: at once
+  b.configure_rewalk(0);
+  b.replayed(3000);
+  EXPECT_EQ(b.raise(3000, 40, 0, 0, 0, 0, 0, 0), 3010);  // off: a new granule at once
+}
+
 TEST(PageTable, MasksFollowLocations) {
   trace::Trace t = base_trace(3 << 20);
   Workload w = Workload::build(t, "t");
