@@ -7,12 +7,14 @@ Per case and events pass, from the fault entries the driver serviced (uvm_events
 uvm_events.h), per (MMU client, round), a round being from one replay's GPU time to the next (the first
 round: from the first entry): the distinct pages it faulted on (median / 90th percentile / most), those of
 them written within 3 us after the round's replay, and the pages with two or more entries in one batch.
-The first round is reported apart (the kernel's first misses, no replay before them).
+The first round is reported apart (the kernel's first misses, no replay before them). Then, per case, when
+a replay's entries are written: the first after it, the first re-fault of a granule the uTLB held and the
+first new granule (the 8-SM cases' pooled median is gpu.utlb_slot_rewalk_ns), and the write spacing.
 
 With --uvmsim, the model's batches beside the driver's, per case: the probe as a generated trace (`uvmsim
-generate --pattern seq --threads-per-cta 32W (or T) --page-stride 512 --host-init`, S x C or N CTAs) run under --config
-with gpu.sm_count S and any --set; batches, and per batch the fault entries, distinct pages and uTLBs (MMU
-clients) with an entry (medians), and the entries of the batch read after the first replay.
+generate --pattern seq --threads-per-cta 32W (or T) --page-stride 512 --host-init`, S x C or N CTAs) run
+under --config with gpu.sm_count S and any --set; batches, and per batch the fault entries, distinct pages
+and uTLBs (MMU clients) with an entry (medians), and the entries of the batch read after the first replay.
 
   scripts/utlb_burst.py DIR [--report FILE] [--uvmsim BIN [--config C] [--set k=v ...]]
       (DIR: utlb_burst.sh's archive, unpacked or not (cuda_tracer/recordings/utlb_burst_h200.tar.xz), or a
