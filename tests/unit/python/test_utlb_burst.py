@@ -65,5 +65,19 @@ class Batches(unittest.TestCase):
         self.assertEqual(utlb_burst.summary([]), "0 | - | - | - | -")
 
 
+class Waves(unittest.TestCase):
+    def test_refaults_and_new_granules_after_a_replay(self):
+        # round 1: client a faults on pages 0 and 4 (granules 0 and 1); replay at 10 us; then a re-fault of
+        # page 1 (granule 0, held) 32 ns after, a new granule (page 40) 740 ns after, page 5 (held) later;
+        # a second replay at 20 us with nothing after it
+        faults = sorted([(1000, "a", 0, 1), (1020, "a", 4, 1), (10032, "a", 1, 2), (10740, "a", 40, 2),
+                         (10800, "a", 5, 2)])
+        w = utlb_burst.waves(faults, [10000, 20000])
+        self.assertEqual(w, [(32, 32, 740, None)])  # fewer than 65 entries: no spacing
+        # another client's held granules are not a's: its page 0 after the replay is a new granule for b
+        w = utlb_burst.waves(sorted(faults + [(10100, "b", 0, 2)]), [10000, 20000])
+        self.assertEqual(w[0][:3], (32, 32, 100))
+
+
 if __name__ == "__main__":
     unittest.main()
