@@ -141,8 +141,8 @@ def summary(batches):
                                        batches[1][0] if len(batches) > 1 else "-")
 
 
-def compare(files, uvmsim, config, sets):
-    """Markdown rows: per case, each events pass's batches and the model's."""
+def compare(files, parsed, uvmsim, config, sets):
+    """Markdown rows: per case, each events pass's batches (`parsed`: file -> entries()) and the model's."""
     lines = ["| case | source | batches | entries per batch | pages per batch | uTLBs per batch | "
              "second batch's entries |", "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
     cases = defaultdict(list)
@@ -156,7 +156,7 @@ def compare(files, uvmsim, config, sets):
         sys.exit("--uvmsim needs utlb_burst.sh's files (sm<S>_w<W>_c<C>.events.<i>.bin)")
     for (sms, threads, ctas, case), runs in sorted(cases.items()):
         for run, f in sorted(runs):
-            lines.append("| %s | driver, events.%s | %s |" % (case, run, summary(driver_batches(entries(f)[0]))))
+            lines.append("| %s | driver, events.%s | %s |" % (case, run, summary(driver_batches(parsed[f][0]))))
         lines.append("| %s | model | %s |" % (case, summary(model_batches(uvmsim, config, sets, sms, threads,
                                                                             ctas))))
     return lines
@@ -186,12 +186,14 @@ def report(a):
                    glob.glob(os.path.join(a.dir, "**", "uvm_events.bin"), recursive=True))
     if not files:
         sys.exit("%s: no uvm_events.bin files" % a.dir)
+    parsed = {f: entries(f) for f in files}  # each file read once: (faults, replay times)
+    timing = {f: waves(*parsed[f]) for f in files}
     lines = ["Per MMU client and round (replay to replay) of the probe's kernel, the driver's entries:", "",
              "| case | pass | clients | batches | first round: pages per client | later rounds: pages per client | "
              "of them within 3 us of the replay | pages twice in a batch |",
              "| --- | --- | ---: | ---: | --- | --- | --- | ---: |"]
     for f in files:
-        faults, replays = entries(f)
+        faults, replays = parsed[f]
         per, twice = rounds(faults, replays)
         first = [len(c[0]) for (r, _), c in per.items() if r == 0]
         later = [len(c[0]) for (r, _), c in per.items() if r > 0]
@@ -212,12 +214,12 @@ def report(a):
         return (fmt + " (" + fmt + ", " + fmt + ")") % (statistics.median(v), v[int(.1 * (len(v) - 1))],
                                                           v[int(.9 * (len(v) - 1))]) if v else "-"
     for f in files:
-        w = waves(*entries(f))
+        w = timing[f]
         lines.append("| %s | events%s | %d | %s | %s | %s | %s |" % (
-            case_of(f)[0], case_of(f)[1], len(w), pct([x[0] for x in w], 1000, "%.2f"),
+            *case_of(f), len(w), pct([x[0] for x in w], 1000, "%.2f"),
             pct([x[1] for x in w], 1000, "%.2f"), pct([x[2] for x in w], 1000, "%.2f"),
             pct([x[3] for x in w], 1, "%.0f")))
-    pooled = [x[2] for f in files if re.match(r"sm8_", os.path.basename(f)) for x in waves(*entries(f))]
+    pooled = [x[2] for f in files if case_of(f)[0].startswith("sm8_") for x in timing[f]]
     pooled = [x for x in pooled if x is not None]
     if pooled:
         lines += ["", "At 8 SMs, every case and run pooled: the first new granule %.2f us after the replay (median of "
@@ -225,7 +227,7 @@ def report(a):
     if a.uvmsim:
         lines += ["", "The model's batches beside the driver's (`--uvmsim`, config `%s`%s):" % (
             os.path.relpath(a.config), "".join(" --set " + kv for kv in a.set)), ""]
-        lines += compare(files, a.uvmsim, a.config, a.set)
+        lines += compare(files, parsed, a.uvmsim, a.config, a.set)
     text = "\n".join(lines) + "\n"
     if a.report:
         with open(a.report, "w") as out:

@@ -153,13 +153,14 @@ Trace generate_micro(const MicroSpec& s) {
     t.kernels.push_back(k);
     t.ops.push_back(o);
   };
-  auto add_op = [&](OpKind kind, AccessKind access, int32_t device) {
+  // An op on [address, address + bytes).
+  auto add_op = [&](OpKind kind, AccessKind access, int32_t device, uint64_t address, uint64_t bytes) {
     Op o;
     o.kind = kind;
     o.access = access;
     o.device = device;
-    o.a = va;
-    o.b = s.bytes;
+    o.a = address;
+    o.b = bytes;
     t.ops.push_back(o);
   };
   auto sync = [&]() {
@@ -170,16 +171,13 @@ Trace generate_micro(const MicroSpec& s) {
   // The CPU's accesses cover the touched pages: the whole allocation, or with a stride each touched page
   // alone, in address order (as utlb_burst_probe's loop).
   auto host = [&](AccessKind access) {
-    if (s.page_stride == 1) return add_op(OpKind::kHostAccess, access, -1);
-    for (uint64_t i = 0; i < pages; ++i) {
-      add_op(OpKind::kHostAccess, access, -1);
-      t.ops.back().a = va + i * s.page_stride * kPageBytes;
-      t.ops.back().b = kPageBytes;
-    }
+    if (s.page_stride == 1) return add_op(OpKind::kHostAccess, access, -1, va, s.bytes);
+    for (uint64_t i = 0; i < pages; ++i)
+      add_op(OpKind::kHostAccess, access, -1, va + i * s.page_stride * kPageBytes, kPageBytes);
   };
   if (s.host_init) host(AccessKind::kWrite);
   if (s.prefetch) {
-    add_op(OpKind::kPrefetch, AccessKind::kRead, 0);
+    add_op(OpKind::kPrefetch, AccessKind::kRead, 0, va, s.bytes);
     sync();
   }
   add_kernel("touch");

@@ -3,9 +3,10 @@
 // nothing to add and every fault is a distinct page and granule). The kernel runs on a green-context
 // partition of --sms SMs with --ctas-per-sm CTAs of --warps warps per SM: each SM's demand is
 // ctas-per-sm x warps x 32 pages, all at once. --threads T instead gives each CTA T threads (1 to 1024; under
-// 14 per SM, every access holds a miss slot and none waits for one), and --ctas N runs N CTAs in all (as
-// many SMs as the block scheduler gives them: fewer uTLBs and GPCs faulting on the same partition). Run it under uvmtrace's events pass and count, per MMU client
-// and round (replay to replay), the entries the driver serviced (cuda_tracer/utlb_burst.sh).
+// 14 per SM, every access holds a miss slot and none waits for one), and --ctas N runs N CTAs in all (on as
+// many SMs as the block scheduler gives them: fewer uTLBs and GPCs faulting on the same partition). Run it
+// under uvmtrace's events pass and count, per MMU client and round (replay to replay), the entries the
+// driver serviced (cuda_tracer/utlb_burst.sh).
 // The pages are written by the CPU first (first touch: each fault migrates one page). One JSON line.
 //   utlb_burst_probe --sms 8 --warps 1 --ctas-per-sm 1 [--threads T] [--ctas N]
 #include <cstdint>
@@ -62,7 +63,8 @@ int main(int argc, char** argv) {
   CK(cudaFree(nullptr));  // the primary context, which the partition needs
   uvmtrace::SmPartition part = uvmtrace::SmPartition::make(dev, sms_asked);
   const unsigned sms = part.sms();
-  const unsigned ctas = ctas_asked ? ctas_asked : sms * per_sm, threads = threads_asked ? threads_asked : warps * 32;
+  const unsigned ctas = ctas_asked ? ctas_asked : sms * per_sm;
+  const unsigned threads = threads_asked ? threads_asked : warps * 32;
   const uint64_t pages = uint64_t(ctas) * threads, bytes = pages * kBlock;
   check_fits(bytes);
   char* data = nullptr;

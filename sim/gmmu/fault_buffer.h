@@ -88,18 +88,19 @@ class FaultBuffer {
   }
   // After a replay a uTLB re-walks the granules it held before taking new ones: a miss in a granule it did
   // not hold waits `ns` after the replay (a held one that faults again re-takes its slot at once). 0: none.
+  // After configure_slots.
   void configure_rewalk(int64_t ns) {
     rewalk_ns_ = ns;
     prev_held_.assign(held_.size(), 0);
     prev_count_.assign(held_count_.size(), 0);
-    reopen_.assign(held_count_.size(), 0);
   }
-  // The driver replayed at `now`: every uTLB's miss slots are free again.
-  void replayed(int64_t now = 0) {
+  // The driver replayed at `now`: every uTLB's miss slots are free again (with the re-walk, the granules
+  // held until now are kept as the previous round's).
+  void replayed(int64_t now) {
     if (rewalk_ns_ > 0) {
-      prev_held_ = held_;
-      prev_count_ = held_count_;
-      for (size_t u = 0; u < reopen_.size(); ++u) reopen_[u] = held_count_[u] ? now + rewalk_ns_ : 0;
+      held_.swap(prev_held_);  // held_ then holds stale granules, unread below its counts, zeroed next
+      held_count_.swap(prev_count_);
+      reopen_at_ = now + rewalk_ns_;
     }
     std::fill(held_count_.begin(), held_count_.end(), 0);
     std::fill(faulting_flag_.begin(), faulting_flag_.end(), 0);
@@ -173,10 +174,9 @@ class FaultBuffer {
     uint32_t& n = held_count_[utlb];
     if (std::find(held, held + n, g) != held + n) return true;
     if (n == slots_) return false;
-    if (rewalk_ns_ > 0 && reopen_[utlb] > 0) {
+    if (rewalk_ns_ > 0 && prev_count_[utlb] > 0) {  // it held granules at the replay: they are re-walked
       const uint32_t* prev = prev_held_.data() + size_t(utlb) * slots_;
-      if (std::find(prev, prev + prev_count_[utlb], g) == prev + prev_count_[utlb])
-        *not_before = reopen_[utlb];
+      if (std::find(prev, prev + prev_count_[utlb], g) == prev + prev_count_[utlb]) *not_before = reopen_at_;
     }
     if (write) {
       held[slots_ - 1] = g;  // granules [n, slots - 1) stay unused until the replay; none is searched twice
@@ -252,11 +252,10 @@ class FaultBuffer {
   std::vector<uint32_t> outstanding_;
   // Miss slots (slots_ > 0): uTLB u's held granules are held_[u * slots_, + held_count_[u]).
   uint32_t slots_ = 0, granule_ = 1;
-  // The re-walk after a replay (rewalk_ns_ > 0): the granules each uTLB held before it, and when it takes
-  // new.
-  int64_t rewalk_ns_ = 0;
+  // The re-walk after a replay (rewalk_ns_ > 0): the granules each uTLB held before the last replay (laid out
+  // as held_), and when a uTLB that held any takes a new one.
+  int64_t rewalk_ns_ = 0, reopen_at_ = 0;
   std::vector<uint32_t> prev_held_, prev_count_;
-  std::vector<int64_t> reopen_;
   bool write_closes_ = false;
   std::vector<uint32_t> held_, held_count_;
   uint32_t max_faulting_ = 0, faulting_ = 0;  // configure_faulting_utlbs

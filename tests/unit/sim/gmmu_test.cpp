@@ -130,7 +130,7 @@ TEST(FaultBuffer, MissSlotsHoldGranulesUntilTheReplayAndAWriteTakesTheLast) {
   b.fetch(100, 100, got);
   EXPECT_EQ(got.size(), 6u);
   EXPECT_EQ(b.raise(100, 12, 0, 0, 0, 0, 0, 0), -1);  // fetched, still held
-  b.replayed();
+  b.replayed(150);
   EXPECT_GE(b.raise(200, 12, 1, 0, 0, 0, 0, 0), 0);   // a write in a new granule closes uTLB 0
   EXPECT_EQ(b.raise(200, 16, 0, 0, 0, 0, 0, 0), -1);  // no other granule faults
   EXPECT_GE(b.raise(200, 13, 0, 0, 0, 0, 0, 0), 0);   // its own granule does
