@@ -75,6 +75,10 @@ std::vector<Field> fields(Config& c) {
     "with gpu.utlb_miss_slots: after a replay a uTLB that held slots takes no new granule for this long (its "
     "held translations are walked again first); a held granule that faults again re-takes its slot at once "
     "(0: new granules at once)");
+  i("gpu.independent_window_ns", &c.gpu.independent_window_ns, 0, 1000000, "ns",
+    "a CTA issues together the accesses its resident run issued within this of the group's first (sooner "
+    "than a dependent load can follow the load it depends on), so a miss does not hold back the accesses "
+    "issued just after it (0: only accesses at the same moment of its run)");
   i("gpu.utlb_write_closes", &c.gpu.utlb_write_closes, 0, 1, "",
     "with gpu.utlb_miss_slots: 1, a write (or atomic) fault in a new granule takes the uTLB's last slot, so "
     "only accesses in granules it holds fault until the replay; 0, it takes one slot as a read does");

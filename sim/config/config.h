@@ -38,6 +38,9 @@ struct GpuConfig {
   // With miss slots: after a replay a uTLB takes no new granule for this long (the re-walk of those it held).
   int64_t utlb_slot_rewalk_ns = 0;
   int64_t utlb_write_closes = 1;  // with miss slots: a write fault in a new granule takes the last slot
+  // A CTA issues with its group's first access those its resident run issued less than this after it (they
+  // cannot depend on its value); 0: only those at the same moment (sim/MODEL.md, "Accesses in flight").
+  int64_t independent_window_ns = 0;
   int64_t max_faulting_utlbs = 0;  // uTLBs that may fault between two replays (0: all)
   int64_t faulting_cap_reissues_only = 0;  // 1: the cap binds only accesses re-issued at a replay
   // 1: a write (or atomic) miss writes one entry per 128-byte line its warp access touches in the page

@@ -173,6 +173,9 @@ void Gpu::start_cta(RunningKernel& rk, uint64_t cta_index, uint32_t s, int64_t d
   c.pos = c.resume = w_.cta_points[c.cta];
   c.end = w_.cta_points[c.cta + 1];
   c.cta_ns = share_.kernel(c.kernel).cta_ns;
+  c.window_t =
+      uint16_t(std::min<int64_t>(trace::kIntervalScale, mul_div(uint64_t(cfg_.gpu.independent_window_ns),
+                                                                trace::kIntervalScale, uint64_t(c.cta_ns))));
   if (cfg_.gpu.cta_time_variance_ns > 0) {
     // Uniform in [-1, 1) times sqrt(3) * sd (that standard deviation), from the CTA's start count; sd is
     // sqrt(variance * duration), at most half the duration over sqrt(3).
@@ -205,9 +208,9 @@ int64_t Gpu::ref_at(const CtaSlot& c, uint64_t pos) const {
   return pos == c.end ? c.cta_ns : mul_div(w_.points[pos].t, uint64_t(c.cta_ns), trace::kIntervalScale);
 }
 
-uint64_t Gpu::group_end(uint64_t pos, uint64_t end) const {
-  const uint16_t t = w_.points[pos].t;
-  while (pos < end && w_.points[pos].t == t) ++pos;
+uint64_t Gpu::group_end(const CtaSlot& c, uint64_t pos) const {
+  const uint32_t last = uint32_t(w_.points[pos].t) + c.window_t;
+  while (pos < c.end && w_.points[pos].t <= last) ++pos;
   return pos;
 }
 
@@ -229,10 +232,10 @@ bool Gpu::start_ahead(uint32_t slot) {
   uint64_t pos = c.pos, pages = 0;
   // One pass over the points: a group is passed when all its points are on mapped pages.
   while (pos < c.end) {
-    const uint16_t t = w_.points[pos].t;
+    const uint64_t end = group_end(c, pos);
     uint64_t i = pos, n = 0;
     bool mapped = true;
-    for (; i < c.end && w_.points[i].t == t; ++i) {
+    for (; i < end; ++i) {
       const AccessPoint& r = w_.points[i];
       if (!pages_.all_mapped(r.page, r.count)) {
         mapped = false;
@@ -276,7 +279,7 @@ void Gpu::settle_ahead(uint32_t slot, bool all) {
       join_lane(slot);
       return;
     }
-    const uint64_t end = group_end(c.pos, c.end);
+    const uint64_t end = group_end(c, c.pos);
     accesses_done(pages_in(c.pos, end));
     c.pos = c.resume = end;
   }
@@ -528,9 +531,7 @@ void Gpu::cta_step(uint32_t slot) {
     c.stalled = false;
     set_counted(slot, true);
   }
-  uint16_t t = w_.points[c.pos].t;
-  uint64_t group_end = c.pos;
-  while (group_end < c.end && w_.points[group_end].t == t) ++group_end;
+  const uint64_t group_end = Gpu::group_end(c, c.pos);
   uint32_t utlb = c.sm / uint32_t(cfg_.gpu.sms_per_utlb);
   bool faulted = c.round_faulted, blocked = false;
   int64_t extra = 0;

@@ -129,6 +129,7 @@ class Gpu final : public Component, public FaultBuffer::Client {
     // its pending compute ends (the access group it is headed for, or its end).
     int64_t progress_ns = 0, target_ns = 0;
     int64_t cta_ns = 0;  // its duration in reference time: its kernel's, spread (gpu.cta_time_variance_ns)
+    uint16_t window_t = 0;  // gpu.independent_window_ns in its points' time unit (its kernel's resident run)
     // While computing in its lane: the lane's clock reads reference time + offset. continuous: the CTA has
     // computed without a break since the offset was set (so its next compute goes on from it).
     double offset = 0;
@@ -198,7 +199,8 @@ class Gpu final : public Component, public FaultBuffer::Client {
   // Schedules the CTA's next access group, or its end: it computes towards it in its lane, after a fixed
   // delay of extra_ns if any.
   void schedule_next_point(uint32_t slot, int64_t extra_ns);
-  uint64_t group_end(uint64_t pos, uint64_t end) const;
+  // The end of the CTA's access group that starts at `pos`: the points within its window of the first.
+  uint64_t group_end(const CtaSlot& c, uint64_t pos) const;
   // Page accesses of points [begin, end).
   uint64_t pages_in(uint64_t begin, uint64_t end) const;
   // The reference time at which the CTA reaches its point `pos` (its end at its last point).

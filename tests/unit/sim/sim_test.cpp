@@ -324,6 +324,31 @@ TEST(Simulator, AtMostMaxFaultingUtlbsFaultBetweenTwoReplays) {
   EXPECT_EQ(free[0].utlbs, 4u);
 }
 
+// gpu.independent_window_ns: a CTA issues with its group's first access those its resident run issued
+// within the window after it, so their misses fault in one round. One CTA (a 100 us run) reads a page at
+// 0, one 46 ns later and one 4.6 us later, each in a VA block of its own: with a 100 ns window the first two
+// fault in one batch and the third after its replay; without, each waits for the replay before it.
+TEST(Simulator, AccessesWithinTheIndependentWindowFaultInOneRound) {
+  auto batches = [](int64_t window_ns) {
+    trace::Trace t = base_trace(8 << 20);
+    add_kernel(t, {{0, 600, 1200}}, trace::AccessKind::kRead, 100000);
+    t.ranges[1].t_begin = t.ranges[1].t_end = 30;  // 30 / 65535 of 100 us: 46 ns
+    t.ranges[2].t_begin = t.ranges[2].t_end = 3000;
+    Config c;
+    c.select("prefetch", "none");
+    c.gpu.independent_window_ns = window_ns;
+    std::vector<BatchRecord> records;
+    const Stats s = run(t, c, &records);
+    EXPECT_EQ(s.faults_unique, 3u);
+    std::vector<uint64_t> pages;
+    for (const BatchRecord& b : records) pages.push_back(b.pages);
+    return pages;
+  };
+  EXPECT_EQ(batches(100), (std::vector<uint64_t>{2, 1}));
+  EXPECT_EQ(batches(0), (std::vector<uint64_t>{1, 1, 1}));
+  EXPECT_EQ(batches(10000), (std::vector<uint64_t>{3}));
+}
+
 // `ctas` one-CTA-per-SM CTAs (a uTLB each, holding one fault) each reading pages {512 i, 512 i + 256} at
 // once under `c`: every batch's record, the run having faulted on every page.
 std::vector<BatchRecord> two_pages_per_cta(uint32_t ctas, Config c) {
