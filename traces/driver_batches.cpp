@@ -15,7 +15,11 @@ std::vector<DriverRunBatches> driver_batches(const Trace& t) {
     std::map<uint32_t, uint64_t> kernels;  // entries per kernel
   };
   std::vector<std::map<uint32_t, Open>> open(t.driver_runs.size());
-  std::vector<std::unordered_map<uint32_t, int64_t>> replays(t.driver_runs.size());
+  struct Replay {
+    int64_t gpu_ns;
+    uint32_t kernel;
+  };
+  std::vector<std::unordered_map<uint32_t, Replay>> replays(t.driver_runs.size());
   for (size_t r = 0; r < t.driver_runs.size(); ++r) {
     const auto& d = t.driver_runs[r].dropped;
     out[r].entries_complete = d[size_t(DriverEventKind::kFaultEntry)] == 0;
@@ -23,7 +27,7 @@ std::vector<DriverRunBatches> driver_batches(const Trace& t) {
   }
   for (const DriverEvent& e : t.driver_events) {
     if (e.kind == DriverEventKind::kReplay) {
-      replays[e.run][e.batch] = e.gpu_ns;
+      replays[e.run][e.batch] = {e.gpu_ns, e.kernel};
       continue;
     }
     if (e.kind != DriverEventKind::kFaultEntry) continue;
@@ -46,11 +50,18 @@ std::vector<DriverRunBatches> driver_batches(const Trace& t) {
       b.pages = o.pages.size();
       b.blocks = o.blocks.size();
       b.utlbs = o.utlbs.size();
+      // The kernel most of its entries were taken under; entries taken under none (their CPU time, the
+      // service's start, fell outside every kernel of the run on the CUPTI clock: a kernel's first
+      // service can start before CUPTI's start of it) do not vote, and where none was taken under one,
+      // the replay's kernel.
       uint64_t most = 0;
       for (const auto& [k, n] : o.kernels)
-        if (n > most) most = n, b.kernel = k;
+        if (k != kNoKernel && n > most) most = n, b.kernel = k;
       const auto rp = replays[r].find(id);
-      if (rp != replays[r].end()) b.replay_gpu_ns = rp->second;
+      if (rp != replays[r].end()) {
+        b.replay_gpu_ns = rp->second.gpu_ns;
+        if (most == 0) b.kernel = rp->second.kernel;
+      }
       out[r].batches.push_back(b);
     }
   return out;
