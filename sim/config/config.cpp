@@ -79,6 +79,9 @@ std::vector<Field> fields(Config& c) {
     "a CTA issues together the accesses its resident run issued within this of the group's first (sooner "
     "than a dependent load can follow the load it depends on), so a miss does not hold back the accesses "
     "issued just after it (0: only accesses at the same moment of its run)");
+  i("gpu.utlb_one_warp", &c.gpu.utlb_one_warp, 0, 1, "",
+    "1: between two replays a uTLB faults on the misses of one warp access, the first that faulted on it; "
+    "another warp's or CTA's miss waits for the next replay (0: any access's misses fault)");
   i("gpu.utlb_write_closes", &c.gpu.utlb_write_closes, 0, 1, "",
     "with gpu.utlb_miss_slots: 1, a write (or atomic) fault in a new granule takes the uTLB's last slot, so "
     "only accesses in granules it holds fault until the replay; 0, it takes one slot as a read does");

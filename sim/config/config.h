@@ -38,6 +38,8 @@ struct GpuConfig {
   // With miss slots: after a replay a uTLB takes no new granule for this long (the re-walk of those it held).
   int64_t utlb_slot_rewalk_ns = 0;
   int64_t utlb_write_closes = 1;  // with miss slots: a write fault in a new granule takes the last slot
+  // 1: between two replays a uTLB faults on the misses of one warp access only (the first that faulted).
+  int64_t utlb_one_warp = 0;
   // A CTA issues with its group's first access those its resident run issued less than this after it (they
   // cannot depend on its value); 0: only those at the same moment (sim/MODEL.md, "Accesses in flight").
   int64_t independent_window_ns = 0;

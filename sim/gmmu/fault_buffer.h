@@ -19,6 +19,11 @@
 //
 // With a cap on faulting uTLBs (configure_faulting_utlbs, gpu.max_faulting_utlbs > 0) at most that many
 // uTLBs fault between two replays; another one's access waits for the next replay (sim/MODEL.md).
+//
+// With one warp access a round (configure_one_access, gpu.utlb_one_warp), a uTLB faults between two
+// replays on the misses of the first warp access that faulted on it; another warp's or CTA's miss is not
+// entered (raise returns kOtherAccess) and waits for the next replay, while the warp's own further misses
+// still fault (sim/MODEL.md, "GMMU and fault buffer").
 #pragma once
 
 #include <algorithm>
@@ -94,6 +99,10 @@ class FaultBuffer {
     prev_held_.assign(held_.size(), 0);
     prev_count_.assign(held_count_.size(), 0);
   }
+  // One warp access a round: a uTLB faults only on the misses of the first warp access that faulted on it
+  // since the last replay.
+  void configure_one_access() { owner_.assign(outstanding_.size(), 0); }
+  static constexpr int64_t kOtherAccess = -2;  // raise: the uTLB serves another warp access this round
   // The driver replayed at `now`: every uTLB's miss slots are free again (with the re-walk, the granules
   // held until now are kept as the previous round's).
   void replayed(int64_t now) {
@@ -105,20 +114,26 @@ class FaultBuffer {
     std::fill(held_count_.begin(), held_count_.end(), 0);
     std::fill(faulting_flag_.begin(), faulting_flag_.end(), 0);
     faulting_ = 0;
+    std::fill(owner_.begin(), owner_.end(), 0);
   }
   // Raises a fault at `now`; returns its arrival in the buffer, or -1 when the uTLB (its outstanding entries
   // or its miss slots) or the buffer is full, or the uTLB may not fault before the next replay (the cap on
   // faulting uTLBs): the access is not entered and must be issued again after a replay. `reissue`: its CTA
   // re-issues at a replay; with the cap's reissues_only only such an access is refused by the cap, another
-  // faults whatever the count (and counts its uTLB as faulting).
+  // faults whatever the count (and counts its uTLB as faulting). `warp`: the warp of the CTA whose access
+  // it is; with one warp access a round, kOtherAccess when the uTLB serves another this round.
   int64_t raise(int64_t now, uint32_t page, uint8_t kind, uint32_t utlb, uint32_t slot, uint64_t cta_start,
-                uint32_t tenant, uint32_t kernel, bool reissue = true) {
+                uint32_t tenant, uint32_t kernel, bool reissue = true, uint32_t warp = 0) {
+    // the access: its CTA's start ordinal (unique) and its warp; 0 is no owner
+    const uint64_t access = owner_.empty() ? 0 : (cta_start << 8 | (warp & 0xff)) + 1;
+    if (access != 0 && owner_[utlb] != 0 && owner_[utlb] != access) return kOtherAccess;
     if (outstanding_[utlb] >= max_outstanding_ || heap_.size() + pending_ >= capacity_) return -1;
     const bool capped = reissue || !cap_reissues_only_;
     if (max_faulting_ > 0 && capped && !faulting_flag_[utlb] && faulting_ >= max_faulting_) return -1;
     int64_t not_before = 0;  // a new granule's miss waits for the re-walk of the held ones (configure_rewalk)
     if (slots_ > 0 && !take_slot(utlb, page / granule_, write_closes_ && kind != 0, &not_before)) return -1;
     if (max_faulting_ > 0 && !faulting_flag_[utlb]) faulting_flag_[utlb] = 1, ++faulting_;
+    if (access != 0) owner_[utlb] = access;
     if (write_ns_ > 0) {  // queued for the port; the estimate: the port's next write once it is ready
       // ready after the latency, and gpu.fault_issue_ns after this uTLB's previous entry was
       const int64_t ready = std::max({now + latency_ns_, next_[utlb], not_before});
@@ -261,6 +276,7 @@ class FaultBuffer {
   uint32_t max_faulting_ = 0, faulting_ = 0;  // configure_faulting_utlbs
   bool cap_reissues_only_ = false;
   std::vector<uint8_t> faulting_flag_;
+  std::vector<uint64_t> owner_;  // configure_one_access: per uTLB, the access it serves this round (0: none)
   std::vector<int64_t> next_;
   const uint32_t max_outstanding_;
   const size_t capacity_;

@@ -533,7 +533,7 @@ void Gpu::cta_step(uint32_t slot) {
   }
   const uint64_t group_end = Gpu::group_end(c, c.pos);
   uint32_t utlb = c.sm / uint32_t(cfg_.gpu.sms_per_utlb);
-  bool faulted = c.round_faulted, blocked = false;
+  bool faulted = c.round_faulted, blocked = false, deferred = false;
   int64_t extra = 0;
   const bool tlb_on = tlb_.enabled();
   const bool jitter = cfg_.gpu.fault_jitter_ns > 0;
@@ -558,7 +558,8 @@ void Gpu::cta_step(uint32_t slot) {
   // One access: `index` its place among the group's accesses in address order, `pos` its place in issue
   // order; at_cursor(true) keeps where the pass pauses, at_cursor(false) where the group resumes after its
   // first fault. Returns false to stop the pass.
-  const auto access = [&](uint32_t p, uint8_t kind, uint64_t index, uint64_t pos, auto&& at_cursor) {
+  const auto access = [&](uint32_t p, uint8_t kind, uint32_t warp, uint64_t index, uint64_t pos,
+                          auto&& at_cursor) {
     if (c.tracking && (c.done[index >> 6] >> (index & 63) & 1)) return true;
     if (pages_.mapped(p)) {
       ++issued;
@@ -593,7 +594,7 @@ void Gpu::cta_step(uint32_t slot) {
       at_cursor(false);
     }
     ++stats_.kernels[c.kernel].faults;
-    raise_fault(slot, p, kind, utlb, reissue, &blocked);
+    raise_fault(slot, p, kind, utlb, reissue, warp, &blocked, &deferred);
     return !blocked;
   };
   const uint32_t warps =
@@ -602,7 +603,7 @@ void Gpu::cta_step(uint32_t slot) {
     build_issue_order(c, group_end, warps);
     for (uint64_t k = index; k < c.order.size(); ++k) {
       const CtaSlot::Issue& a = c.order[k];
-      if (!access(a.page, a.kind, a.index, k, [&](bool cursor) {
+      if (!access(a.page, a.kind, a.warp, a.index, k, [&](bool cursor) {
             if (cursor) {
               c.cursor = c.pos, c.cursor_off = 0, c.cursor_index = k;
             } else {
@@ -617,7 +618,7 @@ void Gpu::cta_step(uint32_t slot) {
       uint32_t off = i == first ? first_off : 0;
       bool go = true;
       for (uint32_t p = r.page + off; p < r.page + r.count && go; ++p, ++index)
-        go = access(p, r.kind, index, index, [&](bool cursor) {
+        go = access(p, r.kind, 0, index, index, [&](bool cursor) {
           if (cursor) {
             c.cursor = i, c.cursor_off = p - r.page, c.cursor_index = index;
           } else {
@@ -641,8 +642,9 @@ void Gpu::cta_step(uint32_t slot) {
     // Every fault this round raised has been fetched (or flushed) and no replay is still to come: the
     // replays that served them came while the CTA was still issuing (paused by the fault jitter, or its
     // process switched out), so nothing would ever wake it. It re-issues now, as the replayed accesses
-    // would. (A blocked access means entries are in the buffer, so a batch and its replay will come.)
-    if (!blocked && c.in_buffer == 0 && !uvm_->replay_pending()) {
+    // would. (A blocked access means entries are in the buffer, so a batch and its replay will come; a
+    // deferred one, that another access's entry went in since the last replay, whose replay will come.)
+    if (!blocked && !deferred && c.in_buffer == 0 && !uvm_->replay_pending()) {
       stalled_.pop_back();
       c.stalled = false;
       ++stats_.reissues;
@@ -697,12 +699,12 @@ void Gpu::build_issue_order(CtaSlot& c, uint64_t group_end, uint32_t warps) {
   for (uint64_t i = c.pos; i < group_end; ++i) {
     const AccessPoint& r = w_.points[i];
     for (uint32_t p = r.page; p < r.page + r.count; ++p, ++index) {
-      // index -> its place in the issue order
+      // index -> its warp and its place in the issue order
+      const uint64_t warp = index < big ? index / (share + 1) : more + (index - big) / share;
       uint64_t at;
       if (in_turn) {
         // index -> (warp, lane); turns before lane `lane`: lane * w places (every warp has a page at lanes
         // below share), and at lane == share only the first `more` warps have one
-        const uint64_t warp = index < big ? index / (share + 1) : more + (index - big) / share;
         const uint64_t lane = index < big ? index % (share + 1) : (index - big) % share;
         at = lane < share ? lane * w + warp : share * w + warp;
       } else {
@@ -710,7 +712,7 @@ void Gpu::build_issue_order(CtaSlot& c, uint64_t group_end, uint32_t warps) {
         // rotated to start at that warp's share
         at = index >= skip ? index - skip : index + n - skip;
       }
-      c.order[at] = {p, uint32_t(index), r.kind};
+      c.order[at] = {p, uint32_t(index), r.kind, uint8_t(warp)};
     }
   }
 }
@@ -772,15 +774,20 @@ void Gpu::slot_resources(uint32_t slot, bool add) {
 
 // gpu.write_fault_per_line: a write's warp access misses once per 128-byte line it touches in the page (the
 // uTLB does not merge them), so it writes the kernel's write_lines entries for the page.
-void Gpu::raise_fault(uint32_t slot, uint32_t page, uint8_t kind, uint32_t utlb, bool reissue,
-                      bool* blocked) {
+void Gpu::raise_fault(uint32_t slot, uint32_t page, uint8_t kind, uint32_t utlb, bool reissue, uint32_t warp,
+                      bool* blocked, bool* deferred) {
   const uint32_t kernel = slots_[slot].kernel;
   const trace::Kernel& k = w_.trace.kernels[kernel];
   const uint32_t entries =
       kind != 0 && cfg_.gpu.write_fault_per_line ? std::max<uint32_t>(1, k.write_lines) : 1;
   for (uint32_t e = 0; e < entries; ++e) {
     const int64_t arrival =
-        buffer_.raise(now(), page, kind, utlb, slot, slots_[slot].start, k.tenant, kernel, reissue);
+        buffer_.raise(now(), page, kind, utlb, slot, slots_[slot].start, k.tenant, kernel, reissue, warp);
+    if (arrival == FaultBuffer::kOtherAccess) {  // waits for the replay; the CTA's later accesses go on
+      ++stats_.faults_not_entered;
+      *deferred = true;
+      return;
+    }
     if (arrival < 0) {
       ++stats_.faults_not_entered;
       *blocked = true;

@@ -121,6 +121,7 @@ class Gpu final : public Component, public FaultBuffer::Client {
     struct Issue {
       uint32_t page, index;
       uint8_t kind;
+      uint8_t warp;  // the warp whose share holds it
     };
     std::vector<Issue> order;
     uint64_t order_pos = UINT64_MAX;
@@ -244,7 +245,10 @@ class Gpu final : public Component, public FaultBuffer::Client {
   void mark_dirty(uint32_t sm);
   void flush_speeds();
   void update_dram_factor();
-  void raise_fault(uint32_t slot, uint32_t page, uint8_t kind, uint32_t utlb, bool reissue, bool* blocked);
+  // `blocked`: an entry was refused, the CTA issues nothing more this pass; `deferred`: the uTLB serves
+  // another warp access this round (gpu.utlb_one_warp), the access waits for the replay that one brings.
+  void raise_fault(uint32_t slot, uint32_t page, uint8_t kind, uint32_t utlb, bool reissue, uint32_t warp,
+                   bool* blocked, bool* deferred);
   void build_issue_order(CtaSlot& c, uint64_t group_end, uint32_t warps);
   int64_t fault_jitter();
   // Processes (contexts) taking turns on the GPU (gpu.timeslice_ns; sim/MODEL.md, "Several processes").

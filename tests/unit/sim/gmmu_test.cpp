@@ -163,6 +163,28 @@ TEST(FaultBuffer, AfterAReplayAUtlbReWalksItsHeldGranulesBeforeTakingNewOnes) {
   EXPECT_EQ(b.raise(3000, 40, 0, 0, 0, 0, 0, 0), 3010);  // off: a new granule at once
 }
 
+// gpu.utlb_one_warp: between two replays a uTLB faults on the misses of the first warp access that faulted
+// on it (CTA start ordinal and warp); another warp's or CTA's miss is refused with kOtherAccess, while the
+// same access's further misses and other uTLBs' fault. The replay frees it.
+TEST(FaultBuffer, OneWarpAccessARoundPerUtlb) {
+  Left left;
+  FaultBuffer b(2, 100, 100, 10, 0);
+  b.connect(left);
+  b.configure_one_access();
+  // raise(now, page, kind, utlb, slot, cta_start, tenant, kernel, reissue, warp)
+  EXPECT_EQ(b.raise(0, 0, 0, 0, 0, 7, 0, 0, true, 3), 10);  // CTA 7's warp 3 takes uTLB 0
+  EXPECT_EQ(b.raise(0, 1, 0, 0, 0, 7, 0, 0, true, 3), 10);  // its further miss
+  EXPECT_EQ(b.raise(0, 2, 0, 0, 0, 7, 0, 0, true, 4), FaultBuffer::kOtherAccess);  // another warp
+  EXPECT_EQ(b.raise(0, 3, 0, 0, 1, 8, 0, 0, true, 3), FaultBuffer::kOtherAccess);  // another CTA
+  EXPECT_EQ(b.raise(0, 3, 0, 1, 1, 8, 0, 0, true, 3), 10);                         // another uTLB
+  std::vector<FaultEntry> got;
+  b.fetch(100, 100, got);
+  EXPECT_EQ(got.size(), 3u);
+  b.replayed(200);
+  EXPECT_EQ(b.raise(200, 2, 0, 0, 0, 7, 0, 0, true, 4), 210);  // the next round: warp 4 first
+  EXPECT_EQ(b.raise(200, 0, 0, 0, 0, 7, 0, 0, true, 3), FaultBuffer::kOtherAccess);
+}
+
 TEST(PageTable, MasksFollowLocations) {
   trace::Trace t = base_trace(3 << 20);
   Workload w = Workload::build(t, "t");

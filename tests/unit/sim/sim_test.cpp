@@ -324,6 +324,25 @@ TEST(Simulator, AtMostMaxFaultingUtlbsFaultBetweenTwoReplays) {
   EXPECT_EQ(free[0].utlbs, 4u);
 }
 
+// gpu.utlb_one_warp: between two replays a uTLB faults on one warp access's misses. One CTA of two warps
+// reads a page of its own per warp, each in a VA block of its own, at the same moment: one round takes
+// both without it, two rounds with it (the second warp's miss waits for the first replay).
+TEST(Simulator, AUtlbFaultsOnOneWarpAccessARound) {
+  auto batches = [](int64_t one_warp) {
+    trace::Trace t = base_trace(8 << 20);
+    add_kernel(t, {{0, 600}}, trace::AccessKind::kRead, 10000, 64);
+    Config c;
+    c.select("prefetch", "none");
+    c.gpu.warp_interleave = 1;
+    c.gpu.utlb_one_warp = one_warp;
+    const Stats s = run(t, c);
+    EXPECT_EQ(s.faults_unique, 2u);
+    return s.batches;
+  };
+  EXPECT_EQ(batches(0), 1u);
+  EXPECT_EQ(batches(1), 2u);
+}
+
 // gpu.independent_window_ns: a CTA issues with its group's first access those its resident run issued
 // within the window after it, so their misses fault in one round. One CTA (a 100 us run) reads a page at
 // 0, one 46 ns later and one 4.6 us later, each in a VA block of its own: with a 100 ns window the first two
