@@ -49,7 +49,7 @@ def validate(uvmsim, trace, settings, config=None):
 
 KEYS = ("batches", "entries_per_batch_p50", "blocks_per_batch_p50", "batch_ms_p50", "kernel_ms", "paging_overhead_ms")
 # shown per trace, not scored in the summary (the ratchet's baseline keys stay KEYS)
-SHOWN = KEYS + ("utlbs_per_batch_p50",)
+SHOWN = KEYS + ("utlbs_per_batch_p50", "entries_total")
 
 
 def summarise(rows):
@@ -135,15 +135,16 @@ def main():
         print(lines[-1])
         if a.per_trace and not per_trace:
             per_trace = ["", "Per trace at %s, the driver (median events run) / the model: batches, median fault "
-                         "entries, VA blocks and uTLBs with an entry per batch, median batch duration (ms), summed "
-                         "kernel time (ms):"
+                         "entries, VA blocks and uTLBs with an entry per batch, fault entries over the run, median batch "
+                         "duration (ms), summed kernel time (ms):"
                          % (" ".join(point) or "the config"), "",
-                         "| trace | set | batches | entries | VA blocks | uTLBs | batch ms | kernel ms |",
-                         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+                         "| trace | set | batches | entries | VA blocks | uTLBs | entries, run | batch ms | kernel ms |",
+                         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
             for n in names:
                 cells = []
                 for k, f in (("batches", "%.0f"), ("entries_per_batch_p50", "%.0f"), ("blocks_per_batch_p50", "%.0f"),
-                             ("utlbs_per_batch_p50", "%.0f"), ("batch_ms_p50", "%.2f"), ("kernel_ms", "%.2f")):
+                             ("utlbs_per_batch_p50", "%.0f"), ("entries_total", "%.0f"), ("batch_ms_p50", "%.2f"),
+                             ("kernel_ms", "%.2f")):
                     cells.append((f + " / " + f) % got[n][k] if k in got[n] else "-")
                 per_trace.append("| %s | %s | %s |" % (n, "check" if n in check else "fit", " | ".join(cells)))
     text = ("# The model's fault batches against the driver's, H200 partition traces\n\n"

@@ -189,6 +189,20 @@ void add_batch_quantities(const trace::Trace& t, const std::vector<BatchRecord>&
     add(key, label, "count", of_runs(kAll, [&](const auto& bs) { return quantile_of(bs, field, q); }),
         quantile_of(sim_all, field, q), lost);
   };
+  add(
+      "entries_total", "fault entries over the run, summed (duplicates included)", "count",
+      of_runs(kAll,
+              [&](const auto& bs) {
+                double n = 0;
+                for (const auto* b : bs) n += double(b->entries);
+                return n;
+              }),
+      [&] {
+        double n = 0;
+        for (const auto* b : sim_all) n += double(b->entries);
+        return n;
+      }(),
+      lost);
   add_quantile("entries_per_batch_p50", "fault entries per batch, median (duplicates included)", entries,
                0.5);
   add_quantile("entries_per_batch_p90", "fault entries per batch, p90", entries, 0.9);

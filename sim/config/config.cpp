@@ -116,6 +116,10 @@ std::vector<Field> fields(Config& c) {
     "how a CTA orders one moment's accesses, its warps (threads / 32) each taking the next contiguous share "
     "of the pages in address order: 0, all in address order; 1, a page of each warp in turn; 2, a warp's "
     "whole share at a time, from a warp drawn per CTA and moment (seeded)");
+  i("gpu.warp_lane_pages", &c.gpu.warp_lane_pages, 0, 1024, "pages",
+    "with gpu.warp_interleave: a moment's n pages are shared by min(threads / 32, ceil(n / this)) warps, a "
+    "warp holding up to this many (32: a page per lane, as a kernel whose thread t touches page t); 0, by "
+    "min(threads / 32, n) warps, every warp of the CTA at work");
   i("gpu.replay_wake_shuffle", &c.gpu.replay_wake_shuffle, 0, 3, "",
     "1: at a replay the CTAs stalled on faults re-issue in a seeded random order (which of an SM's warps "
     "reaches its uTLB first is not recorded); 2: in an order drawn per TPC (SMs 2t and 2t+1) and dispatch "

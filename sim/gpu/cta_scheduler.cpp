@@ -684,7 +684,10 @@ void Gpu::build_issue_order(CtaSlot& c, uint64_t group_end, uint32_t warps) {
   uint64_t n = 0;
   for (uint64_t i = c.pos; i < group_end; ++i) n += w_.points[i].count;
   c.order.resize(n);
-  const uint64_t w = std::min<uint64_t>(warps, n), share = n / w, more = n % w;  // warps [0, more): share + 1
+  // gpu.warp_lane_pages: as few warps as hold the pages at that many a warp; else every warp (at most n)
+  const uint64_t lane_pages = uint64_t(cfg_.gpu.warp_lane_pages);
+  const uint64_t at_work = lane_pages ? (n + lane_pages - 1) / lane_pages : n;
+  const uint64_t w = std::min<uint64_t>(warps, at_work), share = n / w, more = n % w;  // [0, more): share + 1
   const uint64_t big = more * (share + 1);  // the accesses of those warps
   // gpu.warp_interleave 2: which warp reaches the uTLB first is not recorded; one is drawn per CTA and group
   // (seeded), and the shares before it are skipped to the end

@@ -155,6 +155,33 @@ TEST(Simulator, WarpsOneAfterAnotherFillABatchFromOneWarpsShare) {
   }
 }
 
+// gpu.warp_lane_pages: a CTA of 256 threads (8 warps) reads 64 pages in one moment, each in its own granule
+// of 4, the first 32 in block 0 and the last 32 in block 1, as a kernel whose thread t reads page t does
+// with its first 64 threads (two warps at work). Warps in turn, its uTLB holding 4 granules: spread over all
+// 8 warps (8 pages each) the first round takes the first page of warps 0 to 3, all in block 0; at 32 pages a
+// warp (a page a lane) two warps hold them, and the round takes the first two pages of each: two blocks.
+TEST(Simulator, LanePagesPutAMomentsPagesOnTheWarpsThatHoldThem) {
+  std::vector<uint64_t> pages;
+  for (uint64_t i = 0; i < 64; ++i) pages.push_back(i < 32 ? 4 * i : 512 + 4 * (i - 32));
+  for (int64_t lane_pages : {0, 32}) {
+    trace::Trace t = base_trace(4 << 20);
+    add_kernel(t, {pages}, trace::AccessKind::kRead, 10000, 256);
+    Config c;
+    c.gpu.fault_jitter_ns = 0;
+    c.gpu.warp_interleave = 1;
+    c.gpu.warp_lane_pages = lane_pages;
+    c.gpu.utlb_miss_slots = 4;
+    c.gpu.utlb_miss_granule_pages = 4;
+    c.select("prefetch", "none");
+    std::vector<BatchRecord> records;
+    const Stats s = run(t, c, &records);
+    ASSERT_FALSE(records.empty());
+    EXPECT_EQ(records.front().entries, 4u) << lane_pages;
+    EXPECT_EQ(records.front().blocks, lane_pages ? 2u : 1u) << lane_pages;
+    EXPECT_EQ(s.faults_unique, 64u);
+  }
+}
+
 // gpu.utlb_miss_slots: one CTA reads 20 pages, each in its own granule of 4; its uTLB holds 14 granules
 // until the replay, so the first batch holds 14 entries and the rest fault after it. Writes: the first
 // write takes the last slot, so each batch holds one page.

@@ -84,6 +84,18 @@ TEST(Validate, ScoresTheDriversBatchesWhereTheRecordingHasThem) {
     EXPECT_GT(find(v, key).simulated, 0) << key;
   }
   EXPECT_LE(find(v, "entries_per_batch_p90").observed, 256);
+  // The entries over the run: each run's sum over its batches (the median run's), the model's over its own.
+  const Quantity& total = find(v, "entries_total");
+  EXPECT_TRUE(total.scored);
+  std::vector<double> sums;
+  for (const auto& r : runs) {
+    double n = 0;
+    for (const auto& bt : r.batches) n += double(bt.entries);
+    sums.push_back(n);
+  }
+  EXPECT_EQ(total.observed_min, std::min(sums[0], sums[1]));
+  EXPECT_EQ(total.observed_max, std::max(sums[0], sums[1]));
+  EXPECT_GE(total.simulated, batches.simulated);  // at least one entry a batch
   // Every batch is the first kernel's ("touch"); the second touches resident pages.
   EXPECT_EQ(v.kernels[0].observed_batches, batches.observed);
   EXPECT_EQ(v.kernels[0].simulated_batches, batches.simulated);
