@@ -219,7 +219,7 @@ def report(a):
             *case_of(f), len(w), pct([x[0] for x in w], 1000, "%.2f"),
             pct([x[1] for x in w], 1000, "%.2f"), pct([x[2] for x in w], 1000, "%.2f"),
             pct([x[3] for x in w], 1, "%.0f")))
-    pooled = [x[2] for f in files if case_of(f)[0].startswith("sm8_") for x in timing[f]]
+    pooled = [x[2] for f in files if re.match(r"sm8_[wt]\d+_[cn]\d+$", case_of(f)[0]) for x in timing[f]]
     pooled = [x for x in pooled if x is not None]
     if pooled:
         lines += ["", "At 8 SMs, every case and run pooled: the first new granule %.2f us after the replay (median of "

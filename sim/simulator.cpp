@@ -34,6 +34,8 @@ Simulator::Simulator(const Workload& w, const Config& c)
                             cfg_.gpu.utlb_write_closes != 0);
   if (cfg_.gpu.utlb_miss_slots > 0 && cfg_.gpu.utlb_slot_rewalk_ns > 0)
     buffer_.configure_rewalk(cfg_.gpu.utlb_slot_rewalk_ns);
+  if (cfg_.gpu.utlb_miss_slots > 0 && cfg_.gpu.utlb_round_window_ns > 0)
+    buffer_.configure_round_window(cfg_.gpu.utlb_round_window_ns);
   if (cfg_.gpu.utlb_one_warp) buffer_.configure_one_access();
   if (cfg_.gpu.max_faulting_utlbs > 0)
     buffer_.configure_faulting_utlbs(uint32_t(cfg_.gpu.max_faulting_utlbs),

@@ -7,8 +7,12 @@
 // many SMs as the block scheduler gives them: fewer uTLBs and GPCs faulting on the same partition). Run it
 // under uvmtrace's events pass and count, per MMU client and round (replay to replay), the entries the
 // driver serviced (cuda_tracer/utlb_burst.sh).
+// --lanes L: only each warp's first L lanes read (a page each); --stagger NS: warp w of a CTA reads w x NS
+// after the CTA's start (its thread 0's %globaltimer), so an SM's misses come one warp at a time that far
+// apart: does a uTLB take a miss that comes after its first fault of the round, before the replay?
 // The pages are written by the CPU first (first touch: each fault migrates one page). One JSON line.
-//   utlb_burst_probe --sms 8 --warps 1 --ctas-per-sm 1 [--threads T] [--ctas N]
+//   utlb_burst_probe --sms 8 --warps 1 --ctas-per-sm 1 [--threads T] [--ctas N] [--lanes L] [--stagger NS]
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -21,15 +25,26 @@ namespace {
 
 constexpr uint64_t kBlock = 2ull << 20;
 
-__global__ void touch(const char* data, int* sink) {
-  const uint64_t g = uint64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+__global__ void touch(const char* data, int* sink, unsigned lanes, uint64_t stagger_ns) {
+  const unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = (blockDim.x + 31) / 32;
+  if (stagger_ns > 0) {  // every thread of the CTA takes part: the barrier needs them all
+    __shared__ uint64_t start;
+    if (threadIdx.x == 0) start = globaltimer();
+    __syncthreads();
+    while (globaltimer() < start + warp * stagger_ns) {
+    }
+  }
+  if (lane >= lanes) return;
+  // this lane's page among the kernel's read pages: `lanes` per warp, `warps` per CTA
+  const uint64_t g = (uint64_t(blockIdx.x) * warps + warp) * lanes + lane;
   if (data[g * kBlock] == 42) atomicAdd(sink, 1);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  unsigned sms_asked = 8, warps = 1, per_sm = 1, threads_asked = 0, ctas_asked = 0;
+  unsigned sms_asked = 8, warps = 1, per_sm = 1, threads_asked = 0, ctas_asked = 0, lanes = 32;
+  uint64_t stagger_ns = 0;
   for (int i = 1; i < argc; ++i) {
     auto next = [&]() -> unsigned {
       if (i + 1 >= argc) {
@@ -48,13 +63,17 @@ int main(int argc, char** argv) {
       threads_asked = next();
     else if (!std::strcmp(argv[i], "--ctas"))
       ctas_asked = next();
+    else if (!std::strcmp(argv[i], "--lanes"))
+      lanes = next();
+    else if (!std::strcmp(argv[i], "--stagger"))
+      stagger_ns = next();
     else {
       std::fprintf(stderr, "unknown argument %s\n", argv[i]);
       return 2;
     }
   }
   if (sms_asked == 0 || warps == 0 || warps > 32 || per_sm == 0 || per_sm > 32 || threads_asked > 1024 ||
-      ctas_asked > 4096) {
+      ctas_asked > 4096 || lanes == 0 || lanes > 32 || stagger_ns > 1000000) {
     std::fprintf(stderr, "bad arguments\n");
     return 2;
   }
@@ -65,7 +84,9 @@ int main(int argc, char** argv) {
   const unsigned sms = part.sms();
   const unsigned ctas = ctas_asked ? ctas_asked : sms * per_sm;
   const unsigned threads = threads_asked ? threads_asked : warps * 32;
-  const uint64_t pages = uint64_t(ctas) * threads, bytes = pages * kBlock;
+  const unsigned warps_per_cta = (threads + 31) / 32;
+  lanes = std::min(lanes, std::min(threads, 32u));  // a CTA of fewer than 32 threads reads with them all
+  const uint64_t pages = uint64_t(ctas) * warps_per_cta * lanes, bytes = pages * kBlock;
   check_fits(bytes);
   char* data = nullptr;
   int* sink = nullptr;
@@ -76,11 +97,11 @@ int main(int argc, char** argv) {
   CK(cudaEventCreate(&e0));
   CK(cudaEventCreate(&e1));
   const float ms = time_ms(
-      e0, e1, [&] { touch<<<ctas, threads, 0, part.stream(0)>>>(data, sink); }, part.stream(0));
+      e0, e1, [&] { touch<<<ctas, threads, 0, part.stream(0)>>>(data, sink, lanes, stagger_ns); }, part.stream(0));
   std::printf(
-      "{\"program\": \"utlb_burst_probe\", \"sms\": %u, \"threads\": %u, \"ctas\": %u, \"pages\": %llu, "
-      "\"touch_ms\": %.4f}\n",
-      sms, threads, ctas, (unsigned long long)pages, ms);
+      "{\"program\": \"utlb_burst_probe\", \"sms\": %u, \"threads\": %u, \"ctas\": %u, \"lanes\": %u, "
+      "\"stagger_ns\": %llu, \"pages\": %llu, \"touch_ms\": %.4f}\n",
+      sms, threads, ctas, lanes, (unsigned long long)stagger_ns, (unsigned long long)pages, ms);
   CK(cudaFree(data));
   CK(cudaFree(sink));
   return 0;

@@ -75,6 +75,10 @@ std::vector<Field> fields(Config& c) {
     "with gpu.utlb_miss_slots: after a replay a uTLB that held slots takes no new granule for this long (its "
     "held translations are walked again first); a held granule that faults again re-takes its slot at once "
     "(0: new granules at once)");
+  i("gpu.utlb_round_window_ns", &c.gpu.utlb_round_window_ns, 0, 1000000, "ns",
+    "with gpu.utlb_miss_slots: after a uTLB's first miss in a new granule since the last replay it takes new "
+    "granules only for this long (misses issued before its first fault is reported back); a later one waits "
+    "for the replay (0: until its slots are full)");
   i("gpu.independent_window_ns", &c.gpu.independent_window_ns, 0, 1000000, "ns",
     "a CTA issues together the accesses its resident run issued within this of the group's first (sooner "
     "than a dependent load can follow the load it depends on), so a miss does not hold back the accesses "

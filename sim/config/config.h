@@ -71,6 +71,8 @@ struct GpuConfig {
   // With warp_interleave: a moment's pages go to as few warps as hold them at this many pages a warp (one a
   // lane), not spread over all the CTA's warps (0: spread over all).
   int64_t warp_lane_pages = 0;
+  // With utlb_miss_slots: a uTLB takes new granules only this long after its round's first (0: no limit).
+  int64_t utlb_round_window_ns = 0;
   // 1: at a replay the stalled CTAs re-issue in a seeded random order, not in the order they stalled; 2: in a
   // seeded order drawn per TPC (SMs 2t, 2t+1) and dispatch round (the CTAs the SM had received before it); 3:
   // each SM's oldest first, the SMs in an order drawn per TPC and replay.

@@ -99,6 +99,13 @@ class FaultBuffer {
     prev_held_.assign(held_.size(), 0);
     prev_count_.assign(held_count_.size(), 0);
   }
+  // A round's window: after a uTLB's first miss in a new granule since the last replay it takes further new
+  // granules only for `ns` (the misses issued before its first fault is reported back); a later one waits
+  // for the replay, at which it faults at once. 0: no window. After configure_slots.
+  void configure_round_window(int64_t ns) {
+    window_ns_ = ns;
+    round_first_.assign(outstanding_.size(), -1);
+  }
   // One warp access a round: a uTLB faults only on the misses of the first warp access that faulted on it
   // since the last replay.
   void configure_one_access() { owner_.assign(outstanding_.size(), 0); }
@@ -112,6 +119,7 @@ class FaultBuffer {
       reopen_at_ = now + rewalk_ns_;
     }
     std::fill(held_count_.begin(), held_count_.end(), 0);
+    std::fill(round_first_.begin(), round_first_.end(), -1);
     std::fill(faulting_flag_.begin(), faulting_flag_.end(), 0);
     faulting_ = 0;
     std::fill(owner_.begin(), owner_.end(), 0);
@@ -131,7 +139,8 @@ class FaultBuffer {
     const bool capped = reissue || !cap_reissues_only_;
     if (max_faulting_ > 0 && capped && !faulting_flag_[utlb] && faulting_ >= max_faulting_) return -1;
     int64_t not_before = 0;  // a new granule's miss waits for the re-walk of the held ones (configure_rewalk)
-    if (slots_ > 0 && !take_slot(utlb, page / granule_, write_closes_ && kind != 0, &not_before)) return -1;
+    if (slots_ > 0 && !take_slot(utlb, page / granule_, write_closes_ && kind != 0, now, &not_before))
+      return -1;
     if (max_faulting_ > 0 && !faulting_flag_[utlb]) faulting_flag_[utlb] = 1, ++faulting_;
     if (access != 0) owner_[utlb] = access;
     if (write_ns_ > 0) {  // queued for the port; the estimate: the port's next write once it is ready
@@ -184,7 +193,7 @@ class FaultBuffer {
  private:
   // The uTLB's slot for granule `g`: the one it holds, else a free one (a write's closes the uTLB to new
   // granules); false when none is free.
-  bool take_slot(uint32_t utlb, uint32_t g, bool write, int64_t* not_before) {
+  bool take_slot(uint32_t utlb, uint32_t g, bool write, int64_t now, int64_t* not_before) {
     uint32_t* held = held_.data() + size_t(utlb) * slots_;
     uint32_t& n = held_count_[utlb];
     if (std::find(held, held + n, g) != held + n) return true;
@@ -192,6 +201,14 @@ class FaultBuffer {
     if (rewalk_ns_ > 0 && prev_count_[utlb] > 0) {  // it held granules at the replay: they are re-walked
       const uint32_t* prev = prev_held_.data() + size_t(utlb) * slots_;
       if (std::find(prev, prev + prev_count_[utlb], g) == prev + prev_count_[utlb]) *not_before = reopen_at_;
+    }
+    if (window_ns_ > 0) {  // the round's window (configure_round_window), at when the miss goes out
+      const int64_t at = std::max(now, *not_before);
+      int64_t& first = round_first_[utlb];
+      if (first < 0)
+        first = at;
+      else if (at > first + window_ns_)
+        return false;
     }
     if (write) {
       held[slots_ - 1] = g;  // granules [n, slots - 1) stay unused until the replay; none is searched twice
@@ -270,6 +287,8 @@ class FaultBuffer {
   // The re-walk after a replay (rewalk_ns_ > 0): the granules each uTLB held before the last replay (laid out
   // as held_), and when a uTLB that held any takes a new one.
   int64_t rewalk_ns_ = 0, reopen_at_ = 0;
+  int64_t window_ns_ = 0;
+  std::vector<int64_t> round_first_;  // configure_round_window: per uTLB, its round's first new granule (-1)
   std::vector<uint32_t> prev_held_, prev_count_;
   bool write_closes_ = false;
   std::vector<uint32_t> held_, held_count_;

@@ -163,6 +163,25 @@ TEST(FaultBuffer, AfterAReplayAUtlbReWalksItsHeldGranulesBeforeTakingNewOnes) {
   EXPECT_EQ(b.raise(3000, 40, 0, 0, 0, 0, 0, 0), 3010);  // off: a new granule at once
 }
 
+// gpu.utlb_round_window_ns: a uTLB takes new granules for the window after its round's first; a later miss
+// in a new granule waits for the replay (raise refuses it), one in a granule it holds still faults, and the
+// replay opens a new round (the H200's staggered-warp probe: about 400 ns, results/utlb_stagger.md).
+TEST(FaultBuffer, AUtlbTakesNewGranulesOnlyForTheWindowAfterItsRoundsFirst) {
+  Left left;
+  FaultBuffer b(2, 100, 100, 10, 0);
+  b.connect(left);
+  b.configure_slots(14, 4, false);
+  b.configure_round_window(400);
+  EXPECT_EQ(b.raise(1000, 0, 0, 0, 0, 0, 0, 0), 1010);  // the round's first: granule 0
+  EXPECT_EQ(b.raise(1400, 4, 0, 0, 0, 0, 0, 0), 1410);  // 400 ns later: in the window
+  EXPECT_EQ(b.raise(1401, 8, 0, 0, 0, 0, 0, 0), -1);    // past it: waits for the replay
+  EXPECT_EQ(b.raise(5000, 1, 0, 0, 0, 0, 0, 0), 5010);  // granule 0, held: faults
+  EXPECT_EQ(b.raise(5000, 8, 0, 1, 0, 0, 0, 0), 5010);  // uTLB 1's own round
+  b.replayed(6000);
+  EXPECT_EQ(b.raise(6000, 8, 0, 0, 0, 0, 0, 0), 6010);  // the replay: a new round
+  EXPECT_EQ(b.raise(6000, 12, 0, 0, 0, 0, 0, 0), 6010);
+}
+
 // gpu.utlb_one_warp: between two replays a uTLB faults on the misses of the first warp access that faulted
 // on it (CTA start ordinal and warp); another warp's or CTA's miss is refused with kOtherAccess, while the
 // same access's further misses and other uTLBs' fault. The replay frees it.
