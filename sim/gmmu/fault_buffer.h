@@ -105,6 +105,8 @@ class FaultBuffer {
   void configure_round_window(int64_t ns) {
     window_ns_ = ns;
     round_first_.assign(outstanding_.size(), -1);
+    parked_.assign(outstanding_.size(), {});
+    prev_parked_.assign(outstanding_.size(), {});
   }
   // One warp access a round: a uTLB faults only on the misses of the first warp access that faulted on it
   // since the last replay.
@@ -120,6 +122,8 @@ class FaultBuffer {
     }
     std::fill(held_count_.begin(), held_count_.end(), 0);
     std::fill(round_first_.begin(), round_first_.end(), -1);
+    parked_.swap(prev_parked_);  // the granules the window held back fault at once after this replay
+    for (auto& p : parked_) p.clear();
     std::fill(faulting_flag_.begin(), faulting_flag_.end(), 0);
     faulting_ = 0;
     std::fill(owner_.begin(), owner_.end(), 0);
@@ -203,12 +207,17 @@ class FaultBuffer {
       if (std::find(prev, prev + prev_count_[utlb], g) == prev + prev_count_[utlb]) *not_before = reopen_at_;
     }
     if (window_ns_ > 0) {  // the round's window (configure_round_window), at when the miss goes out
+      const std::vector<uint32_t>& waited = prev_parked_[utlb];
+      if (std::find(waited.begin(), waited.end(), g) != waited.end()) *not_before = 0;  // held back: at once
       const int64_t at = std::max(now, *not_before);
       int64_t& first = round_first_[utlb];
-      if (first < 0)
+      if (first < 0) {
         first = at;
-      else if (at > first + window_ns_)
+      } else if (at > first + window_ns_) {
+        std::vector<uint32_t>& parked = parked_[utlb];
+        if (std::find(parked.begin(), parked.end(), g) == parked.end()) parked.push_back(g);
         return false;
+      }
     }
     if (write) {
       held[slots_ - 1] = g;  // granules [n, slots - 1) stay unused until the replay; none is searched twice
@@ -289,6 +298,9 @@ class FaultBuffer {
   int64_t rewalk_ns_ = 0, reopen_at_ = 0;
   int64_t window_ns_ = 0;
   std::vector<int64_t> round_first_;  // configure_round_window: per uTLB, its round's first new granule (-1)
+  // and the granules the window held back this round and the last (those fault at once after the replay:
+  // the H100's staggered-warp probe, where the lanes the slots held back come after the re-walk)
+  std::vector<std::vector<uint32_t>> parked_, prev_parked_;
   std::vector<uint32_t> prev_held_, prev_count_;
   bool write_closes_ = false;
   std::vector<uint32_t> held_, held_count_;

@@ -182,6 +182,22 @@ TEST(FaultBuffer, AUtlbTakesNewGranulesOnlyForTheWindowAfterItsRoundsFirst) {
   EXPECT_EQ(b.raise(6000, 12, 0, 0, 0, 0, 0, 0), 6010);
 }
 
+// With the re-walk too: after a replay a granule the window held back faults at once (the probe: the misses
+// that waited come within 0.03 us of the replay), a granule never seen waits for the re-walk.
+TEST(FaultBuffer, GranulesTheWindowHeldBackFaultAtOnceAfterTheReplay) {
+  Left left;
+  FaultBuffer b(1, 100, 100, 10, 0);
+  b.connect(left);
+  b.configure_slots(14, 4, false);
+  b.configure_rewalk(700);
+  b.configure_round_window(400);
+  EXPECT_EQ(b.raise(0, 0, 0, 0, 0, 0, 0, 0), 10);     // granule 0
+  EXPECT_EQ(b.raise(1000, 4, 0, 0, 0, 0, 0, 0), -1);  // granule 1, past the window: held back
+  b.replayed(2000);
+  EXPECT_EQ(b.raise(2000, 4, 0, 0, 0, 0, 0, 0), 2010);  // held back: at once, opening the round
+  EXPECT_EQ(b.raise(2000, 8, 0, 0, 0, 0, 0, 0), -1);    // new: after the re-walk, 2700, past the window
+}
+
 // gpu.utlb_one_warp: between two replays a uTLB faults on the misses of the first warp access that faulted
 // on it (CTA start ordinal and warp); another warp's or CTA's miss is refused with kOtherAccess, while the
 // same access's further misses and other uTLBs' fault. The replay frees it.
