@@ -17,6 +17,10 @@
 // faulted on more than 14 granules of 4 pages (reads), and a uTLB with a write fault faulted on one page in
 // 65 to 94% of such rounds (on two at the 90th percentile).
 //
+// With a round window (configure_round_window, gpu.utlb_round_window_ns > 0) a uTLB takes new granules only
+// for the window after its round's first; a later one waits for the replay, after which it faults at once
+// (the H200's staggered-warp probe, results/utlb_stagger.md: about 400 ns).
+//
 // With a cap on faulting uTLBs (configure_faulting_utlbs, gpu.max_faulting_utlbs > 0) at most that many
 // uTLBs fault between two replays; another one's access waits for the next replay (sim/MODEL.md).
 //
