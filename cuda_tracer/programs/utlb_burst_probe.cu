@@ -96,8 +96,8 @@ int main(int argc, char** argv) {
   cudaEvent_t e0, e1;
   CK(cudaEventCreate(&e0));
   CK(cudaEventCreate(&e1));
-  const float ms = time_ms(
-      e0, e1, [&] { touch<<<ctas, threads, 0, part.stream(0)>>>(data, sink, lanes, stagger_ns); }, part.stream(0));
+  const auto launch = [&] { touch<<<ctas, threads, 0, part.stream(0)>>>(data, sink, lanes, stagger_ns); };
+  const float ms = time_ms(e0, e1, launch, part.stream(0));
   std::printf(
       "{\"program\": \"utlb_burst_probe\", \"sms\": %u, \"threads\": %u, \"ctas\": %u, \"lanes\": %u, "
       "\"stagger_ns\": %llu, \"pages\": %llu, \"touch_ms\": %.4f}\n",

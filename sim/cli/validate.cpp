@@ -165,6 +165,11 @@ void add_batch_quantities(const trace::Trace& t, const std::vector<BatchRecord>&
     for (const auto* b : bs) x.push_back(double(field(*b)));
     return trace::quantile(x, q);
   };
+  auto total_of = [](const auto& bs, auto field) {
+    double n = 0;
+    for (const auto* b : bs) n += double(field(*b));
+    return n;
+  };
   const auto sim_all = sim_of(kAll);
   const std::string lost = entries_complete ? "" : "the driver dropped fault entries (events incomplete)";
   auto add = [&](const char* key, const char* label, const char* unit, Spread o, double simulated,
@@ -189,20 +194,8 @@ void add_batch_quantities(const trace::Trace& t, const std::vector<BatchRecord>&
     add(key, label, "count", of_runs(kAll, [&](const auto& bs) { return quantile_of(bs, field, q); }),
         quantile_of(sim_all, field, q), lost);
   };
-  add(
-      "entries_total", "fault entries over the run, summed (duplicates included)", "count",
-      of_runs(kAll,
-              [&](const auto& bs) {
-                double n = 0;
-                for (const auto* b : bs) n += double(b->entries);
-                return n;
-              }),
-      [&] {
-        double n = 0;
-        for (const auto* b : sim_all) n += double(b->entries);
-        return n;
-      }(),
-      lost);
+  add("entries_total", "fault entries over the run, summed (duplicates included)", "count",
+      of_runs(kAll, [&](const auto& bs) { return total_of(bs, entries); }), total_of(sim_all, entries), lost);
   add_quantile("entries_per_batch_p50", "fault entries per batch, median (duplicates included)", entries,
                0.5);
   add_quantile("entries_per_batch_p90", "fault entries per batch, p90", entries, 0.9);
