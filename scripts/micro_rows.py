@@ -43,6 +43,10 @@ def rows_of(m, where):
     if sharers != 1:
         base["sharers"] = sharers
     shared = f"each page by {sharers} CTAs, " if sharers != 1 else ""
+    run = m.get("run_pages", 0)  # uvm_micro --run-pages: R pages of every 2R
+    if run:
+        base["run_pages"] = run
+        shared += f"runs of {run} page{'s' if run > 1 else ''} of every {2 * run}, "
     size = f"{number} {unit}"
     rel = {"rel_tolerance": 0.15, "unit": "ms", "resident_ms": m["touch_again_ms"]}
     if m["write"]:
@@ -65,7 +69,7 @@ def rows_of(m, where):
                 value=m["touch_ms"], **rel)]
     # Lines of uvm_micro before its "touch_back" flag: only the table's rows touched back, in milliseconds.
     touch_back = m.get("touch_back", m["touch_back_ms"] > 0.01)
-    if tpc == 256 and m["pattern"] == "seq" and sharers == 1:
+    if tpc == 256 and m["pattern"] == "seq" and sharers == 1 and not run:
         out.append(dict(name=f"GPU touch again, resident, {size}", **base, measure="resident", fit=False,
                         value=m["touch_again_ms"], unit="ms", abs_tolerance=0.05, resident_ms=m["touch_again_ms"]))
     if touch_back:

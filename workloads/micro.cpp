@@ -90,6 +90,11 @@ Trace generate_micro(const MicroSpec& s) {
     throw std::invalid_argument("--bytes " + std::to_string(s.bytes) +
                                 " is not a whole number of strides of " + std::to_string(s.page_stride) +
                                 " pages");
+  if (s.run_pages > 0 && (s.pattern != MicroPattern::kSeq || s.page_stride != 1 ||
+                          (s.bytes / kPageBytes) % (2 * uint64_t{s.run_pages}) != 0))
+    throw std::invalid_argument("--run-pages " + std::to_string(s.run_pages) +
+                                " needs --pattern seq, no --page-stride and a size of whole " +
+                                std::to_string(2 * uint64_t{s.run_pages}) + " pages");
   if (s.pattern == MicroPattern::kStrided && (s.bytes / kPageBytes / s.page_stride) % s.threads_per_cta != 0)
     throw std::invalid_argument(
         "--pattern strided needs whole CTAs: " + std::to_string(s.bytes / kPageBytes / s.page_stride) +
@@ -101,6 +106,7 @@ Trace generate_micro(const MicroSpec& s) {
               std::to_string(s.bytes) + " --threads-per-cta " + std::to_string(s.threads_per_cta) +
               (s.sharers > 1 ? " --sharers " + std::to_string(s.sharers) : std::string()) +
               (s.page_stride > 1 ? " --page-stride " + std::to_string(s.page_stride) : std::string()) +
+              (s.run_pages > 0 ? " --run-pages " + std::to_string(s.run_pages) : std::string()) +
               (s.host_init ? " --host-init" : "") + (s.write ? " --write" : "") +
               (s.prefetch ? " --prefetch" : "") + (s.touch_back ? " --touch-back" : "") + " --seed " +
               std::to_string(s.seed);
@@ -110,9 +116,11 @@ Trace generate_micro(const MicroSpec& s) {
   t.allocations.push_back({0, AllocKind::kManaged, AllocRole::kInput, va, s.bytes, 0, -1, "data"});
   t.passes.push_back({PassKind::kGenerated, 0, "micro-workload"});
 
-  const uint64_t pages = s.bytes / kPageBytes / s.page_stride;  // the pages touched
+  const uint64_t pages = s.bytes / kPageBytes / s.page_stride / (s.run_pages > 0 ? 2 : 1);  // touched
   std::vector<uint64_t> order(pages);
   for (uint64_t i = 0; i < pages; ++i) order[i] = i;
+  if (s.run_pages > 0)
+    for (uint64_t i = 0; i < pages; ++i) order[i] = i / s.run_pages * 2 * s.run_pages + i % s.run_pages;
   if (s.pattern == MicroPattern::kRandom) {
     std::mt19937_64 rng(s.seed);
     for (uint64_t i = pages - 1; i > 0; --i) std::swap(order[i], order[rng() % (i + 1)]);

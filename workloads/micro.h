@@ -27,6 +27,10 @@ struct MicroSpec {
   // stride): with 512, one 4 KiB page in each 2 MiB VA block, which the tree prefetcher leaves alone
   // (cuda_tracer/programs/utlb_burst_probe). --host-init then writes only those pages.
   uint32_t page_stride = 1;
+  // > 0 (pattern seq, stride 1): the threads touch run_pages consecutive pages of every 2 x run_pages, half
+  // of the allocation; --host-init still writes all of it (cuda_tracer/programs/uvm_micro.cu --run-pages:
+  // the same faults and VA blocks in runs of another length, so copies and mappings of another count).
+  uint32_t run_pages = 0;
   bool host_init = false;   // the CPU writes every page first (so the GPU's first touch migrates HtoD)
   bool write = false;       // the kernels write instead of read
   bool prefetch = false;    // cudaMemPrefetchAsync to the GPU before the kernels

@@ -8,6 +8,10 @@
 // clock on the CPU); with --reps R --warmup W the whole sequence runs W + R times on fresh allocations and
 // the medians are printed as JSON. With --sms N the kernels (and the prefetch) run on a green-context
 // partition of N SMs (the next step up the GPU hands out; "sms" in the JSON is the count obtained).
+// With --run-pages R (pattern seq) the threads touch R consecutive pages of every 2R, half the allocation:
+// the same faults, VA blocks and 4 KiB mappings (no 64 KiB page is more than half touched, so the driver's
+// prefetcher adds nothing, below R = 16) in runs of R pages, one copy each: what a fault batch costs per copy
+// against what it costs per page or per mapping.
 #include <nvtx3/nvToolsExt.h>
 
 #include <chrono>
@@ -54,7 +58,7 @@ int main(int argc, char** argv) {
        touch_back = false;
   bool alloc_only = false;  // allocate and free, nothing else (tests the tracer's refusal safely)
   size_t bytes = 64ull << 20;
-  unsigned threads = 256, sharers = 1;
+  unsigned threads = 256, sharers = 1, run_pages = 0;
   uint64_t seed = 1;
   int reps = 1, warmup = 0;
   unsigned sms_asked = 0;  // 0: the whole GPU, on the default stream
@@ -80,6 +84,8 @@ int main(int argc, char** argv) {
       bytes = parse_size(next());
     else if (a == "--threads-per-cta")
       threads = unsigned(std::atoi(next()));
+    else if (a == "--run-pages")
+      run_pages = unsigned(std::atoi(next()));
     else if (a == "--sharers")
       sharers = unsigned(std::atoi(next()));
     else if (a == "--seed")
@@ -118,6 +124,11 @@ int main(int argc, char** argv) {
     return 0;
   }
   const uint64_t pages = bytes / 4096;
+  if (run_pages > 0 && (random || strided || chain || pages % (2 * run_pages) != 0)) {
+    std::fprintf(stderr, "--run-pages R needs --pattern seq and a size of whole 2R pages\n");
+    return 2;
+  }
+  const uint64_t touched = run_pages > 0 ? pages / 2 : pages;  // pages the kernels touch
   if (strided && pages % threads != 0) {
     std::fprintf(stderr, "--pattern strided needs whole CTAs: %llu pages, %u threads per CTA\n",
                  (unsigned long long)pages, threads);
@@ -131,9 +142,11 @@ int main(int argc, char** argv) {
   }
   if (strided)
     for (uint64_t i = 0; i < pages; ++i) order[i] = uint32_t((i % threads) * (pages / threads) + i / threads);
+  if (run_pages > 0)
+    for (uint64_t i = 0; i < touched; ++i) order[i] = uint32_t(i / run_pages * 2 * run_pages + i % run_pages);
   uint32_t* d_order = nullptr;
   int* sink = nullptr;
-  if (random || strided) {
+  if (random || strided || run_pages > 0) {
     CK(cudaMalloc(&d_order, pages * sizeof(uint32_t)));
     CK(cudaMemcpy(d_order, order.data(), pages * sizeof(uint32_t), cudaMemcpyHostToDevice));
   }
@@ -157,7 +170,7 @@ int main(int argc, char** argv) {
   cudaEvent_t e0, e1;
   CK(cudaEventCreate(&e0));
   CK(cudaEventCreate(&e1));
-  const unsigned ctas = unsigned((pages + threads - 1) / threads);
+  const unsigned ctas = unsigned((touched + threads - 1) / threads);
   std::vector<double> t_init, t_prefetch, t_touch, t_again, t_back;
   for (int rep = 0; rep < warmup + reps; ++rep) {
     check_fits(bytes);
@@ -189,12 +202,12 @@ int main(int argc, char** argv) {
     } else {
       ms_touch = time_ms(
           e0, e1,
-          [&] { touch<<<ctas * sharers, threads, 0, stream>>>(data, d_order, pages, write, sink, sharers); },
+          [&] { touch<<<ctas * sharers, threads, 0, stream>>>(data, d_order, touched, write, sink, sharers); },
           stream);
       ms_again = time_ms(
           e0, e1,
           [&] {
-            touch_again<<<ctas * sharers, threads, 0, stream>>>(data, d_order, pages, write, sink, sharers);
+            touch_again<<<ctas * sharers, threads, 0, stream>>>(data, d_order, touched, write, sink, sharers);
           },
           stream);
     }
@@ -206,7 +219,7 @@ int main(int argc, char** argv) {
       for (uint64_t p = 0; p < pages; ++p) sum += data[p * 4096];
     auto b1 = std::chrono::steady_clock::now();
     nvtxRangePop();
-    if (write && touch_back && sum != long(pages) * 2) {
+    if (write && touch_back && run_pages == 0 && sum != long(pages) * 2) {
       std::fprintf(stderr, "wrong data read back\n");
       return 1;
     }
@@ -220,7 +233,7 @@ int main(int argc, char** argv) {
   }
   std::printf(
       "{\"program\": \"uvm_micro\", \"pattern\": \"%s\", \"bytes\": %zu, \"threads_per_cta\": %u, "
-      "\"sharers\": %u, \"sms\": %u, "
+      "\"sharers\": %u, \"run_pages\": %u, \"sms\": %u, "
       "\"host_init\": %d, \"write\": %d, \"prefetch\": %d, \"touch_back\": %d, \"reps\": %d, \"warmup\": %d, "
       "\"host_init_ms\": %.4f, \"prefetch_ms\": %.4f, \"touch_ms\": %.4f, \"touch_again_ms\": %.4f, "
       "\"touch_back_ms\": %.4f, \"touch_ms_min\": %.4f, \"touch_ms_max\": %.4f}\n",
@@ -228,7 +241,7 @@ int main(int argc, char** argv) {
       : random  ? "random"
       : strided ? "strided"
                 : "seq",
-      bytes, threads, sharers, sms, int(host_init), int(write), int(prefetch), int(touch_back), reps, warmup,
+      bytes, threads, sharers, run_pages, sms, int(host_init), int(write), int(prefetch), int(touch_back), reps, warmup,
       median(t_init), median(t_prefetch), median(t_touch), median(t_again), median(t_back),
       *std::min_element(t_touch.begin(), t_touch.end()), *std::max_element(t_touch.begin(), t_touch.end()));
   if (d_order) CK(cudaFree(d_order));

@@ -34,6 +34,7 @@ struct MeasuredRow {
   std::string bytes;
   uint32_t threads_per_cta = 256;  // one page per thread: 1 gives one page per CTA
   uint32_t sharers = 1;            // CTAs touching each CTA's pages (MicroSpec::sharers)
+  uint32_t run_pages = 0;          // > 0: runs of this many pages of every twice as many (MicroSpec)
   bool host_init = false, write = false, prefetch = false, touch_back = false;
   std::string measure;  // first_touch | resident | prefetch | touch_back (ms) | prefetch_share (%)
   double value = 0;
@@ -50,7 +51,8 @@ struct MeasuredRow {
 constexpr double kTraceRowWeight = 0.2;
 
 std::vector<MeasuredRow> load_measurements(const std::string& path);
-// The rows of a recorded trace: its scored paging overhead (ms) and prefetch share (%).
+// The rows of a recorded trace: its scored paging overhead (ms) and prefetch share (%) and, where it holds
+// the driver's events, its fault batches and median fault entries per batch.
 std::vector<MeasuredRow> trace_rows(const std::string& path);
 // Simulated value of every row under `c`, in ms.
 std::vector<double> simulate_rows(const std::vector<MeasuredRow>& rows, const Config& c, int jobs = 1);

@@ -219,6 +219,11 @@ int main(int argc, char** argv) {
       "--page-stride", spec.page_stride,
       "with --pattern: the threads touch every N-th page (the pattern's i-th page times N; 512: one page per "
       "2 MiB VA block), and --host-init / --touch-back only those"));
+  micro_opts.push_back(gen->add_option(
+      "--run-pages", spec.run_pages,
+      "with --pattern seq: the threads touch N consecutive pages of every 2N (half of the allocation; "
+      "--host-init still writes all of it): the same faults in runs of N, so copies and mappings of another "
+      "count"));
   micro_opts.push_back(
       gen->add_flag("--host-init", spec.host_init, "with --pattern: the CPU writes every page first"));
   micro_opts.push_back(gen->add_flag("--write", spec.write, "with --pattern: kernels write instead of read"));

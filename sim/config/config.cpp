@@ -132,6 +132,10 @@ std::vector<Field> fields(Config& c) {
     "oldest before any SM's second); 0: in the order they stalled");
   i("gpu.zero_fill_bytes_per_s", &c.gpu.zero_fill_bytes_per_s, 1, kBig, "bytes/s",
     "the driver's zero-fill of pages resident nowhere: memsets on one engine, one after another");
+  i("gpu.zero_fill_chunk", &c.gpu.zero_fill_chunk, 0, 1, "",
+    "1: a VA block's new GPU chunk is zeroed whole when it is allocated, every page of it resident nowhere, "
+    "whatever the fault asked for (uvm_va_block.c, block_zero_new_gpu_chunk), and nothing more later; 0: "
+    "only the pages being made resident that are resident nowhere");
   i("gpu.memset_bytes_per_s", &c.gpu.memset_bytes_per_s, 1, kBig, "bytes/s",
     "cudaMemset of managed memory: fill rate once the range is on the GPU");
   i("gpu.launch_latency_ns", &c.gpu.launch_latency_ns, 0, 1e9, "ns",

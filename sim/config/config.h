@@ -79,6 +79,9 @@ struct GpuConfig {
   int64_t replay_wake_shuffle = 0;
   // The driver zero-fills pages resident nowhere with memsets on one engine, in order of submission.
   int64_t zero_fill_bytes_per_s = 1000000000000;
+  // 1: a VA block's new GPU chunk is zeroed whole, every page of it resident nowhere, when it is allocated
+  // (uvm_va_block.c, block_zero_new_gpu_chunk); 0: only the pages made resident, as they are.
+  int64_t zero_fill_chunk = 0;
   int64_t memset_bytes_per_s = 1000000000000;  // cudaMemset of managed memory (a kernel on the SMs)
   int64_t launch_latency_ns = 0;  // from a stream taking a kernel (its previous op done) to its first CTA
   // Processes without MPS take turns on the GPU (cuda_tracer/programs/timeslice_probe.cu on an H100):

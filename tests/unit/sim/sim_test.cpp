@@ -779,6 +779,32 @@ TEST(Simulator, ZeroFillNeedsNoCopy) {
   EXPECT_EQ(s.bytes_htod[kCauseCoherence] + s.bytes_htod[kCausePrefetch], 0u);
 }
 
+// gpu.zero_fill_chunk: a block's new chunk is zeroed whole when it is allocated (block_zero_new_gpu_chunk
+// zeroes every page resident nowhere), so the first fault of a 2 MiB block waits for a 2 MiB memset and a
+// later fault in the same block for none; without it, each waits for its 64 KiB big page's. Either way the
+// pages populated (bytes_zero_filled) are the two big pages.
+TEST(Simulator, ZeroFillChunkZeroesTheWholeNewChunkOnce) {
+  for (int whole : {0, 1}) {
+    trace::Trace t = base_trace(2 << 20);
+    add_kernel(t, {{0}});
+    add_kernel(t, {{300}});
+    Config c;
+    c.gpu.zero_fill_chunk = whole;
+    c.gpu.zero_fill_bytes_per_s = 2000000000;  // 2 GB/s: 2 MiB take about 1 ms, 64 KiB 33 us
+    const Stats s = run(t, c);
+    EXPECT_EQ(s.bytes_zero_filled, 2u * (64u << 10)) << whole;
+    EXPECT_EQ(s.chunks_allocated, 1u);
+    const int64_t first = s.kernels[0].end_ns - s.kernels[0].start_ns;
+    const int64_t second = s.kernels[1].end_ns - s.kernels[1].start_ns;
+    if (whole) {
+      EXPECT_GT(first, 1000000) << "the first fault waits for the whole chunk's memset";
+      EXPECT_LT(second, first / 4) << "the second zero-fills nothing";
+    } else {
+      EXPECT_LT(first, 1000000);
+    }
+  }
+}
+
 TEST(Oversubscription, HalfTheFootprintCompletesWithEvictions) {
   for (bool random : {false, true}) {
     Workload w = micro(random, 256 << 20);
@@ -898,6 +924,36 @@ TEST(Generator, StridedCtaTouchesEveryCtasPage) {
   for (int x : seen) EXPECT_EQ(x, 1);
   EXPECT_EQ(t.header.command.find("--pattern strided"), std::string("uvmsim generate ").size());
   s.bytes = 4096 * 300;  // 300 pages: not whole CTAs of 256
+  EXPECT_THROW(generate_micro(s), std::invalid_argument);
+}
+
+// --run-pages R: the threads touch R consecutive pages of every 2R (uvm_micro --run-pages), half of the
+// allocation, and --host-init writes all of it.
+TEST(Generator, RunPagesTouchRunsOfRPagesOfEvery2R) {
+  MicroSpec s;
+  s.bytes = 4 << 20;  // 1024 pages, 512 touched: 2 CTAs of 256
+  s.run_pages = 4;
+  s.host_init = true;
+  const trace::Trace t = generate_micro(s);
+  ASSERT_EQ(t.kernels[0].cta_count, 2u);
+  std::vector<int> seen(1024, 0);
+  for (uint64_t c = 0; c < 2; ++c) {
+    const trace::Cta& cta = t.ctas[t.kernels[0].cta_begin + c];
+    ASSERT_EQ(cta.range_count, 64u);  // 256 pages in runs of 4
+    for (uint64_t r = cta.range_begin; r < cta.range_begin + cta.range_count; ++r) {
+      EXPECT_EQ(t.ranges[r].count, 4u);
+      for (uint32_t k = 0; k < t.ranges[r].count; ++k) ++seen[t.ranges[r].page + k - kVaPage];
+    }
+  }
+  for (uint64_t p = 0; p < 1024; ++p) EXPECT_EQ(seen[p], (p / 4) % 2 == 0 ? 1 : 0) << p;
+  EXPECT_EQ(t.ops[0].b, 4u << 20);  // the CPU writes the whole allocation
+  EXPECT_NE(t.header.command.find("--run-pages 4"), std::string::npos);
+  s.bytes = 4096 * 24;  // 24 pages: whole runs of 4 (3 of 8 pages), not of 8 (1.5 of 16)
+  EXPECT_NO_THROW(generate_micro(s));
+  s.run_pages = 8;
+  EXPECT_THROW(generate_micro(s), std::invalid_argument);
+  s.bytes = 4 << 20;
+  s.pattern = MicroPattern::kRandom;
   EXPECT_THROW(generate_micro(s), std::invalid_argument);
 }
 
