@@ -221,6 +221,7 @@ const std::vector<Knob>& knobs() {
       {"driver.pte_ns", 1, 20000},
       {"gpu.fault_latency_ns", 100, 20000},
       {"gpu.zero_fill_bytes_per_s", 1e9, 1e12},
+      {"driver.block_populate_ns", 1, 500000},
   };
   return k;
 }

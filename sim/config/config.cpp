@@ -227,6 +227,9 @@ std::vector<Field> fields(Config& c) {
     "batch");
   i("driver.evict_chunk_ns", &c.driver.evict_chunk_ns, 0, 1e9, "ns",
     "fixed CPU cost of evicting one root chunk");
+  i("driver.block_populate_ns", &c.driver.block_populate_ns, 0, 1e9, "ns",
+    "CPU cost of a VA block's first residence on the GPU (its chunk allocated: the block's GPU state, the "
+    "chunk from the allocator, its page-table pages), before its pages are copied or zeroed");
   i("driver.prefetch_op_block_ns", &c.driver.prefetch_op_block_ns, 0, 1e9, "ns",
     "cudaMemPrefetchAsync: CPU cost per VA block");
   i("driver.prefetch_op_page_ns", &c.driver.prefetch_op_page_ns, 0, 1e9, "ns",

@@ -162,6 +162,9 @@ struct DriverConfig {
   int64_t replay_ns = 3914;
   int64_t replay_fetch_ns = 0;  // a replay's completion to the next batch's read of PUT
   int64_t evict_chunk_ns = 10000;
+  // A VA block first made resident on the GPU (its GPU chunk allocated): the block's GPU state, its chunk
+  // from the allocator, its page-table pages. 0 in the H100 configs (fitted without it).
+  int64_t block_populate_ns = 0;
   int64_t prefetch_op_block_ns = 31394;  // explicit cudaMemPrefetchAsync, per VA block
   int64_t prefetch_op_page_ns = 20;
 };

@@ -94,6 +94,7 @@ int64_t Uvm::make_resident_gpu(uint32_t b, const BlockMask& pages, const BlockMa
   const uint32_t base = b * kPagesPerBlock;
   bool fresh = ensure_chunk(b, cpu, b);
   if (!fresh) eviction_->on_resident_again(block_chunk_[b], cpu);
+  if (fresh) cpu += cfg_.driver.block_populate_ns;
   int64_t done = cpu;
   const bool whole_chunk = cfg_.gpu.zero_fill_chunk != 0;
   auto memset = [&](uint64_t bytes) {  // on the zero-fill engine, after the memsets before it

@@ -805,6 +805,23 @@ TEST(Simulator, ZeroFillChunkZeroesTheWholeNewChunkOnce) {
   }
 }
 
+// driver.block_populate_ns: paid once per VA block, when its GPU chunk is allocated: a kernel faulting in
+// two new blocks pays it twice, one faulting again in a block already on the GPU does not.
+TEST(Simulator, BlockPopulateIsPaidOncePerNewBlock) {
+  trace::Trace t = base_trace(4 << 20);
+  add_kernel(t, {{0}, {512}});  // pages of blocks 0 and 1
+  add_kernel(t, {{300}});       // block 0 again
+  Config c;
+  const Stats off = run(t, c);
+  c.driver.block_populate_ns = 1000000;
+  const Stats on = run(t, c);
+  EXPECT_EQ(on.chunks_allocated, 2u);
+  auto span = [](const Stats& s, int k) { return s.kernels[k].end_ns - s.kernels[k].start_ns; };
+  EXPECT_GE(span(on, 0) - span(off, 0), 2000000);  // both blocks' populate in the one batch
+  EXPECT_LT(span(on, 0) - span(off, 0), 2100000);
+  EXPECT_EQ(span(on, 1), span(off, 1));  // block 0 is already there
+}
+
 TEST(Oversubscription, HalfTheFootprintCompletesWithEvictions) {
   for (bool random : {false, true}) {
     Workload w = micro(random, 256 << 20);
