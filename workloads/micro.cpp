@@ -118,9 +118,8 @@ Trace generate_micro(const MicroSpec& s) {
 
   const uint64_t pages = s.bytes / kPageBytes / s.page_stride / (s.run_pages > 0 ? 2 : 1);  // touched
   std::vector<uint64_t> order(pages);
-  for (uint64_t i = 0; i < pages; ++i) order[i] = i;
-  if (s.run_pages > 0)
-    for (uint64_t i = 0; i < pages; ++i) order[i] = i / s.run_pages * 2 * s.run_pages + i % s.run_pages;
+  for (uint64_t i = 0; i < pages; ++i)  // with --run-pages, runs of run_pages pages of every twice as many
+    order[i] = s.run_pages > 0 ? i / s.run_pages * 2 * s.run_pages + i % s.run_pages : i;
   if (s.pattern == MicroPattern::kRandom) {
     std::mt19937_64 rng(s.seed);
     for (uint64_t i = pages - 1; i > 0; --i) std::swap(order[i], order[rng() % (i + 1)]);

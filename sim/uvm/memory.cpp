@@ -97,14 +97,14 @@ int64_t Uvm::make_resident_gpu(uint32_t b, const BlockMask& pages, const BlockMa
   if (fresh) cpu += cfg_.driver.block_populate_ns;
   int64_t done = cpu;
   const bool whole_chunk = cfg_.gpu.zero_fill_chunk != 0;
-  auto memset = [&](uint64_t bytes) {  // on the zero-fill engine, after the memsets before it
+  auto zero = [&](uint64_t bytes) {  // on the zero-fill engine, after the memsets before it
     zero_fill_free_ = std::max(zero_fill_free_, cpu) +
                       mul_div_ceil(bytes, 1000000000u, uint64_t(cfg_.gpu.zero_fill_bytes_per_s));
     done = std::max(done, zero_fill_free_);
   };
   if (whole_chunk && fresh) {  // every page of the new chunk that holds no data anywhere
     const BlockMask nowhere = pages_.valid(b) & ~pages_.on_cpu(b) & ~pages_.on_gpu(b);
-    if (nowhere.any()) memset(uint64_t{nowhere.count()} * kPage);
+    if (nowhere.any()) zero(uint64_t{nowhere.count()} * kPage);
   }
   const BlockMask from_cpu = todo & pages_.on_cpu(b);
   std::optional<PcieLink::Push> push;  // the block's copies: one push, opened at its first copy
@@ -123,7 +123,7 @@ int64_t Uvm::make_resident_gpu(uint32_t b, const BlockMask& pages, const BlockMa
       tenants_.bytes_moved(b, first, len, true);
       htod_copies_.add(data.first, data.second);
     } else {  // populated in place: zeroed now, or with its chunk (gpu.zero_fill_chunk)
-      if (!whole_chunk) memset(bytes);
+      if (!whole_chunk) zero(bytes);
       stats_.bytes_zero_filled += bytes;
     }
   });
