@@ -16,7 +16,7 @@ const Config& checked(const Config& c) {
 
 }  // namespace
 
-Simulator::Simulator(const Workload& w, const Config& c)
+Simulator::Simulator(const Workload& w, const Config& c, const ServingPlan* serving)
     : w_(w),
       cfg_(checked(c)),
       tenants_(w, stats_, cfg_.stats.refault_window_ns),
@@ -49,6 +49,10 @@ Simulator::Simulator(const Workload& w, const Config& c)
     buffer_.configure_port(cfg_.gpu.fault_write_ns, uint32_t(cfg_.gpu.fault_write_burst), gpc_of);
   }
   gpu_.connect(uvm_, host_);
+  if (serving) {
+    server_ = std::make_unique<Server>(engine_, w, cfg_, *serving, host_, stats_);
+    host_.on_all_done([this] { server_->start(); });
+  }
   pages_.log_unmaps(gpu_.unmap_log());
   uvm_.connect(gpu_);
   const auto& t = w.trace;
@@ -101,6 +105,11 @@ void Simulator::run() {
     throw SimError(
         "deadlock: the host of a process never finished its ops (an event wait that is never recorded?)");
   if (gpu_.ctas_done() != gpu_.ctas_launched()) throw SimError("simulation ended with CTAs still running");
+  if (server_ && server_->unfinished() > 0)
+    throw SimError(
+        std::to_string(server_->unfinished()) + " requests never ran (the first of tenant " +
+        std::to_string(server_->first_unfinished_tenant()) +
+        "): its batching policy left them queued (a batch size above what arrives, and no timeout?)");
 }
 
 void Simulator::stuck(uint8_t owner, uint8_t type, const std::string& counts) const {
@@ -142,8 +151,9 @@ std::vector<std::string> Simulator::audit() const {
        << gpu_pages * trace::kPageBytes << ")";
     say(os.str());
   }
-  uint64_t total_ctas = 0;
+  uint64_t total_ctas = 0;  // every kernel's once; a serving run's, the CTAs its batches launched
   for (auto& k : w_.trace.kernels) total_ctas += k.cta_count;
+  if (server_) total_ctas = gpu_.ctas_launched();
   if (gpu_.ctas_done() != total_ctas)
     say("CTAs completed " + std::to_string(gpu_.ctas_done()) + " of " + std::to_string(total_ctas));
   if (gpu_.stalled() > 0) say(std::to_string(gpu_.stalled()) + " CTAs still stalled");

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "sim/gpu/gpu.h"
 #include "sim/host/host.h"
 #include "sim/interconnect/pcie.h"
+#include "sim/serving/server.h"
 #include "sim/stats/stats.h"
 #include "sim/stats/tenants.h"
 #include "sim/uvm/uvm.h"
@@ -29,7 +31,8 @@ namespace uvmsim {
 
 class Simulator final : private HostServices {
  public:
-  Simulator(const Workload& w, const Config& c);
+  // With a serving plan, requests arrive and run in batches (sim/serving/) once the trace's ops are done.
+  Simulator(const Workload& w, const Config& c, const ServingPlan* serving = nullptr);
   ~Simulator() override;
   void set_batch_log(std::ostream* os) { uvm_.set_batch_log(os); }
   void set_batch_records(std::vector<BatchRecord>* out) { uvm_.set_batch_records(out); }
@@ -38,6 +41,8 @@ class Simulator final : private HostServices {
   // Runs to completion; throws SimError if the workload cannot finish (e.g. memory smaller than a block).
   void run();
   const Stats& stats() const { return stats_; }
+  // The serving component (null without a serving plan).
+  const Server* server() const { return server_.get(); }
   // Walks the page table independently of the counters; returns every inconsistency found (none: empty).
   std::vector<std::string> audit() const;
 
@@ -67,6 +72,7 @@ class Simulator final : private HostServices {
   Gpu gpu_;
   Uvm uvm_;
   Host host_;
+  std::unique_ptr<Server> server_;
 };
 
 }  // namespace uvmsim

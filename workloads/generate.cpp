@@ -382,6 +382,74 @@ void append_kernel_ranges(const LayerKernel& lk, uint64_t ctas, const std::vecto
   }
 }
 
+// The tenants of a generated trace: each one's tensors laid out for its batch, its weights region at its own
+// 1 TiB of addresses and its activations region at the next 2 MiB boundary, one allocation per tensor.
+struct Tenants {
+  std::vector<TenantLayout> layouts;
+  std::vector<std::pair<uint64_t, uint64_t>> bases;  // per tenant: weights and activations regions
+  std::map<std::string, int> seen;                   // per model: tenants so far (names "resnet50#0", ...)
+};
+
+void add_tenant(Trace& t, Tenants& ts, const Model& m, uint32_t batch, uint32_t process) {
+  const size_t ti = ts.layouts.size();
+  const std::string tenant = m.name + "#" + std::to_string(ts.seen[m.name]++);
+  t.tenants.push_back({tenant, m.name, batch, process});
+  TenantLayout lay = layout_tenant(m, batch);
+  const uint64_t wb = kVaBase + ti * kTenantStride;
+  const uint64_t ab =
+      wb + (lay.weights_bytes + (uint64_t{2} << 20) - 1) / (uint64_t{2} << 20) * (uint64_t{2} << 20);
+  ts.bases.push_back({wb, ab});
+  for (size_t i = 0; i < lay.tensors.size(); ++i) {
+    const TensorSlot& s = lay.tensors[i];
+    const AllocRole role = s.role == TensorSlot::Role::kWeight   ? AllocRole::kWeight
+                           : s.role == TensorSlot::Role::kInput  ? AllocRole::kInput
+                           : s.role == TensorSlot::Role::kOutput ? AllocRole::kOutput
+                                                                 : AllocRole::kActivation;
+    t.allocations.push_back({uint32_t(ti), AllocKind::kManaged, role, lay.address(i, wb, ab), s.bytes, 0, -1,
+                             tenant + "." + s.name});
+  }
+  ts.layouts.push_back(std::move(lay));
+}
+
+// The CPU initialises weights and inputs (one op each, on the tenant's stream). Returns the allocations'
+// first pages, sorted (where the ranges of a CTA may not merge).
+std::vector<uint64_t> host_initialises(Trace& t) {
+  for (uint32_t i = 0; i < t.allocations.size(); ++i) {
+    const Allocation& a = t.allocations[i];
+    if (a.role != AllocRole::kWeight && a.role != AllocRole::kInput) continue;
+    Op op;
+    op.kind = OpKind::kHostAccess;
+    op.access = AccessKind::kWrite;
+    op.device = -1;
+    op.tenant = a.tenant;
+    op.stream = a.tenant;
+    op.a = a.va;
+    op.b = a.bytes;
+    t.ops.push_back(op);
+  }
+  std::vector<uint64_t> alloc_starts;
+  for (const Allocation& a : t.allocations) alloc_starts.push_back(a.va >> kPageShift);
+  std::sort(alloc_starts.begin(), alloc_starts.end());
+  return alloc_starts;
+}
+
+// The kernel record of one layer's launch (its CTAs not yet placed), on its tenant's stream.
+Kernel kernel_record(const LayerKernel& lk, uint32_t tenant, uint32_t layer, const CostModel& cost) {
+  const KernelInfo& info = kernel_info(lk.kind);
+  Kernel k;
+  k.tenant = tenant;
+  k.stream = tenant;
+  k.layer = layer;
+  k.name = info.name;
+  k.grid = lk.grid();
+  k.block = {kernels::kThreads, 1, 1};
+  k.regs_per_thread = info.regs;
+  k.smem_bytes = info.smem;
+  k.resident_ns = cost.predict(lk);
+  k.cta_count = k.ctas();
+  return k;
+}
+
 }  // namespace
 
 Trace generate_models(const GenerateOptions& o) {
@@ -416,48 +484,12 @@ Trace generate_models(const GenerateOptions& o) {
   std::vector<Model> models;
   const CostModel cost = CostModel::h100();
   std::vector<Worker> workers;  // reused by every kernel
-  std::vector<TenantLayout> layouts;
-  std::vector<std::pair<uint64_t, uint64_t>> bases;  // per tenant: weights and activations regions
-  std::map<std::string, int> seen;
+  Tenants ts;
   for (size_t ti = 0; ti < o.models.size(); ++ti) {
-    const auto& [name, batch] = o.models[ti];
-    models.push_back(load_model(name));
-    const Model& m = models.back();
-    const std::string tenant = m.name + "#" + std::to_string(seen[m.name]++);
-    t.tenants.push_back({tenant, m.name, batch, o.processes ? uint32_t(ti) : 0u});
-    TenantLayout lay = layout_tenant(m, batch);
-    const uint64_t wb = kVaBase + ti * kTenantStride;
-    const uint64_t ab = wb + (lay.weights_bytes + (uint64_t{2} << 20) - 1) / (uint64_t{2} << 20) * (uint64_t{2} << 20);
-    bases.push_back({wb, ab});
-    for (size_t i = 0; i < lay.tensors.size(); ++i) {
-      const TensorSlot& s = lay.tensors[i];
-      const AllocRole role = s.role == TensorSlot::Role::kWeight  ? AllocRole::kWeight
-                             : s.role == TensorSlot::Role::kInput ? AllocRole::kInput
-                             : s.role == TensorSlot::Role::kOutput ? AllocRole::kOutput
-                                                                   : AllocRole::kActivation;
-      t.allocations.push_back({uint32_t(ti), AllocKind::kManaged, role, lay.address(i, wb, ab), s.bytes, 0, -1,
-                               tenant + "." + s.name});
-    }
-    layouts.push_back(std::move(lay));
+    models.push_back(load_model(o.models[ti].first));
+    add_tenant(t, ts, models.back(), o.models[ti].second, o.processes ? uint32_t(ti) : 0u);
   }
-  std::vector<uint64_t> alloc_starts;
-  for (const Allocation& a : t.allocations) alloc_starts.push_back(a.va >> kPageShift);
-  std::sort(alloc_starts.begin(), alloc_starts.end());
-
-  // The CPU initialises weights and inputs.
-  for (uint32_t i = 0; i < t.allocations.size(); ++i) {
-    const Allocation& a = t.allocations[i];
-    if (a.role != AllocRole::kWeight && a.role != AllocRole::kInput) continue;
-    Op op;
-    op.kind = OpKind::kHostAccess;
-    op.access = AccessKind::kWrite;
-    op.device = -1;
-    op.tenant = a.tenant;
-    op.stream = a.tenant;
-    op.a = a.va;
-    op.b = a.bytes;
-    t.ops.push_back(op);
-  }
+  const std::vector<uint64_t> alloc_starts = host_initialises(t);
   // Kernels: every request of every tenant, the tenants' layers interleaved as a launcher issuing one
   // layer of each model in turn, each tenant on its own stream. A kernel's accesses are the same in every
   // request: the first request's launch stores its CTAs, later requests launch that template.
@@ -467,8 +499,8 @@ Trace generate_models(const GenerateOptions& o) {
   for (size_t ti = 0; ti < models.size(); ++ti) {
     most = std::max(most, models[ti].layers.size());
     for (size_t li = 0; li < models[ti].layers.size(); ++li) {
-      plans[ti].push_back(
-          layer_kernel(models[ti], layouts[ti], li, o.models[ti].second, bases[ti].first, bases[ti].second));
+      plans[ti].push_back(layer_kernel(models[ti], ts.layouts[ti], li, o.models[ti].second,
+                                       ts.bases[ti].first, ts.bases[ti].second));
       all_ctas += plans[ti].back().ctas();
     }
   }
@@ -491,18 +523,7 @@ Trace generate_models(const GenerateOptions& o) {
       for (size_t ti = 0; ti < models.size(); ++ti) {
         if (li >= plans[ti].size()) continue;
         const LayerKernel& lk = plans[ti][li];
-        const KernelInfo& info = kernel_info(lk.kind);
-        Kernel k;
-        k.tenant = uint32_t(ti);
-        k.stream = uint32_t(ti);
-        k.layer = uint32_t(li);
-        k.name = info.name;
-        k.grid = lk.grid();
-        k.block = {kernels::kThreads, 1, 1};
-        k.regs_per_thread = info.regs;
-        k.smem_bytes = info.smem;
-        k.resident_ns = cost.predict(lk);
-        k.cta_count = k.ctas();
+        Kernel k = kernel_record(lk, uint32_t(ti), uint32_t(li), cost);
         if (req == 0) {
           k.cta_begin = first_cta[ti][li] = t.ctas.size();
           append_kernel_ranges(lk, k.cta_count, alloc_starts, workers, t);
@@ -520,6 +541,67 @@ Trace generate_models(const GenerateOptions& o) {
   }
   host_waits();
   return t;
+}
+
+ServingTrace generate_serving(const std::vector<ServingModel>& tenants) {
+  if (tenants.empty()) throw ModelError("serving: no tenant");
+  uint64_t images = 0;
+  bool any_shared = false;
+  for (const ServingModel& sm : tenants) {
+    if (sm.batches.empty()) throw ModelError("serving: tenant " + sm.model + " has no batch size");
+    for (size_t i = 0; i < sm.batches.size(); ++i) {
+      const uint32_t b = sm.batches[i];
+      if (b == 0 || b > kMaxGenerateBatch)
+        throw ModelError("serving: " + sm.model + " batch size " + std::to_string(b) + " outside 1.." +
+                         std::to_string(kMaxGenerateBatch) + " (kMaxGenerateBatch)");
+      if (i > 0 && b <= sm.batches[i - 1])
+        throw ModelError("serving: " + sm.model + " batch sizes must be ascending and distinct");
+      images += b;
+    }
+    any_shared |= !sm.own_process;
+  }
+  if (images > kMaxGenerateImages)
+    throw ModelError("serving: " + std::to_string(images) +
+                     " images (every tenant's batch sizes summed), beyond the generator's limit of " +
+                     std::to_string(kMaxGenerateImages) +
+                     " (kMaxGenerateImages: the trace holds one inference's accesses at each batch size)");
+  ServingTrace out;
+  Trace& t = out.trace;
+  t.header = generated_header();
+  t.header.command = "uvmsim serve";
+  t.passes.push_back(
+      {PassKind::kGenerated, 0,
+       "workloads/ layer kernels, exact accesses from their schedules, one inference per tenant "
+       "and batch size"});
+  const CostModel cost = CostModel::h100();
+  std::vector<Worker> workers;
+  Tenants ts;
+  std::vector<Model> models;
+  uint32_t next_process = any_shared ? 1 : 0;
+  for (const ServingModel& sm : tenants) {
+    models.push_back(load_model(sm.model));
+    // Allocations at the largest batch; a smaller batch's tensors lie at their own offsets inside them, as
+    // a server that allocates once for its largest batch places them.
+    add_tenant(t, ts, models.back(), sm.batches.back(), sm.own_process ? next_process++ : 0u);
+  }
+  const std::vector<uint64_t> alloc_starts = host_initialises(t);
+  out.kernels.resize(tenants.size());
+  for (size_t ti = 0; ti < tenants.size(); ++ti) {
+    const Model& m = models[ti];
+    for (uint32_t b : tenants[ti].batches) {
+      const TenantLayout lay = layout_tenant(m, b);
+      std::vector<uint32_t>& ks = out.kernels[ti].emplace_back();
+      for (size_t li = 0; li < m.layers.size(); ++li) {
+        const LayerKernel lk = layer_kernel(m, lay, li, b, ts.bases[ti].first, ts.bases[ti].second);
+        Kernel k = kernel_record(lk, uint32_t(ti), uint32_t(li), cost);
+        k.cta_begin = t.ctas.size();
+        append_kernel_ranges(lk, k.cta_count, alloc_starts, workers, t);
+        ks.push_back(uint32_t(t.kernels.size()));
+        t.kernels.push_back(std::move(k));
+      }
+    }
+  }
+  return out;
 }
 
 namespace {

@@ -32,6 +32,23 @@ constexpr uint32_t kMaxGenerateRequests = 65536;
 
 trace::Trace generate_models(const GenerateOptions& options);
 
+// A serving workload (`uvmsim serve`): each tenant's model with the batch sizes it may run. The trace holds
+// each tenant's tensors once, allocated for its largest batch (weights and inputs initialised by the CPU),
+// and one inference's kernels at every batch size, whose CTAs and accesses are stored once and launched by
+// every batch of that size; no kernel op: the server launches them as requests arrive.
+struct ServingModel {
+  std::string model;              // a built-in name or a spec path
+  std::vector<uint32_t> batches;  // ascending, distinct, 1..kMaxGenerateBatch
+  bool own_process = false;       // its own process (CUDA context), else a stream of the shared process 0
+};
+struct ServingTrace {
+  trace::Trace trace;
+  // Per tenant and batch size (in the order given): the kernels one inference at that batch launches.
+  std::vector<std::vector<std::vector<uint32_t>>> kernels;
+};
+// Throws ModelError naming the tenant for a bad batch size or an unknown model.
+ServingTrace generate_serving(const std::vector<ServingModel>& tenants);
+
 struct PageUse {
   uint64_t page = 0;
   uint32_t first = 0, last = 0;

@@ -10,9 +10,10 @@
 #include "cuda_tracer/convert.h"
 #include "policies/policy.h"
 #include "sim/cli/calibrate.h"
-#include "sim/cli/sm_sharing.h"
 #include "sim/cli/output_dir.h"
 #include "sim/cli/run.h"
+#include "sim/cli/serve.h"
+#include "sim/cli/sm_sharing.h"
 #include "sim/cli/validate.h"
 #include "sim/version.h"
 #include "traces/files.h"
@@ -74,6 +75,28 @@ int cmd_run(const std::string& trace_path, const std::string& config, const std:
       double(s.sim_time_ns) / 1e6, (unsigned long long)s.faults_fetched, (unsigned long long)s.batches,
       s.faults_per_batch.mean(), double(htod_bytes(s)) / (1 << 20), double(dtoh_bytes(s)) / (1 << 20),
       check ? "; audit passed" : "");
+  return 0;
+}
+
+// `uvmsim serve`: requests served under a config; stats.json, requests.csv and config.json in --out.
+int cmd_serve(const std::string& spec_path, const std::string& config, const std::vector<std::string>& sets,
+              const std::string& out, const std::string& command) {
+  OutputDir dir(out, "--out", command);
+  const ServeSpec spec = load_serve_spec(spec_path);
+  Config c = load_config(config, sets);
+  ProgressReporter progress;
+  const ServeResult r = serve(spec, c, &progress);
+  dir.begin();
+  dir.write("config.json", to_json(c).dump(2) + "\n");
+  dir.write("stats.json", serve_json(spec, c, r).dump(2) + "\n");
+  write_requests_csv(spec, r.requests, dir.file("requests.csv"));
+  dir.commit();
+  std::printf("%-20s %9s %8s %9s %9s %9s %10s %8s %9s\n", "tenant", "requests", "batches", "p50_ms", "p99_ms",
+              "mean_ms", "req_per_s", "slo_met", "slowdown");
+  for (const TenantServing& t : r.tenants)
+    std::printf("%-20s %9llu %8llu %9.3f %9.3f %9.3f %10.1f %7.1f%% %9.2f\n", t.name.c_str(),
+                (unsigned long long)t.requests, (unsigned long long)t.batches, t.latency.p50, t.latency.p99,
+                t.latency.mean, t.throughput_per_s, 100 * t.slo_attainment, t.slowdown);
   return 0;
 }
 
@@ -195,6 +218,21 @@ int main(int argc, char** argv) {
   run->footer(
       "Example:\n  uvmsim run --trace traces/corpus/micro_seq_1g.uvmt --config sim/configs/h100.json "
       "--set gpu.memory_fraction=0.5 --out out/seq50 --batch-log out/seq50.log --check");
+
+  std::string serve_spec, serve_config, serve_out;
+  std::vector<std::string> serve_sets;
+  auto* serve_cmd = app.add_subcommand(
+      "serve", "serve request streams of several models on one GPU: arrivals, batching, latency percentiles");
+  serve_cmd->add_option("--spec", serve_spec, "serving spec (JSON; sim/serving/README.md)")->required();
+  serve_cmd->add_option("--config", serve_config, "config JSON (built-in defaults if omitted)");
+  serve_cmd->add_option("--set", serve_sets, "override a config key: a.b=value (repeatable)");
+  serve_cmd
+      ->add_option("--out", serve_out,
+                   "output folder for stats.json, requests.csv and config.json (as uvmsim run --out)")
+      ->required();
+  serve_cmd->footer(
+      "Example:\n  uvmsim serve --spec sim/serving/examples/mix4.json --config sim/configs/h200.json "
+      "--set gpu.memory_fraction=0.75 --out out/mix75");
 
   MicroSpec spec;
   std::string pattern, bytes_text = "64MiB", gen_out, models;
@@ -519,6 +557,7 @@ int main(int argc, char** argv) {
       print_stats_schema();
       return 0;
     }
+    if (serve_cmd->parsed()) return cmd_serve(serve_spec, serve_config, serve_sets, serve_out, command);
     if (table->parsed()) return cmd_micro_table(config, sets, table_bytes);
     if (calib->parsed()) return run_calibrate(cal);
     if (sharing->parsed()) return run_sm_sharing(share);

@@ -34,6 +34,7 @@ void Gpu::launch_kernel(uint32_t kernel, uint32_t stream) {
     throw SimError("kernel " + std::to_string(kernel) + " (" + k.name +
                    ") does not fit on one SM of the configured GPU");
   ctas_launched_ += rk.count;
+  ++stats_.kernels[kernel].launches;
   running_.push_back(rk);
   if (rk.count == 0) {
     stats_.kernels[kernel].start_ns = stats_.kernels[kernel].end_ns = now();
@@ -49,6 +50,7 @@ void Gpu::launch_kernel(uint32_t kernel, uint32_t stream) {
     try_admit(running_.back());
   }
   allocate_sms();
+  stats_.kernels[kernel].sms = uint32_t(allowed_sms_[rk.tenant].count());
   if (timeslicing_) context_check();
   fill_sms();
   update_dram_factor();
@@ -733,7 +735,9 @@ void Gpu::cta_done(uint32_t slot) {
   --tenant_load_[it->tenant].ctas_running;
   const bool kernel_ended = ++it->done == it->count;
   if (kernel_ended) {
-    stats_.kernels[it->kernel].end_ns = now();
+    KernelRecord& kr = stats_.kernels[it->kernel];
+    kr.end_ns = now();
+    kr.launched_ns += kr.end_ns - kr.start_ns;
     uint32_t stream = it->stream;
     --tenant_load_[it->tenant].kernels_running;
     if (uvm_->restricts()) uvm_->memory_allocation().on_kernel_end(kernel_view(*it));

@@ -20,20 +20,25 @@ Host::Host(Engine& engine, const Workload& w, Stats& stats, PcieLink& pcie, Host
   // Streams per (process, stream id), processes in trace order.
   const auto& t = w.trace;
   processes_.resize(w.processes);
-  std::map<std::pair<uint32_t, uint32_t>, uint32_t> stream_ids;
   op_stream_.resize(t.ops.size());
   for (uint32_t i = 0; i < t.ops.size(); ++i) {
     const auto& o = t.ops[i];
     uint32_t proc = t.tenants.empty() ? 0 : t.tenants[o.tenant].process;
-    auto key = std::make_pair(proc, o.stream);
-    auto it = stream_ids.find(key);
-    if (it == stream_ids.end()) {
-      it = stream_ids.emplace(key, uint32_t(streams_.size())).first;
-      streams_.push_back(Stream{proc, {}, false, -1});
-    }
-    op_stream_[i] = it->second;
+    op_stream_[i] = stream(proc, o.stream);
     processes_[proc].ops.push_back(i);
   }
+}
+
+uint32_t Host::stream(uint32_t process, uint32_t id) {
+  auto [it, added] = stream_ids_.emplace(std::make_pair(process, id), uint32_t(streams_.size()));
+  if (added) streams_.push_back(Stream{process, id, {}, false, -1});
+  return it->second;
+}
+
+void Host::launch(uint32_t stream, uint32_t kernel, LaunchListener& listener) {
+  listener_ = &listener;
+  streams_[stream].queue.push_back(kLaunched | kernel);
+  try_start(stream);
 }
 
 void Host::start() {
@@ -51,6 +56,7 @@ void Host::start() {
     engine_.at(std::max<int64_t>(0, o.host_gap_ns) + std::max<int64_t>(0, o.host_ns - first_host_ns),
                kPrioHost, id_, kEvHostIssue, p);
   }
+  if (done() && on_all_done_) on_all_done_();
 }
 
 void Host::op_done_at(int64_t at, uint32_t stream) { engine_.at(at, kPrioHost, id_, kEvStreamDone, stream); }
@@ -67,9 +73,11 @@ void Host::handle(const Event& e) {
     case kEvStreamDone:
       stream_op_done(e.a);
       break;
-    case kEvLaunch:
-      services_.launch_kernel(uint32_t(w_.trace.ops[streams_[e.a].queue.front()].a), e.a);
+    case kEvLaunch: {
+      const uint32_t front = streams_[e.a].queue.front();
+      services_.launch_kernel(front & kLaunched ? front & ~kLaunched : uint32_t(w_.trace.ops[front].a), e.a);
       break;
+    }
   }
 }
 
@@ -88,6 +96,7 @@ void Host::next(uint32_t process, int64_t at) {
   engine_.progressed();
   if (++h.cursor >= h.ops.size()) {
     h.done = true;
+    if (on_all_done_ && done()) on_all_done_();
     return;
   }
   engine_.at(at + std::max<int64_t>(0, w_.trace.ops[h.ops[h.cursor]].host_gap_ns), kPrioHost, id_,
@@ -153,6 +162,14 @@ void Host::try_start(uint32_t s) {
   Stream& st = streams_[s];
   if (st.busy || st.queue.empty()) return;
   uint32_t op = st.queue.front();
+  if (op & kLaunched) {
+    st.busy = true;
+    if (launch_latency_ns_ > 0)
+      engine_.at(engine_.now() + launch_latency_ns_, kPrioHost, id_, kEvLaunch, s);
+    else
+      services_.launch_kernel(op & ~kLaunched, s);
+    return;
+  }
   const auto& o = w_.trace.ops[op];
   auto& rec = stats_.ops[op];
   if (o.kind == OpKind::kEventWait) {
@@ -202,6 +219,13 @@ void Host::stream_op_done(uint32_t s) {
   st.queue.pop_front();
   st.busy = false;
   engine_.progressed();
+  if (op & kLaunched) {  // the listener may launch more (and make streams): `st` is not used after it
+    const uint32_t process = st.process;
+    listener_->launched_kernel_done(s, op & ~kLaunched);
+    try_start(s);
+    check_wait(process);
+    return;
+  }
   stats_.ops[op].end_ns = engine_.now();
   const auto& o = w_.trace.ops[op];
   if (o.kind == OpKind::kEventRecord) {

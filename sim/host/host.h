@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <vector>
 
@@ -29,6 +30,14 @@ class HostServices {
   virtual void free_allocation(uint32_t alloc) = 0;
 };
 
+// Whoever launches kernels on the host's streams besides the trace's ops (the serving component): told
+// when each such kernel completes.
+class LaunchListener {
+ public:
+  virtual ~LaunchListener() = default;
+  virtual void launched_kernel_done(uint32_t stream, uint32_t kernel) = 0;
+};
+
 class Host final : public Component {
  public:
   Host(Engine& engine, const Workload& w, Stats& stats, PcieLink& pcie, HostServices& services,
@@ -40,14 +49,23 @@ class Host final : public Component {
   void op_done_at(int64_t at, uint32_t stream);
   // Every process has issued all its ops.
   bool done() const;
+  // Called once, when every process has issued all its ops (at start() if there are none).
+  void on_all_done(std::function<void()> f) { on_all_done_ = std::move(f); }
+  // The stream `id` of `process` (made if the trace's ops never use it).
+  uint32_t stream(uint32_t process, uint32_t id);
+  // Queues a kernel on a stream, after whatever the stream holds; `listener` hears when it completes.
+  void launch(uint32_t stream, uint32_t kernel, LaunchListener& listener);
   void handle(const Event& e) override;
   const char* event_name(uint8_t type) const override;
 
  private:
   // kEvLaunch: a stream's kernel is handed to the gpu, gpu.launch_latency_ns after the stream took it.
   enum HostEvent : uint8_t { kEvHostIssue, kEvStreamDone, kEvLaunch };
+  // A stream's queue holds trace op indices, and kernels launched through launch() marked with kLaunched.
+  static constexpr uint32_t kLaunched = 0x80000000u;
   struct Stream {
     uint32_t process = 0;
+    uint32_t id = 0;
     std::deque<uint32_t> queue;  // op indices
     bool busy = false;
     int64_t blocked_on_event = -1;
@@ -77,6 +95,9 @@ class Host final : public Component {
   std::vector<Stream> streams_;
   std::vector<uint32_t> op_stream_;
   std::map<uint64_t, std::pair<bool, int64_t>> events_;  // event id -> (recorded, completion time)
+  std::map<std::pair<uint32_t, uint32_t>, uint32_t> stream_ids_;  // (process, stream id) -> stream
+  std::function<void()> on_all_done_;
+  LaunchListener* listener_ = nullptr;
 };
 
 }  // namespace uvmsim

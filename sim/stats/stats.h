@@ -26,6 +26,11 @@ struct KernelRecord {
   uint32_t tenant = 0, stream = 0;
   int64_t start_ns = -1, end_ns = -1;
   uint64_t ctas = 0, faults = 0;
+  uint32_t sms = 0;  // SMs its tenant's CTAs could use when it (last) launched
+  // Launches of it (a serving run launches a kernel template once per batch; start_ns and end_ns are the
+  // last launch's) and their durations summed.
+  uint64_t launches = 0;
+  int64_t launched_ns = 0;
 };
 
 // One tenant (a model instance): what its kernels did and what the driver did to its pages. A page's

@@ -67,10 +67,13 @@ void TenantLedger::finish() {
   std::vector<std::vector<std::pair<int64_t, int64_t>>> spans(stats_.tenants.size());
   for (const KernelRecord& k : stats_.kernels) {
     TenantRecord& t = stats_.tenants[k.tenant];
-    ++t.kernels;
-    t.ctas += k.ctas;
+    t.kernels += k.launches;
+    t.ctas += k.ctas * k.launches;
     t.faults += k.faults;
     if (k.start_ns < 0) continue;
+    // A kernel launched more than once (a serving run's template): its earlier launches, which ran alone on
+    // the tenant's one stream, add their durations; the last one joins the spans.
+    if (k.launches > 1) t.kernel_ns += k.launched_ns - (k.end_ns - k.start_ns);
     spans[k.tenant].emplace_back(k.start_ns, k.end_ns);
     t.first_start_ns = t.first_start_ns < 0 ? k.start_ns : std::min(t.first_start_ns, k.start_ns);
     t.last_end_ns = std::max(t.last_end_ns, k.end_ns);

@@ -1,0 +1,233 @@
+#include "sim/cli/serve.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "sim/cli/run.h"
+#include "sim/simulator.h"
+#include "traces/trace_io.h"
+#include "workloads/generate.h"
+
+namespace uvmsim {
+
+LatencySummary summarise(std::vector<int64_t> ns) {
+  LatencySummary s;
+  s.count = ns.size();
+  if (ns.empty()) return s;
+  std::sort(ns.begin(), ns.end());
+  double sum = 0;
+  for (int64_t v : ns) sum += double(v);
+  // Nearest rank: the smallest value with at least p% of the values at or below it.
+  const auto rank = [&](double p) {
+    const size_t r = size_t(std::ceil(p / 100.0 * double(ns.size())));
+    return double(ns[std::max<size_t>(r, 1) - 1]) / 1e6;
+  };
+  s.mean = sum / double(ns.size()) / 1e6;
+  s.p50 = rank(50), s.p90 = rank(90), s.p95 = rank(95), s.p99 = rank(99);
+  s.max = double(ns.back()) / 1e6;
+  return s;
+}
+
+namespace {
+
+// The recorded arrival times of one tenant of a trace's requests section.
+std::vector<int64_t> trace_arrivals(const ArrivalSpec& a, size_t tenant) {
+  const trace::Trace t = trace::read_trace(a.trace);
+  std::vector<int64_t> times;
+  for (const trace::Request& r : t.requests)
+    if (r.tenant == a.trace_tenant) times.push_back(r.arrival_ns);
+  if (times.empty())
+    throw SpecError("tenants[" + std::to_string(tenant) + "].arrivals.trace: " + a.trace +
+                    " holds no request of its tenant " + std::to_string(a.trace_tenant) +
+                    " (its requests section has " + std::to_string(t.requests.size()) + " requests)");
+  return times;
+}
+
+struct Run {
+  Stats stats;
+  std::vector<RequestRecord> requests;
+  int64_t start_ns = 0;
+};
+
+Run simulate_serving(const Workload& w, const Config& c, const ServingPlan& plan,
+                     ProgressReporter* progress) {
+  Simulator sim(w, c, &plan);
+  sim.set_progress(progress);
+  sim.run();
+  return Run{sim.stats(), sim.server()->requests(), sim.server()->start_ns()};
+}
+
+}  // namespace
+
+ServeResult serve(const ServeSpec& spec, const Config& c, ProgressReporter* progress) {
+  std::vector<ServingModel> models;
+  for (const ServeTenantSpec& t : spec.tenants) models.push_back({t.model, t.batch_sizes, t.own_process});
+  ServingTrace st = generate_serving(models);
+  for (size_t i = 0; i < spec.tenants.size(); ++i) st.trace.tenants[i].name = spec.tenants[i].name;
+  ServingPlan plan;
+  plan.spec = spec;
+  plan.kernels = std::move(st.kernels);
+  plan.trace_times.resize(spec.tenants.size());
+  for (size_t i = 0; i < spec.tenants.size(); ++i)
+    if (spec.tenants[i].arrivals.kind == ArrivalKind::kTrace)
+      plan.trace_times[i] = trace_arrivals(spec.tenants[i].arrivals, i);
+  plan.active.assign(spec.tenants.size(), true);
+
+  ServeResult r;
+  r.workload = std::make_unique<Workload>(Workload::build(std::move(st.trace), "generated-serving"));
+  Run main = simulate_serving(*r.workload, c, plan, progress);
+  r.stats = std::move(main.stats);
+  r.requests = std::move(main.requests);
+  r.start_ns = main.start_ns;
+  r.tenants = summarise_tenants(spec, r.requests);
+  if (spec.slowdown && spec.tenants.size() > 1) {
+    for (size_t i = 0; i < spec.tenants.size(); ++i) {
+      // Alone: the same workload and GPU (memory, SMs), the same arrivals, the other tenants idle.
+      plan.active.assign(spec.tenants.size(), false);
+      plan.active[i] = true;
+      const Run alone = simulate_serving(*r.workload, c, plan, nullptr);
+      const std::vector<TenantServing> a = summarise_tenants(spec, alone.requests);
+      r.tenants[i].alone = a[i].latency;
+      if (a[i].latency.mean > 0) r.tenants[i].slowdown = r.tenants[i].latency.mean / a[i].latency.mean;
+    }
+  } else if (spec.slowdown) {
+    r.tenants[0].alone = r.tenants[0].latency;
+    r.tenants[0].slowdown = 1;
+  }
+  return r;
+}
+
+std::vector<TenantServing> summarise_tenants(const ServeSpec& spec,
+                                             const std::vector<RequestRecord>& requests) {
+  std::vector<TenantServing> out(spec.tenants.size());
+  std::vector<std::vector<int64_t>> lat(out.size()), queue(out.size()), exec(out.size()), paging(out.size());
+  std::vector<int64_t> first(out.size(), INT64_MAX), last(out.size(), INT64_MIN);
+  std::vector<uint64_t> met(out.size()), last_batch(out.size()), size_sum(out.size());
+  for (const RequestRecord& q : requests) {
+    if (!q.counted) continue;
+    TenantServing& t = out[q.tenant];
+    ++t.requests;
+    lat[q.tenant].push_back(q.end_ns - q.arrival_ns);
+    queue[q.tenant].push_back(q.start_ns - q.arrival_ns);
+    exec[q.tenant].push_back(q.end_ns - q.start_ns);
+    paging[q.tenant].push_back(q.paging_ns);
+    first[q.tenant] = std::min(first[q.tenant], q.arrival_ns);
+    last[q.tenant] = std::max(last[q.tenant], q.end_ns);
+    const double slo = spec.tenants[q.tenant].slo_ms;
+    if (slo > 0 && double(q.end_ns - q.arrival_ns) <= slo * 1e6) ++met[q.tenant];
+    if (q.batch != last_batch[q.tenant]) {  // a batch's requests are consecutive in arrival order
+      last_batch[q.tenant] = q.batch;
+      ++t.batches;
+      size_sum[q.tenant] += q.batch_size;
+      t.faults += q.faults;
+      t.bytes_in += q.bytes_in;
+    }
+  }
+  for (size_t i = 0; i < out.size(); ++i) {
+    TenantServing& t = out[i];
+    t.name = spec.tenants[i].name;
+    t.model = spec.tenants[i].model;
+    t.slo_ms = spec.tenants[i].slo_ms;
+    t.latency = summarise(lat[i]);
+    t.queueing = summarise(queue[i]);
+    t.execution = summarise(exec[i]);
+    t.paging = summarise(paging[i]);
+    if (t.batches > 0) t.mean_batch_size = double(size_sum[i]) / double(t.batches);
+    if (t.requests > 0 && last[i] > first[i]) {
+      const double span_s = double(last[i] - first[i]) / 1e9;
+      t.throughput_per_s = double(t.requests) / span_s;
+      if (t.slo_ms > 0) t.goodput_per_s = double(met[i]) / span_s;
+    }
+    if (t.requests > 0 && t.slo_ms > 0) t.slo_attainment = double(met[i]) / double(t.requests);
+  }
+  return out;
+}
+
+namespace {
+
+nlohmann::json summary_json(const LatencySummary& s) {
+  return {{"mean", s.mean}, {"p50", s.p50}, {"p90", s.p90}, {"p95", s.p95}, {"p99", s.p99}, {"max", s.max}};
+}
+
+nlohmann::json spec_json(const ServeSpec& s) {
+  nlohmann::json j;
+  j["seed"] = s.seed;
+  if (s.requests) j["requests"] = s.requests;
+  if (s.duration_ns) j["duration_ms"] = double(s.duration_ns) / 1e6;
+  j["warmup_requests"] = s.warmup_requests;
+  j["warmup_ms"] = double(s.warmup_ns) / 1e6;
+  j["slowdown"] = s.slowdown;
+  nlohmann::json ts = nlohmann::json::array();
+  for (const ServeTenantSpec& t : s.tenants) {
+    nlohmann::json a = {{"process", to_string(t.arrivals.kind)}};
+    switch (t.arrivals.kind) {
+      case ArrivalKind::kClosed:
+        a["in_flight"] = t.arrivals.in_flight;
+        a["think_ms"] = double(t.arrivals.think_ns) / 1e6;
+        break;
+      case ArrivalKind::kGamma:
+        a["cv"] = t.arrivals.cv;
+        [[fallthrough]];
+      case ArrivalKind::kPoisson:
+        a["rate_per_s"] = t.arrivals.rate_per_s;
+        break;
+      case ArrivalKind::kTrace:
+        a["trace"] = t.arrivals.trace;
+        a["tenant"] = t.arrivals.trace_tenant;
+        break;
+    }
+    nlohmann::json x = {{"name", t.name},
+                        {"model", t.model},
+                        {"batch_sizes", t.batch_sizes},
+                        {"slo_ms", t.slo_ms},
+                        {"process", t.own_process ? "own" : "shared"},
+                        {"arrivals", a}};
+    if (!t.batching.empty()) x["batching"] = {{"name", t.batching}, {"params", t.batching_params}};
+    ts.push_back(std::move(x));
+  }
+  j["tenants"] = ts;
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json serve_json(const ServeSpec& spec, const Config& c, const ServeResult& r) {
+  nlohmann::json j = result_json(*r.workload, c, r.stats);
+  j["spec"] = spec_json(spec);
+  j["serving_start_ns"] = r.start_ns;
+  nlohmann::json ts = nlohmann::json::array();
+  for (const TenantServing& t : r.tenants) {
+    nlohmann::json x = {{"name", t.name},
+                        {"model", t.model},
+                        {"requests", t.requests},
+                        {"batches", t.batches},
+                        {"mean_batch_size", t.mean_batch_size},
+                        {"latency_ms", summary_json(t.latency)},
+                        {"queueing_ms", summary_json(t.queueing)},
+                        {"execution_ms", summary_json(t.execution)},
+                        {"paging_ms", summary_json(t.paging)},
+                        {"throughput_per_s", t.throughput_per_s},
+                        {"slo_ms", t.slo_ms},
+                        {"slo_attainment", t.slo_attainment},
+                        {"goodput_per_s", t.goodput_per_s},
+                        {"faults", t.faults},
+                        {"bytes_in", t.bytes_in}};
+    if (t.alone.count > 0) {
+      x["alone_latency_ms"] = summary_json(t.alone);
+      x["slowdown"] = t.slowdown;
+    }
+    ts.push_back(std::move(x));
+  }
+  j["tenants"] = ts;
+  return j;
+}
+
+void write_requests_csv(const ServeSpec& spec, const std::vector<RequestRecord>& requests, std::ostream& os) {
+  os << "tenant,request,arrival_ns,start_ns,end_ns,batch,batch_size,faults,bytes_in,paging_ns,counted\n";
+  for (const RequestRecord& q : requests)
+    os << spec.tenants[q.tenant].name << ',' << q.id << ',' << q.arrival_ns << ',' << q.start_ns << ','
+       << q.end_ns << ',' << q.batch << ',' << q.batch_size << ',' << q.faults << ',' << q.bytes_in << ','
+       << q.paging_ns << ',' << (q.counted ? 1 : 0) << '\n';
+}
+
+}  // namespace uvmsim

@@ -1,0 +1,60 @@
+// `uvmsim serve`: a serving spec (sim/serving/spec.h) run under a config. The tenants' kernels are
+// generated once per model and batch size (workloads/generate.h, generate_serving), requests arrive and
+// run in batches (sim/serving/server.h), and each tenant's latency is summarised; with the spec's
+// "slowdown", each tenant is also simulated alone (same arrivals, the others idle) for its slowdown.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "sim/config/config.h"
+#include "sim/engine/progress.h"
+#include "sim/serving/server.h"
+#include "sim/serving/spec.h"
+#include "sim/stats/stats.h"
+#include "sim/workload/workload.h"
+
+namespace uvmsim {
+
+// Mean, percentiles (nearest rank) and maximum of a set of times, in ms.
+struct LatencySummary {
+  uint64_t count = 0;
+  double mean = 0, p50 = 0, p90 = 0, p95 = 0, p99 = 0, max = 0;
+};
+LatencySummary summarise(std::vector<int64_t> ns);
+
+// One tenant's counted requests (the warm-up's left out).
+struct TenantServing {
+  std::string name, model;
+  uint64_t requests = 0, batches = 0;
+  double mean_batch_size = 0;
+  LatencySummary latency, queueing, execution, paging;
+  double throughput_per_s =
+      0;  // requests completed per second, from the first arrival to the last completion
+  double slo_ms = 0, slo_attainment = 0, goodput_per_s = 0;  // attainment: share that met slo_ms
+  uint64_t faults = 0, bytes_in = 0;                         // of its batches
+  LatencySummary alone;  // its latency alone on the GPU (requests: 0 when not simulated)
+  double slowdown = 0;   // mean latency over the mean alone (0 when not simulated)
+};
+
+struct ServeResult {
+  std::unique_ptr<Workload> workload;
+  Stats stats;
+  std::vector<RequestRecord> requests;
+  int64_t start_ns = 0;
+  std::vector<TenantServing> tenants;
+};
+
+// Generates the tenants' kernels, simulates and summarises. Errors: SpecError (the spec, naming the key),
+// ConfigError, ModelError, SimError.
+ServeResult serve(const ServeSpec& spec, const Config& c, ProgressReporter* progress = nullptr);
+std::vector<TenantServing> summarise_tenants(const ServeSpec& spec,
+                                             const std::vector<RequestRecord>& requests);
+nlohmann::json serve_json(const ServeSpec& spec, const Config& c, const ServeResult& r);
+// One row per request: tenant, request, arrival_ns, start_ns, end_ns, batch, batch_size, faults,
+// bytes_in, paging_ns, counted.
+void write_requests_csv(const ServeSpec& spec, const std::vector<RequestRecord>& requests, std::ostream& os);
+
+}  // namespace uvmsim
