@@ -105,11 +105,7 @@ void Simulator::run() {
     throw SimError(
         "deadlock: the host of a process never finished its ops (an event wait that is never recorded?)");
   if (gpu_.ctas_done() != gpu_.ctas_launched()) throw SimError("simulation ended with CTAs still running");
-  if (server_ && server_->unfinished() > 0)
-    throw SimError(
-        std::to_string(server_->unfinished()) + " requests never ran (the first of tenant " +
-        std::to_string(server_->first_unfinished_tenant()) +
-        "): its batching policy left them queued (a batch size above what arrives, and no timeout?)");
+  if (server_ && server_->unfinished() > 0) throw SimError(server_->unfinished_message());
 }
 
 void Simulator::stuck(uint8_t owner, uint8_t type, const std::string& counts) const {

@@ -193,10 +193,19 @@ uint64_t Server::unfinished() const {
       std::count_if(requests_.begin(), requests_.end(), [](const RequestRecord& r) { return r.end_ns < 0; }));
 }
 
-uint32_t Server::first_unfinished_tenant() const {
-  for (const RequestRecord& r : requests_)
-    if (r.end_ns < 0) return r.tenant;
-  return 0;
+std::string Server::unfinished_message() const {
+  std::string m;
+  for (size_t i = 0; i < tenants_.size(); ++i) {
+    const Tenant& t = tenants_[i];
+    if (t.queue.empty()) continue;
+    std::string sizes;
+    for (uint32_t s : t.sizes) sizes += (sizes.empty() ? "" : ", ") + std::to_string(s);
+    m += (m.empty() ? "" : "; ") + std::string("tenant ") + plan_.spec.tenants[i].name + ": " +
+         std::to_string(t.queue.size()) +
+         " requests never ran: its batching policy left them queued (batch_sizes [" + sizes +
+         "]; a batch size above what is queued at the end, and no timeout?)";
+  }
+  return m;
 }
 
 }  // namespace uvmsim

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "policies/batching/batching_policy.h"
@@ -57,8 +58,8 @@ class Server final : public Component, private LaunchListener {
   int64_t start_ns() const { return t0_; }
   // Requests that arrived and never completed (0 at the end of a run that served everything).
   uint64_t unfinished() const;
-  // The tenant of the first such request, for the error.
-  uint32_t first_unfinished_tenant() const;
+  // What is left unfinished, for the error: per tenant, its requests still queued and why.
+  std::string unfinished_message() const;
 
  private:
   enum ServerEvent : uint8_t { kEvArrival, kEvDecide, kEvPolicyTimer };

@@ -266,8 +266,9 @@ TEST(Hooks, ParametersAreCheckedAgainstTheirDeclaration) {
     r.make("nope", {}, {clock});
     FAIL();
   } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("policies.batching.name': unknown policy 'nope' (known: fixed"),
-              std::string::npos);
+    EXPECT_NE(
+        std::string(e.what()).find("policies.batching.name': unknown policy 'nope' (known: dynamic, fixed)"),
+        std::string::npos);
   }
 }
 

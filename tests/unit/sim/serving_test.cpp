@@ -1,0 +1,346 @@
+// Serving (sim/serving/, `uvmsim serve`): the spec's checks, the arrival processes, batches as the policies
+// form them, per-request accounting, determinism, and runs that cannot finish.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <numeric>
+
+#include "sim/cli/serve.h"
+#include "sim/serving/arrivals.h"
+#include "sim/serving/spec.h"
+#include "test_util.h"
+#include "traces/trace_io.h"
+#include "workloads/model.h"
+
+namespace uvmsim {
+namespace {
+
+// A model small enough that a serving run takes a fraction of a second: conv, ReLU, pool, linear, softmax.
+std::string tiny_model() {
+  const std::string path = ::testing::TempDir() + "/serving_tiny.json";
+  std::ofstream(path) << R"({"name": "tiny", "input": [3, 32, 32], "dtype": "fp32", "layers": [
+ {"name": "conv0", "op": "conv", "out": 32, "kernel": 3, "stride": 1, "padding": 1, "bias": true},
+ {"name": "relu0", "op": "relu"},
+ {"name": "pool0", "op": "maxpool", "kernel": 2, "stride": 2, "padding": 0},
+ {"name": "fc0", "op": "linear", "out": 256, "bias": true},
+ {"name": "softmax", "op": "softmax"}]})";
+  return path;
+}
+
+std::string error_of(const std::string& spec) {
+  try {
+    parse_serve_spec(spec, "s.json");
+  } catch (const SpecError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+const std::string kTenant =
+    R"({"model": "resnet18", "batch_sizes": [1, 2], "arrivals": {"process": "poisson", "rate_per_s": 10}})";
+
+TEST(ServeSpec, ReadsEveryKey) {
+  const ServeSpec s = parse_serve_spec(R"({"seed": 9, "requests": 30, "warmup_requests": 3, "warmup_ms": 1.5,
+    "slowdown": false, "tenants": [
+      {"name": "a", "model": "resnet18", "batch_sizes": [1, 4], "slo_ms": 20, "process": "own",
+       "arrivals": {"process": "gamma", "rate_per_s": 50, "cv": 3},
+       "batching": {"name": "fixed", "params": {"batch_size": 4, "timeout_ns": 1000}}},
+      {"model": "vgg16", "batch_sizes": [2], "arrivals": {"process": "closed", "in_flight": 3, "think_ms": 2}}]})",
+                                       "s.json");
+  EXPECT_EQ(s.seed, 9u);
+  EXPECT_EQ(s.requests, 30u);
+  EXPECT_EQ(s.warmup_requests, 3u);
+  EXPECT_EQ(s.warmup_ns, 1500000);
+  EXPECT_FALSE(s.slowdown);
+  ASSERT_EQ(s.tenants.size(), 2u);
+  EXPECT_EQ(s.tenants[0].name, "a");
+  EXPECT_TRUE(s.tenants[0].own_process);
+  EXPECT_EQ(s.tenants[0].arrivals.kind, ArrivalKind::kGamma);
+  EXPECT_EQ(s.tenants[0].arrivals.cv, 3);
+  EXPECT_EQ(s.tenants[0].batching, "fixed");
+  EXPECT_EQ(s.tenants[0].batching_params.at("batch_size"), 4);
+  EXPECT_EQ(s.tenants[1].name, "vgg16#1");
+  EXPECT_FALSE(s.tenants[1].own_process);
+  EXPECT_EQ(s.tenants[1].arrivals.in_flight, 3u);
+  EXPECT_EQ(s.tenants[1].arrivals.think_ns, 2000000);
+}
+
+TEST(ServeSpec, EachErrorNamesItsKey) {
+  const std::map<std::string, std::string> cases = {
+      {R"({"requests": 5, "tenants": [)" + kTenant + R"(], "sed": 1})", "s.json: sed: unknown key"},
+      {R"({"requests": 5, "tenants": [{"model": "resnet18", "batch_sizes": [1],
+          "arrivals": {"process": "poisson", "rate_per_s": -3}}]})",
+       "tenants[0].arrivals.rate_per_s: -3 is outside"},
+      {R"({"requests": 5, "tenants": [{"model": "resnet18", "batch_sizes": [1],
+          "arrivals": {"process": "poisson", "rate_per_s": 0}}]})",
+       "tenants[0].arrivals.rate_per_s: must be above 0"},
+      {R"({"tenants": [{"model": "resnet18", "batch_sizes": [1], "arrivals": {"process": "closed", "in_flight": 2}}]})",
+       "requests: missing: give requests"},
+      {R"({"requests": 5, "tenants": [{"model": "resnet18", "batch_sizes": [4, 2],
+          "arrivals": {"process": "closed", "in_flight": 2}}]})",
+       "tenants[0].batch_sizes: must be ascending and distinct"},
+      {R"({"requests": 5, "tenants": [{"model": "resnet18", "batch_sizes": [0],
+          "arrivals": {"process": "closed", "in_flight": 2}}]})",
+       "tenants[0].batch_sizes: 0 is not a batch size"},
+      {R"({"requests": 5, "tenants": [{"model": "resnet18", "batch_sizes": [1],
+          "arrivals": {"process": "uniform"}}]})",
+       "tenants[0].arrivals.process: \"uniform\" is not one of closed, poisson, gamma, trace"},
+      {R"({"requests": 5, "duration_ms": 3, "tenants": [)" + kTenant + "]}",
+       "duration_ms: give either requests or duration_ms"},
+      {R"({"requests": 5, "tenants": [)" + kTenant + "," + kTenant + "]}", ""},
+      {R"({"requests": 5, "tenants": [{"name": "x", "model": "a", "batch_sizes": [1],
+          "arrivals": {"process": "closed", "in_flight": 1}}, {"name": "x", "model": "b", "batch_sizes": [1],
+          "arrivals": {"process": "closed", "in_flight": 1}}]})",
+       "tenants[1].name: \"x\" names two tenants"},
+      {R"({"requests": 5, "tenants": [{"model": "resnet18", "batch_sizes": [1], "process": "mine",
+          "arrivals": {"process": "closed", "in_flight": 1}}]})",
+       "tenants[0].process: \"mine\" is not one of shared, own"},
+      {"[1, 2]", "s.json: the spec: must be a JSON object"},
+      {"{", "s.json: not valid JSON"},
+  };
+  for (const auto& [spec, want] : cases) {
+    const std::string e = error_of(spec);
+    if (want.empty())
+      EXPECT_EQ(e, "") << spec;
+    else
+      EXPECT_NE(e.find(want), std::string::npos) << spec << "\n got: " << e;
+  }
+}
+
+TEST(ServeSpec, UnknownModelAndPolicyAndBatchBeyondTheGeneratorFail) {
+  Config c;
+  auto fails_with = [&](const std::string& spec, const std::string& want) {
+    try {
+      serve(parse_serve_spec(spec, "s.json"), c);
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+      return;
+    }
+    ADD_FAILURE() << "no error for " << spec;
+  };
+  const std::string model = tiny_model();
+  fails_with(R"({"requests": 2, "tenants": [{"model": "resnet9", "batch_sizes": [1],
+      "arrivals": {"process": "closed", "in_flight": 1}}]})",
+             "resnet9");
+  fails_with(R"({"requests": 2, "tenants": [{"model": ")" + model + R"(", "batch_sizes": [1],
+      "arrivals": {"process": "closed", "in_flight": 1}, "batching": {"name": "greedy"}}]})",
+             "tenants[0].batching: config key 'policies.batching.name': unknown policy 'greedy'");
+  fails_with(R"({"requests": 2, "tenants": [{"model": ")" + model + R"(", "batch_sizes": [1, 1000],
+      "arrivals": {"process": "closed", "in_flight": 1}}]})",
+             "batch size 1000 outside 1..128");
+}
+
+TEST(Arrivals, PoissonAndGammaHaveTheirRateAndVariation) {
+  for (double cv : {1.0, 0.5, 3.0}) {
+    ArrivalSpec a;
+    a.kind = cv == 1.0 ? ArrivalKind::kPoisson : ArrivalKind::kGamma;
+    a.rate_per_s = 1000;
+    a.cv = cv;
+    Arrivals arr(a, 42, 0);
+    const int n = 40000;
+    std::vector<double> gaps;
+    for (int i = 0; i < n; ++i) gaps.push_back(double(arr.next_gap()));
+    const double mean = std::accumulate(gaps.begin(), gaps.end(), 0.0) / n;
+    double var = 0;
+    for (double g : gaps) var += (g - mean) * (g - mean);
+    const double sd = std::sqrt(var / n);
+    EXPECT_NEAR(mean, 1e6, 0.03e6) << "cv " << cv;
+    EXPECT_NEAR(sd / mean, cv, 0.06 * cv) << "cv " << cv;
+  }
+}
+
+TEST(Arrivals, ATenantsDrawsDependOnTheSeedAndItsIndexOnly) {
+  ArrivalSpec a;
+  a.rate_per_s = 100;
+  Arrivals x(a, 7, 1), y(a, 7, 1), z(a, 7, 2), w(a, 8, 1);
+  const int64_t gx = x.next_gap();
+  EXPECT_EQ(gx, y.next_gap());
+  EXPECT_NE(gx, z.next_gap());
+  EXPECT_NE(gx, w.next_gap());
+}
+
+TEST(Arrivals, ATracesTimesGiveTheGapsAndThenEnd) {
+  ArrivalSpec a;
+  a.kind = ArrivalKind::kTrace;
+  Arrivals arr(a, 1, 0, {5000, 1000, 2500});
+  EXPECT_EQ(arr.next_gap(), 0);
+  EXPECT_EQ(arr.next_gap(), 1500);
+  EXPECT_EQ(arr.next_gap(), 2500);
+  EXPECT_EQ(arr.next_gap(), -1);
+}
+
+TEST(Serving, SummaryPercentilesAreNearestRank) {
+  std::vector<int64_t> ns;
+  for (int i = 100; i >= 1; --i) ns.push_back(int64_t(i) * 1000000);
+  const LatencySummary s = summarise(ns);
+  EXPECT_EQ(s.count, 100u);
+  EXPECT_DOUBLE_EQ(s.p50, 50);
+  EXPECT_DOUBLE_EQ(s.p90, 90);
+  EXPECT_DOUBLE_EQ(s.p99, 99);
+  EXPECT_DOUBLE_EQ(s.max, 100);
+  EXPECT_DOUBLE_EQ(s.mean, 50.5);
+  EXPECT_DOUBLE_EQ(summarise({7000000}).p99, 7);
+}
+
+std::string closed_spec(const std::string& model, const std::string& batching, const std::string& sizes,
+                        uint32_t in_flight, uint32_t requests, uint32_t warmup) {
+  return R"({"seed": 3, "requests": )" + std::to_string(requests) + R"(, "warmup_requests": )" +
+         std::to_string(warmup) + R"(, "tenants": [{"name": "t", "model": ")" + model +
+         R"(", "batch_sizes": )" + sizes + R"(, "slo_ms": 1000, "arrivals": {"process": "closed", "in_flight": )" +
+         std::to_string(in_flight) + R"(}, "batching": )" + batching + "}]}";
+}
+
+// A closed loop of 4 in flight with a fixed batch of 4 (that waits to fill): every batch holds the 4
+// requests that completed
+// together, each request's latency is its queueing plus its batch's execution, and only the counted ones
+// (after the warm-up) enter the summary.
+TEST(Serving, AClosedLoopWithAFixedBatchRunsFullBatches) {
+  const ServeSpec spec = parse_serve_spec(
+      closed_spec(tiny_model(), R"({"name": "fixed", "params": {"batch_size": 4, "timeout_ns": 1e12}})", "[1, 2, 4]", 4, 20, 4),
+      "s.json");
+  const ServeResult r = serve(spec, Config{});
+  ASSERT_EQ(r.requests.size(), 24u);
+  std::map<uint64_t, int> per_batch;
+  for (const RequestRecord& q : r.requests) {
+    EXPECT_EQ(q.batch_size, 4u);
+    EXPECT_GE(q.start_ns, q.arrival_ns);
+    EXPECT_GT(q.end_ns, q.start_ns);
+    EXPECT_EQ(q.counted, q.id >= 4);
+    ++per_batch[q.batch];
+  }
+  EXPECT_EQ(per_batch.size(), 6u);
+  for (auto [b, n] : per_batch) EXPECT_EQ(n, 4) << "batch " << b;
+  ASSERT_EQ(r.tenants.size(), 1u);
+  const TenantServing& t = r.tenants[0];
+  EXPECT_EQ(t.requests, 20u);
+  EXPECT_EQ(t.batches, 5u);
+  EXPECT_DOUBLE_EQ(t.mean_batch_size, 4);
+  EXPECT_NEAR(t.latency.mean, t.queueing.mean + t.execution.mean, 1e-9);
+  EXPECT_EQ(t.slo_attainment, 1.0);
+  EXPECT_GT(t.throughput_per_s, 0);
+  EXPECT_DOUBLE_EQ(t.goodput_per_s, t.throughput_per_s);
+  // The first batch fetches the weights and zero-fills its activations; later ones find them resident.
+  EXPECT_GT(r.requests[0].faults, 0u);
+  EXPECT_GT(r.requests[0].paging_ns, 0);
+  EXPECT_EQ(r.requests.back().faults, 0u);
+  EXPECT_EQ(r.requests.back().paging_ns, 0);
+}
+
+// Dynamic batching under overload takes what is queued: batches grow past 1, never past the queue or the
+// largest allowed size; a Poisson stream's counted requests are exactly the spec's.
+TEST(Serving, DynamicBatchingTakesWhatIsQueued) {
+  const std::string model = tiny_model();
+  const ServeSpec spec = parse_serve_spec(R"({"seed": 5, "requests": 60, "slowdown": false, "tenants": [
+      {"model": ")" + model + R"(", "batch_sizes": [1, 2, 4, 8],
+       "arrivals": {"process": "poisson", "rate_per_s": 50000}, "batching": {"name": "dynamic"}}]})",
+                                          "s.json");
+  const ServeResult r = serve(spec, Config{});
+  EXPECT_EQ(r.tenants[0].requests, 60u);
+  EXPECT_GT(r.tenants[0].mean_batch_size, 1.5);
+  for (const RequestRecord& q : r.requests) {
+    EXPECT_TRUE(q.batch_size == 1 || q.batch_size == 2 || q.batch_size == 4 || q.batch_size == 8);
+    uint32_t queued_at_start = 0;  // requests that had arrived and not started when its batch started
+    for (const RequestRecord& o : r.requests)
+      queued_at_start += o.arrival_ns <= q.start_ns && o.start_ns >= q.start_ns;
+    EXPECT_LE(q.batch_size, queued_at_start);
+  }
+}
+
+TEST(Serving, SameSpecAndSeedGiveIdenticalOutputsAndAnotherSeedDiffers) {
+  const std::string model = tiny_model();
+  auto spec_with = [&](int seed) {
+    return parse_serve_spec(R"({"seed": )" + std::to_string(seed) + R"(, "requests": 15, "tenants": [
+      {"model": ")" + model + R"(", "batch_sizes": [1, 2], "arrivals": {"process": "gamma", "rate_per_s": 2000, "cv": 2},
+       "batching": {"name": "dynamic"}},
+      {"model": ")" + model + R"(", "batch_sizes": [1], "process": "own", "arrivals": {"process": "poisson", "rate_per_s": 1000}}]})",
+                            "s.json");
+  };
+  const Config c;
+  auto outputs = [&](const ServeSpec& s) {
+    const ServeResult r = serve(s, c);
+    std::ostringstream csv;
+    write_requests_csv(s, r.requests, csv);
+    return serve_json(s, c, r).dump() + csv.str();
+  };
+  const std::string a = outputs(spec_with(1));
+  EXPECT_EQ(a, outputs(spec_with(1)));
+  EXPECT_NE(a, outputs(spec_with(2)));
+}
+
+// The other tenant slows this one: its latency alone (same arrivals, the other idle) is lower.
+TEST(Serving, SlowdownComparesWithTheTenantAlone) {
+  const std::string model = tiny_model();
+  const ServeSpec spec = parse_serve_spec(R"({"seed": 2, "requests": 20, "tenants": [
+      {"model": ")" + model + R"(", "batch_sizes": [1], "arrivals": {"process": "poisson", "rate_per_s": 3000}},
+      {"model": ")" + model + R"(", "batch_sizes": [1], "arrivals": {"process": "closed", "in_flight": 4}}]})",
+                                          "s.json");
+  const ServeResult r = serve(spec, Config{});
+  for (const TenantServing& t : r.tenants) {
+    EXPECT_EQ(t.alone.count, 20u);
+    EXPECT_GT(t.slowdown, 1.0) << t.name;
+    EXPECT_NEAR(t.slowdown, t.latency.mean / t.alone.mean, 1e-12);
+  }
+}
+
+// A run that cannot finish its requests stops with an error naming the tenant, not a hang: a batch size of
+// 2 with one request left queued at the end.
+TEST(Serving, RequestsAPolicyNeverRunsAreAnError) {
+  const ServeSpec spec = parse_serve_spec(
+      closed_spec(tiny_model(), R"({"name": "fixed", "params": {"batch_size": 2}})", "[2]", 1, 3, 0), "s.json");
+  try {
+    serve(spec, Config{});
+    ADD_FAILURE() << "no error";
+  } catch (const SimError& e) {
+    EXPECT_NE(std::string(e.what()).find("tenant t: 1 requests never ran"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Serving, ARecordedTracesRequestsGiveTheArrivals) {
+  const std::string dir = ::testing::TempDir() + "/serving_trace";
+  std::filesystem::create_directories(dir);
+  trace::Trace t = testing::base_trace(1 << 20);
+  for (int64_t at : {1000000, 3000000, 3500000, 9000000}) t.requests.push_back({0, at});
+  trace::write_trace(t, dir + "/r.uvmt");
+  const ServeSpec spec = parse_serve_spec(R"({"tenants": [{"model": ")" + tiny_model() +
+                                              R"(", "batch_sizes": [1], "arrivals": {"process": "trace", "trace": ")" +
+                                              dir + R"(/r.uvmt"}}]})",
+                                          "s.json");
+  const ServeResult r = serve(spec, Config{});
+  ASSERT_EQ(r.requests.size(), 4u);
+  const int64_t t0 = r.start_ns;
+  EXPECT_EQ(r.requests[0].arrival_ns, t0);
+  EXPECT_EQ(r.requests[1].arrival_ns, t0 + 2000000);
+  EXPECT_EQ(r.requests[2].arrival_ns, t0 + 2500000);
+  EXPECT_EQ(r.requests[3].arrival_ns, t0 + 8000000);
+}
+
+TEST(Serving, CommandWritesStatsAndRequestsAndRefusesABadOutput) {
+  const std::string dir = ::testing::TempDir() + "/serving_cli";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/s.json") << closed_spec(tiny_model(), R"({"name": "dynamic"})", "[1, 2]", 2, 10, 2);
+  const testing::Result ok = testing::sh("serve --spec " + dir + "/s.json --out " + dir + "/o");
+  ASSERT_EQ(ok.status, 0) << ok.output;
+  const auto j = nlohmann::json::parse(testing::slurp(dir + "/o/stats.json"));
+  EXPECT_EQ(j["tenants"][0]["name"], "t");
+  EXPECT_EQ(j["tenants"][0]["requests"], 10);
+  EXPECT_GT(j["tenants"][0]["latency_ms"]["p99"].get<double>(), 0);
+  EXPECT_GE(j["tenants"][0]["latency_ms"]["p99"].get<double>(), j["tenants"][0]["latency_ms"]["p50"].get<double>());
+  const std::string csv = testing::slurp(dir + "/o/requests.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 13);  // the header and 12 requests
+  std::ofstream(dir + "/file") << "x";
+  const testing::Result bad = testing::sh("serve --spec " + dir + "/s.json --out " + dir + "/file");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find("--out"), std::string::npos) << bad.output;
+  std::ofstream(dir + "/bad.json") << R"({"requests": 1, "tenants": [], "x": 1})";
+  const testing::Result spec = testing::sh("serve --spec " + dir + "/bad.json --out " + dir + "/o2");
+  EXPECT_NE(spec.status, 0);
+  EXPECT_NE(spec.output.find("bad.json: tenants: must be a non-empty list"), std::string::npos) << spec.output;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/o2/stats.json"));
+}
+
+}  // namespace
+}  // namespace uvmsim
