@@ -27,7 +27,8 @@ Simulator::Simulator(const Workload& w, const Config& c, const ServingPlan* serv
               cfg_.gpu.fault_latency_ns, cfg_.gpu.fault_issue_ns),
       gpu_(engine_, w, cfg_, stats_, pages_, buffer_),
       uvm_(engine_, w, cfg_, stats_, tenants_, pages_, buffer_, pcie_),
-      host_(engine_, w, stats_, pcie_, *this, cfg_.gpu.memset_bytes_per_s, cfg_.gpu.launch_latency_ns) {
+      host_(engine_, w, stats_, pcie_, *this, cfg_.gpu.memset_bytes_per_s, cfg_.gpu.launch_latency_ns,
+            serving ? serving->issued_ops : SIZE_MAX) {
   buffer_.connect(gpu_);
   if (cfg_.gpu.utlb_miss_slots > 0)
     buffer_.configure_slots(uint32_t(cfg_.gpu.utlb_miss_slots), uint32_t(cfg_.gpu.utlb_miss_granule_pages),

@@ -578,13 +578,59 @@ ServingTrace generate_serving(const std::vector<ServingModel>& tenants) {
   Tenants ts;
   std::vector<Model> models;
   uint32_t next_process = any_shared ? 1 : 0;
-  for (const ServingModel& sm : tenants) {
+  for (size_t ti = 0; ti < tenants.size(); ++ti) {
+    const ServingModel& sm = tenants[ti];
     models.push_back(load_model(sm.model));
-    // Allocations at the largest batch; a smaller batch's tensors lie at their own offsets inside them, as
-    // a server that allocates once for its largest batch places them.
-    add_tenant(t, ts, models.back(), sm.batches.back(), sm.own_process ? next_process++ : 0u);
+    // As the native runtime allocates: one managed allocation for the weights and one for the input and
+    // activations, at the largest batch; a smaller batch's tensors lie at their own offsets inside them.
+    const Model& m = models.back();
+    const std::string name = m.name + "#" + std::to_string(ts.seen[m.name]++);
+    t.tenants.push_back({name, m.name, sm.batches.back(), sm.own_process ? next_process++ : 0u});
+    TenantLayout lay = layout_tenant(m, sm.batches.back());
+    const uint64_t wb = kVaBase + ti * kTenantStride;
+    const uint64_t ab =
+        wb + (lay.weights_bytes + (uint64_t{2} << 20) - 1) / (uint64_t{2} << 20) * (uint64_t{2} << 20);
+    ts.bases.push_back({wb, ab});
+    const uint32_t tenant = uint32_t(ti);
+    if (lay.weights_bytes > 0)
+      t.allocations.push_back(
+          {tenant, AllocKind::kManaged, AllocRole::kWeight, wb, lay.weights_bytes, 0, -1, name + ".weights"});
+    t.allocations.push_back({tenant, AllocKind::kManaged, AllocRole::kActivation, ab, lay.activations_bytes,
+                             0, -1, name + ".activations"});
+    // The CPU initialises the weights and the input.
+    for (const auto& [va, bytes] :
+         {std::pair{wb, lay.weights_bytes},
+          std::pair{lay.address(lay.input, wb, ab), lay.tensors[lay.input].bytes}}) {
+      if (bytes == 0) continue;
+      Op op;
+      op.kind = OpKind::kHostAccess;
+      op.access = AccessKind::kWrite;
+      op.device = -1;
+      op.tenant = tenant;
+      op.stream = tenant;
+      op.a = va;
+      op.b = bytes;
+      t.ops.push_back(op);
+    }
+    ts.layouts.push_back(std::move(lay));
   }
-  const std::vector<uint64_t> alloc_starts = host_initialises(t);
+  std::vector<uint64_t> alloc_starts;
+  for (const Allocation& a : t.allocations) alloc_starts.push_back(a.va >> kPageShift);
+  std::sort(alloc_starts.begin(), alloc_starts.end());
+  out.issued_ops = t.ops.size();
+  out.cold_op.assign(tenants.size(), -1);
+  for (size_t ti = 0; ti < tenants.size(); ++ti) {
+    if (!tenants[ti].cold || ts.layouts[ti].weights_bytes == 0) continue;
+    Op op;
+    op.kind = OpKind::kPrefetch;
+    op.device = -1;  // to the CPU
+    op.tenant = uint32_t(ti);
+    op.stream = uint32_t(ti);
+    op.a = ts.bases[ti].first;
+    op.b = ts.layouts[ti].weights_bytes;
+    out.cold_op[ti] = int64_t(t.ops.size());
+    t.ops.push_back(op);
+  }
   out.kernels.resize(tenants.size());
   for (size_t ti = 0; ti < tenants.size(); ++ti) {
     const Model& m = models[ti];

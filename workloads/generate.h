@@ -33,18 +33,25 @@ constexpr uint32_t kMaxGenerateRequests = 65536;
 trace::Trace generate_models(const GenerateOptions& options);
 
 // A serving workload (`uvmsim serve`): each tenant's model with the batch sizes it may run. The trace holds
-// each tenant's tensors once, allocated for its largest batch (weights and inputs initialised by the CPU),
+// each tenant's tensors once, allocated for its largest batch as the native runtime allocates them (one
+// managed allocation for the weights, one for the input and activations; the CPU initialises the weights
+// and the input),
 // and one inference's kernels at every batch size, whose CTAs and accesses are stored once and launched by
 // every batch of that size; no kernel op: the server launches them as requests arrive.
 struct ServingModel {
   std::string model;              // a built-in name or a spec path
   std::vector<uint32_t> batches;  // ascending, distinct, 1..kMaxGenerateBatch
   bool own_process = false;       // its own process (CUDA context), else a stream of the shared process 0
+  bool cold = false;  // an op moving its weights to the CPU, for the server to run before each batch
 };
 struct ServingTrace {
   trace::Trace trace;
   // Per tenant and batch size (in the order given): the kernels one inference at that batch launches.
   std::vector<std::vector<std::vector<uint32_t>>> kernels;
+  // Per tenant: the op prefetching its weights to the CPU (cold tenants), else -1. Such ops follow the
+  // ops the tenants' processes issue at the start (the first `issued_ops`), and only the server runs them.
+  std::vector<int64_t> cold_op;
+  size_t issued_ops = 0;
 };
 // Throws ModelError naming the tenant for a bad batch size or an unknown model.
 ServingTrace generate_serving(const std::vector<ServingModel>& tenants);

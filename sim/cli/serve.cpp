@@ -61,12 +61,15 @@ Run simulate_serving(const Workload& w, const Config& c, const ServingPlan& plan
 
 ServeResult serve(const ServeSpec& spec, const Config& c, ProgressReporter* progress) {
   std::vector<ServingModel> models;
-  for (const ServeTenantSpec& t : spec.tenants) models.push_back({t.model, t.batch_sizes, t.own_process});
+  for (const ServeTenantSpec& t : spec.tenants)
+    models.push_back({t.model, t.batch_sizes, t.own_process, t.cold});
   ServingTrace st = generate_serving(models);
   for (size_t i = 0; i < spec.tenants.size(); ++i) st.trace.tenants[i].name = spec.tenants[i].name;
   ServingPlan plan;
   plan.spec = spec;
   plan.kernels = std::move(st.kernels);
+  plan.cold_op = std::move(st.cold_op);
+  plan.issued_ops = st.issued_ops;
   plan.trace_times.resize(spec.tenants.size());
   for (size_t i = 0; i < spec.tenants.size(); ++i)
     if (spec.tenants[i].arrivals.kind == ArrivalKind::kTrace)

@@ -8,7 +8,7 @@ namespace uvmsim {
 using trace::OpKind;
 
 Host::Host(Engine& engine, const Workload& w, Stats& stats, PcieLink& pcie, HostServices& services,
-           int64_t memset_bytes_per_s, int64_t launch_latency_ns)
+           int64_t memset_bytes_per_s, int64_t launch_latency_ns, size_t issued_ops)
     : engine_(engine),
       id_(engine.attach(*this)),
       w_(w),
@@ -25,7 +25,7 @@ Host::Host(Engine& engine, const Workload& w, Stats& stats, PcieLink& pcie, Host
     const auto& o = t.ops[i];
     uint32_t proc = t.tenants.empty() ? 0 : t.tenants[o.tenant].process;
     op_stream_[i] = stream(proc, o.stream);
-    processes_[proc].ops.push_back(i);
+    if (i < issued_ops) processes_[proc].ops.push_back(i);
   }
 }
 

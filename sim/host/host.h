@@ -40,8 +40,10 @@ class LaunchListener {
 
 class Host final : public Component {
  public:
+  // The processes issue the trace's first `issued_ops` ops (all by default); the rest only run when
+  // enqueued (enqueue_op).
   Host(Engine& engine, const Workload& w, Stats& stats, PcieLink& pcie, HostServices& services,
-       int64_t memset_bytes_per_s, int64_t launch_latency_ns);
+       int64_t memset_bytes_per_s, int64_t launch_latency_ns, size_t issued_ops = SIZE_MAX);
   // Schedules each process's first op (processes start as far apart as in the recording).
   void start();
   // The stream's current op completes now, or at `at` (an event of the host's own).
@@ -55,6 +57,11 @@ class Host final : public Component {
   uint32_t stream(uint32_t process, uint32_t id);
   // Queues a kernel on a stream, after whatever the stream holds; `listener` hears when it completes.
   void launch(uint32_t stream, uint32_t kernel, LaunchListener& listener);
+  // Queues a trace op (one the processes do not issue: a stream op such as a prefetch) on a stream.
+  void enqueue_op(uint32_t stream, uint32_t op) {
+    streams_[stream].queue.push_back(op);
+    try_start(stream);
+  }
   void handle(const Event& e) override;
   const char* event_name(uint8_t type) const override;
 

@@ -36,6 +36,7 @@ struct ServeTenantSpec {
   std::vector<uint32_t> batch_sizes;  // ascending, distinct
   double slo_ms = 0;                  // latency objective (0: none)
   bool own_process = false;           // "process": "own" (its own CUDA context) or "shared" (a stream)
+  bool cold = false;  // before each batch its weights are moved to the CPU, so that every batch faults them
   ArrivalSpec arrivals;
   // Its own batching policy ("batching": {"name", "params"}); empty name: the config's policies.batching.
   std::string batching;

@@ -229,6 +229,23 @@ TEST(Serving, AClosedLoopWithAFixedBatchRunsFullBatches) {
   EXPECT_EQ(r.requests.back().paging_ns, 0);
 }
 
+// A cold tenant's weights go back to the CPU before each batch: every batch faults and moves them in again,
+// while the same tenant warm faults only in its first batch.
+TEST(Serving, AColdTenantFaultsItsWeightsInEveryBatch) {
+  for (bool cold : {false, true}) {
+    std::string spec = closed_spec(tiny_model(), R"({"name": "dynamic"})", "[1]", 1, 5, 0);
+    if (cold) spec.replace(spec.find("\"arrivals\""), 0, "\"cold\": true, ");
+    const ServeResult r = serve(parse_serve_spec(spec, "s.json"), Config{});
+    ASSERT_EQ(r.requests.size(), 5u);
+    for (size_t i = 1; i < r.requests.size(); ++i) {
+      EXPECT_EQ(r.requests[i].faults > 0, cold) << "request " << i;
+      EXPECT_EQ(r.requests[i].bytes_in, cold ? r.requests[1].bytes_in : 0) << "request " << i;
+    }
+    EXPECT_GT(r.requests[0].bytes_in, 0u);        // the weights and the input
+    EXPECT_EQ(r.requests[1].bytes_in > 0, cold);  // the weights again
+  }
+}
+
 // Dynamic batching under overload takes what is queued: batches grow past 1, never past the queue or the
 // largest allowed size; a Poisson stream's counted requests are exactly the spec's.
 TEST(Serving, DynamicBatchingTakesWhatIsQueued) {
