@@ -13,7 +13,7 @@ namespace uvmsim::trace {
 // Version 2 stores per-CTA accesses column by column, pages predicted from the previous CTA (FORMAT.md);
 // version 4 lets a kernel launch an earlier kernel's CTAs (a template stored once); version 5 adds the UVM
 // driver's own events (DRVE); readers still read 1.
-constexpr uint32_t kFormatVersion = 6;
+constexpr uint32_t kFormatVersion = 7;
 constexpr uint32_t kOldestFormatVersion = 1;
 // Bounds the reader enforces so that simulated times cannot overflow: every point in time (host_ns,
 // allocation and observed times, arrivals) lies in [0, kMaxTimeNs] (146 years), every duration (a
@@ -234,6 +234,11 @@ struct ObservedEvent {
 struct Request {
   uint32_t tenant = 0;
   int64_t arrival_ns = 0;
+  // Version 7: how a recorded serving run (workloads/ uvm_serve) served it: when its batch was launched and
+  // seen complete (-1: not recorded), which batch (numbered from 1 over the run; 0: none) and its size.
+  int64_t start_ns = -1, end_ns = -1;
+  uint64_t batch = 0;
+  uint32_t batch_size = 0;
 };
 
 struct Pass {

@@ -388,6 +388,10 @@ std::vector<uint8_t> encode_body(const Trace& t) {
   for (auto& q : t.requests) {
     w.put<uint32_t>(q.tenant);
     w.put<int64_t>(q.arrival_ns);
+    w.put<int64_t>(q.start_ns);
+    w.put<int64_t>(q.end_ns);
+    w.put<uint64_t>(q.batch);
+    w.put<uint32_t>(q.batch_size);
   }
   w.end_section(s);
 
@@ -851,13 +855,28 @@ Trace decode_body(const uint8_t* data, size_t size, const std::string& name) {
   r.leave_section(kSections[7]);
 
   r.enter_section(kSections[8]);
-  n = r.count(12, "request");
+  n = r.count(h.format_version >= 7 ? 40 : 12, "request");
   t.requests.resize(n);
   for (uint64_t i = 0; i < n; ++i) {
     at = r.pos();
     auto& q = t.requests[i];
     q.tenant = r.get<uint32_t>();
     q.arrival_ns = r.get<int64_t>();
+    if (h.format_version >= 7) {
+      q.start_ns = r.get<int64_t>();
+      q.end_ns = r.get<int64_t>();
+      q.batch = r.get<uint64_t>();
+      q.batch_size = r.get<uint32_t>();
+      const bool served = q.start_ns >= 0;
+      if (served ? !(is_time(q.start_ns) && q.start_ns >= q.arrival_ns && is_time(q.end_ns) &&
+                     q.end_ns >= q.start_ns && q.batch > 0 && q.batch_size > 0)
+                 : !(q.start_ns == -1 && q.end_ns == -1 && q.batch == 0 && q.batch_size == 0))
+        r.fail(
+            "request " + std::to_string(i) +
+                ": its start, end, batch and batch size must be all recorded (arrival <= start <= end, batch "
+                "and size above 0) or all unrecorded (-1, -1, 0, 0)",
+            at);
+    }
     if (!(q.tenant < t.tenants.size()))
       r.fail("request " + std::to_string(i) + " names a missing tenant", at);
     if (!is_time(q.arrival_ns)) r.fail("request " + std::to_string(i) + " arrives outside [0, 2^62] ns", at);

@@ -269,7 +269,13 @@ void print_dump(const Trace& t, std::ostream& os, uint64_t max_ranges_per_cta) {
     os << "observed " << to_string(e.kind) << " flags=" << int(e.flags) << " start=" << e.start_ns
        << " end=" << e.end_ns << " addr=0x" << std::hex << e.address << std::dec << " value=" << e.value
        << "\n";
-  for (auto& q : t.requests) os << "request tenant=" << q.tenant << " arrival_ns=" << q.arrival_ns << "\n";
+  for (auto& q : t.requests) {
+    os << "request tenant=" << q.tenant << " arrival_ns=" << q.arrival_ns;
+    if (q.start_ns >= 0)
+      os << " start_ns=" << q.start_ns << " end_ns=" << q.end_ns << " batch=" << q.batch
+         << " batch_size=" << q.batch_size;
+    os << "\n";
+  }
   for (auto& n : t.nvtx)
     os << "nvtx " << n.name << " stream=" << n.stream << " " << n.start_ns << "-" << n.end_ns << "\n";
 }

@@ -23,8 +23,8 @@
 #include <vector>
 
 #include "cuda_tracer/src/green_context.h"
-#include "workloads/kernels/layers.cuh"
 #include "workloads/layout.h"
+#include "workloads/tenant_memory.cuh"
 
 using namespace uvmsim;
 
@@ -36,26 +36,10 @@ struct Tenant {
   Model model;
   uint32_t batch = 1;
   TenantLayout layout;
-  char* weights = nullptr;
-  char* activations = nullptr;
-  float* spill = nullptr;
+  TenantMemory mem;
   cudaStream_t stream = nullptr;
   bool partitioned = false;  // its stream is a green context's (--sms), kept with it
 };
-
-void launch(const LayerKernel& k, const Tenant& t) {
-  kernels::Tensors x;
-  auto p = [&](kernels::Tensor i) { return reinterpret_cast<float*>(k.va[i]); };
-  x.in = p(kernels::kIn), x.in2 = p(kernels::kIn2), x.weight = p(kernels::kWeight), x.bias = p(kernels::kBias);
-  x.mean = p(kernels::kMean), x.var = p(kernels::kVar), x.out = p(kernels::kOut), x.spill = t.spill;
-  switch (k.kind) {
-    case LayerKernel::Kind::kConv: kernels::launch_conv(k.conv, x, t.stream); break;
-    case LayerKernel::Kind::kDwConv: kernels::launch_dwconv(k.conv, x, t.stream); break;
-    case LayerKernel::Kind::kPool: kernels::launch_pool(k.pool, x, t.stream); break;
-    case LayerKernel::Kind::kEltwise: kernels::launch_eltwise(k.eltwise, k.elems, k.plane, k.channels, x, t.stream); break;
-    case LayerKernel::Kind::kSoftmax: kernels::launch_softmax(k.batch, k.features, x, t.stream); break;
-  }
-}
 
 }  // namespace
 
@@ -125,23 +109,7 @@ int main(int argc, char** argv) {
                  (unsigned long long)need, (unsigned long long)free_b);
     return 3;
   }
-  std::uniform_real_distribution<float> small(-0.05f, 0.05f), unit(-1.f, 1.f), var(0.5f, 1.5f);
-  for (auto& t : tenants) {
-    // Seeded by the model's name, so that a model has the same weights and inputs alone and in any mix.
-    uint32_t seed = 2166136261u;  // FNV-1a
-    for (const char ch : t.model.name) seed = (seed ^ uint8_t(ch)) * 16777619u;
-    std::mt19937 rng(seed);
-    CK(cudaMallocManaged(&t.weights, std::max<uint64_t>(t.layout.weights_bytes, 4096)));
-    CK(cudaMallocManaged(&t.activations, t.layout.activations_bytes));
-    CK(cudaMalloc(&t.spill, kernels::kSpillFloats * sizeof(float)));
-    for (size_t i = 0; i < t.layout.tensors.size(); ++i) {
-      const TensorSlot& s = t.layout.tensors[i];
-      if (s.role != TensorSlot::Role::kWeight && s.role != TensorSlot::Role::kInput) continue;
-      float* p = reinterpret_cast<float*>(t.layout.address(i, uint64_t(t.weights), uint64_t(t.activations)));
-      const bool is_var = s.name.size() > 12 && s.name.compare(s.name.size() - 12, 12, ".running_var") == 0;
-      for (uint64_t j = 0; j < s.bytes / 4; ++j) p[j] = s.role == TensorSlot::Role::kInput ? unit(rng) : is_var ? var(rng) : small(rng);
-    }
-  }
+  for (auto& t : tenants) t.mem = make_tenant_memory(t.model, t.layout, "uvm_runtime");
   // Streams: a model with an SM count gets its own green context (disjoint from the others'), the rest a
   // stream of the primary context (the whole GPU).
   std::vector<unsigned> wants;
@@ -166,7 +134,8 @@ int main(int argc, char** argv) {
   for (size_t ti = 0; ti < tenants.size(); ++ti) {
     Tenant& t = tenants[ti];
     for (size_t li = 0; li < t.model.layers.size(); ++li)
-      plans[ti].push_back(layer_kernel(t.model, t.layout, li, t.batch, uint64_t(t.weights), uint64_t(t.activations)));
+      plans[ti].push_back(
+          layer_kernel(t.model, t.layout, li, t.batch, uint64_t(t.mem.weights), uint64_t(t.mem.activations)));
     most = std::max(most, plans[ti].size());
   }
   std::vector<double> ms;
@@ -174,7 +143,7 @@ int main(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     for (size_t li = 0; li < most; ++li)  // one layer of each model in turn, as the generator orders them
       for (size_t ti = 0; ti < tenants.size(); ++ti)
-        if (li < plans[ti].size()) launch(plans[ti][li], tenants[ti]);
+        if (li < plans[ti].size()) launch_layer(plans[ti][li], tenants[ti].mem.spill, tenants[ti].stream);
     CK(cudaGetLastError());
     CK(cudaDeviceSynchronize());
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
@@ -190,7 +159,7 @@ int main(int argc, char** argv) {
       const Tenant& t = tenants[ti];
       const size_t o = t.layout.out.back();
       const float* p =
-          reinterpret_cast<const float*>(t.layout.address(o, uint64_t(t.weights), uint64_t(t.activations)));
+          reinterpret_cast<const float*>(t.layout.address(o, uint64_t(t.mem.weights), uint64_t(t.mem.activations)));
       double sum = 0;
       for (uint64_t j = 0; j < t.layout.tensors[o].bytes / 4; ++j)
         sum += p[j] * double(j % 97 + 1);  // softmax rows sum to 1
@@ -200,9 +169,7 @@ int main(int argc, char** argv) {
   }
   std::printf("}\n");
   for (auto& t : tenants) {
-    CK(cudaFree(t.weights));
-    CK(cudaFree(t.activations));
-    CK(cudaFree(t.spill));
+    free_tenant_memory(t.mem, "uvm_runtime");
     if (!t.partitioned) CK(cudaStreamDestroy(t.stream));
   }
   return 0;

@@ -338,6 +338,16 @@ int main(int argc, char** argv) {
 
   std::string raw_dir, conv_out;
   ConvertOptions conv;
+  std::string req_spec, req_log, req_out;
+  auto* req_cmd = tr->add_subcommand(
+      "requests", "a native serving run's log (workloads/serve_runtime.cu) as a trace of its requests");
+  req_cmd->add_option("--spec", req_spec, "the serving spec the run served")->required();
+  req_cmd->add_option("--log", req_log, "uvm_serve's --log output (JSON lines)")->required();
+  req_cmd->add_option("--out", req_out, "trace to write (.uvmt)")->required();
+  req_cmd->footer(
+      "Example:\n  uvmsim trace requests --spec sim/serving/examples/check_warm.json --log "
+      "check_warm.1.jsonl "
+      "--out check_warm.1.uvmt");
   auto* conv_cmd = tr->add_subcommand("convert", "merge a uvmtrace recording's raw passes into a trace");
   conv_cmd->add_option("--raw", raw_dir, "recording folder written by uvmtrace --out")->required();
   conv_cmd->add_option("--out", conv_out, "output trace (.uvmt)")->required();
@@ -502,6 +512,12 @@ int main(int argc, char** argv) {
       set_micro_pattern(spec, pattern);
       spec.bytes = parse_bytes(bytes_text);
       trace::write_trace(generate_micro(spec), gen_out);
+      return 0;
+    }
+    if (req_cmd->parsed()) {
+      files::check_output_file(req_out, "--out");
+      input = req_log.c_str();
+      trace::write_trace(serving_recording(load_serve_spec(req_spec), req_log), req_out, 19);
       return 0;
     }
     if (conv_cmd->parsed()) {

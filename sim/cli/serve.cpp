@@ -5,6 +5,7 @@
 
 #include "sim/cli/run.h"
 #include "sim/simulator.h"
+#include "traces/files.h"
 #include "traces/trace_io.h"
 #include "workloads/generate.h"
 
@@ -223,6 +224,63 @@ nlohmann::json serve_json(const ServeSpec& spec, const Config& c, const ServeRes
   }
   j["tenants"] = ts;
   return j;
+}
+
+trace::Trace serving_recording(const ServeSpec& spec, const std::string& log_path) {
+  const std::vector<uint8_t> bytes = files::read_regular_file(log_path, uint64_t{1} << 30);
+  const std::string text(bytes.begin(), bytes.end());
+  trace::Trace t;
+  t.header.producer = trace::Producer::kTracer;
+  t.header.producer_version = "uvm_serve";
+  for (const ServeTenantSpec& ts : spec.tenants)
+    t.tenants.push_back({ts.name, ts.model, ts.batch_sizes.back(), 0});
+  bool summary = false;
+  size_t line_no = 0;
+  for (size_t at = 0; at < text.size();) {
+    const size_t nl = std::min(text.find('\n', at), text.size());
+    const std::string line = text.substr(at, nl - at);
+    at = nl + 1;
+    ++line_no;
+    if (line.empty()) continue;
+    const std::string where = log_path + ":" + std::to_string(line_no) + ": ";
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+      if (j.contains("program")) {
+        t.header.device_name = j.at("device").get<std::string>();
+        t.header.sm_count = j.at("sm_count").get<uint32_t>();
+        t.header.device_memory_bytes = j.at("memory_bytes").get<uint64_t>();
+        t.header.command = "uvm_serve --spec " + j.at("spec").get<std::string>();
+        t.passes.push_back({trace::PassKind::kTiming, j.at("wall_ns").get<int64_t>(),
+                            "uvm_serve: a native serving run (workloads/serve_runtime.cu)"});
+        summary = true;
+        continue;
+      }
+      const std::string name = j.at("tenant").get<std::string>();
+      uint32_t tenant = 0;
+      while (tenant < spec.tenants.size() && spec.tenants[tenant].name != name) ++tenant;
+      if (tenant == spec.tenants.size()) throw SpecError("tenant \"" + name + "\" is not in the spec");
+      trace::Request q;
+      q.tenant = tenant;
+      q.arrival_ns = j.at("arrival_ns").get<int64_t>();
+      q.start_ns = j.at("start_ns").get<int64_t>();
+      q.end_ns = j.at("end_ns").get<int64_t>();
+      q.batch = j.at("batch").get<uint64_t>();
+      q.batch_size = j.at("batch_size").get<uint32_t>();
+      if (q.start_ns < q.arrival_ns || q.end_ns < q.start_ns || q.batch == 0 || q.batch_size == 0)
+        throw SpecError("a request that was not served whole (arrival <= start <= end, a batch)");
+      t.requests.push_back(q);
+    } catch (const SpecError& e) {
+      throw SpecError(where + e.what());
+    } catch (const std::exception& e) {
+      throw SpecError(where + "not a uvm_serve request line (" + e.what() + ")");
+    }
+  }
+  if (!summary) throw SpecError(log_path + ": no summary line: the run did not finish");
+  std::stable_sort(
+      t.requests.begin(), t.requests.end(),
+      [](const trace::Request& a, const trace::Request& b) { return a.arrival_ns < b.arrival_ns; });
+  return t;
 }
 
 void write_requests_csv(const ServeSpec& spec, const std::vector<RequestRecord>& requests, std::ostream& os) {

@@ -53,6 +53,11 @@ ServeResult serve(const ServeSpec& spec, const Config& c, ProgressReporter* prog
 std::vector<TenantServing> summarise_tenants(const ServeSpec& spec,
                                              const std::vector<RequestRecord>& requests);
 nlohmann::json serve_json(const ServeSpec& spec, const Config& c, const ServeResult& r);
+// A native serving run's log (workloads/serve_runtime.cu: one JSON line per request, then the run's
+// summary) as a trace (format v7): the spec's tenants and every request with its arrival, batch, start and
+// end, for `uvmsim serve` to replay its arrivals ("trace" arrivals) and for the serving check. Errors name
+// the log's file and line.
+trace::Trace serving_recording(const ServeSpec& spec, const std::string& log_path);
 // One row per request: tenant, request, arrival_ns, start_ns, end_ns, batch, batch_size, faults,
 // bytes_in, paging_ns, counted.
 void write_requests_csv(const ServeSpec& spec, const std::vector<RequestRecord>& requests, std::ostream& os);

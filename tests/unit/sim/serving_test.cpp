@@ -334,6 +334,51 @@ TEST(Serving, ARecordedTracesRequestsGiveTheArrivals) {
   EXPECT_EQ(r.requests[3].arrival_ns, t0 + 8000000);
 }
 
+// A native run's log becomes a trace whose requests keep their batches, and `serve` replays its arrivals.
+TEST(Serving, ANativeRunsLogBecomesATraceWhoseArrivalsServeReplays) {
+  const std::string dir = ::testing::TempDir() + "/serving_native";
+  std::filesystem::create_directories(dir);
+  const std::string model = tiny_model();
+  const ServeSpec spec = parse_serve_spec(
+      R"({"requests": 3, "tenants": [{"name": "a", "model": ")" + model +
+          R"(", "batch_sizes": [1, 2], "arrivals": {"process": "poisson", "rate_per_s": 10}}]})",
+      "s.json");
+  std::ofstream(dir + "/run.jsonl")
+      << R"({"tenant": "a", "request": 0, "arrival_ns": 0, "start_ns": 10, "end_ns": 500, "batch": 1, "batch_size": 1, "counted": true})"
+      << "\n"
+      << R"({"tenant": "a", "request": 2, "arrival_ns": 300, "start_ns": 500, "end_ns": 900, "batch": 2, "batch_size": 2, "counted": true})"
+      << "\n"
+      << R"({"tenant": "a", "request": 1, "arrival_ns": 200, "start_ns": 500, "end_ns": 900, "batch": 2, "batch_size": 2, "counted": true})"
+      << "\n"
+      << R"({"program": "uvm_serve", "spec": "s.json", "device": "NVIDIA H200", "sm_count": 132, "memory_bytes": 150000000000, "requests": 3, "batches": 2, "unfinished": 0, "wall_ns": 1000})"
+      << "\n";
+  trace::Trace t = serving_recording(spec, dir + "/run.jsonl");
+  EXPECT_EQ(t.header.device_name, "NVIDIA H200");
+  trace::write_trace(t, dir + "/run.uvmt");
+  const trace::Trace r = trace::read_trace(dir + "/run.uvmt");
+  ASSERT_EQ(r.requests.size(), 3u);
+  EXPECT_EQ(r.requests[1].arrival_ns, 200);  // in order of arrival
+  EXPECT_EQ(r.requests[1].batch, 2u);
+  EXPECT_EQ(r.requests[2].batch_size, 2u);
+  const ServeSpec replay =
+      parse_serve_spec(R"({"tenants": [{"name": "a", "model": ")" + model +
+                           R"(", "batch_sizes": [1, 2], "arrivals": {"process": "trace", "trace": ")" + dir +
+                           R"(/run.uvmt"}}]})",
+                       "s.json");
+  const ServeResult s = serve(replay, Config{});
+  ASSERT_EQ(s.requests.size(), 3u);
+  EXPECT_EQ(s.requests[2].arrival_ns - s.requests[0].arrival_ns, 300);
+  std::ofstream(dir + "/bad.jsonl") << R"({"tenant": "b", "arrival_ns": 0})"
+                                    << "\n";
+  try {
+    serving_recording(spec, dir + "/bad.jsonl");
+    ADD_FAILURE() << "no error";
+  } catch (const SpecError& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.jsonl:1: tenant \"b\" is not in the spec"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Serving, CommandWritesStatsAndRequestsAndRefusesABadOutput) {
   const std::string dir = ::testing::TempDir() + "/serving_cli";
   std::filesystem::remove_all(dir);

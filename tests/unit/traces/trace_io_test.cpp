@@ -89,7 +89,7 @@ TEST(TraceIo, RoundTripPreservesEverySection) {
   EXPECT_EQ(r.driver_events[1].kind, trace::DriverEventKind::kReplay);
   EXPECT_EQ(r.driver_events[0].batch, 7u);
   EXPECT_EQ(r.driver_runs[0].dropped[0], 3u);
-  EXPECT_EQ(r.header.format_version, 6u);
+  EXPECT_EQ(r.header.format_version, trace::kFormatVersion);
   EXPECT_EQ(r.kernels[0].read_lines, 1u);
   EXPECT_EQ(r.kernels[0].write_lines, 4u);
 }
@@ -174,6 +174,37 @@ TEST(TraceIo, SemanticErrorsNameTheRecord) {
   v.allocations.push_back(v.allocations[0]);  // overlapping allocations
   body = trace::encode_body(v);
   EXPECT_THROW(trace::decode_body(body.data(), body.size(), "x"), trace::TraceError);
+}
+
+// Version 7's served requests: start, end, batch and size round-trip, all recorded or none.
+TEST(TraceIo, ServedRequestsRoundTripAndPartialOnesAreRejected) {
+  trace::Trace t = sample();
+  t.requests.push_back({0, 7, 9, 20, 1, 2});
+  t.requests.push_back({0, 8, 9, 20, 1, 2});
+  auto body = trace::encode_body(t);
+  const trace::Trace r = trace::decode_body(body.data(), body.size(), "r.uvmt");
+  ASSERT_EQ(r.requests.size(), 3u);
+  EXPECT_EQ(r.requests[0].start_ns, -1);
+  EXPECT_EQ(r.requests[2].start_ns, 9);
+  EXPECT_EQ(r.requests[2].end_ns, 20);
+  EXPECT_EQ(r.requests[2].batch, 1u);
+  EXPECT_EQ(r.requests[2].batch_size, 2u);
+  for (int bad = 0; bad < 3; ++bad) {
+    trace::Trace u = sample();
+    u.requests.push_back({0, 7, 9, 20, 1, 2});
+    if (bad == 0) u.requests.back().start_ns = 6;    // before its arrival
+    if (bad == 1) u.requests.back().end_ns = 8;      // before its start
+    if (bad == 2) u.requests.back().batch_size = 0;  // partly recorded
+    body = trace::encode_body(u);
+    try {
+      trace::decode_body(body.data(), body.size(), "u.uvmt");
+      ADD_FAILURE() << "case " << bad;
+    } catch (const trace::TraceError& e) {
+      EXPECT_NE(std::string(e.what()).find("request 1: its start, end, batch and batch size"),
+                std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 TEST(TraceIo, BadMagicAndVersion) {
