@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "sim/version.h"
+#include "traces/trace_io.h"
 #include "workloads/micro.h"
 
 namespace uvmsim {
@@ -543,6 +544,107 @@ Trace generate_models(const GenerateOptions& o) {
   return t;
 }
 
+namespace {
+
+bool is_recorded(const std::string& model) {
+  return model.size() > 5 && model.compare(model.size() - 5, 5, ".uvmt") == 0;
+}
+
+Op prefetch_to_cpu(uint32_t tenant, uint32_t stream, uint64_t va, uint64_t bytes) {
+  Op op;
+  op.kind = OpKind::kPrefetch;
+  op.device = -1;  // to the CPU
+  op.tenant = tenant;
+  op.stream = stream;
+  op.a = va;
+  op.b = bytes;
+  return op;
+}
+
+struct RecordedTenant {
+  std::vector<uint32_t> inference;  // the kernels of one inference (the warm_inference NVTX range)
+  uint32_t stream = 0;
+};
+
+// A recorded model (a trace of one tenant, e.g. cuda_tracer/trace_torch.py's) as a serving tenant: its
+// allocations moved to the tenant's own 1 TiB of addresses (2 MiB blocks kept), the ops before its
+// warm_inference NVTX range (its setup and cold inference, host gaps dropped) issued at the start, and the
+// kernels that range launched on its stream as the request template, at the recorded batch size. Each of
+// its streams becomes one of the tenant's own (id kRecordedStream | tenant << 16 | stream).
+RecordedTenant add_recorded_tenant(Trace& t, const ServingModel& sm, uint32_t tenant, uint32_t process,
+                                   uint64_t base) {
+  constexpr uint32_t kRecordedStream = 0x80000000u;
+  Trace r = read_trace(sm.model);
+  const std::string what = "serving: recorded model " + sm.model;
+  if (r.tenants.size() != 1)
+    throw ModelError(what + ": has " + std::to_string(r.tenants.size()) + " tenants, not one");
+  if (sm.batches.size() != 1 || sm.batches[0] != r.tenants[0].batch)
+    throw ModelError(what + ": runs at its recorded batch size only (batch_sizes [" +
+                     std::to_string(r.tenants[0].batch) + "])");
+  const NvtxRange* warm = nullptr;
+  for (const NvtxRange& n : r.nvtx)
+    if (n.name == "warm_inference") warm = &n;
+  if (!warm) throw ModelError(what + ": no warm_inference NVTX range says which kernels are one inference");
+  if (r.allocations.empty()) throw ModelError(what + ": no allocation");
+  uint64_t lo = UINT64_MAX, hi = 0;
+  for (const Allocation& a : r.allocations) lo = std::min(lo, a.va), hi = std::max(hi, a.va + a.bytes);
+  lo &= ~((uint64_t{2} << 20) - 1);
+  if (hi - lo > kTenantStride) throw ModelError(what + ": its allocations span more than 1 TiB");
+  const auto moved = [&](uint64_t va) { return va >= lo && va < hi ? va - lo + base : va; };
+  for (Allocation a : r.allocations) {
+    a.tenant = tenant;
+    a.va = moved(a.va);
+    a.alloc_ns = 0;
+    a.free_ns = -1;  // a server keeps its memory
+    t.allocations.push_back(a);
+  }
+  t.tenants.push_back({r.tenants[0].name, r.tenants[0].model, r.tenants[0].batch, process});
+  // Kernels, CTAs and ranges, moved.
+  const uint64_t cta0 = t.ctas.size(), range0 = t.ranges.size();
+  const uint32_t kernel0 = uint32_t(t.kernels.size());
+  const auto stream_of = [&](uint32_t s) { return kRecordedStream | tenant << 16 | (s & 0xffff); };
+  for (Kernel k : r.kernels) {
+    k.tenant = tenant;
+    k.stream = stream_of(k.stream);
+    k.cta_begin += cta0;
+    t.kernels.push_back(std::move(k));
+  }
+  for (Cta c : r.ctas) {
+    c.range_begin += range0;
+    t.ctas.push_back(c);
+  }
+  for (Range g : r.ranges) {
+    g.page = moved(g.page << kPageShift) >> kPageShift;
+    t.ranges.push_back(g);
+  }
+  RecordedTenant out;
+  bool in_warm = false;
+  for (const Op& o : r.ops) {
+    const bool warm_op = o.host_ns >= warm->start_ns && o.host_ns <= warm->end_ns;
+    if (warm_op && o.kind == OpKind::kKernel &&
+        (out.inference.empty() || stream_of(o.stream) == out.stream)) {
+      if (out.inference.empty()) out.stream = stream_of(o.stream);
+      out.inference.push_back(kernel0 + uint32_t(o.a));
+    }
+    in_warm |= warm_op;
+    if (in_warm || o.kind == OpKind::kFree) continue;
+    Op op = o;
+    op.tenant = tenant;
+    op.stream = stream_of(o.stream);
+    op.host_ns = op.host_gap_ns = 0;
+    if (op.kind == OpKind::kKernel) op.a += kernel0;
+    if (op.kind == OpKind::kHostAccess || op.kind == OpKind::kPrefetch || op.kind == OpKind::kAdvise ||
+        op.kind == OpKind::kMemset || op.kind == OpKind::kMemcpy)
+      op.a = moved(op.a);
+    if (op.kind == OpKind::kMemcpy) op.c = moved(op.c);
+    t.ops.push_back(op);
+  }
+  if (out.inference.empty()) throw ModelError(what + ": its warm_inference range launches no kernel");
+  return out;
+}
+
+}  // namespace
+
 ServingTrace generate_serving(const std::vector<ServingModel>& tenants) {
   if (tenants.empty()) throw ModelError("serving: no tenant");
   uint64_t images = 0;
@@ -576,22 +678,37 @@ ServingTrace generate_serving(const std::vector<ServingModel>& tenants) {
   const CostModel cost = CostModel::h100();
   std::vector<Worker> workers;
   Tenants ts;
-  std::vector<Model> models;
+  std::vector<Model> models(tenants.size());
+  std::vector<RecordedTenant> recorded(tenants.size());
   uint32_t next_process = any_shared ? 1 : 0;
+  out.kernels.resize(tenants.size());
+  out.cold_ops.resize(tenants.size());
+  std::vector<Op> cold;  // the cold tenants' prefetches to the CPU, placed after the issued ops
   for (size_t ti = 0; ti < tenants.size(); ++ti) {
     const ServingModel& sm = tenants[ti];
-    models.push_back(load_model(sm.model));
+    const uint32_t tenant = uint32_t(ti), process = sm.own_process ? next_process++ : 0u;
+    const uint64_t base = kVaBase + ti * kTenantStride;
+    if (is_recorded(sm.model)) {
+      recorded[ti] = add_recorded_tenant(t, sm, tenant, process, base);
+      out.kernels[ti].push_back(recorded[ti].inference);
+      for (const Allocation& a : t.allocations)
+        if (a.tenant == tenant && a.role == AllocRole::kWeight && a.kind == AllocKind::kManaged)
+          cold.push_back(prefetch_to_cpu(tenant, recorded[ti].stream, a.va, a.bytes));
+      ts.layouts.emplace_back();
+      ts.bases.push_back({base, base});
+      continue;
+    }
+    models[ti] = load_model(sm.model);
     // As the native runtime allocates: one managed allocation for the weights and one for the input and
     // activations, at the largest batch; a smaller batch's tensors lie at their own offsets inside them.
-    const Model& m = models.back();
+    const Model& m = models[ti];
     const std::string name = m.name + "#" + std::to_string(ts.seen[m.name]++);
-    t.tenants.push_back({name, m.name, sm.batches.back(), sm.own_process ? next_process++ : 0u});
+    t.tenants.push_back({name, m.name, sm.batches.back(), process});
     TenantLayout lay = layout_tenant(m, sm.batches.back());
-    const uint64_t wb = kVaBase + ti * kTenantStride;
+    const uint64_t wb = base;
     const uint64_t ab =
         wb + (lay.weights_bytes + (uint64_t{2} << 20) - 1) / (uint64_t{2} << 20) * (uint64_t{2} << 20);
     ts.bases.push_back({wb, ab});
-    const uint32_t tenant = uint32_t(ti);
     if (lay.weights_bytes > 0)
       t.allocations.push_back(
           {tenant, AllocKind::kManaged, AllocRole::kWeight, wb, lay.weights_bytes, 0, -1, name + ".weights"});
@@ -612,27 +729,21 @@ ServingTrace generate_serving(const std::vector<ServingModel>& tenants) {
       op.b = bytes;
       t.ops.push_back(op);
     }
+    if (sm.cold && lay.weights_bytes > 0)
+      cold.push_back(prefetch_to_cpu(tenant, tenant, wb, lay.weights_bytes));
     ts.layouts.push_back(std::move(lay));
   }
   std::vector<uint64_t> alloc_starts;
   for (const Allocation& a : t.allocations) alloc_starts.push_back(a.va >> kPageShift);
   std::sort(alloc_starts.begin(), alloc_starts.end());
   out.issued_ops = t.ops.size();
-  out.cold_op.assign(tenants.size(), -1);
-  for (size_t ti = 0; ti < tenants.size(); ++ti) {
-    if (!tenants[ti].cold || ts.layouts[ti].weights_bytes == 0) continue;
-    Op op;
-    op.kind = OpKind::kPrefetch;
-    op.device = -1;  // to the CPU
-    op.tenant = uint32_t(ti);
-    op.stream = uint32_t(ti);
-    op.a = ts.bases[ti].first;
-    op.b = ts.layouts[ti].weights_bytes;
-    out.cold_op[ti] = int64_t(t.ops.size());
+  for (const Op& op : cold) {
+    if (!tenants[op.tenant].cold) continue;
+    out.cold_ops[op.tenant].push_back(uint32_t(t.ops.size()));
     t.ops.push_back(op);
   }
-  out.kernels.resize(tenants.size());
   for (size_t ti = 0; ti < tenants.size(); ++ti) {
+    if (is_recorded(tenants[ti].model)) continue;
     const Model& m = models[ti];
     for (uint32_t b : tenants[ti].batches) {
       const TenantLayout lay = layout_tenant(m, b);

@@ -39,7 +39,7 @@ trace::Trace generate_models(const GenerateOptions& options);
 // and one inference's kernels at every batch size, whose CTAs and accesses are stored once and launched by
 // every batch of that size; no kernel op: the server launches them as requests arrive.
 struct ServingModel {
-  std::string model;              // a built-in name or a spec path
+  std::string model;              // a built-in name, a spec path, or a recorded trace of one tenant (.uvmt)
   std::vector<uint32_t> batches;  // ascending, distinct, 1..kMaxGenerateBatch
   bool own_process = false;       // its own process (CUDA context), else a stream of the shared process 0
   bool cold = false;  // an op moving its weights to the CPU, for the server to run before each batch
@@ -48,9 +48,9 @@ struct ServingTrace {
   trace::Trace trace;
   // Per tenant and batch size (in the order given): the kernels one inference at that batch launches.
   std::vector<std::vector<std::vector<uint32_t>>> kernels;
-  // Per tenant: the op prefetching its weights to the CPU (cold tenants), else -1. Such ops follow the
+  // Per tenant: the ops prefetching its weights to the CPU (cold tenants; else none). Such ops follow the
   // ops the tenants' processes issue at the start (the first `issued_ops`), and only the server runs them.
-  std::vector<int64_t> cold_op;
+  std::vector<std::vector<uint32_t>> cold_ops;
   size_t issued_ops = 0;
 };
 // Throws ModelError naming the tenant for a bad batch size or an unknown model.

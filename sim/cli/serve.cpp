@@ -69,7 +69,7 @@ ServeResult serve(const ServeSpec& spec, const Config& c, ProgressReporter* prog
   ServingPlan plan;
   plan.spec = spec;
   plan.kernels = std::move(st.kernels);
-  plan.cold_op = std::move(st.cold_op);
+  plan.cold_ops = std::move(st.cold_ops);
   plan.issued_ops = st.issued_ops;
   plan.trace_times.resize(spec.tenants.size());
   for (size_t i = 0; i < spec.tenants.size(); ++i)

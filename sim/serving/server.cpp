@@ -140,8 +140,8 @@ void Server::start_batch(uint32_t tenant, uint32_t size) {
   t.bytes_before = stats_.tenants[tenant].bytes_in;
   t.paging_ns = 0;
   t.kernels_left = uint32_t(ks.size());
-  if (tenant < plan_.cold_op.size() && plan_.cold_op[tenant] >= 0)
-    host_.enqueue_op(t.stream, uint32_t(plan_.cold_op[tenant]));
+  if (tenant < plan_.cold_ops.size())
+    for (uint32_t op : plan_.cold_ops[tenant]) host_.enqueue_op(t.stream, op);
   for (uint32_t k : ks) host_.launch(t.stream, k, *this);
 }
 

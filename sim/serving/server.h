@@ -27,9 +27,9 @@ struct ServingPlan {
   // Per tenant (the trace's tenants, in the spec's order) and batch size (spec order): one inference's
   // kernels.
   std::vector<std::vector<std::vector<uint32_t>>> kernels;
-  // Per tenant: the op moving its weights to the CPU before each batch (cold tenants), else -1; the ops the
+  // Per tenant: the ops moving its weights to the CPU before each batch (cold tenants); the ops the
   // processes issue at the start (the rest are such ops).
-  std::vector<int64_t> cold_op;
+  std::vector<std::vector<uint32_t>> cold_ops;
   size_t issued_ops = SIZE_MAX;
   // Per tenant whose arrivals come from a trace: the recorded arrival times.
   std::vector<std::vector<int64_t>> trace_times;

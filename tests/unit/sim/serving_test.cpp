@@ -379,6 +379,47 @@ TEST(Serving, ANativeRunsLogBecomesATraceWhoseArrivalsServeReplays) {
   }
 }
 
+// A recorded model as a tenant: its setup runs once before serving (here, a kernel touching pages 0 to 4 of
+// its allocation), and a batch of its recorded batch size (4 requests) launches the kernels of its
+// warm_inference NVTX range (one kernel touching pages 0 to 2 and 300 to 302); no other batch size.
+TEST(Serving, ARecordedModelServesItsWarmInferenceKernels) {
+  const std::string dir = ::testing::TempDir() + "/serving_recorded";
+  std::filesystem::create_directories(dir);
+  trace::Trace t = testing::base_trace(uint64_t{2} << 20);
+  t.tenants[0].batch = 4;
+  t.header.producer = trace::Producer::kTracer;
+  testing::add_kernel(t, {{0, 1, 2}, {3, 4}});         // setup
+  testing::add_kernel(t, {{0, 1, 2, 300, 301, 302}});  // the inference
+  t.ops[0].host_ns = 100;
+  t.ops[1].host_ns = 1000;
+  t.nvtx.push_back({"warm_inference", 0, 900, 1100});
+  testing::add_sync(t);
+  t.ops.back().host_ns = 1200;
+  trace::write_trace(t, dir + "/rec.uvmt");
+  const auto spec = [&](const std::string& sizes) {
+    return parse_serve_spec(
+        R"({"requests": 8, "tenants": [{"name": "r", "model": ")" + dir + R"(/rec.uvmt", "batch_sizes": )" +
+            sizes +
+            R"(, "arrivals": {"process": "closed", "in_flight": 4}, "batching": {"name": "dynamic"}}]})",
+        "s.json");
+  };
+  const ServeResult r = serve(spec("[4]"), Config{});
+  ASSERT_EQ(r.requests.size(), 8u);
+  // A batch is the recorded inference of 4 images: the setup's kernel ran once and the inference's twice.
+  EXPECT_EQ(r.stats.tenants[0].ctas, 2u + 2u);
+  EXPECT_EQ(r.requests[0].batch_size, 4u);
+  EXPECT_GT(r.requests[0].faults, 0u);  // pages 300 to 302: not touched by the setup
+  EXPECT_EQ(r.requests[7].faults, 0u);
+  try {
+    serve(spec("[1, 4]"), Config{});
+    ADD_FAILURE() << "no error";
+  } catch (const ModelError& e) {
+    EXPECT_NE(std::string(e.what()).find("runs at its recorded batch size only (batch_sizes [4])"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Serving, CommandWritesStatsAndRequestsAndRefusesABadOutput) {
   const std::string dir = ::testing::TempDir() + "/serving_cli";
   std::filesystem::remove_all(dir);
