@@ -99,16 +99,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "uvm_runtime: --sms gives %zu counts for %zu models\n", sms.size(), tenants.size());
     return 2;
   }
-  // Managed memory: refuse what the GPU could not hold (the simulator is for oversubscription).
-  size_t free_b = 0, total_b = 0;
-  CK(cudaMemGetInfo(&free_b, &total_b));
   uint64_t need = 0;
   for (auto& t : tenants) need += t.layout.weights_bytes + t.layout.activations_bytes;
-  if (need > free_b / 10 * 9) {
-    std::fprintf(stderr, "uvm_runtime: refusing %llu bytes of managed memory: more than 90%% of the GPU's free %llu\n",
-                 (unsigned long long)need, (unsigned long long)free_b);
-    return 3;
-  }
+  if (!managed_fits(need, "uvm_runtime")) return 3;
   for (auto& t : tenants) t.mem = make_tenant_memory(t.model, t.layout, "uvm_runtime");
   // Streams: a model with an SM count gets its own green context (disjoint from the others'), the rest a
   // stream of the primary context (the whole GPU).

@@ -113,16 +113,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "uvm_serve: %s\n", e.what());
     return 2;
   }
-  // Managed memory: refuse what the GPU could not hold (the simulator is for oversubscription).
-  size_t free_b = 0, total_b = 0;
-  CK(cudaMemGetInfo(&free_b, &total_b));
   uint64_t need = 0;
   for (auto& t : tenants) need += t.layout.weights_bytes + t.layout.activations_bytes;
-  if (need > free_b / 10 * 9) {
-    std::fprintf(stderr, "uvm_serve: refusing %llu bytes of managed memory: more than 90%% of the GPU's free %llu\n",
-                 (unsigned long long)need, (unsigned long long)free_b);
-    return 3;
-  }
+  if (!managed_fits(need, "uvm_serve")) return 3;
   int device = 0;
   CK(cudaGetDevice(&device));
   cudaDeviceProp prop{};

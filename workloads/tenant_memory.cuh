@@ -19,6 +19,17 @@ struct TenantMemory {
   float* spill = nullptr;
 };
 
+// Managed memory: whether `need` bytes fit in 90% of what the GPU has free; else says so (the simulator is
+// for oversubscription: a shared GPU oversubscribed can hang).
+inline bool managed_fits(uint64_t need, const char* tool) {
+  size_t free_b = 0, total_b = 0;
+  UVMSIM_CUDA_CHECK(tool, cudaMemGetInfo(&free_b, &total_b));
+  if (need <= free_b / 10 * 9) return true;
+  std::fprintf(stderr, "%s: refusing %llu bytes of managed memory: more than 90%% of the GPU's free %llu\n", tool,
+               (unsigned long long)need, (unsigned long long)free_b);
+  return false;
+}
+
 // Allocates a tenant's regions and fills the weights and input on the CPU, seeded by the model's name, so
 // that a model has the same weights and inputs alone and in any mix.
 inline TenantMemory make_tenant_memory(const Model& m, const TenantLayout& lay, const char* tool) {
