@@ -157,6 +157,8 @@ ServeSpec parse_serve_spec(const std::string& json_text, const std::string& sour
     ServeTenantSpec x;
     x.model = t.text("model");
     x.name = t.has("name") ? t.text("name") : x.model + "#" + std::to_string(i);
+    if (x.name.find_first_of(",\"\n\r") != std::string::npos)
+      t.fail(t.key("name"), "\"" + x.name + "\" holds a comma, quote or line break (requests.csv names tenants)");
     if (!names.insert(x.name).second) t.fail(t.key("name"), "\"" + x.name + "\" names two tenants");
     if (!t.has("batch_sizes")) t.fail(t.key("batch_sizes"), "missing");
     const json& bs = t.at("batch_sizes");

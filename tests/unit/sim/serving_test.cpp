@@ -98,6 +98,9 @@ TEST(ServeSpec, EachErrorNamesItsKey) {
       {R"({"requests": 5, "tenants": [{"model": "resnet18", "batch_sizes": [1], "process": "mine",
           "arrivals": {"process": "closed", "in_flight": 1}}]})",
        "tenants[0].process: \"mine\" is not one of shared, own"},
+      {R"({"requests": 5, "tenants": [{"name": "a,b", "model": "resnet18", "batch_sizes": [1],
+          "arrivals": {"process": "closed", "in_flight": 1}}]})",
+       "tenants[0].name: \"a,b\" holds a comma"},
       {"[1, 2]", "s.json: the spec: must be a JSON object"},
       {"{", "s.json: not valid JSON"},
   };
