@@ -1,6 +1,7 @@
 // The gpu component: kernels launched onto SMs, the CTA dispatcher (asking the sm_allocation, tlp and
 // memory_allocation policies), each CTA's progress through its access groups, and SM resources.
 #include <algorithm>
+#include <bit>
 #include <climits>
 #include <cmath>
 
@@ -448,14 +449,29 @@ void Gpu::rank_speeds(uint32_t s) {
   }
   std::sort(rank_scratch_.begin(), rank_scratch_.end());
   const double one = double(SmShare::kLoadOne);
+  if (rank_memo_.empty()) rank_memo_.resize(size_t{1} << 14);
+  const uint64_t dram_bits = std::bit_cast<uint64_t>(dram_factor_);
   double older = 0;
   for (const auto& [start, id] : rank_scratch_) {
-    const double own = double(share_.kernel(lanes_[id].kernel).issue) / one;
-    const double load = SmShare::age_load(older, own);
+    const uint32_t kernel = lanes_[id].kernel;
+    const double own = double(share_.kernel(kernel).issue) / one;
+    const uint64_t older_bits = std::bit_cast<uint64_t>(older);
+    RankMemo& m = rank_memo_[mix64(older_bits ^
+                                   mix64(sm.memory_load ^ mix64(sm.pipe_load ^ mix64(dram_bits ^ kernel)))) &
+                             (rank_memo_.size() - 1)];
+    if (m.kernel != kernel || m.older_bits != older_bits || m.memory_load != sm.memory_load ||
+        m.pipe_load != sm.pipe_load || m.dram_bits != dram_bits) {
+      const double load = SmShare::age_load(older, own);
+      m = {older_bits,
+           sm.memory_load,
+           sm.pipe_load,
+           dram_bits,
+           kernel,
+           std::max(share_.speed(kernel, uint64_t(load * one), sm.memory_load, dram_factor_, sm.pipe_load),
+                    1e-9)};
+    }
+    ranked_speeds_[id] = m.speed;
     older += own;
-    ranked_speeds_[id] = std::max(
-        share_.speed(lanes_[id].kernel, uint64_t(load * one), sm.memory_load, dram_factor_, sm.pipe_load),
-        1e-9);
   }
 }
 

@@ -304,6 +304,15 @@ class Gpu final : public Component, public FaultBuffer::Client {
   bool ranked_ = false;        // gpu.issue_by_age: issue slots oldest first, a lane per CTA
   std::vector<double> ranked_speeds_;                        // by lane
   std::vector<std::pair<uint64_t, uint32_t>> rank_scratch_;  // (CTA start ordinal, lane) of one SM
+  // rank_speeds' results by what they are a function of (kernel, the older CTAs' load, the SM's memory
+  // and pipe loads, the DRAM factor): a direct-mapped memo, since an SM of one kernel's CTAs asks the same
+  // questions wave after wave. A hit returns the very value computed before.
+  struct RankMemo {
+    uint64_t older_bits = 0, memory_load = 0, pipe_load = 0, dram_bits = 0;
+    uint32_t kernel = UINT32_MAX;
+    double speed = 0;
+  };
+  std::vector<RankMemo> rank_memo_;
   std::vector<uint32_t> unmapped_;  // pages that lost their GPU mapping during the current event
   std::vector<std::pair<uint32_t, uint32_t>> unmapped_runs_;  // the same as runs [first, last] (after_event)
 
