@@ -19,8 +19,10 @@ namespace uvmsim {
 namespace {
 
 // A model small enough that a serving run takes a fraction of a second: conv, ReLU, pool, linear, softmax.
+// Written per test: ctest runs the tests in parallel processes, which must not rewrite a file another reads.
 std::string tiny_model() {
-  const std::string path = ::testing::TempDir() + "/serving_tiny.json";
+  const std::string path = ::testing::TempDir() + "/serving_tiny_" +
+                           ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".json";
   std::ofstream(path) << R"({"name": "tiny", "input": [3, 32, 32], "dtype": "fp32", "layers": [
  {"name": "conv0", "op": "conv", "out": 32, "kernel": 3, "stride": 1, "padding": 1, "bias": true},
  {"name": "relu0", "op": "relu"},
