@@ -149,8 +149,10 @@ std::vector<std::string> Simulator::audit() const {
     say(os.str());
   }
   uint64_t total_ctas = 0;  // every kernel's once; a serving run's, the CTAs its batches launched
-  for (auto& k : w_.trace.kernels) total_ctas += k.cta_count;
-  if (server_) total_ctas = gpu_.ctas_launched();
+  if (server_)
+    total_ctas = gpu_.ctas_launched();
+  else
+    for (auto& k : w_.trace.kernels) total_ctas += k.cta_count;
   if (gpu_.ctas_done() != total_ctas)
     say("CTAs completed " + std::to_string(gpu_.ctas_done()) + " of " + std::to_string(total_ctas));
   if (gpu_.stalled() > 0) say(std::to_string(gpu_.stalled()) + " CTAs still stalled");

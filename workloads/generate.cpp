@@ -391,14 +391,18 @@ struct Tenants {
   std::map<std::string, int> seen;                   // per model: tenants so far (names "resnet50#0", ...)
 };
 
+// A tenant's activations region: at the first 2 MiB boundary after its weights region.
+uint64_t activations_base(uint64_t weights_base, uint64_t weights_bytes) {
+  return weights_base + (weights_bytes + (uint64_t{2} << 20) - 1) / (uint64_t{2} << 20) * (uint64_t{2} << 20);
+}
+
 void add_tenant(Trace& t, Tenants& ts, const Model& m, uint32_t batch, uint32_t process) {
   const size_t ti = ts.layouts.size();
   const std::string tenant = m.name + "#" + std::to_string(ts.seen[m.name]++);
   t.tenants.push_back({tenant, m.name, batch, process});
   TenantLayout lay = layout_tenant(m, batch);
   const uint64_t wb = kVaBase + ti * kTenantStride;
-  const uint64_t ab =
-      wb + (lay.weights_bytes + (uint64_t{2} << 20) - 1) / (uint64_t{2} << 20) * (uint64_t{2} << 20);
+  const uint64_t ab = activations_base(wb, lay.weights_bytes);
   ts.bases.push_back({wb, ab});
   for (size_t i = 0; i < lay.tensors.size(); ++i) {
     const TensorSlot& s = lay.tensors[i];
@@ -412,26 +416,32 @@ void add_tenant(Trace& t, Tenants& ts, const Model& m, uint32_t batch, uint32_t 
   ts.layouts.push_back(std::move(lay));
 }
 
-// The CPU initialises weights and inputs (one op each, on the tenant's stream). Returns the allocations'
-// first pages, sorted (where the ranges of a CTA may not merge).
-std::vector<uint64_t> host_initialises(Trace& t) {
-  for (uint32_t i = 0; i < t.allocations.size(); ++i) {
-    const Allocation& a = t.allocations[i];
-    if (a.role != AllocRole::kWeight && a.role != AllocRole::kInput) continue;
-    Op op;
-    op.kind = OpKind::kHostAccess;
-    op.access = AccessKind::kWrite;
-    op.device = -1;
-    op.tenant = a.tenant;
-    op.stream = a.tenant;
-    op.a = a.va;
-    op.b = a.bytes;
-    t.ops.push_back(op);
-  }
-  std::vector<uint64_t> alloc_starts;
-  for (const Allocation& a : t.allocations) alloc_starts.push_back(a.va >> kPageShift);
-  std::sort(alloc_starts.begin(), alloc_starts.end());
-  return alloc_starts;
+// The CPU writing [va, va + bytes), on the tenant's stream.
+Op host_write(uint32_t tenant, uint64_t va, uint64_t bytes) {
+  Op op;
+  op.kind = OpKind::kHostAccess;
+  op.access = AccessKind::kWrite;
+  op.device = -1;
+  op.tenant = tenant;
+  op.stream = tenant;
+  op.a = va;
+  op.b = bytes;
+  return op;
+}
+
+// The allocations' first pages, sorted (where the ranges of a CTA may not merge).
+std::vector<uint64_t> allocation_starts(const Trace& t) {
+  std::vector<uint64_t> starts;
+  for (const Allocation& a : t.allocations) starts.push_back(a.va >> kPageShift);
+  std::sort(starts.begin(), starts.end());
+  return starts;
+}
+
+// The CPU initialises weights and inputs (one op each).
+void host_initialises(Trace& t) {
+  for (const Allocation& a : t.allocations)
+    if (a.role == AllocRole::kWeight || a.role == AllocRole::kInput)
+      t.ops.push_back(host_write(a.tenant, a.va, a.bytes));
 }
 
 // The kernel record of one layer's launch (its CTAs not yet placed), on its tenant's stream.
@@ -490,7 +500,8 @@ Trace generate_models(const GenerateOptions& o) {
     models.push_back(load_model(o.models[ti].first));
     add_tenant(t, ts, models.back(), o.models[ti].second, o.processes ? uint32_t(ti) : 0u);
   }
-  const std::vector<uint64_t> alloc_starts = host_initialises(t);
+  host_initialises(t);
+  const std::vector<uint64_t> starts = allocation_starts(t);
   // Kernels: every request of every tenant, the tenants' layers interleaved as a launcher issuing one
   // layer of each model in turn, each tenant on its own stream. A kernel's accesses are the same in every
   // request: the first request's launch stores its CTAs, later requests launch that template.
@@ -527,7 +538,7 @@ Trace generate_models(const GenerateOptions& o) {
         Kernel k = kernel_record(lk, uint32_t(ti), uint32_t(li), cost);
         if (req == 0) {
           k.cta_begin = first_cta[ti][li] = t.ctas.size();
-          append_kernel_ranges(lk, k.cta_count, alloc_starts, workers, t);
+          append_kernel_ranges(lk, k.cta_count, starts, workers, t);
         } else {
           k.cta_begin = first_cta[ti][li];
         }
@@ -677,9 +688,9 @@ ServingTrace generate_serving(const std::vector<ServingModel>& tenants) {
        "and batch size"});
   const CostModel cost = CostModel::h100();
   std::vector<Worker> workers;
-  Tenants ts;
   std::vector<Model> models(tenants.size());
-  std::vector<RecordedTenant> recorded(tenants.size());
+  std::vector<uint64_t> act_bases(tenants.size());  // generated tenants' activations regions
+  std::map<std::string, int> seen;                  // per model: tenants so far (names "resnet50#0", ...)
   uint32_t next_process = any_shared ? 1 : 0;
   out.kernels.resize(tenants.size());
   out.cold_ops.resize(tenants.size());
@@ -687,58 +698,39 @@ ServingTrace generate_serving(const std::vector<ServingModel>& tenants) {
   for (size_t ti = 0; ti < tenants.size(); ++ti) {
     const ServingModel& sm = tenants[ti];
     const uint32_t tenant = uint32_t(ti), process = sm.own_process ? next_process++ : 0u;
-    const uint64_t base = kVaBase + ti * kTenantStride;
+    const uint64_t wb = kVaBase + ti * kTenantStride;
     if (is_recorded(sm.model)) {
-      recorded[ti] = add_recorded_tenant(t, sm, tenant, process, base);
-      out.kernels[ti].push_back(recorded[ti].inference);
-      for (const Allocation& a : t.allocations)
-        if (a.tenant == tenant && a.role == AllocRole::kWeight && a.kind == AllocKind::kManaged)
-          cold.push_back(prefetch_to_cpu(tenant, recorded[ti].stream, a.va, a.bytes));
-      ts.layouts.emplace_back();
-      ts.bases.push_back({base, base});
+      const RecordedTenant rec = add_recorded_tenant(t, sm, tenant, process, wb);
+      out.kernels[ti].push_back(rec.inference);
+      if (sm.cold)
+        for (const Allocation& a : t.allocations)
+          if (a.tenant == tenant && a.role == AllocRole::kWeight && a.kind == AllocKind::kManaged)
+            cold.push_back(prefetch_to_cpu(tenant, rec.stream, a.va, a.bytes));
       continue;
     }
     models[ti] = load_model(sm.model);
     // As the native runtime allocates: one managed allocation for the weights and one for the input and
     // activations, at the largest batch; a smaller batch's tensors lie at their own offsets inside them.
     const Model& m = models[ti];
-    const std::string name = m.name + "#" + std::to_string(ts.seen[m.name]++);
+    const std::string name = m.name + "#" + std::to_string(seen[m.name]++);
     t.tenants.push_back({name, m.name, sm.batches.back(), process});
-    TenantLayout lay = layout_tenant(m, sm.batches.back());
-    const uint64_t wb = base;
-    const uint64_t ab =
-        wb + (lay.weights_bytes + (uint64_t{2} << 20) - 1) / (uint64_t{2} << 20) * (uint64_t{2} << 20);
-    ts.bases.push_back({wb, ab});
+    const TenantLayout lay = layout_tenant(m, sm.batches.back());
+    const uint64_t ab = act_bases[ti] = activations_base(wb, lay.weights_bytes);
     if (lay.weights_bytes > 0)
       t.allocations.push_back(
           {tenant, AllocKind::kManaged, AllocRole::kWeight, wb, lay.weights_bytes, 0, -1, name + ".weights"});
     t.allocations.push_back({tenant, AllocKind::kManaged, AllocRole::kActivation, ab, lay.activations_bytes,
                              0, -1, name + ".activations"});
     // The CPU initialises the weights and the input.
-    for (const auto& [va, bytes] :
-         {std::pair{wb, lay.weights_bytes},
-          std::pair{lay.address(lay.input, wb, ab), lay.tensors[lay.input].bytes}}) {
-      if (bytes == 0) continue;
-      Op op;
-      op.kind = OpKind::kHostAccess;
-      op.access = AccessKind::kWrite;
-      op.device = -1;
-      op.tenant = tenant;
-      op.stream = tenant;
-      op.a = va;
-      op.b = bytes;
-      t.ops.push_back(op);
-    }
+    if (lay.weights_bytes > 0) t.ops.push_back(host_write(tenant, wb, lay.weights_bytes));
+    if (lay.tensors[lay.input].bytes > 0)
+      t.ops.push_back(host_write(tenant, lay.address(lay.input, wb, ab), lay.tensors[lay.input].bytes));
     if (sm.cold && lay.weights_bytes > 0)
       cold.push_back(prefetch_to_cpu(tenant, tenant, wb, lay.weights_bytes));
-    ts.layouts.push_back(std::move(lay));
   }
-  std::vector<uint64_t> alloc_starts;
-  for (const Allocation& a : t.allocations) alloc_starts.push_back(a.va >> kPageShift);
-  std::sort(alloc_starts.begin(), alloc_starts.end());
+  const std::vector<uint64_t> starts = allocation_starts(t);
   out.issued_ops = t.ops.size();
   for (const Op& op : cold) {
-    if (!tenants[op.tenant].cold) continue;
     out.cold_ops[op.tenant].push_back(uint32_t(t.ops.size()));
     t.ops.push_back(op);
   }
@@ -749,10 +741,10 @@ ServingTrace generate_serving(const std::vector<ServingModel>& tenants) {
       const TenantLayout lay = layout_tenant(m, b);
       std::vector<uint32_t>& ks = out.kernels[ti].emplace_back();
       for (size_t li = 0; li < m.layers.size(); ++li) {
-        const LayerKernel lk = layer_kernel(m, lay, li, b, ts.bases[ti].first, ts.bases[ti].second);
+        const LayerKernel lk = layer_kernel(m, lay, li, b, kVaBase + ti * kTenantStride, act_bases[ti]);
         Kernel k = kernel_record(lk, uint32_t(ti), uint32_t(li), cost);
         k.cta_begin = t.ctas.size();
-        append_kernel_ranges(lk, k.cta_count, alloc_starts, workers, t);
+        append_kernel_ranges(lk, k.cta_count, starts, workers, t);
         ks.push_back(uint32_t(t.kernels.size()));
         t.kernels.push_back(std::move(k));
       }

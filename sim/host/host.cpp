@@ -31,7 +31,7 @@ Host::Host(Engine& engine, const Workload& w, Stats& stats, PcieLink& pcie, Host
 
 uint32_t Host::stream(uint32_t process, uint32_t id) {
   auto [it, added] = stream_ids_.emplace(std::make_pair(process, id), uint32_t(streams_.size()));
-  if (added) streams_.push_back(Stream{process, id, {}, false, -1});
+  if (added) streams_.push_back(Stream{process, {}, false, -1});
   return it->second;
 }
 
@@ -73,11 +73,9 @@ void Host::handle(const Event& e) {
     case kEvStreamDone:
       stream_op_done(e.a);
       break;
-    case kEvLaunch: {
-      const uint32_t front = streams_[e.a].queue.front();
-      services_.launch_kernel(front & kLaunched ? front & ~kLaunched : uint32_t(w_.trace.ops[front].a), e.a);
+    case kEvLaunch:
+      services_.launch_kernel(kernel_of(streams_[e.a].queue.front()), e.a);
       break;
-    }
   }
 }
 
@@ -164,10 +162,7 @@ void Host::try_start(uint32_t s) {
   uint32_t op = st.queue.front();
   if (op & kLaunched) {
     st.busy = true;
-    if (launch_latency_ns_ > 0)
-      engine_.at(engine_.now() + launch_latency_ns_, kPrioHost, id_, kEvLaunch, s);
-    else
-      services_.launch_kernel(op & ~kLaunched, s);
+    start_kernel(s, kernel_of(op));
     return;
   }
   const auto& o = w_.trace.ops[op];
@@ -184,10 +179,7 @@ void Host::try_start(uint32_t s) {
   rec.start_ns = engine_.now();
   switch (o.kind) {
     case OpKind::kKernel:
-      if (launch_latency_ns_ > 0)
-        engine_.at(engine_.now() + launch_latency_ns_, kPrioHost, id_, kEvLaunch, s);
-      else
-        services_.launch_kernel(uint32_t(o.a), s);
+      start_kernel(s, kernel_of(op));
       return;
     case OpKind::kPrefetch:
       engine_.at(services_.migrate(op, engine_.now()), kPrioHost, id_, kEvStreamDone, s);
@@ -211,6 +203,13 @@ void Host::try_start(uint32_t s) {
       engine_.at(engine_.now(), kPrioHost, id_, kEvStreamDone, s);
       return;
   }
+}
+
+void Host::start_kernel(uint32_t s, uint32_t kernel) {
+  if (launch_latency_ns_ > 0)
+    engine_.at(engine_.now() + launch_latency_ns_, kPrioHost, id_, kEvLaunch, s);
+  else
+    services_.launch_kernel(kernel, s);
 }
 
 void Host::stream_op_done(uint32_t s) {

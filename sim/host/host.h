@@ -72,7 +72,6 @@ class Host final : public Component {
   static constexpr uint32_t kLaunched = 0x80000000u;
   struct Stream {
     uint32_t process = 0;
-    uint32_t id = 0;
     std::deque<uint32_t> queue;  // op indices
     bool busy = false;
     int64_t blocked_on_event = -1;
@@ -87,6 +86,12 @@ class Host final : public Component {
   void issue(uint32_t process);
   void next(uint32_t process, int64_t at);
   void try_start(uint32_t stream);
+  // Hands a stream's kernel to the gpu, after gpu.launch_latency_ns (kEvLaunch) when there is one.
+  void start_kernel(uint32_t stream, uint32_t kernel);
+  // The kernel of a queue entry: a launched one's, or a kernel op's.
+  uint32_t kernel_of(uint32_t entry) const {
+    return entry & kLaunched ? entry & ~kLaunched : uint32_t(w_.trace.ops[entry].a);
+  }
   void stream_op_done(uint32_t stream);
   void check_wait(uint32_t process);
   bool streams_idle(uint32_t process) const;
