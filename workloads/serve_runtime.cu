@@ -142,21 +142,17 @@ int main(int argc, char** argv) {
     t.clock = std::make_unique<WallClock>(t0);
     const BatchingContext ctx{*t.clock};
     try {
-      t.policy = BatchingRegistry::instance().make(ts.batching.empty() ? "fixed" : ts.batching, ts.batching_params, ctx);
+      // Without a config, a tenant with no policy of its own gets the kind's default at its defaults.
+      t.policy = BatchingRegistry::instance().make(
+          ts.batching.empty() ? BatchingKind::default_policy : ts.batching, ts.batching_params, ctx);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "uvm_serve: tenants[%zu].batching: %s\n", i, e.what());
       return 2;
     }
     t.arrivals = std::make_unique<Arrivals>(ts.arrivals, spec.seed, uint32_t(i));
   }
-  // As the simulator's server: the run's length in counted requests (past the warm-up's) or in time.
-  const auto may_arrive = [&](const Tenant& t, int64_t at) {
-    if (spec.requests > 0 && t.generated >= spec.warmup_requests + spec.requests) return false;
-    if (spec.duration_ns > 0 && at >= spec.warmup_ns + spec.duration_ns) return false;
-    return true;
-  };
   const auto schedule = [&](Tenant& t, int64_t at) {
-    if (!may_arrive(t, at)) return;
+    if (!spec.may_arrive(t.generated, at)) return;
     ++t.generated;
     t.due.insert(std::upper_bound(t.due.begin(), t.due.end(), at), at);
   };
@@ -183,7 +179,7 @@ int main(int argc, char** argv) {
         r.tenant = uint32_t(i);
         r.id = t.arrived++;
         r.arrival = at;
-        r.counted = r.id >= spec.warmup_requests && at >= spec.warmup_ns;
+        r.counted = spec.counted(r.id, at);
         t.queue.push_back(uint32_t(requests.size()));
         requests.push_back(r);
         if (ts.arrivals.kind != ArrivalKind::kClosed) {
@@ -216,8 +212,7 @@ int main(int argc, char** argv) {
                                t.queue.empty() ? 0 : requests[t.queue.front()].arrival, now(), t.busy, t.sizes};
         const BatchDecision d = t.policy->decide(v);
         if (d.size > 0) {
-          const size_t vi = size_t(std::find(t.sizes.begin(), t.sizes.end(), d.size) - t.sizes.begin());
-          if (t.busy || d.size > t.queue.size() || vi == t.sizes.size()) {
+          if (!keeps_contract(v, d.size)) {
             std::fprintf(stderr, "uvm_serve: tenants[%zu]'s policy asked for a batch of %u with %zu queued\n", i,
                          d.size, t.queue.size());
             return 1;
@@ -236,6 +231,7 @@ int main(int argc, char** argv) {
             host.type = cudaMemLocationTypeHost;
             CK(cudaMemPrefetchAsync(t.mem.weights, t.layout.weights_bytes, host, 0, t.stream));
           }
+          const size_t vi = size_t(std::find(t.sizes.begin(), t.sizes.end(), d.size) - t.sizes.begin());
           for (const LayerKernel& k : t.plans[vi]) launch_layer(k, t.mem.spill, t.stream);
           CK(cudaGetLastError());
           CK(cudaEventRecord(t.done, t.stream));

@@ -4,6 +4,7 @@
 // Contract: a batch size is one of the tenant's allowed sizes and at most the requests queued.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -24,6 +25,12 @@ struct BatchDecision {
   uint32_t size = 0;        // > 0: run a batch of this many queued requests now
   int64_t wait_until = -1;  // size 0: ask again at this time (-1: only on the next arrival or completion)
 };
+
+// Whether a batch of `size` keeps the contract: none while a batch runs, at most what is queued, one of the
+// tenant's allowed sizes.
+inline bool keeps_contract(const BatchQueueView& v, uint32_t size) {
+  return !v.busy && size <= v.queued && std::find(v.sizes.begin(), v.sizes.end(), size) != v.sizes.end();
+}
 
 class BatchingPolicy : public Policy {
  public:

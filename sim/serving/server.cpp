@@ -46,18 +46,9 @@ void Server::start() {
   }
 }
 
-// Whether the tenant's next request may arrive at `at`: the run's length in counted requests (past the
-// warm-up's) or in time, and a trace's own count.
-bool Server::may_arrive(const Tenant& t, int64_t at) const {
-  const ServeSpec& s = plan_.spec;
-  if (s.requests > 0 && t.generated >= s.warmup_requests + s.requests) return false;
-  if (s.duration_ns > 0 && at >= t0_ + s.warmup_ns + s.duration_ns) return false;
-  return true;
-}
-
 void Server::schedule_arrival(uint32_t tenant, int64_t at) {
   Tenant& t = tenants_[tenant];
-  if (!may_arrive(t, at)) return;
+  if (!plan_.spec.may_arrive(t.generated, at - t0_)) return;
   ++t.generated;  // counted when scheduled, so that the closed loop's batch of arrivals respects the limit
   engine_.at(at, kPrioHost, id_, kEvArrival, tenant);
 }
@@ -88,7 +79,7 @@ void Server::arrive(uint32_t tenant) {
   r.tenant = tenant;
   r.arrival_ns = engine_.now();
   r.id = t.arrived++;
-  r.counted = r.id >= s.warmup_requests && r.arrival_ns >= t0_ + s.warmup_ns;
+  r.counted = s.counted(r.id, r.arrival_ns - t0_);
   t.queue.push_back(uint32_t(requests_.size()));
   requests_.push_back(r);
   engine_.progressed();
@@ -110,8 +101,7 @@ void Server::decide(uint32_t tenant) {
                          t.sizes};
   const BatchDecision d = t.policy->decide(v);
   if (d.size > 0) {
-    if (t.busy || d.size > t.queue.size() ||
-        std::find(t.sizes.begin(), t.sizes.end(), d.size) == t.sizes.end())
+    if (!keeps_contract(v, d.size))
       throw SimError("batching policy of tenant " + plan_.spec.tenants[tenant].name +
                      " asked for a batch of " + std::to_string(d.size) + " with " +
                      std::to_string(t.queue.size()) + " queued" + (t.busy ? " while a batch runs" : "") +

@@ -99,7 +99,6 @@ class Server final : public Component, private LaunchListener {
     int64_t paging_ns = 0;
   };
   void launched_kernel_done(uint32_t stream, uint32_t kernel) override;
-  bool may_arrive(const Tenant& t, int64_t at) const;
   void schedule_arrival(uint32_t tenant, int64_t at);
   void arrive(uint32_t tenant);
   void decide(uint32_t tenant);

@@ -54,6 +54,19 @@ struct ServeSpec {
   int64_t warmup_ns = 0;
   bool slowdown = true;  // also simulate each tenant alone, for its slowdown
   std::vector<ServeTenantSpec> tenants;
+
+  // Whether a tenant's next request may arrive `since_start` ns after serving began, `scheduled` of its
+  // requests having been given a time already: the run's length in counted requests (past the warm-up's)
+  // or in time. (A trace's arrivals also end with the trace.)
+  bool may_arrive(uint64_t scheduled, int64_t since_start) const {
+    return !(requests > 0 && scheduled >= warmup_requests + requests) &&
+           !(duration_ns > 0 && since_start >= warmup_ns + duration_ns);
+  }
+  // Whether a tenant's request `id` (0 for its first), arriving `since_start` ns after serving began, is
+  // counted: past the warm-up in requests and in time.
+  bool counted(uint64_t id, int64_t since_start) const {
+    return id >= warmup_requests && since_start >= warmup_ns;
+  }
 };
 
 // Parses and checks a spec; `source` (the file) names it in errors. Throws SpecError naming the key.
