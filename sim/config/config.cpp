@@ -50,6 +50,9 @@ std::vector<Field> fields(Config& c) {
   i("engine.run_ahead", &c.engine.run_ahead, 0, 1, "",
     "1: a CTA passes access groups on mapped pages without an event each, with identical results (0: one "
     "event per group, for checking)");
+  i("engine.resident_shortcut", &c.engine.resident_shortcut, 0, 1, "",
+    "1: the CTAs of a kernel launched with all its pages mapped skip the per-page checks of run-ahead until "
+    "one of those pages loses its mapping, with identical results (0: every CTA checks its pages)");
   i("stats.refault_window_ns", &c.stats.refault_window_ns, 0, 1125899906842624.0, "ns",
     "a page faulting again within this long after its eviction counts as a refault of its tenant");
   s("gpu.name", &c.gpu.name, "GPU name, for reports");

@@ -193,6 +193,11 @@ struct EngineConfig {
   // 1: a CTA whose next access groups are all on mapped pages passes them without an event each (run-ahead,
   // sim/MODEL.md); outputs are the same with 0, only the engine's own counts (events) differ.
   int64_t run_ahead = 1;
+  // 1 (with run-ahead): a kernel launched with every page its CTAs touch mapped is resident; its CTAs pass
+  // all their groups ahead without checking a page each, until one of those pages loses its mapping (an
+  // eviction), which takes the kernel off (sim/MODEL.md). Outputs are the same with 0 but for the engine's
+  // own counts (resident_launches, resident_launches_dropped).
+  int64_t resident_shortcut = 1;
 };
 
 // What the statistics count.

@@ -36,6 +36,7 @@ void Gpu::launch_kernel(uint32_t kernel, uint32_t stream) {
                    ") does not fit on one SM of the configured GPU");
   ctas_launched_ += rk.count;
   ++stats_.kernels[kernel].launches;
+  if (shortcut_ && rk.count > 0) enter_resident(rk);
   running_.push_back(rk);
   if (rk.count == 0) {
     stats_.kernels[kernel].start_ns = stats_.kernels[kernel].end_ns = now();
@@ -229,10 +230,71 @@ void Gpu::accesses_done(uint64_t pages) {
   engine_.progressed();
 }
 
+void Gpu::enter_resident(RunningKernel& rk) {
+  const uint32_t k = rk.kernel;
+  if (!resident_[k]) {
+    const auto [b, e] = w_.kernel_runs[k];
+    for (uint64_t i = b; i < e; ++i) {
+      const auto [first, last] = w_.footprint_runs[i];
+      if (!pages_.all_mapped(first, last - first + 1)) return;
+    }
+    resident_[k] = 1;
+    resident_list_.push_back(k);
+  }
+  rk.resident = true;
+  ++stats_.resident_launches;
+}
+
+bool Gpu::footprint_touched(uint32_t kernel) const {
+  const auto [b, e] = w_.kernel_runs[kernel];
+  const auto first = w_.footprint_runs.begin() + long(b), last = w_.footprint_runs.begin() + long(e);
+  for (const auto& [lo, hi] : unmapped_runs_) {
+    // the first run of the kernel's that ends at lo or later: touched when it starts by hi
+    const auto it = std::lower_bound(
+        first, last, lo, [](const std::pair<uint32_t, uint32_t>& r, uint32_t v) { return r.second < v; });
+    if (it != last && it->first <= hi) return true;
+  }
+  return false;
+}
+
+void Gpu::drop_resident() {
+  for (size_t i = 0; i < resident_list_.size();) {
+    const uint32_t k = resident_list_[i];
+    if (!footprint_touched(k)) {
+      ++i;
+      continue;
+    }
+    for (RunningKernel& rk : running_)
+      if (rk.kernel == k && rk.resident) {
+        rk.resident = false;
+        ++stats_.resident_launches_dropped;
+      }
+    leave_resident(k);  // swaps the last kernel into place i
+  }
+}
+
+void Gpu::leave_resident(uint32_t kernel) {
+  resident_[kernel] = 0;
+  auto it = std::find(resident_list_.begin(), resident_list_.end(), kernel);
+  *it = resident_list_.back();
+  resident_list_.pop_back();
+}
+
 bool Gpu::start_ahead(uint32_t slot) {
   CtaSlot& c = slots_[slot];
   uint32_t lo = UINT32_MAX, hi = 0;
   uint64_t pos = c.pos, pages = 0;
+  if (shortcut_ && resident_[c.kernel] && unmapped_.empty()) {
+    // Every page of the kernel is mapped (none has lost its mapping since its launch, this event included):
+    // the checks below would pass every group. Its pages' bounds stand for the CTA's (after_event skips the
+    // CTAs of resident kernels, and checks each point of the others').
+    if (pos == c.end) return false;
+    const auto [b, e] = w_.kernel_runs[c.kernel];
+    lo = w_.footprint_runs[b].first;
+    hi = w_.footprint_runs[e - 1].second;
+    pages = pages_in(pos, c.end);
+    pos = c.end;
+  }
   // One pass over the points: a group is passed when all its points are on mapped pages.
   while (pos < c.end) {
     const uint64_t end = group_end(c, pos);
@@ -306,11 +368,13 @@ void Gpu::after_event() {
                          [](const std::pair<uint32_t, uint32_t>& r, uint32_t v) { return r.second < v; });
     return it != unmapped_runs_.end() && it->first <= hi;
   };
+  if (shortcut_) drop_resident();
   const uint32_t first = unmapped_.front(), last = unmapped_.back();
   for (uint32_t slot = 0; slot < ahead_pages_.size(); ++slot) {
     const auto [lo, hi] = ahead_pages_[slot];  // kNotAhead unless the CTA is ahead
     if (hi < first || lo > last || !touched(lo, hi)) continue;
     CtaSlot& c = slots_[slot];
+    if (shortcut_ && resident_[c.kernel]) continue;  // none of its kernel's pages lost its mapping
     for (uint64_t i = c.pos; i < c.ahead_end; ++i)
       if (touched(w_.points[i].page, w_.points[i].page + w_.points[i].count - 1)) {
         settle_ahead(slot, false);
@@ -757,7 +821,12 @@ void Gpu::cta_done(uint32_t slot) {
     uint32_t stream = it->stream;
     --tenant_load_[it->tenant].kernels_running;
     if (uvm_->restricts()) uvm_->memory_allocation().on_kernel_end(kernel_view(*it));
+    const uint32_t kernel = it->kernel;
     running_.erase(it);
+    if (shortcut_ && resident_[kernel] &&
+        std::none_of(running_.begin(), running_.end(),
+                     [&](const RunningKernel& r) { return r.kernel == kernel; }))
+      leave_resident(kernel);  // the list holds running kernels only
     const bool admitted = uvm_->restricts() && admit_waiting();
     const bool moved = allocate_sms();
     host_->op_done(stream);

@@ -44,6 +44,8 @@ void Gpu::connect(Uvm& uvm, Host& host) {
   run_ahead_ = cfg_.engine.run_ahead && !tlb_.enabled() && !timeslicing_ && !uvm.wants_accesses();
   ranked_ = cfg_.gpu.issue_by_age != 0;
   if (run_ahead_) engine_.after_each_event(*this);
+  shortcut_ = run_ahead_ && cfg_.engine.resident_shortcut && w_.kernel_runs.size() == w_.trace.kernels.size();
+  if (shortcut_) resident_.assign(w_.trace.kernels.size(), 0);
 }
 
 void Gpu::handle(const Event& e) {

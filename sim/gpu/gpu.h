@@ -173,6 +173,7 @@ class Gpu final : public Component, public FaultBuffer::Client {
     uint32_t process = 0;
     uint32_t tenant = 0;
     bool admitted = true;  // by the memory_allocation policy
+    bool resident = false;  // launched on the resident-kernel shortcut, and not taken off it since
     uint64_t next_cta = 0, done = 0, count = 0;
     uint32_t threads = 0, regs = 0, smem = 0;
   };
@@ -211,6 +212,14 @@ class Gpu final : public Component, public FaultBuffer::Client {
   // would be had each group had its event: the groups that would have run by now are done (all of them
   // when its pending event came), and the first that would not is its pending event.
   bool start_ahead(uint32_t slot);
+  // The resident-kernel shortcut (engine.resident_shortcut): a kernel whose pages (Workload::kernel_runs)
+  // are all mapped at its launch is resident until one of them loses its mapping; meanwhile its CTAs pass
+  // all their groups ahead without a check per page, as start_ahead's checks would find them all mapped.
+  void enter_resident(RunningKernel& rk);
+  // After an event in which pages lost their mappings: resident kernels with such a page are taken off.
+  void drop_resident();
+  void leave_resident(uint32_t kernel);
+  bool footprint_touched(uint32_t kernel) const;
   void settle_ahead(uint32_t slot, bool all);
   // Clean groups' page accesses counted, and progress.
   void accesses_done(uint64_t pages);
@@ -301,6 +310,9 @@ class Gpu final : public Component, public FaultBuffer::Client {
   uint64_t jitter_draws_ = 0;  // counter of the fault jitter's random stream
   uint64_t replay_draws_ = 0;  // counter of the replay's wake order's random stream
   bool run_ahead_ = false;     // engine.run_ahead, where nothing needs every access at its time
+  bool shortcut_ = false;      // engine.resident_shortcut, with run-ahead
+  std::vector<uint8_t> resident_;        // per kernel: its pages are all mapped (it is on the shortcut)
+  std::vector<uint32_t> resident_list_;  // the kernels with resident_ set
   bool ranked_ = false;        // gpu.issue_by_age: issue slots oldest first, a lane per CTA
   std::vector<double> ranked_speeds_;                        // by lane
   std::vector<std::pair<uint64_t, uint32_t>> rank_scratch_;  // (CTA start ordinal, lane) of one SM

@@ -38,6 +38,11 @@ std::vector<Scalar> scalars() {
   UVMSIM_STAT(longest_stall_events, "events",
               "most events in a row with no CTA, access group or op completing (the guard stops a run at "
               "engine.max_events_without_progress)");
+  UVMSIM_STAT(resident_launches, "launches",
+              "kernel launches whose pages were all mapped at launch, run on the engine's resident-kernel "
+              "shortcut (engine.resident_shortcut)");
+  UVMSIM_STAT(resident_launches_dropped, "launches",
+              "of those, launches a lost mapping (an eviction) took off the shortcut while they ran");
   UVMSIM_STAT(page_accesses, "pages", "page accesses of CTAs completed (each range page once per touch)");
   UVMSIM_STAT(accesses_issued, "pages", "page accesses issued, re-issues after replays included");
   UVMSIM_STAT(faults_raised, "faults", "fault entries written to the fault buffer");

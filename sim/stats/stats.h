@@ -87,6 +87,9 @@ struct Stats {
   uint64_t events = 0;
   // Most events in a row with no progress (the guard: engine.max_events_without_progress).
   uint64_t longest_stall_events = 0;
+  // The engine's resident-kernel shortcut (engine.resident_shortcut): launches that ran on it, and those of
+  // them an eviction took off it.
+  uint64_t resident_launches = 0, resident_launches_dropped = 0;
   uint64_t page_accesses = 0;
   uint64_t accesses_issued = 0;     // page accesses issued, re-issues after replays included
   uint64_t faults_raised = 0;       // entries written to the fault buffer

@@ -122,16 +122,20 @@ Workload Workload::build(Trace t, std::string hash) {
   std::vector<uint8_t> touched(w.pages, 0);
   w.cta_points.assign(t.ctas.size() + 1, 0);
   w.kernel_dram_bytes.resize(t.kernels.size());
+  w.kernel_runs.assign(t.kernels.size(), {0, 0});
   const std::vector<uint64_t> template_of = trace::template_of(t);
+  std::vector<uint32_t> distinct_pages;    // the template's pages, in the order first touched
   std::vector<uint32_t> seen(w.pages, 0);  // per page: 1 + the last template that touched it
   for (uint32_t ki = 0; ki < t.kernels.size(); ++ki) {
     const Kernel& k = t.kernels[ki];
     uint32_t proc = process_of(k.tenant);
     if (template_of[ki] != ki) {  // a launch of an earlier kernel's template: its points exist
       w.kernel_dram_bytes[ki] = w.kernel_dram_bytes[template_of[ki]];
+      w.kernel_runs[ki] = w.kernel_runs[template_of[ki]];
       continue;
     }
     uint64_t distinct = 0;
+    distinct_pages.clear();
     for (uint64_t c = k.cta_begin; c < k.cta_begin + k.cta_count; ++c) {
       const Cta& cta = t.ctas[c];
       size_t first_point = w.points.size();
@@ -144,6 +148,7 @@ Workload Workload::build(Trace t, std::string hash) {
           if (seen[p] != ki + 1) {
             seen[p] = ki + 1;
             ++distinct;
+            distinct_pages.push_back(p);
           }
         w.points.push_back({dense, g.count, g.t_begin, kind});
         if (g.t_end > g.t_begin) w.points.push_back({dense, g.count, g.t_end, kind});
@@ -153,6 +158,14 @@ Workload Workload::build(Trace t, std::string hash) {
       w.cta_points[c + 1] = w.points.size();
     }
     w.kernel_dram_bytes[ki] = distinct * kPageBytes;
+    std::sort(distinct_pages.begin(), distinct_pages.end());
+    const uint64_t first_run = w.footprint_runs.size();
+    for (uint32_t p : distinct_pages)
+      if (w.footprint_runs.size() > first_run && w.footprint_runs.back().second + 1 == p)
+        w.footprint_runs.back().second = p;
+      else
+        w.footprint_runs.push_back({p, p});
+    w.kernel_runs[ki] = {first_run, w.footprint_runs.size()};
   }
   w.op_pages.resize(t.ops.size());
   for (size_t i = 0; i < t.ops.size(); ++i) {

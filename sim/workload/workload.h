@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "traces/coverage.h"
@@ -60,6 +61,11 @@ struct Workload {
   // touch (each read or written once; what the caches absorb is not known). The SM-sharing model's
   // memory side (sim/gpu/sm_share.h).
   std::vector<uint64_t> kernel_dram_bytes;
+  // Per kernel, the pages its CTAs touch: footprint_runs[kernel_runs[k].first, kernel_runs[k].second), runs
+  // [first, last] of dense pages in order (launches of a template share its runs). The gpu's resident-kernel
+  // shortcut checks them (engine.resident_shortcut).
+  std::vector<std::pair<uint32_t, uint32_t>> footprint_runs;
+  std::vector<std::pair<uint64_t, uint64_t>> kernel_runs;
   // Per kernel, what a profile of its resident run measured, where one was taken (empty or not known():
   // every kernel loads an SM alike at its occupancy; sim/gpu/sm_share.h).
   std::vector<KernelProfile> kernel_profile;

@@ -292,6 +292,46 @@ TEST(Serving, SameSpecAndSeedGiveIdenticalOutputsAndAnotherSeedDiffers) {
   EXPECT_NE(a, outputs(spec_with(2)));
 }
 
+// engine.resident_shortcut: kernels launched with all their pages mapped skip run-ahead's page checks until
+// an eviction takes them off; outputs are those of the checks, byte for byte, at 75% memory (where evictions
+// come during such kernels) and at 100%, but for the setting and the shortcut's own counts.
+TEST(Serving, TheResidentKernelShortcutChangesNothingButItsCounts) {
+  const std::string model = tiny_model();
+  const ServeSpec spec = parse_serve_spec(
+      R"({"seed": 4, "requests": 24, "tenants": [
+      {"model": ")" +
+          model + R"(", "batch_sizes": [1, 2, 4], "arrivals": {"process": "poisson", "rate_per_s": 4000},
+       "batching": {"name": "dynamic"}},
+      {"model": "mobilenet_v2", "batch_sizes": [1], "arrivals": {"process": "closed", "in_flight": 1}}]})",
+      "s.json");
+  for (double fraction : {0.75, 1.0}) {
+    std::string out[2];
+    nlohmann::json counts[2];
+    for (int on : {0, 1}) {
+      Config c;
+      c.gpu.memory_fraction = fraction;
+      c.engine.resident_shortcut = on;
+      const ServeResult r = serve(spec, c);
+      std::ostringstream csv;
+      write_requests_csv(spec, r.requests, csv);
+      nlohmann::json j = serve_json(spec, c, r);
+      j["config"]["engine"].erase("resident_shortcut");
+      for (const char* k : {"resident_launches", "resident_launches_dropped"}) {
+        counts[on][k] = j["stats"][k];
+        j["stats"].erase(k);
+      }
+      out[on] = j.dump(1) + csv.str();
+    }
+    EXPECT_EQ(out[0], out[1]) << fraction;
+    EXPECT_EQ(counts[0]["resident_launches"], 0) << fraction;
+    EXPECT_GT(counts[1]["resident_launches"].get<uint64_t>(), 10u) << fraction;
+    if (fraction < 1)  // an eviction came during a resident kernel
+      EXPECT_GT(counts[1]["resident_launches_dropped"].get<uint64_t>(), 0u) << counts[1];
+    else
+      EXPECT_EQ(counts[1]["resident_launches_dropped"], 0) << fraction;
+  }
+}
+
 // The other tenant slows this one: its latency alone (same arrivals, the other idle) is lower.
 TEST(Serving, SlowdownComparesWithTheTenantAlone) {
   const std::string model = tiny_model();
