@@ -415,22 +415,50 @@ void Gpu::leave_lane(uint32_t slot) {
 }
 
 void Gpu::touch_lane(uint32_t id) {
-  if (lanes_[id].touched) return;
-  lanes_[id].touched = true;
-  touched_lanes_.push_back(id);
+  Lane& l = lanes_[id];
+  if (!l.touched) {
+    l.touched = true;
+    touched_lanes_.push_back(id);
+  }
+  // (a lane given back and taken on another SM within one event is touched on both)
+  Sm& sm = sms_[l.sm];
+  if (sm.touched) return;
+  sm.touched = true;
+  touched_sms_.push_back(l.sm);
 }
 
+// The engine holds one lane event per SM: the first of its lanes' first events, in the engine's order (time,
+// then key; lane events share a priority). So it pops them in the order it would pop every lane's, and a
+// change of speed on an SM moves one event, not one per lane.
 void Gpu::publish_lanes() {
   for (uint32_t id : touched_lanes_) {
     Lane& l = lanes_[id];
     l.touched = false;
     l.find_head(now());
-    if (l.empty())
-      engine_.cancel(lane_handle(id));
-    else
-      engine_.at_handle(lane_handle(id), l.head_due(), kPrioCta, id_, kEvLane, id, l.head().key);
   }
   touched_lanes_.clear();
+  for (uint32_t s : touched_sms_) {
+    Sm& sm = sms_[s];
+    sm.touched = false;
+    uint32_t first = UINT32_MAX;
+    int64_t due = 0;
+    uint64_t key = 0;
+    for (uint32_t id : sm.lanes) {
+      const Lane& l = lanes_[id];
+      if (l.empty()) continue;
+      if (first == UINT32_MAX || l.head_due() < due || (l.head_due() == due && l.head().key < key)) {
+        first = id;
+        due = l.head_due();
+        key = l.head().key;
+      }
+    }
+    sm.first_lane = first;
+    if (first == UINT32_MAX)
+      engine_.cancel(sm_handle(s));
+    else
+      engine_.at_handle(sm_handle(s), due, kPrioCta, id_, kEvLane, s, key);
+  }
+  touched_sms_.clear();
 }
 
 void Gpu::lane_due(uint32_t id) {
@@ -466,6 +494,7 @@ uint32_t Gpu::take_lane(uint32_t s, uint32_t kernel, uint32_t slot) {
   l.rebase(now(), speed_on(s, kernel));
   l.members = 1;
   l.slot = ranked_ ? slot : UINT32_MAX;
+  l.sm = s;
   sm.lanes.push_back(id);
   mark_dirty(s);
   return id;

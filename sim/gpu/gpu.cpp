@@ -69,7 +69,7 @@ void Gpu::handle(const Event& e) {
       break;
     }
     case kEvLane:
-      lane_due(e.a);
+      lane_due(sms_[e.a].first_lane);
       break;
     case kEvTimeslice:
       if (e.b == slice_gen_) {

@@ -60,7 +60,7 @@ class Gpu final : public Component, public FaultBuffer::Client {
 
  private:
   // kEvCtaStep, kEvCtaDone, kEvCtaCompute: a CTA's fixed-time events (a = its slot); kEvLane: the first
-  // event of a lane (a = the lane), whose CTA then steps or ends.
+  // event of an SM's lanes (a = the SM; Sm::first_lane), whose CTA then steps or ends.
   enum GpuEvent : uint8_t {
     kEvCtaStep,
     kEvCtaDone,
@@ -104,6 +104,9 @@ class Gpu final : public Component, public FaultBuffer::Client {
       double dram_factor = 0, speed = 0;
     } speeds[2];
     uint8_t speeds_next = 0;
+    // Its lane event (publish_lanes): the lane whose first event it is, and whether a lane of it changed.
+    uint32_t first_lane = UINT32_MAX;
+    bool touched = false;
   };
   struct CtaSlot {
     uint32_t kernel = 0, sm = 0;
@@ -227,16 +230,17 @@ class Gpu final : public Component, public FaultBuffer::Client {
   bool ahead(uint32_t slot) const { return ahead_pages_[slot] != kNotAhead; }
   // SM sharing (sim/gpu/sm_share.h, sim/gpu/lane.h): a CTA's fixed-time event (replacing its pending one);
   // the CTA computing in its lane towards target_ns (from its offset if continuous, else from now) and
-  // out of it again; the lane's first event given to the engine; the lane of a kernel on an SM, taken
-  // and given back with the CTAs resident there.
+  // out of it again; the first event of an SM's lanes given to the engine; the lane of a kernel on an SM,
+  // taken and given back with the CTAs resident there.
   void push_fixed(uint32_t slot, uint8_t type, int64_t at);
-  // The engine's handles (Engine::at_handle) of a CTA's fixed-time event and of a lane's first event.
+  // The engine's handles (Engine::at_handle) of a CTA's fixed-time event and of an SM's lane event.
   static uint32_t slot_handle(uint32_t slot) { return 2 * slot; }
-  static uint32_t lane_handle(uint32_t lane) { return 2 * lane + 1; }
+  static uint32_t sm_handle(uint32_t sm) { return 2 * sm + 1; }
   void join_lane(uint32_t slot);
   void leave_lane(uint32_t slot);
-  // A lane whose first event changed; the engine is given the touched lanes' first events (or told they
-  // have none) at the end of every event and call the gpu takes (publish_lanes, from flush_speeds).
+  // A lane whose first event changed; the engine is given the first event of each SM with a touched lane
+  // (or told it has none) at the end of every event and call the gpu takes (publish_lanes, from
+  // flush_speeds).
   void touch_lane(uint32_t lane);
   void publish_lanes();
   uint32_t take_lane(uint32_t sm, uint32_t kernel, uint32_t slot);
@@ -298,6 +302,7 @@ class Gpu final : public Component, public FaultBuffer::Client {
   std::vector<Lane> lanes_;
   std::vector<uint32_t> free_lanes_;
   std::vector<uint32_t> touched_lanes_;
+  std::vector<uint32_t> touched_sms_;  // SMs with a touched lane
   std::vector<CtaSlot> slots_;
   // Per slot: the pages [lo, hi] of the groups its CTA passes ahead, kNotAhead when it does not (a dense
   // array that after_event scans when pages lose their mappings).

@@ -28,6 +28,7 @@ class Lane {
   // With gpu.issue_by_age a lane holds one CTA (its speed depends on the CTA's age on its SM):
   // that CTA's slot. UINT32_MAX otherwise.
   uint32_t slot = UINT32_MAX;
+  uint32_t sm = 0;  // the SM it is on
 
   // Starts the lane's clock afresh (no CTA computing in it yet), at speed 0 until the first re-base.
   void reset(uint32_t k, int64_t now) {
