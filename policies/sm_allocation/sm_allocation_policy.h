@@ -46,6 +46,12 @@ struct TenantLoad {
   uint32_t kernels_running = 0;  // launched and not finished
   uint64_t ctas_waiting = 0;     // of those kernels, CTAs not yet placed
   uint64_t ctas_running = 0;     // CTAs resident on an SM
+  // Filled only for a policy whose wants_pages() is true: of the running kernels, all their CTAs, the pages
+  // they touch that had no GPU mapping at their launch (what they will fault on, at most), and how many
+  // CTAs of the last one launched an SM holds at once (the hardware's limits).
+  uint64_t kernel_ctas = 0;
+  uint64_t missing_pages = 0;
+  uint32_t ctas_per_sm = 0;
 };
 
 struct SmAllocationView {
@@ -56,6 +62,8 @@ struct SmAllocationView {
 class SmAllocationPolicy : public Policy {
  public:
   virtual void allocate(const SmAllocationView& v, std::vector<SmSet>& allowed) = 0;
+  // True: the scheduler fills TenantLoad's page figures (a look at the page table at each launch).
+  virtual bool wants_pages() const { return false; }
 };
 
 struct SmAllocationContext {

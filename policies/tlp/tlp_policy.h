@@ -16,6 +16,10 @@ struct SmStallView {
   uint32_t sm = 0;
   uint32_t ctas = 0;          // resident, all stalled on faults
   uint64_t ctas_waiting = 0;  // CTAs of running kernels not yet placed (any SM)
+  // CTAs of the next kernel to place here that the SM holds at once within the hardware's limits (so
+  // ctas - hw_ctas, when positive, are CTAs a policy added beyond them); 0 when none may be placed here.
+  uint32_t hw_ctas = 0;
+  int64_t now = 0;
 };
 
 struct StallAnswer {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <vector>
 
@@ -31,6 +32,18 @@ class PageTable {
       p += n;
     }
     return true;
+  }
+  // Pages of [first, first + count) with a GPU mapping.
+  uint64_t count_mapped(uint32_t first, uint32_t count) const {
+    uint64_t p = first, n_mapped = 0;
+    const uint64_t end = p + count;
+    while (p < end) {
+      const uint64_t word = p >> 6, bit = p & 63, n = std::min<uint64_t>(64 - bit, end - p);
+      const uint64_t want = (n == 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1) << bit;
+      n_mapped += uint64_t(std::popcount(mapped_[word] & want));
+      p += n;
+    }
+    return n_mapped;
   }
   const BlockMask& on_gpu(uint32_t block) const { return gpu_mask_[block]; }
   const BlockMask& on_cpu(uint32_t block) const { return cpu_mask_[block]; }

@@ -47,6 +47,18 @@ void Gpu::launch_kernel(uint32_t kernel, uint32_t stream) {
   TenantLoad& load = tenant_load_[rk.tenant];
   ++load.kernels_running;
   load.ctas_waiting += rk.count;
+  if (sm_allocation_->wants_pages()) {
+    RunningKernel& r = running_.back();
+    const auto [b, e] = w_.kernel_runs.empty() ? std::pair<uint64_t, uint64_t>{0, 0} : w_.kernel_runs[kernel];
+    for (uint64_t i = b; i < e; ++i) {
+      const auto [first, last] = w_.footprint_runs[i];
+      r.missing_pages += (last - first + 1) - pages_.count_mapped(first, last - first + 1);
+    }
+    load.missing_pages += r.missing_pages;
+    load.kernel_ctas += rk.count;
+    load.ctas_per_sm = ctas_per_sm(k, uint32_t(limits_.threads), uint32_t(limits_.ctas), uint32_t(limits_.regs),
+                                   uint32_t(limits_.smem));
+  }
   if (uvm_->restricts()) {
     running_.back().admitted = false;
     try_admit(running_.back());
@@ -125,7 +137,14 @@ void Gpu::sm_all_stalled(uint32_t s) {
   uint64_t waiting = 0;
   for (const TenantLoad& l : tenant_load_) waiting += l.ctas_waiting;
   if (waiting == 0) return;
-  const StallAnswer a = tlp_->on_sm_stalled(SmStallView{s, sms_[s].ctas, waiting});
+  uint32_t hw = 0;
+  for (const RunningKernel& rk : running_)
+    if (rk.next_cta < rk.count && rk.admitted && allowed_sms_[rk.tenant].test(s)) {
+      hw = ctas_per_sm(w_.trace.kernels[rk.kernel], uint32_t(limits_.threads), uint32_t(limits_.ctas),
+                       uint32_t(limits_.regs), uint32_t(limits_.smem));
+      break;
+    }
+  const StallAnswer a = tlp_->on_sm_stalled(SmStallView{s, sms_[s].ctas, waiting, hw, now()});
   if (a.extra_ctas == 0) return;
   sms_[s].extra += a.extra_ctas;
   sms_[s].extra_switch_ns = std::max<int64_t>(0, a.switch_ns);
@@ -848,7 +867,10 @@ void Gpu::cta_done(uint32_t slot) {
     kr.end_ns = now();
     kr.launched_ns += kr.end_ns - kr.start_ns;
     uint32_t stream = it->stream;
-    --tenant_load_[it->tenant].kernels_running;
+    TenantLoad& load = tenant_load_[it->tenant];
+    --load.kernels_running;
+    load.missing_pages -= it->missing_pages;
+    if (sm_allocation_->wants_pages()) load.kernel_ctas -= it->count;
     if (uvm_->restricts()) uvm_->memory_allocation().on_kernel_end(kernel_view(*it));
     const uint32_t kernel = it->kernel;
     running_.erase(it);

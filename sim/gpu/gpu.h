@@ -177,6 +177,7 @@ class Gpu final : public Component, public FaultBuffer::Client {
     uint32_t tenant = 0;
     bool admitted = true;  // by the memory_allocation policy
     bool resident = false;  // launched on the resident-kernel shortcut, and not taken off it since
+    uint64_t missing_pages = 0;  // its pages without a GPU mapping at launch (sm_allocation wants_pages)
     uint64_t next_cta = 0, done = 0, count = 0;
     uint32_t threads = 0, regs = 0, smem = 0;
   };

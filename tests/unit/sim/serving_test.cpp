@@ -8,6 +8,7 @@
 #include <map>
 #include <numeric>
 
+#include "policies/policy.h"
 #include "sim/cli/serve.h"
 #include "sim/serving/arrivals.h"
 #include "sim/serving/spec.h"
@@ -332,6 +333,33 @@ TEST(Serving, TheResidentKernelShortcutChangesNothingButItsCounts) {
   }
 }
 
+// The batching kind's conformance: every registered batching policy (test_* aside), with its default
+// parameters, serves every request of two tenants to the end, in batches of sizes the tenant allows, never
+// starting a request before it arrived, and identically twice.
+TEST(Serving, EveryBatchingPolicyServesEveryRequestInAllowedBatches) {
+  const std::string model = tiny_model();
+  for (const auto& [name, info] : PolicyCatalog::instance().find("batching")->policies) {
+    if (name.rfind("test_", 0) == 0) continue;
+    SCOPED_TRACE(name);
+    const ServeSpec spec = parse_serve_spec(R"({"seed": 3, "requests": 12, "tenants": [
+      {"model": ")" + model + R"(", "batch_sizes": [1, 2, 4], "arrivals": {"process": "poisson", "rate_per_s": 5000},
+       "batching": {"name": ")" + name + R"("}},
+      {"model": ")" + model + R"(", "batch_sizes": [1, 3], "arrivals": {"process": "gamma", "rate_per_s": 3000, "cv": 2},
+       "batching": {"name": ")" + name + R"("}}]})",
+                                            "s.json");
+    const Config c;
+    const ServeResult r = serve(spec, c);
+    ASSERT_EQ(r.requests.size(), 24u);
+    for (const RequestRecord& q : r.requests) {
+      EXPECT_GE(q.start_ns, q.arrival_ns);
+      EXPECT_GT(q.end_ns, q.start_ns);
+      const auto& sizes = spec.tenants[q.tenant].batch_sizes;
+      EXPECT_NE(std::find(sizes.begin(), sizes.end(), q.batch_size), sizes.end()) << q.batch_size;
+    }
+    EXPECT_EQ(serve_json(spec, c, r).dump(), serve_json(spec, c, serve(spec, c)).dump());
+  }
+}
+
 // The other tenant slows this one: its latency alone (same arrivals, the other idle) is lower.
 TEST(Serving, SlowdownComparesWithTheTenantAlone) {
   const std::string model = tiny_model();
@@ -357,6 +385,31 @@ TEST(Serving, RequestsAPolicyNeverRunsAreAnError) {
     ADD_FAILURE() << "no error";
   } catch (const SimError& e) {
     EXPECT_NE(std::string(e.what()).find("tenant t: 1 requests never ran"), std::string::npos) << e.what();
+  }
+}
+
+// The serving check's GPU runs (traces/corpus/serving/, from cuda_tracer/recordings/serving_check/, one
+// run of each variant on the H200): every request of both tenants with its arrival, its batch and the
+// batch's start and end, batches of allowed sizes whose requests share start and end.
+TEST(Serving, TheCheckedInGpuServingRunsHoldEveryRequestAndBatch) {
+  for (const char* v : {"warm", "cold"}) {
+    SCOPED_TRACE(v);
+    const trace::Trace t =
+        trace::read_trace(testing::source_dir() + "/traces/corpus/serving/serving_check_" + v + ".uvmt");
+    ASSERT_EQ(t.tenants.size(), 2u);
+    ASSERT_EQ(t.requests.size(), 1040u);  // 500 + 20 warm-up per tenant
+    std::map<uint64_t, const trace::Request*> first_of_batch;
+    for (const trace::Request& r : t.requests) {
+      EXPECT_GE(r.start_ns, r.arrival_ns);
+      EXPECT_GT(r.end_ns, r.start_ns);
+      EXPECT_TRUE(r.batch_size == 1 || r.batch_size == 2 || r.batch_size == 4 || r.batch_size == 8) << r.batch_size;
+      const auto [it, fresh] = first_of_batch.try_emplace(r.batch, &r);
+      if (!fresh) {
+        EXPECT_EQ(it->second->start_ns, r.start_ns);
+        EXPECT_EQ(it->second->end_ns, r.end_ns);
+        EXPECT_EQ(it->second->tenant, r.tenant);
+      }
+    }
   }
 }
 

@@ -1,0 +1,187 @@
+// The study's policies (issue 23), each on a small worked example, and the conformance suite: every
+// registered policy of every kind, with its default parameters, on two co-running models under memory
+// oversubscription.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+#include "policies/policy.h"
+#include "policies/sm_allocation/sm_allocation_policy.h"
+#include "sim/stats/stats.h"
+#include "test_util.h"
+#include "workloads/generate.h"
+
+namespace uvmsim {
+namespace {
+
+using namespace testing;
+
+trace::Trace two_models(const std::string& list = "resnet18:1,mobilenet_v2:1") {
+  GenerateOptions o;
+  o.models = parse_model_list(list);
+  return generate_models(o);
+}
+
+// `ctas` CTAs of 100 us, CTA i touching one page in each of `groups` VA blocks of its own, at `groups`
+// evenly spaced moments of its run: a fault-bound kernel (one page per block: nothing for the prefetcher).
+trace::Trace faulting_ctas(uint64_t ctas, uint32_t groups) {
+  trace::Trace t = base_trace(ctas * groups * (2 << 20));
+  trace::Kernel k;
+  k.name = "faulting";
+  k.grid = {uint32_t(ctas), 1, 1};
+  k.block = {256, 1, 1};
+  k.resident_ns = 100000;
+  k.cta_begin = 0;
+  k.cta_count = ctas;
+  for (uint64_t i = 0; i < ctas; ++i) {
+    t.ctas.push_back({t.ranges.size(), groups});
+    for (uint32_t g = 0; g < groups; ++g) {
+      const auto at = uint16_t(uint64_t(g) * trace::kIntervalScale / groups);
+      t.ranges.push_back({kVaPage + (i * groups + g) * 512, 1, trace::AccessKind::kRead, at, at});
+    }
+  }
+  trace::Op o;
+  o.kind = trace::OpKind::kKernel;
+  t.kernels.push_back(k);
+  t.ops.push_back(o);
+  return t;
+}
+
+int64_t kernel_ns(const Stats& s, size_t k = 0) { return s.kernels[k].end_ns - s.kernels[k].start_ns; }
+
+// ---------------------------------------------------------------- sm_allocation
+
+TEST(EvenPartition, EachTenantRunsOnItsShareOfTheSms) {
+  Config c;
+  c.gpu.sm_count = 10;
+  c.select("sm_allocation", "even_partition");
+  const Stats s = run(two_models("resnet18:1,mobilenet_v2:1,alexnet:1"), c);
+  ASSERT_TRUE(all_kernels_ran(s));
+  // 10 SMs over 3 tenants: 3, 3 and 4 SMs.
+  for (const KernelRecord& k : s.kernels) EXPECT_EQ(k.sms, k.tenant == 2 ? 4u : 3u) << k.name;
+}
+
+// The worked example: 132 SMs. Tenant 0's layer misses 2,560 pages over 100 CTAs (25.6 faults a CTA, 4
+// CTAs an SM): 10 CTAs fill a 256-fault batch, 3 SMs, 4 in TPC pairs. Tenant 1's misses 100 pages over
+// 1,000 CTAs (0.1 a CTA, 8 an SM): 2,560 CTAs, 320 SMs, more than the GPU. Tenant 2 is compute-bound.
+// Tenant 3 has no work. The fault-bound partitions are disjoint; tenant 2 shares what they leave.
+TEST(BarmBatchAware, FaultBoundTenantsGetPartitionsSizedToFillABatchAndTheRestIsShared) {
+  struct NoClock final : PolicyClock {
+    int64_t now() const override { return 0; }
+    void set_timer(int64_t, uint64_t) override {}
+  } clock;
+  auto policy = SmAllocationRegistry::instance().make("barm_batch_aware", {}, SmAllocationContext{132, 4, clock});
+  ASSERT_TRUE(policy->wants_pages());
+  std::vector<TenantLoad> loads(4);
+  loads[0] = {1, 90, 10, 100, 2560, 4};
+  loads[1] = {1, 900, 100, 1000, 100, 8};
+  loads[2] = {1, 50, 50, 100, 0, 8};
+  std::vector<SmSet> allowed(4, SmSet::none(132));
+  policy->allocate(SmAllocationView{132, loads}, allowed);
+  // 2 SMs held back for tenant 2; tenant 1 asks for all 132 and tenant 0 for 4, scaled into 130.
+  EXPECT_EQ(allowed[0].count(), 4u * 130 / 136);
+  EXPECT_EQ(allowed[1].count(), 132u * 130 / 136);
+  EXPECT_EQ(allowed[2].count(), 132 - allowed[0].count() - allowed[1].count());
+  EXPECT_EQ(allowed[3].count(), 0u);
+  for (uint32_t sm = 0; sm < 132; ++sm)
+    EXPECT_EQ(allowed[0].test(sm) + allowed[1].test(sm) + allowed[2].test(sm), 1) << sm;
+  // Only compute-bound work: every SM shared.
+  loads[0].missing_pages = loads[1].missing_pages = 0;
+  policy->allocate(SmAllocationView{132, loads}, allowed);
+  for (uint32_t t : {0, 1, 2}) EXPECT_EQ(allowed[t].count(), 132u) << t;
+}
+
+// On two models starting cold (everything faults), the partitions keep each batch's faults on fewer VA
+// blocks than when both tenants' CTAs mix on every SM.
+TEST(BarmBatchAware, BatchesSpanFewerVaBlocksThanWithSharedSms) {
+  std::map<std::string, double> blocks_per_batch;
+  for (const char* policy : {"shared", "barm_batch_aware"}) {
+    Config c;
+    c.select("sm_allocation", policy);
+    std::vector<BatchRecord> records;
+    const Stats s = run(two_models(), c, &records);
+    ASSERT_TRUE(all_kernels_ran(s));
+    double blocks = 0;
+    for (const BatchRecord& r : records) blocks += r.blocks;
+    blocks_per_batch[policy] = blocks / double(records.size());
+  }
+  EXPECT_LT(blocks_per_batch["barm_batch_aware"], blocks_per_batch["shared"]);
+}
+
+// ---------------------------------------------------------------- tlp
+
+TEST(StaticLimit, CapsTheCtasAnSmRunsAtOnce) {
+  Config c;
+  c.gpu.sm_count = 1;
+  trace::Trace t = base_trace(2 << 20);
+  add_kernel(t, std::vector<std::vector<uint64_t>>(8), trace::AccessKind::kRead, 10000);
+  c.select("tlp", "static_limit");
+  c.policies["tlp"].params["ctas_per_sm"] = 1;
+  EXPECT_EQ(kernel_ns(run(t, c)), 8 * 10000);  // one at a time
+  c.policies["tlp"].params["ctas_per_sm"] = 4;
+  const int64_t four = kernel_ns(run(t, c));
+  EXPECT_LT(four, 8 * 10000);  // two waves of four sharing the SM
+  EXPECT_GE(four, 2 * 10000);
+}
+
+// On a fault-bound kernel whose SMs hold few CTAs, CTAs switched in while the others wait on faults put
+// their faults into the same batches: more faults per batch, fewer batches.
+TEST(ThreadOversubscription, FaultsPerBatchRiseAndBatchesFallOnAFaultBoundKernel) {
+  Config c;
+  c.gpu.sm_count = 4;
+  c.gpu.max_ctas_per_sm = 2;
+  c.gpu.fault_jitter_ns = 0;
+  const Stats base = run(faulting_ctas(64, 4), c);
+  c.select("tlp", "thread_oversubscription");
+  c.policies["tlp"].params["max_degree"] = 4;
+  const Stats over = run(faulting_ctas(64, 4), c);
+  ASSERT_TRUE(all_kernels_ran(over));
+  EXPECT_EQ(over.kernels[0].ctas, 64u);
+  EXPECT_LT(over.batches, base.batches);
+  EXPECT_GT(double(over.faults_fetched) / double(over.batches), double(base.faults_fetched) / double(base.batches));
+  // With no room for more CTAs (degree 0) it is the default.
+  c.policies["tlp"].params["max_degree"] = 0;
+  EXPECT_EQ(run(faulting_ctas(64, 4), c).batches, base.batches);
+}
+
+// ---------------------------------------------------------------- conformance
+
+// Every registered policy of every kind the engine runs (test_* policies aside), with its default
+// parameters: the run of two models at 50% memory ends with every CTA done and every access made (the same
+// page accesses as the default policy: a policy changes when, not what), and runs again identically.
+TEST(Conformance, EveryPolicyOfEveryKindRunsTheWorkloadToTheEndDeterministically) {
+  const trace::Trace t = two_models();
+  const Workload w = Workload::build(t, "two models");
+  auto run_with = [&](const std::string& kind, const std::string& policy) {
+    Config c;
+    c.gpu.memory_fraction = 0.5;
+    if (!kind.empty()) c.select(kind, policy);
+    return simulate(w, c, true).stats;
+  };
+  const Stats base = run_with("", "");
+  ASSERT_TRUE(all_kernels_ran(base));
+  uint32_t checked = 0;
+  for (const char* kind :
+       {"sm_allocation", "tlp", "memory_allocation", "eviction", "prefetch", "replay", "thrashing"}) {
+    const KindInfo* k = PolicyCatalog::instance().find(kind);
+    ASSERT_NE(k, nullptr) << kind;
+    for (const auto& [name, info] : k->policies) {
+      if (name.rfind("test_", 0) == 0) continue;
+      SCOPED_TRACE(std::string(kind) + "=" + name);
+      const Stats a = run_with(kind, name);
+      EXPECT_TRUE(all_kernels_ran(a));
+      EXPECT_EQ(a.page_accesses, base.page_accesses);
+      uint64_t ctas = 0, base_ctas = 0;
+      for (const TenantRecord& r : a.tenants) ctas += r.ctas;
+      for (const TenantRecord& r : base.tenants) base_ctas += r.ctas;
+      EXPECT_EQ(ctas, base_ctas);
+      EXPECT_EQ(stats_to_json(a).dump(), stats_to_json(run_with(kind, name)).dump());
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 12u);
+}
+
+}  // namespace
+}  // namespace uvmsim
