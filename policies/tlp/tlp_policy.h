@@ -1,9 +1,9 @@
 // Thread-level parallelism (TLP) policies: how many CTAs an SM runs at once. The CTA scheduler asks
-// cta_limit() whenever it places a CTA (0: the hardware's limits only). When every CTA resident on an SM is
-// stalled on faults and CTAs are waiting, it asks on_sm_stalled(): the answer may make more CTAs resident
-// there beyond the limits (inactive CTAs switched in, their context saved elsewhere), each starting after a
-// switch cost. The driver notifies faults whose service needed an eviction.
-// Contract: answers depend only on what the policy was told and its parameters.
+// cta_limit() whenever it places a CTA (0: the hardware's limits only; kStopped: none here). When every CTA
+// resident on an SM is stalled on faults and CTAs are waiting, it asks on_sm_stalled(): the answer may make
+// more CTAs resident there beyond the limits (inactive CTAs switched in, their context saved elsewhere), each
+// starting after a switch cost. The driver notifies faults whose service needed an eviction. Contract:
+// answers depend only on what the policy was told and its parameters.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +29,8 @@ struct StallAnswer {
 
 class TlpPolicy : public Policy {
  public:
+  // cta_limit's answer for an SM that takes no new CTA at all (a throttled SM).
+  static constexpr uint32_t kStopped = UINT32_MAX;
   virtual uint32_t cta_limit(uint32_t sm, uint32_t tenant) = 0;
   virtual StallAnswer on_sm_stalled(const SmStallView& v) {
     (void)v;

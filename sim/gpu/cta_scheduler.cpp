@@ -113,7 +113,7 @@ bool Gpu::try_place(uint32_t s) {
     bool over_limit = false;
     if (tlp_limits_) {
       const uint32_t limit = tlp_->cta_limit(s, rk.tenant);
-      over_limit = limit > 0 && sm.ctas >= limit;
+      over_limit = limit == TlpPolicy::kStopped || (limit > 0 && sm.ctas >= limit);
     }
     const bool fits = sm.ctas + 1 <= limits_.ctas && sm.threads + rk.threads <= limits_.threads &&
                       sm.regs + rk.regs <= limits_.regs && sm.smem + rk.smem <= limits_.smem;

@@ -6,8 +6,10 @@
 #include <map>
 #include <string>
 
+#include "policies/memory_allocation/memory_allocation_policy.h"
 #include "policies/policy.h"
 #include "policies/sm_allocation/sm_allocation_policy.h"
+#include "policies/tlp/tlp_policy.h"
 #include "sim/stats/stats.h"
 #include "test_util.h"
 #include "workloads/generate.h"
@@ -145,6 +147,71 @@ TEST(ThreadOversubscription, FaultsPerBatchRiseAndBatchesFallOnAFaultBoundKernel
   EXPECT_EQ(run(faulting_ctas(64, 4), c).batches, base.batches);
 }
 
+// ETC: with the working set fitting (100% memory) no fault needs an eviction and nothing is throttled:
+// the run is the default's. At 50% the evictions throttle SMs, which changes the run; a policy object fed
+// eviction faults stops half the SMs, raises the share while they rise, and releases after a quiet window.
+TEST(EtcThrottle, ThrottlesOnEvictionsAndReleasesWhenTheWorkingSetFits) {
+  const Workload w = Workload::build(two_models(), "two models");
+  for (double fraction : {1.0, 0.5}) {
+    Config c;
+    c.gpu.memory_fraction = fraction;
+    const Stats base = simulate(w, c, true).stats;
+    c.select("tlp", "etc_throttle");
+    const Stats etc = simulate(w, c, true).stats;
+    ASSERT_TRUE(all_kernels_ran(etc));
+    if (fraction == 1.0)
+      EXPECT_EQ(etc.sim_time_ns, base.sim_time_ns);
+    else
+      EXPECT_NE(etc.sim_time_ns, base.sim_time_ns);
+  }
+  struct Clock final : PolicyClock {
+    int64_t t = 0, timer = -1;
+    int64_t now() const override { return t; }
+    void set_timer(int64_t at, uint64_t) override { timer = at; }
+  } clock;
+  auto p = TlpRegistry::instance().make("etc_throttle", {}, TlpContext{16, 32, clock});
+  auto stopped = [&] {
+    uint32_t n = 0;
+    for (uint32_t sm = 0; sm < 16; ++sm) n += p->cta_limit(sm, 0) == TlpPolicy::kStopped;
+    return n;
+  };
+  EXPECT_EQ(stopped(), 0u);
+  p->on_eviction_fault(0);
+  EXPECT_EQ(stopped(), 8u);  // half, four in each group of eight SMs
+  EXPECT_EQ(clock.timer, 1000000);
+  p->on_eviction_fault(0);
+  p->on_eviction_fault(0);
+  clock.t = clock.timer;
+  p->on_timer(0);  // three against none before: one more SM in 8
+  EXPECT_EQ(stopped(), 10u);
+  clock.t = clock.timer;
+  p->on_timer(0);  // a quiet window: released
+  EXPECT_EQ(stopped(), 0u);
+}
+
+// Proactive eviction keeps reserve_chunks free at every batch start once memory has filled: more chunks
+// are evicted than on demand alone, and never more than the reserve at one batch.
+TEST(ProactiveEviction, KeepsChunksFreeAheadOfDemand) {
+  const Workload w = Workload::build(two_models(), "two models");
+  Config c;
+  c.gpu.memory_fraction = 0.5;
+  const Stats base = simulate(w, c, true).stats;
+  c.select("memory_allocation", "proactive_eviction");
+  c.policies["memory_allocation"].params["reserve_chunks"] = 4;
+  const Stats ahead = simulate(w, c, true).stats;
+  ASSERT_TRUE(all_kernels_ran(ahead));
+  EXPECT_GT(ahead.chunks_evicted, base.chunks_evicted);
+  struct NoClock final : PolicyClock {
+    int64_t now() const override { return 0; }
+    void set_timer(int64_t, uint64_t) override {}
+  } clock;
+  auto p = MemoryAllocationRegistry::instance().make("proactive_eviction", {{"reserve_chunks", 4}},
+                                                     MemoryAllocationContext{100, 2, 50, clock});
+  EXPECT_EQ(p->evict_ahead(BatchStartView{10, 50, 30}), 0u);
+  EXPECT_EQ(p->evict_ahead(BatchStartView{1, 50, 30}), 3u);
+  EXPECT_EQ(p->evict_ahead(BatchStartView{0, 50, 30}), 4u);
+}
+
 // ---------------------------------------------------------------- conformance
 
 // Every registered policy of every kind the engine runs (test_* policies aside), with its default
@@ -180,7 +247,7 @@ TEST(Conformance, EveryPolicyOfEveryKindRunsTheWorkloadToTheEndDeterministically
       ++checked;
     }
   }
-  EXPECT_GE(checked, 12u);
+  EXPECT_GE(checked, 14u);
 }
 
 }  // namespace
