@@ -9,6 +9,8 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "policies/policy.h"
 
@@ -52,6 +54,10 @@ struct MemoryAllocationContext {
   uint32_t tenants = 0;
   uint32_t capacity_chunks = 0;
   PolicyClock& clock;
+  // The pages each kernel touches, where the workload knows them: kernel k's are runs [first, last] of dense
+  // pages footprint_runs[kernel_runs[k].first, kernel_runs[k].second) (page p lies in VA block p / 512).
+  const std::vector<std::pair<uint32_t, uint32_t>>* footprint_runs = nullptr;
+  const std::vector<std::pair<uint64_t, uint64_t>>* kernel_runs = nullptr;
 };
 
 struct MemoryAllocationKind {

@@ -38,7 +38,8 @@ Uvm::Uvm(Engine& engine, const Workload& w, const Config& c, Stats& stats, Tenan
   eviction_wants_accesses_ = eviction_->wants_accesses();
   replay_ = make_policy<ReplayKind>(c, {});
   thrashing_ = make_policy<ThrashingKind>(c, {w.pages});
-  memory_allocation_ = make_policy<MemoryAllocationKind>(c, {w.blocks, tenant_count, tracked_chunks, clock_});
+  memory_allocation_ = make_policy<MemoryAllocationKind>(
+      c, {w.blocks, tenant_count, tracked_chunks, clock_, &w.footprint_runs, &w.kernel_runs});
   memory_restricts_ = memory_allocation_->restricts();
 
   block_chunk_.assign(w.blocks, kNoChunk);
