@@ -50,6 +50,24 @@ trace::Trace faulting_ctas(uint64_t ctas, uint32_t groups) {
   return t;
 }
 
+// A policy's clock for tests that drive a policy object directly, without timers.
+struct NoClock final : PolicyClock {
+  int64_t now() const override { return 0; }
+  void set_timer(int64_t, uint64_t) override {}
+};
+
+// Two models at 50% memory under the default policies, then with `kind` set to `policy` (and its params).
+std::pair<Stats, Stats> two_models_at_half(const std::string& kind, const std::string& policy,
+                                           const std::map<std::string, double>& params = {}) {
+  const Workload w = Workload::build(two_models(), "two models");
+  Config c;
+  c.gpu.memory_fraction = 0.5;
+  Stats base = simulate(w, c, true).stats;
+  c.select(kind, policy);
+  for (const auto& [k, v] : params) c.policies[kind].params[k] = v;
+  return {std::move(base), simulate(w, c, true).stats};
+}
+
 int64_t kernel_ns(const Stats& s, size_t k = 0) { return s.kernels[k].end_ns - s.kernels[k].start_ns; }
 
 // ---------------------------------------------------------------- sm_allocation
@@ -69,10 +87,7 @@ TEST(EvenPartition, EachTenantRunsOnItsShareOfTheSms) {
 // 1,000 CTAs (0.1 a CTA, 8 an SM): 2,560 CTAs, 320 SMs, more than the GPU. Tenant 2 is compute-bound.
 // Tenant 3 has no work. The fault-bound partitions are disjoint; tenant 2 shares what they leave.
 TEST(BarmBatchAware, FaultBoundTenantsGetPartitionsSizedToFillABatchAndTheRestIsShared) {
-  struct NoClock final : PolicyClock {
-    int64_t now() const override { return 0; }
-    void set_timer(int64_t, uint64_t) override {}
-  } clock;
+  NoClock clock;
   auto policy = SmAllocationRegistry::instance().make("barm_batch_aware", {}, SmAllocationContext{132, 4, clock});
   ASSERT_TRUE(policy->wants_pages());
   std::vector<TenantLoad> loads(4);
@@ -192,19 +207,11 @@ TEST(EtcThrottle, ThrottlesOnEvictionsAndReleasesWhenTheWorkingSetFits) {
 // Proactive eviction keeps reserve_chunks free at every batch start once memory has filled: more chunks
 // are evicted than on demand alone, and never more than the reserve at one batch.
 TEST(ProactiveEviction, KeepsChunksFreeAheadOfDemand) {
-  const Workload w = Workload::build(two_models(), "two models");
-  Config c;
-  c.gpu.memory_fraction = 0.5;
-  const Stats base = simulate(w, c, true).stats;
-  c.select("memory_allocation", "proactive_eviction");
-  c.policies["memory_allocation"].params["reserve_chunks"] = 4;
-  const Stats ahead = simulate(w, c, true).stats;
+  const auto [base, ahead] =
+      two_models_at_half("memory_allocation", "proactive_eviction", {{"reserve_chunks", 4}});
   ASSERT_TRUE(all_kernels_ran(ahead));
   EXPECT_GT(ahead.chunks_evicted, base.chunks_evicted);
-  struct NoClock final : PolicyClock {
-    int64_t now() const override { return 0; }
-    void set_timer(int64_t, uint64_t) override {}
-  } clock;
+  NoClock clock;
   auto p = MemoryAllocationRegistry::instance().make("proactive_eviction", {{"reserve_chunks", 4}},
                                                      MemoryAllocationContext{100, 2, 50, clock});
   EXPECT_EQ(p->evict_ahead(BatchStartView{10, 50, 30}), 0u);
@@ -218,10 +225,7 @@ TEST(ProactiveEviction, KeepsChunksFreeAheadOfDemand) {
 TEST(BarmThrashingPreventing, NeverEvictsARunningLayersReservationAndAdmitsWhatFits) {
   const std::vector<std::pair<uint32_t, uint32_t>> runs = {{0, 600}, {700, 1500}, {1536, 3000}};
   const std::vector<std::pair<uint64_t, uint64_t>> kernels = {{0, 1}, {1, 2}, {2, 3}};
-  struct NoClock final : PolicyClock {
-    int64_t now() const override { return 0; }
-    void set_timer(int64_t, uint64_t) override {}
-  } clock;
+  NoClock clock;
   auto p =
       MemoryAllocationRegistry::instance().make("barm_thrashing_preventing", {{"headroom_chunks", 1}},
                                                 MemoryAllocationContext{8, 2, 5, clock, &runs, &kernels});
@@ -245,12 +249,7 @@ TEST(BarmThrashingPreventing, NeverEvictsARunningLayersReservationAndAdmitsWhatF
 // On two models at 50% memory it runs to the end, and a tenant's pages fault back after their eviction
 // (re-faults within stats.refault_window_ns) no more often than under the driver's allocation.
 TEST(BarmThrashingPreventing, TwoModelsRunToTheEndWithoutMoreRefaults) {
-  const Workload w = Workload::build(two_models(), "two models");
-  Config c;
-  c.gpu.memory_fraction = 0.5;
-  const Stats base = simulate(w, c, true).stats;
-  c.select("memory_allocation", "barm_thrashing_preventing");
-  const Stats barm = simulate(w, c, true).stats;
+  const auto [base, barm] = two_models_at_half("memory_allocation", "barm_thrashing_preventing");
   ASSERT_TRUE(all_kernels_ran(barm));
   uint64_t r0 = 0, r1 = 0;
   for (const TenantRecord& t : base.tenants) r0 += t.refaults;
