@@ -30,7 +30,8 @@ void list_policies() {
   for (auto& [kind, k] : PolicyCatalog::instance().kinds()) {
     std::cout << kind << " (default " << k.default_policy << "): " << k.description << "\n";
     for (auto& [name, p] : k.policies) {
-      std::cout << "  " << std::left << std::setw(24) << name << p.description << "\n";
+      std::cout << "  " << std::left << std::setw(24) << name << (name.size() >= 24 ? " " : "")
+                << p.description << "\n";
       for (auto& q : p.params)
         std::cout << "    " << std::setw(22) << q.name << (q.type == ParamType::kInt ? "int" : "float") << " "
                   << q.unit << " [" << q.min << ", " << q.max << "] default " << q.default_value << ": "
