@@ -13,6 +13,7 @@ several seeds (not built yet).
 """
 import argparse
 import concurrent.futures
+import csv
 import json
 import os
 import shutil
@@ -33,7 +34,6 @@ def run(uvmsim, spec, policy_set, fraction, out):
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     st = json.load(open(os.path.join(out, "stats.json")))
     lat = []
-    import csv
     with open(os.path.join(out, "requests.csv")) as f:
         for r in csv.DictReader(f):
             if r["counted"] == "1":

@@ -42,7 +42,6 @@ class EtcThrottle final : public TlpPolicy {
     in_window_ = 0;
     clock_.set_timer(clock_.now() + timeout_ns_, 0);
   }
-  uint32_t stopped_eighths() const { return stopped_; }
 
  private:
   static uint32_t eighths(double f) { return uint32_t(std::lround(std::clamp(f, 0.0, 7.0 / 8) * 8)); }

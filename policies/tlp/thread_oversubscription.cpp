@@ -35,7 +35,6 @@ class ThreadOversubscription final : public TlpPolicy {
     roll(clock_.now());
     ++evictions_;
   }
-  uint32_t degree() const { return degree_; }
 
  private:
   // Closes every epoch that ended by `now`.

@@ -23,27 +23,16 @@ class PageTable {
   bool mapped(uint32_t page) const { return mapped_[page >> 6] >> (page & 63) & 1; }
   // Whether every page of [first, first + count) has a valid GPU mapping (64 pages at a time).
   bool all_mapped(uint32_t first, uint32_t count) const {
-    uint64_t p = first;
-    const uint64_t end = p + count;
-    while (p < end) {
-      const uint64_t word = p >> 6, bit = p & 63, n = std::min<uint64_t>(64 - bit, end - p);
-      const uint64_t want = (n == 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1) << bit;
-      if ((mapped_[word] & want) != want) return false;
-      p += n;
-    }
-    return true;
+    return each_word(first, count, [](uint64_t mapped, uint64_t want) { return mapped == want; });
   }
   // Pages of [first, first + count) with a GPU mapping.
   uint64_t count_mapped(uint32_t first, uint32_t count) const {
-    uint64_t p = first, n_mapped = 0;
-    const uint64_t end = p + count;
-    while (p < end) {
-      const uint64_t word = p >> 6, bit = p & 63, n = std::min<uint64_t>(64 - bit, end - p);
-      const uint64_t want = (n == 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1) << bit;
-      n_mapped += uint64_t(std::popcount(mapped_[word] & want));
-      p += n;
-    }
-    return n_mapped;
+    uint64_t n = 0;
+    each_word(first, count, [&](uint64_t mapped, uint64_t) {
+      n += uint64_t(std::popcount(mapped));
+      return true;
+    });
+    return n;
   }
   const BlockMask& on_gpu(uint32_t block) const { return gpu_mask_[block]; }
   const BlockMask& on_cpu(uint32_t block) const { return cpu_mask_[block]; }
@@ -71,6 +60,20 @@ class PageTable {
   void set_mapped(uint32_t page, bool on) {
     const uint64_t bit = uint64_t{1} << (page & 63);
     mapped_[page >> 6] = on ? mapped_[page >> 6] | bit : mapped_[page >> 6] & ~bit;
+  }
+  // Calls f(mapped bits, wanted bits) for each 64-page word of [first, first + count), the mapped bits masked
+  // to the range, until f returns false; false if it did.
+  template <typename F>
+  bool each_word(uint32_t first, uint32_t count, F&& f) const {
+    uint64_t p = first;
+    const uint64_t end = p + count;
+    while (p < end) {
+      const uint64_t word = p >> 6, bit = p & 63, n = std::min<uint64_t>(64 - bit, end - p);
+      const uint64_t want = (n == 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1) << bit;
+      if (!f(mapped_[word] & want, want)) return false;
+      p += n;
+    }
+    return true;
   }
   std::vector<uint64_t> mapped_;  // one bit per page: a valid GPU mapping (local or remote)
   std::vector<BlockMask> gpu_mask_, cpu_mask_, valid_mask_;

@@ -49,15 +49,11 @@ void Gpu::launch_kernel(uint32_t kernel, uint32_t stream) {
   load.ctas_waiting += rk.count;
   if (sm_allocation_->wants_pages()) {
     RunningKernel& r = running_.back();
-    const auto [b, e] = w_.kernel_runs.empty() ? std::pair<uint64_t, uint64_t>{0, 0} : w_.kernel_runs[kernel];
-    for (uint64_t i = b; i < e; ++i) {
-      const auto [first, last] = w_.footprint_runs[i];
+    for (const auto& [first, last] : footprint(kernel))
       r.missing_pages += (last - first + 1) - pages_.count_mapped(first, last - first + 1);
-    }
     load.missing_pages += r.missing_pages;
     load.kernel_ctas += rk.count;
-    load.ctas_per_sm = ctas_per_sm(k, uint32_t(limits_.threads), uint32_t(limits_.ctas), uint32_t(limits_.regs),
-                                   uint32_t(limits_.smem));
+    load.ctas_per_sm = hw_ctas(kernel);
   }
   if (uvm_->restricts()) {
     running_.back().admitted = false;
@@ -140,8 +136,7 @@ void Gpu::sm_all_stalled(uint32_t s) {
   uint32_t hw = 0;
   for (const RunningKernel& rk : running_)
     if (rk.next_cta < rk.count && rk.admitted && allowed_sms_[rk.tenant].test(s)) {
-      hw = ctas_per_sm(w_.trace.kernels[rk.kernel], uint32_t(limits_.threads), uint32_t(limits_.ctas),
-                       uint32_t(limits_.regs), uint32_t(limits_.smem));
+      hw = hw_ctas(rk.kernel);
       break;
     }
   const StallAnswer a = tlp_->on_sm_stalled(SmStallView{s, sms_[s].ctas, waiting, hw, now()});
@@ -249,14 +244,22 @@ void Gpu::accesses_done(uint64_t pages) {
   engine_.progressed();
 }
 
+std::span<const std::pair<uint32_t, uint32_t>> Gpu::footprint(uint32_t kernel) const {
+  if (kernel >= w_.kernel_runs.size()) return {};
+  const auto [b, e] = w_.kernel_runs[kernel];
+  return std::span(w_.footprint_runs).subspan(b, e - b);
+}
+
+uint32_t Gpu::hw_ctas(uint32_t kernel) const {
+  return ctas_per_sm(w_.trace.kernels[kernel], uint32_t(limits_.threads), uint32_t(limits_.ctas),
+                     uint32_t(limits_.regs), uint32_t(limits_.smem));
+}
+
 void Gpu::enter_resident(RunningKernel& rk) {
   const uint32_t k = rk.kernel;
   if (!resident_[k]) {
-    const auto [b, e] = w_.kernel_runs[k];
-    for (uint64_t i = b; i < e; ++i) {
-      const auto [first, last] = w_.footprint_runs[i];
+    for (const auto& [first, last] : footprint(k))
       if (!pages_.all_mapped(first, last - first + 1)) return;
-    }
     resident_[k] = 1;
     resident_list_.push_back(k);
   }
@@ -265,13 +268,13 @@ void Gpu::enter_resident(RunningKernel& rk) {
 }
 
 bool Gpu::footprint_touched(uint32_t kernel) const {
-  const auto [b, e] = w_.kernel_runs[kernel];
-  const auto first = w_.footprint_runs.begin() + long(b), last = w_.footprint_runs.begin() + long(e);
+  const auto runs = footprint(kernel);
   for (const auto& [lo, hi] : unmapped_runs_) {
     // the first run of the kernel's that ends at lo or later: touched when it starts by hi
-    const auto it = std::lower_bound(
-        first, last, lo, [](const std::pair<uint32_t, uint32_t>& r, uint32_t v) { return r.second < v; });
-    if (it != last && it->first <= hi) return true;
+    const auto it =
+        std::lower_bound(runs.begin(), runs.end(), lo,
+                         [](const std::pair<uint32_t, uint32_t>& r, uint32_t v) { return r.second < v; });
+    if (it != runs.end() && it->first <= hi) return true;
   }
   return false;
 }
@@ -308,9 +311,9 @@ bool Gpu::start_ahead(uint32_t slot) {
     // the checks below would pass every group. Its pages' bounds stand for the CTA's (after_event skips the
     // CTAs of resident kernels, and checks each point of the others').
     if (pos == c.end) return false;
-    const auto [b, e] = w_.kernel_runs[c.kernel];
-    lo = w_.footprint_runs[b].first;
-    hi = w_.footprint_runs[e - 1].second;
+    const auto runs = footprint(c.kernel);
+    lo = runs.front().first;
+    hi = runs.back().second;
     pages = pages_in(pos, c.end);
     pos = c.end;
   }
@@ -869,8 +872,10 @@ void Gpu::cta_done(uint32_t slot) {
     uint32_t stream = it->stream;
     TenantLoad& load = tenant_load_[it->tenant];
     --load.kernels_running;
-    load.missing_pages -= it->missing_pages;
-    if (sm_allocation_->wants_pages()) load.kernel_ctas -= it->count;
+    if (sm_allocation_->wants_pages()) {
+      load.missing_pages -= it->missing_pages;
+      load.kernel_ctas -= it->count;
+    }
     if (uvm_->restricts()) uvm_->memory_allocation().on_kernel_end(kernel_view(*it));
     const uint32_t kernel = it->kernel;
     running_.erase(it);

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -220,6 +221,10 @@ class Gpu final : public Component, public FaultBuffer::Client {
   // are all mapped at its launch is resident until one of them loses its mapping; meanwhile its CTAs pass
   // all their groups ahead without a check per page, as start_ahead's checks would find them all mapped.
   void enter_resident(RunningKernel& rk);
+  // The kernel's pages as runs [first, last] (Workload::kernel_runs; none where the workload has no runs).
+  std::span<const std::pair<uint32_t, uint32_t>> footprint(uint32_t kernel) const;
+  // CTAs of the kernel an SM holds at once within the hardware's limits.
+  uint32_t hw_ctas(uint32_t kernel) const;
   // After an event in which pages lost their mappings: resident kernels with such a page are taken off.
   void drop_resident();
   void leave_resident(uint32_t kernel);
