@@ -51,6 +51,9 @@ Simulator::Simulator(const Workload& w, const Config& c, const ServingPlan* serv
   }
   gpu_.connect(uvm_, host_);
   if (serving) {
+    std::vector<uint32_t> partitions;
+    for (const auto& t : serving->spec.tenants) partitions.push_back(t.sms);
+    gpu_.set_partitions(partitions);
     server_ = std::make_unique<Server>(engine_, w, cfg_, *serving, host_, stats_);
     host_.on_all_done([this] { server_->start(); });
   }

@@ -1,6 +1,7 @@
 // The native server: `uvmsim serve`'s spec run on the GPU, for the serving check (issue 22).
 //   uvm_serve --spec S.json --log REQUESTS.jsonl
-// Every tenant is a stream of this one process (the spec's "own" processes are refused), its memory as the
+// Every tenant is a stream of this one process (the spec's "own" processes are refused), a green context's
+// on SMs of its own where the spec gives it "sms" (cuda_tracer/src/green_context.h), its memory as the
 // native runtime lays it out (workloads/tenant_memory.cuh), allocated once for its largest batch size.
 // Requests arrive at the times the simulator draws for the same spec and seed (sim/serving/arrivals.h: the
 // same generator and seeds), or on completions in a closed loop; each tenant's batching policy is the
@@ -9,7 +10,7 @@
 // the CPU for a "cold" tenant (cudaMemPrefetchAsync to the host), and ends when an event recorded after its
 // last kernel completes. One host thread polls: arrivals are their scheduled times; a batch starts when it
 // is launched and ends when its completion is seen. Writes one JSON line per request (times in ns from the
-// start of serving) and a last line with the run's summary.
+// start of serving) and a last line with the run's summary (with each tenant's SMs and managed ranges).
 #include <cuda_runtime.h>
 
 #include <chrono>
@@ -24,6 +25,7 @@
 #include "policies/batching/batching_policy.h"
 #include "sim/serving/arrivals.h"
 #include "sim/serving/spec.h"
+#include "cuda_tracer/src/green_context.h"
 #include "workloads/layout.h"
 #include "workloads/tenant_memory.cuh"
 
@@ -64,6 +66,8 @@ struct Tenant {
   std::vector<uint32_t> sizes;
   std::vector<std::vector<LayerKernel>> plans;  // per batch size
   cudaStream_t stream = nullptr;
+  bool partitioned = false;  // its stream is a green context's, kept with it
+  unsigned sms = 0;          // SMs its kernels may use
   cudaEvent_t done = nullptr;
   std::unique_ptr<WallClock> clock;
   std::unique_ptr<BatchingPolicy> policy;
@@ -129,8 +133,32 @@ int main(int argc, char** argv) {
       for (size_t li = 0; li < t.model.layers.size(); ++li)
         plan.push_back(layer_kernel(t.model, lay, li, b, uint64_t(t.mem.weights), uint64_t(t.mem.activations)));
     }
-    CK(cudaStreamCreateWithFlags(&t.stream, cudaStreamNonBlocking));
     CK(cudaEventCreateWithFlags(&t.done, cudaEventDisableTiming));
+  }
+  // Streams: a tenant with "sms" gets its own green context (disjoint SMs, in tenant order, as the
+  // simulator lays them out), the rest a stream of the primary context (the whole GPU). A partition the
+  // driver cannot give at exactly that size (the H200's steps of 8) is refused: the simulator would model
+  // another split.
+  std::vector<unsigned> wants;
+  for (const auto& ts : spec.tenants)
+    if (ts.sms > 0) wants.push_back(ts.sms);
+  std::vector<uvmtrace::SmPartition> parts;
+  if (!wants.empty()) parts = uvmtrace::SmPartition::split(device, wants);
+  for (size_t i = 0, pi = 0; i < tenants.size(); ++i) {
+    Tenant& t = tenants[i];
+    t.sms = unsigned(prop.multiProcessorCount);
+    if (spec.tenants[i].sms == 0) {
+      CK(cudaStreamCreateWithFlags(&t.stream, cudaStreamNonBlocking));
+      continue;
+    }
+    t.partitioned = true;
+    t.stream = parts[pi].stream();
+    t.sms = parts[pi++].sms();
+    if (t.sms != spec.tenants[i].sms) {
+      std::fprintf(stderr, "uvm_serve: tenants[%zu].sms: the driver gave a partition of %u SMs, not %u\n", i,
+                   t.sms, spec.tenants[i].sms);
+      return 2;
+    }
   }
   CK(cudaDeviceSynchronize());
 
@@ -258,10 +286,18 @@ int main(int argc, char** argv) {
   log << "{\"program\": \"uvm_serve\", \"spec\": \"" << spec_path << "\", \"device\": \"" << prop.name
       << "\", \"sm_count\": " << prop.multiProcessorCount << ", \"memory_bytes\": " << prop.totalGlobalMem
       << ", \"requests\": " << requests.size() << ", \"batches\": " << batches << ", \"unfinished\": " << unfinished
-      << ", \"wall_ns\": " << wall << "}\n";
+      << ", \"wall_ns\": " << wall << ", \"tenants\": [";
+  // Each tenant's SMs and managed ranges (the events pass's faults are attributed to tenants by address).
+  for (size_t i = 0; i < tenants.size(); ++i) {
+    const Tenant& t = tenants[i];
+    log << (i ? ", " : "") << "{\"name\": \"" << spec.tenants[i].name << "\", \"sms\": " << t.sms
+        << ", \"weights\": [" << uint64_t(t.mem.weights) << ", " << std::max<uint64_t>(t.layout.weights_bytes, 4096)
+        << "], \"activations\": [" << uint64_t(t.mem.activations) << ", " << t.layout.activations_bytes << "]}";
+  }
+  log << "]}\n";
   for (auto& t : tenants) {
     CK(cudaEventDestroy(t.done));
-    CK(cudaStreamDestroy(t.stream));
+    if (!t.partitioned) CK(cudaStreamDestroy(t.stream));
     free_tenant_memory(t.mem, "uvm_serve");
   }
   std::printf("uvm_serve: %zu requests in %llu batches, %.1f ms%s\n", requests.size(), (unsigned long long)batches,

@@ -37,6 +37,11 @@ class SmSet {
     return c;
   }
   bool operator==(const SmSet&) const = default;
+  // The SMs in both (sets of one GPU).
+  SmSet& operator&=(const SmSet& o) {
+    for (size_t i = 0; i < w_.size() && i < o.w_.size(); ++i) w_[i] &= o.w_[i];
+    return *this;
+  }
 
  private:
   std::vector<uint64_t> w_;

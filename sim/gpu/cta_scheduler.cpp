@@ -75,6 +75,11 @@ bool Gpu::allocate_sms() {
   if (allowed_sms_.size() != tenant_load_.size())
     throw SimError("sm_allocation policy '" + cfg_.policy("sm_allocation") +
                    "' changed the number of tenants");
+  for (size_t t = 0; t < partition_.size(); ++t) {
+    SmSet within = allowed_sms_[t];
+    within &= partition_[t];
+    allowed_sms_[t] = within.count() > 0 ? within : partition_[t];
+  }
   for (size_t t = 0; t < allowed_sms_.size(); ++t)
     if (tenant_load_[t].ctas_waiting > 0 && allowed_sms_[t].count() == 0)
       throw SimError("sm_allocation policy '" + cfg_.policy("sm_allocation") + "' gave tenant " +

@@ -36,6 +36,22 @@ Gpu::Gpu(Engine& engine, const Workload& w, const Config& c, Stats& stats, const
 
 Gpu::~Gpu() = default;
 
+void Gpu::set_partitions(const std::vector<uint32_t>& sms) {
+  const uint32_t count = uint32_t(sms_.size());
+  uint64_t next = 0;
+  partition_.assign(allowed_sms_.size(), SmSet::all(count));
+  for (size_t t = 0; t < sms.size() && t < partition_.size(); ++t) {
+    if (sms[t] == 0) continue;
+    if (next + sms[t] > count)
+      throw SimError("the tenants' SM partitions (\"sms\") add up to more than the GPU's " +
+                     std::to_string(count) + " SMs");
+    partition_[t] = SmSet::none(count);
+    for (uint64_t s = next; s < next + sms[t]; ++s) partition_[t].set(uint32_t(s));
+    next += sms[t];
+  }
+  if (next == 0) partition_.clear();
+}
+
 void Gpu::connect(Uvm& uvm, Host& host) {
   uvm_ = &uvm;
   host_ = &host;

@@ -34,6 +34,11 @@ class Gpu final : public Component, public FaultBuffer::Client {
       FaultBuffer& buffer);
   ~Gpu() override;
   void connect(Uvm& uvm, Host& host);
+  // Green-context partitions: tenant t's CTAs run only on SMs of its own (sms[t] of them; 0: the whole GPU,
+  // shared), laid out on disjoint contiguous SMs in tenant order. The sm_allocation policy chooses within a
+  // partition; where its choice leaves a tenant none of its partition, the whole partition. Throws
+  // SimError when they add up to more than the GPU.
+  void set_partitions(const std::vector<uint32_t>& sms);
   // Where the page table logs the pages that lose their GPU mapping; null without run-ahead.
   std::vector<uint32_t>* unmap_log() { return run_ahead_ ? &unmapped_ : nullptr; }
   void after_event() override;
@@ -295,6 +300,7 @@ class Gpu final : public Component, public FaultBuffer::Client {
   Clock clock_sm_allocation_{*this, kTimerSmAllocation}, clock_tlp_{*this, kTimerTlp};
   std::unique_ptr<SmAllocationPolicy> sm_allocation_;
   std::vector<SmSet> allowed_sms_;       // per tenant: the SMs its CTAs may be placed on
+  std::vector<SmSet> partition_;  // per tenant with a green-context partition (empty: none has one)
   std::vector<TenantLoad> tenant_load_;  // per tenant: what the sm_allocation policy sees
   std::unique_ptr<TlpPolicy> tlp_;
   bool tlp_limits_ = false;  // asked once: the default's answers are constant

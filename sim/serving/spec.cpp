@@ -173,6 +173,7 @@ ServeSpec parse_serve_spec(const std::string& json_text, const std::string& sour
     }
     x.slo_ms = t.number_or("slo_ms", 0, 0, kMaxMs);
     x.own_process = t.choice("process", {"shared", "own"}, "shared") == "own";
+    x.sms = uint32_t(t.number_or("sms", 0, 0, 1 << 16, true));
     x.cold = t.flag("cold", false);
     x.arrivals = parse_arrivals(t, source);
     if (t.has("batching")) {

@@ -36,6 +36,9 @@ struct ServeTenantSpec {
   std::vector<uint32_t> batch_sizes;  // ascending, distinct
   double slo_ms = 0;                  // latency objective (0: none)
   bool own_process = false;           // "process": "own" (its own CUDA context) or "shared" (a stream)
+  // "sms": its stream is a green context's on this many SMs of its own (0: the whole GPU, shared). The
+  // partitions are laid out in tenant order on disjoint SMs; policies place its CTAs only there.
+  uint32_t sms = 0;
   bool cold = false;  // before each batch its weights are moved to the CPU, so that every batch faults them
   ArrivalSpec arrivals;
   // Its own batching policy ("batching": {"name", "params"}); empty name: the config's policies.batching.

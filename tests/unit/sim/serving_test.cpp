@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <numeric>
 
 #include "policies/policy.h"
@@ -249,6 +250,44 @@ TEST(Serving, AColdTenantFaultsItsWeightsInEveryBatch) {
     }
     EXPECT_GT(r.requests[0].bytes_in, 0u);        // the weights and the input
     EXPECT_EQ(r.requests[1].bytes_in > 0, cold);  // the weights again
+  }
+}
+
+// Green-context partitions ("sms"): each tenant's kernels run on its own SMs, disjoint from the other's,
+// the sm_allocation policy choosing within them; a tenant on fewer SMs takes longer; partitions beyond the GPU fail.
+TEST(Serving, ATenantsSmPartitionHoldsItsKernels) {
+  const std::string model = tiny_model();
+  const auto spec_of = [&](uint32_t a, uint32_t b) {
+    return R"({"seed": 3, "requests": 6, "slowdown": false, "tenants": [)"
+           R"({"name": "a", "model": ")" + model + R"(", "batch_sizes": [1], "sms": )" + std::to_string(a) +
+           R"(, "arrivals": {"process": "closed", "in_flight": 1}, "batching": {"name": "dynamic"}},)"
+           R"({"name": "b", "model": ")" + model + R"(", "batch_sizes": [1], "sms": )" + std::to_string(b) +
+           R"(, "arrivals": {"process": "closed", "in_flight": 1}, "batching": {"name": "dynamic"}}]})";
+  };
+  Config c;
+  c.gpu.sm_count = 16;
+  for (const char* policy : {"shared", "even_partition"}) {
+    c.policies["sm_allocation"].name = policy;
+    const ServeResult r = serve(parse_serve_spec(spec_of(2, 12), "s.json"), c);
+    const ServeResult whole = serve(parse_serve_spec(spec_of(0, 0), "s.json"), c);
+    std::set<uint32_t> sms_of[2];
+    for (size_t k = 0; k < r.stats.kernels.size(); ++k)
+      if (r.stats.kernels[k].launches > 0)
+        sms_of[r.workload->trace.kernels[k].tenant].insert(r.stats.kernels[k].sms);
+    if (std::string(policy) == "shared") {
+      EXPECT_EQ(sms_of[0], std::set<uint32_t>{2});
+      EXPECT_EQ(sms_of[1], std::set<uint32_t>{12});
+    } else {  // the policy's halves within the partitions: [0, 8) and [2, 14) give 2, [8, 16) and [2, 14) 6
+      EXPECT_EQ(sms_of[0], std::set<uint32_t>{2});
+      EXPECT_EQ(sms_of[1], std::set<uint32_t>{6});
+    }
+    EXPECT_GT(r.tenants[0].latency.p50, whole.tenants[0].latency.p50) << policy;
+  }
+  try {
+    serve(parse_serve_spec(spec_of(8, 9), "s.json"), c);
+    ADD_FAILURE() << "17 SMs of 16 accepted";
+  } catch (const SimError& e) {
+    EXPECT_NE(std::string(e.what()).find("\"sms\""), std::string::npos) << e.what();
   }
 }
 
