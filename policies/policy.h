@@ -69,6 +69,7 @@ class Policy {
 struct PolicyInfo {
   std::string name, description;
   std::vector<ParamSpec> params;
+  bool needs_profile = false;
 };
 struct KindInfo {
   std::string name, description, default_policy;
@@ -104,6 +105,9 @@ class Registry {
     std::string description;
     std::vector<ParamSpec> params;
     Factory make;
+    // True: it reads the tenants' serving profile (policies/profile.h), which a serving run then simulates
+    // first; outside serving it gets none and must say so.
+    bool needs_profile = false;
   };
   static Registry& instance() {
     static Registry r;
@@ -113,7 +117,7 @@ class Registry {
     if (entries_.count(e.name))
       throw std::logic_error(std::string(Kind::name) + " policy registered twice: " + e.name);
     PolicyCatalog::instance().add(Kind::name, Kind::description, Kind::default_policy,
-                                  PolicyInfo{e.name, e.description, e.params});
+                                  PolicyInfo{e.name, e.description, e.params, e.needs_profile});
     entries_.emplace(e.name, std::move(e));
   }
   const Entry* find(const std::string& name) const {

@@ -25,7 +25,8 @@ Simulator::Simulator(const Workload& w, const Config& c, const ServingPlan* serv
       buffer_(uint32_t((cfg_.gpu.sm_count + cfg_.gpu.sms_per_utlb - 1) / cfg_.gpu.sms_per_utlb),
               uint32_t(cfg_.gpu.utlb_max_outstanding_faults), size_t(cfg_.gpu.fault_buffer_entries),
               cfg_.gpu.fault_latency_ns, cfg_.gpu.fault_issue_ns),
-      gpu_(engine_, w, cfg_, stats_, pages_, buffer_),
+      gpu_(engine_, w, cfg_, stats_, pages_, buffer_,
+           serving && !serving->profile.tenants.empty() ? &serving->profile : nullptr),
       uvm_(engine_, w, cfg_, stats_, tenants_, pages_, buffer_, pcie_),
       host_(engine_, w, stats_, pcie_, *this, cfg_.gpu.memset_bytes_per_s, cfg_.gpu.launch_latency_ns,
             serving ? serving->issued_ops : SIZE_MAX) {

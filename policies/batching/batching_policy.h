@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "policies/policy.h"
+#include "policies/profile.h"
 
 namespace uvmsim {
 
@@ -39,6 +40,8 @@ class BatchingPolicy : public Policy {
 
 struct BatchingContext {
   PolicyClock& clock;
+  const ServingProfile* profile = nullptr;  // for a policy that needs_profile, in a serving run
+  uint32_t tenant = 0;                      // its tenant's id
 };
 
 struct BatchingKind {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "policies/policy.h"
+#include "policies/profile.h"
 
 namespace uvmsim {
 
@@ -69,12 +70,16 @@ class SmAllocationPolicy : public Policy {
   virtual void allocate(const SmAllocationView& v, std::vector<SmSet>& allowed) = 0;
   // True: the scheduler fills TenantLoad's page figures (a look at the page table at each launch).
   virtual bool wants_pages() const { return false; }
+  // True: it may leave a tenant with CTAs waiting no SM for a while (time-slicing), its timer bringing the
+  // tenant back; the scheduler then allows it (a run that never brings it back stops as stuck).
+  virtual bool may_idle() const { return false; }
 };
 
 struct SmAllocationContext {
   uint32_t sm_count = 0;
   uint32_t tenants = 0;
   PolicyClock& clock;
+  const ServingProfile* profile = nullptr;  // for a policy that needs_profile, in a serving run
 };
 
 struct SmAllocationKind {

@@ -1,6 +1,7 @@
 #include "sim/cli/serve.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 
 #include "sim/cli/run.h"
@@ -58,6 +59,76 @@ Run simulate_serving(const Workload& w, const Config& c, const ServingPlan& plan
   return Run{sim.stats(), sim.server()->requests(), sim.server()->start_ns()};
 }
 
+// Whether the policies this run uses (the config's sm_allocation and batching, a tenant's own batching) read
+// the serving profile.
+bool needs_profile(const ServeSpec& spec, const Config& c) {
+  const auto needs = [](const char* kind, const std::string& name) {
+    const KindInfo* k = PolicyCatalog::instance().find(kind);
+    const PolicyInfo* p = k ? k->find(name) : nullptr;
+    return p && p->needs_profile;
+  };
+  bool any = needs("sm_allocation", c.policy("sm_allocation")) || needs("batching", c.policy("batching"));
+  for (const ServeTenantSpec& t : spec.tenants) any |= !t.batching.empty() && needs("batching", t.batching);
+  return any;
+}
+
+// D-STACK's profiling, in the simulator: each tenant alone (the others idle) on a partition of each share
+// (1/8, 1/4, 3/8, 1/2, 3/4 and all of the GPU's SMs), at each of its batch sizes, a closed loop of one batch
+// at a time: the first batch faults its memory in, the second is measured, from its launch to its end.
+// Memory is the GPU's whole (not oversubscribed); the config's policies but for sm_allocation (shared, within
+// the partition) and batching (a fixed batch of that size). Same workload, so kernels are those served.
+ServingProfile profile_tenants(const Workload& w, const Config& c, const ServingPlan& plan) {
+  ServingProfile p;
+  const uint32_t sms = uint32_t(c.gpu.sm_count);
+  p.sm_count = sms;
+  std::vector<uint32_t> shares;
+  for (uint32_t eighths : {1u, 2u, 3u, 4u, 6u, 8u}) {
+    const uint32_t s = std::max<uint32_t>(1, sms * eighths / 8);
+    if (shares.empty() || s > shares.back()) shares.push_back(s);
+  }
+  Config alone = c;
+  alone.gpu.memory_fraction = 0;
+  alone.select("sm_allocation", "shared");
+  for (size_t i = 0; i < plan.spec.tenants.size(); ++i) {
+    const ServeTenantSpec& ts = plan.spec.tenants[i];
+    TenantProfile& t = p.tenants.emplace_back();
+    t.sms = shares;
+    t.batch_sizes = ts.batch_sizes;
+    t.slo_ns = int64_t(std::llround(ts.slo_ms * 1e6));
+    for (uint32_t b : ts.batch_sizes) {
+      std::vector<int64_t>& row = t.latency_ns.emplace_back();
+      for (uint32_t share : shares) {
+        ServingPlan q = plan;
+        q.profile = {};
+        q.spec.requests = b;
+        q.spec.warmup_requests = b;
+        q.spec.duration_ns = q.spec.warmup_ns = 0;
+        q.spec.slowdown = false;
+        for (ServeTenantSpec& o : q.spec.tenants) {
+          o.sms = 0;
+          o.batching = "fixed";  // the others are idle; none reads a profile
+          o.batching_params = {{"batch_size", double(o.batch_sizes.front())}, {"timeout_ns", 1e15}};
+        }
+        ServeTenantSpec& x = q.spec.tenants[i];
+        x.sms = share == sms ? 0 : share;
+        x.arrivals = ArrivalSpec{};
+        x.arrivals.kind = ArrivalKind::kClosed;
+        x.arrivals.in_flight = b;
+        x.batching_params = {{"batch_size", double(b)}, {"timeout_ns", 1e15}};
+        q.active.assign(q.spec.tenants.size(), false);
+        q.active[i] = true;
+        Simulator sim(w, alone, &q);
+        sim.run();
+        int64_t first = INT64_MAX, last = 0;
+        for (const RequestRecord& r : sim.server()->requests())
+          if (r.counted) first = std::min(first, r.start_ns), last = std::max(last, r.end_ns);
+        row.push_back(last > first ? last - first : 0);
+      }
+    }
+  }
+  return p;
+}
+
 }  // namespace
 
 ServeResult serve(const ServeSpec& spec, const Config& c, ProgressReporter* progress) {
@@ -79,6 +150,7 @@ ServeResult serve(const ServeSpec& spec, const Config& c, ProgressReporter* prog
 
   ServeResult r;
   r.workload = std::make_unique<Workload>(Workload::build(std::move(st.trace), "generated-serving"));
+  if (needs_profile(spec, c)) plan.profile = r.profile = profile_tenants(*r.workload, c, plan);
   Run main = simulate_serving(*r.workload, c, plan, progress);
   r.stats = std::move(main.stats);
   r.requests = std::move(main.requests);
@@ -219,6 +291,17 @@ nlohmann::json serve_json(const ServeSpec& spec, const Config& c, const ServeRes
     if (t.alone.count > 0) {
       x["alone_latency_ms"] = summary_json(t.alone);
       x["slowdown"] = t.slowdown;
+    }
+    if (ts.size() < r.profile.tenants.size()) {
+      // The profile the policies read: per batch size, its latency alone at each SM share.
+      const TenantProfile& p = r.profile.tenants[ts.size()];
+      nlohmann::json rows = nlohmann::json::object();
+      for (size_t b = 0; b < p.batch_sizes.size(); ++b) {
+        std::vector<double> ms;
+        for (int64_t ns : p.latency_ns[b]) ms.push_back(double(ns) / 1e6);
+        rows[std::to_string(p.batch_sizes[b])] = ms;
+      }
+      x["profile"] = {{"sms", p.sms}, {"latency_ms_by_batch", rows}, {"knee_sms_at_5pct", p.knee(0.05)}};
     }
     ts.push_back(std::move(x));
   }

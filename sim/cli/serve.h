@@ -45,6 +45,7 @@ struct ServeResult {
   std::vector<RequestRecord> requests;
   int64_t start_ns = 0;
   std::vector<TenantServing> tenants;
+  ServingProfile profile;  // simulated when a policy needs_profile (else empty)
 };
 
 // Generates the tenants' kernels, simulates and summarises. Errors: SpecError (the spec, naming the key),

@@ -78,10 +78,11 @@ bool Gpu::allocate_sms() {
   for (size_t t = 0; t < partition_.size(); ++t) {
     SmSet within = allowed_sms_[t];
     within &= partition_[t];
-    allowed_sms_[t] = within.count() > 0 ? within : partition_[t];
+    // An idle tenant (may_idle) stays idle; a choice outside its partition gives it the partition.
+    allowed_sms_[t] = within.count() > 0 || allowed_sms_[t].count() == 0 ? within : partition_[t];
   }
   for (size_t t = 0; t < allowed_sms_.size(); ++t)
-    if (tenant_load_[t].ctas_waiting > 0 && allowed_sms_[t].count() == 0)
+    if (tenant_load_[t].ctas_waiting > 0 && allowed_sms_[t].count() == 0 && !sm_allocation_->may_idle())
       throw SimError("sm_allocation policy '" + cfg_.policy("sm_allocation") + "' gave tenant " +
                      std::to_string(t) + " no SM while it has CTAs to run");
   return allowed_sms_ != before;

@@ -7,7 +7,7 @@
 namespace uvmsim {
 
 Gpu::Gpu(Engine& engine, const Workload& w, const Config& c, Stats& stats, const PageTable& pages,
-         FaultBuffer& buffer)
+         FaultBuffer& buffer, const ServingProfile* profile)
     : engine_(engine),
       id_(engine.attach(*this)),
       w_(w),
@@ -21,7 +21,7 @@ Gpu::Gpu(Engine& engine, const Workload& w, const Config& c, Stats& stats, const
       share_(w.trace, w.kernel_dram_bytes, w.kernel_profile, c.gpu) {
   const uint32_t tenants = uint32_t(std::max<size_t>(1, w.trace.tenants.size()));
   const uint32_t sm_count = uint32_t(c.gpu.sm_count);
-  sm_allocation_ = make_policy<SmAllocationKind>(c, {sm_count, tenants, clock_sm_allocation_});
+  sm_allocation_ = make_policy<SmAllocationKind>(c, {sm_count, tenants, clock_sm_allocation_, profile});
   allowed_sms_.assign(tenants, SmSet::none(sm_count));
   tenant_load_.assign(tenants, TenantLoad{});
   tlp_ = make_policy<TlpKind>(c, {sm_count, uint32_t(c.gpu.max_ctas_per_sm), clock_tlp_});

@@ -30,8 +30,9 @@ class Uvm;
 
 class Gpu final : public Component, public FaultBuffer::Client {
  public:
+  // `profile`: the tenants' serving profile, for an sm_allocation policy that reads it (null: none).
   Gpu(Engine& engine, const Workload& w, const Config& c, Stats& stats, const PageTable& pages,
-      FaultBuffer& buffer);
+      FaultBuffer& buffer, const ServingProfile* profile = nullptr);
   ~Gpu() override;
   void connect(Uvm& uvm, Host& host);
   // Green-context partitions: tenant t's CTAs run only on SMs of its own (sms[t] of them; 0: the whole GPU,

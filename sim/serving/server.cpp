@@ -15,7 +15,7 @@ Server::Server(Engine& engine, const Workload& w, const Config& c, const Serving
     const ServeTenantSpec& ts = s.tenants[i];
     Tenant& t = tenants_[i];
     t.clock = std::make_unique<Clock>(*this, i);
-    const BatchingContext ctx{*t.clock};
+    const BatchingContext ctx{*t.clock, plan.profile.tenants.empty() ? nullptr : &plan.profile, i};
     if (ts.batching.empty()) {
       t.policy = make_policy<BatchingKind>(c, ctx);
     } else {

@@ -15,6 +15,7 @@
 #include "sim/engine/engine.h"
 #include "sim/host/host.h"
 #include "sim/serving/arrivals.h"
+#include "policies/profile.h"
 #include "sim/serving/spec.h"
 #include "sim/stats/stats.h"
 #include "sim/workload/workload.h"
@@ -35,6 +36,8 @@ struct ServingPlan {
   std::vector<std::vector<int64_t>> trace_times;
   // Per tenant: whether requests arrive for it (a tenant's run alone leaves the others idle).
   std::vector<bool> active;
+  // The tenants alone at several SM shares and batch sizes (empty unless a policy needs_profile).
+  ServingProfile profile;
 };
 
 struct RequestRecord {

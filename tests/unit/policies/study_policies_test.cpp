@@ -3,13 +3,17 @@
 // oversubscription.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 
+#include "policies/batching/batching_policy.h"
 #include "policies/memory_allocation/memory_allocation_policy.h"
 #include "policies/policy.h"
 #include "policies/sm_allocation/sm_allocation_policy.h"
 #include "policies/tlp/tlp_policy.h"
+#include "sim/cli/serve.h"
 #include "sim/stats/stats.h"
 #include "test_util.h"
 #include "workloads/generate.h"
@@ -258,6 +262,100 @@ TEST(BarmThrashingPreventing, TwoModelsRunToTheEndWithoutMoreRefaults) {
   EXPECT_GT(base.chunks_evicted, 0u);
 }
 
+// A clock a test moves by hand; the timers policies set are kept for it to fire.
+struct HandClock final : PolicyClock {
+  int64_t now() const override { return t; }
+  void set_timer(int64_t at, uint64_t tag) override { timers.push_back({at, tag}); }
+  int64_t t = 0;
+  std::vector<std::pair<int64_t, uint64_t>> timers;
+};
+
+// A profile of tenants on 16 SMs whose latency at their largest batch size stops improving at `knee` SMs.
+ServingProfile knee_profile(const std::vector<uint32_t>& knees) {
+  ServingProfile p;
+  p.sm_count = 16;
+  for (uint32_t k : knees) {
+    TenantProfile& t = p.tenants.emplace_back();
+    t.sms = {2, 4, 6, 8, 12, 16};
+    t.batch_sizes = {1};
+    std::vector<int64_t> l;
+    for (uint32_t s : t.sms) l.push_back(int64_t(1e6) * 16 / std::min(s, k));  // flat from the knee on
+    t.latency_ns = {l};
+  }
+  return p;
+}
+
+// D-STACK: knees that fit get disjoint partitions sized to them (scaled up to fill the GPU); knees adding
+// up to more than the GPU are time-sliced: one slot of tenants at a time, the other getting no SM, swapped
+// when the slice's timer fires, at once when the active slot has no work, and no timer once nothing runs.
+TEST(Dstack, PartitionsSizedToTheKneesAndTimeSlicedWhenTheyExceedTheGpu) {
+  HandClock clock;
+  std::vector<TenantLoad> load(2);
+  load[0].kernels_running = load[1].kernels_running = 1;
+  load[0].ctas_waiting = load[1].ctas_waiting = 10;
+  const SmAllocationView v{16, load};
+  {
+    const ServingProfile p = knee_profile({4, 8});
+    EXPECT_EQ(p.tenants[0].knee(0.05), 4u);
+    EXPECT_EQ(p.tenants[1].knee(0.05), 8u);
+    auto a = SmAllocationRegistry::instance().make("dstack", {}, {16, 2, clock, &p});
+    std::vector<SmSet> allowed(2, SmSet::none(16));
+    a->allocate(v, allowed);
+    EXPECT_EQ(allowed[0].count(), 5u);  // 4 and 8 of 12, scaled to 16: 5 and 11
+    EXPECT_EQ(allowed[1].count(), 11u);
+    for (uint32_t sm = 0; sm < 16; ++sm) EXPECT_FALSE(allowed[0].test(sm) && allowed[1].test(sm));
+    EXPECT_FALSE(a->may_idle());
+    EXPECT_TRUE(clock.timers.empty());
+  }
+  const ServingProfile p = knee_profile({12, 8});
+  auto a = SmAllocationRegistry::instance().make("dstack", {{"slice_ns", 5000}}, {16, 2, clock, &p});
+  EXPECT_TRUE(a->may_idle());
+  std::vector<SmSet> allowed(2, SmSet::none(16));
+  a->allocate(v, allowed);  // slot 0 holds the larger knee: tenant 0, on the whole GPU
+  EXPECT_EQ(allowed[0].count(), 16u);
+  EXPECT_EQ(allowed[1].count(), 0u);
+  ASSERT_EQ(clock.timers.size(), 1u);
+  EXPECT_EQ(clock.timers[0].first, 5000);
+  clock.t = 5000;
+  a->on_timer(clock.timers[0].second);
+  a->allocate(v, allowed);
+  EXPECT_EQ(allowed[0].count(), 0u);
+  EXPECT_EQ(allowed[1].count(), 16u);
+  load[1].kernels_running = 0;  // tenant 1's work ends: tenant 0's slot at once
+  a->allocate(v, allowed);
+  EXPECT_EQ(allowed[0].count(), 16u);
+  EXPECT_EQ(allowed[1].count(), 0u);
+  load[0].kernels_running = 0;
+  const size_t armed = clock.timers.size();
+  clock.t = clock.timers.back().first;
+  a->on_timer(clock.timers.back().second);
+  EXPECT_EQ(clock.timers.size(), armed);  // nothing runs: no more slices
+}
+
+// D-STACK's batching: the largest batch within half the objective at the tenant's share; a short queue
+// waits until its oldest request could still finish a full batch in time, then runs what is queued.
+TEST(Dstack, BatchesTheLargestSizeMeetingTheObjectiveAndWaitsOnlyUntilItMust) {
+  ServingProfile p;
+  p.sm_count = 16;
+  TenantProfile& t = p.tenants.emplace_back();
+  t.sms = {8, 16};
+  t.batch_sizes = {1, 2, 4, 8};
+  t.latency_ns = {{20, 10}, {40, 20}, {90, 45}, {180, 90}};  // ms at 8 and 16 SMs, scaled below
+  for (auto& row : t.latency_ns)
+    for (int64_t& l : row) l *= 1000000;
+  t.slo_ns = 100000000;  // 100 ms: half of it holds a batch of 4 on the whole GPU (45 ms), not 8 (90 ms)
+  NoClock clock;
+  auto b = BatchingRegistry::instance().make("dstack", {}, {clock, &p, 0});
+  const std::vector<uint32_t> sizes = t.batch_sizes;
+  auto view = [&](uint32_t queued, int64_t now) { return BatchQueueView{0, queued, 0, now, false, sizes}; };
+  EXPECT_EQ(b->decide(view(6, 0)).size, 4u);
+  EXPECT_EQ(b->decide(view(2, 0)).size, 0u);
+  EXPECT_EQ(b->decide(view(2, 0)).wait_until, 55000000);  // 100 - 45 ms
+  EXPECT_EQ(b->decide(view(3, 55000000)).size, 2u);
+  NoClock c2;
+  EXPECT_THROW(BatchingRegistry::instance().make("dstack", {}, {c2}), std::invalid_argument);
+}
+
 // ---------------------------------------------------------------- conformance
 
 // Every registered policy of every kind the engine runs (test_* policies aside), with its default
@@ -282,6 +380,10 @@ TEST(Conformance, EveryPolicyOfEveryKindRunsTheWorkloadToTheEndDeterministically
     for (const auto& [name, info] : k->policies) {
       if (name.rfind("test_", 0) == 0) continue;
       SCOPED_TRACE(std::string(kind) + "=" + name);
+      if (info.needs_profile) {  // serving only (Conformance.EveryProfiledPolicyServesTwoModelsAtHalfMemory)
+        EXPECT_THROW(run_with(kind, name), ConfigError);
+        continue;
+      }
       const Stats a = run_with(kind, name);
       EXPECT_TRUE(all_kernels_ran(a));
       EXPECT_EQ(a.page_accesses, base.page_accesses);
@@ -294,6 +396,42 @@ TEST(Conformance, EveryPolicyOfEveryKindRunsTheWorkloadToTheEndDeterministically
     }
   }
   EXPECT_GE(checked, 15u);
+}
+
+// Every policy that reads the serving profile (D-STACK's), under uvmsim serve: two models at half their
+// footprint's memory serve every request, in allowed batch sizes, the same way twice.
+TEST(Conformance, EveryProfiledPolicyServesTwoModelsAtHalfMemory) {
+  const std::string model = ::testing::TempDir() + "/conformance_tiny.json";
+  std::ofstream(model) << R"({"name": "tiny", "input": [3, 32, 32], "dtype": "fp32", "layers": [
+ {"name": "conv0", "op": "conv", "out": 32, "kernel": 3, "stride": 1, "padding": 1, "bias": true},
+ {"name": "relu0", "op": "relu"},
+ {"name": "fc0", "op": "linear", "out": 256, "bias": true}]})";
+  const ServeSpec spec = parse_serve_spec(R"({"seed": 5, "requests": 10, "slowdown": false, "tenants": [
+    {"model": ")" + model + R"(", "batch_sizes": [1, 2, 4], "slo_ms": 5, "arrivals": {"process": "poisson", "rate_per_s": 4000}},
+    {"model": ")" + model + R"(", "batch_sizes": [1, 2], "slo_ms": 5, "arrivals": {"process": "poisson", "rate_per_s": 3000}}]})",
+                                          "s.json");
+  uint32_t checked = 0;
+  for (const char* kind : {"sm_allocation", "batching"}) {
+    for (const auto& [name, info] : PolicyCatalog::instance().find(kind)->policies) {
+      if (!info.needs_profile) continue;
+      SCOPED_TRACE(std::string(kind) + "=" + name);
+      Config c;
+      c.gpu.memory_fraction = 0.5;
+      c.select(kind, name);
+      if (std::string(kind) == "sm_allocation") c.select("batching", "dynamic");
+      const ServeResult r = serve(spec, c);
+      ASSERT_EQ(r.requests.size(), 20u);
+      for (const RequestRecord& q : r.requests) {
+        EXPECT_GT(q.end_ns, q.start_ns);
+        const auto& sizes = spec.tenants[q.tenant].batch_sizes;
+        EXPECT_NE(std::find(sizes.begin(), sizes.end(), q.batch_size), sizes.end());
+      }
+      ASSERT_EQ(r.profile.tenants.size(), 2u);
+      EXPECT_EQ(serve_json(spec, c, r).dump(), serve_json(spec, c, serve(spec, c)).dump());
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 2u);
 }
 
 }  // namespace
