@@ -26,6 +26,7 @@ struct BatchStartView {
   uint32_t free_chunks = 0;
   uint32_t capacity_chunks = 0;
   uint32_t fault_entries = 0;  // in the buffer when the batch starts
+  uint32_t missing_blocks = 0;  // distinct VA blocks of the batch's faults holding no chunk yet
 };
 
 class MemoryAllocationPolicy : public Policy {
@@ -45,6 +46,10 @@ class MemoryAllocationPolicy : public Policy {
     (void)v;
     return 0;
   }
+  // True: evict_ahead's evictions start when the batch does and overlap its service: the driver does not
+  // wait for their device-to-host copies, only, when it reuses one of their chunks, for that copy. False:
+  // they precede the batch's service, each copy waited for.
+  virtual bool overlaps_eviction() const { return false; }
   // False: admit() and evictable() always answer true and evict_ahead() 0, and the engine may skip asking.
   virtual bool restricts() const { return true; }
 };

@@ -101,11 +101,19 @@ void Uvm::service_batch() {
   fetch_lag_ = 0;
   int64_t cpu = now() + fixed + cfg_.driver.fault_ns * int64_t(unique) +
                 cfg_.driver.duplicate_fault_ns * int64_t(raw - unique);
-  if (memory_restricts_) {  // eviction ahead of demand, before the batch's own service
-    const uint32_t ahead = memory_allocation_->evict_ahead(
-        BatchStartView{uint32_t(free_chunks_.size()), capacity_chunks_, uint32_t(raw)});
-    for (uint32_t n = 0; n < ahead && evict_one(cpu, kNoChunk, batch_.front().tenant, false); ++n) {
+  if (memory_restricts_) {  // eviction ahead of demand: before the batch's own service, or overlapping it
+    uint32_t missing = 0;
+    for (size_t i = 0; i < batch_.size(); ++i) {
+      const uint32_t b = batch_[i].page / kPagesPerBlock;
+      missing += block_chunk_[b] == kNoChunk && (i == 0 || batch_[i - 1].page / kPagesPerBlock != b);
     }
+    const uint32_t ahead = memory_allocation_->evict_ahead(
+        BatchStartView{uint32_t(free_chunks_.size()), capacity_chunks_, uint32_t(raw), missing});
+    const bool overlap = memory_allocation_->overlaps_eviction();
+    int64_t evict_cpu = overlap ? now() : cpu;  // overlapped: from the batch's start, during its preprocessing
+    for (uint32_t n = 0; n < ahead && evict_one(evict_cpu, kNoChunk, batch_.front().tenant, false, overlap); ++n) {
+    }
+    cpu = overlap ? std::max(cpu, evict_cpu) : evict_cpu;
   }
   int64_t done = cpu;
   uint64_t blocks = 0;

@@ -17,6 +17,7 @@ bool Uvm::ensure_chunk(uint32_t b, int64_t& cpu, uint32_t pinned_block) {
               tenants_.tenant_of_page(pinned_block * kPagesPerBlock + pages_.lo(pinned_block)), true);
   uint32_t c = free_chunks_.back();
   free_chunks_.pop_back();
+  cpu = std::max(cpu, chunk_ready_[c]);  // an overlapped eviction's copy out of it must be done
   block_chunk_[b] = c;
   chunk_block_[c] = b;
   ++stats_.chunks_allocated;
@@ -24,7 +25,7 @@ bool Uvm::ensure_chunk(uint32_t b, int64_t& cpu, uint32_t pinned_block) {
   return true;
 }
 
-bool Uvm::evict_one(int64_t& cpu, uint32_t pinned_block, uint32_t by_tenant, bool needed) {
+bool Uvm::evict_one(int64_t& cpu, uint32_t pinned_block, uint32_t by_tenant, bool needed, bool overlap) {
   uint32_t victim = eviction_->pick_victim([&](uint32_t c) {
     const uint32_t b = chunk_block_[c];
     return b != kNoChunk && b != pinned_block &&
@@ -46,7 +47,11 @@ bool Uvm::evict_one(int64_t& cpu, uint32_t pinned_block, uint32_t by_tenant, boo
   tenants_.evicted(vb, pages, vb * kPagesPerBlock + (pages.any() ? pages.first() : pages_.lo(vb)), by_tenant,
                    cpu);
   stats_.pages_evicted += pages.count();
-  cpu = std::max(cpu, move_to_cpu(vb, pages, BlockMask{}, kCauseEviction, cpu));
+  const int64_t copied = move_to_cpu(vb, pages, BlockMask{}, kCauseEviction, cpu);
+  if (overlap)
+    chunk_ready_[victim] = copied;
+  else
+    cpu = std::max(cpu, copied);
   if (block_chunk_[vb] != kNoChunk) throw SimError("internal: evicted chunk was not released");
   return true;
 }

@@ -46,6 +46,7 @@ Uvm::Uvm(Engine& engine, const Workload& w, const Config& c, Stats& stats, Tenan
   block_pref_gpu_.assign(w.blocks, 0);
   block_touched_.assign(w.blocks, 0);
   chunk_block_.assign(tracked_chunks, kNoChunk);
+  chunk_ready_.assign(tracked_chunks, 0);
   for (uint32_t i = tracked_chunks; i-- > 0;) free_chunks_.push_back(i);
   capacity_chunks_ = tracked_chunks;
 }

@@ -97,7 +97,8 @@ class Uvm final : public Component {
   // Evicts one chunk the eviction policy picks among those the memory_allocation policy lets it take (not
   // pinned_block's), counting it as evicted by `by_tenant`. None to take: an error if the eviction is
   // needed, else false.
-  bool evict_one(int64_t& cpu, uint32_t pinned_block, uint32_t by_tenant, bool needed);
+  // `overlap`: the copy is not waited for; the chunk may be taken again once it completes (chunk_ready_).
+  bool evict_one(int64_t& cpu, uint32_t pinned_block, uint32_t by_tenant, bool needed, bool overlap = false);
   void release_chunk_if_empty(uint32_t block);
   int64_t cpu_fault(uint32_t page, int64_t t);
 
@@ -127,6 +128,7 @@ class Uvm final : public Component {
   // GPU memory: per block its root chunk (kNoChunk: none) and per chunk its block.
   std::vector<uint32_t> block_chunk_;
   std::vector<uint32_t> chunk_block_;
+  std::vector<int64_t> chunk_ready_;  // per chunk: when an overlapped eviction's copy out of it completes
   std::vector<uint32_t> free_chunks_;
   uint32_t capacity_chunks_ = 0;
   std::vector<uint8_t> block_pref_gpu_;  // cudaMemAdviseSetPreferredLocation to the GPU
