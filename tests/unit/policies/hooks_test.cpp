@@ -267,7 +267,7 @@ TEST(Hooks, ParametersAreCheckedAgainstTheirDeclaration) {
     FAIL();
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(
-        std::string(e.what()).find("policies.batching.name': unknown policy 'nope' (known: dynamic, fixed)"),
+        std::string(e.what()).find("policies.batching.name': unknown policy 'nope' (known: dstack, dynamic, fixed)"),
         std::string::npos);
   }
 }
