@@ -70,6 +70,7 @@ struct PolicyInfo {
   std::string name, description;
   std::vector<ParamSpec> params;
   bool needs_profile = false;
+  bool needs_layers = false;
 };
 struct KindInfo {
   std::string name, description, default_policy;
@@ -108,6 +109,9 @@ class Registry {
     // True: it reads the tenants' serving profile (policies/profile.h), which a serving run then simulates
     // first; outside serving it gets none and must say so.
     bool needs_profile = false;
+    // True: it reads each tenant's layers (TenantProfile's layer_* fields) and may split a batch's layers
+    // into sub-batches; a serving run then adds the sub-batch kernels.
+    bool needs_layers = false;
   };
   static Registry& instance() {
     static Registry r;
@@ -116,8 +120,9 @@ class Registry {
   void add(Entry e) {
     if (entries_.count(e.name))
       throw std::logic_error(std::string(Kind::name) + " policy registered twice: " + e.name);
-    PolicyCatalog::instance().add(Kind::name, Kind::description, Kind::default_policy,
-                                  PolicyInfo{e.name, e.description, e.params, e.needs_profile});
+    PolicyCatalog::instance().add(
+        Kind::name, Kind::description, Kind::default_policy,
+        PolicyInfo{e.name, e.description, e.params, e.needs_profile, e.needs_layers});
     entries_.emplace(e.name, std::move(e));
   }
   const Entry* find(const std::string& name) const {

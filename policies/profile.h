@@ -18,6 +18,15 @@ struct TenantProfile {
   std::vector<std::vector<int64_t>> latency_ns;
   int64_t slo_ns = 0;  // the tenant's latency objective (0: none)
 
+  // Per batch size and layer position of its inference (filled for a policy that needs_layers, from the
+  // workload, not simulated): the layer's kernel's resident time and the pages it touches in the tenant's
+  // weights and elsewhere (activations, input); whether the layer can run as sub-batches of each smaller
+  // size (layer_splits[b][l][s]: sizes batch_sizes[s] dividing batch_sizes[b]).
+  std::vector<std::vector<int64_t>> layer_ns;
+  std::vector<std::vector<uint32_t>> layer_weight_pages, layer_other_pages;
+  std::vector<std::vector<std::vector<bool>>> layer_splits;
+  uint64_t footprint_pages = 0;  // distinct pages its kernels touch, at every batch size
+
   // D-STACK's knee: the smallest share beyond which the latency at the largest batch size improves by less
   // than `gain` (a fraction): the next larger share simulated is not that much faster.
   uint32_t knee(double gain) const {
@@ -38,6 +47,7 @@ struct TenantProfile {
 
 struct ServingProfile {
   uint32_t sm_count = 0;
+  uint64_t capacity_pages = 0;         // GPU memory, 4 KiB pages (filled with the layers)
   std::vector<TenantProfile> tenants;  // by tenant id
 };
 

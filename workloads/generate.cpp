@@ -1027,4 +1027,50 @@ std::vector<std::pair<LayerKernel, uint64_t>> recorded_costs(const Trace& rec, c
   return out;
 }
 
+SubBatchKernels add_sub_batches(ServingTrace& st, const std::vector<ServingModel>& tenants) {
+  trace::Trace& t = st.trace;
+  SubBatchKernels sub(tenants.size());
+  for (size_t ti = 0; ti < tenants.size() && ti < st.kernels.size(); ++ti) {
+    const auto& variants = st.kernels[ti];
+    const std::vector<uint32_t>& sizes = tenants[ti].batches;
+    sub[ti].resize(variants.size());
+    if (variants.size() != sizes.size()) continue;  // a recorded tenant: one inference
+    bool aligned = true;
+    for (const auto& ks : variants) aligned &= ks.size() == variants.front().size();
+    if (!aligned) continue;
+    for (size_t v = 0; v < variants.size(); ++v) {
+      sub[ti][v].resize(variants[v].size(), std::vector<std::vector<uint32_t>>(sizes.size()));
+      for (size_t l = 0; l < variants[v].size(); ++l) {
+        for (size_t sz = 0; sz < v; ++sz) {
+          if (sizes[v] % sizes[sz] != 0) continue;
+          const uint32_t parts = sizes[v] / sizes[sz];
+          const trace::Kernel whole = t.kernels[variants[v][l]];
+          const uint64_t small_ns = t.kernels[variants[sz][l]].resident_ns;
+          const uint32_t gx = whole.grid[0], gy = whole.grid[1], gz = whole.grid[2];
+          for (uint32_t j = 0; j < parts; ++j) {
+            const uint32_t x0 = uint32_t(uint64_t(j) * gx / parts),
+                           x1 = uint32_t(uint64_t(j + 1) * gx / parts);
+            if (x1 == x0) continue;
+            trace::Kernel k = whole;
+            k.name = whole.name + " [" + std::to_string(j + 1) + "/" + std::to_string(parts) + "]";
+            k.grid = {x1 - x0, gy, gz};
+            k.cta_begin = t.ctas.size();
+            k.cta_count = uint64_t(x1 - x0) * gy * gz;
+            for (uint32_t z = 0; z < gz; ++z)
+              for (uint32_t y = 0; y < gy; ++y)
+                for (uint32_t x = x0; x < x1; ++x) {
+                  const trace::Cta c = t.ctas[whole.cta_begin + x + uint64_t(gx) * (y + uint64_t(gy) * z)];
+                  t.ctas.push_back(c);
+                }
+            k.resident_ns = uint64_t(double(small_ns) * double(parts) * double(x1 - x0) / double(gx));
+            sub[ti][v][l][sz].push_back(uint32_t(t.kernels.size()));
+            t.kernels.push_back(std::move(k));
+          }
+        }
+      }
+    }
+  }
+  return sub;
+}
+
 }  // namespace uvmsim

@@ -56,6 +56,18 @@ struct ServingTrace {
 // Throws ModelError naming the tenant for a bad batch size or an unknown model.
 ServingTrace generate_serving(const std::vector<ServingModel>& tenants);
 
+// Per-layer sub-batches, for batching policies that run a batch's layers in smaller pieces
+// (per_layer_batch): sub[t][v][l][s] are the kernels that run layer position l of tenant t's inference at
+// its batch size v as sizes[v] / sizes[s] sub-batches of sizes[s] (empty unless sizes[s] < sizes[v] divides
+// it, and for recorded tenants). Sub-batch j is the CTAs of the layer's kernel at sizes[v] whose x index
+// lies in the j-th of those equal parts of the grid's x extent, over all y and z (conv: output pixel tiles,
+// batch-major, so a sub-batch is its share of the output pixels, tiles straddling two samples; the other
+// layers: their 1-D grids over batch-major outputs), in their own launch order, sharing the kernel's
+// accesses; each with the resident time of the layer's kernel at sizes[s] times its share of the CTAs of
+// the sub-batches. Appends the kernels and their CTA records to st.trace.
+using SubBatchKernels = std::vector<std::vector<std::vector<std::vector<std::vector<uint32_t>>>>>;
+SubBatchKernels add_sub_batches(ServingTrace& st, const std::vector<ServingModel>& tenants);
+
 struct PageUse {
   uint64_t page = 0;
   uint32_t first = 0, last = 0;

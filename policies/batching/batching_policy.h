@@ -25,6 +25,9 @@ struct BatchQueueView {
 struct BatchDecision {
   uint32_t size = 0;        // > 0: run a batch of this many queued requests now
   int64_t wait_until = -1;  // size 0: ask again at this time (-1: only on the next arrival or completion)
+  // Optional (policies that needs_layers): per layer position, the sub-batch size it runs as (one of the
+  // tenant's sizes dividing `size`; `size` or 0: the whole batch at once). Empty: every layer whole.
+  std::vector<uint32_t> layer_sizes = {};
 };
 
 // Whether a batch of `size` keeps the contract: none while a batch runs, at most what is queued, one of the

@@ -59,13 +59,13 @@ Run simulate_serving(const Workload& w, const Config& c, const ServingPlan& plan
   return Run{sim.stats(), sim.server()->requests(), sim.server()->start_ns()};
 }
 
-// Whether the policies this run uses (the config's sm_allocation and batching, a tenant's own batching) read
-// the serving profile.
-bool needs_profile(const ServeSpec& spec, const Config& c) {
-  const auto needs = [](const char* kind, const std::string& name) {
+// Whether a policy this run uses (the config's sm_allocation and batching, a tenant's own batching) has the
+// flag (PolicyInfo::needs_profile, needs_layers).
+bool needs(const ServeSpec& spec, const Config& c, bool PolicyInfo::*flag) {
+  const auto needs = [flag](const char* kind, const std::string& name) {
     const KindInfo* k = PolicyCatalog::instance().find(kind);
     const PolicyInfo* p = k ? k->find(name) : nullptr;
-    return p && p->needs_profile;
+    return p && p->*flag;
   };
   bool any = needs("sm_allocation", c.policy("sm_allocation")) || needs("batching", c.policy("batching"));
   for (const ServeTenantSpec& t : spec.tenants) any |= !t.batching.empty() && needs("batching", t.batching);
@@ -129,6 +129,68 @@ ServingProfile profile_tenants(const Workload& w, const Config& c, const Serving
   return p;
 }
 
+// Each tenant's layers, for policies that needs_layers: per batch size and layer position, the kernel's
+// resident time and its pages in the tenant's weights and elsewhere, and which sub-batch sizes it has; and
+// the GPU's memory in pages, as the uvm component sizes it.
+void add_layers(const Workload& w, const Config& c, const ServingPlan& plan, ServingProfile& p) {
+  const uint64_t chunk_pages = 512;
+  p.sm_count = uint32_t(c.gpu.sm_count);
+  p.capacity_pages =
+      c.gpu.memory_fraction > 0
+          ? uint64_t(std::max(1.0, std::ceil(c.gpu.memory_fraction * double(w.footprint_blocks) - 1e-9))) *
+                chunk_pages
+          : uint64_t(c.gpu.memory_bytes) / trace::kPageBytes;
+  // Dense page ranges of the weights.
+  std::vector<std::pair<uint32_t, uint32_t>> weights;
+  for (size_t a = 0; a < w.trace.allocations.size(); ++a)
+    if (w.trace.allocations[a].role == trace::AllocRole::kWeight)
+      weights.push_back({w.alloc_first[a],
+                         w.alloc_first[a] + uint32_t((w.trace.allocations[a].bytes + trace::kPageBytes - 1) /
+                                                     trace::kPageBytes)});
+  p.tenants.resize(plan.spec.tenants.size());
+  for (size_t t = 0; t < plan.spec.tenants.size(); ++t) {
+    TenantProfile& tp = p.tenants[t];
+    tp.batch_sizes = plan.spec.tenants[t].batch_sizes;
+    tp.slo_ns = int64_t(std::llround(plan.spec.tenants[t].slo_ms * 1e6));
+    tp.layer_ns.assign(plan.kernels[t].size(), {});
+    tp.layer_weight_pages.assign(plan.kernels[t].size(), {});
+    tp.layer_other_pages.assign(plan.kernels[t].size(), {});
+    tp.layer_splits.assign(plan.kernels[t].size(), {});
+    std::vector<std::pair<uint32_t, uint32_t>> runs;
+    for (const auto& ks : plan.kernels[t])
+      for (uint32_t k : ks)
+        runs.insert(runs.end(), w.footprint_runs.begin() + int64_t(w.kernel_runs[k].first),
+                    w.footprint_runs.begin() + int64_t(w.kernel_runs[k].second));
+    std::sort(runs.begin(), runs.end());
+    int64_t covered_to = -1;  // pages up to this one counted
+    for (const auto& [first, last] : runs) {
+      if (int64_t(last) <= covered_to) continue;
+      tp.footprint_pages += uint64_t(int64_t(last) - std::max<int64_t>(int64_t(first) - 1, covered_to));
+      covered_to = last;
+    }
+    for (size_t v = 0; v < plan.kernels[t].size(); ++v) {
+      for (size_t l = 0; l < plan.kernels[t][v].size(); ++l) {
+        const uint32_t k = plan.kernels[t][v][l];
+        uint64_t wp = 0, all = 0;
+        for (uint64_t r = w.kernel_runs[k].first; r < w.kernel_runs[k].second; ++r) {
+          const auto [first, last] = w.footprint_runs[r];
+          all += last - first + 1;
+          for (const auto& [lo, hi] : weights)
+            if (first < hi && last >= lo) wp += std::min(last + 1, hi) - std::max(first, lo);
+        }
+        tp.layer_ns[v].push_back(int64_t(w.trace.kernels[k].resident_ns));
+        tp.layer_weight_pages[v].push_back(uint32_t(wp));
+        tp.layer_other_pages[v].push_back(uint32_t(all - wp));
+        std::vector<bool> splits(tp.batch_sizes.size(), false);
+        for (size_t s = 0; s < splits.size(); ++s)
+          splits[s] = t < plan.sub_kernels.size() && v < plan.sub_kernels[t].size() &&
+                      l < plan.sub_kernels[t][v].size() && !plan.sub_kernels[t][v][l][s].empty();
+        tp.layer_splits[v].push_back(std::move(splits));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 ServeResult serve(const ServeSpec& spec, const Config& c, ProgressReporter* progress) {
@@ -136,6 +198,9 @@ ServeResult serve(const ServeSpec& spec, const Config& c, ProgressReporter* prog
   for (const ServeTenantSpec& t : spec.tenants)
     models.push_back({t.model, t.batch_sizes, t.own_process, t.cold});
   ServingTrace st = generate_serving(models);
+  const bool layers = needs(spec, c, &PolicyInfo::needs_layers);
+  SubBatchKernels sub;
+  if (layers) sub = add_sub_batches(st, models);
   for (size_t i = 0; i < spec.tenants.size(); ++i) st.trace.tenants[i].name = spec.tenants[i].name;
   ServingPlan plan;
   plan.spec = spec;
@@ -147,10 +212,13 @@ ServeResult serve(const ServeSpec& spec, const Config& c, ProgressReporter* prog
     if (spec.tenants[i].arrivals.kind == ArrivalKind::kTrace)
       plan.trace_times[i] = trace_arrivals(spec.tenants[i].arrivals, i);
   plan.active.assign(spec.tenants.size(), true);
+  plan.sub_kernels = std::move(sub);
 
   ServeResult r;
   r.workload = std::make_unique<Workload>(Workload::build(std::move(st.trace), "generated-serving"));
-  if (needs_profile(spec, c)) plan.profile = r.profile = profile_tenants(*r.workload, c, plan);
+  if (needs(spec, c, &PolicyInfo::needs_profile)) plan.profile = profile_tenants(*r.workload, c, plan);
+  if (layers) add_layers(*r.workload, c, plan, plan.profile);
+  r.profile = plan.profile;
   Run main = simulate_serving(*r.workload, c, plan, progress);
   r.stats = std::move(main.stats);
   r.requests = std::move(main.requests);
@@ -292,7 +360,7 @@ nlohmann::json serve_json(const ServeSpec& spec, const Config& c, const ServeRes
       x["alone_latency_ms"] = summary_json(t.alone);
       x["slowdown"] = t.slowdown;
     }
-    if (ts.size() < r.profile.tenants.size()) {
+    if (ts.size() < r.profile.tenants.size() && !r.profile.tenants[ts.size()].latency_ns.empty()) {
       // The profile the policies read: per batch size, its latency alone at each SM share.
       const TenantProfile& p = r.profile.tenants[ts.size()];
       nlohmann::json rows = nlohmann::json::object();

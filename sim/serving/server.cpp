@@ -106,13 +106,13 @@ void Server::decide(uint32_t tenant) {
                      " asked for a batch of " + std::to_string(d.size) + " with " +
                      std::to_string(t.queue.size()) + " queued" + (t.busy ? " while a batch runs" : "") +
                      " (a batch size must be one the tenant allows and at most what is queued)");
-    start_batch(tenant, d.size);
+    start_batch(tenant, d.size, d.layer_sizes);
   } else if (d.wait_until >= 0) {
     engine_.at(std::max(d.wait_until, engine_.now()), kPrioHost, id_, kEvDecide, tenant, ++t.decide_stamp);
   }
 }
 
-void Server::start_batch(uint32_t tenant, uint32_t size) {
+void Server::start_batch(uint32_t tenant, uint32_t size, const std::vector<uint32_t>& layer_sizes) {
   Tenant& t = tenants_[tenant];
   t.busy = true;
   ++batches_;
@@ -124,15 +124,35 @@ void Server::start_batch(uint32_t tenant, uint32_t size) {
     requests_[r].batch_size = size;
   }
   t.variant = size_t(std::find(t.sizes.begin(), t.sizes.end(), size) - t.sizes.begin());
+  // Each layer whole, or as the sub-batches the policy asked for.
   const std::vector<uint32_t>& ks = plan_.kernels[tenant][t.variant];
+  t.launched.clear();
+  for (size_t l = 0; l < ks.size(); ++l) {
+    const uint32_t want = l < layer_sizes.size() ? layer_sizes[l] : 0;
+    if (want == 0 || want == size) {
+      t.launched.push_back(ks[l]);
+      continue;
+    }
+    const size_t s = size_t(std::find(t.sizes.begin(), t.sizes.end(), want) - t.sizes.begin());
+    const auto* sub = tenant < plan_.sub_kernels.size() && t.variant < plan_.sub_kernels[tenant].size() &&
+                              l < plan_.sub_kernels[tenant][t.variant].size() && s < t.sizes.size()
+                          ? &plan_.sub_kernels[tenant][t.variant][l][s]
+                          : nullptr;
+    if (!sub || sub->empty())
+      throw SimError("batching policy of tenant " + plan_.spec.tenants[tenant].name + " asked layer " +
+                     std::to_string(l) + " of a batch of " + std::to_string(size) +
+                     " to run as sub-batches of " + std::to_string(want) +
+                     " (a size the tenant allows that divides the batch)");
+    t.launched.insert(t.launched.end(), sub->begin(), sub->end());
+  }
   t.faults_before.clear();
-  for (uint32_t k : ks) t.faults_before.push_back(stats_.kernels[k].faults);
+  for (uint32_t k : t.launched) t.faults_before.push_back(stats_.kernels[k].faults);
   t.bytes_before = stats_.tenants[tenant].bytes_in;
   t.paging_ns = 0;
-  t.kernels_left = uint32_t(ks.size());
+  t.kernels_left = uint32_t(t.launched.size());
   if (tenant < plan_.cold_ops.size())
     for (uint32_t op : plan_.cold_ops[tenant]) host_.enqueue_op(t.stream, op);
-  for (uint32_t k : ks) host_.launch(t.stream, k, *this);
+  for (uint32_t k : t.launched) host_.launch(t.stream, k, *this);
 }
 
 int64_t Server::resident_ns(uint32_t kernel, uint32_t sms) const {
@@ -153,7 +173,7 @@ void Server::launched_kernel_done(uint32_t stream, uint32_t kernel) {
   const KernelRecord& kr = stats_.kernels[kernel];
   // The batch's kernels complete in order on the tenant's stream. A kernel that raised no fault pays no
   // paging: its time beyond the resident one is other tenants' CTAs sharing its SMs.
-  const size_t pos = plan_.kernels[tenant][t.variant].size() - t.kernels_left;
+  const size_t pos = t.launched.size() - t.kernels_left;
   if (kr.faults > t.faults_before[pos])
     t.paging_ns += std::max<int64_t>(0, (kr.end_ns - kr.start_ns) - resident_ns(kernel, kr.sms));
   if (--t.kernels_left == 0) finish_batch(tenant);
@@ -162,8 +182,8 @@ void Server::launched_kernel_done(uint32_t stream, uint32_t kernel) {
 void Server::finish_batch(uint32_t tenant) {
   Tenant& t = tenants_[tenant];
   uint64_t faults = 0;
-  const std::vector<uint32_t>& ks = plan_.kernels[tenant][t.variant];
-  for (size_t i = 0; i < ks.size(); ++i) faults += stats_.kernels[ks[i]].faults - t.faults_before[i];
+  for (size_t i = 0; i < t.launched.size(); ++i)
+    faults += stats_.kernels[t.launched[i]].faults - t.faults_before[i];
   const uint64_t bytes = stats_.tenants[tenant].bytes_in - t.bytes_before;
   for (uint32_t r : t.batch) {
     RequestRecord& q = requests_[r];

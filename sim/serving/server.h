@@ -36,8 +36,12 @@ struct ServingPlan {
   std::vector<std::vector<int64_t>> trace_times;
   // Per tenant: whether requests arrive for it (a tenant's run alone leaves the others idle).
   std::vector<bool> active;
-  // The tenants alone at several SM shares and batch sizes (empty unless a policy needs_profile).
+  // The tenants alone at several SM shares and batch sizes (empty unless a policy needs_profile or
+  // needs_layers).
   ServingProfile profile;
+  // Per tenant, batch size, layer position and smaller size: the sub-batch kernels (add_sub_batches; empty
+  // unless a policy needs_layers).
+  std::vector<std::vector<std::vector<std::vector<std::vector<uint32_t>>>>> sub_kernels;
 };
 
 struct RequestRecord {
@@ -96,6 +100,7 @@ class Server final : public Component, private LaunchListener {
     bool busy = false;
     std::vector<uint32_t> batch;
     size_t variant = 0;
+    std::vector<uint32_t> launched;  // the batch's kernels, in launch order (sub-batches included)
     uint32_t kernels_left = 0;
     std::vector<uint64_t> faults_before;  // per kernel of the batch, its fault count when the batch began
     uint64_t bytes_before = 0;
@@ -105,7 +110,7 @@ class Server final : public Component, private LaunchListener {
   void schedule_arrival(uint32_t tenant, int64_t at);
   void arrive(uint32_t tenant);
   void decide(uint32_t tenant);
-  void start_batch(uint32_t tenant, uint32_t size);
+  void start_batch(uint32_t tenant, uint32_t size, const std::vector<uint32_t>& layer_sizes);
   void finish_batch(uint32_t tenant);
   // A kernel's time resident on `sms` SMs: its whole-GPU resident time, by its waves on them (the SMs a
   // policy left it; other tenants' CTAs on them are not counted).

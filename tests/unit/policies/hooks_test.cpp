@@ -266,9 +266,9 @@ TEST(Hooks, ParametersAreCheckedAgainstTheirDeclaration) {
     r.make("nope", {}, {clock});
     FAIL();
   } catch (const std::invalid_argument& e) {
-    EXPECT_NE(
-        std::string(e.what()).find("policies.batching.name': unknown policy 'nope' (known: dstack, dynamic, fixed)"),
-        std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("policies.batching.name': unknown policy 'nope' (known: dstack, "
+                                         "dynamic, fixed, per_layer_batch)"),
+              std::string::npos);
   }
 }
 

@@ -373,6 +373,74 @@ TEST(Dstack, BatchesTheLargestSizeMeetingTheObjectiveAndWaitsOnlyUntilItMust) {
   EXPECT_THROW(BatchingRegistry::instance().make("dstack", {}, {c2}), std::invalid_argument);
 }
 
+// The per-layer batch scheduler, on a worked example: a batch of 4 with memory for 1000 pages of the
+// tenant. Layer 0's activations dominate (100 weight pages, 400 other pages per request): whole, 1700 pages
+// overflow by 700 and re-fault; as two sub-batches of 2 (900 pages) nothing overflows, for one more launch:
+// split (into 1s would launch four times). Layer 1's weights dominate (1200 pages, 10 per request): every
+// sub-batch would fault its weights' overflow again, so it runs whole. With memory for everything, nothing is
+// split.
+TEST(PerLayerBatch, SplitsActivationHeavyLayersUnderPressureAndKeepsWeightHeavyOnesWhole) {
+  ServingProfile sp;
+  sp.capacity_pages = 1000;
+  TenantProfile& t = sp.tenants.emplace_back();
+  t.batch_sizes = {1, 2, 4};
+  t.footprint_pages = 2000;
+  for (uint32_t b : t.batch_sizes) {
+    t.layer_ns.push_back(
+        {10000 + int64_t(5000) * b, 20000 + int64_t(10000) * b});  // a launch, then per request
+    t.layer_weight_pages.push_back({100, 1200});
+    t.layer_other_pages.push_back({400 * b, 10 * b});
+  }
+  t.layer_splits = {{{false, false, false}, {false, false, false}},
+                    {{true, false, false}, {true, false, false}},
+                    {{true, true, false}, {true, true, false}}};
+  const std::vector<uint32_t> sizes = t.batch_sizes;
+  NoClock clock;
+  const auto decide = [&](uint64_t capacity) {
+    sp.capacity_pages = capacity;  // the tenant's share: all of it (one tenant)
+    auto p = BatchingRegistry::instance().make("per_layer_batch", {}, {clock, &sp, 0});
+    return p->decide(BatchQueueView{0, 4, 0, 0, false, sizes});
+  };
+  const BatchDecision tight = decide(1000);
+  EXPECT_EQ(tight.size, 4u);
+  EXPECT_EQ(tight.layer_sizes, (std::vector<uint32_t>{2, 4}));
+  const BatchDecision roomy = decide(100000);
+  EXPECT_EQ(roomy.layer_sizes, (std::vector<uint32_t>{4, 4}));
+  NoClock c2;
+  EXPECT_THROW(BatchingRegistry::instance().make("per_layer_batch", {}, {c2}), std::invalid_argument);
+}
+
+// Under uvmsim serve, a closed loop of 8 in flight on a model whose first layer's activations dominate:
+// with little memory its layers run as sub-batches (their kernels launch), every request is served, and
+// with the whole footprint in memory nothing is split.
+TEST(PerLayerBatch, ServesSubBatchesUnderPressureOnly) {
+  const std::string model = ::testing::TempDir() + "/per_layer_model.json";
+  std::ofstream(model) << R"({"name": "act", "input": [3, 64, 64], "dtype": "fp32", "layers": [
+ {"name": "conv0", "op": "conv", "out": 64, "kernel": 3, "stride": 1, "padding": 1, "bias": true},
+ {"name": "relu0", "op": "relu"},
+ {"name": "pool0", "op": "maxpool", "kernel": 4, "stride": 4, "padding": 0},
+ {"name": "fc0", "op": "linear", "out": 512, "bias": true}]})";
+  const ServeSpec spec =
+      parse_serve_spec(R"({"seed": 2, "requests": 16, "warmup_requests": 8, "slowdown": false,
+    "tenants": [{"model": ")" +
+                           model + R"(", "batch_sizes": [1, 2, 4, 8],
+                 "arrivals": {"process": "closed", "in_flight": 8}}]})",
+                       "s.json");
+  const auto sub_launches = [&](double fraction) {
+    Config c;
+    c.gpu.memory_fraction = fraction;
+    c.select("batching", "per_layer_batch");
+    const ServeResult r = serve(spec, c);
+    EXPECT_EQ(r.requests.size(), 24u);
+    uint64_t n = 0;
+    for (size_t k = 0; k < r.stats.kernels.size(); ++k)
+      if (r.workload->trace.kernels[k].name.find(" [") != std::string::npos) n += r.stats.kernels[k].launches;
+    return n;
+  };
+  EXPECT_GT(sub_launches(0.05), 0u);
+  EXPECT_EQ(sub_launches(1.0), 0u);
+}
+
 // ---------------------------------------------------------------- conformance
 
 // Every registered policy of every kind the engine runs (test_* policies aside), with its default
