@@ -6,8 +6,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <set>
 #include <numeric>
+#include <regex>
+#include <set>
 
 #include "policies/policy.h"
 #include "sim/cli/serve.h"
@@ -450,6 +451,36 @@ TEST(Serving, TheCheckedInGpuServingRunsHoldEveryRequestAndBatch) {
       }
     }
   }
+}
+
+// The green-context check's GPU runs (results/green_check.md): every log is a whole run of its spec (440
+// requests in allowed batches), and the tenants ran on the partitions the spec names.
+TEST(Serving, TheCheckedInGreenContextRunsHoldTheirSpecsPartitions) {
+  const std::string dir = testing::source_dir() + "/cuda_tracer/recordings/green_check/";
+  int logs = 0;
+  for (const char* name :
+       {"green_even", "green_uneven", "green_even_warm", "green_uneven_warm", "green_whole_cold"}) {
+    const std::string spec_path = testing::source_dir() + "/sim/serving/examples/" + name + ".json";
+    const ServeSpec spec = load_serve_spec(spec_path);
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+      const std::string f = e.path().filename().string();
+      if (!std::regex_match(f, std::regex(std::string(name) + R"(\.(events\.)?[0-9]+\.jsonl)"))) continue;
+      SCOPED_TRACE(f);
+      const trace::Trace t = serving_recording(spec, e.path().string());
+      EXPECT_EQ(t.requests.size(), 440u);
+      std::ifstream in(e.path());
+      std::string line, last;
+      while (std::getline(in, line))
+        if (!line.empty()) last = line;
+      const auto summary = nlohmann::json::parse(last);
+      ASSERT_TRUE(summary.contains("tenants"));
+      for (size_t i = 0; i < spec.tenants.size(); ++i)
+        EXPECT_EQ(summary["tenants"][i]["sms"].get<uint32_t>(),
+                  spec.tenants[i].sms ? spec.tenants[i].sms : 132u);
+      ++logs;
+    }
+  }
+  EXPECT_EQ(logs, 2 * (3 + 2) + 3 * 2);  // two specs: 3 runs and 2 events runs; three specs: 2 runs
 }
 
 TEST(Serving, ARecordedTracesRequestsGiveTheArrivals) {
