@@ -7,7 +7,6 @@
 #include <fstream>
 #include <map>
 #include <numeric>
-#include <regex>
 #include <set>
 
 #include "policies/policy.h"
@@ -464,7 +463,15 @@ TEST(Serving, TheCheckedInGreenContextRunsHoldTheirSpecsPartitions) {
     const ServeSpec spec = load_serve_spec(spec_path);
     for (const auto& e : std::filesystem::directory_iterator(dir)) {
       const std::string f = e.path().filename().string();
-      if (!std::regex_match(f, std::regex(std::string(name) + R"(\.(events\.)?[0-9]+\.jsonl)"))) continue;
+      // NAME.N.jsonl or NAME.events.N.jsonl (not another spec's NAME_warm..., not the .tenants.json
+      // summaries)
+      const std::string prefix = std::string(name) + ".", suffix = ".jsonl";
+      if (f.rfind(prefix, 0) != 0 || f.size() <= prefix.size() + suffix.size() ||
+          f.compare(f.size() - suffix.size(), suffix.size(), suffix) != 0)
+        continue;
+      std::string run = f.substr(prefix.size(), f.size() - prefix.size() - suffix.size());
+      if (run.rfind("events.", 0) == 0) run = run.substr(7);
+      if (run.empty() || run.find_first_not_of("0123456789") != std::string::npos) continue;
       SCOPED_TRACE(f);
       const trace::Trace t = serving_recording(spec, e.path().string());
       EXPECT_EQ(t.requests.size(), 440u);
