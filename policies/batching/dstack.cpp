@@ -43,7 +43,6 @@ class Dstack final : public BatchingPolicy {
       if (s <= v.queued && s <= target_) pick = s;
     return {pick, -1};
   }
-  uint32_t target() const { return target_; }
 
  private:
   int64_t slo_ns_;

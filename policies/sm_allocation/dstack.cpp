@@ -30,7 +30,7 @@ class Dstack final : public SmAllocationPolicy {
     for (const auto& slot : plan_.slots) {
       uint32_t next = 0;
       for (uint32_t t : slot) {
-        for (uint32_t sm = next; sm < next + plan_.share[t]; ++sm) part_[t].set(sm);
+        part_[t] = SmSet::range(ctx.sm_count, next, plan_.share[t]);
         next += plan_.share[t];
       }
     }

@@ -13,12 +13,9 @@ class EvenPartition final : public SmAllocationPolicy {
   void allocate(const SmAllocationView& v, std::vector<SmSet>& allowed) override {
     const uint64_t n = allowed.size(), s = v.sm_count;
     for (uint64_t t = 0; t < n; ++t) {
-      SmSet set = SmSet::none(v.sm_count);
-      if (n > s) {
-        set.set(uint32_t(t % s));
-      } else {
-        for (uint64_t sm = t * s / n; sm < (t + 1) * s / n; ++sm) set.set(uint32_t(sm));
-      }
+      const SmSet set =
+          n > s ? SmSet::range(v.sm_count, uint32_t(t % s), 1)
+                : SmSet::range(v.sm_count, uint32_t(t * s / n), uint32_t((t + 1) * s / n - t * s / n));
       if (!(allowed[t] == set)) allowed[t] = set;
     }
   }

@@ -29,6 +29,12 @@ class SmSet {
     s.w_.assign((sms + 63) / 64, 0);
     return s;
   }
+  // SMs [first, first + count) of a GPU of `sms`.
+  static SmSet range(uint32_t sms, uint32_t first, uint32_t count) {
+    SmSet s = none(sms);
+    for (uint32_t sm = first; sm < first + count; ++sm) s.set(sm);
+    return s;
+  }
   bool test(uint32_t sm) const { return sm / 64 < w_.size() && (w_[sm / 64] >> (sm % 64) & 1); }
   void set(uint32_t sm) { w_[sm / 64] |= uint64_t{1} << (sm % 64); }
   void reset(uint32_t sm) { w_[sm / 64] &= ~(uint64_t{1} << (sm % 64)); }

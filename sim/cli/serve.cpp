@@ -6,6 +6,7 @@
 
 #include "sim/cli/run.h"
 #include "sim/simulator.h"
+#include "sim/uvm/uvm.h"
 #include "traces/files.h"
 #include "traces/trace_io.h"
 #include "workloads/generate.h"
@@ -133,13 +134,8 @@ ServingProfile profile_tenants(const Workload& w, const Config& c, const Serving
 // resident time and its pages in the tenant's weights and elsewhere, and which sub-batch sizes it has; and
 // the GPU's memory in pages, as the uvm component sizes it.
 void add_layers(const Workload& w, const Config& c, const ServingPlan& plan, ServingProfile& p) {
-  const uint64_t chunk_pages = 512;
   p.sm_count = uint32_t(c.gpu.sm_count);
-  p.capacity_pages =
-      c.gpu.memory_fraction > 0
-          ? uint64_t(std::max(1.0, std::ceil(c.gpu.memory_fraction * double(w.footprint_blocks) - 1e-9))) *
-                chunk_pages
-          : uint64_t(c.gpu.memory_bytes) / trace::kPageBytes;
+  p.capacity_pages = uint64_t{capacity_chunks(c, w)} * kPagesPerBlock;
   // Dense page ranges of the weights.
   std::vector<std::pair<uint32_t, uint32_t>> weights;
   for (size_t a = 0; a < w.trace.allocations.size(); ++a)

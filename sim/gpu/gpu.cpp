@@ -45,8 +45,7 @@ void Gpu::set_partitions(const std::vector<uint32_t>& sms) {
     if (next + sms[t] > count)
       throw SimError("the tenants' SM partitions (\"sms\") add up to more than the GPU's " +
                      std::to_string(count) + " SMs");
-    partition_[t] = SmSet::none(count);
-    for (uint64_t s = next; s < next + sms[t]; ++s) partition_[t].set(uint32_t(s));
+    partition_[t] = SmSet::range(count, uint32_t(next), sms[t]);
     next += sms[t];
   }
   if (next == 0) partition_.clear();

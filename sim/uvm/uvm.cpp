@@ -8,6 +8,14 @@
 
 namespace uvmsim {
 
+uint32_t capacity_chunks(const Config& c, const Workload& w) {
+  const uint64_t chunk_bytes = uint64_t{kPagesPerBlock} * trace::kPageBytes;
+  if (c.gpu.memory_fraction > 0)  // 1.0: all of the footprint resident at once, nothing evicted
+    return uint32_t(std::clamp<double>(std::ceil(c.gpu.memory_fraction * double(w.footprint_blocks) - 1e-9),
+                                       1.0, double(1u << 30)));
+  return uint32_t(std::min<uint64_t>(uint64_t(c.gpu.memory_bytes) / chunk_bytes, 1u << 30));
+}
+
 Uvm::Uvm(Engine& engine, const Workload& w, const Config& c, Stats& stats, TenantLedger& tenants,
          PageTable& pages, FaultBuffer& buffer, PcieLink& pcie)
     : engine_(engine),
@@ -20,14 +28,7 @@ Uvm::Uvm(Engine& engine, const Workload& w, const Config& c, Stats& stats, Tenan
       buffer_(buffer),
       pcie_(pcie) {
   const uint64_t chunk_bytes = uint64_t{kPagesPerBlock} * trace::kPageBytes;
-  if (c.gpu.memory_fraction > 0) {
-    // A fraction of what holds the whole footprint: the 2 MiB chunks of the VA blocks it touches (1.0: all
-    // of it resident at once, nothing evicted).
-    capacity_chunks_ = uint32_t(std::clamp<double>(
-        std::ceil(c.gpu.memory_fraction * double(w.footprint_blocks) - 1e-9), 1.0, double(1u << 30)));
-  } else {
-    capacity_chunks_ = uint32_t(std::min<uint64_t>(uint64_t(c.gpu.memory_bytes) / chunk_bytes, 1u << 30));
-  }
+  capacity_chunks_ = capacity_chunks(c, w);
   stats_.gpu_capacity_bytes = uint64_t{capacity_chunks_} * chunk_bytes;
   stats_.footprint_bytes = w.footprint_pages * trace::kPageBytes;
   // Only as many chunks as there are blocks can ever be used: track no more.

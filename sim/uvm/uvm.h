@@ -29,6 +29,11 @@ namespace uvmsim {
 
 class Gpu;
 
+// GPU memory in 2 MiB root chunks, as the config gives it: gpu.memory_fraction of the chunks that hold the
+// workload's footprint (one per VA block touched, rounded up), else gpu.memory_bytes; at least 1, at most
+// 2^30.
+uint32_t capacity_chunks(const Config& c, const Workload& w);
+
 class Uvm final : public Component {
  public:
   Uvm(Engine& engine, const Workload& w, const Config& c, Stats& stats, TenantLedger& tenants,
