@@ -1,6 +1,7 @@
 // What each tenant's inference takes alone on the GPU at several SM shares and batch sizes, found by
 // simulating it (sim/cli/serve.cpp, before a serving run whose policies declare needs_profile): what
-// D-STACK's policies read (its "knee" and the batch size meeting a tenant's objective). Plain data.
+// D-STACK's policies read (its "knee" and the batch size meeting a tenant's objective) and the per-layer
+// scheduler (each layer's time at each share). Plain data.
 #pragma once
 
 #include <algorithm>
@@ -16,6 +17,8 @@ struct TenantProfile {
   // latency_ns[b][s]: one warm batch of batch_sizes[b] alone on a partition of sms[s] SMs, from its first
   // kernel's launch to its last kernel's end, memory not oversubscribed.
   std::vector<std::vector<int64_t>> latency_ns;
+  // layer_latency_ns[b][s][l]: in that measured batch, its layer position l's kernel, launch to end.
+  std::vector<std::vector<std::vector<int64_t>>> layer_latency_ns;
   int64_t slo_ns = 0;  // the tenant's latency objective (0: none)
 
   // Per batch size and layer position of its inference (filled for a policy that needs_layers, from the

@@ -55,7 +55,9 @@ Simulator::Simulator(const Workload& w, const Config& c, const ServingPlan* serv
     std::vector<uint32_t> partitions;
     for (const auto& t : serving->spec.tenants) partitions.push_back(t.sms);
     gpu_.set_partitions(partitions);
-    server_ = std::make_unique<Server>(engine_, w, cfg_, *serving, host_, stats_);
+    server_ = std::make_unique<Server>(
+        engine_, w, cfg_, *serving, host_, stats_,
+        [this](uint32_t kernel, uint32_t sms) { gpu_.limit_kernel_sms(kernel, sms); });
     host_.on_all_done([this] { server_->start(); });
   }
   pages_.log_unmaps(gpu_.unmap_log());

@@ -28,6 +28,9 @@ struct BatchDecision {
   // Optional (policies that needs_layers): per layer position, the sub-batch size it runs as (one of the
   // tenant's sizes dividing `size`; `size` or 0: the whole batch at once). Empty: every layer whole.
   std::vector<uint32_t> layer_sizes = {};
+  // Optional: per layer position, the most SMs its kernels may use (0: those the sm_allocation policy
+  // gives the tenant). The GPU picks that many of the tenant's SMs, the least occupied at the launch.
+  std::vector<uint32_t> layer_sms = {};
 };
 
 // Whether a batch of `size` keeps the contract: none while a batch runs, at most what is queued, one of the

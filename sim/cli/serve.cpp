@@ -96,8 +96,10 @@ ServingProfile profile_tenants(const Workload& w, const Config& c, const Serving
     t.sms = shares;
     t.batch_sizes = ts.batch_sizes;
     t.slo_ns = int64_t(std::llround(ts.slo_ms * 1e6));
-    for (uint32_t b : ts.batch_sizes) {
+    for (size_t bi = 0; bi < ts.batch_sizes.size(); ++bi) {
+      const uint32_t b = ts.batch_sizes[bi];
       std::vector<int64_t>& row = t.latency_ns.emplace_back();
+      std::vector<std::vector<int64_t>>& layers = t.layer_latency_ns.emplace_back();
       for (uint32_t share : shares) {
         ServingPlan q = plan;
         q.profile = {};
@@ -124,6 +126,9 @@ ServingProfile profile_tenants(const Workload& w, const Config& c, const Serving
         for (const RequestRecord& r : sim.server()->requests())
           if (r.counted) first = std::min(first, r.start_ns), last = std::max(last, r.end_ns);
         row.push_back(last > first ? last - first : 0);
+        std::vector<int64_t>& per_layer = layers.emplace_back();
+        for (uint32_t k : plan.kernels[i][bi])
+          per_layer.push_back(sim.stats().kernels[k].end_ns - sim.stats().kernels[k].start_ns);
       }
     }
   }

@@ -59,6 +59,8 @@ void Gpu::launch_kernel(uint32_t kernel, uint32_t stream) {
     running_.back().admitted = false;
     try_admit(running_.back());
   }
+  if (!kernel_sms_.empty() && kernel_sms_[kernel] > 0)
+    sm_limit_[rk.tenant] = {kernel, kernel_sms_[kernel], SmSet{}};
   allocate_sms();
   stats_.kernels[kernel].sms = uint32_t(allowed_sms_[rk.tenant].count());
   if (timeslicing_) context_check();
@@ -80,6 +82,22 @@ bool Gpu::allocate_sms() {
     within &= partition_[t];
     // An idle tenant (may_idle) stays idle; a choice outside its partition gives it the partition.
     allowed_sms_[t] = within.count() > 0 || allowed_sms_[t].count() == 0 ? within : partition_[t];
+  }
+  for (size_t t = 0; t < sm_limit_.size(); ++t) {
+    SmLimit& l = sm_limit_[t];
+    if (l.kernel == UINT32_MAX || allowed_sms_[t].count() <= l.sms) continue;
+    if (l.chosen == SmSet{}) {
+      std::vector<uint32_t> order;
+      for (uint32_t sm = 0; sm < sms_.size(); ++sm)
+        if (allowed_sms_[t].test(sm)) order.push_back(sm);
+      std::stable_sort(order.begin(), order.end(),
+                       [&](uint32_t a, uint32_t b) { return sms_[a].ctas < sms_[b].ctas; });
+      l.chosen = SmSet::none(uint32_t(sms_.size()));
+      for (size_t i = 0; i < l.sms; ++i) l.chosen.set(order[i]);
+    }
+    SmSet within = allowed_sms_[t];
+    within &= l.chosen;
+    if (within.count() > 0) allowed_sms_[t] = within;  // the policy moved the tenant elsewhere: its choice
   }
   for (size_t t = 0; t < allowed_sms_.size(); ++t)
     if (tenant_load_[t].ctas_waiting > 0 && allowed_sms_[t].count() == 0 && !sm_allocation_->may_idle())
@@ -884,6 +902,7 @@ void Gpu::cta_done(uint32_t slot) {
     }
     if (uvm_->restricts()) uvm_->memory_allocation().on_kernel_end(kernel_view(*it));
     const uint32_t kernel = it->kernel;
+    if (sm_limit_[it->tenant].kernel == kernel) sm_limit_[it->tenant] = {};
     running_.erase(it);
     if (shortcut_ && resident_[kernel] &&
         std::none_of(running_.begin(), running_.end(),

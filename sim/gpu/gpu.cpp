@@ -23,6 +23,7 @@ Gpu::Gpu(Engine& engine, const Workload& w, const Config& c, Stats& stats, const
   const uint32_t sm_count = uint32_t(c.gpu.sm_count);
   sm_allocation_ = make_policy<SmAllocationKind>(c, {sm_count, tenants, clock_sm_allocation_, profile});
   allowed_sms_.assign(tenants, SmSet::none(sm_count));
+  sm_limit_.resize(tenants);
   tenant_load_.assign(tenants, TenantLoad{});
   tlp_ = make_policy<TlpKind>(c, {sm_count, uint32_t(c.gpu.max_ctas_per_sm), clock_tlp_});
   tlp_limits_ = tlp_->limits();
@@ -49,6 +50,11 @@ void Gpu::set_partitions(const std::vector<uint32_t>& sms) {
     next += sms[t];
   }
   if (next == 0) partition_.clear();
+}
+
+void Gpu::limit_kernel_sms(uint32_t kernel, uint32_t sms) {
+  if (kernel_sms_.empty()) kernel_sms_.assign(w_.trace.kernels.size(), 0);
+  kernel_sms_.at(kernel) = sms;
 }
 
 void Gpu::connect(Uvm& uvm, Host& host) {

@@ -40,6 +40,11 @@ class Gpu final : public Component, public FaultBuffer::Client {
   // partition; where its choice leaves a tenant none of its partition, the whole partition. Throws
   // SimError when they add up to more than the GPU.
   void set_partitions(const std::vector<uint32_t>& sms);
+  // A per-layer SM decision (a batching policy's BatchDecision::layer_sms, through the server): the kernel's
+  // next launches run on at most `sms` of the SMs its tenant is allowed (0: all of them), those of them with
+  // the fewest resident CTAs at its launch (ties: the lowest index), kept until it ends. One kernel of a
+  // tenant at a time holds such a limit (a serving tenant's kernels run in order on its stream).
+  void limit_kernel_sms(uint32_t kernel, uint32_t sms);
   // Where the page table logs the pages that lose their GPU mapping; null without run-ahead.
   std::vector<uint32_t>* unmap_log() { return run_ahead_ ? &unmapped_ : nullptr; }
   void after_event() override;
@@ -302,6 +307,14 @@ class Gpu final : public Component, public FaultBuffer::Client {
   std::unique_ptr<SmAllocationPolicy> sm_allocation_;
   std::vector<SmSet> allowed_sms_;       // per tenant: the SMs its CTAs may be placed on
   std::vector<SmSet> partition_;  // per tenant with a green-context partition (empty: none has one)
+  std::vector<uint32_t> kernel_sms_;  // per kernel: its limit_kernel_sms (empty: none was set)
+  // Per tenant: the running kernel holding an SM limit (UINT32_MAX: none), the limit, and the SMs chosen for
+  // it (none chosen yet: empty).
+  struct SmLimit {
+    uint32_t kernel = UINT32_MAX, sms = 0;
+    SmSet chosen;
+  };
+  std::vector<SmLimit> sm_limit_;
   std::vector<TenantLoad> tenant_load_;  // per tenant: what the sm_allocation policy sees
   std::unique_ptr<TlpPolicy> tlp_;
   bool tlp_limits_ = false;  // asked once: the default's answers are constant

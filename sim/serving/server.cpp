@@ -7,8 +7,15 @@
 namespace uvmsim {
 
 Server::Server(Engine& engine, const Workload& w, const Config& c, const ServingPlan& plan, Host& host,
-               const Stats& stats)
-    : engine_(engine), id_(engine.attach(*this)), w_(w), cfg_(c), plan_(plan), host_(host), stats_(stats) {
+               const Stats& stats, SmLimiter limit_sms)
+    : engine_(engine),
+      id_(engine.attach(*this)),
+      w_(w),
+      cfg_(c),
+      plan_(plan),
+      host_(host),
+      stats_(stats),
+      limit_sms_(std::move(limit_sms)) {
   const ServeSpec& s = plan.spec;
   tenants_.resize(s.tenants.size());
   for (uint32_t i = 0; i < tenants_.size(); ++i) {
@@ -106,14 +113,16 @@ void Server::decide(uint32_t tenant) {
                      " asked for a batch of " + std::to_string(d.size) + " with " +
                      std::to_string(t.queue.size()) + " queued" + (t.busy ? " while a batch runs" : "") +
                      " (a batch size must be one the tenant allows and at most what is queued)");
-    start_batch(tenant, d.size, d.layer_sizes);
+    start_batch(tenant, d);
   } else if (d.wait_until >= 0) {
     engine_.at(std::max(d.wait_until, engine_.now()), kPrioHost, id_, kEvDecide, tenant, ++t.decide_stamp);
   }
 }
 
-void Server::start_batch(uint32_t tenant, uint32_t size, const std::vector<uint32_t>& layer_sizes) {
+void Server::start_batch(uint32_t tenant, const BatchDecision& d) {
   Tenant& t = tenants_[tenant];
+  const uint32_t size = d.size;
+  const std::vector<uint32_t>& layer_sizes = d.layer_sizes;
   t.busy = true;
   ++batches_;
   t.batch.assign(t.queue.begin(), t.queue.begin() + size);
@@ -127,23 +136,30 @@ void Server::start_batch(uint32_t tenant, uint32_t size, const std::vector<uint3
   // Each layer whole, or as the sub-batches the policy asked for.
   const std::vector<uint32_t>& ks = plan_.kernels[tenant][t.variant];
   t.launched.clear();
+  // Each kernel's SM limit, set for every kernel once a decision has limited one (the templates are shared).
+  const bool limits = limit_sms_ && (t.sm_limited || !d.layer_sms.empty());
+  t.sm_limited = !d.layer_sms.empty();
   for (size_t l = 0; l < ks.size(); ++l) {
     const uint32_t want = l < layer_sizes.size() ? layer_sizes[l] : 0;
+    const size_t first = t.launched.size();
     if (want == 0 || want == size) {
       t.launched.push_back(ks[l]);
-      continue;
+    } else {
+      const size_t s = size_t(std::find(t.sizes.begin(), t.sizes.end(), want) - t.sizes.begin());
+      const auto* sub = tenant < plan_.sub_kernels.size() && t.variant < plan_.sub_kernels[tenant].size() &&
+                                l < plan_.sub_kernels[tenant][t.variant].size() && s < t.sizes.size()
+                            ? &plan_.sub_kernels[tenant][t.variant][l][s]
+                            : nullptr;
+      if (!sub || sub->empty())
+        throw SimError("batching policy of tenant " + plan_.spec.tenants[tenant].name + " asked layer " +
+                       std::to_string(l) + " of a batch of " + std::to_string(size) +
+                       " to run as sub-batches of " + std::to_string(want) +
+                       " (a size the tenant allows that divides the batch)");
+      t.launched.insert(t.launched.end(), sub->begin(), sub->end());
     }
-    const size_t s = size_t(std::find(t.sizes.begin(), t.sizes.end(), want) - t.sizes.begin());
-    const auto* sub = tenant < plan_.sub_kernels.size() && t.variant < plan_.sub_kernels[tenant].size() &&
-                              l < plan_.sub_kernels[tenant][t.variant].size() && s < t.sizes.size()
-                          ? &plan_.sub_kernels[tenant][t.variant][l][s]
-                          : nullptr;
-    if (!sub || sub->empty())
-      throw SimError("batching policy of tenant " + plan_.spec.tenants[tenant].name + " asked layer " +
-                     std::to_string(l) + " of a batch of " + std::to_string(size) +
-                     " to run as sub-batches of " + std::to_string(want) +
-                     " (a size the tenant allows that divides the batch)");
-    t.launched.insert(t.launched.end(), sub->begin(), sub->end());
+    if (limits)
+      for (size_t i = first; i < t.launched.size(); ++i)
+        limit_sms_(t.launched[i], l < d.layer_sms.size() ? d.layer_sms[l] : 0);
   }
   t.faults_before.clear();
   for (uint32_t k : t.launched) t.faults_before.push_back(stats_.kernels[k].faults);

@@ -6,16 +6,17 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "policies/batching/batching_policy.h"
+#include "policies/profile.h"
 #include "sim/config/config.h"
 #include "sim/engine/engine.h"
 #include "sim/host/host.h"
 #include "sim/serving/arrivals.h"
-#include "policies/profile.h"
 #include "sim/serving/spec.h"
 #include "sim/stats/stats.h"
 #include "sim/workload/workload.h"
@@ -59,8 +60,10 @@ struct RequestRecord {
 
 class Server final : public Component, private LaunchListener {
  public:
+  // limit_sms: where a batching policy's per-layer SM decisions go (Gpu::limit_kernel_sms).
+  using SmLimiter = std::function<void(uint32_t kernel, uint32_t sms)>;
   Server(Engine& engine, const Workload& w, const Config& c, const ServingPlan& plan, Host& host,
-         const Stats& stats);
+         const Stats& stats, SmLimiter limit_sms);
   // Arrivals begin (the host has initialised the tenants' memory).
   void start();
   void handle(const Event& e) override;
@@ -101,6 +104,7 @@ class Server final : public Component, private LaunchListener {
     std::vector<uint32_t> batch;
     size_t variant = 0;
     std::vector<uint32_t> launched;  // the batch's kernels, in launch order (sub-batches included)
+    bool sm_limited = false;         // the last batch's decision limited its layers' SMs
     uint32_t kernels_left = 0;
     std::vector<uint64_t> faults_before;  // per kernel of the batch, its fault count when the batch began
     uint64_t bytes_before = 0;
@@ -110,7 +114,7 @@ class Server final : public Component, private LaunchListener {
   void schedule_arrival(uint32_t tenant, int64_t at);
   void arrive(uint32_t tenant);
   void decide(uint32_t tenant);
-  void start_batch(uint32_t tenant, uint32_t size, const std::vector<uint32_t>& layer_sizes);
+  void start_batch(uint32_t tenant, const BatchDecision& d);
   void finish_batch(uint32_t tenant);
   // A kernel's time resident on `sms` SMs: its whole-GPU resident time, by its waves on them (the SMs a
   // policy left it; other tenants' CTAs on them are not counted).
@@ -123,6 +127,7 @@ class Server final : public Component, private LaunchListener {
   const ServingPlan& plan_;
   Host& host_;
   const Stats& stats_;
+  SmLimiter limit_sms_;
   std::vector<Tenant> tenants_;
   std::vector<RequestRecord> requests_;
   uint64_t batches_ = 0;

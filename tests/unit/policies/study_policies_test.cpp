@@ -410,6 +410,40 @@ TEST(PerLayerBatch, SplitsActivationHeavyLayersUnderPressureAndKeepsWeightHeavyO
   EXPECT_THROW(BatchingRegistry::instance().make("per_layer_batch", {}, {c2}), std::invalid_argument);
 }
 
+// Its SM decisions, on a worked example: a batch of 2 with memory for everything, profiled at 33, 66 and
+// 132 SMs. Layer 0 (few CTAs) takes 100 us on 33 SMs and 98 us on more: within 5% of its fastest on 33, so
+// it runs on 33 SMs and leaves the rest to the other tenants. Layer 1 takes 400, 220 and 200 us: only the
+// whole GPU is within 5%, so it has no limit. With both layers at their fastest on the whole GPU, no layer
+// is limited (layer_sms empty); with sm_gain 0.2 layer 1 runs on 66 SMs.
+TEST(PerLayerBatch, GivesEachLayerTheFewestSmsWithinItsGainOfItsFastest) {
+  ServingProfile sp;
+  sp.capacity_pages = 100000;
+  TenantProfile& t = sp.tenants.emplace_back();
+  t.batch_sizes = {1, 2};
+  t.sms = {33, 66, 132};
+  t.footprint_pages = 1000;
+  for (uint32_t b : t.batch_sizes) {
+    t.layer_ns.push_back({98000, 200000});
+    t.layer_weight_pages.push_back({10, 10});
+    t.layer_other_pages.push_back({10 * b, 10 * b});
+    t.layer_latency_ns.push_back({{100000, 400000}, {98000, 220000}, {98000, 200000}});
+  }
+  t.layer_splits = {{{false, false}, {false, false}}, {{true, false}, {true, false}}};
+  const std::vector<uint32_t> sizes = t.batch_sizes;
+  NoClock clock;
+  const auto decide = [&](const std::map<std::string, double>& params) {
+    auto p = BatchingRegistry::instance().make("per_layer_batch", params, {clock, &sp, 0});
+    return p->decide(BatchQueueView{0, 2, 0, 0, false, sizes});
+  };
+  BatchDecision d = decide({});
+  EXPECT_EQ(d.size, 2u);
+  EXPECT_EQ(d.layer_sizes, (std::vector<uint32_t>{2, 2}));
+  EXPECT_EQ(d.layer_sms, (std::vector<uint32_t>{33, 0}));
+  EXPECT_EQ(decide({{"sm_gain", 0.2}}).layer_sms, (std::vector<uint32_t>{33, 66}));
+  for (auto& rows : t.layer_latency_ns) rows[0][0] = rows[1][0] = 200000;
+  EXPECT_TRUE(decide({}).layer_sms.empty());
+}
+
 // Under uvmsim serve, a closed loop of 8 in flight on a model whose first layer's activations dominate:
 // with little memory its layers run as sub-batches (their kernels launch), every request is served, and
 // with the whole footprint in memory nothing is split.
@@ -439,6 +473,45 @@ TEST(PerLayerBatch, ServesSubBatchesUnderPressureOnly) {
   };
   EXPECT_GT(sub_launches(0.05), 0u);
   EXPECT_EQ(sub_launches(1.0), 0u);
+}
+
+// Its SM decisions reach the GPU: under uvmsim serve, the profile finds a layer with few CTAs as fast on a
+// part of the GPU, and that layer's kernel runs on that many SMs (its record's `sms`); a layer that needs the
+// whole GPU keeps it. Every request is served.
+TEST(PerLayerBatch, RunsALayerOnTheSmsItDecided) {
+  const std::string model = ::testing::TempDir() + "/per_layer_sms.json";
+  std::ofstream(model) << R"({"name": "small_fc", "input": [3, 224, 224], "dtype": "fp32", "layers": [
+ {"name": "conv0", "op": "conv", "out": 64, "kernel": 3, "stride": 1, "padding": 1, "bias": true},
+ {"name": "pool0", "op": "maxpool", "kernel": 16, "stride": 16, "padding": 0},
+ {"name": "fc0", "op": "linear", "out": 16, "bias": true}]})";
+  const ServeSpec spec =
+      parse_serve_spec(R"({"seed": 2, "requests": 4, "warmup_requests": 1, "slowdown": false,
+    "tenants": [{"model": ")" +
+                           model + R"(", "batch_sizes": [1, 2],
+                 "arrivals": {"process": "closed", "in_flight": 1}}]})",
+                       "s.json");
+  Config c;
+  c.select("batching", "per_layer_batch");
+  const ServeResult r = serve(spec, c);
+  EXPECT_EQ(r.requests.size(), 5u);
+  // Batches of 1: the profile's layers at batch 1, each given the fewest SMs within 5% of its fastest.
+  const TenantProfile& p = r.profile.tenants.at(0);
+  ASSERT_EQ(p.layer_latency_ns.size(), 2u);
+  ASSERT_EQ(p.layer_latency_ns[0].size(), p.sms.size());
+  uint32_t limited = 0, whole = 0;
+  for (size_t l = 0; l < 3; ++l) {
+    int64_t fastest = INT64_MAX;
+    for (const auto& row : p.layer_latency_ns[0]) fastest = std::min(fastest, row.at(l));
+    uint32_t expect = 0;
+    while (double(p.layer_latency_ns[0][expect][l]) > 1.05 * double(fastest)) ++expect;
+    const KernelRecord& k = r.stats.kernels.at(l);  // the batch-of-1 inference's kernels come first
+    EXPECT_EQ(k.launches, 5u) << l;
+    EXPECT_EQ(k.sms, p.sms[expect]) << l;
+    limited += k.sms < c.gpu.sm_count;
+    whole += k.sms == c.gpu.sm_count;
+  }
+  EXPECT_GT(limited, 0u);  // the fc layer, one CTA: as fast on the smallest share
+  EXPECT_GT(whole, 0u);    // the convolution over 224 x 224
 }
 
 // ---------------------------------------------------------------- conformance
