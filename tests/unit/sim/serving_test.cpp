@@ -452,42 +452,46 @@ TEST(Serving, TheCheckedInGpuServingRunsHoldEveryRequestAndBatch) {
   }
 }
 
-// The green-context check's GPU runs (results/green_check.md): every log is a whole run of its spec (440
-// requests in allowed batches), and the tenants ran on the partitions the spec names.
+// The green-context check's GPU runs (results/green_check.md), on an H100 and on the H200: every log is a
+// whole run of its spec (440 requests in allowed batches), and the tenants ran on the partitions the spec
+// names.
 TEST(Serving, TheCheckedInGreenContextRunsHoldTheirSpecsPartitions) {
-  const std::string dir = testing::source_dir() + "/cuda_tracer/recordings/green_check/";
-  int logs = 0;
-  for (const char* name :
-       {"green_even", "green_uneven", "green_even_warm", "green_uneven_warm", "green_whole_cold"}) {
-    const std::string spec_path = testing::source_dir() + "/sim/serving/examples/" + name + ".json";
-    const ServeSpec spec = load_serve_spec(spec_path);
-    for (const auto& e : std::filesystem::directory_iterator(dir)) {
-      const std::string f = e.path().filename().string();
-      // NAME.N.jsonl or NAME.events.N.jsonl (not another spec's NAME_warm..., not the .tenants.json
-      // summaries)
-      const std::string prefix = std::string(name) + ".", suffix = ".jsonl";
-      if (f.rfind(prefix, 0) != 0 || f.size() <= prefix.size() + suffix.size() ||
-          f.compare(f.size() - suffix.size(), suffix.size(), suffix) != 0)
-        continue;
-      std::string run = f.substr(prefix.size(), f.size() - prefix.size() - suffix.size());
-      if (run.rfind("events.", 0) == 0) run = run.substr(7);
-      if (run.empty() || run.find_first_not_of("0123456789") != std::string::npos) continue;
-      SCOPED_TRACE(f);
-      const trace::Trace t = serving_recording(spec, e.path().string());
-      EXPECT_EQ(t.requests.size(), 440u);
-      std::ifstream in(e.path());
-      std::string line, last;
-      while (std::getline(in, line))
-        if (!line.empty()) last = line;
-      const auto summary = nlohmann::json::parse(last);
-      ASSERT_TRUE(summary.contains("tenants"));
-      for (size_t i = 0; i < spec.tenants.size(); ++i)
-        EXPECT_EQ(summary["tenants"][i]["sms"].get<uint32_t>(),
-                  spec.tenants[i].sms ? spec.tenants[i].sms : 132u);
-      ++logs;
+  for (const char* folder : {"green_check", "green_check_h200"}) {  // an H100's, an H200's (132 SMs each)
+    SCOPED_TRACE(folder);
+    const std::string dir = testing::source_dir() + "/cuda_tracer/recordings/" + folder + "/";
+    int logs = 0;
+    for (const char* name :
+         {"green_even", "green_uneven", "green_even_warm", "green_uneven_warm", "green_whole_cold"}) {
+      const std::string spec_path = testing::source_dir() + "/sim/serving/examples/" + name + ".json";
+      const ServeSpec spec = load_serve_spec(spec_path);
+      for (const auto& e : std::filesystem::directory_iterator(dir)) {
+        const std::string f = e.path().filename().string();
+        // NAME.N.jsonl or NAME.events.N.jsonl (not another spec's NAME_warm..., not the .tenants.json
+        // summaries)
+        const std::string prefix = std::string(name) + ".", suffix = ".jsonl";
+        if (f.rfind(prefix, 0) != 0 || f.size() <= prefix.size() + suffix.size() ||
+            f.compare(f.size() - suffix.size(), suffix.size(), suffix) != 0)
+          continue;
+        std::string run = f.substr(prefix.size(), f.size() - prefix.size() - suffix.size());
+        if (run.rfind("events.", 0) == 0) run = run.substr(7);
+        if (run.empty() || run.find_first_not_of("0123456789") != std::string::npos) continue;
+        SCOPED_TRACE(f);
+        const trace::Trace t = serving_recording(spec, e.path().string());
+        EXPECT_EQ(t.requests.size(), 440u);
+        std::ifstream in(e.path());
+        std::string line, last;
+        while (std::getline(in, line))
+          if (!line.empty()) last = line;
+        const auto summary = nlohmann::json::parse(last);
+        ASSERT_TRUE(summary.contains("tenants"));
+        for (size_t i = 0; i < spec.tenants.size(); ++i)
+          EXPECT_EQ(summary["tenants"][i]["sms"].get<uint32_t>(),
+                    spec.tenants[i].sms ? spec.tenants[i].sms : 132u);
+        ++logs;
+      }
     }
+    EXPECT_EQ(logs, 2 * (3 + 2) + 3 * 2);  // two specs: 3 runs and 2 events runs; three specs: 2 runs
   }
-  EXPECT_EQ(logs, 2 * (3 + 2) + 3 * 2);  // two specs: 3 runs and 2 events runs; three specs: 2 runs
 }
 
 TEST(Serving, ARecordedTracesRequestsGiveTheArrivals) {
