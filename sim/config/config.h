@@ -121,6 +121,11 @@ struct GpuConfig {
   // CTAs started together on an SM end one after another (cuda_tracer/dispatch.sh, its fma_pair case).
   // 1 gives every CTA a clock of its own (slower to simulate).
   int64_t issue_by_age = 0;
+  // CTA dispatch. 0: passes over the SMs in rotation, one CTA to each SM with room. 1: each CTA to the TPC
+  // (SMs 2t, 2t+1) holding the fewest resident CTAs of any kernel (ties: in rotation from the TPC after the
+  // last one given a CTA), on its SM with fewer (ties: its first), as the H100 places a kernel launched
+  // beside another (cuda_tracer/placement.sh). A CTA's end refills its own SM in both.
+  int64_t dispatch_by_tpc = 0;
 };
 
 struct PcieConfig {

@@ -4,6 +4,8 @@
 #include <bit>
 #include <climits>
 #include <cmath>
+#include <queue>
+#include <tuple>
 
 #include "sim/gpu/gpu.h"
 #include "sim/host/host.h"
@@ -173,8 +175,13 @@ void Gpu::sm_all_stalled(uint32_t s) {
 
 // Breadth-first over SMs, as the hardware's CTA dispatcher: CTA i goes to the i-th SM with room, counting
 // from the SM after the one that took the previous dispatch's last CTA (so a kernel launched next to
-// another does not pile onto the SMs the first one filled first: they share SMs, sim/gpu/sm_share.h).
+// another does not pile onto the SMs the first one filled first: they share SMs, sim/gpu/sm_share.h). With
+// gpu.dispatch_by_tpc, by TPC occupancy instead (fill_by_tpc).
 void Gpu::fill_sms() {
+  if (cfg_.gpu.dispatch_by_tpc) {
+    fill_by_tpc();
+    return;
+  }
   bool placed = true;
   const uint32_t n = uint32_t(sms_.size());
   while (placed) {
@@ -190,11 +197,40 @@ void Gpu::fill_sms() {
   }
 }
 
+// Each CTA to the TPC with the fewest resident CTAs (ties: in rotation from next_tpc_), on its SM with fewer
+// (ties: its first): the H100's placement of a kernel launched while another holds some SMs
+// (cuda_tracer/recordings/placement_h100*.jsonl: a holder spinning on half the SMs, one CTA each; a second
+// kernel's CTAs go to the other SM of each TPC until it holds two more than the busy one, and beside a
+// 100-CTA holder a 100-CTA kernel takes the 32 free SMs and then one SM of each TPC). A TPC where nothing
+// fits leaves the queue.
+void Gpu::fill_by_tpc() {
+  const uint32_t n = uint32_t(sms_.size()), tpcs = (n + 1) / 2;
+  const auto load = [&](uint32_t t) { return sms_[2 * t].ctas + (2 * t + 1 < n ? sms_[2 * t + 1].ctas : 0); };
+  using Entry = std::tuple<uint32_t, uint32_t, uint32_t>;  // load, rank in rotation, TPC
+  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> queue;
+  const uint32_t from = next_tpc_ % tpcs;
+  for (uint32_t t = 0; t < tpcs; ++t) queue.push({load(t), (t + tpcs - from) % tpcs, t});
+  while (!queue.empty()) {
+    const auto [l, rank, t] = queue.top();
+    (void)l;
+    queue.pop();
+    uint32_t first = 2 * t, second = 2 * t + 1;
+    if (second < n && sms_[second].ctas < sms_[first].ctas) std::swap(first, second);
+    if (try_place(first) || (second < n && try_place(second))) {
+      next_tpc_ = t + 1 < tpcs ? t + 1 : 0;
+      queue.push({load(t), rank, t});
+    }
+  }
+}
+
 void Gpu::start_cta(RunningKernel& rk, uint64_t cta_index, uint32_t s, int64_t delay_ns) {
   // A kernel starts when its first CTA does, as CUPTI times it: the H100's record of a one-CTA kernel
   // queued behind another stream's grid that fills every SM starts 800 us after its launch, when a slot
   // frees (cuda_tracer/programs/kernel_start_probe.cu).
   if (cta_index == 0) stats_.kernels[rk.kernel].start_ns = now();
+  const auto& here = sms_[s].lanes;
+  if (std::any_of(here.begin(), here.end(), [&](uint32_t l) { return lanes_[l].kernel != rk.kernel; }))
+    ++stats_.ctas_beside_other_kernels;
   uint32_t slot;
   if (free_slots_.empty()) {
     slot = uint32_t(slots_.size());

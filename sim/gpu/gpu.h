@@ -210,6 +210,8 @@ class Gpu final : public Component, public FaultBuffer::Client {
   KernelView kernel_view(const RunningKernel& rk) const;
   void sm_all_stalled(uint32_t sm);
   void fill_sms();
+  // gpu.dispatch_by_tpc: CTAs to the least occupied TPCs, until none fits.
+  void fill_by_tpc();
   bool try_place(uint32_t sm);
   void start_cta(RunningKernel& rk, uint64_t cta, uint32_t sm, int64_t delay_ns = 0);
   void cta_step(uint32_t slot);
@@ -324,6 +326,7 @@ class Gpu final : public Component, public FaultBuffer::Client {
   std::vector<uint32_t> dirty_sms_;
   std::vector<std::pair<uint32_t, int64_t>> starting_;  // CTAs placed since the last flush, with their delay
   uint32_t next_sm_ = 0;  // where the dispatcher's next breadth-first pass starts
+  uint32_t next_tpc_ = 0;  // gpu.dispatch_by_tpc: the first TPC in rotation for ties
   std::vector<Sm> sms_;
   std::vector<Lane> lanes_;
   std::vector<uint32_t> free_lanes_;

@@ -64,6 +64,9 @@ std::vector<Scalar> scalars() {
               "were still issuing (paused by the fault jitter or switched out)");
   UVMSIM_STAT(context_switches, "switches",
               "the GPU handed from one process's CTAs to another's (time-slicing)");
+  UVMSIM_STAT(ctas_beside_other_kernels, "CTAs",
+              "CTAs that started on an SM holding another kernel's CTAs (co-running kernels sharing SMs; "
+              "gpu.dispatch_by_tpc)");
   UVMSIM_STAT(bytes_zero_filled, "bytes", "GPU pages populated by zero-fill (no copy)");
   UVMSIM_STAT(htod_copies, "copies", "HtoD migration copies, one per contiguous run of pages of one cause");
   UVMSIM_STAT(htod_copy_groups, "groups",

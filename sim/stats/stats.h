@@ -106,6 +106,7 @@ struct Stats {
   uint64_t replays = 0;
   uint64_t reissues = 0;  // CTAs re-issuing at once: their faults were replayed while they still issued
   uint64_t context_switches = 0;  // turns handed from one process to another (gpu.timeslice_ns)
+  uint64_t ctas_beside_other_kernels = 0;  // CTAs that started on an SM holding another kernel's CTAs
   Distribution faults_per_batch, unique_faults_per_batch, va_blocks_per_batch, batch_ns;
   uint64_t bytes_htod[kCauseCount] = {};
   uint64_t bytes_dtoh[kCauseCount] = {};

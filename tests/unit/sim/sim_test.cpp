@@ -266,6 +266,7 @@ std::vector<BatchRecord> wake_rounds(uint64_t per_block, int64_t shuffle, int64_
   add_kernel(t, ctas);
   Config c = a_utlb_per_sm(4);
   c.seed = seed;
+  c.gpu.dispatch_by_tpc = 0;  // CTA i on SM i % 4, as the rounds above are dealt
   c.gpu.utlb_max_outstanding_faults = 1;
   c.gpu.replay_wake_shuffle = shuffle;
   std::vector<BatchRecord> records;

@@ -79,6 +79,32 @@ TEST(SmShare, KernelsSharingSmsSlowEachOther) {
   EXPECT_LT(std::max(s.kernels[0].end_ns, s.kernels[1].end_ns), 2 * 100000);
 }
 
+// Where a kernel's CTAs go when some SMs hold another kernel's and others are free (placement_probe on three
+// H100s). A (66 long CTAs) starts alone, A' (66 short ones) beside it; when A' ends, B (66 CTAs) follows it
+// on its stream. Rotating over SMs, A holds SMs 0-65, A' takes 66-131 and B, starting after SM 131, lands on
+// A's SMs, every CTA beside one of A's. By TPC (gpu.dispatch_by_tpc), A takes the first SM of every TPC, A'
+// the second, and B the second again: none beside another kernel's CTA.
+TEST(SmShare, ByTpcANewKernelTakesTheFreeSmOfEachTpc) {
+  trace::Trace t = compute_kernel(66, 1000000);
+  for (int k = 0; k < 2; ++k) {
+    add_kernel(t, std::vector<std::vector<uint64_t>>(66, std::vector<uint64_t>{}), trace::AccessKind::kRead,
+               10000);
+    t.kernels.back().stream = 1;
+    t.ops.back().stream = 1;
+  }
+  Config c;  // gpu.dispatch_by_tpc 0, as in the calibrated configs
+  const Stats rotation = run(t, c);
+  EXPECT_EQ(rotation.ctas_beside_other_kernels, 66u);
+  c.gpu.dispatch_by_tpc = 1;
+  const Stats by_tpc = run(t, c);
+  EXPECT_EQ(by_tpc.ctas_beside_other_kernels, 0u);
+  EXPECT_GE(by_tpc.kernels[2].start_ns, by_tpc.kernels[1].end_ns);
+  // Alone, a kernel takes its resident time either way.
+  const trace::Trace one = compute_kernel(132 * 3, 100000);
+  EXPECT_EQ(kernel_ns(run(one, c)), 100000);
+  EXPECT_EQ(run(one, c).ctas_beside_other_kernels, 0u);
+}
+
 // gpu.launch_latency_ns: a kernel's CTAs start that long after its stream takes it, the first kernel after
 // the host issues it and the second after the first ends (dispatch_probe: 1.54 us on the H200).
 TEST(SmShare, KernelsStartALaunchLatencyAfterTheirStreamTakesThem) {
