@@ -18,6 +18,17 @@ __device__ __forceinline__ uint64_t globaltimer() {
   asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
   return t;
 }
+// The SM the calling thread runs on.
+__device__ __forceinline__ uint32_t smid() {
+  uint32_t id;
+  asm volatile("mov.u32 %0, %%smid;" : "=r"(id));
+  return id;
+}
+// Busy-waits until `ns` have passed since `t0` (a globaltimer() reading).
+__device__ __forceinline__ void spin_from(uint64_t t0, uint64_t ns) {
+  while (globaltimer() - t0 < ns) {
+  }
+}
 #endif
 
 #define CK(call)                                                                                  \

@@ -30,28 +30,22 @@ __device__ bool busy_sm(uint32_t sm, int mode, int sms) {
 
 __global__ void holder(uint32_t* sm_out, uint32_t* held, int mode, int sms, uint64_t hold_ns) {
   const uint64_t t0 = globaltimer();
-  uint32_t id;
-  asm volatile("mov.u32 %0, %%smid;" : "=r"(id));
+  const uint32_t id = smid();
   const bool busy = busy_sm(id, mode, sms);
   if (threadIdx.x == 0) {
     sm_out[blockIdx.x] = id;
     held[blockIdx.x] = busy;
   }
-  if (busy)
-    while (globaltimer() - t0 < hold_ns) {
-    }
+  if (busy) spin_from(t0, hold_ns);
 }
 
 __global__ void newcomer(uint32_t* sm_out, uint64_t* start, uint64_t spin_ns) {
   const uint64_t t0 = globaltimer();
-  uint32_t id;
-  asm volatile("mov.u32 %0, %%smid;" : "=r"(id));
   if (threadIdx.x == 0) {
-    sm_out[blockIdx.x] = id;
+    sm_out[blockIdx.x] = smid();
     start[blockIdx.x] = t0;
   }
-  while (globaltimer() - t0 < spin_ns) {
-  }
+  spin_from(t0, spin_ns);
 }
 
 std::string list(const std::vector<uint32_t>& v) {

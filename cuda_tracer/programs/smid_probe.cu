@@ -17,14 +17,11 @@ namespace {
 
 __global__ void where(uint32_t* sm, uint64_t* start, uint64_t spin_ns) {
   const uint64_t t0 = globaltimer();
-  uint32_t id;
-  asm volatile("mov.u32 %0, %%smid;" : "=r"(id));
   if (threadIdx.x == 0) {
-    sm[blockIdx.x] = id;
+    sm[blockIdx.x] = smid();
     start[blockIdx.x] = t0;
   }
-  while (globaltimer() - t0 < spin_ns) {
-  }
+  spin_from(t0, spin_ns);
 }
 
 }  // namespace
