@@ -10,6 +10,7 @@
 #include "cuda_tracer/convert.h"
 #include "policies/policy.h"
 #include "sim/cli/calibrate.h"
+#include "sim/cli/compare.h"
 #include "sim/cli/output_dir.h"
 #include "sim/cli/run.h"
 #include "sim/cli/serve.h"
@@ -464,6 +465,15 @@ int main(int argc, char** argv) {
       "cuda_tracer/recordings/mem_latency_h200.jsonl --config sim/configs/h200.json --fit --report "
       "results/sm_sharing.md");
 
+  std::string compare_a, compare_b;
+  auto* cmp = app.add_subcommand("compare", "two runs' statistics side by side with their ratio (B / A)");
+  cmp->add_option("A", compare_a, "a run's or serve's output folder, or its stats.json")->required();
+  cmp->add_option("B", compare_b, "the other")->required();
+  cmp->footer(
+      "Prints the config keys in which the runs differ, then every statistic (serving tenants' by name) with "
+      "A, B and B/A; statistics zero in both are left out.\nExample:\n  uvmsim compare out/mix50_baseline "
+      "out/mix50_barm | grep latency_ms");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -578,6 +588,10 @@ int main(int argc, char** argv) {
     if (table->parsed()) return cmd_micro_table(config, sets, table_bytes);
     if (calib->parsed()) return run_calibrate(cal);
     if (sharing->parsed()) return run_sm_sharing(share);
+    if (cmp->parsed()) {
+      compare_runs(compare_a, compare_b, std::cout);
+      return 0;
+    }
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "uvmsim: error: out of memory%s%s\n", input ? " with " : "", input ? input : "");
     return 1;

@@ -46,6 +46,40 @@ TEST_F(Cli, RunTwiceGivesIdenticalStats) {
   EXPECT_GT(j["stats"]["chunks_evicted"].get<uint64_t>(), 0u);
 }
 
+// uvmsim compare: the config key that differs, each statistic with A, B and B/A; a folder without a
+// stats.json or a file that is not one is one error naming it.
+TEST_F(Cli, CompareShowsTheDifferingKeyAndEachStatisticsRatio) {
+  const std::string cfg = testing::source_dir() + "/sim/configs/h100.json";
+  for (const char* f : {"1.0", "0.5"})
+    ASSERT_EQ(sh("run --trace " + dir_ + "/t.uvmt --config " + cfg + " --set gpu.memory_fraction=" + f +
+                 " --out " + dir_ + "/m" + f)
+                  .status,
+              0);
+  const Result r = sh("compare " + dir_ + "/m1.0 " + dir_ + "/m0.5/stats.json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("config keys that differ: 1\n  gpu.memory_fraction: 1.0 -> 0.5"), std::string::npos)
+      << r.output;
+  // Evictions happen only at half memory: absent ratio (A is 0); the page accesses are the same (ratio 1).
+  std::istringstream lines(r.output);
+  std::string line;
+  bool evicted = false, accesses = false;
+  while (std::getline(lines, line)) {
+    std::istringstream w(line);
+    std::string name, a, b, ratio;
+    w >> name >> a >> b >> ratio;
+    if (name == "chunks_evicted") evicted = a == "0" && b != "0" && ratio == "-";
+    if (name == "page_accesses") accesses = a == b && ratio == "1.000";
+  }
+  EXPECT_TRUE(evicted) << r.output;
+  EXPECT_TRUE(accesses) << r.output;
+  const Result missing = sh("compare " + dir_ + " " + dir_ + "/m0.5");
+  EXPECT_NE(missing.status, 0);
+  EXPECT_NE(missing.output.find(dir_ + "/stats.json"), std::string::npos) << missing.output;
+  const Result wrong = sh("compare " + dir_ + "/m0.5/config.json " + dir_ + "/m0.5");
+  EXPECT_NE(wrong.status, 0);
+  EXPECT_NE(wrong.output.find("config.json: not a uvmsim stats.json"), std::string::npos) << wrong.output;
+}
+
 // Each line of --batch-log: its start, entries, distinct pages, VA blocks, bytes, duration, uTLBs, the kernel
 // most entries came from and the lowest and highest page named (dense pages: the 16 MiB allocation's 4096).
 TEST_F(Cli, BatchLogNamesEachBatchsKernelAndPageRange) {
