@@ -36,6 +36,13 @@ class Simulator final : private HostServices {
   ~Simulator() override;
   void set_batch_log(std::ostream* os) { uvm_.set_batch_log(os); }
   void set_batch_records(std::vector<BatchRecord>* out) { uvm_.set_batch_records(out); }
+  // Records the run's timeline into `t` (its batches replace any set_batch_records).
+  void set_timeline(Timeline* t) {
+    gpu_.set_timeline(t);
+    uvm_.set_timeline(t);
+    pcie_.set_timeline(t);
+    if (t) uvm_.set_batch_records(&t->batches);
+  }
   // Shows the run's progress (simulated time, CTAs, events) while it runs; nullptr: none.
   void set_progress(ProgressReporter* p) { progress_reporter_ = p; }
   // Runs to completion; throws SimError if the workload cannot finish (e.g. memory smaller than a block).

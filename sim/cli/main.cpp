@@ -1,10 +1,12 @@
 // The uvmsim command line. Every error becomes one clear message and a non-zero exit.
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 #include <sstream>
 
 #include "cuda_tracer/convert.h"
@@ -47,10 +49,55 @@ std::string command_line(int argc, char** argv) {
   return c;
 }
 
+// --timeline-window "A:B": simulated milliseconds (either side may be left empty: from the start, to the
+// end).
+Timeline make_timeline(const std::string& window) {
+  Timeline t;
+  if (window.empty()) return t;
+  const size_t colon = window.find(':');
+  const auto ms = [&](const std::string& text, int64_t dflt) {
+    if (text.empty()) return dflt;
+    size_t used = 0;
+    double v = -1;
+    try {
+      v = std::stod(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != text.size() || !(v >= 0) || v > 1e12)
+      throw std::invalid_argument("--timeline-window '" + window +
+                                  "': expected START:END in simulated milliseconds (0:50, 10:, :5)");
+    return int64_t(std::llround(v * 1e6));
+  };
+  if (colon == std::string::npos)
+    throw std::invalid_argument("--timeline-window '" + window + "': expected START:END (milliseconds)");
+  t.window_begin_ns = ms(window.substr(0, colon), 0);
+  t.window_end_ns = ms(window.substr(colon + 1), std::numeric_limits<int64_t>::max());
+  if (t.window_end_ns <= t.window_begin_ns)
+    throw std::invalid_argument("--timeline-window '" + window + "': its end is not after its start");
+  return t;
+}
+
+void write_timeline_file(files::AtomicFile& f, const Timeline& t, const Workload& w,
+                         const std::vector<TimelineRequest>& requests) {
+  std::vector<std::string> kernels, tenants;
+  for (const auto& k : w.trace.kernels) kernels.push_back(k.name);
+  for (size_t i = 0; i < w.trace.tenants.size(); ++i)
+    tenants.push_back(w.trace.tenants[i].name.empty() ? "tenant " + std::to_string(i)
+                                                      : w.trace.tenants[i].name);
+  if (tenants.empty()) tenants.push_back("tenant 0");
+  write_timeline(f.stream(), t, kernels, tenants, requests);
+  f.commit();
+}
+
 int cmd_run(const std::string& trace_path, const std::string& config, const std::vector<std::string>& sets,
-            const std::string& out, const std::string& batch_log, bool check, const std::string& command) {
+            const std::string& out, const std::string& batch_log, bool check,
+            const std::string& timeline_path, const std::string& timeline_window,
+            const std::string& command) {
   // Every output is checked before any work: a bad path fails now, not after the simulation.
   OutputDir dir(out, "--out", command);
+  Timeline timeline = make_timeline(timeline_window);
+  if (!timeline_path.empty()) files::check_output_file(timeline_path, "--timeline");
   const bool log_in_dir = !batch_log.empty() && dir.holds(batch_log);
   if (!batch_log.empty() && !log_in_dir) files::check_output_file(batch_log, "--batch-log");
   Config c = load_config(config, sets);
@@ -65,8 +112,12 @@ int cmd_run(const std::string& trace_path, const std::string& config, const std:
     log = &log_file->stream();
   }
   ProgressReporter progress;
-  RunResult r = simulate(w, c, check, log, &progress);
+  RunResult r = simulate(w, c, check, log, &progress, nullptr, timeline_path.empty() ? nullptr : &timeline);
   const nlohmann::json j = result_json(w, c, r.stats);
+  if (!timeline_path.empty()) {
+    files::AtomicFile f(timeline_path, "--timeline");
+    write_timeline_file(f, timeline, w, {});
+  }
   dir.write("config.json", to_json(c).dump(2) + "\n");
   dir.write("stats.json", j.dump(2) + "\n");
   if (log_file) log_file->commit();
@@ -82,12 +133,22 @@ int cmd_run(const std::string& trace_path, const std::string& config, const std:
 
 // `uvmsim serve`: requests served under a config; stats.json, requests.csv and config.json in --out.
 int cmd_serve(const std::string& spec_path, const std::string& config, const std::vector<std::string>& sets,
-              const std::string& out, const std::string& command) {
+              const std::string& out, const std::string& timeline_path, const std::string& timeline_window,
+              const std::string& command) {
   OutputDir dir(out, "--out", command);
+  Timeline timeline = make_timeline(timeline_window);
+  if (!timeline_path.empty()) files::check_output_file(timeline_path, "--timeline");
   const ServeSpec spec = load_serve_spec(spec_path);
   Config c = load_config(config, sets);
   ProgressReporter progress;
-  const ServeResult r = serve(spec, c, &progress);
+  const ServeResult r = serve(spec, c, &progress, timeline_path.empty() ? nullptr : &timeline);
+  if (!timeline_path.empty()) {
+    std::vector<TimelineRequest> requests;
+    for (const RequestRecord& q : r.requests)
+      requests.push_back({q.tenant, q.id, q.batch, q.arrival_ns, q.start_ns, q.end_ns});
+    files::AtomicFile f(timeline_path, "--timeline");
+    write_timeline_file(f, timeline, *r.workload, requests);
+  }
   dir.begin();
   dir.write("config.json", to_json(c).dump(2) + "\n");
   dir.write("stats.json", serve_json(spec, c, r).dump(2) + "\n");
@@ -217,6 +278,13 @@ int main(int argc, char** argv) {
       ->required();
   run->add_option("--batch-log", batch_log, "write one line per fault batch to this file (a regular file)");
   run->add_flag("--check", check, "run the conservation audit at the end (fails on any inconsistency)");
+  std::string timeline_path, timeline_window;
+  run->add_option("--timeline", timeline_path,
+                  "write the run's timeline (kernels per tenant, CTAs stalled per SM, fault batches, copies, "
+                  "evictions) as a Chrome trace JSON that the Perfetto UI opens (a regular file)");
+  run->add_option(
+      "--timeline-window", timeline_window,
+      "only what overlaps START:END simulated milliseconds (bounds the timeline's size; 0:50, 10:)");
   run->footer(
       "Example:\n  uvmsim run --trace traces/corpus/micro_seq_1g.uvmt --config sim/configs/h100.json "
       "--set gpu.memory_fraction=0.5 --out out/seq50 --batch-log out/seq50.log --check");
@@ -232,6 +300,9 @@ int main(int argc, char** argv) {
       ->add_option("--out", serve_out,
                    "output folder for stats.json, requests.csv and config.json (as uvmsim run --out)")
       ->required();
+  serve_cmd->add_option("--timeline", timeline_path,
+                        "write the main run's timeline, requests included (as uvmsim run --timeline)");
+  serve_cmd->add_option("--timeline-window", timeline_window, "only what overlaps START:END simulated ms");
   serve_cmd->footer(
       "Example:\n  uvmsim serve --spec sim/serving/examples/mix4.json --config sim/configs/h200.json "
       "--set gpu.memory_fraction=0.75 --out out/mix75");
@@ -485,7 +556,8 @@ int main(int argc, char** argv) {
     trace::default_read_limits().max_body_bytes = parse_bytes(max_trace_bytes);
     if (run->parsed()) {
       input = trace_path.c_str();
-      return cmd_run(trace_path, config, sets, out, batch_log, check, command);
+      return cmd_run(trace_path, config, sets, out, batch_log, check, timeline_path, timeline_window,
+                     command);
     }
     if (val->parsed()) {
       input = trace_path.c_str();
@@ -584,7 +656,9 @@ int main(int argc, char** argv) {
       print_stats_schema();
       return 0;
     }
-    if (serve_cmd->parsed()) return cmd_serve(serve_spec, serve_config, serve_sets, serve_out, command);
+    if (serve_cmd->parsed())
+      return cmd_serve(serve_spec, serve_config, serve_sets, serve_out, timeline_path, timeline_window,
+                       command);
     if (table->parsed()) return cmd_micro_table(config, sets, table_bytes);
     if (calib->parsed()) return run_calibrate(cal);
     if (sharing->parsed()) return run_sm_sharing(share);

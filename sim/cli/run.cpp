@@ -5,13 +5,14 @@
 namespace uvmsim {
 
 RunResult simulate(const Workload& w, const Config& c, bool check, std::ostream* batch_log,
-                   ProgressReporter* progress, std::vector<BatchRecord>* batches) {
+                   ProgressReporter* progress, std::vector<BatchRecord>* batches, Timeline* timeline) {
   Simulator sim(w, c);
   if (batch_log)
     *batch_log
         << "# time_ns faults unique_pages va_blocks bytes duration_ns utlbs kernel low_page high_page\n";
   sim.set_batch_log(batch_log);
   sim.set_batch_records(batches);
+  if (timeline) sim.set_timeline(timeline);
   sim.set_progress(progress);
   sim.run();
   RunResult r{sim.stats(), {}};

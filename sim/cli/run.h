@@ -8,6 +8,7 @@
 
 #include "sim/config/config.h"
 #include "sim/simulator.h"
+#include "sim/stats/timeline.h"
 #include "sim/workload/workload.h"
 
 namespace uvmsim {
@@ -21,8 +22,10 @@ struct RunResult {
 // A `progress` reporter, if given, shows the run moving on a terminal.
 // `batch_log`, if given, gets a header line and one line per fault batch (README, `uvmsim run --batch-log`);
 // `batches`, if given, receives every fault batch (validation).
+// `timeline`, if given, records the run (sim/stats/timeline.h; not with `batches`).
 RunResult simulate(const Workload& w, const Config& c, bool check, std::ostream* batch_log = nullptr,
-                   ProgressReporter* progress = nullptr, std::vector<BatchRecord>* batches = nullptr);
+                   ProgressReporter* progress = nullptr, std::vector<BatchRecord>* batches = nullptr,
+                   Timeline* timeline = nullptr);
 nlohmann::json result_json(const Workload& w, const Config& c, const Stats& s);
 
 }  // namespace uvmsim

@@ -52,10 +52,11 @@ struct Run {
   int64_t start_ns = 0;
 };
 
-Run simulate_serving(const Workload& w, const Config& c, const ServingPlan& plan,
-                     ProgressReporter* progress) {
+Run simulate_serving(const Workload& w, const Config& c, const ServingPlan& plan, ProgressReporter* progress,
+                     Timeline* timeline = nullptr) {
   Simulator sim(w, c, &plan);
   sim.set_progress(progress);
+  if (timeline) sim.set_timeline(timeline);
   sim.run();
   return Run{sim.stats(), sim.server()->requests(), sim.server()->start_ns()};
 }
@@ -194,7 +195,7 @@ void add_layers(const Workload& w, const Config& c, const ServingPlan& plan, Ser
 
 }  // namespace
 
-ServeResult serve(const ServeSpec& spec, const Config& c, ProgressReporter* progress) {
+ServeResult serve(const ServeSpec& spec, const Config& c, ProgressReporter* progress, Timeline* timeline) {
   std::vector<ServingModel> models;
   for (const ServeTenantSpec& t : spec.tenants)
     models.push_back({t.model, t.batch_sizes, t.own_process, t.cold});
@@ -220,7 +221,7 @@ ServeResult serve(const ServeSpec& spec, const Config& c, ProgressReporter* prog
   if (needs(spec, c, &PolicyInfo::needs_profile)) plan.profile = profile_tenants(*r.workload, c, plan);
   if (layers) add_layers(*r.workload, c, plan, plan.profile);
   r.profile = plan.profile;
-  Run main = simulate_serving(*r.workload, c, plan, progress);
+  Run main = simulate_serving(*r.workload, c, plan, progress, timeline);
   r.stats = std::move(main.stats);
   r.requests = std::move(main.requests);
   r.start_ns = main.start_ns;

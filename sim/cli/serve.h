@@ -14,6 +14,7 @@
 #include "sim/serving/server.h"
 #include "sim/serving/spec.h"
 #include "sim/stats/stats.h"
+#include "sim/stats/timeline.h"
 #include "sim/workload/workload.h"
 
 namespace uvmsim {
@@ -50,7 +51,9 @@ struct ServeResult {
 
 // Generates the tenants' kernels, simulates and summarises. Errors: SpecError (the spec, naming the key),
 // ConfigError, ModelError, SimError.
-ServeResult serve(const ServeSpec& spec, const Config& c, ProgressReporter* progress = nullptr);
+// `timeline`, if given, records the main run (not the profile's or the slowdown's runs alone).
+ServeResult serve(const ServeSpec& spec, const Config& c, ProgressReporter* progress = nullptr,
+                  Timeline* timeline = nullptr);
 std::vector<TenantServing> summarise_tenants(const ServeSpec& spec,
                                              const std::vector<RequestRecord>& requests);
 nlohmann::json serve_json(const ServeSpec& spec, const Config& c, const ServeResult& r);

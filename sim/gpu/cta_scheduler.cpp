@@ -721,6 +721,7 @@ void Gpu::cta_step(uint32_t slot) {
   const bool reissue = c.stalled;  // woken by a replay (gpu.faulting_cap_reissues_only)
   if (c.stalled) {
     --sms_[c.sm].stalled;
+    if (timeline_) timeline_->stall(now(), c.sm, sms_[c.sm].stalled);
     c.stalled = false;
     set_counted(slot, true);
   }
@@ -846,7 +847,9 @@ void Gpu::cta_step(uint32_t slot) {
     }
     set_counted(slot, false);  // its warps wait on faults: the SM's other CTAs issue in their place
     Sm& sm = sms_[c.sm];
-    if (++sm.stalled == sm.ctas && tlp_limits_) sm_all_stalled(c.sm);
+    ++sm.stalled;
+    if (timeline_) timeline_->stall(now(), c.sm, sm.stalled);
+    if (sm.stalled == sm.ctas && tlp_limits_) sm_all_stalled(c.sm);
     return;
   }
   for (uint64_t i = c.pos; i < group_end; ++i) {
@@ -928,6 +931,7 @@ void Gpu::cta_done(uint32_t slot) {
   if (kernel_ended) {
     KernelRecord& kr = stats_.kernels[it->kernel];
     kr.end_ns = now();
+    if (timeline_) timeline_->kernel(it->kernel, it->tenant, kr.start_ns, kr.end_ns);
     kr.launched_ns += kr.end_ns - kr.start_ns;
     uint32_t stream = it->stream;
     TenantLoad& load = tenant_load_[it->tenant];

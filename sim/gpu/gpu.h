@@ -21,6 +21,7 @@
 #include "sim/gpu/lane.h"
 #include "sim/gpu/sm_share.h"
 #include "sim/stats/stats.h"
+#include "sim/stats/timeline.h"
 #include "sim/workload/workload.h"
 
 namespace uvmsim {
@@ -40,6 +41,8 @@ class Gpu final : public Component, public FaultBuffer::Client {
   // partition; where its choice leaves a tenant none of its partition, the whole partition. Throws
   // SimError when they add up to more than the GPU.
   void set_partitions(const std::vector<uint32_t>& sms);
+  // Where kernels' runs and SMs' stalled CTAs are recorded (null: nowhere).
+  void set_timeline(Timeline* t) { timeline_ = t; }
   // A per-layer SM decision (a batching policy's BatchDecision::layer_sms, through the server): the kernel's
   // next launches run on at most `sms` of the SMs its tenant is allowed (0: all of them), those of them with
   // the fewest resident CTAs at its launch (ties: the lowest index), kept until it ends. One kernel of a
@@ -309,6 +312,7 @@ class Gpu final : public Component, public FaultBuffer::Client {
   std::unique_ptr<SmAllocationPolicy> sm_allocation_;
   std::vector<SmSet> allowed_sms_;       // per tenant: the SMs its CTAs may be placed on
   std::vector<SmSet> partition_;  // per tenant with a green-context partition (empty: none has one)
+  Timeline* timeline_ = nullptr;
   std::vector<uint32_t> kernel_sms_;  // per kernel: its limit_kernel_sms (empty: none was set)
   // Per tenant: the running kernel holding an SM limit (UINT32_MAX: none), the limit, and the SMs chosen for
   // it (none chosen yet: empty).

@@ -12,6 +12,7 @@
 
 #include "sim/config/config.h"
 #include "sim/engine/event_queue.h"
+#include "sim/stats/timeline.h"
 
 namespace uvmsim {
 
@@ -49,6 +50,7 @@ class PcieLink {
     p.t = end;
     ++d.copies;
     if (data) *data = {start, end};
+    if (timeline_) timeline_->copy(p.dir == Dir::kDtoH, start, end, bytes);
     return end + cfg_.latency_ns;
   }
   // A push of one copy.
@@ -57,6 +59,8 @@ class PcieLink {
     return copy(p, bytes);
   }
   int64_t busy_ns(Dir dir) const { return dirs_[static_cast<int>(dir)].busy_ns; }
+  // Where each copy's data phase is recorded (null: nowhere).
+  void set_timeline(Timeline* t) { timeline_ = t; }
   uint64_t copies(Dir dir) const { return dirs_[static_cast<int>(dir)].copies; }
 
  private:
@@ -68,6 +72,7 @@ class PcieLink {
   };
   PcieConfig cfg_;
   DirState dirs_[2];
+  Timeline* timeline_ = nullptr;
 };
 
 }  // namespace uvmsim

@@ -47,6 +47,7 @@ bool Uvm::evict_one(int64_t& cpu, uint32_t pinned_block, uint32_t by_tenant, boo
   tenants_.evicted(vb, pages, vb * kPagesPerBlock + (pages.any() ? pages.first() : pages_.lo(vb)), by_tenant,
                    cpu);
   stats_.pages_evicted += pages.count();
+  if (timeline_) timeline_->eviction(cpu, vb, tenants_.tenant_of_block(vb), uint32_t(pages.count()));
   const int64_t copied = move_to_cpu(vb, pages, BlockMask{}, kCauseEviction, cpu);
   if (overlap)
     chunk_ready_[victim] = copied;

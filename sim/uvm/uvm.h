@@ -23,6 +23,7 @@
 #include "sim/interconnect/pcie.h"
 #include "sim/stats/stats.h"
 #include "sim/stats/tenants.h"
+#include "sim/stats/timeline.h"
 #include "sim/workload/workload.h"
 
 namespace uvmsim {
@@ -43,6 +44,8 @@ class Uvm final : public Component {
   void set_batch_log(std::ostream* os) { batch_log_ = os; }
   // Records every batch serviced (validation); null: none.
   void set_batch_records(std::vector<BatchRecord>* out) { batch_records_ = out; }
+  // Where evictions are recorded (null: nowhere).
+  void set_timeline(Timeline* t) { timeline_ = t; }
 
   // The gpu: a fault entered the buffer, arriving at `arrival` (the interrupt follows unless the bottom
   // half is running or already signalled).
@@ -119,6 +122,7 @@ class Uvm final : public Component {
   Gpu* gpu_ = nullptr;
   std::ostream* batch_log_ = nullptr;
   std::vector<BatchRecord>* batch_records_ = nullptr;
+  Timeline* timeline_ = nullptr;
   size_t service_first_record_ = 0;  // the current service call's first batch record
 
   std::unique_ptr<PrefetchPolicy> prefetch_;

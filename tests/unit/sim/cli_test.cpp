@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "test_util.h"
@@ -78,6 +79,64 @@ TEST_F(Cli, CompareShowsTheDifferingKeyAndEachStatisticsRatio) {
   const Result wrong = sh("compare " + dir_ + "/m0.5/config.json " + dir_ + "/m0.5");
   EXPECT_NE(wrong.status, 0);
   EXPECT_NE(wrong.output.find("config.json: not a uvmsim stats.json"), std::string::npos) << wrong.output;
+}
+
+// --timeline: a Chrome trace JSON whose events are kernels per tenant, fault batches with their sizes,
+// HtoD and DtoH copies, evictions and each SM's stalled CTAs; a window keeps only what overlaps it; a bad
+// window or a directory as the output is one error naming the option.
+TEST_F(Cli, TimelineHoldsEveryKindOfEventAndItsWindowBoundsIt) {
+  const std::string cfg = testing::source_dir() + "/sim/configs/h100.json";
+  const auto run_with = [&](const std::string& extra) {
+    return sh("run --trace " + dir_ + "/t.uvmt --config " + cfg + " --set gpu.memory_fraction=0.5 --out " +
+              dir_ + "/o --timeline " + dir_ + "/tl.json" + extra);
+  };
+  Result r = run_with("");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto j = nlohmann::json::parse(slurp(dir_ + "/tl.json"));
+  ASSERT_TRUE(j.contains("traceEvents"));
+  std::map<std::string, int> kinds;
+  double last_end_us = 0;
+  for (const auto& e : j["traceEvents"]) {
+    ASSERT_TRUE(e.contains("ph") && e.contains("pid")) << e.dump();
+    const std::string ph = e["ph"];
+    if (ph == "M") continue;
+    ASSERT_TRUE(e.contains("ts") && e["ts"].is_number()) << e.dump();
+    if (ph == "X") {
+      ASSERT_TRUE(e["dur"].get<double>() >= 0) << e.dump();
+      last_end_us = std::max(last_end_us, e["ts"].get<double>() + e["dur"].get<double>());
+    }
+    const int pid = e["pid"];
+    const std::string kind = ph == "C"             ? "stall counter"
+                             : ph == "i"           ? "eviction"
+                             : pid == 1            ? "kernel"
+                             : pid == 2            ? "batch"
+                             : e["name"] == "HtoD" ? "htod"
+                             : e["name"] == "DtoH" ? "dtoh"
+                                                   : "other";
+    ++kinds[kind];
+    if (kind == "batch") {
+      EXPECT_GT(e["args"]["entries"].get<int>(), 0);
+    }
+  }
+  for (const char* k : {"kernel", "batch", "htod", "dtoh", "eviction", "stall counter"})
+    EXPECT_GT(kinds[k], 0) << k;
+  EXPECT_EQ(kinds["other"], 0);
+  // The first tenth of the run only: fewer events, each overlapping the window.
+  const double window_ms = last_end_us / 1000 / 10;
+  r = run_with(" --timeline-window 0:" + std::to_string(window_ms));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto w = nlohmann::json::parse(slurp(dir_ + "/tl.json"));
+  EXPECT_LT(w["traceEvents"].size(), j["traceEvents"].size());
+  for (const auto& e : w["traceEvents"])
+    if (e["ph"] != "M") {
+      EXPECT_LE(e["ts"].get<double>(), window_ms * 1000 + 1e-3) << e.dump();
+    }
+  r = run_with(" --timeline-window 5:1");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("--timeline-window '5:1'"), std::string::npos) << r.output;
+  r = sh("run --trace " + dir_ + "/t.uvmt --out " + dir_ + "/o2 --timeline " + dir_);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("--timeline"), std::string::npos) << r.output;
 }
 
 // Each line of --batch-log: its start, entries, distinct pages, VA blocks, bytes, duration, uTLBs, the kernel

@@ -1,0 +1,101 @@
+#include "sim/stats/timeline.h"
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+namespace uvmsim {
+namespace {
+
+// Chrome trace times are microseconds; three decimals keep the simulator's nanoseconds.
+double us(int64_t ns) { return double(ns) / 1000.0; }
+
+// Processes (tracks) of the trace.
+enum Pid : int { kKernels = 1, kDriver = 2, kPcie = 3, kSms = 4, kRequests = 5 };
+
+nlohmann::json meta(int pid, int tid, const char* what, const std::string& name) {
+  nlohmann::json e = {{"ph", "M"}, {"pid", pid}, {"name", what}, {"args", {{"name", name}}}};
+  if (tid >= 0) e["tid"] = tid;
+  return e;
+}
+
+}  // namespace
+
+void write_timeline(std::ostream& out, const Timeline& t, const std::vector<std::string>& kernel_names,
+                    const std::vector<std::string>& tenant_names, const std::vector<TimelineRequest>& requests) {
+  nlohmann::json events = nlohmann::json::array();
+  events.push_back(meta(kKernels, -1, "process_name", "kernels (one track per tenant)"));
+  events.push_back(meta(kDriver, -1, "process_name", "UVM driver"));
+  events.push_back(meta(kDriver, 0, "thread_name", "fault batches (first fault to replay)"));
+  events.push_back(meta(kDriver, 1, "thread_name", "evictions"));
+  events.push_back(meta(kPcie, -1, "process_name", "PCIe"));
+  events.push_back(meta(kPcie, 0, "thread_name", "HtoD copies"));
+  events.push_back(meta(kPcie, 1, "thread_name", "DtoH copies"));
+  events.push_back(meta(kSms, -1, "process_name", "SMs: CTAs stalled on faults"));
+  events.push_back(meta(kRequests, -1, "process_name", "requests (arrival to completion)"));
+  for (size_t i = 0; i < tenant_names.size(); ++i) {
+    events.push_back(meta(kKernels, int(i), "thread_name", tenant_names[i]));
+    events.push_back(meta(kRequests, int(i), "thread_name", tenant_names[i]));
+  }
+  const auto name_of = [&](uint32_t k) { return k < kernel_names.size() ? kernel_names[k] : std::to_string(k); };
+  for (const Timeline::Kernel& k : t.kernels)
+    events.push_back({{"ph", "X"},
+                      {"pid", kKernels},
+                      {"tid", k.tenant},
+                      {"name", name_of(k.kernel)},
+                      {"ts", us(k.start_ns)},
+                      {"dur", us(k.end_ns - k.start_ns)},
+                      {"args", {{"kernel", k.kernel}}}});
+  for (const BatchRecord& b : t.batches) {
+    const int64_t end = b.replay_ns >= 0 ? b.replay_ns : b.first_arrival_ns;
+    if (!t.overlaps(b.first_arrival_ns, end)) continue;
+    events.push_back({{"ph", "X"},
+                      {"pid", kDriver},
+                      {"tid", 0},
+                      {"name", "batch of " + std::to_string(b.entries)},
+                      {"ts", us(b.first_arrival_ns)},
+                      {"dur", us(end - b.first_arrival_ns)},
+                      {"args", {{"entries", b.entries}, {"pages", b.pages}, {"va_blocks", b.blocks},
+                                {"utlbs", b.utlbs}, {"kernel", b.kernel}}}});
+  }
+  for (const Timeline::Eviction& e : t.evictions)
+    events.push_back({{"ph", "i"},
+                      {"s", "t"},
+                      {"pid", kDriver},
+                      {"tid", 1},
+                      {"name", "evict"},
+                      {"ts", us(e.at_ns)},
+                      {"args", {{"va_block", e.block}, {"tenant", e.tenant}, {"pages", e.pages}}}});
+  for (const Timeline::Copy& c : t.copies)
+    events.push_back({{"ph", "X"},
+                      {"pid", kPcie},
+                      {"tid", c.dtoh},
+                      {"name", c.dtoh ? "DtoH" : "HtoD"},
+                      {"ts", us(c.start_ns)},
+                      {"dur", us(c.end_ns - c.start_ns)},
+                      {"args", {{"bytes", c.bytes}}}});
+  for (const Timeline::Stall& s : t.stalls)
+    events.push_back({{"ph", "C"},
+                      {"pid", kSms},
+                      {"name", "SM " + std::to_string(s.sm)},
+                      {"ts", us(s.at_ns)},
+                      {"args", {{"stalled", s.stalled}}}});
+  for (const TimelineRequest& r : requests) {
+    if (r.end_ns < 0 || !t.overlaps(r.arrival_ns, r.end_ns)) continue;
+    events.push_back({{"ph", "X"},
+                      {"pid", kRequests},
+                      {"tid", r.tenant},
+                      {"name", "request " + std::to_string(r.id)},
+                      {"ts", us(r.arrival_ns)},
+                      {"dur", us(r.end_ns - r.arrival_ns)},
+                      {"args", {{"batch", r.batch}, {"queued_ms", double(r.start_ns - r.arrival_ns) / 1e6}}}});
+  }
+  nlohmann::json doc = {{"displayTimeUnit", "ns"}, {"traceEvents", std::move(events)}};
+  if (t.window_begin_ns > 0 || t.window_end_ns != std::numeric_limits<int64_t>::max())
+    doc["otherData"] = {{"window_begin_ms", double(t.window_begin_ns) / 1e6},
+                        {"window_end_ms", t.window_end_ns == std::numeric_limits<int64_t>::max()
+                                              ? -1.0
+                                              : double(t.window_end_ns) / 1e6}};
+  out << doc.dump() << "\n";
+}
+
+}  // namespace uvmsim
