@@ -17,6 +17,7 @@
 #include "sim/cli/run.h"
 #include "sim/cli/serve.h"
 #include "sim/cli/sm_sharing.h"
+#include "sim/cli/sweep.h"
 #include "sim/cli/validate.h"
 #include "sim/version.h"
 #include "traces/files.h"
@@ -536,6 +537,21 @@ int main(int argc, char** argv) {
       "cuda_tracer/recordings/mem_latency_h200.jsonl --config sim/configs/h200.json --fit --report "
       "results/sm_sharing.md");
 
+  SweepArgs sweep_args;
+  auto* sweep_cmd =
+      app.add_subcommand("sweep", "many runs over axes of config keys and serving-spec fields, on threads");
+  sweep_cmd->add_option("--spec", sweep_args.spec, "sweep spec (JSON; the header of sim/cli/sweep.cpp)")
+      ->required();
+  sweep_cmd
+      ->add_option("--out", sweep_args.out,
+                   "results folder: results.csv and points/KEY/stats.json; run again to resume")
+      ->required();
+  sweep_cmd->add_option("--jobs", sweep_args.jobs, "threads running points at once")
+      ->check(CLI::Range(1u, 1024u));
+  sweep_cmd->footer(
+      "Example (tests/data/sweep_mix.json):\n  uvmsim sweep --spec tests/data/sweep_mix.json --out out/sweep "
+      "--jobs 2");
+
   std::string compare_a, compare_b;
   auto* cmp = app.add_subcommand("compare", "two runs' statistics side by side with their ratio (B / A)");
   cmp->add_option("A", compare_a, "a run's or serve's output folder, or its stats.json")->required();
@@ -662,6 +678,7 @@ int main(int argc, char** argv) {
     if (table->parsed()) return cmd_micro_table(config, sets, table_bytes);
     if (calib->parsed()) return run_calibrate(cal);
     if (sharing->parsed()) return run_sm_sharing(share);
+    if (sweep_cmd->parsed()) return run_sweep(sweep_args) == 0 ? 0 : 3;
     if (cmp->parsed()) {
       compare_runs(compare_a, compare_b, std::cout);
       return 0;

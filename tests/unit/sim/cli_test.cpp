@@ -139,6 +139,55 @@ TEST_F(Cli, TimelineHoldsEveryKindOfEventAndItsWindowBoundsIt) {
   EXPECT_NE(r.output.find("--timeline"), std::string::npos) << r.output;
 }
 
+// uvmsim sweep on the threads: one row per point in results.csv and each point's stats.json; the same
+// bytes with 1 and 2 threads; a point that cannot run records its error and the others run; run again on
+// the same folder, it resumes: a removed point runs again, the others are kept, no row is lost or doubled.
+TEST_F(Cli, SweepRunsEveryPointResumesAndRecordsAFailure) {
+  std::ofstream(dir_ + "/sweep.json") << R"({"trace": ")" << dir_ << R"(/t.uvmt", "config": ")"
+                                      << testing::source_dir() << R"(/sim/configs/h100.json",
+    "axes": {"gpu.memory_fraction": [1.0, 0.5], "policies.eviction.name": ["driver_fifo", "lru_2mb"]},
+    "points": [{"engine.max_events": 100}]})";
+  Result r = sh("sweep --spec " + dir_ + "/sweep.json --out " + dir_ + "/s2 --jobs 2");
+  EXPECT_EQ(r.status, 3) << r.output;  // the listed point fails: it stops after 100 events
+  r = sh("sweep --spec " + dir_ + "/sweep.json --out " + dir_ + "/s1 --jobs 1");
+  EXPECT_EQ(r.status, 3) << r.output;
+  const std::string rows = slurp(dir_ + "/s2/results.csv");
+  EXPECT_EQ(rows, slurp(dir_ + "/s1/results.csv"));
+  EXPECT_EQ(std::count(rows.begin(), rows.end(), '\n'), 6);  // header and five points
+  EXPECT_EQ(rows.rfind("status,key,gpu.memory_fraction,policies.eviction.name,engine.max_events,sim_time_ms", 0),
+            0u)
+      << rows;
+  EXPECT_NE(rows.find("\nfailed,"), std::string::npos) << rows;
+  size_t ok = 0, failed = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir_ + "/s2/points")) {
+    const std::string key = e.path().filename().string();
+    if (std::filesystem::exists(e.path() / "stats.json")) {
+      ++ok;
+      EXPECT_EQ(slurp((e.path() / "stats.json").string()), slurp(dir_ + "/s1/points/" + key + "/stats.json"));
+    } else {
+      ++failed;
+      EXPECT_NE(slurp((e.path() / "error.txt").string()).find("engine.max_events"), std::string::npos);
+    }
+  }
+  EXPECT_EQ(ok, 4u);
+  EXPECT_EQ(failed, 1u);
+  // Resume: remove one finished point; only it runs again.
+  for (const auto& e : std::filesystem::directory_iterator(dir_ + "/s2/points"))
+    if (std::filesystem::exists(e.path() / "stats.json")) {
+      std::filesystem::remove_all(e.path());
+      break;
+    }
+  r = sh("sweep --spec " + dir_ + "/sweep.json --out " + dir_ + "/s2 --jobs 2");
+  EXPECT_NE(r.output.find("5 points, 3 done before, 2 to run"), std::string::npos) << r.output;
+  EXPECT_EQ(slurp(dir_ + "/s2/results.csv"), rows);
+  // A bad axis is one error naming it, before anything runs.
+  std::ofstream(dir_ + "/bad.json") << R"({"trace": ")" << dir_ << R"(/t.uvmt", "axes": {"gpu.memory_fractio": [1]}})";
+  r = sh("sweep --spec " + dir_ + "/bad.json --out " + dir_ + "/s3");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("gpu.memory_fractio"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/s3"));
+}
+
 // Each line of --batch-log: its start, entries, distinct pages, VA blocks, bytes, duration, uTLBs, the kernel
 // most entries came from and the lowest and highest page named (dense pages: the 16 MiB allocation's 4096).
 TEST_F(Cli, BatchLogNamesEachBatchsKernelAndPageRange) {

@@ -1,0 +1,335 @@
+// The sweep spec (JSON, every error naming the key):
+//   "serve": a serving spec (path), or "trace": a trace (path): what each point runs;
+//   "config": the base config (path; default: the built-in one), "set": {"key": value, ...} over it;
+//   "axes": {"NAME": [values...], ...}: the points are their cross product (names in sorted order, the
+//     last varying fastest); and/or "points": [{"NAME": value, ...}, ...]: points listed one by one;
+//   a NAME is a config key by its dotted path (gpu.memory_fraction, policies.sm_allocation.name,
+//     policies.batching.params.fault_ns, seed) or, for a serving sweep, "spec." and a dotted path into the
+//     serving spec (spec.seed, spec.requests, spec.tenants.0.arrivals.rate_per_s; numbers index arrays).
+// The trace or spec is read once and shared by every point.
+#include "sim/cli/sweep.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "sim/cli/run.h"
+#include "sim/cli/serve.h"
+#include "sim/version.h"
+#include "traces/files.h"
+
+namespace uvmsim {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct Point {
+  std::vector<std::pair<std::string, json>> axes;  // in the spec's axis order
+  std::string key;
+};
+
+// A spec error naming the key.
+[[noreturn]] void bad(const std::string& spec, const std::string& key, const std::string& what) {
+  throw std::runtime_error(spec + ": sweep key '" + key + "': " + what);
+}
+
+uint64_t fnv1a(const std::string& s, uint64_t h = 1469598103934665603ull) {
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+std::string hex(uint64_t v) {
+  char b[17];
+  std::snprintf(b, sizeof b, "%016llx", (unsigned long long)v);
+  return b;
+}
+
+// A value as a --set override's text.
+std::string set_text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+// Sets the dotted path in a JSON document (numbers index arrays); the path must exist up to its last part.
+void set_path(json& doc, const std::string& path, const json& v, const std::string& spec, const std::string& name) {
+  json* at = &doc;
+  std::stringstream ss(path);
+  std::string part;
+  std::vector<std::string> parts;
+  while (std::getline(ss, part, '.')) parts.push_back(part);
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const std::string& p = parts[i];
+    const bool last = i + 1 == parts.size();
+    if (at->is_array()) {
+      size_t idx = 0;
+      try {
+        idx = std::stoul(p);
+      } catch (const std::exception&) {
+        bad(spec, name, "'" + p + "' does not index an array");
+      }
+      if (idx >= at->size()) bad(spec, name, "index " + p + " is past the array's " + std::to_string(at->size()));
+      at = &(*at)[idx];
+    } else if (at->is_object()) {
+      if (!last && !at->contains(p)) bad(spec, name, "the serving spec has no '" + p + "'");
+      at = &(*at)[p];
+    } else {
+      bad(spec, name, "'" + p + "' is below a value that is neither an object nor an array");
+    }
+    if (last) *at = v;
+  }
+}
+
+struct Context {
+  std::string spec_path;
+  bool serving = false;
+  std::string serve_text;         // the serving spec as read
+  const Workload* workload = nullptr;  // the trace, read once
+  std::string config_path;
+  std::vector<std::string> sets;  // the spec's "set", as overrides
+};
+
+struct Prepared {
+  Config config;
+  std::string serve_text;
+};
+
+Prepared prepare(const Context& ctx, const Point& p) {
+  Prepared r;
+  std::vector<std::string> sets = ctx.sets;
+  json spec_doc;
+  if (ctx.serving) spec_doc = json::parse(ctx.serve_text);
+  for (const auto& [name, v] : p.axes) {
+    if (name.rfind("spec.", 0) == 0) {
+      if (!ctx.serving) bad(ctx.spec_path, name, "a spec. axis needs a serving sweep (\"serve\")");
+      set_path(spec_doc, name.substr(5), v, ctx.spec_path, name);
+    } else {
+      sets.push_back(name + "=" + set_text(v));
+    }
+  }
+  r.config = load_config(ctx.config_path, sets);
+  if (ctx.serving) r.serve_text = spec_doc.dump();
+  return r;
+}
+
+std::string point_key(const Context& ctx, const Prepared& p) {
+  const std::string input = ctx.serving ? p.serve_text : ctx.workload->hash;
+  return hex(fnv1a(to_json(p.config).dump() + "\n" + input + "\n" + kVersion));
+}
+
+// The metrics of a point's stats.json, in a fixed order.
+std::vector<std::pair<std::string, std::string>> metrics(const json& j) {
+  std::vector<std::pair<std::string, std::string>> m;
+  const json& s = j["stats"];
+  const auto num = [](const json& v) { return v.is_number() ? v.dump() : std::string(); };
+  m.push_back({"sim_time_ms", s.contains("sim_time_ns") ? json(s["sim_time_ns"].get<double>() / 1e6).dump() : ""});
+  for (const char* k : {"batches", "faults_fetched", "chunks_evicted", "pages_evicted", "ctas_beside_other_kernels"})
+    m.push_back({k, s.contains(k) ? num(s[k]) : ""});
+  if (s.contains("faults_per_batch")) m.push_back({"faults_per_batch", num(s["faults_per_batch"]["mean"])});
+  for (const char* k : {"bytes_htod", "bytes_dtoh"}) {
+    double sum = 0;
+    if (s.contains(k))
+      for (const auto& [c, v] : s[k].items())
+        if (v.is_number()) sum += v.get<double>();
+    m.push_back({k, json(sum).dump()});
+  }
+  if (j.contains("tenants"))
+    for (const json& t : j["tenants"]) {
+      const std::string n = t.value("name", "?");
+      for (const char* q : {"mean", "p50", "p99"})
+        m.push_back({n + "." + q + "_ms", num(t["latency_ms"][q])});
+      m.push_back({n + ".throughput_per_s", num(t["throughput_per_s"])});
+      m.push_back({n + ".slo_attainment", num(t["slo_attainment"])});
+    }
+  return m;
+}
+
+std::string csv(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string o = "\"";
+  for (char c : s) o += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return o + "\"";
+}
+
+}  // namespace
+
+int run_sweep(const SweepArgs& a) {
+  const std::vector<uint8_t> bytes = files::read_regular_file(a.spec, uint64_t{1} << 26);
+  const json spec = json::parse(bytes.begin(), bytes.end(), nullptr, false);
+  if (spec.is_discarded() || !spec.is_object()) throw std::runtime_error(a.spec + ": not a JSON object");
+  for (const auto& [k, v] : spec.items())
+    if (k != "serve" && k != "trace" && k != "config" && k != "set" && k != "axes" && k != "points")
+      bad(a.spec, k, "unknown key (known: serve, trace, config, set, axes, points)");
+  Context ctx;
+  ctx.spec_path = a.spec;
+  if (spec.contains("serve") == spec.contains("trace")) bad(a.spec, "serve", "give exactly one of serve and trace");
+  std::unique_ptr<Workload> workload;
+  if (spec.contains("serve")) {
+    if (!spec["serve"].is_string()) bad(a.spec, "serve", "expected a path");
+    ctx.serving = true;
+    const std::vector<uint8_t> t = files::read_regular_file(spec["serve"].get<std::string>(), uint64_t{1} << 26);
+    ctx.serve_text.assign(t.begin(), t.end());
+    (void)parse_serve_spec(ctx.serve_text, spec["serve"].get<std::string>());  // its errors now
+  } else {
+    if (!spec["trace"].is_string()) bad(a.spec, "trace", "expected a path");
+    workload = std::make_unique<Workload>(Workload::load(spec["trace"].get<std::string>()));
+    ctx.workload = workload.get();
+  }
+  if (spec.contains("config")) {
+    if (!spec["config"].is_string()) bad(a.spec, "config", "expected a path");
+    ctx.config_path = spec["config"];
+  }
+  if (spec.contains("set")) {
+    if (!spec["set"].is_object()) bad(a.spec, "set", "expected an object of config keys");
+    for (const auto& [k, v] : spec["set"].items()) ctx.sets.push_back(k + "=" + set_text(v));
+  }
+  // The points: the axes' cross product, then the listed ones.
+  std::vector<Point> points;
+  if (spec.contains("axes")) {
+    if (!spec["axes"].is_object() || spec["axes"].empty()) bad(a.spec, "axes", "expected an object of lists");
+    std::vector<std::pair<std::string, json>> axes;
+    for (const auto& [k, v] : spec["axes"].items()) {
+      if (!v.is_array() || v.empty()) bad(a.spec, "axes." + k, "expected a non-empty list of values");
+      axes.push_back({k, v});
+    }
+    std::vector<size_t> at(axes.size(), 0);
+    while (true) {
+      Point p;
+      for (size_t i = 0; i < axes.size(); ++i) p.axes.push_back({axes[i].first, axes[i].second[at[i]]});
+      points.push_back(std::move(p));
+      size_t i = axes.size();
+      while (i > 0 && ++at[i - 1] == axes[i - 1].second.size()) at[--i] = 0;
+      if (i == 0) break;
+    }
+  }
+  if (spec.contains("points")) {
+    if (!spec["points"].is_array()) bad(a.spec, "points", "expected a list of objects");
+    for (size_t i = 0; i < spec["points"].size(); ++i) {
+      const json& o = spec["points"][i];
+      if (!o.is_object()) bad(a.spec, "points." + std::to_string(i), "expected an object");
+      Point p;
+      for (const auto& [k, v] : o.items()) p.axes.push_back({k, v});
+      points.push_back(std::move(p));
+    }
+  }
+  if (points.empty()) bad(a.spec, "axes", "no points: give axes or points");
+  // Every point resolved before any runs: a bad axis value fails now, naming its key.
+  std::vector<std::string> axis_names;
+  for (Point& p : points) {
+    for (const auto& [n, v] : p.axes)
+      if (std::find(axis_names.begin(), axis_names.end(), n) == axis_names.end()) axis_names.push_back(n);
+    try {
+      p.key = point_key(ctx, prepare(ctx, p));
+    } catch (const std::exception& e) {
+      throw std::runtime_error(a.spec + ": a point's settings: " + e.what());
+    }
+  }
+  const fs::path out(a.out);
+  if (fs::exists(out) && !fs::is_directory(out)) throw files::FileError(a.out + ": --out is not a folder");
+  fs::create_directories(out / "points");
+
+  std::mutex m;
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> done;  // key -> metrics
+  std::map<std::string, std::string> failed;                                       // key -> error
+  std::vector<size_t> todo;
+  for (size_t i = 0; i < points.size(); ++i) {
+    const fs::path d = out / "points" / points[i].key;
+    if (fs::exists(d / "stats.json")) {
+      const std::vector<uint8_t> b = files::read_regular_file((d / "stats.json").string());
+      done[points[i].key] = metrics(json::parse(b.begin(), b.end()));
+    } else {
+      todo.push_back(i);
+    }
+  }
+  std::fprintf(stderr, "sweep: %zu points, %zu done before, %zu to run on %u threads\n", points.size(),
+               points.size() - todo.size(), todo.size(), a.jobs);
+  const auto write_results = [&] {  // under m
+    std::vector<std::string> metric_names;
+    for (const auto& [k, ms] : done)
+      for (const auto& [n, v] : ms)
+        if (std::find(metric_names.begin(), metric_names.end(), n) == metric_names.end()) metric_names.push_back(n);
+    files::AtomicFile f((out / "results.csv").string(), "results.csv");
+    std::ostream& o = f.stream();
+    o << "status,key";
+    for (const auto& n : axis_names) o << "," << csv(n);
+    for (const auto& n : metric_names) o << "," << csv(n);
+    o << ",error\n";
+    for (const Point& p : points) {
+      const bool ok = done.count(p.key) > 0, bad_point = failed.count(p.key) > 0;
+      if (!ok && !bad_point) continue;
+      o << (ok ? "done" : "failed") << "," << p.key;
+      for (const auto& n : axis_names) {
+        std::string v;
+        for (const auto& [an, av] : p.axes)
+          if (an == n) v = set_text(av);
+        o << "," << csv(v);
+      }
+      std::map<std::string, std::string> mv;
+      if (ok)
+        for (const auto& [n, v] : done[p.key]) mv[n] = v;
+      for (const auto& n : metric_names) o << "," << csv(mv.count(n) ? mv[n] : "");
+      o << "," << csv(bad_point ? failed[p.key] : "") << "\n";
+    }
+    f.commit();
+  };
+  std::atomic<size_t> next{0};
+  const auto start = std::chrono::steady_clock::now();
+  std::atomic<size_t> finished{0};
+  const auto worker = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < todo.size();) {
+      const Point& p = points[todo[i]];
+      const fs::path d = out / "points" / p.key;
+      std::string error;
+      json j;
+      try {
+        const Prepared pr = prepare(ctx, p);
+        if (ctx.serving) {
+          const ServeSpec s = parse_serve_spec(pr.serve_text, ctx.spec_path);
+          j = serve_json(s, pr.config, serve(s, pr.config));
+        } else {
+          j = result_json(*ctx.workload, pr.config, simulate(*ctx.workload, pr.config, false).stats);
+        }
+        json axes = json::object();
+        for (const auto& [n, v] : p.axes) axes[n] = v;
+        j["sweep_point"] = {{"key", p.key}, {"axes", axes}};
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      std::lock_guard<std::mutex> g(m);
+      fs::create_directories(d);
+      if (error.empty()) {
+        files::AtomicFile f((d / "stats.json").string(), "stats.json");
+        f.stream() << j.dump(2) << "\n";
+        f.commit();
+        done[p.key] = metrics(j);
+      } else {
+        files::AtomicFile f((d / "error.txt").string(), "error.txt");
+        f.stream() << error << "\n";
+        f.commit();
+        failed[p.key] = error;
+      }
+      write_results();
+      const size_t n = ++finished;
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::fprintf(stderr, "sweep: %zu/%zu %s %s  (%.2f points/s, about %.0f s left)\n", n, todo.size(),
+                   p.key.c_str(), error.empty() ? "done" : ("FAILED: " + error).c_str(), double(n) / s,
+                   s / double(n) * double(todo.size() - n));
+    }
+  };
+  std::vector<std::thread> threads;
+  for (unsigned t = 0; t < std::max(1u, a.jobs); ++t) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+  {
+    std::lock_guard<std::mutex> g(m);
+    write_results();
+  }
+  return int(failed.size());
+}
+
+}  // namespace uvmsim
