@@ -9,6 +9,8 @@
 // The trace or spec is read once and shared by every point.
 #include "sim/cli/sweep.h"
 
+#include <sqlite3.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -157,6 +159,74 @@ std::string csv(const std::string& s) {
   return o + "\"";
 }
 
+// Executes SQL on the database; throws naming the file.
+void sql(sqlite3* db, const std::string& q, const std::string& file) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, q.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    const std::string e = err ? err : "unknown error";
+    sqlite3_free(err);
+    throw std::runtime_error(file + ": " + e);
+  }
+}
+
+std::string quote_id(const std::string& s) {
+  std::string o = "\"";
+  for (char c : s) o += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return o + "\"";
+}
+
+// The same rows as results.csv in a SQLite database, table `points` (status, key, the axes, the metrics,
+// error; metrics as numbers), built beside it under a temporary name and renamed into place.
+void write_db(const fs::path& path, const std::vector<std::string>& columns,
+              const std::vector<std::vector<std::string>>& rows, size_t numeric_from, size_t numeric_to) {
+  const std::string tmp = path.string() + ".uvmsim-tmp";
+  fs::remove(tmp);
+  sqlite3* db = nullptr;
+  if (sqlite3_open(tmp.c_str(), &db) != SQLITE_OK) {
+    sqlite3_close(db);
+    throw std::runtime_error(tmp + ": cannot create the database");
+  }
+  try {
+    std::string create = "CREATE TABLE points (";
+    for (size_t i = 0; i < columns.size(); ++i)
+      create += (i ? ", " : "") + quote_id(columns[i]) +
+                (i >= numeric_from && i < numeric_to ? " REAL" : " TEXT") +
+                (columns[i] == "key" ? " PRIMARY KEY" : "");
+    sql(db, create + ")", tmp);
+    sql(db, "BEGIN", tmp);
+    std::string insert = "INSERT INTO points VALUES (";
+    for (size_t i = 0; i < columns.size(); ++i) insert += i ? ", ?" : "?";
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, (insert + ")").c_str(), -1, &st, nullptr) != SQLITE_OK)
+      throw std::runtime_error(tmp + ": " + sqlite3_errmsg(db));
+    for (const auto& row : rows) {
+      sqlite3_reset(st);
+      for (size_t i = 0; i < row.size(); ++i) {
+        if (row[i].empty()) {
+          sqlite3_bind_null(st, int(i + 1));
+        } else if (i >= numeric_from && i < numeric_to) {
+          sqlite3_bind_double(st, int(i + 1), std::stod(row[i]));
+        } else {
+          sqlite3_bind_text(st, int(i + 1), row[i].c_str(), -1, SQLITE_TRANSIENT);
+        }
+      }
+      if (sqlite3_step(st) != SQLITE_DONE) {
+        const std::string e = sqlite3_errmsg(db);
+        sqlite3_finalize(st);
+        throw std::runtime_error(tmp + ": " + e);
+      }
+    }
+    sqlite3_finalize(st);
+    sql(db, "COMMIT", tmp);
+  } catch (...) {
+    sqlite3_close(db);
+    fs::remove(tmp);
+    throw;
+  }
+  sqlite3_close(db);
+  fs::rename(tmp, path);
+}
+
 }  // namespace
 
 int run_sweep(const SweepArgs& a) {
@@ -254,29 +324,38 @@ int run_sweep(const SweepArgs& a) {
     for (const auto& [k, ms] : done)
       for (const auto& [n, v] : ms)
         if (std::find(metric_names.begin(), metric_names.end(), n) == metric_names.end()) metric_names.push_back(n);
-    files::AtomicFile f((out / "results.csv").string(), "results.csv");
-    std::ostream& o = f.stream();
-    o << "status,key";
-    for (const auto& n : axis_names) o << "," << csv(n);
-    for (const auto& n : metric_names) o << "," << csv(n);
-    o << ",error\n";
+    std::vector<std::string> columns = {"status", "key"};
+    columns.insert(columns.end(), axis_names.begin(), axis_names.end());
+    columns.insert(columns.end(), metric_names.begin(), metric_names.end());
+    columns.push_back("error");
+    std::vector<std::vector<std::string>> rows;
     for (const Point& p : points) {
       const bool ok = done.count(p.key) > 0, bad_point = failed.count(p.key) > 0;
       if (!ok && !bad_point) continue;
-      o << (ok ? "done" : "failed") << "," << p.key;
+      std::vector<std::string> row = {ok ? "done" : "failed", p.key};
       for (const auto& n : axis_names) {
         std::string v;
         for (const auto& [an, av] : p.axes)
           if (an == n) v = set_text(av);
-        o << "," << csv(v);
+        row.push_back(v);
       }
       std::map<std::string, std::string> mv;
       if (ok)
         for (const auto& [n, v] : done[p.key]) mv[n] = v;
-      for (const auto& n : metric_names) o << "," << csv(mv.count(n) ? mv[n] : "");
-      o << "," << csv(bad_point ? failed[p.key] : "") << "\n";
+      for (const auto& n : metric_names) row.push_back(mv.count(n) ? mv[n] : "");
+      row.push_back(bad_point ? failed[p.key] : "");
+      rows.push_back(std::move(row));
+    }
+    files::AtomicFile f((out / "results.csv").string(), "results.csv");
+    for (size_t i = 0; i < columns.size(); ++i) f.stream() << (i ? "," : "") << csv(columns[i]);
+    f.stream() << "\n";
+    for (const auto& row : rows) {
+      for (size_t i = 0; i < row.size(); ++i) f.stream() << (i ? "," : "") << csv(row[i]);
+      f.stream() << "\n";
     }
     f.commit();
+    const size_t first_metric = 2 + axis_names.size();
+    write_db(out / "results.db", columns, rows, first_metric, first_metric + metric_names.size());
   };
   std::atomic<size_t> next{0};
   const auto start = std::chrono::steady_clock::now();

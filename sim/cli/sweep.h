@@ -3,7 +3,8 @@
 // header of sweep.cpp). Each point's stats.json lands in DIR/points/KEY/ (KEY: a hash of the point's
 // resolved config, its serving spec or trace and the program version), written atomically, so a killed
 // sweep run again with the same spec and folder skips the points it finished. DIR/results.csv (one row per
-// point: status, key, axes, then metrics) is rewritten atomically from the finished points after each one.
+// point: status, key, axes, then metrics) and the same rows in DIR/results.db (SQLite, table `points`) are
+// rewritten atomically from the finished points after each one.
 // A point that fails records its error in its folder and the row, and the sweep goes on.
 #pragma once
 

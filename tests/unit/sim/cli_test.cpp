@@ -1,5 +1,6 @@
 // The uvmsim command as a user runs it: clear errors with a non-zero exit, identical bytes on reruns.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <array>
@@ -158,6 +159,20 @@ TEST_F(Cli, SweepRunsEveryPointResumesAndRecordsAFailure) {
             0u)
       << rows;
   EXPECT_NE(rows.find("\nfailed,"), std::string::npos) << rows;
+  // The same rows in SQLite: five points, four done, the metrics as numbers.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2((dir_ + "/s2/results.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
+            SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "select count(*), sum(status = 'done'), typeof(max(batches)) from points",
+                               -1, &st, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 5);
+  EXPECT_EQ(sqlite3_column_int(st, 1), 4);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 2))), "real");
+  sqlite3_finalize(st);
+  sqlite3_close(db);
   size_t ok = 0, failed = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir_ + "/s2/points")) {
     const std::string key = e.path().filename().string();
