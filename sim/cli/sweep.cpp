@@ -26,6 +26,7 @@
 
 #include "sim/cli/run.h"
 #include "sim/cli/serve.h"
+#include "sim/engine/progress.h"
 #include "sim/version.h"
 #include "traces/files.h"
 
@@ -120,9 +121,24 @@ Prepared prepare(const Context& ctx, const Point& p) {
   return r;
 }
 
+// This build of the program: its version and a hash of its executable, so that a sweep's points name the
+// build that made them and another build does not resume them.
+const std::string& build_id() {
+  static const std::string id = [] {
+    std::string h = "unknown";
+    try {
+      const std::vector<uint8_t> b = files::read_regular_file("/proc/self/exe", uint64_t{1} << 32);
+      h = hex(fnv1a(std::string(b.begin(), b.end())));
+    } catch (const std::exception&) {
+    }
+    return std::string(kVersion) + "+" + h;
+  }();
+  return id;
+}
+
 std::string point_key(const Context& ctx, const Prepared& p) {
   const std::string input = ctx.serving ? p.serve_text : ctx.workload->hash;
-  return hex(fnv1a(to_json(p.config).dump() + "\n" + input + "\n" + kVersion));
+  return hex(fnv1a(to_json(p.config).dump() + "\n" + input + "\n" + build_id()));
 }
 
 // The metrics of a point's stats.json, in a fixed order.
@@ -302,7 +318,23 @@ int run_sweep(const SweepArgs& a) {
   }
   const fs::path out(a.out);
   if (fs::exists(out) && !fs::is_directory(out)) throw files::FileError(a.out + ": --out is not a folder");
+  // The folder's build: another build's points would not be this build's results.
+  const fs::path marker = out / "sweep.json";
+  if (fs::exists(marker)) {
+    const std::vector<uint8_t> b = files::read_regular_file(marker.string());
+    const json m = json::parse(b.begin(), b.end(), nullptr, false);
+    const std::string was = m.is_object() ? m.value("build", "") : "";
+    if (was != build_id())
+      throw std::runtime_error(a.out + ": swept by another build of uvmsim (" +
+                               (was.empty() ? "unreadable" : was) + ", this one is " + build_id() +
+                               "): it cannot resume there; use another --out");
+  }
   fs::create_directories(out / "points");
+  {
+    files::AtomicFile f(marker.string(), "sweep.json");
+    f.stream() << json({{"build", build_id()}, {"spec", a.spec}}).dump(2) << "\n";
+    f.commit();
+  }
 
   std::mutex m;
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> done;  // key -> metrics
@@ -357,6 +389,7 @@ int run_sweep(const SweepArgs& a) {
     const size_t first_metric = 2 + axis_names.size();
     write_db(out / "results.db", columns, rows, first_metric, first_metric + metric_names.size());
   };
+  ProgressReporter bar;
   std::atomic<size_t> next{0};
   const auto start = std::chrono::steady_clock::now();
   std::atomic<size_t> finished{0};
@@ -396,14 +429,25 @@ int run_sweep(const SweepArgs& a) {
       write_results();
       const size_t n = ++finished;
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      std::fprintf(stderr, "sweep: %zu/%zu %s %s  (%.2f points/s, about %.0f s left)\n", n, todo.size(),
-                   p.key.c_str(), error.empty() ? "done" : ("FAILED: " + error).c_str(), double(n) / s,
-                   s / double(n) * double(todo.size() - n));
+      if (bar.active()) {  // a terminal: one bar rewritten in place; failures still get a line of their own
+        const size_t width = 30, filled = width * n / std::max<size_t>(1, todo.size());
+        char line[160];
+        std::snprintf(line, sizeof line, "sweep [%s%s] %zu/%zu points, %.2f/s, about %.0f s left",
+                      std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(), n,
+                      todo.size(), double(n) / s, s / double(n) * double(todo.size() - n));
+        if (!error.empty()) std::fprintf(stderr, "\rsweep: %s FAILED: %s\n", p.key.c_str(), error.c_str());
+        bar.update(line);
+      } else {  // a log: plain lines
+        std::fprintf(stderr, "sweep: %zu/%zu %s %s  (%.2f points/s, about %.0f s left)\n", n, todo.size(),
+                     p.key.c_str(), error.empty() ? "done" : ("FAILED: " + error).c_str(), double(n) / s,
+                     s / double(n) * double(todo.size() - n));
+      }
     }
   };
   std::vector<std::thread> threads;
   for (unsigned t = 0; t < std::max(1u, a.jobs); ++t) threads.emplace_back(worker);
   for (auto& t : threads) t.join();
+  bar.finish();
   {
     std::lock_guard<std::mutex> g(m);
     write_results();

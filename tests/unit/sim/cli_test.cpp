@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "test_util.h"
@@ -195,12 +196,52 @@ TEST_F(Cli, SweepRunsEveryPointResumesAndRecordsAFailure) {
   r = sh("sweep --spec " + dir_ + "/sweep.json --out " + dir_ + "/s2 --jobs 2");
   EXPECT_NE(r.output.find("5 points, 3 done before, 2 to run"), std::string::npos) << r.output;
   EXPECT_EQ(slurp(dir_ + "/s2/results.csv"), rows);
+  // Another build's folder is refused.
+  std::ofstream(dir_ + "/s2/sweep.json") << R"({"build": "0.0.1+0123456789abcdef"})";
+  r = sh("sweep --spec " + dir_ + "/sweep.json --out " + dir_ + "/s2");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("swept by another build of uvmsim (0.0.1+0123456789abcdef"), std::string::npos)
+      << r.output;
   // A bad axis is one error naming it, before anything runs.
   std::ofstream(dir_ + "/bad.json") << R"({"trace": ")" << dir_ << R"(/t.uvmt", "axes": {"gpu.memory_fractio": [1]}})";
   r = sh("sweep --spec " + dir_ + "/bad.json --out " + dir_ + "/s3");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("gpu.memory_fractio"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/s3"));
+}
+
+// A sweep killed with SIGKILL midway and run again loses no row and doubles none: every point once.
+TEST_F(Cli, ASweepKilledMidwayResumesWithEveryPointOnce) {
+  ASSERT_EQ(sh("generate --pattern random --bytes 128MiB --host-init --out " + dir_ + "/big.uvmt").status, 0);
+  std::ofstream(dir_ + "/sweep.json") << R"({"trace": ")" << dir_ << R"(/big.uvmt", "axes": {
+    "gpu.memory_fraction": [1.0, 0.9, 0.8, 0.7, 0.6, 0.5], "policies.eviction.name": ["driver_fifo", "lru_2mb"]}})";
+  const std::string cmd =
+      std::string(UVMSIM_BINARY) + " sweep --spec " + dir_ + "/sweep.json --out " + dir_ + "/k";
+  // Killed once some points are done (or at 20 s at the latest).
+  const int killed =
+      std::system(("(" + cmd + " >/dev/null 2>&1 & p=$!; for i in $(seq 200); do [ $(ls " + dir_ +
+                   "/k/points/*/stats.json 2>/dev/null | wc -l) -ge 3 ] && break; sleep 0.1; done; "
+                   "kill -9 $p; wait $p) 2>/dev/null")
+                      .c_str());
+  (void)killed;
+  const std::string before = slurp(dir_ + "/k/results.csv");
+  ASSERT_LT(std::count(before.begin(), before.end(), '\n'), 13) << "the sweep ended before it was killed";
+  const Result r = sh("sweep --spec " + dir_ + "/sweep.json --out " + dir_ + "/k");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output.find("12 points, 0 done before"), std::string::npos) << r.output;  // it did resume
+  const std::string rows = slurp(dir_ + "/k/results.csv");
+  std::set<std::string> keys;
+  std::istringstream lines(rows);
+  std::string line;
+  std::getline(lines, line);  // header
+  size_t n = 0;
+  while (std::getline(lines, line)) {
+    ++n;
+    EXPECT_EQ(line.rfind("done,", 0), 0u) << line;
+    keys.insert(line.substr(5, 16));
+  }
+  EXPECT_EQ(n, 12u);
+  EXPECT_EQ(keys.size(), 12u);
 }
 
 // Each line of --batch-log: its start, entries, distinct pages, VA blocks, bytes, duration, uTLBs, the kernel
