@@ -20,6 +20,16 @@ stage "validation ratchet: every corpus trace against results/validation.json (a
 stage "H200 batch ratchet: the partition traces against results/batch_grid.json (a set's mean or worst error may grow by max(1 point, 10%))"
 /usr/bin/python3 scripts/batch_grid.py --uvmsim build/release/uvmsim --baseline results/batch_grid.json --check
 
+stage "sweep on MPI: mpirun -n 2 against 2 threads (stats.json byte-identical, results.csv sorted, SQLite rows)"
+sw="$(mktemp -d)"
+build/release/uvmsim generate --pattern random --bytes 16MiB --host-init --out "$sw/t.uvmt" >/dev/null
+sed "s|TRACE|$sw/t.uvmt|" tests/data/sweep_mpi.json >"$sw/spec.json"
+build/release/uvmsim sweep --spec "$sw/spec.json" --out "$sw/threads" --jobs 2 2>/dev/null || [ $? -eq 3 ]
+mpirun --allow-run-as-root --oversubscribe -n 2 build/release/uvmsim sweep --spec "$sw/spec.json" --out "$sw/mpi" \
+  >/dev/null 2>&1 || [ -f "$sw/mpi/results.db" ]
+/usr/bin/python3 scripts/sweep_compare.py "$sw/threads" "$sw/mpi"
+rm -rf "$sw"
+
 stage "script tests (tests/unit/python)"
 /usr/bin/python3 -m unittest discover -s tests/unit/python
 

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -30,11 +31,19 @@
 #include "sim/version.h"
 #include "traces/files.h"
 
+#ifdef UVMSIM_MPI
+#include <mpi.h>
+#endif
+
 namespace uvmsim {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+
+#ifdef UVMSIM_MPI
+constexpr int kTagResult = 1, kTagWork = 2;  // rank -> 0: a result (or the first ask); 0 -> rank: a point
+#endif
 
 struct Point {
   std::vector<std::pair<std::string, json>> axes;  // in the spec's axis order
@@ -243,6 +252,27 @@ void write_db(const fs::path& path, const std::vector<std::string>& columns,
   fs::rename(tmp, path);
 }
 
+// Runs one point: its stats.json (with the point's key and axes), or `error` set and null.
+json run_point(const Context& ctx, const Point& p, std::string& error) {
+  json j;
+  try {
+    const Prepared pr = prepare(ctx, p);
+    if (ctx.serving) {
+      const ServeSpec s = parse_serve_spec(pr.serve_text, ctx.spec_path);
+      j = serve_json(s, pr.config, serve(s, pr.config));
+    } else {
+      j = result_json(*ctx.workload, pr.config, simulate(*ctx.workload, pr.config, false).stats);
+    }
+    json axes = json::object();
+    for (const auto& [n, v] : p.axes) axes[n] = v;
+    j["sweep_point"] = {{"key", p.key}, {"axes", axes}};
+  } catch (const std::exception& e) {
+    error = e.what();
+    j = nullptr;
+  }
+  return j;
+}
+
 }  // namespace
 
 int run_sweep(const SweepArgs& a) {
@@ -316,104 +346,120 @@ int run_sweep(const SweepArgs& a) {
       throw std::runtime_error(a.spec + ": a point's settings: " + e.what());
     }
   }
-  const fs::path out(a.out);
-  if (fs::exists(out) && !fs::is_directory(out)) throw files::FileError(a.out + ": --out is not a folder");
-  // The folder's build: another build's points would not be this build's results.
-  const fs::path marker = out / "sweep.json";
-  if (fs::exists(marker)) {
-    const std::vector<uint8_t> b = files::read_regular_file(marker.string());
-    const json m = json::parse(b.begin(), b.end(), nullptr, false);
-    const std::string was = m.is_object() ? m.value("build", "") : "";
-    if (was != build_id())
-      throw std::runtime_error(a.out + ": swept by another build of uvmsim (" +
-                               (was.empty() ? "unreadable" : was) + ", this one is " + build_id() +
-                               "): it cannot resume there; use another --out");
+#ifdef UVMSIM_MPI
+  // Under mpirun with more than one rank: rank 0 keeps the folder, the others run points it hands out.
+  const char* world = std::getenv("OMPI_COMM_WORLD_SIZE");
+  const bool mpi = world && std::atoi(world) > 1;
+  int mpi_rank = 0, mpi_size = 1;
+  if (mpi) {
+    MPI_Init(nullptr, nullptr);
+    MPI_Comm_rank(MPI_COMM_WORLD, &mpi_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &mpi_size);
   }
-  fs::create_directories(out / "points");
-  {
-    files::AtomicFile f(marker.string(), "sweep.json");
-    f.stream() << json({{"build", build_id()}, {"spec", a.spec}}).dump(2) << "\n";
-    f.commit();
-  }
-
-  std::mutex m;
-  std::map<std::string, std::vector<std::pair<std::string, std::string>>> done;  // key -> metrics
-  std::map<std::string, std::string> failed;                                       // key -> error
-  std::vector<size_t> todo;
-  for (size_t i = 0; i < points.size(); ++i) {
-    const fs::path d = out / "points" / points[i].key;
-    if (fs::exists(d / "stats.json")) {
-      const std::vector<uint8_t> b = files::read_regular_file((d / "stats.json").string());
-      done[points[i].key] = metrics(json::parse(b.begin(), b.end()));
-    } else {
-      todo.push_back(i);
+  struct Finalize {
+    bool on;
+    ~Finalize() {
+      if (on) MPI_Finalize();
     }
-  }
-  std::fprintf(stderr, "sweep: %zu points, %zu done before, %zu to run on %u threads\n", points.size(),
-               points.size() - todo.size(), todo.size(), a.jobs);
-  const auto write_results = [&] {  // under m
-    std::vector<std::string> metric_names;
-    for (const auto& [k, ms] : done)
-      for (const auto& [n, v] : ms)
-        if (std::find(metric_names.begin(), metric_names.end(), n) == metric_names.end()) metric_names.push_back(n);
-    std::vector<std::string> columns = {"status", "key"};
-    columns.insert(columns.end(), axis_names.begin(), axis_names.end());
-    columns.insert(columns.end(), metric_names.begin(), metric_names.end());
-    columns.push_back("error");
-    std::vector<std::vector<std::string>> rows;
-    for (const Point& p : points) {
-      const bool ok = done.count(p.key) > 0, bad_point = failed.count(p.key) > 0;
-      if (!ok && !bad_point) continue;
-      std::vector<std::string> row = {ok ? "done" : "failed", p.key};
-      for (const auto& n : axis_names) {
-        std::string v;
-        for (const auto& [an, av] : p.axes)
-          if (an == n) v = set_text(av);
-        row.push_back(v);
-      }
-      std::map<std::string, std::string> mv;
-      if (ok)
-        for (const auto& [n, v] : done[p.key]) mv[n] = v;
-      for (const auto& n : metric_names) row.push_back(mv.count(n) ? mv[n] : "");
-      row.push_back(bad_point ? failed[p.key] : "");
-      rows.push_back(std::move(row));
-    }
-    files::AtomicFile f((out / "results.csv").string(), "results.csv");
-    for (size_t i = 0; i < columns.size(); ++i) f.stream() << (i ? "," : "") << csv(columns[i]);
-    f.stream() << "\n";
-    for (const auto& row : rows) {
-      for (size_t i = 0; i < row.size(); ++i) f.stream() << (i ? "," : "") << csv(row[i]);
-      f.stream() << "\n";
-    }
-    f.commit();
-    const size_t first_metric = 2 + axis_names.size();
-    write_db(out / "results.db", columns, rows, first_metric, first_metric + metric_names.size());
-  };
-  ProgressReporter bar;
-  std::atomic<size_t> next{0};
-  const auto start = std::chrono::steady_clock::now();
-  std::atomic<size_t> finished{0};
-  const auto worker = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < todo.size();) {
-      const Point& p = points[todo[i]];
-      const fs::path d = out / "points" / p.key;
+  } finalize{mpi};
+  if (mpi && mpi_rank != 0) {
+    std::string msg;  // empty: the first ask
+    while (true) {
+      MPI_Send(msg.data(), int(msg.size()), MPI_CHAR, 0, kTagResult, MPI_COMM_WORLD);
+      long long idx = -1;
+      MPI_Recv(&idx, 1, MPI_LONG_LONG, 0, kTagWork, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      if (idx < 0) return 0;
       std::string error;
-      json j;
-      try {
-        const Prepared pr = prepare(ctx, p);
-        if (ctx.serving) {
-          const ServeSpec s = parse_serve_spec(pr.serve_text, ctx.spec_path);
-          j = serve_json(s, pr.config, serve(s, pr.config));
-        } else {
-          j = result_json(*ctx.workload, pr.config, simulate(*ctx.workload, pr.config, false).stats);
-        }
-        json axes = json::object();
-        for (const auto& [n, v] : p.axes) axes[n] = v;
-        j["sweep_point"] = {{"key", p.key}, {"axes", axes}};
-      } catch (const std::exception& e) {
-        error = e.what();
+      const json j = run_point(ctx, points[size_t(idx)], error);
+      msg = (error.empty() ? "0" : "1") + std::to_string(idx) + "\n" + (error.empty() ? j.dump() : error);
+    }
+  }
+#endif
+  const auto rank0 = [&]() -> int {
+    const fs::path out(a.out);
+    if (fs::exists(out) && !fs::is_directory(out)) throw files::FileError(a.out + ": --out is not a folder");
+    // The folder's build: another build's points would not be this build's results.
+    const fs::path marker = out / "sweep.json";
+    if (fs::exists(marker)) {
+      const std::vector<uint8_t> b = files::read_regular_file(marker.string());
+      const json m = json::parse(b.begin(), b.end(), nullptr, false);
+      const std::string was = m.is_object() ? m.value("build", "") : "";
+      if (was != build_id())
+        throw std::runtime_error(a.out + ": swept by another build of uvmsim (" +
+                                 (was.empty() ? "unreadable" : was) + ", this one is " + build_id() +
+                                 "): it cannot resume there; use another --out");
+    }
+    fs::create_directories(out / "points");
+    {
+      files::AtomicFile f(marker.string(), "sweep.json");
+      f.stream() << json({{"build", build_id()}, {"spec", a.spec}}).dump(2) << "\n";
+      f.commit();
+    }
+
+    std::mutex m;
+    std::map<std::string, std::vector<std::pair<std::string, std::string>>> done;  // key -> metrics
+    std::map<std::string, std::string> failed;                                     // key -> error
+    std::vector<size_t> todo;
+    for (size_t i = 0; i < points.size(); ++i) {
+      const fs::path d = out / "points" / points[i].key;
+      if (fs::exists(d / "stats.json")) {
+        const std::vector<uint8_t> b = files::read_regular_file((d / "stats.json").string());
+        done[points[i].key] = metrics(json::parse(b.begin(), b.end()));
+      } else {
+        todo.push_back(i);
       }
-      std::lock_guard<std::mutex> g(m);
+    }
+    std::string on = std::to_string(a.jobs) + " threads";
+#ifdef UVMSIM_MPI
+    if (mpi) on = std::to_string(mpi_size - 1) + " MPI ranks";
+#endif
+    std::fprintf(stderr, "sweep: %zu points, %zu done before, %zu to run on %s\n", points.size(),
+                 points.size() - todo.size(), todo.size(), on.c_str());
+    const auto write_results = [&] {  // under m
+      std::vector<std::string> metric_names;
+      for (const auto& [k, ms] : done)
+        for (const auto& [n, v] : ms)
+          if (std::find(metric_names.begin(), metric_names.end(), n) == metric_names.end())
+            metric_names.push_back(n);
+      std::vector<std::string> columns = {"status", "key"};
+      columns.insert(columns.end(), axis_names.begin(), axis_names.end());
+      columns.insert(columns.end(), metric_names.begin(), metric_names.end());
+      columns.push_back("error");
+      std::vector<std::vector<std::string>> rows;
+      for (const Point& p : points) {
+        const bool ok = done.count(p.key) > 0, bad_point = failed.count(p.key) > 0;
+        if (!ok && !bad_point) continue;
+        std::vector<std::string> row = {ok ? "done" : "failed", p.key};
+        for (const auto& n : axis_names) {
+          std::string v;
+          for (const auto& [an, av] : p.axes)
+            if (an == n) v = set_text(av);
+          row.push_back(v);
+        }
+        std::map<std::string, std::string> mv;
+        if (ok)
+          for (const auto& [n, v] : done[p.key]) mv[n] = v;
+        for (const auto& n : metric_names) row.push_back(mv.count(n) ? mv[n] : "");
+        row.push_back(bad_point ? failed[p.key] : "");
+        rows.push_back(std::move(row));
+      }
+      files::AtomicFile f((out / "results.csv").string(), "results.csv");
+      for (size_t i = 0; i < columns.size(); ++i) f.stream() << (i ? "," : "") << csv(columns[i]);
+      f.stream() << "\n";
+      for (const auto& row : rows) {
+        for (size_t i = 0; i < row.size(); ++i) f.stream() << (i ? "," : "") << csv(row[i]);
+        f.stream() << "\n";
+      }
+      f.commit();
+      const size_t first_metric = 2 + axis_names.size();
+      write_db(out / "results.db", columns, rows, first_metric, first_metric + metric_names.size());
+    };
+    ProgressReporter bar;
+    const auto start = std::chrono::steady_clock::now();
+    std::atomic<size_t> finished{0};
+    // A point's result into its folder and the rows (under m).
+    const auto record = [&](const Point& p, const json& j, const std::string& error) {
+      const fs::path d = out / "points" / p.key;
       fs::create_directories(d);
       if (error.empty()) {
         files::AtomicFile f((d / "stats.json").string(), "stats.json");
@@ -442,17 +488,69 @@ int run_sweep(const SweepArgs& a) {
                      p.key.c_str(), error.empty() ? "done" : ("FAILED: " + error).c_str(), double(n) / s,
                      s / double(n) * double(todo.size() - n));
       }
+    };
+#ifdef UVMSIM_MPI
+    if (mpi) {
+      // Rank 0 hands out points one at a time as ranks ask (dynamic balance) and writes what they send back.
+      int active = mpi_size - 1;
+      size_t given = 0;
+      while (active > 0) {
+        MPI_Status st;
+        MPI_Probe(MPI_ANY_SOURCE, kTagResult, MPI_COMM_WORLD, &st);
+        int n = 0;
+        MPI_Get_count(&st, MPI_CHAR, &n);
+        std::string msg(size_t(n), '\0');
+        MPI_Recv(msg.data(), n, MPI_CHAR, st.MPI_SOURCE, kTagResult, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        if (!msg.empty()) {
+          const size_t nl = msg.find('\n');
+          const size_t idx = std::stoul(msg.substr(1, nl - 1));
+          const std::string payload = msg.substr(nl + 1);
+          std::lock_guard<std::mutex> g(m);
+          if (msg[0] == '0')
+            record(points.at(idx), json::parse(payload), "");
+          else
+            record(points.at(idx), nullptr, payload);
+        }
+        long long next_point = given < todo.size() ? (long long)todo[given++] : -1;
+        if (next_point < 0) --active;
+        MPI_Send(&next_point, 1, MPI_LONG_LONG, st.MPI_SOURCE, kTagWork, MPI_COMM_WORLD);
+      }
+    } else
+#endif
+    {
+      std::atomic<size_t> next{0};
+      const auto worker = [&] {
+        for (size_t i; (i = next.fetch_add(1)) < todo.size();) {
+          const Point& p = points[todo[i]];
+          std::string error;
+          const json j = run_point(ctx, p, error);
+          std::lock_guard<std::mutex> g(m);
+          record(p, j, error);
+        }
+      };
+      std::vector<std::thread> threads;
+      for (unsigned t = 0; t < std::max(1u, a.jobs); ++t) threads.emplace_back(worker);
+      for (auto& t : threads) t.join();
     }
+    bar.finish();
+    {
+      std::lock_guard<std::mutex> g(m);
+      write_results();
+    }
+    return int(failed.size());
   };
-  std::vector<std::thread> threads;
-  for (unsigned t = 0; t < std::max(1u, a.jobs); ++t) threads.emplace_back(worker);
-  for (auto& t : threads) t.join();
-  bar.finish();
-  {
-    std::lock_guard<std::mutex> g(m);
-    write_results();
+#ifdef UVMSIM_MPI
+  if (mpi) {
+    // An error on rank 0 stops every rank (one message, a non-zero exit; no rank waits forever).
+    try {
+      return rank0();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "uvmsim: error: %s\n", e.what());
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    }
   }
-  return int(failed.size());
+#endif
+  return rank0();
 }
 
 }  // namespace uvmsim
