@@ -413,8 +413,9 @@ int run_sweep(const SweepArgs& a) {
 #ifdef UVMSIM_MPI
     if (mpi) on = std::to_string(mpi_size - 1) + " MPI ranks";
 #endif
-    std::fprintf(stderr, "sweep: %zu points, %zu done before, %zu to run on %s\n", points.size(),
-                 points.size() - todo.size(), todo.size(), on.c_str());
+    if (!a.quiet)
+      std::fprintf(stderr, "sweep: %zu points, %zu done before, %zu to run on %s\n", points.size(),
+                   points.size() - todo.size(), todo.size(), on.c_str());
     const auto write_results = [&] {  // under m
       std::vector<std::string> metric_names;
       for (const auto& [k, ms] : done)
@@ -475,7 +476,9 @@ int run_sweep(const SweepArgs& a) {
       write_results();
       const size_t n = ++finished;
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (bar.active()) {  // a terminal: one bar rewritten in place; failures still get a line of their own
+      if (a.quiet) {
+      } else if (bar.active()) {  // a terminal: one bar rewritten in place; failures still get a line of
+                                  // their own
         const size_t width = 30, filled = width * n / std::max<size_t>(1, todo.size());
         char line[160];
         std::snprintf(line, sizeof line, "sweep [%s%s] %zu/%zu points, %.2f/s, about %.0f s left",

@@ -15,6 +15,7 @@ namespace uvmsim {
 struct SweepArgs {
   std::string spec, out;
   unsigned jobs = 1;
+  bool quiet = false;  // no line per point (benchmarks)
 };
 
 // Returns the number of failed points (0: all ran); throws for a bad spec or output folder.
