@@ -4,7 +4,8 @@
 // resolved config, its serving spec or trace and the program version), written atomically, so a killed
 // sweep run again with the same spec and folder skips the points it finished. DIR/results.csv (one row per
 // point: status, key, axes, then metrics) and the same rows in DIR/results.db (SQLite, table `points`) are
-// rewritten atomically from the finished points after each one.
+// rewritten atomically from the finished points at most once a second and at the end (a resumed sweep
+// rebuilds them from the points' files).
 // A point that fails records its error in its folder and the row, and the sweep goes on.
 #pragma once
 
