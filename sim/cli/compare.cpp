@@ -50,14 +50,13 @@ void flatten(const nlohmann::json& j, const std::string& at, std::map<std::strin
   }
 }
 
-// Every scalar (numbers, strings, booleans) under `j`, as text, by dotted path: for the config's differences.
+// Every scalar (numbers, strings, booleans) and array under `j`, as text, by dotted path: for the config's
+// differences.
 void flatten_text(const nlohmann::json& j, const std::string& at, std::map<std::string, std::string>& out) {
   if (j.is_object()) {
     for (const auto& [k, v] : j.items()) flatten_text(v, at.empty() ? k : at + "." + k, out);
-  } else if (j.is_array()) {
-    out[at] = j.dump();
   } else {
-    out[at] = j.dump();
+    out[at] = j.dump();  // a scalar, or an array as a whole
   }
 }
 

@@ -47,6 +47,9 @@ constexpr int kTagResult = 1, kTagWork = 2;  // rank -> 0: a result (or the firs
 
 struct Point {
   std::vector<std::pair<std::string, json>> axes;  // in the spec's axis order
+  // Resolved once, before any point runs (resolve): its config, its serving spec, and its key.
+  Config config;
+  std::string serve_text;
   std::string key;
 };
 
@@ -107,13 +110,11 @@ struct Context {
   std::vector<std::string> sets;  // the spec's "set", as overrides
 };
 
-struct Prepared {
-  Config config;
-  std::string serve_text;
-};
+std::string point_key(const Context& ctx, const Point& p);
 
-Prepared prepare(const Context& ctx, const Point& p) {
-  Prepared r;
+// The point's config (the base, `set`, then its config axes), its serving spec (with its spec. axes), its
+// key.
+void resolve(const Context& ctx, Point& p) {
   std::vector<std::string> sets = ctx.sets;
   json spec_doc;
   if (ctx.serving) spec_doc = json::parse(ctx.serve_text);
@@ -125,9 +126,9 @@ Prepared prepare(const Context& ctx, const Point& p) {
       sets.push_back(name + "=" + set_text(v));
     }
   }
-  r.config = load_config(ctx.config_path, sets);
-  if (ctx.serving) r.serve_text = spec_doc.dump();
-  return r;
+  p.config = load_config(ctx.config_path, sets);
+  if (ctx.serving) p.serve_text = spec_doc.dump();
+  p.key = point_key(ctx, p);
 }
 
 // This build of the program: its version and a hash of its executable, so that a sweep's points name the
@@ -145,7 +146,7 @@ const std::string& build_id() {
   return id;
 }
 
-std::string point_key(const Context& ctx, const Prepared& p) {
+std::string point_key(const Context& ctx, const Point& p) {
   const std::string input = ctx.serving ? p.serve_text : ctx.workload->hash;
   return hex(fnv1a(to_json(p.config).dump() + "\n" + input + "\n" + build_id()));
 }
@@ -257,12 +258,11 @@ void write_db(const fs::path& path, const std::vector<std::string>& columns,
 json run_point(const Context& ctx, const Point& p, std::string& error) {
   json j;
   try {
-    const Prepared pr = prepare(ctx, p);
     if (ctx.serving) {
-      const ServeSpec s = parse_serve_spec(pr.serve_text, ctx.spec_path);
-      j = serve_json(s, pr.config, serve(s, pr.config));
+      const ServeSpec s = parse_serve_spec(p.serve_text, ctx.spec_path);
+      j = serve_json(s, p.config, serve(s, p.config));
     } else {
-      j = result_json(*ctx.workload, pr.config, simulate(*ctx.workload, pr.config, false).stats);
+      j = result_json(*ctx.workload, p.config, simulate(*ctx.workload, p.config, false).stats);
     }
     json axes = json::object();
     for (const auto& [n, v] : p.axes) axes[n] = v;
@@ -342,7 +342,7 @@ int run_sweep(const SweepArgs& a) {
     for (const auto& [n, v] : p.axes)
       if (std::find(axis_names.begin(), axis_names.end(), n) == axis_names.end()) axis_names.push_back(n);
     try {
-      p.key = point_key(ctx, prepare(ctx, p));
+      resolve(ctx, p);
     } catch (const std::exception& e) {
       throw std::runtime_error(a.spec + ": a point's settings: " + e.what());
     }

@@ -53,7 +53,10 @@ void Gpu::set_partitions(const std::vector<uint32_t>& sms) {
 }
 
 void Gpu::limit_kernel_sms(uint32_t kernel, uint32_t sms) {
-  if (kernel_sms_.empty()) kernel_sms_.assign(w_.trace.kernels.size(), 0);
+  if (kernel_sms_.empty()) {
+    if (sms == 0) return;  // no limit was ever set: none to clear
+    kernel_sms_.assign(w_.trace.kernels.size(), 0);
+  }
   kernel_sms_.at(kernel) = sms;
 }
 

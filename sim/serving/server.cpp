@@ -136,9 +136,6 @@ void Server::start_batch(uint32_t tenant, const BatchDecision& d) {
   // Each layer whole, or as the sub-batches the policy asked for.
   const std::vector<uint32_t>& ks = plan_.kernels[tenant][t.variant];
   t.launched.clear();
-  // Each kernel's SM limit, set for every kernel once a decision has limited one (the templates are shared).
-  const bool limits = limit_sms_ && (t.sm_limited || !d.layer_sms.empty());
-  t.sm_limited = !d.layer_sms.empty();
   for (size_t l = 0; l < ks.size(); ++l) {
     const uint32_t want = l < layer_sizes.size() ? layer_sizes[l] : 0;
     const size_t first = t.launched.size();
@@ -157,7 +154,8 @@ void Server::start_batch(uint32_t tenant, const BatchDecision& d) {
                        " (a size the tenant allows that divides the batch)");
       t.launched.insert(t.launched.end(), sub->begin(), sub->end());
     }
-    if (limits)
+    // Each launch's SM limit, this decision's (0: none): the templates are shared by every batch.
+    if (limit_sms_)
       for (size_t i = first; i < t.launched.size(); ++i)
         limit_sms_(t.launched[i], l < d.layer_sms.size() ? d.layer_sms[l] : 0);
   }

@@ -104,7 +104,6 @@ class Server final : public Component, private LaunchListener {
     std::vector<uint32_t> batch;
     size_t variant = 0;
     std::vector<uint32_t> launched;  // the batch's kernels, in launch order (sub-batches included)
-    bool sm_limited = false;         // the last batch's decision limited its layers' SMs
     uint32_t kernels_left = 0;
     std::vector<uint64_t> faults_before;  // per kernel of the batch, its fault count when the batch began
     uint64_t bytes_before = 0;
