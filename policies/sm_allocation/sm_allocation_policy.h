@@ -44,6 +44,12 @@ class SmSet {
     return c;
   }
   bool operator==(const SmSet&) const = default;
+  // Whether an SM is in both (sets of one GPU).
+  bool intersects(const SmSet& o) const {
+    for (size_t i = 0; i < w_.size() && i < o.w_.size(); ++i)
+      if (w_[i] & o.w_[i]) return true;
+    return false;
+  }
   // The SMs in both (sets of one GPU).
   SmSet& operator&=(const SmSet& o) {
     for (size_t i = 0; i < w_.size() && i < o.w_.size(); ++i) w_[i] &= o.w_[i];

@@ -125,7 +125,7 @@ struct GpuConfig {
   // (SMs 2t, 2t+1) holding the fewest resident CTAs of any kernel (ties: in rotation from the TPC after the
   // last one given a CTA), on its SM with fewer (ties: its first), as the H100 places a kernel launched
   // beside another (cuda_tracer/placement.sh). A CTA's end refills its own SM in both.
-  int64_t dispatch_by_tpc = 0;
+  int64_t dispatch_by_tpc = 2;
 };
 
 struct PcieConfig {

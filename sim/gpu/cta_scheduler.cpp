@@ -176,9 +176,10 @@ void Gpu::sm_all_stalled(uint32_t s) {
 // Breadth-first over SMs, as the hardware's CTA dispatcher: CTA i goes to the i-th SM with room, counting
 // from the SM after the one that took the previous dispatch's last CTA (so a kernel launched next to
 // another does not pile onto the SMs the first one filled first: they share SMs, sim/gpu/sm_share.h). With
-// gpu.dispatch_by_tpc, by TPC occupancy instead (fill_by_tpc).
+// gpu.dispatch_by_tpc, by TPC occupancy instead (fill_by_tpc): always (1), or while two running kernels may
+// share an SM (2: their tenants' allowed SMs meet; kernels on disjoint green contexts do not).
 void Gpu::fill_sms() {
-  if (cfg_.gpu.dispatch_by_tpc) {
+  if (cfg_.gpu.dispatch_by_tpc == 1 || (cfg_.gpu.dispatch_by_tpc == 2 && kernels_may_share_sms())) {
     fill_by_tpc();
     return;
   }
@@ -195,6 +196,13 @@ void Gpu::fill_sms() {
       }
     }
   }
+}
+
+bool Gpu::kernels_may_share_sms() const {
+  for (size_t i = 0; i < running_.size(); ++i)
+    for (size_t j = i + 1; j < running_.size(); ++j)
+      if (allowed_sms_[running_[i].tenant].intersects(allowed_sms_[running_[j].tenant])) return true;
+  return false;
 }
 
 // Each CTA to the TPC with the fewest resident CTAs (ties: in rotation from next_tpc_), on its SM with fewer

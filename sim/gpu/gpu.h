@@ -215,6 +215,8 @@ class Gpu final : public Component, public FaultBuffer::Client {
   void fill_sms();
   // gpu.dispatch_by_tpc: CTAs to the least occupied TPCs, until none fits.
   void fill_by_tpc();
+  // Whether two running kernels' tenants may place CTAs on a common SM (gpu.dispatch_by_tpc 2).
+  bool kernels_may_share_sms() const;
   bool try_place(uint32_t sm);
   void start_cta(RunningKernel& rk, uint64_t cta, uint32_t sm, int64_t delay_ns = 0);
   void cta_step(uint32_t slot);

@@ -83,7 +83,9 @@ TEST(SmShare, KernelsSharingSmsSlowEachOther) {
 // H100s). A (66 long CTAs) starts alone, A' (66 short ones) beside it; when A' ends, B (66 CTAs) follows it
 // on its stream. Rotating over SMs, A holds SMs 0-65, A' takes 66-131 and B, starting after SM 131, lands on
 // A's SMs, every CTA beside one of A's. By TPC (gpu.dispatch_by_tpc), A takes the first SM of every TPC, A'
-// the second, and B the second again: none beside another kernel's CTA.
+// the second, and B the second again: none beside another kernel's CTA. By TPC only beside another kernel
+// (gpu.dispatch_by_tpc 2, the calibrated configs'), A alone rotates onto SMs 0-65 (TPCs 0-32), and A' and
+// B take the free TPCs 33-65: none beside another kernel's CTA either.
 TEST(SmShare, ByTpcANewKernelTakesTheFreeSmOfEachTpc) {
   trace::Trace t = compute_kernel(66, 1000000);
   for (int k = 0; k < 2; ++k) {
@@ -92,9 +94,15 @@ TEST(SmShare, ByTpcANewKernelTakesTheFreeSmOfEachTpc) {
     t.kernels.back().stream = 1;
     t.ops.back().stream = 1;
   }
-  Config c;  // gpu.dispatch_by_tpc 0, as in the calibrated configs
+  Config c;
+  c.gpu.dispatch_by_tpc = 0;
   const Stats rotation = run(t, c);
   EXPECT_EQ(rotation.ctas_beside_other_kernels, 66u);
+  c.gpu.dispatch_by_tpc = 2;
+  const Stats beside = run(t, c);
+  EXPECT_EQ(beside.ctas_beside_other_kernels, 0u);
+  EXPECT_EQ(kernel_ns(beside, 0), 1000000);  // A shares no SM: its resident time (rotation: slowed by B)
+  EXPECT_GT(kernel_ns(rotation, 0), 1000000);
   c.gpu.dispatch_by_tpc = 1;
   const Stats by_tpc = run(t, c);
   EXPECT_EQ(by_tpc.ctas_beside_other_kernels, 0u);
