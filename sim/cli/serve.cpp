@@ -195,29 +195,63 @@ void add_layers(const Workload& w, const Config& c, const ServingPlan& plan, Ser
 
 }  // namespace
 
-ServeResult serve(const ServeSpec& spec, const Config& c, ProgressReporter* progress, Timeline* timeline) {
+std::string ServingTemplates::key(const ServeSpec& spec, bool layers) {
+  nlohmann::json k = nlohmann::json::array();
+  for (const ServeTenantSpec& t : spec.tenants)
+    k.push_back({t.name, t.model, t.batch_sizes, t.own_process, t.cold});
+  return k.dump() + (layers ? " layers" : "");
+}
+
+std::shared_ptr<const ServingTemplates> ServingTemplates::make(const ServeSpec& spec, bool layers) {
   std::vector<ServingModel> models;
   for (const ServeTenantSpec& t : spec.tenants)
     models.push_back({t.model, t.batch_sizes, t.own_process, t.cold});
   ServingTrace st = generate_serving(models);
-  const bool layers = needs(spec, c, &PolicyInfo::needs_layers);
-  SubBatchKernels sub;
-  if (layers) sub = add_sub_batches(st, models);
+  auto out = std::make_shared<ServingTemplates>();
+  if (layers) out->sub_kernels = add_sub_batches(st, models);
   for (size_t i = 0; i < spec.tenants.size(); ++i) st.trace.tenants[i].name = spec.tenants[i].name;
+  out->kernels = std::move(st.kernels);
+  out->cold_ops = std::move(st.cold_ops);
+  out->issued_ops = st.issued_ops;
+  out->workload = std::make_shared<const Workload>(Workload::build(std::move(st.trace), "generated-serving"));
+  out->layers = layers;
+  return out;
+}
+
+std::shared_ptr<const ServingTemplates> TemplateCache::get(const ServeSpec& spec, bool layers) {
+  const std::string k = ServingTemplates::key(spec, layers);
+  std::shared_ptr<Slot> slot;
+  {
+    std::lock_guard<std::mutex> g(m_);
+    std::shared_ptr<Slot>& s = slots_[k];
+    if (!s) s = std::make_shared<Slot>();
+    slot = s;
+  }
+  // Made once, by the first run to ask; the others wait for it (a failure is each asker's error).
+  std::lock_guard<std::mutex> g(slot->m);
+  if (!slot->templates) slot->templates = ServingTemplates::make(spec, layers);
+  return slot->templates;
+}
+
+ServeResult serve(const ServeSpec& spec, const Config& c, ProgressReporter* progress, Timeline* timeline,
+                  TemplateCache* cache) {
+  const bool layers = needs(spec, c, &PolicyInfo::needs_layers);
+  const std::shared_ptr<const ServingTemplates> tp =
+      cache ? cache->get(spec, layers) : ServingTemplates::make(spec, layers);
   ServingPlan plan;
   plan.spec = spec;
-  plan.kernels = std::move(st.kernels);
-  plan.cold_ops = std::move(st.cold_ops);
-  plan.issued_ops = st.issued_ops;
+  plan.kernels = tp->kernels;
+  plan.cold_ops = tp->cold_ops;
+  plan.issued_ops = tp->issued_ops;
   plan.trace_times.resize(spec.tenants.size());
   for (size_t i = 0; i < spec.tenants.size(); ++i)
     if (spec.tenants[i].arrivals.kind == ArrivalKind::kTrace)
       plan.trace_times[i] = trace_arrivals(spec.tenants[i].arrivals, i);
   plan.active.assign(spec.tenants.size(), true);
-  plan.sub_kernels = std::move(sub);
+  plan.sub_kernels = tp->sub_kernels;
 
   ServeResult r;
-  r.workload = std::make_unique<Workload>(Workload::build(std::move(st.trace), "generated-serving"));
+  r.workload = tp->workload;
   if (needs(spec, c, &PolicyInfo::needs_profile)) plan.profile = profile_tenants(*r.workload, c, plan);
   if (layers) add_layers(*r.workload, c, plan, plan.profile);
   r.profile = plan.profile;

@@ -4,6 +4,9 @@
 // "slowdown", each tenant is also simulated alone (same arrivals, the others idle) for its slowdown.
 #pragma once
 
+#include <map>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
@@ -40,8 +43,37 @@ struct TenantServing {
   double slowdown = 0;   // mean latency over the mean alone (0 when not simulated)
 };
 
+// The tenants' kernels generated once per model and batch size (workloads/generate.h) and the workload they
+// form: they depend on the spec's tenants alone (name, model, batch sizes, process, cold) and on whether a
+// policy runs layers as sub-batches, not on the config, so runs of the same tenants share them read-only.
+struct ServingTemplates {
+  std::shared_ptr<const Workload> workload;
+  std::vector<std::vector<std::vector<uint32_t>>> kernels;
+  std::vector<std::vector<uint32_t>> cold_ops;
+  size_t issued_ops = 0;
+  std::vector<std::vector<std::vector<std::vector<std::vector<uint32_t>>>>> sub_kernels;
+  bool layers = false;
+  static std::string key(const ServeSpec& spec, bool layers);
+  static std::shared_ptr<const ServingTemplates> make(const ServeSpec& spec, bool layers);
+};
+
+// Templates made once per process for each set of tenants and shared by every run that asks (the sweep's
+// points; thread-safe).
+class TemplateCache {
+ public:
+  std::shared_ptr<const ServingTemplates> get(const ServeSpec& spec, bool layers);
+
+ private:
+  struct Slot {
+    std::mutex m;
+    std::shared_ptr<const ServingTemplates> templates;
+  };
+  std::mutex m_;
+  std::map<std::string, std::shared_ptr<Slot>> slots_;
+};
+
 struct ServeResult {
-  std::unique_ptr<Workload> workload;
+  std::shared_ptr<const Workload> workload;
   Stats stats;
   std::vector<RequestRecord> requests;
   int64_t start_ns = 0;
@@ -52,8 +84,9 @@ struct ServeResult {
 // Generates the tenants' kernels, simulates and summarises. Errors: SpecError (the spec, naming the key),
 // ConfigError, ModelError, SimError.
 // `timeline`, if given, records the main run (not the profile's or the slowdown's runs alone).
+// `cache`, if given, supplies the templates (made there once for these tenants).
 ServeResult serve(const ServeSpec& spec, const Config& c, ProgressReporter* progress = nullptr,
-                  Timeline* timeline = nullptr);
+                  Timeline* timeline = nullptr, TemplateCache* cache = nullptr);
 std::vector<TenantServing> summarise_tenants(const ServeSpec& spec,
                                              const std::vector<RequestRecord>& requests);
 nlohmann::json serve_json(const ServeSpec& spec, const Config& c, const ServeResult& r);

@@ -1,12 +1,18 @@
 // The sweep spec (JSON, every error naming the key):
-//   "serve": a serving spec (path), or "trace": a trace (path): what each point runs;
+//   "serve": a serving spec (path), or "trace": a trace (path): what each point runs (a serving sweep
+//     with a "mix" axis may leave "serve" out);
 //   "config": the base config (path; default: the built-in one), "set": {"key": value, ...} over it;
 //   "axes": {"NAME": [values...], ...}: the points are their cross product (names in sorted order, the
 //     last varying fastest); and/or "points": [{"NAME": value, ...}, ...]: points listed one by one;
 //   a NAME is a config key by its dotted path (gpu.memory_fraction, policies.sm_allocation.name,
 //     policies.batching.params.fault_ns, seed) or, for a serving sweep, "spec." and a dotted path into the
-//     serving spec (spec.seed, spec.requests, spec.tenants.0.arrivals.rate_per_s; numbers index arrays).
-// The trace or spec is read once and shared by every point.
+//     serving spec (spec.seed, spec.requests, spec.tenants.0.arrivals.rate_per_s; numbers index arrays);
+//   two NAMEs take files: "mix", a serving spec (path) that the point serves in place of "serve" (its spec.
+//     axes apply to it), and "policy_set", a policy set (path, as policies/sets/*.json: {"name",
+//     "policies": {KIND: {"name", "params"}}}) whose every policy the point selects before its other axes.
+// Each trace, spec and policy set is read once and shared by every point, and a serving point's kernel
+// templates are generated once per set of tenants (TemplateCache) and shared read-only.
+// A serving point's folder holds its requests.csv beside its stats.json.
 #include "sim/cli/sweep.h"
 
 #include <sqlite3.h>
@@ -104,7 +110,10 @@ void set_path(json& doc, const std::string& path, const json& v, const std::stri
 struct Context {
   std::string spec_path;
   bool serving = false;
-  std::string serve_text;         // the serving spec as read
+  std::string serve_text;  // the serving spec as read ("serve"; empty when a mix axis gives it)
+  std::map<std::string, std::string> mixes;                     // the mix axis's specs as read, by path
+  std::map<std::string, std::vector<std::string>> policy_sets;  // the policy_set axis's sets as overrides
+  mutable TemplateCache templates;
   const Workload* workload = nullptr;  // the trace, read once
   std::string config_path;
   std::vector<std::string> sets;  // the spec's "set", as overrides
@@ -116,9 +125,23 @@ std::string point_key(const Context& ctx, const Point& p);
 // key.
 void resolve(const Context& ctx, Point& p) {
   std::vector<std::string> sets = ctx.sets;
-  json spec_doc;
-  if (ctx.serving) spec_doc = json::parse(ctx.serve_text);
+  std::string serve_text = ctx.serve_text;
+  // The mix and the policy set first, whatever their place among the axes: the others refine them.
   for (const auto& [name, v] : p.axes) {
+    if (name == "mix") {
+      if (!ctx.serving) bad(ctx.spec_path, name, "a mix axis needs a serving sweep (no \"trace\")");
+      serve_text = ctx.mixes.at(v.get<std::string>());
+    } else if (name == "policy_set") {
+      const auto& s = ctx.policy_sets.at(v.get<std::string>());
+      sets.insert(sets.end(), s.begin(), s.end());
+    }
+  }
+  if (ctx.serving && serve_text.empty())
+    bad(ctx.spec_path, "serve", "a point has neither \"serve\" nor a mix");
+  json spec_doc;
+  if (ctx.serving) spec_doc = json::parse(serve_text);
+  for (const auto& [name, v] : p.axes) {
+    if (name == "mix" || name == "policy_set") continue;
     if (name.rfind("spec.", 0) == 0) {
       if (!ctx.serving) bad(ctx.spec_path, name, "a spec. axis needs a serving sweep (\"serve\")");
       set_path(spec_doc, name.substr(5), v, ctx.spec_path, name);
@@ -129,6 +152,40 @@ void resolve(const Context& ctx, Point& p) {
   p.config = load_config(ctx.config_path, sets);
   if (ctx.serving) p.serve_text = spec_doc.dump();
   p.key = point_key(ctx, p);
+}
+
+// Reads the files a "mix" or "policy_set" axis value names, once each (errors name the key).
+void read_axis_files(Context& ctx, const std::string& name, const json& v, const std::string& key) {
+  if (name != "mix" && name != "policy_set") return;
+  if (!v.is_string()) bad(ctx.spec_path, key, "expected a path");
+  const std::string path = v.get<std::string>();
+  if (name == "mix") {
+    if (ctx.mixes.count(path)) return;
+    const std::vector<uint8_t> t = files::read_regular_file(path, uint64_t{1} << 26);
+    std::string text(t.begin(), t.end());
+    (void)parse_serve_spec(text, path);  // its errors now
+    ctx.mixes[path] = std::move(text);
+    return;
+  }
+  if (ctx.policy_sets.count(path)) return;
+  const std::vector<uint8_t> b = files::read_regular_file(path, uint64_t{1} << 24);
+  const json set = json::parse(b.begin(), b.end(), nullptr, false);
+  if (set.is_discarded() || !set.is_object() || !set.contains("policies") || !set["policies"].is_object())
+    bad(ctx.spec_path, key,
+        path + ": not a policy set (an object with \"policies\": {KIND: {\"name\", \"params\"}})");
+  std::vector<std::string> sets;
+  for (const auto& [kind, choice] : set["policies"].items()) {
+    if (!choice.is_object() || !choice.contains("name") || !choice["name"].is_string())
+      bad(ctx.spec_path, key, path + ": policies." + kind + ": expected {\"name\", \"params\"}");
+    sets.push_back("policies." + kind + ".name=" + choice["name"].get<std::string>());
+    if (choice.contains("params")) {
+      if (!choice["params"].is_object())
+        bad(ctx.spec_path, key, path + ": policies." + kind + ".params: expected an object");
+      for (const auto& [k, pv] : choice["params"].items())
+        sets.push_back("policies." + kind + ".params." + k + "=" + set_text(pv));
+    }
+  }
+  ctx.policy_sets[path] = std::move(sets);
 }
 
 // This build of the program: its version and a hash of its executable, so that a sweep's points name the
@@ -254,24 +311,35 @@ void write_db(const fs::path& path, const std::vector<std::string>& columns,
   fs::rename(tmp, path);
 }
 
-// Runs one point: its stats.json (with the point's key and axes), or `error` set and null.
-json run_point(const Context& ctx, const Point& p, std::string& error) {
-  json j;
+// What one point made: its stats.json (with the point's key and axes) and, for a serving point, its
+// requests.csv; or the error.
+struct PointResult {
+  json stats;
+  std::string requests_csv;
+  std::string error;
+};
+
+PointResult run_point(const Context& ctx, const Point& p) {
+  PointResult r;
   try {
     if (ctx.serving) {
       const ServeSpec s = parse_serve_spec(p.serve_text, ctx.spec_path);
-      j = serve_json(s, p.config, serve(s, p.config));
+      const ServeResult res = serve(s, p.config, nullptr, nullptr, &ctx.templates);
+      r.stats = serve_json(s, p.config, res);
+      std::ostringstream os;
+      write_requests_csv(s, res.requests, os);
+      r.requests_csv = os.str();
     } else {
-      j = result_json(*ctx.workload, p.config, simulate(*ctx.workload, p.config, false).stats);
+      r.stats = result_json(*ctx.workload, p.config, simulate(*ctx.workload, p.config, false).stats);
     }
     json axes = json::object();
     for (const auto& [n, v] : p.axes) axes[n] = v;
-    j["sweep_point"] = {{"key", p.key}, {"axes", axes}};
+    r.stats["sweep_point"] = {{"key", p.key}, {"axes", axes}};
   } catch (const std::exception& e) {
-    error = e.what();
-    j = nullptr;
+    r.error = e.what();
+    r.stats = nullptr;
   }
-  return j;
+  return r;
 }
 
 }  // namespace
@@ -285,15 +353,23 @@ int run_sweep(const SweepArgs& a) {
       bad(a.spec, k, "unknown key (known: serve, trace, config, set, axes, points)");
   Context ctx;
   ctx.spec_path = a.spec;
-  if (spec.contains("serve") == spec.contains("trace")) bad(a.spec, "serve", "give exactly one of serve and trace");
+  bool mix_axis = spec.contains("axes") && spec["axes"].is_object() && spec["axes"].contains("mix");
+  if (spec.contains("points") && spec["points"].is_array())
+    for (const json& o : spec["points"]) mix_axis = mix_axis || (o.is_object() && o.contains("mix"));
+  if (spec.contains("serve") && spec.contains("trace"))
+    bad(a.spec, "serve", "give one of serve and trace, not both");
+  if (!spec.contains("serve") && !spec.contains("trace") && !mix_axis)
+    bad(a.spec, "serve", "give serve or trace (or a mix axis)");
+  if (mix_axis && spec.contains("trace"))
+    bad(a.spec, "axes.mix", "a mix axis needs a serving sweep, not a trace");
+  ctx.serving = !spec.contains("trace");
   std::unique_ptr<Workload> workload;
   if (spec.contains("serve")) {
     if (!spec["serve"].is_string()) bad(a.spec, "serve", "expected a path");
-    ctx.serving = true;
     const std::vector<uint8_t> t = files::read_regular_file(spec["serve"].get<std::string>(), uint64_t{1} << 26);
     ctx.serve_text.assign(t.begin(), t.end());
     (void)parse_serve_spec(ctx.serve_text, spec["serve"].get<std::string>());  // its errors now
-  } else {
+  } else if (spec.contains("trace")) {
     if (!spec["trace"].is_string()) bad(a.spec, "trace", "expected a path");
     workload = std::make_unique<Workload>(Workload::load(spec["trace"].get<std::string>()));
     ctx.workload = workload.get();
@@ -313,6 +389,8 @@ int run_sweep(const SweepArgs& a) {
     std::vector<std::pair<std::string, json>> axes;
     for (const auto& [k, v] : spec["axes"].items()) {
       if (!v.is_array() || v.empty()) bad(a.spec, "axes." + k, "expected a non-empty list of values");
+      for (size_t i = 0; i < v.size(); ++i)
+        read_axis_files(ctx, k, v[i], "axes." + k + "." + std::to_string(i));
       axes.push_back({k, v});
     }
     std::vector<size_t> at(axes.size(), 0);
@@ -331,7 +409,10 @@ int run_sweep(const SweepArgs& a) {
       const json& o = spec["points"][i];
       if (!o.is_object()) bad(a.spec, "points." + std::to_string(i), "expected an object");
       Point p;
-      for (const auto& [k, v] : o.items()) p.axes.push_back({k, v});
+      for (const auto& [k, v] : o.items()) {
+        read_axis_files(ctx, k, v, "points." + std::to_string(i) + "." + k);
+        p.axes.push_back({k, v});
+      }
       points.push_back(std::move(p));
     }
   }
@@ -370,9 +451,9 @@ int run_sweep(const SweepArgs& a) {
       long long idx = -1;
       MPI_Recv(&idx, 1, MPI_LONG_LONG, 0, kTagWork, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
       if (idx < 0) return 0;
-      std::string error;
-      const json j = run_point(ctx, points[size_t(idx)], error);
-      msg = (error.empty() ? "0" : "1") + std::to_string(idx) + "\n" + (error.empty() ? j.dump() : error);
+      const PointResult r = run_point(ctx, points[size_t(idx)]);
+      msg = (r.error.empty() ? "0" : "1") + std::to_string(idx) + "\n" +
+            (r.error.empty() ? json({{"stats", r.stats}, {"requests_csv", r.requests_csv}}).dump() : r.error);
     }
   }
 #endif
@@ -461,14 +542,20 @@ int run_sweep(const SweepArgs& a) {
     const auto start = std::chrono::steady_clock::now();
     std::atomic<size_t> finished{0};
     // A point's result into its folder and the rows (under m).
-    const auto record = [&](const Point& p, const json& j, const std::string& error) {
+    const auto record = [&](const Point& p, const PointResult& r) {
+      const std::string& error = r.error;
       const fs::path d = out / "points" / p.key;
       fs::create_directories(d);
       if (error.empty()) {
+        if (ctx.serving) {  // before stats.json, which marks the point done
+          files::AtomicFile f((d / "requests.csv").string(), "requests.csv");
+          f.stream() << r.requests_csv;
+          f.commit();
+        }
         files::AtomicFile f((d / "stats.json").string(), "stats.json");
-        f.stream() << j.dump(2) << "\n";
+        f.stream() << r.stats.dump(2) << "\n";
         f.commit();
-        done[p.key] = metrics(j);
+        done[p.key] = metrics(r.stats);
       } else {
         files::AtomicFile f((d / "error.txt").string(), "error.txt");
         f.stream() << error << "\n";
@@ -518,10 +605,15 @@ int run_sweep(const SweepArgs& a) {
           const size_t idx = std::stoul(msg.substr(1, nl - 1));
           const std::string payload = msg.substr(nl + 1);
           std::lock_guard<std::mutex> g(m);
-          if (msg[0] == '0')
-            record(points.at(idx), json::parse(payload), "");
-          else
-            record(points.at(idx), nullptr, payload);
+          PointResult r;
+          if (msg[0] == '0') {
+            const json got = json::parse(payload);
+            r.stats = got["stats"];
+            r.requests_csv = got["requests_csv"].get<std::string>();
+          } else {
+            r.error = payload;
+          }
+          record(points.at(idx), r);
         }
         long long next_point = given < todo.size() ? (long long)todo[given++] : -1;
         if (next_point < 0) --active;
@@ -534,10 +626,9 @@ int run_sweep(const SweepArgs& a) {
       const auto worker = [&] {
         for (size_t i; (i = next.fetch_add(1)) < todo.size();) {
           const Point& p = points[todo[i]];
-          std::string error;
-          const json j = run_point(ctx, p, error);
+          const PointResult r = run_point(ctx, p);
           std::lock_guard<std::mutex> g(m);
-          record(p, j, error);
+          record(p, r);
         }
       };
       std::vector<std::thread> threads;

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
@@ -207,6 +208,71 @@ TEST_F(Cli, SweepRunsEveryPointResumesAndRecordsAFailure) {
   r = sh("sweep --spec " + dir_ + "/bad.json --out " + dir_ + "/s3");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("gpu.memory_fractio"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/s3"));
+}
+
+// A serving sweep over mixes (each a serving spec) and policy sets (policies/sets/*.json's form): every point
+// serves its mix under its set's policies, as `uvmsim serve` with those settings does (the same statistics),
+// and keeps its requests.csv beside its stats.json; the kernel templates shared between points change
+// nothing (one thread and two give the same bytes).
+TEST_F(Cli, ASweepServesEachMixUnderEachPolicySet) {
+  const std::string mix =
+      R"("warmup_requests": 1, "slowdown": false, "tenants": [{"model": "resnet18", "batch_sizes": [1, 2],
+      "arrivals": {"process": "poisson", "rate_per_s": 50}})";
+  std::ofstream(dir_ + "/a.json") << R"({"requests": 4, )" << mix << "]}";
+  std::ofstream(dir_ + "/b.json") << R"({"requests": 3, )" << mix
+                                  << R"(, {"model": "resnet18", "batch_sizes": [1], "arrivals": {"process":
+      "poisson", "rate_per_s": 40}}]})";
+  std::ofstream(dir_ + "/lru.json") << R"({"name": "lru", "policies": {"eviction": {"name": "lru_2mb"},
+      "batching": {"name": "fixed", "params": {"batch_size": 2, "timeout_ns": 1000000}}}})";
+  const std::string config = testing::source_dir() + "/sim/configs/h200.json";
+  std::ofstream(dir_ + "/sweep.json")
+      << R"({"config": ")" << config << R"(", "axes": {"mix": [")" << dir_ << R"(/a.json", ")" << dir_
+      << R"(/b.json"], "policy_set": [")" << dir_ << R"(/lru.json", ")" << testing::source_dir()
+      << R"(/policies/sets/baseline.json"], "gpu.memory_fraction": [0.5]}})";
+  Result r = sh("sweep --spec " + dir_ + "/sweep.json --out " + dir_ + "/s2 --jobs 2");
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = sh("sweep --spec " + dir_ + "/sweep.json --out " + dir_ + "/s1 --jobs 1");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string rows = slurp(dir_ + "/s2/results.csv");
+  EXPECT_EQ(rows, slurp(dir_ + "/s1/results.csv"));
+  EXPECT_EQ(std::count(rows.begin(), rows.end(), '\n'), 5);  // header and four points
+  EXPECT_EQ(rows.rfind("status,key,gpu.memory_fraction,mix,policy_set,", 0), 0u) << rows;
+  // The point of mix a under the lru set: serve with the same settings gives the same statistics.
+  ASSERT_EQ(sh("serve --spec " + dir_ + "/a.json --config " + config +
+               " --set gpu.memory_fraction=0.5 --set policies.eviction.name=lru_2mb --set "
+               "policies.batching.name=fixed --set policies.batching.params.batch_size=2 --set "
+               "policies.batching.params.timeout_ns=1000000 --out " +
+               dir_ + "/alone")
+                .status,
+            0);
+  nlohmann::json alone = nlohmann::json::parse(slurp(dir_ + "/alone/stats.json"));
+  size_t found = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir_ + "/s2/points")) {
+    const std::string key = e.path().filename().string();
+    EXPECT_EQ(slurp((e.path() / "stats.json").string()), slurp(dir_ + "/s1/points/" + key + "/stats.json"));
+    EXPECT_EQ(slurp((e.path() / "requests.csv").string()),
+              slurp(dir_ + "/s1/points/" + key + "/requests.csv"));
+    nlohmann::json j = nlohmann::json::parse(slurp((e.path() / "stats.json").string()));
+    const nlohmann::json axes = j["sweep_point"]["axes"];
+    EXPECT_EQ(
+        j["config"]["policies"]["eviction"]["name"],
+        axes["policy_set"].get<std::string>().find("lru") != std::string::npos ? "lru_2mb" : "driver_fifo");
+    if (axes["mix"] == dir_ + "/a.json" && axes["policy_set"] == dir_ + "/lru.json") {
+      ++found;
+      EXPECT_EQ(j["stats"], alone["stats"]);
+      EXPECT_EQ(j["tenants"], alone["tenants"]);
+      EXPECT_EQ(slurp((e.path() / "requests.csv").string()), slurp(dir_ + "/alone/requests.csv"));
+    }
+  }
+  EXPECT_EQ(found, 1u);
+  // A policy set that is not one is an error naming the axis value, before anything runs.
+  std::ofstream(dir_ + "/notaset.json") << R"({"name": "x"})";
+  std::ofstream(dir_ + "/bad.json") << R"({"serve": ")" << dir_ << R"(/a.json", "axes": {"policy_set": [")"
+                                    << dir_ << R"(/notaset.json"]}})";
+  r = sh("sweep --spec " + dir_ + "/bad.json --out " + dir_ + "/s3");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("axes.policy_set.0"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/s3"));
 }
 
