@@ -30,6 +30,7 @@ RunResult simulate(const Workload& w, const Config& c, bool check, std::ostream*
 nlohmann::json result_json(const Workload& w, const Config& c, const Stats& s) {
   nlohmann::json j;
   j["program"] = {{"name", "uvmsim"}, {"version", kVersion}};
+  j["calibrated"] = c.calibrated;  // false: a config from public specifications (sim/configs/README.md)
   j["trace"] = {{"hash", w.hash},
                 {"producer", trace::to_string(w.trace.header.producer)},
                 {"command", w.trace.header.command}};

@@ -18,7 +18,7 @@ constexpr double kBig = 9.0e18;
 
 struct Field {
   KeyInfo info;
-  std::variant<int64_t*, double*, std::string*, uint64_t*> target;
+  std::variant<int64_t*, double*, std::string*, uint64_t*, bool*> target;
 };
 
 // The schema: every key, bound to the member it fills. Comments in config.h say why each exists.
@@ -33,6 +33,16 @@ std::vector<Field> fields(Config& c) {
   auto s = [&](const char* p, std::string* t, const char* d) {
     f.push_back({{p, "string", "", d, 0, 0, {}}, t});
   };
+  f.push_back({{"calibrated",
+                "bool",
+                "",
+                "whether this config's GPU and driver costs were fitted to measurements of its GPU (false: "
+                "derived from public specifications by the rule in sim/configs/README.md); every stats.json "
+                "repeats it at its top",
+                0,
+                1,
+                {}},
+               &c.calibrated});
   f.push_back({{"seed",
                 "int",
                 "",
@@ -340,6 +350,13 @@ void set_number(Field& f, double v, const std::string& origin) {
 }
 
 void set_value(Field& f, const json& v, const std::string& origin) {
+  if (f.info.type == "bool") {
+    if (!v.is_boolean())
+      throw ConfigError(origin + ": config key '" + f.info.path + "': expected true or false, got " +
+                        v.dump());
+    *std::get<bool*>(f.target) = v.get<bool>();
+    return;
+  }
   if (f.info.type == "string") {
     if (!v.is_string()) throw ConfigError(origin + ": config key '" + f.info.path + "': expected a string");
     *std::get<std::string*>(f.target) = v.get<std::string>();
@@ -441,7 +458,8 @@ void apply_override(Config& c, const std::string& assignment) {
   try {
     v = json::parse(value);
   } catch (const json::exception&) {
-    throw ConfigError(origin + ": config key '" + key + "': expected a number, got '" + value + "'");
+    throw ConfigError(origin + ": config key '" + key + "': expected " +
+                      (f->info.type == "bool" ? "true or false" : "a number") + ", got '" + value + "'");
   }
   set_value(*f, v, origin);
 }

@@ -213,6 +213,8 @@ struct StatsConfig {
 };
 
 struct Config {
+  // Whether the GPU and driver costs were fitted to measurements of this GPU (sim/configs/README.md).
+  bool calibrated = true;
   uint64_t seed = 1;
   EngineConfig engine;
   StatsConfig stats;
@@ -234,7 +236,7 @@ struct Config {
 // One documented key of the schema.
 struct KeyInfo {
   std::string path;
-  std::string type;  // "int", "float", "string"
+  std::string type;  // "int", "float", "string", "bool"
   std::string unit;
   std::string description;
   double min = 0, max = 0;

@@ -388,6 +388,27 @@ TEST_F(Cli, UnknownConfigKeyIsNamed) {
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/o/stats.json"));
 }
 
+// A config from public specifications (sim/configs/README.md) says so in its file and in every stats.json
+// made with it, a calibrated one too; the key takes true or false only.
+TEST_F(Cli, EveryStatsJsonSaysWhetherItsConfigIsCalibrated) {
+  for (const auto& [config, calibrated] : std::vector<std::pair<std::string, bool>>{
+           {"gtx1080ti", false}, {"v100", false}, {"a100", false}, {"h100", true}, {"h200", true}}) {
+    const std::string path = testing::source_dir() + "/sim/configs/" + config + ".json";
+    EXPECT_EQ(nlohmann::json::parse(slurp(path))["calibrated"], calibrated) << config;
+    const Result r = sh("run --trace " + dir_ + "/t.uvmt --config " + path + " --out " + dir_ + "/" + config);
+    ASSERT_EQ(r.status, 0) << r.output;
+    const nlohmann::json j = nlohmann::json::parse(slurp(dir_ + "/" + config + "/stats.json"));
+    EXPECT_EQ(j["calibrated"], calibrated) << config;
+    EXPECT_EQ(j["config"]["calibrated"], calibrated) << config;
+  }
+  Result r = sh("run --trace " + dir_ + "/t.uvmt --set calibrated=1 --out " + dir_ + "/o");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("config key 'calibrated': expected true or false"), std::string::npos) << r.output;
+  r = sh("run --trace " + dir_ + "/t.uvmt --set calibrated=false --out " + dir_ + "/o");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(nlohmann::json::parse(slurp(dir_ + "/o/stats.json"))["calibrated"], false);
+}
+
 TEST_F(Cli, TraceInfoDumpExport) {
   Result r = sh("trace info " + dir_ + "/t.uvmt");
   EXPECT_EQ(r.status, 0);

@@ -1,0 +1,39 @@
+"""scripts/gpu_configs.py: the uncalibrated GPUs' configs are what the rule gives from h100.json, marked
+"calibrated": false, with the specification's numbers and the link scaled by its generation."""
+import json
+import os
+import subprocess
+import sys
+import unittest
+
+HERE = os.path.dirname(__file__)
+ROOT = os.path.join(HERE, "..", "..", "..")
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import gpu_configs  # noqa: E402
+
+
+class Rule(unittest.TestCase):
+    def test_checked_in_files_follow_the_rule(self):
+        subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gpu_configs.py"), "--check"], check=True)
+
+    def test_what_the_rule_keeps_and_changes(self):
+        h100 = json.load(open(os.path.join(ROOT, "sim", "configs", "h100.json")))
+        self.assertTrue(h100["calibrated"])
+        c = gpu_configs.derive(h100, gpu_configs.GPUS["gtx1080ti"])
+        self.assertIs(c["calibrated"], False)
+        self.assertEqual(c["gpu"]["sm_count"], 28)
+        self.assertEqual(c["gpu"]["dram_bytes_per_s"], 484_000_000_000)
+        # PCIe 3.0 x16 at the H100 fit's efficiency on PCIe 5.0: a quarter of its rate.
+        self.assertAlmostEqual(c["pcie"]["htod_bytes_per_s"] / h100["pcie"]["htod_bytes_per_s"], 15.754 / 63.015,
+                               places=6)
+        self.assertEqual(c["gpu"]["sms_per_utlb"], 1)  # one SM per TPC on GP102
+        self.assertEqual(c["gpu"]["dispatch_by_tpc"], 0)
+        self.assertEqual(c["driver"], h100["driver"])  # the driver's costs are the H100 fit's
+        self.assertEqual(c["gpu"]["memory_bytes"] % (2 << 20), 0)
+        a100 = gpu_configs.derive(h100, gpu_configs.GPUS["a100"])
+        self.assertEqual(a100["gpu"]["dispatch_by_tpc"], h100["gpu"]["dispatch_by_tpc"])
+        self.assertAlmostEqual(a100["pcie"]["dtoh_bytes_per_s"] / h100["pcie"]["dtoh_bytes_per_s"], 0.5, places=2)
+
+
+if __name__ == "__main__":
+    unittest.main()
