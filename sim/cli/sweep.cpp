@@ -1,18 +1,21 @@
 // The sweep spec (JSON, every error naming the key):
-//   "serve": a serving spec (path), or "trace": a trace (path): what each point runs (a serving sweep
-//     with a "mix" axis may leave "serve" out);
+//   "serve": a serving spec (path), "trace": a trace (path), or "generate": a micro-workload's settings
+//     (`uvmsim generate --pattern`'s: {"pattern", "bytes" (64MiB or a number), "threads_per_cta", "sharers",
+//     "page_stride", "run_pages", "host_init", "write", "prefetch", "touch_back", "seed", "resident_ns"}):
+//     what each point runs (a serving sweep with a "mix" axis may leave "serve" out);
 //   "config": the base config (path; default: the built-in one), "set": {"key": value, ...} over it;
 //   "axes": {"NAME": [values...], ...}: the points are their cross product (names in sorted order, the
 //     last varying fastest); and/or "points": [{"NAME": value, ...}, ...]: points listed one by one;
 //   a NAME is a config key by its dotted path (gpu.memory_fraction, policies.sm_allocation.name,
 //     policies.batching.params.fault_ns, seed) or, for a serving sweep, "spec." and a dotted path into the
-//     serving spec (spec.seed, spec.requests, spec.tenants.0.arrivals.rate_per_s; numbers index arrays);
+//     serving spec (spec.seed, spec.requests, spec.tenants.0.arrivals.rate_per_s; numbers index arrays),
+//     or, for a generated sweep, "generate." and a setting (generate.bytes, generate.pattern);
 //   two NAMEs take files: "mix", a serving spec (path) that the point serves in place of "serve" (its spec.
 //     axes apply to it), and "policy_set", a policy set (path, as policies/sets/*.json: {"name",
 //     "policies": {KIND: {"name", "params"}}}) whose every policy the point selects before its other axes.
-// Each trace, spec and policy set is read once and shared by every point, and a serving point's kernel
-// templates are generated once per set of tenants (TemplateCache) and shared read-only.
-// A serving point's folder holds its requests.csv beside its stats.json.
+// Each trace, spec and policy set is read once and shared by every point, each generated trace made once, and
+// a serving point's kernel templates are generated once per set of tenants (TemplateCache) and shared
+// read-only. A serving point's folder holds its requests.csv beside its stats.json.
 #include "sim/cli/sweep.h"
 
 #include <sqlite3.h>
@@ -36,6 +39,7 @@
 #include "sim/engine/progress.h"
 #include "sim/version.h"
 #include "traces/files.h"
+#include "workloads/micro.h"
 
 #ifdef UVMSIM_MPI
 #include <mpi.h>
@@ -56,6 +60,7 @@ struct Point {
   // Resolved once, before any point runs (resolve): its config, its serving spec, and its key.
   Config config;
   std::string serve_text;
+  json generate;  // a generated sweep's settings, its generate. axes applied
   std::string key;
 };
 
@@ -114,12 +119,86 @@ struct Context {
   std::map<std::string, std::string> mixes;                     // the mix axis's specs as read, by path
   std::map<std::string, std::vector<std::string>> policy_sets;  // the policy_set axis's sets as overrides
   mutable TemplateCache templates;
+  json generate;  // "generate": the micro-workload's settings (null: not a generated sweep)
+  // Generated traces, made once each (by their settings) and shared read-only.
+  mutable std::mutex generated_m;
+  mutable std::map<std::string, std::shared_ptr<const Workload>> generated;
   const Workload* workload = nullptr;  // the trace, read once
   std::string config_path;
   std::vector<std::string> sets;  // the spec's "set", as overrides
 };
 
 std::string point_key(const Context& ctx, const Point& p);
+
+// A micro-workload's settings as `uvmsim generate --pattern` takes them; errors name generate.KEY.
+MicroSpec micro_spec(const json& g, const std::string& spec) {
+  MicroSpec m;
+  const auto u32 = [&](const std::string& k, const json& v, uint32_t lo, uint32_t hi) {
+    if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() > hi)
+      bad(spec, "generate." + k,
+          "expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    return v.get<uint32_t>();
+  };
+  const auto flag = [&](const std::string& k, const json& v) {
+    if (!v.is_boolean()) bad(spec, "generate." + k, "expected true or false");
+    return v.get<bool>();
+  };
+  for (const auto& [k, v] : g.items()) {
+    if (k == "pattern") {
+      if (!v.is_string()) bad(spec, "generate.pattern", "expected seq, random or strided");
+      try {
+        set_micro_pattern(m, v.get<std::string>());
+      } catch (const std::invalid_argument& e) {
+        bad(spec, "generate.pattern", e.what());
+      }
+    } else if (k == "bytes") {
+      try {
+        m.bytes = v.is_string() ? parse_bytes(v.get<std::string>())
+                  : v.is_number_unsigned()
+                      ? v.get<uint64_t>()
+                      : throw std::invalid_argument("expected a size (64MiB) or a number");
+      } catch (const std::exception& e) {
+        bad(spec, "generate.bytes", e.what());
+      }
+    } else if (k == "threads_per_cta") {
+      m.threads_per_cta = u32(k, v, 1, 1024);
+    } else if (k == "sharers") {
+      m.sharers = u32(k, v, 1, 1024);
+    } else if (k == "page_stride") {
+      m.page_stride = u32(k, v, 1, 1 << 20);
+    } else if (k == "run_pages") {
+      m.run_pages = u32(k, v, 0, 4096);
+    } else if (k == "host_init") {
+      m.host_init = flag(k, v);
+    } else if (k == "write") {
+      m.write = flag(k, v);
+    } else if (k == "prefetch") {
+      m.prefetch = flag(k, v);
+    } else if (k == "touch_back") {
+      m.touch_back = flag(k, v);
+    } else if (k == "seed" || k == "resident_ns") {
+      if (!v.is_number_unsigned()) bad(spec, "generate." + k, "expected a non-negative integer");
+      (k == "seed" ? m.seed : m.resident_ns) = v.get<uint64_t>();
+    } else {
+      bad(spec, "generate." + k,
+          "unknown setting (known: pattern, bytes, threads_per_cta, sharers, page_stride, run_pages, "
+          "host_init, "
+          "write, prefetch, touch_back, seed, resident_ns)");
+    }
+  }
+  return m;
+}
+
+// A generated sweep's trace for these settings, made once.
+std::shared_ptr<const Workload> generated(const Context& ctx, const json& settings) {
+  const std::string k = settings.dump();
+  std::lock_guard<std::mutex> g(ctx.generated_m);
+  std::shared_ptr<const Workload>& w = ctx.generated[k];
+  if (!w)
+    w = std::make_shared<const Workload>(
+        Workload::build(generate_micro(micro_spec(settings, ctx.spec_path)), "generated"));
+  return w;
+}
 
 // The point's config (the base, `set`, then its config axes), its serving spec (with its spec. axes), its
 // key.
@@ -140,8 +219,15 @@ void resolve(const Context& ctx, Point& p) {
     bad(ctx.spec_path, "serve", "a point has neither \"serve\" nor a mix");
   json spec_doc;
   if (ctx.serving) spec_doc = json::parse(serve_text);
+  p.generate = ctx.generate;
   for (const auto& [name, v] : p.axes) {
     if (name == "mix" || name == "policy_set") continue;
+    if (name.rfind("generate.", 0) == 0) {
+      if (ctx.generate.is_null())
+        bad(ctx.spec_path, name, "a generate. axis needs a generated sweep (\"generate\")");
+      p.generate[name.substr(9)] = v;
+      continue;
+    }
     if (name.rfind("spec.", 0) == 0) {
       if (!ctx.serving) bad(ctx.spec_path, name, "a spec. axis needs a serving sweep (\"serve\")");
       set_path(spec_doc, name.substr(5), v, ctx.spec_path, name);
@@ -151,6 +237,7 @@ void resolve(const Context& ctx, Point& p) {
   }
   p.config = load_config(ctx.config_path, sets);
   if (ctx.serving) p.serve_text = spec_doc.dump();
+  if (!p.generate.is_null()) (void)micro_spec(p.generate, ctx.spec_path);  // a bad setting fails now
   p.key = point_key(ctx, p);
 }
 
@@ -204,7 +291,9 @@ const std::string& build_id() {
 }
 
 std::string point_key(const Context& ctx, const Point& p) {
-  const std::string input = ctx.serving ? p.serve_text : ctx.workload->hash;
+  const std::string input = ctx.serving             ? p.serve_text
+                            : !p.generate.is_null() ? "generate " + p.generate.dump()
+                                                    : ctx.workload->hash;
   return hex(fnv1a(to_json(p.config).dump() + "\n" + input + "\n" + build_id()));
 }
 
@@ -330,7 +419,10 @@ PointResult run_point(const Context& ctx, const Point& p) {
       write_requests_csv(s, res.requests, os);
       r.requests_csv = os.str();
     } else {
-      r.stats = result_json(*ctx.workload, p.config, simulate(*ctx.workload, p.config, false).stats);
+      std::shared_ptr<const Workload> made;
+      if (!p.generate.is_null()) made = generated(ctx, p.generate);
+      const Workload& w = made ? *made : *ctx.workload;
+      r.stats = result_json(w, p.config, simulate(w, p.config, false).stats);
     }
     json axes = json::object();
     for (const auto& [n, v] : p.axes) axes[n] = v;
@@ -349,20 +441,26 @@ int run_sweep(const SweepArgs& a) {
   const json spec = json::parse(bytes.begin(), bytes.end(), nullptr, false);
   if (spec.is_discarded() || !spec.is_object()) throw std::runtime_error(a.spec + ": not a JSON object");
   for (const auto& [k, v] : spec.items())
-    if (k != "serve" && k != "trace" && k != "config" && k != "set" && k != "axes" && k != "points")
-      bad(a.spec, k, "unknown key (known: serve, trace, config, set, axes, points)");
+    if (k != "serve" && k != "trace" && k != "generate" && k != "config" && k != "set" && k != "axes" &&
+        k != "points")
+      bad(a.spec, k, "unknown key (known: serve, trace, generate, config, set, axes, points)");
   Context ctx;
   ctx.spec_path = a.spec;
   bool mix_axis = spec.contains("axes") && spec["axes"].is_object() && spec["axes"].contains("mix");
   if (spec.contains("points") && spec["points"].is_array())
     for (const json& o : spec["points"]) mix_axis = mix_axis || (o.is_object() && o.contains("mix"));
-  if (spec.contains("serve") && spec.contains("trace"))
-    bad(a.spec, "serve", "give one of serve and trace, not both");
-  if (!spec.contains("serve") && !spec.contains("trace") && !mix_axis)
-    bad(a.spec, "serve", "give serve or trace (or a mix axis)");
-  if (mix_axis && spec.contains("trace"))
-    bad(a.spec, "axes.mix", "a mix axis needs a serving sweep, not a trace");
-  ctx.serving = !spec.contains("trace");
+  const int inputs =
+      int(spec.contains("serve")) + int(spec.contains("trace")) + int(spec.contains("generate"));
+  if (inputs > 1) bad(a.spec, "serve", "give one of serve, trace and generate");
+  if (inputs == 0 && !mix_axis) bad(a.spec, "serve", "give serve, trace or generate (or a mix axis)");
+  if (mix_axis && inputs == 1 && !spec.contains("serve"))
+    bad(a.spec, "axes.mix", "a mix axis needs a serving sweep");
+  ctx.serving = !spec.contains("trace") && !spec.contains("generate");
+  if (spec.contains("generate")) {
+    if (!spec["generate"].is_object()) bad(a.spec, "generate", "expected an object of generate settings");
+    ctx.generate = spec["generate"];
+    (void)micro_spec(ctx.generate, a.spec);
+  }
   std::unique_ptr<Workload> workload;
   if (spec.contains("serve")) {
     if (!spec["serve"].is_string()) bad(a.spec, "serve", "expected a path");

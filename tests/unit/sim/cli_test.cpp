@@ -276,6 +276,40 @@ TEST_F(Cli, ASweepServesEachMixUnderEachPolicySet) {
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/s3"));
 }
 
+// A sweep over generator settings: each point's trace is what `uvmsim generate` makes with them (the same
+// statistics as generating and running it), and a setting the generator does not take is named.
+TEST_F(Cli, ASweepOverGeneratorSettingsRunsWhatGenerateMakes) {
+  const std::string config = testing::source_dir() + "/sim/configs/h100.json";
+  std::ofstream(dir_ + "/sweep.json") << R"({"generate": {"pattern": "seq", "host_init": true}, "config": ")"
+                                      << config << R"(", "axes": {"generate.bytes": ["16MiB", "32MiB"],
+      "generate.pattern": ["seq", "random"], "gpu.memory_fraction": [0.5]}})";
+  Result r = sh("sweep --spec " + dir_ + "/sweep.json --out " + dir_ + "/s --jobs 2");
+  ASSERT_EQ(r.status, 0) << r.output;
+  ASSERT_EQ(sh("generate --pattern random --bytes 32MiB --host-init --out " + dir_ + "/r.uvmt").status, 0);
+  ASSERT_EQ(sh("run --trace " + dir_ + "/r.uvmt --config " + config +
+               " --set gpu.memory_fraction=0.5 --out " + dir_ + "/alone")
+                .status,
+            0);
+  const nlohmann::json alone = nlohmann::json::parse(slurp(dir_ + "/alone/stats.json"));
+  size_t points = 0, found = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir_ + "/s/points")) {
+    ++points;
+    const nlohmann::json j = nlohmann::json::parse(slurp((e.path() / "stats.json").string()));
+    const nlohmann::json axes = j["sweep_point"]["axes"];
+    if (axes["generate.bytes"] == "32MiB" && axes["generate.pattern"] == "random") {
+      ++found;
+      EXPECT_EQ(j["stats"], alone["stats"]);
+      EXPECT_EQ(j["trace"]["command"], alone["trace"]["command"]);
+    }
+  }
+  EXPECT_EQ(points, 4u);
+  EXPECT_EQ(found, 1u);
+  std::ofstream(dir_ + "/bad.json") << R"({"generate": {"pattern": "seq"}, "axes": {"generate.bytez": [1]}})";
+  r = sh("sweep --spec " + dir_ + "/bad.json --out " + dir_ + "/s3");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("'generate.bytez': unknown setting"), std::string::npos) << r.output;
+}
+
 // A sweep killed with SIGKILL midway and run again loses no row and doubles none: every point once.
 TEST_F(Cli, ASweepKilledMidwayResumesWithEveryPointOnce) {
   ASSERT_EQ(sh("generate --pattern random --bytes 128MiB --host-init --out " + dir_ + "/big.uvmt").status, 0);
