@@ -183,22 +183,21 @@ def study_figures(plt, points, out, written):
 
     cells = group(points, "policy_set", "gpu.memory_fraction")
 
-    def quantity(q, scale=1.0):
-        return lambda s, fr: mean_ci([p[q] * scale for p in cells[(s, fr)]]) if (s, fr) in cells else None
+    def quantity(q):
+        return lambda s, fr: mean_ci([p[q] for p in cells[(s, fr)]]) if (s, fr) in cells else None
 
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-    bars(axes[0], sets, fractions, quantity("faults_per_batch"), "fault entries per batch", "faults per batch")
-    bars(axes[1], sets, fractions, quantity("batches"), "fault batches", "batches")
-    axes[1].legend(fontsize=7)
-    fig.suptitle(f"The UVM driver's fault batches: {note}", fontsize=9)
-    save(plt, fig, out, "faults_and_batches", written)
-
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-    bars(axes[0], sets, fractions, quantity("htod_mib"), "MiB", "migrated to the GPU")
-    bars(axes[1], sets, fractions, quantity("evicted_mib"), "MiB", "evicted to the host")
-    axes[0].legend(fontsize=7)
-    fig.suptitle(f"Bytes moved over PCIe: {note}", fontsize=9)
-    save(plt, fig, out, "bytes_migrated_evicted", written)
+    for name, title, panels, legend_at in (
+            ("faults_and_batches", "The UVM driver's fault batches",
+             (("faults_per_batch", "fault entries per batch", "faults per batch"),
+              ("batches", "fault batches", "batches")), 1),
+            ("bytes_migrated_evicted", "Bytes moved over PCIe",
+             (("htod_mib", "MiB", "migrated to the GPU"), ("evicted_mib", "MiB", "evicted to the host")), 0)):
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+        for ax, (q, ylabel, panel) in zip(axes, panels):
+            bars(ax, sets, fractions, quantity(q), ylabel, panel)
+        axes[legend_at].legend(fontsize=7)
+        fig.suptitle(f"{title}: {note}", fontsize=9)
+        save(plt, fig, out, name, written)
 
     # Latency CDFs per tenant at the smallest memory, the seeds' requests pooled.
     fr = fractions[-1]
