@@ -272,6 +272,16 @@ def validation_rows(uvmsim, config, jobs):
     return rows
 
 
+def identity_axes(ax, lo, hi):
+    """Log-log axes from lo to hi with simulated = measured (solid) and ±20% (dashed)."""
+    xs = [lo * 0.8, hi * 1.25]
+    ax.plot(xs, xs, color="black", linewidth=0.6)
+    ax.plot(xs, [x * 1.2 for x in xs], color="gray", linewidth=0.5, linestyle="--")
+    ax.plot(xs, [x / 1.2 for x in xs], color="gray", linewidth=0.5, linestyle="--")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+
+
 def validation_figure(plt, rows, out, written):
     keys = [("kernel_ms", "kernel time (ms)"), ("paging_overhead_ms", "paging overhead (ms)"),
             ("batches", "fault batches")]
@@ -287,12 +297,7 @@ def validation_figure(plt, rows, out, written):
                        label=f"{name}: {len(pts)} traces, mean |error| {sum(errs) / len(errs):.1%}")
             lo, hi = min(lo, *(min(p) for p in pts)), max(hi, *(max(p) for p in pts))
         if hi > 0:
-            xs = [lo * 0.8, hi * 1.25]
-            ax.plot(xs, xs, color="black", linewidth=0.6)
-            ax.plot(xs, [x * 1.2 for x in xs], color="gray", linewidth=0.5, linestyle="--")
-            ax.plot(xs, [x / 1.2 for x in xs], color="gray", linewidth=0.5, linestyle="--")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+            identity_axes(ax, lo, hi)
         ax.set_xlabel(f"measured on the H200: {label}")
         ax.set_ylabel(f"simulated: {label}")
         ax.set_title(f"{label} (dashed: ±20%)")
@@ -336,12 +341,7 @@ def serving_figure(plt, rows, out, written):
                 err = sum(abs(r[4] - r[3]) / r[3] for r in pts) / len(pts)
                 ax.scatter([r[3] for r in pts], [r[4] for r in pts], marker=marker, color=colour, s=14,
                            label=f"{q}, {'warm' if warm else 'cold'}: {len(pts)}, mean |error| {err:.1%}")
-    xs = [lo * 0.8, hi * 1.25]
-    ax.plot(xs, xs, color="black", linewidth=0.6)
-    ax.plot(xs, [x * 1.2 for x in xs], color="gray", linewidth=0.5, linestyle="--")
-    ax.plot(xs, [x / 1.2 for x in xs], color="gray", linewidth=0.5, linestyle="--")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    identity_axes(ax, lo, hi)
     ax.set_xlabel("measured on the H200: latency (ms, median of the runs)")
     ax.set_ylabel("uvmsim serve: latency (ms)")
     ax.set_title("Serving checks, per tenant (dashed: ±20%)")
