@@ -1,7 +1,11 @@
 #include "sim/stats/timeline.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <utility>
+#include <vector>
 
 namespace uvmsim {
 namespace {
@@ -16,6 +20,46 @@ nlohmann::json meta(int pid, int tid, const char* what, const std::string& name)
   nlohmann::json e = {{"ph", "M"}, {"pid", pid}, {"name", what}, {"args", {{"name", name}}}};
   if (tid >= 0) e["tid"] = tid;
   return e;
+}
+
+// The Perfetto UI's JSON importer takes the slices of one track only if they nest; slices that overlap
+// without nesting (one tenant's queued requests, copies on two engines, kernels of two streams) would be
+// dropped. Each track's slices go, in time order, to the first of its lanes where they overlap nothing:
+// lane 0 keeps the track's tid, lane L is tid + 1000 L, named after the track ("name (L+1)").
+void separate_overlaps(nlohmann::json& events) {
+  std::map<std::pair<int, int>, std::string> names;
+  std::map<std::pair<int, int>, std::vector<size_t>> tracks;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const nlohmann::json& e = events[i];
+    if (e["ph"] == "M" && e["name"] == "thread_name")
+      names[{e["pid"].get<int>(), e["tid"].get<int>()}] = e["args"]["name"];
+    if (e["ph"] == "X") tracks[{e["pid"].get<int>(), e["tid"].get<int>()}].push_back(i);
+  }
+  std::vector<nlohmann::json> lanes_named;
+  for (auto& [track, idx] : tracks) {
+    std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
+      return events[a]["ts"].get<double>() < events[b]["ts"].get<double>();
+    });
+    std::vector<double> lane_end;
+    for (size_t i : idx) {
+      const double ts = events[i]["ts"], end = ts + events[i]["dur"].get<double>();
+      size_t lane = 0;
+      while (lane < lane_end.size() && lane_end[lane] > ts + 1e-9) ++lane;
+      if (lane == lane_end.size()) {
+        lane_end.push_back(end);
+        if (lane > 0) {
+          const auto n = names.find(track);
+          lanes_named.push_back(meta(track.first, track.second + 1000 * int(lane), "thread_name",
+                                     (n == names.end() ? std::to_string(track.second) : n->second) + " (" +
+                                         std::to_string(lane + 1) + ")"));
+        }
+      } else {
+        lane_end[lane] = end;
+      }
+      if (lane > 0) events[i]["tid"] = track.second + 1000 * int(lane);
+    }
+  }
+  for (auto& m : lanes_named) events.push_back(std::move(m));
 }
 
 }  // namespace
@@ -89,6 +133,7 @@ void write_timeline(std::ostream& out, const Timeline& t, const std::vector<std:
                       {"dur", us(r.end_ns - r.arrival_ns)},
                       {"args", {{"batch", r.batch}, {"queued_ms", double(r.start_ns - r.arrival_ns) / 1e6}}}});
   }
+  separate_overlaps(events);
   nlohmann::json doc = {{"displayTimeUnit", "ns"}, {"traceEvents", std::move(events)}};
   if (t.window_begin_ns > 0 || t.window_end_ns != std::numeric_limits<int64_t>::max())
     doc["otherData"] = {{"window_begin_ms", double(t.window_begin_ns) / 1e6},

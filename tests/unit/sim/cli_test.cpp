@@ -124,6 +124,35 @@ TEST_F(Cli, TimelineHoldsEveryKindOfEventAndItsWindowBoundsIt) {
   for (const char* k : {"kernel", "batch", "htod", "dtoh", "eviction", "stall counter"})
     EXPECT_GT(kinds[k], 0) << k;
   EXPECT_EQ(kinds["other"], 0);
+  // No two slices of one track overlap (the Perfetto UI drops slices that overlap without nesting), in a
+  // run and in a serve whose requests queue together; each further track is named.
+  const auto no_overlap = [](const nlohmann::json& doc) {
+    std::map<std::pair<int, int>, std::vector<std::pair<double, double>>> tracks;
+    std::set<std::pair<int, int>> named;
+    for (const auto& e : doc["traceEvents"]) {
+      if (e["ph"] == "M" && e["name"] == "thread_name")
+        named.insert({e["pid"].get<int>(), e["tid"].get<int>()});
+      if (e["ph"] == "X")
+        tracks[{e["pid"].get<int>(), e["tid"].get<int>()}].push_back(
+            {e["ts"].get<double>(), e["ts"].get<double>() + e["dur"].get<double>()});
+    }
+    size_t lanes = 0;
+    for (auto& [track, slices] : tracks) {
+      std::sort(slices.begin(), slices.end());
+      for (size_t i = 1; i < slices.size(); ++i)
+        EXPECT_LE(slices[i - 1].second, slices[i].first + 1e-6) << track.first << "/" << track.second;
+      EXPECT_TRUE(named.count(track)) << track.first << "/" << track.second;
+      lanes += track.second >= 1000;
+    }
+    return lanes;
+  };
+  no_overlap(j);
+  std::ofstream(dir_ + "/serve.json") << R"({"requests": 12, "warmup_requests": 0, "slowdown": false,
+    "tenants": [{"model": "resnet18", "batch_sizes": [1], "arrivals": {"process": "poisson", "rate_per_s": 400}}]})";
+  r = sh("serve --spec " + dir_ + "/serve.json --config " + cfg + " --out " + dir_ + "/so --timeline " +
+         dir_ + "/stl.json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_GT(no_overlap(nlohmann::json::parse(slurp(dir_ + "/stl.json"))), 0u);  // queued requests, own lanes
   // The first tenth of the run only: fewer events, each overlapping the window.
   const double window_ms = last_end_us / 1000 / 10;
   r = run_with(" --timeline-window 0:" + std::to_string(window_ms));
