@@ -157,6 +157,8 @@ def bars(ax, sets, fractions, value, ylabel, title, log=False):
     ax.set_xlabel("GPU memory (share of the mix's footprint)")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
+    if not log:
+        ax.set_ylim(bottom=0)  # an interval reaching below 0: the seeds differ that widely
     if log:
         from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
         ax.set_yscale("log")
