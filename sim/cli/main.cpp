@@ -539,18 +539,23 @@ int main(int argc, char** argv) {
 
   SweepArgs sweep_args;
   auto* sweep_cmd =
-      app.add_subcommand("sweep", "many runs over axes of config keys and serving-spec fields, on threads");
+      app.add_subcommand("sweep",
+                         "many runs of a trace, generator settings or serving spec over axes (config keys, "
+                         "spec fields, mixes, policy sets, seeds), on threads or MPI ranks");
   sweep_cmd->add_option("--spec", sweep_args.spec, "sweep spec (JSON; the header of sim/cli/sweep.cpp)")
       ->required();
   sweep_cmd
       ->add_option("--out", sweep_args.out,
-                   "results folder: results.csv and points/KEY/stats.json; run again to resume")
+                   "results folder: results.csv, results.db and points/KEY/stats.json (and requests.csv); "
+                   "run again to resume")
       ->required();
   sweep_cmd->add_option("--jobs", sweep_args.jobs, "threads running points at once")
       ->check(CLI::Range(1u, 1024u));
   sweep_cmd->footer(
-      "Example (tests/data/sweep_mix.json):\n  uvmsim sweep --spec tests/data/sweep_mix.json --out out/sweep "
-      "--jobs 2");
+      "Example (tests/data/sweep_mix.json; the figures' sweeps are sweeps/*.json):\n  uvmsim sweep --spec "
+      "tests/data/sweep_mix.json --out out/sweep --jobs 2\n  mpirun -n 4 uvmsim sweep --spec "
+      "sweeps/memory.json "
+      "--out out/memory");
 
   std::string compare_a, compare_b;
   auto* cmp = app.add_subcommand("compare", "two runs' statistics side by side with their ratio (B / A)");
