@@ -22,35 +22,17 @@ and seed before averaging. Figures are deterministic: no dates in the files, fix
 import argparse
 import csv
 import json
-import math
 import os
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from study import cell_of, mean_ci  # the study's quantities of a run, and Student's t intervals
 
-# Student's t at 97.5% (a 95% two-sided interval) for 1 to 30 degrees of freedom.
-T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
-        2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
-        2.045, 2.042]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SET_ORDER = ["baseline", "thread_oversubscription", "barm", "etc", "per_layer_batch", "dstack"]
 SET_LABEL = {"baseline": "baseline (driver)", "thread_oversubscription": "TLP + unobtrusive eviction",
              "barm": "BARM", "etc": "ETC", "per_layer_batch": "per-layer batch", "dstack": "D-STACK"}
-
-
-def mean_ci(values):
-    """The mean and the half-width of its 95% interval (Student's t; 0 for fewer than two values)."""
-    n = len(values)
-    m = sum(values) / n
-    if n < 2:
-        return m, 0.0
-    sd = math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1))
-    return m, T975[min(n - 1, len(T975)) - 1] * sd / math.sqrt(n)
-
-
-def nearest_rank(sorted_values, q):
-    return sorted_values[max(0, -(-q * len(sorted_values) // 100) - 1)]
 
 
 def set_name(path):
@@ -58,33 +40,13 @@ def set_name(path):
 
 
 def load_sweep(folder):
-    """Each done point of a sweep folder: its axes, its stats.json and its counted latencies (ms) by tenant."""
-    rows = list(csv.DictReader(open(os.path.join(folder, "results.csv"))))
+    """Each done point of a sweep folder: its axes and scripts/study.py's quantities of it (cell_of: the
+    counted requests' mean and p99 latency, and by tenant; faults per batch, batches, bytes)."""
     points = []
-    for r in rows:
+    for r in csv.DictReader(open(os.path.join(folder, "results.csv"))):
         if r["status"] != "done":
             continue
-        d = os.path.join(folder, "points", r["key"])
-        st = json.load(open(os.path.join(d, "stats.json")))
-        lat = {}
-        names = {i: t["name"] for i, t in enumerate(st["tenants"])}
-        with open(os.path.join(d, "requests.csv")) as f:
-            for q in csv.DictReader(f):
-                if q["counted"] == "1":
-                    name = names.get(int(q["tenant"]), q["tenant"]) if q["tenant"].isdigit() else q["tenant"]
-                    lat.setdefault(name, []).append((int(q["end_ns"]) - int(q["arrival_ns"])) / 1e6)
-        allv = sorted(v for vs in lat.values() for v in vs)
-        s = st["stats"]
-        points.append({
-            "axes": st["sweep_point"]["axes"],
-            "latency": lat,
-            "mean_ms": sum(allv) / len(allv) if allv else float("nan"),
-            "p99_ms": nearest_rank(allv, 99) if allv else float("nan"),
-            "faults_per_batch": s["faults_fetched"] / s["batches"] if s["batches"] else 0.0,
-            "batches": s["batches"],
-            "htod_mib": sum(v for v in s["bytes_htod"].values()) / 2**20,
-            "evicted_mib": s["bytes_dtoh"].get("eviction", 0) / 2**20,
-        })
+        points.append(cell_of(os.path.join(folder, "points", r["key"])))
     if not points:
         sys.exit(f"figures: {folder}: no finished points")
     return points

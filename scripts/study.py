@@ -29,19 +29,26 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-# Student's t at 97.5% for 1 to 10 degrees of freedom (a 95% two-sided interval).
-T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228]
+# Student's t at 97.5% (a 95% two-sided interval) for 1 to 30 degrees of freedom.
+T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+        2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
+        2.045, 2.042]
+
+
+def mean_ci(values):
+    """The mean and the half-width of its 95% interval (Student's t; 0 for fewer than two values)."""
+    n = len(values)
+    m = sum(values) / n
+    if n < 2:
+        return m, 0.0
+    sd = (sum((v - m) ** 2 for v in values) / (n - 1)) ** 0.5
+    return m, T975[min(n - 1, len(T975)) - 1] * sd / n ** 0.5
 
 
 def over_seeds(runs):
     """One cell from its seeds' runs: each quantity's mean; the p99's 95% half-width (0 for one seed)."""
-    n = len(runs)
-    cell = {k: sum(r[k] for r in runs) / n for k in runs[0] if k != "slo"}
-    if n > 1:
-        sd = (sum((r["p99_ms"] - cell["p99_ms"]) ** 2 for r in runs) / (n - 1)) ** 0.5
-        cell["p99_ci"] = T975[min(n - 1, len(T975)) - 1] * sd / n ** 0.5
-    else:
-        cell["p99_ci"] = 0.0
+    cell = {k: sum(r[k] for r in runs) / len(runs) for k in runs[0] if k not in ("slo", "latency", "axes")}
+    cell["p99_ci"] = mean_ci([r["p99_ms"] for r in runs])[1]
     return cell
 
 
@@ -57,14 +64,15 @@ def run(uvmsim, spec, policy_set, fraction, out):
 
 
 def cell_of(out):
-    """One run's quantities from its folder (a serve --out or a sweep point): stats.json and requests.csv."""
+    """One run's quantities from its folder (a serve --out or a sweep point): stats.json and requests.csv.
+    "latency": each tenant's counted requests' latencies (ms), by name; "axes": a sweep point's axes."""
     st = json.load(open(os.path.join(out, "stats.json")))
-    lat = []
+    by_tenant = {}
     with open(os.path.join(out, "requests.csv")) as f:
         for r in csv.DictReader(f):
             if r["counted"] == "1":
-                lat.append((int(r["end_ns"]) - int(r["arrival_ns"])) / 1e6)
-    lat.sort()
+                by_tenant.setdefault(r["tenant"], []).append((int(r["end_ns"]) - int(r["arrival_ns"])) / 1e6)
+    lat = sorted(v for vs in by_tenant.values() for v in vs)
     s = st["stats"]
     return {
         "mean_ms": sum(lat) / len(lat),
@@ -76,6 +84,8 @@ def cell_of(out):
         "chunks_evicted": s["chunks_evicted"],
         "refaults": sum(t["refaults"] for t in s["tenants"]),
         "slo": {t["name"]: t["slo_attainment"] for t in st["tenants"]},
+        "latency": by_tenant,
+        "axes": st.get("sweep_point", {}).get("axes", {}),
     }
 
 

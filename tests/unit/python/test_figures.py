@@ -29,8 +29,10 @@ def fake_sweep(folder, points):
             os.makedirs(d)
             slow = 1.0 + (1.0 - axes["gpu.memory_fraction"]) * (2 if "baseline" in axes["policy_set"] else 1)
             with open(os.path.join(d, "stats.json"), "w") as out:
-                json.dump({"tenants": [{"name": "a#0"}, {"name": "b#1"}], "sweep_point": {"key": key, "axes": axes},
-                           "stats": {"faults_fetched": 1000 + i, "batches": 10 + i % 3,
+                json.dump({"tenants": [{"name": "a#0", "slo_attainment": 1.0}, {"name": "b#1", "slo_attainment": 1.0}],
+                           "sweep_point": {"key": key, "axes": axes},
+                           "stats": {"faults_fetched": 1000 + i, "batches": 10 + i % 3, "chunks_evicted": i,
+                                     "tenants": [{"refaults": i}, {"refaults": 0}],
                                      "bytes_htod": {"prefetch": 2**20 * (i + 1), "user": 0},
                                      "bytes_dtoh": {"eviction": 2**19 * i}}}, out)
             with open(os.path.join(d, "requests.csv"), "w") as r:
