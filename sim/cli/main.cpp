@@ -554,8 +554,7 @@ int main(int argc, char** argv) {
   sweep_cmd->footer(
       "Example (tests/data/sweep_mix.json; the figures' sweeps are sweeps/*.json):\n  uvmsim sweep --spec "
       "tests/data/sweep_mix.json --out out/sweep --jobs 2\n  mpirun -n 4 uvmsim sweep --spec "
-      "sweeps/memory.json "
-      "--out out/memory");
+      "sweeps/memory.json --out out/memory");
 
   std::string compare_a, compare_b;
   auto* cmp = app.add_subcommand("compare", "two runs' statistics side by side with their ratio (B / A)");

@@ -214,7 +214,6 @@ std::shared_ptr<const ServingTemplates> ServingTemplates::make(const ServeSpec& 
   out->cold_ops = std::move(st.cold_ops);
   out->issued_ops = st.issued_ops;
   out->workload = std::make_shared<const Workload>(Workload::build(std::move(st.trace), "generated-serving"));
-  out->layers = layers;
   return out;
 }
 

@@ -52,7 +52,6 @@ struct ServingTemplates {
   std::vector<std::vector<uint32_t>> cold_ops;
   size_t issued_ops = 0;
   std::vector<std::vector<std::vector<std::vector<std::vector<uint32_t>>>>> sub_kernels;
-  bool layers = false;
   static std::string key(const ServeSpec& spec, bool layers);
   static std::shared_ptr<const ServingTemplates> make(const ServeSpec& spec, bool layers);
 };

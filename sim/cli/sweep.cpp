@@ -182,8 +182,7 @@ MicroSpec micro_spec(const json& g, const std::string& spec) {
     } else {
       bad(spec, "generate." + k,
           "unknown setting (known: pattern, bytes, threads_per_cta, sharers, page_stride, run_pages, "
-          "host_init, "
-          "write, prefetch, touch_back, seed, resident_ns)");
+          "host_init, write, prefetch, touch_back, seed, resident_ns)");
     }
   }
   return m;
@@ -207,8 +206,7 @@ void resolve(const Context& ctx, Point& p) {
   std::string serve_text = ctx.serve_text;
   // The mix and the policy set first, whatever their place among the axes: the others refine them.
   for (const auto& [name, v] : p.axes) {
-    if (name == "mix") {
-      if (!ctx.serving) bad(ctx.spec_path, name, "a mix axis needs a serving sweep (no \"trace\")");
+    if (name == "mix") {  // (run_sweep refuses a mix axis beside a trace or generator settings)
       serve_text = ctx.mixes.at(v.get<std::string>());
     } else if (name == "policy_set") {
       const auto& s = ctx.policy_sets.at(v.get<std::string>());

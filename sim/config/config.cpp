@@ -186,8 +186,7 @@ std::vector<Field> fields(Config& c) {
     "1: the dispatcher gives each CTA to the TPC (SMs 2t, 2t+1) with the fewest resident CTAs, on its SM "
     "with fewer, as the H100 places a kernel launched beside another (cuda_tracer/placement.sh); 2: so while "
     "two running kernels may share an SM (their tenants' allowed SMs meet), and in rotation otherwise (the "
-    "order the driver's costs "
-    "were fitted under); 0: passes over the SMs in rotation");
+    "order the driver's costs were fitted under); 0: passes over the SMs in rotation");
   i("gpu.dram_latency_ns", &c.gpu.dram_latency_ns, 1, 1e6, "ns",
     "latency of a DRAM access on an idle GPU (measured on the H200, cuda_tracer/mem_latency.sh); a profiled "
     "kernel's memory load is the bytes its CTAs keep in flight over this latency times "

@@ -124,7 +124,10 @@ struct GpuConfig {
   // CTA dispatch. 0: passes over the SMs in rotation, one CTA to each SM with room. 1: each CTA to the TPC
   // (SMs 2t, 2t+1) holding the fewest resident CTAs of any kernel (ties: in rotation from the TPC after the
   // last one given a CTA), on its SM with fewer (ties: its first), as the H100 places a kernel launched
-  // beside another (cuda_tracer/placement.sh). A CTA's end refills its own SM in both.
+  // beside another (cuda_tracer/placement.sh). 2 (every calibrated config): as 1 while two running
+  // kernels may share an SM (their tenants' allowed SMs meet), as 0 otherwise: a lone kernel, or tenants
+  // on disjoint green contexts, keeps the order the driver's costs were fitted under. A CTA's end refills
+  // its own SM in all three.
   int64_t dispatch_by_tpc = 2;
 };
 
