@@ -34,6 +34,12 @@ class Rule(unittest.TestCase):
         self.assertEqual(a100["gpu"]["dispatch_by_tpc"], h100["gpu"]["dispatch_by_tpc"])
         self.assertAlmostEqual(a100["pcie"]["dtoh_bytes_per_s"] / h100["pcie"]["dtoh_bytes_per_s"], 0.5, places=2)
 
+    def test_per_record_cost_separates_a_fixed_cost_from_the_rate(self):
+        sizes = [4096 * k for k in range(1, 40)]
+        t0, slope = gpu_configs.per_record_cost(sizes, [2600 + b / 52.0 for b in sizes])
+        self.assertAlmostEqual(t0, 2600, places=6)
+        self.assertAlmostEqual(1 / slope, 52.0, places=6)
+
 
 if __name__ == "__main__":
     unittest.main()
