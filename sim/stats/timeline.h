@@ -67,7 +67,8 @@ struct TimelineRequest {
 // Writes the Chrome trace: `kernel_names` and `tenant_names` name the tracks (by kernel id and tenant id).
 // Slices that would overlap on a track (a tenant's queued requests, copies on two engines, kernels of two
 // streams) go to further lanes of it, tid + 1000 L, named "<track> (L+1)": the Perfetto UI keeps only
-// slices that nest on a track.
+// slices that nest on a track. Every track's tid is its own (pid * 10^8 + track + 1: Perfetto takes tids as
+// system-wide and tid 0 as the pid). Throws std::runtime_error past 999 tracks or 99998 lanes of one.
 void write_timeline(std::ostream& out, const Timeline& t, const std::vector<std::string>& kernel_names,
                     const std::vector<std::string>& tenant_names, const std::vector<TimelineRequest>& requests);
 
