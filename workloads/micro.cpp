@@ -1,5 +1,6 @@
 #include "workloads/micro.h"
 
+#include <nlohmann/json.hpp>
 #include <random>
 #include <stdexcept>
 #include <utility>
@@ -32,6 +33,62 @@ void set_micro_pattern(MicroSpec& s, const std::string& name) {
       return;
     }
   throw std::invalid_argument("pattern '" + name + "' is not seq, random or strided");
+}
+
+const char* const kMicroSettingNames =
+    "pattern, bytes, threads_per_cta, sharers, page_stride, run_pages, host_init, write, prefetch, "
+    "touch_back, "
+    "seed, resident_ns";
+
+bool set_micro_setting(MicroSpec& s, const std::string& key, const nlohmann::json& v) {
+  const auto u32 = [&](uint32_t& to, uint32_t lo, uint32_t hi) {
+    if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() > hi)
+      throw std::invalid_argument("expected an integer in [" + std::to_string(lo) + ", " +
+                                  std::to_string(hi) + "]");
+    to = v.get<uint32_t>();
+  };
+  const auto flag = [&](bool& to) {
+    if (!v.is_boolean()) throw std::invalid_argument("expected true or false");
+    to = v.get<bool>();
+  };
+  if (key == "pattern") {
+    const std::string name = v.is_string() ? "'" + v.get<std::string>() + "'" : v.dump();
+    try {
+      if (!v.is_string()) throw std::invalid_argument(name);
+      set_micro_pattern(s, v.get<std::string>());
+    } catch (const std::invalid_argument&) {
+      throw std::invalid_argument(name + " is not seq, random or strided");
+    }
+  } else if (key == "bytes") {
+    if (v.is_string())
+      s.bytes = parse_bytes(v.get<std::string>());
+    else if (v.is_number_unsigned())
+      s.bytes = v.get<uint64_t>();
+    else
+      throw std::invalid_argument("expected a size (64MiB) or a number");
+  } else if (key == "threads_per_cta") {
+    u32(s.threads_per_cta, 1, 1024);
+  } else if (key == "sharers") {
+    u32(s.sharers, 1, 1024);
+  } else if (key == "page_stride") {
+    u32(s.page_stride, 1, 1 << 20);
+  } else if (key == "run_pages") {
+    u32(s.run_pages, 0, 4096);
+  } else if (key == "host_init") {
+    flag(s.host_init);
+  } else if (key == "write") {
+    flag(s.write);
+  } else if (key == "prefetch") {
+    flag(s.prefetch);
+  } else if (key == "touch_back") {
+    flag(s.touch_back);
+  } else if (key == "seed" || key == "resident_ns") {
+    if (!v.is_number_unsigned()) throw std::invalid_argument("expected a non-negative integer");
+    (key == "seed" ? s.seed : s.resident_ns) = v.get<uint64_t>();
+  } else {
+    return false;
+  }
+  return true;
 }
 
 uint64_t parse_bytes(const std::string& text) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 
 #include "traces/trace.h"
@@ -58,6 +59,14 @@ uint64_t micro_resident_ns(uint64_t pages);
 const char* micro_pattern_name(const MicroSpec& s);
 // Sets s.pattern from a pattern's name; throws std::invalid_argument naming any other text.
 void set_micro_pattern(MicroSpec& s, const std::string& name);
+
+// The settings above by the names a sweep's "generate" and a calibration row (`uvmsim calibrate`) give
+// them: pattern, bytes (a size or a number), threads_per_cta, sharers, page_stride, run_pages, host_init,
+// write, prefetch, touch_back, seed, resident_ns.
+extern const char* const kMicroSettingNames;
+// Sets s's setting `key` from its JSON value: false if `key` names none; throws std::invalid_argument
+// saying what the value should be.
+bool set_micro_setting(MicroSpec& s, const std::string& key, const nlohmann::json& v);
 
 // "64MiB", "1GiB", "4096", "2KiB" -> bytes; throws std::invalid_argument naming the text.
 uint64_t parse_bytes(const std::string& text);

@@ -34,25 +34,14 @@ std::vector<MeasuredRow> load_measurements(const std::string& path) {
   for (auto& r : j.at("rows")) {
     MeasuredRow m;
     m.name = r.at("name");
-    m.pattern = r.value("pattern", "seq");
-    try {
-      MicroSpec checked;
-      set_micro_pattern(checked, m.pattern);
-    } catch (const std::invalid_argument& e) {
-      throw std::runtime_error(path + ": row '" + m.name + "': " + e.what());
+    if (!r.contains("bytes")) throw std::runtime_error(path + ": row '" + m.name + "': no bytes");
+    for (const auto& [k, v] : r.items()) {
+      try {
+        (void)set_micro_setting(m.micro, k, v);  // the row's other keys are its measurement's
+      } catch (const std::invalid_argument& e) {
+        throw std::runtime_error(path + ": row '" + m.name + "': " + k + ": " + e.what());
+      }
     }
-    m.bytes = r.at("bytes");
-    m.threads_per_cta = r.value("threads_per_cta", 256u);
-    m.sharers = r.value("sharers", 1u);
-    if (m.sharers == 0 || m.sharers > 1024)
-      throw std::runtime_error(path + ": row '" + m.name + "': sharers must be in 1..1024");
-    m.run_pages = r.value("run_pages", 0u);
-    if (m.run_pages > 4096)
-      throw std::runtime_error(path + ": row '" + m.name + "': run_pages must be in 0..4096");
-    m.host_init = r.value("host_init", false);
-    m.write = r.value("write", false);
-    m.prefetch = r.value("prefetch", false);
-    m.touch_back = r.value("touch_back", false);
     m.measure = r.at("measure");
     m.value = r.at("value");
     m.unit = r.value("unit", "ms");
@@ -132,13 +121,16 @@ Prepared prepare(const std::vector<MeasuredRow>& rows) {
   Prepared p;
   std::map<std::string, size_t> seen;
   for (auto& r : rows) {
-    const std::string key = !r.trace.empty()
-                                ? "trace " + r.trace
-                                : r.pattern + " " + r.bytes + " " + std::to_string(r.threads_per_cta) + "x" +
-                                      std::to_string(r.sharers) + "r" + std::to_string(r.run_pages) + " " +
-                                      std::to_string(r.host_init) + std::to_string(r.write) +
-                                      std::to_string(r.prefetch) + std::to_string(r.touch_back) + " " +
-                                      std::to_string(int64_t(std::llround(r.resident_ms * 1e6)));
+    const std::string key =
+        !r.trace.empty()
+            ? "trace " + r.trace
+            : std::string(micro_pattern_name(r.micro)) + " " + std::to_string(r.micro.bytes) + " " +
+                  std::to_string(r.micro.threads_per_cta) + "x" + std::to_string(r.micro.sharers) + "/" +
+                  std::to_string(r.micro.page_stride) + "r" + std::to_string(r.micro.run_pages) + " " +
+                  std::to_string(r.micro.host_init) + std::to_string(r.micro.write) +
+                  std::to_string(r.micro.prefetch) + std::to_string(r.micro.touch_back) + " " +
+                  std::to_string(r.micro.seed) + " " +
+                  std::to_string(int64_t(std::llround(r.resident_ms * 1e6)));
     auto [it, fresh] = seen.emplace(key, p.workloads.size());
     p.of_row.push_back(it->second);
     if (!fresh) continue;
@@ -147,17 +139,8 @@ Prepared prepare(const std::vector<MeasuredRow>& rows) {
       p.workloads.push_back(std::make_unique<Workload>(Workload::load(r.trace)));
       continue;
     }
-    MicroSpec s;
-    set_micro_pattern(s, r.pattern);
-    s.bytes = parse_bytes(r.bytes);
-    s.threads_per_cta = r.threads_per_cta;
-    s.sharers = r.sharers;
-    s.run_pages = r.run_pages;
-    s.host_init = r.host_init;
-    s.write = r.write;
-    s.prefetch = r.prefetch;
-    s.touch_back = r.touch_back;
-    s.resident_ns = uint64_t(std::llround(r.resident_ms * 1e6));
+    MicroSpec s = r.micro;
+    if (r.resident_ms > 0 || s.resident_ns == 0) s.resident_ns = uint64_t(std::llround(r.resident_ms * 1e6));
     p.workloads.push_back(std::make_unique<Workload>(Workload::build(generate_micro(s), "generated")));
   }
   return p;

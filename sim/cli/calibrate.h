@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sim/config/config.h"
+#include "workloads/micro.h"
 
 namespace uvmsim {
 
@@ -30,12 +31,7 @@ struct CalibrateArgs {
 
 struct MeasuredRow {
   std::string name;
-  std::string pattern;  // seq | random
-  std::string bytes;
-  uint32_t threads_per_cta = 256;  // one page per thread: 1 gives one page per CTA
-  uint32_t sharers = 1;            // CTAs touching each CTA's pages (MicroSpec::sharers)
-  uint32_t run_pages = 0;          // > 0: runs of this many pages of every twice as many (MicroSpec)
-  bool host_init = false, write = false, prefetch = false, touch_back = false;
+  MicroSpec micro;      // the micro-workload measured (the row's settings by set_micro_setting's names)
   std::string measure;  // first_touch | resident | prefetch | touch_back (ms) | prefetch_share (%)
   double value = 0;
   std::string unit = "ms";

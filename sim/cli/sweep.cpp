@@ -133,57 +133,15 @@ std::string point_key(const Context& ctx, const Point& p);
 // A micro-workload's settings as `uvmsim generate --pattern` takes them; errors name generate.KEY.
 MicroSpec micro_spec(const json& g, const std::string& spec) {
   MicroSpec m;
-  const auto u32 = [&](const std::string& k, const json& v, uint32_t lo, uint32_t hi) {
-    if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() > hi)
-      bad(spec, "generate." + k,
-          "expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-    return v.get<uint32_t>();
-  };
-  const auto flag = [&](const std::string& k, const json& v) {
-    if (!v.is_boolean()) bad(spec, "generate." + k, "expected true or false");
-    return v.get<bool>();
-  };
   for (const auto& [k, v] : g.items()) {
-    if (k == "pattern") {
-      if (!v.is_string()) bad(spec, "generate.pattern", "expected seq, random or strided");
-      try {
-        set_micro_pattern(m, v.get<std::string>());
-      } catch (const std::invalid_argument& e) {
-        bad(spec, "generate.pattern", e.what());
-      }
-    } else if (k == "bytes") {
-      try {
-        m.bytes = v.is_string() ? parse_bytes(v.get<std::string>())
-                  : v.is_number_unsigned()
-                      ? v.get<uint64_t>()
-                      : throw std::invalid_argument("expected a size (64MiB) or a number");
-      } catch (const std::exception& e) {
-        bad(spec, "generate.bytes", e.what());
-      }
-    } else if (k == "threads_per_cta") {
-      m.threads_per_cta = u32(k, v, 1, 1024);
-    } else if (k == "sharers") {
-      m.sharers = u32(k, v, 1, 1024);
-    } else if (k == "page_stride") {
-      m.page_stride = u32(k, v, 1, 1 << 20);
-    } else if (k == "run_pages") {
-      m.run_pages = u32(k, v, 0, 4096);
-    } else if (k == "host_init") {
-      m.host_init = flag(k, v);
-    } else if (k == "write") {
-      m.write = flag(k, v);
-    } else if (k == "prefetch") {
-      m.prefetch = flag(k, v);
-    } else if (k == "touch_back") {
-      m.touch_back = flag(k, v);
-    } else if (k == "seed" || k == "resident_ns") {
-      if (!v.is_number_unsigned()) bad(spec, "generate." + k, "expected a non-negative integer");
-      (k == "seed" ? m.seed : m.resident_ns) = v.get<uint64_t>();
-    } else {
-      bad(spec, "generate." + k,
-          "unknown setting (known: pattern, bytes, threads_per_cta, sharers, page_stride, run_pages, "
-          "host_init, write, prefetch, touch_back, seed, resident_ns)");
+    bool known = false;
+    try {
+      known = set_micro_setting(m, k, v);
+    } catch (const std::invalid_argument& e) {
+      bad(spec, "generate." + k, e.what());
     }
+    if (!known)
+      bad(spec, "generate." + k, std::string("unknown setting (known: ") + kMicroSettingNames + ")");
   }
   return m;
 }

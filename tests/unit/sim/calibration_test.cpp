@@ -103,7 +103,7 @@ TEST(Calibration, UnknownPatternIsAnError) {
                                                        "measure": "first_touch", "value": 1}]})");
   EXPECT_FALSE(e.empty()) << "an unknown pattern was accepted";
   EXPECT_NE(e.find(path), std::string::npos) << e;
-  EXPECT_NE(e.find("'z': pattern 'zigzag'"), std::string::npos) << e;
+  EXPECT_NE(e.find("'z': pattern: 'zigzag' is not seq"), std::string::npos) << e;
 }
 
 TEST(Calibration, RecordedTraceRows) {
