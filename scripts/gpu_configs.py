@@ -128,20 +128,90 @@ def hopper_records(uvmsim, tmp):
     return out
 
 
+NVPROF_LOGS = os.path.join(ROOT, "tests", "data", "gtx1080ti_nvprof_uvmsmart.json")
+NVPROF_SIZE = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}
+NVPROF_TIME = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+
+def nvprof_quantity(text, units):
+    """nvprof's "36.099KB" or "557.4801ms" in bytes or ns (its units are binary sizes and SI times)."""
+    for unit in sorted(units, key=len, reverse=True):
+        if text.endswith(unit):
+            try:
+                return float(text[: -len(unit)]) * units[unit]
+            except ValueError:
+                break
+    raise ValueError(f"not an nvprof quantity: {text!r}")
+
+
+def gtx1080ti_logs(way):
+    """The real GTX 1080 Ti's nvprof summaries (tests/data/gtx1080ti_nvprof_uvmsmart.json), one direction
+    ("htod" or "dtoh"): (log, fit set?, records, bytes, ns) each. The fit set is the runs that fit in memory
+    (suffix _100), the check set the oversubscribed ones."""
+    out = []
+    for log in json.load(open(NVPROF_LOGS))["logs"]:
+        r = log[way]
+        out.append((log["log"][:-4], log["log"].endswith("_100.log"), r["count"],
+                    nvprof_quantity(r["total_size"], NVPROF_SIZE), nvprof_quantity(r["total_time"], NVPROF_TIME)))
+    return out
+
+
+def records_at_rate(logs, rate):
+    """A profiler's cost per record, from the fit set's logs (gtx1080ti_logs) at a link `rate` (bytes per
+    ns): the mean of their time per record less their mean record at that rate. Returns it (ns) and, per
+    log, (log, fit set?, records, mean bytes, recorded GB/s, GB/s at the rate with that cost, error in %)."""
+    fit = [r for r in logs if r[1]]
+    per_record = sum(ns / n - nbytes / n / rate for _, _, n, nbytes, ns in fit) / len(fit)
+    rows = []
+    for name, in_fit, n, nbytes, ns in logs:
+        mean = nbytes / n
+        seen = mean / (per_record + mean / rate)
+        rows.append((name, in_fit, n, mean, nbytes / ns, seen, (seen / (nbytes / ns) - 1) * 100))
+    return per_record, rows
+
+
 def reproduce(uvmsim):
-    """First touches of host-initialised memory under gtx1080ti.json: each HtoD transfer's size and rate as
-    the model makes it (uvmsim run --timeline) and as a profiler would record it, with the per-record cost
-    the H200's records show (measured on the fit set's traces, checked on the check set's)."""
+    """The published GTX 1080 Ti figure (nvprof's fault-driven HtoD records, 8 to 11 GB/s) from
+    gtx1080ti.json's link and a profiler's cost per record, measured on the logs that fit in memory and
+    checked on the oversubscribed ones; the same cost on the H200's own records; and the model's transfers
+    under gtx1080ti.json as such a profiler would record them."""
     config = os.path.join(ROOT, "sim", "configs", "gtx1080ti.json")
+    link = json.load(open(config))["pcie"]
     pick = lambda v, q: v[min(len(v) - 1, int(q * len(v)))]
+    lines = []
+    # 1. The real GTX 1080 Ti: a record's time is a fixed cost plus its bytes at the link's rate.
+    htod = gtx1080ti_logs("htod")
+    rate = link["htod_bytes_per_s"] / 1e9  # bytes per ns
+    per_record, rows = records_at_rate(htod, rate)
+    fit = [r for r in htod if r[1]]
+    free_t0, free_slope = per_record_cost([r[3] / r[2] for r in fit], [r[4] / r[2] for r in fit])
+    lines += ["### A real GTX 1080 Ti's HtoD records against gtx1080ti.json's link", "",
+              "| log | set | records | mean KiB | recorded (GB/s) | link + per-record cost (GB/s) | error |",
+              "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for name, in_fit, n, mean, recorded, seen, err in rows:
+        lines.append(f"| {name} | {'fit' if in_fit else 'check'} | {n} | {mean / 1024:.1f} | {recorded:.2f} | "
+                     f"{seen:.2f} | {err:+.1f}% |")
+    errors = [r[6] for r in rows if not r[1]]
+    dtoh = gtx1080ti_logs("dtoh")
+    d_t0, d_slope = per_record_cost([r[3] / r[2] for r in dtoh], [r[4] / r[2] for r in dtoh])
+    d_rates = sorted(r[3] / r[4] for r in dtoh)
+    lines += ["", f"- Per-record cost over the fit set's {len(fit)} logs at the config's HtoD rate "
+              f"({rate:.2f} GB/s): {per_record / 1e3:.2f} us. The check set's {len(errors)} logs: mean |error| "
+              f"{sum(abs(e) for e in errors) / len(errors):.1f}%, worst {max(errors, key=abs):+.1f}%.",
+              f"- Fitting the rate too (least squares on the fit set): {free_t0 / 1e3:.2f} us per record and "
+              f"{1 / free_slope:.2f} GB/s, against the config's {rate:.2f} GB/s from the rule.",
+              f"- DtoH, every log (least squares): {d_t0 / 1e3:.2f} us per record and {1 / d_slope:.2f} GB/s; "
+              f"recorded rates {d_rates[0]:.2f} to {d_rates[-1]:.2f} GB/s, against the config's "
+              f"{link['dtoh_bytes_per_s'] / 1e9:.2f} GB/s.", ""]
     with tempfile.TemporaryDirectory() as tmp:
+        # 2. The H200's own records: the same shape, a larger cost per record.
         recs = hopper_records(uvmsim, tmp)
-        fit = sorted(r[4] for r in recs.values() if not r[6])
-        per_record = fit[len(fit) // 2]
-        lines = ["### The H200's HtoD records: a fixed cost per record, then the link", "",
-                 "| trace | set | records per run | mean KiB | per record (us) | rate beyond it (GB/s) | "
-                 "recorded rate (GB/s) | model: copies per run, mean KiB | model as recorded (GB/s) | error |",
-                 "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |"]
+        h_fit = sorted(r[4] for r in recs.values() if not r[6])
+        h_record = h_fit[len(h_fit) // 2]
+        lines += ["### The H200's HtoD records (the driver's migration events of its whole-GPU corpus traces)", "",
+                  "| trace | set | records per run | mean KiB | per record (us) | rate beyond it (GB/s) | "
+                  "recorded rate (GB/s) | model: copies per run, mean KiB | model as recorded (GB/s) | error |",
+                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |"]
         h200 = os.path.join(ROOT, "sim", "configs", "h200.json")
         for name, (n, nbytes, ns, runs, t0, slope, held) in recs.items():
             row = (f"| {name.split('/')[1]} | {'check' if held else 'fit'} | {n / runs:.0f} | {nbytes / n / 1024:.1f} "
@@ -150,17 +220,18 @@ def reproduce(uvmsim):
                 _, copies = simulate(uvmsim, os.path.join(ROOT, "traces", "corpus", name + ".uvmt"), h200, tmp,
                                      name.split("/")[1])
                 cb = sum(b for b, _ in copies)
-                seen = cb / sum(per_record + d for _, d in copies)
+                seen = cb / sum(h_record + d for _, d in copies)
                 row += (f" {len(copies)}, {cb / len(copies) / 1024:.1f} | {seen:.2f} | "
                         f"{(seen / (nbytes / ns) - 1) * 100:+.0f}% |")
             else:
                 row += " | | |"
             lines.append(row)
-        lines += ["", f"Per-record cost: median of the fit set's {len(fit)} traces, {per_record / 1e3:.2f} us "
-                  f"(range {fit[0] / 1e3:.2f} to {fit[-1] / 1e3:.2f}).", "",
-                  "### The GTX 1080 Ti (gtx1080ti.json)", "",
+        lines += ["", f"Per-record cost: median of the fit set's {len(h_fit)} traces, {h_record / 1e3:.2f} us "
+                  f"(range {h_fit[0] / 1e3:.2f} to {h_fit[-1] / 1e3:.2f}).", "",
+                  "### The model's transfers under gtx1080ti.json: first touches of 256 MiB of host-initialised "
+                  "memory", "",
                   "| pattern | HtoD transfers | mean size (KiB) | model's rate per transfer: p10 / p50 / p90 (GB/s) | "
-                  "as recorded with the H200's per-record cost: p10 / p50 / p90, all (GB/s) | "
+                  "as the GTX 1080 Ti's profiler would record them: p10 / p50 / p90, all (GB/s) | "
                   "fault-driven throughput (GB/s) |", "| --- | ---: | ---: | --- | --- | ---: |"]
         for pattern in ("seq", "random"):
             trace = os.path.join(tmp, pattern + ".uvmt")
@@ -178,10 +249,6 @@ def reproduce(uvmsim):
                          f"{pick(seen, 0.1):.2f} / {pick(seen, 0.5):.2f} / {pick(seen, 0.9):.2f}, "
                          f"{total / sum(per_record + d for _, d in copies):.2f} | "
                          f"{moved / ((k['end_ns'] - k['start_ns']) * 1e-9) / GB:.2f} |")
-        link = json.load(open(config))["pcie"]["htod_bytes_per_s"] / 1e9  # bytes per ns
-        lines += ["", "At the published mean sizes, one record of 21 KiB and one of 158 KiB with the H200's "
-                  f"per-record cost on this link: {21 * 1024 / (per_record + 21 * 1024 / link):.1f} and "
-                  f"{158 * 1024 / (per_record + 158 * 1024 / link):.1f} GB/s."]
     print("\n".join(lines))
 
 

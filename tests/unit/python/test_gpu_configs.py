@@ -40,6 +40,28 @@ class Rule(unittest.TestCase):
         self.assertAlmostEqual(t0, 2600, places=6)
         self.assertAlmostEqual(1 / slope, 52.0, places=6)
 
+    def test_nvprof_quantities(self):
+        self.assertEqual(gpu_configs.nvprof_quantity("36.099KB", gpu_configs.NVPROF_SIZE), 36.099 * 1024)
+        self.assertEqual(gpu_configs.nvprof_quantity("4.958679GB", gpu_configs.NVPROF_SIZE), 4.958679 * 2**30)
+        self.assertEqual(gpu_configs.nvprof_quantity("557.4801ms", gpu_configs.NVPROF_TIME), 557.4801e6)
+        self.assertEqual(gpu_configs.nvprof_quantity("12.956106s", gpu_configs.NVPROF_TIME), 12.956106e9)
+        with self.assertRaises(ValueError):
+            gpu_configs.nvprof_quantity("12 parsecs", gpu_configs.NVPROF_TIME)
+
+    def test_the_1080_ti_link_reproduces_the_published_records(self):
+        # gtx1080ti.json's HtoD rate and a per-record cost measured on the logs that fit in memory give the
+        # oversubscribed logs' recorded rates (the published 8 to 11 GB/s) within 10% each.
+        c = json.load(open(os.path.join(ROOT, "sim", "configs", "gtx1080ti.json")))
+        logs = gpu_configs.gtx1080ti_logs("htod")
+        self.assertEqual(len(logs), 21)
+        per_record, rows = gpu_configs.records_at_rate(logs, c["pcie"]["htod_bytes_per_s"] / 1e9)
+        self.assertGreater(per_record, 0)
+        check = [r for r in rows if not r[1]]
+        self.assertEqual(len(check), 14)
+        for name, _, _, _, recorded, seen, err in check:
+            self.assertTrue(7 < recorded < 11, name)
+            self.assertLess(abs(err), 10, name)
+
 
 if __name__ == "__main__":
     unittest.main()
