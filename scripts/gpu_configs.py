@@ -5,8 +5,8 @@ the rule sim/configs/README.md documents:
 
 - from the GPU's specification: its name, SMs, memory, DRAM bandwidth, resident threads, CTAs, registers
   and shared memory per SM, SMs per TPC (a uTLB's SMs and the dispatcher's TPCs), GPCs, and its PCIe link;
-- the link's bandwidth each way is the link's raw rate times the efficiency the H100's fit found on its
-  PCIe 5.0 x16 link (the fitted rate over 63.0 GB/s);
+- the link's bandwidth each way is the link's raw rate times the H100's efficiency on its PCIe 5.0 x16 link
+  (h100.json's rate over 63.0 GB/s: HtoD fitted, DtoH measured from its records, scripts/link_rates.py);
 - the DRAM bandwidth one SM can draw keeps the H100 fit's ratio to the GPU's DRAM bandwidth per SM;
 - memory usable by managed data is the GPU's memory less the share the H100's driver reserved;
 - everything else, the UVM driver's and the host's costs (CPU work) and the fault path's structure (GMMU,

@@ -133,7 +133,7 @@ struct GpuConfig {
 
 struct PcieConfig {
   int64_t htod_bytes_per_s = 45502449227;
-  int64_t dtoh_bytes_per_s = 37141959228;
+  int64_t dtoh_bytes_per_s = 54380000000;
   int64_t latency_ns = 1000;
   int64_t copy_setup_ns = 4546;  // per push (one VA block's copies)
   int64_t copy_ns = 12;          // per copy within a push
