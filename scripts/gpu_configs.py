@@ -146,8 +146,8 @@ def nvprof_quantity(text, units):
 
 def gtx1080ti_logs(way):
     """The real GTX 1080 Ti's nvprof summaries (tests/data/gtx1080ti_nvprof_uvmsmart.json), one direction
-    ("htod" or "dtoh"): (log, fit set?, records, bytes, ns) each. The fit set is the runs that fit in memory
-    (suffix _100), the check set the oversubscribed ones."""
+    ("htod" or "dtoh"): (log, fit set?, records, bytes, ns) each. The fit set is the runs at the 100% level
+    (suffix _100), the check set those at 125% and 150%."""
     out = []
     for log in json.load(open(NVPROF_LOGS))["logs"]:
         r = log[way]
@@ -172,8 +172,8 @@ def records_at_rate(logs, rate):
 
 def reproduce(uvmsim):
     """The published GTX 1080 Ti figure (nvprof's fault-driven HtoD records, 8 to 11 GB/s) from
-    gtx1080ti.json's link and a profiler's cost per record, measured on the logs that fit in memory and
-    checked on the oversubscribed ones; the same cost on the H200's own records; and the model's transfers
+    gtx1080ti.json's link and a profiler's cost per record, measured on the logs at the 100% level and
+    checked on those at 125% and 150%; the same cost on the H200's own records; and the model's transfers
     under gtx1080ti.json as such a profiler would record them."""
     config = os.path.join(ROOT, "sim", "configs", "gtx1080ti.json")
     link = json.load(open(config))["pcie"]
