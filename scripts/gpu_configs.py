@@ -78,9 +78,19 @@ def derive(h100, g):
     return c
 
 
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def read_text(path):
+    with open(path) as f:
+        return f.read()
+
+
 def htod_copies(timeline):
     """The HtoD copies of a `uvmsim run --timeline` file: (bytes, data phase in ns) each."""
-    return [(e["args"]["bytes"], e["dur"] * 1e3) for e in json.load(open(timeline))["traceEvents"]
+    return [(e["args"]["bytes"], e["dur"] * 1e3) for e in read_json(timeline)["traceEvents"]
             if e.get("name") == "HtoD" and e.get("ph") == "X"]
 
 
@@ -89,7 +99,7 @@ def simulate(uvmsim, trace, config, tmp, name):
     out, tl = os.path.join(tmp, name), os.path.join(tmp, name + ".json")
     subprocess.run([uvmsim, "run", "--trace", trace, "--config", config, "--out", out, "--timeline", tl],
                    check=True, stdout=subprocess.DEVNULL)
-    return json.load(open(os.path.join(out, "stats.json"))), htod_copies(tl)
+    return read_json(os.path.join(out, "stats.json")), htod_copies(tl)
 
 
 def per_record_cost(nbytes, ns):
@@ -149,7 +159,7 @@ def gtx1080ti_logs(way):
     ("htod" or "dtoh"): (log, fit set?, records, bytes, ns) each. The fit set is the runs at the 100% level
     (suffix _100), the check set those at 125% and 150%."""
     out = []
-    for log in json.load(open(NVPROF_LOGS))["logs"]:
+    for log in read_json(NVPROF_LOGS)["logs"]:
         r = log[way]
         out.append((log["log"][:-4], log["log"].endswith("_100.log"), r["count"],
                     nvprof_quantity(r["total_size"], NVPROF_SIZE), nvprof_quantity(r["total_time"], NVPROF_TIME)))
@@ -176,7 +186,7 @@ def reproduce(uvmsim):
     checked on those at 125% and 150%; the same cost on the H200's own records; and the model's transfers
     under gtx1080ti.json as such a profiler would record them."""
     config = os.path.join(ROOT, "sim", "configs", "gtx1080ti.json")
-    link = json.load(open(config))["pcie"]
+    link = read_json(config)["pcie"]
     pick = lambda v, q: v[min(len(v) - 1, int(q * len(v)))]
     lines = []
     # 1. The real GTX 1080 Ti: a record's time is a fixed cost plus its bytes at the link's rate.
@@ -260,17 +270,18 @@ def main():
     if a.reproduce:
         reproduce(a.reproduce)
         return
-    h100 = json.load(open(os.path.join(ROOT, "sim", "configs", "h100.json")))
+    h100 = read_json(os.path.join(ROOT, "sim", "configs", "h100.json"))
     bad = 0
     for name, g in GPUS.items():
         path = os.path.join(ROOT, "sim", "configs", f"{name}.json")
         text = json.dumps(derive(h100, g), indent=2, sort_keys=True) + "\n"
         if a.check:
-            if not os.path.exists(path) or open(path).read() != text:
+            if not os.path.exists(path) or read_text(path) != text:
                 print(f"gpu_configs: {path} is not what the rule gives from h100.json", file=sys.stderr)
                 bad += 1
         else:
-            open(path, "w").write(text)
+            with open(path, "w") as f:
+                f.write(text)
             print(os.path.relpath(path, ROOT))
     sys.exit(1 if bad else 0)
 

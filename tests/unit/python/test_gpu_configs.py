@@ -17,7 +17,7 @@ class Rule(unittest.TestCase):
         subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gpu_configs.py"), "--check"], check=True)
 
     def test_what_the_rule_keeps_and_changes(self):
-        h100 = json.load(open(os.path.join(ROOT, "sim", "configs", "h100.json")))
+        h100 = gpu_configs.read_json(os.path.join(ROOT, "sim", "configs", "h100.json"))
         self.assertTrue(h100["calibrated"])
         c = gpu_configs.derive(h100, gpu_configs.GPUS["gtx1080ti"])
         self.assertIs(c["calibrated"], False)
@@ -51,7 +51,7 @@ class Rule(unittest.TestCase):
     def test_the_1080_ti_link_reproduces_the_published_records(self):
         # gtx1080ti.json's HtoD rate and a per-record cost measured on the logs at the 100% level give the
         # 125% and 150% logs' recorded rates (the published 8 to 11 GB/s) within 10% each.
-        c = json.load(open(os.path.join(ROOT, "sim", "configs", "gtx1080ti.json")))
+        c = gpu_configs.read_json(os.path.join(ROOT, "sim", "configs", "gtx1080ti.json"))
         logs = gpu_configs.gtx1080ti_logs("htod")
         self.assertEqual(len(logs), 21)
         per_record, rows = gpu_configs.records_at_rate(logs, c["pcie"]["htod_bytes_per_s"] / 1e9)
