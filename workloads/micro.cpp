@@ -40,6 +40,14 @@ const char* const kMicroSettingNames =
     "touch_back, "
     "seed, resident_ns";
 
+std::string micro_key(const MicroSpec& s) {
+  return std::string(micro_pattern_name(s)) + " " + std::to_string(s.bytes) + " " +
+         std::to_string(s.threads_per_cta) + "x" + std::to_string(s.sharers) + "/" +
+         std::to_string(s.page_stride) + "r" + std::to_string(s.run_pages) + " " +
+         std::to_string(s.host_init) + std::to_string(s.write) + std::to_string(s.prefetch) +
+         std::to_string(s.touch_back) + " " + std::to_string(s.seed) + " " + std::to_string(s.resident_ns);
+}
+
 bool set_micro_setting(MicroSpec& s, const std::string& key, const nlohmann::json& v) {
   const auto u32 = [&](uint32_t& to, uint32_t lo, uint32_t hi) {
     if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() > hi)
@@ -52,12 +60,11 @@ bool set_micro_setting(MicroSpec& s, const std::string& key, const nlohmann::jso
     to = v.get<bool>();
   };
   if (key == "pattern") {
-    const std::string name = v.is_string() ? "'" + v.get<std::string>() + "'" : v.dump();
+    if (!v.is_string()) throw std::invalid_argument(v.dump() + " is not seq, random or strided");
     try {
-      if (!v.is_string()) throw std::invalid_argument(name);
       set_micro_pattern(s, v.get<std::string>());
-    } catch (const std::invalid_argument&) {
-      throw std::invalid_argument(name + " is not seq, random or strided");
+    } catch (const std::invalid_argument&) {  // its message names "pattern", which the caller's key does
+      throw std::invalid_argument("'" + v.get<std::string>() + "' is not seq, random or strided");
     }
   } else if (key == "bytes") {
     if (v.is_string())

@@ -67,6 +67,8 @@ extern const char* const kMicroSettingNames;
 // Sets s's setting `key` from its JSON value: false if `key` names none; throws std::invalid_argument
 // saying what the value should be.
 bool set_micro_setting(MicroSpec& s, const std::string& key, const nlohmann::json& v);
+// Every setting of s in one string: equal for equal specs (a cache key).
+std::string micro_key(const MicroSpec& s);
 
 // "64MiB", "1GiB", "4096", "2KiB" -> bytes; throws std::invalid_argument naming the text.
 uint64_t parse_bytes(const std::string& text);

@@ -51,10 +51,11 @@ std::vector<MeasuredRow> load_measurements(const std::string& path) {
     m.weight = r.value("weight", 1.0);
     if (!(m.weight > 0) || !std::isfinite(m.weight))
       throw std::runtime_error(path + ": row '" + m.name + "': weight must be a positive number");
-    m.resident_ms = r.value("resident_ms", 0.0);
-    if (!(m.resident_ms >= 0) || !std::isfinite(m.resident_ms) || m.resident_ms > 1e6)
+    const double resident_ms = r.value("resident_ms", 0.0);
+    if (!(resident_ms >= 0) || !std::isfinite(resident_ms) || resident_ms > 1e6)
       throw std::runtime_error(path + ": row '" + m.name +
                                "': resident_ms must be a non-negative number of ms");
+    if (resident_ms > 0) m.micro.resident_ns = uint64_t(std::llround(resident_ms * 1e6));
     rows.push_back(m);
   }
   return rows;
@@ -121,16 +122,7 @@ Prepared prepare(const std::vector<MeasuredRow>& rows) {
   Prepared p;
   std::map<std::string, size_t> seen;
   for (auto& r : rows) {
-    const std::string key =
-        !r.trace.empty()
-            ? "trace " + r.trace
-            : std::string(micro_pattern_name(r.micro)) + " " + std::to_string(r.micro.bytes) + " " +
-                  std::to_string(r.micro.threads_per_cta) + "x" + std::to_string(r.micro.sharers) + "/" +
-                  std::to_string(r.micro.page_stride) + "r" + std::to_string(r.micro.run_pages) + " " +
-                  std::to_string(r.micro.host_init) + std::to_string(r.micro.write) +
-                  std::to_string(r.micro.prefetch) + std::to_string(r.micro.touch_back) + " " +
-                  std::to_string(r.micro.seed) + " " +
-                  std::to_string(int64_t(std::llround(r.resident_ms * 1e6)));
+    const std::string key = !r.trace.empty() ? "trace " + r.trace : micro_key(r.micro);
     auto [it, fresh] = seen.emplace(key, p.workloads.size());
     p.of_row.push_back(it->second);
     if (!fresh) continue;
@@ -139,9 +131,7 @@ Prepared prepare(const std::vector<MeasuredRow>& rows) {
       p.workloads.push_back(std::make_unique<Workload>(Workload::load(r.trace)));
       continue;
     }
-    MicroSpec s = r.micro;
-    if (r.resident_ms > 0 || s.resident_ns == 0) s.resident_ns = uint64_t(std::llround(r.resident_ms * 1e6));
-    p.workloads.push_back(std::make_unique<Workload>(Workload::build(generate_micro(s), "generated")));
+    p.workloads.push_back(std::make_unique<Workload>(Workload::build(generate_micro(r.micro), "generated")));
   }
   return p;
 }

@@ -31,7 +31,9 @@ struct CalibrateArgs {
 
 struct MeasuredRow {
   std::string name;
-  MicroSpec micro;      // the micro-workload measured (the row's settings by set_micro_setting's names)
+  MicroSpec micro;  // the micro-workload measured: the row's settings by set_micro_setting's names, and its
+                    // kernels' resident duration ("resident_ms", measured beside the row; else 0, which is
+                    // micro_resident_ns())
   std::string measure;  // first_touch | resident | prefetch | touch_back (ms) | prefetch_share (%)
   double value = 0;
   std::string unit = "ms";
@@ -40,8 +42,6 @@ struct MeasuredRow {
   bool fit = true;           // used in the fit (resident rows only checked)
   std::string trace;         // a recorded trace: measure is a `uvmsim validate` quantity key
   double weight = 1;         // of the row's squared log error in the loss (JSON "weight", default 1)
-  double resident_ms = 0;    // > 0: the micro kernels' resident duration, measured beside the row (JSON
-                             // "resident_ms"); 0: micro_resident_ns()
 };
 // A recorded trace is one cold run; the measurement table's rows are medians of 5: a trace row weighs 1/5.
 constexpr double kTraceRowWeight = 0.2;

@@ -120,7 +120,7 @@ struct Context {
   std::map<std::string, std::vector<std::string>> policy_sets;  // the policy_set axis's sets as overrides
   mutable TemplateCache templates;
   json generate;  // "generate": the micro-workload's settings (null: not a generated sweep)
-  // Generated traces, made once each (by their settings) and shared read-only.
+  // Generated traces, made once each (by micro_key of their settings) and shared read-only.
   mutable std::mutex generated_m;
   mutable std::map<std::string, std::shared_ptr<const Workload>> generated;
   const Workload* workload = nullptr;  // the trace, read once
@@ -148,12 +148,10 @@ MicroSpec micro_spec(const json& g, const std::string& spec) {
 
 // A generated sweep's trace for these settings, made once.
 std::shared_ptr<const Workload> generated(const Context& ctx, const json& settings) {
-  const std::string k = settings.dump();
+  const MicroSpec spec = micro_spec(settings, ctx.spec_path);
   std::lock_guard<std::mutex> g(ctx.generated_m);
-  std::shared_ptr<const Workload>& w = ctx.generated[k];
-  if (!w)
-    w = std::make_shared<const Workload>(
-        Workload::build(generate_micro(micro_spec(settings, ctx.spec_path)), "generated"));
+  std::shared_ptr<const Workload>& w = ctx.generated[micro_key(spec)];  // "64MiB" and 67108864 alike
+  if (!w) w = std::make_shared<const Workload>(Workload::build(generate_micro(spec), "generated"));
   return w;
 }
 
