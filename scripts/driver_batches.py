@@ -25,7 +25,6 @@ model's batch log (`--set key=value`, repeatable, changes the model's runs there
 """
 import argparse
 import bisect
-import csv
 import io
 import math
 import os
@@ -37,6 +36,7 @@ import tempfile
 from collections import defaultdict
 
 import corpus_split
+from trace_csv import sections
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -46,10 +46,7 @@ def med(v):
 
 
 def runs_of(uvmsim, path):
-    with tempfile.TemporaryDirectory() as d:
-        subprocess.run([uvmsim, "trace", "export", path, "--csv", d], check=True, capture_output=True)
-        with open(os.path.join(d, "driver_events.csv")) as f:
-            rows = list(csv.DictReader(f))
+    (rows,) = sections(uvmsim, path, "driver_events")
     runs = defaultdict(list)
     for r in rows:
         runs[int(r["run"])].append(r)

@@ -19,7 +19,6 @@ the rule sim/configs/README.md documents:
 """
 import argparse
 import copy
-import csv
 import json
 import os
 import subprocess
@@ -27,6 +26,7 @@ import sys
 import tempfile
 
 from corpus_split import check_set  # traces/corpus/split.json's held-out traces
+from trace_csv import sections
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GB = 1e9
@@ -109,7 +109,7 @@ def per_record_cost(nbytes, ns):
     return my - slope * mx, slope
 
 
-def hopper_records(uvmsim, tmp):
+def hopper_records(uvmsim):
     """The H200's HtoD records: the driver's migration events CPU -> GPU of every whole-GPU corpus trace
     (traces/corpus/h200/*_sm132.uvmt), each a contiguous run of one cause inside one VA block's copy, timed on
     the GPU's clock in the recording's events passes (the driver's tools queue, as a profiler sees it).
@@ -121,16 +121,12 @@ def hopper_records(uvmsim, tmp):
     for f in sorted(os.listdir(folder)):
         if not f.endswith("_sm132.uvmt"):
             continue
-        csvs = os.path.join(tmp, "records_" + f[:-5])
-        subprocess.run([uvmsim, "trace", "export", os.path.join(folder, f), "--csv", csvs], check=True,
-                       stdout=subprocess.DEVNULL)
         xs, ys, runs = [], [], set()
-        with open(os.path.join(csvs, "driver_events.csv")) as rows:
-            for r in csv.DictReader(rows):
-                if r["kind"] == "migration" and r["gpc_or_src"] == "0" and int(r["gpu_end_ns"]) > int(r["gpu_ns"]):
-                    xs.append(int(r["bytes"]))
-                    ys.append(int(r["gpu_end_ns"]) - int(r["gpu_ns"]))
-                    runs.add(r["run"])
+        for r in sections(uvmsim, os.path.join(folder, f), "driver_events")[0]:
+            if r["kind"] == "migration" and r["gpc_or_src"] == "0" and int(r["gpu_end_ns"]) > int(r["gpu_ns"]):
+                xs.append(int(r["bytes"]))
+                ys.append(int(r["gpu_end_ns"]) - int(r["gpu_ns"]))
+                runs.add(r["run"])
         if len(xs) < 50:
             continue
         t0, slope = per_record_cost(xs, ys)
@@ -215,7 +211,7 @@ def reproduce(uvmsim):
               f"{link['dtoh_bytes_per_s'] / 1e9:.2f} GB/s.", ""]
     with tempfile.TemporaryDirectory() as tmp:
         # 2. The H200's own records: the same shape, a larger cost per record.
-        recs = hopper_records(uvmsim, tmp)
+        recs = hopper_records(uvmsim)
         h_fit = sorted(r[4] for r in recs.values() if not r[6])
         h_record = h_fit[len(h_fit) // 2]
         lines += ["### The H200's HtoD records (the driver's migration events of its whole-GPU corpus traces)", "",

@@ -13,29 +13,24 @@ touch-back traces (traces/corpus/micro_touchback_*, fit set) hold every page's D
       (default: traces/corpus/micro_touchback_{64m,256m,1g}.uvmt; prints a table and the median rates)
 """
 import argparse
-import csv
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 
 from gpu_configs import per_record_cost
+from trace_csv import sections
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT = [os.path.join(ROOT, "traces", "corpus", f"micro_touchback_{s}.uvmt") for s in ("64m", "256m", "1g")]
 
 
-def records(uvmsim, trace, tmp):
+def records(uvmsim, trace):
     """{"htod": (bytes, ns) lists, "dtoh": ...} of the trace's CUPTI records with a duration."""
-    out = os.path.join(tmp, os.path.basename(trace))
-    subprocess.run([uvmsim, "trace", "export", trace, "--csv", out], check=True, stdout=subprocess.DEVNULL)
     got = {"htod": ([], []), "dtoh": ([], [])}
-    with open(os.path.join(out, "observed.csv")) as f:
-        for r in csv.DictReader(f):
-            if r["kind"] in got and int(r["end_ns"]) > int(r["start_ns"]):
-                got[r["kind"]][0].append(int(r["value"]))
-                got[r["kind"]][1].append(int(r["end_ns"]) - int(r["start_ns"]))
+    for r in sections(uvmsim, trace, "observed")[0]:
+        if r["kind"] in got and int(r["end_ns"]) > int(r["start_ns"]):
+            got[r["kind"]][0].append(int(r["value"]))
+            got[r["kind"]][1].append(int(r["end_ns"]) - int(r["start_ns"]))
     return got
 
 
@@ -47,16 +42,15 @@ def main():
     rates = {"htod": [], "dtoh": []}
     print("| trace | way | records | mean KiB | per record (us) | link (GB/s) |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")
-    with tempfile.TemporaryDirectory() as tmp:
-        for t in a.traces:
-            for way, (nbytes, ns) in records(a.uvmsim, t, tmp).items():
-                if len(nbytes) < 20 or len(set(nbytes)) < 2:  # too few, or one size: nothing to separate
-                    print(f"{t}: {len(nbytes)} {way} records of {len(set(nbytes))} sizes; left out", file=sys.stderr)
-                    continue
-                t0, slope = per_record_cost(nbytes, ns)
-                rates[way].append(1 / slope)
-                print(f"| {os.path.basename(t)[:-5]} | {way} | {len(nbytes)} | {sum(nbytes) / len(nbytes) / 1024:.1f} | "
-                      f"{t0 / 1e3:.2f} | {1 / slope:.2f} |")
+    for t in a.traces:
+        for way, (nbytes, ns) in records(a.uvmsim, t).items():
+            if len(nbytes) < 20 or len(set(nbytes)) < 2:  # too few, or one size: nothing to separate
+                print(f"{t}: {len(nbytes)} {way} records of {len(set(nbytes))} sizes; left out", file=sys.stderr)
+                continue
+            t0, slope = per_record_cost(nbytes, ns)
+            rates[way].append(1 / slope)
+            print(f"| {os.path.basename(t)[:-5]} | {way} | {len(nbytes)} | {sum(nbytes) / len(nbytes) / 1024:.1f} | "
+                  f"{t0 / 1e3:.2f} | {1 / slope:.2f} |")
     for way, v in rates.items():
         if v:
             print(f"{way}: median {statistics.median(v):.2f} GB/s over {len(v)} traces")
