@@ -113,8 +113,8 @@ def hopper_records(uvmsim):
     """The H200's HtoD records: the driver's migration events CPU -> GPU of every whole-GPU corpus trace
     (traces/corpus/h200/*_sm132.uvmt), each a contiguous run of one cause inside one VA block's copy, timed on
     the GPU's clock in the recording's events passes (the driver's tools queue, as a profiler sees it).
-    Returns {trace: (records, bytes, ns, runs, per-record ns, ns per byte)}, the last two by least squares of
-    a record's duration on its bytes."""
+    Returns {trace: (records, bytes, ns, runs, per-record ns, ns per byte, in the check set?)}, the cost and
+    rate by least squares of a record's duration on its bytes."""
     held = check_set()
     folder = os.path.join(ROOT, "traces", "corpus", "h200")
     out = {}
